@@ -1,0 +1,1 @@
+"""Temporal activities: the case's side effects (notifications; documents later)."""

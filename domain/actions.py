@@ -1,0 +1,261 @@
+"""The human actions on a case, as validated payloads, and which roles may take them."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+
+from domain.errors import ActionRefused
+from domain.models import ActionId, Actor, AdConclusion, OpaqueId, Role
+
+View = Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class _Action(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action_id: ActionId = Field(description="Idempotency key: a retried request with the same id is applied once")
+    actor: Actor
+    on: date = Field(description="The date it happened (Amsterdam calendar day)")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ZiekmeldingArbodienstSent(_Action):
+    kind: Literal["ziekmelding_arbodienst_sent"]
+
+
+class ProbleemanalyseRecorded(_Action):
+    kind: Literal["probleemanalyse_recorded"]
+    belastbaarheid_hours_per_day: float | None = Field(default=None, ge=0, le=24)
+
+
+class PlanVanAanpakAgreed(_Action):
+    kind: Literal["plan_van_aanpak_agreed"]
+    casemanager_id: OpaqueId = Field(description="The case manager the plan names (opaque id)")
+    employer_view: View | None = None
+    employee_view: View | None = None
+
+
+class EvaluatieHeld(_Action):
+    kind: Literal["evaluatie_held"]
+
+
+class ZiekmeldingUwvSent(_Action):
+    kind: Literal["ziekmelding_uwv_sent"]
+
+
+class EerstejaarsevaluatieHeld(_Action):
+    kind: Literal["eerstejaarsevaluatie_held"]
+    employer_view: View | None = None
+    employee_view: View | None = None
+
+
+class AdOnderzoekStarted(_Action):
+    kind: Literal["ad_onderzoek_started"]
+
+
+class AdOnderzoekConcluded(_Action):
+    kind: Literal["ad_onderzoek_concluded"]
+    conclusion: AdConclusion
+
+
+class Spoor2ConsentGiven(_Action):
+    """The bedrijfsarts agrees to start spoor 2 before the first year ends."""
+
+    kind: Literal["spoor2_consent_given"]
+
+
+class Spoor2Started(_Action):
+    kind: Literal["spoor2_started"]
+
+
+class Spoor2Result(StrEnum):
+    GEEN_RESULTAAT = "geen_resultaat"
+    NIEUW_WERK = "nieuw_werk"
+    DETACHERING = "detachering"
+    WERKRITMEPLAATS = "werkritmeplaats"
+
+
+class Spoor2Ended(_Action):
+    kind: Literal["spoor2_ended"]
+    result: Spoor2Result
+
+
+class PartialRecovery(_Action):
+    kind: Literal["partial_recovery"]
+    hours_per_week: float | None = Field(default=None, gt=0, le=60)
+    percentage: int | None = Field(default=None, ge=1, le=99)
+
+    @model_validator(mode="after")
+    def _some_measure(self) -> PartialRecovery:
+        if self.hours_per_week is None and self.percentage is None:
+            raise ValueError("give hours_per_week or percentage")
+        return self
+
+
+class FullRecovery(_Action):
+    """`on` is the first day back at work."""
+
+    kind: Literal["full_recovery"]
+
+
+class Relapse(_Action):
+    """`on` is the first sick day of the new period."""
+
+    kind: Literal["relapse"]
+
+
+class DeadlineDeviation(_Action):
+    """Reg art. 5: a term deviated from with its reason; with `new_due` it moves, without it is waived."""
+
+    kind: Literal["deadline_deviation"]
+    deadline: str
+    reason: str = Field(min_length=10, max_length=2000)
+    new_due: date | None = None
+
+
+class DeskundigenoordeelRequested(_Action):
+    kind: Literal["deskundigenoordeel_requested"]
+    requested_by: Literal[Role.WERKGEVER, Role.WERKNEMER]
+    question: str = Field(min_length=3, max_length=1000)
+
+
+class DeskundigenoordeelAnswered(_Action):
+    kind: Literal["deskundigenoordeel_answered"]
+    request_id: ActionId = Field(description="The action id of the request it answers")
+    conclusion: str = Field(min_length=3, max_length=2000)
+
+
+class LoonsanctieImposed(_Action):
+    kind: Literal["loonsanctie_imposed"]
+    weeks: int = Field(ge=1)
+
+
+class RepairReported(_Action):
+    """The employer reports the shortcomings repaired (herstelmelding)."""
+
+    kind: Literal["repair_reported"]
+
+
+class RepairAccepted(_Action):
+    kind: Literal["repair_accepted"]
+
+
+class VoluntaryExtension(_Action):
+    """WIA art. 24: wage payment extended at the joint request of employer and employee."""
+
+    kind: Literal["voluntary_extension"]
+    weeks: int = Field(ge=1)
+    employer_agrees: Literal[True]
+    employee_agrees: Literal[True]
+
+
+class ReintegratieverslagCompleted(_Action):
+    kind: Literal["reintegratieverslag_completed"]
+
+
+class WiaAanvraagFiled(_Action):
+    kind: Literal["wia_aanvraag_filed"]
+
+
+class CaseWithdrawn(_Action):
+    kind: Literal["case_withdrawn"]
+    reason: str = Field(min_length=5, max_length=2000)
+
+
+Action = Annotated[
+    Union[
+        ZiekmeldingArbodienstSent,
+        ProbleemanalyseRecorded,
+        PlanVanAanpakAgreed,
+        EvaluatieHeld,
+        ZiekmeldingUwvSent,
+        EerstejaarsevaluatieHeld,
+        AdOnderzoekStarted,
+        AdOnderzoekConcluded,
+        Spoor2ConsentGiven,
+        Spoor2Started,
+        Spoor2Ended,
+        PartialRecovery,
+        FullRecovery,
+        Relapse,
+        DeadlineDeviation,
+        DeskundigenoordeelRequested,
+        DeskundigenoordeelAnswered,
+        LoonsanctieImposed,
+        RepairReported,
+        RepairAccepted,
+        VoluntaryExtension,
+        ReintegratieverslagCompleted,
+        WiaAanvraagFiled,
+        CaseWithdrawn,
+    ],
+    Field(discriminator="kind"),
+]
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
+
+ACTION_KINDS: tuple[str, ...] = tuple(
+    m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    for m in Action.__origin__.__args__  # type: ignore[attr-defined]
+)
+
+_ADMIN = {Role.CASEMANAGER, Role.OPERATIONS}
+_ALL_PARTIES = {Role.WERKGEVER, Role.WERKNEMER, *_ADMIN}
+
+# Which roles may record each action. Medical judgements are the bedrijfsarts's alone; the
+# case manager and operations keep the dossier and record what others report to them.
+ACTION_ROLES: dict[str, frozenset[Role]] = {
+    "ziekmelding_arbodienst_sent": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "probleemanalyse_recorded": frozenset({Role.BEDRIJFSARTS}),
+    "plan_van_aanpak_agreed": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "evaluatie_held": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
+    "ziekmelding_uwv_sent": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "eerstejaarsevaluatie_held": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "ad_onderzoek_started": frozenset({Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER, *_ADMIN}),
+    "ad_onderzoek_concluded": frozenset({Role.ARBEIDSDESKUNDIGE}),
+    "spoor2_consent_given": frozenset({Role.BEDRIJFSARTS}),
+    "spoor2_started": frozenset({Role.WERKGEVER, Role.REINTEGRATIECOACH, *_ADMIN}),
+    "spoor2_ended": frozenset({Role.WERKGEVER, Role.REINTEGRATIECOACH, *_ADMIN}),
+    "partial_recovery": frozenset({Role.BEDRIJFSARTS, Role.WERKGEVER, *_ADMIN}),
+    "full_recovery": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
+    "relapse": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
+    "deadline_deviation": frozenset({Role.WERKGEVER, Role.BEDRIJFSARTS, *_ADMIN}),
+    "deskundigenoordeel_requested": frozenset(_ALL_PARTIES),
+    "deskundigenoordeel_answered": frozenset({Role.UWV, *_ADMIN}),
+    "loonsanctie_imposed": frozenset({Role.UWV, Role.WERKGEVER, *_ADMIN}),
+    "repair_reported": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "repair_accepted": frozenset({Role.UWV, *_ADMIN}),
+    "voluntary_extension": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "reintegratieverslag_completed": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "wia_aanvraag_filed": frozenset({Role.WERKNEMER, *_ADMIN}),
+    "case_withdrawn": frozenset({Role.WERKGEVER, *_ADMIN}),
+}
+assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
+
+
+def _describe(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in ACTION_KINDS))
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "enum" and loc == "actor.role":
+            known = ", ".join(r.value for r in Role if r is not Role.SYSTEEM)
+            msg = f"{e['input']!r} is not a known role (known: {known})"
+        parts.append(f"{loc or 'action'}: {msg}")
+    return "; ".join(parts)
+
+
+def parse_action(raw: Any) -> Action:
+    """Validate a raw action payload; refuses with the failing fields and reasons."""
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump(mode="json")
+    if isinstance(raw, dict) and raw.get("kind") not in ACTION_KINDS:
+        raise ActionRefused(f"kind: {raw.get('kind')!r} is not a known action")
+    try:
+        return _ADAPTER.validate_python(raw)
+    except ValidationError as err:
+        raise ActionRefused(_describe(err)) from None

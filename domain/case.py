@@ -1,0 +1,944 @@
+"""A sick-leave case as data, and the rules that decide what an action or the passing of time does.
+
+Everything here is pure: the workflow passes in `today` (an Amsterdam calendar date) and the
+current instant, and records what these functions return. That keeps every decision testable
+without Temporal, and the workflow deterministic.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain import actions as a
+from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_due, recurring_dues
+from domain.errors import ActionRefused
+from domain.models import (
+    SYSTEM,
+    ActionId,
+    Actor,
+    AdConclusion,
+    DeadlineStatus,
+    OpaqueId,
+    Outcome,
+    Role,
+    Stage,
+)
+from domain.nl_time import start_of_day
+from domain.rules import RuleSet
+
+EVALUATIE = "evaluatie"
+# The step each action completes, where it completes one.
+COMPLETES: dict[str, str] = {
+    "ziekmelding_arbodienst_sent": "ziekmelding_arbodienst",
+    "probleemanalyse_recorded": "probleemanalyse",
+    "plan_van_aanpak_agreed": "plan_van_aanpak",
+    "ziekmelding_uwv_sent": "ziekmelding_uwv",
+    "eerstejaarsevaluatie_held": "eerstejaarsevaluatie",
+    "spoor2_started": "spoor2_start",
+    "reintegratieverslag_completed": "reintegratieverslag",
+    "wia_aanvraag_filed": "wia_aanvraag",
+}
+# Steps that must be on record before an action is accepted (and not after it in time).
+REQUIRES: dict[str, str] = {
+    "plan_van_aanpak_agreed": "probleemanalyse",
+    "evaluatie_held": "plan_van_aanpak",
+    "eerstejaarsevaluatie_held": "plan_van_aanpak",
+}
+OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
+
+
+# --------------------------------------------------------------------------- state
+
+
+class DoneStep(BaseModel):
+    on: date
+    action_id: str | None = None  # None when taken over from another system
+
+
+class Deviation(BaseModel):
+    """Reg art. 5: why a term was not kept; `new_due` moves it, None waives it."""
+
+    reason: str
+    new_due: date | None
+    on: date
+    action_id: str
+
+
+class Loonsanctie(BaseModel):
+    imposed_on: date
+    weeks: int
+    repair_reported_on: date | None = None
+    repair_accepted_on: date | None = None
+
+
+class DeskundigenoordeelRecord(BaseModel):
+    request_id: str
+    requested_by: Role
+    question: str
+    requested_on: date
+    answered_on: date | None = None
+    conclusion: str | None = None
+
+
+class PartialRecoveryRecord(BaseModel):
+    on: date
+    hours_per_week: float | None
+    percentage: int | None
+
+
+class DossierEntry(BaseModel):
+    """One line of the dossier: what happened, on which date, who did it, when it was recorded."""
+
+    seq: int
+    recorded_at: datetime
+    on: date
+    actor: Actor
+    kind: str
+    summary: str
+    action_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class PriorStep(BaseModel):
+    """A step of a case taken over from another system: done on a date, or not done (None)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str
+    done_on: date | None = None
+
+
+class Interruption(BaseModel):
+    """An earlier recovery within the four-week window: first day back, and first sick day again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recovered_on: date
+    relapsed_on: date
+
+
+class CaseOpening(BaseModel):
+    """What opens a case: the first sick day, the employer, and for a case taken over, its past."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: OpaqueId
+    employer_id: OpaqueId
+    first_sick_day: date
+    opened_by: Actor
+    interruptions: list[Interruption] = Field(default_factory=list)
+    stage: Stage | None = Field(default=None, description="For a case taken over at a later stage")
+    prior_steps: list[PriorStep] = Field(default_factory=list)
+    evaluations_held: list[date] = Field(default_factory=list)
+
+
+class CaseState(BaseModel):
+    """Everything a case carries, also across continue-as-new."""
+
+    case_id: str
+    employer_id: str
+    ruleset: RuleSet
+    periods: list[SickPeriod]
+    stage: Stage
+    outcome: Outcome | None = None
+    closed_on: date | None = None
+    done: dict[str, DoneStep] = Field(default_factory=dict)
+    evaluations: list[DoneStep] = Field(default_factory=list)
+    deviations: dict[str, Deviation] = Field(default_factory=dict)
+    overdue_marked: list[str] = Field(default_factory=list)
+    milestones_passed: list[str] = Field(default_factory=list)
+    ad_started_on: date | None = None
+    ad_conclusion: AdConclusion | None = None
+    spoor2_consent_on: date | None = None
+    spoor2_started_on: date | None = None
+    spoor2_ended_on: date | None = None
+    spoor2_result: a.Spoor2Result | None = None
+    partial_recovery: PartialRecoveryRecord | None = None
+    loonsanctie: Loonsanctie | None = None
+    voluntary_extension_weeks: int = 0
+    deskundigenoordelen: list[DeskundigenoordeelRecord] = Field(default_factory=list)
+    dossier: list[DossierEntry] = Field(default_factory=list)
+    applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
+
+    @property
+    def clock(self) -> Clock:
+        return Clock(self.periods)
+
+    @property
+    def first_sick_day(self) -> date:
+        return self.periods[0].start
+
+    @property
+    def recovered_on(self) -> date | None:
+        return self.periods[-1].end
+
+    @property
+    def closed(self) -> bool:
+        return self.stage is Stage.CLOSED
+
+    @property
+    def spoor2_running(self) -> bool:
+        return self.spoor2_started_on is not None and self.spoor2_ended_on is None
+
+    def done_dates(self) -> dict[str, date]:
+        return {k: v.on for k, v in self.done.items()}
+
+    def record(
+        self,
+        *,
+        now: datetime,
+        on: date,
+        actor: Actor,
+        kind: str,
+        summary: str,
+        action_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> DossierEntry:
+        entry = DossierEntry(
+            seq=len(self.dossier) + 1,
+            recorded_at=now,
+            on=on,
+            actor=actor,
+            kind=kind,
+            summary=summary,
+            action_id=action_id,
+            details=details or {},
+        )
+        self.dossier.append(entry)
+        if action_id is not None:
+            self.applied_actions[action_id] = entry.seq
+        return entry
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def open_case(opening: CaseOpening, ruleset: RuleSet, *, today: date, now: datetime) -> CaseState:
+    """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
+    if opening.first_sick_day > today:
+        raise ActionRefused(f"first_sick_day: {opening.first_sick_day} is in the future (today is {today})")
+    try:
+        periods = build_periods(
+            opening.first_sick_day, [(i.recovered_on, i.relapsed_on) for i in opening.interruptions]
+        )
+    except PeriodError as err:
+        raise ActionRefused(f"interruptions.{err.field}: {err.reason}") from None
+    for n, i in enumerate(opening.interruptions):
+        gap = (i.relapsed_on - i.recovered_on).days
+        if gap >= ruleset.four_week_rule_days:
+            raise ActionRefused(
+                f"interruptions.{n}.relapsed_on: a gap of {gap} days ({ruleset.four_week_rule_days} or more) "
+                f"starts a new case; open a case with first sick day {i.relapsed_on}"
+            )
+        if i.relapsed_on > today:
+            raise ActionRefused(f"interruptions.{n}.relapsed_on: {i.relapsed_on} is in the future")
+    if opening.stage is Stage.CLOSED:
+        raise ActionRefused("stage: a case cannot be opened closed")
+
+    state = CaseState(
+        case_id=opening.case_id,
+        employer_id=opening.employer_id,
+        ruleset=ruleset,
+        periods=periods,
+        stage=opening.stage or Stage.ZIEKMELDING,
+    )
+    state.record(
+        now=now,
+        on=opening.first_sick_day,
+        actor=opening.opened_by,
+        kind="case_opened",
+        summary=f"Case opened, first sick day {opening.first_sick_day}, rule set {ruleset.id}",
+        details={"ruleset": ruleset.id, "stage": state.stage.value},
+    )
+    tracked = {d.key for d in ruleset.deadlines if d.tracked}
+    seen: set[str] = set()
+    for n, step in enumerate(opening.prior_steps):
+        if step.key not in tracked or step.key == EVALUATIE:
+            hint = " (give evaluations in evaluations_held)" if step.key == EVALUATIE else ""
+            raise ActionRefused(f"prior_steps.{n}.key: {step.key!r} is not a step of rule set {ruleset.id}{hint}")
+        if step.key in seen:
+            raise ActionRefused(f"prior_steps.{n}.key: {step.key!r} is given twice")
+        seen.add(step.key)
+        if step.done_on is not None:
+            _check_date(state, step.done_on, today, field=f"prior_steps.{n}.done_on")
+            state.done[step.key] = DoneStep(on=step.done_on)
+        state.record(
+            now=now,
+            on=step.done_on or opening.first_sick_day,
+            actor=opening.opened_by,
+            kind="prior_step",
+            summary=f"Taken over: {step.key} " + (f"done on {step.done_on}" if step.done_on else "not done"),
+            details={"key": step.key, "done_on": step.done_on.isoformat() if step.done_on else None},
+        )
+    for n, held in enumerate(sorted(opening.evaluations_held)):
+        _check_date(state, held, today, field=f"evaluations_held.{n}")
+        state.evaluations.append(DoneStep(on=held))
+    if "spoor2_start" in state.done:
+        state.spoor2_started_on = state.done["spoor2_start"].on
+    if opening.stage is None and "probleemanalyse" in state.done:
+        state.stage = Stage.SPOOR1
+    return state
+
+
+# --------------------------------------------------------------------------- deadlines
+
+
+class DeadlineView(BaseModel):
+    """A statutory step as the case sees it today."""
+
+    key: str
+    label: str
+    occurrence: int | None = None
+    due: date | None
+    status: DeadlineStatus
+    done_on: date | None = None
+    late: bool = False
+    tracked: bool = True
+    deviation: Deviation | None = None
+    waived_because: str | None = None
+
+    @property
+    def mark(self) -> str:
+        """The id under which an overdue mark or a passed milestone is recorded once."""
+        return self.key if self.occurrence is None else f"{self.key}#{self.occurrence}"
+
+
+def wachttijd_end(state: CaseState) -> date | None:
+    """The last day of the waiting time, after voluntary extension and any loonsanctie."""
+    base = fixed_due(state.ruleset.deadline("einde_wachttijd"), state.clock, {})
+    if base is None:
+        return None
+    end = base + timedelta(weeks=state.voluntary_extension_weeks)
+    sanction = state.loonsanctie
+    if sanction is not None:
+        sanction_end = end + timedelta(weeks=sanction.weeks)
+        if sanction.repair_accepted_on is not None:
+            after_repair = sanction.repair_accepted_on + timedelta(
+                weeks=state.ruleset.loonsanctie_ends_weeks_after_repair
+            )
+            end = max(end, min(sanction_end, after_repair))
+        else:
+            end = sanction_end
+    return end
+
+
+def _status(due: date | None, today: date, tracked: bool) -> DeadlineStatus:
+    if due is None or today <= due:
+        return DeadlineStatus.OPEN
+    return DeadlineStatus.OVERDUE if tracked else DeadlineStatus.PASSED
+
+
+def deadlines(state: CaseState, today: date) -> list[DeadlineView]:
+    """Every statutory step with its due date and status as of `today`, in order of due date."""
+    as_of = min(today, state.closed_on) if state.closed_on else today
+    clock = state.clock
+    done = state.done_dates()
+    views: list[DeadlineView] = []
+    for rule in state.ruleset.deadlines:
+        if rule.recurring:
+            views.extend(_evaluation_views(state, rule, clock, done, as_of))
+            continue
+        if rule.key == "einde_wachttijd":
+            due = wachttijd_end(state)
+        else:
+            due = fixed_due(rule, clock, done)
+        view = DeadlineView(key=rule.key, label=rule.label, due=due, status=DeadlineStatus.OPEN, tracked=rule.tracked)
+        step = state.done.get(rule.key)
+        deviation = state.deviations.get(rule.key)
+        if step is not None:
+            view.status, view.done_on = DeadlineStatus.DONE, step.on
+            view.late = due is not None and step.on > due
+            view.deviation = deviation
+        elif deviation is not None:
+            view.deviation = deviation
+            if deviation.new_due is None:
+                view.status, view.waived_because = DeadlineStatus.WAIVED, deviation.reason
+            else:
+                view.due = deviation.new_due
+                view.status = _status(view.due, as_of, True)
+        elif rule.key == "spoor2_start" and state.ad_conclusion in (
+            AdConclusion.EIGEN_WERK,
+            AdConclusion.ANDER_WERK_INTERN,
+        ):
+            view.status = DeadlineStatus.WAIVED
+            view.waived_because = f"AD-onderzoek: {state.ad_conclusion.value}"
+        else:
+            view.status = _status(due, as_of, rule.tracked)
+        views.append(view)
+    return sorted(views, key=lambda v: (v.due is None, v.due or date.max, v.key))
+
+
+def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date], as_of: date) -> list[DeadlineView]:
+    held = [e.on for e in state.evaluations]
+    dues = recurring_dues(rule, state.ruleset, clock, done, held, plan_ahead=False)
+    views = []
+    for n, due in enumerate(dues, start=1):
+        view = DeadlineView(key=rule.key, label=rule.label, occurrence=n, due=due, status=DeadlineStatus.OPEN)
+        if n <= len(held):
+            view.status, view.done_on = DeadlineStatus.DONE, held[n - 1]
+            view.late = due is not None and held[n - 1] > due
+        else:
+            if "reintegratieverslag" in state.done:
+                break  # the eindevaluatie of the re-integratieverslag closes the cycle
+            deviation = state.deviations.get(view.mark)
+            if deviation is not None:
+                view.deviation = deviation
+                if deviation.new_due is None:
+                    view.status, view.waived_because = DeadlineStatus.WAIVED, deviation.reason
+                    views.append(view)
+                    continue
+                view.due = deviation.new_due
+            view.status = _status(view.due, as_of, True)
+        views.append(view)
+    return views
+
+
+def next_deadline(views: list[DeadlineView]) -> DeadlineView | None:
+    """The earliest open tracked step with a due date."""
+    open_ = [v for v in views if v.tracked and v.status is DeadlineStatus.OPEN and v.due is not None]
+    return min(open_, key=lambda v: v.due, default=None)  # type: ignore[arg-type, return-value]
+
+
+# --------------------------------------------------------------------------- time passing
+
+
+class Notification(BaseModel):
+    """A message to a role on a case. Never carries personal or medical data."""
+
+    notification_id: str = Field(description="Stable: a retry never sends it twice")
+    case_id: str
+    recipient_role: Role
+    kind: str
+    subject: str
+    body: str
+    deadline_key: str | None = None
+    due: date | None = None
+
+
+def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
+    """Apply the passing of time up to `today`: overdue marks, milestones, closing. Idempotent."""
+    if state.closed:
+        return []
+    notes: list[Notification] = []
+    recovered = state.recovered_on
+    if recovered is not None:
+        closes = recovered + timedelta(days=state.ruleset.four_week_rule_days)
+        if today >= closes:
+            _close(state, Outcome.HERSTELD, on=closes, now=now, summary="No relapse within four weeks of recovery")
+            return []
+    for view in deadlines(state, today):
+        if view.status is DeadlineStatus.OVERDUE and view.mark not in state.overdue_marked:
+            state.overdue_marked.append(view.mark)
+            state.record(
+                now=now,
+                on=view.due + timedelta(days=1),  # type: ignore[operator]
+                actor=SYSTEM,
+                kind="deadline_overdue",
+                summary=f"{view.mark} overdue: it was due {view.due}",
+                details={"key": view.key, "occurrence": view.occurrence, "due": view.due.isoformat()},  # type: ignore[union-attr]
+            )
+            notes.append(
+                Notification(
+                    notification_id=f"{state.case_id}:overdue:{view.mark}:{view.due}",
+                    case_id=state.case_id,
+                    recipient_role=Role.CASEMANAGER,
+                    kind="deadline_overdue",
+                    subject=f"Case {state.case_id}: {view.label} is overdue",
+                    body=(
+                        f"The statutory step '{view.label}' ({view.mark}) of case {state.case_id} "
+                        f"was due on {view.due} and has not been recorded. Record it, or record a "
+                        "deviation with its reason."
+                    ),
+                    deadline_key=view.key,
+                    due=view.due,
+                )
+            )
+        elif view.status is DeadlineStatus.PASSED and view.mark not in state.milestones_passed:
+            state.milestones_passed.append(view.mark)
+            on = view.due + timedelta(days=1)  # type: ignore[operator]
+            if view.key == "einde_wachttijd":
+                _close(state, Outcome.EINDE_WACHTTIJD, on=view.due, now=now, summary="End of the waiting time")  # type: ignore[arg-type]
+                return notes
+            state.record(now=now, on=on, actor=SYSTEM, kind="milestone_passed", summary=f"{view.label}: {view.due}")
+            if view.key == "wia_brief_uwv" and state.stage in (Stage.SPOOR1, Stage.AD_ONDERZOEK, Stage.ZIEKMELDING):
+                _set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
+    return notes
+
+
+def next_wake(state: CaseState, today: date) -> datetime | None:
+    """The next instant at which time alone changes the case (a deadline or window runs out)."""
+    if state.closed:
+        return None
+    days: list[date] = []
+    for view in deadlines(state, today):
+        if view.status is DeadlineStatus.OPEN and view.due is not None:
+            days.append(view.due + timedelta(days=1))
+    if state.recovered_on is not None:
+        days.append(state.recovered_on + timedelta(days=state.ruleset.four_week_rule_days))
+    return start_of_day(min(days)) if days else None
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def _check_date(state: CaseState, on: date, today: date, *, field: str = "on") -> None:
+    if on < state.first_sick_day:
+        raise ActionRefused(f"{field}: {on} is before the first sick day {state.first_sick_day}")
+    if on > today:
+        raise ActionRefused(f"{field}: {on} is in the future (today is {today})")
+
+
+def check(state: CaseState, action: a._Action, today: date) -> None:
+    """Refuse, with the reason, an action that does not fit the case; else return."""
+    kind: str = action.kind  # type: ignore[attr-defined]
+    seq = state.applied_actions.get(action.action_id)
+    if seq is not None:  # a retry: answered from the dossier, never applied twice
+        if state.dossier[seq - 1].kind != kind:
+            raise ActionRefused(
+                f"action_id: {action.action_id!r} was already used for {state.dossier[seq - 1].kind}, not {kind}"
+            )
+        return
+    if state.closed:
+        raise ActionRefused(
+            f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
+            f"{state.closed_on}); no action is accepted any more"
+        )
+    allowed = a.ACTION_ROLES[kind]
+    if action.actor.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+    _check_date(state, action.on, today)
+    required = REQUIRES.get(kind)
+    if required is not None:
+        if required not in state.done:
+            raise ActionRefused(f"{kind}: needs a {required} on record first")
+        if action.on < state.done[required].on:
+            raise ActionRefused(f"on: {action.on} is before the {required} of {state.done[required].on}")
+    completes = COMPLETES.get(kind)
+    if completes is not None and completes in state.done:
+        raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
+    if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered"):
+        raise ActionRefused(
+            f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
+            "employee is sick again"
+        )
+    _CHECKS.get(kind, _no_extra_check)(state, action, today)
+
+
+def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> DossierEntry:
+    """Check and apply an action; returns its dossier entry. A retried action id is not re-applied."""
+    check(state, action, today)
+    seq = state.applied_actions.get(action.action_id)
+    if seq is not None:
+        return state.dossier[seq - 1]
+    kind: str = action.kind  # type: ignore[attr-defined]
+    completes = COMPLETES.get(kind)
+    if completes is not None:
+        state.done[completes] = DoneStep(on=action.on, action_id=action.action_id)
+    summary = _EFFECTS.get(kind, _no_effect)(state, action, now) or kind.replace("_", " ")
+    details = action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on"}, exclude_none=True)
+    return state.record(
+        now=now, on=action.on, actor=action.actor, kind=kind, summary=summary, action_id=action.action_id, details=details
+    )
+
+
+def _no_extra_check(state: CaseState, action: Any, today: date) -> None:
+    return None
+
+
+def _no_effect(state: CaseState, action: Any, now: datetime) -> str | None:
+    return None
+
+
+def _set_stage(state: CaseState, stage: Stage, *, on: date, now: datetime, actor: Actor) -> None:
+    if state.stage is stage:
+        return
+    previous = state.stage
+    state.stage = stage
+    state.record(
+        now=now,
+        on=on,
+        actor=actor,
+        kind="stage_changed",
+        summary=f"Stage {previous.value} -> {stage.value}",
+        details={"from": previous.value, "to": stage.value},
+    )
+
+
+def _close(state: CaseState, outcome: Outcome, *, on: date, now: datetime, summary: str, actor: Actor = SYSTEM) -> None:
+    state.outcome = outcome
+    state.closed_on = on
+    _set_stage(state, Stage.CLOSED, on=on, now=now, actor=actor)
+    state.record(now=now, on=on, actor=actor, kind="case_closed", summary=summary, details={"outcome": outcome.value})
+
+
+def _require_views(state: CaseState, action: Any) -> None:
+    if action.on >= state.ruleset.views_required_from and not (action.employer_view and action.employee_view):
+        raise ActionRefused(
+            "employer_view, employee_view: both the employer's and the employee's view on re-integration "
+            f"are required since {state.ruleset.views_required_from}"
+        )
+
+
+def _check_pva(state: CaseState, action: a.PlanVanAanpakAgreed, today: date) -> None:
+    _require_views(state, action)
+
+
+def _check_eerstejaars(state: CaseState, action: a.EerstejaarsevaluatieHeld, today: date) -> None:
+    _require_views(state, action)
+
+
+def _check_ad_started(state: CaseState, action: a.AdOnderzoekStarted, today: date) -> None:
+    if state.stage is Stage.ZIEKMELDING:
+        raise ActionRefused("ad_onderzoek_started: needs a probleemanalyse on record first")
+    if state.ad_started_on is not None and state.ad_conclusion is None:
+        raise ActionRefused(f"ad_onderzoek_started: an AD-onderzoek is already running (since {state.ad_started_on})")
+
+
+def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today: date) -> None:
+    if state.stage is Stage.ZIEKMELDING:
+        raise ActionRefused("ad_onderzoek_concluded: needs a probleemanalyse on record first")
+    if state.ad_started_on is not None and action.on < state.ad_started_on:
+        raise ActionRefused(f"on: {action.on} is before the AD-onderzoek started ({state.ad_started_on})")
+
+
+def _check_consent(state: CaseState, action: a.Spoor2ConsentGiven, today: date) -> None:
+    if state.spoor2_started_on is not None:
+        raise ActionRefused("spoor2_consent_given: spoor 2 has already started")
+
+
+def _first_year_end(state: CaseState) -> date | None:
+    return state.clock.date_of_day(7 * 52)
+
+
+def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date) -> None:
+    if state.ad_conclusion is None:
+        raise ActionRefused("spoor2_started: spoor 2 cannot start without an AD-onderzoek on record")
+    year_end = _first_year_end(state)
+    if year_end is not None and action.on <= year_end and state.spoor2_consent_on is None:
+        raise ActionRefused(
+            f"spoor2_started: starting spoor 2 before the first year ends ({year_end}) needs the "
+            "bedrijfsarts's consent on record"
+        )
+
+
+def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) -> None:
+    if not state.spoor2_running:
+        raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
+    if action.on < state.spoor2_started_on:  # type: ignore[operator]
+        raise ActionRefused(f"on: {action.on} is before spoor 2 started ({state.spoor2_started_on})")
+
+
+def _check_full_recovery(state: CaseState, action: a.FullRecovery, today: date) -> None:
+    start = state.periods[-1].start
+    if action.on <= start:
+        raise ActionRefused(f"on: the first day back at work must be after the sick period began ({start})")
+
+
+def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
+    recovered = state.recovered_on
+    if recovered is None:
+        raise ActionRefused("relapse: the employee has not recovered, so cannot relapse")
+    if action.on <= recovered:
+        raise ActionRefused(f"on: a relapse must come after the recovery on {recovered}")
+    gap = (action.on - recovered).days
+    if gap >= state.ruleset.four_week_rule_days:
+        raise ActionRefused(
+            f"on: a relapse {gap} days after recovery ({state.ruleset.four_week_rule_days} or more) starts a new case"
+        )
+
+
+def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date) -> None:
+    keys = state.ruleset.keys
+    if action.deadline not in keys:
+        raise ActionRefused(f"deadline: {action.deadline!r} is not a statutory step ({', '.join(keys)})")
+    rule = state.ruleset.deadline(action.deadline)
+    if not rule.deviable:
+        raise ActionRefused(f"deadline: the term of {action.deadline} may not be deviated from")
+    view = _current_view(state, action.deadline, today)
+    if view is None or view.status is DeadlineStatus.DONE:
+        raise ActionRefused(f"deadline: {action.deadline} is already done")
+    if action.new_due is not None and action.new_due < action.on:
+        raise ActionRefused(f"new_due: {action.new_due} is before the deviation is recorded ({action.on})")
+
+
+def _current_view(state: CaseState, key: str, today: date) -> DeadlineView | None:
+    """The open occurrence of a step (the next one, for a recurring step)."""
+    views = [v for v in deadlines(state, today) if v.key == key]
+    pending = [v for v in views if v.status is not DeadlineStatus.DONE]
+    return pending[0] if pending else (views[-1] if views else None)
+
+
+def _check_do_answered(state: CaseState, action: a.DeskundigenoordeelAnswered, today: date) -> None:
+    for r in state.deskundigenoordelen:
+        if r.request_id == action.request_id:
+            if r.answered_on is not None:
+                raise ActionRefused(f"request_id: {action.request_id!r} was already answered on {r.answered_on}")
+            if action.on < r.requested_on:
+                raise ActionRefused(f"on: {action.on} is before the request of {r.requested_on}")
+            return
+    raise ActionRefused(f"request_id: no deskundigenoordeel was requested under {action.request_id!r}")
+
+
+def _check_loonsanctie(state: CaseState, action: a.LoonsanctieImposed, today: date) -> None:
+    if "wia_aanvraag" not in state.done:
+        raise ActionRefused("loonsanctie_imposed: UWV imposes a loonsanctie on the WIA application; none is on record")
+    if state.loonsanctie is not None:
+        raise ActionRefused(f"loonsanctie_imposed: a loonsanctie was already imposed on {state.loonsanctie.imposed_on}")
+    if action.weeks > state.ruleset.max_loonsanctie_weeks:
+        raise ActionRefused(f"weeks: a loonsanctie lasts at most {state.ruleset.max_loonsanctie_weeks} weeks")
+
+
+def _check_repair_reported(state: CaseState, action: a.RepairReported, today: date) -> None:
+    s = state.loonsanctie
+    if s is None:
+        raise ActionRefused("repair_reported: no loonsanctie is on record")
+    if s.repair_reported_on is not None:
+        raise ActionRefused(f"repair_reported: a repair was already reported on {s.repair_reported_on}")
+    if action.on < s.imposed_on:
+        raise ActionRefused(f"on: {action.on} is before the loonsanctie of {s.imposed_on}")
+
+
+def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: date) -> None:
+    s = state.loonsanctie
+    if s is None or s.repair_reported_on is None:
+        raise ActionRefused("repair_accepted: no reported repair is on record")
+    if s.repair_accepted_on is not None:
+        raise ActionRefused(f"repair_accepted: the repair was already accepted on {s.repair_accepted_on}")
+    if action.on < s.repair_reported_on:
+        raise ActionRefused(f"on: {action.on} is before the repair was reported ({s.repair_reported_on})")
+
+
+def _check_extension(state: CaseState, action: a.VoluntaryExtension, today: date) -> None:
+    room = state.ruleset.max_voluntary_extension_weeks - state.voluntary_extension_weeks
+    if action.weeks > room:
+        raise ActionRefused(
+            f"weeks: the waiting time may be extended by at most {state.ruleset.max_voluntary_extension_weeks} "
+            f"weeks in all; {room} remain"
+        )
+
+
+_CHECKS = {
+    "plan_van_aanpak_agreed": _check_pva,
+    "eerstejaarsevaluatie_held": _check_eerstejaars,
+    "ad_onderzoek_started": _check_ad_started,
+    "ad_onderzoek_concluded": _check_ad_concluded,
+    "spoor2_consent_given": _check_consent,
+    "spoor2_started": _check_spoor2_started,
+    "spoor2_ended": _check_spoor2_ended,
+    "full_recovery": _check_full_recovery,
+    "relapse": _check_relapse,
+    "deadline_deviation": _check_deviation,
+    "deskundigenoordeel_answered": _check_do_answered,
+    "loonsanctie_imposed": _check_loonsanctie,
+    "repair_reported": _check_repair_reported,
+    "repair_accepted": _check_repair_accepted,
+    "voluntary_extension": _check_extension,
+}
+
+
+# Effects: change the state beyond marking a step done; return a dossier summary (or None).
+
+
+def _pa(state: CaseState, action: a.ProbleemanalyseRecorded, now: datetime) -> str:
+    if state.stage is Stage.ZIEKMELDING:
+        _set_stage(state, Stage.SPOOR1, on=action.on, now=now, actor=action.actor)
+    return "Probleemanalyse recorded"
+
+
+def _evaluatie(state: CaseState, action: a.EvaluatieHeld, now: datetime) -> str:
+    state.evaluations.append(DoneStep(on=action.on, action_id=action.action_id))
+    return f"Evaluatie {len(state.evaluations)} held"
+
+
+def _ad_started(state: CaseState, action: a.AdOnderzoekStarted, now: datetime) -> str:
+    state.ad_started_on, state.ad_conclusion = action.on, None
+    if state.stage is Stage.SPOOR1:
+        _set_stage(state, Stage.AD_ONDERZOEK, on=action.on, now=now, actor=action.actor)
+    return "AD-onderzoek started"
+
+
+def _ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, now: datetime) -> str:
+    state.ad_conclusion = action.conclusion
+    if state.ad_started_on is None:
+        state.ad_started_on = action.on
+    if state.stage in (Stage.SPOOR1, Stage.AD_ONDERZOEK):
+        target = Stage.AD_ONDERZOEK if action.conclusion is AdConclusion.SPOOR2 else Stage.SPOOR1
+        _set_stage(state, target, on=action.on, now=now, actor=action.actor)
+    return f"AD-onderzoek concluded: {action.conclusion.value}"
+
+
+def _consent(state: CaseState, action: a.Spoor2ConsentGiven, now: datetime) -> str:
+    state.spoor2_consent_on = action.on
+    return "Bedrijfsarts consents to an early start of spoor 2"
+
+
+def _spoor2_started(state: CaseState, action: a.Spoor2Started, now: datetime) -> str:
+    state.spoor2_started_on, state.spoor2_ended_on, state.spoor2_result = action.on, None, None
+    if state.stage is not Stage.WIA:
+        _set_stage(state, Stage.SPOOR2, on=action.on, now=now, actor=action.actor)
+    return "Spoor 2 started"
+
+
+def _spoor2_ended(state: CaseState, action: a.Spoor2Ended, now: datetime) -> str:
+    state.spoor2_ended_on, state.spoor2_result = action.on, action.result
+    return f"Spoor 2 ended: {action.result.value}"
+
+
+def _partial(state: CaseState, action: a.PartialRecovery, now: datetime) -> str:
+    state.partial_recovery = PartialRecoveryRecord(
+        on=action.on, hours_per_week=action.hours_per_week, percentage=action.percentage
+    )
+    return "Partial recovery recorded"
+
+
+def _full_recovery(state: CaseState, action: a.FullRecovery, now: datetime) -> str:
+    last = state.periods[-1]
+    state.periods[-1] = SickPeriod(start=last.start, end=action.on)
+    closes = action.on + timedelta(days=state.ruleset.four_week_rule_days)
+    return f"Fully recovered, back at work on {action.on}; the case closes on {closes} unless the employee relapses"
+
+
+def _relapse(state: CaseState, action: a.Relapse, now: datetime) -> str:
+    gap = (action.on - state.recovered_on).days  # type: ignore[operator]
+    state.periods.append(SickPeriod(start=action.on))
+    return f"Relapse after {gap} days: the clock resumes and later deadlines move by {gap} days"
+
+
+def _deviation(state: CaseState, action: a.DeadlineDeviation, now: datetime) -> str:
+    view = _current_view(state, action.deadline, action.on)
+    mark = view.mark if view is not None else action.deadline
+    state.deviations[mark] = Deviation(
+        reason=action.reason, new_due=action.new_due, on=action.on, action_id=action.action_id
+    )
+    if mark in state.overdue_marked and action.new_due is not None:
+        state.overdue_marked.remove(mark)  # overdue again, and notified again, if the new date passes too
+    return f"Deviation from {mark}: " + (f"moved to {action.new_due}" if action.new_due else "waived")
+
+
+def _do_requested(state: CaseState, action: a.DeskundigenoordeelRequested, now: datetime) -> str:
+    state.deskundigenoordelen.append(
+        DeskundigenoordeelRecord(
+            request_id=action.action_id,
+            requested_by=Role(action.requested_by),
+            question=action.question,
+            requested_on=action.on,
+        )
+    )
+    return f"Deskundigenoordeel requested by the {action.requested_by}"
+
+
+def _do_answered(state: CaseState, action: a.DeskundigenoordeelAnswered, now: datetime) -> str:
+    for r in state.deskundigenoordelen:
+        if r.request_id == action.request_id:
+            r.answered_on, r.conclusion = action.on, action.conclusion
+    return "Deskundigenoordeel received"
+
+
+def _loonsanctie(state: CaseState, action: a.LoonsanctieImposed, now: datetime) -> str:
+    state.loonsanctie = Loonsanctie(imposed_on=action.on, weeks=action.weeks)
+    return f"Loonsanctie of {action.weeks} weeks imposed; the waiting time now ends {wachttijd_end(state)}"
+
+
+def _repair_reported(state: CaseState, action: a.RepairReported, now: datetime) -> str:
+    state.loonsanctie.repair_reported_on = action.on  # type: ignore[union-attr]
+    return "Repair of the re-integration shortcomings reported to UWV"
+
+
+def _repair_accepted(state: CaseState, action: a.RepairAccepted, now: datetime) -> str:
+    state.loonsanctie.repair_accepted_on = action.on  # type: ignore[union-attr]
+    return f"Repair accepted; the loonsanctie ends {wachttijd_end(state)}"
+
+
+def _extension(state: CaseState, action: a.VoluntaryExtension, now: datetime) -> str:
+    state.voluntary_extension_weeks += action.weeks
+    return f"Waiting time voluntarily extended by {action.weeks} weeks; it now ends {wachttijd_end(state)}"
+
+
+def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
+    _set_stage(state, Stage.WIA, on=action.on, now=now, actor=action.actor)
+    return "WIA application filed"
+
+
+def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
+    _close(state, Outcome.INGETROKKEN, on=action.on, now=now, summary=f"Case withdrawn", actor=action.actor)
+    return f"Withdrawn: {action.reason}"
+
+
+_EFFECTS = {
+    "probleemanalyse_recorded": _pa,
+    "evaluatie_held": _evaluatie,
+    "ad_onderzoek_started": _ad_started,
+    "ad_onderzoek_concluded": _ad_concluded,
+    "spoor2_consent_given": _consent,
+    "spoor2_started": _spoor2_started,
+    "spoor2_ended": _spoor2_ended,
+    "partial_recovery": _partial,
+    "full_recovery": _full_recovery,
+    "relapse": _relapse,
+    "deadline_deviation": _deviation,
+    "deskundigenoordeel_requested": _do_requested,
+    "deskundigenoordeel_answered": _do_answered,
+    "loonsanctie_imposed": _loonsanctie,
+    "repair_reported": _repair_reported,
+    "repair_accepted": _repair_accepted,
+    "voluntary_extension": _extension,
+    "wia_aanvraag_filed": _wia,
+    "case_withdrawn": _withdrawn,
+}
+assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
+
+
+# --------------------------------------------------------------------------- views
+
+
+class CaseSummary(BaseModel):
+    """What the operations overview shows of a case."""
+
+    case_id: str
+    employer_id: str
+    stage: Stage
+    outcome: Outcome | None
+    closed_on: date | None
+    first_sick_day: date
+    ruleset: str
+    illness_day: int
+    illness_week: int
+    recovered_on: date | None
+    closes_on_without_relapse: date | None
+    next_deadline: DeadlineView | None
+    overdue: list[str]
+    wachttijd_ends: date | None
+    spoor2_running: bool
+    loonsanctie: Loonsanctie | None
+
+
+def summarize(state: CaseState, today: date) -> CaseSummary:
+    """The case at a glance as of `today`."""
+    as_of = min(today, state.closed_on) if state.closed_on else today
+    views = deadlines(state, as_of)
+    day = state.clock.day_of_date(as_of)
+    recovered = state.recovered_on
+    return CaseSummary(
+        case_id=state.case_id,
+        employer_id=state.employer_id,
+        stage=state.stage,
+        outcome=state.outcome,
+        closed_on=state.closed_on,
+        first_sick_day=state.first_sick_day,
+        ruleset=state.ruleset.id,
+        illness_day=day,
+        illness_week=(day + 6) // 7,
+        recovered_on=recovered,
+        closes_on_without_relapse=(
+            recovered + timedelta(days=state.ruleset.four_week_rule_days) if recovered and not state.closed else None
+        ),
+        next_deadline=next_deadline(views),
+        overdue=[v.mark for v in views if v.status is DeadlineStatus.OVERDUE],
+        wachttijd_ends=wachttijd_end(state),
+        spoor2_running=state.spoor2_running,
+        loonsanctie=state.loonsanctie,
+    )

@@ -1,0 +1,58 @@
+"""Calendar days in the Netherlands (Europe/Amsterdam), without the tz database.
+
+Statutory deadlines are calendar dates in the Netherlands. Workflows only know UTC
+(`workflow.now()`), and tz data must stay out of the replay path (a tzdata upgrade must not
+change a replayed decision), so the EU summer-time rule in force since 1996 is written out here:
+CEST (UTC+2) from the last Sunday of March 01:00 UTC to the last Sunday of October 01:00 UTC,
+CET (UTC+1) otherwise. Tests check it against the IANA database.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta, timezone
+
+_CET = timedelta(hours=1)
+_CEST = timedelta(hours=2)
+
+
+def _last_sunday(year: int, month: int) -> date:
+    # The 31st exists in both March and October, the only months we need.
+    last = date(year, month, 31)
+    return last - timedelta(days=(last.weekday() + 1) % 7)
+
+
+def utc_offset(instant: datetime) -> timedelta:
+    """The Amsterdam offset from UTC at an aware instant."""
+    utc = instant.astimezone(timezone.utc)
+    start = datetime.combine(_last_sunday(utc.year, 3), time(1), timezone.utc)
+    end = datetime.combine(_last_sunday(utc.year, 10), time(1), timezone.utc)
+    return _CEST if start <= utc < end else _CET
+
+
+def local_date(instant: datetime) -> date:
+    """The Amsterdam calendar date of an aware instant."""
+    if instant.tzinfo is None:
+        raise ValueError("instant must be timezone-aware")
+    return (instant.astimezone(timezone.utc) + utc_offset(instant)).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """The UTC instant at which `day` begins in Amsterdam."""
+    # Local midnight is never inside a transition (they happen at 02:00/03:00 local), and it
+    # falls in summer time exactly when the day lies after the March switch and up to and
+    # including the October switch day.
+    summer = _last_sunday(day.year, 3) < day <= _last_sunday(day.year, 10)
+    offset = _CEST if summer else _CET
+    return datetime.combine(day, time(0), timezone.utc) - offset
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday. Public holidays are not modelled (see docs/glossary)."""
+    return day.weekday() < 5
+
+
+def next_working_day(day: date) -> date:
+    """`day` itself if it is a working day, else the following Monday."""
+    while not is_working_day(day):
+        day += timedelta(days=1)
+    return day

@@ -1,0 +1,134 @@
+"""The statutory rules as data: rule sets with their deadlines, chosen by first sick day."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DeadlineKey = str
+
+
+class DeadlineRule(BaseModel):
+    """One statutory step and when it is due; see the header of rulebook.toml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: DeadlineKey
+    label: str
+    week: int = Field(ge=1, le=260)
+    anchor: Literal["week_end", "day_after_week"] = "week_end"
+    working_day: bool = False
+    after: DeadlineKey | None = None
+    after_weeks: int | None = Field(default=None, ge=1)
+    every_weeks: int | None = Field(default=None, ge=1)
+    until_week: int | None = Field(default=None, ge=1)
+    tracked: bool = True
+    deviable: bool = False
+    actor: str
+    source: str
+
+    @property
+    def recurring(self) -> bool:
+        return self.every_weeks is not None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeadlineRule:
+        if self.after_weeks is not None and self.after is None:
+            raise ValueError(f"{self.key}: after_weeks needs `after`")
+        if self.recurring and (self.after is None or self.until_week is None):
+            raise ValueError(f"{self.key}: a recurring deadline needs `after` and `until_week`")
+        return self
+
+
+class RuleSet(BaseModel):
+    """The rules that apply to a case, fixed by its first sick day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    valid_from: date
+    description: str
+    four_week_rule_days: int = Field(ge=1)
+    max_loonsanctie_weeks: int = Field(ge=1)
+    loonsanctie_ends_weeks_after_repair: int = Field(ge=0)
+    max_voluntary_extension_weeks: int = Field(ge=1)
+    views_required_from: date
+    deadlines: tuple[DeadlineRule, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RuleSet:
+        keys = [d.key for d in self.deadlines]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"rule set {self.id}: duplicate deadline keys")
+        for required in ("einde_wachttijd", "probleemanalyse", "plan_van_aanpak"):
+            if required not in keys:
+                raise ValueError(f"rule set {self.id}: missing deadline {required!r}")
+        for d in self.deadlines:
+            if d.after is not None and d.after not in keys:
+                raise ValueError(f"rule set {self.id}: {d.key} is after unknown step {d.after!r}")
+        return self
+
+    def deadline(self, key: DeadlineKey) -> DeadlineRule:
+        for d in self.deadlines:
+            if d.key == key:
+                return d
+        raise KeyError(key)
+
+    @property
+    def keys(self) -> tuple[DeadlineKey, ...]:
+        return tuple(d.key for d in self.deadlines)
+
+    @property
+    def waiting_time_weeks(self) -> int:
+        return self.deadline("einde_wachttijd").week
+
+
+class Rulebook(BaseModel):
+    """All rule sets, each valid for cases whose first sick day is on or after its valid_from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rulesets: tuple[RuleSet, ...]
+
+    def for_first_sick_day(self, first_sick_day: date) -> RuleSet:
+        """The rule set in force on `first_sick_day`."""
+        candidates = [r for r in self.rulesets if r.valid_from <= first_sick_day]
+        if not candidates:
+            earliest = min(r.valid_from for r in self.rulesets)
+            raise ValueError(
+                f"first_sick_day: {first_sick_day} lies before the earliest rule set ({earliest})"
+            )
+        return max(candidates, key=lambda r: r.valid_from)
+
+    def by_id(self, ruleset_id: str) -> RuleSet:
+        for r in self.rulesets:
+            if r.id == ruleset_id:
+                return r
+        raise KeyError(ruleset_id)
+
+
+def parse_rulebook(text: str) -> Rulebook:
+    """Parse rulebook TOML, resolving `based_on` so each rule set is complete."""
+    raw = tomllib.loads(text)
+    resolved: dict[str, dict] = {}
+    for entry in raw.get("ruleset", []):
+        entry = dict(entry)
+        base_id = entry.pop("based_on", None)
+        own_deadlines = entry.pop("deadline", [])
+        if base_id is not None:
+            if base_id not in resolved:
+                raise ValueError(f"rule set {entry.get('id')}: based_on unknown {base_id!r}")
+            base = resolved[base_id]
+            merged = {k: v for k, v in base.items() if k not in ("deadlines",)}
+            merged.update(entry)
+            by_key = {d["key"]: dict(d) for d in base["deadlines"]}
+            for d in own_deadlines:
+                by_key[d["key"]] = {**by_key.get(d["key"], {}), **d}
+            merged["deadlines"] = list(by_key.values())
+        else:
+            merged = {**entry, "deadlines": own_deadlines}
+        resolved[merged["id"]] = merged
+    return Rulebook(rulesets=tuple(RuleSet.model_validate(r) for r in resolved.values()))

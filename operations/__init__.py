@@ -1,0 +1,1 @@
+"""The operations interface: how people and tools reach the case workflows (CLI now; API later)."""

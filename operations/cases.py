@@ -1,0 +1,103 @@
+"""Client-side operations on cases: open one, record an action, read it. Used by the CLI and tests."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from domain.actions import parse_action
+from domain.case import CaseOpening, CaseSummary, open_case as check_opening
+from domain.errors import ActionRefused
+from domain.models import Stage
+from domain.nl_time import local_date, start_of_day
+from domain.rules import Rulebook
+from service.rulebook import load_rulebook
+from workflows import search_attributes as sa
+from workflows.sick_leave_case import ActionResult, CaseInput, SickLeaveCase
+
+WORKFLOW_TYPE = "SickLeaveCase"
+
+
+class CaseAlreadyExists(Exception):
+    """A case with this id was started before (running or closed)."""
+
+
+class ActionRejected(Exception):
+    """The case refused an action; the message is the workflow's reason."""
+
+
+def workflow_id(case_id: str) -> str:
+    """The workflow id of a case: derived from the opaque case id only."""
+    return f"case-{case_id}"
+
+
+async def open_case(
+    client: Client,
+    opening: CaseOpening,
+    *,
+    task_queue: str,
+    rulebook: Rulebook | None = None,
+    today: date | None = None,
+    continue_as_new_after_events: int | None = None,
+) -> WorkflowHandle[SickLeaveCase, Any]:
+    """Start the workflow of a new case; refuses bad input and a case id used before."""
+    rulebook = rulebook or load_rulebook()
+    ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
+    now = datetime.now(timezone.utc)
+    # Check here too, so the caller gets the reason at once instead of a failed workflow.
+    check_opening(opening, ruleset, today=today or local_date(now), now=now)
+    case_input = CaseInput(opening=opening, ruleset=ruleset)
+    if continue_as_new_after_events is not None:
+        case_input.continue_as_new_after_events = continue_as_new_after_events
+    try:
+        return await client.start_workflow(
+            SickLeaveCase.run,
+            case_input,
+            id=workflow_id(opening.case_id),
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(
+                [
+                    sa.CASE_STAGE.value_set((opening.stage or Stage.ZIEKMELDING).value),
+                    sa.EMPLOYER_ID.value_set(opening.employer_id),
+                    sa.FIRST_SICK_DAY.value_set(start_of_day(opening.first_sick_day)),
+                ]
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        raise CaseAlreadyExists(f"case_id: a case {opening.case_id!r} already exists") from None
+
+
+def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, Any]:
+    return client.get_workflow_handle_for(SickLeaveCase.run, workflow_id(case_id))  # type: ignore[arg-type]
+
+
+async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> ActionResult:
+    """Record an action on a case; the action id is the update id, so a retry is applied once."""
+    payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
+    try:
+        action_id = parse_action(payload).action_id
+    except ActionRefused as err:
+        raise ActionRejected(str(err)) from None
+    try:
+        return await case_handle(client, case_id).execute_update(
+            SickLeaveCase.act, payload, id=action_id, result_type=ActionResult
+        )
+    except WorkflowUpdateFailedError as err:
+        raise ActionRejected(refusal_reason(err)) from None
+
+
+def refusal_reason(err: WorkflowUpdateFailedError) -> str:
+    """The validator's reason from a failed or rejected update."""
+    cause = err.cause
+    return getattr(cause, "message", None) or str(cause or err)
+
+
+async def summary(client: Client, case_id: str) -> CaseSummary:
+    return await case_handle(client, case_id).query(SickLeaveCase.summary)

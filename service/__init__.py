@@ -1,0 +1,1 @@
+"""How the service runs: settings, logging, the Temporal connection and the embedded dev server."""

@@ -1,0 +1,83 @@
+"""Runs Spoorwerk's worker: the case workflows and their activities.
+
+With no TEMPORAL_ADDRESS it first starts the embedded Temporal dev server (data under the data
+folder) and prints where its Web UI is; with TEMPORAL_ADDRESS it joins that cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import NotificationLog
+from service.devserver import start_dev_server
+from service.logging import configure_logging
+from service.settings import Settings, get_settings
+from service.temporal import connect
+from workflows.sick_leave_case import SickLeaveCase
+
+log = structlog.get_logger("spoorwerk.worker")
+
+
+def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
+    """A worker for the case workflows and activities on the configured task queue."""
+    notifications = NotificationLog(settings.notification_log_path)
+    kwargs = {}
+    if settings.max_concurrent_workflow_tasks:
+        kwargs["max_concurrent_workflow_tasks"] = settings.max_concurrent_workflow_tasks
+    if settings.max_concurrent_activities:
+        kwargs["max_concurrent_activities"] = settings.max_concurrent_activities
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=[SickLeaveCase],
+        activities=[notifications.notify],
+        activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
+        max_cached_workflows=settings.max_cached_workflows,
+        **kwargs,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then let running tasks finish."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        if settings.embedded:
+            env = await stack.enter_async_context(await start_dev_server(settings))
+            client = env.client
+            print(
+                f"Spoorwerk is running on the embedded Temporal dev server at {settings.target_host}\n"
+                f"  Temporal Web UI: http://{settings.dev_server_ip}:{settings.dev_server_ui_port}\n"
+                f"  data folder:     {settings.data_dir}\n"
+                f"  notifications:   {settings.notification_log_path}\n"
+                "Stop with Ctrl-C.",
+                flush=True,
+            )
+        else:
+            client = await connect(settings)
+        worker = build_worker(client, settings)
+        log.info("worker started", task_queue=settings.task_queue, temporal=settings.target_host,
+                 namespace=settings.temporal_namespace, embedded=settings.embedded)
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping")
+    log.info("worker stopped")
+
+
+def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

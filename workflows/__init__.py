@@ -1,0 +1,1 @@
+"""Temporal workflows: one durable `SickLeaveCase` per sick-leave case."""
