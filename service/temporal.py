@@ -34,3 +34,28 @@ async def connect(settings: Settings) -> Client:
         api_key=settings.temporal_api_key,
         data_converter=DATA_CONVERTER,
     )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register Spoorwerk's search attributes on the namespace where missing; returns those added."""
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+
+    from workflows import search_attributes as sa
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        if err.status is not RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list
+            raise
+        known = set()
+    missing = {k.name: k.indexed_value_type for k in sa.ALL if k.name not in known}
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)

