@@ -936,8 +936,9 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         closes_on_without_relapse=(
             recovered + timedelta(days=state.ruleset.four_week_rule_days) if recovered and not state.closed else None
         ),
-        next_deadline=next_deadline(views),
-        overdue=[v.mark for v in views if v.status is DeadlineStatus.OVERDUE],
+        # Nothing is due on a closed case any more; its deadlines stay visible in `deadlines`.
+        next_deadline=None if state.closed else next_deadline(views),
+        overdue=[] if state.closed else [v.mark for v in views if v.status is DeadlineStatus.OVERDUE],
         wachttijd_ends=wachttijd_end(state),
         spoor2_running=state.spoor2_running,
         loonsanctie=state.loonsanctie,

@@ -6,9 +6,10 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.actions import parse_action
 from domain.case import CaseOpening, CaseSummary, open_case as check_opening
@@ -18,7 +19,7 @@ from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
 from service.rulebook import load_rulebook
 from workflows import search_attributes as sa
-from workflows.sick_leave_case import ActionResult, CaseInput, SickLeaveCase
+from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickLeaveCase
 
 WORKFLOW_TYPE = "SickLeaveCase"
 
@@ -82,15 +83,42 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     """Record an action on a case; the action id is the update id, so a retry is applied once."""
     payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
     try:
-        action_id = parse_action(payload).action_id
+        action = parse_action(payload)
     except ActionRefused as err:
         raise ActionRejected(str(err)) from None
+    handle = case_handle(client, case_id)
     try:
-        return await case_handle(client, case_id).execute_update(
-            SickLeaveCase.act, payload, id=action_id, result_type=ActionResult
-        )
+        result = await handle.execute_update(SickLeaveCase.act, payload, id=action.action_id, result_type=ActionResult)
     except WorkflowUpdateFailedError as err:
         raise ActionRejected(refusal_reason(err)) from None
+    except RPCError as err:
+        # A closed case's workflow has completed, so the server refuses the update itself.
+        if err.status is RPCStatusCode.NOT_FOUND:
+            closed = await _closed_case(handle)
+            if closed is not None:
+                raise ActionRejected(
+                    f"{action.kind}: the case is closed ({closed.outcome.value if closed.outcome else 'ended'} on "  # type: ignore[attr-defined]
+                    f"{closed.closed_on}); no action is accepted any more"
+                ) from None
+            raise ActionRejected(f"case_id: no case {case_id!r}") from None
+        raise
+    # Within one run the server answers a known update id from its own record, without asking
+    # the workflow: an id reused for another action must still be refused.
+    if result.entry.kind != action.kind:  # type: ignore[attr-defined]
+        raise ActionRejected(f"action_id: {action.action_id!r} was already used for {result.entry.kind}, not {action.kind}")  # type: ignore[attr-defined]
+    return result
+
+
+async def _closed_case(handle: WorkflowHandle[SickLeaveCase, Any]) -> CaseResult | None:
+    try:
+        description = await handle.describe()
+    except RPCError:
+        return None
+    if description.status == WorkflowExecutionStatus.COMPLETED:
+        return await handle.result()
+    if description.status is not None and description.status != WorkflowExecutionStatus.RUNNING:
+        return CaseResult(case_id=handle.id, outcome=None, closed_on=description.close_time.date() if description.close_time else None)
+    return None
 
 
 def refusal_reason(err: WorkflowUpdateFailedError) -> str:

@@ -135,14 +135,14 @@ class SickLeaveCase:
     def _upsert_search_attributes(self, today) -> None:
         state = self._state
         assert state is not None
-        views = rules.deadlines(state, today)
-        upcoming = rules.next_deadline(views)
+        summary = rules.summarize(state, today)
+        upcoming = summary.next_deadline
         wanted: dict[str, Any] = {
             sa.CASE_STAGE.name: state.stage.value,
             sa.EMPLOYER_ID.name: state.employer_id,
             sa.FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
             sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
-            sa.OVERDUE.name: any(v.status.value == "overdue" for v in views),
+            sa.OVERDUE.name: bool(summary.overdue),
         }
         updates: list[SearchAttributeUpdate] = []
         for key in sa.ALL:

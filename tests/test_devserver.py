@@ -1,0 +1,104 @@
+"""Against the real Temporal dev server: listing cases by search attribute, actions end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import uuid
+from datetime import date, timedelta
+
+import pytest
+
+from domain.case import CaseOpening
+from domain.models import Actor
+from domain.nl_time import local_date
+from operations import cases
+from service.devserver import temporal_cli
+from service.settings import Settings
+from worker import build_worker
+
+pytestmark = pytest.mark.devserver
+
+
+async def eventually(fetch, expected, seconds: float = 15.0):
+    """Visibility is eventually consistent: poll until `fetch()` returns `expected`."""
+    value = None
+    for _ in range(int(seconds / 0.2)):
+        value = await fetch()
+        if value == expected:
+            return value
+        await asyncio.sleep(0.2)
+    assert value == expected
+
+
+async def test_list_running_cases_by_search_attributes(dev_env, tmp_path):
+    client = dev_env.client
+    settings = Settings(data_dir=tmp_path)
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    employer = f"E-{uuid.uuid4().hex[:8]}"  # isolates this test's cases on the shared server
+    today = local_date(await dev_env.get_current_time())
+    async with build_worker(client, settings, task_queue=queue):
+        ids = {}
+        for name, first in (("fresh", today - timedelta(days=3)), ("spoor1", today - timedelta(days=30)),
+                            ("late", today - timedelta(days=60)), ("gone", today - timedelta(days=5))):
+            case_id = f"C{name}{uuid.uuid4().hex[:6]}"
+            ids[name] = case_id
+            await cases.open_case(client, CaseOpening(case_id=case_id, employer_id=employer, first_sick_day=first,
+                                                      opened_by=Actor(role="casemanager")), task_queue=queue)
+        for name in ("spoor1", "late"):
+            await cases.act(client, ids[name], {"kind": "ziekmelding_arbodienst_sent", "action_id": f"{name}-zm",
+                                                "actor": {"role": "werkgever"}, "on": (today - timedelta(days=2)).isoformat()})
+        await cases.act(client, ids["spoor1"], {"kind": "probleemanalyse_recorded", "action_id": "s1-pa",
+                                                "actor": {"role": "bedrijfsarts"}, "on": today.isoformat()})
+        await cases.act(client, ids["gone"], {"kind": "case_withdrawn", "action_id": "g-w", "reason": "duplicate case",
+                                              "actor": {"role": "casemanager"}, "on": today.isoformat()})
+
+        async def listed(query: str) -> set[str]:
+            found = set()
+            async for wf in client.list_workflows(f"WorkflowType='SickLeaveCase' AND EmployerId='{employer}' AND {query}"):
+                found.add(wf.id.removeprefix("case-"))
+            return found
+
+        await eventually(lambda: listed("CaseStage='spoor1'"), {ids["spoor1"]})
+        await eventually(lambda: listed("CaseStage='ziekmelding'"), {ids["fresh"], ids["late"]})
+        await eventually(lambda: listed("CaseStage='closed'"), {ids["gone"]})
+        # Day 60 without a probleemanalyse: overdue.
+        await eventually(lambda: listed("Overdue=true AND ExecutionStatus='Running'"), {ids["late"]})
+        horizon = (today + timedelta(days=8)).isoformat()
+        await eventually(lambda: listed(f"NextDeadline < '{horizon}T00:00:00Z'"), {ids["fresh"]})
+
+        # The Temporal CLI, unchanged, filters the same way.
+        query = f"WorkflowType='SickLeaveCase' AND CaseStage='spoor1' AND EmployerId='{employer}'"
+        out = subprocess.run(
+            [temporal_cli(), "workflow", "list", "--address", dev_env.client.service_client.config.target_host,
+             "--query", query, "--output", "json"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout
+        rows = json.loads(out) if out.strip().startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
+        assert [r["execution"]["workflowId"] for r in rows] == [f"case-{ids['spoor1']}"]
+
+
+async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
+    client = dev_env.client
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    today = local_date(await dev_env.get_current_time())
+    case_id = f"C{uuid.uuid4().hex[:8]}"
+    async with build_worker(client, Settings(data_dir=tmp_path), task_queue=queue):
+        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=9),
+                                                  opened_by=Actor(role="casemanager")), task_queue=queue)
+        with pytest.raises(cases.ActionRejected, match="evaluatie_held: needs a plan_van_aanpak on record first"):
+            await cases.act(client, case_id, {"kind": "evaluatie_held", "action_id": "e1", "actor": {"role": "werkgever"},
+                                              "on": today.isoformat()})
+        pa = {"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts"}, "on": today.isoformat()}
+        first = await cases.act(client, case_id, pa)
+        again = await cases.act(client, case_id, pa)
+        assert first.applied and again.entry == first.entry
+        summary = await cases.summary(client, case_id)
+        assert summary.stage.value == "spoor1" and summary.illness_week == 2
+        await cases.act(client, case_id, {"kind": "case_withdrawn", "action_id": "w", "reason": "test over",
+                                          "actor": {"role": "casemanager"}, "on": today.isoformat()})
+        await cases.case_handle(client, case_id).result()
+        with pytest.raises(cases.ActionRejected, match="the case is closed \\(ingetrokken"):
+            await cases.act(client, case_id, {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"},
+                                              "on": today.isoformat()})

@@ -1,0 +1,80 @@
+"""`python worker.py` — what `make run` starts — on its embedded dev server, data kept on disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+from domain.case import CaseOpening
+from domain.models import Actor
+from domain.nl_time import local_date
+from operations import cases
+from service.temporal import DATA_CONVERTER
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.devserver
+
+
+def start_worker(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    env.update(SPOORWERK_DATA_DIR=str(data_dir), SPOORWERK_DEV_SERVER_PORT=str(port),
+               SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port), SPOORWERK_LOG_FORMAT="json")
+    proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    lines = []
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("Stop with Ctrl-C"):
+            return proc
+    proc.kill()
+    raise AssertionError("worker did not start: " + "".join(lines) + proc.stderr.read())
+
+
+def stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    return err
+
+
+async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_path):
+    port, ui_port = free_port(), free_port()
+    proc = start_worker(tmp_path, port, ui_port)
+    case_id = f"C{uuid.uuid4().hex[:8]}"
+    try:
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=DATA_CONVERTER)
+        today = local_date(datetime.now(timezone.utc))
+        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=3),
+                                                  opened_by=Actor(role="casemanager")), task_queue="spoorwerk-cases")
+        await cases.act(client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm", "on": today.isoformat(),
+                                          "actor": {"role": "werkgever"}})
+    finally:
+        err = stop(proc)
+    assert '"event": "worker started"' in err and "case_id" not in err.split("worker started")[0]
+    assert (tmp_path / "temporal.db").exists()
+
+    # A new run on the same data folder still has the case and its dossier.
+    proc = start_worker(tmp_path, port, ui_port)
+    try:
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=DATA_CONVERTER)
+        summary = await cases.summary(client, case_id)
+        assert summary.stage.value == "ziekmelding" and "ziekmelding_arbodienst" not in summary.overdue
+        dossier = await cases.case_handle(client, case_id).query("dossier")
+        assert [e["kind"] for e in dossier] == ["case_opened", "ziekmelding_arbodienst_sent"]
+    finally:
+        stop(proc)
+
