@@ -6,6 +6,8 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -94,7 +96,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     except RPCError as err:
         # A closed case's workflow has completed, so the server refuses the update itself.
         if err.status is RPCStatusCode.NOT_FOUND:
-            closed = await _closed_case(handle)
+            closed = await _closed_case(client, handle)
             if closed is not None:
                 raise ActionRejected(
                     f"{action.kind}: the case is closed ({closed.outcome.value if closed.outcome else 'ended'} on "  # type: ignore[attr-defined]
@@ -109,15 +111,21 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     return result
 
 
-async def _closed_case(handle: WorkflowHandle[SickLeaveCase, Any]) -> CaseResult | None:
+async def _closed_case(client: Client, handle: WorkflowHandle[SickLeaveCase, Any]) -> CaseResult | None:
+    """The result of a case whose workflow has closed; None if it is running or unknown."""
+    # The raw description: we need only the status, not the typed search attributes.
     try:
-        description = await handle.describe()
+        raw = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id))
+        )
     except RPCError:
         return None
-    if description.status == WorkflowExecutionStatus.COMPLETED:
+    info = raw.workflow_execution_info
+    if info.status == WorkflowExecutionStatus.COMPLETED:
         return await handle.result()
-    if description.status is not None and description.status != WorkflowExecutionStatus.RUNNING:
-        return CaseResult(case_id=handle.id, outcome=None, closed_on=description.close_time.date() if description.close_time else None)
+    if info.status != WorkflowExecutionStatus.RUNNING:
+        closed = info.close_time.ToDatetime().date() if info.HasField("close_time") else None
+        return CaseResult(case_id=handle.id, outcome=None, closed_on=closed)
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from contextlib import asynccontextmanager
 from datetime import date, datetime, timedelta
@@ -20,6 +21,8 @@ from operations import cases
 from service.settings import Settings
 from worker import build_worker
 from workflows.sick_leave_case import ActionResult, CaseResult, SickLeaveCase
+
+HISTORIES = Path(__file__).parent / "histories"
 
 # The role that may record each action, for tests that do not care who.
 DEFAULT_ROLE = {
@@ -139,6 +142,14 @@ class CaseDriver:
         )
         fields = raw.workflow_execution_info.search_attributes.indexed_fields
         return {name: json.loads(payload.data) if payload.data else None for name, payload in fields.items()}
+
+    async def save_history(self, name: str, run_id: str | None = None) -> None:
+        """With SPOORWERK_RECORD_HISTORIES=1, keep this case's history for the replay test."""
+        if os.environ.get("SPOORWERK_RECORD_HISTORIES") != "1":
+            return
+        history = await self.client.get_workflow_handle(self.handle.id, run_id=run_id).fetch_history()
+        HISTORIES.mkdir(exist_ok=True)
+        (HISTORIES / f"{name}.json").write_text(history.to_json(), "utf-8")
 
     def notifications(self) -> list[dict]:
         return NotificationLog(self.settings.notification_log_path).read()

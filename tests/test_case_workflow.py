@@ -45,6 +45,7 @@ async def test_case_that_recovers_in_spoor1_closes_four_weeks_after_recovery(dri
     assert kinds(dossier)[-2:] == ["stage_changed", "case_closed"]
     assert "deadline_overdue" not in kinds(dossier)
     assert (await driver.search_attributes())["CaseStage"] == "closed"
+    await driver.save_history("recovered_in_spoor1")
 
 
 async def test_relapse_within_four_weeks_continues_the_clock_paused_for_the_gap(driver):
@@ -74,6 +75,7 @@ async def test_relapse_within_four_weeks_continues_the_clock_paused_for_the_gap(
     assert "Relapse after 10 days" in (await driver.dossier())[-1].summary or any(
         "Relapse after 10 days" in e.summary for e in await driver.dossier()
     )
+    await driver.save_history("relapse_within_four_weeks")
 
 
 async def test_missed_probleemanalyse_is_marked_overdue_and_notified(driver):
@@ -97,6 +99,7 @@ async def test_missed_probleemanalyse_is_marked_overdue_and_notified(driver):
     pa = (await driver.deadlines())["probleemanalyse"]
     assert pa.status is DeadlineStatus.DONE and pa.late
     assert (await driver.search_attributes())["Overdue"] is False
+    await driver.save_history("missed_probleemanalyse")
 
 
 async def _act_on_day(driver, first: date, day: int, kind: str, **fields):
@@ -143,6 +146,7 @@ async def test_case_all_the_way_to_the_wia_application_closes_at_end_of_waiting_
     assert "deadline_overdue" not in kinds(dossier)
     stages = [e.details["to"] for e in dossier if e.kind == "stage_changed"]
     assert stages == ["spoor1", "ad_onderzoek", "spoor2", "wia", "closed"]
+    await driver.save_history("full_case_to_end_of_wachttijd")
 
 
 async def test_case_under_loonsanctie_runs_on_past_week_104_until_the_repair_ends_it(driver):
@@ -164,6 +168,7 @@ async def test_case_under_loonsanctie_runs_on_past_week_104_until_the_repair_end
     outcome = await driver.result()
     assert outcome.outcome is Outcome.EINDE_WACHTTIJD
     assert outcome.closed_on == accepted + timedelta(weeks=6)
+    await driver.save_history("loonsanctie_past_week_104")
 
 
 async def test_case_taken_over_at_week_30(driver):
@@ -194,6 +199,7 @@ async def test_case_taken_over_at_week_30(driver):
     await driver.act("plan_van_aanpak_agreed", casemanager_id="cm-2", **VIEWS)
     pva = (await driver.deadlines())["plan_van_aanpak"]
     assert pva.status is DeadlineStatus.DONE and pva.late
+    await driver.save_history("taken_over_at_week_30")
 
 
 async def test_history_stays_bounded_with_continue_as_new_and_retries_apply_once_across_runs(driver):
@@ -215,3 +221,5 @@ async def test_history_stays_bounded_with_continue_as_new_and_retries_apply_once
     assert [e.kind for e in dossier].count("ziekmelding_arbodienst_sent") == 1
     assert len([e for e in dossier if e.kind == "partial_recovery"]) == 19
     assert [e.seq for e in dossier] == list(range(1, len(dossier) + 1))
+    await driver.save_history("continued_as_new_first_run", run_id=first_run)
+    await driver.save_history("continued_as_new_latest_run")

@@ -1,0 +1,32 @@
+"""Recorded histories of real cases replay against the current workflow code.
+
+A failure here means a change would break cases that are already running: guard the change with
+`workflow.patched()` (see README, "Changing the workflow"). Record new histories with
+`SPOORWERK_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_case_workflow.py`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from service.temporal import DATA_CONVERTER
+from workflows.sick_leave_case import SickLeaveCase
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_there_are_recorded_histories():
+    assert len(HISTORIES) >= 6
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_recorded_history_replays(path: Path):
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text("utf-8"))
+    result = await Replayer(workflows=[SickLeaveCase], data_converter=DATA_CONVERTER).replay_workflow(
+        history, raise_on_replay_failure=True
+    )
+    assert result.replay_failure is None
