@@ -7,7 +7,11 @@ folder) and prints where its Web UI is; with TEMPORAL_ADDRESS it joins that clus
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
+import sys
+from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 
@@ -40,6 +44,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
+        # Let a notification in flight finish on SIGTERM rather than be cancelled and retried.
+        graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         **kwargs,
     )
 
@@ -77,6 +83,12 @@ def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     asyncio.run(serve(settings))
+    # Everything is shut down. Skip interpreter teardown: the Temporal bridge's threads can abort
+    # it with "PyGILState_Release: thread state must be current" (temporalio/sdk-python#300).
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,19 @@ import logging
 import sys
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 
 
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     """Configure structlog and stdlib logging once for the process."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    # Temporal's loggers put their context (workflow id, run id, …) in `extra`, not the message.
+    temporalio.workflow.logger.workflow_info_on_message = False
+    temporalio.activity.logger.activity_info_on_message = False
     shared = [
         structlog.contextvars.merge_contextvars,
+        structlog.stdlib.ExtraAdder(),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
+    graceful_shutdown_seconds: float = Field(default=10, ge=0)
 
     @field_validator("temporal_address")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -64,7 +65,12 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
                                           "actor": {"role": "werkgever"}})
     finally:
         err = stop(proc)
-    assert '"event": "worker started"' in err and "case_id" not in err.split("worker started")[0]
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(r["event"] == "worker started" for r in records)
+    applied = [r for r in records if r["event"] == "action applied"]
+    # Structured, with the case and workflow ids as fields, not baked into the message.
+    assert applied and applied[0]["case_id"] == case_id and applied[0]["action"] == "ziekmelding_arbodienst_sent"
+    assert applied[0]["temporal_workflow"]["workflow_id"] == f"case-{case_id}"
     assert (tmp_path / "temporal.db").exists()
 
     # A new run on the same data folder still has the case and its dossier.
