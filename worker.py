@@ -17,13 +17,14 @@ from contextlib import AsyncExitStack
 
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.notify import NotificationLog
 from service.devserver import start_dev_server
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
-from service.temporal import connect
+from service.temporal import connect, ensure_search_attributes
 from workflows.sick_leave_case import SickLeaveCase
 
 log = structlog.get_logger("spoorwerk.worker")
@@ -60,16 +61,27 @@ async def serve(settings: Settings) -> None:
         if settings.embedded:
             env = await stack.enter_async_context(await start_dev_server(settings))
             client = env.client
-            print(
-                f"Spoorwerk is running on the embedded Temporal dev server at {settings.target_host}\n"
+            where = (
+                f"the embedded Temporal dev server at {settings.target_host}\n"
                 f"  Temporal Web UI: http://{settings.dev_server_ip}:{settings.dev_server_ui_port}\n"
-                f"  data folder:     {settings.data_dir}\n"
-                f"  notifications:   {settings.notification_log_path}\n"
-                "Stop with Ctrl-C.",
-                flush=True,
+                f"  data folder:     {settings.data_dir}"
             )
         else:
             client = await connect(settings)
+            try:
+                added = await ensure_search_attributes(client, settings.temporal_namespace)
+                if added:
+                    log.info("search attributes registered", added=added)
+            except RPCError as err:  # e.g. Temporal Cloud: register them through its own tooling
+                log.warning("could not check search attributes", error=str(err))
+            where = f"Temporal at {settings.target_host}, namespace {settings.temporal_namespace}"
+        print(
+            f"Spoorwerk is running on {where}\n"
+            f"  task queue:      {settings.task_queue}\n"
+            f"  notifications:   {settings.notification_log_path}\n"
+            "Stop with Ctrl-C.",
+            flush=True,
+        )
         worker = build_worker(client, settings)
         log.info("worker started", task_queue=settings.task_queue, temporal=settings.target_host,
                  namespace=settings.temporal_namespace, embedded=settings.embedded)

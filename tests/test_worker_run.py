@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.devserver
 
 
-def start_worker(data_dir: Path, port: int, ui_port: int) -> subprocess.Popen:
+def start_worker(data_dir: Path, port: int, ui_port: int, **extra_env: str) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
     env.update(SPOORWERK_DATA_DIR=str(data_dir), SPOORWERK_DEV_SERVER_PORT=str(port),
-               SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port), SPOORWERK_LOG_FORMAT="json")
+               SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port), SPOORWERK_LOG_FORMAT="json", **extra_env)
     proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -84,3 +84,23 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     finally:
         stop(proc)
 
+
+
+async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, tmp_path):
+    address = dev_env.client.service_client.config.target_host
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    proc = start_worker(tmp_path, free_port(), free_port(), TEMPORAL_ADDRESS=address, SPOORWERK_TASK_QUEUE=queue)
+    case_id = f"C{uuid.uuid4().hex[:8]}"
+    try:
+        client = dev_env.client
+        today = local_date(datetime.now(timezone.utc))
+        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today,
+                                                  opened_by=Actor(role="casemanager")), task_queue=queue)
+        result = await cases.act(client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm",
+                                                   "on": today.isoformat(), "actor": {"role": "werkgever"}})
+        assert result.applied
+    finally:
+        err = stop(proc)
+    assert not (tmp_path / "temporal.db").exists()  # no embedded server was started
+    started = next(json.loads(l) for l in err.splitlines() if '"worker started"' in l)
+    assert started["embedded"] is False and started["temporal"] == address
