@@ -1,4 +1,4 @@
-"""Runs Spoorwerk's worker: the case workflows and their activities.
+"""Runs Spoorwerk's worker: the case and spoor 2 trajectory workflows and their activities.
 
 With no TEMPORAL_ADDRESS it first starts the embedded Temporal dev server (data under the data
 folder) and prints where its Web UI is; with TEMPORAL_ADDRESS it joins that cluster.
@@ -26,12 +26,13 @@ from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
 from workflows.sick_leave_case import SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
 log = structlog.get_logger("spoorwerk.worker")
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
-    """A worker for the case workflows and activities on the configured task queue."""
+    """A worker for the case and trajectory workflows and the activities on the configured task queue."""
     notifications = NotificationLog(settings.notification_log_path)
     kwargs = {}
     if settings.max_concurrent_workflow_tasks:
@@ -41,7 +42,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[SickLeaveCase],
+        workflows=[SickLeaveCase, Spoor2Trajectory],
         activities=[notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
@@ -68,13 +69,14 @@ async def serve(settings: Settings) -> None:
             )
         else:
             client = await connect(settings)
-            try:
-                added = await ensure_search_attributes(client, settings.temporal_namespace)
-                if added:
-                    log.info("search attributes registered", added=added)
-            except RPCError as err:  # e.g. Temporal Cloud: register them through its own tooling
-                log.warning("could not check search attributes", error=str(err))
             where = f"Temporal at {settings.target_host}, namespace {settings.temporal_namespace}"
+        # Also on the embedded server: a data folder from an older version lacks newer attributes.
+        try:
+            added = await ensure_search_attributes(client, settings.temporal_namespace)
+            if added:
+                log.info("search attributes registered", added=added)
+        except RPCError as err:  # e.g. Temporal Cloud: register them through its own tooling
+            log.warning("could not check search attributes", error=str(err))
         print(
             f"Spoorwerk is running on {where}\n"
             f"  task queue:      {settings.task_queue}\n"

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from domain.errors import ActionRefused
-from domain.models import ActionId, Actor, AdConclusion, OpaqueId, Role
+from domain.models import ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role
 
 View = Annotated[str, Field(min_length=1, max_length=4000)]
 
@@ -57,9 +57,35 @@ class AdOnderzoekStarted(_Action):
     kind: Literal["ad_onderzoek_started"]
 
 
+class AdGesprekHeld(_Action):
+    """A conversation of the AD-onderzoek: with the employer, the employee, or a workplace visit."""
+
+    kind: Literal["ad_gesprek_held"]
+    party: AdParty
+
+
 class AdOnderzoekConcluded(_Action):
+    """The AD-onderzoek's answers, in the fixed order of its questions.
+
+    `own_work_possible` first; only if not, `other_work_inside_possible`; if neither, the advice is
+    spoor 2. `conclusion` alone is the form of cases opened before the questions were recorded.
+    """
+
     kind: Literal["ad_onderzoek_concluded"]
-    conclusion: AdConclusion
+    own_work_possible: bool | None = Field(default=None, description="Own work, adapted if needed?")
+    other_work_inside_possible: bool | None = Field(default=None, description="Other work inside the organisation?")
+    conclusion: AdConclusion | None = None
+    report_reference: str | None = Field(default=None, min_length=1, max_length=200)
+
+    def answers(self) -> AdConclusion | None:
+        """The conclusion the answers lead to, in the order of the questions."""
+        if self.own_work_possible is None:
+            return self.conclusion
+        if self.own_work_possible:
+            return AdConclusion.EIGEN_WERK
+        if self.other_work_inside_possible:
+            return AdConclusion.ANDER_WERK_INTERN
+        return AdConclusion.SPOOR2
 
 
 class Spoor2ConsentGiven(_Action):
@@ -74,6 +100,7 @@ class Spoor2Started(_Action):
 
 class Spoor2Result(StrEnum):
     GEEN_RESULTAAT = "geen_resultaat"
+    NO_GO = "no_go"
     NIEUW_WERK = "nieuw_werk"
     DETACHERING = "detachering"
     WERKRITMEPLAATS = "werkritmeplaats"
@@ -175,6 +202,7 @@ Action = Annotated[
         ZiekmeldingUwvSent,
         EerstejaarsevaluatieHeld,
         AdOnderzoekStarted,
+        AdGesprekHeld,
         AdOnderzoekConcluded,
         Spoor2ConsentGiven,
         Spoor2Started,
@@ -216,6 +244,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "ziekmelding_uwv_sent": frozenset({Role.WERKGEVER, *_ADMIN}),
     "eerstejaarsevaluatie_held": frozenset({Role.WERKGEVER, *_ADMIN}),
     "ad_onderzoek_started": frozenset({Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER, *_ADMIN}),
+    "ad_gesprek_held": frozenset({Role.ARBEIDSDESKUNDIGE}),
     "ad_onderzoek_concluded": frozenset({Role.ARBEIDSDESKUNDIGE}),
     "spoor2_consent_given": frozenset({Role.BEDRIJFSARTS}),
     "spoor2_started": frozenset({Role.WERKGEVER, Role.REINTEGRATIECOACH, *_ADMIN}),
@@ -237,10 +266,11 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
 assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
 
 
-def _describe(err: ValidationError) -> str:
+def describe_validation_error(err: ValidationError, kinds: tuple[str, ...]) -> str:
+    """'field.path: reason; …' for a payload validated against a union tagged by `kinds`."""
     parts = []
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in ACTION_KINDS))
+        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in kinds))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "enum" and loc == "actor.role":
             known = ", ".join(r.value for r in Role if r is not Role.SYSTEEM)
@@ -249,13 +279,18 @@ def _describe(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_action(raw: Any) -> Action:
-    """Validate a raw action payload; refuses with the failing fields and reasons."""
+def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action") -> Any:
+    """Validate a raw payload against a union tagged by `kind`; refuses with the failing fields and reasons."""
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json")
-    if isinstance(raw, dict) and raw.get("kind") not in ACTION_KINDS:
-        raise ActionRefused(f"kind: {raw.get('kind')!r} is not a known action")
+    if isinstance(raw, dict) and raw.get("kind") not in kinds:
+        raise ActionRefused(f"kind: {raw.get('kind')!r} is not a known {what}")
     try:
-        return _ADAPTER.validate_python(raw)
+        return adapter.validate_python(raw)
     except ValidationError as err:
-        raise ActionRefused(_describe(err)) from None
+        raise ActionRefused(describe_validation_error(err, kinds)) from None
+
+
+def parse_action(raw: Any) -> Action:
+    """Validate a raw case action payload; refuses with the failing fields and reasons."""
+    return parse_tagged(_ADAPTER, ACTION_KINDS, raw)

@@ -17,17 +17,21 @@ from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_du
 from domain.errors import ActionRefused
 from domain.models import (
     SYSTEM,
-    ActionId,
     Actor,
     AdConclusion,
+    AdParty,
     DeadlineStatus,
+    DossierEntry,
+    Notification,
     OpaqueId,
     Outcome,
     Role,
     Stage,
+    append_entry,
 )
 from domain.nl_time import start_of_day
 from domain.rules import RuleSet
+from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate
 
 EVALUATIE = "evaluatie"
 # The step each action completes, where it completes one.
@@ -48,6 +52,22 @@ REQUIRES: dict[str, str] = {
     "eerstejaarsevaluatie_held": "plan_van_aanpak",
 }
 OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
+
+# Versions of the case's behaviour. A case keeps the version it was opened with for life, so a
+# running case never changes its rules mid-way; the workflow picks it with `workflow.patched()`.
+#   1: spoor 2 is two case actions (spoor2_started / spoor2_ended); the AD-onderzoek one conclusion.
+#   2: spoor 2 runs as its own trajectory workflow; the AD-onderzoek records its conversations and
+#      answers its questions in order.
+CURRENT_VERSION = 2
+TRAJECTORY_VERSION = 2
+# What the case does when its trajectory ends with an outcome.
+_CASE_RESULT = {
+    Spoor2Outcome.NIEUW_WERK: a.Spoor2Result.NIEUW_WERK,
+    Spoor2Outcome.DETACHERING: a.Spoor2Result.DETACHERING,
+    Spoor2Outcome.WERKRITMEPLAATS: a.Spoor2Result.WERKRITMEPLAATS,
+    Spoor2Outcome.GEEN_RESULTAAT: a.Spoor2Result.GEEN_RESULTAAT,
+    Spoor2Outcome.NO_GO: a.Spoor2Result.NO_GO,
+}
 
 
 # --------------------------------------------------------------------------- state
@@ -83,23 +103,16 @@ class DeskundigenoordeelRecord(BaseModel):
     conclusion: str | None = None
 
 
+class AdConversation(BaseModel):
+    party: AdParty
+    on: date
+    action_id: str
+
+
 class PartialRecoveryRecord(BaseModel):
     on: date
     hours_per_week: float | None
     percentage: int | None
-
-
-class DossierEntry(BaseModel):
-    """One line of the dossier: what happened, on which date, who did it, when it was recorded."""
-
-    seq: int
-    recorded_at: datetime
-    on: date
-    actor: Actor
-    kind: str
-    summary: str
-    action_id: str | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
 
 
 class PriorStep(BaseModel):
@@ -140,7 +153,9 @@ class CaseState(BaseModel):
 
     case_id: str
     employer_id: str
+    version: int = 1
     ruleset: RuleSet
+    spoor2_rules: Spoor2Rules | None = None
     periods: list[SickPeriod]
     stage: Stage
     outcome: Outcome | None = None
@@ -151,11 +166,18 @@ class CaseState(BaseModel):
     overdue_marked: list[str] = Field(default_factory=list)
     milestones_passed: list[str] = Field(default_factory=list)
     ad_started_on: date | None = None
+    ad_conversations: list[AdConversation] = Field(default_factory=list)
     ad_conclusion: AdConclusion | None = None
+    ad_report_reference: str | None = None
     spoor2_consent_on: date | None = None
     spoor2_started_on: date | None = None
+    spoor2_started_by: Actor | None = None
     spoor2_ended_on: date | None = None
     spoor2_result: a.Spoor2Result | None = None
+    trajectory_started: bool = Field(default=False, description="The trajectory workflow has been started")
+    spoor2_status: Spoor2Status | None = None
+    spoor2_phase: int | None = None
+    trajectory_entries_seen: int = 0
     partial_recovery: PartialRecoveryRecord | None = None
     loonsanctie: Loonsanctie | None = None
     voluntary_extension_weeks: int = 0
@@ -183,6 +205,16 @@ class CaseState(BaseModel):
     def spoor2_running(self) -> bool:
         return self.spoor2_started_on is not None and self.spoor2_ended_on is None
 
+    @property
+    def has_trajectory(self) -> bool:
+        """Spoor 2 runs as a trajectory workflow (version 2 on)."""
+        return self.version >= TRAJECTORY_VERSION
+
+    @property
+    def trajectory_due(self) -> bool:
+        """Spoor 2 started on a case whose trajectory workflow is not running yet."""
+        return self.has_trajectory and self.spoor2_running and not self.trajectory_started and not self.closed
+
     def done_dates(self) -> dict[str, date]:
         return {k: v.on for k, v in self.done.items()}
 
@@ -196,27 +228,27 @@ class CaseState(BaseModel):
         summary: str,
         action_id: str | None = None,
         details: dict[str, Any] | None = None,
+        register: bool = True,
     ) -> DossierEntry:
-        entry = DossierEntry(
-            seq=len(self.dossier) + 1,
-            recorded_at=now,
-            on=on,
-            actor=actor,
-            kind=kind,
-            summary=summary,
-            action_id=action_id,
-            details=details or {},
+        """Append a dossier entry; `register` makes its action id known to the case's idempotency."""
+        return append_entry(
+            self.dossier, self.applied_actions, register=register, recorded_at=now, on=on, actor=actor, kind=kind,
+            summary=summary, action_id=action_id, details=details or {},
         )
-        self.dossier.append(entry)
-        if action_id is not None:
-            self.applied_actions[action_id] = entry.seq
-        return entry
 
 
 # --------------------------------------------------------------------------- opening
 
 
-def open_case(opening: CaseOpening, ruleset: RuleSet, *, today: date, now: datetime) -> CaseState:
+def open_case(
+    opening: CaseOpening,
+    ruleset: RuleSet,
+    *,
+    today: date,
+    now: datetime,
+    version: int = CURRENT_VERSION,
+    spoor2_rules: Spoor2Rules | None = None,
+) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
         raise ActionRefused(f"first_sick_day: {opening.first_sick_day} is in the future (today is {today})")
@@ -241,7 +273,9 @@ def open_case(opening: CaseOpening, ruleset: RuleSet, *, today: date, now: datet
     state = CaseState(
         case_id=opening.case_id,
         employer_id=opening.employer_id,
+        version=version,
         ruleset=ruleset,
+        spoor2_rules=spoor2_rules,
         periods=periods,
         stage=opening.stage or Stage.ZIEKMELDING,
     )
@@ -403,19 +437,6 @@ def next_deadline(views: list[DeadlineView]) -> DeadlineView | None:
 
 
 # --------------------------------------------------------------------------- time passing
-
-
-class Notification(BaseModel):
-    """A message to a role on a case. Never carries personal or medical data."""
-
-    notification_id: str = Field(description="Stable: a retry never sends it twice")
-    case_id: str
-    recipient_role: Role
-    kind: str
-    subject: str
-    body: str
-    deadline_key: str | None = None
-    due: date | None = None
 
 
 def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
@@ -598,11 +619,52 @@ def _check_ad_started(state: CaseState, action: a.AdOnderzoekStarted, today: dat
         raise ActionRefused(f"ad_onderzoek_started: an AD-onderzoek is already running (since {state.ad_started_on})")
 
 
+def _ad_running(state: CaseState) -> bool:
+    return state.ad_started_on is not None and state.ad_conclusion is None
+
+
+def _check_ad_gesprek(state: CaseState, action: a.AdGesprekHeld, today: date) -> None:
+    if not _ad_running(state):
+        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record ad_onderzoek_started first")
+    if action.on < state.ad_started_on:  # type: ignore[operator]
+        raise ActionRefused(f"on: {action.on} is before the AD-onderzoek started ({state.ad_started_on})")
+
+
 def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today: date) -> None:
     if state.stage is Stage.ZIEKMELDING:
         raise ActionRefused("ad_onderzoek_concluded: needs a probleemanalyse on record first")
     if state.ad_started_on is not None and action.on < state.ad_started_on:
         raise ActionRefused(f"on: {action.on} is before the AD-onderzoek started ({state.ad_started_on})")
+    # The questions are answered in a fixed order: own work, then other work inside, else spoor 2.
+    if action.own_work_possible is None:
+        if state.has_trajectory or action.conclusion is None:
+            raise ActionRefused(
+                "own_work_possible: the AD-onderzoek first answers whether the employee can do their own "
+                "work, adapted if needed"
+            )
+    elif action.own_work_possible and action.other_work_inside_possible is not None:
+        raise ActionRefused(
+            "other_work_inside_possible: asked only when own work is not possible; leave it out"
+        )
+    elif not action.own_work_possible and action.other_work_inside_possible is None:
+        raise ActionRefused(
+            "other_work_inside_possible: own work is not possible, so say whether other work inside the "
+            "organisation is"
+        )
+    elif action.conclusion is not None and action.conclusion is not action.answers():
+        raise ActionRefused(
+            f"conclusion: the answers lead to {action.answers().value}, not {action.conclusion.value}"  # type: ignore[union-attr]
+        )
+    if state.has_trajectory:
+        if not _ad_running(state):
+            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record ad_onderzoek_started first")
+        held = {c.party for c in state.ad_conversations}
+        missing = [p.value for p in (AdParty.WERKGEVER, AdParty.WERKNEMER) if p not in held]
+        if missing:
+            raise ActionRefused(
+                f"ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the {' and the '.join(missing)} "
+                "on record first (ad_gesprek_held)"
+            )
 
 
 def _check_consent(state: CaseState, action: a.Spoor2ConsentGiven, today: date) -> None:
@@ -617,6 +679,8 @@ def _first_year_end(state: CaseState) -> date | None:
 def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date) -> None:
     if state.ad_conclusion is None:
         raise ActionRefused("spoor2_started: spoor 2 cannot start without an AD-onderzoek on record")
+    if state.has_trajectory and state.spoor2_rules is None:
+        raise ActionRefused("spoor2_started: this case was opened without the spoor 2 rules; it cannot run a trajectory")
     year_end = _first_year_end(state)
     if year_end is not None and action.on <= year_end and state.spoor2_consent_on is None:
         raise ActionRefused(
@@ -626,6 +690,10 @@ def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date
 
 
 def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) -> None:
+    if state.has_trajectory:
+        raise ActionRefused(
+            "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record outcome_recorded on the trajectory"
+        )
     if not state.spoor2_running:
         raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
     if action.on < state.spoor2_started_on:  # type: ignore[operator]
@@ -725,6 +793,7 @@ _CHECKS = {
     "plan_van_aanpak_agreed": _check_pva,
     "eerstejaarsevaluatie_held": _check_eerstejaars,
     "ad_onderzoek_started": _check_ad_started,
+    "ad_gesprek_held": _check_ad_gesprek,
     "ad_onderzoek_concluded": _check_ad_concluded,
     "spoor2_consent_given": _check_consent,
     "spoor2_started": _check_spoor2_started,
@@ -756,19 +825,45 @@ def _evaluatie(state: CaseState, action: a.EvaluatieHeld, now: datetime) -> str:
 
 def _ad_started(state: CaseState, action: a.AdOnderzoekStarted, now: datetime) -> str:
     state.ad_started_on, state.ad_conclusion = action.on, None
+    state.ad_conversations, state.ad_report_reference = [], None
     if state.stage is Stage.SPOOR1:
         _set_stage(state, Stage.AD_ONDERZOEK, on=action.on, now=now, actor=action.actor)
     return "AD-onderzoek started"
 
 
+_GESPREK = {
+    AdParty.WERKGEVER: "conversation with the employer",
+    AdParty.WERKNEMER: "conversation with the employee",
+    AdParty.WERKPLEKBEZOEK: "workplace visit",
+}
+
+
+def _ad_gesprek(state: CaseState, action: a.AdGesprekHeld, now: datetime) -> str:
+    state.ad_conversations.append(AdConversation(party=action.party, on=action.on, action_id=action.action_id))
+    return f"AD-onderzoek: {_GESPREK[action.party]}"
+
+
 def _ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, now: datetime) -> str:
-    state.ad_conclusion = action.conclusion
+    conclusion = action.answers()
+    assert conclusion is not None  # the check asks for the answers
+    state.ad_conclusion = conclusion
+    state.ad_report_reference = action.report_reference
     if state.ad_started_on is None:
         state.ad_started_on = action.on
     if state.stage in (Stage.SPOOR1, Stage.AD_ONDERZOEK):
-        target = Stage.AD_ONDERZOEK if action.conclusion is AdConclusion.SPOOR2 else Stage.SPOOR1
+        target = Stage.AD_ONDERZOEK if conclusion is AdConclusion.SPOOR2 else Stage.SPOOR1
         _set_stage(state, target, on=action.on, now=now, actor=action.actor)
-    return f"AD-onderzoek concluded: {action.conclusion.value}"
+    if action.own_work_possible is None:
+        return f"AD-onderzoek concluded: {conclusion.value}"
+    steps = ["own work: " + ("possible" if action.own_work_possible else "not possible")]
+    if action.other_work_inside_possible is not None:
+        steps.append("other work inside: " + ("possible" if action.other_work_inside_possible else "not possible"))
+    advice = {
+        AdConclusion.EIGEN_WERK: "back to own work",
+        AdConclusion.ANDER_WERK_INTERN: "other work inside the organisation",
+        AdConclusion.SPOOR2: "advice: spoor 2",
+    }[conclusion]
+    return f"AD-onderzoek concluded: {'; '.join(steps)}; {advice}"
 
 
 def _consent(state: CaseState, action: a.Spoor2ConsentGiven, now: datetime) -> str:
@@ -778,6 +873,7 @@ def _consent(state: CaseState, action: a.Spoor2ConsentGiven, now: datetime) -> s
 
 def _spoor2_started(state: CaseState, action: a.Spoor2Started, now: datetime) -> str:
     state.spoor2_started_on, state.spoor2_ended_on, state.spoor2_result = action.on, None, None
+    state.spoor2_started_by = action.actor
     if state.stage is not Stage.WIA:
         _set_stage(state, Stage.SPOOR2, on=action.on, now=now, actor=action.actor)
     return "Spoor 2 started"
@@ -864,7 +960,7 @@ def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
 
 
 def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
-    _close(state, Outcome.INGETROKKEN, on=action.on, now=now, summary=f"Case withdrawn", actor=action.actor)
+    _close(state, Outcome.INGETROKKEN, on=action.on, now=now, summary="Case withdrawn", actor=action.actor)
     return f"Withdrawn: {action.reason}"
 
 
@@ -872,6 +968,7 @@ _EFFECTS = {
     "probleemanalyse_recorded": _pa,
     "evaluatie_held": _evaluatie,
     "ad_onderzoek_started": _ad_started,
+    "ad_gesprek_held": _ad_gesprek,
     "ad_onderzoek_concluded": _ad_concluded,
     "spoor2_consent_given": _consent,
     "spoor2_started": _spoor2_started,
@@ -890,6 +987,65 @@ _EFFECTS = {
     "case_withdrawn": _withdrawn,
 }
 assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
+
+
+# --------------------------------------------------------------------------- the spoor 2 trajectory
+
+
+def trajectory_started(state: CaseState) -> None:
+    """The trajectory workflow runs; the case no longer needs to start it."""
+    state.trajectory_started = True
+    state.spoor2_status = state.spoor2_status or Spoor2Status.AANMELDING
+
+
+def end_trajectory_with_case(state: CaseState, *, now: datetime) -> bool:
+    """A case that closed while its trajectory ran ends spoor 2 on the closing day; True if it did."""
+    if not (state.closed and state.trajectory_started and state.spoor2_ended_on is None):
+        return False
+    state.spoor2_ended_on = state.closed_on
+    state.spoor2_status, state.spoor2_phase = Spoor2Status.BEEINDIGD, None
+    state.record(now=now, on=state.closed_on, actor=SYSTEM, kind="spoor2_ended_with_case",  # type: ignore[arg-type]
+                 summary="The spoor 2 trajectory ends with the case")
+    return True
+
+
+def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: datetime) -> bool:
+    """Copy the trajectory's new record entries into the dossier and follow its outcome.
+
+    Entries already seen (a re-sent update) are skipped, so the dossier gets each once. Returns
+    whether the case changed.
+    """
+    fresh = [e for e in update.events if e.seq > state.trajectory_entries_seen]
+    if not fresh and (update.status, update.phase) == (state.spoor2_status, state.spoor2_phase):
+        return False
+    for e in fresh:
+        state.record(
+            now=now, on=e.on, actor=e.actor, kind=f"spoor2:{e.kind}", summary=e.summary, action_id=e.action_id,
+            details={**e.details, "trajectory_seq": e.seq}, register=False,
+        )
+        state.trajectory_entries_seen = e.seq
+    state.spoor2_status, state.spoor2_phase = update.status, update.phase
+    outcome = update.outcome
+    if outcome is None or state.spoor2_ended_on is not None or state.closed:
+        return True
+    on = update.ended_on or (fresh[-1].on if fresh else now.date())
+    state.spoor2_ended_on = on
+    if outcome is Spoor2Outcome.CASE_CLOSED:
+        return True
+    state.spoor2_result = _CASE_RESULT[outcome]
+    if outcome is Spoor2Outcome.NIEUW_WERK:
+        _close(state, Outcome.NIEUW_WERK, on=on, now=now,
+               summary="Spoor 2: the employee starts work with a new employer (hersteldmelding); the case closes")
+    elif outcome in (Spoor2Outcome.DETACHERING, Spoor2Outcome.WERKRITMEPLAATS):
+        state.record(now=now, on=on, actor=SYSTEM, kind="spoor2_outcome",
+                     summary=f"Spoor 2: {outcome.value} until the end of the waiting time ({wachttijd_end(state)})",
+                     details={"outcome": outcome.value})
+    else:
+        state.record(now=now, on=on, actor=SYSTEM, kind="spoor2_outcome",
+                     summary=f"Spoor 2 ended ({outcome.value}); the trajectory's record goes with the WIA application",
+                     details={"outcome": outcome.value})
+        _set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
+    return True
 
 
 # --------------------------------------------------------------------------- views
@@ -913,6 +1069,9 @@ class CaseSummary(BaseModel):
     overdue: list[str]
     wachttijd_ends: date | None
     spoor2_running: bool
+    spoor2_status: Spoor2Status | None
+    spoor2_phase: int | None
+    spoor2_result: a.Spoor2Result | None
     loonsanctie: Loonsanctie | None
 
 
@@ -941,5 +1100,8 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         overdue=[] if state.closed else [v.mark for v in views if v.status is DeadlineStatus.OVERDUE],
         wachttijd_ends=wachttijd_end(state),
         spoor2_running=state.spoor2_running,
+        spoor2_status=state.spoor2_status,
+        spoor2_phase=state.spoor2_phase,
+        spoor2_result=state.spoor2_result,
         loonsanctie=state.loonsanctie,
     )

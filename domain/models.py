@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 # Ids that travel into workflow ids, search attributes and logs. The pattern leaves no room for
 # names, e-mail addresses or a BSN-like run of 9 digits being mistaken for an id format: callers
@@ -58,6 +59,7 @@ class Outcome(StrEnum):
     HERSTELD = "hersteld"  # fully recovered and no relapse within the four-week window
     EINDE_WACHTTIJD = "einde_wachttijd"  # waiting time (plus any extension) ended
     INGETROKKEN = "ingetrokken"  # withdrawn, e.g. opened in error
+    NIEUW_WERK = "nieuw_werk"  # spoor 2 found a job with a new employer (hersteldmelding)
 
 
 class DeadlineStatus(StrEnum):
@@ -74,3 +76,49 @@ class AdConclusion(StrEnum):
     EIGEN_WERK = "eigen_werk"  # own work, possibly adapted
     ANDER_WERK_INTERN = "ander_werk_intern"  # other work inside the organisation
     SPOOR2 = "spoor2"  # neither: advise spoor 2
+
+
+class AdParty(StrEnum):
+    """Whom the labour expert spoke with in the AD-onderzoek."""
+
+    WERKGEVER = "werkgever"
+    WERKNEMER = "werknemer"
+    WERKPLEKBEZOEK = "werkplekbezoek"  # optional workplace visit
+
+
+class DossierEntry(BaseModel):
+    """One line of a record (the case's dossier, a trajectory's record): what happened, on which
+    date, who did it, when it was recorded."""
+
+    seq: int
+    recorded_at: datetime
+    on: date
+    actor: Actor
+    kind: str
+    summary: str
+    action_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def append_entry(
+    entries: list[DossierEntry], applied: dict[str, int], *, register: bool = True, **fields: Any
+) -> DossierEntry:
+    """Append an entry numbered after the last; `register` makes its action id known for idempotency."""
+    entry = DossierEntry(seq=len(entries) + 1, **fields)
+    entries.append(entry)
+    if entry.action_id is not None and register:
+        applied[entry.action_id] = entry.seq
+    return entry
+
+
+class Notification(BaseModel):
+    """A message to a role on a case. Never carries personal or medical data."""
+
+    notification_id: str = Field(description="Stable: a retry never sends it twice")
+    case_id: str
+    recipient_role: Role
+    kind: str
+    subject: str
+    body: str
+    deadline_key: str | None = None
+    due: date | None = None

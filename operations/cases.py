@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistoryEventFilterType,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -19,8 +26,9 @@ from domain.errors import ActionRefused
 from domain.models import Stage
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
-from service.rulebook import load_rulebook
+from service.rulebook import load_rulebook, load_spoor2_rules
 from workflows import search_attributes as sa
+from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickLeaveCase
 
 WORKFLOW_TYPE = "SickLeaveCase"
@@ -32,11 +40,6 @@ class CaseAlreadyExists(Exception):
 
 class ActionRejected(Exception):
     """The case refused an action; the message is the workflow's reason."""
-
-
-def workflow_id(case_id: str) -> str:
-    """The workflow id of a case: derived from the opaque case id only."""
-    return f"case-{case_id}"
 
 
 async def open_case(
@@ -54,14 +57,14 @@ async def open_case(
     now = datetime.now(timezone.utc)
     # Check here too, so the caller gets the reason at once instead of a failed workflow.
     check_opening(opening, ruleset, today=today or local_date(now), now=now)
-    case_input = CaseInput(opening=opening, ruleset=ruleset)
+    case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules())
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     try:
         return await client.start_workflow(
             SickLeaveCase.run,
             case_input,
-            id=workflow_id(opening.case_id),
+            id=case_workflow_id(opening.case_id),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -78,54 +81,93 @@ async def open_case(
 
 
 def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, Any]:
-    return client.get_workflow_handle_for(SickLeaveCase.run, workflow_id(case_id))  # type: ignore[arg-type]
+    return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))  # type: ignore[arg-type]
 
 
 async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> ActionResult:
     """Record an action on a case; the action id is the update id, so a retry is applied once."""
+    payload, action = parsed(action, parse_action)
+    handle = case_handle(client, case_id)
+
+    async def closed_reason() -> str:
+        closed = await closed_workflow(client, handle.id, CaseResult)
+        if closed is None:
+            return f"case_id: no case {case_id!r}"
+        outcome, on = "ended", closed.closed_on
+        if closed.result is not None:
+            outcome = closed.result.outcome.value if closed.result.outcome else outcome
+            on = closed.result.closed_on or on
+        return f"{action.kind}: the case is closed ({outcome} on {on}); no action is accepted any more"
+
+    return await execute_action(handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+
+
+def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> tuple[dict[str, Any], Any]:
+    """The JSON payload of an action and its validated form; refuses bad input before any call."""
     payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
     try:
-        action = parse_action(payload)
+        return payload, parse(payload)
     except ActionRefused as err:
         raise ActionRejected(str(err)) from None
-    handle = case_handle(client, case_id)
+
+
+async def execute_action(handle: WorkflowHandle, update: Any, payload: dict, action: Any, result_type: type, closed_reason) -> Any:
+    """Send an action as an update whose id is the action id; refusals become ActionRejected."""
     try:
-        result = await handle.execute_update(SickLeaveCase.act, payload, id=action.action_id, result_type=ActionResult)
+        result = await handle.execute_update(update, payload, id=action.action_id, result_type=result_type)
     except WorkflowUpdateFailedError as err:
         raise ActionRejected(refusal_reason(err)) from None
     except RPCError as err:
-        # A closed case's workflow has completed, so the server refuses the update itself.
+        # A closed workflow has completed, so the server refuses the update itself.
         if err.status is RPCStatusCode.NOT_FOUND:
-            closed = await _closed_case(client, handle)
-            if closed is not None:
-                raise ActionRejected(
-                    f"{action.kind}: the case is closed ({closed.outcome.value if closed.outcome else 'ended'} on "  # type: ignore[attr-defined]
-                    f"{closed.closed_on}); no action is accepted any more"
-                ) from None
-            raise ActionRejected(f"case_id: no case {case_id!r}") from None
+            raise ActionRejected(await closed_reason()) from None
         raise
     # Within one run the server answers a known update id from its own record, without asking
     # the workflow: an id reused for another action must still be refused.
-    if result.entry.kind != action.kind:  # type: ignore[attr-defined]
-        raise ActionRejected(f"action_id: {action.action_id!r} was already used for {result.entry.kind}, not {action.kind}")  # type: ignore[attr-defined]
+    if result.entry.kind != action.kind:
+        raise ActionRejected(f"action_id: {action.action_id!r} was already used for {result.entry.kind}, not {action.kind}")
     return result
 
 
-async def _closed_case(client: Client, handle: WorkflowHandle[SickLeaveCase, Any]) -> CaseResult | None:
-    """The result of a case whose workflow has closed; None if it is running or unknown."""
+class Closed(BaseModel):
+    """A workflow that has closed: its result if it completed, and the day it closed."""
+
+    result: Any | None
+    closed_on: date | None
+
+
+async def closed_workflow(client: Client, workflow_id: str, result_type: type[BaseModel]) -> Closed | None:
+    """How a workflow closed; None if it is running or unknown."""
     # The raw description: we need only the status, not the typed search attributes.
     try:
         raw = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=handle.id))
+            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
         )
     except RPCError:
         return None
     info = raw.workflow_execution_info
+    if info.status == WorkflowExecutionStatus.RUNNING:
+        return None
+    closed_on = local_date(info.close_time.ToDatetime(tzinfo=timezone.utc)) if info.HasField("close_time") else None
     if info.status == WorkflowExecutionStatus.COMPLETED:
-        return await handle.result()
-    if info.status != WorkflowExecutionStatus.RUNNING:
-        closed = info.close_time.ToDatetime().date() if info.HasField("close_time") else None
-        return CaseResult(case_id=handle.id, outcome=None, closed_on=closed)
+        return Closed(result=await completed_result(client, workflow_id, result_type), closed_on=closed_on)
+    return Closed(result=None, closed_on=closed_on)
+
+
+async def completed_result(client: Client, workflow_id: str, result_type: type[BaseModel], *, wait: bool = False) -> Any | None:
+    """The result of a completed workflow read from its close event; None if it did not complete.
+
+    Unlike `handle.result()` this never follows a continue-as-new chain and, on the time-skipping
+    test server, does not unlock time skipping (which leaks there for child workflows).
+    """
+    handle = client.get_workflow_handle(workflow_id)
+    async for event in handle.fetch_history_events(
+        wait_new_event=wait, event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+    ):
+        if event.HasField("workflow_execution_completed_event_attributes"):
+            payloads = event.workflow_execution_completed_event_attributes.result.payloads
+            return (await client.data_converter.decode(payloads, [result_type]))[0]
+        return None
     return None
 
 

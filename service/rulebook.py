@@ -1,4 +1,4 @@
-"""Loads the statutory rulebook (domain/rulebook.toml) once per process."""
+"""Loads the rules shipped as data (domain/rulebook.toml, domain/spoor2.toml) once per process."""
 
 from __future__ import annotations
 
@@ -7,10 +7,20 @@ from importlib import resources
 from pathlib import Path
 
 from domain.rules import Rulebook, parse_rulebook
+from domain.spoor2 import Spoor2Rules, parse_spoor2_rules
+
+
+def _read(name: str, path: Path | None) -> str:
+    return path.read_text("utf-8") if path else resources.files("domain").joinpath(name).read_text("utf-8")
 
 
 @lru_cache(maxsize=4)
 def load_rulebook(path: Path | None = None) -> Rulebook:
-    """The rulebook shipped with the package, or one at `path`."""
-    text = path.read_text("utf-8") if path else resources.files("domain").joinpath("rulebook.toml").read_text("utf-8")
-    return parse_rulebook(text)
+    """The statutory rulebook shipped with the package, or one at `path`."""
+    return parse_rulebook(_read("rulebook.toml", path))
+
+
+@lru_cache(maxsize=4)
+def load_spoor2_rules(path: Path | None = None) -> Spoor2Rules:
+    """The spoor 2 trajectory rules shipped with the package, or those at `path`."""
+    return parse_spoor2_rules(_read("spoor2.toml", path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -10,17 +11,23 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import NotificationLog
-from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
+from domain.case import CURRENT_VERSION, CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
 from domain.models import Actor
 from domain.nl_time import local_date, start_of_day
+from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
 from operations import cases
+from operations import spoor2 as trajectories
 from service.settings import Settings
 from worker import build_worker
+from workflows.ids import trajectory_workflow_id
 from workflows.sick_leave_case import ActionResult, CaseResult, SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryActionResult, TrajectoryResult
 
 HISTORIES = Path(__file__).parent / "histories"
 
@@ -28,11 +35,43 @@ HISTORIES = Path(__file__).parent / "histories"
 DEFAULT_ROLE = {
     "probleemanalyse_recorded": "bedrijfsarts",
     "spoor2_consent_given": "bedrijfsarts",
+    "ad_gesprek_held": "arbeidsdeskundige",
     "ad_onderzoek_concluded": "arbeidsdeskundige",
     "wia_aanvraag_filed": "werknemer",
     "repair_accepted": "uwv",
     "deskundigenoordeel_answered": "uwv",
+    # spoor 2 trajectory
+    "intake_held": "reintegratiecoach",
+    "proposal_sent": "reintegratiecoach",
+    "purchase_approved": "werkgever",
+    "coach_replaced": "reintegratiecoach",
+    "haalbaarheidstoets_decided": "reintegratiecoach",
+    "phase_started": "reintegratiecoach",
+    "phase_completed": "reintegratiecoach",
+    "activity_recorded": "reintegratiecoach",
+    "service_requested": "reintegratiecoach",
+    "service_approved": "werkgever",
+    "service_started": "reintegratiecoach",
+    "phase_paused": "bedrijfsarts",
+    "phase_resumed": "bedrijfsarts",
+    "outcome_recorded": "reintegratiecoach",
 }
+# Who hands in each intake document of the aanmelding.
+DOCUMENT_ROLES = {
+    "toestemmingsformulier": "casemanager",
+    "opdrachtbevestiging": "werkgever",
+    "ad_rapport": "arbeidsdeskundige",
+    "bedrijfsarts_bevindingen": "bedrijfsarts",
+    "fml": "bedrijfsarts",
+}
+GROUNDS = {
+    "belastbaarheid": "4 hours a day, per the bedrijfsarts's FML",
+    "skills": "Administrative work, MS Office, customer contact",
+    "coping": "Active coping style; motivated",
+    "circumstances": "No personal obstacles to applying",
+    "labour_market": "Enough vacancies for administrative work in the region",
+}
+ZOEKPROFIEL = "Administrative or reception work, 20 hours a week, within 30 km"
 
 
 class CaseDriver:
@@ -43,7 +82,6 @@ class CaseDriver:
         self.task_queue = task_queue
         self.case_id: str | None = None
         self.handle: WorkflowHandle[SickLeaveCase, CaseResult] | None = None
-        self.opened: list[str] = []
 
     @classmethod
     @asynccontextmanager
@@ -51,11 +89,7 @@ class CaseDriver:
         settings = Settings(data_dir=tmp_path / "data", max_cached_workflows=100)
         task_queue = f"tq-{uuid.uuid4().hex[:8]}"
         async with build_worker(env.client, settings, task_queue=task_queue):
-            driver = cls(env, settings, task_queue)
-            try:
-                yield driver
-            finally:
-                await driver.terminate_open_cases()
+            yield cls(env, settings, task_queue)
 
     # ------------------------------------------------------------ time
 
@@ -91,16 +125,96 @@ class CaseDriver:
             self.client, opening, task_queue=self.task_queue, today=await self.today(),
             continue_as_new_after_events=cap,
         )
-        self.opened.append(self.handle.id)
         return self.handle
 
-    async def terminate_open_cases(self) -> None:
-        """A case left running without its worker would hold the shared test server's clock still."""
-        for wf_id in self.opened:
+    async def reach_spoor2(self, *, weeks_sick: int = 53, cap: int | None = None, **fields: Any) -> date:
+        """A case taken over at `weeks_sick` with spoor 1 done, an AD-onderzoek advising spoor 2
+        recorded today, and spoor 2 started today. Returns the first sick day."""
+        today = await self.today()
+        first = today - timedelta(weeks=weeks_sick)
+        done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290}
+        if weeks_sick >= 53:
+            done["eerstejaarsevaluatie"] = 360
+        await self.open(
+            first,
+            cap=cap,
+            stage="spoor1",
+            prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+            evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * weeks_sick - 6, 42)],
+            **fields,
+        )
+        await self.ad_onderzoek(today)
+        if weeks_sick < 52:
+            await self.act("spoor2_consent_given", today)
+        await self.act("spoor2_started", today, role="werkgever")
+        await self.wait_for_trajectory()
+        return first
+
+    async def ad_onderzoek(self, on: date, **answers: Any) -> ActionResult:
+        """Start, both conversations, and the conclusion (default: neither own nor other work inside)."""
+        await self.act("ad_onderzoek_started", on, role="arbeidsdeskundige")
+        await self.act("ad_gesprek_held", on, party="werkgever")
+        await self.act("ad_gesprek_held", on, party="werknemer")
+        answers = answers or {"own_work_possible": False, "other_work_inside_possible": False}
+        return await self.act("ad_onderzoek_concluded", on, report_reference="dms://ad-rapport/1", **answers)
+
+    # ------------------------------------------------------------ spoor 2 trajectory
+
+    @property
+    def trajectory_id(self) -> str:
+        assert self.case_id
+        return trajectory_workflow_id(self.case_id)
+
+    async def wait_for_trajectory(self) -> None:
+        for _ in range(200):
             try:
-                await self.client.get_workflow_handle(wf_id).terminate("test finished")
-            except Exception:  # already closed
-                pass
+                await self.trajectory()
+                return
+            except trajectories.NoTrajectory:
+                await asyncio.sleep(0.05)
+        raise AssertionError("the trajectory did not start")
+
+    async def act2(self, kind: str, on: date | None = None, **fields: Any) -> TrajectoryActionResult:
+        """An action on the case's spoor 2 trajectory."""
+        assert self.case_id
+        return await trajectories.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
+
+    async def documents(self, on: date | None = None) -> None:
+        """All five intake documents of the aanmelding."""
+        for key, role in DOCUMENT_ROLES.items():
+            hours = {"belastbaarheid_hours_per_day": 4.0} if key == "bedrijfsarts_bevindingen" else {}
+            await self.act2("document_received", on, role=role, document=key, reference=f"dms://{key}/1", **hours)
+
+    async def to_haalbaarheidstoets(self, *, scope: str = "phase") -> None:
+        """Documents, intake, proposal and the employer's approval (whole, or phase 1), today."""
+        await self.documents()
+        await self.act2("intake_held", coach_id="coach-1")
+        await self.act2("proposal_sent")
+        await self.act2("purchase_approved", scope=scope, **({"phase": 1} if scope == "phase" else {}))
+
+    async def trajectory(self) -> TrajectoryView:
+        assert self.case_id
+        return await trajectories.view(self.client, self.case_id, await self.today())
+
+    async def trajectory_state(self) -> TrajectoryState:
+        return await self.client.get_workflow_handle(self.trajectory_id).query(Spoor2Trajectory.state, result_type=TrajectoryState)
+
+    async def trajectory_record(self) -> list[TrajectoryEvent]:
+        assert self.case_id
+        return await trajectories.record(self.client, self.case_id)
+
+    async def trajectory_result(self) -> TrajectoryResult:
+        """The trajectory's result once it completes (read from its close event, see cases.completed_result)."""
+        return await cases.completed_result(self.client, self.trajectory_id, TrajectoryResult, wait=True)
+
+    async def case_dossier_has(self, kind: str, *, count: int = 1) -> list[DossierEntry]:
+        """The case's dossier once it holds `count` entries of `kind` (the trajectory reports shortly after)."""
+        for _ in range(200):
+            entries = [e for e in await self.dossier() if e.kind == kind]
+            if len(entries) >= count:
+                return entries
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"the case's dossier has no {count} {kind!r} entries")
 
     def payload(self, kind: str, on: date, *, role: str | None = None, action_id: str | None = None, **fields: Any) -> dict:
         return {
@@ -134,9 +248,6 @@ class CaseDriver:
     async def search_attributes(self) -> dict[str, Any]:
         """The case's search attributes as JSON values, read raw: the time-skipping server sends an
         unset datetime as null, which the SDK's typed decoder does not accept."""
-        from temporalio.api.common.v1 import WorkflowExecution
-        from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-
         raw = await self.client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=self.handle.id))
         )
@@ -147,9 +258,18 @@ class CaseDriver:
         """With SPOORWERK_RECORD_HISTORIES=1, keep this case's history for the replay test."""
         if os.environ.get("SPOORWERK_RECORD_HISTORIES") != "1":
             return
-        history = await self.client.get_workflow_handle(self.handle.id, run_id=run_id).fetch_history()
-        HISTORIES.mkdir(exist_ok=True)
-        (HISTORIES / f"{name}.json").write_text(history.to_json(), "utf-8")
+        await self.save_workflow_history(name, self.handle.id, run_id)
+
+    async def save_workflow_history(self, name: str, workflow_id: str, run_id: str | None = None) -> None:
+        if os.environ.get("SPOORWERK_RECORD_HISTORIES") != "1":
+            return
+        # A recorded history is proof that old cases still replay: never overwrite one.
+        path = HISTORIES / f"v{CURRENT_VERSION}" / f"{name}.json"
+        if path.exists():
+            return
+        history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(history.to_json(), "utf-8")
 
     def notifications(self) -> list[dict]:
         return NotificationLog(self.settings.notification_log_path).read()

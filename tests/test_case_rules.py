@@ -9,17 +9,27 @@ from domain.actions import parse_action
 from domain.case import CaseOpening
 from domain.errors import ActionRefused
 from domain.models import DeadlineStatus, Outcome, Stage
-from service.rulebook import load_rulebook
+from service.rulebook import load_rulebook, load_spoor2_rules
 
 FIRST = date(2025, 1, 6)
 NOW = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
 _seq = iter(range(10**6))
 
 
-def new_case(first: date = FIRST, **fields):
+def new_case(first: date = FIRST, version: int = rules.CURRENT_VERSION, **fields):
     opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"}, **fields)
     ruleset = load_rulebook().for_first_sick_day(first)
-    return rules.open_case(opening, ruleset, today=date(2030, 1, 1), now=NOW)
+    return rules.open_case(
+        opening, ruleset, today=date(2030, 1, 1), now=NOW, version=version, spoor2_rules=load_spoor2_rules()
+    )
+
+
+def ad_onderzoek(state, started: date, concluded: date, **answers):
+    """An AD-onderzoek with both conversations, concluded with `answers`."""
+    act(state, "ad_onderzoek_started", started, role="arbeidsdeskundige")
+    act(state, "ad_gesprek_held", started, role="arbeidsdeskundige", party="werkgever")
+    act(state, "ad_gesprek_held", started, role="arbeidsdeskundige", party="werknemer")
+    return act(state, "ad_onderzoek_concluded", concluded, role="arbeidsdeskundige", **answers)
 
 
 def act(state, kind, on, today=None, role="casemanager", **fields):
@@ -135,9 +145,8 @@ def test_spoor2_needs_ad_onderzoek_and_early_start_needs_consent():
     act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
     with pytest.raises(ActionRefused, match="without an AD-onderzoek on record"):
         act(state, "spoor2_started", date(2025, 6, 2))
-    act(state, "ad_onderzoek_started", date(2025, 5, 1), role="arbeidsdeskundige")
+    ad_onderzoek(state, date(2025, 5, 1), date(2025, 5, 20), own_work_possible=False, other_work_inside_possible=False)
     assert state.stage is Stage.AD_ONDERZOEK
-    act(state, "ad_onderzoek_concluded", date(2025, 5, 20), role="arbeidsdeskundige", conclusion="spoor2")
     with pytest.raises(ActionRefused, match="needs the bedrijfsarts's consent"):
         act(state, "spoor2_started", date(2025, 6, 2))
     with pytest.raises(ActionRefused, match="a casemanager may not record spoor2_consent_given"):
@@ -151,7 +160,8 @@ def test_spoor2_needs_ad_onderzoek_and_early_start_needs_consent():
 def test_ad_onderzoek_own_work_waives_the_spoor2_deadline():
     state = new_case()
     act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    act(state, "ad_onderzoek_concluded", date(2025, 12, 1), role="arbeidsdeskundige", conclusion="eigen_werk")
+    entry = ad_onderzoek(state, date(2025, 11, 20), date(2025, 12, 1), own_work_possible=True)
+    assert entry.summary == "AD-onderzoek concluded: own work: possible; back to own work"
     v = views(state, date(2026, 6, 1))["spoor2_start"]
     assert v.status is DeadlineStatus.WAIVED and "eigen_werk" in v.waived_because
     assert state.stage is Stage.SPOOR1
@@ -195,3 +205,52 @@ def test_retried_action_id_is_applied_once_and_reuse_for_another_kind_is_refused
     assert first == again and len([e for e in state.dossier if e.action_id == "x1"]) == 1
     with pytest.raises(ActionRefused, match="already used for ziekmelding_arbodienst_sent"):
         rules.apply(state, parse_action({**raw, "kind": "evaluatie_held"}), date(2025, 1, 8), NOW)
+
+
+def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
+    state = new_case()
+    act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    with pytest.raises(ActionRefused, match="no AD-onderzoek is running; record ad_onderzoek_started first"):
+        act(state, "ad_gesprek_held", date(2025, 10, 1), role="arbeidsdeskundige", party="werkgever")
+    act(state, "ad_onderzoek_started", date(2025, 10, 1), role="arbeidsdeskundige")
+    act(state, "ad_gesprek_held", date(2025, 10, 2), role="arbeidsdeskundige", party="werkgever")
+    before = state.model_dump()
+    with pytest.raises(ActionRefused, match="needs a conversation with the werknemer on record first"):
+        act(state, "ad_onderzoek_concluded", date(2025, 10, 9), role="arbeidsdeskundige", own_work_possible=True)
+    act(state, "ad_gesprek_held", date(2025, 10, 3), role="arbeidsdeskundige", party="werknemer")
+    act(state, "ad_gesprek_held", date(2025, 10, 3), role="arbeidsdeskundige", party="werkplekbezoek")
+    before = state.model_dump()
+    refusals = [
+        ({"conclusion": "spoor2"}, "own_work_possible: the AD-onderzoek first answers whether"),
+        ({"own_work_possible": True, "other_work_inside_possible": False}, "other_work_inside_possible: asked only when own work is not possible"),
+        ({"own_work_possible": False}, "other_work_inside_possible: own work is not possible, so say whether"),
+        ({"own_work_possible": False, "other_work_inside_possible": True, "conclusion": "spoor2"},
+         "conclusion: the answers lead to ander_werk_intern, not spoor2"),
+    ]
+    for answers, message in refusals:
+        with pytest.raises(ActionRefused, match=message):
+            act(state, "ad_onderzoek_concluded", date(2025, 10, 9), role="arbeidsdeskundige", **answers)
+    assert state.model_dump() == before
+    entry = act(state, "ad_onderzoek_concluded", date(2025, 10, 9), role="arbeidsdeskundige",
+                own_work_possible=False, other_work_inside_possible=False, report_reference="dms://ad/77")
+    assert entry.summary == (
+        "AD-onderzoek concluded: own work: not possible; other work inside: not possible; advice: spoor 2"
+    )
+    assert state.ad_conclusion.value == "spoor2" and state.ad_report_reference == "dms://ad/77"
+    assert [c.party.value for c in state.ad_conversations] == ["werkgever", "werknemer", "werkplekbezoek"]
+
+
+def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
+    state = new_case(version=1)
+    act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    act(state, "ad_onderzoek_concluded", date(2025, 12, 1), role="arbeidsdeskundige", conclusion="spoor2")
+    act(state, "spoor2_started", date(2026, 1, 12))
+    act(state, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")
+    assert not state.spoor2_running and not state.trajectory_started
+    state2 = new_case()
+    act(state2, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    ad_onderzoek(state2, date(2025, 11, 1), date(2025, 12, 1), own_work_possible=False, other_work_inside_possible=False)
+    act(state2, "spoor2_started", date(2026, 1, 12))
+    assert state2.trajectory_due
+    with pytest.raises(ActionRefused, match="record outcome_recorded on the trajectory"):
+        act(state2, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")

@@ -116,7 +116,9 @@ async def test_case_all_the_way_to_the_wia_application_closes_at_end_of_waiting_
         (45, "plan_van_aanpak_agreed", {"casemanager_id": "cm-1", **VIEWS}),
         (290, "ziekmelding_uwv_sent", {"role": "werkgever"}),
         (330, "ad_onderzoek_started", {"role": "arbeidsdeskundige"}),
-        (345, "ad_onderzoek_concluded", {"conclusion": "spoor2"}),
+        (335, "ad_gesprek_held", {"party": "werkgever"}),
+        (338, "ad_gesprek_held", {"party": "werknemer"}),
+        (345, "ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False}),
         (355, "eerstejaarsevaluatie_held", VIEWS),
         (370, "spoor2_started", {"role": "werkgever"}),
         (600, "reintegratieverslag_completed", {"role": "werkgever"}),
@@ -146,6 +148,9 @@ async def test_case_all_the_way_to_the_wia_application_closes_at_end_of_waiting_
     assert "deadline_overdue" not in kinds(dossier)
     stages = [e.details["to"] for e in dossier if e.kind == "stage_changed"]
     assert stages == ["spoor1", "ad_onderzoek", "spoor2", "wia", "closed"]
+    # The trajectory that was still running ends with the case, and says so.
+    ended = await driver.trajectory_result()
+    assert ended.outcome.value == "case_closed" and ended.ended_on == outcome.closed_on
     await driver.save_history("full_case_to_end_of_wachttijd")
 
 

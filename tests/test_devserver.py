@@ -6,7 +6,7 @@ import asyncio
 import json
 import subprocess
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,6 +16,7 @@ from domain.nl_time import local_date
 from operations import cases
 from service.devserver import temporal_cli
 from service.settings import Settings
+from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver
 from worker import build_worker
 
 pytestmark = pytest.mark.devserver
@@ -30,6 +31,17 @@ async def eventually(fetch, expected, seconds: float = 15.0):
             return value
         await asyncio.sleep(0.2)
     assert value == expected
+
+
+def cli_list(env, query: str) -> list[str]:
+    """Workflow ids that `temporal workflow list --query` finds, sorted."""
+    out = subprocess.run(
+        [temporal_cli(), "workflow", "list", "--address", env.client.service_client.config.target_host,
+         "--query", query, "--output", "json"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    rows = json.loads(out) if out.strip().startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
+    return sorted(r["execution"]["workflowId"] for r in rows)
 
 
 async def test_list_running_cases_by_search_attributes(dev_env, tmp_path):
@@ -70,13 +82,7 @@ async def test_list_running_cases_by_search_attributes(dev_env, tmp_path):
 
         # The Temporal CLI, unchanged, filters the same way.
         query = f"WorkflowType='SickLeaveCase' AND CaseStage='spoor1' AND EmployerId='{employer}'"
-        out = subprocess.run(
-            [temporal_cli(), "workflow", "list", "--address", dev_env.client.service_client.config.target_host,
-             "--query", query, "--output", "json"],
-            capture_output=True, text=True, timeout=60, check=True,
-        ).stdout
-        rows = json.loads(out) if out.strip().startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
-        assert [r["execution"]["workflowId"] for r in rows] == [f"case-{ids['spoor1']}"]
+        assert cli_list(dev_env, query) == [f"case-{ids['spoor1']}"]
 
 
 async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
@@ -102,3 +108,26 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
         with pytest.raises(cases.ActionRejected, match="the case is closed \\(ingetrokken"):
             await cases.act(client, case_id, {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"},
                                               "on": today.isoformat()})
+
+
+async def test_temporal_cli_lists_cases_by_spoor2_phase(dev_env, tmp_path):
+    employer = f"E-{uuid.uuid4().hex[:8]}"
+    async with CaseDriver.running(dev_env, tmp_path) as driver:
+        in_phase = {}
+        for phase in (1, 2):
+            await driver.reach_spoor2(employer_id=employer)
+            await driver.to_haalbaarheidstoets(scope="whole")
+            await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL)
+            await driver.act2("phase_started", phase=1)
+            if phase == 2:
+                await driver.act2("phase_completed", phase=1)
+                await driver.act2("phase_started", phase=2)
+            in_phase[phase] = driver.handle.id
+
+        async def listed(query: str) -> list[str]:
+            return await asyncio.to_thread(cli_list, dev_env, f"EmployerId='{employer}' AND {query}")
+
+        await eventually(lambda: listed("Spoor2Phase=2"), [in_phase[2]])
+        await eventually(lambda: listed("Spoor2Phase=1"), [in_phase[1]])
+        # Only the cases carry search attributes: their trajectories do not show up as cases.
+        await eventually(lambda: listed("CaseStage='spoor2'"), sorted(in_phase.values()))

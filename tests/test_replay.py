@@ -2,7 +2,8 @@
 
 A failure here means a change would break cases that are already running: guard the change with
 `workflow.patched()` (see README, "Changing the workflow"). Record new histories with
-`SPOORWERK_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_case_workflow.py`.
+`SPOORWERK_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_case_workflow.py tests/test_spoor2_workflow.py`;
+an existing recording is never overwritten.
 """
 
 from __future__ import annotations
@@ -15,18 +16,20 @@ from temporalio.worker import Replayer
 
 from service.temporal import DATA_CONVERTER
 from workflows.sick_leave_case import SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
-HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+# One folder per case version (domain.case.CURRENT_VERSION); each holds what that version recorded.
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("v*/*.json"))
 
 
 def test_there_are_recorded_histories():
     assert len(HISTORIES) >= 6
 
 
-@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+@pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text("utf-8"))
-    result = await Replayer(workflows=[SickLeaveCase], data_converter=DATA_CONVERTER).replay_workflow(
+    result = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=DATA_CONVERTER).replay_workflow(
         history, raise_on_replay_failure=True
     )
     assert result.replay_failure is None

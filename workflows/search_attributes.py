@@ -7,8 +7,11 @@ NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
 FIRST_SICK_DAY = SearchAttributeKey.for_datetime("FirstSickDay")
 EMPLOYER_ID = SearchAttributeKey.for_keyword("EmployerId")
 OVERDUE = SearchAttributeKey.for_bool("Overdue")
+# The phase (1-4) of the running spoor 2 trajectory; unset when none runs. Cases of version 2 on.
+SPOOR2_PHASE = SearchAttributeKey.for_int("Spoor2Phase")
 
-ALL = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
+VERSION_1 = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
+ALL = (*VERSION_1, SPOOR2_PHASE)
 
 
 def cli_flags() -> list[str]:

@@ -13,21 +13,26 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.common import SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import case as rules
     from domain.actions import parse_action
-    from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, Notification
+    from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
     from domain.errors import ActionRefused
     from domain.models import Outcome, Stage
     from domain.nl_time import local_date, start_of_day
     from domain.rules import RuleSet
+    from domain.spoor2 import CaseClosed, Spoor2Rules, TrajectoryUpdate
     from workflows import search_attributes as sa
+    from workflows.common import Notifier, apply_action, check_action, refused
+    from workflows.ids import trajectory_workflow_id
+    from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryInput
 
-NOTIFY_TIMEOUT = timedelta(minutes=1)
-NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
+# Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
+PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
 
 
 class CaseInput(BaseModel):
@@ -35,6 +40,7 @@ class CaseInput(BaseModel):
 
     opening: CaseOpening | None = None
     ruleset: RuleSet | None = None
+    spoor2_rules: Spoor2Rules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
 
@@ -54,10 +60,6 @@ class CaseResult(BaseModel):
     closed_on: date | None
 
 
-def _refused(reason: str) -> ApplicationError:
-    return ApplicationError(reason, type="ActionRefused", non_retryable=True)
-
-
 @workflow.defn(name="SickLeaveCase")
 class SickLeaveCase:
     @workflow.init
@@ -69,13 +71,22 @@ class SickLeaveCase:
             if input.opening is None or input.ruleset is None:
                 self._opening_refused = "input: a new case needs `opening` and `ruleset`"
             else:
+                # Cases opened before the patch replay as version 1 and keep that behaviour for life.
+                version = rules.CURRENT_VERSION if workflow.patched(PATCH_SPOOR2_TRAJECTORY) else 1
                 try:
-                    self._state = rules.open_case(input.opening, input.ruleset, today=self._today(), now=workflow.now())
+                    self._state = rules.open_case(
+                        input.opening, input.ruleset, today=self._today(), now=workflow.now(),
+                        version=version, spoor2_rules=input.spoor2_rules,
+                    )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
         self._changed = False
+        self._trajectory_to_end = False
         self._search_attributes: dict[str, Any] = {}
-        self._notifications: list[asyncio.Task[Any]] = []
+        if input.state is None:
+            # A new case starts without Spoor2Phase: nothing to unset.
+            self._search_attributes[sa.SPOOR2_PHASE.name] = None
+        self._notifier = Notifier()
 
     # ----------------------------------------------------------------- main loop
 
@@ -85,52 +96,72 @@ class SickLeaveCase:
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
         while True:
+            # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
+            self._changed = False
             today = self._today()
             for note in rules.tick(state, today=today, now=workflow.now()):
-                self._send(note)
+                self._notifier.send(note)
+            if state.trajectory_due:
+                await self._start_trajectory()
+            if rules.end_trajectory_with_case(state, now=workflow.now()):
+                self._trajectory_to_end = True
             self._upsert_search_attributes(today)
             if state.closed:
                 break
             if self._history_too_long():
-                await self._drain()
+                await self._notifier.drain()
                 workflow.continue_as_new(CaseInput(state=state, continue_as_new_after_events=self._cap))
             wake = rules.next_wake(state, today)
-            self._changed = False
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
             try:
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)
             except asyncio.TimeoutError:
                 pass
-        await self._drain()
+        await self._end_trajectory()
+        await self._notifier.drain()
         workflow.logger.info("case closed", extra={"case_id": state.case_id, "outcome": str(state.outcome)})
         return CaseResult(case_id=state.case_id, outcome=state.outcome, closed_on=state.closed_on)
 
     def _today(self):
         return local_date(workflow.now())
 
+    async def _start_trajectory(self) -> None:
+        state = self._state
+        assert state is not None and state.spoor2_rules is not None and state.spoor2_started_on is not None
+        # ABANDON: the trajectory must outlive this run when the case continues as new; the case
+        # ends it itself when it closes (`_end_trajectory`).
+        await workflow.start_child_workflow(
+            Spoor2Trajectory.run,
+            TrajectoryInput(
+                case_id=state.case_id,
+                parent_workflow_id=workflow.info().workflow_id,
+                started_on=state.spoor2_started_on,
+                started_by=state.spoor2_started_by or rules.SYSTEM,
+                rules=state.spoor2_rules,
+                continue_as_new_after_events=self._cap,
+            ),
+            id=trajectory_workflow_id(state.case_id),
+            parent_close_policy=ParentClosePolicy.ABANDON,
+            static_summary="spoor 2 trajectory",
+        )
+        rules.trajectory_started(state)
+
+    async def _end_trajectory(self) -> None:
+        """A case that closes while its trajectory runs ends the trajectory (it records why)."""
+        state = self._state
+        assert state is not None
+        if self._trajectory_to_end:
+            notice = CaseClosed(outcome=state.outcome.value if state.outcome else "closed", closed_on=state.closed_on)
+            try:
+                await workflow.get_external_workflow_handle(trajectory_workflow_id(state.case_id)).signal(
+                    Spoor2Trajectory.case_closed, notice
+                )
+            except FailureError as err:  # it ended at the same moment
+                workflow.logger.info("trajectory not told the case closed", extra={"case_id": state.case_id, "error": str(err)})
+
     def _history_too_long(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._cap
-
-    async def _drain(self) -> None:
-        """Let running handlers and notifications finish before closing or continuing as new."""
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._notifications:
-            await asyncio.gather(*self._notifications)
-            self._notifications.clear()
-
-    def _send(self, note: Notification) -> None:
-        # Notifications run beside the loop, so a channel that is down does not stall the case.
-        self._notifications = [t for t in self._notifications if not t.done()]
-        self._notifications.append(
-            workflow.start_activity(
-                "notify",
-                note,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                retry_policy=NOTIFY_RETRY,
-                summary=note.kind,
-            )
-        )
 
     def _upsert_search_attributes(self, today) -> None:
         state = self._state
@@ -144,8 +175,13 @@ class SickLeaveCase:
             sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
             sa.OVERDUE.name: bool(summary.overdue),
         }
+        keys = sa.ALL
+        if state.has_trajectory:
+            wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
+        else:
+            keys = sa.VERSION_1  # what cases of version 1 recorded; their histories must replay
         updates: list[SearchAttributeUpdate] = []
-        for key in sa.ALL:
+        for key in keys:
             value = wanted[key.name]
             if key.name in self._search_attributes and self._search_attributes[key.name] == value:
                 continue
@@ -161,26 +197,27 @@ class SickLeaveCase:
         """Record a human action (see domain.actions for the kinds)."""
         state = self._state
         if state is None:
-            raise _refused("the case was never opened")
-        try:
-            action = parse_action(request)
-            known = action.action_id in state.applied_actions
-            entry = rules.apply(state, action, self._today(), workflow.now())
-        except ActionRefused as err:
-            raise _refused(str(err)) from None
-        if not known:
+            raise refused("the case was never opened")
+        action, applied, entry = apply_action(state, request, parse_action, rules.apply, self._today())
+        if applied:
             self._changed = True
             workflow.logger.info("action applied", extra={"case_id": state.case_id, "action": entry.kind})
-        return ActionResult(action_id=action.action_id, applied=not known, stage=state.stage, entry=entry)
+        return ActionResult(action_id=action.action_id, applied=applied, stage=state.stage, entry=entry)
 
     @act.validator
     def _validate_act(self, request: dict[str, Any]) -> None:
         if self._state is None:
-            raise _refused("the case was never opened")
-        try:
-            rules.check(self._state, parse_action(request), self._today())
-        except ActionRefused as err:
-            raise _refused(str(err)) from None
+            raise refused("the case was never opened")
+        check_action(self._state, request, parse_action, rules.check, self._today())
+
+    @workflow.signal(name="trajectory_update")
+    def trajectory_update(self, update: TrajectoryUpdate) -> None:
+        """The spoor 2 trajectory changed: its new record entries, status, phase and outcome."""
+        state = self._state
+        if state is None or state.closed:
+            return
+        if rules.apply_trajectory_update(state, update, now=workflow.now()):
+            self._changed = True
 
     # ----------------------------------------------------------------- queries
 

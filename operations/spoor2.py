@@ -1,0 +1,59 @@
+"""Client-side operations on a case's spoor 2 trajectory: record an action, read it."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.nl_time import local_date
+from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
+from operations.cases import closed_workflow, execute_action, parsed
+from workflows.ids import trajectory_workflow_id
+from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryActionResult, TrajectoryResult
+
+
+class NoTrajectory(Exception):
+    """The case has no spoor 2 trajectory (spoor 2 has not started, or the case does not exist)."""
+
+
+def trajectory_handle(client: Client, case_id: str) -> WorkflowHandle[Spoor2Trajectory, Any]:
+    return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))  # type: ignore[arg-type]
+
+
+async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> TrajectoryActionResult:
+    """Record an action on the case's trajectory; the action id makes a retry apply once."""
+    payload, action = parsed(action, parse_spoor2_action)
+
+    async def closed_reason() -> str:
+        closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult)
+        if closed is None:
+            return f"case_id: case {case_id!r} has no spoor 2 trajectory (spoor2_started is not on record)"
+        outcome, on = "ended", closed.closed_on
+        if closed.result is not None:
+            outcome = closed.result.outcome.value if closed.result.outcome else outcome
+            on = closed.result.ended_on or on
+        return f"{action.kind}: the trajectory has ended ({outcome} on {on}); no action is accepted any more"
+
+    return await execute_action(
+        trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
+    )
+
+
+async def view(client: Client, case_id: str, as_of: date | None = None) -> TrajectoryView:
+    """Phase, cadence, approvals, documents and outcome of the case's trajectory, as of today."""
+    as_of = as_of or local_date(datetime.now(timezone.utc))
+    try:
+        return await trajectory_handle(client, case_id).query(Spoor2Trajectory.view, as_of)
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise NoTrajectory(f"case_id: case {case_id!r} has no spoor 2 trajectory") from None
+        raise
+
+
+async def record(client: Client, case_id: str) -> list[TrajectoryEvent]:
+    """Every entry of the trajectory's record."""
+    return await trajectory_handle(client, case_id).query(Spoor2Trajectory.record)

@@ -1,0 +1,157 @@
+"""`Spoor2Trajectory`: a spoor 2 trajectory as a child workflow of its case.
+
+People act on it with the `act` update (validated like the case's). Every entry of its record is
+also sent to the case (signal `trajectory_update`), so one case keeps one dossier and the case's
+stage and `Spoor2Phase` follow the trajectory. The rules live in `domain.spoor2`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.exceptions import FailureError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import spoor2 as rules
+    from domain.models import Actor
+    from domain.nl_time import local_date, start_of_day
+    from workflows.common import Notifier, apply_action, check_action
+    from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState, TrajectoryView
+
+
+class TrajectoryInput(BaseModel):
+    """Starts a trajectory, or continues one (`state`) after continue-as-new."""
+
+    case_id: str
+    parent_workflow_id: str
+    started_on: date
+    started_by: Actor
+    rules: Spoor2Rules
+    state: TrajectoryState | None = None
+    reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
+    continue_as_new_after_events: int = 1000
+
+
+class TrajectoryActionResult(BaseModel):
+    action_id: str
+    applied: bool
+    status: Spoor2Status
+    entry: TrajectoryEvent
+
+
+class TrajectoryResult(BaseModel):
+    outcome: Spoor2Outcome | None
+    ended_on: date | None
+
+
+@workflow.defn(name="Spoor2Trajectory")
+class Spoor2Trajectory:
+    @workflow.init
+    def __init__(self, input: TrajectoryInput) -> None:
+        self._input = input
+        self._cap = input.continue_as_new_after_events
+        self._state = input.state or rules.start_trajectory(
+            input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by
+        )
+        self._reported = input.reported_to_case
+        self._changed = False
+        self._case_closed: rules.CaseClosed | None = None
+        self._notifier = Notifier()
+
+    @workflow.run
+    async def run(self, input: TrajectoryInput) -> TrajectoryResult:
+        state = self._state
+        parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
+        try:
+            while True:
+                # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
+                self._changed = False
+                today = self._today()
+                closed = self._case_closed
+                if closed is not None:
+                    rules.end_because_case_closed(state, on=closed.closed_on, now=workflow.now(),
+                                                  why=f"The case closed on {closed.closed_on} ({closed.outcome})")
+                for flag in rules.tick(state, today=today, now=workflow.now()):
+                    self._notifier.send(rules.notification(state.case_id, flag))
+                await self._report(parent)
+                if state.ended:
+                    break
+                info = workflow.info()
+                if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._cap:
+                    await self._notifier.drain()
+                    await self._report(parent)  # what the last handlers recorded
+                    workflow.continue_as_new(
+                        input.model_copy(update={"state": state, "reported_to_case": self._reported})
+                    )
+                wake = rules.next_wake_day(state)
+                timeout = None if wake is None else max(start_of_day(wake) - workflow.now(), timedelta(seconds=1))
+                try:
+                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
+                except asyncio.TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            # Cancelled by hand (the case signals `case_closed` instead): record it, then end.
+            rules.end_because_case_closed(state, on=self._today(), now=workflow.now(), why="Trajectory cancelled")
+            await self._report(parent)
+        await self._notifier.drain()
+        return TrajectoryResult(outcome=state.outcome, ended_on=state.ended_on)
+
+    def _today(self) -> date:
+        return local_date(workflow.now())
+
+    async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
+        """Send the case every record entry it has not seen, with the trajectory's status."""
+        state = self._state
+        if self._reported >= len(state.record):
+            return
+        update = rules.update_for_case(state, self._reported)
+        try:
+            await parent.signal("trajectory_update", update)
+        except FailureError as err:
+            # The case has closed (and told us so, or ended at the same moment): nothing to tell.
+            workflow.logger.info("case did not take the trajectory update", extra={"case_id": state.case_id, "error": str(err)})
+        # Not len(state.record): an update handler may have added entries while the signal was sent.
+        self._reported = update.events[-1].seq if update.events else self._reported
+
+
+    @workflow.signal(name="case_closed")
+    def case_closed(self, notice: rules.CaseClosed) -> None:
+        """The case closed while the trajectory ran: end it on the case's closing day."""
+        self._case_closed = notice
+        self._changed = True
+
+    # ----------------------------------------------------------------- actions
+
+    @workflow.update(name="act")
+    def act(self, request: dict[str, Any]) -> TrajectoryActionResult:
+        """Record an action on the trajectory (see domain.spoor2 for the kinds)."""
+        state = self._state
+        action, applied, entry = apply_action(state, request, rules.parse_spoor2_action, rules.apply, self._today())
+        if applied:
+            self._changed = True
+            workflow.logger.info("trajectory action applied", extra={"case_id": state.case_id, "action": entry.kind})
+        return TrajectoryActionResult(action_id=action.action_id, applied=applied, status=state.status, entry=entry)
+
+    @act.validator
+    def _validate_act(self, request: dict[str, Any]) -> None:
+        check_action(self._state, request, rules.parse_spoor2_action, rules.check, self._today())
+
+    # ----------------------------------------------------------------- queries
+
+    @workflow.query
+    def view(self, as_of: date | None = None) -> TrajectoryView:
+        """Phase, cadence (conversations held versus expected), approvals, documents, outcome."""
+        today = self._today()
+        return rules.view(self._state, max(as_of, today) if as_of else today)
+
+    @workflow.query
+    def record(self) -> list[TrajectoryEvent]:
+        return self._state.record
+
+    @workflow.query
+    def state(self) -> TrajectoryState:
+        return self._state
