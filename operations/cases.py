@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
 from collections.abc import Callable
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow

@@ -52,7 +52,6 @@ class TrajectoryResult(BaseModel):
 class Spoor2Trajectory:
     @workflow.init
     def __init__(self, input: TrajectoryInput) -> None:
-        self._input = input
         self._cap = input.continue_as_new_after_events
         self._state = input.state or rules.start_trajectory(
             input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by
@@ -116,7 +115,6 @@ class Spoor2Trajectory:
             workflow.logger.info("case did not take the trajectory update", extra={"case_id": state.case_id, "error": str(err)})
         # Not len(state.record): an update handler may have added entries while the signal was sent.
         self._reported = update.events[-1].seq if update.events else self._reported
-
 
     @workflow.signal(name="case_closed")
     def case_closed(self, notice: rules.CaseClosed) -> None:
