@@ -90,14 +90,10 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     handle = case_handle(client, case_id)
 
     async def closed_reason() -> str:
-        closed = await closed_workflow(client, handle.id, CaseResult)
+        closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
             return f"case_id: no case {case_id!r}"
-        outcome, on = "ended", closed.closed_on
-        if closed.result is not None:
-            outcome = closed.result.outcome.value if closed.result.outcome else outcome
-            on = closed.result.closed_on or on
-        return f"{action.kind}: the case is closed ({outcome} on {on}); no action is accepted any more"
+        return f"{action.kind}: the case is closed ({closed.outcome} on {closed.on}); no action is accepted any more"
 
     return await execute_action(handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
 
@@ -130,14 +126,14 @@ async def execute_action(handle: WorkflowHandle, update: Any, payload: dict, act
 
 
 class Closed(BaseModel):
-    """A workflow that has closed: its result if it completed, and the day it closed."""
+    """How a workflow closed: the outcome in its result ("ended" if it did not complete) and the day."""
 
-    result: Any | None
-    closed_on: date | None
+    outcome: str
+    on: date | None
 
 
-async def closed_workflow(client: Client, workflow_id: str, result_type: type[BaseModel]) -> Closed | None:
-    """How a workflow closed; None if it is running or unknown."""
+async def closed_workflow(client: Client, workflow_id: str, result_type: type[BaseModel], date_field: str) -> Closed | None:
+    """How a workflow closed; None if it is running or unknown. `date_field` names the result's closing day."""
     # The raw description: we need only the status, not the typed search attributes.
     try:
         raw = await client.workflow_service.describe_workflow_execution(
@@ -148,10 +144,16 @@ async def closed_workflow(client: Client, workflow_id: str, result_type: type[Ba
     info = raw.workflow_execution_info
     if info.status == WorkflowExecutionStatus.RUNNING:
         return None
-    closed_on = local_date(info.close_time.ToDatetime(tzinfo=timezone.utc)) if info.HasField("close_time") else None
+    closed = Closed(
+        outcome="ended",
+        on=local_date(info.close_time.ToDatetime(tzinfo=timezone.utc)) if info.HasField("close_time") else None,
+    )
     if info.status == WorkflowExecutionStatus.COMPLETED:
-        return Closed(result=await completed_result(client, workflow_id, result_type), closed_on=closed_on)
-    return Closed(result=None, closed_on=closed_on)
+        result = await completed_result(client, workflow_id, result_type)
+        if result is not None:
+            closed.outcome = result.outcome.value if result.outcome else closed.outcome
+            closed.on = getattr(result, date_field) or closed.on
+    return closed
 
 
 async def completed_result(client: Client, workflow_id: str, result_type: type[BaseModel], *, wait: bool = False) -> Any | None:

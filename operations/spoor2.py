@@ -29,14 +29,10 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     payload, action = parsed(action, parse_spoor2_action)
 
     async def closed_reason() -> str:
-        closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult)
+        closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
         if closed is None:
             return f"case_id: case {case_id!r} has no spoor 2 trajectory (spoor2_started is not on record)"
-        outcome, on = "ended", closed.closed_on
-        if closed.result is not None:
-            outcome = closed.result.outcome.value if closed.result.outcome else outcome
-            on = closed.result.ended_on or on
-        return f"{action.kind}: the trajectory has ended ({outcome} on {on}); no action is accepted any more"
+        return f"{action.kind}: the trajectory has ended ({closed.outcome} on {closed.on}); no action is accepted any more"
 
     return await execute_action(
         trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
