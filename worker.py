@@ -20,11 +20,12 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from activities.notify import NotificationLog
+from activities.notify import Notifications, describe_channels
 from service.devserver import start_dev_server
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
+from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
@@ -33,7 +34,7 @@ log = structlog.get_logger("spoorwerk.worker")
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     """A worker for the case and trajectory workflows and the activities on the configured task queue."""
-    notifications = NotificationLog(settings.notification_log_path)
+    notifications = Notifications.from_settings(settings)
     kwargs = {}
     if settings.max_concurrent_workflow_tasks:
         kwargs["max_concurrent_workflow_tasks"] = settings.max_concurrent_workflow_tasks
@@ -43,6 +44,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[SickLeaveCase, Spoor2Trajectory],
+        workflow_runner=WORKFLOW_RUNNER,
         activities=[notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
@@ -80,7 +82,7 @@ async def serve(settings: Settings) -> None:
         print(
             f"Spoorwerk is running on {where}\n"
             f"  task queue:      {settings.task_queue}\n"
-            f"  notifications:   {settings.notification_log_path}\n"
+            f"  notifications:   {describe_channels(settings)}\n"
             "Stop with Ctrl-C.",
             flush=True,
         )

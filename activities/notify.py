@@ -1,19 +1,42 @@
-"""Notifications. The embedded channel appends to a JSON-lines notification log."""
+"""Notifications: the `notify` activity delivers each one over the configured channels.
+
+Channels: the JSON-lines notification log (the embedded default), e-mail over SMTP and a signed
+webhook. Each channel delivers a notification at most once across the activity's retries: progress
+is kept in the activity's heartbeat details, which Temporal hands to the next attempt, on any worker.
+A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
+the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers drop that repeat.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from domain.case import Notification
+from activities.delivery import (
+    Channel,
+    ChannelFailure,
+    DeliveryReport,
+    PermanentFailure,
+    TransientFailure,
+    public_fields,
+)
+from activities.mail import EmailChannel
+from activities.webhook import WebhookChannel
+from domain.models import Notification
+from service.settings import Settings
 
 
 class NotificationLog:
     """A notification channel that appends each notification once to a JSON-lines file."""
+
+    name = "log"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -29,25 +52,144 @@ class NotificationLog:
                         self._sent.add(json.loads(line)["notification_id"])
         return self._sent
 
-    @activity.defn(name="notify")
-    def notify(self, notification: Notification) -> bool:
-        """Deliver a notification; False when it had been delivered before (a retry)."""
+    def append(self, notification: Notification) -> bool:
+        """Write the notification; False when the log had it already."""
         with self._lock:
             sent = self._load_sent()
             if notification.notification_id in sent:
                 return False
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            record = {"sent_at": datetime.now(timezone.utc).isoformat(), **notification.model_dump(mode="json")}
+            record = {"sent_at": datetime.now(timezone.utc).isoformat(), **public_fields(notification)}
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
             sent.add(notification.notification_id)
-        activity.logger.info(
-            "notification sent", extra={"case_id": notification.case_id, "notification": notification.kind}
-        )
         return True
+
+    def deliver(self, notification: Notification) -> None:
+        try:
+            self.append(notification)
+        except OSError as err:  # a full or read-only disk may recover
+            raise TransientFailure(f"log: cannot write ({type(err).__name__})") from None
 
     def read(self) -> list[dict]:
         """Every notification in the log, oldest first."""
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text("utf-8").splitlines() if line.strip()]
+
+
+class Notifications:
+    """The `notify` activity over a list of channels, tried in order."""
+
+    def __init__(self, channels: Sequence[Channel]) -> None:
+        names = [c.name for c in channels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"channel names must be unique: {names}")
+        self.channels = list(channels)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Notifications:
+        """The channels named in SPOORWERK_NOTIFY_CHANNELS, set up from the settings."""
+        channels: list[Channel] = []
+        for name in settings.notify_channels:
+            if name == "log":
+                channels.append(NotificationLog(settings.notification_log_path))
+            elif name == "email":
+                channels.append(
+                    EmailChannel(
+                        host=settings.smtp_host,
+                        port=settings.smtp_port,
+                        sender=settings.smtp_from,
+                        starttls=settings.smtp_starttls,
+                        username=settings.smtp_username,
+                        password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                        timeout=settings.smtp_timeout_seconds,
+                        ca_file=settings.smtp_ca_file,
+                        default_recipients=settings.notify_default_recipients,
+                    )
+                )
+            elif name == "webhook":
+                channels.append(
+                    WebhookChannel(
+                        url=str(settings.webhook_url),
+                        secret=settings.webhook_secret.get_secret_value(),
+                        timeout=settings.webhook_timeout_seconds,
+                    )
+                )
+        return cls(channels)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.channels]
+
+    @activity.defn(name="notify")
+    def notify(self, notification: Notification) -> DeliveryReport:
+        """Deliver over every channel not finished on an earlier attempt.
+
+        A permanent failure is reported, not raised: the workflow records it and the case goes on.
+        A transient one leaves the other channels to go ahead, then fails this attempt so Temporal
+        retries the activity, with only the unfinished channels left.
+        """
+        info = activity.info()
+        report = _progress(notification.notification_id, info.heartbeat_details)
+        transient: list[str] = []
+        for channel in self.channels:
+            if channel.name in report.finished:
+                continue
+            reason = None
+            try:
+                channel.deliver(notification)
+            except PermanentFailure as err:
+                outcome, reason = "failed", err.reason
+                report.failed.append(ChannelFailure(channel=channel.name, reason=reason))
+            except TransientFailure as err:
+                outcome, reason = "retry", err.reason
+                transient.append(reason)
+            except Exception as err:  # a bug in one channel must not keep the others from delivering
+                outcome, reason = "retry", f"{channel.name}: unexpected {type(err).__name__}"
+                transient.append(reason)
+                activity.logger.exception("notification channel raised", extra=_fields(notification, channel.name, info))
+            else:
+                outcome = "delivered"
+                report.delivered.append(channel.name)
+            if outcome != "retry":
+                # Recorded before the next channel is tried: a later attempt skips this one.
+                activity.heartbeat(report.model_dump(mode="json"))
+            activity.logger.info(
+                "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}
+            )
+        if transient:
+            raise ApplicationError("; ".join(transient), type="NotificationNotDelivered")
+        return report
+
+
+def _fields(notification: Notification, channel: str, info: activity.Info) -> dict:
+    # Case id and kind only: addresses, subjects and bodies are personal data.
+    return {"case_id": notification.case_id, "notification": notification.kind, "channel": channel, "attempt": info.attempt}
+
+
+def _progress(notification_id: str, details: Sequence[object]) -> DeliveryReport:
+    """The report so far, from the last heartbeat of an earlier attempt (nothing on the first)."""
+    if details:
+        try:
+            report = DeliveryReport.model_validate(details[-1])
+            if report.notification_id == notification_id:
+                return report
+        except ValueError:
+            pass
+    return DeliveryReport(notification_id=notification_id)
+
+
+def describe_channels(settings: Settings) -> str:
+    """The channels that are on, for the startup banner: no secrets, addresses or URL paths."""
+    parts = []
+    for name in settings.notify_channels:
+        if name == "log":
+            parts.append(f"log ({settings.notification_log_path})")
+        elif name == "email":
+            tls = "STARTTLS" if settings.smtp_starttls else "no TLS"
+            parts.append(f"email (SMTP {settings.smtp_host}:{settings.smtp_port}, {tls})")
+        elif name == "webhook":
+            url = urlsplit(str(settings.webhook_url))
+            parts.append(f"webhook ({url.scheme}://{url.hostname})")
+    return ", ".join(parts)

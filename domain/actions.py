@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, model_validator
 
 from domain.errors import ActionRefused
 from domain.models import ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role
@@ -193,6 +193,49 @@ class CaseWithdrawn(_Action):
     reason: str = Field(min_length=5, max_length=2000)
 
 
+# Escalation (domain.stagnation). Recording these is not re-integration activity: they do not end
+# a stall.
+
+
+class StagnationReported(_Action):
+    """The coach reports that the trajectory stagnates (seed 004): the employer is alerted at once."""
+
+    kind: Literal["stagnation_reported"]
+
+
+class NonCooperationRecorded(_Action):
+    """The employee does not (or no longer) cooperate: the employer is asked to take measures."""
+
+    kind: Literal["non_cooperation_recorded"]
+
+
+class EscalationAcknowledged(_Action):
+    """Operations saw the escalation; it does not climb further for a while."""
+
+    kind: Literal["escalation_acknowledged"]
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class MeasureTaken(_Action):
+    """The employer took a measure against non-cooperation (keys in domain/stagnation.toml)."""
+
+    kind: Literal["measure_taken"]
+    measure: str = Field(min_length=1, max_length=100)
+
+
+class ContactsUpdated(_Action):
+    """The e-mail addresses at which a role on this case is notified (empty list: the defaults)."""
+
+    kind: Literal["contacts_updated"]
+    recipient_role: Role
+    addresses: list[EmailStr] = Field(max_length=10)
+
+
+ESCALATION_KINDS = frozenset(
+    {"stagnation_reported", "non_cooperation_recorded", "escalation_acknowledged", "measure_taken", "contacts_updated"}
+)
+
+
 Action = Annotated[
     Union[
         ZiekmeldingArbodienstSent,
@@ -220,6 +263,11 @@ Action = Annotated[
         ReintegratieverslagCompleted,
         WiaAanvraagFiled,
         CaseWithdrawn,
+        StagnationReported,
+        NonCooperationRecorded,
+        EscalationAcknowledged,
+        MeasureTaken,
+        ContactsUpdated,
     ],
     Field(discriminator="kind"),
 ]
@@ -262,6 +310,11 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "reintegratieverslag_completed": frozenset({Role.WERKGEVER, *_ADMIN}),
     "wia_aanvraag_filed": frozenset({Role.WERKNEMER, *_ADMIN}),
     "case_withdrawn": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "stagnation_reported": frozenset({Role.REINTEGRATIECOACH, *_ADMIN}),
+    "non_cooperation_recorded": frozenset({Role.REINTEGRATIECOACH, Role.WERKGEVER, Role.BEDRIJFSARTS, *_ADMIN}),
+    "escalation_acknowledged": frozenset(_ADMIN),
+    "measure_taken": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "contacts_updated": frozenset(_ADMIN),
 }
 assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from domain import actions as a
+from domain import stagnation as st
 from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_due, recurring_dues
 from domain.errors import ActionRefused
 from domain.models import (
@@ -32,6 +33,7 @@ from domain.models import (
 from domain.nl_time import start_of_day
 from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate
+from domain.stagnation import Expectation, StagnationRules, Watch
 
 EVALUATIE = "evaluatie"
 # The step each action completes, where it completes one.
@@ -58,8 +60,15 @@ OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
 #   1: spoor 2 is two case actions (spoor2_started / spoor2_ended); the AD-onderzoek one conclusion.
 #   2: spoor 2 runs as its own trajectory workflow; the AD-onderzoek records its conversations and
 #      answers its questions in order.
-CURRENT_VERSION = 2
+#   3: the stagnation watch: reminders before deadlines, the escalation ladder, notifications to
+#      the case's contacts by role; the trajectory reports what it expects and notifies through
+#      the case.
+CURRENT_VERSION = 3
 TRAJECTORY_VERSION = 2
+WATCH_VERSION = 3
+# Trajectory record entries the case manager is notified of (version 3 on; before, the trajectory
+# sent them itself).
+TRAJECTORY_FLAGS = frozenset({"intake_late", "phase_time_up"})
 # What the case does when its trajectory ends with an outcome.
 _CASE_RESULT = {
     Spoor2Outcome.NIEUW_WERK: a.Spoor2Result.NIEUW_WERK,
@@ -146,6 +155,9 @@ class CaseOpening(BaseModel):
     stage: Stage | None = Field(default=None, description="For a case taken over at a later stage")
     prior_steps: list[PriorStep] = Field(default_factory=list)
     evaluations_held: list[date] = Field(default_factory=list)
+    contacts: dict[Role, list[EmailStr]] = Field(
+        default_factory=dict, description="E-mail addresses per role for notifications; unset roles get the defaults"
+    )
 
 
 class CaseState(BaseModel):
@@ -182,6 +194,11 @@ class CaseState(BaseModel):
     loonsanctie: Loonsanctie | None = None
     voluntary_extension_weeks: int = 0
     deskundigenoordelen: list[DeskundigenoordeelRecord] = Field(default_factory=list)
+    stagnation_rules: StagnationRules | None = None
+    watch: Watch | None = Field(default=None, description="The stagnation watch (version 3 on)")
+    trajectory_expectation: Expectation | None = None
+    contacts: dict[Role, list[str]] = Field(default_factory=dict)
+    outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
 
@@ -248,6 +265,7 @@ def open_case(
     now: datetime,
     version: int = CURRENT_VERSION,
     spoor2_rules: Spoor2Rules | None = None,
+    stagnation_rules: StagnationRules | None = None,
 ) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
@@ -278,7 +296,11 @@ def open_case(
         spoor2_rules=spoor2_rules,
         periods=periods,
         stage=opening.stage or Stage.ZIEKMELDING,
+        contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
     )
+    if version >= WATCH_VERSION and stagnation_rules is not None:
+        # A taken-over case is watched from its opening, not from its (unknown) past activity.
+        state.stagnation_rules, state.watch = stagnation_rules, st.start_watch(today)
     state.record(
         now=now,
         on=opening.first_sick_day,
@@ -440,7 +462,18 @@ def next_deadline(views: list[DeadlineView]) -> DeadlineView | None:
 
 
 def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
-    """Apply the passing of time up to `today`: overdue marks, milestones, closing. Idempotent."""
+    """Apply the passing of time up to `today`: overdue marks, milestones, closing, and (version 3)
+    reminders and the escalation ladder. Idempotent. Returns the notifications to send."""
+    was_closed = state.closed
+    notes = _statutory_tick(state, today=today, now=now)
+    if state.watch is not None and not was_closed:
+        notes += _watch_tick(state, today=today, now=now)
+    notes += state.outbox
+    state.outbox = []
+    return notes
+
+
+def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
     if state.closed:
         return []
     notes: list[Notification] = []
@@ -466,6 +499,7 @@ def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
                     notification_id=f"{state.case_id}:overdue:{view.mark}:{view.due}",
                     case_id=state.case_id,
                     recipient_role=Role.CASEMANAGER,
+                    recipients=state.contacts.get(Role.CASEMANAGER, []),
                     kind="deadline_overdue",
                     subject=f"Case {state.case_id}: {view.label} is overdue",
                     body=(
@@ -490,16 +524,109 @@ def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
 
 
 def next_wake(state: CaseState, today: date) -> datetime | None:
-    """The next instant at which time alone changes the case (a deadline or window runs out)."""
+    """The next instant at which time alone changes the case (a deadline, reminder or window)."""
     if state.closed:
         return None
     days: list[date] = []
-    for view in deadlines(state, today):
+    views = deadlines(state, today)
+    for view in views:
         if view.status is DeadlineStatus.OPEN and view.due is not None:
             days.append(view.due + timedelta(days=1))
     if state.recovered_on is not None:
         days.append(state.recovered_on + timedelta(days=state.ruleset.four_week_rule_days))
+    if state.watch is not None and state.stagnation_rules is not None:
+        leads = state.stagnation_rules.reminders.lead_days
+        for view in _remindable(views):
+            days.append(st.next_reminder_day(leads, view.due, today) or date.max)  # type: ignore[arg-type]
+        days.append(st.next_wake_day(state.watch, expectation(state), today) or date.max)
+        days = [d for d in days if today < d < date.max]
     return start_of_day(min(days)) if days else None
+
+
+# --------------------------------------------------------------------------- stagnation (version 3)
+
+
+def expectation(state: CaseState) -> Expectation | None:
+    """The activity the case expects next and by when; the running trajectory's own while it runs."""
+    watch, rules = state.watch, state.stagnation_rules
+    if watch is None or rules is None or state.closed or state.recovered_on is not None:
+        return None
+    if state.spoor2_running and state.has_trajectory:
+        return state.trajectory_expectation
+    w = rules.stage_watch(state.stage.value)
+    if w is None:
+        return None
+    return Expectation(what=w.expects, by=watch.last_activity_on + timedelta(days=w.within_days), context=state.stage.value)
+
+
+def _remindable(views: list[DeadlineView]) -> list[DeadlineView]:
+    return [v for v in views if v.tracked and v.status is DeadlineStatus.OPEN and v.due is not None]
+
+
+def _note(state: CaseState, role: Role, *, key: str, kind: str, subject: str, body: str,
+          deadline_key: str | None = None, due: date | None = None) -> Notification:
+    """A notification to a role on this case, at the role's contacts; `key` makes its id stable."""
+    return Notification(notification_id=f"{state.case_id}:{key}:{role.value}", case_id=state.case_id,
+                        recipient_role=role, recipients=state.contacts.get(role, []), kind=kind, subject=subject,
+                        body=body, deadline_key=deadline_key, due=due)
+
+
+def _reminder_roles(state: CaseState, key: str) -> list[Role]:
+    """Who is reminded of a step: whoever takes it (per the rule set), and the case manager."""
+    actor = state.ruleset.deadline(key).actor
+    roles = [Role(actor)] if actor in {r.value for r in Role} and actor not in (Role.UWV, Role.CASEMANAGER) else []
+    return [*roles, Role.CASEMANAGER]
+
+
+def _watch_tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
+    watch, rules = state.watch, state.stagnation_rules
+    assert watch is not None and rules is not None
+    if state.closed:
+        step = st.close(watch, state.closed_on)  # type: ignore[arg-type]
+        if step is not None:
+            state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
+        return []
+    notes: list[Notification] = []
+    views = deadlines(state, today)
+    leads = rules.reminders.lead_days
+    for view in _remindable(views):
+        due: date = view.due  # type: ignore[assignment]
+        lead = st.reminder_due(leads, due, today, set(watch.reminders_sent), view.mark)
+        if lead is None:
+            continue
+        # The longer leads are spent too: a late reminder does not send the stale ones after it.
+        watch.reminders_sent += [st.reminder_key(view.mark, due, n) for n in leads if n >= lead
+                                 and st.reminder_key(view.mark, due, n) not in watch.reminders_sent]
+        days = (due - today).days
+        state.record(now=now, on=today, actor=SYSTEM, kind="reminder_sent",
+                     summary=f"Reminder: {view.label} ({view.mark}) is due {due}, in {days} days",
+                     details={"key": view.key, "occurrence": view.occurrence, "due": due.isoformat(), "lead_days": lead})
+        for role in _reminder_roles(state, view.key):
+            notes.append(_note(
+                state, role, key=f"reminder:{st.reminder_key(view.mark, due, lead)}", kind="deadline_reminder",
+                subject=f"Case {state.case_id}: {view.label} is due {due}",
+                body=(f"Reminder: the statutory step '{view.label}' ({view.mark}) of case {state.case_id} is due on "
+                      f"{due}, in {days} days. Record it when done, or record a deviation with its reason."),
+                deadline_key=view.key, due=due,
+            ))
+    overdue = [(v.mark, v.due + timedelta(days=1)) for v in views if v.status is DeadlineStatus.OVERDUE]  # type: ignore[operator]
+    stall = st.find_stall(watch, expectation(state), overdue, today)
+    coach = state.spoor2_running and state.has_trajectory
+    for step in st.advance(watch, rules, stall, today, case_id=state.case_id, coach=coach):
+        state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
+        for role in step.notify:
+            notes.append(_note(state, role, key=step.note_key, kind=step.kind, subject=step.subject, body=step.body))
+    return notes
+
+
+def notification_failed(state: CaseState, note: Notification, channel: str, reason: str, *, today: date,
+                        now: datetime) -> DossierEntry:
+    """A notification a channel could not deliver (bad address, refused): on the dossier; the case goes on."""
+    return state.record(
+        now=now, on=today, actor=SYSTEM, kind="notification_failed",
+        summary=f"Notification '{note.kind}' to the {note.recipient_role.value} not delivered ({channel}): {reason}",
+        details={"notification_id": note.notification_id, "channel": channel, "reason": reason},
+    )
 
 
 # --------------------------------------------------------------------------- actions
@@ -541,7 +668,8 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     completes = COMPLETES.get(kind)
     if completes is not None and completes in state.done:
         raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
-    if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered"):
+    if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
+                                                       "contacts_updated"):
         raise ActionRefused(
             f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
             "employee is sick again"
@@ -560,10 +688,20 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
     if completes is not None:
         state.done[completes] = DoneStep(on=action.on, action_id=action.action_id)
     summary = _EFFECTS.get(kind, _no_effect)(state, action, now) or kind.replace("_", " ")
-    details = action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on"}, exclude_none=True)
-    return state.record(
+    # Contact addresses are kept for notifying, not written into the dossier.
+    details = action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on", "addresses"}, exclude_none=True)
+    entry = state.record(
         now=now, on=action.on, actor=action.actor, kind=kind, summary=summary, action_id=action.action_id, details=details
     )
+    watch = state.watch
+    if watch is not None:
+        if kind not in a.ESCALATION_KINDS:
+            st.activity(watch, on=action.on, seq=entry.seq)
+        elif kind == "stagnation_reported":
+            watch.reported = st.Trigger(on=action.on, seq=entry.seq, actor=action.actor)
+        elif kind == "non_cooperation_recorded":
+            watch.non_cooperation = st.Trigger(on=action.on, seq=entry.seq, actor=action.actor)
+    return entry
 
 
 def _no_extra_check(state: CaseState, action: Any, today: date) -> None:
@@ -780,6 +918,39 @@ def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: da
         raise ActionRefused(f"on: {action.on} is before the repair was reported ({s.repair_reported_on})")
 
 
+def _require_watch(state: CaseState, action: Any, today: date) -> Watch:
+    if state.watch is None or state.stagnation_rules is None:
+        raise ActionRefused(f"{action.kind}: this case has no stagnation watch (it was opened before version {WATCH_VERSION})")
+    return state.watch
+
+
+def _check_acknowledged(state: CaseState, action: a.EscalationAcknowledged, today: date) -> None:
+    if _require_watch(state, action, today).level == 0:
+        raise ActionRefused("escalation_acknowledged: the case is not escalated (level 0)")
+
+
+def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> None:
+    watch = _require_watch(state, action, today)
+    rules: StagnationRules = state.stagnation_rules  # type: ignore[assignment]
+    keys = rules.measure_keys()
+    if action.measure not in keys:
+        raise ActionRefused(f"measure: {action.measure!r} is not a measure (in order: {', '.join(keys)})")
+    done = next((m for m in watch.measures if m.key == action.measure and m.taken_on), None)
+    if done is not None:
+        raise ActionRefused(f"measure: {action.measure} was taken on {done.taken_on}")
+    if watch.level < st.TOP_LEVEL:
+        raise ActionRefused(f"measure_taken: no measures are asked (escalation level {watch.level}); "
+                            "record non_cooperation_recorded first")
+    expected = watch.next_measure(rules)
+    if action.measure != expected:
+        raise ActionRefused(f"measure: measures are taken in their order; the next is {expected}")
+
+
+def _check_contacts(state: CaseState, action: a.ContactsUpdated, today: date) -> None:
+    if action.recipient_role in (Role.SYSTEEM, Role.UWV):
+        raise ActionRefused(f"role: the {action.recipient_role.value} is not notified by Spoorwerk")
+
+
 def _check_extension(state: CaseState, action: a.VoluntaryExtension, today: date) -> None:
     room = state.ruleset.max_voluntary_extension_weeks - state.voluntary_extension_weeks
     if action.weeks > room:
@@ -806,6 +977,11 @@ _CHECKS = {
     "repair_reported": _check_repair_reported,
     "repair_accepted": _check_repair_accepted,
     "voluntary_extension": _check_extension,
+    "stagnation_reported": _require_watch,
+    "non_cooperation_recorded": _require_watch,
+    "escalation_acknowledged": _check_acknowledged,
+    "measure_taken": _check_measure,
+    "contacts_updated": _check_contacts,
 }
 
 
@@ -954,6 +1130,32 @@ def _extension(state: CaseState, action: a.VoluntaryExtension, now: datetime) ->
     return f"Waiting time voluntarily extended by {action.weeks} weeks; it now ends {wachttijd_end(state)}"
 
 
+def _stagnation_reported(state: CaseState, action: a.StagnationReported, now: datetime) -> str:
+    return f"Stagnation reported by the {action.actor.role.value}"
+
+
+def _non_cooperation(state: CaseState, action: a.NonCooperationRecorded, now: datetime) -> str:
+    return "The employee does not cooperate with the re-integration"
+
+
+def _acknowledged(state: CaseState, action: a.EscalationAcknowledged, now: datetime) -> str:
+    return st.acknowledge(state.watch, state.stagnation_rules, on=action.on, reason=action.reason, actor=action.actor)  # type: ignore[arg-type]
+
+
+def _measure_taken(state: CaseState, action: a.MeasureTaken, now: datetime) -> str:
+    return st.measure_taken(state.watch, state.stagnation_rules, key=action.measure, on=action.on)  # type: ignore[arg-type]
+
+
+def _contacts(state: CaseState, action: a.ContactsUpdated, now: datetime) -> str:
+    if action.addresses:
+        state.contacts[action.recipient_role] = list(action.addresses)
+    else:
+        state.contacts.pop(action.recipient_role, None)
+    n = len(action.addresses)
+    return f"Contacts of the {action.recipient_role.value} updated ({n} address{'es' if n != 1 else ''})" if n else \
+        f"Contacts of the {action.recipient_role.value} removed: the configured defaults apply"
+
+
 def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
     _set_stage(state, Stage.WIA, on=action.on, now=now, actor=action.actor)
     return "WIA application filed"
@@ -985,6 +1187,11 @@ _EFFECTS = {
     "voluntary_extension": _extension,
     "wia_aanvraag_filed": _wia,
     "case_withdrawn": _withdrawn,
+    "stagnation_reported": _stagnation_reported,
+    "non_cooperation_recorded": _non_cooperation,
+    "escalation_acknowledged": _acknowledged,
+    "measure_taken": _measure_taken,
+    "contacts_updated": _contacts,
 }
 assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
 
@@ -1016,15 +1223,21 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
     whether the case changed.
     """
     fresh = [e for e in update.events if e.seq > state.trajectory_entries_seen]
-    if not fresh and (update.status, update.phase) == (state.spoor2_status, state.spoor2_phase):
+    unchanged = (update.status, update.phase, update.expectation) == (
+        state.spoor2_status, state.spoor2_phase, state.trajectory_expectation)
+    if not fresh and unchanged:
         return False
     for e in fresh:
-        state.record(
+        copy = state.record(
             now=now, on=e.on, actor=e.actor, kind=f"spoor2:{e.kind}", summary=e.summary, action_id=e.action_id,
             details={**e.details, "trajectory_seq": e.seq}, register=False,
         )
         state.trajectory_entries_seen = e.seq
+        if state.watch is not None:
+            _watch_trajectory_entry(state, e, copy.seq)
     state.spoor2_status, state.spoor2_phase = update.status, update.phase
+    if state.watch is not None:
+        state.trajectory_expectation = update.expectation
     outcome = update.outcome
     if outcome is None or state.spoor2_ended_on is not None or state.closed:
         return True
@@ -1046,6 +1259,18 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
                      details={"outcome": outcome.value})
         _set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
     return True
+
+
+def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int) -> None:
+    """A trajectory entry seen by the watch: a person's step is activity; a flag is for the case manager."""
+    if e.actor.role is not Role.SYSTEEM:
+        st.activity(state.watch, on=e.on, seq=seq)  # type: ignore[arg-type]
+    if e.kind in TRAJECTORY_FLAGS:
+        state.outbox.append(_note(
+            state, Role.CASEMANAGER, key=f"spoor2:{e.kind}:{e.details.get('due')}", kind=f"spoor2_{e.kind}",
+            subject=f"Case {state.case_id}: spoor 2 needs attention",
+            body=f"Spoor 2 trajectory of case {state.case_id}: {e.summary}.",
+        ))
 
 
 # --------------------------------------------------------------------------- views
@@ -1073,6 +1298,10 @@ class CaseSummary(BaseModel):
     spoor2_phase: int | None
     spoor2_result: a.Spoor2Result | None
     loonsanctie: Loonsanctie | None
+    escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
+    escalation_reason: str | None = None
+    stalled_since: date | None = None
+    expected: Expectation | None = Field(default=None, description="The activity the case expects next, by when")
 
 
 def summarize(state: CaseState, today: date) -> CaseSummary:
@@ -1104,4 +1333,8 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_phase=state.spoor2_phase,
         spoor2_result=state.spoor2_result,
         loonsanctie=state.loonsanctie,
+        escalation_level=state.watch.level if state.watch else None,
+        escalation_reason=state.watch.reason if state.watch else None,
+        stalled_since=state.watch.since if state.watch else None,
+        expected=expectation(state),
     )

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 # Ids that travel into workflow ids, search attributes and logs. The pattern leaves no room for
 # names, e-mail addresses or a BSN-like run of 9 digits being mistaken for an id format: callers
 # must map people to opaque ids outside Spoorwerk.
-OpaqueId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{1,63}$")]
+OPAQUE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{1,63}$"
+OpaqueId = Annotated[str, StringConstraints(pattern=OPAQUE_ID_PATTERN)]
 ActionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")]
 
 
@@ -122,3 +123,6 @@ class Notification(BaseModel):
     body: str
     deadline_key: str | None = None
     due: date | None = None
+    recipients: list[str] = Field(
+        default_factory=list, description="E-mail addresses of the role on this case; empty: the configured defaults"
+    )

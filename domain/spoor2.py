@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from domain.actions import parse_tagged
 from domain.errors import ActionRefused
 from domain.models import SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role, append_entry
+from domain.stagnation import Expectation, Spoor2Watch, spoor2_watch
 
 # --------------------------------------------------------------------------- rules as data
 
@@ -47,6 +48,14 @@ class PhaseRule(BaseModel):
                     return n
                 n, k = n + 1, k + 1
         return n
+
+    def gap_after(self, held: int) -> int:
+        """Days the cadence allows before the next conversation, after `held` in this phase."""
+        for seg in self.cadence:
+            if seg.count is None or held < seg.count:
+                return seg.every_days
+            held -= seg.count
+        return self.cadence[-1].every_days
 
 
 class DocumentRule(BaseModel):
@@ -371,6 +380,9 @@ class TrajectoryState(BaseModel):
     search_widened_on: date | None = None
     outcome: Spoor2Outcome | None = None
     ended_on: date | None = None
+    watch: tuple[Spoor2Watch, ...] | None = Field(
+        default=None, description="Version 3: what each status expects; the case notifies and escalates"
+    )
     record: list[TrajectoryEvent] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict)
 
@@ -426,18 +438,21 @@ class TrajectoryUpdate(BaseModel):
     outcome: Spoor2Outcome | None
     ended_on: date | None
     events: list[TrajectoryEvent]
+    expectation: Expectation | None = Field(default=None, description="What the trajectory expects next (version 3)")
 
 
 def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
     """The trajectory's status and the record entries after the first `since`."""
     current = state.current_phase
     return TrajectoryUpdate(status=state.status, phase=current.number if current else None,
-                            outcome=state.outcome, ended_on=state.ended_on, events=state.record[since:])
+                            outcome=state.outcome, ended_on=state.ended_on, events=state.record[since:],
+                            expectation=expectation(state))
 
 
-def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now: datetime, actor: Actor) -> TrajectoryState:
+def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now: datetime, actor: Actor,
+                     watch: tuple[Spoor2Watch, ...] | None = None) -> TrajectoryState:
     """A new trajectory, from the day spoor 2 started on the case."""
-    state = TrajectoryState(case_id=case_id, started_on=started_on, rules=rules)
+    state = TrajectoryState(case_id=case_id, started_on=started_on, rules=rules, watch=watch)
     state.log(now=now, on=started_on, actor=actor, kind="trajectory_started", summary="Spoor 2 trajectory started; aanmelding")
     return state
 
@@ -852,6 +867,32 @@ def notification(case_id: str, flag: Flag) -> Notification:
     )
 
 
+def expectation(state: TrajectoryState) -> Expectation | None:
+    """The activity the trajectory expects next and the last day for it; None when nothing is
+    (ended, paused with the bedrijfsarts's consent, or a trajectory without the watch)."""
+    if state.watch is None or state.ended or state.paused:
+        return None
+    status = state.status
+    last = max((e.on for e in state.record if e.actor.role is not Role.SYSTEEM), default=state.started_on)
+    current = state.current_phase
+    if current is not None:
+        rule = state.rules.phase_rule(current.number)
+        held = sum(1 for a in state.activities if a.phase == current.number and a.activity is ActivityKind.CONVERSATION)
+        gap = rule.gap_after(held)
+        return Expectation(what=f"a conversation with the coach or other activity (phase {current.number}: every {gap} days)",
+                           by=last + timedelta(days=gap), context=f"spoor2:fase{current.number}")
+    w = spoor2_watch(state.watch, status.value)
+    if w is None:
+        return None
+    if w.within_days is not None:
+        by = last + timedelta(days=w.within_days)
+    elif status is Spoor2Status.INTAKE:
+        by = intake_due_on(state)  # type: ignore[assignment]
+    else:
+        return None
+    return Expectation(what=w.expects, by=by, context=f"spoor2:{status.value}")
+
+
 def intake_due_on(state: TrajectoryState) -> date | None:
     if state.documents_complete_on is None:
         return None
@@ -909,6 +950,7 @@ class TrajectoryView(BaseModel):
     search_widened_on: date | None
     outcome: Spoor2Outcome | None
     ended_on: date | None
+    expected: Expectation | None = Field(default=None, description="The activity expected next, by when (version 3)")
 
 
 def view(state: TrajectoryState, today: date) -> TrajectoryView:
@@ -932,4 +974,5 @@ def view(state: TrajectoryState, today: date) -> TrajectoryView:
         whole_trajectory_approved_on=state.whole_trajectory_approved_on, approved_phases=state.approved_phases,
         haalbaarheid=state.haalbaarheid, phases=phases, services=state.services,
         search_widened_on=state.search_widened_on, outcome=state.outcome, ended_on=state.ended_on,
+        expected=expectation(state),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
@@ -23,15 +24,16 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.actions import parse_action
 from domain.case import CaseOpening, CaseSummary, open_case as check_opening
 from domain.errors import ActionRefused
-from domain.models import Stage
+from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
-from service.rulebook import load_rulebook, load_spoor2_rules
+from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
 from workflows import search_attributes as sa
 from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickLeaveCase
 
 WORKFLOW_TYPE = "SickLeaveCase"
+OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
 
 
 class CaseAlreadyExists(Exception):
@@ -57,7 +59,8 @@ async def open_case(
     now = datetime.now(timezone.utc)
     # Check here too, so the caller gets the reason at once instead of a failed workflow.
     check_opening(opening, ruleset, today=today or local_date(now), now=now)
-    case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules())
+    case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
+                           stagnation_rules=load_stagnation_rules())
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     try:
@@ -177,6 +180,55 @@ def refusal_reason(err: WorkflowUpdateFailedError) -> str:
     """The validator's reason from a failed or rejected update."""
     cause = err.cause
     return getattr(cause, "message", None) or str(cause or err)
+
+
+class CaseListing(BaseModel):
+    """A case as the list shows it: its search attributes, nothing personal."""
+
+    case_id: str
+    running: bool
+    stage: str | None
+    employer_id: str | None
+    escalation_level: int | None
+    overdue: bool | None
+    next_deadline: date | None
+    spoor2_phase: int | None
+
+
+def cases_query(*, min_escalation_level: int | None = None, stage: Stage | None = None, employer_id: str | None = None,
+                overdue: bool | None = None, running_only: bool = True) -> str:
+    """The visibility query for cases matching every given filter."""
+    parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+    if running_only:
+        parts.append("ExecutionStatus = 'Running'")
+    if min_escalation_level is not None:
+        if not 0 <= min_escalation_level <= 3:
+            raise ValueError(f"min_escalation_level: {min_escalation_level} is not a level (0-3)")
+        parts.append(f"{sa.ESCALATION_LEVEL.name} >= {int(min_escalation_level)}")
+    if stage is not None:
+        parts.append(f"{sa.CASE_STAGE.name} = '{Stage(stage).value}'")
+    if employer_id is not None:
+        if not OPAQUE_ID.match(employer_id):  # also keeps quotes out of the query
+            raise ValueError(f"employer_id: {employer_id!r} is not an opaque id")
+        parts.append(f"{sa.EMPLOYER_ID.name} = '{employer_id}'")
+    if overdue is not None:
+        parts.append(f"{sa.OVERDUE.name} = {'true' if overdue else 'false'}")
+    return " AND ".join(parts)
+
+
+async def list_cases(client: Client, *, limit: int | None = None, **filters: Any) -> list[CaseListing]:
+    """Cases matching the filters of `cases_query`, most escalated first, then by next deadline."""
+    found: list[CaseListing] = []
+    async for wf in client.list_workflows(cases_query(**filters), limit=limit):
+        attrs = wf.typed_search_attributes
+        deadline = attrs.get(sa.NEXT_DEADLINE)
+        found.append(CaseListing(
+            case_id=wf.id.removeprefix("case-"), running=wf.status == WorkflowExecutionStatus.RUNNING,
+            stage=attrs.get(sa.CASE_STAGE), employer_id=attrs.get(sa.EMPLOYER_ID),
+            escalation_level=attrs.get(sa.ESCALATION_LEVEL), overdue=attrs.get(sa.OVERDUE),
+            next_deadline=local_date(deadline) if deadline else None, spoor2_phase=attrs.get(sa.SPOOR2_PHASE),
+        ))
+    return sorted(found, key=lambda c: (-(c.escalation_level or 0), c.next_deadline or date.max, c.case_id))
 
 
 async def summary(client: Client, case_id: str) -> CaseSummary:

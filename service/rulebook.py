@@ -1,4 +1,4 @@
-"""Loads the rules shipped as data (domain/rulebook.toml, domain/spoor2.toml) once per process."""
+"""Loads the rules shipped as data (domain/rulebook.toml, spoor2.toml, stagnation.toml) once per process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 from domain.rules import Rulebook, parse_rulebook
 from domain.spoor2 import Spoor2Rules, parse_spoor2_rules
+from domain.stagnation import StagnationRules, parse_stagnation_rules
 
 
 def _read(name: str, path: Path | None) -> str:
@@ -24,3 +25,9 @@ def load_rulebook(path: Path | None = None) -> Rulebook:
 def load_spoor2_rules(path: Path | None = None) -> Spoor2Rules:
     """The spoor 2 trajectory rules shipped with the package, or those at `path`."""
     return parse_spoor2_rules(_read("spoor2.toml", path))
+
+
+@lru_cache(maxsize=4)
+def load_stagnation_rules(path: Path | None = None) -> StagnationRules:
+    """The stagnation watch, escalation ladder and reminder rules shipped with the package, or those at `path`."""
+    return parse_stagnation_rules(_read("stagnation.toml", path))

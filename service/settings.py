@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, EmailStr, Field, HttpUrl, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.models import Role
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+NotifyChannel = Literal["log", "email", "webhook"]
 
 
 class Settings(BaseSettings):
     """Spoorwerk's settings. Temporal's own variables keep their usual names (TEMPORAL_*)."""
 
-    model_config = SettingsConfigDict(env_prefix="SPOORWERK_", extra="ignore")
+    # Errors must not echo the environment back: it holds the SMTP password and the webhook secret.
+    model_config = SettingsConfigDict(env_prefix="SPOORWERK_", extra="ignore", hide_input_in_errors=True)
 
     temporal_address: str | None = Field(
         default=None,
@@ -54,6 +60,26 @@ class Settings(BaseSettings):
     notification_log: Path | None = Field(
         default=None, description="JSON-lines file the embedded notification channel writes; default data_dir"
     )
+    notify_channels: Annotated[list[NotifyChannel], NoDecode] = Field(
+        default_factory=lambda: ["log"],
+        description='Where notifications go, tried in this order: "log,email,webhook" or a JSON list',
+    )
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade with STARTTLS; never falls back to plain text")
+    smtp_ca_file: Path | None = Field(default=None, description="CA bundle to check the SMTP server by; default the system's")
+    smtp_username: str | None = Field(default=None, description="Log in when set")
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = Field(default=None, description='From header, e.g. "Spoorwerk <noreply@example.nl>"')
+    smtp_timeout_seconds: float = Field(default=10, gt=0)
+    notify_default_recipients: dict[Role, list[EmailStr]] = Field(
+        default_factory=dict,
+        description='JSON, role -> addresses, for notifications that name no recipients: {"werkgever": ["hr@example.nl"]}',
+    )
+    webhook_url: HttpUrl | None = None
+    webhook_secret: SecretStr | None = Field(default=None, description="Shared HMAC-SHA256 key for X-Spoorwerk-Signature")
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
@@ -67,6 +93,47 @@ class Settings(BaseSettings):
         if v is not None and ":" not in v:
             raise ValueError("TEMPORAL_ADDRESS must be host:port")
         return v
+
+    @field_validator("notify_channels", mode="before")
+    @classmethod
+    def _channel_list(cls, v: Any) -> Any:
+        # From the environment: "log,email" (or a JSON list); repeats collapse, order is kept.
+        if isinstance(v, str):
+            v = json.loads(v) if v.lstrip().startswith("[") else [part.strip() for part in v.split(",") if part.strip()]
+        if isinstance(v, list):
+            v = list(dict.fromkeys(v))
+        return v
+
+    @field_validator("smtp_host", "smtp_username", "smtp_from", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and v.strip() == "" else v
+
+    @model_validator(mode="after")
+    def _channels_configured(self) -> Settings:
+        """Each chosen channel has what it needs; the error names the missing setting."""
+        problems = []
+        if not self.notify_channels:
+            problems.append("SPOORWERK_NOTIFY_CHANNELS is empty: name at least one of log, email, webhook")
+        if "email" in self.notify_channels:
+            for setting, value in (("SPOORWERK_SMTP_HOST", self.smtp_host), ("SPOORWERK_SMTP_FROM", self.smtp_from)):
+                if not value:
+                    problems.append(f"{setting} is required when SPOORWERK_NOTIFY_CHANNELS includes email")
+            if self.smtp_username and not (self.smtp_password and self.smtp_password.get_secret_value()):
+                problems.append("SPOORWERK_SMTP_PASSWORD is required when SPOORWERK_SMTP_USERNAME is set")
+            if self.smtp_ca_file is not None and not self.smtp_ca_file.is_file():
+                problems.append(f"SPOORWERK_SMTP_CA_FILE is not a file: {self.smtp_ca_file}")
+        if "webhook" in self.notify_channels:
+            if self.webhook_url is None:
+                problems.append("SPOORWERK_WEBHOOK_URL is required when SPOORWERK_NOTIFY_CHANNELS includes webhook")
+            if not (self.webhook_secret and self.webhook_secret.get_secret_value()):
+                problems.append(
+                    "SPOORWERK_WEBHOOK_SECRET is required when SPOORWERK_NOTIFY_CHANNELS includes webhook "
+                    "(receivers check the signature with it)"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @property
     def embedded(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -11,6 +10,9 @@ from temporalio.testing import WorkflowEnvironment
 from service.devserver import installed_executable, temporal_cli
 from service.temporal import DATA_CONVERTER, ensure_search_attributes
 from tests.driver import CaseDriver
+
+# The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`).
+pytest_plugins = ["tests.loopback"]
 from workflows import search_attributes as sa
 
 
@@ -48,9 +50,3 @@ async def driver(ts_env: WorkflowEnvironment, tmp_path) -> AsyncIterator[CaseDri
     """A running worker on its own task queue, and helpers to drive one case through time."""
     async with CaseDriver.running(ts_env, tmp_path) as d:
         yield d
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -85,8 +85,8 @@ class CaseDriver:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[CaseDriver]:
-        settings = Settings(data_dir=tmp_path / "data", max_cached_workflows=100)
+    async def running(cls, env: WorkflowEnvironment, tmp_path: Path, settings: Settings | None = None) -> AsyncIterator[CaseDriver]:
+        settings = settings or Settings(data_dir=tmp_path / "data", max_cached_workflows=100)
         task_queue = f"tq-{uuid.uuid4().hex[:8]}"
         async with build_worker(env.client, settings, task_queue=task_queue):
             yield cls(env, settings, task_queue)

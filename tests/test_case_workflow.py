@@ -89,7 +89,8 @@ async def test_missed_probleemanalyse_is_marked_overdue_and_notified(driver):
     due = first + timedelta(days=41)
     marks = [e for e in await driver.dossier() if e.kind == "deadline_overdue"]
     assert [(m.details["key"], m.on) for m in marks] == [("probleemanalyse", due + timedelta(days=1))]
-    sent = await wait_for(lambda: [n for n in driver.notifications() if n["deadline_key"] == "probleemanalyse"])
+    sent = await wait_for(lambda: [n for n in driver.notifications()
+                                   if n["deadline_key"] == "probleemanalyse" and n["kind"] == "deadline_overdue"])
     assert len(sent) == 1
     assert sent[0]["recipient_role"] == "casemanager" and sent[0]["due"] == due.isoformat()
     assert (await driver.search_attributes())["Overdue"] is True

@@ -131,3 +131,37 @@ async def test_temporal_cli_lists_cases_by_spoor2_phase(dev_env, tmp_path):
         await eventually(lambda: listed("Spoor2Phase=1"), [in_phase[1]])
         # Only the cases carry search attributes: their trajectories do not show up as cases.
         await eventually(lambda: listed("CaseStage='spoor2'"), sorted(in_phase.values()))
+
+
+async def test_list_cases_by_escalation_level(dev_env, tmp_path):
+    client = dev_env.client
+    employer = f"E-{uuid.uuid4().hex[:8]}"
+    today = local_date(await dev_env.get_current_time())
+    async with CaseDriver.running(dev_env, tmp_path) as driver:
+        ids = {}
+        # calm: nothing stalls; late: day 60 without a probleemanalyse is a stall from the opening (level 1);
+        # reported: the coach reports stagnation (level 2); refusing: non-cooperation (level 3).
+        for name, sick_days in (("calm", 3), ("late", 60), ("reported", 20), ("refusing", 20)):
+            await driver.open(today - timedelta(days=sick_days), employer_id=employer)
+            ids[name] = driver.case_id
+            if name != "late":
+                await driver.act("ziekmelding_arbodienst_sent", today, role="werkgever")
+        driver.case_id = ids["reported"]
+        await driver.act("stagnation_reported", today, role="casemanager")
+        driver.case_id = ids["refusing"]
+        await driver.act("non_cooperation_recorded", today, role="werkgever")
+
+        async def listed(**filters) -> list[tuple[str, int | None]]:
+            return [(c.case_id, c.escalation_level) for c in await cases.list_cases(client, employer_id=employer, **filters)]
+
+        await eventually(lambda: listed(min_escalation_level=2), [(ids["refusing"], 3), (ids["reported"], 2)])
+        await eventually(lambda: listed(min_escalation_level=1),
+                         [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1)])
+        await eventually(lambda: listed(), [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1), (ids["calm"], 0)])
+        # The Temporal CLI filters the same way.
+        query = f"WorkflowType='SickLeaveCase' AND EmployerId='{employer}' AND EscalationLevel >= 2"
+        assert await asyncio.to_thread(cli_list, dev_env, query) == sorted(f"case-{ids[n]}" for n in ("reported", "refusing"))
+    with pytest.raises(ValueError, match="min_escalation_level: 4 is not a level"):
+        cases.cases_query(min_escalation_level=4)
+    with pytest.raises(ValueError, match="employer_id: \"x' OR 1=1\" is not an opaque id"):
+        cases.cases_query(employer_id="x' OR 1=1")

@@ -15,6 +15,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from service.temporal import DATA_CONVERTER
+from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
@@ -29,7 +30,8 @@ def test_there_are_recorded_histories():
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text("utf-8"))
-    result = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=DATA_CONVERTER).replay_workflow(
+    result = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=DATA_CONVERTER,
+                            workflow_runner=WORKFLOW_RUNNER).replay_workflow(
         history, raise_on_replay_failure=True
     )
     assert result.replay_failure is None

@@ -20,7 +20,7 @@ from domain.models import Actor
 from domain.nl_time import local_date
 from operations import cases
 from service.temporal import DATA_CONVERTER
-from tests.conftest import free_port
+from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.devserver

@@ -16,6 +16,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import DossierEntry, Notification
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
+# A channel that stays down this long is given up on, and the dossier says so: a reminder days late
+# helps nobody, and the case must not wait on it.
+NOTIFY_GIVE_UP = timedelta(days=3)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
 
 
@@ -44,22 +47,44 @@ def apply_action(state: Any, request: dict[str, Any], parse: Callable, apply: Ca
 
 
 class Notifier:
-    """Notifications run beside the workflow's loop, so a channel that is down does not stall it."""
+    """Notifications run beside the workflow's loop, so a channel that is down does not stall it.
 
-    def __init__(self) -> None:
+    `on_failure(note, channel, reason)` hears of each channel that could not deliver: a permanent
+    failure the activity reports, or a channel given up on after `NOTIFY_GIVE_UP`.
+    """
+
+    def __init__(self, on_failure: Callable[[Notification, str, str], None] | None = None) -> None:
         self._tasks: list[asyncio.Task[Any]] = []
+        self._on_failure = on_failure
 
     def send(self, note: Notification) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
-        self._tasks.append(
-            workflow.start_activity(
-                "notify", note, start_to_close_timeout=NOTIFY_TIMEOUT, retry_policy=NOTIFY_RETRY, summary=note.kind
-            )
+        # Scheduled here and now, not in a task of its own: the order of commands must stay as recorded.
+        handle = workflow.start_activity(
+            "notify", note, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
+            retry_policy=NOTIFY_RETRY, summary=note.kind,
         )
+        handle.add_done_callback(lambda done: self._delivered(note, done))
+        self._tasks.append(handle)
+
+    def _delivered(self, note: Notification, done: asyncio.Task[Any]) -> None:
+        if done.cancelled():
+            return
+        err = done.exception()
+        if err is not None:
+            cause = getattr(err, "cause", None)  # ActivityError: the last attempt's failure or the timeout
+            failures = [("all channels", f"gave up: {getattr(cause, 'message', None) or err}")]
+        else:
+            # Older workers answered True/False; the report lists each channel's permanent failure.
+            report = done.result()
+            failures = [(f["channel"], f["reason"]) for f in report.get("failed", [])] if isinstance(report, dict) else []
+        if self._on_failure is not None:
+            for channel, reason in failures:
+                self._on_failure(note, channel, reason)
 
     async def drain(self) -> None:
         """Let running handlers and notifications finish, before closing or continuing as new."""
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._tasks:
-            await asyncio.gather(*self._tasks)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()

@@ -10,8 +10,13 @@ OVERDUE = SearchAttributeKey.for_bool("Overdue")
 # The phase (1-4) of the running spoor 2 trajectory; unset when none runs. Cases of version 2 on.
 SPOOR2_PHASE = SearchAttributeKey.for_int("Spoor2Phase")
 
+# How far a stalled case has escalated: 0 (not stalled) to 3 (measures asked). Cases of version 3 on.
+ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
+
+# The attributes each case version keeps up to date (older cases must replay as recorded).
 VERSION_1 = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
-ALL = (*VERSION_1, SPOOR2_PHASE)
+VERSION_2 = (*VERSION_1, SPOOR2_PHASE)
+ALL = (*VERSION_2, ESCALATION_LEVEL)
 
 
 def cli_flags() -> list[str]:

@@ -22,10 +22,11 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import parse_action
     from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
     from domain.errors import ActionRefused
-    from domain.models import Outcome, Stage
+    from domain.models import Notification, Outcome, Stage
     from domain.nl_time import local_date, start_of_day
     from domain.rules import RuleSet
     from domain.spoor2 import CaseClosed, Spoor2Rules, TrajectoryUpdate
+    from domain.stagnation import StagnationRules
     from workflows import search_attributes as sa
     from workflows.common import Notifier, apply_action, check_action, refused
     from workflows.ids import trajectory_workflow_id
@@ -33,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
 
 # Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
+PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
 
 
 class CaseInput(BaseModel):
@@ -41,6 +43,7 @@ class CaseInput(BaseModel):
     opening: CaseOpening | None = None
     ruleset: RuleSet | None = None
     spoor2_rules: Spoor2Rules | None = None
+    stagnation_rules: StagnationRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
 
@@ -71,12 +74,14 @@ class SickLeaveCase:
             if input.opening is None or input.ruleset is None:
                 self._opening_refused = "input: a new case needs `opening` and `ruleset`"
             else:
-                # Cases opened before the patch replay as version 1 and keep that behaviour for life.
-                version = rules.CURRENT_VERSION if workflow.patched(PATCH_SPOOR2_TRAJECTORY) else 1
+                # A case opened before a patch replays as the version it was and keeps it for life.
+                version = 1
+                if workflow.patched(PATCH_SPOOR2_TRAJECTORY):
+                    version = rules.WATCH_VERSION if workflow.patched(PATCH_STAGNATION_WATCH) else 2
                 try:
                     self._state = rules.open_case(
                         input.opening, input.ruleset, today=self._today(), now=workflow.now(),
-                        version=version, spoor2_rules=input.spoor2_rules,
+                        version=version, spoor2_rules=input.spoor2_rules, stagnation_rules=input.stagnation_rules,
                     )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
@@ -86,7 +91,7 @@ class SickLeaveCase:
         if input.state is None:
             # A new case starts without Spoor2Phase: nothing to unset.
             self._search_attributes[sa.SPOOR2_PHASE.name] = None
-        self._notifier = Notifier()
+        self._notifier = Notifier(on_failure=self._notification_failed)
 
     # ----------------------------------------------------------------- main loop
 
@@ -138,6 +143,7 @@ class SickLeaveCase:
                 started_on=state.spoor2_started_on,
                 started_by=state.spoor2_started_by or rules.SYSTEM,
                 rules=state.spoor2_rules,
+                watch=state.stagnation_rules.spoor2 if state.watch and state.stagnation_rules else None,
                 continue_as_new_after_events=self._cap,
             ),
             id=trajectory_workflow_id(state.case_id),
@@ -159,6 +165,12 @@ class SickLeaveCase:
             except FailureError as err:  # it ended at the same moment
                 workflow.logger.info("trajectory not told the case closed", extra={"case_id": state.case_id, "error": str(err)})
 
+    def _notification_failed(self, note: Notification, channel: str, reason: str) -> None:
+        """A channel could not deliver (bad address, refused): the dossier says so; the case goes on."""
+        if self._state is not None:
+            rules.notification_failed(self._state, note, channel, reason, today=self._today(), now=workflow.now())
+            self._changed = True
+
     def _history_too_long(self) -> bool:
         info = workflow.info()
         return info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._cap
@@ -175,11 +187,14 @@ class SickLeaveCase:
             sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
             sa.OVERDUE.name: bool(summary.overdue),
         }
-        keys = sa.ALL
+        # Each version keeps the attributes it recorded, so its histories replay.
+        keys = sa.VERSION_1
         if state.has_trajectory:
+            keys = sa.VERSION_2
             wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
-        else:
-            keys = sa.VERSION_1  # what cases of version 1 recorded; their histories must replay
+        if state.watch is not None:
+            keys = sa.ALL
+            wanted[sa.ESCALATION_LEVEL.name] = state.watch.level
         updates: list[SearchAttributeUpdate] = []
         for key in keys:
             value = wanted[key.name]

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.nl_time import local_date, start_of_day
     from workflows.common import Notifier, apply_action, check_action
     from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState, TrajectoryView
+    from domain.stagnation import Spoor2Watch
 
 
 class TrajectoryInput(BaseModel):
@@ -31,6 +32,7 @@ class TrajectoryInput(BaseModel):
     started_on: date
     started_by: Actor
     rules: Spoor2Rules
+    watch: tuple[Spoor2Watch, ...] | None = None
     state: TrajectoryState | None = None
     reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
     continue_as_new_after_events: int = 1000
@@ -54,7 +56,7 @@ class Spoor2Trajectory:
     def __init__(self, input: TrajectoryInput) -> None:
         self._cap = input.continue_as_new_after_events
         self._state = input.state or rules.start_trajectory(
-            input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by
+            input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by, watch=input.watch
         )
         self._reported = input.reported_to_case
         self._changed = False
@@ -75,7 +77,8 @@ class Spoor2Trajectory:
                     rules.end_because_case_closed(state, on=closed.closed_on, now=workflow.now(),
                                                   why=f"The case closed on {closed.closed_on} ({closed.outcome})")
                 for flag in rules.tick(state, today=today, now=workflow.now()):
-                    self._notifier.send(rules.notification(state.case_id, flag))
+                    if state.watch is None:  # with the watch (version 3) the case notifies, on its contacts
+                        self._notifier.send(rules.notification(state.case_id, flag))
                 await self._report(parent)
                 if state.ended:
                     break

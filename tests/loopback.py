@@ -1,0 +1,160 @@
+"""Real servers on loopback for the notification channels' tests: SMTP (aiosmtpd, STARTTLS with a
+trustme CA, AUTH) and a webhook receiver that checks the signature. Registered as a pytest plugin
+in conftest, so any test can ask for `smtp`, `refusing_smtp` or `webhook`."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from activities.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from service.settings import Settings
+
+SMTP_USER, SMTP_PASSWORD = "spoorwerk", "s3cret-pw"
+WEBHOOK_SECRET = "shared-webhook-secret"
+HR = ["hr@acme.example", "verzuim@acme.example"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ------------------------------------------------------------------ an SMTP server with STARTTLS and AUTH
+
+
+@dataclass
+class Inbox:
+    """aiosmtpd handler keeping what arrives; `refuse` answers every RCPT with that reply."""
+
+    refuse: str | None = None
+    messages: list[tuple[list[str], email.message.EmailMessage]] = field(default_factory=list)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse:
+            return self.refuse.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        self.messages.append((list(envelope.rcpt_tos), msg))
+        return "250 Message accepted"
+
+
+def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        SMTP_USER.encode(), SMTP_PASSWORD.encode())
+    return AuthResult(success=ok, handled=False)
+
+
+@dataclass
+class SmtpServer:
+    inbox: Inbox
+    port: int
+    ca_file: Path
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> tuple[trustme.CA, Path]:
+    authority = trustme.CA()
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(path))
+    return authority, path
+
+
+def smtp_server(ca: tuple[trustme.CA, Path], inbox: Inbox) -> Iterator[SmtpServer]:
+    authority, ca_file = ca
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
+        authenticator=check_login, auth_required=True, auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        yield SmtpServer(inbox, port, ca_file)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(ca) -> Iterator[SmtpServer]:
+    yield from smtp_server(ca, Inbox())
+
+
+@pytest.fixture
+def refusing_smtp(ca) -> Iterator[SmtpServer]:
+    yield from smtp_server(ca, Inbox(refuse="550 5.1.1 <{address}>: Recipient address rejected: user unknown"))
+
+
+# ------------------------------------------------------------------ a webhook receiver that checks signatures
+
+
+@dataclass
+class Webhook:
+    """Answers with `statuses` in turn (the last one repeats); 401 to a bad signature."""
+
+    statuses: list[int]
+    secret: str = WEBHOOK_SECRET
+    requests: list[dict] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook(statuses=[200])
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            valid = verify(hook.secret, self.headers[TIMESTAMP_HEADER], body, self.headers[SIGNATURE_HEADER])
+            with lock:
+                planned = hook.statuses[min(len(hook.requests), len(hook.statuses) - 1)]
+                status = planned if valid else 401
+                hook.requests.append({"status": status, "valid": valid, "headers": dict(self.headers), "body": json.loads(body)})
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/spoorwerk"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def settings_for(tmp_path: Path, channels: list[str], smtp: SmtpServer | None = None, webhook: Webhook | None = None,
+                 **extra) -> Settings:
+    fields: dict = {"data_dir": tmp_path / "data", "notify_channels": channels,
+                    "notify_default_recipients": {"werkgever": HR}}
+    if smtp:
+        fields |= {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_ca_file": smtp.ca_file,
+                   "smtp_username": SMTP_USER, "smtp_password": SMTP_PASSWORD, "smtp_from": "Spoorwerk <noreply@spoorwerk.example>",
+                   "smtp_timeout_seconds": 5}
+    if webhook:
+        fields |= {"webhook_url": webhook.url, "webhook_secret": WEBHOOK_SECRET, "webhook_timeout_seconds": 5}
+    return Settings(**(fields | extra))

@@ -1,0 +1,243 @@
+"""The notify activity's channels against real servers on loopback (tests/loopback.py): SMTP
+(aiosmtpd, STARTTLS, AUTH), a webhook receiver that checks the signature, and Temporal's own
+activity retries."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from email.utils import getaddresses
+
+import pytest
+from temporalio import workflow
+from temporalio.api.enums.v1 import EventType
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.mail import message_id
+from activities.notify import DeliveryReport, NotificationLog, Notifications
+from activities.webhook import sign, verify
+from domain.models import Notification
+from service.settings import Settings
+from tests.loopback import HR, SMTP_USER, WEBHOOK_SECRET, free_port, settings_for
+
+
+# ------------------------------------------------------------------ the Temporal side
+
+
+# Not sandboxed: it only calls the activity, and this module imports servers the sandbox would re-import.
+@workflow.defn(sandboxed=False)
+class NotifyOnce:
+    @workflow.run
+    async def run(self, note: Notification) -> DeliveryReport:
+        return await workflow.execute_activity(
+            "notify",
+            note,
+            result_type=DeliveryReport,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5),
+        )
+
+
+async def run_notify(env: WorkflowEnvironment, settings: Settings, note: Notification) -> tuple[DeliveryReport, int]:
+    """The activity's report, through real retries, and the attempt that finished it."""
+    task_queue = f"tq-{uuid.uuid4().hex[:8]}"
+    notifications = Notifications.from_settings(settings)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with Worker(env.client, task_queue=task_queue, workflows=[NotifyOnce],
+                          activities=[notifications.notify], activity_executor=executor):
+            handle = await env.client.start_workflow(NotifyOnce.run, note, id=f"notify-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
+            report = await handle.result()
+            history = await handle.fetch_history()
+    started = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
+    return report, started[-1].activity_task_started_event_attributes.attempt
+
+
+def note(**fields) -> Notification:
+    return Notification(
+        notification_id=fields.pop("notification_id", f"n-{uuid.uuid4().hex[:8]}"),
+        case_id="C-case-1",
+        recipient_role=fields.pop("recipient_role", "werkgever"),
+        kind="deadline_approaching",
+        subject="Plan van aanpak due",
+        body="The plan van aanpak for case C-case-1 is due in 7 days.",
+        deadline_key="plan_van_aanpak",
+        due=date(2026, 3, 2),
+        **fields,
+    )
+
+
+def run_once(settings: Settings, notification: Notification) -> DeliveryReport:
+    """One attempt of the activity, outside a workflow (ActivityEnvironment records heartbeats)."""
+    return ActivityEnvironment().run(Notifications.from_settings(settings).notify, notification)
+
+
+# ------------------------------------------------------------------ through Temporal's retries
+
+
+async def test_transient_webhook_is_retried_and_email_is_not_sent_twice(ts_env, tmp_path, smtp, webhook) -> None:
+    webhook.statuses = [500, 200]
+    n = note()
+    report, attempt = await run_notify(ts_env, settings_for(tmp_path, ["log", "email", "webhook"], smtp, webhook), n)
+
+    assert attempt == 2  # the 500 failed the first attempt; Temporal ran it again
+    assert report == DeliveryReport(notification_id=n.notification_id, delivered=["log", "email", "webhook"])
+    # Each channel once, though the activity ran twice: the second attempt read the first's heartbeat.
+    assert len(smtp.inbox.messages) == 1
+    rcpt_tos, msg = smtp.inbox.messages[0]
+    assert msg["Message-ID"] == message_id(n.notification_id)
+    assert msg["Subject"] == n.subject and msg.get_content().strip() == n.body
+    assert [a for _, a in getaddresses([msg["To"]])] == HR == rcpt_tos
+    assert msg["Cc"] is None and msg["Bcc"] is None
+    assert [r["status"] for r in webhook.requests] == [500, 200]
+    assert all(r["valid"] for r in webhook.requests)
+    assert {r["headers"]["Idempotency-Key"] for r in webhook.requests} == {n.notification_id}
+    assert set(webhook.requests[-1]["body"]) == {
+        "notification_id", "case_id", "recipient_role", "kind", "subject", "body", "deadline_key", "due"}
+    assert [r["notification_id"] for r in NotificationLog(tmp_path / "data" / "notifications.jsonl").read()] == [n.notification_id]
+
+
+async def test_webhook_400_is_reported_not_retried(ts_env, tmp_path, smtp, webhook) -> None:
+    webhook.statuses = [400]
+    n = note()
+    report, attempt = await run_notify(ts_env, settings_for(tmp_path, ["email", "webhook"], smtp, webhook), n)
+
+    assert attempt == 1
+    assert report.delivered == ["email"]
+    assert [(f.channel, f.reason) for f in report.failed] == [("webhook", "webhook: HTTP 400")]
+    assert len(webhook.requests) == 1 and webhook.requests[0]["valid"]
+    assert len(smtp.inbox.messages) == 1
+
+
+# ------------------------------------------------------------------ one attempt at a time
+
+
+def test_refused_recipient_is_permanent_and_names_no_address(tmp_path, refusing_smtp) -> None:
+    report = run_once(settings_for(tmp_path, ["email"], refusing_smtp), note())
+
+    assert report.delivered == []
+    [failure] = report.failed
+    assert failure.channel == "email" and failure.reason.startswith("email: SMTP 550")
+    assert "@" not in failure.reason and not any(a.split("@")[0] in failure.reason for a in HR)
+    assert refusing_smtp.inbox.messages == []
+
+
+def test_wrong_smtp_password_is_permanent(tmp_path, smtp) -> None:
+    report = run_once(settings_for(tmp_path, ["email"], smtp, smtp_password="wrong"), note())
+
+    assert [f.reason.split(" ")[:3] for f in report.failed] == [["email:", "SMTP", "535"]]
+    assert SMTP_USER not in report.failed[0].reason
+
+
+def test_no_address_for_the_role_is_permanent(tmp_path, smtp) -> None:
+    report = run_once(settings_for(tmp_path, ["log", "email"], smtp), note(recipient_role="bedrijfsarts"))
+
+    assert report.delivered == ["log"]
+    assert [(f.channel, f.reason) for f in report.failed] == [("email", "email: no e-mail address for role bedrijfsarts")]
+
+
+@pytest.mark.skipif("recipients" not in Notification.model_fields, reason="Notification has no recipients yet")
+def test_the_notifications_own_recipients_come_first(tmp_path, smtp) -> None:
+    report = run_once(settings_for(tmp_path, ["email"], smtp), note(recipients=["piet@acme.example"]))
+
+    assert report.delivered == ["email"]
+    rcpt_tos, msg = smtp.inbox.messages[0]
+    assert rcpt_tos == ["piet@acme.example"] and msg["To"] == "piet@acme.example"
+
+
+def test_a_channel_that_is_down_fails_the_attempt_after_the_others_delivered(tmp_path, webhook) -> None:
+    down = free_port()  # nothing listens there
+    settings = settings_for(tmp_path, ["email", "log", "webhook"], smtp_host="127.0.0.1", smtp_port=down,
+                            smtp_from="noreply@spoorwerk.example", webhook_url=webhook.url, webhook_secret=WEBHOOK_SECRET)
+    env = ActivityEnvironment()
+    heartbeats: list = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details[0])
+    notifications = Notifications.from_settings(settings)
+    n = note()
+
+    with pytest.raises(ApplicationError) as raised:
+        env.run(notifications.notify, n)
+    assert not raised.value.non_retryable and raised.value.message.startswith("email: cannot connect")
+    assert heartbeats[-1] == {"notification_id": n.notification_id, "delivered": ["log", "webhook"], "failed": []}
+
+    # The next attempt, as Temporal starts it: the last heartbeat's details. Only e-mail is tried.
+    env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=[heartbeats[-1]])
+    with pytest.raises(ApplicationError):
+        env.run(notifications.notify, n)
+    assert len(webhook.requests) == 1
+    assert len(NotificationLog(settings.notification_log_path).read()) == 1
+
+
+def test_the_log_writes_a_notification_once(tmp_path) -> None:
+    log = NotificationLog(tmp_path / "n.jsonl")
+    n = note(recipients=["piet@acme.example"]) if "recipients" in Notification.model_fields else note()
+    assert log.append(n) is True
+    assert NotificationLog(tmp_path / "n.jsonl").append(n) is False  # a fresh process reads what is there
+    [record] = log.read()
+    assert record["notification_id"] == n.notification_id and "recipients" not in record
+
+
+# ------------------------------------------------------------------ signatures
+
+
+def test_signature_verifies_only_with_the_shared_secret() -> None:
+    body = b'{"notification_id":"n-1"}'
+    signature = sign(WEBHOOK_SECRET, 1_700_000_000, body)
+
+    assert signature.startswith("sha256=") and len(signature) == len("sha256=") + 64
+    assert verify(WEBHOOK_SECRET, "1700000000", body, signature, now=1_700_000_010)
+    assert not verify("a-wrong-secret", "1700000000", body, signature, now=1_700_000_010)
+    assert not verify(WEBHOOK_SECRET, "1700000000", body + b" ", signature, now=1_700_000_010)
+    assert not verify(WEBHOOK_SECRET, "1700000001", body, signature, now=1_700_000_010)
+    assert not verify(WEBHOOK_SECRET, "1700000000", body, signature, now=1_700_000_000 + 3600)  # a replay
+
+
+def test_the_receiver_rejects_a_wrong_secret(tmp_path, webhook) -> None:
+    report = run_once(settings_for(tmp_path, ["webhook"], webhook=webhook, webhook_secret="not-the-shared-one"), note())
+
+    assert [r["valid"] for r in webhook.requests] == [False]
+    assert [(f.channel, f.reason) for f in report.failed] == [("webhook", "webhook: HTTP 401")]
+
+
+# ------------------------------------------------------------------ settings
+
+
+def test_channels_from_a_comma_separated_variable(monkeypatch) -> None:
+    monkeypatch.setenv("SPOORWERK_NOTIFY_CHANNELS", "log, webhook,log")
+    monkeypatch.setenv("SPOORWERK_WEBHOOK_URL", "https://hooks.example/spoorwerk")
+    monkeypatch.setenv("SPOORWERK_WEBHOOK_SECRET", "x")
+    monkeypatch.setenv("SPOORWERK_NOTIFY_DEFAULT_RECIPIENTS", '{"werkgever": ["hr@acme.example"]}')
+    settings = Settings()
+
+    assert settings.notify_channels == ["log", "webhook"]
+    assert settings.notify_default_recipients == {"werkgever": ["hr@acme.example"]}
+    assert Settings().webhook_secret.get_secret_value() == "x"
+    monkeypatch.setenv("SPOORWERK_NOTIFY_CHANNELS", '["log"]')
+    assert Settings().notify_channels == ["log"]
+
+
+def test_default_is_the_log_alone(monkeypatch) -> None:
+    monkeypatch.delenv("SPOORWERK_NOTIFY_CHANNELS", raising=False)
+    assert Settings().notify_channels == ["log"]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SPOORWERK_NOTIFY_CHANNELS": "log,email", "SPOORWERK_SMTP_FROM": "a@b.example"}, "SPOORWERK_SMTP_HOST"),
+        ({"SPOORWERK_NOTIFY_CHANNELS": "email", "SPOORWERK_SMTP_HOST": "mail"}, "SPOORWERK_SMTP_FROM"),
+        ({"SPOORWERK_NOTIFY_CHANNELS": "webhook", "SPOORWERK_WEBHOOK_SECRET": "x"}, "SPOORWERK_WEBHOOK_URL"),
+        ({"SPOORWERK_NOTIFY_CHANNELS": "webhook", "SPOORWERK_WEBHOOK_URL": "https://h.example"}, "SPOORWERK_WEBHOOK_SECRET"),
+        ({"SPOORWERK_NOTIFY_CHANNELS": "log,sms"}, "notify_channels"),
+    ],
+)
+def test_a_channel_without_its_settings_is_refused_by_name(monkeypatch, env, named) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValueError) as raised:
+        Settings()
+    assert named in str(raised.value)
