@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 
 import structlog
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
@@ -96,7 +97,14 @@ async def serve(settings: Settings) -> None:
 
 
 def main() -> None:
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as err:
+        # A configuration mistake is the operator's to fix: say which setting and why, no traceback.
+        problems = "; ".join(e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
+                             for e in err.errors(include_url=False))
+        print(f"spoorwerk: configuration error: {problems}", file=sys.stderr)
+        sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
     asyncio.run(serve(settings))
     # Everything is shut down. Skip interpreter teardown: the Temporal bridge's threads can abort

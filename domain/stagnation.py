@@ -251,8 +251,7 @@ def advance(watch: Watch, rules: StagnationRules, stall: Stall | None, today: da
     if watch.level == 0:
         watch.episode += 1
         watch.since, watch.reason, watch.acknowledged = stall.since, stall.reason, None
-        steps.append(_raise(watch, rules, 1 if stall.min_level == 1 else stall.min_level, stall.forced_on or stall.since,
-                            stall, case_id, coach))
+        steps.append(_raise(watch, rules, stall.min_level, stall.forced_on or stall.since, stall, case_id, coach))
     elif watch.level < stall.min_level:
         watch.reason = stall.reason
         steps.append(_raise(watch, rules, stall.min_level, stall.forced_on or today, stall, case_id, coach))
@@ -335,11 +334,14 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
                 details={"measure": key, "order": order, "episode": watch.episode})
 
 
+def _reset(watch: Watch) -> None:
+    watch.level, watch.reason, watch.since, watch.level_on, watch.next_step_on, watch.acknowledged = 0, None, None, None, None, None
+
+
 def _resolve(watch: Watch, case_id: str) -> Step:
     level, episode = watch.level, watch.episode
     on = max(watch.last_activity_on, watch.level_on or watch.last_activity_on)
-    watch.level, watch.reason, watch.since, watch.level_on = 0, None, None, None
-    watch.next_step_on, watch.acknowledged = None, None
+    _reset(watch)
     notify = [Role.CASEMANAGER, *([Role.WERKGEVER] if level >= 2 else [])]
     return Step(kind="escalation_resolved", on=on, notify=notify,
                 summary=f"Stagnation ended: activity recorded on {watch.last_activity_on}; escalation level {level} -> 0",
@@ -353,7 +355,7 @@ def close(watch: Watch, on: date) -> Step | None:
     if watch.level == 0:
         return None
     level = watch.level
-    watch.level, watch.reason, watch.since, watch.level_on, watch.next_step_on, watch.acknowledged = 0, None, None, None, None, None
+    _reset(watch)
     return Step(kind="escalation_resolved", on=on, summary=f"The case closed; escalation level {level} -> 0",
                 details={"previous": level, "episode": watch.episode})
 

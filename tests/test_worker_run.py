@@ -104,3 +104,14 @@ async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, 
     assert not (tmp_path / "temporal.db").exists()  # no embedded server was started
     started = next(json.loads(l) for l in err.splitlines() if '"worker started"' in l)
     assert started["embedded"] is False and started["temporal"] == address
+
+
+def test_a_channel_without_its_settings_stops_the_worker_with_the_setting_named(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
+    env.update(SPOORWERK_DATA_DIR=str(tmp_path), SPOORWERK_NOTIFY_CHANNELS="log,webhook",
+               SPOORWERK_WEBHOOK_URL="https://hooks.example.nl/spoorwerk")
+    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith("spoorwerk: configuration error: SPOORWERK_WEBHOOK_SECRET is required")
+    assert "Traceback" not in done.stderr and not (tmp_path / "temporal.db").exists()
