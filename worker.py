@@ -7,6 +7,7 @@ folder) and prints where its Web UI is; with TEMPORAL_ADDRESS it joins that clus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -16,12 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 
 import structlog
+import uvicorn
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.notify import Notifications, describe_channels
+from operations.api import create_app
+from operations.auth import Authenticator, authenticator_from
 from service.devserver import start_dev_server
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
@@ -55,8 +59,15 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then let running tasks finish."""
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker's handlers stop both."""
+
+    def capture_signals(self):  # type: ignore[override]
+        return contextlib.nullcontext()
+
+
+async def serve(settings: Settings, authenticator: Authenticator | None) -> None:
+    """Run the worker (and with an authenticator the API and dashboard) until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -80,19 +91,37 @@ async def serve(settings: Settings) -> None:
                 log.info("search attributes registered", added=added)
         except RPCError as err:  # e.g. Temporal Cloud: register them through its own tooling
             log.warning("could not check search attributes", error=str(err))
-        print(
-            f"Spoorwerk is running on {where}\n"
-            f"  task queue:      {settings.task_queue}\n"
-            f"  notifications:   {describe_channels(settings)}\n"
-            "Stop with Ctrl-C.",
-            flush=True,
-        )
+        api = ""
+        server = None
+        if authenticator is not None:
+            app = create_app(client, authenticator, task_queue=settings.task_queue)
+            server = _ApiServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None,
+                                               access_log=False, lifespan="off"))
+            token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
+            api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/\n"
+                   f"  API:             http://{settings.api_host}:{settings.api_port}/api (OpenAPI document at /openapi.json; {token})\n")
         worker = build_worker(client, settings)
-        log.info("worker started", task_queue=settings.task_queue, temporal=settings.target_host,
-                 namespace=settings.temporal_namespace, embedded=settings.embedded)
         async with worker:
+            served = asyncio.create_task(server.serve()) if server else None
+            while server and not server.started and not served.done():  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+            if served is not None and served.done():
+                raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
+            print(
+                f"Spoorwerk is running on {where}\n"
+                f"  task queue:      {settings.task_queue}\n"
+                f"  notifications:   {describe_channels(settings)}\n"
+                f"{api}"
+                "Stop with Ctrl-C.",
+                flush=True,
+            )
+            log.info("worker started", task_queue=settings.task_queue, temporal=settings.target_host,
+                     namespace=settings.temporal_namespace, embedded=settings.embedded)
             await stop.wait()
             log.info("worker stopping")
+            if server is not None:
+                server.should_exit = True
+                await served
     log.info("worker stopped")
 
 
@@ -106,7 +135,15 @@ def main() -> None:
         print(f"spoorwerk: configuration error: {problems}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(serve(settings))
+    authenticator = None
+    if settings.api_enabled:
+        try:
+            authenticator = authenticator_from(
+                settings.api_tokens.get_secret_value() if settings.api_tokens else None, settings.api_token_file)
+        except ValueError as err:
+            print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
+            sys.exit(2)
+    asyncio.run(serve(settings, authenticator))
     # Everything is shut down. Skip interpreter teardown: the Temporal bridge's threads can abort
     # it with "PyGILState_Release: thread state must be current" (temporalio/sdk-python#300).
     logging.shutdown()

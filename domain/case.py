@@ -63,9 +63,11 @@ OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
 #   3: the stagnation watch: reminders before deadlines, the escalation ladder, notifications to
 #      the case's contacts by role; the trajectory reports what it expects and notifies through
 #      the case.
-CURRENT_VERSION = 3
+#   4: the coach of the running trajectory is a search attribute (CoachId).
+CURRENT_VERSION = 4
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
+COACH_VERSION = 4
 # Trajectory record entries the case manager is notified of (version 3 on; before, the trajectory
 # sent them itself).
 TRAJECTORY_FLAGS = frozenset({"intake_late", "phase_time_up"})
@@ -189,6 +191,7 @@ class CaseState(BaseModel):
     trajectory_started: bool = Field(default=False, description="The trajectory workflow has been started")
     spoor2_status: Spoor2Status | None = None
     spoor2_phase: int | None = None
+    spoor2_coach_id: str | None = None
     trajectory_entries_seen: int = 0
     partial_recovery: PartialRecoveryRecord | None = None
     loonsanctie: Loonsanctie | None = None
@@ -1236,6 +1239,7 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
         if state.watch is not None:
             _watch_trajectory_entry(state, e, copy.seq)
     state.spoor2_status, state.spoor2_phase = update.status, update.phase
+    state.spoor2_coach_id = update.coach_id or state.spoor2_coach_id
     if state.watch is not None:
         state.trajectory_expectation = update.expectation
     outcome = update.outcome
@@ -1296,6 +1300,7 @@ class CaseSummary(BaseModel):
     spoor2_running: bool
     spoor2_status: Spoor2Status | None
     spoor2_phase: int | None
+    spoor2_coach_id: str | None = None
     spoor2_result: a.Spoor2Result | None
     loonsanctie: Loonsanctie | None
     escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
@@ -1331,6 +1336,7 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_running=state.spoor2_running,
         spoor2_status=state.spoor2_status,
         spoor2_phase=state.spoor2_phase,
+        spoor2_coach_id=state.spoor2_coach_id,
         spoor2_result=state.spoor2_result,
         loonsanctie=state.loonsanctie,
         escalation_level=state.watch.level if state.watch else None,

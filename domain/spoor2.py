@@ -439,6 +439,7 @@ class TrajectoryUpdate(BaseModel):
     ended_on: date | None
     events: list[TrajectoryEvent]
     expectation: Expectation | None = Field(default=None, description="What the trajectory expects next (version 3)")
+    coach_id: str | None = None
 
 
 def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
@@ -446,7 +447,7 @@ def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
     current = state.current_phase
     return TrajectoryUpdate(status=state.status, phase=current.number if current else None,
                             outcome=state.outcome, ended_on=state.ended_on, events=state.record[since:],
-                            expectation=expectation(state))
+                            expectation=expectation(state), coach_id=state.coach_id)
 
 
 def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now: datetime, actor: Actor,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
@@ -44,6 +47,14 @@ class ActionRejected(Exception):
     """The case refused an action; the message is the workflow's reason."""
 
 
+class CaseNotFound(ActionRejected):
+    """No case (or no trajectory) with this id."""
+
+
+class InvalidInput(ActionRejected):
+    """The request itself is malformed (a field missing or of the wrong form), before any rule is asked."""
+
+
 async def open_case(
     client: Client,
     opening: CaseOpening,
@@ -52,13 +63,20 @@ async def open_case(
     rulebook: Rulebook | None = None,
     today: date | None = None,
     continue_as_new_after_events: int | None = None,
+    request_key: str | None = None,
 ) -> WorkflowHandle[SickLeaveCase, Any]:
-    """Start the workflow of a new case; refuses bad input and a case id used before."""
+    """Start the workflow of a new case; refuses bad input and a case id used before.
+
+    `request_key` makes the opening idempotent: the same key again answers with the case it opened.
+    """
     rulebook = rulebook or load_rulebook()
-    ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
     now = datetime.now(timezone.utc)
-    # Check here too, so the caller gets the reason at once instead of a failed workflow.
-    check_opening(opening, ruleset, today=today or local_date(now), now=now)
+    try:
+        ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
+        # Check here too, so the caller gets the reason at once instead of a failed workflow.
+        check_opening(opening, ruleset, today=today or local_date(now), now=now)
+    except (ActionRefused, ValueError) as err:
+        raise ActionRejected(str(err)) from None
     case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
                            stagnation_rules=load_stagnation_rules())
     if continue_as_new_after_events is not None:
@@ -71,6 +89,7 @@ async def open_case(
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            memo={"request_key": request_key} if request_key else None,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(sa.CASE_STAGE, (opening.stage or Stage.ZIEKMELDING).value),
@@ -80,6 +99,9 @@ async def open_case(
             ),
         )
     except WorkflowAlreadyStartedError:
+        handle = case_handle(client, opening.case_id)
+        if request_key and (await (await handle.describe()).memo_value("request_key", None)) == request_key:
+            return handle  # a retry of the request that opened it
         raise CaseAlreadyExists(f"case_id: a case {opening.case_id!r} already exists") from None
 
 
@@ -95,7 +117,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     async def closed_reason() -> str:
         closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
-            return f"case_id: no case {case_id!r}"
+            raise CaseNotFound(f"case_id: no case {case_id!r}")
         return f"{action.kind}: the case is closed ({closed.outcome} on {closed.on}); no action is accepted any more"
 
     return await execute_action(handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
@@ -107,7 +129,7 @@ def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> t
     try:
         return payload, parse(payload)
     except ActionRefused as err:
-        raise ActionRejected(str(err)) from None
+        raise InvalidInput(str(err)) from None
 
 
 async def execute_action(handle: WorkflowHandle, update: Any, payload: dict, action: Any, result_type: type, closed_reason) -> Any:
@@ -192,43 +214,91 @@ class CaseListing(BaseModel):
     escalation_level: int | None
     overdue: bool | None
     next_deadline: date | None
+    first_sick_day: date | None = None
     spoor2_phase: int | None
+    coach_id: str | None = None
 
 
-def cases_query(*, min_escalation_level: int | None = None, stage: Stage | None = None, employer_id: str | None = None,
-                overdue: bool | None = None, running_only: bool = True) -> str:
-    """The visibility query for cases matching every given filter."""
+def _opaque(field: str, value: str) -> str:
+    if not OPAQUE_ID.match(value):  # also keeps quotes out of the query
+        raise ValueError(f"{field}: {value!r} is not an opaque id")
+    return value
+
+
+def cases_query(*, min_escalation_level: int | None = None, escalation_level: int | None = None,
+                stage: Stage | str | None = None, employer_id: str | None = None, coach_id: str | None = None,
+                spoor2_phase: int | None = None, overdue: bool | None = None, deadline_before: date | None = None,
+                running_only: bool = True) -> str:
+    """The visibility query for cases matching every given filter; ValueError names a bad one."""
     parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
     if running_only:
         parts.append("ExecutionStatus = 'Running'")
-    if min_escalation_level is not None:
-        if not 0 <= min_escalation_level <= 3:
-            raise ValueError(f"min_escalation_level: {min_escalation_level} is not a level (0-3)")
-        parts.append(f"{sa.ESCALATION_LEVEL.name} >= {int(min_escalation_level)}")
+    for name, level, op in (("min_escalation_level", min_escalation_level, ">="), ("escalation_level", escalation_level, "=")):
+        if level is not None:
+            if not 0 <= level <= 3:
+                raise ValueError(f"{name}: {level} is not a level (0-3)")
+            parts.append(f"{sa.ESCALATION_LEVEL.name} {op} {int(level)}")
     if stage is not None:
-        parts.append(f"{sa.CASE_STAGE.name} = '{Stage(stage).value}'")
+        try:
+            parts.append(f"{sa.CASE_STAGE.name} = '{Stage(stage).value}'")
+        except ValueError:
+            raise ValueError(f"stage: {stage!r} is not a stage ({', '.join(s.value for s in Stage)})") from None
     if employer_id is not None:
-        if not OPAQUE_ID.match(employer_id):  # also keeps quotes out of the query
-            raise ValueError(f"employer_id: {employer_id!r} is not an opaque id")
-        parts.append(f"{sa.EMPLOYER_ID.name} = '{employer_id}'")
+        parts.append(f"{sa.EMPLOYER_ID.name} = '{_opaque('employer_id', employer_id)}'")
+    if coach_id is not None:
+        parts.append(f"{sa.COACH_ID.name} = '{_opaque('coach_id', coach_id)}'")
+    if spoor2_phase is not None:
+        if not 1 <= spoor2_phase <= 9:
+            raise ValueError(f"spoor2_phase: {spoor2_phase} is not a phase")
+        parts.append(f"{sa.SPOOR2_PHASE.name} = {int(spoor2_phase)}")
     if overdue is not None:
         parts.append(f"{sa.OVERDUE.name} = {'true' if overdue else 'false'}")
+    if deadline_before is not None:
+        parts.append(f"{sa.NEXT_DEADLINE.name} < '{start_of_day(deadline_before).isoformat().replace('+00:00', 'Z')}'")
     return " AND ".join(parts)
+
+
+def _listing(wf: Any) -> CaseListing:
+    attrs = wf.typed_search_attributes
+    deadline, first = attrs.get(sa.NEXT_DEADLINE), attrs.get(sa.FIRST_SICK_DAY)
+    return CaseListing(
+        case_id=wf.id.removeprefix("case-"), running=wf.status == WorkflowExecutionStatus.RUNNING,
+        stage=attrs.get(sa.CASE_STAGE), employer_id=attrs.get(sa.EMPLOYER_ID),
+        escalation_level=attrs.get(sa.ESCALATION_LEVEL), overdue=attrs.get(sa.OVERDUE),
+        next_deadline=local_date(deadline) if deadline else None, first_sick_day=local_date(first) if first else None,
+        spoor2_phase=attrs.get(sa.SPOOR2_PHASE), coach_id=attrs.get(sa.COACH_ID),
+    )
 
 
 async def list_cases(client: Client, *, limit: int | None = None, **filters: Any) -> list[CaseListing]:
     """Cases matching the filters of `cases_query`, most escalated first, then by next deadline."""
-    found: list[CaseListing] = []
-    async for wf in client.list_workflows(cases_query(**filters), limit=limit):
-        attrs = wf.typed_search_attributes
-        deadline = attrs.get(sa.NEXT_DEADLINE)
-        found.append(CaseListing(
-            case_id=wf.id.removeprefix("case-"), running=wf.status == WorkflowExecutionStatus.RUNNING,
-            stage=attrs.get(sa.CASE_STAGE), employer_id=attrs.get(sa.EMPLOYER_ID),
-            escalation_level=attrs.get(sa.ESCALATION_LEVEL), overdue=attrs.get(sa.OVERDUE),
-            next_deadline=local_date(deadline) if deadline else None, spoor2_phase=attrs.get(sa.SPOOR2_PHASE),
-        ))
+    found = [_listing(wf) async for wf in client.list_workflows(cases_query(**filters), limit=limit)]
     return sorted(found, key=lambda c: (-(c.escalation_level or 0), c.next_deadline or date.max, c.case_id))
+
+
+class CasePage(BaseModel):
+    cases: list[CaseListing]
+    next_page_token: str | None = Field(description="Pass it back for the next page; none on the last")
+
+
+async def page_cases(client: Client, *, page_size: int = 50, page_token: str | None = None, **filters: Any) -> CasePage:
+    """One page of matching cases in the visibility store's order (most recently started first)."""
+    try:
+        token = base64.urlsafe_b64decode(page_token.encode()) if page_token else None
+        if token is not None:
+            json.loads(token)  # the visibility store's tokens are JSON; it answers others with retried errors
+    except (ValueError, binascii.Error):
+        raise ValueError("page_token: not a token this service handed out") from None
+    it = client.list_workflows(cases_query(**filters), page_size=page_size, next_page_token=token)
+    await it.fetch_next_page()
+    following = it.next_page_token
+    return CasePage(cases=[_listing(wf) for wf in it.current_page or []],
+                    next_page_token=base64.urlsafe_b64encode(following).decode() if following else None)
+
+
+async def count_cases(client: Client, **filters: Any) -> int:
+    """How many cases match the filters."""
+    return (await client.count_workflows(cases_query(**filters))).count
 
 
 async def summary(client: Client, case_id: str) -> CaseSummary:

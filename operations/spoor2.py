@@ -11,7 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
-from operations.cases import closed_workflow, execute_action, parsed
+from operations.cases import CaseNotFound, closed_workflow, execute_action, parsed
 from workflows.ids import trajectory_workflow_id
 from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryActionResult, TrajectoryResult
 
@@ -31,7 +31,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     async def closed_reason() -> str:
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
         if closed is None:
-            return f"case_id: case {case_id!r} has no spoor 2 trajectory (spoor2_started is not on record)"
+            raise CaseNotFound(f"case_id: case {case_id!r} has no spoor 2 trajectory (spoor2_started is not on record)")
         return f"{action.kind}: the trajectory has ended ({closed.outcome} on {closed.on}); no action is accepted any more"
 
     return await execute_action(

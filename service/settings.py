@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, description="Shared HMAC-SHA256 key for X-Spoorwerk-Signature")
     webhook_timeout_seconds: float = Field(default=10, gt=0)
 
+    api_enabled: bool = Field(default=True, description="Serve the HTTP API and dashboard beside the worker")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description='JSON, token -> caller: {"<token>": {"role": "operations", "id": "ops-1"}}; a werkgever also '
+                    'names its "employer_id". Unset on the embedded default: one operations token in data_dir',
+    )
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
@@ -143,6 +151,11 @@ class Settings(BaseSettings):
     @property
     def target_host(self) -> str:
         return self.temporal_address or f"{self.dev_server_ip}:{self.dev_server_port}"
+
+    @property
+    def api_token_file(self) -> Path:
+        """Where the embedded default keeps its generated operations token."""
+        return self.data_dir / "api-token"
 
     @property
     def notification_log_path(self) -> Path:

@@ -11,8 +11,9 @@ from service.devserver import installed_executable, temporal_cli
 from service.temporal import DATA_CONVERTER, ensure_search_attributes
 from tests.driver import CaseDriver
 
-# The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`).
-pytest_plugins = ["tests.loopback"]
+# The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API
+# served on loopback (`api_server`).
+pytest_plugins = ["tests.loopback", "tests.apiserver"]
 from workflows import search_attributes as sa
 
 

@@ -109,13 +109,14 @@ async def test_starting_a_case_twice_is_refused(driver):
 
 
 async def test_impossible_openings_are_refused_before_start(driver):
-    from domain.errors import ActionRefused
     from pydantic import ValidationError
 
+    from operations.cases import ActionRejected
+
     today = await driver.today()
-    with pytest.raises(ActionRefused, match="first_sick_day: .* is in the future"):
+    with pytest.raises(ActionRejected, match="first_sick_day: .* is in the future"):
         await driver.open(today + timedelta(days=1))
-    with pytest.raises(ActionRefused, match="interruptions.0.relapsed_on: a gap of 30 days"):
+    with pytest.raises(ActionRejected, match="interruptions.0.relapsed_on: a gap of 30 days"):
         await driver.open(today - timedelta(days=60), interruptions=[
             {"recovered_on": (today - timedelta(days=50)).isoformat(), "relapsed_on": (today - timedelta(days=20)).isoformat()}])
     with pytest.raises(ValidationError, match="case_id"):

@@ -13,10 +13,14 @@ SPOOR2_PHASE = SearchAttributeKey.for_int("Spoor2Phase")
 # How far a stalled case has escalated: 0 (not stalled) to 3 (measures asked). Cases of version 3 on.
 ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 
+# The opaque id of the coach of the running spoor 2 trajectory; unset when none runs. Version 4 on.
+COACH_ID = SearchAttributeKey.for_keyword("CoachId")
+
 # The attributes each case version keeps up to date (older cases must replay as recorded).
 VERSION_1 = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
 VERSION_2 = (*VERSION_1, SPOOR2_PHASE)
-ALL = (*VERSION_2, ESCALATION_LEVEL)
+VERSION_3 = (*VERSION_2, ESCALATION_LEVEL)
+ALL = (*VERSION_3, COACH_ID)
 
 
 def cli_flags() -> list[str]:

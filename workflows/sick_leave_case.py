@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
 # Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
 PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
+PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute
 
 
 class CaseInput(BaseModel):
@@ -77,7 +78,9 @@ class SickLeaveCase:
                 # A case opened before a patch replays as the version it was and keeps it for life.
                 version = 1
                 if workflow.patched(PATCH_SPOOR2_TRAJECTORY):
-                    version = rules.WATCH_VERSION if workflow.patched(PATCH_STAGNATION_WATCH) else 2
+                    version = 2
+                    if workflow.patched(PATCH_STAGNATION_WATCH):
+                        version = rules.COACH_VERSION if workflow.patched(PATCH_COACH_ATTRIBUTE) else rules.WATCH_VERSION
                 try:
                     self._state = rules.open_case(
                         input.opening, input.ruleset, today=self._today(), now=workflow.now(),
@@ -89,8 +92,9 @@ class SickLeaveCase:
         self._trajectory_to_end = False
         self._search_attributes: dict[str, Any] = {}
         if input.state is None:
-            # A new case starts without Spoor2Phase: nothing to unset.
+            # A new case starts without Spoor2Phase or CoachId: nothing to unset.
             self._search_attributes[sa.SPOOR2_PHASE.name] = None
+            self._search_attributes[sa.COACH_ID.name] = None
         self._notifier = Notifier(on_failure=self._notification_failed)
 
     # ----------------------------------------------------------------- main loop
@@ -193,8 +197,11 @@ class SickLeaveCase:
             keys = sa.VERSION_2
             wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
         if state.watch is not None:
-            keys = sa.ALL
+            keys = sa.VERSION_3
             wanted[sa.ESCALATION_LEVEL.name] = state.watch.level
+        if state.version >= rules.COACH_VERSION:
+            keys = sa.ALL
+            wanted[sa.COACH_ID.name] = state.spoor2_coach_id if state.spoor2_running else None
         updates: list[SearchAttributeUpdate] = []
         for key in keys:
             value = wanted[key.name]

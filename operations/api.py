@@ -1,0 +1,349 @@
+"""The HTTP API: cases from Temporal's visibility store and queries, and every human action as an update.
+
+Every action kind of the case (`domain.actions`) and of its spoor 2 trajectory (`domain.spoor2`)
+is an endpoint of its own, `POST /api/cases/{case_id}/actions/{kind}` and
+`POST /api/cases/{case_id}/spoor2/actions/{kind}`, with the action's fields as its body. The caller's
+role and id are the actor; the `Idempotency-Key` header is the action id, so a retried request is
+applied once. A malformed request is a 422, an action the case refuses a 409 with the workflow's
+reason, an action the caller's role may not take a 403.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
+
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain import actions as case_actions
+from domain import spoor2 as spoor2_actions
+from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
+from domain.models import ActionId, Actor, Role, Stage
+from domain.nl_time import local_date
+from domain.spoor2 import TrajectoryView
+from operations import cases
+from operations import spoor2 as trajectories
+from operations.auth import COOKIE, Authenticator, Caller
+from operations.dashboard import add_dashboard
+from service.rulebook import load_spoor2_rules
+from workflows.sick_leave_case import ActionResult, SickLeaveCase
+from workflows.spoor2_trajectory import TrajectoryActionResult
+
+log = structlog.get_logger("spoorwerk.api")
+
+# The roles that use the API (issue 5); the employee and UWV act through the case manager.
+API_ROLES = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.REINTEGRATIECOACH, Role.BEDRIJFSARTS,
+                       Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER})
+_OVERSIGHT = frozenset({Role.OPERATIONS, Role.CASEMANAGER})
+_OPENERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.WERKGEVER})
+_FULL_STATE = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.BEDRIJFSARTS})
+_bearer = HTTPBearer(auto_error=False, description="A token from SPOORWERK_API_TOKENS")
+
+
+class Problem(Exception):
+    """An HTTP error with a reason for the caller (and, for 401/403, a log line without personal data)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text}
+    for code, text in ((401, "Not authenticated"), (403, "The caller's role may not do this"), (404, "No such case"),
+                       (409, "Refused by the case, with its reason"), (422, "Malformed request"))
+}
+
+IdempotencyKey = Annotated[
+    ActionId,
+    Header(alias="Idempotency-Key", description="Unique per intended action: becomes the action id, so a retry applies once"),
+]
+
+
+def _today() -> date:
+    return local_date(datetime.now(timezone.utc))
+
+
+# --------------------------------------------------------------------------- who calls
+
+
+def caller_dependency(authenticator: Authenticator):
+    def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
+        token = credentials.credentials if credentials else request.cookies.get(COOKIE)
+        found = authenticator.authenticate(token) if token else None
+        if found is None:
+            raise Problem(401, "a valid bearer token is required")
+        if found.role not in API_ROLES:
+            raise Problem(403, f"role {found.role.value} does not use the API")
+        request.state.caller = found
+        return found
+
+    return caller
+
+
+def _require(caller: Caller, roles: frozenset[Role], what: str) -> None:
+    if caller.role not in roles:
+        allowed = ", ".join(sorted(r.value for r in roles))
+        raise Problem(403, f"a {caller.role.value} may not {what} (allowed: {allowed})")
+
+
+def _scope(caller: Caller) -> dict[str, Any]:
+    """The filters a caller's role always applies: an employer sees its own cases, a coach the ones it coaches."""
+    if caller.role is Role.WERKGEVER:
+        return {"employer_id": caller.employer_id}
+    if caller.role is Role.REINTEGRATIECOACH:
+        return {"coach_id": caller.id}
+    return {}
+
+
+async def _case_summary(client: Client, case_id: str, caller: Caller) -> CaseSummary:
+    """The case as of today, after checking that the caller may see it."""
+    try:
+        summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, _today())
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise Problem(404, f"case_id: no case {case_id!r}") from None
+        raise
+    if caller.role is Role.WERKGEVER and summary.employer_id != caller.employer_id:
+        raise Problem(403, "a werkgever may only see the cases of its own employer")
+    return summary
+
+
+def redact_dossier(entries: list[DossierEntry], caller: Caller) -> list[DossierEntry]:
+    """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only."""
+    if caller.may_see_medical_notes():
+        return entries
+    return [
+        e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
+        if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
+        for e in entries
+    ]
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+def _body_model(model: type[BaseModel], prefix: str) -> type[BaseModel]:
+    """The action's own fields, as the request body: kind, actor and action id come from the request."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in ("kind", "actor", "action_id")
+    }
+    return create_model(f"{prefix}{model.__name__}", __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__, **fields)
+
+
+class OpenCase(BaseModel):
+    """A new case: CaseOpening without `opened_by` (the caller opens it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    case_id: str
+    employer_id: str
+    first_sick_day: date
+    interruptions: list[dict[str, Any]] = Field(default_factory=list)
+    stage: Stage | None = None
+    prior_steps: list[dict[str, Any]] = Field(default_factory=list)
+    evaluations_held: list[date] = Field(default_factory=list)
+    contacts: dict[Role, list[str]] = Field(default_factory=dict)
+
+
+class Opened(BaseModel):
+    case_id: str
+    created: bool = Field(description="False when this request key had opened it before")
+
+
+class Overview(BaseModel):
+    running: int
+    by_stage: dict[str, int]
+    by_escalation_level: dict[int, int]
+
+
+class ActionKind(BaseModel):
+    kind: str
+    on: str = Field(description="'case' or 'spoor2'")
+    roles: list[Role]
+    path: str
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(client: Client, authenticator: Authenticator, *, task_queue: str) -> FastAPI:
+    """The API (under /api) for one Temporal client; the dashboard mounts beside it."""
+    # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
+    # the internet at run time. The OpenAPI document itself is at /openapi.json.
+    app = FastAPI(title="Spoorwerk", version="1", summary="Sick-leave cases under the Wet verbetering poortwachter",
+                  responses=ERRORS, docs_url=None, redoc_url=None)
+    app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
+    caller = caller_dependency(authenticator)
+    Authed = Annotated[Caller, Depends(caller)]
+    api = APIRouter(prefix="/api")
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        if exc.status in (401, 403):
+            who = getattr(request.state, "caller", None)
+            route = request.scope.get("route")
+            log.warning("request refused", status=exc.status, method=request.method,
+                        route=getattr(route, "path", "?"), role=who.role.value if who else None, reason=exc.reason)
+        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+
+    @app.exception_handler(cases.ActionRejected)
+    async def _rejected(request: Request, exc: cases.ActionRejected) -> JSONResponse:
+        status = 404 if isinstance(exc, cases.CaseNotFound) else 422 if isinstance(exc, cases.InvalidInput) else 409
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    @app.exception_handler(cases.CaseAlreadyExists)
+    async def _exists(request: Request, exc: cases.CaseAlreadyExists) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ValueError)
+    async def _bad_filter(request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @api.get("/me", response_model=Caller)
+    async def me(who: Authed) -> Caller:
+        """Who the token belongs to."""
+        return who
+
+    @api.get("/overview", response_model=Overview)
+    async def overview(who: Authed) -> Overview:
+        """Running cases counted per stage and per escalation level (within the caller's scope)."""
+        scope = _scope(who)
+        stages = {s.value: await cases.count_cases(client, stage=s, **scope) for s in Stage if s is not Stage.CLOSED}
+        levels = {n: await cases.count_cases(client, escalation_level=n, **scope) for n in range(4)}
+        return Overview(running=await cases.count_cases(client, **scope), by_stage=stages, by_escalation_level=levels)
+
+    @api.get("/cases", response_model=cases.CasePage)
+    async def list_cases(
+        who: Authed,
+        stage: Stage | None = None,
+        spoor2_phase: Annotated[int | None, Query(ge=1, le=9)] = None,
+        overdue: bool | None = None,
+        min_escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
+        employer_id: Annotated[str | None, Query(max_length=64)] = None,
+        coach_id: Annotated[str | None, Query(max_length=64)] = None,
+        deadline_before: date | None = None,
+        closed: Annotated[bool, Query(description="Also list closed cases")] = False,
+        page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+        page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    ) -> cases.CasePage:
+        """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
+        filters = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
+                   "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
+                   "deadline_before": deadline_before}
+        filters |= _scope(who)  # a scoped caller cannot widen its scope by a filter
+        try:
+            return await cases.page_cases(client, page_size=page_size, page_token=page_token, running_only=not closed,
+                                          **filters)
+        except RPCError:
+            if page_token:  # the store cannot read a token it did not hand out
+                raise Problem(422, "page_token: not a token this service handed out") from None
+            raise
+
+    @api.post("/cases", response_model=Opened, status_code=201)
+    async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
+        """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
+        _require(who, _OPENERS, "open a case")
+        if who.role is Role.WERKGEVER and body.employer_id != who.employer_id:
+            raise Problem(403, "a werkgever may only open cases of its own employer")
+        try:
+            opening = CaseOpening.model_validate({**body.model_dump(mode="json"), "opened_by": who.actor.model_dump()})
+        except ValueError as err:
+            raise cases.InvalidInput(case_actions.describe_validation_error(err, ())) from None  # type: ignore[arg-type]
+        handle = await cases.open_case(client, opening, task_queue=task_queue, request_key=key)
+        if handle.first_execution_run_id is None:  # started before, by this same request
+            return JSONResponse(Opened(case_id=body.case_id, created=False).model_dump(), status_code=200)
+        return Opened(case_id=body.case_id, created=True)
+
+    @api.get("/cases/{case_id}", response_model=CaseSummary)
+    async def case_summary(case_id: str, who: Authed) -> CaseSummary:
+        """The case at a glance: stage, weeks sick, next deadline, overdue steps, spoor 2, escalation."""
+        return await _case_summary(client, case_id, who)
+
+    @api.get("/cases/{case_id}/deadlines", response_model=list[DeadlineView])
+    async def case_deadlines(case_id: str, who: Authed) -> list[DeadlineView]:
+        """Every statutory step with its due date and status."""
+        await _case_summary(client, case_id, who)
+        return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, _today())
+
+    @api.get("/cases/{case_id}/dossier", response_model=list[DossierEntry])
+    async def case_dossier(case_id: str, who: Authed) -> list[DossierEntry]:
+        """Every event of the case in order; the bedrijfsarts's notes only for the bedrijfsarts."""
+        await _case_summary(client, case_id, who)
+        return redact_dossier(await cases.case_handle(client, case_id).query(SickLeaveCase.dossier), who)
+
+    @api.get("/cases/{case_id}/state", response_model=CaseState)
+    async def case_state(case_id: str, who: Authed) -> CaseState:
+        """The full case state (operations, case manager, bedrijfsarts)."""
+        _require(who, _FULL_STATE, "read a case's full state")
+        await _case_summary(client, case_id, who)
+        state = await cases.case_handle(client, case_id).query(SickLeaveCase.state)
+        return state.model_copy(update={"dossier": redact_dossier(state.dossier, who)})
+
+    @api.get("/cases/{case_id}/spoor2", response_model=TrajectoryView)
+    async def trajectory_view(case_id: str, who: Authed) -> TrajectoryView:
+        """The spoor 2 trajectory: phase, cadence, approvals, documents, outcome."""
+        await _case_summary(client, case_id, who)
+        try:
+            return await trajectories.view(client, case_id, _today())
+        except trajectories.NoTrajectory as err:
+            raise Problem(404, str(err)) from None
+
+    @api.get("/actions", response_model=list[ActionKind])
+    async def action_kinds(who: Authed) -> list[ActionKind]:
+        """Every action kind, where it is recorded, and the roles that may record it."""
+        return [ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
+                for k, on, roles, path in _kinds()]
+
+    for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
+        _add_action_route(api, client, caller, model, on="case")
+    for model in spoor2_actions.Spoor2Action.__origin__.__args__:  # type: ignore[attr-defined]
+        _add_action_route(api, client, caller, model, on="spoor2")
+    app.include_router(api)
+    add_dashboard(app)
+    return app
+
+
+def _kinds() -> list[tuple[str, str, frozenset[Role], str]]:
+    return ([(k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}") for k, r in case_actions.ACTION_ROLES.items()]
+            + [(k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
+               for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()])
+
+
+def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str) -> None:
+    kind: str = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
+    roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
+    result_model = ActionResult if on == "case" else TrajectoryActionResult
+    path = f"/cases/{{case_id}}/actions/{kind}" if on == "case" else f"/cases/{{case_id}}/spoor2/actions/{kind}"
+    allowed = ", ".join(sorted(r.value for r in roles & API_ROLES))
+
+    async def record(case_id: str, body: body_model, who: Annotated[Caller, Depends(caller)],  # type: ignore[valid-type]
+                     key: IdempotencyKey) -> Any:
+        if who.role not in roles:
+            raise Problem(403, f"actor.role: a {who.role.value} may not record {kind} (allowed: {allowed})")
+        fields = body.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+        if kind == "document_received":
+            rule = load_spoor2_rules().document_rule(str(fields.get("document")))
+            if rule is not None and who.role not in rule.roles:
+                raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
+                                   f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
+        await _case_summary(client, case_id, who)
+        payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
+        if on == "case":
+            return await cases.act(client, case_id, payload)
+        return await trajectories.act(client, case_id, payload)
+
+    record.__name__ = f"{on}_{kind}"
+    record.__doc__ = (model.__doc__ or kind.replace("_", " ").capitalize()) + f"\n\nRoles: {allowed}."
+    api.post(path, response_model=result_model, tags=[f"{on} actions"], summary=kind.replace("_", " "))(record)

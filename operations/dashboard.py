@@ -1,0 +1,474 @@
+"""The operations dashboard: server-rendered pages beside the API, on the same callers and scopes.
+
+`GET /login` asks for an API token and `POST /login` keeps it in the HttpOnly, SameSite=Strict cookie
+`operations.auth.COOKIE`, which the API accepts as well: the case page records actions by calling
+the API's own action endpoints from the browser. `GET /` lists the running cases in the caller's
+scope with counts per stage and escalation level; `GET /cases/{case_id}` shows one case with its
+timeline drawn to scale. Pages read Temporal through the same functions and checks as the API
+(`_scope`, `_case_summary`, `redact_dossier`): an employer never sees another employer's case, and
+nobody but the bedrijfsarts sees the bedrijfsarts's notes. Templates autoescape; the CSS and the
+small script are package files under /static (no build step, nothing fetched from elsewhere).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the annotations of the routes.
+
+import asyncio
+import base64
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jinja2
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from domain import actions as case_actions
+from domain import spoor2 as spoor2_actions
+from domain.case import CaseSummary, DeadlineView
+from domain.models import OPAQUE_ID_PATTERN, DossierEntry, Role, Stage
+from domain.spoor2 import TrajectoryView
+from operations import cases
+from operations import spoor2 as trajectories
+from operations.auth import COOKIE, Caller
+from workflows.sick_leave_case import SickLeaveCase
+
+# operations.api imports this module to add the dashboard, so its helpers are imported where used.
+
+log = structlog.get_logger("spoorwerk.dashboard")
+HERE = Path(__file__).parent
+REFRESH_SECONDS = 15
+PAGE_SIZE = 50
+SESSION_SECONDS = 8 * 3600
+OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
+CASE_ID_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the search box accepts (no quotes, no spaces)
+OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
+STAGE_LABELS = {"ziekmelding": "Ziekmelding", "spoor1": "Spoor 1", "ad_onderzoek": "AD-onderzoek", "spoor2": "Spoor 2",
+                "wia": "WIA", "closed": "Closed"}
+# Short names of the statutory steps for the timeline's labels (the table gives the full label).
+SHORT_LABELS = {"ziekmelding_arbodienst": "Ziekmelding", "probleemanalyse": "Probleemanalyse", "plan_van_aanpak": "Plan v. aanpak",
+                "ziekmelding_uwv": "42e week", "eerstejaarsevaluatie": "Eerstejaarsevaluatie", "spoor2_start": "Spoor 2 uiterlijk",
+                "wia_brief_uwv": "WIA-brief", "reintegratieverslag": "RIV", "wia_aanvraag": "WIA-aanvraag",
+                "einde_wachttijd": "Einde wachttijd"}
+# Dossier entries drawn in the timeline's escalation lane (the rest go to the dossier lane).
+ESCALATION_ENTRIES = frozenset({"escalation_raised", "escalation_resolved", "escalation_acknowledged", "stagnation_reported",
+                                "non_cooperation_recorded", "measure_requested", "measure_reminder", "measure_taken",
+                                "measures_exhausted"})
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                               "form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
+    autoescape=True,  # every template, whatever its name
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["stage_label"] = lambda s: STAGE_LABELS.get(str(s), str(s)) if s else "–"
+_env.filters["kind_label"] = lambda k: str(k).replace("_", " ")
+
+
+def _detail(value: Any) -> str:
+    """A dossier detail as text: nested records as 'key: value; …' rather than Python's repr."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k.replace('_', ' ')}: {_detail(v)}" for k, v in value.items() if v is not None)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_detail(v) for v in value)
+    return str(value)
+
+
+_env.filters["detail"] = _detail
+
+
+class _Unauthenticated(Exception):
+    pass
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, **context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _page_caller(request: Request) -> Caller:
+    """The caller of a page from the dashboard's cookie; the API's own roles only."""
+    from operations.api import API_ROLES
+
+    token = request.cookies.get(COOKIE)
+    found = request.app.state.authenticator.authenticate(token) if token else None
+    if found is None or found.role not in API_ROLES:
+        raise _Unauthenticated
+    request.state.caller = found
+    return found
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`)."""
+    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
+        return "/"
+    return value
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post comes from our own pages (SameSite=Strict covers the cookie; this covers login CSRF)."""
+    origin = request.headers.get("origin")
+    if origin is None:  # not a browser, or one that sends no Origin on a same-origin form post
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = await request.body()
+    if len(body) > 8192:
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+def _weeks_sick(first: date | None, today: date) -> int | None:
+    """Illness week counted from the first sick day (interruptions aside): week 1 is days 1-7."""
+    if first is None or first > today:
+        return None
+    return ((today - first).days + 1 + 6) // 7
+
+
+def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """The fields a person fills in for an action (required ones first, the free-text note last)."""
+    found = [{"name": name, "required": info.is_required()} for name, info in model.model_fields.items()
+             if name not in ("kind", "actor", "action_id", "on")]
+    return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
+
+
+def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
+    found = {}
+    for on, union in (("case", case_actions.Action), ("spoor2", spoor2_actions.Spoor2Action)):
+        for model in union.__origin__.__args__:  # type: ignore[attr-defined]
+            kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+            found[(on, kind)] = _model_fields(model)
+    return found
+
+
+# --------------------------------------------------------------------------- the overview
+
+
+class Filters(BaseModel):
+    stage: str = ""
+    min_escalation_level: str = ""
+    overdue: str = ""
+    spoor2_phase: str = ""
+    employer_id: str = ""
+    coach_id: str = ""
+    q: str = ""
+
+    def query(self, **changes: str) -> str:
+        values = {k: v for k, v in (self.model_dump() | changes).items() if v}
+        return ("?" + urlencode(values)) if values else ""
+
+
+def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str, Any], list[str]]:
+    """The filters of the overview's form, as `cases_query` arguments, and what was wrong with any."""
+    from operations.api import _scope
+
+    params = request.query_params
+    scope = _scope(caller)  # a scoped caller cannot widen its scope by a filter: its scope's fields are not shown
+    shown = Filters(**{k: params.get(k, "").strip()[:64] for k in Filters.model_fields if k not in scope})
+    errors: list[str] = []
+    filters: dict[str, Any] = {}
+    if shown.stage:
+        if shown.stage in {s.value for s in OPEN_STAGES}:
+            filters["stage"] = shown.stage
+        else:
+            errors.append(f"stage: {shown.stage!r} is not a stage")
+    for name, low, high in (("min_escalation_level", 0, 3), ("spoor2_phase", 1, 4)):
+        raw = getattr(shown, name)
+        if raw:
+            if raw.isdigit() and low <= int(raw) <= high:
+                filters[name] = int(raw)
+            else:
+                errors.append(f"{name}: {raw!r} is not between {low} and {high}")
+    if shown.overdue in ("yes", "no"):
+        filters["overdue"] = shown.overdue == "yes"
+    elif shown.overdue:
+        errors.append(f"overdue: {shown.overdue!r} is not yes or no")
+    for name in ("employer_id", "coach_id"):
+        raw = getattr(shown, name)
+        if raw:
+            if OPAQUE_ID.match(raw):
+                filters[name] = raw
+            else:
+                errors.append(f"{name}: {raw!r} is not an opaque id")
+    if shown.q and not CASE_ID_PREFIX.match(shown.q):
+        errors.append(f"case id: {shown.q!r} is not (the start of) a case id")
+    filters |= scope
+    return shown, filters, errors
+
+
+async def _page(client: Client, filters: dict[str, Any], prefix: str, page_token: str | None) -> cases.CasePage:
+    if not prefix:
+        return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token, **filters)
+    # A case id search: the same filters, and the workflow id starting with the case id typed.
+    query = cases.cases_query(**filters) + f" AND WorkflowId STARTS_WITH 'case-{prefix}'"
+    token = base64.urlsafe_b64decode(page_token.encode()) if page_token else None
+    it = client.list_workflows(query, page_size=PAGE_SIZE, next_page_token=token)
+    await it.fetch_next_page()
+    following = it.next_page_token
+    return cases.CasePage(cases=[cases._listing(wf) for wf in it.current_page or []],
+                          next_page_token=base64.urlsafe_b64encode(following).decode() if following else None)
+
+
+async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
+    stage_counts = [cases.count_cases(client, stage=s, **scope) for s in OPEN_STAGES]
+    level_counts = [cases.count_cases(client, escalation_level=n, **scope) for n in range(4)]
+    found = await asyncio.gather(cases.count_cases(client, **scope), cases.count_cases(client, overdue=True, **scope),
+                                 *stage_counts, *level_counts)
+    running, overdue, rest = found[0], found[1], found[2:]
+    return {"running": running, "overdue": overdue,
+            "by_stage": [(s.value, n) for s, n in zip(OPEN_STAGES, rest[:len(OPEN_STAGES)])],
+            "by_level": list(enumerate(rest[len(OPEN_STAGES):]))}
+
+
+# --------------------------------------------------------------------------- the timeline
+
+
+class Timeline:
+    """Geometry of the case's timeline: calendar days to x, lanes to y (an SVG viewBox of WIDTH x HEIGHT)."""
+
+    WIDTH, LEFT, RIGHT = 1180, 118, 24
+    LANES = (("deadlines", "Deadlines", 74), ("spoor2", "Spoor 2", 34), ("escalation", "Stagnatie", 34),
+             ("dossier", "Dossier", 34))
+    AXIS = 30
+
+    def __init__(self, start: date, end: date, today: date) -> None:
+        self.start, self.end, self.today = start, max(end, start + timedelta(days=7)), today
+        self.days = (self.end - self.start).days
+        self.plot = self.WIDTH - self.LEFT - self.RIGHT
+        self.lanes: dict[str, tuple[str, float, float]] = {}
+        y: float = self.AXIS
+        for key, label, height in self.LANES:
+            self.lanes[key] = (label, y, height)
+            y += height + 6
+        self.bottom = y  # the "today" label goes below the lanes
+        self.height = y + 16
+
+    def x(self, day: date) -> float:
+        offset = min(max((day - self.start).days, 0), self.days)
+        return round(self.LEFT + self.plot * offset / self.days, 1)
+
+    def mid(self, lane: str) -> float:
+        _, top, height = self.lanes[lane]
+        return top + height / 2
+
+
+def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list[DossierEntry],
+              trajectory: TrajectoryView | None, today: date) -> dict[str, Any]:
+    first = summary.first_sick_day
+    end = first + timedelta(weeks=104) - timedelta(days=1)
+    if summary.wachttijd_ends and summary.wachttijd_ends > end:
+        end = summary.wachttijd_ends
+    start = min(first, today)
+    end = max(end, today)
+    t = Timeline(start, end, today)
+
+    weeks = (t.end - first).days // 7 + 1
+    ticks = []
+    for w in range(0, weeks + 1):
+        day = first + timedelta(weeks=w)
+        if day > t.end:
+            break
+        ticks.append({"x": t.x(day), "major": w % 13 == 0, "label": str(w) if w % 13 == 0 else ""})
+
+    # Statutory deadlines: a marker at the due day (or the day done, when there was no due day).
+    markers, labels = [], []
+    rows_end = [-1e9, -1e9, -1e9]
+    mid = t.mid("deadlines")
+    _, top, _ = t.lanes["deadlines"]
+    for d in sorted(deadlines, key=lambda d: (d.due or d.done_on or date.max)):
+        day = d.due or d.done_on
+        if day is None:
+            continue
+        status = d.status.value
+        x = t.x(day)
+        title = f"{d.label}: due {d.due or '–'}, {status}" + (f", done {d.done_on}" if d.done_on else "") + (
+            " (late)" if d.late else "") + (f", waived: {d.waived_because}" if d.waived_because else "")
+        markers.append({"x": x, "y": mid + 14, "status": status, "late": d.late, "title": title, "key": d.key})
+        if d.done_on and d.due and d.done_on != d.due:
+            markers[-1]["done_x"] = t.x(d.done_on)
+        short = SHORT_LABELS.get(d.key)
+        if short and d.occurrence is None:
+            width = 5.6 * len(short) + 6
+            centre = min(max(x, t.LEFT + width / 2), t.LEFT + t.plot - width / 2)  # inside the plot
+            for row, row_end in enumerate(rows_end):
+                if centre - width / 2 > row_end:
+                    rows_end[row] = centre + width / 2
+                    labels.append({"x": centre, "y": top + 11 + 12 * row, "text": short, "status": status})
+                    break
+
+    # Spoor 2: the trajectory as a thin bar, its phases as bars.
+    bars, span = [], None
+    if trajectory is not None:
+        ends = trajectory.ended_on or today
+        span = {"x": t.x(trajectory.started_on), "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
+                "title": f"Spoor 2 since {trajectory.started_on}: {trajectory.status.value}"}
+        for p in trajectory.phases:
+            until = p.completed_on or today
+            x0, x1 = t.x(p.started_on), t.x(until)
+            bars.append({"x": x0, "w": max(x1 - x0, 3), "label": f"Fase {p.number}", "wide": x1 - x0 > 46,
+                         "state": "done" if p.completed_on else ("late" if p.time_up_flagged else "running"),
+                         "title": f"{p.label}: {p.started_on} – {p.completed_on or 'running'}"
+                                  f" (time up {p.time_up_on}; {p.conversations_held}/{p.conversations_expected} conversations)"})
+
+    # Escalations and the other dossier events as small marks.
+    escalations, events = [], []
+    for e in dossier:
+        x = t.x(e.on)
+        title = f"{e.on} · {e.kind.replace('_', ' ')} · {e.summary}"
+        if e.kind in ESCALATION_ENTRIES:
+            level = e.details.get("level") if e.kind == "escalation_raised" else None
+            escalations.append({"x": x, "kind": e.kind, "level": level if isinstance(level, int) else None,
+                                "title": title})
+        else:
+            who = "system" if e.actor.role is Role.SYSTEEM else "person"
+            events.append({"x": x, "who": who, "kind": e.kind, "overdue": e.kind == "deadline_overdue", "title": title})
+    # Marks of the same days side by side, not on top of each other: earlier ones move left, never into the future.
+    following = 1e9
+    for mark in reversed(escalations):
+        mark["x"] = following = min(mark["x"], following - 12)
+    stall = None
+    if summary.escalation_level and summary.stalled_since:
+        x0 = t.x(summary.stalled_since)
+        stall = {"x": x0, "w": max(t.x(today) - x0, 3), "level": summary.escalation_level,
+                 "title": f"Stalled since {summary.stalled_since}: level {summary.escalation_level}"}
+    expected = None
+    if summary.expected is not None:
+        expected = {"x": t.x(summary.expected.by),
+                    "title": f"Expected by {summary.expected.by}: {summary.expected.what} ({summary.expected.context})"}
+
+    wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
+    return {"t": t, "ticks": ticks, "markers": markers, "labels": labels, "bars": bars, "span": span,
+            "escalations": escalations, "events": events, "stall": stall, "expected": expected,
+            "today_x": t.x(today), "today_label_x": min(max(t.x(today), t.LEFT + 50), t.WIDTH - 60), "wachttijd_x": wachttijd_x, "first": first, "end": t.end}
+
+
+# --------------------------------------------------------------------------- routes
+
+
+def add_dashboard(app: FastAPI) -> None:
+    """Add the dashboard's pages (/, /cases/{id}, /login, /logout) and its static files to the API app."""
+    from operations import api
+
+    fields = _action_fields()
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/login", include_in_schema=False)
+    async def login_form(request: Request, next: str = "/") -> Response:
+        return _render(request, "login.html", caller=None, next=_safe_next(next), error=None)
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        if not _same_origin(request):
+            return _render(request, "login.html", 403, caller=None, next="/", error="This form must be sent from this site.")
+        form = await _form(request)
+        token, target = form.get("token", "").strip(), _safe_next(form.get("next"))
+        found = request.app.state.authenticator.authenticate(token) if token else None
+        if found is None or found.role not in api.API_ROLES:
+            reason = "Unknown token." if found is None else f"The role {found.role.value} does not use the dashboard."
+            return _render(request, "login.html", 401, caller=None, next=target, error=reason)
+        response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
+        response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/login", status_code=303, headers={"Cache-Control": "no-store"})
+        if _same_origin(request):
+            response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @app.get("/", include_in_schema=False)
+    async def overview(request: Request) -> Response:
+        try:
+            caller = _page_caller(request)
+        except _Unauthenticated:
+            return _to_login(request)
+        client: Client = request.app.state.client
+        today = api._today()
+        shown, filters, errors = _parse_filters(request, caller)
+        page_token = request.query_params.get("page_token") or None
+        page, counts = cases.CasePage(cases=[], next_page_token=None), None
+        count_scope = {k: v for k, v in filters.items() if k in ("employer_id", "coach_id")}
+        if not errors:
+            try:
+                page, counts = await asyncio.gather(_page(client, filters, shown.q, page_token), _counts(client, count_scope))
+            except ValueError as err:
+                errors.append(str(err))
+            except RPCError as err:
+                log.warning("case list failed", status=str(err.status))
+                errors.append("page_token: not a token this page handed out" if page_token
+                              else "The case list is not available right now; it is tried again shortly.")
+            if shown.q and len(page.cases) == 1 and page.cases[0].case_id == shown.q and not page_token:
+                return RedirectResponse(f"/cases/{shown.q}", status_code=303)
+        rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today),
+                 "deadline_past": bool(c.next_deadline and c.next_deadline < today)} for c in page.cases]
+        next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
+        return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
+                       counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
+                       count_scope=count_scope, scoped=api._scope(caller))
+
+    @app.get("/cases/{case_id}", include_in_schema=False)
+    async def case_page(request: Request, case_id: str) -> Response:
+        try:
+            caller = _page_caller(request)
+        except _Unauthenticated:
+            return _to_login(request)
+        client: Client = request.app.state.client
+        today = api._today()
+        if not OPAQUE_ID.match(case_id):
+            return _render(request, "error.html", 404, caller=caller, title="No such case",
+                           reason=f"case_id: {case_id!r} is not a case id")
+        try:
+            summary = await api._case_summary(client, case_id, caller)
+        except api.Problem as err:
+            return _render(request, "error.html", err.status, caller=caller,
+                           title="No such case" if err.status == 404 else "Not yours to see", reason=err.reason)
+        handle = cases.case_handle(client, case_id)
+
+        async def trajectory() -> TrajectoryView | None:
+            if not (summary.spoor2_running or summary.spoor2_status or summary.spoor2_result):
+                return None
+            try:
+                return await trajectories.view(client, case_id, today)
+            except trajectories.NoTrajectory:
+                return None
+
+        deadlines, dossier, view = await asyncio.gather(
+            handle.query(SickLeaveCase.deadlines, today), handle.query(SickLeaveCase.dossier), trajectory())
+        dossier = api.redact_dossier(dossier, caller)
+        kinds = [{"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
+                  "fields": fields.get((on, kind), [])}
+                 for kind, on, roles, path in api._kinds()
+                 if caller.role in roles and (on == "case" or view is not None)]
+        skeletons = {k["kind"]: {f["name"]: "" for f in k["fields"] if f["required"]} for k in kinds}
+        return _render(
+            request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
+            dossier=list(reversed(dossier)), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
+            kinds=kinds, skeletons=json.dumps(skeletons), closed=summary.closed_on is not None,
+        )

@@ -1,0 +1,67 @@
+"""The API and dashboard served for tests: the real app on loopback, a worker, the dev server.
+
+Registered as a pytest plugin in conftest. The server runs in the test's own event loop, so tests
+talk to it asynchronously (httpx.AsyncClient, Playwright's async API, asyncio subprocesses): a
+blocking call would stall the server it waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from temporalio.testing import WorkflowEnvironment
+
+from domain.models import Role
+from operations.api import create_app
+from operations.auth import Caller, TokenAuthenticator
+from service.settings import Settings
+from tests.loopback import free_port
+from worker import build_worker
+
+# One caller per role, and a second employer to show that employers only see their own cases.
+CALLERS = {
+    "operations": Caller(role=Role.OPERATIONS, id="ops-1"),
+    "casemanager": Caller(role=Role.CASEMANAGER, id="cm-1"),
+    "reintegratiecoach": Caller(role=Role.REINTEGRATIECOACH, id="coach-1"),
+    "bedrijfsarts": Caller(role=Role.BEDRIJFSARTS, id="arts-1"),
+    "arbeidsdeskundige": Caller(role=Role.ARBEIDSDESKUNDIGE, id="ad-1"),
+    "werkgever": Caller(role=Role.WERKGEVER, id="hr-1", employer_id="E-api"),
+    "other_werkgever": Caller(role=Role.WERKGEVER, id="hr-2", employer_id="E-other"),
+}
+
+
+@dataclass
+class ApiServer:
+    url: str
+    tokens: dict[str, str]  # CALLERS key -> bearer token
+    env: WorkflowEnvironment
+    task_queue: str
+
+    def headers(self, who: str = "operations", key: str | None = None) -> dict[str, str]:
+        """Authorization for `who`, with an Idempotency-Key (a fresh one unless given)."""
+        return {"Authorization": f"Bearer {self.tokens[who]}", "Idempotency-Key": key or f"k-{uuid.uuid4().hex[:16]}"}
+
+
+@pytest.fixture(scope="session")
+async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[ApiServer]:
+    tokens = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
+    queue = f"tq-api-{uuid.uuid4().hex[:8]}"
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"))
+    app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                           lifespan="off"))
+    server.capture_signals = lambda: __import__("contextlib").nullcontext()  # type: ignore[method-assign]
+    async with build_worker(dev_env.client, settings, task_queue=queue):
+        served = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not served.done(), "the API server did not start"
+            await asyncio.sleep(0.02)
+        yield ApiServer(url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue)
+        server.should_exit = True
+        await served

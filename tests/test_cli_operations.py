@@ -1,0 +1,279 @@
+"""`spoorwerk cases|case|act|ack|open`, end to end: the real command as a subprocess, against the API
+served on loopback (a worker and the Temporal dev server behind it), and once directly against Temporal.
+
+The API server runs in this test's event loop, so each command runs as an asyncio subprocess.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from domain.nl_time import local_date
+from operations.cli import _parse_fields
+from tests.loopback import free_port
+
+pytestmark = pytest.mark.devserver
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Done:
+    rc: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+def today() -> date:
+    return local_date(datetime.now(timezone.utc))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE")}
+    # No token file of a local `make run` may stand in for the token a test gives.
+    env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
+    return env | extra
+
+
+async def run(*args: str, env: dict[str, str]) -> Done:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "operations.cli", *args, cwd=REPO, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    return Done(proc.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def cli(api_server, tmp_path):
+    """Run `spoorwerk ...` against the test API, as operations unless another --token is given."""
+    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"])
+
+    async def call(*args: str) -> Done:
+        return await run(*args, env=env)
+
+    return call
+
+
+async def eventually(fetch, check, seconds: float = 15.0):
+    """Visibility is eventually consistent: poll until `check(fetch())` holds."""
+    value = None
+    for _ in range(int(seconds / 0.25)):
+        value = await fetch()
+        if check(value):
+            return value
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"not reached: {value!r}")
+
+
+def listed(done: Done) -> list[str]:
+    assert done.rc == 0, done.err
+    return [c["case_id"] for c in done.json()["cases"]]
+
+
+async def test_open_list_show_act_and_retry_once(cli):
+    case_id, employer = new_id("C"), new_id("E")
+    first_sick_day = (today() - timedelta(days=3)).isoformat()
+    opened = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day, "--key", f"open-{case_id}")
+    assert opened.rc == 0, opened.err
+    assert f"opened case {case_id}" in opened.out
+    again = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day,
+                      "--key", f"open-{case_id}", "--json")
+    assert again.rc == 0 and again.json() == {"case_id": case_id, "created": False}
+
+    # Listed, as JSON and as a table, by employer and stage.
+    found = await eventually(lambda: cli("cases", "--employer", employer, "--json"), lambda d: listed(d) == [case_id])
+    (row,) = found.json()["cases"]
+    assert row["employer_id"] == employer and row["stage"] == "ziekmelding" and row["first_sick_day"] == first_sick_day
+    assert row["overdue"] is False and row["escalation_level"] == 0 and row["next_deadline"]
+    table = await cli("cases", "--employer", employer, "--stage", "ziekmelding")
+    assert table.rc == 0, table.err
+    header, line = table.out.splitlines()[:2]
+    assert header.split() == ["case", "employer", "stage", "first", "sick", "day", "next", "deadline", "phase", "overdue", "level"]
+    assert line.split()[:4] == [case_id, employer, "ziekmelding", first_sick_day] and line.split()[-3:] == ["-", "no", "0"]
+    none = await cli("cases", "--employer", employer, "--stage", "spoor2")
+    assert none.rc == 0 and "no cases match" in none.out
+
+    # Shown: summary, deadlines, dossier.
+    shown = await cli("case", case_id)
+    assert shown.rc == 0, shown.err
+    assert f"Case {case_id} - employer {employer} - stage ziekmelding" in shown.out
+    assert "week 1, day 4" in shown.out and "\nDeadlines\n" in shown.out and "\nDossier\n" in shown.out
+    assert any(l.startswith("probleemanalyse ") and "open" in l for l in shown.out.splitlines())
+
+    # An action with a field, then its retry with the same key: applied once.
+    key = f"k-{uuid.uuid4().hex[:12]}"
+    acted = await cli("act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail",
+                      "--on", today().isoformat())
+    assert acted.rc == 0, acted.err
+    assert f"recorded: ziekmelding_arbodienst_sent on case {case_id}" in acted.out
+    assert "operations/ops-1" in acted.out and f"key: {key}" in acted.out
+    before = (await cli("case", case_id, "--json")).json()
+    entry = next(e for e in before["dossier"] if e["action_id"] == key)
+    assert entry["kind"] == "ziekmelding_arbodienst_sent" and entry["details"] == {"note": "sent by mail"}
+    assert entry["actor"] == {"role": "operations", "id": "ops-1"}
+    assert next(d for d in before["deadlines"] if d["key"] == "ziekmelding_arbodienst")["status"] == "done"
+
+    retried = await cli("act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail", "--json")
+    assert retried.rc == 0, retried.err
+    assert retried.json()["entry"] == entry  # the same entry (`applied` may say True: the server answers from its record)
+    after = (await cli("case", case_id, "--json")).json()
+    assert after["dossier"] == before["dossier"]
+
+    # Without --key a fresh key is made and printed first, so the request can be retried with it.
+    fresh = await cli("act", case_id, "evaluatie_held", "--json")  # refused, but the key was printed
+    assert fresh.rc == 1 and "idempotency key " in fresh.err and "--key" in fresh.err
+
+
+async def test_listing_follows_pages_up_to_the_limit(cli):
+    employer = new_id("E")
+    ids = [new_id("C") for _ in range(3)]
+    opened = await asyncio.gather(*(cli("open", c, "--employer", employer, "--first-sick-day", today().isoformat()) for c in ids))
+    assert all(d.rc == 0 for d in opened), [d.err for d in opened]
+    await eventually(lambda: cli("cases", "--employer", employer, "--json"), lambda d: sorted(listed(d)) == sorted(ids))
+
+    first = await cli("cases", "--employer", employer, "--page-size", "1", "--limit", "2", "--json")
+    assert len(listed(first)) == 2 and first.json()["next_page_token"]
+    rest = await cli("cases", "--employer", employer, "--page-token", first.json()["next_page_token"], "--json")
+    assert sorted(listed(first) + listed(rest)) == sorted(ids)
+    table = await cli("cases", "--employer", employer, "--page-size", "1", "--limit", "2")
+    assert table.rc == 0 and "2 cases (there may be more: raise --limit)" in table.out
+
+
+async def test_refusals_exit_1_with_the_reason(cli, api_server):
+    case_id = new_id("C")
+    assert (await cli("open", case_id, "--employer", "E-api", "--first-sick-day", today().isoformat())).rc == 0
+
+    taken = await cli("open", case_id, "--employer", "E-api", "--first-sick-day", today().isoformat())
+    assert taken.rc == 1 and f"refused (HTTP 409): case_id: a case {case_id!r} already exists" in taken.err
+
+    early = await cli("act", case_id, "evaluatie_held")
+    assert early.rc == 1 and early.out == ""
+    assert "spoorwerk: refused (HTTP 409): evaluatie_held: needs a plan_van_aanpak on record first" in early.err
+
+    werkgever = await cli("act", case_id, "probleemanalyse_recorded", "--field", "belastbaarheid_hours_per_day=4",
+                          "--token", api_server.tokens["werkgever"])
+    assert werkgever.rc == 1
+    assert "spoorwerk: refused (HTTP 403): actor.role: a werkgever may not record probleemanalyse_recorded" in werkgever.err
+
+    no_trajectory = await cli("act", case_id, "intake_held", "--spoor2", "--json-body", '{"coach_id": "coach-1"}')
+    assert no_trajectory.rc == 1 and "refused (HTTP 404): case_id: case" in no_trajectory.err
+    assert "has no spoor 2 trajectory" in no_trajectory.err
+
+    missing = await cli("case", new_id("Nope"))
+    assert missing.rc == 1 and "refused (HTTP 404): case_id: no case" in missing.err
+    unknown = await cli("cases", "--token", "not-a-token")
+    assert unknown.rc == 1 and "refused (HTTP 401)" in unknown.err
+    assert "Traceback" not in early.err + werkgever.err + missing.err + unknown.err
+
+
+async def test_acknowledging_an_escalation(cli):
+    case_id = new_id("C")
+    assert (await cli("open", case_id, "--employer", new_id("E"), "--first-sick-day", today().isoformat())).rc == 0
+    calm = await cli("ack", case_id, "--reason", "looked at it")
+    assert calm.rc == 1 and "refused (HTTP 409): escalation_acknowledged: the case is not escalated" in calm.err
+
+    reported = await cli("act", case_id, "stagnation_reported", "--json")
+    assert reported.rc == 0, reported.err
+    assert reported.json()["entry"]["kind"] == "stagnation_reported"
+    # The case climbs the ladder in its own loop, right after the action.
+    await eventually(lambda: cli("case", case_id, "--json"), lambda d: d.json()["summary"]["escalation_level"] >= 2)
+
+    acked = await cli("ack", case_id, "--reason", "seen; calling the employer today")
+    assert acked.rc == 0, acked.err
+    assert f"recorded: escalation_acknowledged on case {case_id}" in acked.out
+    shown = await cli("case", case_id)
+    assert "escalation_acknowledged" in shown.out and "escalation:" in shown.out
+
+
+async def test_the_embedded_workers_token_file_is_the_default_token(api_server, tmp_path):
+    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url)
+    without = await run("cases", "--employer", "E-none", env=env)
+    assert without.rc == 1 and "refused (HTTP 401): a valid bearer token is required" in without.err
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "api-token").write_text(api_server.tokens["operations"] + "\n")
+    done = await run("cases", "--employer", "E-none", "--json", env=env)
+    assert done.rc == 0, done.err
+    assert done.json() == {"cases": [], "next_page_token": None}
+
+
+BAD_INPUT = [
+    (["cases", "--deadline-before", "2025-13-01"], "'2025-13-01' is not a date"),
+    (["cases", "--overdue", "--not-overdue"], "not allowed with argument"),
+    (["cases", "--min-level", "4"], "is not an escalation level"),
+    (["case", "no/such"], "is not an opaque id"),
+    (["act", "C1", "evaluatie_held", "--json-body", "{nope"], "--json-body: not JSON"),
+    (["act", "C1", "evaluatie_held", "--json-body", "[1, 2]"], "--json-body: must be a JSON object"),
+    (["act", "C1", "evaluatie_held", "--field", "note"], "--field: 'note' is not name=value"),
+    (["act", "C1", "evaluatie_held", "--field", "action_id=x"], "action_id: not a field of the body; it is given by --key"),
+    (["act", "C1", "no_such_action"], "KIND: 'no_such_action' is not a case action"),
+    (["act", "C1", "intake_held"], "it is a spoor 2 action: add --spoor2"),
+    (["act", "C1", "evaluatie_held", "--key", "no spaces"], "is not an idempotency key"),
+    (["open", "C1", "--employer", "E1", "--first-sick-day", "6-1-2025"], "is not a date"),
+    (["ack", "C1"], "the following arguments are required: --reason"),
+]
+
+
+async def test_bad_input_exits_2(tmp_path):
+    # Refused before any request: the API address is one nobody listens on (that would be exit 3).
+    env = base_env(tmp_path, SPOORWERK_API_URL=f"http://127.0.0.1:{free_port()}")
+    done = await asyncio.gather(*(run(*args, env=env) for args, _ in BAD_INPUT))
+    for (args, message), d in zip(BAD_INPUT, done):
+        assert (d.rc, d.out) == (2, ""), (args, d)
+        assert message in d.err, (args, d.err)
+
+
+def test_field_values_are_json_when_they_parse():
+    ns = argparse.Namespace(json_body='{"weeks": 2, "reason": "x"}', on=None, field=[
+        "weeks=5", "flag=true", "items=[1, \"a\"]", "obj={\"a\": 1}", "text=hello world", "quoted=\"4\"", "empty=",
+        "expr=a=b"])
+    fields = _parse_fields(ns)
+    assert fields == {"weeks": 5, "reason": "x", "flag": True, "items": [1, "a"], "obj": {"a": 1}, "text": "hello world",
+                      "quoted": "4", "empty": "", "expr": "a=b", "on": today().isoformat()}
+
+
+async def test_unreachable_api_or_temporal_exits_3(tmp_path):
+    url = f"http://127.0.0.1:{free_port()}"
+    done = await run("cases", "--api", url, "--token", "t", env=base_env(tmp_path))
+    assert done.rc == 3 and done.out == ""
+    assert f"spoorwerk: cannot reach the Spoorwerk API at {url}" in done.err and "Traceback" not in done.err
+
+    address = f"127.0.0.1:{free_port()}"
+    direct = await run("case", "C1", "--direct", env=base_env(tmp_path, TEMPORAL_ADDRESS=address))
+    assert direct.rc == 3 and f"spoorwerk: cannot reach Temporal at {address}" in direct.err
+    assert "Traceback" not in direct.err
+
+
+async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
+    case_id, employer = new_id("C"), new_id("E")
+    assert (await cli("open", case_id, "--employer", employer, "--first-sick-day", today().isoformat())).rc == 0
+    env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+                   SPOORWERK_TASK_QUEUE=api_server.task_queue)
+
+    async def direct(*args: str) -> Done:
+        return await run(*args, "--direct", env=env)
+
+    found = await eventually(lambda: direct("cases", "--employer", employer, "--json"), lambda d: listed(d) == [case_id])
+    assert found.json()["cases"][0]["stage"] == "ziekmelding"
+    acted = await direct("act", case_id, "ziekmelding_arbodienst_sent", "--actor-id", "ops-night", "--json")
+    assert acted.rc == 0, acted.err
+    assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
+    refused = await direct("act", case_id, "evaluatie_held")
+    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: needs a plan_van_aanpak" in refused.err
