@@ -26,6 +26,7 @@ async def test_no_generated_request_gets_a_server_error(api_server, tmp_path, wh
         "--request-timeout", "30", "--no-color", "--suppress-health-check", "all",
         "--report", "junit", "--report-dir", str(tmp_path), "--generation-database", "none",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # it keeps a cache folder where it runs
     )
     out, _ = await proc.communicate()
     text = out.decode()
