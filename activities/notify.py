@@ -133,7 +133,7 @@ class Notifications:
         info = activity.info()
         report = _progress(notification.notification_id, info.heartbeat_details)
         transient: list[str] = []
-        for channel in self.channels:
+        for n, channel in enumerate(self.channels):
             if channel.name in report.finished:
                 continue
             reason = None
@@ -152,8 +152,9 @@ class Notifications:
             else:
                 outcome = "delivered"
                 report.delivered.append(channel.name)
-            if outcome != "retry":
-                # Recorded before the next channel is tried: a later attempt skips this one.
+            if outcome != "retry" and (transient or n < len(self.channels) - 1):
+                # Recorded before the next channel is tried: a later attempt skips this one. After
+                # the last channel, with nothing to retry, the activity's result says it instead.
                 activity.heartbeat(report.model_dump(mode="json"))
             activity.logger.info(
                 "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}

@@ -537,13 +537,18 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
             days.append(view.due + timedelta(days=1))
     if state.recovered_on is not None:
         days.append(state.recovered_on + timedelta(days=state.ruleset.four_week_rule_days))
+    wake = start_of_day(min(days)) if days else None
     if state.watch is not None and state.stagnation_rules is not None:
         leads = state.stagnation_rules.reminders.lead_days
-        for view in _remindable(views):
-            days.append(st.next_reminder_day(leads, view.due, today) or date.max)  # type: ignore[arg-type]
-        days.append(st.next_wake_day(state.watch, expectation(state), today) or date.max)
-        days = [d for d in days if today < d < date.max]
-    return start_of_day(min(days)) if days else None
+        watch_days = [st.next_reminder_day(leads, view.due, today) for view in _remindable(views)]  # type: ignore[arg-type]
+        watch_days.append(st.next_wake_day(state.watch, expectation(state), today))
+        watch_days = [d for d in watch_days if d is not None and d > today]
+        if watch_days:
+            # Reminders and escalations go out in the morning, and apart from the statutory clock's
+            # and the trajectory's midnight timers (which may change the same watch).
+            morning = start_of_day(min(watch_days)) + timedelta(hours=st.WATCH_HOUR)
+            wake = morning if wake is None else min(wake, morning)
+    return wake
 
 
 # --------------------------------------------------------------------------- stagnation (version 3)

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.models import Actor, Role
 
 TOP_LEVEL = 3
+# The hour (Amsterdam) at which the watch's reminders and ladder steps are taken.
+WATCH_HOUR = 6
 
 # --------------------------------------------------------------------------- rules as data
 

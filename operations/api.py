@@ -10,7 +10,7 @@ reason, an action the caller's role may not take a 403.
 
 # No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import structlog
@@ -70,8 +70,12 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _today() -> date:
+def today() -> date:
     return local_date(datetime.now(timezone.utc))
+
+
+# A query waits for a worker to answer it: give up rather than hang when none does.
+QUERY_TIMEOUT = timedelta(seconds=10)
 
 
 # --------------------------------------------------------------------------- who calls
@@ -97,7 +101,7 @@ def _require(caller: Caller, roles: frozenset[Role], what: str) -> None:
         raise Problem(403, f"a {caller.role.value} may not {what} (allowed: {allowed})")
 
 
-def _scope(caller: Caller) -> dict[str, Any]:
+def caller_scope(caller: Caller) -> dict[str, Any]:
     """The filters a caller's role always applies: an employer sees its own cases, a coach the ones it coaches."""
     if caller.role is Role.WERKGEVER:
         return {"employer_id": caller.employer_id}
@@ -106,10 +110,10 @@ def _scope(caller: Caller) -> dict[str, Any]:
     return {}
 
 
-async def _case_summary(client: Client, case_id: str, caller: Caller) -> CaseSummary:
+async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSummary:
     """The case as of today, after checking that the caller may see it."""
     try:
-        summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, _today())
+        summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, today(), rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise Problem(404, f"case_id: no case {case_id!r}") from None
@@ -202,6 +206,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
         status = 404 if isinstance(exc, cases.CaseNotFound) else 422 if isinstance(exc, cases.InvalidInput) else 409
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(RPCError)
+    async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
+        if exc.status is RPCStatusCode.NOT_FOUND:
+            return JSONResponse({"detail": "no such case"}, status_code=404)
+        log.warning("temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?"))
+        return JSONResponse({"detail": f"Temporal or the case's worker did not answer ({exc.status.name})"}, status_code=503)
+
     @app.exception_handler(cases.CaseAlreadyExists)
     async def _exists(request: Request, exc: cases.CaseAlreadyExists) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
@@ -218,7 +229,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
     @api.get("/overview", response_model=Overview)
     async def overview(who: Authed) -> Overview:
         """Running cases counted per stage and per escalation level (within the caller's scope)."""
-        scope = _scope(who)
+        scope = caller_scope(who)
         stages = {s.value: await cases.count_cases(client, stage=s, **scope) for s in Stage if s is not Stage.CLOSED}
         levels = {n: await cases.count_cases(client, escalation_level=n, **scope) for n in range(4)}
         return Overview(running=await cases.count_cases(client, **scope), by_stage=stages, by_escalation_level=levels)
@@ -241,7 +252,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
         filters = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
                    "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
                    "deadline_before": deadline_before}
-        filters |= _scope(who)  # a scoped caller cannot widen its scope by a filter
+        filters |= caller_scope(who)  # a scoped caller cannot widen its scope by a filter
         try:
             return await cases.page_cases(client, page_size=page_size, page_token=page_token, running_only=not closed,
                                           **filters)
@@ -268,34 +279,34 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
     @api.get("/cases/{case_id}", response_model=CaseSummary)
     async def case_summary(case_id: str, who: Authed) -> CaseSummary:
         """The case at a glance: stage, weeks sick, next deadline, overdue steps, spoor 2, escalation."""
-        return await _case_summary(client, case_id, who)
+        return await readable_case(client, case_id, who)
 
     @api.get("/cases/{case_id}/deadlines", response_model=list[DeadlineView])
     async def case_deadlines(case_id: str, who: Authed) -> list[DeadlineView]:
         """Every statutory step with its due date and status."""
-        await _case_summary(client, case_id, who)
-        return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, _today())
+        await readable_case(client, case_id, who)
+        return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
 
     @api.get("/cases/{case_id}/dossier", response_model=list[DossierEntry])
     async def case_dossier(case_id: str, who: Authed) -> list[DossierEntry]:
         """Every event of the case in order; the bedrijfsarts's notes only for the bedrijfsarts."""
-        await _case_summary(client, case_id, who)
-        return redact_dossier(await cases.case_handle(client, case_id).query(SickLeaveCase.dossier), who)
+        await readable_case(client, case_id, who)
+        return redact_dossier(await cases.case_handle(client, case_id).query(SickLeaveCase.dossier, rpc_timeout=QUERY_TIMEOUT), who)
 
     @api.get("/cases/{case_id}/state", response_model=CaseState)
     async def case_state(case_id: str, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
         _require(who, _FULL_STATE, "read a case's full state")
-        await _case_summary(client, case_id, who)
-        state = await cases.case_handle(client, case_id).query(SickLeaveCase.state)
+        await readable_case(client, case_id, who)
+        state = await cases.case_handle(client, case_id).query(SickLeaveCase.state, rpc_timeout=QUERY_TIMEOUT)
         return state.model_copy(update={"dossier": redact_dossier(state.dossier, who)})
 
     @api.get("/cases/{case_id}/spoor2", response_model=TrajectoryView)
     async def trajectory_view(case_id: str, who: Authed) -> TrajectoryView:
         """The spoor 2 trajectory: phase, cadence, approvals, documents, outcome."""
-        await _case_summary(client, case_id, who)
+        await readable_case(client, case_id, who)
         try:
-            return await trajectories.view(client, case_id, _today())
+            return await trajectories.view(client, case_id, today(), rpc_timeout=QUERY_TIMEOUT)
         except trajectories.NoTrajectory as err:
             raise Problem(404, str(err)) from None
 
@@ -303,7 +314,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
     async def action_kinds(who: Authed) -> list[ActionKind]:
         """Every action kind, where it is recorded, and the roles that may record it."""
         return [ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
-                for k, on, roles, path in _kinds()]
+                for k, on, roles, path in api_action_kinds()]
 
     for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
         _add_action_route(api, client, caller, model, on="case")
@@ -314,7 +325,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
     return app
 
 
-def _kinds() -> list[tuple[str, str, frozenset[Role], str]]:
+def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
     return ([(k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}") for k, r in case_actions.ACTION_ROLES.items()]
             + [(k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
                for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()])
@@ -338,7 +349,7 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
             if rule is not None and who.role not in rule.roles:
                 raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
                                    f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
-        await _case_summary(client, case_id, who)
+        await readable_case(client, case_id, who)
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         if on == "case":
             return await cases.act(client, case_id, payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -120,7 +121,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
             raise CaseNotFound(f"case_id: no case {case_id!r}")
         return f"{action.kind}: the case is closed ({closed.outcome} on {closed.on}); no action is accepted any more"
 
-    return await execute_action(handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+    return await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
 
 
 def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> tuple[dict[str, Any], Any]:
@@ -132,22 +133,47 @@ def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> t
         raise InvalidInput(str(err)) from None
 
 
-async def execute_action(handle: WorkflowHandle, update: Any, payload: dict, action: Any, result_type: type, closed_reason) -> Any:
+async def execute_action(client: Client, handle: WorkflowHandle, update: Any, payload: dict, action: Any,
+                         result_type: type, closed_reason) -> Any:
     """Send an action as an update whose id is the action id; refusals become ActionRejected."""
-    try:
-        result = await handle.execute_update(update, payload, id=action.action_id, result_type=result_type)
-    except WorkflowUpdateFailedError as err:
-        raise ActionRejected(refusal_reason(err)) from None
-    except RPCError as err:
-        # A closed workflow has completed, so the server refuses the update itself.
-        if err.status is RPCStatusCode.NOT_FOUND:
+    attempts = 5
+    for attempt in range(1, attempts + 1):
+        try:
+            result = await handle.execute_update(update, payload, id=action.action_id, result_type=result_type)
+            break
+        except WorkflowUpdateFailedError as err:
+            raise ActionRejected(refusal_reason(err)) from None
+        except RPCError as err:
+            if err.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            # The update met a run as it continued as new: the new run takes it (it was not
+            # accepted, so the same id is safe to send again). A closed workflow refuses it.
+            if attempt < attempts and await _status(client, handle.id) == WorkflowExecutionStatus.RUNNING:
+                await asyncio.sleep(0.1 * attempt)
+                continue
             raise ActionRejected(await closed_reason()) from None
-        raise
     # Within one run the server answers a known update id from its own record, without asking
     # the workflow: an id reused for another action must still be refused.
     if result.entry.kind != action.kind:
         raise ActionRejected(f"action_id: {action.action_id!r} was already used for {result.entry.kind}, not {action.kind}")
     return result
+
+
+async def _describe(client: Client, workflow_id: str) -> Any | None:
+    """The raw execution info of the workflow's latest run (not the typed search attributes, which
+    the time-skipping server sends in a form the SDK cannot decode); None if unknown."""
+    try:
+        raw = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
+        )
+    except RPCError:
+        return None
+    return raw.workflow_execution_info
+
+
+async def _status(client: Client, workflow_id: str) -> int | None:
+    info = await _describe(client, workflow_id)
+    return info.status if info is not None else None
 
 
 class Closed(BaseModel):
@@ -159,15 +185,8 @@ class Closed(BaseModel):
 
 async def closed_workflow(client: Client, workflow_id: str, result_type: type[BaseModel], date_field: str) -> Closed | None:
     """How a workflow closed; None if it is running or unknown. `date_field` names the result's closing day."""
-    # The raw description: we need only the status, not the typed search attributes.
-    try:
-        raw = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
-        )
-    except RPCError:
-        return None
-    info = raw.workflow_execution_info
-    if info.status == WorkflowExecutionStatus.RUNNING:
+    info = await _describe(client, workflow_id)
+    if info is None or info.status == WorkflowExecutionStatus.RUNNING:
         return None
     closed = Closed(
         outcome="ended",

@@ -5,7 +5,7 @@
 the API's own action endpoints from the browser. `GET /` lists the running cases in the caller's
 scope with counts per stage and escalation level; `GET /cases/{case_id}` shows one case with its
 timeline drawn to scale. Pages read Temporal through the same functions and checks as the API
-(`_scope`, `_case_summary`, `redact_dossier`): an employer never sees another employer's case, and
+(`caller_scope`, `readable_case`, `redact_dossier`): an employer never sees another employer's case, and
 nobody but the bedrijfsarts sees the bedrijfsarts's notes. Templates autoescape; the CSS and the
 small script are package files under /static (no build step, nothing fetched from elsewhere).
 """
@@ -185,10 +185,10 @@ class Filters(BaseModel):
 
 def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str, Any], list[str]]:
     """The filters of the overview's form, as `cases_query` arguments, and what was wrong with any."""
-    from operations.api import _scope
+    from operations.api import caller_scope
 
     params = request.query_params
-    scope = _scope(caller)  # a scoped caller cannot widen its scope by a filter: its scope's fields are not shown
+    scope = caller_scope(caller)  # a scoped caller cannot widen its scope by a filter: its scope's fields are not shown
     shown = Filters(**{k: params.get(k, "").strip()[:64] for k in Filters.model_fields if k not in scope})
     errors: list[str] = []
     filters: dict[str, Any] = {}
@@ -410,7 +410,7 @@ def add_dashboard(app: FastAPI) -> None:
         except _Unauthenticated:
             return _to_login(request)
         client: Client = request.app.state.client
-        today = api._today()
+        today = api.today()
         shown, filters, errors = _parse_filters(request, caller)
         page_token = request.query_params.get("page_token") or None
         page, counts = cases.CasePage(cases=[], next_page_token=None), None
@@ -431,7 +431,7 @@ def add_dashboard(app: FastAPI) -> None:
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
         return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
                        counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
-                       count_scope=count_scope, scoped=api._scope(caller))
+                       count_scope=count_scope, scoped=api.caller_scope(caller))
 
     @app.get("/cases/{case_id}", include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:
@@ -440,12 +440,12 @@ def add_dashboard(app: FastAPI) -> None:
         except _Unauthenticated:
             return _to_login(request)
         client: Client = request.app.state.client
-        today = api._today()
+        today = api.today()
         if not OPAQUE_ID.match(case_id):
             return _render(request, "error.html", 404, caller=caller, title="No such case",
                            reason=f"case_id: {case_id!r} is not a case id")
         try:
-            summary = await api._case_summary(client, case_id, caller)
+            summary = await api.readable_case(client, case_id, caller)
         except api.Problem as err:
             return _render(request, "error.html", err.status, caller=caller,
                            title="No such case" if err.status == 404 else "Not yours to see", reason=err.reason)
@@ -455,16 +455,17 @@ def add_dashboard(app: FastAPI) -> None:
             if not (summary.spoor2_running or summary.spoor2_status or summary.spoor2_result):
                 return None
             try:
-                return await trajectories.view(client, case_id, today)
+                return await trajectories.view(client, case_id, today, rpc_timeout=api.QUERY_TIMEOUT)
             except trajectories.NoTrajectory:
                 return None
 
         deadlines, dossier, view = await asyncio.gather(
-            handle.query(SickLeaveCase.deadlines, today), handle.query(SickLeaveCase.dossier), trajectory())
+            handle.query(SickLeaveCase.deadlines, today, rpc_timeout=api.QUERY_TIMEOUT),
+            handle.query(SickLeaveCase.dossier, rpc_timeout=api.QUERY_TIMEOUT), trajectory())
         dossier = api.redact_dossier(dossier, caller)
         kinds = [{"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
                   "fields": fields.get((on, kind), [])}
-                 for kind, on, roles, path in api._kinds()
+                 for kind, on, roles, path in api.api_action_kinds()
                  if caller.role in roles and (on == "case" or view is not None)]
         skeletons = {k["kind"]: {f["name"]: "" for f in k["fields"] if f["required"]} for k in kinds}
         return _render(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,15 +35,15 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
         return f"{action.kind}: the trajectory has ended ({closed.outcome} on {closed.on}); no action is accepted any more"
 
     return await execute_action(
-        trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
+        client, trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
     )
 
 
-async def view(client: Client, case_id: str, as_of: date | None = None) -> TrajectoryView:
+async def view(client: Client, case_id: str, as_of: date | None = None, *, rpc_timeout: timedelta | None = None) -> TrajectoryView:
     """Phase, cadence, approvals, documents and outcome of the case's trajectory, as of today."""
     as_of = as_of or local_date(datetime.now(timezone.utc))
     try:
-        return await trajectory_handle(client, case_id).query(Spoor2Trajectory.view, as_of)
+        return await trajectory_handle(client, case_id).query(Spoor2Trajectory.view, as_of, rpc_timeout=rpc_timeout)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             raise NoTrajectory(f"case_id: case {case_id!r} has no spoor 2 trajectory") from None

@@ -35,6 +35,20 @@ CALLERS = {
 }
 
 
+SESSION_QUEUE = f"tq-api-{uuid.uuid4().hex[:8]}"
+
+
+async def eventually(fetch, check, seconds: float = 15.0):
+    """Visibility is eventually consistent: poll until `check(fetch())` holds."""
+    value = None
+    for _ in range(int(seconds / 0.2)):
+        value = await fetch()
+        if check(value):
+            return value
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"not reached in {seconds} s: {value!r}")
+
+
 @dataclass
 class ApiServer:
     url: str
@@ -47,10 +61,12 @@ class ApiServer:
         return {"Authorization": f"Bearer {self.tokens[who]}", "Idempotency-Key": key or f"k-{uuid.uuid4().hex[:16]}"}
 
 
-@pytest.fixture(scope="session")
+# Per module: its worker and server stop with the module, so they do not compete with the
+# time-skipping tests that follow for this process's event loop.
+@pytest.fixture(scope="module")
 async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[ApiServer]:
     tokens = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
-    queue = f"tq-api-{uuid.uuid4().hex[:8]}"
+    queue = SESSION_QUEUE  # every module's worker serves the cases the modules before it opened
     settings = Settings(data_dir=tmp_path_factory.mktemp("api"))
     app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue)
     port = free_port()

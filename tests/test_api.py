@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from domain.nl_time import local_date
+from tests.apiserver import eventually
 from tests.driver import DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 
 pytestmark = pytest.mark.devserver
@@ -17,17 +17,6 @@ pytestmark = pytest.mark.devserver
 
 def today() -> date:
     return local_date(datetime.now(timezone.utc))
-
-
-async def eventually(fetch, check, seconds: float = 15.0):
-    """Visibility is eventually consistent: poll until `check(fetch())` holds."""
-    value = None
-    for _ in range(int(seconds / 0.2)):
-        value = await fetch()
-        if check(value):
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not reached: {value!r}")
 
 
 class Api:

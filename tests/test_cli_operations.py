@@ -20,6 +20,7 @@ import pytest
 
 from domain.nl_time import local_date
 from operations.cli import _parse_fields
+from tests.apiserver import eventually
 from tests.loopback import free_port
 
 pytestmark = pytest.mark.devserver
@@ -72,15 +73,6 @@ def cli(api_server, tmp_path):
     return call
 
 
-async def eventually(fetch, check, seconds: float = 15.0):
-    """Visibility is eventually consistent: poll until `check(fetch())` holds."""
-    value = None
-    for _ in range(int(seconds / 0.25)):
-        value = await fetch()
-        if check(value):
-            return value
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"not reached: {value!r}")
 
 
 def listed(done: Done) -> list[str]:

@@ -24,6 +24,7 @@ import pytest
 
 from domain.nl_time import local_date
 from operations.auth import COOKIE
+from tests.apiserver import eventually
 
 pytestmark = pytest.mark.devserver
 
@@ -33,15 +34,6 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-async def _eventually(fetch, check, seconds: float = 15.0) -> Any:
-    """Visibility is eventually consistent: poll until `check(fetch())` holds."""
-    value = None
-    for _ in range(int(seconds / 0.2)):
-        value = await fetch()
-        if check(value):
-            return value
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"not reached in {seconds} s: {value!r}")
 
 
 async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> dict[str, str]:
@@ -72,7 +64,7 @@ async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> 
         response = await http.get("/api/cases", params={"employer_id": employer}, headers=server.headers())
         return {c["case_id"]: (c["escalation_level"], c["overdue"]) for c in response.json()["cases"]}
 
-    await _eventually(listed, lambda found: found.get(ids["stalled"], (0,))[0] == 2
+    await eventually(listed, lambda found: found.get(ids["stalled"], (0,))[0] == 2
                       and found.get(ids["takenover"], (None, None))[1] is True and ids["plain"] in found)
     return ids
 
@@ -105,7 +97,7 @@ async def _seed_spoor2(http: httpx.AsyncClient, server, today: date) -> str:
                                                   "other_work_inside_possible": False,
                                                   "report_reference": "dms://ad-rapport/1"}, "arbeidsdeskundige")
     await post(f"{case}/spoor2_started", {"on": day(70)})
-    await _eventually(lambda: http.get(f"/api/cases/{case_id}/spoor2", headers=server.headers()),
+    await eventually(lambda: http.get(f"/api/cases/{case_id}/spoor2", headers=server.headers()),
                       lambda r: r.status_code == 200)
     for document, who in (("toestemmingsformulier", "operations"), ("opdrachtbevestiging", "operations"),
                           ("ad_rapport", "operations"), ("bedrijfsarts_bevindingen", "bedrijfsarts"), ("fml", "bedrijfsarts")):
@@ -191,7 +183,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 response = await http.post(f"/api/cases/{ids['plain']}/actions/stagnation_reported",
                                            json={"on": today.isoformat()}, headers=api_server.headers())
                 assert response.status_code == 200, response.text
-                await _eventually(
+                await eventually(
                     lambda: http.get("/api/cases", params={"employer_id": employer, "min_escalation_level": 2},
                                      headers=api_server.headers()),
                     lambda r: len(r.json()["cases"]) == 2)
@@ -323,7 +315,7 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
                 "case_id": f"C-scope-{employer[2:]}-{run}", "employer_id": employer, "first_sick_day": today.isoformat()})
             assert opened.status_code == 201, opened.text
         http.cookies.set(COOKIE, api_server.tokens["werkgever"])
-        overview = await _eventually(lambda: http.get("/", params={"employer_id": "E-other", "q": "C-scope-"}),
+        overview = await eventually(lambda: http.get("/", params={"employer_id": "E-other", "q": "C-scope-"}),
                                      lambda r: f"C-scope-api-{run}" in r.text)
         assert overview.status_code == 200 and "Employer <input" not in overview.text
         assert "E-other" not in overview.text and f"C-scope-other-{run}" not in overview.text

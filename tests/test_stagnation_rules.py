@@ -139,6 +139,7 @@ def test_reminders_go_to_the_steps_actor_and_the_case_manager_at_their_contacts(
     pa = [n for n in notes if n.deadline_key == "probleemanalyse"]
     assert [(n.recipient_role, n.recipients) for n in pa] == [(Role.BEDRIJFSARTS, ["arts@arbo.example"]),
                                                              (Role.CASEMANAGER, [])]
-    assert rules.next_wake(state, due - timedelta(days=14)) == rules.start_of_day(due - timedelta(days=3))
+    # The next reminder goes out on the morning it is due (the watch's hour, Amsterdam).
+    assert rules.next_wake(state, due - timedelta(days=14)) == rules.start_of_day(due - timedelta(days=3)) + timedelta(hours=st.WATCH_HOUR)
     # The addresses are not in the dossier.
     assert "arts@arbo.example" not in str([e.model_dump() for e in state.dossier])

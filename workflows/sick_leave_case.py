@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
 PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
 PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute
+PATCH_TRAJECTORY_RESYNC = "trajectory-resync"  # a continued run asks its trajectory for what it missed
 
 
 class CaseInput(BaseModel):
@@ -104,6 +105,9 @@ class SickLeaveCase:
         if self._state is None:
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
+        if input.state is not None and state.trajectory_started and state.spoor2_running and not state.closed:
+            if workflow.patched(PATCH_TRAJECTORY_RESYNC):
+                await self._resync_trajectory()
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -155,6 +159,17 @@ class SickLeaveCase:
             static_summary="spoor 2 trajectory",
         )
         rules.trajectory_started(state)
+
+    async def _resync_trajectory(self) -> None:
+        """A report of the trajectory may have reached the previous run as it continued as new: ask again."""
+        state = self._state
+        assert state is not None
+        try:
+            await workflow.get_external_workflow_handle(trajectory_workflow_id(state.case_id)).signal(
+                Spoor2Trajectory.resync, state.trajectory_entries_seen
+            )
+        except FailureError as err:  # it has ended; its last report is on its way or already here
+            workflow.logger.info("trajectory not resynced", extra={"case_id": state.case_id, "error": str(err)})
 
     async def _end_trajectory(self) -> None:
         """A case that closes while its trajectory runs ends the trajectory (it records why)."""

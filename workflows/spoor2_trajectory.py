@@ -119,6 +119,17 @@ class Spoor2Trajectory:
         # Not len(state.record): an update handler may have added entries while the signal was sent.
         self._reported = update.events[-1].seq if update.events else self._reported
 
+    @workflow.signal(name="resync")
+    def resync(self, seen: int) -> None:
+        """The case's new run has seen the first `seen` entries: send it everything after them again.
+
+        A report that reached the case's previous run just as it continued as new is not in the
+        new run's state; the case skips what it already has, so re-sending is harmless.
+        """
+        if seen < self._reported:
+            self._reported = max(seen, 0)
+            self._changed = True
+
     @workflow.signal(name="case_closed")
     def case_closed(self, notice: rules.CaseClosed) -> None:
         """The case closed while the trajectory ran: end it on the case's closing day."""
