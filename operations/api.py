@@ -165,12 +165,6 @@ class Opened(BaseModel):
     created: bool = Field(description="False when this request key had opened it before")
 
 
-class Overview(BaseModel):
-    running: int
-    by_stage: dict[str, int]
-    by_escalation_level: dict[int, int]
-
-
 class ActionKind(BaseModel):
     kind: str
     on: str = Field(description="'case' or 'spoor2'")
@@ -226,13 +220,10 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
         """Who the token belongs to."""
         return who
 
-    @api.get("/overview", response_model=Overview)
-    async def overview(who: Authed) -> Overview:
-        """Running cases counted per stage and per escalation level (within the caller's scope)."""
-        scope = caller_scope(who)
-        stages = {s.value: await cases.count_cases(client, stage=s, **scope) for s in Stage if s is not Stage.CLOSED}
-        levels = {n: await cases.count_cases(client, escalation_level=n, **scope) for n in range(4)}
-        return Overview(running=await cases.count_cases(client, **scope), by_stage=stages, by_escalation_level=levels)
+    @api.get("/overview", response_model=cases.CaseCounts)
+    async def overview(who: Authed) -> cases.CaseCounts:
+        """Running cases counted, overdue, per stage and per escalation level (within the caller's scope)."""
+        return await cases.case_counts(client, **caller_scope(who))
 
     @api.get("/cases", response_model=cases.CasePage)
     async def list_cases(

@@ -38,6 +38,7 @@ from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickL
 
 WORKFLOW_TYPE = "SickLeaveCase"
 OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
+CASE_ID_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # no quotes or spaces: it goes into a query
 
 
 class CaseAlreadyExists(Exception):
@@ -247,7 +248,7 @@ def _opaque(field: str, value: str) -> str:
 def cases_query(*, min_escalation_level: int | None = None, escalation_level: int | None = None,
                 stage: Stage | str | None = None, employer_id: str | None = None, coach_id: str | None = None,
                 spoor2_phase: int | None = None, overdue: bool | None = None, deadline_before: date | None = None,
-                running_only: bool = True) -> str:
+                case_id_prefix: str | None = None, running_only: bool = True) -> str:
     """The visibility query for cases matching every given filter; ValueError names a bad one."""
     parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
     if running_only:
@@ -272,6 +273,10 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
         parts.append(f"{sa.SPOOR2_PHASE.name} = {int(spoor2_phase)}")
     if overdue is not None:
         parts.append(f"{sa.OVERDUE.name} = {'true' if overdue else 'false'}")
+    if case_id_prefix is not None:
+        if not CASE_ID_PREFIX.match(case_id_prefix):
+            raise ValueError(f"case_id_prefix: {case_id_prefix!r} is not the start of a case id")
+        parts.append(f"WorkflowId STARTS_WITH '{case_workflow_id(case_id_prefix)}'")
     if deadline_before is not None:
         parts.append(f"{sa.NEXT_DEADLINE.name} < '{start_of_day(deadline_before).isoformat().replace('+00:00', 'Z')}'")
     return " AND ".join(parts)
@@ -318,6 +323,28 @@ async def page_cases(client: Client, *, page_size: int = 50, page_token: str | N
 async def count_cases(client: Client, **filters: Any) -> int:
     """How many cases match the filters."""
     return (await client.count_workflows(cases_query(**filters))).count
+
+
+class CaseCounts(BaseModel):
+    """Running cases counted for the overview, within a scope."""
+
+    running: int
+    overdue: int
+    by_stage: dict[str, int]
+    by_escalation_level: dict[int, int]
+
+
+async def case_counts(client: Client, **scope: Any) -> CaseCounts:
+    """Running cases in the scope, counted in total, overdue, per open stage and per escalation level."""
+    stages = [s for s in Stage if s is not Stage.CLOSED]
+    found = await asyncio.gather(
+        count_cases(client, **scope), count_cases(client, overdue=True, **scope),
+        *(count_cases(client, stage=s, **scope) for s in stages),
+        *(count_cases(client, escalation_level=n, **scope) for n in range(4)),
+    )
+    return CaseCounts(running=found[0], overdue=found[1],
+                      by_stage={s.value: n for s, n in zip(stages, found[2:2 + len(stages)])},
+                      by_escalation_level=dict(enumerate(found[2 + len(stages):])))
 
 
 async def summary(client: Client, case_id: str) -> CaseSummary:

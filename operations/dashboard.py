@@ -13,9 +13,7 @@ small script are package files under /static (no build step, nothing fetched fro
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes.
 
 import asyncio
-import base64
 import json
-import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +31,7 @@ from temporalio.service import RPCError
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseSummary, DeadlineView
-from domain.models import OPAQUE_ID_PATTERN, DossierEntry, Role, Stage
+from domain.models import DossierEntry, Role, Stage
 from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
@@ -47,8 +45,7 @@ HERE = Path(__file__).parent
 REFRESH_SECONDS = 15
 PAGE_SIZE = 50
 SESSION_SECONDS = 8 * 3600
-OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
-CASE_ID_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what the search box accepts (no quotes, no spaces)
+OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
 OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
 STAGE_LABELS = {"ziekmelding": "Ziekmelding", "spoor1": "Spoor 1", "ad_onderzoek": "AD-onderzoek", "spoor2": "Spoor 2",
                 "wia": "WIA", "closed": "Closed"}
@@ -222,27 +219,15 @@ def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str,
 
 
 async def _page(client: Client, filters: dict[str, Any], prefix: str, page_token: str | None) -> cases.CasePage:
-    if not prefix:
-        return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token, **filters)
-    # A case id search: the same filters, and the workflow id starting with the case id typed.
-    query = cases.cases_query(**filters) + f" AND WorkflowId STARTS_WITH 'case-{prefix}'"
-    token = base64.urlsafe_b64decode(page_token.encode()) if page_token else None
-    it = client.list_workflows(query, page_size=PAGE_SIZE, next_page_token=token)
-    await it.fetch_next_page()
-    following = it.next_page_token
-    return cases.CasePage(cases=[cases._listing(wf) for wf in it.current_page or []],
-                          next_page_token=base64.urlsafe_b64encode(following).decode() if following else None)
+    """A page of cases; with a case id typed, those whose id starts with it."""
+    return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token,
+                                  **filters, **({"case_id_prefix": prefix} if prefix else {}))
 
 
 async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
-    stage_counts = [cases.count_cases(client, stage=s, **scope) for s in OPEN_STAGES]
-    level_counts = [cases.count_cases(client, escalation_level=n, **scope) for n in range(4)]
-    found = await asyncio.gather(cases.count_cases(client, **scope), cases.count_cases(client, overdue=True, **scope),
-                                 *stage_counts, *level_counts)
-    running, overdue, rest = found[0], found[1], found[2:]
-    return {"running": running, "overdue": overdue,
-            "by_stage": [(s.value, n) for s, n in zip(OPEN_STAGES, rest[:len(OPEN_STAGES)])],
-            "by_level": list(enumerate(rest[len(OPEN_STAGES):]))}
+    counts = await cases.case_counts(client, **scope)
+    return {"running": counts.running, "overdue": counts.overdue, "by_stage": list(counts.by_stage.items()),
+            "by_level": list(counts.by_escalation_level.items())}
 
 
 # --------------------------------------------------------------------------- the timeline
