@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from activities.notify import Notifications, describe_channels
 from operations.api import create_app
 from operations.auth import Authenticator, authenticator_from
+from service.codec import EncryptionKeyError
 from service.devserver import start_dev_server
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
@@ -94,7 +95,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
         api = ""
         server = None
         if authenticator is not None:
-            app = create_app(client, authenticator, task_queue=settings.task_queue)
+            app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins)
             server = _ApiServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None,
                                                access_log=False, lifespan="off"))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
@@ -143,7 +144,11 @@ def main() -> None:
         except ValueError as err:
             print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
             sys.exit(2)
-    asyncio.run(serve(settings, authenticator))
+    try:
+        asyncio.run(serve(settings, authenticator))
+    except EncryptionKeyError as err:  # e.g. a damaged key file in the data folder
+        print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
+        sys.exit(2)
     # Everything is shut down. Skip interpreter teardown: the Temporal bridge's threads can abort
     # it with "PyGILState_Release: thread state must be current" (temporalio/sdk-python#300).
     logging.shutdown()

@@ -10,6 +10,7 @@ reason, an action the caller's role may not take a 403.
 
 # No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
 
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
@@ -30,6 +31,7 @@ from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
 from operations.auth import COOKIE, Authenticator, Caller
+from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from service.rulebook import load_spoor2_rules
 from workflows.sick_leave_case import ActionResult, SickLeaveCase
@@ -175,8 +177,8 @@ class ActionKind(BaseModel):
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(client: Client, authenticator: Authenticator, *, task_queue: str) -> FastAPI:
-    """The API (under /api) for one Temporal client; the dashboard mounts beside it."""
+def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = ()) -> FastAPI:
+    """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
     app = FastAPI(title="Spoorwerk", version="1", summary="Sick-leave cases under the Wet verbetering poortwachter",
@@ -184,6 +186,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str)
     app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
     caller = caller_dependency(authenticator)
     Authed = Annotated[Caller, Depends(caller)]
+    add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins)
     api = APIRouter(prefix="/api")
 
     @app.exception_handler(Problem)

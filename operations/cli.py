@@ -358,10 +358,13 @@ class DirectBackend:
         return f"Temporal at {self.settings.target_host} (namespace {self.settings.temporal_namespace})"
 
     async def connect(self) -> None:
+        from service.codec import EncryptionKeyError
         from service.temporal import connect
 
         try:
             self.client = await asyncio.wait_for(connect(self.settings), timeout=HTTP_TIMEOUT_SECONDS)
+        except EncryptionKeyError as err:
+            raise BadInput(f"configuration: {err}") from None
         except (OSError, RuntimeError, asyncio.TimeoutError) as err:
             detail = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
             raise Unreachable(f"cannot reach {self.where}: {detail} (TEMPORAL_ADDRESS)") from None

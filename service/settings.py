@@ -11,6 +11,7 @@ from pydantic import AliasChoices, EmailStr, Field, HttpUrl, SecretStr, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.models import Role
+from service.codec import EncryptionKeyError, KeyRing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,6 +89,20 @@ class Settings(BaseSettings):
         description='JSON, token -> caller: {"<token>": {"role": "operations", "id": "ops-1"}}; a werkgever also '
                     'names its "employer_id". Unset on the embedded default: one operations token in data_dir',
     )
+    encryption_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON, key id -> base64 of a 32-byte AES key: {"2026-11": "<base64>"}. Every payload sent '
+                    "through Temporal is encrypted. Required with TEMPORAL_ADDRESS; unset on the embedded "
+                    "default: one key generated in data_dir",
+    )
+    encryption_key_id: str | None = Field(
+        default=None, description="The key that encrypts new payloads; default the last of SPOORWERK_ENCRYPTION_KEYS"
+    )
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins of Temporal Web UIs allowed to call the codec endpoint (/codec), comma-separated; "
+                    "the embedded default adds its own Web UI",
+    )
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
@@ -110,6 +125,13 @@ class Settings(BaseSettings):
             v = json.loads(v) if v.lstrip().startswith("[") else [part.strip() for part in v.split(",") if part.strip()]
         if isinstance(v, list):
             v = list(dict.fromkeys(v))
+        return v
+
+    @field_validator("codec_cors_origins", mode="before")
+    @classmethod
+    def _origin_list(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = json.loads(v) if v.lstrip().startswith("[") else [part.strip().rstrip("/") for part in v.split(",") if part.strip()]
         return v
 
     @field_validator("smtp_host", "smtp_username", "smtp_from", mode="before")
@@ -139,6 +161,14 @@ class Settings(BaseSettings):
                     "SPOORWERK_WEBHOOK_SECRET is required when SPOORWERK_NOTIFY_CHANNELS includes webhook "
                     "(receivers check the signature with it)"
                 )
+        if self.encryption_keys is not None:
+            try:
+                KeyRing.parse(self.encryption_keys.get_secret_value(), self.encryption_key_id)
+            except EncryptionKeyError as err:
+                problems.append(f"SPOORWERK_ENCRYPTION_KEYS: {err}")
+        elif not self.embedded:
+            problems.append("SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set: payloads hold "
+                            "personal data and every worker and client of the cluster must share the keys")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -156,6 +186,17 @@ class Settings(BaseSettings):
     def api_token_file(self) -> Path:
         """Where the embedded default keeps its generated operations token."""
         return self.data_dir / "api-token"
+
+    @property
+    def encryption_key_file(self) -> Path:
+        """Where the embedded default keeps its generated encryption key."""
+        return self.data_dir / "encryption-keys.json"
+
+    @property
+    def codec_origins(self) -> list[str]:
+        """Web UIs that may call the codec endpoint: the configured ones, and the embedded server's own."""
+        own = [f"http://{self.dev_server_ip}:{self.dev_server_ui_port}"] if self.embedded else []
+        return list(dict.fromkeys([*self.codec_cors_origins, *own]))
 
     @property
     def notification_log_path(self) -> Path:

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing
 from service.settings import Settings
 
-DATA_CONVERTER = pydantic_data_converter
+
+def data_converter(ring: KeyRing) -> DataConverter:
+    """Pydantic payloads, sealed with the ring's keys; failure messages and stack traces sealed too."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec(ring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+def key_ring(settings: Settings, *, create: bool = False) -> KeyRing:
+    """The configured keys; on the embedded default the data folder's (`create`: make one if missing)."""
+    if settings.encryption_keys is not None:
+        return KeyRing.parse(settings.encryption_keys.get_secret_value(), settings.encryption_key_id)
+    path = settings.encryption_key_file
+    if not path.exists() and not create:
+        raise EncryptionKeyError(f"no encryption keys: {path} does not exist (start the service once, or set "
+                                 "SPOORWERK_ENCRYPTION_KEYS)")
+    return KeyRing.from_file(path, settings.encryption_key_id)
 
 
 def tls_config(settings: Settings) -> TLSConfig | bool:
@@ -32,7 +54,7 @@ async def connect(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(key_ring(settings)),
     )
 
 

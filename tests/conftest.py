@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from service.devserver import installed_executable, temporal_cli
-from service.temporal import DATA_CONVERTER, ensure_search_attributes
+from service.codec import KeyRing
+from service.temporal import data_converter, ensure_search_attributes
 from tests.driver import CaseDriver
+
+# Every test runs with payload encryption on, as production does, with a key made for this session
+# only: no key is kept in the repository. Settings() and the processes tests start read it from here.
+TEST_KEYS = KeyRing.generate(f"test-{os.urandom(3).hex()}")
+os.environ["SPOORWERK_ENCRYPTION_KEYS"] = TEST_KEYS.to_json()
+DATA_CONVERTER = data_converter(TEST_KEYS)
 
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API
 # served on loopback (`api_server`).

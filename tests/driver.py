@@ -23,6 +23,7 @@ from domain.nl_time import local_date, start_of_day
 from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
+from service.codec import decode_message
 from service.settings import Settings
 from worker import build_worker
 from workflows.ids import trajectory_workflow_id
@@ -268,6 +269,10 @@ class CaseDriver:
         if path.exists():
             return
         history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        # Sealed with this session's throwaway key: keep the test case's (fictional) payloads in clear,
+        # so any later session replays them.
+        for event in history.events:
+            await decode_message(event, self.client.data_converter.payload_codec)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(history.to_json(), "utf-8")
 

@@ -14,12 +14,15 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from service.temporal import DATA_CONVERTER
+from service.codec import KeyRing
+from service.temporal import data_converter
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # One folder per case version (domain.case.CURRENT_VERSION); each holds what that version recorded.
+# The recordings hold clear payloads (see CaseDriver.save_workflow_history); the codec passes them through.
+DATA_CONVERTER = data_converter(KeyRing.generate())
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("v*/*.json"))
 
 

@@ -19,7 +19,8 @@ from domain.case import CaseOpening
 from domain.models import Actor
 from domain.nl_time import local_date
 from operations import cases
-from service.temporal import DATA_CONVERTER
+from service.codec import KeyRing
+from service.temporal import data_converter
 from tests.loopback import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +28,8 @@ pytestmark = pytest.mark.devserver
 
 
 def start_worker(data_dir: Path, port: int, ui_port: int, **extra_env: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_")}
+    # Without SPOORWERK_ENCRYPTION_KEYS unless given: the embedded default makes its own key.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_") and k != "SPOORWERK_ENCRYPTION_KEYS"}
     env.update(SPOORWERK_DATA_DIR=str(data_dir), SPOORWERK_DEV_SERVER_PORT=str(port),
                SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port), SPOORWERK_API_PORT=str(free_port()),
                SPOORWERK_LOG_FORMAT="json", **extra_env)
@@ -57,8 +59,12 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     port, ui_port = free_port(), free_port()
     proc = start_worker(tmp_path, port, ui_port)
     case_id = f"C{uuid.uuid4().hex[:8]}"
+    key_file = tmp_path / "encryption-keys.json"
+    # The embedded default made its key, readable by its owner only; a client with that key talks to it.
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    converter = data_converter(KeyRing.from_file(key_file))
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=DATA_CONVERTER)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=converter)
         today = local_date(datetime.now(timezone.utc))
         await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=3),
                                                   opened_by=Actor(role="casemanager")), task_queue="spoorwerk-cases")
@@ -74,10 +80,10 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     assert applied[0]["temporal_workflow"]["workflow_id"] == f"case-{case_id}"
     assert (tmp_path / "temporal.db").exists()
 
-    # A new run on the same data folder still has the case and its dossier.
+    # A new run on the same data folder still has the case and its dossier (and the same key).
     proc = start_worker(tmp_path, port, ui_port)
     try:
-        client = await Client.connect(f"127.0.0.1:{port}", data_converter=DATA_CONVERTER)
+        client = await Client.connect(f"127.0.0.1:{port}", data_converter=converter)
         summary = await cases.summary(client, case_id)
         assert summary.stage.value == "ziekmelding" and "ziekmelding_arbodienst" not in summary.overdue
         dossier = await cases.case_handle(client, case_id).query("dossier")
@@ -94,7 +100,8 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
 async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, tmp_path):
     address = dev_env.client.service_client.config.target_host
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    proc = start_worker(tmp_path, free_port(), free_port(), TEMPORAL_ADDRESS=address, SPOORWERK_TASK_QUEUE=queue)
+    proc = start_worker(tmp_path, free_port(), free_port(), TEMPORAL_ADDRESS=address, SPOORWERK_TASK_QUEUE=queue,
+                        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"])
     case_id = f"C{uuid.uuid4().hex[:8]}"
     try:
         client = dev_env.client
@@ -120,3 +127,21 @@ def test_a_channel_without_its_settings_stops_the_worker_with_the_setting_named(
     assert done.returncode == 2
     assert done.stderr.startswith("spoorwerk: configuration error: SPOORWERK_WEBHOOK_SECRET is required")
     assert "Traceback" not in done.stderr and not (tmp_path / "temporal.db").exists()
+
+
+def test_a_cluster_without_encryption_keys_stops_the_worker_with_the_setting_named(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
+    env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="temporal.example.nl:7233")
+    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    env["SPOORWERK_ENCRYPTION_KEYS"] = '{"2026-11": "c2hvcnQ="}'
+    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "SPOORWERK_ENCRYPTION_KEYS: key '2026-11': must be 32 bytes (AES-256), got 5" in done.stderr
+    # The secret itself is never echoed back.
+    assert "c2hvcnQ=" not in done.stderr

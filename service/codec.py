@@ -1,0 +1,170 @@
+"""Payload encryption: AES-256-GCM, the key id in each payload's metadata so keys can rotate.
+
+Temporal keeps every payload (inputs, results, update arguments, failures' messages) in the case's
+history for years, readable by anyone with access to the cluster; the case holds health data, so
+Spoorwerk encrypts them all before they leave the process. Search attributes and workflow ids are
+not payloads and stay readable: they never hold personal data.
+
+Keys come from configuration (`SPOORWERK_ENCRYPTION_KEYS`), never from the repository; the embedded
+default generates one into its data folder. To rotate, add a new key and make it the encrypting one
+(`SPOORWERK_ENCRYPTION_KEY_ID`); keep the old ones as long as any history holds payloads sealed with
+them. A payload that was never encrypted (from before encryption) decodes as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
+from temporalio.converter import PayloadCodec
+
+ENCODING = b"binary/encrypted"
+KEY_ID_METADATA = "encryption-key-id"
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class EncryptionKeyError(ValueError):
+    """A key ring that cannot be used, or a payload that cannot be decrypted; the message says why."""
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The keys a process can decrypt with, and the one it encrypts with."""
+
+    keys: Mapping[str, bytes]
+    active: str
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise EncryptionKeyError("no encryption keys")
+        for key_id, key in self.keys.items():
+            if not key_id or len(key_id) > 64 or not key_id.isprintable() or not key_id.isascii():
+                raise EncryptionKeyError(f"key id {key_id!r}: use 1-64 printable ASCII characters")
+            if len(key) != KEY_BYTES:
+                raise EncryptionKeyError(f"key {key_id!r}: must be {KEY_BYTES} bytes (AES-256), got {len(key)}")
+        if self.active not in self.keys:
+            raise EncryptionKeyError(f"the encrypting key id {self.active!r} is not among the keys ({', '.join(self.keys)})")
+
+    @classmethod
+    def parse(cls, keys_json: str, active: str | None = None) -> KeyRing:
+        """From `{"key-id": "<base64 of 32 bytes>", …}`; the last key encrypts unless `active` names one."""
+        try:
+            raw = json.loads(keys_json)
+        except json.JSONDecodeError as err:
+            raise EncryptionKeyError(f"not JSON ({err.msg}); expected {{\"key-id\": \"<base64 of 32 bytes>\"}}") from None
+        if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
+            raise EncryptionKeyError('expected a JSON object {"key-id": "<base64 of 32 bytes>"}')
+        keys = {}
+        for key_id, encoded in raw.items():
+            try:
+                keys[key_id] = base64.b64decode(encoded, validate=True)
+            except (binascii.Error, ValueError):
+                raise EncryptionKeyError(f"key {key_id!r} is not valid base64") from None
+        return cls(keys, active or (list(keys)[-1] if keys else ""))
+
+    @classmethod
+    def generate(cls, key_id: str = "local-1") -> KeyRing:
+        """A ring with one fresh random key."""
+        return cls({key_id: secrets.token_bytes(KEY_BYTES)}, key_id)
+
+    def to_json(self) -> str:
+        return json.dumps({k: base64.b64encode(v).decode() for k, v in self.keys.items()})
+
+    @classmethod
+    def from_file(cls, path: Path, active: str | None = None) -> KeyRing:
+        """The embedded default's key ring, created (readable by the owner only) on first use."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(cls.generate().to_json())
+        try:
+            return cls.parse(path.read_text("utf-8"), active)
+        except EncryptionKeyError as err:
+            raise EncryptionKeyError(f"{path}: {err}") from None
+
+
+class EncryptionCodec(PayloadCodec):
+    """Seals each payload (its data and metadata) with AES-GCM; the key id is bound in as associated data."""
+
+    def __init__(self, ring: KeyRing) -> None:
+        self.ring = ring
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()}
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.seal(p) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [self.open(p) for p in payloads]
+
+    def seal(self, payload: Payload) -> Payload:
+        key_id = self.ring.active
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[key_id].encrypt(nonce, payload.SerializeToString(), key_id.encode())
+        return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode()}, data=nonce + sealed)
+
+    def open(self, payload: Payload) -> Payload:
+        if payload.metadata.get("encoding") != ENCODING:
+            return payload  # recorded before encryption was switched on
+        key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise EncryptionKeyError(f"payload sealed with key id {key_id!r}, which is not among the configured "
+                            "encryption keys: add it to SPOORWERK_ENCRYPTION_KEYS")
+        try:
+            plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
+        except InvalidTag:
+            raise EncryptionKeyError(f"payload sealed with key id {key_id!r} does not decrypt: the key differs or the "
+                            "payload was altered") from None
+        return Payload.FromString(plain)
+
+
+async def decode_message(message: Message, codec: PayloadCodec) -> None:
+    """Decode, in place, every payload inside a protobuf message (e.g. a whole workflow history)."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if field.message_type.full_name == "temporal.api.common.v1.Payloads":
+            for item in value if _repeated(field) else [value]:
+                await codec.decode_wrapper(item)
+        elif field.message_type.full_name == "temporal.api.common.v1.Payload":
+            if _repeated(field):
+                decoded = await codec.decode(list(value))
+                del value[:]
+                value.extend(decoded)
+            else:
+                value.CopyFrom((await codec.decode([value]))[0])
+        elif field.message_type.GetOptions().map_entry:
+            entry_value = field.message_type.fields_by_name["value"]
+            if entry_value.message_type is None:
+                continue
+            if entry_value.message_type.full_name == "temporal.api.common.v1.Payload":
+                keys = list(value)
+                decoded = await codec.decode([value[k] for k in keys])
+                for k, p in zip(keys, decoded):
+                    value[k].CopyFrom(p)
+            else:
+                for k in list(value):
+                    await decode_message(value[k], codec)
+        elif _repeated(field):
+            for item in value:
+                await decode_message(item, codec)
+        else:
+            await decode_message(value, codec)
+
+
+def _repeated(field) -> bool:
+    return field.label == field.LABEL_REPEATED
+
+

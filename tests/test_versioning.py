@@ -1,0 +1,138 @@
+"""The versioning discipline at work: an unguarded change breaks running cases, `workflow.patched()` does not.
+
+The change tried here is a realistic one: "send the employer a welcome notice when a case opens",
+one activity more at the start of every new case. Three versions of the case workflow carry it:
+unguarded, behind `workflow.patched()`, and with the patch retired (`workflow.deprecate_patch()`).
+The recorded histories in tests/histories are the running cases they must not break.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import workflow
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer, Worker
+from temporalio.workflow import NondeterminismError
+
+from activities.notify import NotificationLog, Notifications
+from domain.case import CaseOpening
+from domain.models import Actor, Notification, Role
+from domain.nl_time import local_date
+from operations import cases
+from service.settings import Settings
+from workflows.sandbox import WORKFLOW_RUNNER
+from workflows.sick_leave_case import CaseInput, CaseResult, SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
+
+WELCOME = "welcome-notice"
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _welcome(input: CaseInput) -> Notification:
+    assert input.opening is not None
+    return Notification(notification_id=f"{input.opening.case_id}:welcome", case_id=input.opening.case_id,
+                        recipient_role=Role.WERKGEVER, kind="welcome", subject="Case opened",
+                        body="Spoorwerk follows this case from today.")
+
+
+async def _send_welcome(input: CaseInput) -> None:
+    await workflow.execute_activity("notify", _welcome(input), start_to_close_timeout=timedelta(minutes=1))
+
+
+# Not sandboxed: these variants live in a test module; what matters here is the commands they issue.
+@workflow.defn(name="SickLeaveCase", sandboxed=False)
+class UnguardedWelcome(SickLeaveCase):
+    @workflow.run
+    async def run(self, input: CaseInput) -> CaseResult:
+        if input.state is None:
+            await _send_welcome(input)
+        return await super().run(input)
+
+
+@workflow.defn(name="SickLeaveCase", sandboxed=False)
+class PatchedWelcome(SickLeaveCase):
+    @workflow.run
+    async def run(self, input: CaseInput) -> CaseResult:
+        if input.state is None and workflow.patched(WELCOME):
+            await _send_welcome(input)
+        return await super().run(input)
+
+
+@workflow.defn(name="SickLeaveCase", sandboxed=False)
+class RetiredWelcomePatch(SickLeaveCase):
+    """Once every case opened before the patch has closed: the old path goes, the marker stays readable."""
+
+    @workflow.run
+    async def run(self, input: CaseInput) -> CaseResult:
+        if input.state is None:
+            workflow.deprecate_patch(WELCOME)
+            await _send_welcome(input)
+        return await super().run(input)
+
+
+def _recorded_new_cases() -> list[WorkflowHistory]:
+    """Every recorded first run of a case (a new case: the change applies to those)."""
+    found = []
+    for path in sorted(HISTORIES.glob("v*/*.json")):
+        events = json.loads(path.read_text("utf-8"))["events"]
+        started = events[0]["workflowExecutionStartedEventAttributes"]
+        if started["workflowType"]["name"] == "SickLeaveCase" and "continuedExecutionRunId" not in started:
+            found.append(WorkflowHistory.from_json(f"{path.parent.name}/{path.stem}", path.read_text("utf-8")))
+    return found
+
+
+async def _replay(workflow_class: type, histories: list[WorkflowHistory], converter) -> dict[str, Exception | None]:
+    replayer = Replayer(workflows=[workflow_class, Spoor2Trajectory], data_converter=converter,
+                        workflow_runner=WORKFLOW_RUNNER)
+    async def each():
+        for history in histories:
+            yield history
+
+    results = await replayer.replay_workflows(each(), raise_on_replay_failure=False)
+    return dict(results.replay_failures)
+
+
+async def test_an_unguarded_change_breaks_running_cases_and_a_patched_one_does_not(ts_env):
+    histories = _recorded_new_cases()
+    assert len(histories) >= 20  # every version's recordings, spoor 1, spoor 2, escalations
+    converter = ts_env.client.data_converter
+
+    # (Failures are keyed by run id.)
+    broken = await _replay(UnguardedWelcome, histories, converter)
+    assert len(broken) == len(histories)
+    assert all(isinstance(err, NondeterminismError) for err in broken.values())
+
+    assert await _replay(PatchedWelcome, histories, converter) == {}
+    # Retiring the patch while such cases still run would break them: wait until they have closed.
+    assert set(await _replay(RetiredWelcomePatch, histories, converter)) == set(broken)
+
+
+async def test_a_case_opened_with_the_patch_takes_the_new_path_and_replays_after_the_patch_is_retired(ts_env, tmp_path):
+    converter = ts_env.client.data_converter
+    queue = f"tq-{uuid.uuid4().hex[:8]}"
+    settings = Settings(data_dir=tmp_path)
+    case_id = f"C{uuid.uuid4().hex[:10]}"
+    async with Worker(ts_env.client, task_queue=queue, workflows=[PatchedWelcome, Spoor2Trajectory],
+                      activities=[Notifications.from_settings(settings).notify], workflow_runner=WORKFLOW_RUNNER,
+                      activity_executor=ThreadPoolExecutor(max_workers=2)):
+        today = local_date(await ts_env.get_current_time())
+        handle = await cases.open_case(ts_env.client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today,
+                                                                   opened_by=Actor(role=Role.CASEMANAGER)),
+                                       task_queue=queue, today=today)
+        await cases.act(ts_env.client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm",
+                                                 "on": today.isoformat(), "actor": {"role": "werkgever"}})
+        history = await handle.fetch_history()
+    # The new path ran: the employer got the welcome notice.
+    sent = NotificationLog(settings.notification_log_path).read()
+    assert [n["kind"] for n in sent if n["kind"] == "welcome"] == ["welcome"]
+
+    assert await _replay(PatchedWelcome, [history], converter) == {}
+    assert await _replay(RetiredWelcomePatch, [history], converter) == {}
+    # And code without the change at all no longer fits a case that took it.
+    [broken] = (await _replay(SickLeaveCase, [history], converter)).values()
+    assert isinstance(broken, NondeterminismError)
