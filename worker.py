@@ -54,6 +54,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[notifications.notify],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
         # Let a notification in flight finish on SIGTERM rather than be cancelled and retried.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
         **kwargs,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import unicodedata
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, model_validator
 
 from domain.errors import ActionRefused
@@ -319,31 +323,143 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
 assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """The repr of a caller's value for a refusal, cut short: a refusal must not echo megabytes back."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def describe_validation_error(err: ValidationError, kinds: tuple[str, ...]) -> str:
     """'field.path: reason; …' for a payload validated against a union tagged by `kinds`."""
     parts = []
     for e in err.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in kinds))
+        loc = ".".join(shown(p, 40) if not isinstance(p, (str, int)) or len(str(p)) > 40 else str(p)
+                       for p in e["loc"] if not (isinstance(p, str) and p in kinds))
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "enum" and loc == "actor.role":
             known = ", ".join(r.value for r in Role if r is not Role.SYSTEEM)
-            msg = f"{e['input']!r} is not a known role (known: {known})"
+            msg = f"{shown(e['input'])} is not a known role (known: {known})"
         parts.append(f"{loc or 'action'}: {msg}")
     return "; ".join(parts)
 
 
-def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action") -> Any:
-    """Validate a raw payload against a union tagged by `kind`; refuses with the failing fields and reasons."""
+def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action", *,
+                 strict: bool = False) -> Any:
+    """Validate a raw payload against a union tagged by `kind`; refuses with the failing fields and reasons.
+
+    `strict` (the update validators) takes JSON's own types only: no `true` for a number, no "5" for 5.
+    """
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json")
     if isinstance(raw, dict) and raw.get("kind") not in kinds:
-        raise ActionRefused(f"kind: {raw.get('kind')!r} is not a known {what}")
+        raise ActionRefused(f"kind: {shown(raw.get('kind'))} is not a known {what}")
     try:
+        if strict:
+            return adapter.validate_json(pydantic_core.to_json(raw), strict=True)
         return adapter.validate_python(raw)
     except ValidationError as err:
         raise ActionRefused(describe_validation_error(err, kinds)) from None
 
 
-def parse_action(raw: Any) -> Action:
+def parse_action(raw: Any, *, strict: bool = False) -> Action:
     """Validate a raw case action payload; refuses with the failing fields and reasons."""
-    return parse_tagged(_ADAPTER, ACTION_KINDS, raw)
+    return parse_tagged(_ADAPTER, ACTION_KINDS, raw, strict=strict)
+
+
+# --------------------------------------------------------------------------- admission
+
+# What an action may carry, checked by the update validators only (and by clients before they send):
+# a handler must go on accepting what older validators let in, or running cases would not replay.
+# A case lives two years in one history of at most 50 MB, and carries its dossier across
+# continue-as-new in one payload of at most 2 MB: no action may take a noticeable part of that.
+MAX_ACTION_BYTES = 128 * 1024  # compact UTF-8 JSON; the field limits allow ~27,000 characters at most
+MAX_TEXT_CHARS = 4000  # the longest text field any action has (grounds, views, zoekprofiel)
+MAX_NAME_CHARS = 100  # a field name
+MAX_DEPTH = 4  # objects and lists within each other; real actions nest 2 deep
+MAX_ITEMS = 100  # entries of one list or object
+MAX_NUMBER = 100_000  # no count, week or hour in an action comes near
+YEARS_BACK, YEARS_AHEAD = 20, 10  # a date outside this window around today is a typo (or worse)
+_ALLOWED_CONTROLS = frozenset("\t\n\r")
+
+
+def _check_value(value: Any, path: str, depth: int) -> None:
+    where = path or "action"
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT_CHARS:
+            raise ActionRefused(f"{where}: {len(value)} characters, more than the {MAX_TEXT_CHARS} a text may have")
+        for n, char in enumerate(value):
+            category = unicodedata.category(char)
+            if category == "Cs":
+                raise ActionRefused(f"{where}: an unpaired surrogate (U+{ord(char):04X}) at position {n} is not text")
+            if category == "Cc" and char not in _ALLOWED_CONTROLS:
+                raise ActionRefused(f"{where}: the control character U+{ord(char):04X} at position {n} has no place in text")
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) > MAX_NUMBER:
+            # Not str(value): Python refuses to print an int of more than 4300 digits.
+            what = value if value.bit_length() < 40 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+            raise ActionRefused(f"{where}: {what} is out of range (at most {MAX_NUMBER})")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ActionRefused(f"{where}: {value} is not a number an action may hold")
+        if abs(value) > MAX_NUMBER:
+            raise ActionRefused(f"{where}: {value} is out of range (at most {MAX_NUMBER})")
+    elif isinstance(value, (dict, list, tuple)):
+        if depth >= MAX_DEPTH:
+            raise ActionRefused(f"{where}: nested deeper than {MAX_DEPTH} levels")
+        if len(value) > MAX_ITEMS:
+            raise ActionRefused(f"{where}: {len(value)} entries, more than the {MAX_ITEMS} a list or object may have")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if not isinstance(key, (str, int)):
+                raise ActionRefused(f"{where}: a field name must be text, not {shown(key, 30)}")
+            if isinstance(key, str):
+                if len(key) > MAX_NAME_CHARS:
+                    raise ActionRefused(f"{where}: a field name of {len(key)} characters (at most {MAX_NAME_CHARS})")
+                if any(unicodedata.category(c) in ("Cc", "Cs") for c in key):
+                    raise ActionRefused(f"{where}: a field name with a control character or unpaired surrogate: {shown(key, 30)}")
+            _check_value(item, f"{path}.{key}" if path else str(key), depth + 1)
+
+
+def _dates(value: Any, path: str):
+    """Every date in a parsed action, with its field path."""
+    if isinstance(value, date):
+        yield path, value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _dates(getattr(value, name), f"{path}.{name}" if path else name)
+    elif isinstance(value, (list, tuple)):
+        for n, item in enumerate(value):
+            yield from _dates(item, f"{path}.{n}")
+
+
+def admit(raw: Any, parse: Callable[..., Any], today: date) -> Any:
+    """The action parsed strictly, if its size, text, numbers and dates fit; refuses naming the field and the limit.
+
+    Checked before any rule, so nothing oversized reaches a history and a refusal never echoes an
+    oversized value: a rejection travels back with the request it rejects, and one that passes
+    Temporal's 2 MB blob limit fails the workflow task instead of refusing the update.
+    """
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump(mode="json")
+    if not isinstance(raw, dict):
+        kind = "null" if raw is None else type(raw).__name__
+        raise ActionRefused(f"action: must be a JSON object of the action's fields, not {kind}")
+    _check_value(raw, "", 0)
+    size = len(pydantic_core.to_json(raw))
+    if size > MAX_ACTION_BYTES:
+        raise ActionRefused(f"action: {size} bytes of JSON, more than the {MAX_ACTION_BYTES} an action may have")
+    action = parse(raw, strict=True)
+    earliest, latest = _years_from(today, -YEARS_BACK), _years_from(today, YEARS_AHEAD)
+    for path, day in _dates(action, ""):
+        if day < earliest:
+            raise ActionRefused(f"{path}: {day} is more than {YEARS_BACK} years before today ({today})")
+        if day > latest:
+            raise ActionRefused(f"{path}: {day} is more than {YEARS_AHEAD} years after today ({today})")
+    return action
+
+
+def _years_from(day: date, years: int) -> date:
+    year = min(max(day.year + years, date.min.year), date.max.year)
+    return day.replace(year=year, day=28) if (day.month, day.day) == (2, 29) else day.replace(year=year)

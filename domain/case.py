@@ -290,6 +290,10 @@ def open_case(
             raise ActionRefused(f"interruptions.{n}.relapsed_on: {i.relapsed_on} is in the future")
     if opening.stage is Stage.CLOSED:
         raise ActionRefused("stage: a case cannot be opened closed")
+    if opening.stage is Stage.ZIEKMELDING and _taken_over_stage(opening) is Stage.SPOOR1:
+        # It could never leave the ziekmelding: the probleemanalyse is done, and the AD-onderzoek needs spoor 1.
+        raise ActionRefused("stage: the probleemanalyse is done (prior_steps), so the case is past the ziekmelding; "
+                            "give spoor1 or leave stage out")
 
     state = CaseState(
         case_id=opening.case_id,
@@ -298,7 +302,7 @@ def open_case(
         ruleset=ruleset,
         spoor2_rules=spoor2_rules,
         periods=periods,
-        stage=opening.stage or Stage.ZIEKMELDING,
+        stage=opening.stage or _taken_over_stage(opening),
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
@@ -337,9 +341,13 @@ def open_case(
         state.evaluations.append(DoneStep(on=held))
     if "spoor2_start" in state.done:
         state.spoor2_started_on = state.done["spoor2_start"].on
-    if opening.stage is None and "probleemanalyse" in state.done:
-        state.stage = Stage.SPOOR1
     return state
+
+
+def _taken_over_stage(opening: CaseOpening) -> Stage:
+    """Spoor 1 for a case taken over with its probleemanalyse done; known before `case_opened` records the stage."""
+    done = any(step.key == "probleemanalyse" and step.done_on is not None for step in opening.prior_steps)
+    return Stage.SPOOR1 if done else Stage.ZIEKMELDING
 
 
 # --------------------------------------------------------------------------- deadlines
@@ -464,16 +472,34 @@ def next_deadline(views: list[DeadlineView]) -> DeadlineView | None:
 # --------------------------------------------------------------------------- time passing
 
 
-def tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
+def tick(state: CaseState, *, today: date, now: datetime, in_order: bool = False) -> list[Notification]:
     """Apply the passing of time up to `today`: overdue marks, milestones, closing, and (version 3)
-    reminders and the escalation ladder. Idempotent. Returns the notifications to send."""
+    reminders and the escalation ladder. Idempotent. Returns the notifications to send.
+
+    `in_order` (the workflow's patch `catch-up`): what a late wake (a worker down for days) takes at
+    once is recorded in the order of its dates, and a ladder step a later one replaces notifies no one.
+    """
     was_closed = state.closed
+    first_new = len(state.dossier)
     notes = _statutory_tick(state, today=today, now=now)
     if state.watch is not None and not was_closed:
-        notes += _watch_tick(state, today=today, now=now)
+        notes += _watch_tick(state, today=today, now=now, in_order=in_order)
+    if in_order:
+        _in_date_order(state, first_new)
     notes += state.outbox
     state.outbox = []
     return notes
+
+
+def _in_date_order(state: CaseState, first_new: int) -> None:
+    """Put the entries one tick recorded in the order of their dates (stable), numbered anew.
+
+    They are the system's own entries (no action ids), so no idempotency key points at their numbers.
+    """
+    new = sorted(state.dossier[first_new:], key=lambda e: e.on)
+    for n, entry in enumerate(new, start=first_new + 1):
+        entry.seq = n
+    state.dossier[first_new:] = new
 
 
 def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
@@ -586,7 +612,7 @@ def _reminder_roles(state: CaseState, key: str) -> list[Role]:
     return [*roles, Role.CASEMANAGER]
 
 
-def _watch_tick(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
+def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool = False) -> list[Notification]:
     watch, rules = state.watch, state.stagnation_rules
     assert watch is not None and rules is not None
     if state.closed:
@@ -620,7 +646,10 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime) -> list[Notific
     overdue = [(v.mark, v.due + timedelta(days=1)) for v in views if v.status is DeadlineStatus.OVERDUE]  # type: ignore[operator]
     stall = st.find_stall(watch, expectation(state), overdue, today)
     coach = state.spoor2_running and state.has_trajectory
-    for step in st.advance(watch, rules, stall, today, case_id=state.case_id, coach=coach):
+    steps = st.advance(watch, rules, stall, today, case_id=state.case_id, coach=coach)
+    if in_order:
+        st.drop_replaced_notices(steps)
+    for step in steps:
         state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         for role in step.notify:
             notes.append(_note(state, role, key=step.note_key, kind=step.kind, subject=step.subject, body=step.body))

@@ -288,9 +288,9 @@ SPOOR2_ACTION_ROLES: dict[str, frozenset[Role]] = {
 assert set(SPOOR2_ACTION_ROLES) == set(SPOOR2_ACTION_KINDS)
 
 
-def parse_spoor2_action(raw: Any) -> Any:
+def parse_spoor2_action(raw: Any, *, strict: bool = False) -> Any:
     """Validate a raw trajectory action; refuses with the failing fields and reasons."""
-    return parse_tagged(_ADAPTER, SPOOR2_ACTION_KINDS, raw, "spoor 2 action")
+    return parse_tagged(_ADAPTER, SPOOR2_ACTION_KINDS, raw, "spoor 2 action", strict=strict)
 
 
 # --------------------------------------------------------------------------- state

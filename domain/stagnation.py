@@ -264,6 +264,24 @@ def advance(watch: Watch, rules: StagnationRules, stall: Stall | None, today: da
     return steps
 
 
+def drop_replaced_notices(steps: list[Step]) -> None:
+    """Steps taken at once after a late wake: a role hears only of the latest step that concerns it.
+
+    A worker down for weeks wakes to several steps of one ladder (level 1, then 2; or a measure
+    reminded twice). Each is recorded on its own date; its notice to a role that a later-dated step
+    of the same batch notifies as well is not sent, as that later notice says where things stand now.
+    Steps of the same date (level 3 and its first measure) all notify.
+    """
+    for n, step in enumerate(steps):
+        later = {role for s in steps[n + 1:] if s.on > step.on for role in s.notify}
+        dropped = [role for role in step.notify if role in later]
+        if not dropped:
+            continue
+        step.notify = [role for role in step.notify if role not in later]
+        step.details["not_notified"] = [role.value for role in dropped]
+        step.summary += f" (not sent to the {', '.join(r.value for r in dropped)}: a later step replaced it)"
+
+
 def _after(rules: StagnationRules, level: int) -> int:
     ladder = rules.ladder
     return {1: ladder.level2_after_days, 2: ladder.level3_after_days}.get(level, ladder.measure_interval_days)

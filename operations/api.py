@@ -15,7 +15,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -25,7 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
-from domain.models import ActionId, Actor, Role, Stage
+from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
 from operations import cases
@@ -66,6 +67,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
                        (409, "Refused by the case, with its reason"), (422, "Malformed request"))
 }
 
+CaseId = Annotated[str, Path(pattern=OPAQUE_ID_PATTERN, description="The case's opaque id")]
+
 IdempotencyKey = Annotated[
     ActionId,
     Header(alias="Idempotency-Key", description="Unique per intended action: becomes the action id, so a retry applies once"),
@@ -78,6 +81,57 @@ def today() -> date:
 
 # A query waits for a worker to answer it: give up rather than hang when none does.
 QUERY_TIMEOUT = timedelta(seconds=10)
+
+# The largest body the API reads. An action may be 128 KiB of compact JSON (domain.actions.admit);
+# this leaves room for a client's \u-escapes. The codec endpoint is not limited: it carries
+# whole payloads for the Temporal UI, a continued case's state among them.
+MAX_BODY_BYTES = 256 * 1024
+
+
+def _too_large_reason(limit: int) -> str:
+    return f"body: larger than the {limit} bytes a request may have"
+
+
+class BodyTooLarge(HTTPException):
+    """A chunked request body that grew over the limit: an HTTPException, as FastAPI passes those on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large_reason(limit))
+
+
+class BodyLimit:
+    """Refuses a request body over `limit` bytes with 413, by its Content-Length or while it arrives."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES, exempt: tuple[str, ...] = ("/codec/",)) -> None:
+        self.app, self.limit, self.exempt = app, limit, exempt
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > self.limit:
+            return await JSONResponse({"detail": _too_large_reason(self.limit)}, status_code=413)(scope, receive, send)
+        received = 0
+
+        async def counted() -> Any:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:  # a chunked body that gave no length
+                raise BodyTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each field and reason; never the input itself, which may be megabytes or not even encodable."""
+    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": str(e["msg"])[:300]} for e in exc.errors()]
+    content_type = request.headers.get("content-type", "")
+    if any(e["loc"] == ["body"] and e["type"] == "model_attributes_type" for e in errors) and "json" not in content_type:
+        return JSONResponse({"detail": f"body: send a JSON object (Content-Type: application/json), "
+                                       f"not {content_type[:100] or 'no Content-Type'}"}, status_code=415)
+    return JSONResponse({"detail": errors}, status_code=422)
 
 
 # --------------------------------------------------------------------------- who calls
@@ -187,6 +241,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     caller = caller_dependency(authenticator)
     Authed = Annotated[Caller, Depends(caller)]
     add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins)
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
     api = APIRouter(prefix="/api")
 
     @app.exception_handler(Problem)
@@ -271,24 +327,24 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         return Opened(case_id=body.case_id, created=True)
 
     @api.get("/cases/{case_id}", response_model=CaseSummary)
-    async def case_summary(case_id: str, who: Authed) -> CaseSummary:
+    async def case_summary(case_id: CaseId, who: Authed) -> CaseSummary:
         """The case at a glance: stage, weeks sick, next deadline, overdue steps, spoor 2, escalation."""
         return await readable_case(client, case_id, who)
 
     @api.get("/cases/{case_id}/deadlines", response_model=list[DeadlineView])
-    async def case_deadlines(case_id: str, who: Authed) -> list[DeadlineView]:
+    async def case_deadlines(case_id: CaseId, who: Authed) -> list[DeadlineView]:
         """Every statutory step with its due date and status."""
         await readable_case(client, case_id, who)
         return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
 
     @api.get("/cases/{case_id}/dossier", response_model=list[DossierEntry])
-    async def case_dossier(case_id: str, who: Authed) -> list[DossierEntry]:
+    async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierEntry]:
         """Every event of the case in order; the bedrijfsarts's notes only for the bedrijfsarts."""
         await readable_case(client, case_id, who)
         return redact_dossier(await cases.case_handle(client, case_id).query(SickLeaveCase.dossier, rpc_timeout=QUERY_TIMEOUT), who)
 
     @api.get("/cases/{case_id}/state", response_model=CaseState)
-    async def case_state(case_id: str, who: Authed) -> CaseState:
+    async def case_state(case_id: CaseId, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
         _require(who, _FULL_STATE, "read a case's full state")
         await readable_case(client, case_id, who)
@@ -296,7 +352,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         return state.model_copy(update={"dossier": redact_dossier(state.dossier, who)})
 
     @api.get("/cases/{case_id}/spoor2", response_model=TrajectoryView)
-    async def trajectory_view(case_id: str, who: Authed) -> TrajectoryView:
+    async def trajectory_view(case_id: CaseId, who: Authed) -> TrajectoryView:
         """The spoor 2 trajectory: phase, cadence, approvals, documents, outcome."""
         await readable_case(client, case_id, who)
         try:
@@ -333,11 +389,13 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
     path = f"/cases/{{case_id}}/actions/{kind}" if on == "case" else f"/cases/{{case_id}}/spoor2/actions/{kind}"
     allowed = ", ".join(sorted(r.value for r in roles & API_ROLES))
 
-    async def record(case_id: str, body: body_model, who: Annotated[Caller, Depends(caller)],  # type: ignore[valid-type]
-                     key: IdempotencyKey) -> Any:
+    async def record(request: Request, case_id: CaseId, body: body_model,  # type: ignore[valid-type]
+                     who: Annotated[Caller, Depends(caller)], key: IdempotencyKey) -> Any:
         if who.role not in roles:
             raise Problem(403, f"actor.role: a {who.role.value} may not record {kind} (allowed: {allowed})")
-        fields = body.model_dump(mode="json", exclude_unset=True)  # type: ignore[attr-defined]
+        # The fields as sent, not as the body model coerced them: the case takes JSON's own types
+        # only (domain.actions.admit), so `true` is no percentage and "4" no number of hours.
+        fields = await request.json()
         if kind == "document_received":
             rule = load_spoor2_rules().document_rule(str(fields.get("document")))
             if rule is not None and who.role not in rule.roles:

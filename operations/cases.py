@@ -25,7 +25,7 @@ from temporalio.common import SearchAttributePair, TypedSearchAttributes, Workfl
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.actions import parse_action
+from domain.actions import admit, parse_action
 from domain.case import CaseOpening, CaseSummary, open_case as check_opening
 from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Stage
@@ -38,6 +38,7 @@ from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickL
 
 WORKFLOW_TYPE = "SickLeaveCase"
 OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
+EARLIEST_DEADLINE = date(1900, 1, 1)
 CASE_ID_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # no quotes or spaces: it goes into a query
 
 
@@ -129,7 +130,8 @@ def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> t
     """The JSON payload of an action and its validated form; refuses bad input before any call."""
     payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
     try:
-        return payload, parse(payload)
+        # The validator's own admission check: an oversized request never leaves the client.
+        return payload, admit(payload, parse, local_date(datetime.now(timezone.utc)))
     except ActionRefused as err:
         raise InvalidInput(str(err)) from None
 
@@ -278,6 +280,8 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
             raise ValueError(f"case_id_prefix: {case_id_prefix!r} is not the start of a case id")
         parts.append(f"WorkflowId STARTS_WITH '{case_workflow_id(case_id_prefix)}'")
     if deadline_before is not None:
+        if deadline_before < EARLIEST_DEADLINE:  # the day before 0001-01-02 overflows as a UTC instant
+            raise ValueError(f"deadline_before: {deadline_before} is before {EARLIEST_DEADLINE}; no case has a deadline that early")
         parts.append(f"{sa.NEXT_DEADLINE.name} < '{start_of_day(deadline_before).isoformat().replace('+00:00', 'Z')}'")
     return " AND ".join(parts)
 

@@ -310,7 +310,7 @@ class HttpBackend:
                 raise Unreachable(f"the server at {self.url} does not answer as the Spoorwerk API (no JSON at {path})") from None
         try:
             detail = response.json().get("detail")
-            reason = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
+            reason = detail if isinstance(detail, str) else _field_errors(detail)
         except (ValueError, AttributeError):
             reason = response.text.strip()[:500] or response.reason_phrase
         if response.status_code in (502, 503, 504):
@@ -443,6 +443,14 @@ class DirectBackend:
         return {"case_id": body["case_id"], "created": handle.first_execution_run_id is not None}
 
 
+def _field_errors(detail: Any) -> str:
+    """The API's 422 list as 'field: reason; …', the form every other refusal has."""
+    if not isinstance(detail, list) or not all(isinstance(e, dict) and "msg" in e for e in detail):
+        return json.dumps(detail, ensure_ascii=False)
+    where = ("body", "query", "path", "header")
+    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p not in where) or 'body'}: {e['msg']}" for e in detail)
+
+
 def _settings_problems(err: Any) -> str:
     return "; ".join(e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
                      for e in err.errors(include_url=False))
@@ -528,7 +536,7 @@ def _cell(value: Any) -> str:
 def _cases(args: argparse.Namespace) -> int:
     filters = {"stage": args.stage, "spoor2_phase": args.phase, "overdue": args.overdue,
                "min_escalation_level": args.min_level, "employer_id": args.employer, "coach_id": args.coach,
-               "deadline_before": args.deadline_before.isoformat() if args.deadline_before else None,
+               "deadline_before": args.deadline_before,  # a date: --direct queries with it, the API gets str()
                "closed": True if args.closed else None}
     filters = {k: v for k, v in filters.items() if v is not None}
     page_size = args.page_size or min(args.limit, 500)

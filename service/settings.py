@@ -104,6 +104,11 @@ class Settings(BaseSettings):
                     "the embedded default adds its own Web UI",
     )
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
+    sticky_queue_timeout_seconds: float = Field(
+        default=5, gt=0,
+        description="How long a case's next task waits for the worker that holds it before any worker takes it: "
+                    "after a worker crash, the first action to each of its cases waits this long",
+    )
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
     graceful_shutdown_seconds: float = Field(default=10, ge=0)

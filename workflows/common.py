@@ -7,11 +7,14 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+import pydantic_core
+from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.actions import admit
     from domain.errors import ActionRefused
     from domain.models import DossierEntry, Notification
 
@@ -27,12 +30,29 @@ def refused(reason: str) -> ApplicationError:
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
-def check_action(state: Any, request: dict[str, Any], parse: Callable, check: Callable, today: date) -> None:
-    """An update validator: parse and check the action, refusing it with the reason."""
+def check_action(state: Any, request: Any, parse: Callable, check: Callable, today: date) -> None:
+    """An update validator: admit (size, text, dates), parse strictly, check; refuses with the reason."""
     try:
-        check(state, parse(request), today)
+        check(state, admit(request, parse, today), today)
     except ActionRefused as err:
         raise refused(str(err)) from None
+
+
+def signal_arg(name: str, args: tuple[Any, ...], kind: Any) -> Any | None:
+    """The one argument of an internal signal as `kind`, or None (logged) when it is not that.
+
+    Anyone with access to the cluster can send any signal with any arguments. One the handler could
+    not take (none, two, null, the wrong shape) would fail the workflow task on every attempt and
+    leave the case stuck, so it is dropped, as the SDK drops one it cannot decode.
+    """
+    if len(args) == 1:
+        try:
+            # As the SDK decodes a typed argument (JSON, lax), so recorded signals replay alike.
+            return TypeAdapter(kind).validate_json(pydantic_core.to_json(args[0]))
+        except (ValidationError, ValueError):
+            pass
+    workflow.logger.warning("signal dropped: not one valid argument", extra={"signal": name, "arguments": len(args)})
+    return None
 
 
 def apply_action(state: Any, request: dict[str, Any], parse: Callable, apply: Callable, today: date) -> tuple[Any, bool, DossierEntry]:
@@ -44,6 +64,20 @@ def apply_action(state: Any, request: dict[str, Any], parse: Callable, apply: Ca
     except ActionRefused as err:
         raise refused(str(err)) from None
     return action, not known, entry
+
+
+def _given_up(last_failure: str) -> list[tuple[str, str]]:
+    """(channel, reason) for each channel still failing when the notification was given up on.
+
+    The activity's last failure names them, "<channel>: <reason>" joined by "; "; the channels that
+    delivered before are not in it, so the dossier does not say they failed.
+    """
+    days = NOTIFY_GIVE_UP.days
+    parts = [part.strip() for part in last_failure.split("; ")]
+    named = [part.partition(": ")[0] for part in parts]
+    if all(name.isalpha() and name.islower() and ": " in part for name, part in zip(named, parts)):
+        return [(name, f"gave up after {days} days: {part}") for name, part in zip(named, parts)]
+    return [("all channels", f"gave up after {days} days: {last_failure}")]
 
 
 class Notifier:
@@ -73,7 +107,7 @@ class Notifier:
         err = done.exception()
         if err is not None:
             cause = getattr(err, "cause", None)  # ActivityError: the last attempt's failure or the timeout
-            failures = [("all channels", f"gave up: {getattr(cause, 'message', None) or err}")]
+            failures = _given_up(getattr(cause, "message", None) or str(err))
         else:
             # Older workers answered True/False; the report lists each channel's permanent failure.
             report = done.result()

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.spoor2 import CaseClosed, Spoor2Rules, TrajectoryUpdate
     from domain.stagnation import StagnationRules
     from workflows import search_attributes as sa
-    from workflows.common import Notifier, apply_action, check_action, refused
+    from workflows.common import Notifier, apply_action, check_action, refused, signal_arg
     from workflows.ids import trajectory_workflow_id
     from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryInput
 
@@ -37,6 +37,7 @@ PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a ch
 PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
 PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute
 PATCH_TRAJECTORY_RESYNC = "trajectory-resync"  # a continued run asks its trajectory for what it missed
+PATCH_CATCH_UP = "catch-up"  # a late wake records in date order and drops ladder notices a later step replaces
 
 
 class CaseInput(BaseModel):
@@ -51,7 +52,11 @@ class CaseInput(BaseModel):
 
 
 class ActionResult(BaseModel):
-    """The answer to an action: its dossier entry; `applied` is False for a retried action id."""
+    """The answer to an action: its dossier entry.
+
+    A retried action id is never applied twice: within one run Temporal answers the retry with the
+    original answer; after continue-as-new the case answers it with the recorded entry and `applied` False.
+    """
 
     action_id: str
     applied: bool
@@ -108,11 +113,13 @@ class SickLeaveCase:
         if input.state is not None and state.trajectory_started and state.spoor2_running and not state.closed:
             if workflow.patched(PATCH_TRAJECTORY_RESYNC):
                 await self._resync_trajectory()
+        # Runs begun before the patch keep the old catch-up for their life; a continued run takes the new one.
+        in_order = workflow.patched(PATCH_CATCH_UP)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            for note in rules.tick(state, today=today, now=workflow.now()):
+            for note in rules.tick(state, today=today, now=workflow.now(), in_order=in_order):
                 self._notifier.send(note)
             if state.trajectory_due:
                 await self._start_trajectory()
@@ -230,7 +237,7 @@ class SickLeaveCase:
     # ----------------------------------------------------------------- actions
 
     @workflow.update(name="act")
-    def act(self, request: dict[str, Any]) -> ActionResult:
+    def act(self, request: Any) -> ActionResult:
         """Record a human action (see domain.actions for the kinds)."""
         state = self._state
         if state is None:
@@ -242,16 +249,18 @@ class SickLeaveCase:
         return ActionResult(action_id=action.action_id, applied=applied, stage=state.stage, entry=entry)
 
     @act.validator
-    def _validate_act(self, request: dict[str, Any]) -> None:
+    def _validate_act(self, request: Any) -> None:
+        # Any, not a dict: a list or null reaches the validator and is refused with a reason.
         if self._state is None:
             raise refused("the case was never opened")
         check_action(self._state, request, parse_action, rules.check, self._today())
 
     @workflow.signal(name="trajectory_update")
-    def trajectory_update(self, update: TrajectoryUpdate) -> None:
-        """The spoor 2 trajectory changed: its new record entries, status, phase and outcome."""
+    def trajectory_update(self, *args: Any) -> None:
+        """The spoor 2 trajectory changed: its new record entries, status, phase and outcome (a TrajectoryUpdate)."""
+        update = signal_arg("trajectory_update", args, TrajectoryUpdate)
         state = self._state
-        if state is None or state.closed:
+        if update is None or state is None or state.closed:
             return
         if rules.apply_trajectory_update(state, update, now=workflow.now()):
             self._changed = True

@@ -19,7 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
     from domain.models import Actor
     from domain.nl_time import local_date, start_of_day
-    from workflows.common import Notifier, apply_action, check_action
+    from workflows.common import Notifier, apply_action, check_action, signal_arg
     from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState, TrajectoryView
     from domain.stagnation import Spoor2Watch
 
@@ -120,26 +120,29 @@ class Spoor2Trajectory:
         self._reported = update.events[-1].seq if update.events else self._reported
 
     @workflow.signal(name="resync")
-    def resync(self, seen: int) -> None:
-        """The case's new run has seen the first `seen` entries: send it everything after them again.
+    def resync(self, *args: Any) -> None:
+        """The case's new run has seen the first `seen` entries (an int): send it everything after them again.
 
         A report that reached the case's previous run just as it continued as new is not in the
         new run's state; the case skips what it already has, so re-sending is harmless.
         """
-        if seen < self._reported:
+        seen = signal_arg("resync", args, int)
+        if seen is not None and seen < self._reported:
             self._reported = max(seen, 0)
             self._changed = True
 
     @workflow.signal(name="case_closed")
-    def case_closed(self, notice: rules.CaseClosed) -> None:
-        """The case closed while the trajectory ran: end it on the case's closing day."""
-        self._case_closed = notice
-        self._changed = True
+    def case_closed(self, *args: Any) -> None:
+        """The case closed while the trajectory ran (a CaseClosed): end it on the case's closing day."""
+        notice = signal_arg("case_closed", args, rules.CaseClosed)
+        if notice is not None:
+            self._case_closed = notice
+            self._changed = True
 
     # ----------------------------------------------------------------- actions
 
     @workflow.update(name="act")
-    def act(self, request: dict[str, Any]) -> TrajectoryActionResult:
+    def act(self, request: Any) -> TrajectoryActionResult:
         """Record an action on the trajectory (see domain.spoor2 for the kinds)."""
         state = self._state
         action, applied, entry = apply_action(state, request, rules.parse_spoor2_action, rules.apply, self._today())
@@ -149,7 +152,8 @@ class Spoor2Trajectory:
         return TrajectoryActionResult(action_id=action.action_id, applied=applied, status=state.status, entry=entry)
 
     @act.validator
-    def _validate_act(self, request: dict[str, Any]) -> None:
+    def _validate_act(self, request: Any) -> None:
+        # Any, not a dict: a list or null reaches the validator and is refused with a reason.
         check_action(self._state, request, rules.parse_spoor2_action, rules.check, self._today())
 
     # ----------------------------------------------------------------- queries
