@@ -844,14 +844,16 @@ def tick(state: TrajectoryState, *, today: date, now: datetime) -> list[Flag]:
             current.time_up_flagged = True
             flags.append(Flag(kind="phase_time_up", due=ends,
                               summary=f"Phase {current.number}'s time was up on {ends} and it is not completed; it is not extended"))
+    entries: list[tuple[date, str, str, dict]] = []
     widen = state.started_on + timedelta(weeks=state.rules.widen_search_after_weeks)
     if state.search_widened_on is None and today >= widen:
         state.search_widened_on = widen
-        state.log(now=now, on=widen, actor=SYSTEM, kind="search_widened",
-                  summary="Six months in spoor 2: the zoekprofiel now includes work below the employee's level")
-    for f in flags:
-        state.log(now=now, on=f.due + timedelta(days=1), actor=SYSTEM, kind=f.kind, summary=f.summary,
-                  details={"due": f.due.isoformat()})
+        entries.append((widen, "search_widened",
+                        "Six months in spoor 2: the zoekprofiel now includes work below the employee's level", {}))
+    entries += [(f.due + timedelta(days=1), f.kind, f.summary, {"due": f.due.isoformat()}) for f in flags]
+    # In the order of their dates: a trajectory that wakes late (its worker was down) may take several at once.
+    for on, kind, summary, details in sorted(entries, key=lambda e: e[0]):
+        state.log(now=now, on=on, actor=SYSTEM, kind=kind, summary=summary, details=details)
     return flags
 
 

@@ -165,6 +165,7 @@ async def decode_message(message: Message, codec: PayloadCodec) -> None:
 
 
 def _repeated(field) -> bool:
-    return field.label == field.LABEL_REPEATED
+    # protobuf 7 dropped FieldDescriptor.label for is_repeated.
+    return field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
 
 

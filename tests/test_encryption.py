@@ -19,6 +19,7 @@ from temporalio.api.common.v1 import Payload, WorkflowExecution
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest, GetWorkflowExecutionHistoryRequest
 from temporalio.client import Client, WorkflowFailureError
+from temporalio.worker import Replayer
 
 from domain.case import CaseOpening
 from domain.models import Actor, Role
@@ -33,7 +34,9 @@ from service.temporal import data_converter
 from tests.conftest import TEST_KEYS
 from worker import build_worker
 from workflows.ids import case_workflow_id
+from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import CaseInput, SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # Personal data a case may carry: an employee's address, a diagnosis and a BSN in a free-text note.
 EMAIL = "jan.de.vries@example.nl"
@@ -302,3 +305,23 @@ async def test_only_the_configured_web_ui_may_call_the_codec_from_a_browser(dev_
                                   headers={"Origin": "http://127.0.0.1:8233", "Authorization": f"Bearer {token}"})
         assert decoded.status_code == 200 and decoded.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
         assert json_format.ParseDict(decoded.json()["payloads"][0], Payload()) == payload("x")
+
+
+async def test_a_recorded_history_is_written_decrypted(ts_env, tmp_path):
+    """What `SPOORWERK_RECORD_HISTORIES=1` keeps: the payloads in clear, so later sessions' keys replay them."""
+    from service.codec import decode_message
+    from tests.driver import CaseDriver
+
+    async with CaseDriver.running(ts_env, tmp_path) as driver:
+        handle = await driver.open(contacts={"werknemer": [EMAIL]})
+        await driver.act("ziekmelding_arbodienst_sent", role="werkgever", note=DIAGNOSIS)
+        history = await handle.fetch_history()
+    sealed_marker = base64.b64encode(ENCODING).decode()  # how the JSON shows the metadata value
+    assert DIAGNOSIS not in payload_texts(json.loads(history.to_json())) and sealed_marker in history.to_json()
+    for event in history.events:
+        await decode_message(event, ts_env.client.data_converter.payload_codec)
+    texts = payload_texts(json.loads(history.to_json()))
+    assert DIAGNOSIS in texts and EMAIL in texts and sealed_marker not in history.to_json()
+    replayed = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=data_converter(KeyRing.generate()),
+                              workflow_runner=WORKFLOW_RUNNER).replay_workflow(history)
+    assert replayed.replay_failure is None
