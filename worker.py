@@ -1,7 +1,9 @@
-"""Runs Spoorwerk's worker: the case and spoor 2 trajectory workflows and their activities.
+"""Runs Spoorwerk: `python worker.py [all|worker|api]` (or SPOORWERK_ROLE; default all).
 
-With no TEMPORAL_ADDRESS it first starts the embedded Temporal dev server (data under the data
-folder) and prints where its Web UI is; with TEMPORAL_ADDRESS it joins that cluster.
+`worker` runs the case and spoor 2 trajectory workflows and their activities, `api` the HTTP API,
+dashboard and codec endpoint, `all` both. With no TEMPORAL_ADDRESS it first starts the embedded
+Temporal dev server (data under the data folder) and prints where its Web UI is; with
+TEMPORAL_ADDRESS it joins that cluster.
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+from activities.documents import DocumentActivities
 from activities.notify import Notifications, describe_channels
+from documents.store import store_from_settings
 from operations.api import create_app
 from operations.auth import Authenticator, authenticator_from
+from service import metrics, tracing
 from service.codec import EncryptionKeyError
+from service.health import Health, serving
 from service.devserver import start_dev_server
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
@@ -41,6 +47,7 @@ log = structlog.get_logger("spoorwerk.worker")
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     """A worker for the case and trajectory workflows and the activities on the configured task queue."""
     notifications = Notifications.from_settings(settings)
+    documents = DocumentActivities(client, store_from_settings(settings))
     kwargs = {}
     if settings.max_concurrent_workflow_tasks:
         kwargs["max_concurrent_workflow_tasks"] = settings.max_concurrent_workflow_tasks
@@ -51,7 +58,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         task_queue=task_queue or settings.task_queue,
         workflows=[SickLeaveCase, Spoor2Trajectory],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[notifications.notify],
+        activities=[notifications.notify, documents.render_document],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
@@ -68,13 +75,20 @@ class _ApiServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
+ROLES = ("all", "worker", "api")
+
+
 async def serve(settings: Settings, authenticator: Authenticator | None) -> None:
-    """Run the worker (and with an authenticator the API and dashboard) until SIGINT/SIGTERM."""
+    """Run the worker (roles all, worker) and, given an authenticator, the API and dashboard until SIGINT/SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    runs_worker = settings.role != "api"
+    health = Health()
     async with AsyncExitStack() as stack:
+        if runs_worker and settings.health_bind:  # first: /healthz answers while Temporal is looked for
+            await stack.enter_async_context(serving(settings.health_bind, health.readiness))
         if settings.embedded:
             env = await stack.enter_async_context(await start_dev_server(settings))
             client = env.client
@@ -96,40 +110,61 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
         api = ""
         server = None
         if authenticator is not None:
-            app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins)
+            app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
+                             document_store=store_from_settings(settings))
             server = _ApiServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None,
                                                access_log=False, lifespan="off"))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
             api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/\n"
                    f"  API:             http://{settings.api_host}:{settings.api_port}/api (OpenAPI document at /openapi.json; {token})\n")
-        worker = build_worker(client, settings)
-        async with worker:
+        worker = build_worker(client, settings) if runs_worker else None
+        async with worker or contextlib.nullcontext():
+            health.polling = worker is not None
+            runtime = metrics.runtime(settings)
+            counting = (asyncio.create_task(metrics.refresh_cases_gauge(client, runtime.metric_meter, settings.metrics_refresh_seconds))
+                        if runtime is not None and worker is not None else None)
             served = asyncio.create_task(server.serve()) if server else None
             while server and not server.started and not served.done():  # type: ignore[union-attr]
                 await asyncio.sleep(0.05)
             if served is not None and served.done():
                 raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
             print(
-                f"Spoorwerk is running on {where}\n"
+                f"Spoorwerk ({settings.role}) is running on {where}\n"
                 f"  task queue:      {settings.task_queue}\n"
                 f"  notifications:   {describe_channels(settings)}\n"
                 f"{api}"
                 "Stop with Ctrl-C.",
                 flush=True,
             )
-            log.info("worker started", task_queue=settings.task_queue, temporal=settings.target_host,
-                     namespace=settings.temporal_namespace, embedded=settings.embedded)
+            log.info("worker started" if worker else "api started", role=settings.role, task_queue=settings.task_queue,
+                     temporal=settings.target_host, namespace=settings.temporal_namespace, embedded=settings.embedded)
             await stop.wait()
+            # Not ready from now on; leaving the block lets running activities finish (graceful_shutdown_seconds).
+            health.stopping = True
+            if server is not None:
+                server.config.app.state.stopping = True
             log.info("worker stopping")
+            if counting is not None:
+                counting.cancel()
             if server is not None:
                 server.should_exit = True
                 await served
     log.info("worker stopped")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args in (["-h"], ["--help"]):
+        print(f"usage: spoorwerk-service [{'|'.join(ROLES)}]  (default: SPOORWERK_ROLE, else all)")
+        sys.exit(0)
+    if len(args) > 1 or (args and args[0] not in ROLES):
+        print(f"spoorwerk: unknown role {' '.join(args)!r}: use one of {', '.join(ROLES)} (or set SPOORWERK_ROLE)",
+              file=sys.stderr)
+        sys.exit(2)
     try:
         settings = get_settings()
+        if args:  # the argument wins over SPOORWERK_ROLE
+            settings = settings.model_copy(update={"role": args[0]})
     except ValidationError as err:
         # A configuration mistake is the operator's to fix: say which setting and why, no traceback.
         problems = "; ".join(e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
@@ -138,7 +173,7 @@ def main() -> None:
         sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
     authenticator = None
-    if settings.api_enabled:
+    if settings.role == "api" or (settings.role == "all" and settings.api_enabled):
         try:
             authenticator = authenticator_from(
                 settings.api_tokens.get_secret_value() if settings.api_tokens else None, settings.api_token_file)
@@ -150,6 +185,7 @@ def main() -> None:
     except EncryptionKeyError as err:  # e.g. a damaged key file in the data folder
         print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
         sys.exit(2)
+    tracing.flush()
     # Everything is shut down. Skip interpreter teardown: the Temporal bridge's threads can abort
     # it with "PyGILState_Release: thread state must be current" (temporalio/sdk-python#300).
     logging.shutdown()

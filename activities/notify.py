@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import structlog
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, CancelledError
 
 from activities.delivery import (
     Channel,
@@ -30,6 +31,7 @@ from activities.delivery import (
 from activities.mail import EmailChannel
 from activities.webhook import WebhookChannel
 from domain.models import Notification
+from service import metrics
 from service.settings import Settings
 
 
@@ -131,6 +133,12 @@ class Notifications:
         retries the activity, with only the unfinished channels left.
         """
         info = activity.info()
+        # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
+        with structlog.contextvars.bound_contextvars(case_id=notification.case_id, workflow_id=info.workflow_id,
+                                                     run_id=info.workflow_run_id):
+            return self._deliver(notification, info)
+
+    def _deliver(self, notification: Notification, info: activity.Info) -> DeliveryReport:
         report = _progress(notification.notification_id, info.heartbeat_details)
         transient: list[str] = []
         for n, channel in enumerate(self.channels):
@@ -145,6 +153,8 @@ class Notifications:
             except TransientFailure as err:
                 outcome, reason = "retry", err.reason
                 transient.append(reason)
+            except CancelledError:  # the worker's shutdown grace ran out: no channel's fault; the SDK retries
+                raise
             except Exception as err:  # a bug in one channel must not keep the others from delivering
                 outcome, reason = "retry", f"{channel.name}: unexpected {type(err).__name__}"
                 transient.append(reason)
@@ -156,6 +166,7 @@ class Notifications:
                 # Recorded before the next channel is tried: a later attempt skips this one. After
                 # the last channel, with nothing to retry, the activity's result says it instead.
                 activity.heartbeat(report.model_dump(mode="json"))
+            metrics.count_delivery(activity.metric_meter(), channel.name, outcome)
             activity.logger.info(
                 "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}
             )

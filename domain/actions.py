@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Union
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, model_validator
 
+from domain.documents import Audience, DocumentKind
 from domain.errors import ActionRefused
 from domain.models import ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role
 
@@ -240,6 +241,30 @@ ESCALATION_KINDS = frozenset(
 )
 
 
+# The dossier as documents (case version 5).
+
+
+class BedrijfsartsOordeel(_Action):
+    """The bedrijfsarts's actueel oordeel of the employee's capacity: the re-integratieverslag needs a recent one."""
+
+    kind: Literal["bedrijfsarts_oordeel"]
+    belastbaarheid_hours_per_day: float | None = Field(default=None, ge=0, le=24)
+
+
+class DocumentRequested(_Action):
+    """Render a document of the case now (domain.documents); the dossier records where it is stored."""
+
+    kind: Literal["document_requested"]
+    document: DocumentKind
+    audience: Audience = Field(default=Audience.WERKGEVER, description="werkgever: without medical notes")
+    period_start: date | None = Field(default=None, description="voortgangsrapportage: first day (default a month back)")
+    period_end: date | None = Field(default=None, description="voortgangsrapportage: last day (default `on`)")
+
+
+# Recording these is not re-integration activity: they do not end a stall.
+NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested"}
+
+
 Action = Annotated[
     Union[
         ZiekmeldingArbodienstSent,
@@ -272,6 +297,8 @@ Action = Annotated[
         EscalationAcknowledged,
         MeasureTaken,
         ContactsUpdated,
+        BedrijfsartsOordeel,
+        DocumentRequested,
     ],
     Field(discriminator="kind"),
 ]
@@ -319,6 +346,9 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "escalation_acknowledged": frozenset(_ADMIN),
     "measure_taken": frozenset({Role.WERKGEVER, *_ADMIN}),
     "contacts_updated": frozenset(_ADMIN),
+    "bedrijfsarts_oordeel": frozenset({Role.BEDRIJFSARTS}),
+    # Who may ask for which version is checked against domain.documents.AUDIENCE_ROLES.
+    "document_requested": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS, Role.REINTEGRATIECOACH, Role.ARBEIDSDESKUNDIGE}),
 }
 assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
 

@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from domain import actions as a
 from domain import stagnation as st
+from domain import dossier_check as dc
 from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_due, recurring_dues
+from domain.documents import AUDIENCE_ROLES, DocumentKind, DocumentOrder, DocumentRef, DossierRules, next_progress_report
 from domain.errors import ActionRefused
 from domain.models import (
     SYSTEM,
@@ -64,10 +66,13 @@ OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
 #      the case's contacts by role; the trajectory reports what it expects and notifies through
 #      the case.
 #   4: the coach of the running trajectory is a search attribute (CoachId).
-CURRENT_VERSION = 4
+#   5: the dossier as documents: rendered on events, monthly during spoor 2 and on request; the
+#      loonsanctie pre-flight from week 80.
+CURRENT_VERSION = 5
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
 COACH_VERSION = 4
+DOCUMENTS_VERSION = 5
 # Trajectory record entries the case manager is notified of (version 3 on; before, the trajectory
 # sent them itself).
 TRAJECTORY_FLAGS = frozenset({"intake_late", "phase_time_up"})
@@ -204,6 +209,11 @@ class CaseState(BaseModel):
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
+    dossier_rules: DossierRules | None = Field(default=None, description="Documents and pre-flight (version 5 on)")
+    preflights_run: list[int] = Field(default_factory=list, description="Weeks whose pre-flight check has run")
+    document_requests: list[DocumentOrder] = Field(default_factory=list, description="Requested, not yet rendered")
+    documents_done: list[str] = Field(default_factory=list, description="Order ids rendered (or given up on)")
+    documents: list[DocumentRef] = Field(default_factory=list, description="Where each rendered document is stored")
 
     @property
     def clock(self) -> Clock:
@@ -269,6 +279,7 @@ def open_case(
     version: int = CURRENT_VERSION,
     spoor2_rules: Spoor2Rules | None = None,
     stagnation_rules: StagnationRules | None = None,
+    dossier_rules: DossierRules | None = None,
 ) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
@@ -308,6 +319,8 @@ def open_case(
     if version >= WATCH_VERSION and stagnation_rules is not None:
         # A taken-over case is watched from its opening, not from its (unknown) past activity.
         state.stagnation_rules, state.watch = stagnation_rules, st.start_watch(today)
+    if version >= DOCUMENTS_VERSION:
+        state.dossier_rules = dossier_rules
     state.record(
         now=now,
         on=opening.first_sick_day,
@@ -484,6 +497,8 @@ def tick(state: CaseState, *, today: date, now: datetime, in_order: bool = False
     notes = _statutory_tick(state, today=today, now=now)
     if state.watch is not None and not was_closed:
         notes += _watch_tick(state, today=today, now=now, in_order=in_order)
+    if state.dossier_rules is not None and not was_closed:
+        notes += dc.preflight(state, today=today, now=now)
     if in_order:
         _in_date_order(state, first_new)
     notes += state.outbox
@@ -568,6 +583,12 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
         leads = state.stagnation_rules.reminders.lead_days
         watch_days = [st.next_reminder_day(leads, view.due, today) for view in _remindable(views)]  # type: ignore[arg-type]
         watch_days.append(st.next_wake_day(state.watch, expectation(state), today))
+    else:
+        watch_days = []
+    if state.dossier_rules is not None:
+        # The pre-flight and the monthly voortgangsrapportage go in the same morning round.
+        watch_days += [dc.next_preflight(state), next_progress_report(state, today)]
+    if watch_days:
         watch_days = [d for d in watch_days if d is not None and d > today]
         if watch_days:
             # Reminders and escalations go out in the morning, and apart from the statutory clock's
@@ -732,7 +753,7 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
     )
     watch = state.watch
     if watch is not None:
-        if kind not in a.ESCALATION_KINDS:
+        if kind not in a.NOT_ACTIVITY_KINDS:
             st.activity(watch, on=action.on, seq=entry.seq)
         elif kind == "stagnation_reported":
             watch.reported = st.Trigger(on=action.on, seq=entry.seq, actor=action.actor)
@@ -997,7 +1018,37 @@ def _check_extension(state: CaseState, action: a.VoluntaryExtension, today: date
         )
 
 
+def _check_document(state: CaseState, action: a.DocumentRequested, today: date) -> None:
+    if state.dossier_rules is None:
+        raise ActionRefused(f"document_requested: this case was opened before documents (version {DOCUMENTS_VERSION})")
+    if action.actor.role not in AUDIENCE_ROLES[action.audience]:
+        raise ActionRefused(f"audience: the {action.audience.value} version is not for the {action.actor.role.value}")
+    kinds = {e.kind for e in state.dossier}
+    if action.document is DocumentKind.INTAKEVERSLAG and "spoor2:intake_held" not in kinds:
+        raise ActionRefused("document: no spoor 2 intake is on record yet")
+    if action.document is DocumentKind.NO_GO_RAPPORT and not any(
+            e.kind == "spoor2:haalbaarheidstoets_decided" and e.details.get("decision") == "no_go" for e in state.dossier):
+        raise ActionRefused("document: the haalbaarheidstoets has not decided no-go on this case")
+    periodic = action.document is DocumentKind.VOORTGANGSRAPPORTAGE
+    if periodic and state.spoor2_started_on is None:
+        raise ActionRefused("document: spoor 2 has not started; there is no progress to report")
+    if not periodic and (action.period_start or action.period_end):
+        raise ActionRefused("period_start: only a voortgangsrapportage covers a period")
+    start, end = _period(state, action)
+    if start > end:
+        raise ActionRefused(f"period_start: {start} is after period_end {end}")
+    if action.period_end is not None and action.period_end > action.on:
+        raise ActionRefused(f"period_end: {action.period_end} is after the day of the request ({action.on})")
+
+
+def _period(state: CaseState, action: a.DocumentRequested) -> tuple[date, date]:
+    end = action.period_end or action.on
+    start = action.period_start or max(end - timedelta(days=30), state.spoor2_started_on or state.first_sick_day)
+    return start, end
+
+
 _CHECKS = {
+    "document_requested": _check_document,
     "plan_van_aanpak_agreed": _check_pva,
     "eerstejaarsevaluatie_held": _check_eerstejaars,
     "ad_onderzoek_started": _check_ad_started,
@@ -1203,7 +1254,21 @@ def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
     return f"Withdrawn: {action.reason}"
 
 
+def _document_requested(state: CaseState, action: a.DocumentRequested, now: datetime) -> str:
+    start, end = _period(state, action) if action.document is DocumentKind.VOORTGANGSRAPPORTAGE else (None, None)
+    state.document_requests.append(DocumentOrder(
+        order_id=f"request:{action.action_id}", kind=action.document, audience=action.audience, as_of=action.on,
+        period_start=start, period_end=end, requested_by=action.actor, action_id=action.action_id))
+    return f"Document requested: {action.document.value} ({action.audience.value} version)"
+
+
+def _oordeel(state: CaseState, action: a.BedrijfsartsOordeel, now: datetime) -> str:
+    return "Actueel oordeel of the bedrijfsarts recorded"
+
+
 _EFFECTS = {
+    "document_requested": _document_requested,
+    "bedrijfsarts_oordeel": _oordeel,
     "probleemanalyse_recorded": _pa,
     "evaluatie_held": _evaluatie,
     "ad_onderzoek_started": _ad_started,
@@ -1378,3 +1443,35 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         stalled_since=state.watch.since if state.watch else None,
         expected=expectation(state),
     )
+
+
+# --------------------------------------------------------------------------- documents (version 5)
+
+
+def document_rendered(state: CaseState, ref: DocumentRef, *, now: datetime) -> DossierEntry:
+    """Record where a rendered document is stored and its content hash; the document itself stays out."""
+    order = ref.order
+    state.documents_done.append(order.order_id)
+    state.documents.append(ref)
+    state.document_requests = [o for o in state.document_requests if o.order_id != order.order_id]
+    return state.record(
+        now=now, on=order.as_of, actor=SYSTEM, kind="document_rendered",
+        summary=f"{ref.title} ({order.audience.value} version) rendered and stored",
+        details={"order_id": order.order_id, "document": order.kind.value, "audience": order.audience.value,
+                 "pdf": ref.pdf.model_dump(), "html": ref.html.model_dump()},
+    )
+
+
+def document_failed(state: CaseState, order: DocumentOrder, reason: str, *, today: date, now: datetime) -> DossierEntry:
+    """Rendering gave up: the dossier says so and the case manager may request it again."""
+    state.documents_done.append(order.order_id)
+    state.document_requests = [o for o in state.document_requests if o.order_id != order.order_id]
+    state.outbox.append(Notification(
+        notification_id=f"{state.case_id}:document_failed:{order.order_id}", case_id=state.case_id,
+        recipient_role=Role.CASEMANAGER, recipients=state.contacts.get(Role.CASEMANAGER, []), kind="document_failed",
+        subject=f"Case {state.case_id}: the {order.kind.value} could not be made",
+        body=f"The {order.kind.value} of case {state.case_id} (as of {order.as_of}) could not be rendered or stored. "
+             "Request it again (document_requested) once the document store is reachable."))
+    return state.record(now=now, on=today, actor=SYSTEM, kind="document_failed",
+                        summary=f"{order.kind.value} could not be made: {reason[:200]}",
+                        details={"order_id": order.order_id, "document": order.kind.value})

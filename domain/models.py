@@ -112,6 +112,15 @@ def append_entry(
     return entry
 
 
+def without_medical_notes(entries: list[DossierEntry]) -> list[DossierEntry]:
+    """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only."""
+    return [
+        e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
+        if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
+        for e in entries
+    ]
+
+
 class Notification(BaseModel):
     """A message to a role on a case. Never carries personal or medical data."""
 

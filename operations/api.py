@@ -23,10 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from documents.store import DocumentStore
+
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
-from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage
+from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
 from operations import cases
@@ -34,6 +36,8 @@ from operations import spoor2 as trajectories
 from operations.auth import COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
+from operations.documents import add_document_routes
+from service.health import add_health_routes
 from service.rulebook import load_spoor2_rules
 from workflows.sick_leave_case import ActionResult, SickLeaveCase
 from workflows.spoor2_trajectory import TrajectoryActionResult
@@ -181,13 +185,7 @@ async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSum
 
 def redact_dossier(entries: list[DossierEntry], caller: Caller) -> list[DossierEntry]:
     """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only."""
-    if caller.may_see_medical_notes():
-        return entries
-    return [
-        e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
-        if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
-        for e in entries
-    ]
+    return entries if caller.may_see_medical_notes() else without_medical_notes(entries)
 
 
 # --------------------------------------------------------------------------- bodies
@@ -231,7 +229,8 @@ class ActionKind(BaseModel):
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = ()) -> FastAPI:
+def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = (),
+               document_store: DocumentStore | None = None) -> FastAPI:
     """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
@@ -366,11 +365,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         return [ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
                 for k, on, roles, path in api_action_kinds()]
 
+    add_document_routes(api, client, document_store, Authed, readable_case, Problem, CaseId)
     for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
         _add_action_route(api, client, caller, model, on="case")
     for model in spoor2_actions.Spoor2Action.__origin__.__args__:  # type: ignore[attr-defined]
         _add_action_route(api, client, caller, model, on="spoor2")
     app.include_router(api)
+    add_health_routes(app, client)
     add_dashboard(app)
     return app
 

@@ -31,7 +31,7 @@ from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
-from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
+from service.rulebook import load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules
 from workflows import search_attributes as sa
 from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickLeaveCase
@@ -67,10 +67,12 @@ async def open_case(
     today: date | None = None,
     continue_as_new_after_events: int | None = None,
     request_key: str | None = None,
+    documents: bool = True,
 ) -> WorkflowHandle[SickLeaveCase, Any]:
     """Start the workflow of a new case; refuses bad input and a case id used before.
 
     `request_key` makes the opening idempotent: the same key again answers with the case it opened.
+    `documents` False opens a case that renders no documents and runs no pre-flight (tests of other things).
     """
     rulebook = rulebook or load_rulebook()
     now = datetime.now(timezone.utc)
@@ -81,7 +83,7 @@ async def open_case(
     except (ActionRefused, ValueError) as err:
         raise ActionRejected(str(err)) from None
     case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
-                           stagnation_rules=load_stagnation_rules())
+                           stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules() if documents else None)
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     try:

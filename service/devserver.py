@@ -9,6 +9,7 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from service import metrics, tracing
 from service.settings import Settings
 from service.temporal import data_converter, key_ring
 from workflows import search_attributes as sa
@@ -37,6 +38,8 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
         data_converter=data_converter(key_ring(settings, create=True)),
+        runtime=metrics.runtime(settings),
+        interceptors=tracing.interceptors(),
         ip=settings.dev_server_ip,
         port=settings.dev_server_port,
         ui=True,

@@ -14,6 +14,28 @@ import temporalio.activity
 import temporalio.workflow
 
 
+def case_context(_logger: object, _method: str, event: dict) -> dict:
+    """Lift the workflow id and run id out of Temporal's `extra` to the top, with the case id they
+    name: every line about a case carries `case_id`, `workflow_id` and `run_id`, whoever wrote it."""
+    wf, act = event.get("temporal_workflow"), event.get("temporal_activity")
+    if isinstance(wf, dict):
+        event.setdefault("workflow_id", wf.get("workflow_id"))
+        event.setdefault("run_id", wf.get("run_id"))
+        kind = wf.get("workflow_type")
+    elif isinstance(act, dict):
+        event.setdefault("workflow_id", act.get("workflow_id"))
+        event.setdefault("run_id", act.get("workflow_run_id"))
+        kind = act.get("workflow_type")
+    else:
+        return event
+    workflow_id = event.get("workflow_id")
+    if "case_id" not in event and isinstance(workflow_id, str) and workflow_id.startswith("case-"):
+        # Workflow ids are made from the opaque case id only (workflows/ids.py).
+        case_id = workflow_id.removeprefix("case-")
+        event["case_id"] = case_id.removesuffix("-spoor2") if kind == "Spoor2Trajectory" else case_id
+    return event
+
+
 def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     """Configure structlog and stdlib logging once for the process."""
     as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -23,6 +45,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.ExtraAdder(),
+        case_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -1,4 +1,4 @@
-"""Loads the rules shipped as data (domain/rulebook.toml, spoor2.toml, stagnation.toml) once per process."""
+"""Loads the rules shipped as data (domain/rulebook.toml, spoor2.toml, stagnation.toml, dossier.toml) once per process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from domain.documents import DossierRules, parse_dossier_rules
 from domain.rules import Rulebook, parse_rulebook
 from domain.spoor2 import Spoor2Rules, parse_spoor2_rules
 from domain.stagnation import StagnationRules, parse_stagnation_rules
@@ -31,3 +32,9 @@ def load_spoor2_rules(path: Path | None = None) -> Spoor2Rules:
 def load_stagnation_rules(path: Path | None = None) -> StagnationRules:
     """The stagnation watch, escalation ladder and reminder rules shipped with the package, or those at `path`."""
     return parse_stagnation_rules(_read("stagnation.toml", path))
+
+
+@lru_cache(maxsize=4)
+def load_dossier_rules(path: Path | None = None) -> DossierRules:
+    """When documents are made and what the loonsanctie pre-flight checks, shipped with the package or at `path`."""
+    return parse_dossier_rules(_read("dossier.toml", path))

@@ -113,6 +113,24 @@ class Settings(BaseSettings):
     max_concurrent_activities: int | None = Field(default=None, ge=1)
     graceful_shutdown_seconds: float = Field(default=10, ge=0)
 
+    document_store: Literal["local", "s3"] = Field(default="local", description="Where rendered documents are kept")
+    documents_dir: Path | None = Field(default=None, description="The local store's folder; default data_dir/documents")
+    s3_bucket: str | None = Field(default=None, description="The bucket, with SPOORWERK_DOCUMENT_STORE=s3")
+    s3_prefix: str = Field(default="spoorwerk/", description="Key prefix inside the bucket")
+    s3_endpoint_url: str | None = Field(default=None, description="An S3-compatible server (MinIO…); unset: AWS")
+    s3_region: str | None = None
+    s3_server_side_encryption: str | None = Field(default=None, description='e.g. "AES256" or "aws:kms"')
+
+    role: Literal["all", "worker", "api"] = Field(
+        default="all", description="What the process runs: the worker, the API (and dashboard), or both; "
+                                   "`python worker.py <role>` wins over SPOORWERK_ROLE")
+    health_address: str | None = Field(
+        default=None, description="host:port of the worker role's /healthz and /readyz; default 127.0.0.1:8081 "
+                                  "(the role all serves them here only when set)")
+    metrics_address: str | None = Field(
+        default=None, description="host:port serving Prometheus metrics at /metrics (SDK and service); unset: off")
+    metrics_refresh_seconds: float = Field(default=60, gt=0, description="How often the worker counts cases per stage")
+
     @field_validator("temporal_address")
     @classmethod
     def _host_port(cls, v: str | None) -> str | None:
@@ -121,6 +139,16 @@ class Settings(BaseSettings):
         if v is not None and ":" not in v:
             raise ValueError("TEMPORAL_ADDRESS must be host:port")
         return v
+
+    @field_validator("health_address", "metrics_address")
+    @classmethod
+    def _bind_address(cls, v: str | None) -> str | None:
+        if v is None or v.strip() == "":
+            return None
+        host, _, port = v.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{v!r} is not host:port (e.g. 0.0.0.0:9464)")
+        return v.strip()
 
     @field_validator("notify_channels", mode="before")
     @classmethod
@@ -166,6 +194,8 @@ class Settings(BaseSettings):
                     "SPOORWERK_WEBHOOK_SECRET is required when SPOORWERK_NOTIFY_CHANNELS includes webhook "
                     "(receivers check the signature with it)"
                 )
+        if self.document_store == "s3" and not self.s3_bucket:
+            problems.append("SPOORWERK_S3_BUCKET is required when SPOORWERK_DOCUMENT_STORE is s3")
         if self.encryption_keys is not None:
             try:
                 KeyRing.parse(self.encryption_keys.get_secret_value(), self.encryption_key_id)
@@ -186,6 +216,11 @@ class Settings(BaseSettings):
     @property
     def target_host(self) -> str:
         return self.temporal_address or f"{self.dev_server_ip}:{self.dev_server_port}"
+
+    @property
+    def health_bind(self) -> str | None:
+        """Where the worker's own health endpoints listen: always for the worker role, when set for `all`."""
+        return self.health_address or ("127.0.0.1:8081" if self.role == "worker" else None)
 
     @property
     def api_token_file(self) -> Path:

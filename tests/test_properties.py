@@ -543,6 +543,8 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
     add(1, "deadline_deviation", "werkgever", deadline="evaluatie", reason="Holiday period, evaluation moved",
         new_due=(world.today + timedelta(days=14)).isoformat())
     add(1, "contacts_updated", "casemanager", recipient_role="werkgever", addresses=["hr@acme.example"])
+    add(1, "bedrijfsarts_oordeel", "bedrijfsarts", belastbaarheid_hours_per_day=4)
+    add(1, "document_requested", "casemanager", document="reintegratieoverzicht")
     if s.watch is not None:
         add(1, "stagnation_reported", "reintegratiecoach")
         add(1, "non_cooperation_recorded", "werkgever")
@@ -642,6 +644,8 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "escalation_acknowledged": ("operations", {"reason": "Seen, meeting planned"}),
     "measure_taken": ("werkgever", {"measure": "aanspreken"}),
     "contacts_updated": ("casemanager", {"recipient_role": "bedrijfsarts", "addresses": []}),
+    "bedrijfsarts_oordeel": ("bedrijfsarts", {"belastbaarheid_hours_per_day": 4}),
+    "document_requested": ("werkgever", {"document": "reintegratieoverzicht"}),
 }
 TRAJECTORY_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "document_received": ("bedrijfsarts", {"document": "fml", "reference": "dms://fml"}),

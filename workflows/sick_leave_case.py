@@ -14,13 +14,15 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from domain import case as rules
     from domain.actions import parse_action
     from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
+    from domain.documents import DocumentOrder, DocumentRef, DossierRules, RenderJob, documents_due
     from domain.errors import ActionRefused
     from domain.models import Notification, Outcome, Stage
     from domain.nl_time import local_date, start_of_day
@@ -31,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.common import Notifier, apply_action, check_action, refused, signal_arg
     from workflows.ids import trajectory_workflow_id
     from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryInput
+    from service import metrics
 
 # Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
@@ -38,6 +41,12 @@ PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escala
 PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute
 PATCH_TRAJECTORY_RESYNC = "trajectory-resync"  # a continued run asks its trajectory for what it missed
 PATCH_CATCH_UP = "catch-up"  # a late wake records in date order and drops ladder notices a later step replaces
+PATCH_DOCUMENTS = "documents"  # case version 5: documents rendered by activity, the loonsanctie pre-flight
+
+# Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
+RENDER_TIMEOUT = timedelta(minutes=5)
+RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
+                           maximum_interval=timedelta(minutes=10), maximum_attempts=8)
 
 
 class CaseInput(BaseModel):
@@ -47,6 +56,7 @@ class CaseInput(BaseModel):
     ruleset: RuleSet | None = None
     spoor2_rules: Spoor2Rules | None = None
     stagnation_rules: StagnationRules | None = None
+    dossier_rules: DossierRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
 
@@ -87,10 +97,13 @@ class SickLeaveCase:
                     version = 2
                     if workflow.patched(PATCH_STAGNATION_WATCH):
                         version = rules.COACH_VERSION if workflow.patched(PATCH_COACH_ATTRIBUTE) else rules.WATCH_VERSION
+                        if version == rules.COACH_VERSION and workflow.patched(PATCH_DOCUMENTS):
+                            version = rules.DOCUMENTS_VERSION
                 try:
                     self._state = rules.open_case(
                         input.opening, input.ruleset, today=self._today(), now=workflow.now(),
                         version=version, spoor2_rules=input.spoor2_rules, stagnation_rules=input.stagnation_rules,
+                        dossier_rules=input.dossier_rules,
                     )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
@@ -102,6 +115,9 @@ class SickLeaveCase:
             self._search_attributes[sa.SPOOR2_PHASE.name] = None
             self._search_attributes[sa.COACH_ID.name] = None
         self._notifier = Notifier(on_failure=self._notification_failed)
+        self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
+        # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
+        self._counted = len(input.state.dossier) if input.state is not None else 0
 
     # ----------------------------------------------------------------- main loop
 
@@ -121,15 +137,23 @@ class SickLeaveCase:
             today = self._today()
             for note in rules.tick(state, today=today, now=workflow.now(), in_order=in_order):
                 self._notifier.send(note)
+            self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
             if rules.end_trajectory_with_case(state, now=workflow.now()):
                 self._trajectory_to_end = True
             self._upsert_search_attributes(today)
+            # Documents render beside the loop: the case takes actions and keeps its search attributes
+            # current while a document is made (or its store is retried for half an hour).
+            for order in documents_due(state, today):
+                if order.order_id not in self._rendering:
+                    self._rendering[order.order_id] = asyncio.create_task(self._render(order), name=f"render {order.order_id}")
             if state.closed:
                 break
             if self._history_too_long():
+                await workflow.wait_condition(lambda: not self._rendering)
                 await self._notifier.drain()
+                self._counted = metrics.count_escalations(state.dossier, self._counted)
                 workflow.continue_as_new(CaseInput(state=state, continue_as_new_after_events=self._cap))
             wake = rules.next_wake(state, today)
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
@@ -138,6 +162,7 @@ class SickLeaveCase:
             except asyncio.TimeoutError:
                 pass
         await self._end_trajectory()
+        await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
         workflow.logger.info("case closed", extra={"case_id": state.case_id, "outcome": str(state.outcome)})
         return CaseResult(case_id=state.case_id, outcome=state.outcome, closed_on=state.closed_on)
@@ -166,6 +191,26 @@ class SickLeaveCase:
             static_summary="spoor 2 trajectory",
         )
         rules.trajectory_started(state)
+
+    async def _render(self, order: DocumentOrder) -> None:
+        """Have a document rendered and stored; the dossier keeps its reference and hash."""
+        state = self._state
+        assert state is not None
+        job = RenderJob(case_id=state.case_id, order=order,
+                        trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None)
+        try:
+            ref = await workflow.execute_activity(
+                "render_document", job, result_type=DocumentRef, start_to_close_timeout=RENDER_TIMEOUT,
+                retry_policy=RENDER_RETRY, summary=f"render {order.kind.value}",
+            )
+        except ActivityError as err:
+            cause = err.cause.message if isinstance(err.cause, FailureError) else str(err)
+            rules.document_failed(state, order, cause, today=self._today(), now=workflow.now())
+            workflow.logger.warning("document not rendered", extra={"case_id": state.case_id, "order": order.order_id})
+        else:
+            rules.document_rendered(state, ref, now=workflow.now())
+        self._rendering.pop(order.order_id, None)
+        self._changed = True  # the loop sends what the dossier now holds (a failure notice) and sleeps anew
 
     async def _resync_trajectory(self) -> None:
         """A report of the trajectory may have reached the previous run as it continued as new: ask again."""
@@ -297,3 +342,8 @@ class SickLeaveCase:
     def state(self) -> CaseState:
         """The full case state."""
         return self._require_state()
+
+    @workflow.query
+    def documents(self) -> list[DocumentRef]:
+        """Where each rendered document is stored, with its hash (version 5 on; none before)."""
+        return self._require_state().documents

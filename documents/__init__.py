@@ -1,0 +1,1 @@
+"""The dossier as documents: intakeverslag, voortgangsrapportage, no-go rapport and re-integratieoverzicht."""

@@ -1,0 +1,158 @@
+"""The dossier as documents: which documents a case makes, for whom, and when they fall due.
+
+Pure rules: the case workflow asks `documents_due` what to render; an activity renders and stores
+it; the dossier keeps only a `DocumentRef` (where it is and its SHA-256), never the document.
+"""
+
+from __future__ import annotations
+
+import calendar
+import tomllib
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.dossier_check import PreflightRules
+from domain.models import SYSTEM, Actor, Role
+
+if TYPE_CHECKING:
+    from domain.case import CaseState
+
+
+class DocumentKind(StrEnum):
+    """The documents of a case (glossary: intakeverslag, voortgangsrapportage, no-go rapport, re-integratieoverzicht)."""
+
+    INTAKEVERSLAG = "intakeverslag"  # spoor 2 intake: sent to employee and employer (seed 004)
+    VOORTGANGSRAPPORTAGE = "voortgangsrapportage"  # monthly progress of the spoor 2 trajectory (seed 004)
+    NO_GO_RAPPORT = "no_go_rapport"  # the haalbaarheidstoets said no-go: the grounds (seed 001)
+    REINTEGRATIEOVERZICHT = "reintegratieoverzicht"  # for the WIA application: every step, record, gaps
+
+
+class Audience(StrEnum):
+    """Whose version: the employer's never holds the bedrijfsarts's medical notes."""
+
+    WERKGEVER = "werkgever"
+    BEDRIJFSARTS = "bedrijfsarts"
+
+    @property
+    def medical_notes(self) -> bool:
+        return self is Audience.BEDRIJFSARTS
+
+
+# Which roles may ask for (and download) which version.
+AUDIENCE_ROLES: dict[Audience, frozenset[Role]] = {
+    Audience.WERKGEVER: frozenset({Role.WERKGEVER, Role.WERKNEMER, Role.CASEMANAGER, Role.REINTEGRATIECOACH,
+                                   Role.ARBEIDSDESKUNDIGE, Role.BEDRIJFSARTS, Role.OPERATIONS, Role.UWV}),
+    Audience.BEDRIJFSARTS: frozenset({Role.BEDRIJFSARTS}),
+}
+
+
+class DocumentOrder(BaseModel):
+    """One document to render: what, as of which day, over which period, for whom."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str = Field(description="Stable: the same order is rendered and recorded once")
+    kind: DocumentKind
+    audience: Audience = Audience.WERKGEVER
+    as_of: date
+    period_start: date | None = None
+    period_end: date | None = None
+    requested_by: Actor = SYSTEM
+    action_id: str | None = None
+
+
+class StoredDocument(BaseModel):
+    """A rendered file in the document store: its key there, size and content hash."""
+
+    key: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+class DocumentRef(BaseModel):
+    """What the case keeps of a rendered document: the order and where its files are."""
+
+    order: DocumentOrder
+    title: str
+    html: StoredDocument
+    pdf: StoredDocument
+    rendered_at: datetime
+
+
+class RenderJob(BaseModel):
+    """What the render activity gets: the order and where to read the case (and trajectory) state."""
+
+    case_id: str
+    order: DocumentOrder
+    trajectory_workflow_id: str | None = None
+
+
+class DocumentRules(BaseModel):
+    progress_report_every_months: int = Field(ge=1, le=12)
+
+
+def add_months(d: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it has no such day."""
+    month0 = d.month - 1 + months
+    year, month = d.year + month0 // 12, month0 % 12 + 1
+    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+
+
+def documents_due(state: CaseState, today: date) -> list[DocumentOrder]:
+    """Documents the case should have rendered by `today` and has not: on events, on the monthly timer, on request."""
+    rules = state.dossier_rules
+    if rules is None:
+        return []
+    done = set(state.documents_done)
+    wanted: list[DocumentOrder] = []
+    for entry in state.dossier:
+        if entry.kind == "spoor2:intake_held":
+            wanted.append(DocumentOrder(order_id="intakeverslag", kind=DocumentKind.INTAKEVERSLAG, as_of=entry.on))
+        elif entry.kind == "spoor2:haalbaarheidstoets_decided" and entry.details.get("decision") == "no_go":
+            wanted.append(DocumentOrder(order_id="no_go_rapport", kind=DocumentKind.NO_GO_RAPPORT, as_of=entry.on))
+        elif entry.kind == "stage_changed" and entry.details.get("to") == "wia":
+            wanted.append(DocumentOrder(order_id="reintegratieoverzicht-wia", kind=DocumentKind.REINTEGRATIEOVERZICHT,
+                                        as_of=entry.on))
+    wanted.extend(_progress_reports(state, today))
+    wanted.extend(state.document_requests)
+    return [o for o in wanted if o.order_id not in done]
+
+
+def _progress_reports(state: CaseState, today: date) -> list[DocumentOrder]:
+    rules, start = state.dossier_rules, state.spoor2_started_on
+    if rules is None or start is None or not state.has_trajectory:
+        return []
+    last = today if state.spoor2_ended_on is None else min(today, state.spoor2_ended_on)
+    orders, n = [], 1
+    period_start = start
+    while (due := add_months(start, n * rules.documents.progress_report_every_months)) <= last:
+        orders.append(DocumentOrder(order_id=f"voortgangsrapportage-{n}", kind=DocumentKind.VOORTGANGSRAPPORTAGE,
+                                    as_of=due, period_start=period_start, period_end=due - timedelta(days=1)))
+        period_start, n = due, n + 1
+    return orders
+
+
+def next_progress_report(state: CaseState, today: date) -> date | None:
+    """The day the next monthly voortgangsrapportage falls due, while spoor 2 runs."""
+    rules, start = state.dossier_rules, state.spoor2_started_on
+    if rules is None or start is None or not state.spoor2_running or not state.has_trajectory:
+        return None
+    n = 1
+    while (due := add_months(start, n * rules.documents.progress_report_every_months)) <= today:
+        n += 1
+    return due
+
+
+class DossierRules(BaseModel):
+    """domain/dossier.toml: when documents are made and what the loonsanctie pre-flight checks."""
+
+    documents: DocumentRules
+    preflight: PreflightRules
+
+
+def parse_dossier_rules(text: str) -> DossierRules:
+    return DossierRules.model_validate(tomllib.loads(text))
