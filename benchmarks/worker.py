@@ -1,0 +1,66 @@
+"""The benchmark's worker process: Spoorwerk's worker (`worker.build_worker`) and the baseline's.
+
+Both run in this one process with the same options (the baseline's are copied from Spoorwerk's
+worker config), the same data converter, codec and sandbox, each on its own task queue. The SDK's
+Prometheus metrics tell the benchmark when the worker has caught up. Settings come from the
+environment (SPOORWERK_*), so tuning experiments need no code change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+
+from benchmarks.baseline import BaselineCase
+from service.logging import configure_logging
+from service.settings import Settings
+from service.temporal import data_converter, key_ring
+import worker as spoorwerker
+
+
+async def serve(args: argparse.Namespace) -> None:
+    settings = Settings(api_enabled=False)
+    configure_logging(settings.log_format, settings.log_level)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")))
+    client = await Client.connect(args.target, namespace=args.namespace, runtime=runtime,
+                                  data_converter=data_converter(key_ring(settings)))
+    if args.unsandboxed:  # a profiling experiment only: what the sandbox costs
+        spoorwerker.WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
+    spoorwerk = spoorwerker.build_worker(client, settings, task_queue=args.queue)
+    config = spoorwerk.config()
+    baseline_config = {**config, "task_queue": args.baseline_queue, "workflows": [BaselineCase], "activities": [],
+                       "activity_executor": None}
+    baseline = Worker(**baseline_config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with spoorwerk, baseline:
+        print("ready", flush=True)
+        await stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--queue", required=True, help="Spoorwerk's task queue")
+    parser.add_argument("--baseline-queue", required=True)
+    parser.add_argument("--metrics-port", type=int, required=True)
+    parser.add_argument("--unsandboxed", action="store_true")
+    args = parser.parse_args()
+    asyncio.run(serve(args))
+    sys.stdout.flush()
+    # As worker.py: skip interpreter teardown, which the bridge's threads can abort.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
