@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: run test install clean
+.PHONY: run test install clean bench bench-quick bench-profile
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -19,6 +19,10 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
 	touch $@ $(VENV)/.installed-run
 
+$(VENV)/.installed-bench: pyproject.toml | $(PY)
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,bench]'
+	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
+
 install: $(VENV)/.installed-run
 
 ## Start the embedded Temporal dev server (data in ./data) and the worker; prints the Web UI address.
@@ -28,6 +32,20 @@ run: $(VENV)/.installed-run
 ## Install what the tests need and run them all.
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
+
+## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
+## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.
+## Under 30 minutes on 2 cores;
+## `make bench-quick` takes about 2. Scale with BENCH_ARGS="--starts 500 --storm 2000" (see --help).
+bench: $(VENV)/.installed-bench
+	$(PY) -m benchmarks.run --profile $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed-bench
+	$(PY) -m benchmarks.run --quick $(BENCH_ARGS)
+
+## Where the worker's time goes (py-spy), Spoorwerk against the baseline: the shares in benchmarks/results/bench-quick.json.
+bench-profile: $(VENV)/.installed-bench
+	$(PY) -m benchmarks.run --quick --only dev --profile --merge $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

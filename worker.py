@@ -53,6 +53,9 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         kwargs["max_concurrent_workflow_tasks"] = settings.max_concurrent_workflow_tasks
     if settings.max_concurrent_activities:
         kwargs["max_concurrent_activities"] = settings.max_concurrent_activities
+    if settings.max_activities_per_second:
+        # Enforced by the server for the whole task queue, so it holds with any number of workers.
+        kwargs["max_task_queue_activities_per_second"] = settings.max_activities_per_second
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

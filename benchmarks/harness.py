@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
@@ -92,8 +93,10 @@ async def run_load(calls: Iterable[Callable[[], Awaitable[Any]]], concurrency: i
 class WorkerProcess:
     """`python -m benchmarks.worker` against a server: Spoorwerk's and the baseline's worker."""
 
-    def __init__(self, target: str, data_dir: Path, *, unsandboxed: bool = False, env: dict[str, str] | None = None) -> None:
+    def __init__(self, target: str, data_dir: Path, *, unsandboxed: bool = False, env: dict[str, str] | None = None,
+                 queue: str = SPOORWERK_QUEUE, baseline_queue: str = BASELINE_QUEUE) -> None:
         self.target = target
+        self.queue, self.baseline_queue = queue, baseline_queue
         self.data_dir = data_dir
         self.metrics_port = free_port()
         self.unsandboxed = unsandboxed
@@ -105,8 +108,8 @@ class WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "SPOORWERK_DATA_DIR": str(self.data_dir), "SPOORWERK_LOG_LEVEL": "warning",
                "SPOORWERK_LOG_FORMAT": "json", **self.env}
-        cmd = [sys.executable, "-m", "benchmarks.worker", "--target", self.target, "--queue", SPOORWERK_QUEUE,
-               "--baseline-queue", BASELINE_QUEUE, "--metrics-port", str(self.metrics_port)]
+        cmd = [sys.executable, "-m", "benchmarks.worker", "--target", self.target, "--queue", self.queue,
+               "--baseline-queue", self.baseline_queue, "--metrics-port", str(self.metrics_port)]
         if self.unsandboxed:
             cmd.append("--unsandboxed")
         out = self.log.open("w")
@@ -114,7 +117,16 @@ class WorkerProcess:
         line = await asyncio.to_thread(self.proc.stdout.readline)
         if line.strip() != "ready":
             raise RuntimeError(f"the worker did not start: {self.log.read_text()[-2000:]}")
+        # Keep reading its stdout (the SDK core writes its warnings there): a full pipe would block
+        # the core's thread that writes, and with it the whole worker.
+        threading.Thread(target=self._drain, args=(self.proc.stdout, out), daemon=True).start()
         return self
+
+    @staticmethod
+    def _drain(stream: Any, out: Any) -> None:
+        for line in stream:
+            out.write(line)
+            out.flush()
 
     @property
     def pid(self) -> int:
@@ -151,9 +163,10 @@ class WorkerProcess:
         m = await self.metrics()
         return m.get("temporal_activity_execution_latency_count[*]", 0.0)
 
-    async def settle(self, *, quiet: float = 1.0, timeout: float = 600) -> float:
-        """Wait until no workflow task or activity completes for `quiet` seconds; returns when the
-        last one did (perf_counter), i.e. when the worker had caught up."""
+    async def settle(self, *, quiet: float = 1.0, timeout: float = 900, cached: int | None = None) -> float:
+        """Wait until no workflow task or activity completes for `quiet` seconds (and, given `cached`,
+        until that many workflows sit in the worker's cache: each has had its first task); returns when
+        the last one completed (perf_counter), i.e. when the worker had caught up."""
         deadline = time.perf_counter() + timeout
         last_value, last_change = None, time.perf_counter()
         while time.perf_counter() < deadline:
@@ -161,9 +174,10 @@ class WorkerProcess:
             value = (m.get("temporal_workflow_task_execution_latency_count[*]", 0.0),
                      m.get("temporal_activity_execution_latency_count[*]", 0.0))
             now = time.perf_counter()
+            behind = cached is not None and m.get("temporal_sticky_cache_size[*]", 0.0) < cached
             if value != last_value:
                 last_value, last_change = value, now
-            elif now - last_change >= quiet:
+            elif now - last_change >= quiet and not behind:
                 return last_change
             await asyncio.sleep(0.05)
         raise TimeoutError("the worker did not settle")

@@ -58,7 +58,7 @@ HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
 class Config:
     starts: int = 2000  # cases started per kind (and each gets one update)
     concurrency: int = 20  # calls in flight
-    chunks: int = 4  # A/B alternations per measurement
+    chunks: int = 10  # A/B alternations per measurement
     queries: int = 400  # case queries per kind
     open_cases: int = 10_000  # open cases per kind for memory and the dashboard's queries
     list_repeats: int = 20
@@ -69,7 +69,7 @@ class Config:
     profile_cases: int = 300
 
 
-QUICK = Config(starts=300, chunks=2, queries=100, open_cases=1000, list_repeats=5, fleet=10, storm=500,
+QUICK = Config(starts=300, chunks=4, queries=100, open_cases=600, list_repeats=5, fleet=5, storm=300,
                replay_repeats=3, profile_cases=150)
 
 
@@ -94,6 +94,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", "dev,timeskip,storm,codec"),
                         help="comma-separated parts to run: dev, timeskip, storm, codec")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rows of the parts not run now from the last results of the same kind (full/quick)")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else Config()
     values = {}
@@ -123,12 +125,13 @@ class Results:
         self.errors: list[str] = []
         self.config = config
         self.quick = quick
+        self.part = ""
 
     def row(self, name: str, unit: str, spoorwerk: float, baseline: float | None = None, *, target: str = "",
             meets: bool | None = None, better: str = "higher") -> None:
         ratio = spoorwerk / baseline if baseline not in (None, 0) and spoorwerk == spoorwerk else None
         self.rows.append({"metric": name, "unit": unit, "spoorwerk": spoorwerk, "baseline": baseline, "ratio": ratio,
-                          "better": better, "target": target, "meets": meets})
+                          "better": better, "target": target, "meets": meets, "part": self.part})
         log(f"{name}: {fmt(spoorwerk)} {unit}" + (f" vs {fmt(baseline)} (x{ratio:.2f})" if ratio else ""))
 
 
@@ -150,6 +153,7 @@ class Fleet:
 
     def __init__(self, kind: str, client: Client, prefix: str) -> None:
         self.kind = kind
+        self.queue = SPOORWERK_QUEUE if kind == "spoorwerk" else BASELINE_QUEUE
         self.client = client
         self.prefix = prefix
         self.ids: list[str] = []
@@ -163,9 +167,9 @@ class Fleet:
         if self.kind == "spoorwerk":
             opening = CaseOpening(case_id=case_id, employer_id=f"E-{len(self.ids) % 40:02d}", first_sick_day=self.today,
                                   opened_by=Actor(role="casemanager", id="cm-1"))
-            return lambda: cases.open_case(self.client, opening, task_queue=SPOORWERK_QUEUE)
+            return lambda: cases.open_case(self.client, opening, task_queue=self.queue)
         return lambda: self.client.start_workflow(BaselineCase.run, BaselineInput(case_id=case_id, wake_at=self.wake),
-                                                  id=f"base-{case_id}", task_queue=BASELINE_QUEUE)
+                                                  id=f"base-{case_id}", task_queue=self.queue)
 
     def action(self, case_id: str) -> Any:
         """A probleemanalyse recorded by the bedrijfsarts, with a fresh action id; the baseline gets the same payload."""
@@ -229,10 +233,12 @@ class Measured:
 
 
 async def alternate(stack: Stack, fleets: dict[str, Fleet], calls: dict[str, list[Any]], config: Config,
-                    errors: list[str], *, settle: bool = True) -> dict[str, Measured]:
+                    errors: list[str], *, settle: bool = True, opens: bool = False) -> dict[str, Measured]:
     """Run each kind's calls in `chunks` parts, alternating which kind goes first; settle between parts."""
     measured = {kind: Measured() for kind in fleets}
     n = config.chunks
+    # Caught up means also: every case started so far sits in the worker's cache (had its first task).
+    cached = (await stack.worker.metrics()).get("temporal_sticky_cache_size[*]", 0.0)
     for c in range(n):
         order = list(fleets) if c % 2 == 0 else list(reversed(fleets))
         for kind in order:
@@ -240,7 +246,9 @@ async def alternate(stack: Stack, fleets: dict[str, Fleet], calls: dict[str, lis
             w0, s0 = cpu_seconds(stack.worker.pid), cpu_seconds(stack.server_pid)
             t0 = time.perf_counter()
             load = await run_load(part, config.concurrency)
-            done = await stack.worker.settle(quiet=0.5) if settle else time.perf_counter()
+            if opens:
+                cached += load.count
+            done = await stack.worker.settle(quiet=0.5, cached=int(cached)) if settle else time.perf_counter()
             measured[kind].add(load, max(done, t0 + load.seconds) - t0, cpu_seconds(stack.worker.pid) - w0,
                                cpu_seconds(stack.server_pid) - s0)
             errors.extend(f"{kind}: {e}" for e in load.errors[:3])
@@ -263,12 +271,11 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
         for f in fleets.values():
             await run_load([f.action(i) for i in f.ids[:50]], config.concurrency)
         await stack.worker.settle(quiet=0.5)
-        rss0 = {"worker": stack.worker.rss_mib(), "server": harness.rss_mib(stack.server_pid) if stack.server_pid else None}
 
         log(f"starts: {config.starts} per kind, {config.concurrency} in flight, alternating in {config.chunks} chunks")
         first = {k: len(f.ids) for k, f in fleets.items()}
         starts = await alternate(stack, fleets, {k: [f.opener() for _ in range(config.starts)] for k, f in fleets.items()},
-                                 config, results.errors)
+                                 config, results.errors, opens=True)
         started = {k: f.ids[first[k]:] for k, f in fleets.items()}
         s, b = starts["spoorwerk"], starts["baseline"]
         results.row("case starts/s (started and first tasks done)", "1/s", s.calls / s.settled_seconds,
@@ -307,27 +314,40 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
         details["queries"] = {k: v.summary() for k, v in queries.items()}
         details["case_pages"] = {k: v.summary() for k, v in pages.items()}
 
-        log(f"open cases: filling to {config.open_cases} per kind")
-        rss: dict[str, Any] = {"idle": rss0}
+        log(f"open cases: filling to {config.open_cases} per kind, each kind in a worker process of its own")
+        # Each kind's new cases go to a fresh worker process on queues of their own, so its memory is
+        # that kind's alone (in one process, the second kind would reuse what the first freed).
+        rss: dict[str, Any] = {}
         for kind in ("baseline", "spoorwerk"):
             f = fleets[kind]
-            more = max(0, config.open_cases - len(f.ids))
-            t0 = time.perf_counter()
-            load = await run_load([f.opener() for _ in range(more)], max(config.concurrency, 32))
-            done = await stack.worker.settle(quiet=1.0)
-            results.errors.extend(f"fill {kind}: {e}" for e in load.errors[:3])
-            rss[kind] = {"worker": stack.worker.rss_mib(), "server": harness.rss_mib(stack.server_pid) if stack.server_pid else None,
-                         "open": len(f.ids), "fill_per_s": load.count / max(done - t0, 1e-9)}
-            log(f"  {kind}: {len(f.ids)} open, worker {rss[kind]['worker']:.0f} MiB, server {rss[kind]['server']:.0f} MiB")
+            mem = await harness.WorkerProcess(harness.target_of(client), work / f"mem-{kind}", queue=f"{SPOORWERK_QUEUE}-mem",
+                                              baseline_queue=f"{BASELINE_QUEUE}-mem").start()
+            try:
+                f.queue = mem.queue if kind == "spoorwerk" else mem.baseline_queue
+                idle_worker = mem.rss_mib()
+                idle_server = harness.rss_mib(stack.server_pid) if stack.server_pid else float("nan")
+                more = max(0, config.open_cases - len(f.ids))
+                t0 = time.perf_counter()
+                load = await run_load([f.opener() for _ in range(more)], max(config.concurrency, 32))
+                done = await mem.settle(quiet=1.0, cached=load.count)
+                results.errors.extend(f"fill {kind}: {e}" for e in load.errors[:3])
+                rss[kind] = {"cases": load.count, "open": len(f.ids), "fill_per_s": load.count / max(done - t0, 1e-9),
+                             "worker_idle": idle_worker, "worker": mem.rss_mib(), "server_before": idle_server,
+                             "server": harness.rss_mib(stack.server_pid) if stack.server_pid else float("nan")}
+            finally:
+                await mem.stop()
+                f.queue = SPOORWERK_QUEUE if kind == "spoorwerk" else BASELINE_QUEUE
+            log(f"  {kind}: {len(f.ids)} open; {load.count} in a fresh worker: {rss[kind]['worker_idle']:.0f} -> "
+                f"{rss[kind]['worker']:.0f} MiB; server {rss[kind]['server_before']:.0f} -> {rss[kind]['server']:.0f} MiB")
         details["rss_mib"] = rss
         n = config.open_cases
-        per = {"baseline": {p: rss["baseline"][p] - rss["idle"][p] for p in ("worker", "server")},
-               "spoorwerk": {p: rss["spoorwerk"][p] - rss["baseline"][p] for p in ("worker", "server")}}
+        per = {k: {"worker": 1000 * (v["worker"] - v["worker_idle"]) / max(v["cases"], 1),
+                   "server": 1000 * (v["server"] - v["server_before"]) / max(v["cases"], 1)} for k, v in rss.items()}
         for proc in ("worker", "server"):
-            results.row(f"{proc} RSS growth per 1,000 open cases", "MiB", 1000 * per["spoorwerk"][proc] / n,
-                        1000 * per["baseline"][proc] / n, better="lower")
-        results.row(f"worker RSS with {n:,} open of each kind", "MiB", rss["spoorwerk"]["worker"], None, better="lower")
-        results.row(f"server RSS with {n:,} open of each kind", "MiB", rss["spoorwerk"]["server"], None, better="lower")
+            results.row(f"{proc} RSS per 1,000 open cases", "MiB", per["spoorwerk"][proc], per["baseline"][proc], better="lower")
+        results.row(f"worker RSS holding {rss['spoorwerk']['cases']:,} open cases", "MiB", rss["spoorwerk"]["worker"],
+                    rss["baseline"]["worker"], better="lower")
+        results.row(f"server RSS with {n:,} open cases of each kind", "MiB", rss["spoorwerk"]["server"], None, better="lower")
 
         log(f"dashboard queries with {n:,} open cases of each kind, {config.list_repeats} times")
         bare = f"WorkflowType = '{BASELINE_TYPE}' AND ExecutionStatus = 'Running'"
@@ -369,7 +389,7 @@ async def profile_part(stack: Stack, fleets: dict[str, Fleet], config: Config, r
     out: dict[str, Any] = {}
     for kind, f in fleets.items():
         log(f"profile: {config.profile_cases} starts and updates of {kind} under py-spy")
-        path = results.out / f"profile-{kind}.txt"
+        path = results.work / f"profile-{kind}.txt"  # the raw stacks stay behind; the JSON keeps the shares
         first = len(f.ids)
         with Sampler(stack.worker.pid, path) as sampler:
             await run_load([f.opener() for _ in range(config.profile_cases)], config.concurrency)
@@ -390,37 +410,50 @@ async def timeskip_part(config: Config, work: Path, results: Results) -> None:
     cap = 1000
     for n in (1, config.fleet):
         for kind in ("baseline", "spoorwerk"):
-            log(f"time-skipping: {n} whole 104-week case(s), {kind}")
-            env = await timeskip.time_skipping_env()
-            try:
-                data = work / f"ts-{kind}-{n}"
-                if kind == "spoorwerk":
-                    run = await asyncio.wait_for(timeskip.spoorwerk_full_cases(env, data, n, documents=False), 900)
-                else:
-                    run = await asyncio.wait_for(timeskip.baseline_full_cases(env, data, n), 900)
-                results.details.setdefault("full_cases", {})[f"{kind}-{n}"] = {
-                    "cases": run.cases, "seconds": run.seconds, "actions": run.actions, "refused": run.refused[:10],
-                    "outcomes": dict(run.outcomes)}
-                results.errors.extend(run.refused[:5])
-                if n == 1:
-                    chains = await timeskip.histories_of(env, run.workflow_ids)
-                    results.details.setdefault("history", {})[kind] = {
-                        wid: [asdict(r) for r in runs] for wid, runs in chains.items()}
-                    saved = work / f"history-{kind}.json"
-                    events = await timeskip.save_history(env, run.workflow_ids[0], saved)
-                    results.details.setdefault("history_files", {})[kind] = (str(saved), events)
-            except Exception as err:
-                results.errors.append(f"time-skipping {kind} x{n}: {type(err).__name__}: {err}")
-                log(traceback.format_exc())
-            finally:
-                await env.shutdown()
+            # The time-skipping server now and then stalls a case (see timeskip.Clock): a single case
+            # that did not finish is run again, up to three times; a fleet reports its lost cases.
+            for attempt in range(1, 4 if n == 1 else 2):
+                log(f"time-skipping: {n} whole 104-week case(s), {kind}" + (f", attempt {attempt}" if attempt > 1 else ""))
+                env = await timeskip.time_skipping_env()
+                try:
+                    data = work / f"ts-{kind}-{n}-{attempt}"
+                    if kind == "spoorwerk":
+                        run = await asyncio.wait_for(timeskip.spoorwerk_full_cases(env, data, n, documents=False), 1200)
+                    else:
+                        run = await asyncio.wait_for(timeskip.baseline_full_cases(env, data, n), 1200)
+                    results.details.setdefault("full_cases", {})[f"{kind}-{n}"] = {
+                        "cases": run.cases, "seconds": run.seconds, "stalled_seconds": run.stalled_seconds,
+                        "net_seconds": run.seconds - run.stalled_seconds, "actions": run.actions,
+                        "refused": run.refused[:10], "outcomes": dict(run.outcomes), "attempt": attempt,
+                        "test_server_locks_released": run.leaked_locks_released, "lost": len(run.failed),
+                        "lost_why": list(run.failed.values())[:5]}
+                    complete = not run.failed and not run.refused and sum(run.outcomes.values()) == run.cases
+                    if not complete and (n > 1 or attempt == 3):
+                        results.errors.extend(run.refused[:5])
+                        results.errors.append(f"time-skipping {kind} x{n}: {len(run.failed)} case(s) lost to the test "
+                                              f"server: {list(run.failed.values())[:2]}")
+                    if n == 1 and run.workflow_ids:
+                        chains = await timeskip.histories_of(env, run.workflow_ids)
+                        results.details.setdefault("history", {})[kind] = {
+                            wid: [asdict(r) for r in runs] for wid, runs in chains.items()}
+                        saved = work / f"history-{kind}.json"
+                        events = await timeskip.save_history(env, run.workflow_ids[0], saved)
+                        results.details.setdefault("history_files", {})[kind] = (str(saved), events)
+                    if complete or kind == "baseline":
+                        break
+                except Exception as err:
+                    results.errors.append(f"time-skipping {kind} x{n} (attempt {attempt}): {type(err).__name__}: {err}")
+                    log(traceback.format_exc())
+                finally:
+                    await env.shutdown()
     full = results.details.get("full_cases", {})
     for n in (1, config.fleet):
         s, b = full.get(f"spoorwerk-{n}"), full.get(f"baseline-{n}")
         if s and b:
-            extra = {"target": "< 1 s", "meets": s["seconds"] < 1.0} if n == 1 else {}
-            results.row(f"time-skipping: {n} whole 104-week case{'s' if n > 1 else ''} (spoor 2, escalations)", "s",
-                        s["seconds"], b["seconds"], better="lower", **extra)
+            extra = {"target": "< 1 s", "meets": s["net_seconds"] < 1.0} if n == 1 else {}
+            lost = f", {s['lost']} lost" if s["lost"] else ""
+            results.row(f"time-skipping: {n} whole 104-week case{'s' if n > 1 else ''} (spoor 2, escalations{lost})", "s",
+                        s["net_seconds"], b["net_seconds"], better="lower", **extra)
     history = results.details.get("history", {})
     if "spoorwerk" in history and "baseline" in history:
         def totals(chains: dict[str, list[dict]]) -> tuple[int, int, int, int, int]:
@@ -574,6 +607,18 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
+def markdown(results: Results) -> str:
+    """The table as Markdown, for README's "Performance"."""
+    lines = ["| metric | unit | Spoorwerk | baseline | ratio | target |", "|---|---|--:|--:|--:|---|"]
+    for r in results.rows:
+        ok = "" if r["meets"] is None else (" ✔" if r["meets"] else " ✘ missed")
+        ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else ""
+        lines.append(f"| {r['metric']} | {r['unit']} | {fmt(r['spoorwerk'])} | {fmt(r['baseline'])} | "
+                     f"{ratio} | "
+                     f"{r['target']}{ok} |")
+    return "\n".join(lines)
+
+
 def machine() -> dict[str, Any]:
     from importlib.metadata import version
 
@@ -644,26 +689,45 @@ async def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="spoorwerk-bench-") as tmp:
         work = Path(tmp)
+        results.work = work
         if "dev" in parts:
+            results.part = "dev"
             try:
                 await dev_server_part(config, work, results)
             except Exception as err:
                 results.errors.append(f"dev server part: {type(err).__name__}: {err}")
                 log(traceback.format_exc())
         if "timeskip" in parts:
+            results.part = "timeskip"
             await timeskip_part(config, work, results)
         if "storm" in parts:
+            results.part = "storm"
             await storm_part(config, work, results)
         if "codec" in parts:
+            results.part = "codec"
             codec_part(results)
     info["load_average_end"] = os.getloadavg()
     info["wall_seconds"] = time.perf_counter() - t0
     name = "quick" if args.quick else "full"
+    previous = args.out / f"bench-{name}.json"
+    if args.merge and previous.exists():
+        # A part run again replaces its rows and details; the others stay as the last run left them.
+        old = json.loads(previous.read_text("utf-8"))
+        order = ["dev", "timeskip", "storm", "codec"]
+        kept = [r for r in old["rows"] if r.get("part") not in parts]
+        results.rows = sorted(kept + results.rows, key=lambda r: order.index(r["part"]) if r.get("part") in order else 9)
+        results.details = {**old["details"], **results.details}
+        prefixes = {"dev": ("dev server", "fill ", "spoorwerk: ", "baseline: "), "timeskip": ("time-skipping", "replay", "day "),
+                    "storm": ("storm",), "codec": ()}
+        stale = tuple(x for p in parts for x in prefixes.get(p, ()))
+        results.errors = [e for e in old.get("errors", []) if not e.startswith(stale)] + results.errors
+        info["merged_into"] = {"started": old.get("started"), "parts_now": sorted(parts)}
     out = {"run": name, "started": started.isoformat(), "machine": info, "config": asdict(config),
            "rows": results.rows, "details": results.details, "errors": results.errors}
     (args.out / f"bench-{name}.json").write_text(json.dumps(out, indent=2, default=str), "utf-8")
     text = table(results)
     (args.out / f"bench-{name}.txt").write_text(text + "\n", "utf-8")
+    (args.out / f"bench-{name}.md").write_text(markdown(results) + "\n", "utf-8")
     try:
         plot(results, args.out / f"bench-{name}.png")
     except Exception as err:  # the numbers matter more than the picture

@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHistory
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.baseline import BaselineCase, BaselineInput
@@ -97,6 +98,86 @@ class FullCases:
     refused: list[str] = field(default_factory=list)
     outcomes: Counter = field(default_factory=Counter)
     workflow_ids: list[str] = field(default_factory=list)
+    leaked_locks_released: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    stalled_seconds: float = 0.0  # the test server's clock stood still (a leaked time lock): not Spoorwerk's time
+
+
+def _overloaded(err: RPCError) -> bool:
+    return any(word in str(err) for word in ("Timeout", "h2 protocol", "deadline"))
+
+
+class Clock:
+    """Moves the time-skipping server's clock, working around its leaked time locks.
+
+    The test server sometimes keeps a time lock after a spoor 2 trajectory (an abandoned child)
+    reports its end to a case run that has continued as new (sdk-java#1618): its clock then stops
+    and a sleep never ends. When the clock stands still for `stuck` seconds during a sleep, the
+    leaked lock is released, one at a time; each release and the time stalled are counted.
+    """
+
+    def __init__(self, env: WorkflowEnvironment, stuck: float = 3.0) -> None:
+        self.env = env
+        self.stuck = stuck
+        self.released = 0
+        self.stalled = 0.0  # wall seconds the clock stood still before its locks were released
+
+    async def sleep(self, delta: timedelta) -> None:
+        if delta <= timedelta(0):
+            return
+        target = await self._now()
+        target += delta
+        while True:
+            try:
+                await self._sleep(target - await self._now())
+                return
+            except RPCError as err:
+                # A long sleep (many cases' timers) can outlast the RPC's deadline: sleep on.
+                if not _overloaded(err):
+                    raise
+                if await self._now() >= target:
+                    return
+
+    async def _now(self) -> datetime:
+        """The server's time; a server busy with thousands of cases may not answer at once."""
+        for attempt in range(30):
+            try:
+                return await self.env.get_current_time()
+            except RPCError as err:
+                if not _overloaded(err) or attempt == 29:
+                    raise
+                await asyncio.sleep(1)
+        raise AssertionError("unreachable")
+
+    async def _sleep(self, delta: timedelta) -> None:
+        if delta <= timedelta(0):
+            return
+        task = asyncio.ensure_future(self.env.sleep(delta))
+        last, since = await self._now(), time.perf_counter()
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if task.done():
+                break
+            # A locked clock still runs, at the wall clock's pace: it is stuck when it does not skip.
+            now = await self._now()
+            if now - last > timedelta(minutes=1):
+                last, since = now, time.perf_counter()
+            elif time.perf_counter() - since >= self.stuck:
+                from temporalio.api.testservice.v1 import UnlockTimeSkippingRequest
+
+                self.stalled += time.perf_counter() - since
+                # One lock at a time: releasing more than leaked lets the clock run free.
+                try:
+                    await self.env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+                    self.released += 1
+                except Exception as err:
+                    if DEBUG:
+                        print(f"clock stuck at {now}; the server refused an unlock: {err}", flush=True)
+                last, since = now, time.perf_counter()
+        await task
+
+    async def to(self, moment: datetime) -> None:
+        await self.sleep(moment - await self._now())
 
 
 async def _monday_morning(env: WorkflowEnvironment) -> date:
@@ -110,9 +191,18 @@ async def _monday_morning(env: WorkflowEnvironment) -> date:
 
 
 async def spoorwerk_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int, *, documents: bool) -> FullCases:
-    """`n` cases through PLAN in lockstep (one clock), each driven by its own CaseDriver; one in-process worker."""
+    """`n` cases through PLAN in lockstep (one clock), each driven by its own CaseDriver; one worker process."""
     settings = Settings(data_dir=data_dir, max_cached_workflows=max(100, 3 * n), api_enabled=False)
-    async with CaseDriver.running(env, data_dir, settings) as first:
+    worker = await WorkerProcess(target_of(env.client), data_dir).start()
+    try:
+        return await _drive(env, settings, n, documents=documents)
+    finally:
+        await worker.stop()
+
+
+async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, documents: bool) -> FullCases:
+    if True:
+        first = CaseDriver(env, settings, SPOORWERK_QUEUE)
         drivers = [first] + [CaseDriver(env, settings, first.task_queue) for _ in range(n - 1)]
         if DEBUG: print("monday", flush=True)
         day1 = await _monday_morning(env)
@@ -133,16 +223,35 @@ async def spoorwerk_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int,
                     await d.documents()
             except cases.ActionRejected as err:
                 result.refused.append(f"day {day}: {kind}: {err}")
+            except Exception as err:  # the test server's flaw (see Clock): this case is out of the run
+                failed[d.case_id] = f"day {day}: {kind}: {type(err).__name__}: {err}"
 
+        clock = Clock(env, stuck=3.0 + 0.05 * n)
+        failed: dict[str, str] = {}
         for day, target, kind, fields in PLAN:
-            if DEBUG: print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
-            await first.advance_to(day1 + timedelta(days=day - 1))
-            await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in drivers))
-            result.actions += n * (5 if target == "docs" else 1)
-        outcomes = await asyncio.gather(*(d.result() for d in drivers))
+            if DEBUG:
+                print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
+            await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
+            live = [d for d in drivers if d.case_id not in failed]
+            await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in live))
+            result.actions += len(live) * (5 if target == "docs" else 1)
+        # To the end of the waiting time and a day on, then each result (one at a time: each
+        # `result()` unlocks the server's clock, and the server refuses a second unlock).
+        await clock.to(start_of_day(day1 + timedelta(weeks=WEEKS, days=1)))
+        outcomes = []
+        for d in drivers:
+            if d.case_id in failed:
+                continue
+            try:
+                outcomes.append(await asyncio.wait_for(d.result(), 60))
+            except Exception as err:
+                failed[d.case_id] = f"result: {type(err).__name__}: {err}"
         result.seconds = time.perf_counter() - start
+        result.leaked_locks_released = clock.released
+        result.stalled_seconds = clock.stalled
+        result.failed = failed
         result.outcomes = Counter(str(o.outcome) for o in outcomes)
-        result.workflow_ids = [d.handle.id for d in drivers]
+        result.workflow_ids = [d.handle.id for d in drivers if d.case_id not in failed]
         return result
 
 
@@ -163,17 +272,18 @@ async def baseline_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int) 
                                       id=f"base-{uuid.uuid4().hex[:10]}", task_queue=queue)
             for i in range(n)))
         actions = 0
+        clock = Clock(env)
         for day, _, kind, _ in PLAN:
-            target = start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10)
-            delta = target - await env.get_current_time()
-            if delta > timedelta(0):
-                await env.sleep(delta)
+            await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
             await asyncio.gather(*(h.execute_update(BaselineCase.act, {"kind": kind, "action_id": uuid.uuid4().hex})
                                    for h in handles))
             actions += n
-        await asyncio.gather(*(h.result() for h in handles))
-        return FullCases(cases=n, seconds=time.perf_counter() - start, actions=actions,
-                         workflow_ids=[h.id for h in handles])
+        await clock.to(until + timedelta(days=1))
+        for h in handles:
+            await h.result()
+        return FullCases(cases=n, seconds=time.perf_counter() - start, actions=actions, outcomes=Counter(completed=n),
+                         workflow_ids=[h.id for h in handles], leaked_locks_released=clock.released,
+                         stalled_seconds=clock.stalled)
 
 
 # ----------------------------------------------------------------------------- history per case
@@ -270,7 +380,7 @@ async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int 
 
         t = time.perf_counter()
         load = await run_load([open_baseline if kind == "baseline" else open_case] * n, concurrency)
-        await worker.settle()
+        await worker.settle(cached=load.count)
         open_seconds = time.perf_counter() - t
         log = data_dir / "notifications.jsonl"
         before = len(log.read_text("utf-8").splitlines()) if log.exists() else 0
@@ -278,7 +388,7 @@ async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int 
         wall0 = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         # The server skips to the boundary at once; it holds its clock while tasks are outstanding.
-        await env.sleep(instant + timedelta(minutes=30) - await env.get_current_time())
+        await Clock(env, stuck=120.0).to(instant + timedelta(minutes=30))
         last = await worker.settle(quiet=2.0)
         m1 = await worker.metrics()
         rows = [json.loads(line) for line in log.read_text("utf-8").splitlines()[before:]] if log.exists() else []

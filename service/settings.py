@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     )
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
+    max_activities_per_second: float | None = Field(
+        default=None, gt=0,
+        description="Cap on notifications (and document renders) started per second across all workers of the "
+                    "task queue: deadlines fall on the same midnight, so without it a mail server gets them all at once",
+    )
     graceful_shutdown_seconds: float = Field(default=10, ge=0)
 
     document_store: Literal["local", "s3"] = Field(default="local", description="Where rendered documents are kept")
