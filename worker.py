@@ -61,7 +61,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         task_queue=task_queue or settings.task_queue,
         workflows=[SickLeaveCase, Spoor2Trajectory],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[notifications.notify, documents.render_document],
+        activities=[notifications.notify, notifications.notify_batch, documents.render_document],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -133,51 +133,78 @@ class Notifications:
         retries the activity, with only the unfinished channels left.
         """
         info = activity.info()
-        # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
-        with structlog.contextvars.bound_contextvars(case_id=notification.case_id, workflow_id=info.workflow_id,
-                                                     run_id=info.workflow_run_id):
-            return self._deliver(notification, info)
-
-    def _deliver(self, notification: Notification, info: activity.Info) -> DeliveryReport:
         report = _progress(notification.notification_id, info.heartbeat_details)
-        transient: list[str] = []
-        for n, channel in enumerate(self.channels):
-            if channel.name in report.finished:
-                continue
-            reason = None
-            try:
-                channel.deliver(notification)
-            except PermanentFailure as err:
-                outcome, reason = "failed", err.reason
-                report.failed.append(ChannelFailure(channel=channel.name, reason=reason))
-            except TransientFailure as err:
-                outcome, reason = "retry", err.reason
-                transient.append(reason)
-            except CancelledError:  # the worker's shutdown grace ran out: no channel's fault; the SDK retries
-                raise
-            except Exception as err:  # a bug in one channel must not keep the others from delivering
-                outcome, reason = "retry", f"{channel.name}: unexpected {type(err).__name__}"
-                transient.append(reason)
-                activity.logger.exception("notification channel raised", extra=_fields(notification, channel.name, info))
-            else:
-                outcome = "delivered"
-                report.delivered.append(channel.name)
-            if outcome != "retry" and (transient or n < len(self.channels) - 1):
-                # Recorded before the next channel is tried: a later attempt skips this one. After
-                # the last channel, with nothing to retry, the activity's result says it instead.
-                activity.heartbeat(report.model_dump(mode="json"))
-            metrics.count_delivery(activity.metric_meter(), channel.name, outcome)
-            activity.logger.info(
-                "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}
-            )
+        transient = self._deliver([(notification, report)], info, lambda: activity.heartbeat(report.model_dump(mode="json")))
         if transient:
-            raise ApplicationError("; ".join(transient), type="NotificationNotDelivered")
+            raise ApplicationError("; ".join(transient[notification.notification_id]), type="NotificationNotDelivered")
         return report
+
+    @activity.defn(name="notify_batch")
+    def notify_batch(self, notifications: list[Notification]) -> list[DeliveryReport]:
+        """`notify` for the notifications one wake of a case sends (one report each, in order).
+
+        One activity for them all rather than one each: the case's history, its workflow tasks and
+        the server's work per wake shrink with it. When a channel fails transiently for some, the
+        others still go; the failure's details name, per notification, what is left, so a give-up
+        is recorded against the notifications it concerns only.
+        """
+        info = activity.info()
+        reports = _batch_progress(notifications, info.heartbeat_details)
+        pairs = list(zip(notifications, reports))
+        transient = self._deliver(pairs, info, lambda: activity.heartbeat([r.model_dump(mode="json") for r in reports]))
+        if transient:
+            reasons = list(dict.fromkeys(reason for left in transient.values() for reason in left))
+            raise ApplicationError("; ".join(reasons), {nid: "; ".join(left) for nid, left in transient.items()},
+                                   type="NotificationNotDelivered")
+        return reports
+
+    def _deliver(self, pairs: list[tuple[Notification, DeliveryReport]], info: activity.Info,
+                 heartbeat: Callable[[], None]) -> dict[str, list[str]]:
+        """Each notification over each channel its report has not finished; the transient failures left, by id."""
+        transient: dict[str, list[str]] = {}
+        steps = [(note, report, n, channel) for note, report in pairs for n, channel in enumerate(self.channels)
+                 if channel.name not in report.finished]
+        for i, (notification, report, n, channel) in enumerate(steps):
+            # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
+            with structlog.contextvars.bound_contextvars(case_id=notification.case_id, workflow_id=info.workflow_id,
+                                                         run_id=info.workflow_run_id):
+                outcome, reason = self._try(notification, report, channel, info)
+                if outcome == "retry":
+                    transient.setdefault(notification.notification_id, []).append(reason or channel.name)
+                elif transient or i < len(steps) - 1:
+                    # Recorded before the next step: a later attempt skips this one. After the last
+                    # step, with nothing to retry, the activity's result says it instead.
+                    heartbeat()
+                metrics.count_delivery(activity.metric_meter(), channel.name, outcome)
+                activity.logger.info(
+                    "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}
+                )
+        return transient
+
+    def _try(self, notification: Notification, report: DeliveryReport, channel: Channel,
+             info: activity.Info) -> tuple[str, str | None]:
+        """One channel's attempt at one notification: its outcome (delivered, failed, retry) and the reason."""
+        try:
+            channel.deliver(notification)
+        except PermanentFailure as err:
+            report.failed.append(ChannelFailure(channel=channel.name, reason=err.reason))
+            return "failed", err.reason
+        except TransientFailure as err:
+            return "retry", err.reason
+        except CancelledError:  # the worker's shutdown grace ran out: no channel's fault; the SDK retries
+            raise
+        except Exception as err:  # a bug in one channel must not keep the others from delivering
+            activity.logger.exception("notification channel raised", extra=_fields(notification, channel.name, info))
+            return "retry", f"{channel.name}: unexpected {type(err).__name__}"
+        report.delivered.append(channel.name)
+        return "delivered", None
 
 
 def _fields(notification: Notification, channel: str, info: activity.Info) -> dict:
-    # Case id and kind only: addresses, subjects and bodies are personal data.
-    return {"case_id": notification.case_id, "notification": notification.kind, "channel": channel, "attempt": info.attempt}
+    # Ids and kind only: addresses, subjects and bodies are personal data. The notification id is
+    # built from the case id, deadline key, date and role: it tells which of a batch this line is about.
+    return {"case_id": notification.case_id, "notification_id": notification.notification_id,
+            "notification": notification.kind, "channel": channel, "attempt": info.attempt}
 
 
 def _progress(notification_id: str, details: Sequence[object]) -> DeliveryReport:
@@ -190,6 +217,19 @@ def _progress(notification_id: str, details: Sequence[object]) -> DeliveryReport
         except ValueError:
             pass
     return DeliveryReport(notification_id=notification_id)
+
+
+def _batch_progress(notifications: list[Notification], details: Sequence[object]) -> list[DeliveryReport]:
+    """Each notification's report so far, from the last heartbeat of an earlier attempt of the batch."""
+    done: dict[str, DeliveryReport] = {}
+    if details and isinstance(details[-1], list):
+        for item in details[-1]:
+            try:
+                report = DeliveryReport.model_validate(item)
+            except ValueError:
+                continue
+            done[report.notification_id] = report
+    return [done.get(n.notification_id) or DeliveryReport(notification_id=n.notification_id) for n in notifications]
 
 
 def describe_channels(settings: Settings) -> str:

@@ -39,8 +39,8 @@ from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
 from service.health import add_health_routes
 from service.rulebook import load_spoor2_rules
-from workflows.sick_leave_case import ActionResult, SickLeaveCase
-from workflows.spoor2_trajectory import TrajectoryActionResult
+from workflows.payloads import ActionResult, TrajectoryActionResult
+from workflows.sick_leave_case import SickLeaveCase
 
 log = structlog.get_logger("spoorwerk.api")
 

@@ -34,7 +34,8 @@ from domain.rules import Rulebook
 from service.rulebook import load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules
 from workflows import search_attributes as sa
 from workflows.ids import case_workflow_id
-from workflows.sick_leave_case import ActionResult, CaseInput, CaseResult, SickLeaveCase
+from workflows.payloads import ActionResult, CaseInput, CaseResult
+from workflows.sick_leave_case import SickLeaveCase
 
 WORKFLOW_TYPE = "SickLeaveCase"
 OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)

@@ -13,7 +13,8 @@ from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
 from operations.cases import CaseNotFound, closed_workflow, execute_action, parsed
 from workflows.ids import trajectory_workflow_id
-from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryActionResult, TrajectoryResult
+from workflows.payloads import TrajectoryActionResult, TrajectoryResult
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
 
 class NoTrajectory(Exception):

@@ -27,8 +27,9 @@ from service.codec import decode_message
 from service.settings import Settings
 from worker import build_worker
 from workflows.ids import trajectory_workflow_id
-from workflows.sick_leave_case import ActionResult, CaseResult, SickLeaveCase
-from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryActionResult, TrajectoryResult
+from workflows.payloads import ActionResult, CaseResult, TrajectoryActionResult, TrajectoryResult
+from workflows.sick_leave_case import SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
 HISTORIES = Path(__file__).parent / "histories"
 

@@ -229,3 +229,28 @@ async def test_history_stays_bounded_with_continue_as_new_and_retries_apply_once
     assert [e.seq for e in dossier] == list(range(1, len(dossier) + 1))
     await driver.save_history("continued_as_new_first_run", run_id=first_run)
     await driver.save_history("continued_as_new_latest_run")
+
+
+async def test_an_action_that_leaves_the_next_wake_where_it_was_keeps_its_timer(driver):
+    """Each action used to cancel the case's timer and start a new one: two commands and two history
+    events per action. Now the timer stays until the next wake moves, and the case still wakes on it."""
+    from temporalio.api.enums.v1 import EventType
+
+    first = await driver.today()
+    await driver.open(first, documents=True)
+    for _ in range(5):
+        await driver.act("bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4.0)  # due dates unchanged
+    history = await driver.client.get_workflow_handle(driver.handle.id).fetch_history()
+    types = [e.event_type for e in history.events]
+    assert types.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
+    assert EventType.EVENT_TYPE_TIMER_CANCELED not in types
+    # What one wake sends goes as one activity: the two opening reminders are one notify_batch.
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
+                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    assert scheduled == ["notify_batch"]
+    await wait_for(lambda: len(driver.notifications()) == 2)
+
+    # The kept timer still wakes the case: a week on, it has recorded the ziekmelding bij de arbodienst overdue.
+    await driver.advance(days=8)
+    overdue = [e for e in await driver.dossier() if e.kind == "deadline_overdue"]
+    assert [e.details["key"] for e in overdue] == ["ziekmelding_arbodienst"]

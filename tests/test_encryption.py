@@ -35,7 +35,8 @@ from tests.conftest import TEST_KEYS
 from worker import build_worker
 from workflows.ids import case_workflow_id
 from workflows.sandbox import WORKFLOW_RUNNER
-from workflows.sick_leave_case import CaseInput, SickLeaveCase
+from workflows.payloads import CaseInput
+from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # Personal data a case may carry: an employee's address, a diagnosis and a BSN in a free-text note.

@@ -172,6 +172,40 @@ def test_a_channel_that_is_down_fails_the_attempt_after_the_others_delivered(tmp
     assert len(NotificationLog(settings.notification_log_path).read()) == 1
 
 
+def test_a_batch_reports_each_notification_and_retries_only_what_is_left(tmp_path, webhook) -> None:
+    """One wake's notifications go as one `notify_batch`: a report each; a channel down for one
+    notification leaves the others delivered, and the retry sends only what was left."""
+    down = free_port()
+    settings = settings_for(tmp_path, ["log", "email"], smtp_host="127.0.0.1", smtp_port=down,
+                            smtp_from="noreply@spoorwerk.example")
+    env = ActivityEnvironment()
+    heartbeats: list = []
+    env.on_heartbeat = lambda *details: heartbeats.append(details[0])
+    notifications = Notifications.from_settings(settings)
+    # The bedrijfsarts has no address (a permanent failure); the werkgever's mail server is down.
+    first, second = note(recipient_role="bedrijfsarts"), note(recipient_role="werkgever")
+
+    with pytest.raises(ApplicationError) as raised:
+        env.run(notifications.notify_batch, [first, second])
+    assert raised.value.message.startswith("email: cannot connect")
+    [left] = raised.value.details
+    assert list(left) == [second.notification_id]  # only the werkgever's is left to retry
+    assert [r["delivered"] for r in heartbeats[-1]] == [["log"], ["log"]]
+    assert heartbeats[-1][0]["failed"][0]["channel"] == "email"
+
+    # The retry, with the last heartbeat: the log is not written twice; the e-mail is tried again.
+    env.info = dataclasses.replace(env.info, attempt=2, heartbeat_details=[heartbeats[-1]])
+    with pytest.raises(ApplicationError):
+        env.run(notifications.notify_batch, [first, second])
+    assert len(NotificationLog(settings.notification_log_path).read()) == 2
+
+    # With only the log on, both are delivered and each has its report, in order.
+    reports = ActivityEnvironment().run(Notifications.from_settings(settings_for(tmp_path, ["log"])).notify_batch,
+                                        [first, second])
+    assert [(r.notification_id, r.delivered, r.failed) for r in reports] == [
+        (first.notification_id, ["log"], []), (second.notification_id, ["log"], [])]
+
+
 def test_the_log_writes_a_notification_once(tmp_path) -> None:
     log = NotificationLog(tmp_path / "n.jsonl")
     n = note(recipients=["piet@acme.example"]) if "recipients" in Notification.model_fields else note()

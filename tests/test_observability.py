@@ -365,7 +365,7 @@ async def test_traces_follow_a_case_from_the_client_through_the_worker_without_p
         found = spans(observed.otlp)
         names = {s.name for s in found}
         assert {"StartWorkflow:SickLeaveCase", "RunWorkflow:SickLeaveCase", "StartWorkflowUpdate:act",
-                "ValidateUpdate:act", "HandleUpdate:act", "StartActivity:notify", "RunActivity:notify"} <= names, names
+                "ValidateUpdate:act", "HandleUpdate:act", "StartActivity:notify_batch", "RunActivity:notify_batch"} <= names, names
         return found
 
     found = await eventually(traced)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pydantic_core
@@ -101,6 +101,20 @@ class Notifier:
         handle.add_done_callback(lambda done: self._delivered(note, done))
         self._tasks.append(handle)
 
+    def send_all(self, notes: list[Notification]) -> None:
+        """Send what one wake produced as one `notify_batch` activity (none for none)."""
+        if not notes:
+            return
+        self._tasks = [t for t in self._tasks if not t.done()]
+        # No summary: it would be one more payload to encode and store per activity (the activity's
+        # input shows what was sent).
+        handle = workflow.start_activity(
+            "notify_batch", notes, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
+            retry_policy=NOTIFY_RETRY,
+        )
+        handle.add_done_callback(lambda done: self._batch_delivered(notes, done))
+        self._tasks.append(handle)
+
     def _delivered(self, note: Notification, done: asyncio.Task[Any]) -> None:
         if done.cancelled():
             return
@@ -112,6 +126,31 @@ class Notifier:
             # Older workers answered True/False; the report lists each channel's permanent failure.
             report = done.result()
             failures = [(f["channel"], f["reason"]) for f in report.get("failed", [])] if isinstance(report, dict) else []
+        self._failed(note, failures)
+
+    def _batch_delivered(self, notes: list[Notification], done: asyncio.Task[Any]) -> None:
+        if done.cancelled():
+            return
+        err = done.exception()
+        if err is not None:
+            # Given up: the last failure's details say what was left of each notification; without
+            # them (a timeout before any attempt ended) all of the batch is reported on its message.
+            cause = getattr(err, "cause", None)
+            details = getattr(cause, "details", None) or ()
+            left = details[0] if details and isinstance(details[0], dict) else None
+            message = getattr(cause, "message", None) or str(err)
+            for note in notes:
+                if left is None:
+                    self._failed(note, _given_up(message))
+                elif note.notification_id in left:
+                    self._failed(note, _given_up(str(left[note.notification_id])))
+            return
+        reports = done.result()
+        for note, report in zip(notes, reports if isinstance(reports, list) else []):
+            failed = report.get("failed", []) if isinstance(report, dict) else []
+            self._failed(note, [(f["channel"], f["reason"]) for f in failed])
+
+    def _failed(self, note: Notification, failures: list[tuple[str, str]]) -> None:
         if self._on_failure is not None:
             for channel, reason in failures:
                 self._on_failure(note, channel, reason)
@@ -122,3 +161,28 @@ class Notifier:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
+
+
+class WakeTimer:
+    """A workflow loop's one timer to its next wake, kept while the wake stays where it is.
+
+    Waiting with `wait_condition(..., timeout=...)` cancels its timer and starts a new one each time
+    the loop goes round, that is after every action and signal: two commands and two history events
+    each time, for a wake that an action seldom moves. This keeps the timer until the wake moves.
+    """
+
+    def __init__(self) -> None:
+        self._timer: asyncio.Task[None] | None = None
+        self._at: datetime | None = None
+
+    async def wait(self, woken: Callable[[], bool], at: datetime | None) -> None:
+        """Until `woken()` holds or the moment `at` (None: no timer) comes; at least a second on."""
+        timer = self._timer
+        if timer is not None and (timer.done() or self._at != at):
+            timer.cancel()  # a no-op once fired
+            timer = self._timer = None
+        if timer is None and at is not None:
+            delay = max(at - workflow.now(), timedelta(seconds=1))
+            timer = self._timer = asyncio.create_task(workflow.sleep(delay))
+            self._at = at
+        await workflow.wait_condition(lambda: woken() or (timer is not None and timer.done()))

@@ -11,7 +11,6 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import SearchAttributeUpdate
 from temporalio.common import RetryPolicy
@@ -21,19 +20,18 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain import case as rules
     from domain.actions import parse_action
-    from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
-    from domain.documents import DocumentOrder, DocumentRef, DossierRules, RenderJob, documents_due
+    from domain.case import CaseState, CaseSummary, DeadlineView, DossierEntry
+    from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
     from domain.errors import ActionRefused
-    from domain.models import Notification, Outcome, Stage
+    from domain.models import Notification
     from domain.nl_time import local_date, start_of_day
-    from domain.rules import RuleSet
-    from domain.spoor2 import CaseClosed, Spoor2Rules, TrajectoryUpdate
-    from domain.stagnation import StagnationRules
+    from domain.spoor2 import CaseClosed, TrajectoryUpdate
     from workflows import search_attributes as sa
-    from workflows.common import Notifier, apply_action, check_action, refused, signal_arg
+    from workflows.common import Notifier, WakeTimer, apply_action, check_action, refused, signal_arg
     from workflows.ids import trajectory_workflow_id
-    from workflows.spoor2_trajectory import Spoor2Trajectory, TrajectoryInput
+    from workflows.spoor2_trajectory import Spoor2Trajectory
     from service import metrics
+    from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
 
 # Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
@@ -42,42 +40,13 @@ PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attr
 PATCH_TRAJECTORY_RESYNC = "trajectory-resync"  # a continued run asks its trajectory for what it missed
 PATCH_CATCH_UP = "catch-up"  # a late wake records in date order and drops ladder notices a later step replaces
 PATCH_DOCUMENTS = "documents"  # case version 5: documents rendered by activity, the loonsanctie pre-flight
+PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
+PATCH_NOTIFY_BATCH = "notify-batch"  # what one wake sends goes as one activity, not one per notification
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
                            maximum_interval=timedelta(minutes=10), maximum_attempts=8)
-
-
-class CaseInput(BaseModel):
-    """Starts a case (`opening` + `ruleset`) or continues one (`state`, after continue-as-new)."""
-
-    opening: CaseOpening | None = None
-    ruleset: RuleSet | None = None
-    spoor2_rules: Spoor2Rules | None = None
-    stagnation_rules: StagnationRules | None = None
-    dossier_rules: DossierRules | None = None
-    state: CaseState | None = None
-    continue_as_new_after_events: int = 1000
-
-
-class ActionResult(BaseModel):
-    """The answer to an action: its dossier entry.
-
-    A retried action id is never applied twice: within one run Temporal answers the retry with the
-    original answer; after continue-as-new the case answers it with the recorded entry and `applied` False.
-    """
-
-    action_id: str
-    applied: bool
-    stage: Stage
-    entry: DossierEntry
-
-
-class CaseResult(BaseModel):
-    case_id: str
-    outcome: Outcome | None
-    closed_on: date | None
 
 
 @workflow.defn(name="SickLeaveCase")
@@ -131,12 +100,18 @@ class SickLeaveCase:
                 await self._resync_trajectory()
         # Runs begun before the patch keep the old catch-up for their life; a continued run takes the new one.
         in_order = workflow.patched(PATCH_CATCH_UP)
+        alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
+        batched = workflow.patched(PATCH_NOTIFY_BATCH)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            for note in rules.tick(state, today=today, now=workflow.now(), in_order=in_order):
-                self._notifier.send(note)
+            notes = rules.tick(state, today=today, now=workflow.now(), in_order=in_order)
+            if batched:
+                self._notifier.send_all(notes)
+            else:
+                for note in notes:
+                    self._notifier.send(note)
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
@@ -156,6 +131,9 @@ class SickLeaveCase:
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
                 workflow.continue_as_new(CaseInput(state=state, continue_as_new_after_events=self._cap))
             wake = rules.next_wake(state, today)
+            if alarm is not None:
+                await alarm.wait(lambda: self._changed, wake)
+                continue
             timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
             try:
                 await workflow.wait_condition(lambda: self._changed, timeout=timeout)

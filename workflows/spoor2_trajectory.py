@@ -11,43 +11,19 @@ import asyncio
 from datetime import date, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
-    from domain.models import Actor
     from domain.nl_time import local_date, start_of_day
-    from workflows.common import Notifier, apply_action, check_action, signal_arg
-    from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState, TrajectoryView
-    from domain.stagnation import Spoor2Watch
+    from workflows.common import Notifier, WakeTimer, apply_action, check_action, signal_arg
+    from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
+    from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
 
 
-class TrajectoryInput(BaseModel):
-    """Starts a trajectory, or continues one (`state`) after continue-as-new."""
-
-    case_id: str
-    parent_workflow_id: str
-    started_on: date
-    started_by: Actor
-    rules: Spoor2Rules
-    watch: tuple[Spoor2Watch, ...] | None = None
-    state: TrajectoryState | None = None
-    reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
-    continue_as_new_after_events: int = 1000
-
-
-class TrajectoryActionResult(BaseModel):
-    action_id: str
-    applied: bool
-    status: Spoor2Status
-    entry: TrajectoryEvent
-
-
-class TrajectoryResult(BaseModel):
-    outcome: Spoor2Outcome | None
-    ended_on: date | None
+# Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
+PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 
 
 @workflow.defn(name="Spoor2Trajectory")
@@ -67,6 +43,8 @@ class Spoor2Trajectory:
     async def run(self, input: TrajectoryInput) -> TrajectoryResult:
         state = self._state
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
+        # Runs begun before the patch keep a new timer per round for their life; a continued run takes one.
+        alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
         try:
             while True:
                 # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
@@ -90,6 +68,9 @@ class Spoor2Trajectory:
                         input.model_copy(update={"state": state, "reported_to_case": self._reported})
                     )
                 wake = rules.next_wake_day(state)
+                if alarm is not None:
+                    await alarm.wait(lambda: self._changed, None if wake is None else start_of_day(wake))
+                    continue
                 timeout = None if wake is None else max(start_of_day(wake) - workflow.now(), timedelta(seconds=1))
                 try:
                     await workflow.wait_condition(lambda: self._changed, timeout=timeout)

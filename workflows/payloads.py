@@ -1,0 +1,77 @@
+"""What the case and trajectory workflows take and answer: the payloads that cross their boundary.
+
+They live here, not in the workflow modules, because the sandbox re-imports a workflow's own module
+for every new workflow instance (each start, each continue-as-new, each cache miss), and building
+pydantic models anew is most of that cost. This module is passed through the sandbox: it is imported
+once per worker. Keep it free of I/O and of anything a workflow may not do.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, Field
+
+from domain.case import CaseOpening, CaseState, DossierEntry
+from domain.documents import DossierRules
+from domain.models import Actor, Outcome, Stage
+from domain.rules import RuleSet
+from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState
+from domain.stagnation import Spoor2Watch, StagnationRules
+
+
+class CaseInput(BaseModel):
+    """Starts a case (`opening` + `ruleset`) or continues one (`state`, after continue-as-new)."""
+
+    opening: CaseOpening | None = None
+    ruleset: RuleSet | None = None
+    spoor2_rules: Spoor2Rules | None = None
+    stagnation_rules: StagnationRules | None = None
+    dossier_rules: DossierRules | None = None
+    state: CaseState | None = None
+    continue_as_new_after_events: int = 1000
+
+
+class ActionResult(BaseModel):
+    """The answer to an action: its dossier entry.
+
+    A retried action id is never applied twice: within one run Temporal answers the retry with the
+    original answer; after continue-as-new the case answers it with the recorded entry and `applied` False.
+    """
+
+    action_id: str
+    applied: bool
+    stage: Stage
+    entry: DossierEntry
+
+
+class CaseResult(BaseModel):
+    case_id: str
+    outcome: Outcome | None
+    closed_on: date | None
+
+
+class TrajectoryInput(BaseModel):
+    """Starts a trajectory, or continues one (`state`) after continue-as-new."""
+
+    case_id: str
+    parent_workflow_id: str
+    started_on: date
+    started_by: Actor
+    rules: Spoor2Rules
+    watch: tuple[Spoor2Watch, ...] | None = None
+    state: TrajectoryState | None = None
+    reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
+    continue_as_new_after_events: int = 1000
+
+
+class TrajectoryActionResult(BaseModel):
+    action_id: str
+    applied: bool
+    status: Spoor2Status
+    entry: TrajectoryEvent
+
+
+class TrajectoryResult(BaseModel):
+    outcome: Spoor2Outcome | None
+    ended_on: date | None
