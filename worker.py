@@ -56,6 +56,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     if settings.max_activities_per_second:
         # Enforced by the server for the whole task queue, so it holds with any number of workers.
         kwargs["max_task_queue_activities_per_second"] = settings.max_activities_per_second
+    if settings.max_worker_activities_per_second:
+        kwargs["max_activities_per_second"] = settings.max_worker_activities_per_second
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,

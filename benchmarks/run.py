@@ -64,6 +64,7 @@ class Config:
     list_repeats: int = 20
     fleet: int = 100  # whole 104-week cases driven together
     storm: int = 10_000  # open cases whose timers fire on the same midnight
+    storm_cap: float = 20.0  # SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND for the capped storm
     replay_repeats: int = 5
     profile: bool = False
     profile_cases: int = 300
@@ -89,7 +90,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
         if f.type == "bool":
             parser.add_argument(flag, action="store_true", default=None, help=f"(BENCH_{f.name.upper()})")
         else:
-            parser.add_argument(flag, type=int, default=None, help=f"default {f.default}, quick {getattr(QUICK, f.name)} "
+            parser.add_argument(flag, type=float if f.type == "float" else int, default=None,
+                                help=f"default {f.default}, quick {getattr(QUICK, f.name)} "
                                                                     f"(BENCH_{f.name.upper()})")
     parser.add_argument("--only", default=os.environ.get("BENCH_ONLY", "dev,timeskip,storm,codec"),
                         help="comma-separated parts to run: dev, timeskip, storm, codec")
@@ -439,6 +441,23 @@ async def timeskip_part(config: Config, work: Path, results: Results) -> None:
                         run = await asyncio.wait_for(timeskip.spoorwerk_full_cases(env, data, n, documents=False), 1200)
                     else:
                         run = await asyncio.wait_for(timeskip.baseline_full_cases(env, data, n), 1200)
+                    if n == 1 and not run.failed:
+                        # One case is over in a second: the median of three runs, each on a fresh
+                        # server, so one hiccup of the shared machine does not decide the row.
+                        times = [run.seconds - run.stalled_seconds]
+                        for _ in range(2):
+                            again_env = await timeskip.time_skipping_env()
+                            try:
+                                again = await asyncio.wait_for(
+                                    timeskip.spoorwerk_full_cases(again_env, work / f"ts-{kind}-again-{uuid.uuid4().hex[:6]}",
+                                                                  1, documents=False) if kind == "spoorwerk" else
+                                    timeskip.baseline_full_cases(again_env, work / f"ts-{kind}-again", 1), 600)
+                                if not again.failed:
+                                    times.append(again.seconds - again.stalled_seconds)
+                            finally:
+                                await again_env.shutdown()
+                        run.seconds, run.stalled_seconds = statistics.median(times), 0.0
+                        log(f"  one whole case, {kind}: {', '.join(f'{t:.2f}' for t in times)} s; median {run.seconds:.2f} s")
                     results.details.setdefault("full_cases", {})[f"{kind}-{n}"] = {
                         "cases": run.cases, "seconds": run.seconds, "stalled_seconds": run.stalled_seconds,
                         "net_seconds": run.seconds - run.stalled_seconds, "actions": run.actions,
@@ -468,7 +487,7 @@ async def timeskip_part(config: Config, work: Path, results: Results) -> None:
     for n in (1, config.fleet):
         s, b = full.get(f"spoorwerk-{n}"), full.get(f"baseline-{n}")
         if s and b:
-            extra = {"target": "< 1 s", "meets": s["net_seconds"] < 1.0} if n == 1 else {}
+            extra = {"target": "< 1 s (median of 3)", "meets": s["net_seconds"] < 1.0} if n == 1 else {}
             lost = f", {s['lost']} lost" if s["lost"] else ""
             results.row(f"time-skipping: {n} whole 104-week case{'s' if n > 1 else ''} (spoor 2, escalations{lost})", "s",
                         s["net_seconds"], b["net_seconds"], better="lower", **extra)
@@ -553,6 +572,24 @@ async def storm_part(config: Config, work: Path, results: Results) -> None:
         results.row("midnight storm: notifications at the channel, peak per second", "1/s", max(rate, default=0), None,
                     better="lower")
         results.row("midnight storm: notifications, all delivered after", "s", float(len(rate)), None, better="lower")
+    # The same storm with the cap on what the task queue hands out per second: the mail server
+    # then sees a steady stream. Fewer cases: the point is the shape, not the size.
+    cap, n = config.storm_cap, min(config.storm, 2000)
+    log(f"midnight storm: {n} spoorwerk cases, SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND={cap:g}")
+    try:
+        capped = await asyncio.wait_for(timeskip.midnight_storm("spoorwerk", n, work / "storm-capped",
+                                                                activities_per_second=cap), 3600)
+    except Exception as err:
+        results.errors.append(f"storm capped: {type(err).__name__}: {err}")
+        log(traceback.format_exc())
+        return
+    results.details["storm_capped"] = {"activities_per_second": cap, **asdict(capped)}
+    rate = capped.notifications_per_second
+    log(f"  {capped.notifications} notifications over {len(rate)} s, peak {max(rate, default=0)}/s")
+    results.row(f"midnight storm, {n:,} cases, activities capped at {cap:g}/s: notifications peak per second", "1/s",
+                max(rate, default=0), None, better="lower")
+    results.row(f"midnight storm, {n:,} cases, activities capped at {cap:g}/s: all delivered after", "s",
+                float(len(rate)), None, better="lower")
 
 
 def codec_part(results: Results) -> None:

@@ -357,11 +357,15 @@ def storm_opening(today: date) -> tuple[date, datetime]:
     return today - timedelta(days=6), start_of_day(today + timedelta(days=1))
 
 
-async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int = 20) -> Storm:
+async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int = 20,
+                         activities_per_second: float | None = None) -> Storm:
     """`n` open cases (or bare timers) whose next wake is the same midnight; the time until every fired
-    timer is handled, and the notifications per second the channel received."""
+    timer is handled, and the notifications per second the channel received (with the worker's
+    SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND at `activities_per_second`, when given)."""
     env = await time_skipping_env()
-    worker = await WorkerProcess(target_of(env.client), data_dir).start()
+    # The worker's own cap: the time-skipping server does not enforce the task queue's.
+    extra = {"SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND": str(activities_per_second)} if activities_per_second else None
+    worker = await WorkerProcess(target_of(env.client), data_dir, env=extra).start()
     try:
         client = env.client
         now = await env.get_current_time()

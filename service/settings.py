@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         description="Cap on notifications (and document renders) started per second across all workers of the "
                     "task queue: deadlines fall on the same midnight, so without it a mail server gets them all at once",
     )
+    max_worker_activities_per_second: float | None = Field(
+        default=None, gt=0,
+        description="The same cap per worker process, enforced by the worker: for a server that does not "
+                    "enforce the task queue's (Temporal's time-skipping test server), or per mail relay",
+    )
     graceful_shutdown_seconds: float = Field(default=10, ge=0)
 
     document_store: Literal["local", "s3"] = Field(default="local", description="Where rendered documents are kept")

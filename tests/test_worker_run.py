@@ -20,6 +20,7 @@ from domain.models import Actor
 from domain.nl_time import local_date
 from operations import cases
 from service.codec import KeyRing
+from service.settings import Settings
 from service.temporal import data_converter
 from tests.loopback import free_port
 
@@ -145,3 +146,20 @@ def test_a_cluster_without_encryption_keys_stops_the_worker_with_the_setting_nam
     assert "SPOORWERK_ENCRYPTION_KEYS: key '2026-11': must be 32 bytes (AES-256), got 5" in done.stderr
     # The secret itself is never echoed back.
     assert "c2hvcnQ=" not in done.stderr
+
+
+async def test_the_activity_caps_reach_the_worker(dev_env, tmp_path, monkeypatch):
+    """SPOORWERK_MAX_ACTIVITIES_PER_SECOND caps the task queue (server-side, all workers);
+    SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND caps this worker; unset, neither is set."""
+    from worker import build_worker
+
+    client = dev_env.client  # built only, never run: nothing is polled
+    monkeypatch.setenv("SPOORWERK_MAX_ACTIVITIES_PER_SECOND", "25")
+    monkeypatch.setenv("SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND", "7.5")
+    config = build_worker(client, Settings(data_dir=tmp_path), task_queue=f"caps-{uuid.uuid4().hex[:8]}").config()
+    assert config["max_task_queue_activities_per_second"] == 25.0
+    assert config["max_activities_per_second"] == 7.5
+    monkeypatch.delenv("SPOORWERK_MAX_ACTIVITIES_PER_SECOND")
+    monkeypatch.delenv("SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND")
+    config = build_worker(client, Settings(data_dir=tmp_path), task_queue=f"caps-{uuid.uuid4().hex[:8]}").config()
+    assert config.get("max_task_queue_activities_per_second") is None and config.get("max_activities_per_second") is None
