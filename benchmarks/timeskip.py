@@ -104,7 +104,9 @@ class FullCases:
 
 
 def _overloaded(err: RPCError) -> bool:
-    return any(word in str(err) for word in ("Timeout", "h2 protocol", "deadline"))
+    # "Application error processing RPC": the test server under thousands of workflows now and then
+    # fails a call internally (a NegativeArraySizeException in its gRPC layer); its clock goes on.
+    return any(word in str(err) for word in ("Timeout", "h2 protocol", "deadline", "Application error processing RPC"))
 
 
 class Clock:

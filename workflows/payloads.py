@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from domain.case import CaseOpening, CaseState, DossierEntry
 from domain.documents import DossierRules
@@ -18,6 +18,24 @@ from domain.models import Actor, Outcome, Stage
 from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState
 from domain.stagnation import Spoor2Watch, StagnationRules
+
+
+# Every case carries the rules it was opened with (about 35 KB of objects), and nearly all cases of
+# a worker carry the same few rule sets: each distinct one is kept once per worker and shared. They
+# are frozen models, so no case can change another's. Bounded, as a hostile input could vary them.
+_SHARED_RULES: dict[tuple[type, str], BaseModel] = {}
+_SHARED_RULES_MAX = 256
+_RULE_FIELDS = ("ruleset", "spoor2_rules", "stagnation_rules", "dossier_rules")
+
+
+def _shared(rules: BaseModel | None) -> BaseModel | None:
+    if rules is None:
+        return None
+    key = (type(rules), rules.model_dump_json())
+    kept = _SHARED_RULES.get(key)
+    if kept is None and len(_SHARED_RULES) < _SHARED_RULES_MAX:
+        kept = _SHARED_RULES[key] = rules
+    return kept or rules
 
 
 class CaseInput(BaseModel):
@@ -30,6 +48,15 @@ class CaseInput(BaseModel):
     dossier_rules: DossierRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
+
+    @model_validator(mode="after")
+    def _share_rules(self) -> CaseInput:
+        for holder in (self, self.state):
+            if holder is not None:
+                for name in _RULE_FIELDS:
+                    if name in type(holder).model_fields:
+                        object.__setattr__(holder, name, _shared(getattr(holder, name)))
+        return self
 
 
 class ActionResult(BaseModel):
