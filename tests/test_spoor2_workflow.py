@@ -105,8 +105,9 @@ async def test_pause_for_illness_stops_the_phase_clock_then_secondment_until_wee
     await driver.act2("phase_paused", reason="illness", bedrijfsarts_consent_on=(paused_on - timedelta(days=1)).isoformat())
     await driver.case_dossier_has("spoor2:phase_paused")
     assert (await driver.summary()).spoor2_status is Spoor2Status.GEPAUZEERD
-    # Without the pause phase 2's time would be up now; paused, nothing is flagged.
-    await driver.advance(weeks=12)
+    # Without the pause phase 2's time would be up now; paused, nothing is flagged. To a local date:
+    # twelve weeks of elapsed time from late evening end a day later across the change to summer time.
+    await driver.advance_to(paused_on + timedelta(weeks=12))
     assert not (await driver.trajectory()).phases[1].time_up_flagged
     await driver.act2("phase_resumed")
     view = await driver.trajectory()
