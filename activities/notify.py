@@ -162,9 +162,9 @@ class Notifications:
                  heartbeat: Callable[[], None]) -> dict[str, list[str]]:
         """Each notification over each channel its report has not finished; the transient failures left, by id."""
         transient: dict[str, list[str]] = {}
-        steps = [(note, report, n, channel) for note, report in pairs for n, channel in enumerate(self.channels)
+        steps = [(note, report, channel) for note, report in pairs for channel in self.channels
                  if channel.name not in report.finished]
-        for i, (notification, report, n, channel) in enumerate(steps):
+        for i, (notification, report, channel) in enumerate(steps):
             # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
             with structlog.contextvars.bound_contextvars(case_id=notification.case_id, workflow_id=info.workflow_id,
                                                          run_id=info.workflow_run_id):

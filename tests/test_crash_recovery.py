@@ -222,7 +222,10 @@ class RetryingClient:
                 self.failed_calls += 1
                 if item.attempts >= MAX_ATTEMPTS:
                     raise
-                await asyncio.sleep(0.3)
+                # Backing off, as a client should: after the server was killed, the workflow task it
+                # had handed out must time out (10 s) before the case takes actions again, and the
+                # server refuses them at once meanwhile ("Workflow Task in failed state").
+                await asyncio.sleep(min(0.3 * item.attempts, 2.0))
                 continue
             self.completed += 1
             self.progress.set()
