@@ -426,6 +426,13 @@ async def profile_part(stack: Stack, fleets: dict[str, Fleet], config: Config, r
 # ----------------------------------------------------------------------------- the time-skipping part
 
 
+def whole_cases(kind: str, env: Any, data: Path, n: int) -> Any:
+    """Drive `n` whole 104-week cases of `kind` on a time-skipping server (a coroutine)."""
+    if kind == "spoorwerk":
+        return timeskip.spoorwerk_full_cases(env, data, n, documents=False)
+    return timeskip.baseline_full_cases(env, data, n)
+
+
 async def timeskip_part(config: Config, work: Path, results: Results) -> None:
     cap = 1000
     for n in (1, config.fleet):
@@ -437,10 +444,7 @@ async def timeskip_part(config: Config, work: Path, results: Results) -> None:
                 env = await timeskip.time_skipping_env()
                 try:
                     data = work / f"ts-{kind}-{n}-{attempt}"
-                    if kind == "spoorwerk":
-                        run = await asyncio.wait_for(timeskip.spoorwerk_full_cases(env, data, n, documents=False), 1200)
-                    else:
-                        run = await asyncio.wait_for(timeskip.baseline_full_cases(env, data, n), 1200)
+                    run = await asyncio.wait_for(whole_cases(kind, env, data, n), 1200)
                     if n == 1 and not run.failed:
                         # One case is over in a second: the median of three runs, each on a fresh
                         # server, so one hiccup of the shared machine does not decide the row.
@@ -449,9 +453,7 @@ async def timeskip_part(config: Config, work: Path, results: Results) -> None:
                             again_env = await timeskip.time_skipping_env()
                             try:
                                 again = await asyncio.wait_for(
-                                    timeskip.spoorwerk_full_cases(again_env, work / f"ts-{kind}-again-{uuid.uuid4().hex[:6]}",
-                                                                  1, documents=False) if kind == "spoorwerk" else
-                                    timeskip.baseline_full_cases(again_env, work / f"ts-{kind}-again", 1), 600)
+                                    whole_cases(kind, again_env, work / f"ts-{kind}-again-{uuid.uuid4().hex[:6]}", 1), 600)
                                 if not again.failed:
                                     times.append(again.seconds - again.stalled_seconds)
                             finally:

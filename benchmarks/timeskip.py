@@ -203,58 +203,57 @@ async def spoorwerk_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int,
 
 
 async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, documents: bool) -> FullCases:
-    if True:
-        first = CaseDriver(env, settings, SPOORWERK_QUEUE)
-        drivers = [first] + [CaseDriver(env, settings, first.task_queue) for _ in range(n - 1)]
-        if DEBUG: print("monday", flush=True)
-        day1 = await _monday_morning(env)
-        if DEBUG: print("opening", day1, flush=True)
-        result = FullCases(cases=n, seconds=0.0, actions=0)
-        start = time.perf_counter()
-        await asyncio.gather(*(d.open(day1, documents=documents) for d in drivers))
+    first = CaseDriver(env, settings, SPOORWERK_QUEUE)
+    drivers = [first] + [CaseDriver(env, settings, first.task_queue) for _ in range(n - 1)]
+    if DEBUG: print("monday", flush=True)
+    day1 = await _monday_morning(env)
+    if DEBUG: print("opening", day1, flush=True)
+    result = FullCases(cases=n, seconds=0.0, actions=0)
+    start = time.perf_counter()
+    await asyncio.gather(*(d.open(day1, documents=documents) for d in drivers))
 
-        async def step(d: CaseDriver, target: str, kind: str, fields: dict[str, Any]) -> None:
-            try:
-                if target == "case":
-                    await d.act(kind, **fields)
-                    if kind == "spoor2_started":
-                        await d.wait_for_trajectory()
-                elif target == "traj":
-                    await d.act2(kind, **fields)
-                else:
-                    await d.documents()
-            except cases.ActionRejected as err:
-                result.refused.append(f"day {day}: {kind}: {err}")
-            except Exception as err:  # the test server's flaw (see Clock): this case is out of the run
-                failed[d.case_id] = f"day {day}: {kind}: {type(err).__name__}: {err}"
+    async def step(d: CaseDriver, target: str, kind: str, fields: dict[str, Any]) -> None:
+        try:
+            if target == "case":
+                await d.act(kind, **fields)
+                if kind == "spoor2_started":
+                    await d.wait_for_trajectory()
+            elif target == "traj":
+                await d.act2(kind, **fields)
+            else:
+                await d.documents()
+        except cases.ActionRejected as err:
+            result.refused.append(f"day {day}: {kind}: {err}")
+        except Exception as err:  # the test server's flaw (see Clock): this case is out of the run
+            failed[d.case_id] = f"day {day}: {kind}: {type(err).__name__}: {err}"
 
-        clock = Clock(env, stuck=3.0 + 0.05 * n)
-        failed: dict[str, str] = {}
-        for day, target, kind, fields in PLAN:
-            if DEBUG:
-                print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
-            await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
-            live = [d for d in drivers if d.case_id not in failed]
-            await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in live))
-            result.actions += len(live) * (5 if target == "docs" else 1)
-        # To the end of the waiting time and a day on, then each result (one at a time: each
-        # `result()` unlocks the server's clock, and the server refuses a second unlock).
-        await clock.to(start_of_day(day1 + timedelta(weeks=WEEKS, days=1)))
-        outcomes = []
-        for d in drivers:
-            if d.case_id in failed:
-                continue
-            try:
-                outcomes.append(await asyncio.wait_for(d.result(), 60))
-            except Exception as err:
-                failed[d.case_id] = f"result: {type(err).__name__}: {err}"
-        result.seconds = time.perf_counter() - start
-        result.leaked_locks_released = clock.released
-        result.stalled_seconds = clock.stalled
-        result.failed = failed
-        result.outcomes = Counter(str(o.outcome) for o in outcomes)
-        result.workflow_ids = [d.handle.id for d in drivers if d.case_id not in failed]
-        return result
+    clock = Clock(env, stuck=3.0 + 0.05 * n)
+    failed: dict[str, str] = {}
+    for day, target, kind, fields in PLAN:
+        if DEBUG:
+            print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
+        await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
+        live = [d for d in drivers if d.case_id not in failed]
+        await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in live))
+        result.actions += len(live) * (5 if target == "docs" else 1)
+    # To the end of the waiting time and a day on, then each result (one at a time: each
+    # `result()` unlocks the server's clock, and the server refuses a second unlock).
+    await clock.to(start_of_day(day1 + timedelta(weeks=WEEKS, days=1)))
+    outcomes = []
+    for d in drivers:
+        if d.case_id in failed:
+            continue
+        try:
+            outcomes.append(await asyncio.wait_for(d.result(), 60))
+        except Exception as err:
+            failed[d.case_id] = f"result: {type(err).__name__}: {err}"
+    result.seconds = time.perf_counter() - start
+    result.leaked_locks_released = clock.released
+    result.stalled_seconds = clock.stalled
+    result.failed = failed
+    result.outcomes = Counter(str(o.outcome) for o in outcomes)
+    result.workflow_ids = [d.handle.id for d in drivers if d.case_id not in failed]
+    return result
 
 
 async def baseline_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int) -> FullCases:

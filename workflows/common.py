@@ -92,27 +92,23 @@ class Notifier:
         self._on_failure = on_failure
 
     def send(self, note: Notification) -> None:
-        self._tasks = [t for t in self._tasks if not t.done()]
-        # Scheduled here and now, not in a task of its own: the order of commands must stay as recorded.
-        handle = workflow.start_activity(
-            "notify", note, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
-            retry_policy=NOTIFY_RETRY, summary=note.kind,
-        )
-        handle.add_done_callback(lambda done: self._delivered(note, done))
-        self._tasks.append(handle)
+        self._start("notify", note, lambda done: self._delivered(note, done), summary=note.kind)
 
     def send_all(self, notes: list[Notification]) -> None:
         """Send what one wake produced as one `notify_batch` activity (none for none)."""
-        if not notes:
-            return
+        if notes:
+            # No summary: it would be one more payload to encode and store per activity (the
+            # activity's input shows what was sent).
+            self._start("notify_batch", notes, lambda done: self._batch_delivered(notes, done))
+
+    def _start(self, activity: str, arg: Any, on_done: Callable[[asyncio.Task[Any]], None], **options: Any) -> None:
         self._tasks = [t for t in self._tasks if not t.done()]
-        # No summary: it would be one more payload to encode and store per activity (the activity's
-        # input shows what was sent).
+        # Scheduled here and now, not in a task of its own: the order of commands must stay as recorded.
         handle = workflow.start_activity(
-            "notify_batch", notes, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
-            retry_policy=NOTIFY_RETRY,
+            activity, arg, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
+            retry_policy=NOTIFY_RETRY, **options,
         )
-        handle.add_done_callback(lambda done: self._batch_delivered(notes, done))
+        handle.add_done_callback(on_done)
         self._tasks.append(handle)
 
     def _delivered(self, note: Notification, done: asyncio.Task[Any]) -> None:
