@@ -17,11 +17,12 @@ from pydantic import BaseModel
 
 from documents.timeline import timeline_data_uri
 from domain import spoor2 as s2
-from domain.case import CaseState, DeadlineView, deadlines, wachttijd_end
+from domain.case import CaseState, DeadlineView, deadlines, observations, wachttijd_end
 from domain.documents import Audience, DocumentKind, DocumentOrder, add_months
 from domain.dossier_check import Gap, GapKind, PreflightRules, Risk, gaps
 from domain.errors import ActionRefused
 from domain.models import Actor, DeadlineStatus, DossierEntry, Role, without_medical_notes
+from domain.observations import Observation, ObservationState, standing
 from domain.spoor2 import ActivityKind, TrajectoryState
 
 HERE = Path(__file__).parent
@@ -85,7 +86,7 @@ ESCALATION_REASONS = {"non_cooperation": "de werknemer werkt niet mee", "reporte
 ESCALATION_KINDS = ("escalation_raised", "escalation_resolved", "escalation_acknowledged", "stagnation_reported",
                     "non_cooperation_recorded", "measure_requested", "measure_reminder", "measure_taken", "measures_exhausted")
 GAP_KINDS = {GapKind.MISSING: "ontbreekt", GapKind.LATE: "te laat", GapKind.VIEWS_MISSING: "visie ontbreekt",
-             GapKind.NO_RECENT_OORDEEL: "geen actueel oordeel"}
+             GapKind.NO_RECENT_OORDEEL: "geen actueel oordeel", GapKind.REASON_AFTER_TERM: "reden na de termijn"}
 RISK_LABELS = {Risk.LOONSANCTIE: "loonsanctie", Risk.BOETE: "boete"}
 DOCUMENT_LABELS = {DocumentKind.INTAKEVERSLAG: "intakeverslag", DocumentKind.VOORTGANGSRAPPORTAGE: "voortgangsrapportage",
                    DocumentKind.NO_GO_RAPPORT: "no-go rapport", DocumentKind.REINTEGRATIEOVERZICHT: "re-integratieoverzicht"}
@@ -169,8 +170,13 @@ def _document_label(trajectory: TrajectoryState | None, key: str) -> str:
     return rule.label if rule is not None else key.replace("_", " ")
 
 
-def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState | None) -> str:
-    """What a dossier or trajectory entry says, in Dutch, from its kind and structured details."""
+def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState | None,
+             seen: dict[int, Observation] | None = None) -> str:
+    """What a dossier or trajectory entry says, in Dutch, from its kind and structured details.
+
+    `seen`: the overdue observations as they stand now (domain.case.observations), so an observation that a
+    later record disproved, or whose step was done late, says so rather than contradicting that record.
+    """
     kind, d = entry.kind, entry.details
     if kind.startswith("spoor2:"):
         return "Spoor 2: " + _describe_trajectory(kind.removeprefix("spoor2:"), d, trajectory)
@@ -192,7 +198,11 @@ def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState |
             return f"Zaak gesloten: {OUTCOME_LABELS.get(str(d.get('outcome')), d.get('outcome'))}"
         case "deadline_overdue":
             occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
-            return f"Termijn verstreken: {_label(case, d.get('key'))}{occ} was uiterlijk {fmt_date(d.get('due'))} en is niet gedaan"
+            what = f"Termijn verstreken: {_label(case, d.get('key'))}{occ} was uiterlijk {fmt_date(d.get('due'))}"
+            standing_now = (seen or {}).get(entry.seq)
+            if standing_now is None:
+                return what + " en was toen niet gedaan"
+            return f"{what} en was toen niet gedaan; {standing(standing_now)}"
         case "milestone_passed":
             return "Mijlpaal verstreken: " + re.sub(r"\d{4}-\d{2}-\d{2}", lambda m: fmt_date(m.group(0)), entry.summary)
         case "escalation_raised":
@@ -381,15 +391,18 @@ def _note(entry: DossierEntry, audience: Audience) -> str | None:
 
 
 def _rows(entries: list[DossierEntry], case: CaseState, trajectory: TrajectoryState | None, audience: Audience, *,
-          start: date | None = None, end: date, kinds: frozenset[str] | None = None) -> list[dict[str, Any]]:
+          start: date | None = None, end: date, kinds: frozenset[str] | None = None,
+          seen: dict[int, Observation] | None = None) -> list[dict[str, Any]]:
+    """The printed record; `seen` (for the case's own dossier) says how each overdue observation stands now."""
     rows = []
     for e in sorted(entries, key=lambda e: (e.on, e.seq)):
         if e.on > end or (start is not None and e.on < start) or e.kind in NOT_PRINTED:
             continue
         if kinds is not None and e.kind not in kinds:
             continue
-        rows.append({"on": e.on, "who": actor_label(e.actor), "what": describe(e, case, trajectory),
-                     "note": _note(e, audience), "system": e.actor.role is Role.SYSTEEM})
+        superseded = seen is not None and e.seq in seen and seen[e.seq].state is ObservationState.SUPERSEDED
+        rows.append({"on": e.on, "who": actor_label(e.actor), "what": describe(e, case, trajectory, seen),
+                     "note": _note(e, audience), "system": e.actor.role is Role.SYSTEEM, "superseded": superseded})
     return rows
 
 
@@ -414,14 +427,25 @@ def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
     for v in views:
         status = STATUS_LABELS[v.status]
         problem = v.status is DeadlineStatus.OVERDUE
-        if v.status is DeadlineStatus.DONE and v.late:
-            late_days = (v.done_on - v.due).days if v.done_on and v.due else 0
-            status = f"gedaan, {late_days} dagen te laat" + (" (afwijking met reden)" if v.deviation else "")
-            problem = v.deviation is None
+        if v.status is DeadlineStatus.DONE and v.reason_after_term:
+            term = v.original_due or v.due
+            late_days = (v.done_on - term).days if v.done_on and term else 0
+            status = f"gedaan, {late_days} dagen na de termijn; reden pas na de termijn gegeven"
+            problem = True
+        elif v.status is DeadlineStatus.DONE and v.late:
+            status = f"gedaan, {v.late_days or 0} dagen te laat" + (" (afwijking met reden)" if v.excused else "")
+            if v.original_due is not None:
+                status += ", ook na de verschoven termijn"
+            problem = not v.excused
+        elif v.status is DeadlineStatus.DONE and v.original_due is not None:
+            status = "gedaan, binnen de verschoven termijn"
         deviation = None
         if v.deviation is not None:
-            deviation = v.deviation.reason + (f" — nieuwe uiterste datum {fmt_date(v.deviation.new_due)}"
-                                              if v.deviation.new_due else " — stap vervalt")
+            moved = v.deviation.new_due
+            deviation = v.deviation.reason + (f" — nieuwe uiterste datum {fmt_date(moved)}" if moved else
+                                              " — stap vervalt" if v.status is not DeadlineStatus.DONE else "")
+            if v.deviation.given_after_term:
+                deviation += f" (reden gegeven op {fmt_date(v.deviation.on)}, na de termijn)"
         elif v.waived_because:
             reason = v.waived_because.removeprefix("AD-onderzoek: ")
             deviation = f"niet nodig: AD-onderzoek concludeert {AD_LABELS[reason]}" if reason in AD_LABELS else v.waived_because
@@ -743,7 +767,7 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         "extension_weeks": case.voluntary_extension_weeks, "wachttijd_end": wachttijd_end(case),
         "outcome": OUTCOME_LABELS.get(case.outcome.value) if case.outcome else None, "closed_on": case.closed_on,
         "timeline": timeline_data_uri(case, trajectory, as_of),
-        "dossier": _rows(dossier, case, trajectory, order.audience, end=as_of),
+        "dossier": _rows(dossier, case, trajectory, order.audience, end=as_of, seen=observations(case, as_of)),
     }
 
 

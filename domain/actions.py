@@ -141,12 +141,25 @@ class Relapse(_Action):
 
 
 class DeadlineDeviation(_Action):
-    """Reg art. 5: a term deviated from with its reason; with `new_due` it moves, without it is waived."""
+    """Reg art. 5: a term deviated from with its reason; with `new_due` it moves, without it is waived.
+
+    Also the reason for a step already done late, recorded afterwards: `on` is the day the reason was given.
+    """
 
     kind: Literal["deadline_deviation"]
     deadline: str
     reason: str = Field(min_length=10, max_length=2000)
     new_due: date | None = None
+    occurrence: int | None = Field(default=None, ge=1, le=100,
+                                   description="For a recurring step (evaluatie): which one; default the open one")
+
+
+class FirstSickDayCorrected(_Action):
+    """A data-entry fix of the first sick day: every term is planned anew, with the reason in the dossier."""
+
+    kind: Literal["first_sick_day_corrected"]
+    first_sick_day: date = Field(description="The real first sick day")
+    reason: str = Field(min_length=10, max_length=2000)
 
 
 class DeskundigenoordeelRequested(_Action):
@@ -262,7 +275,7 @@ class DocumentRequested(_Action):
 
 
 # Recording these is not re-integration activity: they do not end a stall.
-NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested"}
+NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected"}
 
 
 Action = Annotated[
@@ -283,6 +296,7 @@ Action = Annotated[
         FullRecovery,
         Relapse,
         DeadlineDeviation,
+        FirstSickDayCorrected,
         DeskundigenoordeelRequested,
         DeskundigenoordeelAnswered,
         LoonsanctieImposed,
@@ -332,6 +346,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "full_recovery": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
     "relapse": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
     "deadline_deviation": frozenset({Role.WERKGEVER, Role.BEDRIJFSARTS, *_ADMIN}),
+    "first_sick_day_corrected": frozenset({Role.WERKGEVER, *_ADMIN}),
     "deskundigenoordeel_requested": frozenset(_ALL_PARTIES),
     "deskundigenoordeel_answered": frozenset({Role.UWV, *_ADMIN}),
     "loonsanctie_imposed": frozenset({Role.UWV, Role.WERKGEVER, *_ADMIN}),

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from domain import actions as a
 from domain import stagnation as st
 from domain import dossier_check as dc
+from domain import observations as obs
 from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_due, recurring_dues
 from domain.documents import AUDIENCE_ROLES, DocumentKind, DocumentOrder, DocumentRef, DossierRules, next_progress_report
 from domain.errors import ActionRefused
@@ -69,6 +70,14 @@ OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
 #   5: the dossier as documents: rendered on events, monthly during spoor 2 and on request; the
 #      loonsanctie pre-flight from week 80.
 CURRENT_VERSION = 5
+# Revisions of the case's behaviour. Unlike the version, a case moves to the current revision when a
+# run of it starts (patch `dossier-truth`, taken at the start of every run), so a running case gains
+# the change at its next continue-as-new and its earlier runs replay as they were.
+#   1: facts and observations apart (an overdue observation a later record disproves is superseded),
+#      a deviation excuses up to its new date only and a reason may follow the term, first sick day
+#      corrections, terms counted from the end move with it (rule sets that mark them `from_end`).
+FACTS_REVISION = obs.FACTS_REVISION
+CURRENT_REVISION = 1
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
 COACH_VERSION = 4
@@ -95,12 +104,18 @@ class DoneStep(BaseModel):
 
 
 class Deviation(BaseModel):
-    """Reg art. 5: why a term was not kept; `new_due` moves it, None waives it."""
+    """Reg art. 5: why a term was not kept; `new_due` moves it, None waives it.
+
+    A reason given after the term (`given_after_term`, revision 1) is kept and shown as such: an
+    assessor weighs it differently from one given in time.
+    """
 
     reason: str
     new_due: date | None
     on: date
     action_id: str
+    term: date | None = Field(default=None, description="The term deviated from, as it stood when the reason was given")
+    given_after_term: bool = False
 
 
 class Loonsanctie(BaseModel):
@@ -173,6 +188,8 @@ class CaseState(BaseModel):
     case_id: str
     employer_id: str
     version: int = 1
+    revision: int = Field(default=0, description="Behaviour revision, raised when a run starts (FACTS_REVISION)")
+    opened_on: date | None = Field(default=None, description="The day the case was opened in Spoorwerk")
     ruleset: RuleSet
     spoor2_rules: Spoor2Rules | None = None
     periods: list[SickPeriod]
@@ -314,6 +331,7 @@ def open_case(
         spoor2_rules=spoor2_rules,
         periods=periods,
         stage=opening.stage or _taken_over_stage(opening),
+        opened_on=today,
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
@@ -379,6 +397,14 @@ class DeadlineView(BaseModel):
     tracked: bool = True
     deviation: Deviation | None = None
     waived_because: str | None = None
+    original_due: date | None = Field(default=None, description="The term before a deviation moved it")
+    excused: bool = Field(default=False, description="Late, but a deviation excuses it (revision 0: any deviation)")
+    reason_after_term: bool = Field(default=False, description="Late against its term, with a reason given after it")
+
+    @property
+    def late_days(self) -> int | None:
+        """Days after its (possibly moved) term the step was done; None when not late."""
+        return (self.done_on - self.due).days if self.late and self.done_on and self.due else None
 
     @property
     def mark(self) -> str:
@@ -425,19 +451,20 @@ def deadlines(state: CaseState, today: date) -> list[DeadlineView]:
             due = wachttijd_end(state)
         else:
             due = fixed_due(rule, clock, done)
+            if due is not None and rule.from_end:
+                # Counted back from the end of the waiting time: a voluntary extension moves it too (WIA art. 24).
+                due += timedelta(weeks=state.voluntary_extension_weeks)
         view = DeadlineView(key=rule.key, label=rule.label, due=due, status=DeadlineStatus.OPEN, tracked=rule.tracked)
         step = state.done.get(rule.key)
         deviation = state.deviations.get(rule.key)
         if step is not None:
-            view.status, view.done_on = DeadlineStatus.DONE, step.on
-            view.late = due is not None and step.on > due
-            view.deviation = deviation
+            _judge_done(state, view, step.on, deviation)
         elif deviation is not None:
             view.deviation = deviation
             if deviation.new_due is None:
                 view.status, view.waived_because = DeadlineStatus.WAIVED, deviation.reason
             else:
-                view.due = deviation.new_due
+                view.original_due, view.due = due, deviation.new_due
                 view.status = _status(view.due, as_of, True)
         elif rule.key == "spoor2_start" and state.ad_conclusion in (
             AdConclusion.EIGEN_WERK,
@@ -451,6 +478,21 @@ def deadlines(state: CaseState, today: date) -> list[DeadlineView]:
     return sorted(views, key=lambda v: (v.due is None, v.due or date.max, v.key))
 
 
+def _judge_done(state: CaseState, view: DeadlineView, done_on: date, deviation: Deviation | None) -> None:
+    """A done step: late or not against its term, and what a deviation excuses (Reg art. 5)."""
+    view.status, view.done_on, view.deviation = DeadlineStatus.DONE, done_on, deviation
+    due = view.due
+    if state.revision < FACTS_REVISION:
+        view.late = due is not None and done_on > due
+        view.excused = view.late and deviation is not None  # any deviation excused any lateness
+        return
+    if deviation is not None and deviation.new_due is not None:
+        view.original_due, view.due = due, deviation.new_due  # excused up to the new date, and no further
+    waived_in_time = deviation is not None and deviation.new_due is None and not deviation.given_after_term
+    view.late = view.due is not None and done_on > view.due and not waived_in_time
+    view.reason_after_term = bool(deviation is not None and deviation.given_after_term and due is not None and done_on > due)
+
+
 def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date], as_of: date) -> list[DeadlineView]:
     held = [e.on for e in state.evaluations]
     dues = recurring_dues(rule, state.ruleset, clock, done, held, plan_ahead=False)
@@ -458,8 +500,8 @@ def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date
     for n, due in enumerate(dues, start=1):
         view = DeadlineView(key=rule.key, label=rule.label, occurrence=n, due=due, status=DeadlineStatus.OPEN)
         if n <= len(held):
-            view.status, view.done_on = DeadlineStatus.DONE, held[n - 1]
-            view.late = due is not None and held[n - 1] > due
+            deviation = state.deviations.get(view.mark) if state.revision >= FACTS_REVISION else None
+            _judge_done(state, view, held[n - 1], deviation)
         else:
             if "reintegratieverslag" in state.done:
                 break  # the eindevaluatie of the re-integratieverslag closes the cycle
@@ -470,7 +512,7 @@ def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date
                     view.status, view.waived_because = DeadlineStatus.WAIVED, deviation.reason
                     views.append(view)
                     continue
-                view.due = deviation.new_due
+                view.original_due, view.due = view.due, deviation.new_due
             view.status = _status(view.due, as_of, True)
         views.append(view)
     return views
@@ -529,15 +571,19 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
             return []
     for view in deadlines(state, today):
         if view.status is DeadlineStatus.OVERDUE and view.mark not in state.overdue_marked:
+            if backfilling(state, view, today):
+                continue
             state.overdue_marked.append(view.mark)
             state.record(
                 now=now,
                 on=view.due + timedelta(days=1),  # type: ignore[operator]
                 actor=SYSTEM,
-                kind="deadline_overdue",
+                kind=obs.OVERDUE,
                 summary=f"{view.mark} overdue: it was due {view.due}",
                 details={"key": view.key, "occurrence": view.occurrence, "due": view.due.isoformat()},  # type: ignore[union-attr]
             )
+            if state.revision >= FACTS_REVISION and obs.notified_before(state.dossier, view.mark, view.due):  # type: ignore[arg-type]
+                continue  # the same term was observed and notified before a record disproved it: once is enough
             notes.append(
                 Notification(
                     notification_id=f"{state.case_id}:overdue:{view.mark}:{view.due}",
@@ -567,6 +613,75 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
     return notes
 
 
+def backfilling(state: CaseState, view: DeadlineView, today: date) -> bool:
+    """A term that had passed before the case was opened, in the days the bureau has to enter the case's past
+    (revision 1; `RuleSet.backfill_days`): not yet observed as overdue, notified or escalated."""
+    if state.revision < FACTS_REVISION or state.opened_on is None or view.due is None:
+        return False
+    return view.due < state.opened_on and today < state.opened_on + timedelta(days=state.ruleset.backfill_days)
+
+
+def reconcile(state: CaseState, today: date, cause: DossierEntry | None = None) -> list[DossierEntry]:
+    """Mark the overdue observations that the records now disprove as superseded (revision 1).
+
+    `cause` is the record that just arrived (its seq is the reference); without one (a case moving to
+    revision 1) the record that explains each is named where there is one. The marks are released, so
+    a term that passes again (a moved date) is observed again.
+    """
+    if state.revision < FACTS_REVISION:
+        return []
+    views = {v.mark: v for v in deadlines(state, today)}
+    gone = obs.stale(state.dossier, views)
+    for entry in gone:
+        mark = obs.mark_of(entry)
+        entry.superseded_by = cause.seq if cause is not None else _explained_by(state, views.get(mark))
+        if mark in state.overdue_marked:
+            state.overdue_marked.remove(mark)
+    return gone
+
+
+def _explained_by(state: CaseState, view: DeadlineView | None) -> int | None:
+    """The seq of the record that makes a step done or deviated, where it has one."""
+    if view is None:
+        return None
+    action_id = None
+    if view.status is DeadlineStatus.DONE:
+        if view.occurrence is None:
+            step = state.done.get(view.key)
+            action_id = step.action_id if step else None
+        elif view.occurrence <= len(state.evaluations):
+            action_id = state.evaluations[view.occurrence - 1].action_id
+    if action_id is None and view.deviation is not None:
+        action_id = view.deviation.action_id
+    return state.applied_actions.get(action_id) if action_id else None
+
+
+def upgrade(state: CaseState, today: date) -> None:
+    """Move a case to the current revision (at the start of a run): what its records already disprove is marked."""
+    if state.revision >= CURRENT_REVISION:
+        return
+    state.revision = CURRENT_REVISION
+    state.evaluations.sort(key=lambda e: e.on)
+    reconcile(state, today)
+
+
+def observations(state: CaseState, today: date) -> dict[int, obs.Observation]:
+    """Every overdue observation of the dossier as it stands now, by seq: the one answer every view shows."""
+    return obs.status(state.dossier, {v.mark: v for v in deadlines(state, today)})
+
+
+class DossierLine(DossierEntry):
+    """A dossier entry as every view shows it: an overdue observation says how it stands now."""
+
+    observation: obs.Observation | None = None
+
+
+def dossier_lines(state: CaseState, today: date) -> list[DossierLine]:
+    """The dossier in recorded order, each overdue observation with its standing (open, late, superseded)."""
+    seen = observations(state, today)
+    return [DossierLine.model_construct(**dict(e), observation=seen.get(e.seq)) for e in state.dossier]
+
+
 def next_wake(state: CaseState, today: date) -> datetime | None:
     """The next instant at which time alone changes the case (a deadline, reminder or window)."""
     if state.closed:
@@ -576,6 +691,8 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
     for view in views:
         if view.status is DeadlineStatus.OPEN and view.due is not None:
             days.append(view.due + timedelta(days=1))
+        elif view.status is DeadlineStatus.OVERDUE and backfilling(state, view, today):
+            days.append(state.opened_on + timedelta(days=state.ruleset.backfill_days))  # type: ignore[operator]
     if state.recovered_on is not None:
         days.append(state.recovered_on + timedelta(days=state.ruleset.four_week_rule_days))
     wake = start_of_day(min(days)) if days else None
@@ -664,7 +781,8 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
                       f"{due}, in {days} days. Record it when done, or record a deviation with its reason."),
                 deadline_key=view.key, due=due,
             ))
-    overdue = [(v.mark, v.due + timedelta(days=1)) for v in views if v.status is DeadlineStatus.OVERDUE]  # type: ignore[operator]
+    overdue = [(v.mark, v.due + timedelta(days=1)) for v in views  # type: ignore[operator]
+               if v.status is DeadlineStatus.OVERDUE and not backfilling(state, v, today)]
     stall = st.find_stall(watch, expectation(state), overdue, today)
     coach = state.spoor2_running and state.has_trajectory
     steps = st.advance(watch, rules, stall, today, case_id=state.case_id, coach=coach)
@@ -727,7 +845,7 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     if completes is not None and completes in state.done:
         raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
-                                                       "contacts_updated"):
+                                                       "contacts_updated", "first_sick_day_corrected"):
         raise ActionRefused(
             f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
             "employee is sick again"
@@ -759,6 +877,7 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
             watch.reported = st.Trigger(on=action.on, seq=entry.seq, actor=action.actor)
         elif kind == "non_cooperation_recorded":
             watch.non_cooperation = st.Trigger(on=action.on, seq=entry.seq, actor=action.actor)
+    reconcile(state, today, cause=entry)
     return entry
 
 
@@ -922,11 +1041,56 @@ def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date)
     rule = state.ruleset.deadline(action.deadline)
     if not rule.deviable:
         raise ActionRefused(f"deadline: the term of {action.deadline} may not be deviated from")
-    view = _current_view(state, action.deadline, today)
-    if view is None or view.status is DeadlineStatus.DONE:
-        raise ActionRefused(f"deadline: {action.deadline} is already done")
+    if action.occurrence is not None and not rule.recurring:
+        raise ActionRefused(f"occurrence: {action.deadline} happens once; leave occurrence out")
+    view = _deviation_view(state, action, today)
+    if view is None:
+        raise ActionRefused(f"occurrence: {action.deadline} has no occurrence {action.occurrence} yet")
+    if view.status is DeadlineStatus.DONE:
+        if state.revision < FACTS_REVISION:
+            raise ActionRefused(f"deadline: {action.deadline} is already done")
+        if not (view.late or view.reason_after_term):
+            raise ActionRefused(f"deadline: {view.mark} was done on {view.done_on}, within its term ({view.due}); "
+                                "no reason is needed")
+        if action.new_due is not None:
+            raise ActionRefused(f"new_due: {view.mark} is already done (on {view.done_on}); a reason given afterwards "
+                                "does not move its term: leave new_due out")
     if action.new_due is not None and action.new_due < action.on:
         raise ActionRefused(f"new_due: {action.new_due} is before the deviation is recorded ({action.on})")
+
+
+def _deviation_view(state: CaseState, action: a.DeadlineDeviation, today: date) -> DeadlineView | None:
+    """The occurrence a deviation is about: the one named, else the open one (else the last)."""
+    if action.occurrence is None:
+        return _current_view(state, action.deadline, today)
+    return next((v for v in deadlines(state, today) if v.key == action.deadline and v.occurrence == action.occurrence),
+                None)
+
+
+def _check_correction(state: CaseState, action: a.FirstSickDayCorrected, today: date) -> None:
+    new = action.first_sick_day
+    if state.revision < FACTS_REVISION:
+        raise ActionRefused("first_sick_day_corrected: this case still runs on an older version; it can be corrected "
+                            "once it has continued (or open it again)")
+    if new == state.first_sick_day:
+        raise ActionRefused(f"first_sick_day: {new} is already the first sick day")
+    if new > today:
+        raise ActionRefused(f"first_sick_day: {new} is in the future (today is {today})")
+    if new < state.ruleset.valid_from:
+        raise ActionRefused(f"first_sick_day: {new} lies before rule set {state.ruleset.id} (from "
+                            f"{state.ruleset.valid_from}); withdraw the case and open it again")
+    first = state.periods[0]
+    if first.end is not None and new >= first.end:
+        raise ActionRefused(f"first_sick_day: {new} is not before the recovery on {first.end}")
+    if action.on < new:
+        raise ActionRefused(f"on: {action.on} is before the corrected first sick day {new}")
+    earlier = [e for e in state.dossier if e.on < new and e.actor.role is not Role.SYSTEEM
+               and e.kind not in ("case_opened", "prior_step", "first_sick_day_corrected")]
+    earlier += [e for e in state.dossier if e.kind == "prior_step" and e.details.get("done_on") and e.on < new]
+    if earlier:
+        e = min(earlier, key=lambda e: e.on)
+        raise ActionRefused(f"first_sick_day: {new} is after {e.kind} on {e.on} (dossier #{e.seq}); "
+                            "a step cannot come before the illness")
 
 
 def _current_view(state: CaseState, key: str, today: date) -> DeadlineView | None:
@@ -1060,6 +1224,7 @@ _CHECKS = {
     "full_recovery": _check_full_recovery,
     "relapse": _check_relapse,
     "deadline_deviation": _check_deviation,
+    "first_sick_day_corrected": _check_correction,
     "deskundigenoordeel_answered": _check_do_answered,
     "loonsanctie_imposed": _check_loonsanctie,
     "repair_reported": _check_repair_reported,
@@ -1084,6 +1249,9 @@ def _pa(state: CaseState, action: a.ProbleemanalyseRecorded, now: datetime) -> s
 
 def _evaluatie(state: CaseState, action: a.EvaluatieHeld, now: datetime) -> str:
     state.evaluations.append(DoneStep(on=action.on, action_id=action.action_id))
+    if state.revision >= FACTS_REVISION:
+        state.evaluations.sort(key=lambda e: e.on)  # one recorded after the fact takes its place in time
+        return f"Evaluatie {[e.action_id for e in state.evaluations].index(action.action_id) + 1} held"
     return f"Evaluatie {len(state.evaluations)} held"
 
 
@@ -1169,6 +1337,8 @@ def _relapse(state: CaseState, action: a.Relapse, now: datetime) -> str:
 
 
 def _deviation(state: CaseState, action: a.DeadlineDeviation, now: datetime) -> str:
+    if state.revision >= FACTS_REVISION:
+        return _deviation_with_term(state, action)
     view = _current_view(state, action.deadline, action.on)
     mark = view.mark if view is not None else action.deadline
     state.deviations[mark] = Deviation(
@@ -1177,6 +1347,28 @@ def _deviation(state: CaseState, action: a.DeadlineDeviation, now: datetime) -> 
     if mark in state.overdue_marked and action.new_due is not None:
         state.overdue_marked.remove(mark)  # overdue again, and notified again, if the new date passes too
     return f"Deviation from {mark}: " + (f"moved to {action.new_due}" if action.new_due else "waived")
+
+
+def _deviation_with_term(state: CaseState, action: a.DeadlineDeviation) -> str:
+    """Revision 1: the deviation keeps the term it concerns and whether its reason came after that term."""
+    view = _deviation_view(state, action, action.on)
+    mark = view.mark if view is not None else action.deadline
+    term = view.due if view is not None else None
+    after = term is not None and action.on > term
+    state.deviations[mark] = Deviation(reason=action.reason, new_due=action.new_due, on=action.on,
+                                       action_id=action.action_id, term=term, given_after_term=after)
+    # The overdue observations this disproves are superseded by `reconcile` once the entry is recorded.
+    when = f" (reason given after the term of {term})" if after else ""
+    if view is not None and view.status is DeadlineStatus.DONE:
+        return f"Reason for the lateness of {mark} (done {view.done_on}){when}"
+    return f"Deviation from {mark}: " + (f"moved to {action.new_due}" if action.new_due else "waived") + when
+
+
+def _correct_first_sick_day(state: CaseState, action: a.FirstSickDayCorrected, now: datetime) -> str:
+    old = state.periods[0]
+    state.periods[0] = SickPeriod(start=action.first_sick_day, end=old.end)
+    return (f"First sick day corrected from {old.start} to {action.first_sick_day}; every term is planned anew. "
+            f"Reason: {action.reason}")
 
 
 def _do_requested(state: CaseState, action: a.DeskundigenoordeelRequested, now: datetime) -> str:
@@ -1281,6 +1473,7 @@ _EFFECTS = {
     "full_recovery": _full_recovery,
     "relapse": _relapse,
     "deadline_deviation": _deviation,
+    "first_sick_day_corrected": _correct_first_sick_day,
     "deskundigenoordeel_requested": _do_requested,
     "deskundigenoordeel_answered": _do_answered,
     "loonsanctie_imposed": _loonsanctie,

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.dossier_check import PreflightRules
 from domain.models import SYSTEM, Actor, Role
+from domain.nl_time import local_date
+from domain.observations import FACTS_REVISION
 
 if TYPE_CHECKING:
     from domain.case import CaseState
@@ -115,8 +117,11 @@ def documents_due(state: CaseState, today: date) -> list[DocumentOrder]:
         elif entry.kind == "spoor2:haalbaarheidstoets_decided" and entry.details.get("decision") == "no_go":
             wanted.append(DocumentOrder(order_id="no_go_rapport", kind=DocumentKind.NO_GO_RAPPORT, as_of=entry.on))
         elif entry.kind == "stage_changed" and entry.details.get("to") == "wia":
+            # Dated the day it is made (revision 1): a case that reached the stage in its past (opened late)
+            # is not reported as of a day before anyone recorded what it holds.
+            as_of = max(entry.on, local_date(entry.recorded_at)) if state.revision >= FACTS_REVISION else entry.on
             wanted.append(DocumentOrder(order_id="reintegratieoverzicht-wia", kind=DocumentKind.REINTEGRATIEOVERZICHT,
-                                        as_of=entry.on))
+                                        as_of=as_of))
     wanted.extend(_progress_reports(state, today))
     wanted.extend(state.document_requests)
     return [o for o in wanted if o.order_id not in done]

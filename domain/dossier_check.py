@@ -25,6 +25,7 @@ class GapKind(StrEnum):
     LATE = "late"  # done after its due date, no recorded deviation
     VIEWS_MISSING = "views_missing"  # the employer's or the employee's view is not on record
     NO_RECENT_OORDEEL = "no_recent_oordeel"  # no actueel oordeel of the bedrijfsarts
+    REASON_AFTER_TERM = "reason_after_term"  # late, with a reason (Reg art. 5) given only after the term
 
 
 class Risk(StrEnum):
@@ -85,10 +86,23 @@ def _step_gap(view: DeadlineView, rules: PreflightRules) -> Gap | None:
     common = dict(key=view.key, occurrence=view.occurrence, label=view.label, risk=risk, due=view.due, done_on=view.done_on)
     if view.status is DeadlineStatus.OVERDUE:
         return Gap(kind=GapKind.MISSING, detail=f"Niet gedaan; uiterlijk {_fmt(view.due)}", **common)
-    if view.status is DeadlineStatus.DONE and view.late and view.deviation is None:
-        days = (view.done_on - view.due).days if view.done_on and view.due else 0
-        return Gap(kind=GapKind.LATE, detail=f"{days} dagen te laat ({_fmt(view.done_on)}, uiterlijk {_fmt(view.due)}), "
-                   "zonder vastgelegde reden (Reg art. 5)", **common)
+    if view.status is not DeadlineStatus.DONE:
+        return None
+    if view.reason_after_term and view.deviation is not None:
+        term = view.original_due or view.due
+        days = (view.done_on - term).days if view.done_on and term else 0
+        return Gap(kind=GapKind.REASON_AFTER_TERM,
+                   detail=f"{days} dagen na de termijn gedaan ({_fmt(view.done_on)}, uiterlijk {_fmt(term)}); de reden "
+                          f"(Reg art. 5) is pas na de termijn gegeven, op {_fmt(view.deviation.on)}: {view.deviation.reason}",
+                   **common)
+    if view.late and not view.excused:
+        days = view.late_days or 0
+        if view.original_due is not None:
+            detail = (f"{days} dagen te laat ({_fmt(view.done_on)}), ook na de verschoven termijn {_fmt(view.due)} "
+                      f"(oorspronkelijk {_fmt(view.original_due)})")
+        else:
+            detail = f"{days} dagen te laat ({_fmt(view.done_on)}, uiterlijk {_fmt(view.due)}), zonder vastgelegde reden (Reg art. 5)"
+        return Gap(kind=GapKind.LATE, detail=detail, **common)
     return None
 
 

@@ -99,6 +99,9 @@ class DossierEntry(BaseModel):
     summary: str
     action_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    superseded_by: int | None = Field(
+        default=None, description="An observation that a later record showed no longer holds: that record's seq"
+    )
 
 
 def append_entry(

@@ -27,6 +27,7 @@ class DeadlineRule(BaseModel):
     until_week: int | None = Field(default=None, ge=1)
     tracked: bool = True
     deviable: bool = False
+    from_end: bool = False
     actor: str
     source: str
 
@@ -56,6 +57,7 @@ class RuleSet(BaseModel):
     loonsanctie_ends_weeks_after_repair: int = Field(ge=0)
     max_voluntary_extension_weeks: int = Field(ge=1)
     views_required_from: date
+    backfill_days: int = Field(default=0, ge=0, le=60)
     deadlines: tuple[DeadlineRule, ...]
 
     @model_validator(mode="after")

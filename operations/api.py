@@ -12,7 +12,7 @@ reason, an action the caller's role may not take a 403.
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
@@ -27,7 +27,7 @@ from documents.store import DocumentStore
 
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
-from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
+from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
@@ -183,9 +183,12 @@ async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSum
     return summary
 
 
-def redact_dossier(entries: list[DossierEntry], caller: Caller) -> list[DossierEntry]:
+_Entry = TypeVar("_Entry", bound=DossierEntry)
+
+
+def redact_dossier(entries: list[_Entry], caller: Caller) -> list[_Entry]:
     """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only."""
-    return entries if caller.may_see_medical_notes() else without_medical_notes(entries)
+    return entries if caller.may_see_medical_notes() else without_medical_notes(entries)  # type: ignore[arg-type, return-value]  # copies keep their class
 
 
 # --------------------------------------------------------------------------- bodies
@@ -336,11 +339,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         await readable_case(client, case_id, who)
         return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
 
-    @api.get("/cases/{case_id}/dossier", response_model=list[DossierEntry])
-    async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierEntry]:
-        """Every event of the case in order; the bedrijfsarts's notes only for the bedrijfsarts."""
+    @api.get("/cases/{case_id}/dossier", response_model=list[DossierLine])
+    async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierLine]:
+        """Every event of the case in order, overdue observations with how they stand now (open, late, superseded);
+        the bedrijfsarts's notes only for the bedrijfsarts."""
         await readable_case(client, case_id, who)
-        return redact_dossier(await cases.case_handle(client, case_id).query(SickLeaveCase.dossier, rpc_timeout=QUERY_TIMEOUT), who)
+        handle = cases.case_handle(client, case_id)
+        return redact_dossier(await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who)
 
     @api.get("/cases/{case_id}/state", response_model=CaseState)
     async def case_state(case_id: CaseId, who: Authed) -> CaseState:

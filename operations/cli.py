@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
 from domain.models import OPAQUE_ID_PATTERN, Stage
+from domain.observations import Observation, standing
 from service.rulebook import load_rulebook
 
 EXIT_REFUSED = 1
@@ -624,8 +625,15 @@ def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: lis
              _deadline_note(d)] for d in deadlines])
     print("\nDossier")
     _table(["#", "date", "role", "kind", "summary"],
-           [[e.get("seq"), e.get("on"), (e.get("actor") or {}).get("role"), e.get("kind"), e.get("summary")]
+           [[e.get("seq"), e.get("on"), (e.get("actor") or {}).get("role"), e.get("kind"), _entry_text(e)]
             for e in dossier])
+
+
+def _entry_text(e: dict[str, Any]) -> str:
+    """An entry's summary; an overdue observation with how it stands now (the dashboard's and documents' words)."""
+    if not e.get("observation"):
+        return str(e.get("summary"))
+    return f"{e.get('summary')} [{standing(Observation.model_validate(e['observation']))}]"
 
 
 def _step(d: dict[str, Any]) -> str:

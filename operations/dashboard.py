@@ -31,6 +31,7 @@ from temporalio.service import RPCError
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseSummary, DeadlineView
+from domain.observations import ObservationState, standing
 from domain.models import DossierEntry, Role, Stage
 from domain.spoor2 import TrajectoryView
 from operations import cases
@@ -75,6 +76,7 @@ _env = jinja2.Environment(
 )
 _env.filters["stage_label"] = lambda s: STAGE_LABELS.get(str(s), str(s)) if s else "–"
 _env.filters["kind_label"] = lambda k: str(k).replace("_", " ")
+_env.filters["standing"] = standing
 
 
 def _detail(value: Any) -> str:
@@ -331,7 +333,8 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
                                 "title": title})
         else:
             who = "system" if e.actor.role is Role.SYSTEEM else "person"
-            events.append({"x": x, "who": who, "kind": e.kind, "overdue": e.kind == "deadline_overdue", "title": title})
+            events.append({"x": x, "who": who, "kind": e.kind, "overdue": e.kind == "deadline_overdue" and not (
+                getattr(e, "observation", None) and e.observation.state is ObservationState.SUPERSEDED), "title": title})
     # Marks of the same days side by side, not on top of each other: earlier ones move left, never into the future.
     following = 1e9
     for mark in reversed(escalations):
@@ -455,6 +458,6 @@ def add_dashboard(app: FastAPI) -> None:
         skeletons = {k["kind"]: {f["name"]: "" for f in k["fields"] if f["required"]} for k in kinds}
         return _render(
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
-            dossier=list(reversed(dossier)), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
+            dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, skeletons=json.dumps(skeletons), closed=summary.closed_on is not None,
         )

@@ -17,7 +17,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import NotificationLog
-from domain.case import CURRENT_VERSION, CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry
+from domain.case import CURRENT_VERSION, CaseOpening, CaseState, CaseSummary, DeadlineView, DossierLine
 from domain.models import Actor
 from domain.nl_time import local_date, start_of_day
 from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
@@ -211,7 +211,7 @@ class CaseDriver:
         """The trajectory's result once it completes (read from its close event, see cases.completed_result)."""
         return await cases.completed_result(self.client, self.trajectory_id, TrajectoryResult, wait=True)
 
-    async def case_dossier_has(self, kind: str, *, count: int = 1) -> list[DossierEntry]:
+    async def case_dossier_has(self, kind: str, *, count: int = 1) -> list[DossierLine]:
         """The case's dossier once it holds `count` entries of `kind` (the trajectory reports shortly after)."""
         for _ in range(200):
             entries = [e for e in await self.dossier() if e.kind == kind]
@@ -233,6 +233,14 @@ class CaseDriver:
         assert self.case_id
         return await cases.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
 
+    async def refused(self, kind: str, on: date | None = None, **fields: Any) -> str:
+        """The reason the case refuses an action (fails the test if it is applied)."""
+        try:
+            await self.act(kind, on, **fields)
+        except cases.ActionRejected as err:
+            return str(err)
+        raise AssertionError(f"{kind} was applied, not refused")
+
     async def summary(self) -> CaseSummary:
         return await self.handle.query(SickLeaveCase.summary, await self.today())
 
@@ -240,7 +248,7 @@ class CaseDriver:
         views = await self.handle.query(SickLeaveCase.deadlines, await self.today())
         return {v.mark: v for v in views}
 
-    async def dossier(self) -> list[DossierEntry]:
+    async def dossier(self) -> list[DossierLine]:
         return await self.handle.query(SickLeaveCase.dossier)
 
     async def state(self) -> CaseState:

@@ -20,7 +20,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from domain import case as rules
     from domain.actions import parse_action
-    from domain.case import CaseState, CaseSummary, DeadlineView, DossierEntry
+    from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
     from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
     from domain.errors import ActionRefused
     from domain.models import Notification
@@ -42,6 +42,7 @@ PATCH_CATCH_UP = "catch-up"  # a late wake records in date order and drops ladde
 PATCH_DOCUMENTS = "documents"  # case version 5: documents rendered by activity, the loonsanctie pre-flight
 PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 PATCH_NOTIFY_BATCH = "notify-batch"  # what one wake sends goes as one activity, not one per notification
+PATCH_DOSSIER_TRUTH = "dossier-truth"  # revision 1 from the start of a run: domain.case.FACTS_REVISION
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
@@ -102,6 +103,9 @@ class SickLeaveCase:
         in_order = workflow.patched(PATCH_CATCH_UP)
         alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
         batched = workflow.patched(PATCH_NOTIFY_BATCH)
+        if workflow.patched(PATCH_DOSSIER_TRUTH):
+            # Taken at every run's start, so a running case moves to the new revision when it continues as new.
+            rules.upgrade(state, self._today())
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -312,9 +316,9 @@ class SickLeaveCase:
         return rules.deadlines(self._require_state(), self._as_of(as_of))
 
     @workflow.query
-    def dossier(self) -> list[DossierEntry]:
-        """Every event of the case in the order it was recorded."""
-        return self._require_state().dossier
+    def dossier(self, as_of: date | None = None) -> list[DossierLine]:
+        """Every event of the case in the order it was recorded; overdue observations with how they stand now."""
+        return rules.dossier_lines(self._require_state(), self._as_of(as_of))
 
     @workflow.query
     def state(self) -> CaseState:

@@ -1,0 +1,232 @@
+"""A dossier that never contradicts itself (issue 17): records made after the fact, deviations with their
+terms, terms counted from the end of the waiting time, first sick day corrections, and the documents'
+peildatum, each through whole cases on the time-skipping server."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from domain.case import CaseState
+from domain.dossier_check import GapKind, gaps
+from domain.models import DeadlineStatus, Stage
+from domain.nl_time import start_of_day
+from domain.observations import ObservationState
+from service.rulebook import load_dossier_rules
+from tests.driver import CaseDriver
+from tests.test_case_workflow import VIEWS, wait_for
+from tests.test_documents_workflow import local_store, pdf_text, rendered
+
+PREFLIGHT = load_dossier_rules().preflight
+
+
+def overdue_notices(driver: CaseDriver, key: str) -> list[dict]:
+    return [n for n in driver.notifications() if n["kind"] == "deadline_overdue" and n["deadline_key"] == key]
+
+
+def observations_of(dossier, key: str):
+    return [e for e in dossier if e.kind == "deadline_overdue" and e.details["key"] == key]
+
+
+def fmt(d: date) -> str:
+    return d.strftime("%d-%m-%Y")
+
+
+async def test_a_step_recorded_after_the_fact_supersedes_the_overdue_observation_in_every_view(driver):
+    first = await driver.today()
+    await driver.open(first, documents=True)
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    due = first + timedelta(days=41)
+    await driver.advance_to(due + timedelta(days=3))
+    [seen] = observations_of(await driver.dossier(), "probleemanalyse")
+    assert seen.observation.state is ObservationState.OPEN
+    await wait_for(lambda: overdue_notices(driver, "probleemanalyse"))
+
+    # The bureau enters on Monday what the bedrijfsarts did on time, last week.
+    result = await driver.act("probleemanalyse_recorded", due)
+    [seen] = observations_of(await driver.dossier(), "probleemanalyse")
+    assert seen.superseded_by == result.entry.seq
+    assert seen.observation.state is ObservationState.SUPERSEDED
+    pa = (await driver.deadlines())["probleemanalyse"]
+    assert (pa.status, pa.done_on, pa.late) == (DeadlineStatus.DONE, due, False)
+    summary = await driver.summary()
+    assert "probleemanalyse" not in summary.overdue
+    assert (await driver.search_attributes())["Overdue"] is False
+
+    # The plan van aanpak, due two weeks after it, is not recorded: observed and notified once; then
+    # recorded late, it shows once, as late, with its days.
+    pva_due = due + timedelta(weeks=2)
+    await driver.advance_to(pva_due + timedelta(days=2))
+    await wait_for(lambda: overdue_notices(driver, "plan_van_aanpak"))
+    await driver.act("plan_van_aanpak_agreed", pva_due + timedelta(days=1), casemanager_id="cm-1", **VIEWS)
+    [late] = observations_of(await driver.dossier(), "plan_van_aanpak")
+    assert late.superseded_by is None and late.observation.state is ObservationState.LATE
+    assert late.observation.days_late == 1
+    await driver.advance(weeks=3)
+    assert len(overdue_notices(driver, "probleemanalyse")) == 1 and len(overdue_notices(driver, "plan_van_aanpak")) == 1
+
+    state = await driver.state()
+    found = {g.key: g for g in gaps(state, await driver.today(), PREFLIGHT)}
+    assert "probleemanalyse" not in found
+    assert found["plan_van_aanpak"].kind is GapKind.LATE and found["plan_van_aanpak"].detail.startswith("1 dagen te laat")
+
+    # The document says the same as the dossier and the deadlines, nowhere "not done" for a step that was.
+    await driver.act("document_requested", document="reintegratieoverzicht", action_id="doc-1")
+    [ref] = await rendered(driver, 1)
+    text = " ".join(pdf_text(local_store(driver).get(ref.pdf)).split())
+    assert f"Probleemanalyse door de bedrijfsarts was uiterlijk {fmt(due)} en was toen niet gedaan; vervallen" in text
+    assert "later gedaan op" in text and "1 dag te laat" in text
+    assert "en is niet gedaan" not in text
+    assert "1 gat in het dossier" in text
+    await driver.save_history("backdated_step_supersedes_observation")
+
+
+async def test_a_case_opened_late_gets_time_to_enter_its_past_before_terms_are_observed(driver):
+    today = await driver.today()
+    first = today - timedelta(weeks=9)
+    await driver.open(first)
+    await driver.advance(days=1)
+    assert not observations_of(await driver.dossier(), "probleemanalyse")
+    assert not [n for n in driver.notifications() if n["kind"] == "deadline_overdue"]
+    # The deadlines are honest meanwhile: nothing is on record yet.
+    assert (await driver.deadlines())["probleemanalyse"].status is DeadlineStatus.OVERDUE
+
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.act("probleemanalyse_recorded", first + timedelta(days=35))
+    await driver.advance_to(today + timedelta(days=8))
+    dossier = await driver.dossier()
+    assert not observations_of(dossier, "probleemanalyse") and not observations_of(dossier, "ziekmelding_arbodienst")
+    [pva] = observations_of(dossier, "plan_van_aanpak")  # due two weeks after the probleemanalyse: not on record
+    assert pva.details["due"] == (first + timedelta(days=49)).isoformat() and pva.on == first + timedelta(days=50)
+    sent = await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "deadline_overdue"])
+    assert [n["deadline_key"] for n in sent] == ["plan_van_aanpak"]
+
+
+async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_the_term(driver):
+    first = await driver.today()
+    await driver.open(first)
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    pa_due = first + timedelta(days=41)
+    await driver.advance_to(pa_due - timedelta(days=3))
+    await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts ziek, vervanger per week 8",
+                     new_due=(pa_due + timedelta(days=14)).isoformat())
+    await driver.advance_to(pa_due + timedelta(days=10))
+    assert not observations_of(await driver.dossier(), "probleemanalyse")  # the moved term has not passed
+    await driver.act("probleemanalyse_recorded")
+    pa = (await driver.deadlines())["probleemanalyse"]
+    assert (pa.late, pa.original_due, pa.due) == (False, pa_due, pa_due + timedelta(days=14))
+
+    # Moved a week, done twelve days late: excused for seven, late for five.
+    pva_due = pa_due + timedelta(days=10) + timedelta(weeks=2)
+    await driver.act("deadline_deviation", deadline="plan_van_aanpak", reason="Werkgever met vakantie tot week 10",
+                     new_due=(pva_due + timedelta(days=7)).isoformat())
+    await driver.advance_to(pva_due + timedelta(days=12))
+    await driver.act("plan_van_aanpak_agreed", casemanager_id="cm-1", **VIEWS)
+    pva = (await driver.deadlines())["plan_van_aanpak"]
+    assert pva.late and pva.late_days == 5
+
+    # An evaluation held late, and its reason recorded afterwards: shown as a reason given after the term.
+    ev_due = pva_due + timedelta(days=12) + timedelta(weeks=6)
+    await driver.advance_to(ev_due + timedelta(days=4))
+    await driver.act("evaluatie_held")
+    refused = await driver.refused("deadline_deviation", deadline="evaluatie", occurrence=1,
+                                   reason="Werknemer in het ziekenhuis opgenomen", new_due=ev_due.isoformat())
+    assert refused.startswith("new_due: evaluatie#1 is already done")
+    await driver.act("deadline_deviation", deadline="evaluatie", occurrence=1, reason="Werknemer in het ziekenhuis opgenomen")
+    state: CaseState = await driver.state()
+    found = {g.key: g for g in gaps(state, await driver.today(), PREFLIGHT)}
+    assert "probleemanalyse" not in found
+    assert found["plan_van_aanpak"].kind is GapKind.LATE and "ook na de verschoven termijn" in found["plan_van_aanpak"].detail
+    assert found["evaluatie"].kind is GapKind.REASON_AFTER_TERM and "pas na de termijn" in found["evaluatie"].detail
+    # A step done within its (moved) term needs no reason.
+    refused = await driver.refused("deadline_deviation", deadline="probleemanalyse", reason="Alleen voor de volledigheid")
+    assert "no reason is needed" in refused
+
+
+async def test_an_overdue_step_given_a_later_term_afterwards_is_no_longer_overdue_but_marked(driver):
+    first = await driver.today()
+    await driver.open(first)
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    pa_due = first + timedelta(days=41)
+    await driver.advance_to(pa_due + timedelta(days=5))
+    result = await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts pas in week 9 beschikbaar",
+                              new_due=(pa_due + timedelta(days=21)).isoformat())
+    [seen] = observations_of(await driver.dossier(), "probleemanalyse")
+    assert seen.superseded_by == result.entry.seq
+    assert "reason given after the term" in result.entry.summary
+    await driver.advance_to(pa_due + timedelta(days=9))
+    await driver.act("probleemanalyse_recorded")
+    found = {g.key: g for g in gaps(await driver.state(), await driver.today(), PREFLIGHT)}
+    assert found["probleemanalyse"].kind is GapKind.REASON_AFTER_TERM
+
+
+async def test_a_voluntary_extension_moves_the_terms_counted_from_the_end(driver):
+    today = await driver.today()
+    first = today - timedelta(weeks=85)
+    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
+            "eerstejaarsevaluatie": 360, "spoor2_start": 380}
+    await driver.open(first, stage="spoor1",
+                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 85 - 6, 42)])
+    before = await driver.deadlines()
+    await driver.act("voluntary_extension", weeks=10, employer_agrees=True, employee_agrees=True, role="werkgever")
+    after = await driver.deadlines()
+    for key in ("reintegratieverslag", "wia_aanvraag", "wia_brief_uwv", "einde_wachttijd"):
+        assert after[key].due - before[key].due == timedelta(weeks=10), key
+    assert after["eerstejaarsevaluatie"].due == before["eerstejaarsevaluatie"].due
+
+    # Week 95: without the extension the WIA application would be overdue and the case in the WIA stage.
+    await driver.advance_to(first + timedelta(weeks=95))
+    summary = await driver.summary()
+    assert "wia_aanvraag" not in summary.overdue and summary.stage is Stage.SPOOR1
+    assert not observations_of(await driver.dossier(), "wia_aanvraag")
+
+
+async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_what_no_longer_holds(driver):
+    first = await driver.today()
+    await driver.open(first)
+    await driver.advance_to(first + timedelta(weeks=7))
+    assert {e.details["key"] for e in (await driver.dossier()) if e.kind == "deadline_overdue"} == {
+        "ziekmelding_arbodienst", "probleemanalyse"}
+
+    real = first + timedelta(days=14)
+    result = await driver.act("first_sick_day_corrected", first_sick_day=real.isoformat(),
+                              reason="Typefout bij de ziekmelding: ziek sinds de 15e")
+    dossier = await driver.dossier()
+    [pa] = observations_of(dossier, "probleemanalyse")
+    assert pa.superseded_by == result.entry.seq
+    views = await driver.deadlines()
+    assert views["probleemanalyse"].due == real + timedelta(days=41)
+    assert views["probleemanalyse"].status is DeadlineStatus.OPEN
+    summary = await driver.summary()
+    assert summary.first_sick_day == real and summary.overdue == ["ziekmelding_arbodienst"]
+    assert (await driver.search_attributes())["FirstSickDay"].startswith(start_of_day(real).strftime("%Y-%m-%dT%H"))
+    # The ziekmelding is still late under the real date: observed again with its new term, the old one superseded.
+    await driver.advance(days=1)
+    zm = observations_of(await driver.dossier(), "ziekmelding_arbodienst")
+    assert [e.superseded_by is None for e in zm] == [False, True]
+    assert zm[1].details["due"] == (real + timedelta(days=6)).isoformat()
+    assert "Typefout" in result.entry.details["reason"]
+
+    await driver.act("ziekmelding_arbodienst_sent", real + timedelta(days=10), role="werkgever")
+    refused = await driver.refused("first_sick_day_corrected", first_sick_day=(real + timedelta(days=12)).isoformat(),
+                                   reason="Nog een keer verschoven")
+    assert re.match(r"first_sick_day: .* is after ziekmelding_arbodienst_sent on", refused)
+
+
+async def test_the_automatic_overview_of_a_case_opened_late_is_dated_the_day_it_is_made(driver):
+    today = await driver.today()
+    first = today - timedelta(weeks=90)
+    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
+            "eerstejaarsevaluatie": 360}
+    await driver.open(first, stage="spoor1", documents=True,
+                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 90 - 6, 42)])
+    assert (await driver.summary()).stage is Stage.WIA  # UWV's WIA letter (week 89) has passed
+    [ref] = await rendered(driver, 1)
+    assert ref.order.kind.value == "reintegratieoverzicht" and ref.order.as_of == today
+    text = " ".join(pdf_text(local_store(driver).get(ref.pdf)).split())
+    assert f"Peildatum {fmt(today)}" in text
+    preflight = [e for e in await driver.dossier() if e.kind == "preflight"][-1]
+    counted = len(preflight.details["gaps"])
+    assert (f"{counted} gaten in het dossier" if counted != 1 else "1 gat in het dossier") in text
