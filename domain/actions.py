@@ -154,6 +154,19 @@ class DeadlineDeviation(_Action):
                                    description="For a recurring step (evaluatie): which one; default the open one")
 
 
+class LeaveStarted(_Action):
+    """Leave that does not count as illness (a pause of the rule set, e.g. Wazo) starts on `on`: the clock pauses."""
+
+    kind: Literal["leave_started"]
+    leave: str = Field(min_length=1, max_length=100, description="The kind of leave (rulebook.toml, [[ruleset.pause]])")
+
+
+class LeaveEnded(_Action):
+    """The leave ended: from `on` the illness counts again and the clock resumes."""
+
+    kind: Literal["leave_ended"]
+
+
 class FirstSickDayCorrected(_Action):
     """A data-entry fix of the first sick day: every term is planned anew, with the reason in the dossier."""
 
@@ -204,6 +217,9 @@ class ReintegratieverslagCompleted(_Action):
 
 class WiaAanvraagFiled(_Action):
     kind: Literal["wia_aanvraag_filed"]
+    late_cause: Literal[Role.WERKGEVER, Role.WERKNEMER] | None = Field(
+        default=None, description="Filed after its term: whose doing. The employer's extends the wage payment by the "
+                                  "delay (BW 7:629 lid 11 sub a)")
 
 
 class CaseWithdrawn(_Action):
@@ -275,7 +291,7 @@ class DocumentRequested(_Action):
 
 
 # Recording these is not re-integration activity: they do not end a stall.
-NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected"}
+NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected", "leave_started", "leave_ended"}
 
 
 Action = Annotated[
@@ -297,6 +313,8 @@ Action = Annotated[
         Relapse,
         DeadlineDeviation,
         FirstSickDayCorrected,
+        LeaveStarted,
+        LeaveEnded,
         DeskundigenoordeelRequested,
         DeskundigenoordeelAnswered,
         LoonsanctieImposed,
@@ -347,6 +365,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "relapse": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS}),
     "deadline_deviation": frozenset({Role.WERKGEVER, Role.BEDRIJFSARTS, *_ADMIN}),
     "first_sick_day_corrected": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "leave_started": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "leave_ended": frozenset({Role.WERKGEVER, *_ADMIN}),
     "deskundigenoordeel_requested": frozenset(_ALL_PARTIES),
     "deskundigenoordeel_answered": frozenset({Role.UWV, *_ADMIN}),
     "loonsanctie_imposed": frozenset({Role.UWV, Role.WERKGEVER, *_ADMIN}),

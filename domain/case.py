@@ -190,6 +190,8 @@ class CaseState(BaseModel):
     version: int = 1
     revision: int = Field(default=0, description="Behaviour revision, raised when a run starts (FACTS_REVISION)")
     opened_on: date | None = Field(default=None, description="The day the case was opened in Spoorwerk")
+    holidays: list[date] = Field(default_factory=list, description="Public holidays a working-day term skips, "
+                                 "computed when the case opened (RuleSet.holiday_calendar)")
     ruleset: RuleSet
     spoor2_rules: Spoor2Rules | None = None
     periods: list[SickPeriod]
@@ -218,6 +220,8 @@ class CaseState(BaseModel):
     partial_recovery: PartialRecoveryRecord | None = None
     loonsanctie: Loonsanctie | None = None
     voluntary_extension_weeks: int = 0
+    wage_extension_days: int = Field(default=0, description="BW 7:629 lid 11 sub a: a WIA aanvraag filed late by the "
+                                     "employer's doing extends the wage payment by the delay")
     deskundigenoordelen: list[DeskundigenoordeelRecord] = Field(default_factory=list)
     stagnation_rules: StagnationRules | None = None
     watch: Watch | None = Field(default=None, description="The stagnation watch (version 3 on)")
@@ -242,7 +246,15 @@ class CaseState(BaseModel):
 
     @property
     def recovered_on(self) -> date | None:
-        return self.periods[-1].end
+        """The first day back at work after a full recovery; None while sick (or on leave that pauses the clock)."""
+        last = self.periods[-1]
+        return last.end if last.paused_for is None else None
+
+    @property
+    def on_leave(self) -> SickPeriod | None:
+        """The period that leave (a RuleSet pause) interrupted, while that leave lasts."""
+        last = self.periods[-1]
+        return last if last.paused_for is not None else None
 
     @property
     def closed(self) -> bool:
@@ -297,6 +309,7 @@ def open_case(
     spoor2_rules: Spoor2Rules | None = None,
     stagnation_rules: StagnationRules | None = None,
     dossier_rules: DossierRules | None = None,
+    holidays: list[date] | None = None,
 ) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
@@ -332,6 +345,7 @@ def open_case(
         periods=periods,
         stage=opening.stage or _taken_over_stage(opening),
         opened_on=today,
+        holidays=list(holidays or []),
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
@@ -417,7 +431,7 @@ def wachttijd_end(state: CaseState) -> date | None:
     base = fixed_due(state.ruleset.deadline("einde_wachttijd"), state.clock, {})
     if base is None:
         return None
-    end = base + timedelta(weeks=state.voluntary_extension_weeks)
+    end = base + timedelta(weeks=state.voluntary_extension_weeks, days=state.wage_extension_days)
     sanction = state.loonsanctie
     if sanction is not None:
         sanction_end = end + timedelta(weeks=sanction.weeks)
@@ -450,7 +464,7 @@ def deadlines(state: CaseState, today: date) -> list[DeadlineView]:
         if rule.key == "einde_wachttijd":
             due = wachttijd_end(state)
         else:
-            due = fixed_due(rule, clock, done)
+            due = fixed_due(rule, clock, done, state.holidays)
             if due is not None and rule.from_end:
                 # Counted back from the end of the waiting time: a voluntary extension moves it too (WIA art. 24).
                 due += timedelta(weeks=state.voluntary_extension_weeks)
@@ -495,7 +509,7 @@ def _judge_done(state: CaseState, view: DeadlineView, done_on: date, deviation: 
 
 def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date], as_of: date) -> list[DeadlineView]:
     held = [e.on for e in state.evaluations]
-    dues = recurring_dues(rule, state.ruleset, clock, done, held, plan_ahead=False)
+    dues = recurring_dues(rule, state.ruleset, clock, done, held, plan_ahead=False, holidays=state.holidays)
     views = []
     for n, due in enumerate(dues, start=1):
         view = DeadlineView(key=rule.key, label=rule.label, occurrence=n, due=due, status=DeadlineStatus.OPEN)
@@ -605,6 +619,10 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
             state.milestones_passed.append(view.mark)
             on = view.due + timedelta(days=1)  # type: ignore[operator]
             if view.key == "einde_wachttijd":
+                if awaiting_wia_aanvraag(state):
+                    state.milestones_passed.remove(view.mark)  # it closes once the aanvraag is on record
+                    notes += _ended_without_wia(state, view, now=now)
+                    continue
                 _close(state, Outcome.EINDE_WACHTTIJD, on=view.due, now=now, summary="End of the waiting time")  # type: ignore[arg-type]
                 return notes
             state.record(now=now, on=on, actor=SYSTEM, kind="milestone_passed", summary=f"{view.label}: {view.due}")
@@ -613,12 +631,51 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
     return notes
 
 
+def awaiting_wia_aanvraag(state: CaseState) -> bool:
+    """Revision 1: the waiting time ended without a WIA aanvraag on record, so the case does not close as if
+    all were well: the employer's wage payment goes on while the aanvraag is late (BW 7:629 lid 11 sub a)."""
+    return (state.revision >= FACTS_REVISION and "wia_aanvraag" in state.ruleset.keys
+            and "wia_aanvraag" not in state.done and "wia_aanvraag" not in state.deviations)
+
+
+_WITHOUT_WIA = "einde_wachttijd:zonder_wia_aanvraag"
+
+
+def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -> list[Notification]:
+    """Recorded and notified once: the end of the waiting time passed with no WIA aanvraag on record."""
+    if _WITHOUT_WIA in state.milestones_passed:
+        return []
+    state.milestones_passed.append(_WITHOUT_WIA)
+    on = view.due + timedelta(days=1)  # type: ignore[operator]
+    state.record(now=now, on=on, actor=SYSTEM, kind="wachttijd_ended_without_wia_aanvraag",
+                 summary=f"The waiting time ended on {view.due} with no WIA aanvraag on record: the case stays open; "
+                         "a late aanvraag by the employer's doing extends the wage payment by the delay",
+                 details={"due": view.due.isoformat()})  # type: ignore[union-attr]
+    body = (f"The waiting time of case {state.case_id} ended on {view.due}, but no WIA aanvraag is on record. Record "
+            "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage payment runs on "
+            "by the delay (BW 7:629 lid 11 sub a).")
+    return [_note(state, role, key=_WITHOUT_WIA, kind="wachttijd_ended_without_wia_aanvraag",
+                  subject=f"Case {state.case_id}: waiting time ended without a WIA aanvraag", body=body)
+            for role in (Role.CASEMANAGER, Role.WERKGEVER)]
+
+
 def backfilling(state: CaseState, view: DeadlineView, today: date) -> bool:
     """A term that had passed before the case was opened, in the days the bureau has to enter the case's past
-    (revision 1; `RuleSet.backfill_days`): not yet observed as overdue, notified or escalated."""
+    (revision 1; `RuleSet.backfill_days`): not yet observed as overdue, notified or escalated. A step the
+    opening declared (`prior_steps`, `evaluations_held`) is known and is observed at once."""
     if state.revision < FACTS_REVISION or state.opened_on is None or view.due is None:
         return False
-    return view.due < state.opened_on and today < state.opened_on + timedelta(days=state.ruleset.backfill_days)
+    if not (view.due < state.opened_on and today < state.opened_on + timedelta(days=state.ruleset.backfill_days)):
+        return False
+    return view.key not in _declared_at_opening(state)
+
+
+def _declared_at_opening(state: CaseState) -> set[str]:
+    # The opening's entries come first: case_opened, then one prior_step per step it declared.
+    declared = {str(e.details.get("key")) for e in state.dossier[:1 + len(state.ruleset.deadlines)] if e.kind == "prior_step"}
+    if state.evaluations and any(e.action_id is None for e in state.evaluations):
+        declared.add(EVALUATIE)
+    return declared
 
 
 def reconcile(state: CaseState, today: date, cause: DossierEntry | None = None) -> list[DossierEntry]:
@@ -721,7 +778,7 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
 def expectation(state: CaseState) -> Expectation | None:
     """The activity the case expects next and by when; the running trajectory's own while it runs."""
     watch, rules = state.watch, state.stagnation_rules
-    if watch is None or rules is None or state.closed or state.recovered_on is not None:
+    if watch is None or rules is None or state.closed or state.recovered_on is not None or state.on_leave:
         return None
     if state.spoor2_running and state.has_trajectory:
         return state.trajectory_expectation
@@ -1015,10 +1072,49 @@ def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) ->
         raise ActionRefused(f"on: {action.on} is before spoor 2 started ({state.spoor2_started_on})")
 
 
+def _check_leave_started(state: CaseState, action: a.LeaveStarted, today: date) -> None:
+    if state.revision < FACTS_REVISION:
+        raise ActionRefused("leave_started: this case still runs on an older version; it can record leave once it "
+                            "has continued")
+    if state.ruleset.pause(action.leave) is None:
+        keys = ", ".join(p.key for p in state.ruleset.pauses) or "none"
+        raise ActionRefused(f"leave: {action.leave!r} is not leave that pauses the clock in rule set "
+                            f"{state.ruleset.id} ({keys})")
+    if state.on_leave is not None:
+        raise ActionRefused(f"leave_started: the employee is on leave since {state.on_leave.end}; record leave_ended first")
+    start = state.periods[-1].start
+    if action.on <= start:
+        raise ActionRefused(f"on: the leave must start after the sick period began ({start})")
+
+
+def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> None:
+    leave = state.on_leave
+    if leave is None:
+        raise ActionRefused("leave_ended: the employee is not on leave")
+    if action.on <= leave.end:  # type: ignore[operator]
+        raise ActionRefused(f"on: the leave started on {leave.end}; it ends on a later day")
+
+
 def _check_full_recovery(state: CaseState, action: a.FullRecovery, today: date) -> None:
+    if state.on_leave is not None:
+        raise ActionRefused(f"full_recovery: the employee is on leave since {state.on_leave.end}; record leave_ended "
+                            "first (the first day back counts from there)")
     start = state.periods[-1].start
     if action.on <= start:
         raise ActionRefused(f"on: the first day back at work must be after the sick period began ({start})")
+
+
+def _check_wia(state: CaseState, action: a.WiaAanvraagFiled, today: date) -> None:
+    if state.revision < FACTS_REVISION:
+        return
+    view = _current_view(state, "wia_aanvraag", today)
+    due = view.due if view is not None else None
+    if due is not None and action.on > due and action.late_cause is None:
+        raise ActionRefused(f"late_cause: the WIA aanvraag is filed {(action.on - due).days} days after its term ({due}); "
+                            "say whose doing that was (werkgever: the wage payment runs on by the delay, "
+                            "BW 7:629 lid 11 sub a; werknemer)")
+    if action.late_cause is not None and (due is None or action.on <= due):
+        raise ActionRefused(f"late_cause: the WIA aanvraag is filed within its term ({due}); leave late_cause out")
 
 
 def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
@@ -1225,6 +1321,9 @@ _CHECKS = {
     "relapse": _check_relapse,
     "deadline_deviation": _check_deviation,
     "first_sick_day_corrected": _check_correction,
+    "leave_started": _check_leave_started,
+    "wia_aanvraag_filed": _check_wia,
+    "leave_ended": _check_leave_ended,
     "deskundigenoordeel_answered": _check_do_answered,
     "loonsanctie_imposed": _check_loonsanctie,
     "repair_reported": _check_repair_reported,
@@ -1371,6 +1470,20 @@ def _correct_first_sick_day(state: CaseState, action: a.FirstSickDayCorrected, n
             f"Reason: {action.reason}")
 
 
+def _leave_started(state: CaseState, action: a.LeaveStarted, now: datetime) -> str:
+    last = state.periods[-1]
+    state.periods[-1] = SickPeriod(start=last.start, end=action.on, paused_for=action.leave)
+    label = state.ruleset.pause(action.leave).label  # type: ignore[union-attr]
+    return f"{label} from {action.on}: the illness does not count meanwhile; every later term moves by the leave"
+
+
+def _leave_ended(state: CaseState, action: a.LeaveEnded, now: datetime) -> str:
+    leave = state.on_leave
+    assert leave is not None and leave.end is not None  # the check asks for it
+    state.periods.append(SickPeriod(start=action.on))
+    return f"Leave ended after {(action.on - leave.end).days} days; the clock resumes on {action.on}"
+
+
 def _do_requested(state: CaseState, action: a.DeskundigenoordeelRequested, now: datetime) -> str:
     state.deskundigenoordelen.append(
         DeskundigenoordeelRecord(
@@ -1438,7 +1551,14 @@ def _contacts(state: CaseState, action: a.ContactsUpdated, now: datetime) -> str
 
 def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
     _set_stage(state, Stage.WIA, on=action.on, now=now, actor=action.actor)
-    return "WIA application filed"
+    if action.late_cause is not Role.WERKGEVER:
+        return "WIA application filed" + (" late, by the employee's doing" if action.late_cause else "")
+    view = _current_view(state, "wia_aanvraag", action.on)
+    due = view.due if view is not None else None  # its term (a deviation's new date, if any)
+    delay = (action.on - due).days if due is not None else 0
+    state.wage_extension_days += max(delay, 0)
+    return (f"WIA application filed {delay} days late by the employer's doing: the wage payment runs {delay} days "
+            f"longer (BW 7:629 lid 11 sub a), until {wachttijd_end(state)}")
 
 
 def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
@@ -1474,6 +1594,8 @@ _EFFECTS = {
     "relapse": _relapse,
     "deadline_deviation": _deviation,
     "first_sick_day_corrected": _correct_first_sick_day,
+    "leave_started": _leave_started,
+    "leave_ended": _leave_ended,
     "deskundigenoordeel_requested": _do_requested,
     "deskundigenoordeel_answered": _do_answered,
     "loonsanctie_imposed": _loonsanctie,
@@ -1585,6 +1707,8 @@ class CaseSummary(BaseModel):
     illness_day: int
     illness_week: int
     recovered_on: date | None
+    on_leave: str | None = Field(default=None, description="The leave that pauses the clock now (its label)")
+    on_leave_since: date | None = None
     closes_on_without_relapse: date | None
     next_deadline: DeadlineView | None
     overdue: list[str]
@@ -1599,6 +1723,14 @@ class CaseSummary(BaseModel):
     escalation_reason: str | None = None
     stalled_since: date | None = None
     expected: Expectation | None = Field(default=None, description="The activity the case expects next, by when")
+
+
+def _leave_label(state: CaseState) -> str | None:
+    leave = state.on_leave
+    if leave is None:
+        return None
+    rule = state.ruleset.pause(leave.paused_for)  # type: ignore[arg-type]
+    return rule.label if rule is not None else leave.paused_for
 
 
 def summarize(state: CaseState, today: date) -> CaseSummary:
@@ -1618,6 +1750,8 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         illness_day=day,
         illness_week=(day + 6) // 7,
         recovered_on=recovered,
+        on_leave=_leave_label(state),
+        on_leave_since=state.on_leave.end if state.on_leave else None,
         closes_on_without_relapse=(
             recovered + timedelta(days=state.ruleset.four_week_rule_days) if recovered and not state.closed else None
         ),

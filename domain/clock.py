@@ -7,10 +7,10 @@ date is found by counting sick days only. A gap of that length or more starts a 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, timedelta
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.nl_time import next_working_day
 from domain.rules import DeadlineRule, RuleSet
@@ -32,6 +32,8 @@ class SickPeriod(BaseModel):
 
     start: date
     end: date | None = None
+    paused_for: str | None = Field(default=None, description="Ended by leave that does not count (a RuleSet pause key), "
+                                   "not by recovery")
 
     @property
     def length(self) -> int | None:
@@ -121,15 +123,15 @@ class Clock:
         return self.date_of_day(max(self.day_of_date(d), 1) + 7 * weeks)
 
 
-def fixed_due(rule: DeadlineRule, clock: Clock, done: dict[str, date]) -> date | None:
-    """Due date of a non-recurring step, given the dates other steps were done."""
+def fixed_due(rule: DeadlineRule, clock: Clock, done: dict[str, date], holidays: Collection[date] = ()) -> date | None:
+    """Due date of a non-recurring step, given the dates other steps were done (and the public holidays)."""
     if rule.after is not None and rule.after_weeks is not None and rule.after in done:
         due = clock.after_weeks(done[rule.after], rule.after_weeks)
     else:
         day = 7 * rule.week + (1 if rule.anchor == "day_after_week" else 0)
         due = clock.date_of_day(day)
     if due is not None and rule.working_day:
-        due = next_working_day(due)
+        due = next_working_day(due, holidays)
     return due
 
 
@@ -141,6 +143,7 @@ def recurring_dues(
     held: Sequence[date],
     *,
     plan_ahead: bool,
+    holidays: Collection[date] = (),
 ) -> list[date | None]:
     """Due dates of a recurring step: one per occurrence held, then the next one open.
 
@@ -149,7 +152,7 @@ def recurring_dues(
     """
     assert rule.every_weeks is not None and rule.after is not None and rule.until_week is not None
     limit_day = 7 * rule.until_week
-    base = done.get(rule.after) or fixed_due(ruleset.deadline(rule.after), clock, done)
+    base = done.get(rule.after) or fixed_due(ruleset.deadline(rule.after), clock, done, holidays)
     dues: list[date | None] = []
     for h in held:
         dues.append(clock.after_weeks(base, rule.every_weeks) if base else None)
@@ -183,16 +186,16 @@ class ScheduledStep(BaseModel):
     tracked: bool = True
 
 
-def statutory_calendar(ruleset: RuleSet, periods: Sequence[SickPeriod]) -> list[ScheduledStep]:
+def statutory_calendar(ruleset: RuleSet, periods: Sequence[SickPeriod], holidays: Collection[date] = ()) -> list[ScheduledStep]:
     """Every statutory step of a case with nothing done yet, in order of due date."""
     clock = Clock(periods)
     steps: list[ScheduledStep] = []
     for rule in ruleset.deadlines:
         if rule.recurring:
-            for i, due in enumerate(recurring_dues(rule, ruleset, clock, {}, [], plan_ahead=True), start=1):
+            for i, due in enumerate(recurring_dues(rule, ruleset, clock, {}, [], plan_ahead=True, holidays=holidays), start=1):
                 steps.append(ScheduledStep(key=rule.key, label=rule.label, due=due, occurrence=i))
         else:
             steps.append(
-                ScheduledStep(key=rule.key, label=rule.label, due=fixed_due(rule, clock, {}), tracked=rule.tracked)
+                ScheduledStep(key=rule.key, label=rule.label, due=fixed_due(rule, clock, {}, holidays), tracked=rule.tracked)
             )
     return sorted(steps, key=lambda s: (s.due is None, s.due or date.max))

@@ -149,7 +149,7 @@ def check_dates(state: CaseState, rules: PreflightRules) -> list[tuple[int, date
 def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notification]:
     """Run the pre-flight checks that fell due; a late wake runs the latest only. Returns its notifications."""
     rules = state.dossier_rules.preflight if state.dossier_rules else None
-    if rules is None or state.closed or state.recovered_on is not None:
+    if rules is None or state.closed or state.recovered_on is not None or state.on_leave is not None:
         return []
     fallen = [(w, d) for w, d in check_dates(state, rules) if d <= today and w not in state.preflights_run]
     if not fallen:

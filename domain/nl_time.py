@@ -9,6 +9,7 @@ CET (UTC+1) otherwise. Tests check it against the IANA database.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta, timezone
 
 _CET = timedelta(hours=1)
@@ -46,13 +47,13 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), timezone.utc) - offset
 
 
-def is_working_day(day: date) -> bool:
-    """Monday to Friday. Public holidays are not modelled (see docs/glossary)."""
-    return day.weekday() < 5
+def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:
+    """Monday to Friday, and not one of `holidays` (the case's public holidays, computed when it opened)."""
+    return day.weekday() < 5 and day not in holidays
 
 
-def next_working_day(day: date) -> date:
-    """`day` itself if it is a working day, else the following Monday."""
-    while not is_working_day(day):
+def next_working_day(day: date, holidays: Collection[date] = ()) -> date:
+    """`day` itself if it is a working day, else the first working day after it."""
+    while not is_working_day(day, holidays):
         day += timedelta(days=1)
     return day

@@ -44,6 +44,16 @@ class DeadlineRule(BaseModel):
         return self
 
 
+class PauseRule(BaseModel):
+    """Leave during which the illness does not count: the clock pauses, the case goes on (see rulebook.toml)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str
+    label: str
+    source: str
+
+
 class RuleSet(BaseModel):
     """The rules that apply to a case, fixed by its first sick day."""
 
@@ -58,6 +68,8 @@ class RuleSet(BaseModel):
     max_voluntary_extension_weeks: int = Field(ge=1)
     views_required_from: date
     backfill_days: int = Field(default=0, ge=0, le=60)
+    holiday_calendar: str | None = Field(default=None, description="Country code of the public holidays a working-day term skips")
+    pauses: tuple[PauseRule, ...] = ()
     deadlines: tuple[DeadlineRule, ...]
 
     @model_validator(mode="after")
@@ -72,6 +84,9 @@ class RuleSet(BaseModel):
             if d.after is not None and d.after not in keys:
                 raise ValueError(f"rule set {self.id}: {d.key} is after unknown step {d.after!r}")
         return self
+
+    def pause(self, key: str) -> PauseRule | None:
+        return next((p for p in self.pauses if p.key == key), None)
 
     def deadline(self, key: DeadlineKey) -> DeadlineRule:
         for d in self.deadlines:
@@ -120,6 +135,8 @@ def parse_rulebook(text: str) -> Rulebook:
         entry = dict(entry)
         base_id = entry.pop("based_on", None)
         own_deadlines = entry.pop("deadline", [])
+        if "pause" in entry:
+            entry["pauses"] = entry.pop("pause")
         if base_id is not None:
             if base_id not in resolved:
                 raise ValueError(f"rule set {entry.get('id')}: based_on unknown {base_id!r}")

@@ -31,7 +31,8 @@ from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
-from service.rulebook import load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules
+from service.rulebook import (load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules,
+                              working_day_holidays)
 from workflows import search_attributes as sa
 from workflows.ids import case_workflow_id
 from workflows.payloads import ActionResult, CaseInput, CaseResult
@@ -84,7 +85,8 @@ async def open_case(
     except (ActionRefused, ValueError) as err:
         raise ActionRejected(str(err)) from None
     case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
-                           stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules() if documents else None)
+                           stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules() if documents else None,
+                           holidays=working_day_holidays(ruleset, opening.first_sick_day))
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     try:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
 from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.observations import Observation, standing
-from service.rulebook import load_rulebook
+from service.rulebook import load_rulebook, working_day_holidays
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
@@ -237,7 +237,7 @@ def _calendar(args: argparse.Namespace) -> int:
         )
         ruleset = rulebook.for_first_sick_day(current[0].start)
         periods = current
-    steps = statutory_calendar(ruleset, periods)
+    steps = statutory_calendar(ruleset, periods, working_day_holidays(ruleset, periods[0].start))
     if periods[-1].end is not None:
         notes.append(
             f"recovered on {periods[-1].end}: the clock is paused; steps without a date resume on a relapse "

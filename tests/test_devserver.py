@@ -139,10 +139,11 @@ async def test_list_cases_by_escalation_level(dev_env, tmp_path):
     today = local_date(await dev_env.get_current_time())
     async with CaseDriver.running(dev_env, tmp_path) as driver:
         ids = {}
-        # calm: nothing stalls; late: day 60 without a probleemanalyse is a stall from the opening (level 1);
+        # calm: nothing stalls; late: day 60, its probleemanalyse declared not done, is a stall from the opening (level 1);
         # reported: the coach reports stagnation (level 2); refusing: non-cooperation (level 3).
         for name, sick_days in (("calm", 3), ("late", 60), ("reported", 20), ("refusing", 20)):
-            await driver.open(today - timedelta(days=sick_days), employer_id=employer)
+            declared = [{"key": "probleemanalyse", "done_on": None}] if name == "late" else []
+            await driver.open(today - timedelta(days=sick_days), employer_id=employer, prior_steps=declared)
             ids[name] = driver.case_id
             if name != "late":
                 await driver.act("ziekmelding_arbodienst_sent", today, role="werkgever")

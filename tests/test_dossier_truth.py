@@ -100,6 +100,7 @@ async def test_a_case_opened_late_gets_time_to_enter_its_past_before_terms_are_o
     assert pva.details["due"] == (first + timedelta(days=49)).isoformat() and pva.on == first + timedelta(days=50)
     sent = await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "deadline_overdue"])
     assert [n["deadline_key"] for n in sent] == ["plan_van_aanpak"]
+    await driver.save_history("truth_case_opened_late")
 
 
 async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_the_term(driver):
@@ -141,6 +142,7 @@ async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_th
     # A step done within its (moved) term needs no reason.
     refused = await driver.refused("deadline_deviation", deadline="probleemanalyse", reason="Alleen voor de volledigheid")
     assert "no reason is needed" in refused
+    await driver.save_history("truth_deviation_terms")
 
 
 async def test_an_overdue_step_given_a_later_term_afterwards_is_no_longer_overdue_but_marked(driver):
@@ -180,6 +182,7 @@ async def test_a_voluntary_extension_moves_the_terms_counted_from_the_end(driver
     summary = await driver.summary()
     assert "wia_aanvraag" not in summary.overdue and summary.stage is Stage.SPOOR1
     assert not observations_of(await driver.dossier(), "wia_aanvraag")
+    await driver.save_history("truth_extension_moves_end_terms")
 
 
 async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_what_no_longer_holds(driver):
@@ -212,6 +215,7 @@ async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_w
     refused = await driver.refused("first_sick_day_corrected", first_sick_day=(real + timedelta(days=12)).isoformat(),
                                    reason="Nog een keer verschoven")
     assert re.match(r"first_sick_day: .* is after ziekmelding_arbodienst_sent on", refused)
+    await driver.save_history("truth_first_sick_day_corrected")
 
 
 async def test_the_automatic_overview_of_a_case_opened_late_is_dated_the_day_it_is_made(driver):
@@ -230,3 +234,77 @@ async def test_the_automatic_overview_of_a_case_opened_late_is_dated_the_day_it_
     preflight = [e for e in await driver.dossier() if e.kind == "preflight"][-1]
     counted = len(preflight.details["gaps"])
     assert (f"{counted} gaten in het dossier" if counted != 1 else "1 gat in het dossier") in text
+
+
+async def test_the_week_42_melding_due_on_a_public_holiday_moves_to_the_next_working_day(driver):
+    # Day 295 (the day after week 42) of a case sick since 7 July 2026 is King's Day, Tuesday 27 April 2027.
+    first = date(2026, 7, 7)
+    assert first <= await driver.today()
+    await driver.open(first)
+    assert (await driver.deadlines())["ziekmelding_uwv"].due == date(2027, 4, 28)
+    # The holidays are the case's own, kept from its opening: a package upgrade never moves a running case's term.
+    assert date(2027, 4, 27) in (await driver.state()).holidays
+
+
+async def test_wazo_leave_pauses_the_clock_without_ending_the_case(driver):
+    first = await driver.today()
+    await driver.open(first)
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.advance_to(first + timedelta(days=30))
+    await driver.act("probleemanalyse_recorded")
+    await driver.act("plan_van_aanpak_agreed", casemanager_id="cm-1", **VIEWS)
+    before = await driver.deadlines()
+    refused = await driver.refused("leave_started", leave="vakantie")
+    assert refused.startswith("leave: 'vakantie' is not leave that pauses the clock")
+    leave_on = first + timedelta(days=31)
+    await driver.advance_to(leave_on)
+    await driver.act("leave_started", leave_on, leave="zwangerschapsverlof")
+    summary = await driver.summary()
+    assert summary.on_leave == "Zwangerschaps- en bevallingsverlof (Wazo)" and summary.recovered_on is None
+
+    # Sixteen weeks of leave: far past the four-week window, the case runs on, and nothing fell due meanwhile.
+    await driver.advance(weeks=16)
+    summary = await driver.summary()
+    assert summary.outcome is None and summary.stage is Stage.SPOOR1 and summary.overdue == []
+    assert not [e for e in await driver.dossier() if e.kind in ("deadline_overdue", "case_closed")]
+    back = await driver.today()
+    await driver.act("leave_ended", back)
+    after = await driver.deadlines()
+    moved = (back - leave_on).days
+    for key in ("evaluatie#1", "eerstejaarsevaluatie", "wia_aanvraag", "einde_wachttijd"):
+        assert (after[key].due - before[key].due).days == moved, key
+    assert (await driver.summary()).illness_day == 31 + 1  # the leave does not count
+    await driver.save_history("truth_wazo_leave")
+
+
+async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_and_a_late_one_extends_wages(driver):
+    today = await driver.today()
+    first = today - timedelta(weeks=100)
+    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
+            "eerstejaarsevaluatie": 360, "spoor2_start": 380, "reintegratieverslag": 7 * 90}
+    await driver.open(first, stage="wia",
+                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 90 - 6, 42)])
+    end = (await driver.summary()).wachttijd_ends
+    assert end == first + timedelta(days=7 * 104 - 1)
+    await driver.advance_to(end + timedelta(days=3))
+    summary = await driver.summary()
+    assert summary.outcome is None and summary.stage is Stage.WIA
+    [seen] = [e for e in await driver.dossier() if e.kind == "wachttijd_ended_without_wia_aanvraag"]
+    assert seen.on == end + timedelta(days=1)
+    sent = await wait_for(lambda: [n["recipient_role"] for n in driver.notifications()
+                                   if n["kind"] == "wachttijd_ended_without_wia_aanvraag"])
+    assert sorted(sent) == ["casemanager", "werkgever"]
+
+    due = (await driver.deadlines())["wia_aanvraag"].due
+    refused = await driver.refused("wia_aanvraag_filed")
+    assert refused.startswith(f"late_cause: the WIA aanvraag is filed {(await driver.today() - due).days} days after")
+    result = await driver.act("wia_aanvraag_filed", late_cause="werkgever")
+    delay = (await driver.today() - due).days
+    summary = await driver.summary()
+    assert summary.wachttijd_ends == end + timedelta(days=delay) and summary.outcome is None
+    assert f"runs {delay} days longer" in result.entry.summary
+    await driver.advance_to(end + timedelta(days=delay + 2))
+    outcome = await driver.result()
+    assert (outcome.outcome.value, outcome.closed_on) == ("einde_wachttijd", end + timedelta(days=delay))
+    await driver.save_history("truth_late_wia_aanvraag")

@@ -231,8 +231,11 @@ async def run_cases(observed: Observed, task_queue: str) -> None:
                                 action("probleemanalyse_recorded", "bedrijfsarts", note=NOTE)], Stage.SPOOR1),
     }
     for case_id, (days, actions, _) in plans.items():
+        # The late case declares its probleemanalyse not done, so it is observed (and escalates) at once rather
+        # than after the backfill days a case opened late gets to enter its past.
+        declared = [{"key": "probleemanalyse", "done_on": None}] if case_id.startswith("Obslate") else []
         opening = CaseOpening(case_id=case_id, employer_id="E-obs", opened_by=Actor(role="casemanager", id="cm-1"),
-                              first_sick_day=today() - timedelta(days=days), contacts=contacts)
+                              first_sick_day=today() - timedelta(days=days), contacts=contacts, prior_steps=declared)
         handle = await cases.open_case(client, opening, task_queue=task_queue, documents=False)
         observed.run_ids[case_id] = handle.result_run_id or ""
         for payload in actions:

@@ -630,6 +630,7 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "full_recovery": ("werknemer", {}),
     "relapse": ("werknemer", {}),
     "deadline_deviation": ("werkgever", {"deadline": "plan_van_aanpak", "reason": _REASON}),
+    "first_sick_day_corrected": ("casemanager", {"first_sick_day": "2020-01-06", "reason": _REASON}),
     "deskundigenoordeel_requested": ("werkgever", {"requested_by": "werkgever", "question": "Is spoor 2 needed?"}),
     "deskundigenoordeel_answered": ("uwv", {"request_id": "act-1", "conclusion": "Spoor 2 is needed"}),
     "loonsanctie_imposed": ("uwv", {"weeks": 52}),

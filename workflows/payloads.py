@@ -48,6 +48,7 @@ class CaseInput(BaseModel):
     dossier_rules: DossierRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
+    holidays: list[date] = Field(default_factory=list, description="The new case's public holidays (RuleSet.holiday_calendar)")
 
     @model_validator(mode="after")
     def _share_rules(self) -> CaseInput:

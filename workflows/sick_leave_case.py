@@ -73,7 +73,7 @@ class SickLeaveCase:
                     self._state = rules.open_case(
                         input.opening, input.ruleset, today=self._today(), now=workflow.now(),
                         version=version, spoor2_rules=input.spoor2_rules, stagnation_rules=input.stagnation_rules,
-                        dossier_rules=input.dossier_rules,
+                        dossier_rules=input.dossier_rules, holidays=input.holidays,
                     )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
