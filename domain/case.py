@@ -968,6 +968,37 @@ def _close(state: CaseState, outcome: Outcome, *, on: date, now: datetime, summa
     state.record(now=now, on=on, actor=actor, kind="case_closed", summary=summary, details={"outcome": outcome.value})
 
 
+def check_reopen(state: CaseState, action: a._Action, today: date) -> None:
+    """Refuse, with the reason, reopening a closed case for this action: only a relapse inside the four-week
+    window of a case that closed as recovered reopens it (the report came after the window seemed closed)."""
+    kind: str = action.kind  # type: ignore[attr-defined]
+    if not state.closed:
+        raise ActionRefused(f"{kind}: the case is not closed")
+    if kind != "relapse" or state.outcome is not Outcome.HERSTELD:
+        raise ActionRefused(f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
+                            f"{state.closed_on}); no action is accepted any more")
+    if action.actor.role not in a.ACTION_ROLES[kind]:
+        names = ", ".join(sorted(r.value for r in a.ACTION_ROLES[kind]))
+        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+    _check_date(state, action.on, today)
+    _check_relapse(state, action, today)  # type: ignore[arg-type]
+
+
+def reopen(state: CaseState, action: a._Action, *, today: date, now: datetime) -> DossierEntry:
+    """Reopen a case closed as recovered for a relapse inside the window and record the relapse: the same
+    dossier and the same clock go on (a new run of the same workflow). Raises ActionRefused."""
+    check_reopen(state, action, today)
+    closed = next(e for e in reversed(state.dossier) if e.kind == "stage_changed" and e.details.get("to") == Stage.CLOSED.value)
+    state.outcome, state.closed_on = None, None
+    state.record(now=now, on=action.on, actor=action.actor, kind="case_reopened",
+                 summary=f"Reopened: a relapse on {action.on}, within four weeks of the recovery, was reported after "
+                         "the case had closed; the same dossier and clock go on")
+    _set_stage(state, Stage(closed.details["from"]), on=action.on, now=now, actor=action.actor)
+    if state.stagnation_rules is not None and state.watch is not None:
+        state.watch = st.start_watch(today)
+    return apply(state, action, today, now)
+
+
 def _require_views(state: CaseState, action: Any) -> None:
     if action.on >= state.ruleset.views_required_from and not (action.employer_view and action.employee_view):
         raise ActionRefused(

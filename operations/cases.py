@@ -26,7 +26,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain.actions import admit, parse_action
-from domain.case import CaseOpening, CaseSummary, open_case as check_opening
+from domain.case import CaseOpening, CaseSummary, check_reopen, open_case as check_opening
 from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.nl_time import local_date, start_of_day
@@ -117,8 +117,12 @@ def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, A
     return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))  # type: ignore[arg-type]
 
 
-async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> ActionResult:
-    """Record an action on a case; the action id is the update id, so a retry is applied once."""
+async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None) -> ActionResult:
+    """Record an action on a case; the action id is the update id, so a retry is applied once.
+
+    A relapse on a case closed as recovered, inside its four-week window, reopens it (`today`: the caller's
+    day for that check, default the clock's).
+    """
     payload, action = parsed(action, parse_action)
     handle = case_handle(client, case_id)
 
@@ -128,7 +132,34 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
             raise CaseNotFound(f"case_id: no case {case_id!r}")
         return f"{action.kind}: the case is closed ({closed.outcome} on {closed.on}); no action is accepted any more"
 
-    return await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+    try:
+        return await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+    except ActionRejected:
+        if action.kind != "relapse" or await _status(client, handle.id) != WorkflowExecutionStatus.COMPLETED:
+            raise
+    reopened = await _reopen(client, handle, payload, action, today or local_date(datetime.now(timezone.utc)))
+    result = await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+    # The new run applied the relapse as it reopened; the update is answered from its dossier.
+    return result.model_copy(update={"applied": True}) if reopened else result
+
+
+async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any], action: Any, today: date) -> bool:
+    """A relapse reported after a case closed as recovered, inside its four-week window: the same case goes on
+    as a new run of its workflow, from the closed run's state (domain.case.reopen), not as a second case."""
+    info = await _describe(client, handle.id)
+    state = await handle.query(SickLeaveCase.state)
+    try:
+        check_reopen(state, action, today)
+    except ActionRefused as err:
+        raise ActionRejected(str(err)) from None
+    try:
+        await client.start_workflow(
+            SickLeaveCase.run, CaseInput(state=state, reopen_with=payload), id=handle.id, task_queue=info.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+    except WorkflowAlreadyStartedError:
+        return False  # reopened meanwhile (a retry of this request): the update is answered from that run's dossier
+    return True
 
 
 def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> tuple[dict[str, Any], Any]:

@@ -231,7 +231,8 @@ class CaseDriver:
 
     async def act(self, kind: str, on: date | None = None, **fields: Any) -> ActionResult:
         assert self.case_id
-        return await cases.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
+        today = await self.today()
+        return await cases.act(self.client, self.case_id, self.payload(kind, on or today, **fields), today=today)
 
     async def refused(self, kind: str, on: date | None = None, **fields: Any) -> str:
         """The reason the case refuses an action (fails the test if it is applied)."""

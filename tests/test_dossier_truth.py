@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+from temporalio.client import WorkflowExecutionStatus
+
 from domain.case import CaseState
 from domain.dossier_check import GapKind, gaps
 from domain.models import DeadlineStatus, Stage
 from domain.nl_time import start_of_day
 from domain.observations import ObservationState
+from operations import cases
 from service.rulebook import load_dossier_rules
 from tests.driver import CaseDriver
 from tests.test_case_workflow import VIEWS, wait_for
@@ -166,7 +169,7 @@ async def test_a_voluntary_extension_moves_the_terms_counted_from_the_end(driver
     today = await driver.today()
     first = today - timedelta(weeks=85)
     done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360, "spoor2_start": 380}
+            "eerstejaarsevaluatie": 360}
     await driver.open(first, stage="spoor1",
                       prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
                       evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 85 - 6, 42)])
@@ -280,8 +283,9 @@ async def test_wazo_leave_pauses_the_clock_without_ending_the_case(driver):
 async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_and_a_late_one_extends_wages(driver):
     today = await driver.today()
     first = today - timedelta(weeks=100)
+    # No spoor 2 on record: a running trajectory would only slow the test server's clock down here.
     done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360, "spoor2_start": 380, "reintegratieverslag": 7 * 90}
+            "eerstejaarsevaluatie": 360, "reintegratieverslag": 7 * 90}
     await driver.open(first, stage="wia",
                       prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
                       evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 90 - 6, 42)])
@@ -308,3 +312,42 @@ async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_
     outcome = await driver.result()
     assert (outcome.outcome.value, outcome.closed_on) == ("einde_wachttijd", end + timedelta(days=delay))
     await driver.save_history("truth_late_wia_aanvraag")
+
+
+async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(driver):
+    first = await driver.today()
+    await driver.open(first)
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.advance_to(first + timedelta(days=20))
+    await driver.act("probleemanalyse_recorded")
+    back = first + timedelta(days=27)
+    await driver.advance_to(back)
+    before = await driver.deadlines()
+    await driver.act("full_recovery", back)
+    await driver.advance_to(back + timedelta(days=35))
+    closed = await driver.result()
+    assert closed.outcome.value == "hersteld" and closed.closed_on == back + timedelta(days=28)
+    first_run = (await cases._describe(driver.client, driver.handle.id)).execution.run_id
+
+    # Five weeks after the recovery the employer reports that the employee fell ill again after 20 days.
+    relapse = back + timedelta(days=20)
+    too_late = await driver.refused("relapse", back + timedelta(days=28))
+    assert too_late.startswith("on: a relapse 28 days after recovery")
+    result = await driver.act("relapse", relapse)
+    assert result.applied and result.entry.kind == "relapse"
+    described = await cases._describe(driver.client, driver.handle.id)
+    assert described.execution.run_id != first_run and described.status == WorkflowExecutionStatus.RUNNING
+    summary = await driver.summary()
+    assert summary.outcome is None and summary.stage is Stage.SPOOR1 and summary.first_sick_day == first
+    assert summary.illness_day == 27 + (await driver.today() - relapse).days + 1  # the same clock, the gap not counted
+    dossier = await driver.dossier()
+    kinds = [e.kind for e in dossier]
+    assert kinds.count("case_opened") == 1 and "case_closed" in kinds
+    assert kinds[kinds.index("case_closed") + 1:][:3] == ["case_reopened", "stage_changed", "relapse"]
+    after = await driver.deadlines()
+    assert (after["plan_van_aanpak"].due - before["plan_van_aanpak"].due).days == 20
+    # A retry of the same request is answered from the dossier, once.
+    again = await driver.act("relapse", relapse, action_id=result.action_id)
+    assert again.entry.seq == result.entry.seq
+    assert [e.kind for e in await driver.dossier()].count("relapse") == 1
+    await driver.save_history("truth_relapse_after_close")

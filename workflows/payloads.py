@@ -9,6 +9,7 @@ once per worker. Keep it free of I/O and of anything a workflow may not do.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -49,6 +50,8 @@ class CaseInput(BaseModel):
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
     holidays: list[date] = Field(default_factory=list, description="The new case's public holidays (RuleSet.holiday_calendar)")
+    reopen_with: dict[str, Any] | None = Field(
+        default=None, description="With `state` of a case closed as recovered: the relapse that reopens it (domain.case.reopen)")
 
     @model_validator(mode="after")
     def _share_rules(self) -> CaseInput:

@@ -57,7 +57,13 @@ class SickLeaveCase:
         self._cap = input.continue_as_new_after_events
         self._opening_refused: str | None = None
         self._state: CaseState | None = input.state
-        if self._state is None:
+        if input.state is not None and input.reopen_with is not None:
+            # A new run of a case closed as recovered: the relapse reported after the window seemed closed.
+            try:
+                rules.reopen(input.state, parse_action(input.reopen_with), today=self._today(), now=workflow.now())
+            except ActionRefused as err:
+                self._state, self._opening_refused = None, str(err)
+        if self._state is None and input.state is None:
             if input.opening is None or input.ruleset is None:
                 self._opening_refused = "input: a new case needs `opening` and `ruleset`"
             else:
