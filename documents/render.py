@@ -19,7 +19,7 @@ from documents.timeline import timeline_data_uri
 from domain import spoor2 as s2
 from domain.case import CaseState, DeadlineView, deadlines, observations, wachttijd_end
 from domain.documents import Audience, DocumentKind, DocumentOrder, add_months
-from domain.dossier_check import Gap, GapKind, PreflightRules, Risk, gaps
+from domain.dossier_check import TOETS_LABELS, Gap, GapKind, PreflightRules, Risk, gaps, toets
 from domain.errors import ActionRefused
 from domain.models import Actor, DeadlineStatus, DossierEntry, Role, without_medical_notes
 from domain.observations import Observation, ObservationState, standing
@@ -265,8 +265,12 @@ def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState |
             return "Opnieuw ziek (terugval binnen vier weken): de termijnen schuiven op"
         case "deadline_deviation":
             new_due = d.get("new_due")
-            return (f"Afwijking van de termijn van {_label(case, d.get('deadline'))} (Reg art. 5): {d.get('reason', '')}; "
-                    + (f"nieuwe uiterste datum {fmt_date(new_due)}" if new_due else "de stap vervalt"))
+            occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
+            after_term = " (reden gegeven na de termijn)" if "after the term" in entry.summary else ""
+            if entry.summary.startswith("Reason for the lateness"):
+                return f"Reden voor het te laat doen van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}{after_term}"
+            return (f"Afwijking van de termijn van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}; "
+                    + (f"nieuwe uiterste datum {fmt_date(new_due)}" if new_due else "de stap vervalt") + after_term)
         case "deskundigenoordeel_requested":
             return f"Deskundigenoordeel aangevraagd door de {d.get('requested_by')}: {d.get('question', '')}"
         case "deskundigenoordeel_answered":
@@ -281,8 +285,30 @@ def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState |
             return f"Wachttijd vrijwillig verlengd met {d.get('weeks')} weken"
         case "reintegratieverslag_completed":
             return "Re-integratieverslag gereed"
+        case "eindevaluatie_held":
+            return "Eindevaluatie van werkgever en werknemer gehouden"
+        case "werknemer_oordeel_recorded":
+            agrees = {True: "; de werknemer is het eens met het verloop", False: "; de werknemer is het niet eens met het verloop"}
+            return f"Mening van de werknemer over de re-integratie vastgelegd{agrees.get(d.get('agrees'), '')}"
         case "wia_aanvraag_filed":
-            return "WIA-aanvraag ingediend"
+            cause = d.get("late_cause")
+            if cause == "werkgever":
+                return ("WIA-aanvraag te laat ingediend door toedoen van de werkgever: de loondoorbetaling loopt door tot "
+                        f"{fmt_date(wachttijd_end(case))} (BW 7:629 lid 11 sub a)")
+            return "WIA-aanvraag ingediend" + (" (te laat, door toedoen van de werknemer)" if cause == "werknemer" else "")
+        case "wachttijd_ended_without_wia_aanvraag":
+            return (f"De wachttijd eindigde op {fmt_date(d.get('due'))} zonder WIA-aanvraag; de zaak blijft open en de "
+                    "loondoorbetaling loopt door tot de aanvraag")
+        case "first_sick_day_corrected":
+            return (f"Eerste ziektedag gecorrigeerd naar {fmt_date(d.get('first_sick_day'))}: alle termijnen opnieuw "
+                    f"berekend. Reden: {d.get('reason', '')}")
+        case "leave_started":
+            pause = case.ruleset.pause(str(d.get("leave")))
+            return f"{pause.label if pause else d.get('leave')} begonnen: de ziekte telt niet mee, de termijnen schuiven op"
+        case "leave_ended":
+            return "Verlof beëindigd: de ziekte telt weer mee"
+        case "case_reopened":
+            return "Zaak heropend: een terugval binnen vier weken na het herstel werd gemeld nadat de zaak gesloten was"
         case "case_withdrawn":
             return f"Zaak ingetrokken: {d.get('reason', '')}"
         case "document_requested":
@@ -761,6 +787,7 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         "complete_for_riv": first_check is not None and case.clock.week_of_date(as_of) > first_check,
         "deadline_rows": _deadline_rows(views), "deviations": deviations, "gaps": gap_rows,
         "loonsanctie_risks": sum(1 for g in found or [] if g.risk is Risk.LOONSANCTIE),
+        "toets": toets(case, as_of, rules) if rules is not None else None, "toets_labels": TOETS_LABELS,
         "spoor1": spoor1, "spoor2": spoor2, "escalations": escalations,
         "measures_taken": [{"on": e.on, "label": _measure_label(case, e.details.get("measure"))} for e in measures_taken],
         "loonsanctie": case.loonsanctie, "deskundigenoordelen": [d for d in case.deskundigenoordelen if d.requested_on <= as_of],

@@ -211,6 +211,22 @@ class VoluntaryExtension(_Action):
     employee_agrees: Literal[True]
 
 
+class EindevaluatieHeld(_Action):
+    """The eindevaluatie of the re-integratieverslag: employer and employee look back on the whole re-integration."""
+
+    kind: Literal["eindevaluatie_held"]
+    employer_view: View | None = None
+    employee_view: View | None = None
+
+
+class WerknemerOordeelRecorded(_Action):
+    """The employee's own opinion on the re-integration, a part of the re-integratieverslag (Reg art. 6)."""
+
+    kind: Literal["werknemer_oordeel_recorded"]
+    opinion: View = Field(description="In the employee's words; no medical details")
+    agrees: bool | None = Field(default=None, description="Does the employee agree with the employer's account?")
+
+
 class ReintegratieverslagCompleted(_Action):
     kind: Literal["reintegratieverslag_completed"]
 
@@ -321,6 +337,8 @@ Action = Annotated[
         RepairReported,
         RepairAccepted,
         VoluntaryExtension,
+        EindevaluatieHeld,
+        WerknemerOordeelRecorded,
         ReintegratieverslagCompleted,
         WiaAanvraagFiled,
         CaseWithdrawn,
@@ -373,6 +391,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "repair_reported": frozenset({Role.WERKGEVER, *_ADMIN}),
     "repair_accepted": frozenset({Role.UWV, *_ADMIN}),
     "voluntary_extension": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "eindevaluatie_held": frozenset({Role.WERKGEVER, *_ADMIN}),
+    "werknemer_oordeel_recorded": frozenset({Role.WERKNEMER, *_ADMIN}),
     "reintegratieverslag_completed": frozenset({Role.WERKGEVER, *_ADMIN}),
     "wia_aanvraag_filed": frozenset({Role.WERKNEMER, *_ADMIN}),
     "case_withdrawn": frozenset({Role.WERKGEVER, *_ADMIN}),

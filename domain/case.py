@@ -47,6 +47,8 @@ COMPLETES: dict[str, str] = {
     "ziekmelding_uwv_sent": "ziekmelding_uwv",
     "eerstejaarsevaluatie_held": "eerstejaarsevaluatie",
     "spoor2_started": "spoor2_start",
+    "eindevaluatie_held": "eindevaluatie",
+    "werknemer_oordeel_recorded": "oordeel_werknemer",
     "reintegratieverslag_completed": "reintegratieverslag",
     "wia_aanvraag_filed": "wia_aanvraag",
 }
@@ -727,6 +729,13 @@ def observations(state: CaseState, today: date) -> dict[int, obs.Observation]:
     return obs.status(state.dossier, {v.mark: v for v in deadlines(state, today)})
 
 
+def poortwachtertoets(state: CaseState, today: date, rules: dc.PreflightRules | None = None) -> dc.Toets | None:
+    """The dossier read as UWV's assessor will read it (domain.dossier_check.toets), with the case's own pre-flight
+    rules, else `rules`; None when there are neither."""
+    chosen = state.dossier_rules.preflight if state.dossier_rules is not None else rules
+    return dc.toets(state, min(today, state.closed_on) if state.closed_on else today, chosen) if chosen else None
+
+
 class DossierLine(DossierEntry):
     """A dossier entry as every view shows it: an overdue observation says how it stands now."""
 
@@ -1013,6 +1022,15 @@ def _check_pva(state: CaseState, action: a.PlanVanAanpakAgreed, today: date) -> 
 
 def _check_eerstejaars(state: CaseState, action: a.EerstejaarsevaluatieHeld, today: date) -> None:
     _require_views(state, action)
+
+
+def _check_part_of_verslag(state: CaseState, action: Any, today: date) -> None:
+    key = COMPLETES[action.kind]
+    if key not in state.ruleset.keys:
+        raise ActionRefused(f"{action.kind}: rule set {state.ruleset.id} of this case has no step {key}; record it "
+                            "with the re-integratieverslag")
+    if action.kind == "eindevaluatie_held":
+        _require_views(state, action)
 
 
 def _check_ad_started(state: CaseState, action: a.AdOnderzoekStarted, today: date) -> None:
@@ -1342,6 +1360,8 @@ _CHECKS = {
     "document_requested": _check_document,
     "plan_van_aanpak_agreed": _check_pva,
     "eerstejaarsevaluatie_held": _check_eerstejaars,
+    "eindevaluatie_held": _check_part_of_verslag,
+    "werknemer_oordeel_recorded": _check_part_of_verslag,
     "ad_onderzoek_started": _check_ad_started,
     "ad_gesprek_held": _check_ad_gesprek,
     "ad_onderzoek_concluded": _check_ad_concluded,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from domain.models import SYSTEM, DeadlineStatus, Notification, Role
+from domain.observations import FACTS_REVISION
 
 if TYPE_CHECKING:
     from domain.case import CaseState, DeadlineView
@@ -160,13 +161,18 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     loonsanctie = [g for g in found if g.risk is Risk.LOONSANCTIE]
     summary = (f"Pre-flight week {week}: {len(found)} gap(s) in the dossier, {len(loonsanctie)} with a loonsanctie risk"
                if found else f"Pre-flight week {week}: the dossier has everything the re-integratieverslag needs")
-    state.record(now=now, on=today, actor=SYSTEM, kind="preflight", summary=summary,
-                 details={"week": week, "gaps": [g.model_dump(mode="json") for g in found]})
+    details: dict = {"week": week, "gaps": [g.model_dump(mode="json") for g in found]}
+    assessed = toets(state, today, rules) if state.revision >= FACTS_REVISION else None
+    if assessed is not None:
+        details["toets"] = [p.model_dump(mode="json") for p in assessed.open_points]
+    state.record(now=now, on=today, actor=SYSTEM, kind="preflight", summary=summary, details=details)
     if not found:
         return []
     check = next(c for c in rules.check if c.week == week)
     lines = "\n".join(f"- {g.label}{f' #{g.occurrence}' if g.occurrence else ''}: {g.kind.value}, risk {g.risk.value} "
                       f"(due {g.due or '-'}, done {g.done_on or '-'})" for g in found)
+    if assessed is not None:  # in the order UWV's assessor reads the verslag
+        lines = "\n".join(f"- {TOETS_LABELS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
     body = (f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
             f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
             f"deviation with its reason):\n{lines}")
@@ -186,3 +192,165 @@ def next_preflight(state: CaseState) -> date | None:
         return None
     days = [d for w, d in check_dates(state, rules) if w not in state.preflights_run]
     return min(days, default=None)
+
+
+# --------------------------------------------------------------------------- the poortwachtertoets
+
+
+class ToetsStep(StrEnum):
+    """UWV's Werkwijzer Poortwachter: the order in which an assessor reads the re-integratieverslag."""
+
+    DOCUMENTEN = "documenten"  # (1) are the documents complete
+    RESULTAAT = "resultaat"  # (2) is there a satisfactory result
+    INSPANNINGEN = "inspanningen"  # (3) were the efforts enough
+    GRONDEN = "gronden"  # (4) if not, is there a valid reason
+    HERSTEL = "herstel"  # (5) can it still be repaired
+
+
+TOETS_LABELS = {
+    ToetsStep.DOCUMENTEN: "1. Is het re-integratieverslag compleet?",
+    ToetsStep.RESULTAAT: "2. Is er een bevredigend resultaat?",
+    ToetsStep.INSPANNINGEN: "3. Zijn de re-integratie-inspanningen voldoende?",
+    ToetsStep.GRONDEN: "4. Is er een deugdelijke grond waar dat niet zo is?",
+    ToetsStep.HERSTEL: "5. Kan het nog worden hersteld?",
+}
+
+
+class PointStatus(StrEnum):
+    OK = "ok"
+    OPEN = "open"  # what an assessor would hold against the dossier today
+    LATER = "later"  # not yet due
+
+
+class ToetsPoint(BaseModel):
+    step: ToetsStep
+    status: PointStatus
+    label: str
+    detail: str = Field(description="In Dutch; never personal or medical data")
+
+
+class Toets(BaseModel):
+    """The dossier read the way UWV's assessor will read it, as of a day: each point in the assessor's order."""
+
+    as_of: date
+    points: list[ToetsPoint]
+    verdict: str
+
+    @property
+    def open_points(self) -> list[ToetsPoint]:
+        return [p for p in self.points if p.status is PointStatus.OPEN]
+
+
+# The parts of a complete re-integratieverslag (Reg art. 6; Werkwijzer Poortwachter) that are steps of the
+# rule set, in the verslag's order; the actueel oordeel and the medical route are checked from the record.
+_VERSLAG_STEPS = ("probleemanalyse", "plan_van_aanpak", "eerstejaarsevaluatie", "eindevaluatie", "oordeel_werknemer")
+# A result that satisfies the assessor: work with the own or a new employer, or a lasting placement.
+SATISFACTORY_PERCENTAGE = 65  # product default: earning at least 65% of the old wage (the WIA's own threshold)
+
+
+def toets(state: CaseState, today: date, rules: PreflightRules) -> Toets:
+    """The live poortwachtertoets: the same gaps as the pre-flight, read in the assessor's order."""
+    from domain.case import deadlines, wachttijd_end  # a cycle otherwise: domain.case carries the preflight state
+
+    views = {v.mark: v for v in deadlines(state, today)}
+    found = gaps(state, today, rules)
+    points = _documents(state, today, views, rules) + [_result(state)]
+    effort = [g for g in found if g.kind in (GapKind.MISSING, GapKind.LATE, GapKind.VIEWS_MISSING)]
+    for g in effort:
+        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail))
+    if state.watch is not None and state.watch.level >= 2 and not state.deskundigenoordelen:
+        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label="Deskundigenoordeel",
+                                 detail="De re-integratie stagneert (escalatie niveau "
+                                        f"{state.watch.level}) en er is geen deskundigenoordeel van UWV gevraagd"))
+    if not effort and not any(p.step is ToetsStep.INSPANNINGEN for p in points):
+        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OK, label="Wettelijke stappen",
+                                 detail="Elke stap die tot nu moest gebeuren is op tijd gedaan, of met een reden verschoven"))
+    for g in found:
+        if g.kind is GapKind.REASON_AFTER_TERM:
+            points.append(ToetsPoint(step=ToetsStep.GRONDEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail))
+    for mark, dv in state.deviations.items():
+        if not dv.given_after_term:
+            points.append(ToetsPoint(step=ToetsStep.GRONDEN, status=PointStatus.OK, label=_mark_label(state, mark),
+                                     detail=f"Reden op tijd vastgelegd ({_fmt(dv.on)}): {dv.reason}"))
+    points.append(_repair(today, views, any(p.status is PointStatus.OPEN for p in points), wachttijd_end(state)))
+    open_ = [p for p in points if p.status is PointStatus.OPEN]
+    verdict = ("Geen open punten: het dossier is tot vandaag op orde" if not open_
+               else f"{len(open_)} open {'punt' if len(open_) == 1 else 'punten'} die UWV bij de beoordeling zou tegenwerpen")
+    return Toets(as_of=today, points=points, verdict=verdict)
+
+
+def _gap_label(g: Gap) -> str:
+    return g.label + (f" ({g.occurrence})" if g.occurrence else "")
+
+
+def _mark_label(state: CaseState, mark: str) -> str:
+    key, _, occurrence = mark.partition("#")
+    try:
+        label = state.ruleset.deadline(key).label
+    except KeyError:
+        label = key
+    return label + (f" ({occurrence})" if occurrence else "")
+
+
+def _documents(state: CaseState, today: date, views: dict, rules: PreflightRules) -> list[ToetsPoint]:
+    out = []
+    for key in _VERSLAG_STEPS:
+        if key not in state.ruleset.keys:
+            continue
+        view = views.get(key)
+        label = state.ruleset.deadline(key).label
+        if key in state.done:
+            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label=label,
+                                  detail=f"Aanwezig ({_fmt(state.done[key].on)})"))
+        elif view is not None and view.status is DeadlineStatus.WAIVED:
+            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label=label,
+                                  detail=f"Niet nodig: {view.waived_because}"))
+        elif view is not None and view.status is DeadlineStatus.OVERDUE:
+            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OPEN, label=label,
+                                  detail=f"Ontbreekt; uiterlijk {_fmt(view.due)}"))
+        else:
+            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.LATER, label=label,
+                                  detail=f"Nog niet nodig; uiterlijk {_fmt(view.due if view else None)}"))
+    if "plan_van_aanpak" in state.done:
+        held = len(state.evaluations)
+        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label="Bijstellingen van het plan van aanpak",
+                              detail=f"{held} evaluatie{'' if held == 1 else 's'} vastgelegd"))
+    oordeel = _oordeel_gap(state, today, rules)
+    last = max((e.on for e in state.dossier if e.actor.role is Role.BEDRIJFSARTS and e.kind in rules.oordeel_kinds), default=None)
+    if oordeel is not None:
+        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OPEN, label=oordeel.label, detail=oordeel.detail))
+    else:
+        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK if last else PointStatus.LATER,
+                              label="Actueel oordeel van de bedrijfsarts",
+                              detail=f"Laatste oordeel {_fmt(last)}" if last else "Nog niet nodig"))
+    out.append(ToetsPoint(
+        step=ToetsStep.DOCUMENTEN, status=PointStatus.OK if last else PointStatus.LATER, label="Medische informatie",
+        detail="Via de bedrijfsarts (niet via de werkgever), in diens eigen stukken" if last
+        else "Nog geen oordeel van de bedrijfsarts vastgelegd"))
+    return out
+
+
+def _result(state: CaseState) -> ToetsPoint:
+    partial = state.partial_recovery
+    if partial is not None and partial.percentage is not None and partial.percentage >= SATISFACTORY_PERCENTAGE:
+        return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.OK, label="Bevredigend resultaat",
+                          detail=f"De werknemer werkt weer voor {partial.percentage}% ({_fmt(partial.on)})")
+    if state.spoor2_result is not None and state.spoor2_result.value in ("nieuw_werk", "detachering"):
+        return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.OK, label="Bevredigend resultaat",
+                          detail=f"Tweede spoor: {state.spoor2_result.value.replace('_', ' ')}")
+    return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.LATER, label="Geen bevredigend resultaat (nog)",
+                      detail="Dan kijkt UWV of de inspanningen voldoende waren (stap 3)")
+
+
+def _repair(today: date, views: dict, anything_open: bool, end: date | None) -> ToetsPoint:
+    verslag = views.get("reintegratieverslag")
+    due = verslag.due if verslag is not None else None
+    if not anything_open:
+        return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel", detail="Niets te herstellen")
+    if due is not None and today <= due:
+        return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel",
+                          detail=f"Nog te herstellen: {(due - today).days} dagen tot het re-integratieverslag "
+                                 f"(uiterlijk {_fmt(due)})")
+    return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OPEN, label="Herstel",
+                      detail="Na de termijn van het re-integratieverslag: herstel kan nog, maar UWV legt dan een "
+                             f"loonsanctie op die eindigt na een geaccepteerde herstelmelding (einde wachttijd nu {_fmt(end)})")

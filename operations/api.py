@@ -28,6 +28,7 @@ from documents.store import DocumentStore
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
+from domain.dossier_check import Toets
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
@@ -38,7 +39,7 @@ from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
 from service.health import add_health_routes
-from service.rulebook import load_spoor2_rules
+from service.rulebook import load_dossier_rules, load_spoor2_rules
 from workflows.payloads import ActionResult, TrajectoryActionResult
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -184,6 +185,15 @@ async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSum
 
 
 _Entry = TypeVar("_Entry", bound=DossierEntry)
+
+
+async def poortwachtertoets(client: Client, case_id: str) -> Toets:
+    """The live poortwachtertoets of a case (the shipped pre-flight rules for a case opened without its own)."""
+    handle = cases.case_handle(client, case_id)
+    found = await handle.query(SickLeaveCase.poortwachtertoets, args=[today(), load_dossier_rules().preflight],
+                               rpc_timeout=QUERY_TIMEOUT)
+    assert found is not None  # rules are always given
+    return found
 
 
 def redact_dossier(entries: list[_Entry], caller: Caller) -> list[_Entry]:
@@ -338,6 +348,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         """Every statutory step with its due date and status."""
         await readable_case(client, case_id, who)
         return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
+
+    @api.get("/cases/{case_id}/poortwachtertoets", response_model=Toets)
+    async def case_toets(case_id: CaseId, who: Authed) -> Toets:
+        """The dossier read the way UWV's assessor will (documents, result, effort, reasons, repair), with its open points.
+        It says what is on record and when (as the deadlines do), never a note or a finding of the bedrijfsarts."""
+        await readable_case(client, case_id, who)
+        return await poortwachtertoets(client, case_id)
 
     @api.get("/cases/{case_id}/dossier", response_model=list[DossierLine])
     async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierLine]:

@@ -23,8 +23,9 @@ from urllib.parse import quote
 
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
 from domain.models import OPAQUE_ID_PATTERN, Stage
+from domain.dossier_check import TOETS_LABELS
 from domain.observations import Observation, standing
-from service.rulebook import load_rulebook, working_day_holidays
+from service.rulebook import load_dossier_rules, load_rulebook, working_day_holidays
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
@@ -328,7 +329,8 @@ class HttpBackend:
     async def case(self, case_id: str) -> dict[str, Any]:
         base = f"/api/cases/{quote(case_id, safe='')}"
         return {"summary": await self._call("GET", base), "deadlines": await self._call("GET", f"{base}/deadlines"),
-                "dossier": await self._call("GET", f"{base}/dossier")}
+                "dossier": await self._call("GET", f"{base}/dossier"),
+                "poortwachtertoets": await self._call("GET", f"{base}/poortwachtertoets")}
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
         where = "spoor2/actions" if spoor2 else "actions"
@@ -417,9 +419,12 @@ class DirectBackend:
         summary = await self._run(cases.summary(self.client, case_id), case_id)
         handle = cases.case_handle(self.client, case_id)
         deadlines = await self._run(handle.query(SickLeaveCase.deadlines, _today()), case_id)
-        dossier = await self._run(handle.query(SickLeaveCase.dossier), case_id)
+        dossier = await self._run(handle.query(SickLeaveCase.dossier, _today()), case_id)
+        toets = await self._run(handle.query(SickLeaveCase.poortwachtertoets, args=[_today(), load_dossier_rules().preflight]),
+                                case_id)
         return {"summary": summary.model_dump(mode="json"), "deadlines": [d.model_dump(mode="json") for d in deadlines],
-                "dossier": [e.model_dump(mode="json") for e in dossier]}
+                "dossier": [e.model_dump(mode="json") for e in dossier],
+                "poortwachtertoets": toets.model_dump(mode="json") if toets else None}
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
         from operations import cases, spoor2 as trajectories
@@ -574,6 +579,7 @@ def _case(args: argparse.Namespace) -> int:
             _print_json(found)
             return 0
         _print_case(found["summary"], found["deadlines"], found["dossier"])
+        _print_toets(found.get("poortwachtertoets"))
         return 0
 
     return _run(args, command)
@@ -627,6 +633,17 @@ def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: lis
     _table(["#", "date", "role", "kind", "summary"],
            [[e.get("seq"), e.get("on"), (e.get("actor") or {}).get("role"), e.get("kind"), _entry_text(e)]
             for e in dossier])
+
+
+def _print_toets(toets: dict[str, Any] | None) -> None:
+    """The poortwachtertoets's verdict and its open points, in the assessor's order."""
+    if not toets:
+        return
+    print(f"\nPoortwachtertoets ({toets.get('as_of')}): {toets.get('verdict')}")
+    labels = {step.value: label for step, label in TOETS_LABELS.items()}
+    for p in toets.get("points", []):
+        if p.get("status") == "open":
+            print(f"  ! {labels.get(p.get('step'), p.get('step'))} {p.get('label')}: {p.get('detail')}")
 
 
 def _entry_text(e: dict[str, Any]) -> str:

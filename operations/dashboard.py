@@ -31,6 +31,7 @@ from temporalio.service import RPCError
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseSummary, DeadlineView
+from domain.dossier_check import TOETS_LABELS
 from domain.observations import ObservationState, standing
 from domain.models import DossierEntry, Role, Stage
 from domain.spoor2 import TrajectoryView
@@ -447,9 +448,10 @@ def add_dashboard(app: FastAPI) -> None:
             except trajectories.NoTrajectory:
                 return None
 
-        deadlines, dossier, view = await asyncio.gather(
+        deadlines, dossier, view, toets = await asyncio.gather(
             handle.query(SickLeaveCase.deadlines, today, rpc_timeout=api.QUERY_TIMEOUT),
-            handle.query(SickLeaveCase.dossier, rpc_timeout=api.QUERY_TIMEOUT), trajectory())
+            handle.query(SickLeaveCase.dossier, today, rpc_timeout=api.QUERY_TIMEOUT), trajectory(),
+            api.poortwachtertoets(client, case_id))
         dossier = api.redact_dossier(dossier, caller)
         kinds = [{"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
                   "fields": fields.get((on, kind), [])}
@@ -460,4 +462,5 @@ def add_dashboard(app: FastAPI) -> None:
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, skeletons=json.dumps(skeletons), closed=summary.closed_on is not None,
+            toets=toets, toets_steps=list(TOETS_LABELS.items()),
         )

@@ -78,6 +78,33 @@ async def test_open_act_and_read_a_case(api):
     assert (await api.get("/api/cases/Cnosuchcase")).status_code == 404
 
 
+async def test_the_poortwachtertoets_and_the_observations_are_read_through_the_api_in_scope(api):
+    case_id = new_id()
+    # Opened in week 8 with the probleemanalyse declared not done: observed overdue at once.
+    await api.open(case_id, first_sick_day=(today() - timedelta(days=50)).isoformat(),
+                   prior_steps=[{"key": "probleemanalyse", "done_on": None}])
+    toets = await eventually(lambda: api.get(f"/api/cases/{case_id}/poortwachtertoets"),
+                             lambda r: r.status_code == 200 and "open" in r.json()["verdict"])
+    points = toets.json()["points"]
+    assert [p["step"] for p in points][0] == "documenten" and points[-1]["step"] == "herstel"
+    assert any(p["status"] == "open" and p["label"] == "Probleemanalyse door de bedrijfsarts" for p in points)
+    dossier = (await api.get(f"/api/cases/{case_id}/dossier")).json()
+    [seen] = [e for e in dossier if e["kind"] == "deadline_overdue" and e["details"]["key"] == "probleemanalyse"]
+    assert seen["observation"]["state"] == "open" and seen["superseded_by"] is None
+    # Recorded after the fact, on time: the observation is superseded, and the toets no longer holds it open.
+    pa = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts",
+                       on=(today() - timedelta(days=50) + timedelta(days=40)).isoformat())
+    assert pa.status_code == 200, pa.text
+    dossier = (await api.get(f"/api/cases/{case_id}/dossier")).json()
+    [seen] = [e for e in dossier if e["kind"] == "deadline_overdue" and e["details"]["key"] == "probleemanalyse"]
+    assert seen["observation"]["state"] == "superseded" and seen["superseded_by"] == pa.json()["entry"]["seq"]
+    points = (await api.get(f"/api/cases/{case_id}/poortwachtertoets")).json()["points"]
+    assert not any(p["status"] == "open" and p["label"] == "Probleemanalyse door de bedrijfsarts" for p in points)
+    # Another employer's werkgever reads neither.
+    for path in ("/poortwachtertoets", "/dossier"):
+        assert (await api.get(f"/api/cases/{case_id}{path}", who="other_werkgever")).status_code == 403
+
+
 async def test_a_retried_request_applies_once(api):
     case_id = new_id()
     first = await api.open(case_id, key="open-" + case_id)

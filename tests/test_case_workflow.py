@@ -122,6 +122,8 @@ async def test_case_all_the_way_to_the_wia_application_closes_at_end_of_waiting_
         (345, "ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False}),
         (355, "eerstejaarsevaluatie_held", VIEWS),
         (370, "spoor2_started", {"role": "werkgever"}),
+        (596, "eindevaluatie_held", {"role": "werkgever", **VIEWS}),
+        (598, "werknemer_oordeel_recorded", {"role": "werknemer", "opinion": "Ik kan niet terug", "agrees": True}),
         (600, "reintegratieverslag_completed", {"role": "werkgever"}),
         (620, "wia_aanvraag_filed", {}),
     ]

@@ -31,7 +31,8 @@ def test_calendar_json_from_the_installed_command():
     assert due["wia_aanvraag"] == "2026-10-18" and due["einde_wachttijd"] == "2027-01-03"
     assert {d["key"] for d in out["deadlines"]} == {
         "ziekmelding_arbodienst", "probleemanalyse", "plan_van_aanpak", "evaluatie", "ziekmelding_uwv",
-        "eerstejaarsevaluatie", "spoor2_start", "wia_brief_uwv", "reintegratieverslag", "wia_aanvraag", "einde_wachttijd"}
+        "eerstejaarsevaluatie", "spoor2_start", "wia_brief_uwv", "eindevaluatie", "oordeel_werknemer", "reintegratieverslag",
+        "wia_aanvraag", "einde_wachttijd"}
     evaluations = [d for d in out["deadlines"] if d["key"] == "evaluatie"]
     assert [e["occurrence"] for e in evaluations] == list(range(1, len(evaluations) + 1))
     assert len({e["due"] for e in evaluations}) == len(evaluations)  # each once

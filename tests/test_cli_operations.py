@@ -109,6 +109,8 @@ async def test_open_list_show_act_and_retry_once(cli):
     assert f"Case {case_id} - employer {employer} - stage ziekmelding" in shown.out
     assert "week 1, day 4" in shown.out and "\nDeadlines\n" in shown.out and "\nDossier\n" in shown.out
     assert any(l.startswith("probleemanalyse ") and "open" in l for l in shown.out.splitlines())
+    # The poortwachtertoets's verdict: nothing due yet on a new case, so no open points.
+    assert "\nPoortwachtertoets (" in shown.out and "Geen open punten" in shown.out
 
     # An action with a field, then its retry with the same key: applied once.
     key = f"k-{uuid.uuid4().hex[:12]}"
@@ -195,6 +197,8 @@ async def test_acknowledging_an_escalation(cli):
     assert f"recorded: escalation_acknowledged on case {case_id}" in acked.out
     shown = await cli("case", case_id)
     assert "escalation_acknowledged" in shown.out and "escalation:" in shown.out
+    # The stagnation without a deskundigenoordeel is an open point of the toets, in the assessor's order.
+    assert "! 3. Zijn de re-integratie-inspanningen voldoende? Deskundigenoordeel" in shown.out
 
 
 async def test_the_embedded_workers_token_file_is_the_default_token(api_server, tmp_path):

@@ -205,6 +205,9 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(timeline.locator("g.dl[data-key='probleemanalyse']")).to_have_attribute("data-status", "done")
                 await expect(timeline.locator("path.esc-raised")).to_have_count(1)  # level 1: a step is overdue
                 await expect(timeline.locator("line.today")).to_have_count(1)
+                toets = page.locator("section.toets")
+                await expect(toets).to_contain_text("Poortwachtertoets")
+                await expect(toets.locator(".point-open", has_text="Plan van aanpak")).not_to_have_count(0)
                 await page.screenshot(path=ARTIFACTS / "case_before.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_before.png")
 
@@ -228,6 +231,9 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(pva).to_have_attribute("data-status", "done")
                 await expect(timeline.locator("circle.esc-resolved")).to_have_count(1)
                 await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge.st-done")).to_have_text("done")
+                # The overdue observation stays in the dossier and now says the step was done, late, with its days.
+                observed = page.locator("#dossier li[data-kind='deadline_overdue']", has_text="plan_van_aanpak")
+                await expect(observed.locator(".standing-late")).to_contain_text("dagen te laat")
                 await page.screenshot(path=ARTIFACTS / "case_after.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_after.png")
                 assert not errors, errors

@@ -222,6 +222,11 @@ def full_case(case_id: str, *, late_pa: bool) -> Seed:
     outcome_day = seed.day(7 * 90 - 1)
     steps = [(seed.day(7 * 86), lambda on: seed.act("bedrijfsarts_oordeel", on, role="bedrijfsarts", actor_id="ba-4",
                                                     belastbaarheid_hours_per_day=4, note=OORDEEL_NOTE)),
+             (seed.day(7 * 90 - 5), lambda on: seed.act("eindevaluatie_held", on, role="werkgever", actor_id="hr-1",
+                                                        employer_view="Terug naar werk lukte niet; WIA-aanvraag",
+                                                        employee_view="Eens met het verloop")),
+             (seed.day(7 * 90 - 4), lambda on: seed.act("werknemer_oordeel_recorded", on, role="werknemer", actor_id=None,
+                                                        opinion="De begeleiding was goed", agrees=True)),
              (seed.day(7 * 90 - 3), lambda on: seed.act("reintegratieverslag_completed", on, role="werkgever", actor_id="hr-1"))]
     for off in range(14, (outcome_day - p3).days, 14):
         steps.append((p3 + timedelta(days=off), seed.activity))

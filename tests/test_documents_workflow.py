@@ -109,7 +109,9 @@ async def test_a_late_probleemanalyse_is_flagged_at_week_80_and_listed_in_the_wi
             break
         await asyncio.sleep(0.1)
     assert {n["recipient_role"] for n in preflight} == {"casemanager", "werkgever"}
-    assert all("Probleemanalyse door de bedrijfsarts: late, risk loonsanctie" in n["body"] for n in preflight)
+    # Listed in the order UWV's assessor reads the verslag (the poortwachtertoets): effort, then the step.
+    assert all("3. Zijn de re-integratie-inspanningen voldoende? Probleemanalyse door de bedrijfsarts: 19 dagen te laat"
+               in n["body"] for n in preflight), preflight[0]["body"]
     [check] = [e for e in await driver.dossier() if e.kind == "preflight"]
     assert check.details["week"] == 80 and "probleemanalyse" in {g["key"] for g in check.details["gaps"]}
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from temporalio.client import WorkflowExecutionStatus
 
 from domain.case import CaseState
-from domain.dossier_check import GapKind, gaps
+from domain.dossier_check import GapKind, PointStatus, ToetsStep, gaps
 from domain.models import DeadlineStatus, Stage
 from domain.nl_time import start_of_day
 from domain.observations import ObservationState
@@ -19,6 +19,7 @@ from service.rulebook import load_dossier_rules
 from tests.driver import CaseDriver
 from tests.test_case_workflow import VIEWS, wait_for
 from tests.test_documents_workflow import local_store, pdf_text, rendered
+from workflows.sick_leave_case import SickLeaveCase
 
 PREFLIGHT = load_dossier_rules().preflight
 
@@ -351,3 +352,84 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
     assert again.entry.seq == result.entry.seq
     assert [e.kind for e in await driver.dossier()].count("relapse") == 1
     await driver.save_history("truth_relapse_after_close")
+
+
+async def test_the_poortwachtertoets_reads_the_dossier_in_the_assessors_order(driver):
+    today = await driver.today()
+    first = today - timedelta(weeks=86)
+    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 50, "plan_van_aanpak": 60, "ziekmelding_uwv": 290,
+            "eerstejaarsevaluatie": 360}
+    await driver.open(first, stage="spoor1", documents=True,
+                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(102, 7 * 86 - 6, 42)])
+    await driver.act("bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4)
+
+    async def toets():
+        return await driver.handle.query(SickLeaveCase.poortwachtertoets, args=[await driver.today(), None])
+
+    found = await toets()
+    order = [p.step for p in found.points]
+    assert order == sorted(order, key=list(ToetsStep).index)  # documents, result, effort, reasons, repair
+    by_label = {p.label: p for p in found.points if p.step is ToetsStep.DOCUMENTEN}
+    assert by_label["Eindevaluatie van werkgever en werknemer"].status is PointStatus.LATER
+    assert by_label["Mening van de werknemer over de re-integratie"].status is PointStatus.LATER
+    pa = by_label["Probleemanalyse door de bedrijfsarts"]
+    assert (pa.step, pa.status) == (ToetsStep.DOCUMENTEN, PointStatus.OK)
+    effort = [p for p in found.open_points if p.step is ToetsStep.INSPANNINGEN]
+    # Late, missing, and (taken over without them) the views on the plan van aanpak and the eerstejaarsevaluatie.
+    assert {p.label for p in effort} == {"Probleemanalyse door de bedrijfsarts", "Start tweede spoor (uiterlijk)",
+                                         "Plan van aanpak, met casemanager", "Eerstejaarsevaluatie"}
+    repair = found.points[-1]
+    assert repair.step is ToetsStep.HERSTEL and "tot het re-integratieverslag" in repair.detail
+
+    # The reason for the late probleemanalyse, given now: no longer an effort gap, but a reason given after the term.
+    await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts wegens ziekte vervangen")
+    found = await toets()
+    assert [p.label for p in found.open_points if p.step is ToetsStep.GRONDEN] == ["Probleemanalyse door de bedrijfsarts"]
+    assert "Probleemanalyse door de bedrijfsarts" not in {p.label for p in found.open_points if p.step is ToetsStep.INSPANNINGEN}
+
+    # Week 88's pre-flight names the open points in the same order, in what it records and what it sends.
+    await driver.advance_to(first + timedelta(weeks=88, days=2))
+    preflight = [e for e in await driver.dossier() if e.kind == "preflight"][-1]
+    assert [p["label"] for p in preflight.details["toets"]] == [p.label for p in (await toets()).open_points]
+    body = (await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "preflight_gaps"]))[-1]["body"]
+    assert "4. Is er een deugdelijke grond waar dat niet zo is? Probleemanalyse door de bedrijfsarts" in body
+
+    # Week 92: the verslag's own parts are due; recorded, they are in order.
+    await driver.advance_to(first + timedelta(weeks=92))
+    missing = {p.label for p in (await toets()).open_points if p.step is ToetsStep.DOCUMENTEN}
+    assert missing >= {"Eindevaluatie van werkgever en werknemer", "Mening van de werknemer over de re-integratie"}
+    await driver.act("eindevaluatie_held", role="werkgever", **VIEWS)
+    await driver.act("werknemer_oordeel_recorded", role="werknemer", opinion="Ik kon niet meer terug", agrees=True)
+    documents = {p.label: p.status for p in (await toets()).points if p.step is ToetsStep.DOCUMENTEN}
+    assert documents["Eindevaluatie van werkgever en werknemer"] is PointStatus.OK
+    assert documents["Mening van de werknemer over de re-integratie"] is PointStatus.OK
+    await driver.save_history("truth_poortwachtertoets")
+
+
+def test_a_case_from_before_the_change_marks_what_its_records_disprove_when_it_moves_to_the_new_revision():
+    """A running case gains revision 1 when it continues as new: its stale observation is marked, and names the
+    record that disproves it."""
+    from datetime import datetime, timezone
+
+    from domain import case as rules
+    from domain.actions import parse_action
+    from domain.models import Actor
+    from service.rulebook import load_rulebook
+
+    first = date(2026, 1, 5)
+    opening = rules.CaseOpening(case_id="C-old", employer_id="E-acme", first_sick_day=first,
+                                opened_by=Actor(role="casemanager", id="cm-1"))
+    now = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
+    state = rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=first, now=now)
+    assert state.revision == 0
+    rules.tick(state, today=first + timedelta(days=45), now=now)  # the old revision observes the probleemanalyse
+    pa = parse_action({"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts"},
+                       "on": (first + timedelta(days=41)).isoformat()})
+    entry = rules.apply(state, pa, first + timedelta(days=46), now)
+    [seen] = [e for e in state.dossier if e.kind == "deadline_overdue" and e.details["key"] == "probleemanalyse"]
+    assert seen.superseded_by is None  # revision 0 never marks...
+    assert rules.observations(state, first + timedelta(days=46))[seen.seq].state is ObservationState.SUPERSEDED  # ...but shows
+    rules.upgrade(state, first + timedelta(days=60))
+    assert state.revision == rules.CURRENT_REVISION and seen.superseded_by == entry.seq
+    assert "probleemanalyse" not in state.overdue_marked

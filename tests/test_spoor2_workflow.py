@@ -120,6 +120,10 @@ async def test_pause_for_illness_stops_the_phase_clock_then_secondment_until_wee
     await driver.case_dossier_has("spoor2_outcome")
     summary = await driver.summary()
     assert summary.stage is Stage.SPOOR2 and summary.spoor2_result.value == "detachering" and summary.outcome is None
+    # The employee applies for WIA in week 92: with the aanvraag on record the case ends with the waiting time
+    # (without one it would stay open, README "A late WIA aanvraag").
+    await driver.advance_to(first + timedelta(weeks=92))
+    await driver.act("wia_aanvraag_filed")
 
     case = await driver.result()
     assert case.outcome is Outcome.EINDE_WACHTTIJD and case.closed_on == first + timedelta(days=7 * 104 - 1)

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
     from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
+    from domain.dossier_check import PreflightRules, Toets
     from domain.errors import ActionRefused
     from domain.models import Notification
     from domain.nl_time import local_date, start_of_day
@@ -325,6 +326,11 @@ class SickLeaveCase:
     def dossier(self, as_of: date | None = None) -> list[DossierLine]:
         """Every event of the case in the order it was recorded; overdue observations with how they stand now."""
         return rules.dossier_lines(self._require_state(), self._as_of(as_of))
+
+    @workflow.query
+    def poortwachtertoets(self, as_of: date | None = None, preflight: PreflightRules | None = None) -> Toets | None:
+        """The dossier in the order UWV's assessor reads it, with its open points; `preflight` for a case without its own rules."""
+        return rules.poortwachtertoets(self._require_state(), self._as_of(as_of), preflight)
 
     @workflow.query
     def state(self) -> CaseState:
