@@ -198,11 +198,15 @@ def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState |
             return f"Zaak gesloten: {OUTCOME_LABELS.get(str(d.get('outcome')), d.get('outcome'))}"
         case "deadline_overdue":
             occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
-            what = f"Termijn verstreken: {_label(case, d.get('key'))}{occ} was uiterlijk {fmt_date(d.get('due'))}"
+            step, due = f"{_label(case, d.get('key'))}{occ}", fmt_date(d.get("due"))
             standing_now = (seen or {}).get(entry.seq)
             if standing_now is None:
-                return what + " en was toen niet gedaan"
-            return f"{what} en was toen niet gedaan; {standing(standing_now)}"
+                return f"Termijn verstreken: {step} was uiterlijk {due} en was toen niet gedaan"
+            if standing_now.state is ObservationState.SUPERSEDED:
+                return f"Vervallen waarneming: {step} leek na {due} niet gedaan; {standing(standing_now)}"
+            if standing_now.state is ObservationState.OPEN:
+                return f"Termijn verstreken: {step} was uiterlijk {due} en is niet gedaan"
+            return f"Termijn verstreken: {step} was uiterlijk {due} en was toen niet gedaan; {standing(standing_now)}"
         case "milestone_passed":
             return "Mijlpaal verstreken: " + re.sub(r"\d{4}-\d{2}-\d{2}", lambda m: fmt_date(m.group(0)), entry.summary)
         case "escalation_raised":

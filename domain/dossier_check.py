@@ -275,7 +275,8 @@ def toets(state: CaseState, today: date, rules: PreflightRules) -> Toets:
     points.append(_repair(today, views, any(p.status is PointStatus.OPEN for p in points), wachttijd_end(state)))
     open_ = [p for p in points if p.status is PointStatus.OPEN]
     verdict = ("Geen open punten: het dossier is tot vandaag op orde" if not open_
-               else f"{len(open_)} open {'punt' if len(open_) == 1 else 'punten'} die UWV bij de beoordeling zou tegenwerpen")
+               else "1 open punt dat UWV bij de beoordeling zou tegenwerpen" if len(open_) == 1
+               else f"{len(open_)} open punten die UWV bij de beoordeling zou tegenwerpen")
     return Toets(as_of=today, points=points, verdict=verdict)
 
 

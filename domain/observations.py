@@ -124,7 +124,7 @@ def standing(o: Observation) -> str:
     """How an overdue observation stands now, in Dutch: the words the dashboard, CLI and documents all use."""
     if o.state is ObservationState.SUPERSEDED:
         by = f" (regel {o.superseded_by})" if o.superseded_by is not None else ""
-        return f"vervallen: een latere vastlegging{by} laat zien dat de termijn toen niet verstreken was"
+        return f"vervallen: een latere vastlegging{by} laat zien dat de termijn toen nog niet verstreken was"
     if o.state is ObservationState.LATE:
         return f"later gedaan op {o.done_on:%d-%m-%Y}, {o.days_late} {'dag' if o.days_late == 1 else 'dagen'} te laat"
     return "nog niet gedaan"

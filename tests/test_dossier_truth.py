@@ -78,7 +78,8 @@ async def test_a_step_recorded_after_the_fact_supersedes_the_overdue_observation
     await driver.act("document_requested", document="reintegratieoverzicht", action_id="doc-1")
     [ref] = await rendered(driver, 1)
     text = " ".join(pdf_text(local_store(driver).get(ref.pdf)).split())
-    assert f"Probleemanalyse door de bedrijfsarts was uiterlijk {fmt(due)} en was toen niet gedaan; vervallen" in text
+    assert (f"Vervallen waarneming: Probleemanalyse door de bedrijfsarts leek na {fmt(due)} niet gedaan; vervallen: "
+            f"een latere vastlegging (regel {result.entry.seq}) laat zien") in text
     assert "later gedaan op" in text and "1 dag te laat" in text
     assert "en is niet gedaan" not in text
     assert "1 gat in het dossier" in text
