@@ -8,6 +8,7 @@ The recorded histories in tests/histories are the running cases they must not br
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -82,7 +83,9 @@ def _recorded_new_cases() -> list[WorkflowHistory]:
     for path in sorted(HISTORIES.glob("v*/*.json")):
         events = json.loads(path.read_text("utf-8"))["events"]
         started = events[0]["workflowExecutionStartedEventAttributes"]
-        if started["workflowType"]["name"] == "SickLeaveCase" and "continuedExecutionRunId" not in started:
+        # A run that starts from a state (a case reopened for a relapse, like one continued as new) is no new case.
+        arg = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"]))
+        if started["workflowType"]["name"] == "SickLeaveCase" and arg.get("state") is None:
             found.append(WorkflowHistory.from_json(f"{path.parent.name}/{path.stem}", path.read_text("utf-8")))
     return found
 
