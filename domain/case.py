@@ -32,6 +32,8 @@ from domain.models import (
     Role,
     Stage,
     append_entry,
+    recorded_details,
+    retry_refusal,
 )
 from domain.nl_time import start_of_day
 from domain.rules import RuleSet
@@ -885,11 +887,10 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     """Refuse, with the reason, an action that does not fit the case; else return."""
     kind: str = action.kind  # type: ignore[attr-defined]
     seq = state.applied_actions.get(action.action_id)
-    if seq is not None:  # a retry: answered from the dossier, never applied twice
-        if state.dossier[seq - 1].kind != kind:
-            raise ActionRefused(
-                f"action_id: {action.action_id!r} was already used for {state.dossier[seq - 1].kind}, not {kind}"
-            )
+    if seq is not None:  # a retry: answered from the dossier to the same request only, never applied twice
+        refusal = retry_refusal(state.dossier[seq - 1], action)
+        if refusal is not None:
+            raise ActionRefused(refusal)
         return
     if state.closed:
         raise ActionRefused(
@@ -930,8 +931,7 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
     if completes is not None:
         state.done[completes] = DoneStep(on=action.on, action_id=action.action_id)
     summary = _EFFECTS.get(kind, _no_effect)(state, action, now) or kind.replace("_", " ")
-    # Contact addresses are kept for notifying, not written into the dossier.
-    details = action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on", "addresses"}, exclude_none=True)
+    details = recorded_details(action)  # contact addresses are kept for notifying, not written into the dossier
     entry = state.record(
         now=now, on=action.on, actor=action.actor, kind=kind, summary=summary, action_id=action.action_id, details=details
     )

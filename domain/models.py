@@ -115,6 +115,32 @@ def append_entry(
     return entry
 
 
+# Action fields never written into a record: contact addresses are kept for notifying only.
+NOT_RECORDED = frozenset({"addresses"})
+
+
+def recorded_details(action: BaseModel) -> dict[str, Any]:
+    """What a record keeps of an action beyond its kind, id, actor and date."""
+    return action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on", *NOT_RECORDED}, exclude_none=True)
+
+
+def retry_refusal(entry: DossierEntry, action: Any) -> str | None:
+    """Why a request that reuses an applied action id may not be answered with its entry; None for a true retry.
+
+    Action ids show in every dossier, so a stored answer (a bedrijfsarts's note among its details) goes
+    only to the caller who made the request, and only for the same request; anyone else learns nothing
+    of it, not even its kind.
+    """
+    if entry.actor != action.actor:
+        return f"action_id: {action.action_id!r} belongs to another caller's request; send a new Idempotency-Key"
+    if entry.kind != action.kind:
+        return f"action_id: {action.action_id!r} was already used for {entry.kind}, not {action.kind}"
+    if entry.on != action.on or entry.details != recorded_details(action):
+        return (f"action_id: {action.action_id!r} was already used for another {action.kind} (other date or fields); "
+                "send a new Idempotency-Key")
+    return None
+
+
 def without_medical_notes(entries: list[DossierEntry]) -> list[DossierEntry]:
     """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only."""
     return [

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from domain.actions import parse_tagged
 from domain.errors import ActionRefused
-from domain.models import SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role, append_entry
+from domain.models import (SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role, append_entry,
+                           recorded_details, retry_refusal)
 from domain.stagnation import Expectation, Spoor2Watch, spoor2_watch
 
 # --------------------------------------------------------------------------- rules as data
@@ -472,9 +473,10 @@ def check(state: TrajectoryState, action: Any, today: date) -> None:
     """Refuse, with the reason, an action that does not fit the trajectory; else return."""
     kind: str = action.kind
     seq = state.applied_actions.get(action.action_id)
-    if seq is not None:
-        if state.record[seq - 1].kind != kind:
-            raise ActionRefused(f"action_id: {action.action_id!r} was already used for {state.record[seq - 1].kind}, not {kind}")
+    if seq is not None:  # a retry: answered from the record to the same request only, never applied twice
+        refusal = retry_refusal(state.record[seq - 1], action)
+        if refusal is not None:
+            raise ActionRefused(refusal)
         return
     if state.ended:
         raise ActionRefused(f"{kind}: the trajectory has ended ({state.outcome.value} on {state.ended_on}); no action is accepted any more")  # type: ignore[union-attr]
@@ -662,7 +664,7 @@ def apply(state: TrajectoryState, action: Any, today: date, now: datetime) -> Tr
     if seq is not None:
         return state.record[seq - 1]
     summary = _EFFECTS[action.kind](state, action)
-    details = action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on"}, exclude_none=True)
+    details = recorded_details(action)
     return state.log(now=now, on=action.on, actor=action.actor, kind=action.kind, summary=summary,
                      action_id=action.action_id, details=details)
 

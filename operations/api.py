@@ -181,7 +181,17 @@ async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSum
         raise
     if caller.role is Role.WERKGEVER and summary.employer_id != caller.employer_id:
         raise Problem(403, "a werkgever may only see the cases of its own employer")
+    if caller.role is Role.REINTEGRATIECOACH and not coaches(summary, caller):
+        raise Problem(403, "a reintegratiecoach may only see the cases it coaches")
     return summary
+
+
+def coaches(summary: CaseSummary, caller: Caller) -> bool:
+    """Whether a coach may see a case: the one its spoor 2 trajectory names as coach. A running trajectory that
+    names none yet is open to coaches, so that one can hold the intake (which names the coach)."""
+    if summary.spoor2_coach_id is not None:
+        return summary.spoor2_coach_id == caller.id
+    return summary.spoor2_running
 
 
 _Entry = TypeVar("_Entry", bound=DossierEntry)
@@ -426,9 +436,10 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
                                    f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
         await readable_case(client, case_id, who)
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
-        if on == "case":
-            return await cases.act(client, case_id, payload)
-        return await trajectories.act(client, case_id, payload)
+        result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
+        # The same redaction as the dossier's: an answer never carries more than the caller may read there.
+        [entry] = redact_dossier([result.entry], who)
+        return result.model_copy(update={"entry": entry})
 
     record.__name__ = f"{on}_{kind}"
     record.__doc__ = (model.__doc__ or kind.replace("_", " ").capitalize()) + f"\n\nRoles: {allowed}."

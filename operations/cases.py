@@ -28,7 +28,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.actions import admit, parse_action
 from domain.case import CaseOpening, CaseSummary, check_reopen, open_case as check_opening
 from domain.errors import ActionRefused
-from domain.models import OPAQUE_ID_PATTERN, Stage
+from domain.models import OPAQUE_ID_PATTERN, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
 from service.rulebook import (load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules,
@@ -191,10 +191,11 @@ async def execute_action(client: Client, handle: WorkflowHandle, update: Any, pa
                 await asyncio.sleep(0.1 * attempt)
                 continue
             raise ActionRejected(await closed_reason()) from None
-    # Within one run the server answers a known update id from its own record, without asking
-    # the workflow: an id reused for another action must still be refused.
-    if result.entry.kind != action.kind:
-        raise ActionRejected(f"action_id: {action.action_id!r} was already used for {result.entry.kind}, not {action.kind}")
+    # Within one run the server answers a known update id from its own record, without asking the
+    # workflow's validator: the same rule again, so another caller's id answers nothing of its entry.
+    refusal = retry_refusal(result.entry, action)
+    if refusal is not None:
+        raise ActionRejected(refusal)
     return result
 
 

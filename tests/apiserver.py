@@ -29,6 +29,7 @@ CALLERS = {
     "operations": Caller(role=Role.OPERATIONS, id="ops-1"),
     "casemanager": Caller(role=Role.CASEMANAGER, id="cm-1"),
     "reintegratiecoach": Caller(role=Role.REINTEGRATIECOACH, id="coach-1"),
+    "other_coach": Caller(role=Role.REINTEGRATIECOACH, id="coach-8"),
     "bedrijfsarts": Caller(role=Role.BEDRIJFSARTS, id="arts-1"),
     "arbeidsdeskundige": Caller(role=Role.ARBEIDSDESKUNDIGE, id="ad-1"),
     "werkgever": Caller(role=Role.WERKGEVER, id="hr-1", employer_id="E-api"),

@@ -124,6 +124,28 @@ async def test_a_retried_request_applies_once(api):
     assert reused.status_code == 409 and "already used for ziekmelding_arbodienst_sent" in reused.json()["detail"]
 
 
+async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_note(api):
+    """Issue 18, high: action ids show in every dossier; replaying the bedrijfsarts's leaked its note."""
+    case_id = new_id()
+    await api.open(case_id)
+    note = "Diagnose: hernia L4-L5, pijnstilling"
+    key = f"pa-{case_id}"
+    pa = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note=note)
+    assert pa.status_code == 200 and pa.json()["entry"]["details"]["note"] == note  # the bedrijfsarts's own answer
+    for who in ("werkgever", "casemanager", "operations", "reintegratiecoach"):
+        replayed = await api.act(case_id, "probleemanalyse_recorded", who=who, key=key, note=note)
+        assert replayed.status_code in (403, 409), (who, replayed.text)
+        assert note not in replayed.text and "hernia" not in replayed.text
+    stolen = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever", key=key)
+    assert stolen.status_code == 409 and stolen.json()["detail"].endswith("belongs to another caller's request; "
+                                                                           "send a new Idempotency-Key")
+    # The bedrijfsarts's own retry is answered; with other fields it is refused, not answered.
+    again = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note=note)
+    assert again.status_code == 200 and again.json()["entry"]["seq"] == pa.json()["entry"]["seq"]
+    changed = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note="other")
+    assert changed.status_code == 409 and "already used for another probleemanalyse_recorded" in changed.json()["detail"]
+
+
 async def test_refusals_name_their_reason_with_the_right_status(api, api_server):
     case_id = new_id()
     await api.open(case_id)
@@ -173,9 +195,11 @@ async def test_the_bedrijfsartss_notes_are_for_the_bedrijfsarts_only(api):
         return next(e for e in dossier if e["kind"] == "probleemanalyse_recorded")["details"]
 
     assert (await seen_by("bedrijfsarts"))["note"] == note
-    for who in ("operations", "casemanager", "werkgever", "reintegratiecoach"):
+    for who in ("operations", "casemanager", "werkgever"):
         details = await seen_by(who)
         assert "note" not in details and details["belastbaarheid_hours_per_day"] == 4  # capacity, not diagnosis
+    # A coach sees only the cases it coaches, and this one has no spoor 2.
+    assert (await api.get(f"/api/cases/{case_id}/dossier", who="reintegratiecoach")).status_code == 403
     state = (await api.get(f"/api/cases/{case_id}/state", who="casemanager")).json()
     assert note not in str(state)
 
@@ -211,6 +235,24 @@ async def in_phase(api, case_id: str, employer: str, phase: int) -> None:
     for kind, who, fields in steps:
         r = await api.act(case_id, kind, who=who, spoor2=True, **fields)
         assert r.status_code == 200, (kind, r.text)
+
+
+async def test_a_coach_reads_and_acts_only_on_the_cases_it_coaches(api):
+    """Issue 18, high: a coach that named another coach's case read it and escalated it."""
+    employer = "E-api"
+    coached, fresh = new_id(), new_id()
+    await in_phase(api, coached, employer, 1)  # coach-1 holds the intake: its case
+    await api.open(fresh, employer)
+    await eventually(lambda: api.get(f"/api/cases/{coached}", who="reintegratiecoach"),
+                     lambda r: r.status_code == 200 and r.json()["spoor2_coach_id"] == "coach-1")
+    for path in ("", "/deadlines", "/dossier", "/poortwachtertoets", "/spoor2", "/documents"):
+        assert (await api.get(f"/api/cases/{coached}{path}", who="other_coach")).status_code == 403, path
+        assert (await api.get(f"/api/cases/{fresh}{path}", who="reintegratiecoach")).status_code == 403, path
+    refused = await api.act(coached, "stagnation_reported", who="other_coach")
+    assert refused.status_code == 403 and "cases it coaches" in refused.text
+    summary = (await api.get(f"/api/cases/{coached}")).json()
+    assert summary["escalation_level"] == 0  # nothing climbed, nobody was mailed
+    assert (await api.act(coached, "stagnation_reported", who="reintegratiecoach")).status_code == 200
 
 
 async def test_list_and_count_by_each_filter(api):

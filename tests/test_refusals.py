@@ -97,7 +97,14 @@ async def test_retried_request_is_applied_once(opened):
     dossier = await opened.dossier()
     assert [e.action_id for e in dossier].count("req-42") == 1
     await assert_refused(opened, "evaluatie_held", on, "'req-42' was already used for ziekmelding_arbodienst_sent",
-                         action_id="req-42")
+                         action_id="req-42", role="werkgever")
+    # The same caller, the same id, another date: not a retry.
+    await assert_refused(opened, "ziekmelding_arbodienst_sent", on + timedelta(days=1),
+                         "'req-42' was already used for another ziekmelding_arbodienst_sent", action_id="req-42", role="werkgever")
+    # Anyone else who replays the id (it shows in the dossier) learns nothing of its entry, not even its kind.
+    for role in ("casemanager", "operations"):
+        refused = await opened.refused("ziekmelding_arbodienst_sent", on, action_id="req-42", role=role)
+        assert refused == "action_id: 'req-42' belongs to another caller's request; send a new Idempotency-Key"
 
 
 async def test_starting_a_case_twice_is_refused(driver):

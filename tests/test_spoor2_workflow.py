@@ -260,9 +260,14 @@ async def test_a_retried_trajectory_action_is_applied_once(driver):
     first = await trajectories.act(driver.client, driver.case_id, payload)
     again = await trajectories.act(driver.client, driver.case_id, payload)
     assert again.entry == first.entry
+    # Another caller replaying the id (it shows in the record) learns nothing of the bedrijfsarts's entry.
     reused = driver.payload("intake_held", await driver.today(), action_id=payload["action_id"], coach_id="coach-1")
-    with pytest.raises(ActionRejected, match="was already used for document_received, not intake_held"):
+    with pytest.raises(ActionRejected, match="belongs to another caller's request"):
         await trajectories.act(driver.client, driver.case_id, reused)
+    mine = driver.payload("intake_held", await driver.today(), role="bedrijfsarts", action_id=payload["action_id"],
+                          coach_id="coach-1")
+    with pytest.raises(ActionRejected, match="was already used for document_received, not intake_held"):
+        await trajectories.act(driver.client, driver.case_id, mine)
     record = await driver.trajectory_record()
     assert [e.kind for e in record].count("document_received") == 1
     entries = await driver.case_dossier_has("spoor2:document_received")
