@@ -69,7 +69,8 @@ class ErrorBody(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in ((401, "Not authenticated"), (403, "The caller's role may not do this"), (404, "No such case"),
-                       (409, "Refused by the case, with its reason"), (422, "Malformed request"))
+                       (409, "Refused by the case, with its reason"), (422, "Malformed request"),
+                       (503, "Not taken just now (a restart); send the same request again after Retry-After seconds"))
 }
 
 CaseId = Annotated[str, Path(pattern=OPAQUE_ID_PATTERN, description="The case's opaque id")]
@@ -287,6 +288,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
             return JSONResponse({"detail": "no such case"}, status_code=404)
         log.warning("temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?"))
         return JSONResponse({"detail": f"Temporal or the case's worker did not answer ({exc.status.name})"}, status_code=503)
+
+    @app.exception_handler(cases.CaseBusy)
+    async def _busy(request: Request, exc: cases.CaseBusy) -> JSONResponse:
+        log.warning("action not taken, case busy", route=getattr(request.scope.get("route"), "path", "?"))
+        return JSONResponse({"detail": f"the case cannot take actions just now (a worker or the server is restarting); "
+                                       f"nothing was recorded: send the same request again ({exc})"},
+                            status_code=503, headers={"Retry-After": str(exc.retry_after_seconds)})
 
     @app.exception_handler(cases.CaseAlreadyExists)
     async def _exists(request: Request, exc: cases.CaseAlreadyExists) -> JSONResponse:

@@ -181,8 +181,22 @@ async def execute_action(client: Client, handle: WorkflowHandle, update: Any, pa
             result = await handle.execute_update(update, payload, id=action.action_id, result_type=result_type)
             break
         except WorkflowUpdateFailedError as err:
-            raise ActionRejected(refusal_reason(err)) from None
+            reason = refusal_reason(err)
+            if not any(sign in reason for sign in _NOT_PROCESSED):
+                raise ActionRejected(reason) from None
+            # Not a refusal by the case: the update met a worker or server that was restarting.
+            if attempt < attempts:
+                await asyncio.sleep(0.2 * attempt)
+                continue
+            raise CaseBusy(reason) from None
         except RPCError as err:
+            if err.status is RPCStatusCode.FAILED_PRECONDITION:
+                # "Workflow Task in failed state": after a crash the case takes actions again once the workflow
+                # task handed out before has timed out (seconds).
+                if attempt < attempts:
+                    await asyncio.sleep(0.2 * attempt)
+                    continue
+                raise CaseBusy(err.message) from None
             if err.status is not RPCStatusCode.NOT_FOUND:
                 raise
             # The update met a run as it continued as new: the new run takes it (it was not
@@ -197,6 +211,17 @@ async def execute_action(client: Client, handle: WorkflowHandle, update: Any, pa
     if refusal is not None:
         raise ActionRejected(refusal)
     return result
+
+
+# The words of an update rejection that is no refusal by the case but a worker or server restarting.
+_NOT_PROCESSED = ("wasn't processed by worker", "Workflow Task in failed state")
+
+
+class CaseBusy(Exception):
+    """The case could not take the action just now (its worker or the server is restarting): nothing was
+    recorded, and the same request (same action id) may be sent again in a few seconds."""
+
+    retry_after_seconds = 10
 
 
 async def _describe(client: Client, workflow_id: str) -> Any | None:

@@ -34,6 +34,8 @@ EXIT_UNREACHABLE = 3
 DEFAULT_API_URL = "http://127.0.0.1:8080"
 DEFAULT_ACTOR_ID = "cli-operations"
 HTTP_TIMEOUT_SECONDS = 60.0
+# How often a request the API answers 503 with Retry-After (a case restarting) is sent again.
+BUSY_RETRIES = 3
 _OPAQUE = re.compile(OPAQUE_ID_PATTERN)
 _ACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 # Given by the command itself, never in an action's body.
@@ -298,6 +300,13 @@ class HttpBackend:
         headers = {"Idempotency-Key": key} if key else None
         try:
             response = await self._client.request(method, path, headers=headers, **kwargs)
+            # A case restarting answers 503 with Retry-After: the same request (same key) again, a few times.
+            for _ in range(BUSY_RETRIES):
+                wait = response.headers.get("Retry-After", "")
+                if response.status_code != 503 or not wait.isdigit():
+                    break
+                await asyncio.sleep(min(int(wait), 30))
+                response = await self._client.request(method, path, headers=headers, **kwargs)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
             raise BadInput(f"--api: {self.url!r} is not a usable URL ({err})") from None
         except httpx.TimeoutException:
@@ -390,6 +399,8 @@ class DirectBackend:
             raise Refused(422, str(err), http=False) from None
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
             raise Refused(409, str(err), http=False) from None
+        except cases.CaseBusy as err:
+            raise Unreachable(f"the case cannot take actions just now; send the same request again: {err}") from None
         except WorkflowQueryFailedError as err:
             raise Refused(409, str(err), http=False) from None
         except RPCError as err:

@@ -344,3 +344,23 @@ async def test_refusals_are_logged_without_personal_data(api, api_server):
     assert refused[1]["route"] == "/api/cases/{case_id}/actions/probleemanalyse_recorded"
     text = str(refused)
     assert "stolen-or-mistyped" not in text and "Rugklachten" not in text and api_server.tokens["werkgever"] not in text
+
+
+async def test_an_action_the_case_cannot_take_just_now_is_answered_503_with_retry_after(api, monkeypatch):
+    """Issue 18: a transient rejection (a worker or server restarting) is no refusal by the case (409): the client
+    is told to send the same request again. The rejection is raised where the client helper raises it."""
+    from operations import cases
+
+    case_id = new_id()
+    await api.open(case_id)
+
+    async def restarting(client, case_id, payload, **kwargs):
+        raise cases.CaseBusy("Workflow Task in failed state")
+
+    monkeypatch.setattr(cases, "act", restarting)
+    busy = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever", key=f"zm-{case_id}")
+    assert busy.status_code == 503 and busy.headers["Retry-After"] == "10"
+    assert "send the same request again" in busy.json()["detail"]
+    monkeypatch.undo()
+    again = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever", key=f"zm-{case_id}")
+    assert again.status_code == 200 and again.json()["applied"] is True

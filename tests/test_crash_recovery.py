@@ -220,7 +220,7 @@ class RetryingClient:
             call = (trajectories.act if item.spoor2 else cases.act)(self.client, item.case_id, item.payload)
             try:
                 item.result = await asyncio.wait_for(call, CALL_TIMEOUT)
-            except (asyncio.TimeoutError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            except (asyncio.TimeoutError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, cases.CaseBusy):
                 self.failed_calls += 1
                 if item.attempts >= MAX_ATTEMPTS:
                     raise
