@@ -281,7 +281,8 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
     trajectory = driver.client.get_workflow_handle(driver.trajectory_id)
     trajectory_run = (await trajectory.describe()).run_id
     await driver.to_haalbaarheidstoets(scope="whole")
-    await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL,
+    decided_on = await driver.today()
+    await driver.act2("haalbaarheidstoets_decided", decided_on, decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL,
                       action_id="go-1")
     await driver.act2("phase_started", phase=1)
     for week in range(1, 13):
@@ -289,8 +290,9 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
         await driver.act2("activity_recorded", activity="conversation" if week % 2 else "application")
     assert (await driver.handle.describe()).run_id != case_run
     assert (await trajectory.describe()).run_id != trajectory_run
-    again = await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL,
-                              action_id="go-1")
+    # The same request again, weeks later (a client's retry): answered from the record, not applied.
+    again = await driver.act2("haalbaarheidstoets_decided", decided_on, decision="go", grounds=GROUNDS,
+                              zoekprofiel=ZOEKPROFIEL, action_id="go-1")
     assert again.applied is False
 
     # The trajectory reports to the case's newest run; the dossier has every entry exactly once.
