@@ -36,6 +36,21 @@ def fmt(d: date) -> str:
     return d.strftime("%d-%m-%Y")
 
 
+# Spoor 1 done, as a case taken over from another system states it: step -> day after the first sick day.
+SPOOR1_DONE = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
+               "eerstejaarsevaluatie": 360}
+
+
+async def open_taken_over(driver: CaseDriver, weeks: int, *, done: dict[str, int] = SPOOR1_DONE,
+                          first_evaluation: int = 82, **fields) -> date:
+    """A case opened `weeks` after its first sick day with `done` on record and an evaluation every six weeks."""
+    first = await driver.today() - timedelta(weeks=weeks)
+    await driver.open(first, prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+                      evaluations_held=[(first + timedelta(days=d)).isoformat()
+                                        for d in range(first_evaluation, 7 * weeks - 6, 42)], **fields)
+    return first
+
+
 async def test_a_step_recorded_after_the_fact_supersedes_the_overdue_observation_in_every_view(driver):
     first = await driver.today()
     await driver.open(first, documents=True)
@@ -168,13 +183,7 @@ async def test_an_overdue_step_given_a_later_term_afterwards_is_no_longer_overdu
 
 
 async def test_a_voluntary_extension_moves_the_terms_counted_from_the_end(driver):
-    today = await driver.today()
-    first = today - timedelta(weeks=85)
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360}
-    await driver.open(first, stage="spoor1",
-                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 85 - 6, 42)])
+    first = await open_taken_over(driver, 85, stage="spoor1")
     before = await driver.deadlines()
     await driver.act("voluntary_extension", weeks=10, employer_agrees=True, employee_agrees=True, role="werkgever")
     after = await driver.deadlines()
@@ -225,12 +234,7 @@ async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_w
 
 async def test_the_automatic_overview_of_a_case_opened_late_is_dated_the_day_it_is_made(driver):
     today = await driver.today()
-    first = today - timedelta(weeks=90)
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360}
-    await driver.open(first, stage="spoor1", documents=True,
-                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 90 - 6, 42)])
+    await open_taken_over(driver, 90, stage="spoor1", documents=True)
     assert (await driver.summary()).stage is Stage.WIA  # UWV's WIA letter (week 89) has passed
     [ref] = await rendered(driver, 1)
     assert ref.order.kind.value == "reintegratieoverzicht" and ref.order.as_of == today
@@ -283,14 +287,8 @@ async def test_wazo_leave_pauses_the_clock_without_ending_the_case(driver):
 
 
 async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_and_a_late_one_extends_wages(driver):
-    today = await driver.today()
-    first = today - timedelta(weeks=100)
     # No spoor 2 on record: a running trajectory would only slow the test server's clock down here.
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360, "reintegratieverslag": 7 * 90}
-    await driver.open(first, stage="wia",
-                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 90 - 6, 42)])
+    first = await open_taken_over(driver, 100, done={**SPOOR1_DONE, "reintegratieverslag": 7 * 90}, stage="wia")
     end = (await driver.summary()).wachttijd_ends
     assert end == first + timedelta(days=7 * 104 - 1)
     await driver.advance_to(end + timedelta(days=3))
@@ -356,13 +354,9 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
 
 
 async def test_the_poortwachtertoets_reads_the_dossier_in_the_assessors_order(driver):
-    today = await driver.today()
-    first = today - timedelta(weeks=86)
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 50, "plan_van_aanpak": 60, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360}
-    await driver.open(first, stage="spoor1", documents=True,
-                      prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                      evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(102, 7 * 86 - 6, 42)])
+    # The probleemanalyse 9 days late; the plan van aanpak on time after it.
+    first = await open_taken_over(driver, 86, done={**SPOOR1_DONE, "probleemanalyse": 50, "plan_van_aanpak": 60},
+                                  first_evaluation=102, stage="spoor1", documents=True)
     await driver.act("bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4)
 
     async def toets():
