@@ -255,7 +255,9 @@ def toets(state: CaseState, today: date, rules: PreflightRules) -> Toets:
     views = {v.mark: v for v in deadlines(state, today)}
     found = gaps(state, today, rules)
     points = _documents(state, today, views, rules) + [_result(state)]
-    effort = [g for g in found if g.kind in (GapKind.MISSING, GapKind.LATE, GapKind.VIEWS_MISSING)]
+    # A missing part of the verslag is an open point of question 1 already: not counted twice.
+    effort = [g for g in found if g.kind in (GapKind.LATE, GapKind.VIEWS_MISSING)
+              or (g.kind is GapKind.MISSING and g.key not in _VERSLAG_STEPS)]
     for g in effort:
         points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail))
     if state.watch is not None and state.watch.level >= 2 and not state.deskundigenoordelen:
@@ -348,6 +350,9 @@ def _repair(today: date, views: dict, anything_open: bool, end: date | None) -> 
     due = verslag.due if verslag is not None else None
     if not anything_open:
         return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel", detail="Niets te herstellen")
+    if due is None:  # the clock stands still (recovered, or on leave): the verslag has no date yet
+        return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel",
+                          detail="Nog te herstellen: het re-integratieverslag heeft nog geen datum (de klok staat stil)")
     if due is not None and today <= due:
         return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel",
                           detail=f"Nog te herstellen: {(due - today).days} dagen tot het re-integratieverslag "

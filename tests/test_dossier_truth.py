@@ -428,3 +428,28 @@ def test_a_case_from_before_the_change_marks_what_its_records_disprove_when_it_m
     rules.upgrade(state, first + timedelta(days=60))
     assert state.revision == rules.CURRENT_REVISION and seen.superseded_by == entry.seq
     assert "probleemanalyse" not in state.overdue_marked
+
+
+def test_the_toets_counts_a_missing_part_of_the_verslag_once_and_a_standing_clock_leaves_time_to_repair():
+    from datetime import datetime, timezone
+
+    from domain import case as rules
+    from domain.actions import parse_action
+    from domain.models import Actor
+    from service.rulebook import load_rulebook
+
+    first = date(2026, 1, 5)
+    opening = rules.CaseOpening(case_id="C-toets", employer_id="E-acme", first_sick_day=first,
+                                opened_by=Actor(role="casemanager", id="cm-1"))
+    now = datetime(2026, 3, 20, 9, tzinfo=timezone.utc)
+    state = rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=first, now=now)
+    state.revision = rules.CURRENT_REVISION
+    leave = parse_action({"kind": "leave_started", "action_id": "l-1", "actor": {"role": "werkgever"},
+                          "on": date(2026, 3, 20).isoformat(), "leave": "zwangerschapsverlof"})
+    rules.apply(state, leave, date(2026, 3, 20), now)
+    found = rules.poortwachtertoets(state, date(2026, 3, 20), PREFLIGHT)
+    missing = [(p.step, p.label) for p in found.open_points if p.label == "Probleemanalyse door de bedrijfsarts"]
+    assert missing == [(ToetsStep.DOCUMENTEN, "Probleemanalyse door de bedrijfsarts")]  # not again under effort
+    repair = found.points[-1]
+    assert (repair.status, repair.detail) == (PointStatus.OK, "Nog te herstellen: het re-integratieverslag heeft nog "
+                                                              "geen datum (de klok staat stil)")
