@@ -130,6 +130,28 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class NoStore:
+    """`Cache-Control: no-store` on every answer (API and dashboard pages) that does not set its own: they hold
+    case data, which no browser or proxy cache may keep. The dashboard's static files may be cached."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            return await self.app(scope, receive, send)
+
+        async def with_header(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_header)
+
+
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming each field and reason; never the input itself, which may be megabytes or not even encodable."""
     errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": str(e["msg"])[:300]} for e in exc.errors()]
@@ -265,6 +287,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     Authed = Annotated[Caller, Depends(caller)]
     add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins)
     app.add_middleware(BodyLimit)
+    app.add_middleware(NoStore)
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
     api = APIRouter(prefix="/api")
 

@@ -78,6 +78,9 @@ async def open_case(
     """
     rulebook = rulebook or load_rulebook()
     now = datetime.now(timezone.utc)
+    for role, addresses in opening.contacts.items():
+        if len(addresses) > MAX_CONTACTS_PER_ROLE:
+            raise InvalidInput(f"contacts.{role.value}: {len(addresses)} addresses; at most {MAX_CONTACTS_PER_ROLE} per role")
     try:
         ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
         # Check here too, so the caller gets the reason at once instead of a failed workflow.
@@ -111,6 +114,10 @@ async def open_case(
         if request_key and (await (await handle.describe()).memo_value("request_key", None)) == request_key:
             return handle  # a retry of the request that opened it
         raise CaseAlreadyExists(f"case_id: a case {opening.case_id!r} already exists") from None
+
+
+# As many addresses per role as contacts_updated takes (domain.actions.ContactsUpdated).
+MAX_CONTACTS_PER_ROLE = 10
 
 
 def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, Any]:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from domain.actions import ACTION_KINDS
+from operations.auth import COOKIE
 from domain.nl_time import local_date
 from domain.spoor2 import SPOOR2_ACTION_KINDS
 from tests.apiserver import eventually
@@ -364,3 +365,18 @@ async def test_an_action_the_case_cannot_take_just_now_is_answered_503_with_retr
     monkeypatch.undo()
     again = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever", key=f"zm-{case_id}")
     assert again.status_code == 200 and again.json()["applied"] is True
+
+
+async def test_case_data_is_never_cached_and_an_opening_takes_a_bounded_number_of_contacts(api):
+    """Issue 18: API JSON lacked Cache-Control: no-store; 2,000 contact addresses were accepted."""
+    case_id = new_id()
+    many = [f"hr{n}@example.nl" for n in range(2000)]
+    refused = await api.open(case_id, contacts={"werkgever": many})
+    assert refused.status_code == 422 and refused.json()["detail"] == "contacts.werkgever: 2000 addresses; at most 10 per role"
+    assert (await api.get(f"/api/cases/{case_id}")).status_code == 404  # nothing was opened
+    opened = await api.open(case_id, contacts={"werkgever": many[:10]})
+    assert opened.status_code == 201
+    for path in ("/api/cases", f"/api/cases/{case_id}", f"/api/cases/{case_id}/dossier", "/api/overview"):
+        assert (await api.get(path)).headers["Cache-Control"] == "no-store", path
+    page = await api.http.get(f"/cases/{case_id}", headers={"Cookie": f"{COOKIE}={api.server.tokens['operations']}"})
+    assert page.headers["Cache-Control"] == "no-store"
