@@ -689,8 +689,8 @@ def reconcile(state: CaseState, today: date, cause: DossierEntry | None = None) 
     revision 1) the record that explains each is named where there is one. The marks are released, so
     a term that passes again (a moved date) is observed again.
     """
-    if state.revision < FACTS_REVISION:
-        return []
+    if state.revision < FACTS_REVISION or not obs.current(state.dossier):
+        return []  # nothing observed that a record could disprove: no deadlines to compute on this path
     views = {v.mark: v for v in deadlines(state, today)}
     gone = obs.stale(state.dossier, views)
     for entry in gone:
@@ -897,10 +897,7 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
             f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
             f"{state.closed_on}); no action is accepted any more"
         )
-    allowed = a.ACTION_ROLES[kind]
-    if action.actor.role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed))
-        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+    _check_role(action, kind)
     _check_date(state, action.on, today)
     required = REQUIRES.get(kind)
     if required is not None:
@@ -918,6 +915,13 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
             "employee is sick again"
         )
     _CHECKS.get(kind, _no_extra_check)(state, action, today)
+
+
+def _check_role(action: a._Action, kind: str) -> None:
+    allowed = a.ACTION_ROLES[kind]
+    if action.actor.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
 
 
 def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> DossierEntry:
@@ -986,9 +990,7 @@ def check_reopen(state: CaseState, action: a._Action, today: date) -> None:
     if kind != "relapse" or state.outcome is not Outcome.HERSTELD:
         raise ActionRefused(f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
                             f"{state.closed_on}); no action is accepted any more")
-    if action.actor.role not in a.ACTION_ROLES[kind]:
-        names = ", ".join(sorted(r.value for r in a.ACTION_ROLES[kind]))
-        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+    _check_role(action, kind)
     _check_date(state, action.on, today)
     _check_relapse(state, action, today)  # type: ignore[arg-type]
 
