@@ -270,8 +270,12 @@ def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState |
         case "deadline_deviation":
             new_due = d.get("new_due")
             occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
-            after_term = " (reden gegeven na de termijn)" if "after the term" in entry.summary else ""
-            if entry.summary.startswith("Reason for the lateness"):
+            # The deviation as the case keeps it (a later one for the same step replaces it: then the plain words).
+            dv = next((v for v in case.deviations.values() if v.action_id == entry.action_id), None)
+            after_term = " (reden gegeven na de termijn)" if dv is not None and dv.given_after_term else ""
+            mark = f"{d.get('deadline')}#{d['occurrence']}" if d.get("occurrence") else str(d.get("deadline"))
+            step = next((v for v in deadlines(case, entry.on) if v.mark == mark), None) if dv is not None else None
+            if step is not None and dv is not None and step.done_on is not None and step.done_on <= dv.on:
                 return f"Reden voor het te laat doen van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}{after_term}"
             return (f"Afwijking van de termijn van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}; "
                     + (f"nieuwe uiterste datum {fmt_date(new_due)}" if new_due else "de stap vervalt") + after_term)
