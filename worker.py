@@ -80,6 +80,15 @@ class _ApiServer(uvicorn.Server):
         return contextlib.nullcontext()
 
 
+def api_server_config(app: object, settings: Settings) -> uvicorn.Config:
+    """uvicorn for the API and dashboard. X-Forwarded-Proto and -For are believed only from the proxies in
+    SPOORWERK_TRUSTED_PROXIES (uvicorn's own default believes any loopback peer): they decide whether the session
+    cookie is Secure and which client address login throttling counts."""
+    trusted = list(settings.trusted_proxies)
+    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,  # type: ignore[arg-type]
+                          lifespan="off", proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+
+
 ROLES = ("all", "worker", "api")
 
 
@@ -115,12 +124,20 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
         api = ""
         server = None
         if authenticator is not None:
+            from operations.signin import SignIn
+            from service.db import open_database
+
+            # Dashboard sessions in the service's database: they outlive a restart and hold across API replicas.
+            from service.audit import AuditStore
+
+            database = open_database(settings.database)
+            signin = SignIn.from_settings(settings, database)
             app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
-                             document_store=store_from_settings(settings))
-            server = _ApiServer(uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None,
-                                               access_log=False, lifespan="off"))
+                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database))
+            server = _ApiServer(api_server_config(app, settings))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
-            api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/\n"
+            sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
+            api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/ (sign in with an API token{sign_in})\n"
                    f"  API:             http://{settings.api_host}:{settings.api_port}/api (OpenAPI document at /openapi.json; {token})\n")
         worker = build_worker(client, settings) if runs_worker else None
         async with worker or contextlib.nullcontext():
@@ -177,11 +194,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"spoorwerk: configuration error: {problems}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
+    # What the service writes (histories, documents, logs, keys, audit) is for its own user: no file it makes,
+    # nor one the dev server makes for it, is readable by others on the machine.
+    os.umask(0o077)
     authenticator = None
     if settings.role == "api" or (settings.role == "all" and settings.api_enabled):
         try:
             authenticator = authenticator_from(
-                settings.api_tokens.get_secret_value() if settings.api_tokens else None, settings.api_token_file)
+                settings.api_tokens.get_secret_value() if settings.api_tokens else None, settings.api_token_file,
+                min_length=settings.min_token_length)
         except ValueError as err:
             print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
             sys.exit(2)

@@ -32,6 +32,7 @@ from activities.mail import EmailChannel
 from activities.webhook import WebhookChannel
 from domain.models import Notification
 from service import metrics
+from service.files import private_file
 from service.settings import Settings
 
 
@@ -60,7 +61,7 @@ class NotificationLog:
             sent = self._load_sent()
             if notification.notification_id in sent:
                 return False
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_file(self.path)  # what was sent to whom about which case: the service's user only
             record = {"sent_at": datetime.now(timezone.utc).isoformat(), **public_fields(notification)}
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")

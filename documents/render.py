@@ -857,8 +857,17 @@ def trajectory_from_dossier(case: CaseState) -> TrajectoryState | None:
 
 def for_audience(case: CaseState, trajectory: TrajectoryState | None,
                  audience: Audience) -> tuple[CaseState, TrajectoryState | None]:
-    """The state a version may be made from: the employer's without the bedrijfsarts's notes."""
+    """The state a version may be made from: the employer's without the bedrijfsarts's notes, the bedrijfsarts's
+    with them opened (they are recorded sealed: service.medical_seal)."""
     if audience.medical_notes:
+        # This runs in the worker (the render_document activity), which so holds the medical keys as well: the
+        # point of the seal is that neither the codec endpoint nor Temporal's database shows a note. Strict: a
+        # bedrijfsarts's document is not made with a note missing; the activity retries until the key is there.
+        from service.medical_seal import opened_notes
+
+        case = case.model_copy(update={"dossier": opened_notes(case.dossier, strict=True)})
+        if trajectory is not None:
+            trajectory = trajectory.model_copy(update={"record": opened_notes(trajectory.record, strict=True)})
         return case, trajectory
     case = case.model_copy(update={"dossier": without_medical_notes(case.dossier)})
     if trajectory is not None:

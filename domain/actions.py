@@ -10,11 +10,13 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, ValidationInfo,
+                      ValidatorFunctionWrapHandler, field_validator, model_validator)
 
 from domain.documents import Audience, DocumentKind
 from domain.errors import ActionRefused
-from domain.models import ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role
+from domain.models import (NOTE_MAX_CHARS, SEALED_NOTE_MAX_CHARS, ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role,
+                           is_sealed_note, sealed_or_plain_note)
 
 View = Annotated[str, Field(min_length=1, max_length=4000)]
 
@@ -25,7 +27,13 @@ class _Action(BaseModel):
     action_id: ActionId = Field(description="Idempotency key: a retried request with the same id is applied once")
     actor: Actor
     on: date = Field(description="The date it happened (Amsterdam calendar day)")
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
+
+    @field_validator("note", mode="wrap")
+    @classmethod
+    def _sealed_or_plain(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        # A bedrijfsarts's note arrives sealed (domain.models.sealed_or_plain_note), longer than the text it hides.
+        return sealed_or_plain_note(value, handler, info.data.get("actor"))
 
 
 class ZiekmeldingArbodienstSent(_Action):
@@ -281,6 +289,23 @@ class ContactsUpdated(_Action):
     addresses: list[EmailStr] = Field(max_length=10)
 
 
+class PersonAssigned(_Action):
+    """Someone takes up the case in a role (domain.access); with `replaces`, a hand-over from the one named."""
+
+    kind: Literal["person_assigned"]
+    role: Role = Field(description="casemanager, bedrijfsarts, arbeidsdeskundige or reintegratiecoach")
+    person_id: OpaqueId = Field(description="The person's opaque id, as their sign-in gives it")
+    replaces: OpaqueId | None = Field(default=None, description="The person handing the case over (hand-over)")
+
+
+class PersonUnassigned(_Action):
+    """Someone no longer works on the case in a role; with nobody left in it, the role's pool sees the case again."""
+
+    kind: Literal["person_unassigned"]
+    role: Role
+    person_id: OpaqueId
+
+
 ESCALATION_KINDS = frozenset(
     {"stagnation_reported", "non_cooperation_recorded", "escalation_acknowledged", "measure_taken", "contacts_updated"}
 )
@@ -307,7 +332,8 @@ class DocumentRequested(_Action):
 
 
 # Recording these is not re-integration activity: they do not end a stall.
-NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected", "leave_started", "leave_ended"}
+NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected", "leave_started", "leave_ended",
+                                         "person_assigned", "person_unassigned"}
 
 
 Action = Annotated[
@@ -347,6 +373,8 @@ Action = Annotated[
         EscalationAcknowledged,
         MeasureTaken,
         ContactsUpdated,
+        PersonAssigned,
+        PersonUnassigned,
         BedrijfsartsOordeel,
         DocumentRequested,
     ],
@@ -401,6 +429,8 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "escalation_acknowledged": frozenset(_ADMIN),
     "measure_taken": frozenset({Role.WERKGEVER, *_ADMIN}),
     "contacts_updated": frozenset(_ADMIN),
+    "person_assigned": frozenset(_ADMIN),
+    "person_unassigned": frozenset(_ADMIN),
     "bedrijfsarts_oordeel": frozenset({Role.BEDRIJFSARTS}),
     # Who may ask for which version is checked against domain.documents.AUDIENCE_ROLES.
     "document_requested": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS, Role.REINTEGRATIECOACH, Role.ARBEIDSDESKUNDIGE}),
@@ -470,8 +500,10 @@ _ALLOWED_CONTROLS = frozenset("\t\n\r")
 def _check_value(value: Any, path: str, depth: int) -> None:
     where = path or "action"
     if isinstance(value, str):
-        if len(value) > MAX_TEXT_CHARS:
-            raise ActionRefused(f"{where}: {len(value)} characters, more than the {MAX_TEXT_CHARS} a text may have")
+        # A sealed note hides a text of at most NOTE_MAX_CHARS characters (checked before it was sealed).
+        limit = SEALED_NOTE_MAX_CHARS if path == "note" and is_sealed_note(value) else MAX_TEXT_CHARS
+        if len(value) > limit:
+            raise ActionRefused(f"{where}: {len(value)} characters, more than the {limit} a text may have")
         for n, char in enumerate(value):
             category = unicodedata.category(char)
             if category == "Cs":

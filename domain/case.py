@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from domain import access
 from domain import actions as a
 from domain import stagnation as st
 from domain import dossier_check as dc
@@ -80,8 +81,11 @@ CURRENT_VERSION = 5
 #   1: facts and observations apart (an overdue observation a later record disproves is superseded),
 #      a deviation excuses up to its new date only and a reason may follow the term, first sick day
 #      corrections, terms counted from the end move with it (rule sets that mark them `from_end`).
+#   2: who is assigned to the case is a search attribute (`Assigned`, patch `assignments`), so a
+#      listing shows each person the cases of their scope (domain.access).
 FACTS_REVISION = obs.FACTS_REVISION
-CURRENT_REVISION = 1
+ASSIGNMENTS_REVISION = 2
+CURRENT_REVISION = ASSIGNMENTS_REVISION
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
 COACH_VERSION = 4
@@ -184,6 +188,10 @@ class CaseOpening(BaseModel):
     contacts: dict[Role, list[EmailStr]] = Field(
         default_factory=dict, description="E-mail addresses per role for notifications; unset roles get the defaults"
     )
+    assigned: dict[Role, list[OpaqueId]] = Field(
+        default_factory=dict, description="Who is assigned per role (casemanager, bedrijfsarts, arbeidsdeskundige, "
+                                          "reintegratiecoach): opaque ids; a role left out is open to its pool"
+    )
 
 
 class CaseState(BaseModel):
@@ -231,6 +239,7 @@ class CaseState(BaseModel):
     watch: Watch | None = Field(default=None, description="The stagnation watch (version 3 on)")
     trajectory_expectation: Expectation | None = None
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
+    assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
@@ -335,6 +344,10 @@ def open_case(
             raise ActionRefused(f"interruptions.{n}.relapsed_on: {i.relapsed_on} is in the future")
     if opening.stage is Stage.CLOSED:
         raise ActionRefused("stage: a case cannot be opened closed")
+    for role, ids in opening.assigned.items():
+        refusal = access.assignment_list_refusal(role, ids)
+        if refusal is not None:
+            raise ActionRefused(f"assigned.{role.value}: {refusal}")
     if opening.stage is Stage.ZIEKMELDING and _taken_over_stage(opening) is Stage.SPOOR1:
         # It could never leave the ziekmelding: the probleemanalyse is done, and the AD-onderzoek needs spoor 1.
         raise ActionRefused("stage: the probleemanalyse is done (prior_steps), so the case is past the ziekmelding; "
@@ -351,6 +364,7 @@ def open_case(
         opened_on=today,
         holidays=list(holidays or []),
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
+        assigned={role: list(ids) for role, ids in opening.assigned.items() if ids},
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
         # A taken-over case is watched from its opening, not from its (unknown) past activity.
@@ -717,13 +731,15 @@ def _explained_by(state: CaseState, view: DeadlineView | None) -> int | None:
     return state.applied_actions.get(action_id) if action_id else None
 
 
-def upgrade(state: CaseState, today: date) -> None:
-    """Move a case to the current revision (at the start of a run): what its records already disprove is marked."""
-    if state.revision >= CURRENT_REVISION:
+def upgrade(state: CaseState, today: date, revision: int = CURRENT_REVISION) -> None:
+    """Move a case to `revision` (at the start of a run): what its records already disprove is marked."""
+    if state.revision >= revision:
         return
-    state.revision = CURRENT_REVISION
-    state.evaluations.sort(key=lambda e: e.on)
-    reconcile(state, today)
+    if state.revision < FACTS_REVISION:
+        state.evaluations.sort(key=lambda e: e.on)
+        state.revision = FACTS_REVISION
+        reconcile(state, today)
+    state.revision = revision
 
 
 def observations(state: CaseState, today: date) -> dict[int, obs.Observation]:
@@ -897,7 +913,7 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
             f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
             f"{state.closed_on}); no action is accepted any more"
         )
-    _check_role(action, kind)
+    _check_role(state, action, kind)
     _check_date(state, action.on, today)
     required = REQUIRES.get(kind)
     if required is not None:
@@ -909,7 +925,8 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     if completes is not None and completes in state.done:
         raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
-                                                       "contacts_updated", "first_sick_day_corrected"):
+                                                       "contacts_updated", "first_sick_day_corrected",
+                                                       "person_assigned", "person_unassigned"):
         raise ActionRefused(
             f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
             "employee is sick again"
@@ -917,11 +934,17 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     _CHECKS.get(kind, _no_extra_check)(state, action, today)
 
 
-def _check_role(action: a._Action, kind: str) -> None:
+def _check_role(state: CaseState, action: a._Action, kind: str) -> None:
+    """The actor's role may record this kind, and the actor is assigned to the case if its role has someone assigned."""
     allowed = a.ACTION_ROLES[kind]
     if action.actor.role not in allowed:
         names = ", ".join(sorted(r.value for r in allowed))
         raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+    # The trajectory's coach counts from revision 2: runs before it accepted any coach, and replay as they did.
+    coach = state.spoor2_coach_id if state.spoor2_running and state.revision >= ASSIGNMENTS_REVISION else None
+    refusal = access.assignment_refusal(state.assigned, action.actor.role, action.actor.id, trajectory_coach=coach)
+    if refusal is not None:
+        raise ActionRefused(refusal)
 
 
 def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> DossierEntry:
@@ -990,7 +1013,7 @@ def check_reopen(state: CaseState, action: a._Action, today: date) -> None:
     if kind != "relapse" or state.outcome is not Outcome.HERSTELD:
         raise ActionRefused(f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
                             f"{state.closed_on}); no action is accepted any more")
-    _check_role(action, kind)
+    _check_role(state, action, kind)
     _check_date(state, action.on, today)
     _check_relapse(state, action, today)  # type: ignore[arg-type]
 
@@ -1315,6 +1338,24 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
         raise ActionRefused(f"measure: measures are taken in their order; the next is {expected}")
 
 
+def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> None:
+    ids = state.assigned.get(action.role, [])
+    if action.person_id in ids:
+        raise ActionRefused(f"person_id: {action.person_id} is already assigned as {action.role.value}")
+    if action.replaces is not None and action.replaces not in ids:
+        raise ActionRefused(f"replaces: {action.replaces} is not assigned as {action.role.value}")
+    after = [i for i in ids if i != action.replaces] + [action.person_id]
+    refusal = access.assignment_list_refusal(action.role, after)
+    if refusal is not None:
+        hint = f"; name the one you hand over from in replaces ({', '.join(ids)})" if action.replaces is None else ""
+        raise ActionRefused(f"role: {refusal}{hint}")
+
+
+def _check_unassigned(state: CaseState, action: a.PersonUnassigned, today: date) -> None:
+    if action.person_id not in state.assigned.get(action.role, []):
+        raise ActionRefused(f"person_id: {action.person_id} is not assigned as {action.role.value}")
+
+
 def _check_contacts(state: CaseState, action: a.ContactsUpdated, today: date) -> None:
     if action.recipient_role in (Role.SYSTEEM, Role.UWV):
         raise ActionRefused(f"role: the {action.recipient_role.value} is not notified by Spoorwerk")
@@ -1387,6 +1428,8 @@ _CHECKS = {
     "escalation_acknowledged": _check_acknowledged,
     "measure_taken": _check_measure,
     "contacts_updated": _check_contacts,
+    "person_assigned": _check_assigned,
+    "person_unassigned": _check_unassigned,
 }
 
 
@@ -1592,6 +1635,24 @@ def _measure_taken(state: CaseState, action: a.MeasureTaken, now: datetime) -> s
     return st.measure_taken(state.watch, state.stagnation_rules, key=action.measure, on=action.on)  # type: ignore[arg-type]
 
 
+def _assigned(state: CaseState, action: a.PersonAssigned, now: datetime) -> str:
+    ids = [i for i in state.assigned.get(action.role, []) if i != action.replaces]
+    state.assigned[action.role] = [*ids, action.person_id]
+    if action.replaces is not None:
+        return f"{action.role.value} {action.replaces} handed the case over to {action.person_id}"
+    return f"{action.role.value} {action.person_id} assigned"
+
+
+def _unassigned(state: CaseState, action: a.PersonUnassigned, now: datetime) -> str:
+    ids = [i for i in state.assigned.get(action.role, []) if i != action.person_id]
+    if ids:
+        state.assigned[action.role] = ids
+    else:
+        state.assigned.pop(action.role, None)
+    return f"{action.role.value} {action.person_id} no longer assigned" + (
+        "" if ids else f"; the case is open to every {action.role.value} again")
+
+
 def _contacts(state: CaseState, action: a.ContactsUpdated, now: datetime) -> str:
     if action.addresses:
         state.contacts[action.recipient_role] = list(action.addresses)
@@ -1662,6 +1723,8 @@ _EFFECTS = {
     "escalation_acknowledged": _acknowledged,
     "measure_taken": _measure_taken,
     "contacts_updated": _contacts,
+    "person_assigned": _assigned,
+    "person_unassigned": _unassigned,
 }
 assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
 
@@ -1771,6 +1834,7 @@ class CaseSummary(BaseModel):
     spoor2_phase: int | None
     spoor2_coach_id: str | None = None
     spoor2_result: a.Spoor2Result | None
+    assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
     loonsanctie: Loonsanctie | None
     escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
     escalation_reason: str | None = None
@@ -1817,6 +1881,7 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_phase=state.spoor2_phase,
         spoor2_coach_id=state.spoor2_coach_id,
         spoor2_result=state.spoor2_result,
+        assigned=state.assigned,
         loonsanctie=state.loonsanctie,
         escalation_level=state.watch.level if state.watch else None,
         escalation_reason=state.watch.reason if state.watch else None,

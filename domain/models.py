@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
@@ -148,6 +150,34 @@ def without_medical_notes(entries: list[DossierEntry]) -> list[DossierEntry]:
         if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
         for e in entries
     ]
+
+
+# A bedrijfsarts's note is sealed a second time before it is sent (service.medical_seal), so neither the
+# codec endpoint nor a dump of Temporal's database shows it: the record keeps
+# "sealed:v1:<key id>:<base64url of nonce and ciphertext>", which only the bedrijfsarts's read path opens.
+SEALED_NOTE_PREFIX = "sealed:v1:"
+NOTE_MAX_CHARS = 2000
+# The longest sealed note: 2,000 characters of up to 4 UTF-8 bytes, the 12-byte nonce and the 16-byte tag in
+# base64, after the prefix and a key id of up to 64 characters.
+SEALED_NOTE_MAX_CHARS = len(SEALED_NOTE_PREFIX) + 64 + 1 + 4 * -(-(4 * NOTE_MAX_CHARS + 12 + 16) // 3)
+_SEALED_NOTE = re.compile(r"sealed:v1:[\x20-\x7e]{1,64}:[A-Za-z0-9_-]+={0,2}")
+
+
+def is_sealed_note(value: Any) -> bool:
+    """Whether a note is in the sealed form (it may still be malformed: see `sealed_or_plain_note`)."""
+    return isinstance(value, str) and value.startswith(SEALED_NOTE_PREFIX)
+
+
+def sealed_or_plain_note(value: Any, handler: Callable[[Any], Any], actor: Any = None) -> Any:
+    """An action's `note`, as a wrap validator: the sealed form kept as it is (well-formed, and a bedrijfsarts's
+    only), any other value through the field's own rules (text of at most NOTE_MAX_CHARS characters)."""
+    if not is_sealed_note(value):
+        return handler(value)
+    if len(value) > SEALED_NOTE_MAX_CHARS or not _SEALED_NOTE.fullmatch(value):
+        raise ValueError("not a well-formed sealed note (sealed:v1:<key id>:<base64>)")
+    if isinstance(actor, Actor) and actor.role is not Role.BEDRIJFSARTS:
+        raise ValueError("only a bedrijfsarts's note is sealed (sealed:v1:…); send the note's text")
+    return value
 
 
 class Notification(BaseModel):

@@ -10,12 +10,13 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
 
+from domain import access
 from domain.actions import parse_tagged
 from domain.errors import ActionRefused
-from domain.models import (SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role, append_entry,
-                           recorded_details, retry_refusal)
+from domain.models import (NOTE_MAX_CHARS, SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role,
+                           append_entry, recorded_details, retry_refusal, sealed_or_plain_note)
 from domain.stagnation import Expectation, Spoor2Watch, spoor2_watch
 
 # --------------------------------------------------------------------------- rules as data
@@ -106,7 +107,13 @@ class _Action(BaseModel):
     action_id: ActionId
     actor: Actor
     on: date
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=NOTE_MAX_CHARS)
+
+    @field_validator("note", mode="wrap")
+    @classmethod
+    def _sealed_or_plain(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        # A bedrijfsarts's note arrives sealed (domain.models.sealed_or_plain_note), longer than the text it hides.
+        return sealed_or_plain_note(value, handler, info.data.get("actor"))
 
 
 Reference = Annotated[str, Field(min_length=1, max_length=200, description="Where the document is kept, not its content")]
@@ -488,6 +495,19 @@ def check(state: TrajectoryState, action: Any, today: date) -> None:
     if state.paused and kind not in ("phase_resumed", "activity_recorded", "document_received", "outcome_recorded"):
         raise ActionRefused(f"{kind}: the trajectory is paused since {state.pauses[-1].on}; record phase_resumed first")
     _CHECKS[kind](state, action, today)
+
+
+def validate(state: TrajectoryState, action: Any, today: date) -> None:
+    """The update validator's check: `check`, and the coach the intake named is the only coach who acts.
+
+    Only in the validator, never in `apply`: a trajectory recorded before this rule replays as it was
+    (a refused update never enters a history)."""
+    check(state, action, today)
+    if action.action_id in state.applied_actions:
+        return
+    refusal = access.assignment_refusal({}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
+    if refusal is not None:
+        raise ActionRefused(refusal)
 
 
 def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) -> None:

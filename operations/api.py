@@ -10,6 +10,7 @@ reason, an action the caller's role may not take a 403.
 
 # No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
 
+import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any, TypeVar
@@ -25,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from documents.store import DocumentStore
 
+from domain import access
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
@@ -35,9 +37,11 @@ from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
 from operations.auth import COOKIE, Authenticator, Caller
+from operations.audit import add_audit_routes
 from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
+from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
 from service.rulebook import load_dossier_rules, load_spoor2_rules
 from workflows.payloads import ActionResult, TrajectoryActionResult
@@ -166,11 +170,26 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
 
 
 def caller_dependency(authenticator: Authenticator):
+    """The caller of a request: a bearer token (machines), else the dashboard's session cookie (operations.signin).
+    Unknown bearer tokens count as failed sign-ins of the client's address: past the limit, 429 until Retry-After."""
+    from operations.signin import client_address, session_caller, signin_of  # it imports this module's roles
+
+    # Not async: FastAPI runs it in a worker thread, off the event loop, as the session's database read needs.
     def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
-        token = credentials.credentials if credentials else request.cookies.get(COOKIE)
-        found = authenticator.authenticate(token) if token else None
+        if credentials:
+            throttle, address = signin_of(request.app).throttle, client_address(request)
+            wait = throttle.retry_after(address)
+            if wait is not None:  # before the token is looked at: the answer tells nothing about it
+                raise HTTPException(429, "too many failed sign-ins from this address; try again after Retry-After "
+                                         "seconds", headers={"Retry-After": str(wait)})
+            found = authenticator.authenticate(credentials.credentials)
+            if found is None:
+                throttle.failed(address)
+        else:
+            found = session_caller(request)
         if found is None:
-            raise Problem(401, "a valid bearer token is required")
+            raise Problem(401, "session: ended (expired or logged out); sign in again"
+                          if not credentials and request.cookies.get(COOKIE) else "a valid bearer token is required")
         if found.role not in API_ROLES:
             raise Problem(403, f"role {found.role.value} does not use the API")
         request.state.caller = found
@@ -186,35 +205,71 @@ def _require(caller: Caller, roles: frozenset[Role], what: str) -> None:
 
 
 def caller_scope(caller: Caller) -> dict[str, Any]:
-    """The filters a caller's role always applies: an employer sees its own cases, a coach the ones it coaches."""
+    """The listing filters of a caller's scope (domain.access): an employer its own cases, a professional the cases it
+    is assigned to or its role's pool sees, of the employers it works for."""
     if caller.role is Role.WERKGEVER:
         return {"employer_id": caller.employer_id}
-    if caller.role is Role.REINTEGRATIECOACH:
-        return {"coach_id": caller.id}
+    if caller.role in access.ASSIGNABLE:
+        return {"assigned_to": (caller.role, caller.id)} | (
+            {"employer_ids": caller.employer_ids} if caller.employer_ids is not None else {})
+    if caller.role is not Role.OPERATIONS:
+        raise Problem(403, f"role {caller.role.value} does not use the API")
     return {}
 
 
-async def readable_case(client: Client, case_id: str, caller: Caller) -> CaseSummary:
-    """The case as of today, after checking that the caller may see it."""
+def may_see(summary: CaseSummary, caller: Caller) -> bool:
+    """Whether the caller may see (and so act on) this case: domain.access's rule."""
+    return access.may_access(caller.role, caller.id, caller_employer_id=caller.employer_id,
+                             caller_employer_ids=caller.employer_ids, case_employer_id=summary.employer_id,
+                             assigned=summary.assigned, trajectory_coach=summary.spoor2_coach_id,
+                             spoor2_running=summary.spoor2_running)
+
+
+def chosen_case_id(caller: Caller, key: str) -> str:
+    """A case id Spoorwerk chooses: the same for a retried request (same caller, same Idempotency-Key), and not to be
+    guessed by anyone else, so that probing for ids (an opening answers "already exists") finds nothing."""
+    return "C" + hashlib.sha256(f"{caller.role.value}\0{caller.id}\0{key}".encode()).hexdigest()[:24]
+
+
+def not_found(case_id: str) -> Problem:
+    """The one answer for a case that is not there and a case that is not the caller's: ids cannot be probed."""
+    return Problem(404, f"case_id: no case {case_id!r} that you may see")
+
+
+async def readable_case(client: Client, case_id: str, caller: Caller, what: str = "case", *,
+                        audit: AuditStore | None = None, channel: Channel = Channel.API,
+                        object_id: str | None = None) -> CaseSummary:
+    """The case as of today, after checking that the caller may see it: the scope check every read and action of a
+    case passes through (API, dashboard, documents). With an audit store, the read is recorded with its outcome
+    before anything is answered; a read that cannot be recorded is not served."""
     try:
         summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, today(), rpc_timeout=QUERY_TIMEOUT)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            raise Problem(404, f"case_id: no case {case_id!r}") from None
+            if audit is not None:
+                await audit.arecord(caller, what, case_id=case_id, object_id=object_id, outcome=Outcome.NOT_FOUND,
+                                    channel=channel)
+            raise not_found(case_id) from None
         raise
-    if caller.role is Role.WERKGEVER and summary.employer_id != caller.employer_id:
-        raise Problem(403, "a werkgever may only see the cases of its own employer")
-    if caller.role is Role.REINTEGRATIECOACH and not coaches(summary, caller):
-        raise Problem(403, "a reintegratiecoach may only see the cases it coaches")
+    allowed = may_see(summary, caller)
+    if audit is not None:
+        await audit.arecord(caller, what, case_id=case_id, object_id=object_id,
+                            outcome=Outcome.ALLOWED if allowed else Outcome.REFUSED, channel=channel)
+    if not allowed:
+        log.warning("case out of scope", role=caller.role.value, what=what)
+        raise not_found(case_id)
     return summary
 
 
-def coaches(summary: CaseSummary, caller: Caller) -> bool:
-    """Whether a coach may see a case: the one its spoor 2 trajectory names as coach. A running trajectory that
-    names none yet is open to coaches, so that one can hold the intake (which names the coach)."""
-    if summary.spoor2_coach_id is not None:
-        return summary.spoor2_coach_id == caller.id
-    return summary.spoor2_running
+class CaseAccess:
+    """`readable_case` bound to an app's audit store: what the API, dashboard and documents call."""
+
+    def __init__(self, audit: AuditStore | None) -> None:
+        self.audit = audit
+
+    async def __call__(self, client: Client, case_id: str, caller: Caller, what: str = "case", *,
+                       channel: Channel = Channel.API, object_id: str | None = None) -> CaseSummary:
+        return await readable_case(client, case_id, caller, what, audit=self.audit, channel=channel, object_id=object_id)
 
 
 _Entry = TypeVar("_Entry", bound=DossierEntry)
@@ -230,8 +285,15 @@ async def poortwachtertoets(client: Client, case_id: str) -> Toets:
 
 
 def redact_dossier(entries: list[_Entry], caller: Caller) -> list[_Entry]:
-    """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only."""
-    return entries if caller.may_see_medical_notes() else without_medical_notes(entries)  # type: ignore[arg-type, return-value]  # copies keep their class
+    """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only.
+
+    They are recorded sealed (service.medical_seal): opened here for the bedrijfsarts, left out for everyone else.
+    """
+    from service.medical_seal import opened_notes  # the one reader of the medical keys on the API's side
+
+    if caller.may_see_medical_notes():
+        return opened_notes(entries)
+    return without_medical_notes(entries)  # type: ignore[arg-type, return-value]  # copies keep their class
 
 
 # --------------------------------------------------------------------------- bodies
@@ -250,7 +312,7 @@ class OpenCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_id: str
+    case_id: str | None = Field(default=None, description="Leave out to have Spoorwerk choose one that cannot be guessed")
     employer_id: str
     first_sick_day: date
     interruptions: list[dict[str, Any]] = Field(default_factory=list)
@@ -258,6 +320,9 @@ class OpenCase(BaseModel):
     prior_steps: list[dict[str, Any]] = Field(default_factory=list)
     evaluations_held: list[date] = Field(default_factory=list)
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
+    assigned: dict[Role, list[str]] = Field(
+        default_factory=dict, description="Who takes the case up per role (domain.access); a casemanager who opens a "
+                                          "case is assigned to it unless another casemanager is named")
 
 
 class Opened(BaseModel):
@@ -276,16 +341,20 @@ class ActionKind(BaseModel):
 
 
 def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = (),
-               document_store: DocumentStore | None = None) -> FastAPI:
+               document_store: DocumentStore | None = None, signin: Any = None,
+               audit: AuditStore | None = None) -> FastAPI:
     """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
     app = FastAPI(title="Spoorwerk", version="1", summary="Sick-leave cases under the Wet verbetering poortwachter",
                   responses=ERRORS, docs_url=None, redoc_url=None)
     app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
+    app.state.signin = signin  # operations.signin.SignIn (None: sessions of this process only)
     caller = caller_dependency(authenticator)
+    # Every read of a case goes through this one check, recorded in the read audit (None: not recorded).
+    readable = app.state.readable_case = CaseAccess(audit)
     Authed = Annotated[Caller, Depends(caller)]
-    add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins)
+    add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins, audit)
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
@@ -370,38 +439,46 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         _require(who, _OPENERS, "open a case")
         if who.role is Role.WERKGEVER and body.employer_id != who.employer_id:
             raise Problem(403, "a werkgever may only open cases of its own employer")
+        if who.employer_ids is not None and body.employer_id not in who.employer_ids:
+            raise Problem(403, f"employer_id: a {who.role.value} may only open cases of the employers it works for")
+        fields = body.model_dump(mode="json")
+        if body.case_id is None:
+            fields["case_id"] = chosen_case_id(who, key)
+        if who.role is Role.CASEMANAGER and not body.assigned.get(Role.CASEMANAGER):
+            # Whoever opens a case as its casemanager keeps seeing it once others are assigned.
+            fields["assigned"] = {**fields["assigned"], Role.CASEMANAGER.value: [who.id]}
         try:
-            opening = CaseOpening.model_validate({**body.model_dump(mode="json"), "opened_by": who.actor.model_dump()})
+            opening = CaseOpening.model_validate({**fields, "opened_by": who.actor.model_dump()})
         except ValueError as err:
             raise cases.InvalidInput(case_actions.describe_validation_error(err, ())) from None  # type: ignore[arg-type]
         handle = await cases.open_case(client, opening, task_queue=task_queue, request_key=key)
         if handle.first_execution_run_id is None:  # started before, by this same request
-            return JSONResponse(Opened(case_id=body.case_id, created=False).model_dump(), status_code=200)
-        return Opened(case_id=body.case_id, created=True)
+            return JSONResponse(Opened(case_id=opening.case_id, created=False).model_dump(), status_code=200)
+        return Opened(case_id=opening.case_id, created=True)
 
     @api.get("/cases/{case_id}", response_model=CaseSummary)
     async def case_summary(case_id: CaseId, who: Authed) -> CaseSummary:
         """The case at a glance: stage, weeks sick, next deadline, overdue steps, spoor 2, escalation."""
-        return await readable_case(client, case_id, who)
+        return await readable(client, case_id, who)
 
     @api.get("/cases/{case_id}/deadlines", response_model=list[DeadlineView])
     async def case_deadlines(case_id: CaseId, who: Authed) -> list[DeadlineView]:
         """Every statutory step with its due date and status."""
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, "deadlines")
         return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
 
     @api.get("/cases/{case_id}/poortwachtertoets", response_model=Toets)
     async def case_toets(case_id: CaseId, who: Authed) -> Toets:
         """The dossier read the way UWV's assessor will (documents, result, effort, reasons, repair), with its open points.
         It says what is on record and when (as the deadlines do), never a note or a finding of the bedrijfsarts."""
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, "poortwachtertoets")
         return await poortwachtertoets(client, case_id)
 
     @api.get("/cases/{case_id}/dossier", response_model=list[DossierLine])
     async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierLine]:
         """Every event of the case in order, overdue observations with how they stand now (open, late, superseded);
         the bedrijfsarts's notes only for the bedrijfsarts."""
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, "dossier")
         handle = cases.case_handle(client, case_id)
         return redact_dossier(await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who)
 
@@ -409,14 +486,14 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     async def case_state(case_id: CaseId, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
         _require(who, _FULL_STATE, "read a case's full state")
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, "state")
         state = await cases.case_handle(client, case_id).query(SickLeaveCase.state, rpc_timeout=QUERY_TIMEOUT)
         return state.model_copy(update={"dossier": redact_dossier(state.dossier, who)})
 
     @api.get("/cases/{case_id}/spoor2", response_model=TrajectoryView)
     async def trajectory_view(case_id: CaseId, who: Authed) -> TrajectoryView:
         """The spoor 2 trajectory: phase, cadence, approvals, documents, outcome."""
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, "spoor2")
         try:
             return await trajectories.view(client, case_id, today(), rpc_timeout=QUERY_TIMEOUT)
         except trajectories.NoTrajectory as err:
@@ -428,11 +505,13 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         return [ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
                 for k, on, roles, path in api_action_kinds()]
 
-    add_document_routes(api, client, document_store, Authed, readable_case, Problem, CaseId)
+    add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
+    if audit is not None:
+        add_audit_routes(api, audit, Authed, Problem)
     for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
-        _add_action_route(api, client, caller, model, on="case")
+        _add_action_route(api, client, caller, model, on="case", readable=readable)
     for model in spoor2_actions.Spoor2Action.__origin__.__args__:  # type: ignore[attr-defined]
-        _add_action_route(api, client, caller, model, on="spoor2")
+        _add_action_route(api, client, caller, model, on="spoor2", readable=readable)
     app.include_router(api)
     add_health_routes(app, client)
     add_dashboard(app)
@@ -445,7 +524,8 @@ def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
                for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()])
 
 
-def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str) -> None:
+def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str,
+                      readable: CaseAccess) -> None:
     kind: str = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
     body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
     roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
@@ -465,7 +545,7 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
             if rule is not None and who.role not in rule.roles:
                 raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
                                    f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
-        await readable_case(client, case_id, who)
+        await readable(client, case_id, who, What.CASE)
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.

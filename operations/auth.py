@@ -1,9 +1,10 @@
 """Who calls the API, and with which role.
 
-Callers present a bearer token (header `Authorization: Bearer …`, or the dashboard's cookie). Tokens
-come from configuration (`SPOORWERK_API_TOKENS`); an OIDC provider can replace `TokenAuthenticator`
-behind the same `Authenticator` protocol. The role a caller has is the role its actions are recorded
-with: nobody acts in another role's name.
+Machines present a bearer token (header `Authorization: Bearer …`) from configuration
+(`SPOORWERK_API_TOKENS`, at least `SPOORWERK_MIN_TOKEN_LENGTH` characters). People sign in to the
+dashboard with such a token or through OpenID Connect (`operations.signin`); either way their browser
+then holds only a server-side session's id (`COOKIE`, `operations.sessions`), never the token. The role
+a caller has is the role its actions are recorded with: nobody acts in another role's name.
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from domain.models import Actor, OpaqueId, Role
 
-COOKIE = "spoorwerk_token"
+# The dashboard's session cookie: a random session id (operations.sessions). A new name, so that a browser
+# still holding an old raw-token cookie ("spoorwerk_token") is simply asked to sign in again.
+COOKIE = "spoorwerk_session"
+# 32 characters of secrets.token_urlsafe carry 192 bits: no guessing, throttled or not.
+MIN_TOKEN_LENGTH = 32
 
 
 class Caller(BaseModel):
@@ -30,6 +35,11 @@ class Caller(BaseModel):
     role: Role
     id: OpaqueId
     employer_id: OpaqueId | None = None
+    employer_ids: list[OpaqueId] | None = Field(
+        default=None, min_length=1, max_length=1000,
+        description="For a casemanager, bedrijfsarts, arbeidsdeskundige or coach: the employers it works for "
+                    "(domain.access); unset: every employer of the bureau",
+    )
 
     @property
     def actor(self) -> Actor:
@@ -61,13 +71,29 @@ class TokenAuthenticator:
                 found = caller
         return found
 
+    def knows(self, caller: Caller) -> bool:
+        """Whether a token for exactly this caller is still configured: a dashboard session made with a token
+        that configuration has since dropped (or changed the scope of) ends with it."""
+        return any(known == caller for _, known in self._tokens)
+
     @classmethod
-    def from_json(cls, text: str) -> TokenAuthenticator:
+    def from_json(cls, text: str, *, min_length: int = MIN_TOKEN_LENGTH) -> TokenAuthenticator:
+        """The tokens of SPOORWERK_API_TOKENS; each at least `min_length` characters (the error never shows one)."""
         try:
-            return cls(TypeAdapter(dict[str, Caller]).validate_json(text))
+            tokens = TypeAdapter(dict[str, Caller]).validate_json(text)
         except ValidationError as err:
             fields = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in err.errors(include_url=False))
             raise ValueError(f"SPOORWERK_API_TOKENS: {fields}") from None
+        for token, caller in tokens.items():
+            _strong_enough(token, min_length, f"SPOORWERK_API_TOKENS: the token of {caller.role.value} {caller.id}")
+        return cls(tokens)
+
+
+def _strong_enough(token: str, min_length: int, what: str) -> None:
+    if len(token) < min_length:
+        raise ValueError(f"{what} is {len(token)} characters long; at least {min_length} are required "
+                         f"(SPOORWERK_MIN_TOKEN_LENGTH). Make one with: "
+                         f"python -c 'import secrets; print(secrets.token_urlsafe(32))'")
 
 
 def local_operations_token(path: Path) -> str:
@@ -82,11 +108,14 @@ def local_operations_token(path: Path) -> str:
     return token
 
 
-def authenticator_from(tokens_json: str | None, token_file: Path) -> TokenAuthenticator:
-    """Configured tokens, or else the local operations token of the embedded default."""
+def authenticator_from(tokens_json: str | None, token_file: Path, *,
+                       min_length: int = MIN_TOKEN_LENGTH) -> TokenAuthenticator:
+    """Configured tokens, or else the local operations token of the embedded default; none shorter than
+    `min_length` (ValueError naming the setting or file and the reason, never the token)."""
     if tokens_json:
-        return TokenAuthenticator.from_json(tokens_json)
+        return TokenAuthenticator.from_json(tokens_json, min_length=min_length)
     token = local_operations_token(token_file)
+    _strong_enough(token, min_length, f"the operations token in {token_file}")
     return TokenAuthenticator({token: Caller(role=Role.OPERATIONS, id="local-operations")})
 
 

@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -28,9 +28,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.actions import admit, parse_action
 from domain.case import CaseOpening, CaseSummary, check_reopen, open_case as check_opening
 from domain.errors import ActionRefused
-from domain.models import OPAQUE_ID_PATTERN, Stage, retry_refusal
+from domain import access
+from domain.models import OPAQUE_ID_PATTERN, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
+from service import medical_seal
 from service.rulebook import (load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules,
                               working_day_holidays)
 from workflows import search_attributes as sa
@@ -170,13 +172,18 @@ async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any
 
 
 def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> tuple[dict[str, Any], Any]:
-    """The JSON payload of an action and its validated form; refuses bad input before any call."""
+    """The JSON payload of an action and its validated form; refuses bad input before any call.
+
+    A bedrijfsarts's note leaves sealed (service.medical_seal): admitted as text first, so a note too long is
+    refused as ever, then sealed in the payload and the parsed action alike (a retry compares the sealed form).
+    """
     payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
     try:
         # The validator's own admission check: an oversized request never leaves the client.
-        return payload, admit(payload, parse, local_date(datetime.now(timezone.utc)))
+        admitted = admit(payload, parse, local_date(datetime.now(timezone.utc)))
     except ActionRefused as err:
         raise InvalidInput(str(err)) from None
+    return medical_seal.seal_action(payload, admitted)
 
 
 async def execute_action(client: Client, handle: WorkflowHandle, update: Any, payload: dict, action: Any,
@@ -319,9 +326,23 @@ def _opaque(field: str, value: str) -> str:
 def cases_query(*, min_escalation_level: int | None = None, escalation_level: int | None = None,
                 stage: Stage | str | None = None, employer_id: str | None = None, coach_id: str | None = None,
                 spoor2_phase: int | None = None, overdue: bool | None = None, deadline_before: date | None = None,
-                case_id_prefix: str | None = None, running_only: bool = True) -> str:
-    """The visibility query for cases matching every given filter; ValueError names a bad one."""
+                case_id_prefix: str | None = None, running_only: bool = True,
+                assigned_to: tuple[Role, str] | None = None, employer_ids: Sequence[str] | None = None) -> str:
+    """The visibility query for cases matching every given filter; ValueError names a bad one.
+
+    `assigned_to` and `employer_ids` are a caller's scope (domain.access): the cases a person is assigned to or
+    whose role's pool sees them, of the employers given.
+    """
     parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
+    if assigned_to is not None:
+        role, person = assigned_to
+        markers = ", ".join(f"'{m}'" for m in access.listing_markers(role, _opaque("assigned_to", person)))
+        # A case whose run began before revision 2 has no Assigned attribute yet: its pool rule is the old one.
+        before = f"{sa.COACH_ID.name} = '{person}'" if role is Role.REINTEGRATIECOACH else None
+        legacy = f"({sa.ASSIGNED.name} IS NULL AND {before})" if before else f"{sa.ASSIGNED.name} IS NULL"
+        parts.append(f"({sa.ASSIGNED.name} IN ({markers}) OR {legacy})")
+    if employer_ids is not None:
+        parts.append(f"{sa.EMPLOYER_ID.name} IN ({', '.join(repr(_opaque('employer_ids', e)) for e in employer_ids)})")
     if running_only:
         parts.append("ExecutionStatus = 'Running'")
     for name, level, op in (("min_escalation_level", min_escalation_level, ">="), ("escalation_level", escalation_level, "=")):

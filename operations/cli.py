@@ -189,6 +189,7 @@ def _parser() -> argparse.ArgumentParser:
     opn.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help="reuse to retry (default: a fresh uuid)")
     opn.add_argument("--json", action="store_true", help="print the API's JSON answer")
     opn.set_defaults(func=_open)
+    _add_audit_parser(sub)
     return parser
 
 
@@ -427,10 +428,24 @@ class DirectBackend:
         from operations import cases
         from workflows.sick_leave_case import SickLeaveCase
 
-        summary = await self._run(cases.summary(self.client, case_id), case_id)
+        from domain.models import Role, without_medical_notes
+        from operations.auth import Caller
+        from service.audit import AuditStore, Channel, Outcome, What
+        from service.db import open_database
+
+        # Recorded in the read audit like the API's reads: who (operations, --actor-id), which case, with what outcome.
+        audit = AuditStore(open_database(self.settings.database))
+        reader = Caller(role=Role.OPERATIONS, id=self.actor["id"])
+        try:
+            summary = await self._run(cases.summary(self.client, case_id), case_id)
+        except Refused:
+            audit.record(reader, What.DOSSIER, case_id=case_id, outcome=Outcome.NOT_FOUND, channel=Channel.CLI)
+            raise
+        audit.record(reader, What.DOSSIER, case_id=case_id, channel=Channel.CLI)
         handle = cases.case_handle(self.client, case_id)
         deadlines = await self._run(handle.query(SickLeaveCase.deadlines, _today()), case_id)
-        dossier = await self._run(handle.query(SickLeaveCase.dossier, _today()), case_id)
+        # Operations reads the dossier without the bedrijfsarts's notes, as through the API.
+        dossier = without_medical_notes(await self._run(handle.query(SickLeaveCase.dossier, _today()), case_id))
         toets = await self._run(handle.query(SickLeaveCase.poortwachtertoets, args=[_today(), load_dossier_rules().preflight]),
                                 case_id)
         return {"summary": summary.model_dump(mode="json"), "deadlines": [d.model_dump(mode="json") for d in deadlines],
@@ -780,6 +795,101 @@ def _open(args: argparse.Namespace) -> int:
         return 0
 
     return _run(args, command)
+
+
+# --------------------------------------------------------------------------- the read audit
+#
+# `spoorwerk audit` reads the service's own database (Settings().database) directly, not the API: who may
+# open that database is operations by definition. Its own read is recorded too (what=audit, channel cli).
+
+_AUDIT_WHAT_NL = {"case": "zaak", "deadlines": "termijnen", "dossier": "dossier", "state": "toestand",
+                  "poortwachtertoets": "poortwachtertoets", "spoor2": "spoor 2", "document": "document",
+                  "codec_decode": "ontsleutelde payload", "audit": "audit"}
+_AUDIT_OUTCOME_NL = {"allowed": "toegestaan", "refused": "geweigerd", "not_found": "niet gevonden"}
+
+
+def _audit_word(kind: str):
+    """Checks --what/--outcome against service.audit's sets, imported only when given (SQLAlchemy is slow to load)."""
+    def parse(text: str) -> str:
+        from service import audit
+
+        words = [w.value for w in getattr(audit, kind)]
+        if text not in words:
+            raise argparse.ArgumentTypeError(f"{text!r} is onbekend (kies uit: {', '.join(words)})")
+        return text
+    return parse
+
+
+def _add_audit_parser(sub: Any) -> None:
+    from domain.models import Role
+
+    aud = sub.add_parser(
+        "audit", help="wie las welke zaak, welk dossier of document (de leesaudit)",
+        description="Elke inzage van een zaak, dossier, document of ontsleutelde payload (wie, welke rol, wat, wanneer, "
+                    "met welke uitkomst), nieuwste eerst, uit de eigen database van de service (SPOORWERK_DATABASE_URL; "
+                    "standaard spoorwerk.db in SPOORWERK_DATA_DIR). Ook deze inzage wordt vastgelegd.")
+    aud.add_argument("--case", dest="case_id", type=_opaque_id, metavar="ID", help="inzagen van deze zaak")
+    aud.add_argument("--reader", dest="reader_id", type=_opaque_id, metavar="ID", help="inzagen door deze gebruiker")
+    aud.add_argument("--role", dest="reader_role", choices=[r.value for r in Role], metavar="ROL",
+                     help="inzagen in deze rol (operations, casemanager, bedrijfsarts, werkgever, ...)")
+    aud.add_argument("--what", type=_audit_word("What"), metavar="WAT",
+                     help="wat er gelezen is (case, deadlines, dossier, state, document, codec_decode, ...)")
+    aud.add_argument("--outcome", type=_audit_word("Outcome"), metavar="UITKOMST", help="allowed, refused of not_found")
+    aud.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="vanaf deze dag (Nederlandse kalenderdag)")
+    aud.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="tot en met deze dag")
+    aud.add_argument("--limit", type=_bounded(1, 500, "a number of reads"), default=100, metavar="N",
+                     help="hoogstens N inzagen (1-500, standaard 100)")
+    aud.add_argument("--cursor", type=_bounded(1, 2**63 - 1, "a cursor"), metavar="N",
+                     help="verder na een eerdere lijst (de cursor die daaronder staat)")
+    aud.add_argument("--actor-id", type=_opaque_id, default=DEFAULT_ACTOR_ID, metavar="ID",
+                     help=f"het operations-id waaronder deze inzage wordt vastgelegd (standaard {DEFAULT_ACTOR_ID})")
+    aud.add_argument("--json", action="store_true", help="JSON in plaats van een tabel")
+    aud.set_defaults(func=_audit)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from domain.models import Role
+    from domain.nl_time import utc_offset
+    from operations.auth import Caller
+    from service.audit import AuditStore, Channel, What
+    from service.db import open_database
+    from service.settings import Settings
+
+    try:
+        url = Settings().database
+    except ValidationError as err:
+        return _fail(f"configuration: {_settings_problems(err)}")
+    try:
+        store = AuditStore(open_database(url))
+        page = store.query(case_id=args.case_id, reader_id=args.reader_id, reader_role=args.reader_role, what=args.what,
+                           outcome=args.outcome, since=args.since, until=args.until, limit=args.limit, cursor=args.cursor)
+        store.record(Caller(role=Role.OPERATIONS, id=args.actor_id), What.AUDIT, case_id=args.case_id,
+                     channel=Channel.CLI)
+    except ValueError as err:  # --until before --since
+        return _fail(f"--{err}")
+    except ArgumentError as err:
+        return _fail(f"configuration: SPOORWERK_DATABASE_URL is not a usable database URL ({err})")
+    except SQLAlchemyError as err:
+        detail = str(getattr(err, "orig", None) or err).splitlines()[0][:300]
+        print(f"spoorwerk: de database van de service is niet bereikbaar: {detail}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    if args.json:
+        _print_json(page.model_dump(mode="json"))
+        return 0
+    if not page.records:
+        print("geen inzagen gevonden")
+        return 0
+    _table(["nr", "tijdstip (NL)", "rol", "lezer", "gelezen", "zaak", "object", "uitkomst", "via"],
+           [[r.id, (r.at + utc_offset(r.at)).strftime("%Y-%m-%d %H:%M:%S"), r.reader_role, r.reader_id,
+             _AUDIT_WHAT_NL.get(r.what, r.what), r.case_id, r.object_id, _AUDIT_OUTCOME_NL.get(r.outcome, r.outcome),
+             r.channel.value] for r in page.records])
+    n = len(page.records)
+    more = f" (er zijn er meer: --cursor {page.next_cursor})" if page.next_cursor else ""
+    print(f"\n{n} {'inzage' if n == 1 else 'inzagen'}{more}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,14 @@
 """The codec endpoint: lets the Temporal Web UI show a case's payloads decrypted, to operations only.
 
 The Web UI (or `temporal workflow show --codec-endpoint`) posts `{"payloads": [...]}` to
-`/codec/decode` and `/codec/encode` and shows what comes back. Payloads hold health data, so the caller
-must be an operations user (bearer token, or the dashboard's login cookie sent along by a Web UI set
-to include cross-origin credentials), and every decode is logged with who asked and how many — never
-what. Browsers may call it from the Web UI origins in `SPOORWERK_CODEC_CORS_ORIGINS` only.
+`/codec/decode` and shows what comes back. Payloads hold health data, so the caller must be an
+operations user (bearer token, or the dashboard's login cookie sent along by a Web UI set to include
+cross-origin credentials), and every decode is recorded in the read audit (who, when, outcome) and
+logged with how many payloads — never what. The bedrijfsarts's notes stay sealed in what it shows
+(service.medical_seal). Browsers may call it from the Web UI origins in `SPOORWERK_CODEC_CORS_ORIGINS`.
+
+There is no `/codec/encode`: with it, whoever may use the Web UI could seal a signal or update of their
+own making and send it past the API, under any actor. Spoorwerk takes actions through its API only.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes.
@@ -21,6 +25,8 @@ from temporalio.converter import PayloadCodec
 
 from domain.models import Role
 from operations.auth import Caller
+from service.audit import AuditStore, Outcome, What
+from service.codec import EncryptionCodec
 
 log = structlog.get_logger("spoorwerk.codec")
 
@@ -36,8 +42,9 @@ def _cors_headers(request: Request, origins: frozenset[str]) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
-def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins: Sequence[str] = ()) -> None:
-    """Mount POST /codec/encode and /codec/decode (and their CORS preflight) on the app."""
+def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins: Sequence[str] = (),
+                       audit: AuditStore | None = None) -> None:
+    """Mount POST /codec/decode (and its CORS preflight) on the app; decodes are recorded in `audit`."""
     allowed = frozenset(o.rstrip("/") for o in origins)
     Authed = Annotated[Caller, Depends(caller)]
 
@@ -52,6 +59,8 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
     async def run(request: Request, who: Caller, operation: str) -> JSONResponse:
         cors = _cors_headers(request, allowed)
         if who.role is not Role.OPERATIONS:
+            if audit is not None:
+                await audit.arecord(who, What.CODEC_DECODE, outcome=Outcome.REFUSED)
             return JSONResponse({"detail": f"a {who.role.value} may not read raw payloads (allowed: operations)"},
                                 status_code=403, headers=cors)
         if codec is None:
@@ -65,11 +74,13 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
         except json_format.ParseError as err:
             return JSONResponse({"detail": f"body: not a JSON Payloads object ({str(err)[:200]})"}, status_code=422,
                                 headers=cors)
+        if audit is not None:  # recorded before anything is shown; a decode that cannot be recorded is not served
+            await audit.arecord(who, What.CODEC_DECODE)
         try:
-            if operation == "decode":
-                result = await codec.decode(payloads.payloads)
-            else:
-                result = await codec.encode(payloads.payloads)
+            # Shown, not taken: what was never encrypted (Temporal's patch markers, a forged payload) shows as
+            # it is, while the worker's converter refuses it (service.codec).
+            reader = codec.for_reading() if isinstance(codec, EncryptionCodec) else codec
+            result = await reader.decode(payloads.payloads)
         except ValueError as err:  # a payload sealed with a key this service does not have, or altered
             return JSONResponse({"detail": f"payloads: {err}"}, status_code=422, headers=cors)
         log.info("payloads " + operation + "d", caller=who.id, role=who.role.value, count=len(result),
@@ -80,8 +91,3 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
     async def decode(request: Request, who: Authed) -> JSONResponse:
         """Payloads as Temporal stores them, decrypted (the Web UI's remote codec)."""
         return await run(request, who, "decode")
-
-    @app.post("/codec/encode", tags=["codec"])
-    async def encode(request: Request, who: Authed) -> JSONResponse:
-        """Payloads sealed with the current key (the Web UI uses it to send a signal's input)."""
-        return await run(request, who, "encode")

@@ -1,10 +1,10 @@
 """The operations dashboard: server-rendered pages beside the API, on the same callers and scopes.
 
-`GET /login` asks for an API token and `POST /login` keeps it in the HttpOnly, SameSite=Strict cookie
-`operations.auth.COOKIE`, which the API accepts as well: the case page records actions by calling
-the API's own action endpoints from the browser. `GET /` lists the running cases in the caller's
-scope with counts per stage and escalation level; `GET /cases/{case_id}` shows one case with its
-timeline drawn to scale. Pages read Temporal through the same functions and checks as the API
+Signing in (`/login`, `/logout`, OpenID Connect) is `operations.signin`'s: it ends in a server-side
+session whose id the HttpOnly, SameSite=Strict cookie `operations.auth.COOKIE` holds, which the API
+accepts as well: the case page records actions by calling the API's own action endpoints from the
+browser. `GET /` lists the running cases in the caller's scope with counts per stage and escalation
+level; `GET /cases/{case_id}` shows one case with its timeline drawn to scale. Pages read Temporal through the same functions and checks as the API
 (`caller_scope`, `readable_case`, `redact_dossier`): an employer never sees another employer's case, and
 nobody but the bedrijfsarts sees the bedrijfsarts's notes. Templates autoescape; the CSS and the
 small script are package files under /static (no build step, nothing fetched from elsewhere).
@@ -37,7 +37,9 @@ from domain.models import DossierEntry, Role, Stage
 from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
-from operations.auth import COOKIE, Caller
+from operations.auth import Caller
+from service.audit import Channel, What
+from operations.signin import add_signin_routes
 from workflows.sick_leave_case import SickLeaveCase
 
 # operations.api imports this module to add the dashboard, so its helpers are imported where used.
@@ -46,7 +48,6 @@ log = structlog.get_logger("spoorwerk.dashboard")
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 15
 PAGE_SIZE = 50
-SESSION_SECONDS = 8 * 3600
 OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
 OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
 STAGE_LABELS = {"ziekmelding": "Ziekmelding", "spoor1": "Spoor 1", "ad_onderzoek": "AD-onderzoek", "spoor2": "Spoor 2",
@@ -104,13 +105,12 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def _page_caller(request: Request) -> Caller:
-    """The caller of a page from the dashboard's cookie; the API's own roles only."""
-    from operations.api import API_ROLES
+async def _page_caller(request: Request) -> Caller:
+    """The caller of a page from the dashboard's session cookie (operations.signin); the API's own roles only."""
+    from operations.signin import page_caller
 
-    token = request.cookies.get(COOKIE)
-    found = request.app.state.authenticator.authenticate(token) if token else None
-    if found is None or found.role not in API_ROLES:
+    found = await page_caller(request)
+    if found is None:
         raise _Unauthenticated
     request.state.caller = found
     return found
@@ -366,36 +366,12 @@ def add_dashboard(app: FastAPI) -> None:
     fields = _action_fields()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.get("/login", include_in_schema=False)
-    async def login_form(request: Request, next: str = "/") -> Response:
-        return _render(request, "login.html", caller=None, next=_safe_next(next), error=None)
-
-    @app.post("/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        if not _same_origin(request):
-            return _render(request, "login.html", 403, caller=None, next="/", error="This form must be sent from this site.")
-        form = await _form(request)
-        token, target = form.get("token", "").strip(), _safe_next(form.get("next"))
-        found = request.app.state.authenticator.authenticate(token) if token else None
-        if found is None or found.role not in api.API_ROLES:
-            reason = "Unknown token." if found is None else f"The role {found.role.value} does not use the dashboard."
-            return _render(request, "login.html", 401, caller=None, next=target, error=reason)
-        response = RedirectResponse(target, status_code=303, headers={"Cache-Control": "no-store"})
-        response.set_cookie(COOKIE, token, max_age=SESSION_SECONDS, path="/", httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
-        return response
-
-    @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> Response:
-        response = RedirectResponse("/login", status_code=303, headers={"Cache-Control": "no-store"})
-        if _same_origin(request):
-            response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
-        return response
+    add_signin_routes(app)  # /login, /logout and /login/oidc (operations.signin)
 
     @app.get("/", include_in_schema=False)
     async def overview(request: Request) -> Response:
         try:
-            caller = _page_caller(request)
+            caller = await _page_caller(request)
         except _Unauthenticated:
             return _to_login(request)
         client: Client = request.app.state.client
@@ -425,7 +401,7 @@ def add_dashboard(app: FastAPI) -> None:
     @app.get("/cases/{case_id}", include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:
         try:
-            caller = _page_caller(request)
+            caller = await _page_caller(request)
         except _Unauthenticated:
             return _to_login(request)
         client: Client = request.app.state.client
@@ -434,7 +410,8 @@ def add_dashboard(app: FastAPI) -> None:
             return _render(request, "error.html", 404, caller=caller, title="No such case",
                            reason=f"case_id: {case_id!r} is not a case id")
         try:
-            summary = await api.readable_case(client, case_id, caller)
+            # The case page shows the dossier: recorded as a read of it.
+            summary = await request.app.state.readable_case(client, case_id, caller, What.DOSSIER, channel=Channel.DASHBOARD)
         except api.Problem as err:
             return _render(request, "error.html", err.status, caller=caller,
                            title="No such case" if err.status == 404 else "Not yours to see", reason=err.reason)

@@ -21,6 +21,7 @@ from documents.store import DocumentNotFound, DocumentStore, DocumentStoreError
 from domain.documents import AUDIENCE_ROLES, Audience, DocumentKind, DocumentRef
 from operations import cases
 from operations.auth import Caller
+from service.audit import What
 
 QUERY_TIMEOUT_SECONDS = 10
 OrderId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,150}$")]
@@ -62,14 +63,14 @@ async def case_documents(client: Client, case_id: str) -> list[DocumentRef]:
 
 
 def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | None, authed: Any,
-                        readable: Callable[[Client, str, Caller], Awaitable[Any]], problem: type[Exception],
+                        readable: Callable[..., Awaitable[Any]], problem: type[Exception],
                         case_id_type: Any) -> None:
     """Mount the document list and downloads on the API router."""
 
     @api.get("/cases/{case_id}/documents", response_model=list[DocumentView])
     async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:  # type: ignore[valid-type]
         """The case's rendered documents the caller may read (the employer's version has no medical notes)."""
-        await readable(client, case_id, who)
+        await readable(client, case_id, who, What.DOCUMENTS)
         return [_view(case_id, ref) for ref in await case_documents(client, case_id) if may_read(who, ref.order.audience)]
 
     @api.get("/cases/{case_id}/documents/{order_id}.{fmt}", response_class=Response,
@@ -77,7 +78,7 @@ def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | N
     async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"],  # type: ignore[valid-type]
                        who: authed) -> Response:  # type: ignore[valid-type]
         """One document as PDF or HTML, checked against the hash in the dossier."""
-        await readable(client, case_id, who)
+        await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
         ref = next((r for r in await case_documents(client, case_id) if r.order.order_id == order_id), None)
         if ref is None:
             raise problem(404, f"order_id: case {case_id} has no document {order_id!r}")

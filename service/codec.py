@@ -8,7 +8,19 @@ not payloads and stay readable: they never hold personal data.
 Keys come from configuration (`SPOORWERK_ENCRYPTION_KEYS`), never from the repository; the embedded
 default generates one into its data folder. To rotate, add a new key and make it the encrypting one
 (`SPOORWERK_ENCRYPTION_KEY_ID`); keep the old ones as long as any history holds payloads sealed with
-them. A payload that was never encrypted (from before encryption) decodes as it is.
+them.
+
+A payload that is not encrypted is refused: anyone who reaches Temporal's port can send an update or
+a signal, and only a payload sealed with one of the keys shows that it came from Spoorwerk. The SDK
+decodes an activation's payloads before any handler or validator runs, and a codec that raised there
+would fail the workflow task on every attempt and wedge the case (every later action and query
+refused). So `EncryptionCodec.decode` puts a stand-in in place of an unsealed payload, and the payload
+converter of `service.temporal.data_converter` refuses to turn that stand-in into a value
+(`UnsealedPayloadError`, naming the payload's encoding): the SDK then rejects a forged update before
+its validator and drops a forged signal, and the case goes on. The recordings of `tests/histories`,
+written decrypted, replay with `accept_unencrypted_legacy=True` (never in the service). What only shows
+a history (the codec endpoint, `decode_message`) reads with `for_reading`: a payload that was never
+encrypted (Temporal's own search attributes, headers and patch markers among them) is shown as it is.
 """
 
 from __future__ import annotations
@@ -26,16 +38,32 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import PayloadCodec
+from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.converter import EncodingPayloadConverter, PayloadCodec
 
 ENCODING = b"binary/encrypted"
 KEY_ID_METADATA = "encryption-key-id"
 KEY_BYTES = 32
 NONCE_BYTES = 12
+# What decode puts in place of a payload that was not encrypted; its data is the refusal's reason only.
+UNSEALED_STAND_IN = "binary/spoorwerk-refused-unsealed"
+UNSEALED_ENCODING_METADATA = "unsealed-encoding"
 
 
 class EncryptionKeyError(ValueError):
     """A key ring that cannot be used, or a payload that cannot be decrypted; the message says why."""
+
+
+class UnsealedPayloadError(EncryptionKeyError):
+    """A payload that is not encrypted where every payload must be: refused, its content unread."""
+
+
+def unsealed_reason(encoding: bytes) -> str:
+    """Why a payload without the encrypted encoding is refused (names the encoding, never the content)."""
+    shown = encoding.decode("utf-8", "replace")[:60] or "none"
+    return (f"payload refused: its encoding is {shown!r}, not {ENCODING.decode()!r}. Payload encryption is on, so "
+            "every payload must be sealed with one of SPOORWERK_ENCRYPTION_KEYS; an unencrypted one comes from a "
+            "client without the keys (e.g. straight to Temporal's port) and is not taken")
 
 
 @dataclass(frozen=True)
@@ -86,9 +114,18 @@ class KeyRing:
         """The embedded default's key ring, created (readable by the owner only) on first use."""
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(cls.generate().to_json())
+            # Written aside, then linked into place: a reader never sees a half-written ring, and of two threads
+            # or processes making one at once (the API and a document render), the first link wins for both.
+            aside = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    f.write(cls.generate().to_json())
+                os.link(aside, path)
+            except FileExistsError:
+                pass
+            finally:
+                aside.unlink(missing_ok=True)
         try:
             return cls.parse(path.read_text("utf-8"), active)
         except EncryptionKeyError as err:
@@ -96,17 +133,44 @@ class KeyRing:
 
 
 class EncryptionCodec(PayloadCodec):
-    """Seals each payload (its data and metadata) with AES-GCM; the key id is bound in as associated data."""
+    """Seals each payload (its data and metadata) with AES-GCM; the key id is bound in as associated data.
 
-    def __init__(self, ring: KeyRing) -> None:
+    `accept_unencrypted_legacy` lets payloads that were never encrypted through as they are: for replaying the
+    decrypted recordings in tests/histories and for showing a history (`for_reading`), never for the data
+    converter of a running worker or client (see the module).
+    """
+
+    def __init__(self, ring: KeyRing, *, accept_unencrypted_legacy: bool = False) -> None:
         self.ring = ring
+        self.accept_unencrypted_legacy = accept_unencrypted_legacy
         self._ciphers = {key_id: AESGCM(key) for key_id, key in ring.keys.items()}
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return [self.seal(p) for p in payloads]
 
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
-        return [self.open(p) for p in payloads]
+        """Each payload opened; an unencrypted one replaced by a stand-in that no converter turns into a value.
+
+        Not raised here: the SDK decodes a whole activation at once, and a failure there would wedge the case.
+        """
+        return [self._open_or_stand_in(p) for p in payloads]
+
+    def for_reading(self) -> EncryptionCodec:
+        """The same keys, to show what a history holds (the codec endpoint, a history written to a file).
+
+        A payload that was never encrypted is shown as it is: Temporal's own (search attributes, headers, the
+        SDK core's patch markers) and a forged one alike. Showing decides nothing; the converter that turns
+        payloads into values for the worker and the clients never reads with this codec.
+        """
+        return EncryptionCodec(self.ring, accept_unencrypted_legacy=True)
+
+    def _open_or_stand_in(self, payload: Payload) -> Payload:
+        try:
+            return self.open(payload)
+        except UnsealedPayloadError as err:
+            encoding = payload.metadata.get("encoding", b"")
+            return Payload(metadata={"encoding": UNSEALED_STAND_IN.encode(), UNSEALED_ENCODING_METADATA: encoding[:60]},
+                           data=str(err).encode())
 
     def seal(self, payload: Payload) -> Payload:
         key_id = self.ring.active
@@ -115,8 +179,11 @@ class EncryptionCodec(PayloadCodec):
         return Payload(metadata={"encoding": ENCODING, KEY_ID_METADATA: key_id.encode()}, data=nonce + sealed)
 
     def open(self, payload: Payload) -> Payload:
+        """The payload sealed in `payload`; UnsealedPayloadError for one that is not encrypted (unless legacy)."""
         if payload.metadata.get("encoding") != ENCODING:
-            return payload  # recorded before encryption was switched on
+            if self.accept_unencrypted_legacy:
+                return payload
+            raise UnsealedPayloadError(unsealed_reason(payload.metadata.get("encoding", b"")))
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
@@ -130,8 +197,36 @@ class EncryptionCodec(PayloadCodec):
         return Payload.FromString(plain)
 
 
+class _RefuseUnsealed(EncodingPayloadConverter):
+    """Turns the stand-in for an unencrypted payload into the refusal it stands for."""
+
+    @property
+    def encoding(self) -> str:
+        return UNSEALED_STAND_IN
+
+    def to_payload(self, value: object) -> Payload | None:
+        return None  # never makes one: only EncryptionCodec.decode does
+
+    def from_payload(self, payload: Payload, type_hint: type | None = None) -> object:
+        # A ValueError, not a RuntimeError: the composite converter would hide the reason behind its own.
+        raise UnsealedPayloadError(payload.data.decode("utf-8", "replace"))
+
+
+class SealedOnlyPayloadConverter(PydanticPayloadConverter):
+    """Pydantic's payload converter, refusing the stand-ins of unencrypted payloads (see the module)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._set_converters(*self.converters.values(), _RefuseUnsealed())
+
+
 async def decode_message(message: Message, codec: PayloadCodec) -> None:
-    """Decode, in place, every payload inside a protobuf message (e.g. a whole workflow history)."""
+    """Decode, in place, every payload inside a protobuf message (e.g. a whole workflow history), to show it.
+
+    With an EncryptionCodec it reads as `for_reading` does: what was never encrypted stays as it is.
+    """
+    if isinstance(codec, EncryptionCodec) and not codec.accept_unencrypted_legacy:
+        codec = codec.for_reading()
     for field, value in message.ListFields():
         if field.message_type is None:
             continue

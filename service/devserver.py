@@ -10,6 +10,7 @@ from pathlib import Path
 from temporalio.testing import WorkflowEnvironment
 
 from service import metrics, tracing
+from service.files import private_dir
 from service.settings import Settings
 from service.temporal import data_converter, key_ring
 from workflows import search_attributes as sa
@@ -31,8 +32,9 @@ def temporal_cli() -> str:
 
 async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
     """Start the dev server with SQLite under the data folder and Spoorwerk's search attributes."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db: Path = settings.data_dir / "temporal.db"
+    # Every case's history is in its database: the folder is the service's user's only. (The file itself must
+    # not be made beforehand: the server sets up a database it did not find; the service's umask covers it.)
+    db: Path = private_dir(settings.data_dir) / "temporal.db"
     # The Web UI asks Spoorwerk's codec endpoint to show payloads decrypted, to users logged in to it.
     codec = ["--ui-codec-endpoint", f"http://{settings.api_host}:{settings.api_port}/codec"] if settings.api_enabled else []
     return await WorkflowEnvironment.start_local(

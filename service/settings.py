@@ -89,6 +89,103 @@ class Settings(BaseSettings):
         description='JSON, token -> caller: {"<token>": {"role": "operations", "id": "ops-1"}}; a werkgever also '
                     'names its "employer_id". Unset on the embedded default: one operations token in data_dir',
     )
+    # ---- Dashboard sign-in (issue 18): sessions, OpenID Connect, login throttling, token strength, proxies.
+    min_token_length: int = Field(
+        default=32, ge=16,
+        description="The shortest token SPOORWERK_API_TOKENS may hold; make tokens with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` (43 characters)",
+    )
+    # 8 hours: one working day, so a case manager signs in once a day and not in the middle of a task.
+    # 30 minutes idle: a dashboard of health data left open on an unattended screen stops working soon
+    # after (NEN 7510's automatic session end), without ending the session of someone reading a long dossier.
+    session_seconds: int = Field(default=8 * 3600, ge=60, description="A dashboard session's absolute lifetime")
+    session_idle_seconds: int = Field(
+        default=30 * 60, ge=60, description="A dashboard session ends after this long without a page or API request")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IP addresses or networks (comma-separated) of TLS-terminating proxies whose X-Forwarded-Proto "
+                    "and X-Forwarded-For are believed (Secure cookies, the client address that login throttling "
+                    "counts); unset: none, the connecting peer is the client",
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins (token form, unknown bearer tokens) per client address within "
+                                     "SPOORWERK_LOGIN_FAILURE_WINDOW_SECONDS before it is answered 429")
+    login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
+    oidc_issuer: str | None = Field(
+        default=None, description="OpenID Connect issuer URL (discovery at <issuer>/.well-known/openid-configuration); "
+                                  "unset: the dashboard signs in with API tokens only")
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The client's secret at the provider; unset: a public client (PKCE alone)")
+    oidc_scopes: str = Field(default="openid", description="Scopes asked for; only what the role and id claims need")
+    oidc_provider_name: str | None = Field(
+        default=None, description='Shown on the login button "Inloggen via …"; default the issuer\'s host')
+    oidc_role_claim: str = Field(
+        default="groups", description="The claim holding the user's groups or roles (a dotted path for a nested one, "
+                                      "e.g. realm_access.roles)")
+    oidc_role_map: dict[str, Role] = Field(
+        default_factory=dict,
+        description='JSON, value of the role claim -> Spoorwerk role: {"spoorwerk-bedrijfsarts": "bedrijfsarts"}; '
+                    "a user whose values map to no role, or to more than one, is refused",
+    )
+    oidc_id_claim: str = Field(
+        default="sub", description="The claim whose value becomes the caller's opaque id, recorded with every action: "
+                                   "never a name or an e-mail address")
+    oidc_id_prefix: str = Field(
+        default="", description='Put before the id claim\'s value, e.g. "kc-" when the ids are UUIDs (an id starts '
+                                "with a letter)")
+    oidc_employer_claim: str = Field(
+        default="employer_ids", description="The claim with employer ids: exactly one for a werkgever (required); for "
+                                            "the other roles the employers they work for (absent: every employer)")
+
+    @field_validator("oidc_issuer", "oidc_client_id", "oidc_provider_name", mode="before")
+    @classmethod
+    def _blank_oidc_is_unset(cls, v: Any) -> Any:
+        return (v.strip() or None) if isinstance(v, str) else v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, v: Any) -> Any:
+        import ipaddress
+
+        if isinstance(v, str):
+            v = json.loads(v) if v.lstrip().startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
+        if isinstance(v, list):
+            for entry in v:
+                try:
+                    ipaddress.ip_network(str(entry), strict=False)
+                except ValueError:
+                    # Not even "*": trusting every peer would let any client choose its address and the scheme.
+                    raise ValueError(f"SPOORWERK_TRUSTED_PROXIES: {str(entry)[:60]!r} is not an IP address or "
+                                     f"network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _signin_configured(self) -> Settings:
+        """OpenID Connect is all there or all absent; the error names the setting."""
+        from urllib.parse import urlsplit
+
+        problems = []
+        if (self.oidc_issuer is None) != (self.oidc_client_id is None):
+            problems.append("SPOORWERK_OIDC_ISSUER and SPOORWERK_OIDC_CLIENT_ID are set together or not at all")
+        if self.oidc_issuer is not None:
+            url = urlsplit(self.oidc_issuer)
+            loopback = url.hostname in ("localhost", "127.0.0.1", "::1")
+            if not url.hostname or (url.scheme != "https" and not (url.scheme == "http" and loopback)):
+                problems.append("SPOORWERK_OIDC_ISSUER must be an https URL (http only for a provider on loopback)")
+            if not self.oidc_role_map:
+                problems.append("SPOORWERK_OIDC_ROLE_MAP is required with SPOORWERK_OIDC_ISSUER: nobody could sign in")
+            # The dashboard's roles; the employee, UWV and the workflow itself act through others.
+            for value, role in self.oidc_role_map.items():
+                if role in (Role.SYSTEEM, Role.WERKNEMER, Role.UWV):
+                    problems.append(f"SPOORWERK_OIDC_ROLE_MAP: {value!r} maps to {role.value}, a role that does not "
+                                    f"use the dashboard")
+            for name in ("oidc_role_claim", "oidc_id_claim", "oidc_employer_claim"):
+                if not getattr(self, name).strip():
+                    problems.append(f"SPOORWERK_{name.upper()} is empty")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
     encryption_keys: SecretStr | None = Field(
         default=None,
         description='JSON, key id -> base64 of a 32-byte AES key: {"2026-11": "<base64>"}. Every payload sent '
@@ -97,6 +194,36 @@ class Settings(BaseSettings):
     )
     encryption_key_id: str | None = Field(
         default=None, description="The key that encrypts new payloads; default the last of SPOORWERK_ENCRYPTION_KEYS"
+    )
+    # ---- The bedrijfsarts's notes, sealed a second time (issue 18, service.medical_seal).
+    medical_keys: SecretStr | None = Field(
+        default=None,
+        description='JSON like SPOORWERK_ENCRYPTION_KEYS, other keys: they seal the bedrijfsarts\'s notes a second '
+                    "time, for the bedrijfsarts's read path only (API, dashboard, the bedrijfsarts's documents), so "
+                    "the codec endpoint and Temporal's database hold them sealed. Needed by the API and the worker "
+                    "that renders documents; unset on the embedded default: one key generated in data_dir",
+    )
+    medical_key_id: str | None = Field(
+        default=None, description="The key that seals new notes; default the last of SPOORWERK_MEDICAL_KEYS")
+
+    @model_validator(mode="after")
+    def _medical_keys_usable(self) -> Settings:
+        if self.medical_keys is not None:
+            try:
+                KeyRing.parse(self.medical_keys.get_secret_value(), self.medical_key_id)
+            except EncryptionKeyError as err:
+                raise ValueError(f"SPOORWERK_MEDICAL_KEYS: {err}") from None
+        return self
+
+    @property
+    def medical_key_file(self) -> Path:
+        """Where the embedded default keeps its generated key for the bedrijfsarts's notes."""
+        return self.data_dir / "medical-keys.json"
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the service's own tables (read audit, dashboard sessions), e.g. "
+                    "postgresql+psycopg://spoorwerk:…@db/spoorwerk; default a SQLite file in data_dir",
     )
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -214,6 +341,9 @@ class Settings(BaseSettings):
         elif not self.embedded:
             problems.append("SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set: payloads hold "
                             "personal data and every worker and client of the cluster must share the keys")
+        if self.medical_keys is None and not self.embedded:
+            problems.append("SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's notes "
+                            "are sealed with them, and every API and worker process must share them")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -241,6 +371,13 @@ class Settings(BaseSettings):
     def encryption_key_file(self) -> Path:
         """Where the embedded default keeps its generated encryption key."""
         return self.data_dir / "encryption-keys.json"
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL of the service's own tables."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'spoorwerk.db'}"
 
     @property
     def codec_origins(self) -> list[str]:

@@ -9,15 +9,20 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from service import metrics, tracing
-from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing
+from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing, SealedOnlyPayloadConverter
 from service.settings import Settings
 
 
-def data_converter(ring: KeyRing) -> DataConverter:
-    """Pydantic payloads, sealed with the ring's keys; failure messages and stack traces sealed too."""
+def data_converter(ring: KeyRing, *, accept_unencrypted_legacy: bool = False) -> DataConverter:
+    """Pydantic payloads, sealed with the ring's keys; failure messages and stack traces sealed too.
+
+    An unencrypted payload is refused (a forged update rejected, a forged signal dropped: service.codec).
+    `accept_unencrypted_legacy` is for replaying the decrypted recordings in tests/histories only.
+    """
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=EncryptionCodec(ring),
+        payload_converter_class=SealedOnlyPayloadConverter,
+        payload_codec=EncryptionCodec(ring, accept_unencrypted_legacy=accept_unencrypted_legacy),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
 

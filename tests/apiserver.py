@@ -11,6 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -20,6 +21,8 @@ from domain.models import Role
 from documents.store import store_from_settings
 from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
+from service.audit import AuditStore
+from service.db import open_database
 from service.settings import Settings
 from tests.loopback import free_port
 from worker import build_worker
@@ -34,6 +37,12 @@ CALLERS = {
     "arbeidsdeskundige": Caller(role=Role.ARBEIDSDESKUNDIGE, id="ad-1"),
     "werkgever": Caller(role=Role.WERKGEVER, id="hr-1", employer_id="E-api"),
     "other_werkgever": Caller(role=Role.WERKGEVER, id="hr-2", employer_id="E-other"),
+    # Professionals of the same roles who are not assigned to a case the ones above hold (domain.access).
+    "other_casemanager": Caller(role=Role.CASEMANAGER, id="cm-2"),
+    "other_bedrijfsarts": Caller(role=Role.BEDRIJFSARTS, id="arts-2"),
+    "other_arbeidsdeskundige": Caller(role=Role.ARBEIDSDESKUNDIGE, id="ad-2"),
+    # A casemanager who works for the other employer only: unassigned cases of E-api are not its pool.
+    "regional_casemanager": Caller(role=Role.CASEMANAGER, id="cm-3", employer_ids=["E-other"]),
 }
 
 
@@ -57,6 +66,8 @@ class ApiServer:
     tokens: dict[str, str]  # CALLERS key -> bearer token
     env: WorkflowEnvironment
     task_queue: str
+    app: Any = None  # the FastAPI app, for its route table
+    audit: Any = None  # its read audit (service.audit.AuditStore)
 
     def headers(self, who: str = "operations", key: str | None = None) -> dict[str, str]:
         """Authorization for `who`, with an Idempotency-Key (a fresh one unless given)."""
@@ -71,8 +82,9 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     queue = SESSION_QUEUE  # every module's worker serves the cases the modules before it opened
     # One document folder for the session, like the queue: a later module's worker renders for earlier cases.
     settings = Settings(data_dir=tmp_path_factory.mktemp("api"), documents_dir=tmp_path_factory.getbasetemp() / "documents")
+    audit = AuditStore(open_database(settings.database))
     app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue,
-                     document_store=store_from_settings(settings))
+                     document_store=store_from_settings(settings), audit=audit)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
                                            lifespan="off"))
@@ -82,6 +94,6 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
         while not server.started:
             assert not served.done(), "the API server did not start"
             await asyncio.sleep(0.02)
-        yield ApiServer(url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue)
+        yield ApiServer(url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue, app=app, audit=audit)
         server.should_exit = True
         await served

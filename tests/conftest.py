@@ -17,11 +17,13 @@ from tests.driver import CaseDriver
 # only: no key is kept in the repository. Settings() and the processes tests start read it from here.
 TEST_KEYS = KeyRing.generate(f"test-{os.urandom(3).hex()}")
 os.environ["SPOORWERK_ENCRYPTION_KEYS"] = TEST_KEYS.to_json()
+# Likewise the keys of the bedrijfsarts's notes (service.medical_seal): the API and worker of a test share them.
+os.environ["SPOORWERK_MEDICAL_KEYS"] = KeyRing.generate(f"medical-{os.urandom(3).hex()}").to_json()
 DATA_CONVERTER = data_converter(TEST_KEYS)
 
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API
 # served on loopback (`api_server`).
-pytest_plugins = ["tests.loopback", "tests.apiserver"]
+pytest_plugins = ["tests.loopback", "tests.apiserver", "tests.postgres"]
 from workflows import search_attributes as sa
 
 

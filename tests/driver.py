@@ -82,6 +82,7 @@ class CaseDriver:
         self.client = env.client
         self.settings = settings
         self.task_queue = task_queue
+        self.coach = "coach-1"  # the coach who acts on the trajectory: the one its intake (or a replacement) named
         self.case_id: str | None = None
         self.handle: WorkflowHandle[SickLeaveCase, CaseResult] | None = None
 
@@ -181,7 +182,10 @@ class CaseDriver:
     async def act2(self, kind: str, on: date | None = None, **fields: Any) -> TrajectoryActionResult:
         """An action on the case's spoor 2 trajectory."""
         assert self.case_id
-        return await trajectories.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
+        result = await trajectories.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
+        if kind in ("intake_held", "coach_replaced", "haalbaarheidstoets_decided") and fields.get("coach_id"):
+            self.coach = fields["coach_id"]  # from now on the coach who acts (domain.access)
+        return result
 
     async def documents(self, on: date | None = None) -> None:
         """All five intake documents of the aanmelding."""
@@ -220,11 +224,15 @@ class CaseDriver:
             await asyncio.sleep(0.05)
         raise AssertionError(f"the case's dossier has no {count} {kind!r} entries")
 
-    def payload(self, kind: str, on: date, *, role: str | None = None, action_id: str | None = None, **fields: Any) -> dict:
+    def payload(self, kind: str, on: date, *, role: str | None = None, action_id: str | None = None,
+                actor_id: str | None = None, **fields: Any) -> dict:
+        role = role or DEFAULT_ROLE.get(kind, "casemanager")
+        # The coach acts under the id its trajectory's intake names (domain.access); the others need none here.
+        actor_id = actor_id or (self.coach if role == "reintegratiecoach" else None)
         return {
             "kind": kind,
             "action_id": action_id or f"a-{uuid.uuid4().hex[:12]}",
-            "actor": {"role": role or DEFAULT_ROLE.get(kind, "casemanager")},
+            "actor": {"role": role, **({"id": actor_id} if actor_id else {})},
             "on": on.isoformat(),
             **fields,
         }

@@ -200,7 +200,8 @@ def worker_env(address: str, data_dir: Path, task_queue: str, keys: str, **extra
     """The environment of a worker joining `address`: the test's own values, none inherited."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
     env.update(TEMPORAL_ADDRESS=address, SPOORWERK_API_ENABLED="false", SPOORWERK_DATA_DIR=str(data_dir),
-               SPOORWERK_TASK_QUEUE=task_queue, SPOORWERK_LOG_FORMAT="json", SPOORWERK_ENCRYPTION_KEYS=keys, **extra)
+               SPOORWERK_TASK_QUEUE=task_queue, SPOORWERK_LOG_FORMAT="json", SPOORWERK_ENCRYPTION_KEYS=keys,
+               SPOORWERK_MEDICAL_KEYS=os.environ.get("SPOORWERK_MEDICAL_KEYS", keys), **extra)
     return env
 
 

@@ -101,9 +101,9 @@ async def test_the_poortwachtertoets_and_the_observations_are_read_through_the_a
     assert seen["observation"]["state"] == "superseded" and seen["superseded_by"] == pa.json()["entry"]["seq"]
     points = (await api.get(f"/api/cases/{case_id}/poortwachtertoets")).json()["points"]
     assert not any(p["status"] == "open" and p["label"] == "Probleemanalyse door de bedrijfsarts" for p in points)
-    # Another employer's werkgever reads neither.
+    # Another employer's werkgever reads neither: to it the case is not there.
     for path in ("/poortwachtertoets", "/dossier"):
-        assert (await api.get(f"/api/cases/{case_id}{path}", who="other_werkgever")).status_code == 403
+        assert (await api.get(f"/api/cases/{case_id}{path}", who="other_werkgever")).status_code == 404
 
 
 async def test_a_retried_request_applies_once(api):
@@ -175,9 +175,13 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     for who, kind, fields, reason in rules:
         r = await api.act(case_id, kind, who=who, **fields)
         assert r.status_code == 403 and reason in r.json()["detail"], (who, kind, r.text)
-    # An employer sees and acts on its own employer's cases only; the full state is not for it.
-    assert (await api.get(f"/api/cases/{case_id}", who="other_werkgever")).status_code == 403
-    assert (await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever")).status_code == 403
+    # An employer sees and acts on its own employer's cases only, and learns of no other: another's case answers
+    # as a case that is not there does. The full state is not for it.
+    unknown = await api.get(f"/api/cases/{new_id()}", who="other_werkgever")
+    for answer in (await api.get(f"/api/cases/{case_id}", who="other_werkgever"),
+                   await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever")):
+        assert answer.status_code == unknown.status_code == 404
+        assert answer.json()["detail"].replace(case_id, "X") == unknown.json()["detail"].replace(unknown.url.path.split("/")[-1], "X")
     assert (await api.open(new_id(), "E-api", who="other_werkgever")).status_code == 403
     assert (await api.get(f"/api/cases/{case_id}/state", who="werkgever")).status_code == 403
     # Nothing refused entered the dossier.
@@ -200,7 +204,7 @@ async def test_the_bedrijfsartss_notes_are_for_the_bedrijfsarts_only(api):
         details = await seen_by(who)
         assert "note" not in details and details["belastbaarheid_hours_per_day"] == 4  # capacity, not diagnosis
     # A coach sees only the cases it coaches, and this one has no spoor 2.
-    assert (await api.get(f"/api/cases/{case_id}/dossier", who="reintegratiecoach")).status_code == 403
+    assert (await api.get(f"/api/cases/{case_id}/dossier", who="reintegratiecoach")).status_code == 404
     state = (await api.get(f"/api/cases/{case_id}/state", who="casemanager")).json()
     assert note not in str(state)
 
@@ -247,10 +251,10 @@ async def test_a_coach_reads_and_acts_only_on_the_cases_it_coaches(api):
     await eventually(lambda: api.get(f"/api/cases/{coached}", who="reintegratiecoach"),
                      lambda r: r.status_code == 200 and r.json()["spoor2_coach_id"] == "coach-1")
     for path in ("", "/deadlines", "/dossier", "/poortwachtertoets", "/spoor2", "/documents"):
-        assert (await api.get(f"/api/cases/{coached}{path}", who="other_coach")).status_code == 403, path
-        assert (await api.get(f"/api/cases/{fresh}{path}", who="reintegratiecoach")).status_code == 403, path
+        assert (await api.get(f"/api/cases/{coached}{path}", who="other_coach")).status_code == 404, path
+        assert (await api.get(f"/api/cases/{fresh}{path}", who="reintegratiecoach")).status_code == 404, path
     refused = await api.act(coached, "stagnation_reported", who="other_coach")
-    assert refused.status_code == 403 and "cases it coaches" in refused.text
+    assert refused.status_code == 404 and "that you may see" in refused.text
     summary = (await api.get(f"/api/cases/{coached}")).json()
     assert summary["escalation_level"] == 0  # nothing climbed, nobody was mailed
     assert (await api.act(coached, "stagnation_reported", who="reintegratiecoach")).status_code == 200

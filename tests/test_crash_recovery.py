@@ -140,9 +140,11 @@ class Plan:
     spoor2: bool = False
 
 
-def payload(kind: str, *, role: str | None = None, **fields: Any) -> dict[str, Any]:
-    return {"kind": kind, "action_id": f"a-{uuid.uuid4().hex[:12]}",
-            "actor": {"role": role or DEFAULT_ROLE.get(kind, "casemanager")}, "on": today().isoformat(), **fields}
+def payload(kind: str, *, role: str | None = None, coach: str = "coach-1", **fields: Any) -> dict[str, Any]:
+    role = role or DEFAULT_ROLE.get(kind, "casemanager")
+    # A coach acts under the id the trajectory names (domain.access): `coach`.
+    actor = {"role": role, **({"id": coach} if role == "reintegratiecoach" else {})}
+    return {"kind": kind, "action_id": f"a-{uuid.uuid4().hex[:12]}", "actor": actor, "on": today().isoformat(), **fields}
 
 
 def taken_over(weeks_sick: int, done_days: dict[str, int]) -> dict[str, Any]:
@@ -197,8 +199,8 @@ def spoor2_plan(case_id: str) -> Plan:
         [t("proposal_sent")],
         [t("purchase_approved", scope="phase", phase=1)],
         [t("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL, coach_id="coach-2")],
-        [t("phase_started", phase=1)],
-        [t("activity_recorded", activity=a) for a in ("conversation", "application", "conversation", "interview")],
+        [t("phase_started", phase=1, coach="coach-2")],  # the go named coach-2 for the phases
+        [t("activity_recorded", activity=a, coach="coach-2") for a in ("conversation", "application", "conversation", "interview")],
     ], taken_over(53, SPOOR2_DONE), spoor2=True)
 
 

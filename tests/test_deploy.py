@@ -331,6 +331,7 @@ def env_example_names() -> set[str]:
 SECRETS = {
     "POSTGRES_PASSWORD": "a-long-random-password",
     "SPOORWERK_ENCRYPTION_KEYS": '{"2026-11": "' + "A" * 43 + '="}',
+    "SPOORWERK_MEDICAL_KEYS": '{"2026-11": "' + "B" * 43 + '="}',
     "SPOORWERK_API_TOKENS": '{"tok-1": {"role": "operations", "id": "ops-1"}}',
 }
 
@@ -664,6 +665,7 @@ def test_every_variable_given_to_the_service_exists_in_its_settings():
 
 def _dummy_secret() -> dict[str, str]:
     return {"SPOORWERK_ENCRYPTION_KEYS": SECRETS["SPOORWERK_ENCRYPTION_KEYS"],
+            "SPOORWERK_MEDICAL_KEYS": SECRETS["SPOORWERK_MEDICAL_KEYS"],
             "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"]}
 
 
@@ -796,3 +798,12 @@ def test_operations_page_links_resolve():
         if anchor and path.name == "README.md":
             assert anchor in readme_headings, f"README has no heading for #{anchor}"
     assert "docs/operations.md" in (REPO / "README.md").read_text()
+
+
+def test_temporals_frontend_and_the_databases_are_not_published():
+    """Issue 18: whoever reaches the frontend can record actions; only the stack's own network may."""
+    doc = rendered_compose({**read_env_file(ENV_EXAMPLE), **SECRETS})
+    for name in ("temporal", "postgresql", "temporal-schema", "temporal-namespace"):
+        assert not doc["services"][name].get("ports"), name
+    published = {p.split(":")[-1] for s in doc["services"].values() for p in s.get("ports", [])}
+    assert "7233" not in published and "5432" not in published

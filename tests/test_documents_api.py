@@ -43,9 +43,9 @@ async def test_a_requested_overview_is_listed_and_downloads_with_its_hash(api):
     assert "default-src 'none'" in html.headers["content-security-policy"]
     assert case_id in html.text and MEDICAL not in html.text
 
-    # Another employer's HR sees neither the list nor the file.
-    assert (await api.get(f"/api/cases/{case_id}/documents", who="other_werkgever")).status_code == 403
-    assert (await api.get(doc["pdf"], who="other_werkgever")).status_code == 403
+    # Another employer's HR sees neither the list nor the file: to it the case is not there.
+    assert (await api.get(f"/api/cases/{case_id}/documents", who="other_werkgever")).status_code == 404
+    assert (await api.get(doc["pdf"], who="other_werkgever")).status_code == 404
     assert (await api.get(f"/api/cases/{case_id}/documents/nothing.pdf")).status_code == 404
 
 

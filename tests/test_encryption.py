@@ -27,7 +27,8 @@ from domain.nl_time import local_date
 from operations import cases
 from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
-from service.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, EncryptionKeyError, KeyRing
+from service.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, EncryptionKeyError, KeyRing, UnsealedPayloadError
+from service import medical_seal
 from service.devserver import temporal_cli
 from service.settings import Settings
 from service.temporal import data_converter
@@ -76,8 +77,15 @@ async def test_keys_rotate_and_old_payloads_still_decode():
     [sealed_new] = await codec.encode([payload("after")])
     assert sealed_new.metadata[KEY_ID_METADATA] == b"2026-11"
     assert [json.loads(p.data) for p in await codec.decode([sealed_old, sealed_new])] == ["before", "after"]
-    # Payloads from before encryption was switched on pass as they are.
-    assert (await codec.decode([payload("clear")])) == [payload("clear")]
+    # A payload that was never encrypted is refused (it comes from a client without the keys): decode puts a
+    # stand-in without its content in its place, which no converter turns into a value (tests/test_side_doors.py).
+    [stand_in] = await codec.decode([payload("clear")])
+    assert stand_in.metadata["encoding"] != b"json/plain" and b'"clear"' not in stand_in.SerializeToString()
+    with pytest.raises(UnsealedPayloadError, match="its encoding is 'json/plain'"):
+        codec.open(payload("clear"))
+    # Only the replay of the decrypted recordings opts in to read them as they are.
+    legacy = EncryptionCodec(rotated, accept_unencrypted_legacy=True)
+    assert (await legacy.decode([payload("clear")])) == [payload("clear")]
 
     # Dropping the old key too early is refused with the key named, never read as garbage.
     without_old = EncryptionCodec(KeyRing({"2026-11": rotated.keys["2026-11"]}, "2026-11"))
@@ -220,7 +228,10 @@ async def test_the_server_stores_no_personal_data_in_clear(api_server, captured_
         assert DIAGNOSIS not in await show()
         ops_token = api_server.tokens["operations"]
         shown = await show("--codec-endpoint", f"{api_server.url}/codec", "--codec-auth", f"Bearer {ops_token}")
-        assert DIAGNOSIS in payload_texts(json.loads(shown))
+        # Decrypted: the employee's address shows; the bedrijfsarts's note stays sealed a second time
+        # (service.medical_seal, tests/test_side_doors.py).
+        assert EMAIL in payload_texts(json.loads(shown)) and "sealed:v1:" in payload_texts(json.loads(shown))
+        assert DIAGNOSIS not in payload_texts(json.loads(shown))
 
         # Only operations may read raw payloads; every decode is logged with who, never what.
         body = json_format.MessageToDict(started.input)
@@ -278,8 +289,9 @@ async def test_a_running_case_survives_a_key_rotation(dev_env, tmp_path):
         retried = await cases.act(after, case_id, action("a-1", "sent before the rotation"))
         assert retried == first_answer
         await cases.act(after, case_id, action("a-2", "seen after the rotation", "probleemanalyse_recorded", "bedrijfsarts"))
-        notes = [e.details["note"] for e in await cases.case_handle(after, case_id).query(SickLeaveCase.dossier)
-                 if "note" in e.details]
+        # (The bedrijfsarts's note is sealed a second time, with the medical keys: service.medical_seal.)
+        notes = [medical_seal.current().reveal(e.details["note"])
+                 for e in await cases.case_handle(after, case_id).query(SickLeaveCase.dossier) if "note" in e.details]
     assert notes == ["sent before the rotation", "seen after the rotation"]
 
     history = await raw_history(after, case_workflow_id(case_id))
@@ -323,6 +335,7 @@ async def test_a_recorded_history_is_written_decrypted(ts_env, tmp_path):
         await decode_message(event, ts_env.client.data_converter.payload_codec)
     texts = payload_texts(json.loads(history.to_json()))
     assert DIAGNOSIS in texts and EMAIL in texts and sealed_marker not in history.to_json()
-    replayed = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=data_converter(KeyRing.generate()),
+    replayed = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory],
+                              data_converter=data_converter(KeyRing.generate(), accept_unencrypted_legacy=True),
                               workflow_runner=WORKFLOW_RUNNER).replay_workflow(history)
     assert replayed.replay_failure is None

@@ -98,7 +98,10 @@ async def test_transient_webhook_is_retried_and_email_is_not_sent_twice(ts_env, 
     assert {r["headers"]["Idempotency-Key"] for r in webhook.requests} == {n.notification_id}
     assert set(webhook.requests[-1]["body"]) == {
         "notification_id", "case_id", "recipient_role", "kind", "subject", "body", "deadline_key", "due"}
-    assert [r["notification_id"] for r in NotificationLog(tmp_path / "data" / "notifications.jsonl").read()] == [n.notification_id]
+    log_file = tmp_path / "data" / "notifications.jsonl"
+    assert [r["notification_id"] for r in NotificationLog(log_file).read()] == [n.notification_id]
+    # What was sent to whom about which case: the service's user only.
+    assert (log_file.stat().st_mode & 0o777, log_file.parent.stat().st_mode & 0o777) == (0o600, 0o700)
 
 
 async def test_webhook_400_is_reported_not_retried(ts_env, tmp_path, smtp, webhook) -> None:

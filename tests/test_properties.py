@@ -649,6 +649,8 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "escalation_acknowledged": ("operations", {"reason": "Seen, meeting planned"}),
     "measure_taken": ("werkgever", {"measure": "aanspreken"}),
     "contacts_updated": ("casemanager", {"recipient_role": "bedrijfsarts", "addresses": []}),
+    "person_assigned": ("casemanager", {"role": "bedrijfsarts", "person_id": "arts-2"}),
+    "person_unassigned": ("casemanager", {"role": "bedrijfsarts", "person_id": "arts-2"}),
     "bedrijfsarts_oordeel": ("bedrijfsarts", {"belastbaarheid_hours_per_day": 4}),
     "document_requested": ("werkgever", {"document": "reintegratieoverzicht"}),
 }

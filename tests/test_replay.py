@@ -21,8 +21,9 @@ from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # One folder per case version (domain.case.CURRENT_VERSION); each holds what that version recorded.
-# The recordings hold clear payloads (see CaseDriver.save_workflow_history); the codec passes them through.
-DATA_CONVERTER = data_converter(KeyRing.generate())
+# The recordings hold clear payloads (see CaseDriver.save_workflow_history): read with the legacy opt-in,
+# which the service never uses (it refuses unencrypted payloads: tests/test_side_doors.py).
+DATA_CONVERTER = data_converter(KeyRing.generate(), accept_unencrypted_legacy=True)
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("v*/*.json"))
 
 

@@ -58,6 +58,8 @@ def stop(proc: subprocess.Popen) -> str:
 
 async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_path):
     port, ui_port = free_port(), free_port()
+    data = tmp_path
+    data.chmod(0o755)  # as an administrator might have made it: the service narrows it
     proc = start_worker(tmp_path, port, ui_port)
     case_id = f"C{uuid.uuid4().hex[:8]}"
     key_file = tmp_path / "encryption-keys.json"
@@ -80,6 +82,11 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     assert applied and applied[0]["case_id"] == case_id and applied[0]["action"] == "ziekmelding_arbodienst_sent"
     assert applied[0]["temporal_workflow"]["workflow_id"] == f"case-{case_id}"
     assert (tmp_path / "temporal.db").exists()
+    # Histories, notification log, read audit, keys, token: the service's user only (issue 18).
+    assert data.stat().st_mode & 0o777 == 0o700
+    made = [p for p in data.rglob("*")]
+    assert {"temporal.db", "spoorwerk.db", "api-token", "encryption-keys.json"} <= {p.name for p in made}
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077} == {}
 
     # A new run on the same data folder still has the case and its dossier (and the same key).
     proc = start_worker(tmp_path, port, ui_port)
@@ -137,6 +144,7 @@ def test_a_cluster_without_encryption_keys_stops_the_worker_with_the_setting_nam
                           text=True, timeout=60)
     assert done.returncode == 2
     assert "SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set" in done.stderr
+    assert "SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set" in done.stderr
     assert "Traceback" not in done.stderr
 
     env["SPOORWERK_ENCRYPTION_KEYS"] = '{"2026-11": "c2hvcnQ="}'

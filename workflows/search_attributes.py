@@ -16,17 +16,23 @@ ESCALATION_LEVEL = SearchAttributeKey.for_int("EscalationLevel")
 # The opaque id of the coach of the running spoor 2 trajectory; unset when none runs. Version 4 on.
 COACH_ID = SearchAttributeKey.for_keyword("CoachId")
 
+# Who is assigned to the case, as `role:opaque-id`, and `role:-` where the role's pool sees it
+# (domain.access.attribute_values). Cases of revision 2 on (patch `assignments`).
+ASSIGNED = SearchAttributeKey.for_keyword_list("Assigned")
+
 # The attributes each case version keeps up to date (older cases must replay as recorded).
 VERSION_1 = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
 VERSION_2 = (*VERSION_1, SPOOR2_PHASE)
 VERSION_3 = (*VERSION_2, ESCALATION_LEVEL)
-ALL = (*VERSION_3, COACH_ID)
+VERSION_4 = (*VERSION_3, COACH_ID)
+ALL = (*VERSION_4, ASSIGNED)
 
 
 def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` flags that register them on `temporal server start-dev`."""
     flags: list[str] = []
     for key in ALL:
-        kind = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int"}[key.indexed_value_type.name]
+        kind = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int",
+                "KEYWORD_LIST": "KeywordList"}[key.indexed_value_type.name]
         flags += ["--search-attribute", f"{key.name}={kind}"]
     return flags

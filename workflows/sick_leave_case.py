@@ -18,6 +18,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from domain import access
     from domain import case as rules
     from domain.actions import parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
@@ -44,6 +45,7 @@ PATCH_DOCUMENTS = "documents"  # case version 5: documents rendered by activity,
 PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 PATCH_NOTIFY_BATCH = "notify-batch"  # what one wake sends goes as one activity, not one per notification
 PATCH_DOSSIER_TRUTH = "dossier-truth"  # revision 1 from the start of a run: domain.case.FACTS_REVISION
+PATCH_ASSIGNMENTS = "assignments"  # revision 2 from the start of a run: the Assigned search attribute
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
@@ -112,7 +114,8 @@ class SickLeaveCase:
         batched = workflow.patched(PATCH_NOTIFY_BATCH)
         if workflow.patched(PATCH_DOSSIER_TRUTH):
             # Taken at every run's start, so a running case moves to the new revision when it continues as new.
-            rules.upgrade(state, self._today())
+            assignments = workflow.patched(PATCH_ASSIGNMENTS)
+            rules.upgrade(state, self._today(), rules.ASSIGNMENTS_REVISION if assignments else rules.FACTS_REVISION)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -256,8 +259,13 @@ class SickLeaveCase:
             keys = sa.VERSION_3
             wanted[sa.ESCALATION_LEVEL.name] = state.watch.level
         if state.version >= rules.COACH_VERSION:
-            keys = sa.ALL
+            keys = sa.VERSION_4
             wanted[sa.COACH_ID.name] = state.spoor2_coach_id if state.spoor2_running else None
+        if state.revision >= rules.ASSIGNMENTS_REVISION:
+            keys = (*keys, sa.ASSIGNED)
+            wanted[sa.ASSIGNED.name] = access.attribute_values(
+                state.assigned, trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
+                spoor2_running=state.spoor2_running)
         updates: list[SearchAttributeUpdate] = []
         for key in keys:
             value = wanted[key.name]

@@ -135,7 +135,7 @@ class Spoor2Trajectory:
     @act.validator
     def _validate_act(self, request: Any) -> None:
         # Any, not a dict: a list or null reaches the validator and is refused with a reason.
-        check_action(self._state, request, rules.parse_spoor2_action, rules.check, self._today())
+        check_action(self._state, request, rules.parse_spoor2_action, rules.validate, self._today())
 
     # ----------------------------------------------------------------- queries
 

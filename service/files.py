@@ -1,0 +1,28 @@
+"""Files and folders the service keeps data in: readable by its own user only.
+
+The data folder holds the Temporal database (every case's history), the notification log, the read audit,
+rendered documents and the keys; none of it is for other users of the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder of the service's user only (made if missing; an existing one is narrowed)."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file of the service's user only, in a private folder; made empty if missing, never truncated."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    os.chmod(path, PRIVATE_FILE)
+    return path
