@@ -60,6 +60,11 @@ async def test_assignments_decide_who_reads_lists_and_acts(api):
     [handover] = [e for e in dossier if e["kind"] == "person_assigned"]
     assert handover["details"] == {"role": "casemanager", "person_id": "cm-2", "replaces": "cm-1"}
     assert handover["actor"] == {"role": "casemanager", "id": "cm-1"}
+    # The case page says who holds it.
+    async with httpx.AsyncClient(base_url=api.server.url, timeout=30) as page:
+        await page.post("/login", data={"token": api.server.tokens["other_casemanager"], "next": "/"})
+        shown = await page.get(f"/cases/{held}")
+        assert shown.status_code == 200 and "Toegewezen</dt><dd>casemanager cm-2</dd>" in shown.text
 
     # One bedrijfsarts at a time: a second is a hand-over, which names the first.
     assert (await api.act(pooled, "person_assigned", role="bedrijfsarts", person_id="arts-1")).status_code == 200
