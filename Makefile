@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: run test install clean bench bench-quick bench-profile
+.PHONY: run test test-fast lint install clean bench bench-quick bench-profile
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -29,9 +29,20 @@ install: $(VENV)/.installed-run
 run: $(VENV)/.installed-run
 	$(PY) worker.py
 
-## Install what the tests need and run them all.
-test: $(VENV)/.installed-test
+## Install what the tests need, check the code, and run them all.
+test: lint
 	$(PY) -m pytest
+
+## ruff's checks ([tool.ruff] in pyproject.toml): mistakes such as unused or shadowed names, late-bound loop
+## variables, blocking calls in async code, import order.
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+
+## The edit-test loop: the domain rules, whole cases on the time-skipping server and the replay of the
+## recorded histories (the modules tests/conftest.py names FAST); no dev server, browser, database or
+## provider process.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest -m fast -q
 
 ## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.

@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import sys
-from datetime import timedelta
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import structlog
 import uvicorn
@@ -32,8 +32,8 @@ from operations.api import create_app
 from operations.auth import Authenticator, authenticator_from
 from service import metrics, tracing
 from service.codec import EncryptionKeyError
-from service.health import Health, serving
 from service.devserver import start_dev_server
+from service.health import Health, serving
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
@@ -125,10 +125,10 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
         server = None
         if authenticator is not None:
             from operations.signin import SignIn
-            from service.db import open_database
 
             # Dashboard sessions in the service's database: they outlive a restart and hold across API replicas.
             from service.audit import AuditStore
+            from service.db import open_database
 
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
@@ -146,7 +146,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             counting = (asyncio.create_task(metrics.refresh_cases_gauge(client, runtime.metric_meter, settings.metrics_refresh_seconds))
                         if runtime is not None and worker is not None else None)
             served = asyncio.create_task(server.serve()) if server else None
-            while server and not server.started and not served.done():  # type: ignore[union-attr]
+            while server and not server.started and not served.done():  # type: ignore[union-attr]  # noqa: ASYNC110 (uvicorn has no "started" event)
                 await asyncio.sleep(0.05)
             if served is not None and served.done():
                 raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
@@ -205,6 +205,13 @@ def main(argv: list[str] | None = None) -> None:
                 min_length=settings.min_token_length)
         except ValueError as err:
             print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
+            sys.exit(2)
+        if not settings.embedded and settings.database_url is None:
+            # A SQLite file in one process's data folder would hold the read audit of that process only, lost with
+            # its volume, and sessions one replica made would not open on the next.
+            print("spoorwerk: configuration error: SPOORWERK_DATABASE_URL is required when the API runs against "
+                  "TEMPORAL_ADDRESS: the read audit and the dashboard's sessions must outlive the process and be "
+                  "shared by every API replica", file=sys.stderr)
             sys.exit(2)
     try:
         asyncio.run(serve(settings, authenticator))

@@ -42,7 +42,8 @@ sys.dont_write_bytecode = False
 from temporalio.client import Client  # noqa: E402
 
 from benchmarks import harness, timeskip  # noqa: E402
-from benchmarks.baseline import WORKFLOW_TYPE as BASELINE_TYPE, BaselineAnswer, BaselineCase, BaselineInput  # noqa: E402
+from benchmarks.baseline import WORKFLOW_TYPE as BASELINE_TYPE  # noqa: E402
+from benchmarks.baseline import BaselineAnswer, BaselineCase, BaselineInput  # noqa: E402
 from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, Load, Stack, percentile, run_load  # noqa: E402
 from domain.case import CaseOpening  # noqa: E402
 from domain.models import Actor  # noqa: E402
@@ -632,8 +633,9 @@ def codec_part(results: Results) -> None:
             sealed = codec.seal(payload)
             out[f"{kind}: {name}"] = {
                 "json_bytes": len(payload.data), "sealed_bytes": sealed.ByteSize(),
-                "convert_us": per_call(lambda: converter.payload_converter.to_payloads([value])),
-                "seal_us": per_call(lambda: codec.seal(payload)), "open_us": per_call(lambda: codec.open(sealed)),
+                # The lambdas run within this iteration (per_call), so they see this iteration's values.
+                "convert_us": per_call(lambda: converter.payload_converter.to_payloads([value])),  # noqa: B023
+                "seal_us": per_call(lambda: codec.seal(payload)), "open_us": per_call(lambda: codec.open(sealed)),  # noqa: B023
             }
     results.details["codec"] = out
     s, b = out["spoorwerk: start input"], out["baseline: start input"]

@@ -205,9 +205,11 @@ async def spoorwerk_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int,
 async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, documents: bool) -> FullCases:
     first = CaseDriver(env, settings, SPOORWERK_QUEUE)
     drivers = [first] + [CaseDriver(env, settings, first.task_queue) for _ in range(n - 1)]
-    if DEBUG: print("monday", flush=True)
+    if DEBUG:
+        print("monday", flush=True)
     day1 = await _monday_morning(env)
-    if DEBUG: print("opening", day1, flush=True)
+    if DEBUG:
+        print("opening", day1, flush=True)
     result = FullCases(cases=n, seconds=0.0, actions=0)
     start = time.perf_counter()
     await asyncio.gather(*(d.open(day1, documents=documents) for d in drivers))

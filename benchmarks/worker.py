@@ -18,11 +18,11 @@ from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+import worker as spoorwerker
 from benchmarks.baseline import BaselineCase
 from service.logging import configure_logging
 from service.settings import Settings
 from service.temporal import data_converter, key_ring
-import worker as spoorwerker
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -10,13 +10,33 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
 import pydantic_core
-from pydantic import (BaseModel, ConfigDict, EmailStr, Field, TypeAdapter, ValidationError, ValidationInfo,
-                      ValidatorFunctionWrapHandler, field_validator, model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from domain.documents import Audience, DocumentKind
 from domain.errors import ActionRefused
-from domain.models import (NOTE_MAX_CHARS, SEALED_NOTE_MAX_CHARS, ActionId, Actor, AdConclusion, AdParty, OpaqueId, Role,
-                           is_sealed_note, sealed_or_plain_note)
+from domain.models import (
+    NOTE_MAX_CHARS,
+    SEALED_NOTE_MAX_CHARS,
+    ActionId,
+    Actor,
+    AdConclusion,
+    AdParty,
+    OpaqueId,
+    Role,
+    is_sealed_note,
+    sealed_or_plain_note,
+)
 
 View = Annotated[str, Field(min_length=1, max_length=4000)]
 

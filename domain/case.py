@@ -14,11 +14,18 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from domain import access
 from domain import actions as a
-from domain import stagnation as st
 from domain import dossier_check as dc
 from domain import observations as obs
+from domain import stagnation as st
 from domain.clock import Clock, PeriodError, SickPeriod, build_periods, fixed_due, recurring_dues
-from domain.documents import AUDIENCE_ROLES, DocumentKind, DocumentOrder, DocumentRef, DossierRules, next_progress_report
+from domain.documents import (
+    AUDIENCE_ROLES,
+    DocumentKind,
+    DocumentOrder,
+    DocumentRef,
+    DossierRules,
+    next_progress_report,
+)
 from domain.errors import ActionRefused
 from domain.models import (
     SYSTEM,
@@ -1339,6 +1346,8 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
 
 
 def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> None:
+    if action.role is Role.REINTEGRATIECOACH and state.spoor2_running:
+        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record coach_replaced on it instead")
     ids = state.assigned.get(action.role, [])
     if action.person_id in ids:
         raise ActionRefused(f"person_id: {action.person_id} is already assigned as {action.role.value}")

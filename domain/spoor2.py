@@ -10,13 +10,33 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 from domain import access
 from domain.actions import parse_tagged
 from domain.errors import ActionRefused
-from domain.models import (NOTE_MAX_CHARS, SYSTEM, ActionId, Actor, DossierEntry, Notification, OpaqueId, Role,
-                           append_entry, recorded_details, retry_refusal, sealed_or_plain_note)
+from domain.models import (
+    NOTE_MAX_CHARS,
+    SYSTEM,
+    ActionId,
+    Actor,
+    DossierEntry,
+    Notification,
+    OpaqueId,
+    Role,
+    append_entry,
+    recorded_details,
+    retry_refusal,
+    sealed_or_plain_note,
+)
 from domain.stagnation import Expectation, Spoor2Watch, spoor2_watch
 
 # --------------------------------------------------------------------------- rules as data

@@ -25,7 +25,6 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from documents.store import DocumentStore
-
 from domain import access
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
@@ -36,8 +35,8 @@ from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
-from operations.auth import COOKIE, Authenticator, Caller
 from operations.audit import add_audit_routes
+from operations.auth import COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
@@ -219,10 +218,11 @@ def caller_scope(caller: Caller) -> dict[str, Any]:
 
 def may_see(summary: CaseSummary, caller: Caller) -> bool:
     """Whether the caller may see (and so act on) this case: domain.access's rule."""
+    # A trajectory's coach counts while it runs, as in the listing and the case's validator.
+    coach = summary.spoor2_coach_id if summary.spoor2_running else None
     return access.may_access(caller.role, caller.id, caller_employer_id=caller.employer_id,
                              caller_employer_ids=caller.employer_ids, case_employer_id=summary.employer_id,
-                             assigned=summary.assigned, trajectory_coach=summary.spoor2_coach_id,
-                             spoor2_running=summary.spoor2_running)
+                             assigned=summary.assigned, trajectory_coach=coach, spoor2_running=summary.spoor2_running)
 
 
 def chosen_case_id(caller: Caller, key: str) -> str:
@@ -284,16 +284,24 @@ async def poortwachtertoets(client: Client, case_id: str) -> Toets:
     return found
 
 
-def redact_dossier(entries: list[_Entry], caller: Caller) -> list[_Entry]:
-    """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts only.
+def redact_dossier(entries: list[_Entry], caller: Caller, summary: CaseSummary) -> list[_Entry]:
+    """The dossier as the caller may see it: the bedrijfsarts's free-text notes are medical, for the bedrijfsarts who
+    treats the case only: the one assigned to it, or, while none is, the bedrijfsarts who wrote the note.
 
-    They are recorded sealed (service.medical_seal): opened here for the bedrijfsarts, left out for everyone else.
+    They are recorded sealed (service.medical_seal): opened here for that bedrijfsarts, left out for everyone else.
     """
     from service.medical_seal import opened_notes  # the one reader of the medical keys on the API's side
 
-    if caller.may_see_medical_notes():
+    stripped: list[_Entry] = without_medical_notes(entries)  # type: ignore[arg-type, assignment]  # copies keep their class
+    if not caller.may_see_medical_notes():
+        return stripped
+    assigned = summary.assigned.get(Role.BEDRIJFSARTS, [])
+    if caller.id in assigned:
         return opened_notes(entries)
-    return without_medical_notes(entries)  # type: ignore[arg-type, return-value]  # copies keep their class
+    if assigned:  # another bedrijfsarts treats the case
+        return stripped
+    opened = opened_notes(entries)
+    return [mine if entry.actor.id == caller.id else other for entry, mine, other in zip(entries, opened, stripped)]
 
 
 # --------------------------------------------------------------------------- bodies
@@ -425,6 +433,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                    "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
                    "deadline_before": deadline_before}
         filters |= caller_scope(who)  # a scoped caller cannot widen its scope by a filter
+        if audit is not None:  # a listing shows ids, employers and dates: recorded as a read too
+            await audit.arecord(who, What.CASES)
         try:
             return await cases.page_cases(client, page_size=page_size, page_token=page_token, running_only=not closed,
                                           **filters)
@@ -478,17 +488,17 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     async def case_dossier(case_id: CaseId, who: Authed) -> list[DossierLine]:
         """Every event of the case in order, overdue observations with how they stand now (open, late, superseded);
         the bedrijfsarts's notes only for the bedrijfsarts."""
-        await readable(client, case_id, who, "dossier")
+        summary = await readable(client, case_id, who, "dossier")
         handle = cases.case_handle(client, case_id)
-        return redact_dossier(await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who)
+        return redact_dossier(await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who, summary)
 
     @api.get("/cases/{case_id}/state", response_model=CaseState)
     async def case_state(case_id: CaseId, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
         _require(who, _FULL_STATE, "read a case's full state")
-        await readable(client, case_id, who, "state")
+        summary = await readable(client, case_id, who, "state")
         state = await cases.case_handle(client, case_id).query(SickLeaveCase.state, rpc_timeout=QUERY_TIMEOUT)
-        return state.model_copy(update={"dossier": redact_dossier(state.dossier, who)})
+        return state.model_copy(update={"dossier": redact_dossier(state.dossier, who, summary)})
 
     @api.get("/cases/{case_id}/spoor2", response_model=TrajectoryView)
     async def trajectory_view(case_id: CaseId, who: Authed) -> TrajectoryView:
@@ -545,11 +555,11 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
             if rule is not None and who.role not in rule.roles:
                 raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
                                    f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
-        await readable(client, case_id, who, What.CASE)
+        summary = await readable(client, case_id, who, What.CASE)
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.
-        [entry] = redact_dossier([result.entry], who)
+        [entry] = redact_dossier([result.entry], who, summary)
         return result.model_copy(update={"entry": entry})
 
     record.__name__ = f"{on}_{kind}"

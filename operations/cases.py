@@ -21,20 +21,31 @@ from temporalio.client import (
     WorkflowHistoryEventFilterType,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.actions import admit, parse_action
-from domain.case import CaseOpening, CaseSummary, check_reopen, open_case as check_opening
-from domain.errors import ActionRefused
 from domain import access
+from domain.actions import admit, parse_action
+from domain.case import CaseOpening, CaseSummary, check_reopen
+from domain.case import open_case as check_opening
+from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
 from service import medical_seal
-from service.rulebook import (load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules,
-                              working_day_holidays)
+from service.rulebook import (
+    load_dossier_rules,
+    load_rulebook,
+    load_spoor2_rules,
+    load_stagnation_rules,
+    working_day_holidays,
+)
 from workflows import search_attributes as sa
 from workflows.ids import case_workflow_id
 from workflows.payloads import ActionResult, CaseInput, CaseResult

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -22,8 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
-from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.dossier_check import TOETS_LABELS
+from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.observations import Observation, standing
 from service.rulebook import load_dossier_rules, load_rulebook, working_day_holidays
 
@@ -155,6 +156,22 @@ def _parser() -> argparse.ArgumentParser:
     one.add_argument("case_id", type=_opaque_id, metavar="ID")
     one.add_argument("--json", action="store_true", help="print JSON ({summary, deadlines, dossier})")
     one.set_defaults(func=_case)
+
+    docs = sub.add_parser("documents", parents=[conn], help="de documenten van een zaak die u mag inzien",
+                          description="De gemaakte documenten van een zaak (de versies die uw rol mag inzien), nieuwste eerst.")
+    docs.add_argument("case_id", type=_opaque_id, metavar="ID")
+    docs.add_argument("--json", action="store_true", help="print JSON")
+    docs.set_defaults(func=_documents)
+
+    doc = sub.add_parser("document", parents=[conn], help="een document van een zaak opslaan (PDF of HTML)",
+                         description="Slaat een document van een zaak op, als PDF (gecontroleerd op de hash in het dossier) "
+                                     "of met --html als HTML.")
+    doc.add_argument("case_id", type=_opaque_id, metavar="ID")
+    doc.add_argument("order_id", metavar="DOCUMENT", help="de naam uit `spoorwerk documents ID`")
+    doc.add_argument("--html", action="store_true", help="de HTML in plaats van de PDF")
+    doc.add_argument("--out", metavar="BESTAND", help="waar het heen moet (standaard <zaak>-<document>.pdf hier)")
+    doc.add_argument("--force", action="store_true", help="een bestaand bestand overschrijven")
+    doc.set_defaults(func=_document)
 
     act = sub.add_parser(
         "act", parents=[conn], help="record an action on a case (or, with --spoor2, on its trajectory)",
@@ -295,7 +312,8 @@ class HttpBackend:
     async def close(self) -> None:
         await self._client.aclose()
 
-    async def _call(self, method: str, path: str, *, key: str | None = None, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, *, key: str | None = None, raw: bool = False, **kwargs: Any) -> Any:
+        """The API's JSON answer (with `raw`, its bytes), retried on 503; refusals become `Refused`."""
         import httpx
 
         headers = {"Idempotency-Key": key} if key else None
@@ -316,6 +334,8 @@ class HttpBackend:
             raise Unreachable(f"cannot reach the Spoorwerk API at {self.url} ({err or type(err).__name__}); "
                               "is the worker running? (--api or SPOORWERK_API_URL)") from None
         if response.is_success:
+            if raw:
+                return response.content
             try:
                 return response.json()
             except ValueError:
@@ -341,6 +361,12 @@ class HttpBackend:
         return {"summary": await self._call("GET", base), "deadlines": await self._call("GET", f"{base}/deadlines"),
                 "dossier": await self._call("GET", f"{base}/dossier"),
                 "poortwachtertoets": await self._call("GET", f"{base}/poortwachtertoets")}
+
+    async def documents(self, case_id: str) -> list[dict[str, Any]]:
+        return await self._call("GET", f"/api/cases/{quote(case_id, safe='')}/documents")
+
+    async def download(self, case_id: str, document: dict[str, Any], fmt: str) -> bytes:
+        return await self._call("GET", document[fmt], raw=True)
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
         where = "spoor2/actions" if spoor2 else "actions"
@@ -425,13 +451,12 @@ class DirectBackend:
         return found.model_dump(mode="json")
 
     async def case(self, case_id: str) -> dict[str, Any]:
-        from operations import cases
-        from workflows.sick_leave_case import SickLeaveCase
-
         from domain.models import Role, without_medical_notes
+        from operations import cases
         from operations.auth import Caller
         from service.audit import AuditStore, Channel, Outcome, What
         from service.db import open_database
+        from workflows.sick_leave_case import SickLeaveCase
 
         # Recorded in the read audit like the API's reads: who (operations, --actor-id), which case, with what outcome.
         audit = AuditStore(open_database(self.settings.database))
@@ -452,8 +477,46 @@ class DirectBackend:
                 "dossier": [e.model_dump(mode="json") for e in dossier],
                 "poortwachtertoets": toets.model_dump(mode="json") if toets else None}
 
+    def _audit(self, what: str, case_id: str, *, object_id: str | None = None, outcome: str = "allowed") -> None:
+        """Record a read in the read audit, as the API does for its own (operations, --actor-id, channel cli)."""
+        from domain.models import Role
+        from operations.auth import Caller
+        from service.audit import AuditStore, Channel
+        from service.db import open_database
+
+        AuditStore(open_database(self.settings.database)).record(
+            Caller(role=Role.OPERATIONS, id=self.actor["id"]), what, case_id=case_id, object_id=object_id,
+            outcome=outcome, channel=Channel.CLI)
+
+    async def documents(self, case_id: str) -> list[dict[str, Any]]:
+        from domain.models import Role
+        from operations.auth import Caller
+        from operations.documents import case_documents, document_view, may_read
+
+        try:
+            refs = await self._run(case_documents(self.client, case_id), case_id)
+        except Refused:
+            self._audit("documents", case_id, outcome="not_found")
+            raise
+        self._audit("documents", case_id)
+        operations = Caller(role=Role.OPERATIONS, id=self.actor["id"])
+        return [document_view(case_id, r).model_dump(mode="json") for r in refs if may_read(operations, r.order.audience)]
+
+    async def download(self, case_id: str, document: dict[str, Any], fmt: str) -> bytes:
+        from documents.store import DocumentStoreError, store_from_settings
+        from operations.documents import case_documents
+
+        refs = await self._run(case_documents(self.client, case_id), case_id)
+        ref = next(r for r in refs if r.order.order_id == document["order_id"])
+        self._audit("document", case_id, object_id=ref.order.order_id)
+        try:
+            return await asyncio.to_thread(store_from_settings(self.settings).get, ref.pdf if fmt == "pdf" else ref.html)
+        except DocumentStoreError as err:
+            raise Unreachable(f"the document store: {err}") from None
+
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
-        from operations import cases, spoor2 as trajectories
+        from operations import cases
+        from operations import spoor2 as trajectories
 
         payload = {**fields, "kind": kind, "action_id": key, "actor": self.actor}
         record = trajectories.act if spoor2 else cases.act
@@ -593,6 +656,48 @@ def _cases(args: argparse.Namespace) -> int:
                [[c["case_id"], c.get("employer_id"), c.get("stage"), c.get("first_sick_day"), c.get("next_deadline"),
                  c.get("spoor2_phase"), c.get("overdue"), c.get("escalation_level")] for c in found])
         print(f"\n{len(found)} case{'s' if len(found) != 1 else ''}" + (" (there may be more: raise --limit)" if token else ""))
+        return 0
+
+    return _run(args, command)
+
+
+def _documents(args: argparse.Namespace) -> int:
+    async def command(backend: HttpBackend | DirectBackend) -> int:
+        found = await backend.documents(args.case_id)
+        if args.json:
+            _print_json(found)
+            return 0
+        if not found:
+            print(f"Zaak {args.case_id} heeft nog geen documenten die u mag inzien "
+                  "(vraag er een aan: spoorwerk act ID document_requested --field document=...).")
+            return 0
+        _table(["document", "titel", "versie", "peildatum", "gemaakt (UTC)", "grootte"],
+               [[d["order_id"], d["title"], d["audience"], d["as_of"], d["rendered_at"][:16].replace("T", " "),
+                 f"{round(d['pdf_bytes'] / 1024)} kB"] for d in reversed(found)])
+        print(f"\nOpslaan: spoorwerk document {args.case_id} <document> [--html] [--out BESTAND]")
+        return 0
+
+    return _run(args, command)
+
+
+def _document(args: argparse.Namespace) -> int:
+    fmt = "html" if args.html else "pdf"
+    out = Path(args.out or f"{args.case_id}-{args.order_id.replace(':', '-')}.{fmt}")
+    if out.exists() and not args.force:
+        return _fail(f"--out: {out} bestaat al; kies een andere naam of geef --force")
+
+    async def command(backend: HttpBackend | DirectBackend) -> int:
+        found = {d["order_id"]: d for d in await backend.documents(args.case_id)}
+        document = found.get(args.order_id)
+        if document is None:
+            raise Refused(404, f"order_id: zaak {args.case_id} heeft geen document {args.order_id!r} dat u mag inzien "
+                               f"({', '.join(found) or 'geen documenten'})", http=False)
+        data = await backend.download(args.case_id, document, fmt)
+        if fmt == "pdf" and hashlib.sha256(data).hexdigest() != document["pdf_sha256"]:
+            raise Unreachable(f"the PDF of {args.order_id} does not match the hash in the dossier; nothing was saved")
+        await asyncio.to_thread(out.write_bytes, data)
+        checked = ", gelijk aan de hash in het dossier" if fmt == "pdf" else ""
+        print(f"Opgeslagen: {out} ({len(data)} bytes{checked})")
         return 0
 
     return _run(args, command)
@@ -804,7 +909,8 @@ def _open(args: argparse.Namespace) -> int:
 
 _AUDIT_WHAT_NL = {"case": "zaak", "deadlines": "termijnen", "dossier": "dossier", "state": "toestand",
                   "poortwachtertoets": "poortwachtertoets", "spoor2": "spoor 2", "document": "document",
-                  "codec_decode": "ontsleutelde payload", "audit": "audit"}
+                  "codec_decode": "ontsleutelde payload", "audit": "audit", "documents": "documentenlijst",
+                  "cases": "zakenlijst"}
 _AUDIT_OUTCOME_NL = {"allowed": "toegestaan", "refused": "geweigerd", "not_found": "niet gevonden"}
 
 

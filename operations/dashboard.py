@@ -32,14 +32,15 @@ from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseSummary, DeadlineView
 from domain.dossier_check import TOETS_LABELS
-from domain.observations import ObservationState, standing
 from domain.models import DossierEntry, Role, Stage
+from domain.observations import ObservationState, standing
 from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
 from operations.auth import Caller
-from service.audit import Channel, What
+from operations.documents import case_documents, document_view, may_read
 from operations.signin import add_signin_routes
+from service.audit import Channel, What
 from workflows.sick_leave_case import SickLeaveCase
 
 # operations.api imports this module to add the dashboard, so its helpers are imported where used.
@@ -122,8 +123,10 @@ def _to_login(request: Request) -> RedirectResponse:
 
 
 def _safe_next(value: str | None) -> str:
-    """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`)."""
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")) or any(c in value for c in "\r\n"):
+    """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`, nor `/<tab>/host`, which a
+    browser reads as `//host` once it drops the tab). No control characters, spaces or backslashes at all."""
+    if (not value or not value.startswith("/") or value.startswith("//")
+            or any(c <= " " or c in "\\\x7f" for c in value)):
         return "/"
     return value
 
@@ -379,8 +382,13 @@ def add_dashboard(app: FastAPI) -> None:
         shown, filters, errors = _parse_filters(request, caller)
         page_token = request.query_params.get("page_token") or None
         page, counts = cases.CasePage(cases=[], next_page_token=None), None
-        count_scope = {k: v for k, v in filters.items() if k in ("employer_id", "coach_id")}
+        # The tiles count within the caller's scope (and the employer or coach chosen), never beyond it.
+        chosen = {k: v for k, v in filters.items() if k in ("employer_id", "coach_id")}
+        count_scope = chosen | api.caller_scope(caller)
         if not errors:
+            audit = request.app.state.readable_case.audit
+            if audit is not None:  # the list shows ids, employers and dates: recorded as a read, like the API's
+                await audit.arecord(caller, What.CASES, channel=Channel.DASHBOARD)
             try:
                 page, counts = await asyncio.gather(_page(client, filters, shown.q, page_token), _counts(client, count_scope))
             except ValueError as err:
@@ -396,7 +404,7 @@ def add_dashboard(app: FastAPI) -> None:
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
         return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
                        counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
-                       count_scope=count_scope, scoped=api.caller_scope(caller))
+                       count_scope=chosen, scoped=api.caller_scope(caller))
 
     @app.get("/cases/{case_id}", include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:
@@ -425,11 +433,13 @@ def add_dashboard(app: FastAPI) -> None:
             except trajectories.NoTrajectory:
                 return None
 
-        deadlines, dossier, view, toets = await asyncio.gather(
+        deadlines, dossier, view, toets, rendered = await asyncio.gather(
             handle.query(SickLeaveCase.deadlines, today, rpc_timeout=api.QUERY_TIMEOUT),
             handle.query(SickLeaveCase.dossier, today, rpc_timeout=api.QUERY_TIMEOUT), trajectory(),
-            api.poortwachtertoets(client, case_id))
-        dossier = api.redact_dossier(dossier, caller)
+            api.poortwachtertoets(client, case_id), case_documents(client, case_id))
+        # The versions the caller may read, newest first, linked to the API's downloads (the session cookie opens them).
+        papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref.order.audience)]
+        dossier = api.redact_dossier(dossier, caller, summary)
         kinds = [{"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
                   "fields": fields.get((on, kind), [])}
                  for kind, on, roles, path in api.api_action_kinds()
@@ -439,5 +449,5 @@ def add_dashboard(app: FastAPI) -> None:
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, skeletons=json.dumps(skeletons), closed=summary.closed_on is not None,
-            toets=toets, toets_steps=list(TOETS_LABELS.items()),
+            toets=toets, toets_steps=list(TOETS_LABELS.items()), papers=papers,
         )

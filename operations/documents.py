@@ -48,7 +48,8 @@ def may_read(caller: Caller, audience: Audience) -> bool:
     return caller.role in AUDIENCE_ROLES[audience]
 
 
-def _view(case_id: str, ref: DocumentRef) -> DocumentView:
+def document_view(case_id: str, ref: DocumentRef) -> DocumentView:
+    """A rendered document as the API and the dashboard list it, with its download paths."""
     o = ref.order
     base = f"/api/cases/{case_id}/documents/{o.order_id}"
     return DocumentView(order_id=o.order_id, document=o.kind, audience=o.audience, title=ref.title, as_of=o.as_of,
@@ -71,7 +72,7 @@ def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | N
     async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:  # type: ignore[valid-type]
         """The case's rendered documents the caller may read (the employer's version has no medical notes)."""
         await readable(client, case_id, who, What.DOCUMENTS)
-        return [_view(case_id, ref) for ref in await case_documents(client, case_id) if may_read(who, ref.order.audience)]
+        return [document_view(case_id, ref) for ref in await case_documents(client, case_id) if may_read(who, ref.order.audience)]
 
     @api.get("/cases/{case_id}/documents/{order_id}.{fmt}", response_class=Response,
              responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})

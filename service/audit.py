@@ -36,6 +36,7 @@ class What(StrEnum):
     SPOOR2 = "spoor2"
     DOCUMENT = "document"
     DOCUMENTS = "documents"
+    CASES = "cases"  # a listing of cases (ids, employer, stage, dates): no case id of its own
     CODEC_DECODE = "codec_decode"
     AUDIT = "audit"
 

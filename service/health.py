@@ -95,7 +95,7 @@ async def serving(address: str, readiness: Readiness):
     app = Starlette(routes=health_routes(readiness))
     server = _QuietServer(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="off"))
     served = asyncio.create_task(server.serve())
-    while not server.started and not served.done():
+    while not server.started and not served.done():  # noqa: ASYNC110 (uvicorn offers no event for "started")
         await asyncio.sleep(0.02)
     if served.done():
         raise SystemExit(f"spoorwerk: the health endpoints could not listen on {address}")

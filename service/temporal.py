@@ -70,10 +70,9 @@ async def connect(settings: Settings) -> Client:
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Register Spoorwerk's search attributes on the namespace where missing; returns those added."""
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
+    from temporalio.service import RPCError, RPCStatusCode
 
     from workflows import search_attributes as sa
-
-    from temporalio.service import RPCError, RPCStatusCode
 
     try:
         existing = await client.operator_service.list_search_attributes(

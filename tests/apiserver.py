@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
-from domain.models import Role
 from documents.store import store_from_settings
+from domain.models import Role
 from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.audit import AuditStore

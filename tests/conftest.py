@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from service.devserver import installed_executable, temporal_cli
 from service.codec import KeyRing
+from service.devserver import installed_executable, temporal_cli
 from service.temporal import data_converter, ensure_search_attributes
 from tests.driver import CaseDriver
+from workflows import search_attributes as sa
 
 # Every test runs with payload encryption on, as production does, with a key made for this session
 # only: no key is kept in the repository. Settings() and the processes tests start read it from here.
@@ -24,7 +25,6 @@ DATA_CONVERTER = data_converter(TEST_KEYS)
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API
 # served on loopback (`api_server`).
 pytest_plugins = ["tests.loopback", "tests.apiserver", "tests.postgres"]
-from workflows import search_attributes as sa
 
 
 @pytest.fixture
@@ -61,3 +61,20 @@ async def driver(ts_env: WorkflowEnvironment, tmp_path) -> AsyncIterator[CaseDri
     """A running worker on its own task queue, and helpers to drive one case through time."""
     async with CaseDriver.running(ts_env, tmp_path) as d:
         yield d
+
+
+# The fast tier (`make test-fast`, marker `fast`): pure rules, cases on the time-skipping server, the replay of
+# the recorded histories. What starts a dev server, a browser, PostgreSQL, an OIDC provider or the service
+# itself stays in `make test` only.
+FAST = frozenset({
+    "test_case_rules", "test_clock", "test_nl_time", "test_dossier_check", "test_spoor2_rules", "test_stagnation_rules",
+    "test_payloads", "test_refusals", "test_sandbox", "test_replay", "test_versioning", "test_properties",
+    "test_case_workflow", "test_spoor2_workflow", "test_stagnation_workflow", "test_dossier_truth",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in FAST:
+            item.add_marker(pytest.mark.fast)

@@ -240,6 +240,10 @@ async def test_who_saw_this_dossier_is_answered_from_the_read_audit(api):
     assert [(r["reader_id"], r["outcome"]) for r in seen] == [("hr-2", "refused"), ("hr-1", "allowed")]
     assert (await api.get("/api/audit", case_id=missing)).json()["records"][0]["outcome"] == "not_found"
     assert (await api.get("/api/audit", case_id=case_id, who="casemanager")).status_code == 403
+    # Listings are reads too.
+    await api.listed("werkgever")
+    lists = (await api.get("/api/audit", what="cases", reader_id="hr-1")).json()["records"]
+    assert lists and lists[0]["case_id"] is None and lists[0]["outcome"] == "allowed"
 
 
 async def test_the_trajectory_itself_refuses_a_coach_it_did_not_name(api):
@@ -275,3 +279,21 @@ async def test_an_opening_without_an_id_gets_one_that_cannot_be_guessed_and_a_re
     case_id = first.json()["case_id"]
     assert again.json()["case_id"] == case_id != other.json()["case_id"] and len(case_id) == 25
     assert (await api.get(f"/api/cases/{case_id}", who="werkgever")).json()["employer_id"] == "E-api"
+
+
+async def test_a_bedrijfsarts_of_the_pool_does_not_read_another_bedrijfsartss_notes(api):
+    """Review of issue 18: the notes are for the bedrijfsarts who treats the case, not for every bedrijfsarts."""
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201
+    note = "Klachten na een val; fysiotherapie loopt"
+    assert (await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=note)).status_code == 200
+
+    async def notes(who: str) -> list:
+        dossier = (await api.get(f"/api/cases/{case_id}/dossier", who=who)).json()
+        return [e["details"].get("note") for e in dossier if e["kind"] == "probleemanalyse_recorded"]
+
+    assert await notes("bedrijfsarts") == [note]  # nobody assigned: the author reads its own note
+    assert await notes("other_bedrijfsarts") == [None]  # the pool sees the case, not the note
+    assert (await api.act(case_id, "person_assigned", role="bedrijfsarts", person_id="arts-2")).status_code == 200
+    assert await notes("other_bedrijfsarts") == [note]  # assigned: it treats the case now
+    assert (await api.get(f"/api/cases/{case_id}/dossier", who="bedrijfsarts")).status_code == 404

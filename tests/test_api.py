@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from domain.actions import ACTION_KINDS
-from operations.auth import COOKIE
 from domain.nl_time import local_date
 from domain.spoor2 import SPOOR2_ACTION_KINDS
+from operations.auth import COOKIE
 from tests.apiserver import eventually
 from tests.driver import DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 

@@ -275,3 +275,36 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
     refused = await direct("act", case_id, "evaluatie_held")
     assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: needs a plan_van_aanpak" in refused.err
+
+
+async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_server, tmp_path, tmp_path_factory):
+    """Issue 20, documents in the CLI: list and save a PDF, checked against the dossier's hash; through the API and
+    straight from Temporal and the store (recorded in the read audit)."""
+    case_id = new_id("C")
+    assert (await cli("open", case_id, "--employer", "E-api", "--first-sick-day", today().isoformat())).rc == 0
+    assert (await cli("act", case_id, "document_requested", "--field", "document=reintegratieoverzicht")).rc == 0
+    listed_docs = await eventually(lambda: cli("documents", case_id, "--json"), lambda d: d.rc == 0 and d.json(), 60)
+    [doc] = listed_docs.json()
+    table = await cli("documents", case_id)
+    assert table.rc == 0 and doc["order_id"] in table.out and "Re-integratieoverzicht" in table.out
+
+    saved = tmp_path / "overzicht.pdf"
+    done = await cli("document", case_id, doc["order_id"], "--out", str(saved))
+    assert done.rc == 0, done.err
+    assert saved.read_bytes().startswith(b"%PDF") and "gelijk aan de hash in het dossier" in done.out
+    again = await cli("document", case_id, doc["order_id"], "--out", str(saved))
+    assert again.rc == 2 and "bestaat al" in again.err  # nothing overwritten without --force
+    missing = await cli("document", case_id, "nothing-here", "--out", str(tmp_path / "x.pdf"))
+    assert missing.rc == 1 and "heeft geen document 'nothing-here'" in missing.err
+
+    env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+                   SPOORWERK_TASK_QUEUE=api_server.task_queue,
+                   SPOORWERK_DOCUMENTS_DIR=str(tmp_path_factory.getbasetemp() / "documents"))
+    direct = await run("document", case_id, doc["order_id"], "--html", "--out", str(tmp_path / "o.html"),
+                       "--direct", "--actor-id", "ops-night", env=env)
+    assert direct.rc == 0, direct.err
+    assert case_id in (tmp_path / "o.html").read_text()
+    audit = await run("audit", "--case", case_id, "--json", env=env)
+    assert audit.rc == 0, audit.err
+    assert {(r["reader_id"], r["what"], r["channel"]) for r in audit.json()["records"]} >= {
+        ("ops-night", "documents", "cli"), ("ops-night", "document", "cli")}

@@ -23,7 +23,6 @@ import sys
 import threading
 import tomllib
 import typing
-from collections.abc import Iterator
 from fnmatch import fnmatch
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -666,7 +665,8 @@ def test_every_variable_given_to_the_service_exists_in_its_settings():
 def _dummy_secret() -> dict[str, str]:
     return {"SPOORWERK_ENCRYPTION_KEYS": SECRETS["SPOORWERK_ENCRYPTION_KEYS"],
             "SPOORWERK_MEDICAL_KEYS": SECRETS["SPOORWERK_MEDICAL_KEYS"],
-            "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"]}
+            "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"],
+            "SPOORWERK_DATABASE_URL": "postgresql+psycopg://spoorwerk:pw@db:5432/spoorwerk"}
 
 
 def test_rendered_configuration_is_accepted_by_the_service(clean_env):
@@ -701,7 +701,7 @@ def test_probes_and_scrape_annotations_are_on_the_contracts_ports():
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
 
             def resolve(p: int | str) -> int:
-                return ports[p] if isinstance(p, str) else p
+                return ports[p] if isinstance(p, str) else p  # noqa: B023 (called within this iteration)
 
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"

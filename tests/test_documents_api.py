@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
+import httpx
 import pytest
 
 from tests.test_api import Api, api, new_id, today  # noqa: F401  (the `api` fixture)
@@ -67,3 +68,31 @@ async def test_the_bedrijfsarts_version_is_for_the_bedrijfsarts_only(api):
     assert (await api.get(f"/api/cases/{case_id}/documents", who="casemanager")).json() == []
     forbidden = await api.get(doc["pdf"], who="casemanager")
     assert forbidden.status_code == 403 and "bedrijfsarts version" in forbidden.json()["detail"]
+
+
+async def test_the_case_page_lists_the_versions_its_reader_may_open_and_they_download(api):
+    """Issue 20, documents on the case page: a person opens the PDF from the dashboard, signed in, no token or curl."""
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201
+    assert (await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=MEDICAL)).status_code == 200
+    for who, audience in (("werkgever", "werkgever"), ("bedrijfsarts", "bedrijfsarts")):
+        asked = await api.act(case_id, "document_requested", who=who, document="reintegratieoverzicht", audience=audience)
+        assert asked.status_code == 200, asked.text
+    # The bedrijfsarts may open both versions: once it lists two, both are rendered.
+    docs = {d["audience"]: d for d in await listed(api, case_id, 2, who="bedrijfsarts")}
+
+    async def page_of(browser: httpx.AsyncClient, who: str) -> str:
+        await browser.post("/login", data={"token": api.server.tokens[who], "next": "/"})
+        page = await browser.get(f"/cases/{case_id}")
+        assert page.status_code == 200
+        return page.text
+
+    async with httpx.AsyncClient(base_url=api.server.url, timeout=30) as browser:
+        html = await page_of(browser, "werkgever")
+        assert f'href="{docs["werkgever"]["pdf"]}"' in html and docs["bedrijfsarts"]["pdf"] not in html
+        assert "Re-integratieoverzicht" in html
+        pdf = await browser.get(docs["werkgever"]["pdf"])  # the session cookie opens it
+        assert pdf.status_code == 200 and hashlib.sha256(pdf.content).hexdigest() == docs["werkgever"]["pdf_sha256"]
+    async with httpx.AsyncClient(base_url=api.server.url, timeout=30) as browser:
+        html = await page_of(browser, "bedrijfsarts")
+        assert docs["bedrijfsarts"]["pdf"] in html and "vertrouwelijk" in html

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from documents.render import RenderError, Rendered, render, render_html
+from documents.render import Rendered, RenderError, render, render_html
 from domain import case as c
 from domain import spoor2 as s2
 from domain.actions import parse_action

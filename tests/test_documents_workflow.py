@@ -15,9 +15,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import boto3
-from botocore.config import Config
 import httpx
 import pytest
+from botocore.config import Config
 from pypdf import PdfReader
 
 from documents.store import DocumentNotFound, DocumentStoreError, LocalFolderStore, S3Store

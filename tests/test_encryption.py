@@ -27,16 +27,16 @@ from domain.nl_time import local_date
 from operations import cases
 from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
-from service.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, EncryptionKeyError, KeyRing, UnsealedPayloadError
 from service import medical_seal
+from service.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, EncryptionKeyError, KeyRing, UnsealedPayloadError
 from service.devserver import temporal_cli
 from service.settings import Settings
 from service.temporal import data_converter
 from tests.conftest import TEST_KEYS
 from worker import build_worker
 from workflows.ids import case_workflow_id
-from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.payloads import CaseInput
+from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 

@@ -21,9 +21,11 @@ from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import RawValue
 from temporalio.service import RPCError
 
-from domain.actions import ACTION_KINDS, ACTION_ROLES, MAX_ACTION_BYTES, MAX_TEXT_CHARS, _ADAPTER as CASE_ADAPTER
+from domain.actions import _ADAPTER as CASE_ADAPTER
+from domain.actions import ACTION_KINDS, ACTION_ROLES, MAX_ACTION_BYTES, MAX_TEXT_CHARS
 from domain.models import Role
-from domain.spoor2 import _ADAPTER as SPOOR2_ADAPTER, SPOOR2_ACTION_KINDS, SPOOR2_ACTION_ROLES
+from domain.spoor2 import _ADAPTER as SPOOR2_ADAPTER
+from domain.spoor2 import SPOOR2_ACTION_KINDS, SPOOR2_ACTION_ROLES
 from operations import cases
 from operations.api import MAX_BODY_BYTES
 from tests.apiserver import eventually
@@ -407,7 +409,7 @@ async def test_every_api_endpoint_answers_hostile_requests_with_a_4xx_naming_the
             async def call(url: str, **kw: Any) -> httpx.Response:
                 nonlocal n
                 n += 1
-                return await api.http.request(method.upper(), url, headers={**headers, **kw.pop("headers", {})}, **kw)
+                return await api.http.request(method.upper(), url, headers={**headers, **kw.pop("headers", {})}, **kw)  # noqa: B023
 
             if "{case_id}" in template:
                 for odd in ODD_IDS:

@@ -25,7 +25,6 @@ from domain.models import Notification
 from service.settings import Settings
 from tests.loopback import HR, SMTP_USER, WEBHOOK_SECRET, free_port, settings_for
 
-
 # ------------------------------------------------------------------ the Temporal side
 
 

@@ -44,8 +44,8 @@ from domain.nl_time import local_date
 from operations import cases
 from service import tracing
 from tests.conftest import DATA_CONVERTER
-from tests.processes import ROOT, Processes, WorkerProcess, encryption_keys, settings_from, worker_env
 from tests.loopback import free_port
+from tests.processes import ROOT, Processes, WorkerProcess, encryption_keys, settings_from, worker_env
 from workflows.sick_leave_case import SickLeaveCase
 
 pytestmark = pytest.mark.devserver

@@ -29,8 +29,8 @@ from tests.driver import CaseDriver
 from tests.loopback import settings_for
 from tests.test_case_workflow import wait_for
 from tests.test_spoor2_rules import START, act, new_trajectory, to_go
-from workflows.common import NOTIFY_GIVE_UP
 from worker import build_worker
+from workflows.common import NOTIFY_GIVE_UP
 
 CONTACTS = {"bedrijfsarts": ["arts@arbodienst.example"], "casemanager": ["cm@acme.example"]}
 NOW_LATE = datetime(2026, 7, 20, 9, tzinfo=timezone.utc)

@@ -563,3 +563,13 @@ async def test_oidc_sign_in_and_logout_in_a_browser(provider, dev_env, tmp_path)
             assert urlsplit(page.url).path == "/login"
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example",
+                                    "https://evil.example", "/ /evil.example", "evil.example"])
+def test_the_page_after_sign_in_is_always_one_of_this_site(target):
+    """Review of issue 18: `/<tab>/host` passed, and a browser drops the tab and goes to //host."""
+    from operations.dashboard import _safe_next
+
+    assert _safe_next(target) == "/"
+    assert _safe_next("/cases/C-1?tab=dossier") == "/cases/C-1?tab=dossier"

@@ -8,8 +8,8 @@ import pytest
 
 from operations.cases import ActionRejected
 from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver
-from tests.test_case_workflow import wait_for
 from tests.loopback import HR, settings_for
+from tests.test_case_workflow import wait_for
 from tests.test_spoor2_workflow import sa_value
 
 

@@ -26,8 +26,8 @@ from domain.models import Actor, Notification, Role
 from domain.nl_time import local_date
 from operations import cases
 from service.settings import Settings
-from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.payloads import CaseInput, CaseResult
+from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 

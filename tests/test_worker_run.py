@@ -109,7 +109,8 @@ async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, 
     address = dev_env.client.service_client.config.target_host
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     proc = start_worker(tmp_path, free_port(), free_port(), TEMPORAL_ADDRESS=address, SPOORWERK_TASK_QUEUE=queue,
-                        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"])
+                        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"],
+                        SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}")
     case_id = f"C{uuid.uuid4().hex[:8]}"
     try:
         client = dev_env.client
@@ -171,3 +172,15 @@ async def test_the_activity_caps_reach_the_worker(dev_env, tmp_path, monkeypatch
     monkeypatch.delenv("SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND")
     config = build_worker(client, Settings(data_dir=tmp_path), task_queue=f"caps-{uuid.uuid4().hex[:8]}").config()
     assert config.get("max_task_queue_activities_per_second") is None and config.get("max_activities_per_second") is None
+
+
+def test_an_api_against_a_cluster_without_a_database_url_stops_with_the_setting_named(tmp_path):
+    """Review of issue 18: without it each API replica kept its own read audit and sessions, lost with its volume."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_DATABASE"))}
+    env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1",
+               SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}))
+    done = subprocess.run([sys.executable, str(ROOT / "worker.py"), "api"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "SPOORWERK_DATABASE_URL is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -20,7 +20,6 @@ from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState
 from domain.stagnation import Spoor2Watch, StagnationRules
 
-
 # Every case carries the rules it was opened with (about 35 KB of objects), and nearly all cases of
 # a worker carry the same few rule sets: each distinct one is kept once per worker and shared. They
 # are frozen models, so no case can change another's. Bounded, as a hostile input could vary them.

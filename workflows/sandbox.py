@@ -4,8 +4,7 @@ import builtins
 import functools
 from typing import Any
 
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
-from temporalio.worker.workflow_sandbox import _runner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions, _runner
 
 # pydantic's EmailStr imports email_validator (and idna) on first use, which may be inside a
 # workflow: they are pure, so they pass through rather than being re-imported in every sandbox.

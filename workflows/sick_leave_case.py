@@ -12,8 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeUpdate
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
@@ -28,12 +27,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.models import Notification
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import CaseClosed, TrajectoryUpdate
+    from service import metrics
     from workflows import search_attributes as sa
     from workflows.common import Notifier, WakeTimer, apply_action, check_action, refused, signal_arg
     from workflows.ids import trajectory_workflow_id
-    from workflows.spoor2_trajectory import Spoor2Trajectory
-    from service import metrics
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
+    from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow

@@ -17,8 +17,8 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
     from domain.nl_time import local_date, start_of_day
-    from workflows.common import Notifier, WakeTimer, apply_action, check_action, signal_arg
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
+    from workflows.common import Notifier, WakeTimer, apply_action, check_action, signal_arg
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
 
 

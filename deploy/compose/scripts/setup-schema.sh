@@ -27,4 +27,7 @@ sql --db temporal_visibility create
 sql --db temporal_visibility setup-schema -v 0.0
 sql --db temporal_visibility update-schema -d "$SCHEMA_DIR/visibility/versioned"
 
+# Spoorwerk's own tables (read audit, dashboard sessions): the database only; the API creates its tables.
+sql --db spoorwerk create
+
 echo "Temporal schemas are up to date"
