@@ -42,6 +42,7 @@ from domain.models import (
     append_entry,
     recorded_details,
     retry_refusal,
+    unsealed_note_refusal,
 )
 from domain.nl_time import start_of_day
 from domain.rules import RuleSet
@@ -904,6 +905,16 @@ def _check_date(state: CaseState, on: date, today: date, *, field: str = "on") -
         raise ActionRefused(f"{field}: {on} is before the first sick day {state.first_sick_day}")
     if on > today:
         raise ActionRefused(f"{field}: {on} is in the future (today is {today})")
+
+
+def validate(state: CaseState, action: a._Action, today: date) -> None:
+    """The update validator's check: `check`, and a bedrijfsarts's note arrives sealed (never in `apply`, so
+    histories recorded before the seal replay as they were)."""
+    check(state, action, today)
+    if action.action_id not in state.applied_actions:
+        refusal = unsealed_note_refusal(action)
+        if refusal is not None:
+            raise ActionRefused(refusal)
 
 
 def check(state: CaseState, action: a._Action, today: date) -> None:

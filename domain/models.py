@@ -168,6 +168,16 @@ def is_sealed_note(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_NOTE_PREFIX)
 
 
+def unsealed_note_refusal(action: Any) -> str | None:
+    """Why a validator refuses a bedrijfsarts's note that arrives unsealed (an API or client of an older version, or
+    one without the medical keys): it would stay readable in the history for good. Validators only, so histories
+    recorded before the seal replay as they were."""
+    note = getattr(action, "note", None)
+    if note and action.actor.role is Role.BEDRIJFSARTS and not is_sealed_note(note):
+        return "note: a bedrijfsarts's note must arrive sealed (service.medical_seal); send it through the API or CLI"
+    return None
+
+
 def sealed_or_plain_note(value: Any, handler: Callable[[Any], Any], actor: Any = None) -> Any:
     """An action's `note`, as a wrap validator: the sealed form kept as it is (well-formed, and a bedrijfsarts's
     only), any other value through the field's own rules (text of at most NOTE_MAX_CHARS characters)."""

@@ -36,6 +36,7 @@ from domain.models import (
     recorded_details,
     retry_refusal,
     sealed_or_plain_note,
+    unsealed_note_refusal,
 )
 from domain.stagnation import Expectation, Spoor2Watch, spoor2_watch
 
@@ -525,7 +526,8 @@ def validate(state: TrajectoryState, action: Any, today: date) -> None:
     check(state, action, today)
     if action.action_id in state.applied_actions:
         return
-    refusal = access.assignment_refusal({}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
+    refusal = unsealed_note_refusal(action) or access.assignment_refusal(
+        {}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
     if refusal is not None:
         raise ActionRefused(refusal)
 

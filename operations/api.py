@@ -52,7 +52,7 @@ log = structlog.get_logger("spoorwerk.api")
 API_ROLES = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.REINTEGRATIECOACH, Role.BEDRIJFSARTS,
                        Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER})
 _OVERSIGHT = frozenset({Role.OPERATIONS, Role.CASEMANAGER})
-_OPENERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.WERKGEVER})
+OPENERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.WERKGEVER})
 _FULL_STATE = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.BEDRIJFSARTS})
 _bearer = HTTPBearer(auto_error=False, description="A token from SPOORWERK_API_TOKENS")
 
@@ -446,7 +446,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
         """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
-        _require(who, _OPENERS, "open a case")
+        _require(who, OPENERS, "open a case")
         if who.role is Role.WERKGEVER and body.employer_id != who.employer_id:
             raise Problem(403, "a werkgever may only open cases of its own employer")
         if who.employer_ids is not None and body.employer_id not in who.employer_ids:

@@ -33,6 +33,22 @@ EXIT_BAD_INPUT = 2
 EXIT_UNREACHABLE = 3
 
 DEFAULT_API_URL = "http://127.0.0.1:8080"
+
+
+def _default_api_url() -> str:
+    """SPOORWERK_API_URL, else where the service listens by the same settings object (SPOORWERK_API_HOST, _PORT)."""
+    if os.environ.get("SPOORWERK_API_URL"):
+        return os.environ["SPOORWERK_API_URL"]
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        settings = Settings()
+    except ValidationError:  # a setting the API address does not depend on; `--direct` reports it if it matters
+        return DEFAULT_API_URL
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
+    return f"http://{host}:{settings.api_port}"
 DEFAULT_ACTOR_ID = "cli-operations"
 HTTP_TIMEOUT_SECONDS = 60.0
 # How often a request the API answers 503 with Retry-After (a case restarting) is sent again.
@@ -117,8 +133,9 @@ def _parser() -> argparse.ArgumentParser:
         "With --direct it talks to Temporal itself (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and "
         "SPOORWERK_TASK_QUEUE from the environment, as the worker reads them) and acts as the role "
         "operations, with the id --actor-id.")
-    where.add_argument("--api", metavar="URL", default=os.environ.get("SPOORWERK_API_URL") or DEFAULT_API_URL,
-                       help=f"the API's base URL (env SPOORWERK_API_URL; default {DEFAULT_API_URL})")
+    where.add_argument("--api", metavar="URL", default=_default_api_url(),
+                       help=f"the API's base URL (env SPOORWERK_API_URL; default SPOORWERK_API_HOST and SPOORWERK_API_PORT "
+                            f"as the service reads them, else {DEFAULT_API_URL})")
     where.add_argument("--token", default=None,
                        help="bearer token (env SPOORWERK_API_TOKEN; default the embedded worker's operations "
                             "token in <SPOORWERK_DATA_DIR>/api-token)")

@@ -30,7 +30,7 @@ from temporalio.service import RPCError
 
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
-from domain.case import CaseSummary, DeadlineView
+from domain.case import COMPLETES, CaseSummary, DeadlineView
 from domain.dossier_check import TOETS_LABELS
 from domain.models import DossierEntry, Role, Stage
 from domain.observations import ObservationState, standing
@@ -41,6 +41,7 @@ from operations.auth import Caller
 from operations.documents import case_documents, document_view, may_read
 from operations.signin import add_signin_routes
 from service.audit import Channel, What
+from service.rulebook import load_rulebook
 from workflows.sick_leave_case import SickLeaveCase
 
 # operations.api imports this module to add the dashboard, so its helpers are imported where used.
@@ -153,9 +154,43 @@ def _weeks_sick(first: date | None, today: date) -> int | None:
     return ((today - first).days + 1 + 6) // 7
 
 
+def _field_spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any]) -> dict[str, Any]:
+    """How the form asks for one field, read from the action's JSON schema: a date picker for a date, a choice for an
+    enumeration, yes/no for a flag, a number with its bounds, a line or a text box for text, one line per item for a
+    list of texts; JSON only where the field is a structure of its own."""
+    help_text = prop.get("description", "")
+    options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+    base = options[0] if len(options) == 1 else prop
+    if "$ref" in base:  # an enumeration's own description says what the type is, not what the field asks
+        base = {**defs[base["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in base.items() if k != "$ref"}}
+    else:
+        help_text = help_text or base.get("description", "")
+    spec: dict[str, Any] = {"name": name, "required": required, "label": name.replace("_", " "), "help": help_text}
+    kind = base.get("type")
+    if "enum" in base or "const" in base:
+        spec |= {"widget": "select", "options": [str(v) for v in base.get("enum", [base.get("const")])]}
+    elif kind == "boolean":
+        spec |= {"widget": "yesno"}
+    elif kind in ("integer", "number"):
+        spec |= {"widget": "number", "step": "1" if kind == "integer" else "any",
+                 **{k: base[k] for k in ("minimum", "maximum") if k in base}}
+    elif kind == "string" and base.get("format") == "date":
+        spec |= {"widget": "date"}
+    elif kind == "string":
+        long = base.get("maxLength", 0) > 300
+        spec |= {"widget": "textarea" if long else "text", **({"maxlength": base["maxLength"]} if "maxLength" in base else {})}
+    elif kind == "array" and base.get("items", {}).get("type") == "string":
+        spec |= {"widget": "lines"}
+    else:
+        spec |= {"widget": "json"}
+    return spec
+
+
 def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """The fields a person fills in for an action (required ones first, the free-text note last)."""
-    found = [{"name": name, "required": info.is_required()} for name, info in model.model_fields.items()
+    """The fields a person fills in for an action (required ones first, the free-text note last), as form specs."""
+    schema = model.model_json_schema()
+    defs, wanted = schema.get("$defs", {}), set(schema.get("required", []))
+    found = [_field_spec(name, prop, name in wanted, defs) for name, prop in schema["properties"].items()
              if name not in ("kind", "actor", "action_id", "on")]
     return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
 
@@ -404,7 +439,23 @@ def add_dashboard(app: FastAPI) -> None:
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
         return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
                        counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
-                       count_scope=chosen, scoped=api.caller_scope(caller))
+                       count_scope=chosen, scoped=api.caller_scope(caller), may_open=caller.role in api.OPENERS)
+
+    @app.get("/cases/new", include_in_schema=False)
+    async def open_page(request: Request) -> Response:
+        """Open a case, or take one over with what was done before: a form that posts to the API's POST /api/cases."""
+        try:
+            caller = await _page_caller(request)
+        except _Unauthenticated:
+            return _to_login(request)
+        if caller.role not in api.OPENERS:
+            return _render(request, "error.html", 403, caller=caller, title="Geen zaken openen",
+                           reason=f"Een {caller.role.value} opent geen zaken (wel: casemanager, werkgever, operations).")
+        today = api.today()
+        ruleset = load_rulebook().for_first_sick_day(today)
+        steps = [{"key": d.key, "label": d.label} for d in ruleset.deadlines if d.tracked and d.key != "evaluatie"]
+        return _render(request, "open.html", caller=caller, today=today, steps=steps, stages=OPEN_STAGES,
+                       steps_json=json.dumps([s["key"] for s in steps]))
 
     @app.get("/cases/{case_id}", include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:
@@ -444,10 +495,15 @@ def add_dashboard(app: FastAPI) -> None:
                   "fields": fields.get((on, kind), [])}
                  for kind, on, roles, path in api.api_action_kinds()
                  if caller.role in roles and (on == "case" or view is not None)]
-        skeletons = {k["kind"]: {f["name"]: "" for f in k["fields"] if f["required"]} for k in kinds}
+        specs = {k["kind"]: k["fields"] for k in kinds}
+        # The action that completes the step due first (an overdue one before the next) is chosen already, when the
+        # caller may record it.
+        due = [mark.split("#")[0] for mark in summary.overdue] + ([summary.next_deadline.key] if summary.next_deadline else [])
+        mine = {COMPLETES[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in COMPLETES}
+        preselect = next((mine[key] for key in due if key in mine), None)
         return _render(
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
-            kinds=kinds, skeletons=json.dumps(skeletons), closed=summary.closed_on is not None,
+            kinds=kinds, specs=json.dumps(specs), preselect=preselect, closed=summary.closed_on is not None,
             toets=toets, toets_steps=list(TOETS_LABELS.items()), papers=papers,
         )

@@ -383,6 +383,9 @@ class Settings(BaseSettings):
     def codec_origins(self) -> list[str]:
         """Web UIs that may call the codec endpoint: the configured ones, and the embedded server's own."""
         own = [f"http://{self.dev_server_ip}:{self.dev_server_ui_port}"] if self.embedded else []
+        if own and self.dev_server_ip in ("127.0.0.1", "localhost"):
+            # The dev server prints its Web UI as localhost, people type 127.0.0.1: both are this machine.
+            own = [f"http://{host}:{self.dev_server_ui_port}" for host in ("127.0.0.1", "localhost")]
         return list(dict.fromkeys([*self.codec_cors_origins, *own]))
 
     @property

@@ -197,6 +197,10 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                 elif (method, path) == ("GET", "/api/cases"):
                     found = await api.listed(who)
                     assert (case_id in found) == in_scope, (who, found)
+                elif (method, path) == ("GET", "/cases/new"):  # the dashboard's form to open a case
+                    r = await pages[who].get(path)
+                    assert r.status_code == (200 if role in ("operations", "casemanager", "werkgever") else 403), who
+                    assert case_id not in r.text
                 elif (method, path) == ("GET", "/"):  # the dashboard's list of cases
                     r = await pages[who].get("/")
                     assert r.status_code == 200 and (f'href="/cases/{case_id}"' in r.text) == in_scope, who
@@ -297,3 +301,21 @@ async def test_a_bedrijfsarts_of_the_pool_does_not_read_another_bedrijfsartss_no
     assert (await api.act(case_id, "person_assigned", role="bedrijfsarts", person_id="arts-2")).status_code == 200
     assert await notes("other_bedrijfsarts") == [note]  # assigned: it treats the case now
     assert (await api.get(f"/api/cases/{case_id}/dossier", who="bedrijfsarts")).status_code == 404
+
+
+async def test_a_bedrijfsartss_note_that_arrives_unsealed_is_refused(api):
+    """Review of issue 18: an older API pod (or a client without the medical keys) would have stored it readable."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.sick_leave_case import SickLeaveCase
+
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201
+    plain = {"kind": "probleemanalyse_recorded", "action_id": new_id("a"), "on": today().isoformat(),
+             "actor": {"role": "bedrijfsarts", "id": "arts-1"}, "note": "Rugklachten, in behandeling"}
+    handle = cases.case_handle(api.server.env.client, case_id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(SickLeaveCase.act, plain, id=plain["action_id"])
+    assert "must arrive sealed" in str(refused.value.cause)
+    # Through the one path the API and CLI use, the same note is sealed and taken.
+    assert (await cases.act(api.server.env.client, case_id, {**plain, "action_id": new_id("a")})).applied

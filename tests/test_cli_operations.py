@@ -308,3 +308,10 @@ async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_ser
     assert audit.rc == 0, audit.err
     assert {(r["reader_id"], r["what"], r["channel"]) for r in audit.json()["records"]} >= {
         ("ops-night", "documents", "cli"), ("ops-night", "document", "cli")}
+
+
+async def test_the_command_finds_the_api_where_the_service_listens(tmp_path):
+    """Issue 20: the CLI read only SPOORWERK_API_URL; the service's own SPOORWERK_API_PORT is where it listens."""
+    port = free_port()
+    done = await run("cases", env=base_env(tmp_path, SPOORWERK_API_PORT=str(port)))
+    assert done.rc == 3 and f"http://127.0.0.1:{port}" in done.err

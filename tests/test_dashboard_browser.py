@@ -213,16 +213,21 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
 
                 # ------------------------------------------------ recording actions on the page
                 form = page.locator("#action-form")
-                await form.locator("select[name=kind]").select_option("plan_van_aanpak_agreed")
-                await expect(form.locator("textarea[name=fields]")).to_have_value('{"casemanager_id":""}')
-                await form.locator("textarea[name=fields]").fill("{}")
+                # A form from the action's schema: the step due next is chosen already, its fields are inputs
+                # (required ones marked), and a refusal is said next to the field it names. No JSON.
+                await expect(form.locator("select[name=kind]")).to_have_value("plan_van_aanpak_agreed")
+                await expect(form.locator("textarea")).to_have_count(3)  # the two views and the note
+                await expect(form.locator("input[name=f-casemanager_id]")).to_have_attribute("required", "")
+                await form.locator("input[name=f-casemanager_id]").fill("7")  # not an opaque id
                 await form.locator("button[type=submit]").click()
                 await expect(form.locator("[data-result]")).to_contain_text("Refused (422)")
-                await expect(form.locator("[data-result]")).to_contain_text("casemanager_id")
+                await expect(form.locator("[data-error-for=casemanager_id]")).not_to_be_empty()
+                await page.screenshot(path=ARTIFACTS / "case_form_refused.png", full_page=True)
 
-                await form.locator("textarea[name=fields]").fill(
-                    '{"casemanager_id": "cm-7", "employer_view": "Start with 2 hours a day", '
-                    '"employee_view": "Agreed", "note": "Agreed <b>in person</b>"}')
+                await form.locator("input[name=f-casemanager_id]").fill("cm-7")
+                await form.locator("textarea[name=f-employer_view]").fill("Start with 2 hours a day")
+                await form.locator("textarea[name=f-employee_view]").fill("Agreed")
+                await form.locator("textarea[name=f-note]").fill("Agreed <b>in person</b>")
                 await form.locator("button[type=submit]").click()
                 await expect(form.locator("[data-result]")).to_contain_text("Recorded")
                 dossier_entry = page.locator("#dossier li[data-kind='plan_van_aanpak_agreed']")
@@ -258,8 +263,9 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 options = await arts_form.locator("select[name=kind] option").evaluate_all("os => os.map(o => o.value)")
                 assert "probleemanalyse_recorded" in options and "plan_van_aanpak_agreed" not in options
                 await arts_form.locator("select[name=kind]").select_option("probleemanalyse_recorded")
-                await arts_form.locator("textarea[name=fields]").fill(
-                    '{"belastbaarheid_hours_per_day": 4, "note": "medisch: rugklachten"}')
+                await expect(arts_form.locator("input[name=f-belastbaarheid_hours_per_day]")).to_have_attribute("type", "number")
+                await arts_form.locator("input[name=f-belastbaarheid_hours_per_day]").fill("4")
+                await arts_form.locator("textarea[name=f-note]").fill("medisch: rugklachten")
                 await arts_form.locator("button[type=submit]").click()
                 await expect(arts_form.locator("[data-result]")).to_contain_text("Recorded")
                 arts_entry = arts_page.locator("#dossier li[data-kind='probleemanalyse_recorded']")
@@ -342,3 +348,46 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
 
         out = await http.post("/logout")
         assert out.status_code == 303 and COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+
+
+async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server):
+    """Issue 20: a case is opened, or taken over with what was done before, from the dashboard; no API, no JSON."""
+    if not CHROMIUM.exists():
+        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)")
+    from playwright.async_api import async_playwright, expect
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    today = local_date(datetime.now(timezone.utc))
+    first = today - timedelta(days=70)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = await (await browser.new_context(viewport={"width": 1366, "height": 900})).new_page()
+            await _login(page, api_server, "casemanager", "/")
+            await page.click("a[href='/cases/new']")
+            await page.wait_for_url(api_server.url + "/cases/new")
+            form = page.locator("#open-form")
+            await expect(form.locator("input[name=casemanager]")).to_have_value("cm-1")
+            await form.locator("input[name=employer_id]").fill("E-api")
+            await form.locator("input[name=first_sick_day]").fill(first.isoformat())
+            await form.locator("details.takeover summary").click()
+            # A step done before the first sick day: refused, and said next to the steps.
+            await form.locator("input[name=done-probleemanalyse]").fill((first - timedelta(days=1)).isoformat())
+            await form.locator("button[type=submit]").click()
+            await expect(form.locator("[data-error-for=prior_steps]")).to_contain_text("before the first sick day")
+            await page.screenshot(path=ARTIFACTS / "open_refused.png", full_page=True)
+            await form.locator("input[name=done-probleemanalyse]").fill((first + timedelta(days=30)).isoformat())
+            await form.locator("input[name=undone-plan_van_aanpak]").check()
+            await form.locator("button[type=submit]").click()
+            await page.wait_for_url(lambda url: "/cases/C" in url)
+            await expect(page.locator("section.summary")).to_contain_text("casemanager cm-1")
+            await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("done")
+            await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("overdue")
+            await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
+        finally:
+            await browser.close()
+    # A coach opens no cases: no button, and the page says so.
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        await http.post("/login", data={"token": api_server.tokens["reintegratiecoach"], "next": "/"})
+        assert "/cases/new" not in (await http.get("/")).text
+        assert (await http.get("/cases/new")).status_code == 403

@@ -339,3 +339,9 @@ async def test_a_recorded_history_is_written_decrypted(ts_env, tmp_path):
                               data_converter=data_converter(KeyRing.generate(), accept_unencrypted_legacy=True),
                               workflow_runner=WORKFLOW_RUNNER).replay_workflow(history)
     assert replayed.replay_failure is None
+
+
+def test_the_embedded_web_ui_may_call_the_codec_as_localhost_and_as_127_0_0_1(tmp_path):
+    """Issue 20: the dev server prints its Web UI as localhost, which CORS refused where 127.0.0.1 worked."""
+    origins = Settings(data_dir=tmp_path, dev_server_ui_port=8299).codec_origins
+    assert {"http://127.0.0.1:8299", "http://localhost:8299"} <= set(origins)

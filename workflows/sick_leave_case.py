@@ -294,7 +294,7 @@ class SickLeaveCase:
         # Any, not a dict: a list or null reaches the validator and is refused with a reason.
         if self._state is None:
             raise refused("the case was never opened")
-        check_action(self._state, request, parse_action, rules.check, self._today())
+        check_action(self._state, request, parse_action, rules.validate, self._today())
 
     @workflow.signal(name="trajectory_update")
     def trajectory_update(self, *args: Any) -> None:

@@ -65,47 +65,171 @@
     return res.statusText || "refused";
   }
 
+  // Opening or taking over a case (/cases/new): the form's fields as POST /api/cases takes them.
+  const opening = document.getElementById("open-form");
+  if (opening) {
+    const steps = JSON.parse(opening.dataset.steps || "[]");
+    const said = opening.querySelector("[data-result]");
+    let openKey = null;
+    opening.addEventListener("input", function () { openKey = null; });
+    opening.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      opening.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
+      const f = opening.elements;
+      const body = {employer_id: f.employer_id.value.trim(), first_sick_day: f.first_sick_day.value};
+      if (f.case_id.value.trim()) body.case_id = f.case_id.value.trim();
+      if (f.stage.value) body.stage = f.stage.value;
+      if (f.casemanager.value.trim()) body.assigned = {casemanager: [f.casemanager.value.trim()]};
+      const prior = [];
+      steps.forEach(function (key) {
+        const done = f["done-" + key].value, undone = f["undone-" + key].checked;
+        if (done || undone) prior.push({key: key, done_on: undone ? null : done});
+      });
+      if (prior.length) body.prior_steps = prior;
+      const lines = function (text) { return text.split("\n").map(function (l) { return l.trim(); }).filter(Boolean); };
+      const held = lines(f.evaluations_held.value);
+      if (held.length) body.evaluations_held = held;
+      const gaps = lines(f.interruptions.value).map(function (l) {
+        const d = l.split(/[\s,]+/);
+        return {recovered_on: d[0], relapsed_on: d[1]};
+      });
+      if (gaps.length) body.interruptions = gaps;
+      openKey = openKey || uuid();
+      said.textContent = "Bezig…";
+      said.className = "result busy";
+      try {
+        const res = await fetch("/api/cases", {method: "POST", credentials: "same-origin",
+          headers: {"Content-Type": "application/json", Accept: "application/json", "Idempotency-Key": openKey},
+          body: JSON.stringify(body)});
+        let data = null;
+        try { data = await res.json(); } catch (err) { /* not JSON */ }
+        if (res.ok) { location.assign("/cases/" + encodeURIComponent(data.case_id)); return; }
+        if (res.status === 401) { location.assign("/login?next=/cases/new"); return; }
+        const detail = data && data.detail;
+        const first = Array.isArray(detail) ? detail.map(function (d) { return (d.loc || []).filter(function (p) { return p !== "body"; }).join(".") + ": " + d.msg; }) : [String(detail || res.statusText)];
+        first.forEach(function (text) {
+          const m = /^([a-z_]+)/.exec(text);
+          const el = m && opening.querySelector('[data-error-for="' + m[1] + '"]');
+          if (el) el.textContent = text;
+        });
+        said.textContent = (res.status < 500 ? "Geweigerd (" : "Mislukt (") + res.status + "): " + first.join("; ");
+        said.className = "result error";
+        if (res.status < 500) openKey = null;
+      } catch (err) {
+        said.textContent = "Niet verstuurd: " + err.message + ". Opnieuw versturen is veilig.";
+        said.className = "result error";
+      }
+    });
+  }
+
   const form = document.getElementById("action-form");
   if (!form) return;
   const select = form.elements.kind;
-  const fields = form.elements.fields;
   const day = form.elements.on;
-  const hint = form.querySelector("[data-fields-hint]");
+  const inputs = form.querySelector("[data-inputs]");
   const result = form.querySelector("[data-result]");
   const button = form.querySelector("button[type=submit]");
-  const skeletons = JSON.parse(form.dataset.skeletons || "{}");
+  const specs = JSON.parse(form.dataset.specs || "{}");
   // One key per intended action: a resend after a network error or a 5xx reuses it, so it applies once.
   let key = null;
-  let edited = false;
 
   function show(kind, text) {
     result.textContent = text;
     result.className = "result " + kind;
   }
 
-  function chosen() {
-    const option = select.selectedOptions[0];
-    const names = option ? option.dataset.fields : "";
-    hint.textContent = names ? "· " + names + (names.indexOf("*") >= 0 ? "  (* required)" : "") : "· none";
-    if (!edited) fields.value = JSON.stringify(skeletons[select.value] || {});
+  // One input per field of the chosen action, from its schema (operations/dashboard.py, _field_spec).
+  function control(spec) {
+    let el;
+    if (spec.widget === "select" || spec.widget === "yesno") {
+      el = document.createElement("select");
+      const choices = spec.widget === "yesno" ? [["true", "ja"], ["false", "nee"]] : spec.options.map(function (o) { return [o, o.replace(/_/g, " ")]; });
+      if (!spec.required || spec.widget === "yesno") choices.unshift(["", spec.required ? "kies…" : "—"]);
+      choices.forEach(function (c) { const o = document.createElement("option"); o.value = c[0]; o.textContent = c[1]; el.appendChild(o); });
+    } else if (spec.widget === "textarea" || spec.widget === "lines" || spec.widget === "json") {
+      el = document.createElement("textarea");
+      el.rows = spec.widget === "textarea" ? 2 : 3;
+      if (spec.widget === "lines") el.placeholder = "één per regel";
+      if (spec.widget === "json") { el.placeholder = "JSON"; el.spellcheck = false; }
+      if (spec.maxlength) el.maxLength = spec.maxlength;
+    } else {
+      el = document.createElement("input");
+      el.type = spec.widget === "number" ? "number" : spec.widget === "date" ? "date" : "text";
+      if (spec.widget === "number") {
+        el.step = spec.step;
+        if (spec.minimum !== undefined) el.min = spec.minimum;
+        if (spec.maximum !== undefined) el.max = spec.maximum;
+      }
+      if (spec.maxlength) el.maxLength = spec.maxlength;
+    }
+    el.name = "f-" + spec.name;
+    el.dataset.field = spec.name;
+    el.required = spec.required;
+    el.addEventListener("input", function () { key = null; error(spec.name, ""); });
+    return el;
+  }
+
+  function render() {
+    inputs.replaceChildren();
+    (specs[select.value] || []).forEach(function (spec) {
+      const label = document.createElement("label");
+      label.className = "field " + spec.widget;
+      const name = document.createElement("span");
+      name.textContent = spec.label + (spec.required ? " *" : "");
+      label.append(name, control(spec));
+      if (spec.help) { const help = document.createElement("small"); help.className = "muted"; help.textContent = spec.help; label.appendChild(help); }
+      const err = document.createElement("small");
+      err.className = "field-error";
+      err.dataset.errorFor = spec.name;
+      label.appendChild(err);
+      inputs.appendChild(label);
+    });
     key = null;
   }
 
-  select.addEventListener("change", chosen);
-  fields.addEventListener("input", function () { edited = true; key = null; });
+  function error(name, text) {
+    const el = inputs.querySelector('[data-error-for="' + name + '"]');
+    if (el) el.textContent = text;
+    return Boolean(el);
+  }
+
+  // The typed values of the filled-in fields: numbers as numbers, yes/no as true/false, lists one per line.
+  function values() {
+    const out = {};
+    let ok = true;
+    (specs[select.value] || []).forEach(function (spec) {
+      const raw = form.elements["f-" + spec.name].value;
+      if (raw.trim() === "") return;
+      if (spec.widget === "number") out[spec.name] = Number(raw);
+      else if (spec.widget === "yesno") out[spec.name] = raw === "true";
+      else if (spec.widget === "lines") out[spec.name] = raw.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
+      else if (spec.widget === "json") {
+        try { out[spec.name] = JSON.parse(raw); } catch (err) { ok = false; error(spec.name, "geen geldige JSON: " + err.message); }
+      } else out[spec.name] = raw;
+    });
+    return ok ? out : null;
+  }
+
+  // A refusal names the field it is about ("field: reason", or a 422's loc): said next to that field too.
+  function blame(data) {
+    const detail = data && data.detail;
+    if (Array.isArray(detail)) {
+      detail.forEach(function (d) { const loc = (d.loc || []).filter(function (p) { return p !== "body"; }); if (loc.length) error(String(loc[0]), d.msg); });
+    } else if (typeof detail === "string") {
+      const m = /^([a-z_]+)(?:\.[\w.]+)?: /.exec(detail);
+      if (m) error(m[1], detail.slice(m[0].length));
+    }
+  }
+
+  select.addEventListener("change", render);
   day.addEventListener("input", function () { key = null; });
-  chosen();
+  render();
 
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
-    let extra;
-    try {
-      extra = JSON.parse(fields.value.trim() || "{}");
-      if (extra === null || typeof extra !== "object" || Array.isArray(extra)) throw new Error("not an object");
-    } catch (err) {
-      show("error", "Other fields: not a JSON object (" + err.message + ")");
-      return;
-    }
+    inputs.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
+    const extra = values();
+    if (extra === null) { show("error", "Niet verstuurd: een veld is niet goed ingevuld."); return; }
     const option = select.selectedOptions[0];
     key = key || uuid();
     button.disabled = true;
@@ -121,16 +245,16 @@
       try { data = await res.json(); } catch (err) { /* not JSON */ }
       if (res.ok) {
         key = null;
-        edited = false;
         const entry = data && data.entry;
         show("ok", "Recorded" + (data && data.applied === false ? " before" : "") + ": " + (entry ? entry.summary : option.value));
-        chosen();
+        render();
         await refresh();
         setTimeout(refresh, 2000);  // a trajectory's entry reaches the case's dossier a moment later
       } else if (res.status === 401) {
         location.assign("/login?next=" + encodeURIComponent(location.pathname));
       } else if (res.status < 500) {
         key = null;
+        blame(data);
         show("error", "Refused (" + res.status + "): " + reason(data, res));
       } else {
         show("error", "Failed (" + res.status + "): " + reason(data, res) + ". Sending again is safe.");
