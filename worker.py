@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from temporalio.worker import Worker
 from activities.documents import DocumentActivities
 from activities.notify import Notifications, describe_channels
 from documents.store import store_from_settings
+from operations import cases
 from operations.api import create_app
 from operations.auth import Authenticator, authenticator_from
 from service import metrics, tracing
@@ -143,7 +145,8 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
         async with worker or contextlib.nullcontext():
             health.polling = worker is not None
             runtime = metrics.runtime(settings)
-            counting = (asyncio.create_task(metrics.refresh_cases_gauge(client, runtime.metric_meter, settings.metrics_refresh_seconds))
+            counting = (asyncio.create_task(metrics.refresh_cases_gauge(functools.partial(cases.running_by_stage, client),
+                                                                        runtime.metric_meter, settings.metrics_refresh_seconds))
                         if runtime is not None and worker is not None else None)
             served = asyncio.create_task(server.serve()) if server else None
             while server and not server.started and not served.done():  # type: ignore[union-attr]  # noqa: ASYNC110 (uvicorn has no "started" event)

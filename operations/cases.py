@@ -430,6 +430,13 @@ async def count_cases(client: Client, **filters: Any) -> int:
     return (await client.count_workflows(cases_query(**filters))).count
 
 
+async def running_by_stage(client: Client) -> dict[str, int]:
+    """Running cases per stage (the `spoorwerk_cases` gauge), by the same visibility queries as the overview."""
+    stages = [s.value for s in Stage]
+    found = await asyncio.gather(*(count_cases(client, stage=s) for s in stages))
+    return dict(zip(stages, found))
+
+
 class CaseCounts(BaseModel):
     """Running cases counted for the overview, within a scope."""
 

@@ -13,7 +13,7 @@ service's counters all land on it. Spoorwerk's metrics (labels never hold person
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,6 @@ from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 if TYPE_CHECKING:
-    from temporalio.client import Client
 
     from service.settings import Settings
 
@@ -74,23 +73,16 @@ def count_delivery(meter: MetricMeter, channel: str, outcome: str) -> None:
 # ------------------------------------------------------------------ the cases gauge, from visibility
 
 
-async def count_running_cases(client: Client) -> dict[str, int]:
-    """Running cases per stage, by the same visibility queries as the API's overview."""
-    from domain.models import Stage
-    from operations.cases import count_cases
-
-    stages = [s.value for s in Stage]
-    found = await asyncio.gather(*(count_cases(client, stage=s) for s in stages))
-    return dict(zip(stages, found))
-
-
-async def refresh_cases_gauge(client: Client, meter: MetricMeter, every_seconds: float) -> None:
-    """Keep `spoorwerk_cases{stage}` current until cancelled; a failed count keeps the last values."""
+async def refresh_cases_gauge(count: Callable[[], Awaitable[dict[str, int]]], meter: MetricMeter,
+                              every_seconds: float) -> None:
+    """Keep `spoorwerk_cases{stage}` current until cancelled, from `count` (operations.cases.running_by_stage: the
+    caller passes it, so this module, which the workflow imports, imports no client code); a failed count keeps the
+    last values."""
     gauge = meter.create_gauge(CASES, "Running cases per stage (Temporal visibility)")
     while True:
         try:
-            for stage, count in (await count_running_cases(client)).items():
-                gauge.set(count, {"stage": stage})
+            for stage, count_of in (await count()).items():
+                gauge.set(count_of, {"stage": stage})
         except Exception as err:  # Temporal away for a while: try again next time
             log.warning("cases not counted", error=type(err).__name__)
         await asyncio.sleep(every_seconds)

@@ -1,0 +1,84 @@
+"""The house's layout rules, read from the source: the domain is pure, and no new import cycle appears.
+
+Imports inside functions count too: a cycle hidden in a function is still a cycle a reader must untangle.
+The cycles that exist today are listed, so that this test fails on a new one and on one that was broken up
+(then take it off the list); issue 19 is to empty the list.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("domain", "workflows", "activities", "operations", "service", "documents")
+
+KNOWN_CYCLES = {
+    frozenset({"domain.actions", "domain.case", "domain.documents", "domain.dossier_check", "domain.spoor2"}),
+    frozenset({"operations.api", "operations.dashboard", "operations.signin"}),
+}
+
+
+def _modules() -> dict[str, Path]:
+    found = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
+             for package in PACKAGES for f in (ROOT / package).rglob("*.py")}
+    return found | {"worker": ROOT / "worker.py"}
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return names
+
+
+def _cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: set[frozenset[str]] = set()
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.add(frozenset(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_new_import_cycle():
+    modules = _modules()
+    graph = {m: {t for t in _imports(p) if t in modules and t != m} for m, p in modules.items()}
+    cycles = _cycles(graph)
+    assert cycles - KNOWN_CYCLES == set(), f"a new import cycle: {[sorted(c) for c in cycles - KNOWN_CYCLES]}"
+    assert KNOWN_CYCLES - cycles == set(), f"broken up, take it off KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - cycles]}"
+
+
+def test_the_domain_does_no_io_and_knows_no_temporal():
+    """domain/: deterministic rules only (the brief): no Temporal, no network, files, clocks of its own or randomness."""
+    forbidden = ("temporalio", "httpx", "sqlalchemy", "fastapi", "socket", "subprocess", "random", "secrets", "uuid",
+                 "operations", "service", "workflows", "activities", "documents")
+    for path in (ROOT / "domain").rglob("*.py"):
+        bad = sorted(name for name in _imports(path) if name.split(".")[0] in forbidden)
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
