@@ -408,6 +408,7 @@ class DirectBackend:
             raise BadInput(f"configuration: {_settings_problems(err)}") from None
         self.actor = {"role": "operations", "id": actor_id}
         self.client: Any = None
+        self._audit_store: Any = None
 
     @property
     def where(self) -> str:
@@ -468,22 +469,16 @@ class DirectBackend:
         return found.model_dump(mode="json")
 
     async def case(self, case_id: str) -> dict[str, Any]:
-        from domain.models import Role, without_medical_notes
+        from domain.models import without_medical_notes
         from operations import cases
-        from operations.auth import Caller
-        from service.audit import AuditStore, Channel, Outcome, What
-        from service.db import open_database
         from workflows.sick_leave_case import SickLeaveCase
 
-        # Recorded in the read audit like the API's reads: who (operations, --actor-id), which case, with what outcome.
-        audit = AuditStore(open_database(self.settings.database))
-        reader = Caller(role=Role.OPERATIONS, id=self.actor["id"])
         try:
             summary = await self._run(cases.summary(self.client, case_id), case_id)
         except Refused:
-            audit.record(reader, What.DOSSIER, case_id=case_id, outcome=Outcome.NOT_FOUND, channel=Channel.CLI)
+            self._audit("dossier", case_id, outcome="not_found")
             raise
-        audit.record(reader, What.DOSSIER, case_id=case_id, channel=Channel.CLI)
+        self._audit("dossier", case_id)
         handle = cases.case_handle(self.client, case_id)
         deadlines = await self._run(handle.query(SickLeaveCase.deadlines, _today()), case_id)
         # Operations reads the dossier without the bedrijfsarts's notes, as through the API.
@@ -501,9 +496,10 @@ class DirectBackend:
         from service.audit import AuditStore, Channel
         from service.db import open_database
 
-        AuditStore(open_database(self.settings.database)).record(
-            Caller(role=Role.OPERATIONS, id=self.actor["id"]), what, case_id=case_id, object_id=object_id,
-            outcome=outcome, channel=Channel.CLI)
+        if self._audit_store is None:  # one engine for the command, opened on its first read
+            self._audit_store = AuditStore(open_database(self.settings.database))
+        self._audit_store.record(Caller(role=Role.OPERATIONS, id=self.actor["id"]), what, case_id=case_id,
+                                 object_id=object_id, outcome=outcome, channel=Channel.CLI)
 
     async def documents(self, case_id: str) -> list[dict[str, Any]]:
         from domain.models import Role

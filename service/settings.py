@@ -18,6 +18,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NotifyChannel = Literal["log", "email", "webhook"]
 
 
+def _listed(v: Any) -> Any:
+    """A list setting from the environment: a JSON list, or comma-separated ("log,email"); other values as given."""
+    if isinstance(v, str):
+        return json.loads(v) if v.lstrip().startswith("[") else [part.strip() for part in v.split(",") if part.strip()]
+    return v
+
+
 class Settings(BaseSettings):
     """Spoorwerk's settings. Temporal's own variables keep their usual names (TEMPORAL_*)."""
 
@@ -148,8 +155,7 @@ class Settings(BaseSettings):
     def _proxy_list(cls, v: Any) -> Any:
         import ipaddress
 
-        if isinstance(v, str):
-            v = json.loads(v) if v.lstrip().startswith("[") else [p.strip() for p in v.split(",") if p.strip()]
+        v = _listed(v)
         if isinstance(v, list):
             for entry in v:
                 try:
@@ -291,8 +297,7 @@ class Settings(BaseSettings):
     @classmethod
     def _channel_list(cls, v: Any) -> Any:
         # From the environment: "log,email" (or a JSON list); repeats collapse, order is kept.
-        if isinstance(v, str):
-            v = json.loads(v) if v.lstrip().startswith("[") else [part.strip() for part in v.split(",") if part.strip()]
+        v = _listed(v)
         if isinstance(v, list):
             v = list(dict.fromkeys(v))
         return v
@@ -300,9 +305,8 @@ class Settings(BaseSettings):
     @field_validator("codec_cors_origins", mode="before")
     @classmethod
     def _origin_list(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = json.loads(v) if v.lstrip().startswith("[") else [part.strip().rstrip("/") for part in v.split(",") if part.strip()]
-        return v
+        v = _listed(v)
+        return [o.rstrip("/") if isinstance(o, str) else o for o in v] if isinstance(v, list) else v
 
     @field_validator("smtp_host", "smtp_username", "smtp_from", mode="before")
     @classmethod
