@@ -384,6 +384,15 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("done")
             await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("overdue")
             await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
+            # On a phone (390 px) the pages fit its width: wide tables scroll inside their card.
+            phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+                                                     storage_state=await page.context.storage_state())).new_page()
+            for path, name in ((urlpath(page.url), "case_390.png"), ("/", "overview_390.png"), ("/cases/new", "open_390.png")):
+                await phone.goto(api_server.url + path)
+                await phone.screenshot(path=ARTIFACTS / name, full_page=True)
+                wide = await phone.evaluate("""() => [...document.querySelectorAll('body *')]
+                    .filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)""")
+                assert await phone.evaluate("document.scrollingElement.scrollWidth") <= 390, (path, wide[:6])
         finally:
             await browser.close()
     # A coach opens no cases: no button, and the page says so.
