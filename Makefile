@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast lint install clean bench bench-quick bench-profile
+.PHONY: run test test-fast lint install clean bench bench-quick bench-profile translations
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -60,3 +60,11 @@ bench-profile: $(VENV)/.installed-bench
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+## Collect the strings a person reads (babel.cfg) and bring the catalogues in service/locale up to date;
+## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/test_i18n.py checks).
+translations: $(VENV)/.installed-test
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project Spoorwerk \
+		-o service/locale/spoorwerk.pot .
+	$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i service/locale/spoorwerk.pot \
+		-d service/locale -D spoorwerk -l nl

@@ -13,6 +13,7 @@ reason, an action the caller's role may not take a 403.
 import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
+from http.cookies import SimpleCookie
 from typing import Annotated, Any, TypeVar
 
 import structlog
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
+from starlette.datastructures import Headers
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,6 +42,7 @@ from operations.auth import COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
+from service import i18n
 from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
 from service.rulebook import load_dossier_rules, load_spoor2_rules
@@ -153,6 +156,21 @@ class NoStore:
             await send(message)
 
         await self.app(scope, receive, with_header)
+
+
+class Language:
+    """The language of each request, for everything it answers: the user's choice (the `LANGUAGE_COOKIE` the
+    dashboard's language switch sets), else `Accept-Language`, else Dutch (service.i18n.negotiate)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = Headers(scope=scope)
+            chosen = SimpleCookie(headers.get("cookie", "")).get(i18n.LANGUAGE_COOKIE)
+            i18n.set_language(i18n.negotiate(headers.get("accept-language"), chosen.value if chosen else None))
+        await self.app(scope, receive, send)
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -365,6 +383,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins, audit)
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
+    app.add_middleware(Language)
     app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
     api = APIRouter(prefix="/api")
 

@@ -40,6 +40,7 @@ from operations import spoor2 as trajectories
 from operations.auth import Caller
 from operations.documents import case_documents, document_view, may_read
 from operations.signin import add_signin_routes
+from service import i18n
 from service.audit import Channel, What
 from service.rulebook import load_rulebook
 from workflows.sick_leave_case import SickLeaveCase
@@ -77,7 +78,12 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
 )
+# `{{ _("…") }}` in the templates translates into the request's language (operations.api.Language).
+_env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+_env.globals["language"] = i18n.language
+_env.filters["day"] = i18n.format_day
 _env.filters["stage_label"] = lambda s: STAGE_LABELS.get(str(s), str(s)) if s else "–"
 _env.filters["kind_label"] = lambda k: str(k).replace("_", " ")
 _env.filters["standing"] = standing
