@@ -65,6 +65,7 @@ clean:
 ## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/test_i18n.py checks).
 translations: $(VENV)/.installed-test
 	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location --sort-output --project Spoorwerk \
+		--ignore-dirs '.* _* data tests benchmarks build deploy docs test-artifacts' \
 		-o service/locale/spoorwerk.pot .
 	$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i service/locale/spoorwerk.pot \
 		-d service/locale -D spoorwerk -l nl

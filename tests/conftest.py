@@ -70,6 +70,7 @@ FAST = frozenset({
     "test_case_rules", "test_clock", "test_nl_time", "test_dossier_check", "test_spoor2_rules", "test_stagnation_rules",
     "test_payloads", "test_refusals", "test_sandbox", "test_replay", "test_versioning", "test_properties",
     "test_case_workflow", "test_spoor2_workflow", "test_stagnation_workflow", "test_dossier_truth", "test_layout",
+    "test_i18n", "test_glossary",
 })
 
 

@@ -1,0 +1,46 @@
+"""Every kind of dossier entry and every stage has a label and a category in the one registry."""
+
+from __future__ import annotations
+
+import re
+import typing
+from pathlib import Path
+
+from domain import actions, glossary, spoor2
+from domain.models import Outcome, Role, Stage
+
+DOMAIN = Path(glossary.__file__).parent
+
+
+def _action_kinds() -> set[str]:
+    kinds: set[str] = set()
+    for module in (actions, spoor2):
+        for value in vars(module).values():
+            if not isinstance(value, type):
+                continue
+            fields = getattr(value, "model_fields", {})
+            if "kind" in fields and typing.get_origin(fields["kind"].annotation) is typing.Literal:
+                kinds.update(typing.get_args(fields["kind"].annotation))
+    return kinds
+
+
+def _recorded_kinds() -> set[str]:
+    """The kinds the domain records by itself (`kind="…"` in its code)."""
+    found: set[str] = set()
+    for path in DOMAIN.glob("*.py"):
+        found.update(re.findall(r'kind="([a-z0-9_]+)"', path.read_text()))
+    return found
+
+
+def test_every_entry_kind_has_a_label_and_a_category() -> None:
+    kinds = _action_kinds() | _recorded_kinds()
+    assert len(kinds) > 60
+    missing = sorted(k for k in kinds if k not in glossary.ENTRY_KINDS)
+    assert not missing, f"add these to domain/glossary.py ENTRY_KINDS: {missing}"
+
+
+def test_every_stage_role_and_outcome_has_a_label() -> None:
+    assert {s.value for s in Stage} <= set(glossary.STAGES)
+    assert {r.value for r in Role} <= set(glossary.ROLES)
+    assert {o.value for o in Outcome} <= set(glossary.OUTCOMES)
+    assert glossary.entry_label("no_such_kind") == "no such kind"
