@@ -216,3 +216,108 @@ def entry_category(kind: str) -> Category:
 def step_short(key: str) -> str | None:
     """The timeline's short msgid for a statutory step, if it has one."""
     return STEP_SHORT.get(key)
+
+
+# The fields of the action forms a person fills in (domain.actions, domain.spoor2): field name -> (label, help).
+# A key "kind.field" gives one action's field its own words where the shared ones would mislead.
+FIELDS: dict[str, tuple[str, str]] = {
+    "note": (N_("Note"), N_("Optional; kept in the dossier")),
+    "belastbaarheid_hours_per_day": (N_("Belastbaarheid (hours a day)"), N_("How many hours a day the werknemer can work")),
+    "casemanager_id": (N_("Casemanager"), N_("The casemanager the plan names (id)")),
+    "employer_view": (N_("The werkgever's view"), ""),
+    "employee_view": (N_("The werknemer's view"), ""),
+    "party": (N_("Conversation with"), ""),
+    "own_work_possible": (N_("Own work possible"), N_("Own work, adapted if needed?")),
+    "other_work_inside_possible": (N_("Other work inside possible"), N_("Other work inside the organisation?")),
+    "conclusion": (N_("Conclusion"), ""),
+    "deskundigenoordeel_answered.conclusion": (N_("Conclusion of UWV"), ""),
+    "report_reference": (N_("Report reference"), N_("Where the document is kept, not its content")),
+    "result": (N_("Result"), ""),
+    "hours_per_week": (N_("Hours a week"), N_("Hours a week the werknemer works again")),
+    "percentage": (N_("Percentage"), N_("Share of the agreed hours the werknemer works again")),
+    "deadline": (N_("Step"), N_("The key of the step whose term changes")),
+    "reason": (N_("Reason"), ""),
+    "phase_paused.reason": (N_("Reason for the pause"), ""),
+    "new_due": (N_("New due date"), ""),
+    "occurrence": (N_("Which one"), N_("For a recurring step (evaluatie): which one; empty: the open one")),
+    "first_sick_day": (N_("First sick day"), N_("The real first sick day")),
+    "leave": (N_("Kind of leave"), N_("As the rulebook names it, e.g. zwangerschapsverlof")),
+    "requested_by": (N_("Requested by"), ""),
+    "question": (N_("Question"), ""),
+    "request_id": (N_("Request"), N_("The action id of the request it answers")),
+    "weeks": (N_("Weeks"), ""),
+    "employer_agrees": (N_("The werkgever agrees"), ""),
+    "employee_agrees": (N_("The werknemer agrees"), ""),
+    "opinion": (N_("The werknemer's view"), N_("In the werknemer's words; no medical details")),
+    "agrees": (N_("Agrees"), N_("Does the werknemer agree with the werkgever's account?")),
+    "late_cause": (N_("Late through"), N_("Filed after its term: whose doing. The werkgever's extends the wage payment "
+                                          "by the delay")),
+    "measure": (N_("Measure"), ""),
+    "recipient_role": (N_("Recipient"), ""),
+    "addresses": (N_("E-mail addresses"), N_("One a line")),
+    "role": (N_("Role"), ""),
+    "person_assigned.role": (N_("Role"), N_("casemanager, bedrijfsarts, arbeidsdeskundige or re-integratiecoach")),
+    "person_id": (N_("Person"), N_("The person's id, as their sign-in gives it")),
+    "replaces": (N_("Replaces"), N_("The person handing the case over (hand-over)")),
+    "document": (N_("Document"), ""),
+    "audience": (N_("Version for"), N_("werkgever: without medical notes")),
+    "period_start": (N_("Period from"), N_("voortgangsrapportage: first day (default a month back)")),
+    "period_end": (N_("Period until"), N_("voortgangsrapportage: last day (default the date above)")),
+    "reference": (N_("Reference"), N_("Where the document is kept, not its content")),
+    "coach_id": (N_("Coach"), N_("The re-integratiecoach (id)")),
+    "scope": (N_("Purchase of"), ""),
+    "phase": (N_("Phase"), ""),
+    "decision": (N_("Decision"), ""),
+    "grounds": (N_("Grounds"), N_("Per ground (belastbaarheid, skills, coping, circumstances, labour_market) its "
+                                  "reasoning, as JSON")),
+    "zoekprofiel": (N_("Zoekprofiel"), ""),
+    "coach_match": (N_("Coach match"), N_("language, sector and learning_style, as JSON")),
+    "activity": (N_("Activity"), ""),
+    "service": (N_("Service"), ""),
+    "bedrijfsarts_consent_on": (N_("Consent of the bedrijfsarts on"), ""),
+    "outcome": (N_("Outcome"), ""),
+}
+
+# The choices of the forms' selects by value (roles: ROLES; spoor 2's outcomes share the case's words).
+CHOICES: dict[str, str] = {
+    "true": N_("yes"),
+    "false": N_("no"),
+    "True": N_("yes"),
+    "werkplekbezoek": N_("workplace visit"),
+    "eigen_werk": N_("own work"),
+    "ander_werk_intern": N_("other work inside"),
+    "spoor2": N_("spoor 2"),
+    "geen_resultaat": N_("no result"),
+    "no_go": N_("no-go"),
+    "go": N_("go"),
+    "nieuw_werk": N_("new work"),
+    "detachering": N_("secondment"),
+    "werkritmeplaats": N_("werkritmeplaats"),
+    "intakeverslag": N_("Intakeverslag"),
+    "voortgangsrapportage": N_("Voortgangsrapportage"),
+    "no_go_rapport": N_("No-go report"),
+    "reintegratieoverzicht": N_("Re-integratieoverzicht"),
+    "whole": N_("the whole trajectory"),
+    "phase": N_("one phase"),
+    "illness": N_("illness"),
+    "rehabilitation": N_("rehabilitation"),
+    "conversation": N_("conversation"),
+    "application": N_("application"),
+    "interview": N_("job interview"),
+    "trial_placement": N_("trial placement"),
+    "secondment": N_("secondment"),
+    "job_offer": N_("job offer"),
+    "internship": N_("internship"),
+    "progress_meeting": N_("progress meeting"),
+    "progress_report": N_("progress report"),
+}
+
+
+def field_label(kind: str, name: str) -> tuple[str, str]:
+    """The msgids of a form field's label and help text (help "" when there is none)."""
+    return FIELDS.get(f"{kind}.{name}") or FIELDS.get(name) or (_fallback(name), "")
+
+
+def choice_label(value: str) -> str:
+    """The msgid of a choice in a form's select: a role by its name, other values from CHOICES."""
+    return CHOICES.get(value) or ROLES.get(value) or _fallback(value)

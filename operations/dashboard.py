@@ -29,6 +29,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from domain import actions as case_actions
+from domain import glossary
 from domain import spoor2 as spoor2_actions
 from domain.case import COMPLETES, CaseSummary, DeadlineView
 from domain.dossier_check import TOETS_LABELS
@@ -42,6 +43,7 @@ from operations.documents import case_documents, document_view, may_read
 from operations.signin import add_signin_routes
 from service import i18n
 from service.audit import Channel, What
+from service.i18n import N_, _
 from service.rulebook import load_rulebook
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -51,15 +53,9 @@ log = structlog.get_logger("spoorwerk.dashboard")
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 15
 PAGE_SIZE = 50
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600  # a person's language choice outlives their sessions
 OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
 OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
-STAGE_LABELS = {"ziekmelding": "Ziekmelding", "spoor1": "Spoor 1", "ad_onderzoek": "AD-onderzoek", "spoor2": "Spoor 2",
-                "wia": "WIA", "closed": "Closed"}
-# Short names of the statutory steps for the timeline's labels (the table gives the full label).
-SHORT_LABELS = {"ziekmelding_arbodienst": "Ziekmelding", "probleemanalyse": "Probleemanalyse", "plan_van_aanpak": "Plan v. aanpak",
-                "ziekmelding_uwv": "42e week", "eerstejaarsevaluatie": "Eerstejaarsevaluatie", "spoor2_start": "Spoor 2 uiterlijk",
-                "wia_brief_uwv": "WIA-brief", "reintegratieverslag": "RIV", "wia_aanvraag": "WIA-aanvraag",
-                "einde_wachttijd": "Einde wachttijd"}
 # Dossier entries drawn in the timeline's escalation lane (the rest go to the dossier lane).
 ESCALATION_ENTRIES = frozenset({"escalation_raised", "escalation_resolved", "escalation_acknowledged", "stagnation_reported",
                                 "non_cooperation_recorded", "measure_requested", "measure_reminder", "measure_taken",
@@ -84,8 +80,15 @@ _env = jinja2.Environment(
 _env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 _env.globals["language"] = i18n.language
 _env.filters["day"] = i18n.format_day
-_env.filters["stage_label"] = lambda s: STAGE_LABELS.get(str(s), str(s)) if s else "–"
-_env.filters["kind_label"] = lambda k: str(k).replace("_", " ")
+# Labels come from the one registry (domain.glossary) and are translated where they are shown.
+_env.filters["stage_label"] = lambda s: _(glossary.stage_label(str(s) if s else None))
+_env.filters["entry_label"] = lambda k: _(glossary.entry_label(str(k)))
+_env.filters["role_label"] = lambda r: _(glossary.role_label(str(getattr(r, "value", r))))
+_env.filters["status_label"] = lambda s: _(glossary.DEADLINE_STATUSES.get(str(getattr(s, "value", s)), str(s)))
+_env.filters["outcome_label"] = lambda o: _(glossary.OUTCOMES.get(str(getattr(o, "value", o)), str(o)))
+_env.filters["choice_label"] = lambda v: _(glossary.choice_label(str(getattr(v, "value", v))))
+# A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
+_env.filters["entry_text"] = lambda entry: entry.summary
 _env.filters["standing"] = standing
 
 
@@ -109,8 +112,25 @@ class _Unauthenticated(Exception):
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, **context)
+    # `here`: where the language switch returns to; `i18n`: the script's own strings, in the page's language.
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, here=here, i18n=_script_strings(),
+                                              **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _script_strings() -> dict[str, str]:
+    """What dashboard.js shows (status lines, error prefixes, form hints), translated for the page's JSON block."""
+    return {
+        "updated": _("updated %(time)s"), "refreshFailed": _("refresh failed at %(time)s; retrying"),
+        "busy": _("Working…"), "recording": _("Recording %(action)s…"), "recorded": _("Recorded: %(what)s"),
+        "recordedBefore": _("Recorded before: %(what)s"), "refused": _("Refused (%(status)s): %(reason)s"),
+        "failed": _("Failed (%(status)s): %(reason)s. Sending again is safe."),
+        "notSent": _("Not sent: %(reason)s. Sending again is safe."),
+        "invalidField": _("Not sent: a field is not filled in correctly."), "invalidJson": _("not valid JSON: %(reason)s"),
+        "yes": _("yes"), "no": _("no"), "choose": _("choose…"), "onePerLine": _("one per line"),
+        "refusedFallback": _("refused"),
+    }
 
 
 async def _page_caller(request: Request) -> Caller:
@@ -160,43 +180,50 @@ def _weeks_sick(first: date | None, today: date) -> int | None:
     return ((today - first).days + 1 + 6) // 7
 
 
-def _field_spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any]) -> dict[str, Any]:
+def _field_spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any], kind: str = "") -> dict[str, Any]:
     """How the form asks for one field, read from the action's JSON schema: a date picker for a date, a choice for an
     enumeration, yes/no for a flag, a number with its bounds, a line or a text box for text, one line per item for a
-    list of texts; JSON only where the field is a structure of its own."""
-    help_text = prop.get("description", "")
+    list of texts; JSON only where the field is a structure of its own. Label, help and choices are glossary msgids
+    (domain.glossary.FIELDS, CHOICES), translated per request by `_translated`."""
     options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
     base = options[0] if len(options) == 1 else prop
-    if "$ref" in base:  # an enumeration's own description says what the type is, not what the field asks
+    if "$ref" in base:
         base = {**defs[base["$ref"].rsplit("/", 1)[-1]], **{k: v for k, v in base.items() if k != "$ref"}}
-    else:
-        help_text = help_text or base.get("description", "")
-    spec: dict[str, Any] = {"name": name, "required": required, "label": name.replace("_", " "), "help": help_text}
-    kind = base.get("type")
+    label, help_text = glossary.field_label(kind, name)
+    spec: dict[str, Any] = {"name": name, "required": required, "label": label, "help": help_text}
+    widget = base.get("type")
     if "enum" in base or "const" in base:
         spec |= {"widget": "select", "options": [str(v) for v in base.get("enum", [base.get("const")])]}
-    elif kind == "boolean":
+    elif widget == "boolean":
         spec |= {"widget": "yesno"}
-    elif kind in ("integer", "number"):
-        spec |= {"widget": "number", "step": "1" if kind == "integer" else "any",
+    elif widget in ("integer", "number"):
+        spec |= {"widget": "number", "step": "1" if widget == "integer" else "any",
                  **{k: base[k] for k in ("minimum", "maximum") if k in base}}
-    elif kind == "string" and base.get("format") == "date":
+    elif widget == "string" and base.get("format") == "date":
         spec |= {"widget": "date"}
-    elif kind == "string":
+    elif widget == "string":
         long = base.get("maxLength", 0) > 300
         spec |= {"widget": "textarea" if long else "text", **({"maxlength": base["maxLength"]} if "maxLength" in base else {})}
-    elif kind == "array" and base.get("items", {}).get("type") == "string":
+    elif widget == "array" and base.get("items", {}).get("type") == "string":
         spec |= {"widget": "lines"}
     else:
         spec |= {"widget": "json"}
     return spec
 
 
-def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
+def _translated(spec: dict[str, Any]) -> dict[str, Any]:
+    """A field's spec in the request's language: its label, help and each choice as [value, label]."""
+    found = {**spec, "label": _(spec["label"]), "help": _(spec["help"]) if spec["help"] else ""}
+    if "options" in spec:
+        found["options"] = [[value, _(glossary.choice_label(value))] for value in spec["options"]]
+    return found
+
+
+def _model_fields(model: type[BaseModel], kind: str = "") -> list[dict[str, Any]]:
     """The fields a person fills in for an action (required ones first, the free-text note last), as form specs."""
     schema = model.model_json_schema()
     defs, wanted = schema.get("$defs", {}), set(schema.get("required", []))
-    found = [_field_spec(name, prop, name in wanted, defs) for name, prop in schema["properties"].items()
+    found = [_field_spec(name, prop, name in wanted, defs, kind) for name, prop in schema["properties"].items()
              if name not in ("kind", "actor", "action_id", "on")]
     return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
 
@@ -206,7 +233,7 @@ def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
     for on, union in (("case", case_actions.Action), ("spoor2", spoor2_actions.Spoor2Action)):
         for model in union.__origin__.__args__:  # type: ignore[attr-defined]
             kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
-            found[(on, kind)] = _model_fields(model)
+            found[(on, kind)] = _model_fields(model, kind)
     return found
 
 
@@ -240,27 +267,27 @@ def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str,
         if shown.stage in {s.value for s in OPEN_STAGES}:
             filters["stage"] = shown.stage
         else:
-            errors.append(f"stage: {shown.stage!r} is not a stage")
+            errors.append(_("stage: %(value)s is not a stage", value=repr(shown.stage)))
     for name, low, high in (("min_escalation_level", 0, 3), ("spoor2_phase", 1, 4)):
         raw = getattr(shown, name)
         if raw:
             if raw.isdigit() and low <= int(raw) <= high:
                 filters[name] = int(raw)
             else:
-                errors.append(f"{name}: {raw!r} is not between {low} and {high}")
+                errors.append(_("%(field)s: %(value)s is not between %(low)s and %(high)s", field=name, value=repr(raw), low=low, high=high))
     if shown.overdue in ("yes", "no"):
         filters["overdue"] = shown.overdue == "yes"
     elif shown.overdue:
-        errors.append(f"overdue: {shown.overdue!r} is not yes or no")
+        errors.append(_("overdue: %(value)s is not yes or no", value=repr(shown.overdue)))
     for name in ("employer_id", "coach_id"):
         raw = getattr(shown, name)
         if raw:
             if OPAQUE_ID.match(raw):
                 filters[name] = raw
             else:
-                errors.append(f"{name}: {raw!r} is not an opaque id")
+                errors.append(_("%(field)s: %(value)s is not an opaque id", field=name, value=repr(raw)))
     if shown.q and not CASE_ID_PREFIX.match(shown.q):
-        errors.append(f"case id: {shown.q!r} is not (the start of) a case id")
+        errors.append(_("case id: %(value)s is not (the start of) a case id", value=repr(shown.q)))
     filters |= scope
     return shown, filters, errors
 
@@ -284,8 +311,8 @@ class Timeline:
     """Geometry of the case's timeline: calendar days to x, lanes to y (an SVG viewBox of WIDTH x HEIGHT)."""
 
     WIDTH, LEFT, RIGHT = 1180, 118, 24
-    LANES = (("deadlines", "Deadlines", 74), ("spoor2", "Spoor 2", 34), ("escalation", "Stagnatie", 34),
-             ("dossier", "Dossier", 34))
+    LANES = (("deadlines", N_("Deadlines"), 74), ("spoor2", N_("Spoor 2"), 34), ("escalation", N_("Stagnation"), 34),
+             ("dossier", N_("Dossier"), 34))  # labels are msgids, translated in the template
     AXIS = 30
 
     def __init__(self, start: date, end: date, today: date) -> None:
@@ -305,7 +332,7 @@ class Timeline:
         return round(self.LEFT + self.plot * offset / self.days, 1)
 
     def mid(self, lane: str) -> float:
-        _, top, height = self.lanes[lane]
+        _label, top, height = self.lanes[lane]
         return top + height / 2
 
 
@@ -331,20 +358,23 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     markers, labels = [], []
     rows_end = [-1e9, -1e9, -1e9]
     mid = t.mid("deadlines")
-    _, top, _ = t.lanes["deadlines"]
+    _label, top, _height = t.lanes["deadlines"]
     for d in sorted(deadlines, key=lambda d: (d.due or d.done_on or date.max)):
         day = d.due or d.done_on
         if day is None:
             continue
         status = d.status.value
         x = t.x(day)
-        title = f"{d.label}: due {d.due or '–'}, {status}" + (f", done {d.done_on}" if d.done_on else "") + (
-            " (late)" if d.late else "") + (f", waived: {d.waived_because}" if d.waived_because else "")
+        title = _("%(step)s: due %(due)s, %(status)s", step=d.label, due=i18n.format_day(d.due),
+                  status=_(glossary.DEADLINE_STATUSES.get(status, status)))
+        title += (_(", done %(day)s", day=i18n.format_day(d.done_on)) if d.done_on else "") + (
+            _(" (late)") if d.late else "") + (_(", waived: %(why)s", why=d.waived_because) if d.waived_because else "")
         markers.append({"x": x, "y": mid + 14, "status": status, "late": d.late, "title": title, "key": d.key})
         if d.done_on and d.due and d.done_on != d.due:
             markers[-1]["done_x"] = t.x(d.done_on)
-        short = SHORT_LABELS.get(d.key)
+        short = glossary.step_short(d.key)
         if short and d.occurrence is None:
+            short = _(short)
             width = 5.6 * len(short) + 6
             centre = min(max(x, t.LEFT + width / 2), t.LEFT + t.plot - width / 2)  # inside the plot
             for row, row_end in enumerate(rows_end):
@@ -358,20 +388,25 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     if trajectory is not None:
         ends = trajectory.ended_on or today
         span = {"x": t.x(trajectory.started_on), "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
-                "title": f"Spoor 2 since {trajectory.started_on}: {trajectory.status.value}"}
+                "title": _("Spoor 2 since %(day)s: %(status)s", day=i18n.format_day(trajectory.started_on),
+                           status=trajectory.status.value)}
         for p in trajectory.phases:
             until = p.completed_on or today
             x0, x1 = t.x(p.started_on), t.x(until)
-            bars.append({"x": x0, "w": max(x1 - x0, 3), "label": f"Fase {p.number}", "wide": x1 - x0 > 46,
+            bars.append({"x": x0, "w": max(x1 - x0, 3), "label": _("Phase %(number)s", number=p.number),
+                         "wide": x1 - x0 > 46,
                          "state": "done" if p.completed_on else ("late" if p.time_up_flagged else "running"),
-                         "title": f"{p.label}: {p.started_on} – {p.completed_on or 'running'}"
-                                  f" (time up {p.time_up_on}; {p.conversations_held}/{p.conversations_expected} conversations)"})
+                         "title": _("%(phase)s: %(start)s – %(end)s (time up %(up)s; %(held)s/%(expected)s conversations)",
+                                    phase=p.label, start=i18n.format_day(p.started_on),
+                                    end=i18n.format_day(p.completed_on) if p.completed_on else _("running"),
+                                    up=i18n.format_day(p.time_up_on), held=p.conversations_held,
+                                    expected=p.conversations_expected)})
 
     # Escalations and the other dossier events as small marks.
     escalations, events = [], []
     for e in dossier:
         x = t.x(e.on)
-        title = f"{e.on} · {e.kind.replace('_', ' ')} · {e.summary}"
+        title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {_env.filters['entry_text'](e)}"
         if e.kind in ESCALATION_ENTRIES:
             level = e.details.get("level") if e.kind == "escalation_raised" else None
             escalations.append({"x": x, "kind": e.kind, "level": level if isinstance(level, int) else None,
@@ -388,11 +423,13 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     if summary.escalation_level and summary.stalled_since:
         x0 = t.x(summary.stalled_since)
         stall = {"x": x0, "w": max(t.x(today) - x0, 3), "level": summary.escalation_level,
-                 "title": f"Stalled since {summary.stalled_since}: level {summary.escalation_level}"}
+                 "title": _("Stalled since %(day)s: level %(level)s", day=i18n.format_day(summary.stalled_since),
+                            level=summary.escalation_level)}
     expected = None
     if summary.expected is not None:
         expected = {"x": t.x(summary.expected.by),
-                    "title": f"Expected by {summary.expected.by}: {summary.expected.what} ({summary.expected.context})"}
+                    "title": _("Expected by %(day)s: %(what)s (%(context)s)", day=i18n.format_day(summary.expected.by),
+                               what=summary.expected.what, context=summary.expected.context)}
 
     wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
     return {"t": t, "ticks": ticks, "markers": markers, "labels": labels, "bars": bars, "span": span,
@@ -404,13 +441,25 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
 
 
 def add_dashboard(app: FastAPI) -> None:
-    """Add the dashboard's pages (/, /cases/{id}, /login, /logout) and its static files to the API app."""
+    """Add the dashboard's pages (/, /cases/{id}, /login, /logout, the language switch) and its static files to the
+    API app."""
     from operations import api
 
     fields = _action_fields()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     add_signin_routes(app)  # /login, /logout and /login/oidc (operations.signin)
+
+    @app.post("/language", include_in_schema=False)
+    async def choose_language(request: Request) -> Response:
+        """The header's language switch: remembers the choice in a cookie (operations.api.Language reads it) and
+        returns to the page it was made on. A post from another site changes nothing."""
+        form = await _form(request)
+        response = RedirectResponse(_safe_next(form.get("next")), status_code=303, headers={"Cache-Control": "no-store"})
+        if _same_origin(request) and form.get("lang") in i18n.LANGUAGES:
+            response.set_cookie(i18n.LANGUAGE_COOKIE, form["lang"], max_age=LANGUAGE_COOKIE_SECONDS, path="/",
+                                httponly=True, samesite="lax", secure=request.url.scheme == "https")
+        return response
 
     @app.get("/", include_in_schema=False)
     async def overview(request: Request) -> Response:
@@ -436,8 +485,8 @@ def add_dashboard(app: FastAPI) -> None:
                 errors.append(str(err))
             except RPCError as err:
                 log.warning("case list failed", status=str(err.status))
-                errors.append("page_token: not a token this page handed out" if page_token
-                              else "The case list is not available right now; it is tried again shortly.")
+                errors.append(_("page_token: not a token this page handed out") if page_token
+                              else _("The case list is not available right now; it is tried again shortly."))
             if shown.q and len(page.cases) == 1 and page.cases[0].case_id == shown.q and not page_token:
                 return RedirectResponse(f"/cases/{shown.q}", status_code=303)
         rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today),
@@ -455,8 +504,9 @@ def add_dashboard(app: FastAPI) -> None:
         except _Unauthenticated:
             return _to_login(request)
         if caller.role not in api.OPENERS:
-            return _render(request, "error.html", 403, caller=caller, title="Geen zaken openen",
-                           reason=f"Een {caller.role.value} opent geen zaken (wel: casemanager, werkgever, operations).")
+            return _render(request, "error.html", 403, caller=caller, title=_("No cases to open"),
+                           reason=_("A %(role)s opens no cases (a casemanager, werkgever or operations does).",
+                                    role=_(glossary.role_label(caller.role.value))))
         today = api.today()
         ruleset = load_rulebook().for_first_sick_day(today)
         steps = [{"key": d.key, "label": d.label} for d in ruleset.deadlines if d.tracked and d.key != "evaluatie"]
@@ -472,14 +522,14 @@ def add_dashboard(app: FastAPI) -> None:
         client: Client = request.app.state.client
         today = api.today()
         if not OPAQUE_ID.match(case_id):
-            return _render(request, "error.html", 404, caller=caller, title="No such case",
-                           reason=f"case_id: {case_id!r} is not a case id")
+            return _render(request, "error.html", 404, caller=caller, title=_("No such case"),
+                           reason=_("case_id: %(value)s is not a case id", value=repr(case_id)))
         try:
             # The case page shows the dossier: recorded as a read of it.
             summary = await request.app.state.readable_case(client, case_id, caller, What.DOSSIER, channel=Channel.DASHBOARD)
         except api.Problem as err:
             return _render(request, "error.html", err.status, caller=caller,
-                           title="No such case" if err.status == 404 else "Not yours to see", reason=err.reason)
+                           title=_("No such case") if err.status == 404 else _("Not yours to see"), reason=err.reason)
         handle = cases.case_handle(client, case_id)
 
         async def trajectory() -> TrajectoryView | None:
@@ -497,11 +547,12 @@ def add_dashboard(app: FastAPI) -> None:
         # The versions the caller may read, newest first, linked to the API's downloads (the session cookie opens them).
         papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref.order.audience)]
         dossier = api.redact_dossier(dossier, caller, summary)
-        kinds = [{"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
-                  "fields": fields.get((on, kind), [])}
-                 for kind, on, roles, path in api.api_action_kinds()
-                 if caller.role in roles and (on == "case" or view is not None)]
-        specs = {k["kind"]: k["fields"] for k in kinds}
+        # The picker lists actions by their glossary name, in the reader's language and alphabetical order.
+        kinds = sorted(({"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
+                         "label": _(glossary.entry_label(kind)), "fields": fields.get((on, kind), [])}
+                        for kind, on, roles, path in api.api_action_kinds()
+                        if caller.role in roles and (on == "case" or view is not None)), key=lambda k: k["label"].lower())
+        specs = {k["kind"]: [_translated(f) for f in k["fields"]] for k in kinds}
         # The action that completes the step due first (an overdue one before the next) is chosen already, when the
         # caller may record it.
         due = [mark.split("#")[0] for mark in summary.overdue] + ([summary.next_deadline.key] if summary.next_deadline else [])
