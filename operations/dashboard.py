@@ -86,6 +86,7 @@ _env.filters["entry_label"] = lambda k: _(glossary.entry_label(str(k)))
 _env.filters["role_label"] = lambda r: _(glossary.role_label(str(getattr(r, "value", r))))
 _env.filters["status_label"] = lambda s: _(glossary.DEADLINE_STATUSES.get(str(getattr(s, "value", s)), str(s)))
 _env.filters["outcome_label"] = lambda o: _(glossary.OUTCOMES.get(str(getattr(o, "value", o)), str(o)))
+_env.filters["field_label"] = lambda kind, name: _(glossary.field_label(str(kind), str(name))[0])
 _env.filters["choice_label"] = lambda v: _(glossary.choice_label(str(getattr(v, "value", v))))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
 _env.filters["entry_text"] = lambda entry: entry.summary
@@ -235,6 +236,13 @@ def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
             kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
             found[(on, kind)] = _model_fields(model, kind)
     return found
+
+
+def _overdue_label(mark: str, deadlines: list[DeadlineView]) -> str:
+    """An overdue step ("plan_van_aanpak", "evaluatie#2") by the name the deadlines table gives it, never its key."""
+    key, _sep, number = mark.partition("#")
+    label = next((d.label for d in deadlines if d.key == key), None) or _(glossary.step_short(key) or key.replace("_", " "))
+    return f"{label} #{number}" if number else label
 
 
 # --------------------------------------------------------------------------- the overview
@@ -560,6 +568,7 @@ def add_dashboard(app: FastAPI) -> None:
         preselect = next((mine[key] for key in due if key in mine), None)
         return _render(
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
+            overdue_labels=[_overdue_label(mark, deadlines) for mark in summary.overdue],
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, specs=json.dumps(specs), preselect=preselect, closed=summary.closed_on is not None,
             toets=toets, toets_steps=list(TOETS_LABELS.items()), papers=papers,

@@ -37,9 +37,12 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
+from domain import glossary
 from domain.models import Role
 from operations.auth import COOKIE, Caller
 from operations.sessions import FLOW_SECONDS, LoginThrottle, SessionStore
+from service import i18n
+from service.i18n import _
 from service.settings import Settings
 
 with warnings.catch_warnings():
@@ -112,23 +115,23 @@ class Oidc:
             raise OidcUnavailable("the discovery document names another issuer than SPOORWERK_OIDC_ISSUER")
 
     def caller(self, claims: dict[str, Any], api_roles: frozenset[Role]) -> Caller | str:
-        """The caller these claims make, or why they make none (Dutch, for the page; never a claim's value)."""
+        """The caller these claims make, or why they make none (in the reader's language, for the page; never a claim's value)."""
         roles = {self.role_map[v] for v in _strings(_claim(claims, self.role_claim)) if v in self.role_map}
         roles &= api_roles
         if not roles:
-            return "Je account heeft geen rol waarmee je Spoorwerk mag gebruiken. Vraag je beheerder om toegang."
+            return _("Your account has no role that may use Spoorwerk. Ask your administrator for access.")
         if len(roles) > 1:
             # One role per session: every action is recorded under the role it was taken in.
-            return ("Je account heeft meer dan één Spoorwerk-rol, en Spoorwerk legt elke handeling vast onder "
-                    "één rol. Vraag je beheerder je één rol te geven.")
+            return _("Your account has more than one Spoorwerk role, and Spoorwerk records every action under one "
+                     "role. Ask your administrator to give you one role.")
         [role] = roles
         raw_id = _claim(claims, self.id_claim)
         employers = _strings(_claim(claims, self.employer_claim))
         fields: dict[str, Any] = {"role": role, "id": f"{self.id_prefix}{raw_id}" if isinstance(raw_id, str) else None}
         if role is Role.WERKGEVER:
             if len(employers) != 1:
-                return (f"Een werkgever heeft precies één werkgever-id nodig (claim {self.employer_claim}). "
-                        f"Vraag je beheerder dit in te stellen.")
+                return _("A werkgever needs exactly one employer id (claim %(claim)s). Ask your administrator to set "
+                         "it up.", claim=self.employer_claim)
             fields["employer_id"] = employers[0]
         elif employers:
             fields["employer_ids"] = employers
@@ -137,8 +140,8 @@ class Oidc:
         except ValidationError as err:
             field = str(err.errors(include_url=False)[0]["loc"][0]) if err.errors() else "id"
             claim = self.id_claim if field == "id" else self.employer_claim
-            return (f"Je account heeft geen bruikbaar id voor Spoorwerk (claim {claim}: een id begint met een letter "
-                    f"en bevat geen naam of e-mailadres). Vraag je beheerder dit in te stellen.")
+            return _("Your account has no id Spoorwerk can use (claim %(claim)s: an id starts with a letter and holds "
+                     "no name or e-mail address). Ask your administrator to set it up.", claim=claim)
 
 
 class SignIn:
@@ -178,6 +181,12 @@ def signin_of(app: Any) -> SignIn:
             if found is None:
                 found = app.state.signin = SignIn.in_memory()
     return found
+
+
+def _decimal(value: float) -> str:
+    """A number of hours as people write it in the current language (Dutch: a decimal comma)."""
+    text = f"{value:.3g}"
+    return text.replace(".", ",") if i18n.language() == "nl" else text
 
 
 def client_address(request: Request) -> str:
@@ -233,7 +242,7 @@ def add_signin_routes(app: FastAPI) -> None:
         page = pages._render(request, "login.html", status, caller=None, next=next, error=error,
                              oidc_name=signin.oidc.name if signin.oidc else None,
                              oidc_href="/login/oidc?" + urlencode({"next": next}),
-                             session_hours=f"{signin.sessions.lifetime / 3600:.3g}".replace(".", ","),
+                             session_hours=_decimal(signin.sessions.lifetime / 3600),
                              idle_minutes=round(signin.sessions.idle / 60))
         page.headers.update(headers or {})
         return page
@@ -250,22 +259,24 @@ def add_signin_routes(app: FastAPI) -> None:
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
         if not pages._same_origin(request):
-            return login_page(request, 403, "/", "Dit formulier moet vanaf deze site worden verstuurd.")
+            return login_page(request, 403, "/", _("This form must be sent from this site."))
         signin = signin_of(request.app)
         form = await pages._form(request)
         token, target = form.get("token", "").strip(), pages._safe_next(form.get("next"))
         address = client_address(request)
         wait = signin.throttle.retry_after(address)
         if wait is not None:  # refused before the token is looked at: the answer tells nothing about it
-            return login_page(request, 429, target, f"Te veel mislukte inlogpogingen vanaf dit adres. Probeer het over "
-                                                    f"{math.ceil(wait / 60)} minuten opnieuw.", {"Retry-After": str(wait)})
+            return login_page(request, 429, target, _("Too many failed sign-ins from this address. Try again in "
+                                                      "%(minutes)s minutes.", minutes=math.ceil(wait / 60)),
+                              {"Retry-After": str(wait)})
         found = request.app.state.authenticator.authenticate(token) if token else None
         if found is None:
             signin.throttle.failed(address)
             log.warning("sign-in refused", via="token", reason="unknown token")
-            return login_page(request, 401, target, "Onbekend token.")
+            return login_page(request, 401, target, _("Unknown token."))
         if found.role not in API_ROLES:
-            return login_page(request, 401, target, f"De rol {found.role.value} gebruikt het dashboard niet.")
+            return login_page(request, 401, target, _("The role %(role)s does not use the dashboard.",
+                                                      role=_(glossary.role_label(found.role.value))))
         session_id = await asyncio.to_thread(signin.sessions.replace, request.cookies.get(COOKIE), found, "token")
         log.info("signed in", via="token", role=found.role.value)
         response = RedirectResponse(target, status_code=303, headers=NO_STORE)
@@ -284,8 +295,8 @@ def add_signin_routes(app: FastAPI) -> None:
     async def oidc_start(request: Request, next: str = "/") -> Response:
         signin = signin_of(request.app)
         if signin.oidc is None:
-            return problem_page(request, 404, "Niet ingesteld", "Inloggen via een identity provider is hier niet "
-                                                                "ingesteld: log in met een API-token.")
+            return problem_page(request, 404, _("Not set up"), _("Signing in through an identity provider is not set "
+                                                                 "up here: sign in with an API token."))
         state: dict[str, Any] = {}
         request.scope["session"] = state  # what authlib keeps for the callback (state, nonce, PKCE verifier)
         try:
@@ -294,8 +305,8 @@ def add_signin_routes(app: FastAPI) -> None:
         except (OidcUnavailable, httpx.HTTPError, OAuthError) as err:
             log.warning("identity provider unavailable", error=str(err) if isinstance(err, OidcUnavailable)
                         else type(err).__name__)
-            return problem_page(request, 503, "Identity provider niet bereikbaar",
-                                f"{signin.oidc.name} is nu niet bereikbaar. Probeer het later opnieuw.")
+            return problem_page(request, 503, _("Identity provider not reachable"),
+                                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name))
         flow_id = await asyncio.to_thread(signin.sessions.save_flow, {"authlib": state, "next": pages._safe_next(next)})
         redirect.headers["Cache-Control"] = "no-store"
         redirect.set_cookie(FLOW_COOKIE, flow_id, max_age=FLOW_SECONDS, path=FLOW_PATH, httponly=True, samesite="lax",
@@ -306,30 +317,30 @@ def add_signin_routes(app: FastAPI) -> None:
     async def oidc_callback(request: Request) -> Response:
         signin = signin_of(request.app)
         if signin.oidc is None:
-            return problem_page(request, 404, "Niet ingesteld", "Inloggen via een identity provider is hier niet "
-                                                                "ingesteld: log in met een API-token.")
+            return problem_page(request, 404, _("Not set up"), _("Signing in through an identity provider is not set "
+                                                                 "up here: sign in with an API token."))
         flow = await asyncio.to_thread(signin.sessions.take_flow, request.cookies.get(FLOW_COOKIE))
         if flow is None:  # none started in this browser, expired, or this callback was already used
-            return problem_page(request, 400, "Inlogpoging verlopen", "Deze inlogpoging is verlopen of al gebruikt. "
-                                                                      "Begin opnieuw.")
+            return problem_page(request, 400, _("Sign-in expired"), _("This sign-in has expired or was used already. "
+                                                                      "Start again."))
         request.scope["session"] = flow["authlib"]
         try:
             token = await signin.oidc.client.authorize_access_token(request)
         except OAuthError as err:
             log.warning("sign-in refused", via="oidc", reason=err.error or "oauth error")
             cancelled = err.error == "access_denied"
-            return problem_page(request, 403 if cancelled else 400, "Niet ingelogd",
-                                "Inloggen is bij de identity provider afgebroken." if cancelled else
-                                "Het antwoord van de identity provider klopt niet. Begin opnieuw.")
+            return problem_page(request, 403 if cancelled else 400, _("Not signed in"),
+                                _("Signing in was cancelled at the identity provider.") if cancelled else
+                                _("The identity provider's answer is not right. Start again."))
         except httpx.HTTPError as err:
             log.warning("identity provider unavailable", error=type(err).__name__)
-            return problem_page(request, 503, "Identity provider niet bereikbaar",
-                                f"{signin.oidc.name} is nu niet bereikbaar. Probeer het later opnieuw.")
+            return problem_page(request, 503, _("Identity provider not reachable"),
+                                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name))
         claims = token.get("userinfo")
-        found = signin.oidc.caller(dict(claims), API_ROLES) if claims else "De identity provider gaf geen ID-token."
+        found = signin.oidc.caller(dict(claims), API_ROLES) if claims else _("The identity provider gave no ID token.")
         if isinstance(found, str):
             log.warning("sign-in refused", via="oidc", reason="claims give no caller")
-            return problem_page(request, 403, "Geen toegang", found)
+            return problem_page(request, 403, _("No access"), found)
         session_id = await asyncio.to_thread(signin.sessions.replace, request.cookies.get(COOKIE), found, "oidc")
         log.info("signed in", via="oidc", role=found.role.value)
         page = pages._render(request, "signed_in.html", 200, caller=None, next=flow["next"])

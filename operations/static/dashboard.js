@@ -4,11 +4,18 @@
 (function () {
   const seconds = Number(document.body.dataset.refresh || 0);
   let busy = false;
+  // The page's words for what the script says (operations/dashboard.py, _script_strings), in the page's language.
+  const words = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}");
+  function t(key, params) {
+    return (words[key] || key).replace(/%\((\w+)\)s/g, function (m, name) {
+      return params && name in params ? String(params[name]) : m;
+    });
+  }
 
   function stamp(ok) {
-    const time = new Date().toLocaleTimeString("nl-NL", {hour: "2-digit", minute: "2-digit", second: "2-digit"});
+    const time = new Date().toLocaleTimeString(document.documentElement.lang || "nl", {hour: "2-digit", minute: "2-digit", second: "2-digit"});
     document.querySelectorAll("[data-updated]").forEach(function (el) {
-      el.textContent = ok ? "updated " + time : "refresh failed at " + time + "; retrying";
+      el.textContent = t(ok ? "updated" : "refreshFailed", {time: time});
       el.classList.toggle("stale", !ok);
     });
   }
@@ -62,7 +69,7 @@
         return (loc ? loc + ": " : "") + d.msg;
       }).join("; ");
     }
-    return res.statusText || "refused";
+    return res.statusText || t("refusedFallback");
   }
 
   // Opening or taking over a case (/cases/new): the form's fields as POST /api/cases takes them.
@@ -95,7 +102,7 @@
       });
       if (gaps.length) body.interruptions = gaps;
       openKey = openKey || uuid();
-      said.textContent = "Bezig…";
+      said.textContent = t("busy");
       said.className = "result busy";
       try {
         const res = await fetch("/api/cases", {method: "POST", credentials: "same-origin",
@@ -112,11 +119,11 @@
           const el = m && opening.querySelector('[data-error-for="' + m[1] + '"]');
           if (el) el.textContent = text;
         });
-        said.textContent = (res.status < 500 ? "Geweigerd (" : "Mislukt (") + res.status + "): " + first.join("; ");
+        said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: first.join("; ")});
         said.className = "result error";
         if (res.status < 500) openKey = null;
       } catch (err) {
-        said.textContent = "Niet verstuurd: " + err.message + ". Opnieuw versturen is veilig.";
+        said.textContent = t("notSent", {reason: err.message});
         said.className = "result error";
       }
     });
@@ -143,13 +150,14 @@
     let el;
     if (spec.widget === "select" || spec.widget === "yesno") {
       el = document.createElement("select");
-      const choices = spec.widget === "yesno" ? [["true", "ja"], ["false", "nee"]] : spec.options.map(function (o) { return [o, o.replace(/_/g, " ")]; });
-      if (!spec.required || spec.widget === "yesno") choices.unshift(["", spec.required ? "kies…" : "—"]);
+      // Choices come as [value, label] pairs, their labels from the glossary in the page's language.
+      const choices = spec.widget === "yesno" ? [["true", t("yes")], ["false", t("no")]] : spec.options.slice();
+      if (!spec.required || spec.widget === "yesno") choices.unshift(["", spec.required ? t("choose") : "—"]);
       choices.forEach(function (c) { const o = document.createElement("option"); o.value = c[0]; o.textContent = c[1]; el.appendChild(o); });
     } else if (spec.widget === "textarea" || spec.widget === "lines" || spec.widget === "json") {
       el = document.createElement("textarea");
       el.rows = spec.widget === "textarea" ? 2 : 3;
-      if (spec.widget === "lines") el.placeholder = "één per regel";
+      if (spec.widget === "lines") el.placeholder = t("onePerLine");
       if (spec.widget === "json") { el.placeholder = "JSON"; el.spellcheck = false; }
       if (spec.maxlength) el.maxLength = spec.maxlength;
     } else {
@@ -204,7 +212,7 @@
       else if (spec.widget === "yesno") out[spec.name] = raw === "true";
       else if (spec.widget === "lines") out[spec.name] = raw.split("\n").map(function (l) { return l.trim(); }).filter(Boolean);
       else if (spec.widget === "json") {
-        try { out[spec.name] = JSON.parse(raw); } catch (err) { ok = false; error(spec.name, "geen geldige JSON: " + err.message); }
+        try { out[spec.name] = JSON.parse(raw); } catch (err) { ok = false; error(spec.name, t("invalidJson", {reason: err.message})); }
       } else out[spec.name] = raw;
     });
     return ok ? out : null;
@@ -229,11 +237,11 @@
     ev.preventDefault();
     inputs.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
     const extra = values();
-    if (extra === null) { show("error", "Niet verstuurd: een veld is niet goed ingevuld."); return; }
+    if (extra === null) { show("error", t("invalidField")); return; }
     const option = select.selectedOptions[0];
     key = key || uuid();
     button.disabled = true;
-    show("busy", "Recording " + option.textContent + "…");
+    show("busy", t("recording", {action: option.textContent}));
     try {
       const res = await fetch(option.dataset.path, {
         method: "POST",
@@ -246,7 +254,7 @@
       if (res.ok) {
         key = null;
         const entry = data && data.entry;
-        show("ok", "Recorded" + (data && data.applied === false ? " before" : "") + ": " + (entry ? entry.summary : option.value));
+        show("ok", t(data && data.applied === false ? "recordedBefore" : "recorded", {what: entry ? entry.summary : option.textContent}));
         render();
         await refresh();
         setTimeout(refresh, 2000);  // a trajectory's entry reaches the case's dossier a moment later
@@ -255,12 +263,12 @@
       } else if (res.status < 500) {
         key = null;
         blame(data);
-        show("error", "Refused (" + res.status + "): " + reason(data, res));
+        show("error", t("refused", {status: res.status, reason: reason(data, res)}));
       } else {
-        show("error", "Failed (" + res.status + "): " + reason(data, res) + ". Sending again is safe.");
+        show("error", t("failed", {status: res.status, reason: reason(data, res)}));
       }
     } catch (err) {
-      show("error", "Not sent: " + err.message + ". Sending again is safe.");
+      show("error", t("notSent", {reason: err.message}));
     } finally {
       button.disabled = false;
     }
