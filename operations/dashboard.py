@@ -14,6 +14,8 @@ small script are package files under /static (no build step, nothing fetched fro
 
 import asyncio
 import json
+import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -80,17 +82,46 @@ _env = jinja2.Environment(
 _env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 _env.globals["language"] = i18n.language
 _env.filters["day"] = i18n.format_day
+
+
+def _per_request(label: Callable[..., str]) -> Callable[..., str]:
+    """A filter that translates when the page is rendered. Jinja evaluates a filter on a constant (`"done"|status_label`)
+    once, when it compiles the template; asking for the context keeps it from doing so, and from serving every later
+    page in the language of the first."""
+
+    @jinja2.pass_context
+    def translated(_context: Any, value: Any, *args: Any) -> str:
+        return label(value, *args)
+
+    return translated
+
+
+def _key(value: Any) -> str:
+    return str(getattr(value, "value", value))  # an enum's value, or the string itself
+
+
 # Labels come from the one registry (domain.glossary) and are translated where they are shown.
-_env.filters["stage_label"] = lambda s: _(glossary.stage_label(str(s) if s else None))
-_env.filters["entry_label"] = lambda k: _(glossary.entry_label(str(k)))
-_env.filters["role_label"] = lambda r: _(glossary.role_label(str(getattr(r, "value", r))))
-_env.filters["status_label"] = lambda s: _(glossary.DEADLINE_STATUSES.get(str(getattr(s, "value", s)), str(s)))
-_env.filters["outcome_label"] = lambda o: _(glossary.OUTCOMES.get(str(getattr(o, "value", o)), str(o)))
-_env.filters["field_label"] = lambda kind, name: _(glossary.field_label(str(kind), str(name))[0])
-_env.filters["choice_label"] = lambda v: _(glossary.choice_label(str(getattr(v, "value", v))))
+_env.filters["stage_label"] = _per_request(lambda s: _(glossary.stage_label(_key(s) if s else None)))
+_env.filters["entry_label"] = _per_request(lambda k: _(glossary.entry_label(_key(k))))
+_env.filters["role_label"] = _per_request(lambda r: _(glossary.role_label(_key(r))))
+_env.filters["status_label"] = _per_request(lambda s: _(glossary.DEADLINE_STATUSES.get(_key(s), _key(s))))
+_env.filters["outcome_label"] = _per_request(lambda o: _(glossary.OUTCOMES.get(_key(o), _key(o))))
+_env.filters["field_label"] = _per_request(lambda kind, name: _(glossary.field_label(_key(kind), _key(name))[0]))
+_env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
+_env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
 _env.filters["entry_text"] = lambda entry: entry.summary
 _env.filters["standing"] = standing
+
+
+def _expectation_context(context: str) -> str:
+    """Where an expectation comes from ("spoor1", "spoor2:fase1") in words: the stage's label, and the phase."""
+    stage, _sep, detail = context.partition(":")
+    label = _(glossary.stage_label(stage))
+    phase = re.fullmatch(r"fase(\d+)", detail)
+    if phase:
+        return f"{label} · " + _("phase %(number)s", number=phase.group(1))
+    return f"{label} · {_(glossary.choice_label(detail))}" if detail else label
 
 
 def _detail(value: Any) -> str:
@@ -437,7 +468,7 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     if summary.expected is not None:
         expected = {"x": t.x(summary.expected.by),
                     "title": _("Expected by %(day)s: %(what)s (%(context)s)", day=i18n.format_day(summary.expected.by),
-                               what=summary.expected.what, context=summary.expected.context)}
+                               what=summary.expected.what, context=_expectation_context(summary.expected.context))}
 
     wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
     return {"t": t, "ticks": ticks, "markers": markers, "labels": labels, "bars": bars, "span": span,

@@ -1,0 +1,145 @@
+"""Issue 20: the dashboard speaks Dutch by default and English on request, with the glossary's labels and no raw keys.
+
+Against the real app and a worker on the dev server (`api_server`), over HTTP as a browser would: signed in with a
+token, the pages answer in Dutch; with `Accept-Language: en`, or after the header's NL | EN switch, in English. The
+case page's dossier is newest first by its date, and neither the page nor its action forms show a step's key.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from domain import glossary
+from domain.nl_time import local_date
+from operations.dashboard import _action_fields
+from service.i18n import LANGUAGE_COOKIE
+from service.rulebook import load_rulebook
+
+pytestmark = pytest.mark.devserver
+
+# Words of the English pages that must not show on a Dutch one.
+ENGLISH = ("Overview", "Running cases", "Next deadline", "Record", "Sign out", "days", "Escalation", "Timeline",
+           "Statutory deadlines", "newest first")
+
+
+def _visible(page: str) -> str:
+    """What a person reads on a page: its text and the titles, labels and placeholders of its elements (not the
+    script's data, nor the dossier entries' own sentences, which documents.dossier_text words)."""
+    page = re.sub(r"<script\b.*?</script>", " ", page, flags=re.S)
+    page = re.sub(r'<span class="text">.*?</span>\s*</li>', " ", page, flags=re.S)
+    page = re.sub(r'(<[^>]* data-kind="[^"]*"[^>]*>)\s*<title>.*?</title>', r"\1", page, flags=re.S)  # their tooltips
+    said = re.findall(r'\b(?:title|aria-label|placeholder|label)="([^"]*)"', page)
+    page = re.sub(r"<title>(.*?)</title>", r" \1 ", page, flags=re.S)  # SVG titles are the timeline's tooltips
+    return html.unescape(re.sub(r"<[^>]+>", " ", page) + " " + " ".join(said))
+
+
+async def _open_case(http: httpx.AsyncClient, server, today: date) -> str:
+    """A case taken over in week 9 whose dossier was recorded out of date order: the later day first."""
+    case_id = f"C-i18n-{uuid.uuid4().hex[:6]}"
+    first = today - timedelta(weeks=8)
+    opened = await http.post("/api/cases", headers=server.headers(), json={
+        "case_id": case_id, "employer_id": "E-api", "first_sick_day": first.isoformat(),
+        "prior_steps": [{"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=1)).isoformat()}]})
+    assert opened.status_code == 201, opened.text
+    for kind, on, who in (("person_assigned", today - timedelta(days=2), "operations"),
+                          ("probleemanalyse_recorded", today - timedelta(days=10), "bedrijfsarts")):
+        body = {"on": on.isoformat(), **({"role": "casemanager", "person_id": "cm-1"} if kind == "person_assigned" else {})}
+        r = await http.post(f"/api/cases/{case_id}/actions/{kind}", json=body, headers=server.headers(who))
+        assert r.status_code == 200, r.text
+    return case_id
+
+
+async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_server):
+    today = local_date(datetime.now(timezone.utc))
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        case_id = await _open_case(http, api_server, today)
+        login = await http.get("/login")
+        assert '<html lang="nl">' in login.text and "Inloggen" in login.text and "Sign in" not in login.text
+        assert (await http.post("/login", data={"token": api_server.tokens["operations"], "next": "/"})).status_code == 303
+
+        # Dutch by default: the overview and the case page, labels and dates included.
+        overview = await http.get("/", params={"employer_id": "E-api"})
+        assert overview.status_code == 200 and '<html lang="nl">' in overview.text
+        text = _visible(overview.text)
+        for dutch in ("Lopende zaken", "Eerstvolgende termijn", "Werkgever", "Uitloggen", "Filteren", "Fase"):
+            assert dutch in text, dutch
+        for english in ENGLISH:
+            assert english not in text, english
+        assert re.search(r"\d+ zaken?\b", text)  # counted with the right plural
+
+        page = await http.get(f"/cases/{case_id}")
+        assert page.status_code == 200, page.text
+        text = _visible(page.text)
+        for dutch in ("Zaak", "Eerstvolgende termijn", "Wettelijke termijnen", "Tijdlijn", "Actie vastleggen",
+                      "Vastleggen", "Toegewezen", "Eerste ziektedag", "nieuwste bovenaan", "vandaag",
+                      "Probleemanalyse vastgelegd", "Persoon toegewezen"):
+            assert dutch in text, dutch
+        for english in ENGLISH:
+            assert english not in text, english
+        first_sick_day = today - timedelta(weeks=8)
+        assert f"{first_sick_day.day} " in text and first_sick_day.isoformat() not in text  # "6 dec. 2026", not ISO
+
+        # The dossier: newest first by its date, not by the order it was recorded in; each line by its glossary name.
+        entries = re.findall(r'<li data-kind="([a-z0-9_]+)"[^>]*>\s*<span class="seq">(\d+)</span>', page.text)
+        kinds = [kind for kind, _seq in entries]
+        assert kinds.index("person_assigned") < kinds.index("probleemanalyse_recorded") < kinds.index("case_opened")
+        seqs = dict((kind, int(seq)) for kind, seq in entries)
+        assert seqs["person_assigned"] < seqs["probleemanalyse_recorded"]  # recorded first, yet shown above it
+
+        # No raw keys anywhere a person reads: steps, entry kinds, roles' enum values with underscores.
+        keys = {d.key for d in load_rulebook().for_first_sick_day(today).deadlines} | set(glossary.ENTRY_KINDS)
+        shown_keys = sorted(k for k in keys if "_" in k and re.search(rf"\b{k}\b", text))
+        assert not shown_keys, shown_keys
+        assert not re.search(r"\b[a-z]+#\d", text), "an occurrence shown as its key (evaluatie#2)"
+        # The action picker lists actions by their glossary label, and the form's fields are Dutch.
+        picker = dict(re.findall(r'<option value="([a-z0-9_]+)" data-path="[^"]*"[^>]*>([^<]*)</option>', page.text))
+        assert all("_" not in label for label in picker.values()), picker
+        specs = html.unescape(re.search(r'data-specs="([^"]*)"', page.text).group(1))
+        assert '"label": "Casemanager"' in specs and '"label": "Zienswijze werkgever"' in specs
+        assert '["geen_resultaat", "geen resultaat"]' in specs and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
+        assert "(Spoor 1)" in text and "(spoor1)" not in text  # the expectation's stage by its name
+
+        # English with Accept-Language: en, for the same session.
+        english = await http.get(f"/cases/{case_id}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+        assert '<html lang="en">' in english.text
+        text = _visible(english.text)
+        for word in ("Next deadline", "Record an action", "Statutory deadlines", "Sign out", "newest first"):
+            assert word in text, word
+        for dutch in ("Eerstvolgende termijn", "Termijnen", "gedaan", "Uitloggen"):  # the legend's labels too
+            assert dutch not in text, dutch
+
+        # The header's switch: a choice that outlasts the request, and back to the page it was made on.
+        switched = await http.post("/language", data={"lang": "en", "next": f"/cases/{case_id}"})
+        assert switched.status_code == 303 and switched.headers["location"] == f"/cases/{case_id}"
+        assert http.cookies.get(LANGUAGE_COOKIE) == "en"
+        overview = await http.get("/", headers={"Accept-Language": "nl"})  # the choice wins over the browser's
+        assert '<html lang="en">' in overview.text and "Running cases" in overview.text
+        back = await http.post("/language", data={"lang": "nl", "next": "/?stage=spoor1"})
+        assert back.headers["location"] == "/?stage=spoor1" and http.cookies.get(LANGUAGE_COOKIE) == "nl"
+        assert "Lopende zaken" in (await http.get("/")).text
+
+        # Another site's form changes nothing, and the way back is never another origin.
+        forged = await http.post("/language", data={"lang": "en", "next": "/"}, headers={"Origin": "https://evil.example"})
+        assert forged.status_code == 303 and LANGUAGE_COOKIE not in forged.headers.get("set-cookie", "")
+        assert http.cookies.get(LANGUAGE_COOKIE) == "nl"
+        away = await http.post("/language", data={"lang": "en", "next": "//evil.example/x"})
+        assert away.headers["location"] == "/"
+
+
+def test_every_field_of_every_action_form_has_a_glossary_label():
+    """The forms built from the actions' schemas name each field, and each choice of a select, from the glossary."""
+    unnamed, unchosen = [], []
+    for (_on, kind), specs in _action_fields().items():
+        for spec in specs:
+            if f"{kind}.{spec['name']}" not in glossary.FIELDS and spec["name"] not in glossary.FIELDS:
+                unnamed.append(f"{kind}.{spec['name']}")
+            unchosen += [f"{kind}.{spec['name']}={value}" for value in spec.get("options", [])
+                         if value not in glossary.CHOICES and value not in glossary.ROLES]
+    assert not unnamed, f"add these fields to domain/glossary.py FIELDS: {unnamed}"
+    assert not unchosen, f"add these choices to domain/glossary.py CHOICES: {unchosen}"
