@@ -144,10 +144,8 @@ class _Unauthenticated(Exception):
 
 
 def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    # `here`: where the language switch returns to; `i18n`: the script's own strings, in the page's language.
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, here=here, i18n=_script_strings(),
-                                              **context)
+    # `i18n`: the script's own strings, in the page's language.
+    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, i18n=_script_strings(), **context)
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
@@ -196,6 +194,15 @@ def _same_origin(request: Request) -> bool:
     if origin is None:  # not a browser, or one that sends no Origin on a same-origin form post
         return True
     return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _referring_path(request: Request) -> str | None:
+    """The path of our own page a form was sent from (the Referer, which Referrer-Policy: same-origin sends only to
+    us). The pages do not write their own address into the switch: it would echo whatever a URL asked for."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.headers.get("host", ""):
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -494,7 +501,8 @@ def add_dashboard(app: FastAPI) -> None:
         """The header's language switch: remembers the choice in a cookie (operations.api.Language reads it) and
         returns to the page it was made on. A post from another site changes nothing."""
         form = await _form(request)
-        response = RedirectResponse(_safe_next(form.get("next")), status_code=303, headers={"Cache-Control": "no-store"})
+        response = RedirectResponse(_safe_next(form.get("next") or _referring_path(request)), status_code=303,
+                                    headers={"Cache-Control": "no-store"})
         if _same_origin(request) and form.get("lang") in i18n.LANGUAGES:
             response.set_cookie(i18n.LANGUAGE_COOKIE, form["lang"], max_age=LANGUAGE_COOKIE_SECONDS, path="/",
                                 httponly=True, samesite="lax", secure=request.url.scheme == "https")

@@ -113,7 +113,7 @@ CASE_READS = {"/api/cases/{case_id}", "/api/cases/{case_id}/deadlines", "/api/ca
 FULL_STATE_ROLES = {"operations", "casemanager", "bedrijfsarts"}
 NO_CASE_DATA = {("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/login"),
                 ("POST", "/login"), ("POST", "/logout"), ("GET", "/login/oidc"), ("GET", "/login/oidc/callback"),
-                ("OPTIONS", "/codec/{operation}"), ("GET", "/api/me"),
+                ("OPTIONS", "/codec/{operation}"), ("GET", "/api/me"), ("POST", "/language"),
                 ("GET", "/api/actions"), ("GET", "/api/overview")}
 OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit")}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}

@@ -32,6 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
+LOCALE = "nl-NL"  # a Dutch browser (Accept-Language): the pages' default language, whatever the machine's locale
 
 
 
@@ -146,7 +147,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
             try:
-                ops = await browser.new_context(viewport={"width": 1280, "height": 900})
+                ops = await browser.new_context(viewport={"width": 1280, "height": 900}, locale=LOCALE)
                 await ops.clock.install()  # the overview's refresh timer, moved on below without waiting
                 page = await ops.new_page()
                 errors: list[str] = []
@@ -220,7 +221,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(form.locator("input[name=f-casemanager_id]")).to_have_attribute("required", "")
                 await form.locator("input[name=f-casemanager_id]").fill("7")  # not an opaque id
                 await form.locator("button[type=submit]").click()
-                await expect(form.locator("[data-result]")).to_contain_text("Refused (422)")
+                await expect(form.locator("[data-result]")).to_contain_text("Geweigerd (422)")
                 await expect(form.locator("[data-error-for=casemanager_id]")).not_to_be_empty()
                 await page.screenshot(path=ARTIFACTS / "case_form_refused.png", full_page=True)
 
@@ -229,13 +230,13 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await form.locator("textarea[name=f-employee_view]").fill("Agreed")
                 await form.locator("textarea[name=f-note]").fill("Agreed <b>in person</b>")
                 await form.locator("button[type=submit]").click()
-                await expect(form.locator("[data-result]")).to_contain_text("Recorded")
+                await expect(form.locator("[data-result]")).to_contain_text("Vastgelegd")
                 dossier_entry = page.locator("#dossier li[data-kind='plan_van_aanpak_agreed']")
                 await expect(dossier_entry).to_have_count(1)  # refreshed without a reload
                 await expect(dossier_entry).to_contain_text("Agreed <b>in person</b>")  # escaped, shown as typed
                 await expect(pva).to_have_attribute("data-status", "done")
                 await expect(timeline.locator("circle.esc-resolved")).to_have_count(1)
-                await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge.st-done")).to_have_text("done")
+                await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge.st-done")).to_have_text("gedaan")
                 # The overdue observation stays in the dossier and now says the step was done, late, with its days.
                 observed = page.locator("#dossier li[data-kind='deadline_overdue']", has_text="plan_van_aanpak")
                 await expect(observed.locator(".standing-late")).to_contain_text("dagen te laat")
@@ -250,13 +251,13 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await page.wait_for_url(f"{api_server.url}/cases/{spoor2_case}")
                 await expect(timeline.locator("g.phase")).to_have_count(1)
                 await expect(timeline.locator("g.phase text")).to_have_text("Fase 1")
-                await expect(page.locator("#action-form optgroup[label='On the spoor 2 trajectory'] option")
-                             .filter(has_text="activity recorded")).to_have_count(1)
+                await expect(page.locator("#action-form optgroup[label='Op het spoor 2-traject'] option")
+                             .filter(has_text="Activiteit vastgelegd")).to_have_count(1)
                 await page.screenshot(path=ARTIFACTS / "case_spoor2.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_spoor2.png")
 
                 # ------------------------------------------------ the bedrijfsarts's notes are the bedrijfsarts's
-                arts = await browser.new_context(viewport={"width": 1280, "height": 900})
+                arts = await browser.new_context(viewport={"width": 1280, "height": 900}, locale=LOCALE)
                 arts_page = await arts.new_page()
                 await _login(arts_page, api_server, "bedrijfsarts", f"/cases/{ids['plain']}")
                 arts_form = arts_page.locator("#action-form")
@@ -267,7 +268,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await arts_form.locator("input[name=f-belastbaarheid_hours_per_day]").fill("4")
                 await arts_form.locator("textarea[name=f-note]").fill("medisch: rugklachten")
                 await arts_form.locator("button[type=submit]").click()
-                await expect(arts_form.locator("[data-result]")).to_contain_text("Recorded")
+                await expect(arts_form.locator("[data-result]")).to_contain_text("Vastgelegd")
                 arts_entry = arts_page.locator("#dossier li[data-kind='probleemanalyse_recorded']")
                 await expect(arts_entry).to_contain_text("medisch: rugklachten")
                 await arts_page.screenshot(path=ARTIFACTS / "case_bedrijfsarts.png", full_page=True)
@@ -278,7 +279,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(ops_entry).not_to_contain_text("rugklachten")
 
                 # ------------------------------------------------ another employer may not see the case
-                other = await browser.new_context()
+                other = await browser.new_context(locale=LOCALE)
                 other_page = await other.new_page()
                 await _login(other_page, api_server, "other_werkgever", "/")
                 await expect(other_page.locator(f"tr[data-case='{ids['plain']}']")).to_have_count(0)
@@ -286,6 +287,17 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 assert refused is not None and refused.status == 404  # answered as a case that is not there
                 await other_page.screenshot(path=ARTIFACTS / "refused.png")
                 await expect(other_page.locator("#dossier")).to_have_count(0)
+
+                # ------------------------------------------------ the header's language switch, and back
+                await page.click("form.language button[value=en]")
+                await page.wait_for_url(f"{api_server.url}/cases/{ids['plain']}")
+                await expect(page.locator("html")).to_have_attribute("lang", "en")
+                await expect(page.locator("#action-form button[type=submit]")).to_have_text("Record")
+                await expect(page.locator("form.logout button")).to_have_text("Sign out")
+                await page.screenshot(path=ARTIFACTS / "case_english.png", full_page=True)
+                await page.click("form.language button[value=nl]")
+                await expect(page.locator("html")).to_have_attribute("lang", "nl")
+                await expect(page.locator("form.logout button")).to_have_text("Uitloggen")
 
                 # ------------------------------------------------ logging out ends the session
                 await page.click("form.logout button")
@@ -330,7 +342,7 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
         assert (await http.post("/login", data={"token": api_server.tokens["werkgever"]})).status_code == 303
         overview = await eventually(lambda: http.get("/", params={"employer_id": "E-other", "q": "C-scope-"}),
                                      lambda r: f"C-scope-api-{run}" in r.text)
-        assert overview.status_code == 200 and "Employer <input" not in overview.text
+        assert overview.status_code == 200 and "Werkgever <input" not in overview.text
         assert "E-other" not in overview.text and f"C-scope-other-{run}" not in overview.text
         employers = set(re.findall(r'<tr data-case="[^"]+"[^>]*>\s*<td>.*?</td>\s*<td>([^<]*)</td>', overview.text))
         assert employers == {"E-api"}, employers
@@ -362,7 +374,7 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
-            page = await (await browser.new_context(viewport={"width": 1366, "height": 900})).new_page()
+            page = await (await browser.new_context(viewport={"width": 1366, "height": 900}, locale=LOCALE)).new_page()
             await _login(page, api_server, "casemanager", "/")
             await page.click("a[href='/cases/new']")
             await page.wait_for_url(api_server.url + "/cases/new")
@@ -381,11 +393,11 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             await form.locator("button[type=submit]").click()
             await page.wait_for_url(lambda url: "/cases/C" in url)
             await expect(page.locator("section.summary")).to_contain_text("casemanager cm-1")
-            await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("done")
-            await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("overdue")
+            await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("gedaan")
+            await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("te laat")
             await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
             # On a phone (390 px) the pages fit its width: wide tables scroll inside their card.
-            phone = await (await browser.new_context(viewport={"width": 390, "height": 844},
+            phone = await (await browser.new_context(viewport={"width": 390, "height": 844}, locale=LOCALE,
                                                      storage_state=await page.context.storage_state())).new_page()
             for path, name in ((urlpath(page.url), "case_390.png"), ("/", "overview_390.png"), ("/cases/new", "open_390.png")):
                 await phone.goto(api_server.url + path)

@@ -120,8 +120,11 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         assert http.cookies.get(LANGUAGE_COOKIE) == "en"
         overview = await http.get("/", headers={"Accept-Language": "nl"})  # the choice wins over the browser's
         assert '<html lang="en">' in overview.text and "Running cases" in overview.text
-        back = await http.post("/language", data={"lang": "nl", "next": "/?stage=spoor1"})
+        # A browser's form says where it came from in its Referer: back to that page of ours, never another site's.
+        back = await http.post("/language", data={"lang": "nl"}, headers={"Referer": f"{api_server.url}/?stage=spoor1"})
         assert back.headers["location"] == "/?stage=spoor1" and http.cookies.get(LANGUAGE_COOKIE) == "nl"
+        elsewhere = await http.post("/language", data={"lang": "nl"}, headers={"Referer": "https://evil.example/x"})
+        assert elsewhere.headers["location"] == "/"
         assert "Lopende zaken" in (await http.get("/")).text
 
         # Another site's form changes nothing, and the way back is never another origin.
