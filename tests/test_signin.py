@@ -541,7 +541,7 @@ async def test_oidc_sign_in_and_logout_in_a_browser(provider, dev_env, tmp_path)
     async with serving(dev_env, settings, database=sqlite(tmp_path)) as app, async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
-            context = await browser.new_context()
+            context = await browser.new_context(locale="nl-NL")  # a Dutch browser: the pages answer in Dutch
             page = await context.new_page()
             await page.goto(f"{app.url}/")
             assert urlsplit(page.url).path == "/login"
