@@ -321,3 +321,31 @@ def field_label(kind: str, name: str) -> tuple[str, str]:
 def choice_label(value: str) -> str:
     """The msgid of a choice in a form's select: a role by its name, other values from CHOICES."""
     return CHOICES.get(value) or ROLES.get(value) or _fallback(value)
+
+# The details of dossier entries that are no form field (FIELDS names those): key -> label.
+DETAILS: dict[str, str] = {
+    "level": N_("Level"),
+    "previous": N_("Previous level"),
+    "since": N_("Since"),
+    "episode": N_("Episode"),
+    "order": N_("Order"),
+    "key": N_("Step"),
+    "due": N_("Due"),
+    "done_on": N_("Done on"),
+    "lead_days": N_("Days ahead"),
+    "ruleset": N_("Rule set"),
+    "stage": N_("Stage"),
+    "from": N_("From"),
+    "to": N_("To"),
+    "notification_id": N_("Notice"),
+    "channel": N_("Channel"),
+    "order_id": N_("Order"),
+    "trajectory_seq": N_("Entry in the trajectory"),
+}
+
+
+def detail_label(kind: str, key: str) -> str:
+    """The msgid of a dossier entry's detail: an action's field by its form label, else the details' own name."""
+    if f"{kind}.{key}" in FIELDS or key in FIELDS:
+        return field_label(kind, key)[0]
+    return DETAILS.get(key, _fallback(key))

@@ -106,7 +106,7 @@ _env.filters["entry_label"] = _per_request(lambda k: _(glossary.entry_label(_key
 _env.filters["role_label"] = _per_request(lambda r: _(glossary.role_label(_key(r))))
 _env.filters["status_label"] = _per_request(lambda s: _(glossary.DEADLINE_STATUSES.get(_key(s), _key(s))))
 _env.filters["outcome_label"] = _per_request(lambda o: _(glossary.OUTCOMES.get(_key(o), _key(o))))
-_env.filters["field_label"] = _per_request(lambda kind, name: _(glossary.field_label(_key(kind), _key(name))[0]))
+_env.filters["detail_label"] = _per_request(lambda kind, name: _(glossary.detail_label(_key(kind), _key(name))))
 _env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
 _env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
@@ -134,6 +134,28 @@ def _detail(value: Any) -> str:
 
 
 _env.filters["detail"] = _detail
+
+
+def _detail_value(value: Any, key: str, step_names: dict[str, str]) -> str:
+    """A dossier detail's value as a person reads it: a step by its name, a stage, role or choice by its label, a
+    day as a date, yes/no; the rest as `_detail` writes it."""
+    if isinstance(value, bool):
+        return _(glossary.choice_label(str(value).lower()))
+    if isinstance(value, str):
+        if key in ("key", "deadline", "measure") and value in step_names:
+            return step_names[value]
+        if key in ("stage", "from", "to") and value in glossary.STAGES:
+            return _(glossary.stage_label(value))
+        if key in ("outcome",) and value in glossary.OUTCOMES:
+            return _(glossary.OUTCOMES[value])
+        if value in glossary.CHOICES or value in glossary.ROLES:
+            return _(glossary.choice_label(value))
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return i18n.format_day(date.fromisoformat(value))
+    return _detail(value)
+
+
+_env.filters["detail_value"] = _per_request(_detail_value)
 
 
 class _Unauthenticated(Exception):
@@ -608,6 +630,7 @@ def add_dashboard(app: FastAPI) -> None:
         return _render(
             request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
             overdue_labels=[_overdue_label(mark, deadlines) for mark in summary.overdue],
+            step_names={d.key: d.label for d in deadlines},
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, specs=json.dumps(specs), preselect=preselect, closed=summary.closed_on is not None,
             toets=toets, toets_steps=list(TOETS_LABELS.items()), papers=papers,
