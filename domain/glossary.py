@@ -349,3 +349,11 @@ def detail_label(kind: str, key: str) -> str:
     if f"{kind}.{key}" in FIELDS or key in FIELDS:
         return field_label(kind, key)[0]
     return DETAILS.get(key, _fallback(key))
+
+# Why a case is stalled (domain.stagnation's Stall.reason).
+ESCALATION_REASONS: dict[str, str] = {
+    "deadline": N_("a statutory step is overdue"),
+    "cadence": N_("no activity within the expected time"),
+    "reported": N_("stagnation reported"),
+    "non_cooperation": N_("non-cooperation"),
+}

@@ -107,6 +107,7 @@ _env.filters["role_label"] = _per_request(lambda r: _(glossary.role_label(_key(r
 _env.filters["status_label"] = _per_request(lambda s: _(glossary.DEADLINE_STATUSES.get(_key(s), _key(s))))
 _env.filters["outcome_label"] = _per_request(lambda o: _(glossary.OUTCOMES.get(_key(o), _key(o))))
 _env.filters["detail_label"] = _per_request(lambda kind, name: _(glossary.detail_label(_key(kind), _key(name))))
+_env.filters["escalation_reason"] = _per_request(lambda r: _(glossary.ESCALATION_REASONS.get(_key(r), _key(r))))
 _env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
 _env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
@@ -148,6 +149,8 @@ def _detail_value(value: Any, key: str, step_names: dict[str, str]) -> str:
             return _(glossary.stage_label(value))
         if key in ("outcome",) and value in glossary.OUTCOMES:
             return _(glossary.OUTCOMES[value])
+        if key == "reason" and value in glossary.ESCALATION_REASONS:
+            return _(glossary.ESCALATION_REASONS[value])
         if value in glossary.CHOICES or value in glossary.ROLES:
             return _(glossary.choice_label(value))
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
