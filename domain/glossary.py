@@ -357,3 +357,16 @@ ESCALATION_REASONS: dict[str, str] = {
     "reported": N_("stagnation reported"),
     "non_cooperation": N_("non-cooperation"),
 }
+
+# Where a spoor 2 trajectory stands (domain.spoor2.TrajectoryStatus).
+TRAJECTORY_STATUSES: dict[str, str] = {
+    "aanmelding": N_("collecting the intake documents"),
+    "intake": N_("intake due"),
+    "voorstel": N_("proposal"),
+    "haalbaarheidstoets": N_("haalbaarheidstoets"),
+    "fase": N_("phase running"),
+    "wacht_op_fase": N_("waiting for the next phase"),
+    "gepauzeerd": N_("paused"),
+    "afgerond": N_("phases completed"),
+    "beeindigd": N_("ended"),
+}

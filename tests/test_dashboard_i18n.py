@@ -146,3 +146,9 @@ def test_every_field_of_every_action_form_has_a_glossary_label():
                          if value not in glossary.CHOICES and value not in glossary.ROLES]
     assert not unnamed, f"add these fields to domain/glossary.py FIELDS: {unnamed}"
     assert not unchosen, f"add these choices to domain/glossary.py CHOICES: {unchosen}"
+
+
+def test_every_trajectory_status_has_a_label():
+    from domain.spoor2 import TrajectoryStatus
+
+    assert {s.value for s in TrajectoryStatus} <= set(glossary.TRAJECTORY_STATUSES)
