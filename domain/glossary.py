@@ -358,7 +358,7 @@ ESCALATION_REASONS: dict[str, str] = {
     "non_cooperation": N_("non-cooperation"),
 }
 
-# Where a spoor 2 trajectory stands (domain.spoor2.TrajectoryStatus).
+# Where a spoor 2 trajectory stands (domain.spoor2.Spoor2Status).
 TRAJECTORY_STATUSES: dict[str, str] = {
     "aanmelding": N_("collecting the intake documents"),
     "intake": N_("intake due"),
