@@ -8,6 +8,10 @@ level; `GET /cases/{case_id}` shows one case with its timeline drawn to scale. P
 (`caller_scope`, `readable_case`, `redact_dossier`): an employer never sees another employer's case, and
 nobody but the bedrijfsarts sees the bedrijfsarts's notes. Templates autoescape; the CSS and the
 small script are package files under /static (no build step, nothing fetched from elsewhere).
+
+Pages are Dutch by default and English on request (service.i18n): every string is an English msgid, labels come
+from domain.glossary, dates go through the `day` filter, and the header's NL | EN switch (`POST /language`) keeps
+a person's choice in a cookie. The script's own words come with the page, in a JSON block (`_script_strings`).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes.
