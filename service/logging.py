@@ -18,6 +18,8 @@ from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, Tele
 # What a terminal reader does not need on every line: Temporal's context dicts (case_context lifts what
 # matters out of them) and the run id. The JSON lines keep them for the log store.
 _CONSOLE_NOISE = ("temporal_workflow", "temporal_activity", "run_id")
+# Libraries that narrate their own steps at info (WeasyPrint: "Step 6 - Creating PDF" for every document).
+_CHATTY = ("weasyprint.progress", "fontTools")
 
 
 def case_context(_logger: object, _method: str, event: dict) -> dict:
@@ -124,3 +126,5 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
