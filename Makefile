@@ -14,7 +14,7 @@ define pip_install
 	@echo "Installed ($(1))."
 endef
 
-.PHONY: run test test-fast lint install clean bench bench-quick bench-profile translations
+.PHONY: run demo test test-fast lint install clean bench bench-quick bench-profile translations
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -37,6 +37,10 @@ install: $(VENV)/.installed-run
 ## Start the embedded Temporal dev server (data in ./data) and the worker; prints the Web UI address.
 run: $(VENV)/.installed-run
 	$(PY) worker.py
+
+## With `make run` going (in another terminal): a handful of demo cases and a sign-in token for every role.
+demo: $(VENV)/.installed-run
+	$(VENV)/bin/spoorwerk demo
 
 ## Install what the tests need, check the code, and run them all.
 test: lint
