@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 
 from documents.store import store_from_settings
+from domain.models import Role
 from domain.nl_time import local_date
 from operations import demo
 from operations.api import create_app
@@ -137,3 +138,21 @@ async def test_without_a_running_service_the_demo_says_so(tmp_path, capsys):
     code = await demo.run_demo(f"http://127.0.0.1:{free_port()}", "t" * 43, tmp_path, today=_today())
     assert code == demo.EXIT_UNREACHABLE
     assert "niet bereikbaar" in capsys.readouterr().err
+
+
+def test_the_embedded_default_takes_the_demo_tokens_as_their_file_changes(tmp_path):
+    auth = authenticator_from(None, tmp_path / "api-token")
+    operations = (tmp_path / "api-token").read_text().strip()
+    coach = demo.PEOPLE[Role.REINTEGRATIECOACH]
+    token = "c" * 43
+    assert auth.authenticate(token) is None
+    demo.write_tokens(tmp_path / "demo-tokens.json", {token: coach})
+    assert auth.authenticate(token) == coach and auth.knows(coach)
+    # Dropped from the file: its sign-in and any session made with it end.
+    demo.write_tokens(tmp_path / "demo-tokens.json", {"d" * 43: demo.PEOPLE[Role.WERKGEVER]})
+    assert auth.authenticate(token) is None and not auth.knows(coach)
+    # A file that does not parse, or holds a token too short, adds nobody; the operations token still signs in.
+    for text in ("{not json", json.dumps({"short": coach.model_dump(mode="json")})):
+        (tmp_path / "demo-tokens.json").write_text(text)
+        assert auth.authenticate("d" * 43) is None and auth.authenticate("short") is None
+        assert auth.authenticate(operations).role.value == "operations"
