@@ -156,3 +156,10 @@ def test_the_embedded_default_takes_the_demo_tokens_as_their_file_changes(tmp_pa
         (tmp_path / "demo-tokens.json").write_text(text)
         assert auth.authenticate("d" * 43) is None and auth.authenticate("short") is None
         assert auth.authenticate(operations).role.value == "operations"
+
+
+def test_spoorwerk_demo_is_a_command_of_the_cli(capsys):
+    from operations import cli
+
+    code = cli.main(["demo", "--api", f"http://127.0.0.1:{free_port()}", "--token", "t" * 43])
+    assert code == demo.EXIT_UNREACHABLE and "draait `make run`?" in capsys.readouterr().err
