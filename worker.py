@@ -36,6 +36,7 @@ from service import metrics, tracing
 from service.codec import EncryptionKeyError
 from service.devserver import start_dev_server
 from service.health import Health, serving
+from service.i18n import _
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
@@ -141,6 +142,9 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
             api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/ (sign in with an API token{sign_in})\n"
                    f"  API:             http://{settings.api_host}:{settings.api_port}/api (OpenAPI document at /openapi.json; {token})\n")
+            if settings.embedded and not settings.api_tokens:  # the demo's tokens reach this service only
+                api += "  demo:            " + _("`make demo` (in another terminal) opens demo cases and makes a sign-in "
+                                             "for every role") + "\n"
         worker = build_worker(client, settings) if runs_worker else None
         async with worker or contextlib.nullcontext():
             health.polling = worker is not None

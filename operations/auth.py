@@ -25,6 +25,9 @@ from domain.models import Actor, OpaqueId, Role
 COOKIE = "spoorwerk_session"
 # 32 characters of secrets.token_urlsafe carry 192 bits: no guessing, throttled or not.
 MIN_TOKEN_LENGTH = 32
+# On the embedded default, the tokens `spoorwerk demo` makes for each role, beside the operations token
+# (same folder, same mode 0600), in SPOORWERK_API_TOKENS's JSON form.
+DEMO_TOKEN_FILE = "demo-tokens.json"
 
 
 class Caller(BaseModel):
@@ -71,6 +74,10 @@ class TokenAuthenticator:
                 found = caller
         return found
 
+    def tokens(self) -> dict[str, Caller]:
+        """The tokens and their callers (to combine them with others)."""
+        return {known.decode(): caller for known, caller in self._tokens}
+
     def knows(self, caller: Caller) -> bool:
         """Whether a token for exactly this caller is still configured: a dashboard session made with a token
         that configuration has since dropped (or changed the scope of) ends with it."""
@@ -108,15 +115,56 @@ def local_operations_token(path: Path) -> str:
     return token
 
 
+class LocalAuthenticator:
+    """The embedded default's callers: the local operations token, and the demo's tokens for each role
+    (`DEMO_TOKEN_FILE` beside it), read again whenever that file changes, so that `spoorwerk demo` can hand
+    out sign-ins to the running service without a restart. A file that does not parse adds nobody."""
+
+    def __init__(self, operations_token: str, demo_file: Path, *, min_length: int = MIN_TOKEN_LENGTH) -> None:
+        self._operations = {operations_token: Caller(role=Role.OPERATIONS, id="local-operations")}
+        self._demo_file, self._min_length = demo_file, min_length
+        self._seen: tuple[int, int, int] | None = None
+        self._current = TokenAuthenticator(self._operations)
+
+    def _tokens(self) -> TokenAuthenticator:
+        try:
+            st = self._demo_file.stat()
+            seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            seen = None
+        if seen != self._seen:
+            self._seen, tokens = seen, dict(self._operations)
+            if seen is not None:
+                try:
+                    tokens |= TokenAuthenticator.from_json(self._demo_file.read_text("utf-8"),
+                                                           min_length=self._min_length).tokens()
+                except (OSError, ValueError) as err:
+                    import structlog
+
+                    # The reason names the setting and caller, never a token.
+                    structlog.get_logger("spoorwerk.auth").warning("demo tokens not used", file=str(self._demo_file),
+                                                                   reason=str(err)[:300])
+            self._current = TokenAuthenticator(tokens)
+        return self._current
+
+    def authenticate(self, token: str) -> Caller | None:
+        return self._tokens().authenticate(token)
+
+    def knows(self, caller: Caller) -> bool:
+        """As TokenAuthenticator.knows: a session of a demo token ends when the demo file drops it."""
+        return self._tokens().knows(caller)
+
+
 def authenticator_from(tokens_json: str | None, token_file: Path, *,
-                       min_length: int = MIN_TOKEN_LENGTH) -> TokenAuthenticator:
-    """Configured tokens, or else the local operations token of the embedded default; none shorter than
-    `min_length` (ValueError naming the setting or file and the reason, never the token)."""
+                       min_length: int = MIN_TOKEN_LENGTH) -> TokenAuthenticator | LocalAuthenticator:
+    """Configured tokens, or else the embedded default's: the local operations token and the demo's tokens
+    beside it (`DEMO_TOKEN_FILE`); none shorter than `min_length` (ValueError naming the setting or file and the
+    reason, never the token)."""
     if tokens_json:
         return TokenAuthenticator.from_json(tokens_json, min_length=min_length)
     token = local_operations_token(token_file)
     _strong_enough(token, min_length, f"the operations token in {token_file}")
-    return TokenAuthenticator({token: Caller(role=Role.OPERATIONS, id="local-operations")})
+    return LocalAuthenticator(token, token_file.with_name(DEMO_TOKEN_FILE), min_length=min_length)
 
 
 def tokens_json(tokens: dict[str, Caller]) -> str:

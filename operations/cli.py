@@ -224,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     opn.add_argument("--json", action="store_true", help="print the API's JSON answer")
     opn.set_defaults(func=_open)
     _add_audit_parser(sub)
+    from operations.demo import add_demo_parser
+
+    add_demo_parser(sub, conn)
     return parser
 
 

@@ -21,6 +21,8 @@ import structlog
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
+from service.logging import core_logging
+
 if TYPE_CHECKING:
 
     from service.settings import Settings
@@ -37,7 +39,9 @@ log = structlog.get_logger("spoorwerk.metrics")
 def _runtime(address: str) -> Runtime:
     # One runtime per address and process: a second would try to bind the same port.
     # `_total` on counters, as Prometheus names them and Temporal's SDK dashboards expect.
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address, counters_total_suffix=True)))
+    # The core's log goes through the service's logging here too (service.logging.core_logging).
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address, counters_total_suffix=True),
+                                             logging=core_logging()))
 
 
 def runtime(settings: Settings) -> Runtime | None:
