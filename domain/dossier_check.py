@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from domain import glossary
 from domain.models import SYSTEM, DeadlineStatus, Notification, Role
 from domain.observations import FACTS_REVISION
 
@@ -207,13 +208,9 @@ class ToetsStep(StrEnum):
     HERSTEL = "herstel"  # (5) can it still be repaired
 
 
-TOETS_LABELS = {
-    ToetsStep.DOCUMENTEN: "1. Is het re-integratieverslag compleet?",
-    ToetsStep.RESULTAAT: "2. Is er een bevredigend resultaat?",
-    ToetsStep.INSPANNINGEN: "3. Zijn de re-integratie-inspanningen voldoende?",
-    ToetsStep.GRONDEN: "4. Is er een deugdelijke grond waar dat niet zo is?",
-    ToetsStep.HERSTEL: "5. Kan het nog worden hersteld?",
-}
+# The five questions' labels are domain.glossary.TOETS_STEPS (msgids, translated where they are shown); this name
+# stays for the code that imported it from here.
+TOETS_LABELS = glossary.TOETS_STEPS
 
 
 class PointStatus(StrEnum):
