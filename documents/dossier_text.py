@@ -148,10 +148,9 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
     has_hours = isinstance(h, int | float) and not isinstance(h, bool)
     match kind:
         case "case_opened":
-            first = case.first_sick_day if case is not None else d.get("first_sick_day")
+            # The opening is recorded on the first sick day; the case knows a later correction of it.
+            first = case.first_sick_day if case is not None else entry.on
             ruleset = d.get("ruleset", case.ruleset.id if case is not None else "–")
-            if first is None:
-                return _("Case opened (rules %(ruleset)s)", ruleset=ruleset)
             return _("Case opened; first sick day %(day)s (rules %(ruleset)s)", day=on(first), ruleset=ruleset)
         case "prior_step":
             done = d.get("done_on")

@@ -350,3 +350,23 @@ def label(table: dict[str, str], key: object, default: str | None = None) -> str
     if found is not None:
         return found
     return default if default is not None else _fallback(str(key))
+
+# The read audit (service.audit): what was read, and how the read went.
+AUDIT_READS: dict[str, str] = {
+    "case": N_("case"),
+    "deadlines": N_("terms"),
+    "dossier": N_("dossier"),
+    "state": N_("state"),
+    "poortwachtertoets": N_("poortwachtertoets"),
+    "spoor2": N_("spoor 2"),
+    "document": N_("document"),
+    "codec_decode": N_("decrypted payload"),
+    "audit": N_("audit"),
+    "documents": N_("list of documents"),
+    "cases": N_("list of cases"),
+}
+AUDIT_OUTCOMES: dict[str, str] = {
+    "allowed": N_("allowed"),
+    "refused": N_("refused"),
+    "not_found": N_("not found"),
+}
