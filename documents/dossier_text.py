@@ -20,7 +20,7 @@ from domain.models import Actor, DossierEntry
 from domain.observations import Observation, ObservationState
 from domain.spoor2 import TrajectoryState
 from service import i18n
-from service.i18n import _, ngettext
+from service.i18n import ngettext
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -34,6 +34,11 @@ TRAJECTORY_KINDS = frozenset({
 
 
 # --------------------------------------------------------------------------- the small words
+
+
+def _(message: str, **params: Any) -> str:
+    """service.i18n.gettext, with a detail an older or partial entry lacks shown as '–' rather than 'None'."""
+    return i18n.gettext(message, **{k: "–" if v is None else v for k, v in params.items()})
 
 
 def day(value: date | str | None, style: str = "medium") -> str:
@@ -99,12 +104,17 @@ def _with_occurrence(step: str, occurrence: Any) -> str:
 
 
 def _measure(case: CaseState | None, key: Any) -> str:
+    if key is None:
+        return "–"
     rules = case.stagnation_rules if case is not None else None
     rule = rules.measure_rule(str(key)) if rules is not None else None
     return rule.label if rule is not None else str(key).replace("_", " ")
 
 
-def _document(trajectory: TrajectoryState | None, key: str) -> str:
+def _document(trajectory: TrajectoryState | None, key: Any) -> str:
+    if key is None:
+        return "–"
+    key = str(key)
     rule = trajectory.rules.document_rule(key) if trajectory is not None else None
     return rule.label if rule is not None else key.replace("_", " ")
 
@@ -119,7 +129,7 @@ def _service(trajectory: TrajectoryState | None, request_id: Any) -> str:
 def _of(table: dict[str, str], key: Any) -> str:
     """A label from a glossary table, translated; an unknown key as it is."""
     found = table.get(str(key))
-    return _(found) if found is not None else str(key)
+    return _(found) if found is not None else ("–" if key is None else str(key))
 
 
 # --------------------------------------------------------------------------- the sentences
@@ -354,7 +364,7 @@ def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: T
             return _("Trajectory started; registration")
         case "document_received":
             h = d.get("belastbaarheid_hours_per_day")
-            document, reference = _document(trajectory, str(d.get("document"))), d.get("reference", "–")
+            document, reference = _document(trajectory, d.get("document")), d.get("reference", "–")
             if h:
                 return _("Document received: %(document)s (%(reference)s); belastbaarheid %(hours)s hours a day",
                          document=document, reference=reference, hours=hours(h))
