@@ -370,3 +370,16 @@ AUDIT_OUTCOMES: dict[str, str] = {
     "refused": N_("refused"),
     "not_found": N_("not found"),
 }
+
+# What a stage or a trajectory status expects next: the `expects` of domain/stagnation.toml, which are msgids
+# (tests/test_glossary.py keeps the two in step); a notice translates them where it says what was expected.
+EXPECTATIONS: frozenset[str] = frozenset({
+    N_("an evaluatie of the plan van aanpak or another recorded step"),
+    N_("the AD-onderzoek's conversations or report"),
+    N_("the intake documents"),
+    N_("the intake with the coach"),
+    N_("the proposal and the employer's approval"),
+    N_("the go / no-go of the haalbaarheidstoets"),
+    N_("the next phase, approved and started"),
+    N_("the trajectory's outcome"),
+})

@@ -949,6 +949,8 @@ def expectation(state: TrajectoryState) -> Expectation | None:
         held = sum(1 for a in state.activities if a.phase == current.number and a.activity is ActivityKind.CONVERSATION)
         gap = rule.gap_after(held)
         return Expectation(what=f"a conversation with the coach or other activity (phase {current.number}: every {gap} days)",
+                           what_text=text(N_("a conversation with the coach or other activity (phase %(phase)s: every "
+                                             "%(days)s days)"), phase=current.number, days=gap),
                            by=last + timedelta(days=gap), context=f"spoor2:fase{current.number}")
     w = spoor2_watch(state.watch, status.value)
     if w is None:

@@ -109,6 +109,8 @@ class Expectation(BaseModel):
     """The activity a case (or its trajectory) expects next, and the last day it may come."""
 
     what: str
+    what_text: Text | None = Field(default=None, description="`what` to translate where it is shown (else `what` is "
+                                                             "the msgid: domain.glossary.EXPECTATIONS)")
     by: date
     context: str = Field(description="Stage or trajectory status that expects it, e.g. 'spoor2:fase1'")
 
@@ -227,8 +229,8 @@ def find_stall(watch: Watch, expectation: Expectation | None, overdue: list[tupl
     if expectation is not None and expectation.by < today:
         found.append(Stall(reason="cadence", since=expectation.by + timedelta(days=1),
                            detail=f"{expectation.what} was expected by {expectation.by}",
-                           detail_text=text(N_("%(what)s was expected by %(day)s"), what=expectation.what,
-                                            day=expectation.by)))
+                           detail_text=text(N_("%(what)s was expected by %(day)s"),
+                                            what=expectation.what_text or text(expectation.what), day=expectation.by)))
     if overdue:
         mark, since = min(overdue, key=lambda o: o[1])
         found.append(Stall(reason="deadline", since=since, detail=f"the statutory step {mark} is overdue",
