@@ -141,7 +141,8 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
 
     `case` and `trajectory` give the names their rules hold (steps, measures, documents) and facts the entry
     leaves out; without them the sentence uses the entry alone. `seen`: the overdue observations as they
-    stand now (domain.case.observations), so an observation a later record disproved says so. `date_style`
+    stand now (domain.case.observations), so an observation a later record disproved says so (a
+    domain.case.DossierLine brings its own). `date_style`
     is Babel's ("short" writes 06-12-2026 in Dutch, as the documents do). A kind without a sentence of its
     own reads as its glossary label; a kind the glossary does not know, as the summary it was stored with.
     """
@@ -175,7 +176,8 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             return _("Case closed: %(outcome)s", outcome=_of(glossary.OUTCOMES, d.get("outcome")))
         case "deadline_overdue":
             step, due = _with_occurrence(_step(case, d.get("key")), d.get("occurrence")), on(d.get("due"))
-            now = (seen or {}).get(entry.seq)
+            # A dossier line (domain.case.DossierLine) carries its own standing.
+            now = (seen or {}).get(entry.seq) or getattr(entry, "observation", None)
             if now is None:
                 return _("Term passed: %(step)s was due by %(due)s and had not been done then", step=step, due=due)
             if now.state is ObservationState.SUPERSEDED:

@@ -10,6 +10,7 @@ import pytest
 
 from documents.dossier_text import describe
 from domain import glossary
+from domain.case import DossierLine
 from domain.models import Actor, DossierEntry, Role
 from domain.observations import Observation, ObservationState
 from service import i18n
@@ -43,6 +44,8 @@ def test_an_observation_says_how_it_stands_now():
     done = Observation(seq=7, mark="probleemanalyse", key="probleemanalyse", due=date(2026, 3, 6), state=ObservationState.LATE,
                        done_on=date(2026, 3, 10), days_late=4)
     assert describe(late, seen={7: done}).endswith("; later gedaan op 10-03-2026, 4 dagen te laat")
+    line = DossierLine.model_construct(**dict(late), observation=done)  # what the dashboard holds
+    assert describe(line) == describe(late, seen={7: done})
     one_day = done.model_copy(update={"days_late": 1})
     with i18n.using("en"):
         assert describe(late, seen={7: one_day}).endswith("; done later on 3/10/26, 1 day late")
