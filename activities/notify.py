@@ -1,7 +1,9 @@
 """Notifications: the `notify` activity delivers each one over the configured channels.
 
 Channels: the JSON-lines notification log (the embedded default), e-mail over SMTP and a signed
-webhook. Each channel delivers a notification at most once across the activity's retries: progress
+webhook. What the recipient reads is rendered here, in SPOORWERK_LANGUAGE (Dutch by default), from the
+msgids the domain puts on the notification (`subject_text`, `body_text`); a notification without them
+(recorded before they existed) goes as it was written. Each channel delivers a notification at most once across the activity's retries: progress
 is kept in the activity's heartbeat details, which Temporal hands to the next attempt, on any worker.
 A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
 the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers drop that repeat.
@@ -31,9 +33,10 @@ from activities.delivery import (
 from activities.mail import EmailChannel
 from activities.webhook import WebhookChannel
 from domain.models import Notification
-from service import metrics
+from service import i18n, metrics
 from service.files import private_file
 from service.settings import Settings
+from service.texts import render
 
 
 class NotificationLog:
@@ -84,11 +87,12 @@ class NotificationLog:
 class Notifications:
     """The `notify` activity over a list of channels, tried in order."""
 
-    def __init__(self, channels: Sequence[Channel]) -> None:
+    def __init__(self, channels: Sequence[Channel], *, language: str = i18n.DEFAULT_LANGUAGE) -> None:
         names = [c.name for c in channels]
         if len(set(names)) != len(names):
             raise ValueError(f"channel names must be unique: {names}")
         self.channels = list(channels)
+        self.language = language
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Notifications:
@@ -119,7 +123,7 @@ class Notifications:
                         timeout=settings.webhook_timeout_seconds,
                     )
                 )
-        return cls(channels)
+        return cls(channels, language=settings.language)
 
     @property
     def names(self) -> list[str]:
@@ -163,7 +167,8 @@ class Notifications:
                  heartbeat: Callable[[], None]) -> dict[str, list[str]]:
         """Each notification over each channel its report has not finished; the transient failures left, by id."""
         transient: dict[str, list[str]] = {}
-        steps = [(note, report, channel) for note, report in pairs for channel in self.channels
+        written = {note.notification_id: localized(note, self.language) for note, _report in pairs}
+        steps = [(written[note.notification_id], report, channel) for note, report in pairs for channel in self.channels
                  if channel.name not in report.finished]
         for i, (notification, report, channel) in enumerate(steps):
             # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
@@ -199,6 +204,17 @@ class Notifications:
             return "retry", f"{channel.name}: unexpected {type(err).__name__}"
         report.delivered.append(channel.name)
         return "delivered", None
+
+
+def localized(notification: Notification, language: str) -> Notification:
+    """The notification as its recipient reads it: subject and body rendered in `language` from their msgids."""
+    if notification.subject_text is None and notification.body_text is None:
+        return notification
+    with i18n.using(language):
+        update = {"subject": render(notification.subject_text)} if notification.subject_text is not None else {}
+        if notification.body_text is not None:
+            update["body"] = render(notification.body_text)
+    return notification.model_copy(update=update)
 
 
 def _fields(notification: Notification, channel: str, info: activity.Info) -> dict:

@@ -1,7 +1,9 @@
 """The case's documents in Dutch, as HTML and PDF, from the case and trajectory state only.
 
 One Jinja2 template per document kind on a shared base with print CSS (A4, page numbers, footer);
-WeasyPrint turns the same HTML into the PDF. The employer's version is built from the dossier and
+WeasyPrint turns the same HTML into the PDF. The documents go to UWV, so they are Dutch whoever makes them:
+they are rendered inside `i18n.using("nl")`, their labels from domain.glossary and the sentences of their
+dossier entries from documents.dossier_text, the same words the dashboard and the CLI show. The employer's version is built from the dossier and
 the trajectory record without the bedrijfsarts's notes, so nothing medical can reach its template.
 """
 
@@ -15,81 +17,25 @@ from typing import Any
 import jinja2
 from pydantic import BaseModel
 
+from documents.dossier_text import actor as actor_label
+from documents.dossier_text import describe, hours
 from documents.timeline import timeline_data_uri
+from domain import glossary
 from domain import spoor2 as s2
 from domain.case import CaseState, DeadlineView, deadlines, observations, wachttijd_end
 from domain.documents import Audience, DocumentKind, DocumentOrder, add_months
-from domain.dossier_check import TOETS_LABELS, Gap, GapKind, PreflightRules, Risk, gaps, toets
+from domain.dossier_check import Gap, PreflightRules, Risk, gaps, toets
 from domain.errors import ActionRefused
-from domain.models import Actor, DeadlineStatus, DossierEntry, Role, without_medical_notes
-from domain.observations import Observation, ObservationState, standing
+from domain.glossary import Category
+from domain.models import DeadlineStatus, DossierEntry, Role, without_medical_notes
+from domain.observations import Observation, ObservationState
 from domain.spoor2 import ActivityKind, TrajectoryState
+from service import i18n
+from service.i18n import _
 
 HERE = Path(__file__).parent
+LANGUAGE = "nl"  # the documents' language, whatever the language of the person who asks for them
 
-TITLES = {
-    DocumentKind.INTAKEVERSLAG: "Intakeverslag tweede spoor",
-    DocumentKind.VOORTGANGSRAPPORTAGE: "Voortgangsrapportage tweede spoor",
-    DocumentKind.NO_GO_RAPPORT: "Rapport haalbaarheidstoets: no-go",
-    DocumentKind.REINTEGRATIEOVERZICHT: "Re-integratieoverzicht voor de WIA-aanvraag",
-}
-AUDIENCE_LABELS = {
-    Audience.WERKGEVER: "Versie werkgever — zonder medische gegevens",
-    Audience.BEDRIJFSARTS: "Versie bedrijfsarts — bevat medische gegevens, vertrouwelijk",
-}
-ROLE_LABELS = {
-    Role.WERKNEMER: "werknemer", Role.WERKGEVER: "werkgever", Role.BEDRIJFSARTS: "bedrijfsarts",
-    Role.ARBEIDSDESKUNDIGE: "arbeidsdeskundige", Role.CASEMANAGER: "casemanager",
-    Role.REINTEGRATIECOACH: "re-integratiecoach", Role.OPERATIONS: "operations", Role.UWV: "UWV",
-    Role.SYSTEEM: "Spoorwerk",
-}
-STAGE_LABELS = {"ziekmelding": "Ziekmelding", "spoor1": "Spoor 1", "ad_onderzoek": "AD-onderzoek", "spoor2": "Spoor 2",
-                "wia": "WIA-aanvraag", "closed": "Afgesloten"}
-STATUS_LABELS = {
-    DeadlineStatus.OPEN: "open", DeadlineStatus.DONE: "gedaan", DeadlineStatus.OVERDUE: "niet gedaan, termijn verstreken",
-    DeadlineStatus.WAIVED: "vervallen", DeadlineStatus.PASSED: "verstreken",
-}
-OUTCOME_LABELS = {"hersteld": "hersteld", "einde_wachttijd": "einde wachttijd", "ingetrokken": "ingetrokken",
-                  "nieuw_werk": "nieuw werk bij een andere werkgever"}
-AD_LABELS = {"eigen_werk": "eigen werk (eventueel aangepast)", "ander_werk_intern": "ander werk binnen de organisatie",
-             "spoor2": "geen van beide: advies tweede spoor"}
-AD_PARTY = {"werkgever": "gesprek met de werkgever", "werknemer": "gesprek met de werknemer",
-            "werkplekbezoek": "werkplekbezoek"}
-SPOOR2_STATUS = {
-    "aanmelding": "aanmelding (documenten verzamelen)", "intake": "intake te plannen", "voorstel": "voorstel en akkoord werkgever",
-    "haalbaarheidstoets": "haalbaarheidstoets", "fase": "fase loopt", "wacht_op_fase": "wacht op de volgende fase",
-    "gepauzeerd": "gepauzeerd", "afgerond": "fasen afgerond; uitkomst vast te leggen", "beeindigd": "beëindigd",
-}
-SPOOR2_OUTCOME = {
-    "nieuw_werk": "nieuw werk bij een andere werkgever", "detachering": "detachering tot het einde van de wachttijd",
-    "werkritmeplaats": "werkritmeplaats", "geen_resultaat": "geen resultaat; door naar de WIA-aanvraag",
-    "no_go": "no-go na de haalbaarheidstoets", "case_closed": "de zaak is gesloten",
-}
-ACTIVITY_LABELS = {
-    ActivityKind.CONVERSATION: "Gesprek met de coach", ActivityKind.APPLICATION: "Sollicitatie",
-    ActivityKind.INTERVIEW: "Sollicitatiegesprek", ActivityKind.TRIAL_PLACEMENT: "Proefplaatsing",
-    ActivityKind.SECONDMENT: "Detachering", ActivityKind.WERKRITMEPLAATS: "Werkritmeplaats",
-    ActivityKind.JOB_OFFER: "Baanaanbod", ActivityKind.INTERNSHIP: "Stage",
-    ActivityKind.PROGRESS_MEETING: "Voortgangsgesprek werkgever en werknemer",
-    ActivityKind.PROGRESS_REPORT: "Schriftelijke voortgangsrapportage",
-}
-# Seed 001: what the haalbaarheidstoets weighs, in its order.
-GROUND_LABELS = {
-    "belastbaarheid": "Actuele fysieke en mentale belastbaarheid (volgens de bedrijfsarts)",
-    "skills": "Kennis, ervaring en (overdraagbare) vaardigheden",
-    "coping": "Copingstijl en belemmerende eigenschappen",
-    "circumstances": "Persoonlijke omstandigheden en tempo richting werk",
-    "labour_market": "Arbeidsmarktpotentieel bij reguliere werkgevers",
-}
-ESCALATION_REASONS = {"non_cooperation": "de werknemer werkt niet mee", "reported": "stagnatie gemeld",
-                      "cadence": "geen activiteit binnen de verwachte termijn", "deadline": "een wettelijke stap is te laat"}
-ESCALATION_KINDS = ("escalation_raised", "escalation_resolved", "escalation_acknowledged", "stagnation_reported",
-                    "non_cooperation_recorded", "measure_requested", "measure_reminder", "measure_taken", "measures_exhausted")
-GAP_KINDS = {GapKind.MISSING: "ontbreekt", GapKind.LATE: "te laat", GapKind.VIEWS_MISSING: "visie ontbreekt",
-             GapKind.NO_RECENT_OORDEEL: "geen actueel oordeel", GapKind.REASON_AFTER_TERM: "reden na de termijn"}
-RISK_LABELS = {Risk.LOONSANCTIE: "loonsanctie", Risk.BOETE: "boete"}
-DOCUMENT_LABELS = {DocumentKind.INTAKEVERSLAG: "intakeverslag", DocumentKind.VOORTGANGSRAPPORTAGE: "voortgangsrapportage",
-                   DocumentKind.NO_GO_RAPPORT: "no-go rapport", DocumentKind.REINTEGRATIEOVERZICHT: "re-integratieoverzicht"}
 # Operational entries that say nothing about the re-integration itself: left out of the printed record.
 NOT_PRINTED = frozenset({"reminder_sent", "notification_failed", "contacts_updated"})
 
@@ -122,17 +68,9 @@ def fmt_date(d: date | str | None) -> str:
     return d.strftime("%d-%m-%Y")
 
 
-def fmt_hours(h: float | None) -> str:
-    if h is None:
-        return "–"
-    return (f"{h:.1f}".rstrip("0").rstrip(".")).replace(".", ",")
-
-
-def actor_label(actor: Actor | None) -> str:
-    if actor is None:
-        return "–"
-    role = ROLE_LABELS.get(actor.role, actor.role.value)
-    return f"{role} {actor.id}" if actor.id else role
+def _of(table: dict[str, str], key: object) -> str:
+    """A glossary label, in the document's language."""
+    return _(glossary.label(table, key))
 
 
 _ENV = jinja2.Environment(
@@ -143,11 +81,11 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["d"] = fmt_date
-_ENV.filters["hours"] = fmt_hours
+_ENV.filters["hours"] = hours
 _ENV.filters["actor"] = actor_label
 
 
-# --------------------------------------------------------------------------- dossier entries in Dutch
+# --------------------------------------------------------------------------- names the case's own rules give
 
 
 def _label(case: CaseState, key: str | None) -> str:
@@ -163,255 +101,6 @@ def _measure_label(case: CaseState, key: Any) -> str:
     rules = case.stagnation_rules
     rule = rules.measure_rule(str(key)) if rules is not None else None
     return rule.label if rule is not None else str(key).replace("_", " ")
-
-
-def _document_label(trajectory: TrajectoryState | None, key: str) -> str:
-    rule = trajectory.rules.document_rule(key) if trajectory is not None else None
-    return rule.label if rule is not None else key.replace("_", " ")
-
-
-def describe(entry: DossierEntry, case: CaseState, trajectory: TrajectoryState | None,
-             seen: dict[int, Observation] | None = None) -> str:
-    """What a dossier or trajectory entry says, in Dutch, from its kind and structured details.
-
-    `seen`: the overdue observations as they stand now (domain.case.observations), so an observation that a
-    later record disproved, or whose step was done late, says so rather than contradicting that record.
-    """
-    kind, d = entry.kind, entry.details
-    if kind.startswith("spoor2:"):
-        return "Spoor 2: " + _describe_trajectory(kind.removeprefix("spoor2:"), d, trajectory)
-    if kind in _TRAJECTORY_KINDS:
-        return _describe_trajectory(kind, d, trajectory)
-    hours = d.get("belastbaarheid_hours_per_day")
-    with_hours = f"; belastbaarheid {fmt_hours(hours)} uur per dag" if isinstance(hours, int | float) else ""
-    match kind:
-        case "case_opened":
-            return f"Zaak geopend; eerste ziektedag {fmt_date(case.first_sick_day)} (regels {d.get('ruleset', case.ruleset.id)})"
-        case "prior_step":
-            done = d.get("done_on")
-            return f"Overgenomen uit een ander systeem: {_label(case, d.get('key'))}, " + (
-                f"gedaan op {fmt_date(done)}" if done else "niet gedaan")
-        case "stage_changed":
-            return (f"Fase van de zaak: {STAGE_LABELS.get(str(d.get('from')), d.get('from'))} → "
-                    f"{STAGE_LABELS.get(str(d.get('to')), d.get('to'))}")
-        case "case_closed":
-            return f"Zaak gesloten: {OUTCOME_LABELS.get(str(d.get('outcome')), d.get('outcome'))}"
-        case "deadline_overdue":
-            occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
-            step, due = f"{_label(case, d.get('key'))}{occ}", fmt_date(d.get("due"))
-            standing_now = (seen or {}).get(entry.seq)
-            if standing_now is None:
-                return f"Termijn verstreken: {step} was uiterlijk {due} en was toen niet gedaan"
-            if standing_now.state is ObservationState.SUPERSEDED:
-                return f"Vervallen waarneming: {step} leek na {due} niet gedaan; {standing(standing_now)}"
-            if standing_now.state is ObservationState.OPEN:
-                return f"Termijn verstreken: {step} was uiterlijk {due} en is niet gedaan"
-            return f"Termijn verstreken: {step} was uiterlijk {due} en was toen niet gedaan; {standing(standing_now)}"
-        case "milestone_passed":
-            return "Mijlpaal verstreken: " + re.sub(r"\d{4}-\d{2}-\d{2}", lambda m: fmt_date(m.group(0)), entry.summary)
-        case "escalation_raised":
-            reason = ESCALATION_REASONS.get(str(d.get("reason")), "stagnatie")
-            return f"Escalatie naar niveau {d.get('level')}: {reason}"
-        case "escalation_resolved":
-            return f"Escalatie beëindigd (was niveau {d.get('previous')})"
-        case "escalation_acknowledged":
-            return f"Escalatie gezien en in behandeling: {d.get('reason', '')}"
-        case "measure_requested":
-            return f"Werkgever gevraagd een maatregel te nemen: {_measure_label(case, d.get('measure'))}"
-        case "measure_reminder":
-            return f"Herinnering aan de gevraagde maatregel: {_measure_label(case, d.get('measure'))}"
-        case "measures_exhausted":
-            return "Alle maatregelen zijn genomen en de stagnatie duurt voort; de casemanager beslist verder"
-        case "measure_taken":
-            return f"Maatregel genomen: {_measure_label(case, d.get('measure'))}"
-        case "stagnation_reported":
-            return f"Stagnatie gemeld door de {actor_label(entry.actor)}"
-        case "non_cooperation_recorded":
-            return "Vastgelegd: de werknemer werkt niet mee aan de re-integratie"
-        case "ziekmelding_arbodienst_sent":
-            return "Ziekmelding bij de arbodienst / bedrijfsarts"
-        case "probleemanalyse_recorded":
-            return "Probleemanalyse door de bedrijfsarts" + with_hours
-        case "bedrijfsarts_oordeel":
-            return "Oordeel van de bedrijfsarts over de belastbaarheid" + with_hours
-        case "plan_van_aanpak_agreed":
-            return f"Plan van aanpak vastgesteld; casemanager {d.get('casemanager_id', '–')}"
-        case "evaluatie_held":
-            return "Evaluatie van het plan van aanpak"
-        case "ziekmelding_uwv_sent":
-            return "Ziekmelding bij UWV (42e-weekmelding)"
-        case "eerstejaarsevaluatie_held":
-            return "Eerstejaarsevaluatie gehouden"
-        case "ad_onderzoek_started":
-            return "Arbeidsdeskundig onderzoek gestart"
-        case "ad_gesprek_held":
-            return "AD-onderzoek: " + AD_PARTY.get(str(d.get("party")), str(d.get("party")))
-        case "ad_onderzoek_concluded":
-            conclusion = case.ad_conclusion.value if case.ad_conclusion else d.get("conclusion")
-            ref = f"; rapport {d['report_reference']}" if d.get("report_reference") else ""
-            return f"AD-onderzoek afgerond: {AD_LABELS.get(str(conclusion), conclusion or 'conclusie vastgelegd')}{ref}"
-        case "spoor2_consent_given":
-            return "De bedrijfsarts stemt in met een vervroegde start van het tweede spoor"
-        case "spoor2_started":
-            return "Tweede spoor gestart"
-        case "spoor2_ended" | "spoor2_outcome":
-            result = d.get("result") or d.get("outcome")
-            return f"Tweede spoor beëindigd: {SPOOR2_OUTCOME.get(str(result), result)}"
-        case "spoor2_ended_with_case":
-            return "Het tweede-spoortraject eindigt met de zaak"
-        case "partial_recovery":
-            parts = [f"{fmt_hours(d['hours_per_week'])} uur per week" if d.get("hours_per_week") else None,
-                     f"{d['percentage']}%" if d.get("percentage") else None]
-            return "Gedeeltelijk hersteld: " + ", ".join(p for p in parts if p)
-        case "full_recovery":
-            return "Volledig hersteld; weer aan het werk"
-        case "relapse":
-            return "Opnieuw ziek (terugval binnen vier weken): de termijnen schuiven op"
-        case "deadline_deviation":
-            new_due = d.get("new_due")
-            occ = f" ({d['occurrence']}e)" if d.get("occurrence") else ""
-            # The deviation as the case keeps it (a later one for the same step replaces it: then the plain words).
-            dv = next((v for v in case.deviations.values() if v.action_id == entry.action_id), None)
-            after_term = " (reden gegeven na de termijn)" if dv is not None and dv.given_after_term else ""
-            mark = f"{d.get('deadline')}#{d['occurrence']}" if d.get("occurrence") else str(d.get("deadline"))
-            step = next((v for v in deadlines(case, entry.on) if v.mark == mark), None) if dv is not None else None
-            if step is not None and dv is not None and step.done_on is not None and step.done_on <= dv.on:
-                return f"Reden voor het te laat doen van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}{after_term}"
-            return (f"Afwijking van de termijn van {_label(case, d.get('deadline'))}{occ} (Reg art. 5): {d.get('reason', '')}; "
-                    + (f"nieuwe uiterste datum {fmt_date(new_due)}" if new_due else "de stap vervalt") + after_term)
-        case "deskundigenoordeel_requested":
-            return f"Deskundigenoordeel aangevraagd door de {d.get('requested_by')}: {d.get('question', '')}"
-        case "deskundigenoordeel_answered":
-            return f"Deskundigenoordeel van UWV ontvangen: {d.get('conclusion', '')}"
-        case "loonsanctie_imposed":
-            return f"Loonsanctie opgelegd door UWV: {d.get('weeks')} weken"
-        case "repair_reported":
-            return "Herstelmelding bij UWV gedaan"
-        case "repair_accepted":
-            return "Herstel geaccepteerd door UWV"
-        case "voluntary_extension":
-            return f"Wachttijd vrijwillig verlengd met {d.get('weeks')} weken"
-        case "reintegratieverslag_completed":
-            return "Re-integratieverslag gereed"
-        case "eindevaluatie_held":
-            return "Eindevaluatie van werkgever en werknemer gehouden"
-        case "werknemer_oordeel_recorded":
-            agrees = {True: "; de werknemer is het eens met het verloop", False: "; de werknemer is het niet eens met het verloop"}
-            return f"Mening van de werknemer over de re-integratie vastgelegd{agrees.get(d.get('agrees'), '')}"
-        case "wia_aanvraag_filed":
-            cause = d.get("late_cause")
-            if cause == "werkgever":
-                return ("WIA-aanvraag te laat ingediend door toedoen van de werkgever: de loondoorbetaling loopt door tot "
-                        f"{fmt_date(wachttijd_end(case))} (BW 7:629 lid 11 sub a)")
-            return "WIA-aanvraag ingediend" + (" (te laat, door toedoen van de werknemer)" if cause == "werknemer" else "")
-        case "wachttijd_ended_without_wia_aanvraag":
-            return (f"De wachttijd eindigde op {fmt_date(d.get('due'))} zonder WIA-aanvraag; de zaak blijft open en de "
-                    "loondoorbetaling loopt door tot de aanvraag")
-        case "first_sick_day_corrected":
-            return (f"Eerste ziektedag gecorrigeerd naar {fmt_date(d.get('first_sick_day'))}: alle termijnen opnieuw "
-                    f"berekend. Reden: {d.get('reason', '')}")
-        case "leave_started":
-            pause = case.ruleset.pause(str(d.get("leave")))
-            return f"{pause.label if pause else d.get('leave')} begonnen: de ziekte telt niet mee, de termijnen schuiven op"
-        case "leave_ended":
-            return "Verlof beëindigd: de ziekte telt weer mee"
-        case "case_reopened":
-            return "Zaak heropend: een terugval binnen vier weken na het herstel werd gemeld nadat de zaak gesloten was"
-        case "case_withdrawn":
-            return f"Zaak ingetrokken: {d.get('reason', '')}"
-        case "document_requested":
-            doc = d.get("document")
-            label = DOCUMENT_LABELS.get(DocumentKind(doc), doc) if doc in DocumentKind._value2member_map_ else doc
-            return f"Document aangevraagd: {label}"
-        case "document_rendered" | "document_failed":
-            doc = d.get("document")
-            label = DOCUMENT_LABELS.get(DocumentKind(doc), doc) if doc in DocumentKind._value2member_map_ else doc
-            if kind == "document_failed":
-                return f"Document kon niet worden gemaakt: {label}"
-            sha = (d.get("pdf") or {}).get("sha256") if isinstance(d.get("pdf"), dict) else None
-            version = {"werkgever": "versie werkgever", "bedrijfsarts": "versie bedrijfsarts"}.get(str(d.get("audience")), "")
-            return f"Document gemaakt en bewaard: {label} ({version})" + (f"; SHA-256 van de PDF {sha[:16]}…" if sha else "")
-        case "preflight":
-            found = d.get("gaps") or []
-            return (f"Dossiercheck week {d.get('week')}: {len(found)} gat(en) gevonden" if found
-                    else f"Dossiercheck week {d.get('week')}: het dossier is compleet")
-    return kind.replace("_", " ").capitalize()
-
-
-_TRAJECTORY_KINDS = frozenset({
-    "trajectory_started", "document_received", "intake_held", "proposal_sent", "purchase_approved", "coach_replaced",
-    "haalbaarheidstoets_decided", "phase_started", "phase_completed", "activity_recorded", "service_requested",
-    "service_approved", "service_started", "phase_paused", "phase_resumed", "outcome_recorded", "trajectory_ended",
-    "search_widened", "intake_late", "phase_time_up",
-})
-
-
-def _service_name(trajectory: TrajectoryState | None, request_id: Any) -> str:
-    for s in trajectory.services if trajectory is not None else []:
-        if s.request_id == request_id:
-            return s.service
-    return "aanvullende dienst"
-
-
-def _describe_trajectory(kind: str, d: dict[str, Any], trajectory: TrajectoryState | None) -> str:
-    match kind:
-        case "trajectory_started":
-            return "Traject gestart; aanmelding"
-        case "document_received":
-            hours = d.get("belastbaarheid_hours_per_day")
-            extra = f"; belastbaarheid {fmt_hours(hours)} uur per dag" if hours else ""
-            return f"Document ontvangen: {_document_label(trajectory, str(d.get('document')))} ({d.get('reference', '–')}){extra}"
-        case "intake_held":
-            return f"Intake gehouden met re-integratiecoach {d.get('coach_id', '–')}"
-        case "proposal_sent":
-            return "Voorstel aan de werkgever verstuurd"
-        case "purchase_approved":
-            return ("Werkgever geeft akkoord op het hele traject" if d.get("scope") == "whole"
-                    else f"Werkgever geeft akkoord op fase {d.get('phase')}")
-        case "coach_replaced":
-            return f"Andere re-integratiecoach: {d.get('coach_id')} ({d.get('reason', '')})"
-        case "haalbaarheidstoets_decided":
-            return "Haalbaarheidstoets: " + ("no-go; het traject eindigt" if d.get("decision") == "no_go"
-                                             else "go, met zoekprofiel en passende coach")
-        case "phase_started":
-            number = d.get("phase")
-            label = ""
-            if trajectory is not None and isinstance(number, int):
-                try:
-                    label = f" ({trajectory.rules.phase_rule(number).label})"
-                except KeyError:
-                    label = ""
-            return f"Fase {number} gestart{label}"
-        case "phase_completed":
-            return f"Fase {d.get('phase')} afgerond"
-        case "activity_recorded":
-            try:
-                return ACTIVITY_LABELS[ActivityKind(d.get("activity"))]
-            except ValueError:
-                return f"Activiteit: {d.get('activity')}"
-        case "service_requested":
-            return f"Aanvullende dienst aangevraagd: {d.get('service', '')}"
-        case "service_approved":
-            return f"Werkgever geeft akkoord op aanvullende dienst: {_service_name(trajectory, d.get('request_id'))}"
-        case "service_started":
-            return f"Aanvullende dienst gestart: {_service_name(trajectory, d.get('request_id'))}"
-        case "phase_paused":
-            reason = {"illness": "ziekte", "rehabilitation": "revalidatie"}.get(str(d.get("reason")), d.get("reason"))
-            return (f"Fase gepauzeerd wegens {reason}, met instemming van de bedrijfsarts "
-                    f"({fmt_date(d.get('bedrijfsarts_consent_on'))})")
-        case "phase_resumed":
-            return "Fase hervat"
-        case "outcome_recorded":
-            return f"Uitkomst: {SPOOR2_OUTCOME.get(str(d.get('outcome')), d.get('outcome'))}"
-        case "trajectory_ended":
-            return "Traject beëindigd: de zaak is gesloten"
-        case "search_widened":
-            return "Zes maanden in het tweede spoor: het zoekprofiel omvat nu ook werk onder het eigen niveau"
-        case "intake_late":
-            return f"Intake niet op tijd gehouden (uiterlijk {fmt_date(d.get('due'))})"
-        case "phase_time_up":
-            return f"De tijd van de fase is verstreken ({fmt_date(d.get('due'))}) en de fase is niet afgerond"
-    return kind.replace("_", " ").capitalize()
 
 
 def _note(entry: DossierEntry, audience: Audience) -> str | None:
@@ -435,7 +124,7 @@ def _rows(entries: list[DossierEntry], case: CaseState, trajectory: TrajectorySt
         if kinds is not None and e.kind not in kinds:
             continue
         superseded = seen is not None and e.seq in seen and seen[e.seq].state is ObservationState.SUPERSEDED
-        rows.append({"on": e.on, "who": actor_label(e.actor), "what": describe(e, case, trajectory, seen),
+        rows.append({"on": e.on, "who": actor_label(e.actor), "what": describe(e, case, trajectory, seen, date_style="short"),
                      "note": _note(e, audience), "system": e.actor.role is Role.SYSTEEM, "superseded": superseded})
     return rows
 
@@ -459,7 +148,7 @@ def _entry(entries: list[DossierEntry], kind: str, as_of: date) -> DossierEntry 
 def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
     rows = []
     for v in views:
-        status = STATUS_LABELS[v.status]
+        status = _of(glossary.DEADLINE_STATUSES, v.status)
         problem = v.status is DeadlineStatus.OVERDUE
         if v.status is DeadlineStatus.DONE and v.reason_after_term:
             term = v.original_due or v.due
@@ -482,7 +171,8 @@ def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
                 deviation += f" (reden gegeven op {fmt_date(v.deviation.on)}, na de termijn)"
         elif v.waived_because:
             reason = v.waived_because.removeprefix("AD-onderzoek: ")
-            deviation = f"niet nodig: AD-onderzoek concludeert {AD_LABELS[reason]}" if reason in AD_LABELS else v.waived_because
+            deviation = (f"niet nodig: AD-onderzoek concludeert {_of(glossary.AD_CONCLUSIONS, reason)}"
+                         if reason in glossary.AD_CONCLUSIONS else v.waived_because)
         if v.status is DeadlineStatus.OPEN and not v.tracked:
             status = "nog niet bereikt"
         rows.append({"label": v.label + (f" ({v.occurrence})" if v.occurrence else ""), "due": v.due, "done_on": v.done_on,
@@ -507,9 +197,9 @@ def _common(order: DocumentOrder, case: CaseState) -> dict[str, Any]:
     as_of = order.as_of
     stage = stage_on(case, as_of)
     return {
-        "title": TITLES[order.kind], "kind": order.kind.value, "case": case, "as_of": as_of,
-        "audience_label": AUDIENCE_LABELS[order.audience], "medical": order.audience.medical_notes,
-        "week": case.clock.week_of_date(as_of), "stage": STAGE_LABELS.get(stage, stage), "period": None,
+        "title": _of(glossary.DOCUMENT_TITLES, order.kind), "kind": order.kind.value, "case": case, "as_of": as_of,
+        "audience_label": _of(glossary.AUDIENCES, order.audience), "medical": order.audience.medical_notes,
+        "week": case.clock.week_of_date(as_of), "stage": _(glossary.stage_label(stage)), "period": None,
     }
 
 
@@ -563,7 +253,7 @@ def _intake(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState |
         "intake_on": intake.on if intake else None, "intake_late": bool(intake and due and intake.on > due),
         "coach_id": intake.details.get("coach_id") if intake else trajectory.coach_id,
         "intake_note": _note(intake, order.audience) if intake else None,
-        "ad_conclusion": AD_LABELS.get(case.ad_conclusion.value) if case.ad_conclusion else None,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
         "ad_reference": case.ad_report_reference, "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "hours": _belastbaarheid(trajectory, as_of), "next_steps": next_steps,
         "record": _rows(trajectory.record, case, trajectory, order.audience, end=as_of),
@@ -582,7 +272,7 @@ def _progress(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         if e.kind != "activity_recorded" or not start <= e.on <= end:
             continue
         phase = _phase_at(trajectory, e.on)
-        label = describe(e, case, trajectory)
+        label = describe(e, case, trajectory, date_style="short")
         counts[label] = counts.get(label, 0) + 1
         activities.append({"on": e.on, "what": label, "phase": phase.number if phase else None,
                            "who": actor_label(e.actor), "note": _note(e, order.audience)})
@@ -631,7 +321,7 @@ def _coach_at(trajectory: TrajectoryState, day: date) -> str | None:
 
 def _status_at(trajectory: TrajectoryState, day: date) -> str:
     if trajectory.ended_on is not None and trajectory.ended_on <= day and trajectory.outcome is not None:
-        return f"beëindigd op {fmt_date(trajectory.ended_on)}: {SPOOR2_OUTCOME.get(trajectory.outcome.value)}"
+        return f"beëindigd op {fmt_date(trajectory.ended_on)}: {_of(glossary.SPOOR2_OUTCOMES, trajectory.outcome)}"
     if any(x.on <= day and (x.resumed_on is None or x.resumed_on > day) for x in trajectory.pauses):
         return "gepauzeerd"
     phase = _phase_at(trajectory, day)
@@ -711,11 +401,11 @@ def _no_go(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | 
     return {
         "decided_on": record.on, "reference": record.report_reference, "decided_by": entry.actor if entry else None,
         "note": _note(entry, order.audience) if entry else None,
-        "grounds": [{"label": GROUND_LABELS[k], "text": grounds[k]} for k in GROUND_LABELS],
+        "grounds": [{"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": grounds[k]} for k in glossary.HAALBAARHEID_GROUNDS],
         "started_on": trajectory.started_on if trajectory else case.spoor2_started_on,
         "intake_on": intake.on if intake else None, "coach_id": (intake.details.get("coach_id") if intake else None),
         "documents": _documents(trajectory, as_of) if trajectory is not None else [],
-        "ad_conclusion": AD_LABELS.get(case.ad_conclusion.value) if case.ad_conclusion else None,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
         "ad_reference": case.ad_report_reference, "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "hours": _belastbaarheid(trajectory, as_of),
         "riv_due": views["reintegratieverslag"].due if "reintegratieverslag" in views else None,
@@ -747,9 +437,9 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         "eje": eje.on if eje else None,
         "eje_employer_view": eje.details.get("employer_view") if eje else None,
         "eje_employee_view": eje.details.get("employee_view") if eje else None,
-        "ad_started": case.ad_started_on, "ad_conversations": [(c.on, AD_PARTY[c.party.value]) for c in case.ad_conversations],
+        "ad_started": case.ad_started_on, "ad_conversations": [(c.on, _of(glossary.AD_CONVERSATIONS, c.party)) for c in case.ad_conversations],
         "ad_concluded": (_entry(dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
-        "ad_conclusion": AD_LABELS.get(case.ad_conclusion.value) if case.ad_conclusion else None,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
         "ad_reference": case.ad_report_reference,
         "partial": case.partial_recovery,
         "oordelen": [{"on": e.on, "hours": e.details.get("belastbaarheid_hours_per_day"), "note": _note(e, order.audience)}
@@ -759,7 +449,7 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
     if case.spoor2_started_on is not None or trajectory is not None:
         spoor2 = {"started_on": case.spoor2_started_on or (trajectory.started_on if trajectory else None),
                   "started_by": case.spoor2_started_by, "ended_on": case.spoor2_ended_on,
-                  "result": SPOOR2_OUTCOME.get(case.spoor2_result.value) if case.spoor2_result else None,
+                  "result": _of(glossary.SPOOR2_OUTCOMES, case.spoor2_result) if case.spoor2_result else None,
                   "consent_on": case.spoor2_consent_on, "trajectory": None}
         if trajectory is not None:
             t = trajectory
@@ -767,40 +457,40 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
             activity_counts: dict[str, int] = {}
             for a in t.activities:
                 if a.on <= as_of:
-                    label = ACTIVITY_LABELS[a.activity]
+                    label = _of(glossary.ACTIVITIES, a.activity)
                     activity_counts[label] = activity_counts.get(label, 0) + 1
             spoor2["trajectory"] = {
                 "documents_complete_on": t.documents_complete_on, "intake_on": intake.on if intake else None,
                 "coach_id": _coach_at(t, as_of), "proposal_on": t.proposal_on,
                 "approved": t.whole_trajectory_approved_on, "approved_phases": t.approved_phases,
-                "haalbaarheid": t.haalbaarheid, "grounds": [{"label": GROUND_LABELS[k], "text": v}
+                "haalbaarheid": t.haalbaarheid, "grounds": [{"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": v}
                                                              for k, v in t.haalbaarheid.grounds.model_dump().items()] if t.haalbaarheid else [],
                 "phases": _progress(order.model_copy(update={"period_start": t.started_on, "period_end": as_of}), case, t)["phases"],
                 "activity_counts": sorted(activity_counts.items()),
                 "pauses": [p for p in t.pauses if p.on <= as_of], "services": [s for s in t.services if s.requested_on <= as_of],
                 "search_widened_on": t.search_widened_on if t.search_widened_on and t.search_widened_on <= as_of else None,
-                "outcome": SPOOR2_OUTCOME.get(t.outcome.value) if t.outcome and t.ended_on and t.ended_on <= as_of else None,
+                "outcome": _of(glossary.SPOOR2_OUTCOMES, t.outcome) if t.outcome and t.ended_on and t.ended_on <= as_of else None,
                 "ended_on": t.ended_on if t.ended_on and t.ended_on <= as_of else None,
                 "record": _rows(t.record, case, t, order.audience, end=as_of),
             }
-    escalations = _rows(dossier, case, trajectory, order.audience, end=as_of, kinds=frozenset(ESCALATION_KINDS))
+    escalations = _rows(dossier, case, trajectory, order.audience, end=as_of, kinds=glossary.kinds_in(Category.ESCALATION))
     measures_taken = [e for e in dossier if e.kind == "measure_taken" and e.on <= as_of]
     deviations = [{"label": _label(case, mark.split("#")[0]) + (f" ({mark.split('#')[1]})" if "#" in mark else ""),
                    "reason": dv.reason, "on": dv.on, "new_due": dv.new_due} for mark, dv in case.deviations.items() if dv.on <= as_of]
     gap_rows = None if found is None else [
-        {"label": g.label + (f" ({g.occurrence})" if g.occurrence else ""), "kind": GAP_KINDS.get(g.kind, g.kind.value),
-         "risk": RISK_LABELS.get(g.risk, g.risk.value), "due": g.due, "done_on": g.done_on, "detail": g.detail} for g in found]
+        {"label": g.label + (f" ({g.occurrence})" if g.occurrence else ""), "kind": _of(glossary.GAP_KINDS, g.kind),
+         "risk": _of(glossary.RISKS, g.risk), "due": g.due, "done_on": g.done_on, "detail": g.detail} for g in found]
     first_check = min((c.week for c in rules.check), default=None) if rules is not None else None
     return {
         "complete_for_riv": first_check is not None and case.clock.week_of_date(as_of) > first_check,
         "deadline_rows": _deadline_rows(views), "deviations": deviations, "gaps": gap_rows,
         "loonsanctie_risks": sum(1 for g in found or [] if g.risk is Risk.LOONSANCTIE),
-        "toets": toets(case, as_of, rules) if rules is not None else None, "toets_labels": TOETS_LABELS,
+        "toets": toets(case, as_of, rules) if rules is not None else None, "toets_labels": {k: _(v) for k, v in glossary.TOETS_STEPS.items()},
         "spoor1": spoor1, "spoor2": spoor2, "escalations": escalations,
         "measures_taken": [{"on": e.on, "label": _measure_label(case, e.details.get("measure"))} for e in measures_taken],
         "loonsanctie": case.loonsanctie, "deskundigenoordelen": [d for d in case.deskundigenoordelen if d.requested_on <= as_of],
         "extension_weeks": case.voluntary_extension_weeks, "wachttijd_end": wachttijd_end(case),
-        "outcome": OUTCOME_LABELS.get(case.outcome.value) if case.outcome else None, "closed_on": case.closed_on,
+        "outcome": _of(glossary.OUTCOMES, case.outcome) if case.outcome else None, "closed_on": case.closed_on,
         "timeline": timeline_data_uri(case, trajectory, as_of),
         "dossier": _rows(dossier, case, trajectory, order.audience, end=as_of, seen=observations(case, as_of)),
     }
@@ -877,7 +567,13 @@ def for_audience(case: CaseState, trajectory: TrajectoryState | None,
 
 def render_html(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, *,
                 preflight: PreflightRules | None = None) -> str:
-    """The document as a self-contained HTML page (styles and the timeline inline)."""
+    """The document as a self-contained HTML page (styles and the timeline inline), in Dutch."""
+    with i18n.using(LANGUAGE):
+        return _render_html(order, case, trajectory, preflight)
+
+
+def _render_html(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None,
+                 preflight: PreflightRules | None) -> str:
     if trajectory is None:
         trajectory = trajectory_from_dossier(case)
     case, trajectory = for_audience(case, trajectory, order.audience)
@@ -910,5 +606,7 @@ def render(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | 
            preflight: PreflightRules | None) -> Rendered:
     """Render one document of a case as HTML and PDF, for the order's audience, as of its day."""
     html = render_html(order, case, trajectory, preflight=preflight)
-    return Rendered(title=TITLES[order.kind], filename_stem=filename_stem(order, case), html=html,
+    with i18n.using(LANGUAGE):
+        title = _of(glossary.DOCUMENT_TITLES, order.kind)
+    return Rendered(title=title, filename_stem=filename_stem(order, case), html=html,
                     pdf=html_to_pdf(html, order.as_of))

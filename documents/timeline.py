@@ -14,30 +14,18 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from domain import glossary  # noqa: E402
 from domain.case import CaseState, DeadlineView, deadlines, wachttijd_end  # noqa: E402
 from domain.models import DeadlineStatus, DossierEntry  # noqa: E402
 from domain.spoor2 import TrajectoryState  # noqa: E402
+from service.i18n import _  # noqa: E402
 
-# Short names for the labels above the markers; the table in the report gives the full label.
-SHORT_LABELS = {
-    "ziekmelding_arbodienst": "Ziekmelding",
-    "probleemanalyse": "Probleemanalyse",
-    "plan_van_aanpak": "Plan van aanpak",
-    "ziekmelding_uwv": "42e-weekmelding",
-    "eerstejaarsevaluatie": "Eerstejaarsevaluatie",
-    "spoor2_start": "Start spoor 2",
-    "wia_brief_uwv": "WIA-brief",
-    "reintegratieverslag": "Re-integratieverslag",
-    "wia_aanvraag": "WIA-aanvraag",
-    "einde_wachttijd": "Einde wachttijd",
-}
 ESCALATION_LEVEL_COLOURS = {1: "#e0b000", 2: "#e07000", 3: "#c0141c"}
 RED, GREEN, GREY, BLUE = "#c0141c", "#2e7d32", "#8a8a8a", "#1f5fa8"
 PHASE_COLOURS = ("#5b8fd0", "#3f73b8", "#2a5a9a", "#1c457c")
 # Lane centres, top to bottom.
 LANES = {"steps": 4.0, "spoor1": 3.0, "ad": 2.3, "spoor2": 1.5, "escalation": 0.6}
-LANE_LABELS = {"steps": "Wettelijke stappen", "spoor1": "Spoor 1", "ad": "AD-onderzoek", "spoor2": "Spoor 2",
-               "escalation": "Escalaties"}
+# The lanes' names are domain.glossary.TIMELINE_LANES, the markers' the glossary's short step names.
 
 matplotlib.rcParams.update({
     "svg.hashsalt": "spoorwerk",  # stable ids: the same case renders the same picture
@@ -89,9 +77,10 @@ def _step_markers(ax, case: CaseState, views: list[DeadlineView], as_of: date, x
             ax.plot(due_w, y, marker="D", markersize=3.2, color=GREY, zorder=3)
         else:  # open: still to come
             ax.plot(due_w, y, marker="o", markersize=4.2, markerfacecolor="white", markeredgecolor="#333333", zorder=3)
-        short = SHORT_LABELS.get(v.key)
-        if short is None or v.occurrence is not None:
+        short_msgid = glossary.step_short(v.key)
+        if short_msgid is None or v.occurrence is not None:
             continue
+        short = _(short_msgid)
         # Labels go on the first row where they do not touch the one before (about 0.8 week per character),
         # and stay inside the axis: the last steps sit near its right end.
         width = 0.8 * len(short) + 0.6
@@ -187,7 +176,7 @@ def render_timeline(case: CaseState, trajectory: TrajectoryState | None, as_of: 
 
     ax.set_xlim(0, end_w)
     ax.set_ylim(-0.5, 5.55)
-    ax.set_yticks([LANES[k] for k in LANES], [LANE_LABELS[k] for k in LANES])
+    ax.set_yticks([LANES[k] for k in LANES], [_(glossary.TIMELINE_LANES[k]) for k in LANES])
     ax.set_xticks(list(range(0, int(end_w) + 1, 13)))
     ax.set_xticks(list(range(0, int(end_w) + 1, 1)), minor=True)
     ax.tick_params(axis="x", which="minor", length=1.5, width=0.3)

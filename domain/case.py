@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from domain import access
+from domain import access, glossary
 from domain import actions as a
 from domain import dossier_check as dc
 from domain import observations as obs
@@ -27,6 +27,7 @@ from domain.documents import (
     next_progress_report,
 )
 from domain.errors import ActionRefused
+from domain.messages import N_, Text, ngettext, text
 from domain.models import (
     SYSTEM,
     Actor,
@@ -46,7 +47,7 @@ from domain.models import (
 )
 from domain.nl_time import start_of_day
 from domain.rules import RuleSet
-from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate
+from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate, flag_body, flag_subject
 from domain.stagnation import Expectation, StagnationRules, Watch
 
 EVALUATIE = "evaluatie"
@@ -637,6 +638,10 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
                         f"was due on {view.due} and has not been recorded. Record it, or record a "
                         "deviation with its reason."
                     ),
+                    subject_text=text(N_("Case %(case)s: %(step)s is overdue"), case=state.case_id, step=view.label),
+                    body_text=text(N_("The statutory step '%(step)s' (%(mark)s) of case %(case)s was due on %(due)s "
+                                      "and has not been recorded. Record it, or record a deviation with its reason."),
+                                   step=view.label, mark=view.mark, case=state.case_id, due=view.due),
                     deadline_key=view.key,
                     due=view.due,
                 )
@@ -680,8 +685,13 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
     body = (f"The waiting time of case {state.case_id} ended on {view.due}, but no WIA aanvraag is on record. Record "
             "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage payment runs on "
             "by the delay (BW 7:629 lid 11 sub a).")
+    body_text = text(N_("The waiting time of case %(case)s ended on %(due)s, but no WIA aanvraag is on record. Record "
+                        "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage "
+                        "payment runs on by the delay (BW 7:629 lid 11 sub a)."), case=state.case_id, due=view.due)
     return [_note(state, role, key=_WITHOUT_WIA, kind="wachttijd_ended_without_wia_aanvraag",
-                  subject=f"Case {state.case_id}: waiting time ended without a WIA aanvraag", body=body)
+                  subject=f"Case {state.case_id}: waiting time ended without a WIA aanvraag", body=body,
+                  subject_text=text(N_("Case %(case)s: waiting time ended without a WIA aanvraag"), case=state.case_id),
+                  body_text=body_text)
             for role in (Role.CASEMANAGER, Role.WERKGEVER)]
 
 
@@ -828,11 +838,13 @@ def _remindable(views: list[DeadlineView]) -> list[DeadlineView]:
 
 
 def _note(state: CaseState, role: Role, *, key: str, kind: str, subject: str, body: str,
-          deadline_key: str | None = None, due: date | None = None) -> Notification:
-    """A notification to a role on this case, at the role's contacts; `key` makes its id stable."""
+          deadline_key: str | None = None, due: date | None = None, subject_text: Text | None = None,
+          body_text: Text | None = None) -> Notification:
+    """A notification to a role on this case, at the role's contacts; `key` makes its id stable. `subject_text`
+    and `body_text` are what the recipient reads, translated when it is sent (domain.messages)."""
     return Notification(notification_id=f"{state.case_id}:{key}:{role.value}", case_id=state.case_id,
                         recipient_role=role, recipients=state.contacts.get(role, []), kind=kind, subject=subject,
-                        body=body, deadline_key=deadline_key, due=due)
+                        body=body, deadline_key=deadline_key, due=due, subject_text=subject_text, body_text=body_text)
 
 
 def _reminder_roles(state: CaseState, key: str) -> list[Role]:
@@ -872,6 +884,13 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
                 body=(f"Reminder: the statutory step '{view.label}' ({view.mark}) of case {state.case_id} is due on "
                       f"{due}, in {days} days. Record it when done, or record a deviation with its reason."),
                 deadline_key=view.key, due=due,
+                subject_text=text(N_("Case %(case)s: %(step)s is due %(due)s"), case=state.case_id, step=view.label,
+                                  due=due),
+                body_text=ngettext("Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
+                                   "%(due)s, in %(num)s day. Record it when done, or record a deviation with its reason.",
+                                   "Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
+                                   "%(due)s, in %(num)s days. Record it when done, or record a deviation with its "
+                                   "reason.", days, step=view.label, mark=view.mark, case=state.case_id, due=due),
             ))
     overdue = [(v.mark, v.due + timedelta(days=1)) for v in views  # type: ignore[operator]
                if v.status is DeadlineStatus.OVERDUE and not backfilling(state, v, today)]
@@ -883,7 +902,8 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
     for step in steps:
         state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         for role in step.notify:
-            notes.append(_note(state, role, key=step.note_key, kind=step.kind, subject=step.subject, body=step.body))
+            notes.append(_note(state, role, key=step.note_key, kind=step.kind, subject=step.subject, body=step.body,
+                               subject_text=step.subject_text, body_text=step.body_text))
     return notes
 
 
@@ -1824,6 +1844,8 @@ def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int) -> None
             state, Role.CASEMANAGER, key=f"spoor2:{e.kind}:{e.details.get('due')}", kind=f"spoor2_{e.kind}",
             subject=f"Case {state.case_id}: spoor 2 needs attention",
             body=f"Spoor 2 trajectory of case {state.case_id}: {e.summary}.",
+            subject_text=flag_subject(state.case_id),
+            body_text=flag_body(state.case_id, e.kind, e.details.get("due")),
         ))
 
 
@@ -1936,7 +1958,13 @@ def document_failed(state: CaseState, order: DocumentOrder, reason: str, *, toda
         recipient_role=Role.CASEMANAGER, recipients=state.contacts.get(Role.CASEMANAGER, []), kind="document_failed",
         subject=f"Case {state.case_id}: the {order.kind.value} could not be made",
         body=f"The {order.kind.value} of case {state.case_id} (as of {order.as_of}) could not be rendered or stored. "
-             "Request it again (document_requested) once the document store is reachable."))
+             "Request it again (document_requested) once the document store is reachable.",
+        subject_text=text(N_("Case %(case)s: the %(document)s could not be made"), case=state.case_id,
+                          document=text(glossary.label(glossary.DOCUMENTS, order.kind))),
+        body_text=text(N_("The %(document)s of case %(case)s (as of %(day)s) could not be rendered or stored. Request "
+                          "it again (document_requested) once the document store is reachable."),
+                       document=text(glossary.label(glossary.DOCUMENTS, order.kind)), case=state.case_id,
+                       day=order.as_of)))
     return state.record(now=now, on=today, actor=SYSTEM, kind="document_failed",
                         summary=f"{order.kind.value} could not be made: {reason[:200]}",
                         details={"order_id": order.order_id, "document": order.kind.value})

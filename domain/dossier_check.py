@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from domain import glossary
+from domain.messages import N_, Text, ngettext, text
 from domain.models import SYSTEM, DeadlineStatus, Notification, Role
 from domain.observations import FACTS_REVISION
 
@@ -176,13 +178,34 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     body = (f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
             f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
             f"deviation with its reason):\n{lines}")
+    subject_text = ngettext("Case %(case)s: dossier check week %(week)s, %(num)s gap",
+                            "Case %(case)s: dossier check week %(week)s, %(num)s gaps", len(found),
+                            case=state.case_id, week=week)
+    body_text = ngettext("The dossier check of week %(week)s of case %(case)s found %(num)s gap that the "
+                         "re-integratieverslag will show UWV. Repair it while there is time (record the step, or a "
+                         "deviation with its reason):\n%(lines)s",
+                         "The dossier check of week %(week)s of case %(case)s found %(num)s gaps that the "
+                         "re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
+                         "deviation with its reason):\n%(lines)s", len(found),
+                         week=week, case=state.case_id, lines=_gap_lines(found, assessed))
     return [
         Notification(notification_id=f"{state.case_id}:preflight:{week}:{role.value}", case_id=state.case_id,
                      recipient_role=role, kind="preflight_gaps",
                      subject=f"Case {state.case_id}: dossier check week {week}, {len(found)} gap(s)",
-                     body=body, recipients=list(state.contacts.get(role, [])))
+                     body=body, recipients=list(state.contacts.get(role, [])),
+                     subject_text=subject_text, body_text=body_text)
         for role in check.notify
     ]
+
+
+def _gap_lines(found: list[Gap], assessed: Toets | None) -> list[Text]:
+    """The notice's lines, translated when it is sent: in the assessor's order where the toets ran."""
+    if assessed is not None:
+        return [text(N_("- %(question)s %(label)s: %(detail)s"), question=text(glossary.label(glossary.TOETS_STEPS, p.step)),
+                     label=p.label, detail=p.detail) for p in assessed.open_points]
+    return [text(N_("- %(step)s%(occurrence)s: %(kind)s, risk %(risk)s (due %(due)s, done %(done)s)"), step=g.label,
+                 occurrence=f" #{g.occurrence}" if g.occurrence else "", kind=text(glossary.label(glossary.GAP_KINDS, g.kind)),
+                 risk=text(glossary.label(glossary.RISKS, g.risk)), due=g.due, done=g.done_on) for g in found]
 
 
 def next_preflight(state: CaseState) -> date | None:
@@ -207,13 +230,9 @@ class ToetsStep(StrEnum):
     HERSTEL = "herstel"  # (5) can it still be repaired
 
 
-TOETS_LABELS = {
-    ToetsStep.DOCUMENTEN: "1. Is het re-integratieverslag compleet?",
-    ToetsStep.RESULTAAT: "2. Is er een bevredigend resultaat?",
-    ToetsStep.INSPANNINGEN: "3. Zijn de re-integratie-inspanningen voldoende?",
-    ToetsStep.GRONDEN: "4. Is er een deugdelijke grond waar dat niet zo is?",
-    ToetsStep.HERSTEL: "5. Kan het nog worden hersteld?",
-}
+# The five questions' labels are domain.glossary.TOETS_STEPS (msgids, translated where they are shown); this name
+# stays for the code that imported it from here.
+TOETS_LABELS = glossary.TOETS_STEPS
 
 
 class PointStatus(StrEnum):

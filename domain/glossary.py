@@ -350,23 +350,168 @@ def detail_label(kind: str, key: str) -> str:
         return field_label(kind, key)[0]
     return DETAILS.get(key, _fallback(key))
 
-# Why a case is stalled (domain.stagnation's Stall.reason).
-ESCALATION_REASONS: dict[str, str] = {
-    "deadline": N_("a statutory step is overdue"),
-    "cadence": N_("no activity within the expected time"),
-    "reported": N_("stagnation reported"),
-    "non_cooperation": N_("non-cooperation"),
+# --------------------------------------------------------------------------- the documents' and the dossier's words
+# Keys are the values of the domain's enums (a StrEnum member finds its label too), so this module imports nothing.
+
+# The documents a case produces (domain.documents.DocumentKind): their titles and their names in a sentence.
+DOCUMENT_TITLES: dict[str, str] = {
+    "intakeverslag": N_("Intakeverslag of spoor 2"),
+    "voortgangsrapportage": N_("Voortgangsrapportage of spoor 2"),
+    "no_go_rapport": N_("Haalbaarheidstoets report: no-go"),
+    "reintegratieoverzicht": N_("Re-integratieoverzicht for the WIA-aanvraag"),
+}
+DOCUMENTS: dict[str, str] = {
+    "intakeverslag": N_("intakeverslag"),
+    "voortgangsrapportage": N_("voortgangsrapportage"),
+    "no_go_rapport": N_("no-go report"),
+    "reintegratieoverzicht": N_("re-integratieoverzicht"),
+}
+# Whose version of a document (domain.documents.Audience): the banner on it and the short name in a sentence.
+AUDIENCES: dict[str, str] = {
+    "werkgever": N_("Employer's version — without medical data"),
+    "bedrijfsarts": N_("Bedrijfsarts's version — contains medical data, confidential"),
+}
+AUDIENCES_SHORT: dict[str, str] = {
+    "werkgever": N_("employer's version"),
+    "bedrijfsarts": N_("bedrijfsarts's version"),
 }
 
-# Where a spoor 2 trajectory stands (domain.spoor2.Spoor2Status).
-TRAJECTORY_STATUSES: dict[str, str] = {
-    "aanmelding": N_("collecting the intake documents"),
-    "intake": N_("intake due"),
-    "voorstel": N_("proposal"),
+# The AD-onderzoek: its conclusions (domain.models.AdConclusion) and its conversations (the party).
+AD_CONCLUSIONS: dict[str, str] = {
+    "eigen_werk": N_("own work (adapted where needed)"),
+    "ander_werk_intern": N_("other work within the organisation"),
+    "spoor2": N_("neither: advice to start spoor 2"),
+}
+AD_CONVERSATIONS: dict[str, str] = {
+    "werkgever": N_("conversation with the werkgever"),
+    "werknemer": N_("conversation with the werknemer"),
+    "werkplekbezoek": N_("visit to the workplace"),
+}
+
+# Spoor 2: where a trajectory stands, how it ended, what was done in it, why a phase paused.
+SPOOR2_STATUSES: dict[str, str] = {
+    "aanmelding": N_("registration (collecting documents)"),
+    "intake": N_("intake to be planned"),
+    "voorstel": N_("proposal and the werkgever's approval"),
     "haalbaarheidstoets": N_("haalbaarheidstoets"),
     "fase": N_("phase running"),
     "wacht_op_fase": N_("waiting for the next phase"),
     "gepauzeerd": N_("paused"),
-    "afgerond": N_("phases completed"),
+    "afgerond": N_("phases completed; outcome to be recorded"),
     "beeindigd": N_("ended"),
 }
+SPOOR2_OUTCOMES: dict[str, str] = {
+    "nieuw_werk": N_("new work with another employer"),
+    "detachering": N_("secondment until the end of the waiting time"),
+    "werkritmeplaats": N_("werkritmeplaats"),
+    "geen_resultaat": N_("no result; on to the WIA-aanvraag"),
+    "no_go": N_("no-go after the haalbaarheidstoets"),
+    "case_closed": N_("the case is closed"),
+}
+ACTIVITIES: dict[str, str] = {
+    "conversation": N_("Conversation with the coach"),
+    "application": N_("Job application"),
+    "interview": N_("Job interview"),
+    "trial_placement": N_("Trial placement"),
+    "secondment": N_("Secondment"),
+    "werkritmeplaats": N_("Werkritmeplaats"),
+    "job_offer": N_("Job offer"),
+    "internship": N_("Internship"),
+    "progress_meeting": N_("Progress meeting of werkgever and werknemer"),
+    "progress_report": N_("Written progress report"),
+}
+PAUSE_REASONS: dict[str, str] = {
+    "illness": N_("illness"),
+    "rehabilitation": N_("rehabilitation"),
+}
+# Seed 001: what the haalbaarheidstoets weighs, in its order.
+HAALBAARHEID_GROUNDS: dict[str, str] = {
+    "belastbaarheid": N_("Current physical and mental belastbaarheid (according to the bedrijfsarts)"),
+    "skills": N_("Knowledge, experience and (transferable) skills"),
+    "coping": N_("Coping style and hindering traits"),
+    "circumstances": N_("Personal circumstances and pace towards work"),
+    "labour_market": N_("Labour market potential with regular employers"),
+}
+
+# Escalation: why a case escalated (domain.stagnation).
+ESCALATION_REASONS: dict[str, str] = {
+    "non_cooperation": N_("the werknemer does not cooperate"),
+    "reported": N_("stagnation reported"),
+    "cadence": N_("no activity within the expected term"),
+    "deadline": N_("a statutory step is late"),
+}
+
+# The dossier check (domain.dossier_check): what is wrong with a step, what it risks, and UWV's five questions.
+GAP_KINDS: dict[str, str] = {
+    "missing": N_("missing"),
+    "late": N_("late"),
+    "views_missing": N_("view missing"),
+    "no_recent_oordeel": N_("no recent oordeel"),
+    "reason_after_term": N_("reason after the term"),
+}
+RISKS: dict[str, str] = {
+    "loonsanctie": N_("loonsanctie"),
+    "boete": N_("fine"),
+}
+TOETS_STEPS: dict[str, str] = {
+    "documenten": N_("1. Is the re-integratieverslag complete?"),
+    "resultaat": N_("2. Is there a satisfactory result?"),
+    "inspanningen": N_("3. Were the re-integration efforts sufficient?"),
+    "gronden": N_("4. Is there a valid reason where they were not?"),
+    "herstel": N_("5. Can it still be repaired?"),
+}
+
+# The lanes of the documents' timeline.
+TIMELINE_LANES: dict[str, str] = {
+    "steps": N_("Statutory steps"),
+    "spoor1": N_("Spoor 1"),
+    "ad": N_("AD-onderzoek"),
+    "spoor2": N_("Spoor 2"),
+    "escalation": N_("Escalations"),
+}
+
+
+def kinds_in(category: Category) -> frozenset[str]:
+    """The dossier entry kinds of one category (e.g. everything the escalation section of a report shows)."""
+    return frozenset(kind for kind, (cat, _label) in ENTRY_KINDS.items() if cat is category)
+
+
+def label(table: dict[str, str], key: object, default: str | None = None) -> str:
+    """The msgid for `key` in one of the tables above; `default` (else the key with spaces) when it has none."""
+    found = table.get(str(key.value if hasattr(key, "value") else key))
+    if found is not None:
+        return found
+    return default if default is not None else _fallback(str(key))
+
+# The read audit (service.audit): what was read, and how the read went.
+AUDIT_READS: dict[str, str] = {
+    "case": N_("case"),
+    "deadlines": N_("terms"),
+    "dossier": N_("dossier"),
+    "state": N_("state"),
+    "poortwachtertoets": N_("poortwachtertoets"),
+    "spoor2": N_("spoor 2"),
+    "document": N_("document"),
+    "codec_decode": N_("decrypted payload"),
+    "audit": N_("audit"),
+    "documents": N_("list of documents"),
+    "cases": N_("list of cases"),
+}
+AUDIT_OUTCOMES: dict[str, str] = {
+    "allowed": N_("allowed"),
+    "refused": N_("refused"),
+    "not_found": N_("not found"),
+}
+
+# What a stage or a trajectory status expects next: the `expects` of domain/stagnation.toml, which are msgids
+# (tests/test_glossary.py keeps the two in step); a notice translates them where it says what was expected.
+EXPECTATIONS: frozenset[str] = frozenset({
+    N_("an evaluatie of the plan van aanpak or another recorded step"),
+    N_("the AD-onderzoek's conversations or report"),
+    N_("the intake documents"),
+    N_("the intake with the coach"),
+    N_("the proposal and the employer's approval"),
+    N_("the go / no-go of the haalbaarheidstoets"),
+    N_("the next phase, approved and started"),
+    N_("the trajectory's outcome"),
+})

@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.messages import Text
+
 # Ids that travel into workflow ids, search attributes and logs. The pattern leaves no room for
 # names, e-mail addresses or a BSN-like run of 9 digits being mistaken for an id format: callers
 # must map people to opaque ids outside Spoorwerk.
@@ -204,3 +206,8 @@ class Notification(BaseModel):
     recipients: list[str] = Field(
         default_factory=list, description="E-mail addresses of the role on this case; empty: the configured defaults"
     )
+    # What the recipient reads, as msgids to translate when it is sent (activities.notify renders them in
+    # the configured language over `subject` and `body`, which keep the English). Optional: a notification
+    # recorded before them still decodes, and is sent as it was written.
+    subject_text: Text | None = None
+    body_text: Text | None = None

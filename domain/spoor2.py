@@ -20,9 +20,10 @@ from pydantic import (
     field_validator,
 )
 
-from domain import access
+from domain import access, glossary
 from domain.actions import parse_tagged
 from domain.errors import ActionRefused
+from domain.messages import N_, Text, text
 from domain.models import (
     NOTE_MAX_CHARS,
     SYSTEM,
@@ -901,6 +902,25 @@ def tick(state: TrajectoryState, *, today: date, now: datetime) -> list[Flag]:
     return flags
 
 
+# What a flag says to the case manager, translated when the notice is sent (the dossier's own words for it:
+# documents.dossier_text uses the same msgids).
+_FLAG_TEXTS = {
+    "intake_late": N_("Intake not held in time (due by %(day)s)"),
+    "phase_time_up": N_("The time of the phase has passed (%(day)s) and the phase is not completed"),
+}
+
+
+def flag_subject(case_id: str) -> Text:
+    """The subject of a flag's notice."""
+    return text(N_("Case %(case)s: spoor 2 needs attention"), case=case_id)
+
+
+def flag_body(case_id: str, kind: str, due: date | str | None) -> Text:
+    """The body of a flag's notice: what the trajectory's record says about it."""
+    what = text(_FLAG_TEXTS[kind], day=due) if kind in _FLAG_TEXTS else text(glossary.entry_label(kind))
+    return text(N_("Spoor 2 trajectory of case %(case)s: %(what)s."), case=case_id, what=what)
+
+
 def notification(case_id: str, flag: Flag) -> Notification:
     """The case manager's notice of a flag; its id makes a retried send deliver once."""
     return Notification(
@@ -911,6 +931,8 @@ def notification(case_id: str, flag: Flag) -> Notification:
         subject=f"Case {case_id}: spoor 2 needs attention",
         body=f"Spoor 2 trajectory of case {case_id}: {flag.summary}.",
         due=flag.due,
+        subject_text=flag_subject(case_id),
+        body_text=flag_body(case_id, flag.kind, flag.due),
     )
 
 
@@ -927,6 +949,8 @@ def expectation(state: TrajectoryState) -> Expectation | None:
         held = sum(1 for a in state.activities if a.phase == current.number and a.activity is ActivityKind.CONVERSATION)
         gap = rule.gap_after(held)
         return Expectation(what=f"a conversation with the coach or other activity (phase {current.number}: every {gap} days)",
+                           what_text=text(N_("a conversation with the coach or other activity (phase %(phase)s: every "
+                                             "%(days)s days)"), phase=current.number, days=gap),
                            by=last + timedelta(days=gap), context=f"spoor2:fase{current.number}")
     w = spoor2_watch(state.watch, status.value)
     if w is None:

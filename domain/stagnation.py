@@ -19,6 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain import glossary
+from domain.messages import N_, Text, text
 from domain.models import Actor, Role
 
 TOP_LEVEL = 3
@@ -107,6 +109,8 @@ class Expectation(BaseModel):
     """The activity a case (or its trajectory) expects next, and the last day it may come."""
 
     what: str
+    what_text: Text | None = Field(default=None, description="`what` to translate where it is shown (else `what` is "
+                                                             "the msgid: domain.glossary.EXPECTATIONS)")
     by: date
     context: str = Field(description="Stage or trajectory status that expects it, e.g. 'spoor2:fase1'")
 
@@ -174,6 +178,7 @@ class Stall(BaseModel):
     reason: str
     since: date
     detail: str
+    detail_text: Text | None = Field(default=None, description="The detail for a person, translated where it is shown")
     min_level: int = 1
     forced_on: date | None = Field(default=None, description="The day a report forced the level")
 
@@ -187,6 +192,9 @@ class Step(BaseModel):
     notify: list[Role] = Field(default_factory=list)
     subject: str = ""
     body: str = ""
+    # What the notified read: msgids translated when the notice is sent (domain.messages).
+    subject_text: Text | None = None
+    body_text: Text | None = None
     note_key: str = Field(default="", description="Makes the notification id stable")
     details: dict[str, Any] = Field(default_factory=dict)
 
@@ -210,23 +218,37 @@ def find_stall(watch: Watch, expectation: Expectation | None, overdue: list[tupl
     nc = watch.non_cooperation
     if nc is not None and nc.seq > watch.last_activity_seq:
         found.append(Stall(reason="non_cooperation", since=nc.on, min_level=3, forced_on=nc.on,
-                           detail=f"non-cooperation of the employee recorded on {nc.on}"))
+                           detail=f"non-cooperation of the employee recorded on {nc.on}",
+                           detail_text=text(N_("non-cooperation of the employee recorded on %(day)s"), day=nc.on)))
     rep = watch.reported
     if rep is not None and rep.seq > watch.last_activity_seq:
         found.append(Stall(reason="reported", since=rep.on, min_level=2, forced_on=rep.on,
-                           detail=f"stagnation reported by the {rep.actor.role.value} on {rep.on}"))
+                           detail=f"stagnation reported by the {rep.actor.role.value} on {rep.on}",
+                           detail_text=text(N_("stagnation reported by the %(role)s on %(day)s"),
+                                            role=text(glossary.role_label(rep.actor.role.value)), day=rep.on)))
     if expectation is not None and expectation.by < today:
         found.append(Stall(reason="cadence", since=expectation.by + timedelta(days=1),
-                           detail=f"{expectation.what} was expected by {expectation.by}"))
+                           detail=f"{expectation.what} was expected by {expectation.by}",
+                           detail_text=text(N_("%(what)s was expected by %(day)s"),
+                                            what=expectation.what_text or text(expectation.what), day=expectation.by)))
     if overdue:
         mark, since = min(overdue, key=lambda o: o[1])
-        found.append(Stall(reason="deadline", since=since, detail=f"the statutory step {mark} is overdue"))
+        found.append(Stall(reason="deadline", since=since, detail=f"the statutory step {mark} is overdue",
+                           detail_text=text(N_("the statutory step %(step)s is overdue"), step=mark)))
     if not found:
         return None
     strongest = max(found, key=lambda s: s.min_level)
     return strongest.model_copy(update={"since": max(min(s.since for s in found), watch.started_on)})
 
 
+_ADVICE_TEXT = {
+    1: N_("Check with the coach and the employee why nothing was recorded, and record the next step."),
+    2: N_("Talk with your employee about the re-integration and, where needed, involve the bedrijfsarts for advice on "
+          "whether the employee can take part."),
+    3: N_("If the employee refuses to cooperate, you are expected to take measures that encourage cooperation, in this "
+          "order: %(measures)s. Record each measure when you take it. Employer and employee may each ask UWV for a "
+          "deskundigenoordeel."),
+}
 _ADVICE = {
     1: "Check with the coach and the employee why nothing was recorded, and record the next step.",
     2: (
@@ -312,8 +334,16 @@ def _raise(watch: Watch, rules: StagnationRules, level: int, on: date, stall: St
     measures = ", ".join(m.label.lower() for m in rules.measure)
     body = (f"Case {case_id} stalls: {stall.detail}. Escalation level {level}"
             + (f" (was {previous})" if previous else "") + ". " + _ADVICE[level].format(measures=measures))
+    detail = stall.detail_text or stall.detail
+    advice = text(_ADVICE_TEXT[level], measures=measures) if level == TOP_LEVEL else text(_ADVICE_TEXT[level])
+    body_text = (text(N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s (was %(previous)s). %(advice)s"),
+                      case=case_id, detail=detail, level=level, previous=previous, advice=advice) if previous else
+                 text(N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s. %(advice)s"),
+                      case=case_id, detail=detail, level=level, advice=advice))
     return Step(kind="escalation_raised", on=on, summary=summary, notify=notify,
                 subject=f"Case {case_id}: escalation level {level}", body=body,
+                subject_text=text(N_("Case %(case)s: escalation level %(level)s"), case=case_id, level=level),
+                body_text=body_text,
                 note_key=f"esc{watch.episode}:level{level}",
                 details={"level": level, "previous": previous, "reason": stall.reason, "since": stall.since.isoformat(),
                          "episode": watch.episode})
@@ -331,6 +361,10 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
                     subject=f"Case {case_id}: a requested measure is not yet recorded",
                     body=f"Case {case_id} still stalls. The measure '{label}' was requested on {pending.requested_on} "
                          "and is not yet recorded. Record it when taken.",
+                    subject_text=text(N_("Case %(case)s: a requested measure is not yet recorded"), case=case_id),
+                    body_text=text(N_("Case %(case)s still stalls. The measure '%(measure)s' was requested on %(day)s "
+                                      "and is not yet recorded. Record it when taken."), case=case_id, measure=label,
+                                   day=pending.requested_on),
                     note_key=f"esc{watch.episode}:measure:{pending.key}:reminder{len(pending.reminded_on)}",
                     details={"measure": pending.key, "episode": watch.episode})
     key = watch.next_measure(rules)
@@ -340,6 +374,9 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
                     summary="Every measure has been taken and the stall goes on; the case manager decides further",
                     subject=f"Case {case_id}: every measure has been taken",
                     body=f"Case {case_id} still stalls after every measure. Consider a deskundigenoordeel by UWV.",
+                    subject_text=text(N_("Case %(case)s: every measure has been taken"), case=case_id),
+                    body_text=text(N_("Case %(case)s still stalls after every measure. Consider a deskundigenoordeel "
+                                      "by UWV."), case=case_id),
                     note_key=f"esc{watch.episode}:measures_exhausted", details={"episode": watch.episode})
     watch.measures.append(MeasureRecord(key=key, episode=watch.episode, requested_on=on))
     watch.next_step_on = _hold(watch, on + timedelta(days=interval))
@@ -350,6 +387,10 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
                 subject=f"Case {case_id}: please take a measure",
                 body=f"Case {case_id}: the employee does not cooperate with the re-integration. You are asked to take "
                      f"measure {order} of {len(rules.measure)}: {label}. Record it when taken.",
+                subject_text=text(N_("Case %(case)s: please take a measure"), case=case_id),
+                body_text=text(N_("Case %(case)s: the employee does not cooperate with the re-integration. You are "
+                                  "asked to take measure %(order)s of %(count)s: %(measure)s. Record it when taken."),
+                               case=case_id, order=order, count=len(rules.measure), measure=label),
                 note_key=f"esc{watch.episode}:measure:{key}",
                 details={"measure": key, "order": order, "episode": watch.episode})
 
@@ -367,6 +408,9 @@ def _resolve(watch: Watch, case_id: str) -> Step:
                 summary=f"Stagnation ended: activity recorded on {watch.last_activity_on}; escalation level {level} -> 0",
                 subject=f"Case {case_id}: stagnation ended",
                 body=f"Case {case_id}: activity was recorded on {watch.last_activity_on}; the escalation (level {level}) ends.",
+                subject_text=text(N_("Case %(case)s: stagnation ended"), case=case_id),
+                body_text=text(N_("Case %(case)s: activity was recorded on %(day)s; the escalation (level %(level)s) "
+                                  "ends."), case=case_id, day=watch.last_activity_on, level=level),
                 note_key=f"esc{episode}:resolved", details={"previous": level, "episode": episode})
 
 

@@ -1,6 +1,7 @@
 """`spoorwerk`: the command line for case managers and operations.
 
-`calendar` works offline. The case commands (`cases`, `case`, `act`, `ack`, `open`) talk to the
+It speaks Dutch by default and English with SPOORWERK_LANGUAGE=en (service.i18n; the HTTP API is asked for the
+same language). `calendar` works offline. The case commands (`cases`, `case`, `act`, `ack`, `open`) talk to the
 HTTP API with a bearer token, or with `--direct` to Temporal itself as the role operations.
 Exit codes: 0 done; 1 refused by the API or the case (or a server error); 2 bad command-line
 input; 3 the API or Temporal cannot be reached.
@@ -22,10 +23,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from documents import dossier_text
+from domain import glossary
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
-from domain.dossier_check import TOETS_LABELS
 from domain.models import OPAQUE_ID_PATTERN, Stage
-from domain.observations import Observation, standing
+from service import i18n
+from service.i18n import N_, _, ngettext
 from service.rulebook import load_dossier_rules, load_rulebook, working_day_holidays
 
 EXIT_REFUSED = 1
@@ -56,27 +59,27 @@ BUSY_RETRIES = 3
 _OPAQUE = re.compile(OPAQUE_ID_PATTERN)
 _ACTION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 # Given by the command itself, never in an action's body.
-_RESERVED_FIELDS = {"kind": "KIND", "actor": "the token's role (or --actor-id with --direct)", "action_id": "--key"}
+_RESERVED_FIELDS = {"kind": "KIND", "actor": N_("the token's role (or --actor-id with --direct)"), "action_id": "--key"}
 
 
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (use YYYY-MM-DD)") from None
+        raise argparse.ArgumentTypeError(_("%(text)s is not a date (use YYYY-MM-DD)", text=repr(text))) from None
 
 
 def _opaque_id(text: str) -> str:
     if not _OPAQUE.match(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not an opaque id (a letter, then 1-63 letters, digits, '_' or '-')")
+            _("%(text)s is not an opaque id (a letter, then 1-63 letters, digits, '_' or '-')", text=repr(text)))
     return text
 
 
 def _key(text: str) -> str:
     if not _ACTION_ID.match(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an idempotency key (1-100 of letters, digits, '.', '_', ':', '-'; first a letter or digit)")
+        raise argparse.ArgumentTypeError(_("%(text)s is not an idempotency key (1-100 of letters, digits, '.', '_', "
+                                           "':', '-'; first a letter or digit)", text=repr(text)))
     return text
 
 
@@ -86,7 +89,7 @@ def _level(text: str) -> int:
     except ValueError:
         value = -1
     if not 0 <= value <= 3:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an escalation level (0-3)")
+        raise argparse.ArgumentTypeError(_("%(text)s is not an escalation level (0-3)", text=repr(text)))
     return value
 
 
@@ -97,21 +100,22 @@ def _bounded(low: int, high: int, what: str):
         except ValueError:
             value = low - 1
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what} ({low}-{high})")
+            raise argparse.ArgumentTypeError(_("%(text)s is not %(what)s (%(low)s-%(high)s)", text=repr(text), what=_(what),
+                                               low=low, high=high))
         return value
     return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="spoorwerk", description="Spoorwerk: sick-leave cases under the Wet verbetering poortwachter",
-        epilog="Exit codes: 0 done, 1 refused by the API or the case (or a server error), 2 bad command-line input, "
-               "3 the API or Temporal cannot be reached.")
+        prog="spoorwerk", description=_("Spoorwerk: sick-leave cases under the Wet verbetering poortwachter"),
+        epilog=_("Exit codes: 0 done, 1 refused by the API or the case (or a server error), 2 bad command-line "
+                 "input, 3 the API or Temporal cannot be reached."))
     sub = parser.add_subparsers(dest="command", required=True)
     cal = sub.add_parser(
         "calendar",
-        help="print every statutory step of a case with its due date",
-        description=(
+        help=_("print every statutory step of a case with its due date"),
+        description=_(
             "Every statutory step with its due date. Give each recovery (the first day back at "
             "work) and each relapse (the first sick day again) in order: sick periods less than "
             "four weeks apart add up and the gap moves every later deadline."
@@ -119,109 +123,110 @@ def _parser() -> argparse.ArgumentParser:
     )
     cal.add_argument("--first-sick-day", type=_date, required=True, metavar="YYYY-MM-DD")
     cal.add_argument("--recovered", type=_date, action="append", default=[], metavar="YYYY-MM-DD",
-                     help="first day back at work (repeatable, in order)")
+                     help=_("first day back at work (repeatable, in order)"))
     cal.add_argument("--relapse", type=_date, action="append", default=[], metavar="YYYY-MM-DD",
-                     help="first sick day of the next period (repeatable, in order)")
-    cal.add_argument("--json", action="store_true", help="print JSON instead of a table")
+                     help=_("first sick day of the next period (repeatable, in order)"))
+    cal.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     cal.set_defaults(func=_calendar)
 
     # How the case commands reach Spoorwerk: the HTTP API, or Temporal directly.
     conn = argparse.ArgumentParser(add_help=False)
     where = conn.add_argument_group(
-        "connection",
-        "By default the command uses the HTTP API with a bearer token, acting in the token's role. "
-        "With --direct it talks to Temporal itself (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and "
-        "SPOORWERK_TASK_QUEUE from the environment, as the worker reads them) and acts as the role "
-        "operations, with the id --actor-id.")
+        _("connection"),
+        _("By default the command uses the HTTP API with a bearer token, acting in the token's role. "
+          "With --direct it talks to Temporal itself (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and "
+          "SPOORWERK_TASK_QUEUE from the environment, as the worker reads them) and acts as the role "
+          "operations, with the id --actor-id."))
     where.add_argument("--api", metavar="URL", default=_default_api_url(),
-                       help=f"the API's base URL (env SPOORWERK_API_URL; default SPOORWERK_API_HOST and SPOORWERK_API_PORT "
-                            f"as the service reads them, else {DEFAULT_API_URL})")
+                       help=_("the API's base URL (env SPOORWERK_API_URL; default SPOORWERK_API_HOST and "
+                              "SPOORWERK_API_PORT as the service reads them, else %(url)s)", url=DEFAULT_API_URL))
     where.add_argument("--token", default=None,
-                       help="bearer token (env SPOORWERK_API_TOKEN; default the embedded worker's operations "
-                            "token in <SPOORWERK_DATA_DIR>/api-token)")
+                       help=_("bearer token (env SPOORWERK_API_TOKEN; default the embedded worker's operations "
+                              "token in <SPOORWERK_DATA_DIR>/api-token)"))
     where.add_argument("--direct", action="store_true",
-                       help="talk to Temporal directly instead of the API, as the role operations")
+                       help=_("talk to Temporal directly instead of the API, as the role operations"))
     where.add_argument("--actor-id", type=_opaque_id, default=DEFAULT_ACTOR_ID,
-                       help=f"with --direct: the operations id actions are recorded under (default {DEFAULT_ACTOR_ID})")
+                       help=_("with --direct: the operations id actions are recorded under (default %(id)s)",
+                              id=DEFAULT_ACTOR_ID))
 
     lst = sub.add_parser(
-        "cases", parents=[conn], help="list cases, filtered by stage, phase, deadline, escalation, ...",
-        description="Running cases (with --closed also closed ones) matching every filter given, most recently "
-                    "opened first; follows the API's pages up to --limit.")
+        "cases", parents=[conn], help=_("list cases, filtered by stage, phase, deadline, escalation, ..."),
+        description=_("Running cases (with --closed also closed ones) matching every filter given, most recently "
+                      "opened first; follows the API's pages up to --limit."))
     lst.add_argument("--stage", choices=[s.value for s in Stage])
-    lst.add_argument("--phase", type=_bounded(1, 9, "a spoor 2 phase"), metavar="N", help="spoor 2 phase")
+    lst.add_argument("--phase", type=_bounded(1, 9, N_("a spoor 2 phase")), metavar="N", help=_("spoor 2 phase"))
     overdue = lst.add_mutually_exclusive_group()
     overdue.add_argument("--overdue", dest="overdue", action="store_const", const=True, default=None,
-                         help="only cases with an overdue statutory step")
+                         help=_("only cases with an overdue statutory step"))
     overdue.add_argument("--not-overdue", dest="overdue", action="store_const", const=False,
-                         help="only cases without an overdue step")
-    lst.add_argument("--min-level", type=_level, metavar="N", help="escalation level at least N (0-3)")
+                         help=_("only cases without an overdue step"))
+    lst.add_argument("--min-level", type=_level, metavar="N", help=_("escalation level at least N (0-3)"))
     lst.add_argument("--employer", type=_opaque_id, metavar="ID")
-    lst.add_argument("--coach", type=_opaque_id, metavar="ID", help="the re-integratiecoach of the running trajectory")
-    lst.add_argument("--deadline-before", type=_date, metavar="YYYY-MM-DD", help="next deadline before this day")
-    lst.add_argument("--closed", action="store_true", help="also list closed cases")
-    lst.add_argument("--limit", type=_bounded(1, 100_000, "a number of cases"), default=100, metavar="N",
-                     help="at most N cases (default 100)")
-    lst.add_argument("--page-size", type=_bounded(1, 500, "a page size"), default=None, metavar="N",
-                     help="cases per request (default: --limit, at most 500)")
-    lst.add_argument("--page-token", default=None, help="continue after an earlier --json listing's next_page_token")
-    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lst.add_argument("--coach", type=_opaque_id, metavar="ID", help=_("the re-integratiecoach of the running trajectory"))
+    lst.add_argument("--deadline-before", type=_date, metavar="YYYY-MM-DD", help=_("next deadline before this day"))
+    lst.add_argument("--closed", action="store_true", help=_("also list closed cases"))
+    lst.add_argument("--limit", type=_bounded(1, 100_000, N_("a number of cases")), default=100, metavar="N",
+                     help=_("at most N cases (default 100)"))
+    lst.add_argument("--page-size", type=_bounded(1, 500, N_("a page size")), default=None, metavar="N",
+                     help=_("cases per request (default: --limit, at most 500)"))
+    lst.add_argument("--page-token", default=None, help=_("continue after an earlier --json listing's next_page_token"))
+    lst.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     lst.set_defaults(func=_cases)
 
-    one = sub.add_parser("case", parents=[conn], help="one case: summary, deadlines and dossier",
-                         description="A case at a glance, every statutory step with its status, and its dossier.")
+    one = sub.add_parser("case", parents=[conn], help=_("one case: summary, deadlines and dossier"),
+                         description=_("A case at a glance, every statutory step with its status, and its dossier."))
     one.add_argument("case_id", type=_opaque_id, metavar="ID")
-    one.add_argument("--json", action="store_true", help="print JSON ({summary, deadlines, dossier})")
+    one.add_argument("--json", action="store_true", help=_("print JSON ({summary, deadlines, dossier})"))
     one.set_defaults(func=_case)
 
-    docs = sub.add_parser("documents", parents=[conn], help="de documenten van een zaak die u mag inzien",
-                          description="De gemaakte documenten van een zaak (de versies die uw rol mag inzien), nieuwste eerst.")
+    docs = sub.add_parser("documents", parents=[conn], help=_("the documents of a case that you may read"),
+                          description=_("The documents made for a case (the versions your role may read), newest first."))
     docs.add_argument("case_id", type=_opaque_id, metavar="ID")
-    docs.add_argument("--json", action="store_true", help="print JSON")
+    docs.add_argument("--json", action="store_true", help=_("print JSON"))
     docs.set_defaults(func=_documents)
 
-    doc = sub.add_parser("document", parents=[conn], help="een document van een zaak opslaan (PDF of HTML)",
-                         description="Slaat een document van een zaak op, als PDF (gecontroleerd op de hash in het dossier) "
-                                     "of met --html als HTML.")
+    doc = sub.add_parser("document", parents=[conn], help=_("save a document of a case (PDF or HTML)"),
+                         description=_("Saves a document of a case, as PDF (checked against the hash in the dossier) "
+                                       "or with --html as HTML."))
     doc.add_argument("case_id", type=_opaque_id, metavar="ID")
-    doc.add_argument("order_id", metavar="DOCUMENT", help="de naam uit `spoorwerk documents ID`")
-    doc.add_argument("--html", action="store_true", help="de HTML in plaats van de PDF")
-    doc.add_argument("--out", metavar="BESTAND", help="waar het heen moet (standaard <zaak>-<document>.pdf hier)")
-    doc.add_argument("--force", action="store_true", help="een bestaand bestand overschrijven")
+    doc.add_argument("order_id", metavar="DOCUMENT", help=_("the name from `spoorwerk documents ID`"))
+    doc.add_argument("--html", action="store_true", help=_("the HTML instead of the PDF"))
+    doc.add_argument("--out", metavar=_("FILE"), help=_("where it goes (default <case>-<document>.pdf here)"))
+    doc.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     doc.set_defaults(func=_document)
 
     act = sub.add_parser(
-        "act", parents=[conn], help="record an action on a case (or, with --spoor2, on its trajectory)",
-        description="Record an action; prints the dossier entry it made. The idempotency key makes a retry "
-                    "apply once: without --key a fresh one is made and printed, so a retry can reuse it. "
-                    "Fields: --json-body '{...}' and/or --field name=value (a value is JSON when it parses: "
-                    "numbers, true/false, lists, objects; else text); --field wins over --json-body.")
+        "act", parents=[conn], help=_("record an action on a case (or, with --spoor2, on its trajectory)"),
+        description=_("Record an action; prints the dossier entry it made. The idempotency key makes a retry "
+                      "apply once: without --key a fresh one is made and printed, so a retry can reuse it. "
+                      "Fields: --json-body '{...}' and/or --field name=value (a value is JSON when it parses: "
+                      "numbers, true/false, lists, objects; else text); --field wins over --json-body."))
     act.add_argument("case_id", type=_opaque_id, metavar="ID")
-    act.add_argument("kind", metavar="KIND", help="the action, e.g. ziekmelding_arbodienst_sent (see domain/actions.py)")
-    act.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help="the day it happened (default today, Amsterdam)")
-    act.add_argument("--spoor2", action="store_true", help="an action on the case's spoor 2 trajectory")
-    act.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help="reuse to retry (default: a fresh uuid)")
-    act.add_argument("--field", action="append", default=[], metavar="NAME=VALUE", help="a field of the action (repeatable)")
-    act.add_argument("--json-body", metavar="JSON", help="the action's fields as a JSON object")
-    act.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    act.add_argument("kind", metavar="KIND", help=_("the action, e.g. ziekmelding_arbodienst_sent (see domain/actions.py)"))
+    act.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help=_("the day it happened (default today, Amsterdam)"))
+    act.add_argument("--spoor2", action="store_true", help=_("an action on the case's spoor 2 trajectory"))
+    act.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
+    act.add_argument("--field", action="append", default=[], metavar="NAME=VALUE", help=_("a field of the action (repeatable)"))
+    act.add_argument("--json-body", metavar="JSON", help=_("the action's fields as a JSON object"))
+    act.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     act.set_defaults(func=_act)
 
-    ack = sub.add_parser("ack", parents=[conn], help="acknowledge a case's escalation (escalation_acknowledged)",
-                         description="Operations saw the escalation: the level stays, the climb stops for a while.")
+    ack = sub.add_parser("ack", parents=[conn], help=_("acknowledge a case's escalation (escalation_acknowledged)"),
+                         description=_("Operations saw the escalation: the level stays, the climb stops for a while."))
     ack.add_argument("case_id", type=_opaque_id, metavar="ID")
-    ack.add_argument("--reason", required=True, help="why (3-2000 characters)")
-    ack.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help="default today (Amsterdam)")
-    ack.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help="reuse to retry (default: a fresh uuid)")
-    ack.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    ack.add_argument("--reason", required=True, help=_("why (3-2000 characters)"))
+    ack.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help=_("default today (Amsterdam)"))
+    ack.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
+    ack.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     ack.set_defaults(func=_ack)
 
-    opn = sub.add_parser("open", parents=[conn], help="open a case",
-                         description="Open a case; the same --key again answers with the case it opened.")
+    opn = sub.add_parser("open", parents=[conn], help=_("open a case"),
+                         description=_("Open a case; the same --key again answers with the case it opened."))
     opn.add_argument("case_id", type=_opaque_id, metavar="ID")
     opn.add_argument("--employer", type=_opaque_id, required=True, metavar="ID")
     opn.add_argument("--first-sick-day", type=_date, required=True, metavar="YYYY-MM-DD")
-    opn.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help="reuse to retry (default: a fresh uuid)")
-    opn.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    opn.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
+    opn.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     opn.set_defaults(func=_open)
     _add_audit_parser(sub)
     from operations.demo import add_demo_parser
@@ -248,16 +253,17 @@ class Unreachable(Exception):
 
 
 def _fail(message: str) -> int:
-    print(f"spoorwerk: error: {message}", file=sys.stderr)
+    print(_("spoorwerk: error: %(problem)s", problem=message), file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
 def _calendar(args: argparse.Namespace) -> int:
     recovered, relapses = args.recovered, args.relapse
     if len(relapses) > len(recovered):
-        return _fail(f"--relapse: {len(relapses)} relapses but only {len(recovered)} recoveries; a relapse follows a recovery")
+        return _fail(_("--relapse: %(relapses)s relapses but only %(recoveries)s recoveries; a relapse follows a "
+                       "recovery", relapses=len(relapses), recoveries=len(recovered)))
     if len(recovered) > len(relapses) + 1:
-        return _fail("--recovered: two recoveries need a relapse between them")
+        return _fail(_("--recovered: two recoveries need a relapse between them"))
     pairs = [(rec, relapses[i] if i < len(relapses) else None) for i, rec in enumerate(recovered)]
     try:
         periods = build_periods(args.first_sick_day, pairs)
@@ -272,18 +278,14 @@ def _calendar(args: argparse.Namespace) -> int:
     notes = []
     if len(cases) > 1:
         current = cases[-1]
-        notes.append(
-            f"a gap of {ruleset.four_week_rule_days} days or more before {current[0].start} starts a new case; "
-            f"showing that case (first sick day {current[0].start})"
-        )
+        notes.append(_("a gap of %(days)s days or more before %(day)s starts a new case; showing that case "
+                       "(first sick day %(day)s)", days=ruleset.four_week_rule_days, day=current[0].start))
         ruleset = rulebook.for_first_sick_day(current[0].start)
         periods = current
     steps = statutory_calendar(ruleset, periods, working_day_holidays(ruleset, periods[0].start))
     if periods[-1].end is not None:
-        notes.append(
-            f"recovered on {periods[-1].end}: the clock is paused; steps without a date resume on a relapse "
-            "within four weeks"
-        )
+        notes.append(_("recovered on %(day)s: the clock is paused; steps without a date resume on a relapse "
+                       "within four weeks", day=periods[-1].end))
     if args.json:
         out = {
             "first_sick_day": periods[0].start.isoformat(),
@@ -297,17 +299,13 @@ def _calendar(args: argparse.Namespace) -> int:
         }
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    print(f"First sick day {periods[0].start} - rule set {ruleset.id}")
+    print(_("First sick day %(day)s - rule set %(ruleset)s", day=periods[0].start, ruleset=ruleset.id))
     for note in notes:
-        print(f"Note: {note}")
+        print(_("Note: %(note)s", note=note))
     print()
-    width = max(len(s.key) + (4 if s.occurrence else 0) for s in steps)
-    print(f"{'step':<{width}}  {'due':<10}  {'day':<3}  description")
-    for s in steps:
-        name = f"{s.key} #{s.occurrence}" if s.occurrence else s.key
-        due = s.due.isoformat() if s.due else "paused"
-        weekday = s.due.strftime("%a") if s.due else ""
-        print(f"{name:<{width}}  {due:<10}  {weekday:<3}  {s.label}")
+    _table([_("step"), _("due"), _("day"), _("description")],
+           [[f"{s.key} #{s.occurrence}" if s.occurrence else s.key, s.due.isoformat() if s.due else _("paused"),
+             i18n.format_day(s.due, "EEE") if s.due else "", s.label] for s in steps])
     return 0
 
 
@@ -323,11 +321,12 @@ class HttpBackend:
         import httpx
 
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The API answers (its refusals too) in the CLI's language.
+        headers = {"Accept-Language": i18n.language(), **({"Authorization": f"Bearer {token}"} if token else {})}
         try:
             self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as err:
-            raise BadInput(f"--api: {url!r} is not a usable URL ({err})") from None
+            raise BadInput(_("--api: %(url)s is not a usable URL (%(error)s)", url=repr(url), error=err)) from None
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -340,33 +339,36 @@ class HttpBackend:
         try:
             response = await self._client.request(method, path, headers=headers, **kwargs)
             # A case restarting answers 503 with Retry-After: the same request (same key) again, a few times.
-            for _ in range(BUSY_RETRIES):
+            for _attempt in range(BUSY_RETRIES):
                 wait = response.headers.get("Retry-After", "")
                 if response.status_code != 503 or not wait.isdigit():
                     break
                 await asyncio.sleep(min(int(wait), 30))
                 response = await self._client.request(method, path, headers=headers, **kwargs)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
-            raise BadInput(f"--api: {self.url!r} is not a usable URL ({err})") from None
+            raise BadInput(_("--api: %(url)s is not a usable URL (%(error)s)", url=repr(self.url), error=err)) from None
         except httpx.TimeoutException:
-            raise Unreachable(f"the Spoorwerk API at {self.url} did not answer within {HTTP_TIMEOUT_SECONDS:.0f} s") from None
+            raise Unreachable(_("the Spoorwerk API at %(url)s did not answer within %(seconds)s s", url=self.url,
+                                seconds=f"{HTTP_TIMEOUT_SECONDS:.0f}")) from None
         except httpx.TransportError as err:
-            raise Unreachable(f"cannot reach the Spoorwerk API at {self.url} ({err or type(err).__name__}); "
-                              "is the worker running? (--api or SPOORWERK_API_URL)") from None
+            raise Unreachable(_("cannot reach the Spoorwerk API at %(url)s (%(error)s); is the worker running? "
+                                "(--api or SPOORWERK_API_URL)", url=self.url, error=err or type(err).__name__)) from None
         if response.is_success:
             if raw:
                 return response.content
             try:
                 return response.json()
             except ValueError:
-                raise Unreachable(f"the server at {self.url} does not answer as the Spoorwerk API (no JSON at {path})") from None
+                raise Unreachable(_("the server at %(url)s does not answer as the Spoorwerk API (no JSON at %(path)s)",
+                                    url=self.url, path=path)) from None
         try:
             detail = response.json().get("detail")
             reason = detail if isinstance(detail, str) else _field_errors(detail)
         except (ValueError, AttributeError):
             reason = response.text.strip()[:500] or response.reason_phrase
         if response.status_code in (502, 503, 504):
-            raise Unreachable(f"the Spoorwerk API at {self.url} is unavailable (HTTP {response.status_code}): {reason}")
+            raise Unreachable(_("the Spoorwerk API at %(url)s is unavailable (HTTP %(status)s): %(reason)s",
+                                url=self.url, status=response.status_code, reason=reason))
         raise Refused(response.status_code, reason)
 
     async def page(self, filters: dict[str, Any], page_size: int, page_token: str | None) -> dict[str, Any]:
@@ -408,14 +410,15 @@ class DirectBackend:
         try:
             self.settings = Settings()
         except ValidationError as err:
-            raise BadInput(f"configuration: {_settings_problems(err)}") from None
+            raise BadInput(_("configuration: %(problems)s", problems=_settings_problems(err))) from None
         self.actor = {"role": "operations", "id": actor_id}
         self.client: Any = None
         self._audit_store: Any = None
 
     @property
     def where(self) -> str:
-        return f"Temporal at {self.settings.target_host} (namespace {self.settings.temporal_namespace})"
+        return _("Temporal at %(host)s (namespace %(namespace)s)", host=self.settings.target_host,
+                 namespace=self.settings.temporal_namespace)
 
     async def connect(self) -> None:
         from service.codec import EncryptionKeyError
@@ -424,10 +427,11 @@ class DirectBackend:
         try:
             self.client = await asyncio.wait_for(connect(self.settings), timeout=HTTP_TIMEOUT_SECONDS)
         except EncryptionKeyError as err:
-            raise BadInput(f"configuration: {err}") from None
+            raise BadInput(_("configuration: %(problems)s", problems=err)) from None
         except (OSError, RuntimeError, asyncio.TimeoutError) as err:
             detail = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
-            raise Unreachable(f"cannot reach {self.where}: {detail} (TEMPORAL_ADDRESS)") from None
+            raise Unreachable(_("cannot reach %(where)s: %(detail)s (TEMPORAL_ADDRESS)", where=self.where,
+                                detail=detail)) from None
 
     async def close(self) -> None:
         return None
@@ -448,17 +452,19 @@ class DirectBackend:
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
             raise Refused(409, str(err), http=False) from None
         except cases.CaseBusy as err:
-            raise Unreachable(f"the case cannot take actions just now; send the same request again: {err}") from None
+            raise Unreachable(_("the case cannot take actions just now; send the same request again: %(error)s",
+                                error=err)) from None
         except WorkflowQueryFailedError as err:
             raise Refused(409, str(err), http=False) from None
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND and case_id is not None:
-                raise Refused(404, f"case_id: no case {case_id!r}", http=False) from None
+                raise Refused(404, _("case_id: no case %(case)s", case=repr(case_id)), http=False) from None
             if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-                raise Unreachable(f"cannot reach {self.where}: {err.message}") from None
+                raise Unreachable(_("cannot reach %(where)s: %(detail)s", where=self.where, detail=err.message)) from None
             if err.status is RPCStatusCode.INVALID_ARGUMENT:
                 raise Refused(422, err.message, http=False) from None
-            raise Refused(500, f"Temporal answered {err.status.name}: {err.message}", http=False) from None
+            raise Refused(500, _("Temporal answered %(status)s: %(detail)s", status=err.status.name, detail=err.message),
+                          http=False) from None
         except ValueError as err:  # a filter or an opening that does not validate
             raise Refused(422, str(err), http=False) from None
 
@@ -528,7 +534,7 @@ class DirectBackend:
         try:
             return await asyncio.to_thread(store_from_settings(self.settings).get, ref.pdf if fmt == "pdf" else ref.html)
         except DocumentStoreError as err:
-            raise Unreachable(f"the document store: {err}") from None
+            raise Unreachable(_("the document store: %(error)s", error=err)) from None
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
         from operations import cases
@@ -580,7 +586,7 @@ def _token(args: argparse.Namespace) -> str | None:
     try:
         path: Path = Settings().api_token_file
     except ValidationError as err:
-        raise BadInput(f"configuration: {_settings_problems(err)}") from None
+        raise BadInput(_("configuration: %(problems)s", problems=_settings_problems(err))) from None
     try:
         return path.read_text("utf-8").strip() or None
     except OSError:
@@ -601,7 +607,8 @@ def _run(args: argparse.Namespace, command: Any) -> int:
         return _fail(str(err))
     except Refused as err:
         status = f" (HTTP {err.status})" if err.http else ""
-        what = "failed" if err.status >= 500 else "refused"  # a server error is no refusal, but no outage either
+        # A server error is no refusal, but no outage either.
+        what = _("failed") if err.status >= 500 else _("refused")
         print(f"spoorwerk: {what}{status}: {err.reason}", file=sys.stderr)
         return EXIT_REFUSED
     except Unreachable as err:
@@ -637,7 +644,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     return str(value)
 
 
@@ -666,12 +673,15 @@ def _cases(args: argparse.Namespace) -> int:
             _print_json({"cases": found, "next_page_token": token})
             return 0
         if not found:
-            print("no cases match")
+            print(_("no cases match"))
             return 0
-        _table(["case", "employer", "stage", "first sick day", "next deadline", "phase", "overdue", "level"],
-               [[c["case_id"], c.get("employer_id"), c.get("stage"), c.get("first_sick_day"), c.get("next_deadline"),
-                 c.get("spoor2_phase"), c.get("overdue"), c.get("escalation_level")] for c in found])
-        print(f"\n{len(found)} case{'s' if len(found) != 1 else ''}" + (" (there may be more: raise --limit)" if token else ""))
+        _table([_("case"), _("employer"), _("stage"), _("first sick day"), _("next deadline"), _("phase"), _("overdue"),
+                _("level")],
+               [[c["case_id"], c.get("employer_id"), _stage(c.get("stage")), c.get("first_sick_day"),
+                 c.get("next_deadline"), c.get("spoor2_phase"), c.get("overdue"), c.get("escalation_level")] for c in found])
+        print("\n" + (ngettext("%(num)s case (there may be more: raise --limit)",
+                                "%(num)s cases (there may be more: raise --limit)", len(found)) if token
+                       else ngettext("%(num)s case", "%(num)s cases", len(found))))
         return 0
 
     return _run(args, command)
@@ -684,13 +694,13 @@ def _documents(args: argparse.Namespace) -> int:
             _print_json(found)
             return 0
         if not found:
-            print(f"Zaak {args.case_id} heeft nog geen documenten die u mag inzien "
-                  "(vraag er een aan: spoorwerk act ID document_requested --field document=...).")
+            print(_("Case %(case)s has no documents yet that you may read (ask for one: spoorwerk act ID "
+                    "document_requested --field document=...).", case=args.case_id))
             return 0
-        _table(["document", "titel", "versie", "peildatum", "gemaakt (UTC)", "grootte"],
-               [[d["order_id"], d["title"], d["audience"], d["as_of"], d["rendered_at"][:16].replace("T", " "),
+        _table([_("document"), _("title"), _("version"), _("as of"), _("made (UTC)"), _("size")],
+               [[d["order_id"], d["title"], _(glossary.label(glossary.AUDIENCES_SHORT, d["audience"])), d["as_of"], d["rendered_at"][:16].replace("T", " "),
                  f"{round(d['pdf_bytes'] / 1024)} kB"] for d in reversed(found)])
-        print(f"\nOpslaan: spoorwerk document {args.case_id} <document> [--html] [--out BESTAND]")
+        print("\n" + _("Save: spoorwerk document %(case)s <document> [--html] [--out FILE]", case=args.case_id))
         return 0
 
     return _run(args, command)
@@ -700,20 +710,24 @@ def _document(args: argparse.Namespace) -> int:
     fmt = "html" if args.html else "pdf"
     out = Path(args.out or f"{args.case_id}-{args.order_id.replace(':', '-')}.{fmt}")
     if out.exists() and not args.force:
-        return _fail(f"--out: {out} bestaat al; kies een andere naam of geef --force")
+        return _fail(_("--out: %(file)s already exists; choose another name or give --force", file=out))
 
     async def command(backend: HttpBackend | DirectBackend) -> int:
         found = {d["order_id"]: d for d in await backend.documents(args.case_id)}
         document = found.get(args.order_id)
         if document is None:
-            raise Refused(404, f"order_id: zaak {args.case_id} heeft geen document {args.order_id!r} dat u mag inzien "
-                               f"({', '.join(found) or 'geen documenten'})", http=False)
+            raise Refused(404, _("order_id: case %(case)s has no document %(document)s that you may read (%(found)s)",
+                                 case=args.case_id, document=repr(args.order_id),
+                                 found=", ".join(found) or _("no documents")), http=False)
         data = await backend.download(args.case_id, document, fmt)
         if fmt == "pdf" and hashlib.sha256(data).hexdigest() != document["pdf_sha256"]:
-            raise Unreachable(f"the PDF of {args.order_id} does not match the hash in the dossier; nothing was saved")
+            raise Unreachable(_("the PDF of %(document)s does not match the hash in the dossier; nothing was saved",
+                                document=args.order_id))
         await asyncio.to_thread(out.write_bytes, data)
-        checked = ", gelijk aan de hash in het dossier" if fmt == "pdf" else ""
-        print(f"Opgeslagen: {out} ({len(data)} bytes{checked})")
+        if fmt == "pdf":
+            print(_("Saved: %(file)s (%(size)s bytes, equal to the hash in the dossier)", file=out, size=len(data)))
+        else:
+            print(_("Saved: %(file)s (%(size)s bytes)", file=out, size=len(data)))
         return 0
 
     return _run(args, command)
@@ -732,86 +746,105 @@ def _case(args: argparse.Namespace) -> int:
     return _run(args, command)
 
 
+def _stage(stage: Any) -> str:
+    """A stage's name in the reader's language."""
+    return _(glossary.stage_label(stage)) if stage else "-"
+
+
 def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: list[dict[str, Any]]) -> None:
-    print(f"Case {s['case_id']} - employer {s['employer_id']} - stage {s['stage']}")
+    print(_("Case %(case)s - employer %(employer)s - stage %(stage)s", case=s["case_id"], employer=s["employer_id"],
+            stage=_stage(s["stage"])))
     lines: list[tuple[str, Any]] = [
-        ("first sick day", f"{s['first_sick_day']} (week {s['illness_week']}, day {s['illness_day']}; "
-                           f"rule set {s['ruleset']})"),
+        (_("first sick day"), _("%(day)s (week %(week)s, day %(n)s; rule set %(ruleset)s)", day=s["first_sick_day"],
+                                week=s["illness_week"], n=s["illness_day"], ruleset=s["ruleset"])),
     ]
     if s.get("closed_on"):
-        lines.append(("closed", f"{s['closed_on']} ({s.get('outcome') or 'closed'})"))
+        outcome = _(glossary.label(glossary.OUTCOMES, s["outcome"])) if s.get("outcome") else _("closed")
+        lines.append((_("closed"), f"{s['closed_on']} ({outcome})"))
     if s.get("recovered_on"):
-        extra = f"; closes on {s['closes_on_without_relapse']} without a relapse" if s.get("closes_on_without_relapse") else ""
-        lines.append(("recovered on", f"{s['recovered_on']}{extra}"))
+        extra = _("; closes on %(day)s without a relapse", day=s["closes_on_without_relapse"]) \
+            if s.get("closes_on_without_relapse") else ""
+        lines.append((_("recovered on"), f"{s['recovered_on']}{extra}"))
     nxt = s.get("next_deadline")
-    lines.append(("next deadline", f"{_step(nxt)} due {nxt.get('due')}" if nxt else None))
-    lines.append(("overdue", ", ".join(s.get("overdue") or []) or "none"))
-    lines.append(("waiting time ends", s.get("wachttijd_ends")))
+    lines.append((_("next deadline"), _("%(step)s due %(day)s", step=_step(nxt), day=nxt.get("due")) if nxt else None))
+    lines.append((_("overdue"), ", ".join(s.get("overdue") or []) or _("none")))
+    lines.append((_("waiting time ends"), s.get("wachttijd_ends")))
     if s.get("spoor2_running") or s.get("spoor2_status") or s.get("spoor2_result"):
-        parts = [f"status {s.get('spoor2_status')}"]
+        parts = [_("status %(status)s", status=_(glossary.label(glossary.SPOOR2_STATUSES, s.get("spoor2_status"))))]
         if s.get("spoor2_phase"):
-            parts.append(f"phase {s['spoor2_phase']}")
+            parts.append(_("phase %(phase)s", phase=s["spoor2_phase"]))
         if s.get("spoor2_coach_id"):
-            parts.append(f"coach {s['spoor2_coach_id']}")
+            parts.append(_("coach %(coach)s", coach=s["spoor2_coach_id"]))
         if s.get("spoor2_result"):
-            parts.append(f"result {s['spoor2_result']}")
-        lines.append(("spoor 2", ", ".join(parts)))
+            parts.append(_("result %(result)s", result=_(glossary.label(glossary.SPOOR2_OUTCOMES, s["spoor2_result"]))))
+        lines.append((_("spoor 2"), ", ".join(parts)))
     if s.get("loonsanctie"):
         ls = s["loonsanctie"]
-        lines.append(("loonsanctie", f"{ls.get('weeks')} weeks, imposed {ls.get('imposed_on')}"))
+        lines.append((_("loonsanctie"), _("%(weeks)s weeks, imposed %(day)s", weeks=ls.get("weeks"), day=ls.get("imposed_on"))))
     if s.get("escalation_level") is not None:
-        esc = f"level {s['escalation_level']}"
+        esc = _("level %(level)s", level=s["escalation_level"])
         if s.get("stalled_since"):
-            esc += f", stalled since {s['stalled_since']}"
+            esc += _(", stalled since %(day)s", day=s["stalled_since"])
         if s.get("escalation_reason"):
-            esc += f" ({s['escalation_reason']})"
-        lines.append(("escalation", esc))
+            esc += f" ({_(glossary.label(glossary.ESCALATION_REASONS, s['escalation_reason']))})"
+        lines.append((_("escalation"), esc))
     if s.get("expected"):
         e = s["expected"]
-        lines.append(("expected", f"{e.get('what')} by {e.get('by')} ({e.get('context')})"))
-    width = max(len(k) for k, _ in lines)
+        lines.append((_("expected"), _("%(what)s by %(day)s (%(context)s)", what=e.get("what"), day=e.get("by"),
+                                       context=e.get("context"))))
+    width = max(len(k) for k, _v in lines)
     for k, v in lines:
         print(f"  {k + ':':<{width + 1}}  {_cell(v)}")
-    print("\nDeadlines")
-    _table(["step", "due", "status", "done on", "note"],
-           [[_step(d), d.get("due"), d.get("status") + (" (late)" if d.get("late") else ""), d.get("done_on"),
-             _deadline_note(d)] for d in deadlines])
-    print("\nDossier")
-    _table(["#", "date", "role", "kind", "summary"],
-           [[e.get("seq"), e.get("on"), (e.get("actor") or {}).get("role"), e.get("kind"), _entry_text(e)]
-            for e in dossier])
+    print("\n" + _("Deadlines"))
+    _table([_("step"), _("due"), _("status"), _("done on"), _("note")],
+           [[_step(d), d.get("due"), _deadline_status(d), d.get("done_on"), _deadline_note(d)] for d in deadlines])
+    print("\n" + _("Dossier"))
+    _table(["#", _("date"), _("by"), _("what")],
+           [[e.seq, e.on.isoformat(), dossier_text.actor(e.actor), text] for e, text in _dossier_lines(dossier)])
+
+
+def _dossier_lines(dossier: list[dict[str, Any]]) -> list[tuple[Any, str]]:
+    """The dossier newest first (by date, then by entry number), each entry with the sentence the dashboard and the
+    documents show for it; an overdue observation says how it stands now."""
+    from domain.models import DossierEntry
+    from domain.observations import Observation
+
+    entries = [DossierEntry.model_validate(e) for e in dossier]
+    seen = {e["seq"]: Observation.model_validate(e["observation"]) for e in dossier if e.get("observation")}
+    entries.sort(key=lambda e: (e.on, e.seq), reverse=True)
+    return [(e, dossier_text.describe(e, seen=seen)) for e in entries]
 
 
 def _print_toets(toets: dict[str, Any] | None) -> None:
     """The poortwachtertoets's verdict and its open points, in the assessor's order."""
     if not toets:
         return
-    print(f"\nPoortwachtertoets ({toets.get('as_of')}): {toets.get('verdict')}")
-    labels = {step.value: label for step, label in TOETS_LABELS.items()}
+    print("\n" + _("Poortwachtertoets (%(day)s): %(verdict)s", day=toets.get("as_of"), verdict=toets.get("verdict")))
     for p in toets.get("points", []):
         if p.get("status") == "open":
-            print(f"  ! {labels.get(p.get('step'), p.get('step'))} {p.get('label')}: {p.get('detail')}")
-
-
-def _entry_text(e: dict[str, Any]) -> str:
-    """An entry's summary; an overdue observation with how it stands now (the dashboard's and documents' words)."""
-    if not e.get("observation"):
-        return str(e.get("summary"))
-    return f"{e.get('summary')} [{standing(Observation.model_validate(e['observation']))}]"
+            step = _(glossary.label(glossary.TOETS_STEPS, p.get("step")))
+            print(f"  ! {step} {p.get('label')}: {p.get('detail')}")
 
 
 def _step(d: dict[str, Any]) -> str:
     return f"{d['key']} #{d['occurrence']}" if d.get("occurrence") else d["key"]
 
 
+def _deadline_status(d: dict[str, Any]) -> str:
+    status = _(glossary.label(glossary.DEADLINE_STATUSES, d.get("status")))
+    return _("%(status)s (late)", status=status) if d.get("late") else status
+
+
 def _deadline_note(d: dict[str, Any]) -> str | None:
     if d.get("waived_because"):
-        return f"waived: {d['waived_because']}"
+        return _("waived: %(reason)s", reason=d["waived_because"])
     dev = d.get("deviation")
     if dev:
-        return f"moved to {dev.get('new_due')}: {dev.get('reason')}" if dev.get("new_due") else f"deviated: {dev.get('reason')}"
+        if dev.get("new_due"):
+            return _("moved to %(day)s: %(reason)s", day=dev.get("new_due"), reason=dev.get("reason"))
+        return _("deviated: %(reason)s", reason=dev.get("reason"))
     if not d.get("tracked", True):
-        return "milestone"
+        return _("milestone")
     return None
 
 
@@ -821,22 +854,23 @@ def _parse_fields(args: argparse.Namespace) -> dict[str, Any]:
         try:
             body = json.loads(args.json_body)
         except ValueError as err:
-            raise BadInput(f"--json-body: not JSON ({err})") from None
+            raise BadInput(_("--json-body: not JSON (%(error)s)", error=err)) from None
         if not isinstance(body, dict):
-            raise BadInput("--json-body: must be a JSON object of the action's fields")
+            raise BadInput(_("--json-body: must be a JSON object of the action's fields"))
         fields.update(body)
     for item in args.field:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            raise BadInput(f"--field: {item!r} is not name=value")
+            raise BadInput(_("--field: %(item)s is not name=value", item=repr(item)))
         try:
             fields[name] = json.loads(text)
         except ValueError:
             fields[name] = text
     for name, given_by in _RESERVED_FIELDS.items():
         if name in fields:
-            raise BadInput(f"{name}: not a field of the body; it is given by {given_by}")
+            raise BadInput(_("%(name)s: not a field of the body; it is given by %(given_by)s", name=name,
+                             given_by=_(given_by)))
     if args.on is not None:
         fields["on"] = args.on.isoformat()
     fields.setdefault("on", _today().isoformat())
@@ -850,10 +884,13 @@ def _check_kind(kind: str, spoor2: bool) -> None:
     known, other = (SPOOR2_ACTION_ROLES, ACTION_ROLES) if spoor2 else (ACTION_ROLES, SPOOR2_ACTION_ROLES)
     if kind in known:
         return
-    what = "spoor 2 trajectory action" if spoor2 else "case action"
-    hint = (" (it is a case action: leave out --spoor2)" if spoor2 else " (it is a spoor 2 action: add --spoor2)") \
-        if kind in other else f" (known: {', '.join(sorted(known))})"
-    raise BadInput(f"KIND: {kind!r} is not a {what}{hint}")
+    if kind in other:
+        hint = _("it is a case action: leave out --spoor2") if spoor2 else _("it is a spoor 2 action: add --spoor2")
+    else:
+        hint = _("known: %(kinds)s", kinds=", ".join(sorted(known)))
+    if spoor2:
+        raise BadInput(_("KIND: %(kind)s is not a spoor 2 trajectory action (%(hint)s)", kind=repr(kind), hint=hint))
+    raise BadInput(_("KIND: %(kind)s is not a case action (%(hint)s)", kind=repr(kind), hint=hint))
 
 
 def _new_key(given: str | None) -> str:
@@ -861,7 +898,7 @@ def _new_key(given: str | None) -> str:
         return given
     key = str(uuid.uuid4())
     # Before the request: if the answer is lost, the same key retries it safely.
-    print(f"spoorwerk: idempotency key {key} (repeat with --key {key} to retry safely)", file=sys.stderr)
+    print(_("spoorwerk: idempotency key %(key)s (repeat with --key %(key)s to retry safely)", key=key), file=sys.stderr)
     return key
 
 
@@ -872,14 +909,24 @@ def _record(args: argparse.Namespace, kind: str, fields: dict[str, Any], *, spoo
         if args.json:
             _print_json(result)
             return 0
+        from domain.models import DossierEntry
+
         e = result["entry"]
-        where = f"trajectory status {result['status']}" if spoor2 else f"stage {result['stage']}"
-        first = "recorded" if result.get("applied", True) else "already recorded by this key (applied once)"
-        print(f"{first}: {e['kind']} on case {args.case_id} ({where})")
+        if spoor2:
+            where = _("trajectory status %(status)s",
+                      status=_(glossary.label(glossary.SPOOR2_STATUSES, result["status"])))
+        else:
+            where = _("stage %(stage)s", stage=_stage(result["stage"]))
+        if result.get("applied", True):
+            print(_("recorded: %(kind)s on case %(case)s (%(where)s)", kind=e["kind"], case=args.case_id, where=where))
+        else:
+            print(_("already recorded by this key (applied once): %(kind)s on case %(case)s (%(where)s)",
+                    kind=e["kind"], case=args.case_id, where=where))
         actor = e.get("actor") or {}
+        entry = DossierEntry.model_validate(e)
         print(f"  #{e.get('seq')}  {e.get('on')}  {actor.get('role')}{'/' + actor['id'] if actor.get('id') else ''}  "
-              f"{e.get('summary')}")
-        print(f"  key: {result.get('action_id', key)}")
+              f"{dossier_text.describe(entry)}")
+        print("  " + _("key: %(key)s", key=result.get("action_id", key)))
         return 0
 
     return _run(args, command)
@@ -909,10 +956,11 @@ def _open(args: argparse.Namespace) -> int:
             _print_json(opened)
             return 0
         if opened.get("created", True):
-            print(f"opened case {opened['case_id']} (employer {args.employer}, first sick day {args.first_sick_day})")
+            print(_("opened case %(case)s (employer %(employer)s, first sick day %(day)s)", case=opened["case_id"],
+                    employer=args.employer, day=args.first_sick_day))
         else:
-            print(f"case {opened['case_id']} was opened before by this key")
-        print(f"  key: {key}")
+            print(_("case %(case)s was opened before by this key", case=opened["case_id"]))
+        print("  " + _("key: %(key)s", key=key))
         return 0
 
     return _run(args, command)
@@ -923,11 +971,6 @@ def _open(args: argparse.Namespace) -> int:
 # `spoorwerk audit` reads the service's own database (Settings().database) directly, not the API: who may
 # open that database is operations by definition. Its own read is recorded too (what=audit, channel cli).
 
-_AUDIT_WHAT_NL = {"case": "zaak", "deadlines": "termijnen", "dossier": "dossier", "state": "toestand",
-                  "poortwachtertoets": "poortwachtertoets", "spoor2": "spoor 2", "document": "document",
-                  "codec_decode": "ontsleutelde payload", "audit": "audit", "documents": "documentenlijst",
-                  "cases": "zakenlijst"}
-_AUDIT_OUTCOME_NL = {"allowed": "toegestaan", "refused": "geweigerd", "not_found": "niet gevonden"}
 
 
 def _audit_word(kind: str):
@@ -937,7 +980,8 @@ def _audit_word(kind: str):
 
         words = [w.value for w in getattr(audit, kind)]
         if text not in words:
-            raise argparse.ArgumentTypeError(f"{text!r} is onbekend (kies uit: {', '.join(words)})")
+            raise argparse.ArgumentTypeError(_("%(text)s is unknown (choose from: %(words)s)", text=repr(text),
+                                                 words=", ".join(words)))
         return text
     return parse
 
@@ -946,26 +990,26 @@ def _add_audit_parser(sub: Any) -> None:
     from domain.models import Role
 
     aud = sub.add_parser(
-        "audit", help="wie las welke zaak, welk dossier of document (de leesaudit)",
-        description="Elke inzage van een zaak, dossier, document of ontsleutelde payload (wie, welke rol, wat, wanneer, "
-                    "met welke uitkomst), nieuwste eerst, uit de eigen database van de service (SPOORWERK_DATABASE_URL; "
-                    "standaard spoorwerk.db in SPOORWERK_DATA_DIR). Ook deze inzage wordt vastgelegd.")
-    aud.add_argument("--case", dest="case_id", type=_opaque_id, metavar="ID", help="inzagen van deze zaak")
-    aud.add_argument("--reader", dest="reader_id", type=_opaque_id, metavar="ID", help="inzagen door deze gebruiker")
-    aud.add_argument("--role", dest="reader_role", choices=[r.value for r in Role], metavar="ROL",
-                     help="inzagen in deze rol (operations, casemanager, bedrijfsarts, werkgever, ...)")
-    aud.add_argument("--what", type=_audit_word("What"), metavar="WAT",
-                     help="wat er gelezen is (case, deadlines, dossier, state, document, codec_decode, ...)")
-    aud.add_argument("--outcome", type=_audit_word("Outcome"), metavar="UITKOMST", help="allowed, refused of not_found")
-    aud.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="vanaf deze dag (Nederlandse kalenderdag)")
-    aud.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="tot en met deze dag")
-    aud.add_argument("--limit", type=_bounded(1, 500, "a number of reads"), default=100, metavar="N",
-                     help="hoogstens N inzagen (1-500, standaard 100)")
-    aud.add_argument("--cursor", type=_bounded(1, 2**63 - 1, "a cursor"), metavar="N",
-                     help="verder na een eerdere lijst (de cursor die daaronder staat)")
+        "audit", help=_("who read which case, dossier or document (the read audit)"),
+        description=_("Every read of a case, dossier, document or decrypted payload (who, in which role, what, when, "
+                      "with which outcome), newest first, from the service's own database (SPOORWERK_DATABASE_URL; "
+                      "default spoorwerk.db in SPOORWERK_DATA_DIR). This read is recorded too."))
+    aud.add_argument("--case", dest="case_id", type=_opaque_id, metavar="ID", help=_("reads of this case"))
+    aud.add_argument("--reader", dest="reader_id", type=_opaque_id, metavar="ID", help=_("reads by this user"))
+    aud.add_argument("--role", dest="reader_role", choices=[r.value for r in Role], metavar=_("ROLE"),
+                     help=_("reads in this role (operations, casemanager, bedrijfsarts, werkgever, ...)"))
+    aud.add_argument("--what", type=_audit_word("What"), metavar=_("WHAT"),
+                     help=_("what was read (case, deadlines, dossier, state, document, codec_decode, ...)"))
+    aud.add_argument("--outcome", type=_audit_word("Outcome"), metavar=_("OUTCOME"), help=_("allowed, refused or not_found"))
+    aud.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help=_("from this day (Dutch calendar day)"))
+    aud.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help=_("up to and including this day"))
+    aud.add_argument("--limit", type=_bounded(1, 500, N_("a number of reads")), default=100, metavar="N",
+                     help=_("at most N reads (1-500, default 100)"))
+    aud.add_argument("--cursor", type=_bounded(1, 2**63 - 1, N_("a cursor")), metavar="N",
+                     help=_("continue after an earlier list (the cursor shown below it)"))
     aud.add_argument("--actor-id", type=_opaque_id, default=DEFAULT_ACTOR_ID, metavar="ID",
-                     help=f"het operations-id waaronder deze inzage wordt vastgelegd (standaard {DEFAULT_ACTOR_ID})")
-    aud.add_argument("--json", action="store_true", help="JSON in plaats van een tabel")
+                     help=_("the operations id this read is recorded under (default %(id)s)", id=DEFAULT_ACTOR_ID))
+    aud.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     aud.set_defaults(func=_audit)
 
 
@@ -983,7 +1027,7 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         url = Settings().database
     except ValidationError as err:
-        return _fail(f"configuration: {_settings_problems(err)}")
+        return _fail(_("configuration: %(problems)s", problems=_settings_problems(err)))
     try:
         store = AuditStore(open_database(url))
         page = store.query(case_id=args.case_id, reader_id=args.reader_id, reader_role=args.reader_role, what=args.what,
@@ -993,29 +1037,46 @@ def _audit(args: argparse.Namespace) -> int:
     except ValueError as err:  # --until before --since
         return _fail(f"--{err}")
     except ArgumentError as err:
-        return _fail(f"configuration: SPOORWERK_DATABASE_URL is not a usable database URL ({err})")
+        return _fail(_("configuration: SPOORWERK_DATABASE_URL is not a usable database URL (%(error)s)", error=err))
     except SQLAlchemyError as err:
         detail = str(getattr(err, "orig", None) or err).splitlines()[0][:300]
-        print(f"spoorwerk: de database van de service is niet bereikbaar: {detail}", file=sys.stderr)
+        print(_("spoorwerk: the service's database cannot be reached: %(detail)s", detail=detail), file=sys.stderr)
         return EXIT_UNREACHABLE
     if args.json:
         _print_json(page.model_dump(mode="json"))
         return 0
     if not page.records:
-        print("geen inzagen gevonden")
+        print(_("no reads found"))
         return 0
-    _table(["nr", "tijdstip (NL)", "rol", "lezer", "gelezen", "zaak", "object", "uitkomst", "via"],
-           [[r.id, (r.at + utc_offset(r.at)).strftime("%Y-%m-%d %H:%M:%S"), r.reader_role, r.reader_id,
-             _AUDIT_WHAT_NL.get(r.what, r.what), r.case_id, r.object_id, _AUDIT_OUTCOME_NL.get(r.outcome, r.outcome),
-             r.channel.value] for r in page.records])
+    _table([_("no."), _("time (NL)"), _("role"), _("reader"), _("read"), _("case"), _("object"), _("outcome"),
+            _("via")],
+           [[r.id, (r.at + utc_offset(r.at)).strftime("%Y-%m-%d %H:%M:%S"), _(glossary.role_label(r.reader_role)),
+             r.reader_id, _(glossary.label(glossary.AUDIT_READS, r.what)), r.case_id, r.object_id,
+             _(glossary.label(glossary.AUDIT_OUTCOMES, r.outcome)), r.channel.value] for r in page.records])
     n = len(page.records)
-    more = f" (er zijn er meer: --cursor {page.next_cursor})" if page.next_cursor else ""
-    print(f"\n{n} {'inzage' if n == 1 else 'inzagen'}{more}")
+    if page.next_cursor:
+        print("\n" + ngettext("%(num)s read (there are more: --cursor %(cursor)s)",
+                              "%(num)s reads (there are more: --cursor %(cursor)s)", n, cursor=page.next_cursor))
+    else:
+        print("\n" + ngettext("%(num)s read", "%(num)s reads", n))
     return 0
+
+
+def _configured_language() -> str:
+    """SPOORWERK_LANGUAGE through the settings; Dutch when the settings do not load (their error shows later)."""
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        return Settings().language
+    except ValidationError:
+        return os.environ.get("SPOORWERK_LANGUAGE", i18n.DEFAULT_LANGUAGE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spoorwerk` command (called with `argv`, it only returns the exit code)."""
+    i18n.set_language(_configured_language())
     args = _parser().parse_args(argv)
     code = args.func(args)
     if argv is None and getattr(args, "direct", False):

@@ -112,7 +112,7 @@ _env.filters["status_label"] = _per_request(lambda s: _(glossary.DEADLINE_STATUS
 _env.filters["outcome_label"] = _per_request(lambda o: _(glossary.OUTCOMES.get(_key(o), _key(o))))
 _env.filters["detail_label"] = _per_request(lambda kind, name: _(glossary.detail_label(_key(kind), _key(name))))
 _env.filters["escalation_reason"] = _per_request(lambda r: _(glossary.ESCALATION_REASONS.get(_key(r), _key(r))))
-_env.filters["trajectory_status"] = _per_request(lambda s: _(glossary.TRAJECTORY_STATUSES.get(_key(s), _key(s))))
+_env.filters["trajectory_status"] = _per_request(lambda s: _(glossary.SPOOR2_STATUSES.get(_key(s), _key(s))))
 _env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
 _env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
@@ -465,7 +465,7 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
         ends = trajectory.ended_on or today
         span = {"x": t.x(trajectory.started_on), "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
                 "title": _("Spoor 2 since %(day)s: %(status)s", day=i18n.format_day(trajectory.started_on),
-                           status=_(glossary.TRAJECTORY_STATUSES.get(trajectory.status.value, trajectory.status.value)))}
+                           status=_(glossary.SPOOR2_STATUSES.get(trajectory.status.value, trajectory.status.value)))}
         for p in trajectory.phases:
             until = p.completed_on or today
             x0, x1 = t.x(p.started_on), t.x(until)

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    language: Literal["nl", "en"] = Field(
+        default="nl", description="The language of the CLI and of the notifications Spoorwerk sends (the dashboard "
+                                  "follows each person's own choice)")
 
     notification_log: Path | None = Field(
         default=None, description="JSON-lines file the embedded notification channel writes; default data_dir"

@@ -1,8 +1,9 @@
-"""`spoorwerk calendar`, as installed with the package."""
+"""`spoorwerk calendar`, as installed with the package: Dutch by default, English with SPOORWERK_LANGUAGE=en."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,11 @@ def spoorwerk() -> str:
     return str(beside) if beside.exists() else shutil.which("spoorwerk") or pytest.fail("spoorwerk is not installed")
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([spoorwerk(), *args], capture_output=True, text=True, timeout=60)
+def run(*args: str, language: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SPOORWERK_LANGUAGE"}
+    if language:
+        env["SPOORWERK_LANGUAGE"] = language
+    return subprocess.run([spoorwerk(), *args], capture_output=True, text=True, timeout=60, env=env)
 
 
 def test_calendar_json_from_the_installed_command():
@@ -50,7 +54,8 @@ def test_calendar_with_recovery_and_relapse_moves_deadlines(capsys):
 def test_calendar_table(capsys):
     assert main(["calendar", "--first-sick-day", "2012-03-05"]) == 0
     out = capsys.readouterr().out
-    assert "rule set wia-2006" in out
+    assert "Eerste ziektedag 2012-03-05 - regelset wia-2006" in out
+    assert out.splitlines()[2].split() == ["stap", "uiterlijk", "dag", "omschrijving"]
     line = next(l for l in out.splitlines() if l.startswith("wia_aanvraag"))
     assert "2013-12-01" in line  # week 91 for a case that began before 2013
 
@@ -58,17 +63,17 @@ def test_calendar_table(capsys):
 def test_calendar_gap_of_four_weeks_shows_the_new_case(capsys):
     assert main(["calendar", "--first-sick-day", "2025-01-06", "--recovered", "2025-01-20", "--relapse", "2025-03-03", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["first_sick_day"] == "2025-03-03" and "starts a new case" in out["notes"][0]
+    assert out["first_sick_day"] == "2025-03-03" and "begint een nieuwe zaak" in out["notes"][0]
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--recovered", "2025-01-20", "--relapse", "2025-01-15"], "--relapse: 2025-01-15 is not after the recovery on 2025-01-20"),
-        (["--relapse", "2025-02-01"], "a relapse follows a recovery"),
+        (["--relapse", "2025-02-01"], "een terugval volgt op een herstel"),
         (["--recovered", "2025-01-01"], "--recovered: 2025-01-01 is not after the sick period"),
         (["--recovered", "2025-01-20", "--relapse", "2025-02-01", "--recovered", "2025-01-25"], "--recovered: 2025-01-25 is not after"),
-        (["--recovered", "2025-01-20", "--recovered", "2025-02-20"], "two recoveries need a relapse between them"),
+        (["--recovered", "2025-01-20", "--recovered", "2025-02-20"], "tussen twee herstelmeldingen hoort een terugval"),
     ],
 )
 def test_calendar_refuses_impossible_input_with_exit_code_2(args, message):
@@ -79,4 +84,13 @@ def test_calendar_refuses_impossible_input_with_exit_code_2(args, message):
 
 def test_calendar_refuses_a_malformed_date():
     done = run("calendar", "--first-sick-day", "6-1-2025")
-    assert done.returncode == 2 and "'6-1-2025' is not a date (use YYYY-MM-DD)" in done.stderr
+    assert done.returncode == 2 and "'6-1-2025' is geen datum (gebruik JJJJ-MM-DD)" in done.stderr
+
+
+def test_the_command_speaks_english_when_asked():
+    table = run("calendar", "--first-sick-day", "2012-03-05", language="en")
+    assert table.returncode == 0, table.stderr
+    assert "First sick day 2012-03-05 - rule set wia-2006" in table.stdout
+    assert table.stdout.splitlines()[2].split() == ["step", "due", "day", "description"]
+    wrong = run("calendar", "--first-sick-day", "2025-01-06", "--relapse", "2025-02-01", language="en")
+    assert wrong.returncode == 2 and "spoorwerk: error: --relapse: 1 relapses but only 0 recoveries" in wrong.stderr

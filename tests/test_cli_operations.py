@@ -47,8 +47,10 @@ def new_id(prefix: str) -> str:
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The command's environment: Dutch unless `extra` says SPOORWERK_LANGUAGE=en."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE")}
+           if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE",
+                        "SPOORWERK_LANGUAGE")}
     # No token file of a local `make run` may stand in for the token a test gives.
     env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
     return env | extra
@@ -64,8 +66,20 @@ async def run(*args: str, env: dict[str, str]) -> Done:
 
 @pytest.fixture
 def cli(api_server, tmp_path):
-    """Run `spoorwerk ...` against the test API, as operations unless another --token is given."""
+    """Run `spoorwerk ...` against the test API, as operations unless another --token is given (in Dutch)."""
     env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"])
+
+    async def call(*args: str) -> Done:
+        return await run(*args, env=env)
+
+    return call
+
+
+@pytest.fixture
+def cli_en(api_server, tmp_path):
+    """The same in English: the refusals' own words are then the API's English ones, whatever it translates."""
+    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"],
+                   SPOORWERK_LANGUAGE="en")
 
     async def call(*args: str) -> Done:
         return await run(*args, env=env)
@@ -85,7 +99,7 @@ async def test_open_list_show_act_and_retry_once(cli):
     first_sick_day = (today() - timedelta(days=3)).isoformat()
     opened = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day, "--key", f"open-{case_id}")
     assert opened.rc == 0, opened.err
-    assert f"opened case {case_id}" in opened.out
+    assert f"zaak {case_id} geopend" in opened.out
     again = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day,
                       "--key", f"open-{case_id}", "--json")
     assert again.rc == 0 and again.json() == {"case_id": case_id, "created": False}
@@ -98,16 +112,17 @@ async def test_open_list_show_act_and_retry_once(cli):
     table = await cli("cases", "--employer", employer, "--stage", "ziekmelding")
     assert table.rc == 0, table.err
     header, line = table.out.splitlines()[:2]
-    assert header.split() == ["case", "employer", "stage", "first", "sick", "day", "next", "deadline", "phase", "overdue", "level"]
-    assert line.split()[:4] == [case_id, employer, "ziekmelding", first_sick_day] and line.split()[-3:] == ["-", "no", "0"]
+    assert header.split() == ["zaak", "werkgever", "fase", "eerste", "ziektedag", "volgende", "termijn", "fase", "te",
+                              "laat", "niveau"]
+    assert line.split()[:4] == [case_id, employer, "Ziekmelding", first_sick_day] and line.split()[-3:] == ["-", "nee", "0"]
     none = await cli("cases", "--employer", employer, "--stage", "spoor2")
-    assert none.rc == 0 and "no cases match" in none.out
+    assert none.rc == 0 and "geen zaken gevonden" in none.out
 
     # Shown: summary, deadlines, dossier.
     shown = await cli("case", case_id)
     assert shown.rc == 0, shown.err
-    assert f"Case {case_id} - employer {employer} - stage ziekmelding" in shown.out
-    assert "week 1, day 4" in shown.out and "\nDeadlines\n" in shown.out and "\nDossier\n" in shown.out
+    assert f"Zaak {case_id} - werkgever {employer} - fase Ziekmelding" in shown.out
+    assert "week 1, dag 4" in shown.out and "\nTermijnen\n" in shown.out and "\nDossier\n" in shown.out
     assert any(l.startswith("probleemanalyse ") and "open" in l for l in shown.out.splitlines())
     # The poortwachtertoets's verdict: nothing due yet on a new case, so no open points.
     assert "\nPoortwachtertoets (" in shown.out and "Geen open punten" in shown.out
@@ -117,8 +132,9 @@ async def test_open_list_show_act_and_retry_once(cli):
     acted = await cli("act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail",
                       "--on", today().isoformat())
     assert acted.rc == 0, acted.err
-    assert f"recorded: ziekmelding_arbodienst_sent on case {case_id}" in acted.out
-    assert "operations/ops-1" in acted.out and f"key: {key}" in acted.out
+    assert f"vastgelegd: ziekmelding_arbodienst_sent op zaak {case_id}" in acted.out
+    assert "operations/ops-1" in acted.out and f"sleutel: {key}" in acted.out
+    assert "Ziekmelding bij de arbodienst / bedrijfsarts" in acted.out
     before = (await cli("case", case_id, "--json")).json()
     entry = next(e for e in before["dossier"] if e["action_id"] == key)
     assert entry["kind"] == "ziekmelding_arbodienst_sent" and entry["details"] == {"note": "sent by mail"}
@@ -133,9 +149,15 @@ async def test_open_list_show_act_and_retry_once(cli):
     after = (await cli("case", case_id, "--json")).json()
     assert after["dossier"] == before["dossier"]
 
+    # The dossier reads as sentences, newest first: the ziekmelding of today above the opening three days ago.
+    dossier = (await cli("case", case_id)).out.split("\nDossier\n", 1)[1].splitlines()[1:]
+    assert "Ziekmelding bij de arbodienst / bedrijfsarts" in dossier[0]
+    assert any("Zaak geopend; eerste ziektedag" in line for line in dossier[1:])
+    assert not any("_sent" in line or "case_opened" in line for line in dossier)
+
     # Without --key a fresh key is made and printed first, so the request can be retried with it.
     fresh = await cli("act", case_id, "evaluatie_held", "--json")  # refused, but the key was printed
-    assert fresh.rc == 1 and "idempotency key " in fresh.err and "--key" in fresh.err
+    assert fresh.rc == 1 and "idempotentiesleutel " in fresh.err and "--key" in fresh.err
 
 
 async def test_listing_follows_pages_up_to_the_limit(cli):
@@ -150,10 +172,11 @@ async def test_listing_follows_pages_up_to_the_limit(cli):
     rest = await cli("cases", "--employer", employer, "--page-token", first.json()["next_page_token"], "--json")
     assert sorted(listed(first) + listed(rest)) == sorted(ids)
     table = await cli("cases", "--employer", employer, "--page-size", "1", "--limit", "2")
-    assert table.rc == 0 and "2 cases (there may be more: raise --limit)" in table.out
+    assert table.rc == 0 and "2 zaken (er kunnen er meer zijn: verhoog --limit)" in table.out
 
 
-async def test_refusals_exit_1_with_the_reason(cli, api_server):
+async def test_refusals_exit_1_with_the_reason(cli_en, api_server):
+    cli = cli_en
     case_id = new_id("C")
     assert (await cli("open", case_id, "--employer", "E-api", "--first-sick-day", today().isoformat())).rc == 0
 
@@ -180,10 +203,10 @@ async def test_refusals_exit_1_with_the_reason(cli, api_server):
     assert "Traceback" not in early.err + werkgever.err + missing.err + unknown.err
 
 
-async def test_acknowledging_an_escalation(cli):
+async def test_acknowledging_an_escalation(cli, cli_en):
     case_id = new_id("C")
     assert (await cli("open", case_id, "--employer", new_id("E"), "--first-sick-day", today().isoformat())).rc == 0
-    calm = await cli("ack", case_id, "--reason", "looked at it")
+    calm = await cli_en("ack", case_id, "--reason", "looked at it")
     assert calm.rc == 1 and "refused (HTTP 409): escalation_acknowledged: the case is not escalated" in calm.err
 
     reported = await cli("act", case_id, "stagnation_reported", "--json")
@@ -194,15 +217,16 @@ async def test_acknowledging_an_escalation(cli):
 
     acked = await cli("ack", case_id, "--reason", "seen; calling the employer today")
     assert acked.rc == 0, acked.err
-    assert f"recorded: escalation_acknowledged on case {case_id}" in acked.out
+    assert f"vastgelegd: escalation_acknowledged op zaak {case_id}" in acked.out
     shown = await cli("case", case_id)
-    assert "escalation_acknowledged" in shown.out and "escalation:" in shown.out
+    assert "Escalatie gezien en in behandeling: seen; calling the employer today" in shown.out
+    assert "escalatie:" in shown.out
     # The stagnation without a deskundigenoordeel is an open point of the toets, in the assessor's order.
     assert "! 3. Zijn de re-integratie-inspanningen voldoende? Deskundigenoordeel" in shown.out
 
 
 async def test_the_embedded_workers_token_file_is_the_default_token(api_server, tmp_path):
-    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url)
+    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_LANGUAGE="en")
     without = await run("cases", "--employer", "E-none", env=env)
     assert without.rc == 1 and "refused (HTTP 401): a valid bearer token is required" in without.err
     (tmp_path / "data").mkdir()
@@ -213,18 +237,18 @@ async def test_the_embedded_workers_token_file_is_the_default_token(api_server, 
 
 
 BAD_INPUT = [
-    (["cases", "--deadline-before", "2025-13-01"], "'2025-13-01' is not a date"),
-    (["cases", "--overdue", "--not-overdue"], "not allowed with argument"),
-    (["cases", "--min-level", "4"], "is not an escalation level"),
-    (["case", "no/such"], "is not an opaque id"),
-    (["act", "C1", "evaluatie_held", "--json-body", "{nope"], "--json-body: not JSON"),
-    (["act", "C1", "evaluatie_held", "--json-body", "[1, 2]"], "--json-body: must be a JSON object"),
-    (["act", "C1", "evaluatie_held", "--field", "note"], "--field: 'note' is not name=value"),
-    (["act", "C1", "evaluatie_held", "--field", "action_id=x"], "action_id: not a field of the body; it is given by --key"),
-    (["act", "C1", "no_such_action"], "KIND: 'no_such_action' is not a case action"),
-    (["act", "C1", "intake_held"], "it is a spoor 2 action: add --spoor2"),
-    (["act", "C1", "evaluatie_held", "--key", "no spaces"], "is not an idempotency key"),
-    (["open", "C1", "--employer", "E1", "--first-sick-day", "6-1-2025"], "is not a date"),
+    (["cases", "--deadline-before", "2025-13-01"], "'2025-13-01' is geen datum"),
+    (["cases", "--overdue", "--not-overdue"], "not allowed with argument"),  # argparse's own words
+    (["cases", "--min-level", "4"], "is geen escalatieniveau"),
+    (["case", "no/such"], "is geen geldig id"),
+    (["act", "C1", "evaluatie_held", "--json-body", "{nope"], "--json-body: geen JSON"),
+    (["act", "C1", "evaluatie_held", "--json-body", "[1, 2]"], "--json-body: moet een JSON-object zijn"),
+    (["act", "C1", "evaluatie_held", "--field", "note"], "--field: 'note' is niet naam=waarde"),
+    (["act", "C1", "evaluatie_held", "--field", "action_id=x"], "action_id: geen veld van de body; het volgt uit --key"),
+    (["act", "C1", "no_such_action"], "KIND: 'no_such_action' is geen actie op een zaak"),
+    (["act", "C1", "intake_held"], "het is een actie op spoor 2: voeg --spoor2 toe"),
+    (["act", "C1", "evaluatie_held", "--key", "no spaces"], "is geen idempotentiesleutel"),
+    (["open", "C1", "--employer", "E1", "--first-sick-day", "6-1-2025"], "is geen datum"),
     (["ack", "C1"], "the following arguments are required: --reason"),
 ]
 
@@ -251,11 +275,11 @@ async def test_unreachable_api_or_temporal_exits_3(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
     done = await run("cases", "--api", url, "--token", "t", env=base_env(tmp_path))
     assert done.rc == 3 and done.out == ""
-    assert f"spoorwerk: cannot reach the Spoorwerk API at {url}" in done.err and "Traceback" not in done.err
+    assert f"spoorwerk: de Spoorwerk-API op {url} is niet bereikbaar" in done.err and "Traceback" not in done.err
 
     address = f"127.0.0.1:{free_port()}"
     direct = await run("case", "C1", "--direct", env=base_env(tmp_path, TEMPORAL_ADDRESS=address))
-    assert direct.rc == 3 and f"spoorwerk: cannot reach Temporal at {address}" in direct.err
+    assert direct.rc == 3 and f"spoorwerk: Temporal op {address}" in direct.err and "is niet bereikbaar" in direct.err
     assert "Traceback" not in direct.err
 
 
@@ -273,7 +297,7 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     acted = await direct("act", case_id, "ziekmelding_arbodienst_sent", "--actor-id", "ops-night", "--json")
     assert acted.rc == 0, acted.err
     assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
-    refused = await direct("act", case_id, "evaluatie_held")
+    refused = await run("act", case_id, "evaluatie_held", "--direct", env=env | {"SPOORWERK_LANGUAGE": "en"})
     assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: needs a plan_van_aanpak" in refused.err
 
 

@@ -151,4 +151,4 @@ def test_every_field_of_every_action_form_has_a_glossary_label():
 def test_every_trajectory_status_has_a_label():
     from domain.spoor2 import Spoor2Status
 
-    assert {s.value for s in Spoor2Status} <= set(glossary.TRAJECTORY_STATUSES)
+    assert {s.value for s in Spoor2Status} <= set(glossary.SPOOR2_STATUSES)

@@ -492,3 +492,18 @@ def test_pages_render_as_images_that_are_not_blank(late: Seed, nogo: Seed, tmp_p
     for path in sorted(tmp_path.glob("overview-*.png"))[:2]:
         colours += sum(Image.open(path).convert("RGB").convert("HSV").getchannel("S").histogram()[100:])
     assert colours > 1500, colours
+
+
+def test_documents_stay_dutch_whatever_the_language_of_who_asks(late: Seed):
+    """They go to UWV: a person reading Spoorwerk in English still makes the Dutch document, sentence for sentence."""
+    from service import i18n
+
+    order = DocumentOrder(order_id="test-lang", kind=DocumentKind.REINTEGRATIEOVERZICHT, audience=Audience.WERKGEVER,
+                          as_of=late.day(7 * 92))
+    preflight = load_dossier_rules().preflight
+    with i18n.using("en"):
+        english_reader = render_html(order, late.case, late.traj, preflight=preflight)
+        assert i18n.language() == "en"  # and the reader's own language is back after the document
+    assert english_reader == render_html(order, late.case, late.traj, preflight=preflight)
+    assert "Versie werkgever — zonder medische gegevens" in english_reader
+    assert f"Zaak geopend; eerste ziektedag {fmt(late.first)}" in english_reader

@@ -44,3 +44,15 @@ def test_every_stage_role_and_outcome_has_a_label() -> None:
     assert {r.value for r in Role} <= set(glossary.ROLES)
     assert {o.value for o in Outcome} <= set(glossary.OUTCOMES)
     assert glossary.entry_label("no_such_kind") == "no such kind"
+
+
+def test_what_a_stage_expects_is_a_msgid_the_glossary_lists():
+    """A notice says what was expected, translated: each `expects` of the stagnation rules is in the catalogue."""
+    import tomllib
+
+    rules = tomllib.loads((DOMAIN / "stagnation.toml").read_text())
+    expects = {w["expects"] for table in rules.values() if isinstance(table, dict) for ws in table.values()
+               if isinstance(ws, list) for w in ws if isinstance(w, dict) and "expects" in w}
+    expects |= {w["expects"] for ws in rules.values() if isinstance(ws, list) for w in ws
+                if isinstance(w, dict) and "expects" in w}
+    assert len(expects) >= 8 and expects <= glossary.EXPECTATIONS

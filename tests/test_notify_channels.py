@@ -277,3 +277,48 @@ def test_a_channel_without_its_settings_is_refused_by_name(monkeypatch, env, nam
     with pytest.raises(ValueError) as raised:
         Settings()
     assert named in str(raised.value)
+
+
+# ------------------------------------------------------------------ the recipient's language
+
+
+def test_what_the_recipient_reads_is_dutch_by_default_and_english_when_configured(tmp_path) -> None:
+    """The domain keeps msgids (it cannot translate); the activity writes them in SPOORWERK_LANGUAGE."""
+    from domain import spoor2 as s2
+
+    flag = s2.Flag(kind="intake_late", summary="Intake not held by 2026-03-06", due=date(2026, 3, 6))
+    # As it reaches the activity: through the payload converter's JSON.
+    sent = Notification.model_validate_json(s2.notification("C-1", flag).model_dump_json())
+    read = {}
+    for language in ("nl", "en"):
+        settings = settings_for(tmp_path / language, ["log"], **({"language": language} if language == "en" else {}))
+        ActivityEnvironment().run(Notifications.from_settings(settings).notify, sent)
+        [read[language]] = NotificationLog(settings.notification_log_path).read()
+    assert (read["nl"]["subject"], read["nl"]["body"]) == (
+        "Zaak C-1: spoor 2 vraagt aandacht", "Spoor 2-traject van zaak C-1: Intake niet op tijd gehouden (uiterlijk 6 mrt 2026).")
+    assert (read["en"]["subject"], read["en"]["body"]) == (
+        "Case C-1: spoor 2 needs attention", "Spoor 2 trajectory of case C-1: Intake not held in time (due by Mar 6, 2026).")
+    assert "subject_text" not in read["nl"]  # receivers get the words, not the msgids
+
+
+def test_a_notification_recorded_before_its_texts_goes_as_it_was_written(tmp_path) -> None:
+    old = note()
+    settings = settings_for(tmp_path, ["log"])
+    ActivityEnvironment().run(Notifications.from_settings(settings).notify, old)
+    [record] = NotificationLog(settings.notification_log_path).read()
+    assert (record["subject"], record["body"]) == (old.subject, old.body)
+
+
+def test_counts_and_lines_of_a_notice_are_translated_too() -> None:
+    from domain.messages import N_, ngettext, text
+    from service import i18n
+    from service.texts import render
+
+    lines = [text(N_("- %(question)s %(label)s: %(detail)s"), question=text(N_("2. Is there a satisfactory result?")),
+                  label="Re-integratie", detail="geen werk")]
+    body = ngettext("Case %(case)s: dossier check week %(week)s, %(num)s gap",
+                    "Case %(case)s: dossier check week %(week)s, %(num)s gaps", 2, case="C-1", week=80)
+    assert render(body) == "Zaak C-1: dossiercheck week 80, 2 gaten"
+    assert render(lines[0]) == "- 2. Is er een bevredigend resultaat? Re-integratie: geen werk"
+    with i18n.using("en"):
+        assert render(body.model_copy(update={"n": 1})) == "Case C-1: dossier check week 80, 1 gap"

@@ -306,7 +306,7 @@ async def test_worker_down_for_three_weeks_climbs_the_ladder_in_order_and_sends_
                          ("deadline_overdue", "casemanager", "probleemanalyse"),
                          ("escalation_raised", "casemanager", ""), ("escalation_raised", "werkgever", "")]
         level2_notes = [n for n in notes[sent_before:] if n["kind"] == "escalation_raised"]
-        assert all("level 2 (was 1)" in n["body"] for n in level2_notes)
+        assert all("Escalatieniveau 2 (was 1)" in n["body"] for n in level2_notes)
         assert (await driver.summary()).escalation_level == 2
         await driver.save_history("worker_down_three_weeks")
         print(f"\n[worker down 21 days] timers fired meanwhile: {woke}; steps taken on return: {len(new)} in date "

@@ -60,7 +60,8 @@ async def test_phase_1_conversations_stop_escalate_step_by_step_and_resume_deesc
     assert (raised[1].on, raised[1].details["level"]) == (last + timedelta(days=22), 2)
     await sa_value(driver, "EscalationLevel", 2)
     employer = await wait_for(lambda: [n for n in notes(driver, "escalation_raised") if n["recipient_role"] == "werkgever"])
-    assert "talk with your employee" in employer[0]["body"].lower() and "bedrijfsarts" in employer[0]["body"]
+    # In Dutch, the recipient's language by default (SPOORWERK_LANGUAGE).
+    assert "bespreek de re-integratie met uw werknemer" in employer[0]["body"].lower() and "bedrijfsarts" in employer[0]["body"]
 
     # The coach records a conversation again: the stagnation ends, on the dossier with its date.
     resumed = await driver.today()
