@@ -34,13 +34,14 @@ from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from documents.dossier_text import describe, standing_text
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
 from domain.case import COMPLETES, CaseSummary, DeadlineView
 from domain.dossier_check import TOETS_LABELS
 from domain.models import DossierEntry, Role, Stage
-from domain.observations import ObservationState, standing
+from domain.observations import ObservationState
 from domain.spoor2 import TrajectoryView
 from operations import cases
 from operations import spoor2 as trajectories
@@ -116,8 +117,8 @@ _env.filters["trajectory_status"] = _per_request(lambda s: _(glossary.SPOOR2_STA
 _env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
 _env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
-_env.filters["entry_text"] = lambda entry: entry.summary
-_env.filters["standing"] = standing
+_env.filters["entry_text"] = describe
+_env.filters["standing"] = standing_text
 
 
 def _expectation_context(context: str) -> str:
@@ -641,5 +642,5 @@ def add_dashboard(app: FastAPI) -> None:
             step_names={d.key: d.label for d in deadlines},
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
             kinds=kinds, specs=json.dumps(specs), preselect=preselect, closed=summary.closed_on is not None,
-            toets=toets, toets_steps=list(TOETS_LABELS.items()), papers=papers,
+            toets=toets, toets_steps=[(step, _(label)) for step, label in TOETS_LABELS.items()], papers=papers,
         )

@@ -29,11 +29,9 @@ ENGLISH = ("Overview", "Running cases", "Next deadline", "Record", "Sign out", "
 
 
 def _visible(page: str) -> str:
-    """What a person reads on a page: its text and the titles, labels and placeholders of its elements (not the
-    script's data, nor the dossier entries' own sentences, which documents.dossier_text words)."""
+    """What a person reads on a page: its text, the dossier's sentences, and the titles, labels and placeholders of
+    its elements (not the script's data)."""
     page = re.sub(r"<script\b.*?</script>", " ", page, flags=re.S)
-    page = re.sub(r'<span class="text">.*?</span>\s*</li>', " ", page, flags=re.S)
-    page = re.sub(r'(<[^>]* data-kind="[^"]*"[^>]*>)\s*<title>.*?</title>', r"\1", page, flags=re.S)  # their tooltips
     said = re.findall(r'\b(?:title|aria-label|placeholder|label)="([^"]*)"', page)
     page = re.sub(r"<title>(.*?)</title>", r" \1 ", page, flags=re.S)  # SVG titles are the timeline's tooltips
     return html.unescape(re.sub(r"<[^>]+>", " ", page) + " " + " ".join(said))
