@@ -216,3 +216,26 @@ def entry_category(kind: str) -> Category:
 def step_short(key: str) -> str | None:
     """The timeline's short msgid for a statutory step, if it has one."""
     return STEP_SHORT.get(key)
+
+
+# The statutory steps (the deadline keys of domain/rulebook.toml) as a sentence names them, e.g. in a refusal.
+STEPS: dict[str, str] = {
+    "ziekmelding_arbodienst": N_("ziekmelding to the arbodienst"),
+    "probleemanalyse": N_("probleemanalyse"),
+    "plan_van_aanpak": N_("plan van aanpak"),
+    "evaluatie": N_("evaluation of the plan van aanpak"),
+    "ziekmelding_uwv": N_("ziekmelding to UWV (42nd week)"),
+    "eerstejaarsevaluatie": N_("eerstejaarsevaluatie"),
+    "spoor2_start": N_("start of spoor 2"),
+    "wia_brief_uwv": N_("WIA letter from UWV"),
+    "eindevaluatie": N_("eindevaluatie"),
+    "oordeel_werknemer": N_("werknemer's view"),
+    "reintegratieverslag": N_("re-integratieverslag"),
+    "wia_aanvraag": N_("WIA-aanvraag"),
+    "einde_wachttijd": N_("end of the waiting time"),
+}
+
+
+def step_label(key: str) -> str:
+    """The msgid of a statutory step's name in a sentence."""
+    return STEPS.get(str(key), _fallback(str(key)))
