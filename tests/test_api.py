@@ -122,7 +122,7 @@ async def test_a_retried_request_applies_once(api):
     dossier = (await api.get(f"/api/cases/{case_id}/dossier")).json()
     assert [e["kind"] for e in dossier].count("ziekmelding_arbodienst_sent") == 1
     reused = await api.act(case_id, "case_withdrawn", key=key, reason="opened by mistake")
-    assert reused.status_code == 409 and "already used for ziekmelding_arbodienst_sent" in reused.json()["detail"]
+    assert reused.status_code == 409 and "already used for “Ziekmelding to the arbodienst”" in reused.json()["detail"]
 
 
 async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_note(api):
@@ -144,7 +144,7 @@ async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_no
     again = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note=note)
     assert again.status_code == 200 and again.json()["entry"]["seq"] == pa.json()["entry"]["seq"]
     changed = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note="other")
-    assert changed.status_code == 409 and "already used for another probleemanalyse_recorded" in changed.json()["detail"]
+    assert changed.status_code == 409 and "already used for another “Probleemanalyse recorded”" in changed.json()["detail"]
 
 
 async def test_refusals_name_their_reason_with_the_right_status(api, api_server):
@@ -166,10 +166,10 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     assert no_key.status_code == 422 and "Idempotency-Key" in no_key.text
     # Each role rule: 403 naming the roles allowed.
     rules = [
-        ("werkgever", "probleemanalyse_recorded", {}, "a werkgever may not record probleemanalyse_recorded (allowed: bedrijfsarts)"),
+        ("werkgever", "probleemanalyse_recorded", {}, "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)"),
         ("casemanager", "spoor2_consent_given", {}, "allowed: bedrijfsarts"),
         ("reintegratiecoach", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
-        ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record case_withdrawn"),
+        ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record “Case withdrawn”"),
         ("werkgever", "escalation_acknowledged", {"reason": "seen"}, "allowed: casemanager, operations"),
     ]
     for who, kind, fields, reason in rules:

@@ -149,7 +149,7 @@ def test_spoor2_needs_ad_onderzoek_and_early_start_needs_consent():
     assert state.stage is Stage.AD_ONDERZOEK
     with pytest.raises(ActionRefused, match="needs the bedrijfsarts's consent"):
         act(state, "spoor2_started", date(2025, 6, 2))
-    with pytest.raises(ActionRefused, match="a casemanager may not record spoor2_consent_given"):
+    with pytest.raises(ActionRefused, match="the role casemanager may not record “Consent to spoor 2”"):
         act(state, "spoor2_consent_given", date(2025, 5, 25))
     act(state, "spoor2_consent_given", date(2025, 5, 25), role="bedrijfsarts")
     act(state, "spoor2_started", date(2025, 6, 2))
@@ -203,7 +203,7 @@ def test_retried_action_id_is_applied_once_and_reuse_for_another_kind_is_refused
     first = rules.apply(state, parse_action(raw), date(2025, 1, 7), NOW)
     again = rules.apply(state, parse_action(raw), date(2025, 1, 8), NOW)
     assert first == again and len([e for e in state.dossier if e.action_id == "x1"]) == 1
-    with pytest.raises(ActionRefused, match="already used for ziekmelding_arbodienst_sent"):
+    with pytest.raises(ActionRefused, match="already used for “Ziekmelding to the arbodienst”"):
         rules.apply(state, parse_action({**raw, "kind": "evaluatie_held"}), date(2025, 1, 8), NOW)
 
 

@@ -167,7 +167,7 @@ async def test_refusals_exit_1_with_the_reason(cli, api_server):
     werkgever = await cli("act", case_id, "probleemanalyse_recorded", "--field", "belastbaarheid_hours_per_day=4",
                           "--token", api_server.tokens["werkgever"])
     assert werkgever.rc == 1
-    assert "spoorwerk: refused (HTTP 403): actor.role: a werkgever may not record probleemanalyse_recorded" in werkgever.err
+    assert "spoorwerk: refused (HTTP 403): actor.role: the role werkgever may not record “Probleemanalyse recorded”" in werkgever.err
 
     no_trajectory = await cli("act", case_id, "intake_held", "--spoor2", "--json-body", '{"coach_id": "coach-1"}')
     assert no_trajectory.rc == 1 and "refused (HTTP 404): case_id: case" in no_trajectory.err
