@@ -553,11 +553,13 @@ def _check_value(value: Any, path: str, depth: int) -> None:
         for n, char in enumerate(value):
             category = unicodedata.category(char)
             if category == "Cs":
+                code = f"U+{ord(char):04X}"
                 raise ActionRefused("%(field)s: an unpaired surrogate (%(char)s) at position %(position)s is not text",
-                                    field=where, char=f"U+{ord(char):04X}", position=n)
+                                    field=where, char=code, position=n)
             if category == "Cc" and char not in _ALLOWED_CONTROLS:
+                code = f"U+{ord(char):04X}"
                 raise ActionRefused("%(field)s: the control character %(char)s at position %(position)s has no place in text",
-                                    field=where, char=f"U+{ord(char):04X}", position=n)
+                                    field=where, char=code, position=n)
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
