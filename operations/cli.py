@@ -26,6 +26,7 @@ from domain.clock import PeriodError, build_periods, split_into_cases, statutory
 from domain.dossier_check import TOETS_LABELS
 from domain.models import OPAQUE_ID_PATTERN, Stage
 from domain.observations import Observation, standing
+from service import i18n, refusals
 from service.rulebook import load_dossier_rules, load_rulebook, working_day_holidays
 
 EXIT_REFUSED = 1
@@ -320,7 +321,8 @@ class HttpBackend:
         import httpx
 
         self.url = url.rstrip("/")
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The API answers in the command's language (SPOORWERK_LANGUAGE), as the dashboard in its user's.
+        headers = {"Accept-Language": i18n.language(), **({"Authorization": f"Bearer {token}"} if token else {})}
         try:
             self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as err:
@@ -439,11 +441,11 @@ class DirectBackend:
         try:
             return await call
         except cases.CaseNotFound as err:
-            raise Refused(404, str(err), http=False) from None
+            raise Refused(404, err.said(), http=False) from None
         except cases.InvalidInput as err:
-            raise Refused(422, str(err), http=False) from None
+            raise Refused(422, err.said(), http=False) from None
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
-            raise Refused(409, str(err), http=False) from None
+            raise Refused(409, refusals.said(err), http=False) from None
         except cases.CaseBusy as err:
             raise Unreachable(f"the case cannot take actions just now; send the same request again: {err}") from None
         except WorkflowQueryFailedError as err:
@@ -538,14 +540,14 @@ class DirectBackend:
     async def open(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         from pydantic import ValidationError
 
-        from domain.actions import describe_validation_error
+        from domain.actions import validation_refusal
         from domain.case import CaseOpening
         from operations import cases
 
         try:
             opening = CaseOpening.model_validate({**body, "opened_by": self.actor})
         except ValidationError as err:
-            raise Refused(422, describe_validation_error(err, ()), http=False) from None
+            raise Refused(422, refusals.said(validation_refusal(err, ())), http=False) from None
         handle = await self._run(cases.open_case(self.client, opening, task_queue=self.settings.task_queue,
                                                  request_key=key))
         return {"case_id": body["case_id"], "created": handle.first_execution_run_id is not None}
@@ -1014,7 +1016,9 @@ def _audit(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spoorwerk` command (called with `argv`, it only returns the exit code)."""
     args = _parser().parse_args(argv)
-    code = args.func(args)
+    # What the command says in words is Dutch unless SPOORWERK_LANGUAGE asks for another language (service.i18n).
+    with i18n.using(os.environ.get("SPOORWERK_LANGUAGE", i18n.DEFAULT_LANGUAGE)):
+        code = args.func(args)
     if argv is None and getattr(args, "direct", False):
         # As a program that loaded the Temporal client: skip interpreter teardown, which the bridge's
         # threads can abort with "PyGILState_Release: thread state must be current" (sdk-python#300).

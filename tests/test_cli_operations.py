@@ -51,6 +51,7 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
            if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE")}
     # No token file of a local `make run` may stand in for the token a test gives.
     env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
+    env["SPOORWERK_LANGUAGE"] = "en"  # these tests read the English messages; Dutch is the default
     return env | extra
 
 
