@@ -947,13 +947,13 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     required = REQUIRES.get(kind)
     if required is not None:
         if required not in state.done:
-            raise ActionRefused("%(field)s: the %(required_step)s must be on record first", field=kind, required_step=required)
+            raise ActionRefused("%(field)s: %(required_step)s must be on record first", field=kind, required_step=required)
         if action.on < state.done[required].on:
-            raise ActionRefused("on: %(on)s is before the %(required_step)s of %(done_on)s", on=action.on, required_step=required,
+            raise ActionRefused("on: %(on)s is before %(required_step)s of %(done_on)s", on=action.on, required_step=required,
                                 done_on=state.done[required].on)
     completes = COMPLETES.get(kind)
     if completes is not None and completes in state.done:
-        raise ActionRefused("%(field)s: the %(done_step)s is already on record (on %(on)s)", field=kind, done_step=completes,
+        raise ActionRefused("%(field)s: %(done_step)s is already on record (on %(on)s)", field=kind, done_step=completes,
                             on=state.done[completes].on)
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
                                                        "contacts_updated", "first_sick_day_corrected",
@@ -1082,7 +1082,7 @@ def _check_eerstejaars(state: CaseState, action: a.EerstejaarsevaluatieHeld, tod
 def _check_part_of_verslag(state: CaseState, action: Any, today: date) -> None:
     key = COMPLETES[action.kind]
     if key not in state.ruleset.keys:
-        raise ActionRefused("%(field)s: rule set %(ruleset)s of this case has no step \u201c%(step)s\u201d; record it with the "
+        raise ActionRefused("%(field)s: rule set %(ruleset)s of this case does not hold %(step)s; record it with the "
                             "re-integratieverslag", field=action.kind, ruleset=state.ruleset.id, step=key)
     if action.kind == "eindevaluatie_held":
         _require_views(state, action)
@@ -1245,16 +1245,16 @@ def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date)
         raise ActionRefused("deadline: %(value)r is not a statutory step (%(known)s)", value=action.deadline, known=list(keys))
     rule = state.ruleset.deadline(action.deadline)
     if not rule.deviable:
-        raise ActionRefused("deadline: the term of the %(step)s may not be deviated from", step=action.deadline)
+        raise ActionRefused("deadline: the term of %(step)s may not be deviated from", step=action.deadline)
     if action.occurrence is not None and not rule.recurring:
-        raise ActionRefused("occurrence: the %(step)s happens once; leave occurrence out", step=action.deadline)
+        raise ActionRefused("occurrence: %(step)s happens once; leave occurrence out", step=action.deadline)
     view = _deviation_view(state, action, today)
     if view is None:
-        raise ActionRefused("occurrence: the %(step)s has no occurrence %(occurrence)s yet", step=action.deadline,
+        raise ActionRefused("occurrence: %(step)s has no occurrence %(occurrence)s yet", step=action.deadline,
                             occurrence=action.occurrence)
     if view.status is DeadlineStatus.DONE:
         if state.revision < FACTS_REVISION:
-            raise ActionRefused("deadline: the %(step)s is already done", step=action.deadline)
+            raise ActionRefused("deadline: %(step)s is already done", step=action.deadline)
         if not (view.late or view.reason_after_term):
             raise ActionRefused("deadline: %(mark)s was done on %(done_on)s, within its term (%(due)s); no reason is needed",
                                 mark=view.mark, done_on=view.done_on, due=view.due)

@@ -51,7 +51,8 @@ class Api:
 
 @pytest.fixture
 async def api(api_server):
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+    # English, the messages' own language: these tests read them (tests/test_refusals_i18n.py reads the Dutch).
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30, headers={"Accept-Language": "en"}) as http:
         yield Api(api_server, http)
 
 
@@ -156,7 +157,7 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     assert bad.status_code == 401 and bad.json()["detail"] == "a valid bearer token is required"
     # Refused by the case: 409 with the validator's reason; malformed: 422 naming the field.
     refused = await api.act(case_id, "evaluatie_held", who="werkgever")
-    assert refused.status_code == 409 and refused.json()["detail"] == "evaluatie_held: needs a plan_van_aanpak on record first"
+    assert refused.status_code == 409 and refused.json()["detail"] == "evaluatie_held: the plan van aanpak must be on record first"
     future = await api.act(case_id, "ziekmelding_arbodienst_sent", on=(today() + timedelta(days=3)).isoformat())
     assert future.status_code == 409 and "is in the future" in future.json()["detail"]
     malformed = await api.act(case_id, "partial_recovery", who="bedrijfsarts", percentage=150)

@@ -105,7 +105,7 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
         await cases.act(client, case_id, {"kind": "case_withdrawn", "action_id": "w", "reason": "test over",
                                           "actor": {"role": "casemanager"}, "on": today.isoformat()})
         await cases.case_handle(client, case_id).result()
-        with pytest.raises(cases.ActionRejected, match="the case is closed \\(ingetrokken"):
+        with pytest.raises(cases.ActionRejected, match="the case is closed \\(withdrawn"):
             await cases.act(client, case_id, {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"},
                                               "on": today.isoformat()})
 

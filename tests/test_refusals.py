@@ -78,7 +78,7 @@ async def test_malformed_payloads_are_refused_with_the_field(opened):
 async def test_recovery_of_a_closed_case_is_refused(opened):
     await opened.act("case_withdrawn", opened.first + timedelta(days=2), reason="Opened for the wrong employee")
     await opened.result()
-    with pytest.raises(ActionRejected, match="full_recovery: the case is closed \\(ingetrokken on"):
+    with pytest.raises(ActionRejected, match="full_recovery: the case is closed \\(withdrawn on"):
         await opened.act("full_recovery", opened.first + timedelta(days=5))
 
 
