@@ -124,10 +124,10 @@ async def test_the_api_says_a_refusal_in_dutch_by_default_and_in_english_on_requ
                                          "vastleggen (toegestaan: bedrijfsarts)")
 
         # Pydantic's 422: `loc` and `type` as pydantic gives them, the reason in Dutch.
-        missing = await http.post(f"/api/cases/{case_id}/actions/partial_recovery", json={"on": today().isoformat()},
-                                  headers=api_server.headers("bedrijfsarts"))
-        assert missing.status_code == 422
-        [error] = [e for e in missing.json()["detail"] if e["loc"][-1] == "percentage"]
+        missing = await http.post(f"/api/cases/{case_id}/actions/case_withdrawn", json={"on": today().isoformat()},
+                                  headers=api_server.headers("werkgever"))
+        assert missing.status_code == 422, missing.text
+        [error] = [e for e in missing.json()["detail"] if e["loc"][-1] == "reason"]
         assert error["type"] == "missing" and error["msg"] == "Dit veld is verplicht"
         bad_day = await http.post(path, json={"on": "gisteren"}, headers=api_server.headers("werkgever"))
         [error] = bad_day.json()["detail"]
