@@ -163,7 +163,7 @@ async def test_refusals_exit_1_with_the_reason(cli, api_server):
 
     early = await cli("act", case_id, "evaluatie_held")
     assert early.rc == 1 and early.out == ""
-    assert "spoorwerk: refused (HTTP 409): evaluatie_held: needs a plan_van_aanpak on record first" in early.err
+    assert "spoorwerk: refused (HTTP 409): evaluatie_held: the plan van aanpak must be on record first" in early.err
 
     werkgever = await cli("act", case_id, "probleemanalyse_recorded", "--field", "belastbaarheid_hours_per_day=4",
                           "--token", api_server.tokens["werkgever"])

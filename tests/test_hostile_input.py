@@ -37,7 +37,8 @@ pytestmark = pytest.mark.devserver
 
 @pytest.fixture
 async def api(api_server):
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=60) as http:
+    # English, the messages' own language, which these tests read (Dutch is the default).
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60, headers={"Accept-Language": "en"}) as http:
         yield Api(api_server, http)
 
 
