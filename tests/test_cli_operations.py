@@ -275,7 +275,10 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     assert acted.rc == 0, acted.err
     assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
     refused = await direct("act", case_id, "evaluatie_held")
-    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: needs a plan_van_aanpak" in refused.err
+    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: the plan van aanpak must be on record first" in refused.err
+    # In the command's language: Dutch unless SPOORWERK_LANGUAGE says otherwise, the field named in front.
+    dutch = await run("act", case_id, "evaluatie_held", "--direct", env={**env, "SPOORWERK_LANGUAGE": "nl"})
+    assert dutch.rc == 1 and "spoorwerk: refused: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
 
 
 async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_server, tmp_path, tmp_path_factory):
