@@ -64,6 +64,9 @@ def validation_reason(error_type: str, message: str, context: Mapping[str, Any] 
         return message
     known = VALIDATION_REASONS.get(error_type)
     values = {k: str(v) for k, v in (context or {}).items()}
+    if "' or '" in values.get("expected", ""):  # pydantic lists the choices in English: "'a', 'b' or 'c'"
+        choices, _or, last = values["expected"].rpartition(" or ")
+        values["expected"] = _("%(choices)s or %(last)s", choices=choices, last=last)
     if known is not None:
         try:
             return _(known, **values) if "%(" in known else _(known)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
 
 from domain.errors import ActionRefused
 from domain.nl_time import local_date
@@ -66,6 +67,27 @@ def test_every_refusal_template_is_filled_and_keeps_its_field_in_both_languages(
             if lang == "nl" and template not in ("%(field)s: %(reason)s", "%(field)s: %(reason)s; %(more)s",
                                                  "interruptions.%(field)s: %(reason)s"):
                 assert text != str(refusal), ("not translated", template)
+
+
+def test_the_dutch_catalogue_keeps_every_placeholder_of_a_refusal():
+    """A translation that drops a value (%(value)r too) would leave the reader without the thing refused."""
+    with i18n.catalogue_path("nl").open("rb") as po:
+        catalogue = read_po(po, locale="nl")
+    for template in _templates():
+        translated = catalogue[template].string
+        assert sorted(PLACEHOLDER.findall(translated)) == sorted(PLACEHOLDER.findall(template)), template
+
+
+def test_a_pydantic_reason_is_said_by_its_type():
+    with i18n.using("nl"):
+        assert refusals.validation_reason("missing", "Field required") == "Dit veld is verplicht"
+        assert refusals.validation_reason("literal_error", "Input should be 'go' or 'no_go'",
+                                          {"expected": "'go' or 'no_go'"}) == "Kies een van: 'go' of 'no_go'"
+        assert refusals.validation_reason("less_than_equal", "Input should be less than or equal to 99",
+                                          {"le": 99}) == "Mag hoogstens 99 zijn"
+        assert refusals.validation_reason("something_new", "Value error, odd") == "Deze waarde is ongeldig (Value error, odd)"
+    with i18n.using("en"):
+        assert refusals.validation_reason("missing", "Field required") == "Field required"
 
 
 def test_a_refusal_names_roles_actions_and_dates_as_the_reader_writes_them():
