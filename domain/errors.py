@@ -98,6 +98,14 @@ class ActionRefused(ValueError):
         """The structured refusal as it travels (an ApplicationError's details): template and params."""
         return {"template": self.template, "params": dict(self.params)}
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Copied or pickled from its template and values, not from the English text (which may hold a "%").
+        return _rebuilt, (self.template, dict(self.params))
+
+
+def _rebuilt(template: str, params: dict[str, str]) -> ActionRefused:
+    return ActionRefused(template, **params)
+
 
 def joined(keys: Iterable[object]) -> str:
     """Keys as one comma-separated parameter value (a `roles`-style list), sorted for a stable message."""
