@@ -1101,7 +1101,8 @@ def _ad_running(state: CaseState) -> bool:
 
 def _check_ad_gesprek(state: CaseState, action: a.AdGesprekHeld, today: date) -> None:
     if not _ad_running(state):
-        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record ad_onderzoek_started first")
+        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+                            next_kind="ad_onderzoek_started")
     if action.on < state.ad_started_on:  # type: ignore[operator]
         raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
                             started_on=state.ad_started_on)
@@ -1136,7 +1137,8 @@ def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today:
         )
     if state.has_trajectory:
         if not _ad_running(state):
-            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record ad_onderzoek_started first")
+            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+                                next_kind="ad_onderzoek_started")
         held = {c.party for c in state.ad_conversations}
         missing = [p.value for p in (AdParty.WERKGEVER, AdParty.WERKNEMER) if p not in held]
         if missing:
@@ -1171,7 +1173,8 @@ def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date
 def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) -> None:
     if state.has_trajectory:
         raise ActionRefused(
-            "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record outcome_recorded on the trajectory"
+            "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record \u201c%(next_kind)s\u201d on the "
+            "trajectory", next_kind="outcome_recorded",
         )
     if not state.spoor2_running:
         raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
@@ -1189,8 +1192,8 @@ def _check_leave_started(state: CaseState, action: a.LeaveStarted, today: date) 
         raise ActionRefused("leave: %(value)r is not leave that pauses the clock in rule set %(ruleset)s (%(known)s)",
                             value=action.leave, ruleset=state.ruleset.id, known=keys)
     if state.on_leave is not None:
-        raise ActionRefused("leave_started: the employee is on leave since %(on)s; record leave_ended first",
-                            on=state.on_leave.end)
+        raise ActionRefused("leave_started: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first",
+                            on=state.on_leave.end, next_kind="leave_ended")
     start = state.periods[-1].start
     if action.on <= start:
         raise ActionRefused("on: the leave must start after the sick period began (%(start)s)", start=start)
@@ -1206,8 +1209,8 @@ def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> N
 
 def _check_full_recovery(state: CaseState, action: a.FullRecovery, today: date) -> None:
     if state.on_leave is not None:
-        raise ActionRefused("full_recovery: the employee is on leave since %(on)s; record leave_ended first (the first day "
-                            "back counts from there)", on=state.on_leave.end)
+        raise ActionRefused("full_recovery: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first (the first "
+                            "day back counts from there)", on=state.on_leave.end, next_kind="leave_ended")
     start = state.periods[-1].start
     if action.on <= start:
         raise ActionRefused("on: the first day back at work must be after the sick period began (%(start)s)", start=start)
@@ -1376,7 +1379,7 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
         raise ActionRefused("measure: %(measure)s was taken on %(on)s", measure=action.measure, on=done.taken_on)
     if watch.level < st.TOP_LEVEL:
         raise ActionRefused("measure_taken: no measures are asked (escalation level %(level)s); record "
-                            "non_cooperation_recorded first", level=watch.level)
+                            "\u201c%(next_kind)s\u201d first", level=watch.level, next_kind="non_cooperation_recorded")
     expected = watch.next_measure(rules)
     if action.measure != expected:
         raise ActionRefused("measure: measures are taken in their order; the next is %(measure)s", measure=expected)
@@ -1384,7 +1387,8 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
 
 def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> None:
     if action.role is Role.REINTEGRATIECOACH and state.spoor2_running:
-        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record coach_replaced on it instead")
+        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record \u201c%(next_kind)s\u201d on it instead",
+                            next_kind="coach_replaced")
     ids = state.assigned.get(action.role, [])
     if action.person_id in ids:
         raise ActionRefused("person_id: %(person)s is already assigned as %(role)s", person=action.person_id,

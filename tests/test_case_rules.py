@@ -210,7 +210,7 @@ def test_retried_action_id_is_applied_once_and_reuse_for_another_kind_is_refused
 def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     state = new_case()
     act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    with pytest.raises(ActionRefused, match="no AD-onderzoek is running; record ad_onderzoek_started first"):
+    with pytest.raises(ActionRefused, match="no AD-onderzoek is running; record “AD-onderzoek started” first"):
         act(state, "ad_gesprek_held", date(2025, 10, 1), role="arbeidsdeskundige", party="werkgever")
     act(state, "ad_onderzoek_started", date(2025, 10, 1), role="arbeidsdeskundige")
     act(state, "ad_gesprek_held", date(2025, 10, 2), role="arbeidsdeskundige", party="werkgever")
@@ -252,5 +252,5 @@ def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
     ad_onderzoek(state2, date(2025, 11, 1), date(2025, 12, 1), own_work_possible=False, other_work_inside_possible=False)
     act(state2, "spoor2_started", date(2026, 1, 12))
     assert state2.trajectory_due
-    with pytest.raises(ActionRefused, match="record outcome_recorded on the trajectory"):
+    with pytest.raises(ActionRefused, match="record “Outcome recorded” on the trajectory"):
         act(state2, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")

@@ -240,7 +240,7 @@ async def test_trajectory_refusals_name_the_reason_and_change_nothing(driver):
     await assert_trajectory_refuses(driver, "purchase_approved", "the role re-integratiecoach may not record “Purchase approved by the werkgever”",
                                     scope="phase", phase=2, role="reintegratiecoach")
     # The case no longer takes spoor2_ended: the trajectory's outcome ends spoor 2.
-    with pytest.raises(ActionRejected, match="record outcome_recorded on the trajectory"):
+    with pytest.raises(ActionRejected, match="record “Outcome recorded” on the trajectory"):
         await driver.act("spoor2_ended", result="geen_resultaat", role="werkgever")
 
     await driver.act2("outcome_recorded", outcome="geen_resultaat")
