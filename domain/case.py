@@ -341,7 +341,7 @@ def open_case(
             opening.first_sick_day, [(i.recovered_on, i.relapsed_on) for i in opening.interruptions]
         )
     except PeriodError as err:
-        raise ActionRefused("interruptions.%(field)s: %(reason)s", field=err.field, reason=err.reason) from None
+        raise err.refusal from None
     for n, i in enumerate(opening.interruptions):
         gap = (i.relapsed_on - i.recovered_on).days
         if gap >= ruleset.four_week_rule_days:
