@@ -92,7 +92,11 @@ class ActionRefused(ValueError):
     def __init__(self, message: str, /, **params: object) -> None:
         self.template = message
         self.params = {name: display(value) for name, value in params.items()}
-        super().__init__(render(message, self.params))
+        try:
+            text = render(message, self.params)
+        except (KeyError, ValueError, TypeError):  # a message built before it got here (a stray "%"): as it is
+            text = message
+        super().__init__(text)
 
     def details(self) -> dict[str, object]:
         """The structured refusal as it travels (an ApplicationError's details): template and params."""
