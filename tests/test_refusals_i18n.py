@@ -102,7 +102,12 @@ def test_a_refusal_names_roles_actions_and_dates_as_the_reader_writes_them():
     assert str(future) == "on: 2026-03-12 is in the future (today is 2026-03-10)"
     with i18n.using("nl"):
         assert refusals.said(future) == "on: 12-03-2026 ligt na vandaag (10-03-2026)"
-    # A refusal from a worker of an older version has no template: its text is shown as it came.
+    # As it travels: the update failure's details hold template and values, and come back as the same refusal.
+    template, params = refusals.from_details([future.details()])
+    with i18n.using("nl"):
+        assert ActionRejected(str(future), template, params).said() == "on: 12-03-2026 ligt na vandaag (10-03-2026)"
+    # A refusal from a worker of an older version has no details: its text is shown as it came.
+    assert refusals.from_details(()) is None and refusals.from_details(None) is None
     with i18n.using("nl"):
         assert ActionRejected("on: 2026-03-12 is in the future").said() == "on: 2026-03-12 is in the future"
 
