@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
+from domain.errors import ActionRefused, joined
 from domain.models import Role
 
 # The roles a case assigns people to; the casemanager may be several people, the others one at a time.
@@ -59,25 +60,29 @@ def may_access(role: Role, person_id: str, *, caller_employer_id: str | None, ca
     return spoor2_running if role is Role.REINTEGRATIECOACH else True
 
 
-def assignment_list_refusal(role: Role, ids: Sequence[str]) -> str | None:
-    """Why a case cannot have these people assigned in `role` (the role is not assigned, too many, twice)."""
+def assignment_list_refusal(role: Role, ids: Sequence[str], *, field: str = "role") -> ActionRefused | None:
+    """Why a case cannot have these people assigned in `role` (the role is not assigned, too many, twice), naming
+    `field`; None when it can."""
     if role not in ASSIGNABLE:
-        return f"a {role.value} is not assigned to a case (assignable: {', '.join(sorted(r.value for r in ASSIGNABLE))})"
+        return ActionRefused("%(field)s: a %(role)s is not assigned to a case (assignable: %(roles)s)", field=field,
+                             role=role, roles=joined(ASSIGNABLE))
     if len(set(ids)) != len(ids):
-        return "a person is named twice"
+        return ActionRefused("%(field)s: a person is named twice", field=field)
     if len(ids) > MAX_ASSIGNED[role]:
-        return f"a case has at most {MAX_ASSIGNED[role]} {role.value} assigned at a time"
+        return ActionRefused("%(field)s: a case has at most %(limit)s %(role)s assigned at a time", field=field,
+                             limit=MAX_ASSIGNED[role], role=role)
     return None
 
 
 def assignment_refusal(assigned: Mapping[Role, Sequence[str]], role: Role, person_id: str | None, *,
-                       trajectory_coach: str | None = None) -> str | None:
+                       trajectory_coach: str | None = None) -> ActionRefused | None:
     """Why the case refuses an action of this person, judged by the assignments alone; None when it does not."""
     if role not in ASSIGNABLE:
         return None
     ids = assigned_ids(assigned, role, trajectory_coach=trajectory_coach)
     if ids and person_id not in ids:
-        return f"actor.id: this {role.value} is not assigned to the case; ask its casemanager or operations to assign you"
+        return ActionRefused("actor.id: this %(role)s is not assigned to the case; ask its casemanager or operations to "
+                             "assign you", role=role)
     return None
 
 

@@ -478,6 +478,29 @@ def describe_validation_error(err: ValidationError, kinds: tuple[str, ...]) -> s
     return "; ".join(parts)
 
 
+def validation_refusal(err: ValidationError, kinds: tuple[str, ...]) -> ActionRefused:
+    """The first failing field and its reason as a refusal; the edge says the reason in the reader's language by its
+    pydantic type (`reason_type`, with the type's context as `reason_<name>`). Further failures follow in English."""
+    errors = err.errors(include_url=False)
+    parts = describe_validation_error(err, kinds).split("; ")
+    first = errors[0] if errors else {"loc": (), "msg": "not valid", "type": "value_error", "input": None}
+    field = parts[0].partition(": ")[0] if parts and parts[0] else "action"
+    if first["type"] == "enum" and field == "actor.role":
+        refusal = ActionRefused("actor.role: %(value)s is not a known role (known: %(roles)s)",
+                                value=shown(first["input"]), roles=[r for r in Role if r is not Role.SYSTEEM])
+    else:
+        context = {f"reason_{k}": shown(v, 60) if not isinstance(v, (str, int, float)) else v
+                   for k, v in (first.get("ctx") or {}).items()}
+        reason = first["msg"].removeprefix("Value error, ")
+        if len(parts) > 1:
+            refusal = ActionRefused("%(field)s: %(reason)s; %(more)s", field=field, reason=reason,
+                                    reason_type=first["type"], more="; ".join(parts[1:]), **context)
+        else:
+            refusal = ActionRefused("%(field)s: %(reason)s", field=field, reason=reason, reason_type=first["type"],
+                                    **context)
+    return refusal
+
+
 def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action", *,
                  strict: bool = False) -> Any:
     """Validate a raw payload against a union tagged by `kind`; refuses with the failing fields and reasons.
@@ -487,13 +510,15 @@ def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, wh
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json")
     if isinstance(raw, dict) and raw.get("kind") not in kinds:
-        raise ActionRefused(f"kind: {shown(raw.get('kind'))} is not a known {what}")
+        raise (ActionRefused("kind: %(value)s is not a known spoor 2 action", value=shown(raw.get("kind")))
+               if what == "spoor 2 action" else
+               ActionRefused("kind: %(value)s is not a known action", value=shown(raw.get("kind"))))
     try:
         if strict:
             return adapter.validate_json(pydantic_core.to_json(raw), strict=True)
         return adapter.validate_python(raw)
     except ValidationError as err:
-        raise ActionRefused(describe_validation_error(err, kinds)) from None
+        raise validation_refusal(err, kinds) from None
 
 
 def parse_action(raw: Any, *, strict: bool = False) -> Action:
@@ -523,39 +548,47 @@ def _check_value(value: Any, path: str, depth: int) -> None:
         # A sealed note hides a text of at most NOTE_MAX_CHARS characters (checked before it was sealed).
         limit = SEALED_NOTE_MAX_CHARS if path == "note" and is_sealed_note(value) else MAX_TEXT_CHARS
         if len(value) > limit:
-            raise ActionRefused(f"{where}: {len(value)} characters, more than the {limit} a text may have")
+            raise ActionRefused("%(field)s: %(count)s characters, more than the %(limit)s a text may have",
+                                field=where, count=len(value), limit=limit)
         for n, char in enumerate(value):
             category = unicodedata.category(char)
             if category == "Cs":
-                raise ActionRefused(f"{where}: an unpaired surrogate (U+{ord(char):04X}) at position {n} is not text")
+                code = f"U+{ord(char):04X}"
+                raise ActionRefused("%(field)s: an unpaired surrogate (%(char)s) at position %(position)s is not text",
+                                    field=where, char=code, position=n)
             if category == "Cc" and char not in _ALLOWED_CONTROLS:
-                raise ActionRefused(f"{where}: the control character U+{ord(char):04X} at position {n} has no place in text")
+                code = f"U+{ord(char):04X}"
+                raise ActionRefused("%(field)s: the control character %(char)s at position %(position)s has no place in text",
+                                    field=where, char=code, position=n)
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
         if abs(value) > MAX_NUMBER:
             # Not str(value): Python refuses to print an int of more than 4300 digits.
             what = value if value.bit_length() < 40 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
-            raise ActionRefused(f"{where}: {what} is out of range (at most {MAX_NUMBER})")
+            raise ActionRefused("%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=what, limit=MAX_NUMBER)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise ActionRefused(f"{where}: {value} is not a number an action may hold")
+            raise ActionRefused("%(field)s: %(value)s is not a number an action may hold", field=where, value=value)
         if abs(value) > MAX_NUMBER:
-            raise ActionRefused(f"{where}: {value} is out of range (at most {MAX_NUMBER})")
+            raise ActionRefused("%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=value, limit=MAX_NUMBER)
     elif isinstance(value, (dict, list, tuple)):
         if depth >= MAX_DEPTH:
-            raise ActionRefused(f"{where}: nested deeper than {MAX_DEPTH} levels")
+            raise ActionRefused("%(field)s: nested deeper than %(limit)s levels", field=where, limit=MAX_DEPTH)
         if len(value) > MAX_ITEMS:
-            raise ActionRefused(f"{where}: {len(value)} entries, more than the {MAX_ITEMS} a list or object may have")
+            raise ActionRefused("%(field)s: %(count)s entries, more than the %(limit)s a list or object may have",
+                                field=where, count=len(value), limit=MAX_ITEMS)
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             if not isinstance(key, (str, int)):
-                raise ActionRefused(f"{where}: a field name must be text, not {shown(key, 30)}")
+                raise ActionRefused("%(field)s: a field name must be text, not %(value)s", field=where, value=shown(key, 30))
             if isinstance(key, str):
                 if len(key) > MAX_NAME_CHARS:
-                    raise ActionRefused(f"{where}: a field name of {len(key)} characters (at most {MAX_NAME_CHARS})")
+                    raise ActionRefused("%(field)s: a field name of %(count)s characters (at most %(limit)s)",
+                                        field=where, count=len(key), limit=MAX_NAME_CHARS)
                 if any(unicodedata.category(c) in ("Cc", "Cs") for c in key):
-                    raise ActionRefused(f"{where}: a field name with a control character or unpaired surrogate: {shown(key, 30)}")
+                    raise ActionRefused("%(field)s: a field name with a control character or unpaired surrogate: %(value)s",
+                                        field=where, value=shown(key, 30))
             _check_value(item, f"{path}.{key}" if path else str(key), depth + 1)
 
 
@@ -582,18 +615,21 @@ def admit(raw: Any, parse: Callable[..., Any], today: date) -> Any:
         raw = raw.model_dump(mode="json")
     if not isinstance(raw, dict):
         kind = "null" if raw is None else type(raw).__name__
-        raise ActionRefused(f"action: must be a JSON object of the action's fields, not {kind}")
+        raise ActionRefused("action: must be a JSON object of the action's fields, not %(value)s", value=kind)
     _check_value(raw, "", 0)
     size = len(pydantic_core.to_json(raw))
     if size > MAX_ACTION_BYTES:
-        raise ActionRefused(f"action: {size} bytes of JSON, more than the {MAX_ACTION_BYTES} an action may have")
+        raise ActionRefused("action: %(size)s bytes of JSON, more than the %(limit)s an action may have",
+                             size=size, limit=MAX_ACTION_BYTES)
     action = parse(raw, strict=True)
     earliest, latest = _years_from(today, -YEARS_BACK), _years_from(today, YEARS_AHEAD)
     for path, day in _dates(action, ""):
         if day < earliest:
-            raise ActionRefused(f"{path}: {day} is more than {YEARS_BACK} years before today ({today})")
+            raise ActionRefused("%(field)s: %(day)s is more than %(years)s years before today (%(today)s)",
+                                 field=path, day=day, years=YEARS_BACK, today=today)
         if day > latest:
-            raise ActionRefused(f"{path}: {day} is more than {YEARS_AHEAD} years after today ({today})")
+            raise ActionRefused("%(field)s: %(day)s is more than %(years)s years after today (%(today)s)",
+                                 field=path, day=day, years=YEARS_AHEAD, today=today)
     return action
 
 

@@ -26,7 +26,7 @@ from domain.documents import (
     DossierRules,
     next_progress_report,
 )
-from domain.errors import ActionRefused
+from domain.errors import ActionRefused, joined
 from domain.messages import N_, Text, ngettext, text
 from domain.models import (
     SYSTEM,
@@ -335,28 +335,30 @@ def open_case(
 ) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
-        raise ActionRefused(f"first_sick_day: {opening.first_sick_day} is in the future (today is {today})")
+        raise ActionRefused("first_sick_day: %(on)s is in the future (today is %(today)s)", on=opening.first_sick_day,
+                            today=today)
     try:
         periods = build_periods(
             opening.first_sick_day, [(i.recovered_on, i.relapsed_on) for i in opening.interruptions]
         )
     except PeriodError as err:
-        raise ActionRefused(f"interruptions.{err.field}: {err.reason}") from None
+        raise err.refusal from None
     for n, i in enumerate(opening.interruptions):
         gap = (i.relapsed_on - i.recovered_on).days
         if gap >= ruleset.four_week_rule_days:
             raise ActionRefused(
-                f"interruptions.{n}.relapsed_on: a gap of {gap} days ({ruleset.four_week_rule_days} or more) "
-                f"starts a new case; open a case with first sick day {i.relapsed_on}"
+                "interruptions.%(n)s.relapsed_on: a gap of %(gap)s days (%(limit)s or more) starts a new case; open a case "
+                "with first sick day %(relapsed_on)s",
+                n=n, gap=gap, limit=ruleset.four_week_rule_days, relapsed_on=i.relapsed_on,
             )
         if i.relapsed_on > today:
-            raise ActionRefused(f"interruptions.{n}.relapsed_on: {i.relapsed_on} is in the future")
+            raise ActionRefused("interruptions.%(n)s.relapsed_on: %(on)s is in the future", n=n, on=i.relapsed_on)
     if opening.stage is Stage.CLOSED:
         raise ActionRefused("stage: a case cannot be opened closed")
     for role, ids in opening.assigned.items():
-        refusal = access.assignment_list_refusal(role, ids)
+        refusal = access.assignment_list_refusal(role, ids, field=f"assigned.{role.value}")
         if refusal is not None:
-            raise ActionRefused(f"assigned.{role.value}: {refusal}")
+            raise refusal
     if opening.stage is Stage.ZIEKMELDING and _taken_over_stage(opening) is Stage.SPOOR1:
         # It could never leave the ziekmelding: the probleemanalyse is done, and the AD-onderzoek needs spoor 1.
         raise ActionRefused("stage: the probleemanalyse is done (prior_steps), so the case is past the ziekmelding; "
@@ -392,10 +394,12 @@ def open_case(
     seen: set[str] = set()
     for n, step in enumerate(opening.prior_steps):
         if step.key not in tracked or step.key == EVALUATIE:
-            hint = " (give evaluations in evaluations_held)" if step.key == EVALUATIE else ""
-            raise ActionRefused(f"prior_steps.{n}.key: {step.key!r} is not a step of rule set {ruleset.id}{hint}")
+            raise (ActionRefused("prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s (give evaluations in "
+                                 "evaluations_held)", n=n, value=step.key, ruleset=ruleset.id) if step.key == EVALUATIE else
+                   ActionRefused("prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s", n=n, value=step.key,
+                                 ruleset=ruleset.id))
         if step.key in seen:
-            raise ActionRefused(f"prior_steps.{n}.key: {step.key!r} is given twice")
+            raise ActionRefused("prior_steps.%(n)s.key: %(value)r is given twice", n=n, value=step.key)
         seen.add(step.key)
         if step.done_on is not None:
             _check_date(state, step.done_on, today, field=f"prior_steps.{n}.done_on")
@@ -922,9 +926,10 @@ def notification_failed(state: CaseState, note: Notification, channel: str, reas
 
 def _check_date(state: CaseState, on: date, today: date, *, field: str = "on") -> None:
     if on < state.first_sick_day:
-        raise ActionRefused(f"{field}: {on} is before the first sick day {state.first_sick_day}")
+        raise ActionRefused("%(field)s: %(on)s is before the first sick day %(first_sick_day)s", field=field, on=on,
+                            first_sick_day=state.first_sick_day)
     if on > today:
-        raise ActionRefused(f"{field}: {on} is in the future (today is {today})")
+        raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
 
 
 def validate(state: CaseState, action: a._Action, today: date) -> None:
@@ -934,7 +939,16 @@ def validate(state: CaseState, action: a._Action, today: date) -> None:
     if action.action_id not in state.applied_actions:
         refusal = unsealed_note_refusal(action)
         if refusal is not None:
-            raise ActionRefused(refusal)
+            raise refusal
+
+
+def closed_refusal(kind: str, outcome: object, closed_on: object) -> ActionRefused:
+    """The refusal of any action on a closed case (`outcome`: an Outcome, its key, or None)."""
+    if outcome:
+        return ActionRefused("%(field)s: the case is closed (%(outcome)s on %(closed_on)s); no action is accepted any more",
+                             field=kind, outcome=outcome, closed_on=closed_on)
+    return ActionRefused("%(field)s: the case is closed (on %(closed_on)s); no action is accepted any more",
+                         field=kind, closed_on=closed_on)
 
 
 def check(state: CaseState, action: a._Action, today: date) -> None:
@@ -944,30 +958,29 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     if seq is not None:  # a retry: answered from the dossier to the same request only, never applied twice
         refusal = retry_refusal(state.dossier[seq - 1], action)
         if refusal is not None:
-            raise ActionRefused(refusal)
+            raise refusal
         return
     if state.closed:
-        raise ActionRefused(
-            f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
-            f"{state.closed_on}); no action is accepted any more"
-        )
+        raise closed_refusal(kind, state.outcome, state.closed_on)
     _check_role(state, action, kind)
     _check_date(state, action.on, today)
     required = REQUIRES.get(kind)
     if required is not None:
         if required not in state.done:
-            raise ActionRefused(f"{kind}: needs a {required} on record first")
+            raise ActionRefused("%(field)s: %(required_step)s must be on record first", field=kind, required_step=required)
         if action.on < state.done[required].on:
-            raise ActionRefused(f"on: {action.on} is before the {required} of {state.done[required].on}")
+            raise ActionRefused("on: %(on)s is before %(required_step)s of %(done_on)s", on=action.on, required_step=required,
+                                done_on=state.done[required].on)
     completes = COMPLETES.get(kind)
     if completes is not None and completes in state.done:
-        raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
+        raise ActionRefused("%(field)s: %(done_step)s is already on record (on %(on)s)", field=kind, done_step=completes,
+                            on=state.done[completes].on)
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
                                                        "contacts_updated", "first_sick_day_corrected",
                                                        "person_assigned", "person_unassigned"):
         raise ActionRefused(
-            f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
-            "employee is sick again"
+            "%(field)s: the employee recovered on %(on)s; record a relapse first if the employee is sick again",
+            field=kind, on=state.recovered_on,
         )
     _CHECKS.get(kind, _no_extra_check)(state, action, today)
 
@@ -976,13 +989,13 @@ def _check_role(state: CaseState, action: a._Action, kind: str) -> None:
     """The actor's role may record this kind, and the actor is assigned to the case if its role has someone assigned."""
     allowed = a.ACTION_ROLES[kind]
     if action.actor.role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed))
-        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+        raise ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+                            role=action.actor.role, kind=kind, roles=joined(allowed))
     # The trajectory's coach counts from revision 2: runs before it accepted any coach, and replay as they did.
     coach = state.spoor2_coach_id if state.spoor2_running and state.revision >= ASSIGNMENTS_REVISION else None
     refusal = access.assignment_refusal(state.assigned, action.actor.role, action.actor.id, trajectory_coach=coach)
     if refusal is not None:
-        raise ActionRefused(refusal)
+        raise refusal
 
 
 def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> DossierEntry:
@@ -1047,10 +1060,9 @@ def check_reopen(state: CaseState, action: a._Action, today: date) -> None:
     window of a case that closed as recovered reopens it (the report came after the window seemed closed)."""
     kind: str = action.kind  # type: ignore[attr-defined]
     if not state.closed:
-        raise ActionRefused(f"{kind}: the case is not closed")
+        raise ActionRefused("%(field)s: the case is not closed", field=kind)
     if kind != "relapse" or state.outcome is not Outcome.HERSTELD:
-        raise ActionRefused(f"{kind}: the case is closed ({state.outcome.value if state.outcome else 'closed'} on "
-                            f"{state.closed_on}); no action is accepted any more")
+        raise closed_refusal(kind, state.outcome, state.closed_on)
     _check_role(state, action, kind)
     _check_date(state, action.on, today)
     _check_relapse(state, action, today)  # type: ignore[arg-type]
@@ -1074,8 +1086,8 @@ def reopen(state: CaseState, action: a._Action, *, today: date, now: datetime) -
 def _require_views(state: CaseState, action: Any) -> None:
     if action.on >= state.ruleset.views_required_from and not (action.employer_view and action.employee_view):
         raise ActionRefused(
-            "employer_view, employee_view: both the employer's and the employee's view on re-integration "
-            f"are required since {state.ruleset.views_required_from}"
+            "employer_view, employee_view: both the employer's and the employee's view on re-integration are required "
+            "since %(since)s", since=state.ruleset.views_required_from,
         )
 
 
@@ -1090,8 +1102,8 @@ def _check_eerstejaars(state: CaseState, action: a.EerstejaarsevaluatieHeld, tod
 def _check_part_of_verslag(state: CaseState, action: Any, today: date) -> None:
     key = COMPLETES[action.kind]
     if key not in state.ruleset.keys:
-        raise ActionRefused(f"{action.kind}: rule set {state.ruleset.id} of this case has no step {key}; record it "
-                            "with the re-integratieverslag")
+        raise ActionRefused("%(field)s: rule set %(ruleset)s of this case does not hold %(step)s; record it with the "
+                            "re-integratieverslag", field=action.kind, ruleset=state.ruleset.id, step=key)
     if action.kind == "eindevaluatie_held":
         _require_views(state, action)
 
@@ -1100,7 +1112,7 @@ def _check_ad_started(state: CaseState, action: a.AdOnderzoekStarted, today: dat
     if state.stage is Stage.ZIEKMELDING:
         raise ActionRefused("ad_onderzoek_started: needs a probleemanalyse on record first")
     if state.ad_started_on is not None and state.ad_conclusion is None:
-        raise ActionRefused(f"ad_onderzoek_started: an AD-onderzoek is already running (since {state.ad_started_on})")
+        raise ActionRefused("ad_onderzoek_started: an AD-onderzoek is already running (since %(on)s)", on=state.ad_started_on)
 
 
 def _ad_running(state: CaseState) -> bool:
@@ -1109,16 +1121,19 @@ def _ad_running(state: CaseState) -> bool:
 
 def _check_ad_gesprek(state: CaseState, action: a.AdGesprekHeld, today: date) -> None:
     if not _ad_running(state):
-        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record ad_onderzoek_started first")
+        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+                            next_kind="ad_onderzoek_started")
     if action.on < state.ad_started_on:  # type: ignore[operator]
-        raise ActionRefused(f"on: {action.on} is before the AD-onderzoek started ({state.ad_started_on})")
+        raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
+                            started_on=state.ad_started_on)
 
 
 def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today: date) -> None:
     if state.stage is Stage.ZIEKMELDING:
         raise ActionRefused("ad_onderzoek_concluded: needs a probleemanalyse on record first")
     if state.ad_started_on is not None and action.on < state.ad_started_on:
-        raise ActionRefused(f"on: {action.on} is before the AD-onderzoek started ({state.ad_started_on})")
+        raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
+                            started_on=state.ad_started_on)
     # The questions are answered in a fixed order: own work, then other work inside, else spoor 2.
     if action.own_work_possible is None:
         if state.has_trajectory or action.conclusion is None:
@@ -1137,18 +1152,20 @@ def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today:
         )
     elif action.conclusion is not None and action.conclusion is not action.answers():
         raise ActionRefused(
-            f"conclusion: the answers lead to {action.answers().value}, not {action.conclusion.value}"  # type: ignore[union-attr]
+            "conclusion: the answers lead to %(expected)s, not %(given)s",
+            expected=action.answers(), given=action.conclusion,  # type: ignore[union-attr]
         )
     if state.has_trajectory:
         if not _ad_running(state):
-            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record ad_onderzoek_started first")
+            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+                                next_kind="ad_onderzoek_started")
         held = {c.party for c in state.ad_conversations}
         missing = [p.value for p in (AdParty.WERKGEVER, AdParty.WERKNEMER) if p not in held]
         if missing:
-            raise ActionRefused(
-                f"ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the {' and the '.join(missing)} "
-                "on record first (ad_gesprek_held)"
-            )
+            raise (ActionRefused("ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the werkgever and the "
+                                 "werknemer on record first (ad_gesprek_held)") if len(missing) > 1 else
+                   ActionRefused("ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the %(party_role)s on "
+                                 "record first (ad_gesprek_held)", party_role=missing[0]))
 
 
 def _check_consent(state: CaseState, action: a.Spoor2ConsentGiven, today: date) -> None:
@@ -1168,20 +1185,22 @@ def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date
     year_end = _first_year_end(state)
     if year_end is not None and action.on <= year_end and state.spoor2_consent_on is None:
         raise ActionRefused(
-            f"spoor2_started: starting spoor 2 before the first year ends ({year_end}) needs the "
-            "bedrijfsarts's consent on record"
+            "spoor2_started: starting spoor 2 before the first year ends (%(year_end)s) needs the bedrijfsarts's consent "
+            "on record", year_end=year_end,
         )
 
 
 def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) -> None:
     if state.has_trajectory:
         raise ActionRefused(
-            "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record outcome_recorded on the trajectory"
+            "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record \u201c%(next_kind)s\u201d on the "
+            "trajectory", next_kind="outcome_recorded",
         )
     if not state.spoor2_running:
         raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
     if action.on < state.spoor2_started_on:  # type: ignore[operator]
-        raise ActionRefused(f"on: {action.on} is before spoor 2 started ({state.spoor2_started_on})")
+        raise ActionRefused("on: %(on)s is before spoor 2 started (%(started_on)s)", on=action.on,
+                            started_on=state.spoor2_started_on)
 
 
 def _check_leave_started(state: CaseState, action: a.LeaveStarted, today: date) -> None:
@@ -1190,13 +1209,14 @@ def _check_leave_started(state: CaseState, action: a.LeaveStarted, today: date) 
                             "has continued")
     if state.ruleset.pause(action.leave) is None:
         keys = ", ".join(p.key for p in state.ruleset.pauses) or "none"
-        raise ActionRefused(f"leave: {action.leave!r} is not leave that pauses the clock in rule set "
-                            f"{state.ruleset.id} ({keys})")
+        raise ActionRefused("leave: %(value)r is not leave that pauses the clock in rule set %(ruleset)s (%(known)s)",
+                            value=action.leave, ruleset=state.ruleset.id, known=keys)
     if state.on_leave is not None:
-        raise ActionRefused(f"leave_started: the employee is on leave since {state.on_leave.end}; record leave_ended first")
+        raise ActionRefused("leave_started: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first",
+                            on=state.on_leave.end, next_kind="leave_ended")
     start = state.periods[-1].start
     if action.on <= start:
-        raise ActionRefused(f"on: the leave must start after the sick period began ({start})")
+        raise ActionRefused("on: the leave must start after the sick period began (%(start)s)", start=start)
 
 
 def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> None:
@@ -1204,16 +1224,16 @@ def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> N
     if leave is None:
         raise ActionRefused("leave_ended: the employee is not on leave")
     if action.on <= leave.end:  # type: ignore[operator]
-        raise ActionRefused(f"on: the leave started on {leave.end}; it ends on a later day")
+        raise ActionRefused("on: the leave started on %(on)s; it ends on a later day", on=leave.end)
 
 
 def _check_full_recovery(state: CaseState, action: a.FullRecovery, today: date) -> None:
     if state.on_leave is not None:
-        raise ActionRefused(f"full_recovery: the employee is on leave since {state.on_leave.end}; record leave_ended "
-                            "first (the first day back counts from there)")
+        raise ActionRefused("full_recovery: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first (the first "
+                            "day back counts from there)", on=state.on_leave.end, next_kind="leave_ended")
     start = state.periods[-1].start
     if action.on <= start:
-        raise ActionRefused(f"on: the first day back at work must be after the sick period began ({start})")
+        raise ActionRefused("on: the first day back at work must be after the sick period began (%(start)s)", start=start)
 
 
 def _check_wia(state: CaseState, action: a.WiaAanvraagFiled, today: date) -> None:
@@ -1222,11 +1242,12 @@ def _check_wia(state: CaseState, action: a.WiaAanvraagFiled, today: date) -> Non
     view = _current_view(state, "wia_aanvraag", today)
     due = view.due if view is not None else None
     if due is not None and action.on > due and action.late_cause is None:
-        raise ActionRefused(f"late_cause: the WIA aanvraag is filed {(action.on - due).days} days after its term ({due}); "
-                            "say whose doing that was (werkgever: the wage payment runs on by the delay, "
-                            "BW 7:629 lid 11 sub a; werknemer)")
+        raise ActionRefused("late_cause: the WIA-aanvraag is filed %(days)s days after its term (%(due)s); say whose doing "
+                            "that was (werkgever: the wage payment runs on by the delay, BW 7:629 lid 11 sub a; werknemer)",
+                            days=(action.on - due).days, due=due)
     if action.late_cause is not None and (due is None or action.on <= due):
-        raise ActionRefused(f"late_cause: the WIA aanvraag is filed within its term ({due}); leave late_cause out")
+        raise (ActionRefused("late_cause: the WIA-aanvraag is filed within its term (%(due)s); leave late_cause out", due=due)
+               if due is not None else ActionRefused("late_cause: the WIA-aanvraag has no term yet; leave late_cause out"))
 
 
 def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
@@ -1234,37 +1255,38 @@ def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
     if recovered is None:
         raise ActionRefused("relapse: the employee has not recovered, so cannot relapse")
     if action.on <= recovered:
-        raise ActionRefused(f"on: a relapse must come after the recovery on {recovered}")
+        raise ActionRefused("on: a relapse must come after the recovery on %(on)s", on=recovered)
     gap = (action.on - recovered).days
     if gap >= state.ruleset.four_week_rule_days:
-        raise ActionRefused(
-            f"on: a relapse {gap} days after recovery ({state.ruleset.four_week_rule_days} or more) starts a new case"
-        )
+        raise ActionRefused("on: a relapse %(gap)s days after recovery (%(limit)s or more) starts a new case", gap=gap,
+                            limit=state.ruleset.four_week_rule_days)
 
 
 def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date) -> None:
     keys = state.ruleset.keys
     if action.deadline not in keys:
-        raise ActionRefused(f"deadline: {action.deadline!r} is not a statutory step ({', '.join(keys)})")
+        raise ActionRefused("deadline: %(value)r is not a statutory step (%(known)s)", value=action.deadline, known=list(keys))
     rule = state.ruleset.deadline(action.deadline)
     if not rule.deviable:
-        raise ActionRefused(f"deadline: the term of {action.deadline} may not be deviated from")
+        raise ActionRefused("deadline: the term of %(step)s may not be deviated from", step=action.deadline)
     if action.occurrence is not None and not rule.recurring:
-        raise ActionRefused(f"occurrence: {action.deadline} happens once; leave occurrence out")
+        raise ActionRefused("occurrence: %(step)s happens once; leave occurrence out", step=action.deadline)
     view = _deviation_view(state, action, today)
     if view is None:
-        raise ActionRefused(f"occurrence: {action.deadline} has no occurrence {action.occurrence} yet")
+        raise ActionRefused("occurrence: %(step)s has no occurrence %(occurrence)s yet", step=action.deadline,
+                            occurrence=action.occurrence)
     if view.status is DeadlineStatus.DONE:
         if state.revision < FACTS_REVISION:
-            raise ActionRefused(f"deadline: {action.deadline} is already done")
+            raise ActionRefused("deadline: %(step)s is already done", step=action.deadline)
         if not (view.late or view.reason_after_term):
-            raise ActionRefused(f"deadline: {view.mark} was done on {view.done_on}, within its term ({view.due}); "
-                                "no reason is needed")
+            raise ActionRefused("deadline: %(mark)s was done on %(done_on)s, within its term (%(due)s); no reason is needed",
+                                mark=view.mark, done_on=view.done_on, due=view.due)
         if action.new_due is not None:
-            raise ActionRefused(f"new_due: {view.mark} is already done (on {view.done_on}); a reason given afterwards "
-                                "does not move its term: leave new_due out")
+            raise ActionRefused("new_due: %(mark)s is already done (on %(done_on)s); a reason given afterwards does not move "
+                                "its term: leave new_due out", mark=view.mark, done_on=view.done_on)
     if action.new_due is not None and action.new_due < action.on:
-        raise ActionRefused(f"new_due: {action.new_due} is before the deviation is recorded ({action.on})")
+        raise ActionRefused("new_due: %(new_due)s is before the deviation is recorded (%(on)s)", new_due=action.new_due,
+                            on=action.on)
 
 
 def _deviation_view(state: CaseState, action: a.DeadlineDeviation, today: date) -> DeadlineView | None:
@@ -1281,24 +1303,26 @@ def _check_correction(state: CaseState, action: a.FirstSickDayCorrected, today: 
         raise ActionRefused("first_sick_day_corrected: this case still runs on an older version; it can be corrected "
                             "once it has continued (or open it again)")
     if new == state.first_sick_day:
-        raise ActionRefused(f"first_sick_day: {new} is already the first sick day")
+        raise ActionRefused("first_sick_day: %(on)s is already the first sick day", on=new)
     if new > today:
-        raise ActionRefused(f"first_sick_day: {new} is in the future (today is {today})")
+        raise ActionRefused("first_sick_day: %(on)s is in the future (today is %(today)s)", on=new, today=today)
     if new < state.ruleset.valid_from:
-        raise ActionRefused(f"first_sick_day: {new} lies before rule set {state.ruleset.id} (from "
-                            f"{state.ruleset.valid_from}); withdraw the case and open it again")
+        raise ActionRefused("first_sick_day: %(on)s lies before rule set %(ruleset)s (from %(valid_from)s); withdraw the "
+                            "case and open it again", on=new, ruleset=state.ruleset.id, valid_from=state.ruleset.valid_from)
     first = state.periods[0]
     if first.end is not None and new >= first.end:
-        raise ActionRefused(f"first_sick_day: {new} is not before the recovery on {first.end}")
+        raise ActionRefused("first_sick_day: %(on)s is not before the recovery on %(recovered_on)s", on=new,
+                            recovered_on=first.end)
     if action.on < new:
-        raise ActionRefused(f"on: {action.on} is before the corrected first sick day {new}")
+        raise ActionRefused("on: %(on)s is before the corrected first sick day %(first_sick_day)s", on=action.on,
+                            first_sick_day=new)
     earlier = [e for e in state.dossier if e.on < new and e.actor.role is not Role.SYSTEEM
                and e.kind not in ("case_opened", "prior_step", "first_sick_day_corrected")]
     earlier += [e for e in state.dossier if e.kind == "prior_step" and e.details.get("done_on") and e.on < new]
     if earlier:
         e = min(earlier, key=lambda e: e.on)
-        raise ActionRefused(f"first_sick_day: {new} is after {e.kind} on {e.on} (dossier #{e.seq}); "
-                            "a step cannot come before the illness")
+        raise ActionRefused("first_sick_day: %(on)s is after \u201c%(entry_kind)s\u201d on %(entry_on)s (dossier #%(seq)s); a step "
+                            "cannot come before the illness", on=new, entry_kind=e.kind, entry_on=e.on, seq=e.seq)
 
 
 def _current_view(state: CaseState, key: str, today: date) -> DeadlineView | None:
@@ -1312,20 +1336,22 @@ def _check_do_answered(state: CaseState, action: a.DeskundigenoordeelAnswered, t
     for r in state.deskundigenoordelen:
         if r.request_id == action.request_id:
             if r.answered_on is not None:
-                raise ActionRefused(f"request_id: {action.request_id!r} was already answered on {r.answered_on}")
+                raise ActionRefused("request_id: %(value)r was already answered on %(on)s", value=action.request_id,
+                                    on=r.answered_on)
             if action.on < r.requested_on:
-                raise ActionRefused(f"on: {action.on} is before the request of {r.requested_on}")
+                raise ActionRefused("on: %(on)s is before the request of %(requested_on)s", on=action.on, requested_on=r.requested_on)
             return
-    raise ActionRefused(f"request_id: no deskundigenoordeel was requested under {action.request_id!r}")
+    raise ActionRefused("request_id: no deskundigenoordeel was requested under %(value)r", value=action.request_id)
 
 
 def _check_loonsanctie(state: CaseState, action: a.LoonsanctieImposed, today: date) -> None:
     if "wia_aanvraag" not in state.done:
         raise ActionRefused("loonsanctie_imposed: UWV imposes a loonsanctie on the WIA application; none is on record")
     if state.loonsanctie is not None:
-        raise ActionRefused(f"loonsanctie_imposed: a loonsanctie was already imposed on {state.loonsanctie.imposed_on}")
+        raise ActionRefused("loonsanctie_imposed: a loonsanctie was already imposed on %(on)s",
+                            on=state.loonsanctie.imposed_on)
     if action.weeks > state.ruleset.max_loonsanctie_weeks:
-        raise ActionRefused(f"weeks: a loonsanctie lasts at most {state.ruleset.max_loonsanctie_weeks} weeks")
+        raise ActionRefused("weeks: a loonsanctie lasts at most %(limit)s weeks", limit=state.ruleset.max_loonsanctie_weeks)
 
 
 def _check_repair_reported(state: CaseState, action: a.RepairReported, today: date) -> None:
@@ -1333,9 +1359,9 @@ def _check_repair_reported(state: CaseState, action: a.RepairReported, today: da
     if s is None:
         raise ActionRefused("repair_reported: no loonsanctie is on record")
     if s.repair_reported_on is not None:
-        raise ActionRefused(f"repair_reported: a repair was already reported on {s.repair_reported_on}")
+        raise ActionRefused("repair_reported: a repair was already reported on %(on)s", on=s.repair_reported_on)
     if action.on < s.imposed_on:
-        raise ActionRefused(f"on: {action.on} is before the loonsanctie of {s.imposed_on}")
+        raise ActionRefused("on: %(on)s is before the loonsanctie of %(imposed_on)s", on=action.on, imposed_on=s.imposed_on)
 
 
 def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: date) -> None:
@@ -1343,14 +1369,16 @@ def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: da
     if s is None or s.repair_reported_on is None:
         raise ActionRefused("repair_accepted: no reported repair is on record")
     if s.repair_accepted_on is not None:
-        raise ActionRefused(f"repair_accepted: the repair was already accepted on {s.repair_accepted_on}")
+        raise ActionRefused("repair_accepted: the repair was already accepted on %(on)s", on=s.repair_accepted_on)
     if action.on < s.repair_reported_on:
-        raise ActionRefused(f"on: {action.on} is before the repair was reported ({s.repair_reported_on})")
+        raise ActionRefused("on: %(on)s is before the repair was reported (%(reported_on)s)", on=action.on,
+                            reported_on=s.repair_reported_on)
 
 
 def _require_watch(state: CaseState, action: Any, today: date) -> Watch:
     if state.watch is None or state.stagnation_rules is None:
-        raise ActionRefused(f"{action.kind}: this case has no stagnation watch (it was opened before version {WATCH_VERSION})")
+        raise ActionRefused("%(field)s: this case has no stagnation watch (it was opened before version %(version)s)",
+                            field=action.kind, version=WATCH_VERSION)
     return state.watch
 
 
@@ -1364,57 +1392,65 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
     rules: StagnationRules = state.stagnation_rules  # type: ignore[assignment]
     keys = rules.measure_keys()
     if action.measure not in keys:
-        raise ActionRefused(f"measure: {action.measure!r} is not a measure (in order: {', '.join(keys)})")
+        raise ActionRefused("measure: %(value)r is not a measure (in order: %(known)s)", value=action.measure,
+                            known=list(keys))
     done = next((m for m in watch.measures if m.key == action.measure and m.taken_on), None)
     if done is not None:
-        raise ActionRefused(f"measure: {action.measure} was taken on {done.taken_on}")
+        raise ActionRefused("measure: %(measure)s was taken on %(on)s", measure=action.measure, on=done.taken_on)
     if watch.level < st.TOP_LEVEL:
-        raise ActionRefused(f"measure_taken: no measures are asked (escalation level {watch.level}); "
-                            "record non_cooperation_recorded first")
+        raise ActionRefused("measure_taken: no measures are asked (escalation level %(level)s); record "
+                            "\u201c%(next_kind)s\u201d first", level=watch.level, next_kind="non_cooperation_recorded")
     expected = watch.next_measure(rules)
     if action.measure != expected:
-        raise ActionRefused(f"measure: measures are taken in their order; the next is {expected}")
+        raise ActionRefused("measure: measures are taken in their order; the next is %(measure)s", measure=expected)
 
 
 def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> None:
     if action.role is Role.REINTEGRATIECOACH and state.spoor2_running:
-        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record coach_replaced on it instead")
+        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record \u201c%(next_kind)s\u201d on it instead",
+                            next_kind="coach_replaced")
     ids = state.assigned.get(action.role, [])
     if action.person_id in ids:
-        raise ActionRefused(f"person_id: {action.person_id} is already assigned as {action.role.value}")
+        raise ActionRefused("person_id: %(person)s is already assigned as %(role)s", person=action.person_id,
+                            role=action.role)
     if action.replaces is not None and action.replaces not in ids:
-        raise ActionRefused(f"replaces: {action.replaces} is not assigned as {action.role.value}")
+        raise ActionRefused("replaces: %(person)s is not assigned as %(role)s", person=action.replaces, role=action.role)
     after = [i for i in ids if i != action.replaces] + [action.person_id]
-    refusal = access.assignment_list_refusal(action.role, after)
+    refusal = access.assignment_list_refusal(action.role, after, field="role")
     if refusal is not None:
-        hint = f"; name the one you hand over from in replaces ({', '.join(ids)})" if action.replaces is None else ""
-        raise ActionRefused(f"role: {refusal}{hint}")
+        if action.replaces is None and action.role in access.ASSIGNABLE and len(after) > access.MAX_ASSIGNED[action.role]:
+            raise ActionRefused("role: a case has at most %(limit)s %(role)s assigned at a time; name the one you hand over "
+                                "from in replaces (%(assigned)s)", limit=access.MAX_ASSIGNED[action.role], role=action.role,
+                                assigned=ids)
+        raise refusal
 
 
 def _check_unassigned(state: CaseState, action: a.PersonUnassigned, today: date) -> None:
     if action.person_id not in state.assigned.get(action.role, []):
-        raise ActionRefused(f"person_id: {action.person_id} is not assigned as {action.role.value}")
+        raise ActionRefused("person_id: %(person)s is not assigned as %(role)s", person=action.person_id, role=action.role)
 
 
 def _check_contacts(state: CaseState, action: a.ContactsUpdated, today: date) -> None:
     if action.recipient_role in (Role.SYSTEEM, Role.UWV):
-        raise ActionRefused(f"role: the {action.recipient_role.value} is not notified by Spoorwerk")
+        raise ActionRefused("role: Spoorwerk does not notify the %(role)s", role=action.recipient_role)
 
 
 def _check_extension(state: CaseState, action: a.VoluntaryExtension, today: date) -> None:
     room = state.ruleset.max_voluntary_extension_weeks - state.voluntary_extension_weeks
     if action.weeks > room:
         raise ActionRefused(
-            f"weeks: the waiting time may be extended by at most {state.ruleset.max_voluntary_extension_weeks} "
-            f"weeks in all; {room} remain"
+            "weeks: the waiting time may be extended by at most %(limit)s weeks in all; %(room)s remain",
+            limit=state.ruleset.max_voluntary_extension_weeks, room=room,
         )
 
 
 def _check_document(state: CaseState, action: a.DocumentRequested, today: date) -> None:
     if state.dossier_rules is None:
-        raise ActionRefused(f"document_requested: this case was opened before documents (version {DOCUMENTS_VERSION})")
+        raise ActionRefused("document_requested: this case was opened before documents (version %(version)s)",
+                            version=DOCUMENTS_VERSION)
     if action.actor.role not in AUDIENCE_ROLES[action.audience]:
-        raise ActionRefused(f"audience: the {action.audience.value} version is not for the {action.actor.role.value}")
+        raise ActionRefused("audience: the %(audience)s version is not for the %(role)s", audience=action.audience,
+                            role=action.actor.role)
     kinds = {e.kind for e in state.dossier}
     if action.document is DocumentKind.INTAKEVERSLAG and "spoor2:intake_held" not in kinds:
         raise ActionRefused("document: no spoor 2 intake is on record yet")
@@ -1428,9 +1464,10 @@ def _check_document(state: CaseState, action: a.DocumentRequested, today: date) 
         raise ActionRefused("period_start: only a voortgangsrapportage covers a period")
     start, end = _period(state, action)
     if start > end:
-        raise ActionRefused(f"period_start: {start} is after period_end {end}")
+        raise ActionRefused("period_start: %(start)s is after period_end %(end)s", start=start, end=end)
     if action.period_end is not None and action.period_end > action.on:
-        raise ActionRefused(f"period_end: {action.period_end} is after the day of the request ({action.on})")
+        raise ActionRefused("period_end: %(period_end)s is after the day of the request (%(on)s)",
+                            period_end=action.period_end, on=action.on)
 
 
 def _period(state: CaseState, action: a.DocumentRequested) -> tuple[date, date]:

@@ -12,17 +12,20 @@ from datetime import date, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.errors import ActionRefused
 from domain.nl_time import next_working_day
 from domain.rules import DeadlineRule, RuleSet
 
 
 class PeriodError(ValueError):
-    """Sick periods that cannot be: a field name and the reason."""
+    """Sick periods that cannot be: a field name and the reason, and the refusal a case's opening gives for it (its
+    interruptions, in the reader's language: domain.errors)."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, refusal: ActionRefused) -> None:
         self.field = field
-        self.reason = reason
+        self.refusal = refusal
+        self.reason = str(refusal).partition(": ")[2]
+        super().__init__(f"{field}: {self.reason}")
 
 
 class SickPeriod(BaseModel):
@@ -48,18 +51,20 @@ def build_periods(
     start = first_sick_day
     for i, (recovered, relapsed) in enumerate(interruptions):
         if recovered <= start:
-            raise PeriodError(
-                "recovered",
-                f"{recovered} is not after the sick period that began {start} "
-                "(recovered is the first day back at work)",
-            )
+            raise PeriodError("recovered", ActionRefused(
+                "interruptions.recovered: %(recovered)s is not after the sick period that began %(start)s (recovered "
+                "is the first day back at work)", recovered=recovered, start=start))
         periods.append(SickPeriod(start=start, end=recovered))
         if relapsed is None:
             if i != len(interruptions) - 1:
-                raise PeriodError("relapse", f"recovery on {recovered} needs a relapse before the next recovery")
+                raise PeriodError("relapse", ActionRefused(
+                    "interruptions.relapse: recovery on %(recovered)s needs a relapse before the next recovery",
+                    recovered=recovered))
             return periods
         if relapsed <= recovered:
-            raise PeriodError("relapse", f"{relapsed} is not after the recovery on {recovered}")
+            raise PeriodError("relapse", ActionRefused(
+                "interruptions.relapse: %(relapsed)s is not after the recovery on %(recovered)s", relapsed=relapsed,
+                recovered=recovered))
         start = relapsed
     periods.append(SickPeriod(start=start))
     return periods

@@ -515,3 +515,26 @@ EXPECTATIONS: frozenset[str] = frozenset({
     N_("the next phase, approved and started"),
     N_("the trajectory's outcome"),
 })
+
+# The statutory steps (the deadline keys of domain/rulebook.toml) as a sentence names them, e.g. in a refusal:
+# with their article, which differs per language (het plan van aanpak, de probleemanalyse).
+STEPS: dict[str, str] = {
+    "ziekmelding_arbodienst": N_("the ziekmelding to the arbodienst"),
+    "probleemanalyse": N_("the probleemanalyse"),
+    "plan_van_aanpak": N_("the plan van aanpak"),
+    "evaluatie": N_("the evaluation of the plan van aanpak"),
+    "ziekmelding_uwv": N_("the ziekmelding to UWV (42nd week)"),
+    "eerstejaarsevaluatie": N_("the eerstejaarsevaluatie"),
+    "spoor2_start": N_("the start of spoor 2"),
+    "wia_brief_uwv": N_("the WIA letter from UWV"),
+    "eindevaluatie": N_("the eindevaluatie"),
+    "oordeel_werknemer": N_("the werknemer's view"),
+    "reintegratieverslag": N_("the re-integratieverslag"),
+    "wia_aanvraag": N_("the WIA-aanvraag"),
+    "einde_wachttijd": N_("the end of the waiting time"),
+}
+
+
+def step_label(key: str) -> str:
+    """The msgid of a statutory step's name in a sentence, with its article."""
+    return STEPS.get(str(key), _fallback(str(key)))

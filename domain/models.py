@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.errors import ActionRefused
 from domain.messages import Text
 
 # Ids that travel into workflow ids, search attributes and logs. The pattern leaves no room for
@@ -128,7 +129,7 @@ def recorded_details(action: BaseModel) -> dict[str, Any]:
     return action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on", *NOT_RECORDED}, exclude_none=True)
 
 
-def retry_refusal(entry: DossierEntry, action: Any) -> str | None:
+def retry_refusal(entry: DossierEntry, action: Any) -> ActionRefused | None:
     """Why a request that reuses an applied action id may not be answered with its entry; None for a true retry.
 
     Action ids show in every dossier, so a stored answer (a bedrijfsarts's note among its details) goes
@@ -136,12 +137,14 @@ def retry_refusal(entry: DossierEntry, action: Any) -> str | None:
     of it, not even its kind.
     """
     if entry.actor != action.actor:
-        return f"action_id: {action.action_id!r} belongs to another caller's request; send a new Idempotency-Key"
+        return ActionRefused("action_id: %(value)r belongs to another caller's request; send a new Idempotency-Key",
+                             value=action.action_id)
     if entry.kind != action.kind:
-        return f"action_id: {action.action_id!r} was already used for {entry.kind}, not {action.kind}"
+        return ActionRefused("action_id: %(value)r was already used for \u201c%(used_kind)s\u201d, not \u201c%(kind)s\u201d",
+                             value=action.action_id, used_kind=entry.kind, kind=action.kind)
     if entry.on != action.on or entry.details != recorded_details(action):
-        return (f"action_id: {action.action_id!r} was already used for another {action.kind} (other date or fields); "
-                "send a new Idempotency-Key")
+        return ActionRefused("action_id: %(value)r was already used for another \u201c%(kind)s\u201d (other date or "
+                             "fields); send a new Idempotency-Key", value=action.action_id, kind=action.kind)
     return None
 
 
@@ -170,13 +173,14 @@ def is_sealed_note(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(SEALED_NOTE_PREFIX)
 
 
-def unsealed_note_refusal(action: Any) -> str | None:
+def unsealed_note_refusal(action: Any) -> ActionRefused | None:
     """Why a validator refuses a bedrijfsarts's note that arrives unsealed (an API or client of an older version, or
     one without the medical keys): it would stay readable in the history for good. Validators only, so histories
     recorded before the seal replay as they were."""
     note = getattr(action, "note", None)
     if note and action.actor.role is Role.BEDRIJFSARTS and not is_sealed_note(note):
-        return "note: a bedrijfsarts's note must arrive sealed (service.medical_seal); send it through the API or CLI"
+        return ActionRefused("note: a bedrijfsarts's note must arrive sealed (service.medical_seal); send it through the "
+                             "API or CLI")
     return None
 
 

@@ -22,7 +22,7 @@ from pydantic import (
 
 from domain import access, glossary
 from domain.actions import parse_tagged
-from domain.errors import ActionRefused
+from domain.errors import ActionRefused, joined
 from domain.messages import N_, Text, text
 from domain.models import (
     NOTE_MAX_CHARS,
@@ -493,9 +493,10 @@ def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now:
 
 def _date_ok(state: TrajectoryState, on: date, today: date, field: str = "on") -> None:
     if on < state.started_on:
-        raise ActionRefused(f"{field}: {on} is before spoor 2 started ({state.started_on})")
+        raise ActionRefused("%(field)s: %(on)s is before spoor 2 started (%(started_on)s)", field=field, on=on,
+                            started_on=state.started_on)
     if on > today:
-        raise ActionRefused(f"{field}: {on} is in the future (today is {today})")
+        raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
 
 
 def check(state: TrajectoryState, action: Any, today: date) -> None:
@@ -505,17 +506,19 @@ def check(state: TrajectoryState, action: Any, today: date) -> None:
     if seq is not None:  # a retry: answered from the record to the same request only, never applied twice
         refusal = retry_refusal(state.record[seq - 1], action)
         if refusal is not None:
-            raise ActionRefused(refusal)
+            raise refusal
         return
     if state.ended:
-        raise ActionRefused(f"{kind}: the trajectory has ended ({state.outcome.value} on {state.ended_on}); no action is accepted any more")  # type: ignore[union-attr]
+        raise ActionRefused("%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted any more",
+                            field=kind, result=state.outcome, ended_on=state.ended_on)
     allowed = SPOOR2_ACTION_ROLES[kind]
     if action.actor.role not in allowed:
-        names = ", ".join(sorted(r.value for r in allowed))
-        raise ActionRefused(f"actor.role: a {action.actor.role.value} may not record {kind} (allowed: {names})")
+        raise ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+                            role=action.actor.role, kind=kind, roles=joined(allowed))
     _date_ok(state, action.on, today)
     if state.paused and kind not in ("phase_resumed", "activity_recorded", "document_received", "outcome_recorded"):
-        raise ActionRefused(f"{kind}: the trajectory is paused since {state.pauses[-1].on}; record phase_resumed first")
+        raise ActionRefused("%(field)s: the trajectory is paused since %(on)s; record \u201c%(next_kind)s\u201d first",
+                            field=kind, on=state.pauses[-1].on, next_kind="phase_resumed")
     _CHECKS[kind](state, action, today)
 
 
@@ -530,41 +533,44 @@ def validate(state: TrajectoryState, action: Any, today: date) -> None:
     refusal = unsealed_note_refusal(action) or access.assignment_refusal(
         {}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
     if refusal is not None:
-        raise ActionRefused(refusal)
+        raise refusal
 
 
 def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) -> None:
     rule = state.rules.document_rule(a.document)
     if rule is None:
         keys = ", ".join(d.key for d in state.rules.document)
-        raise ActionRefused(f"document: {a.document!r} is not an intake document ({keys})")
+        raise ActionRefused("document: %(value)r is not an intake document (%(documents)s)", value=a.document, documents=keys)
     if a.actor.role not in rule.roles:
-        raise ActionRefused(f"actor.role: a {a.actor.role.value} may not record the {a.document} "
-                            f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
+        raise ActionRefused("actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
+                            role=a.actor.role, document=a.document, roles=joined(rule.roles))
     if rule.needs_hours and a.belastbaarheid_hours_per_day is None:
-        raise ActionRefused(f"belastbaarheid_hours_per_day: the {a.document} must state the belastbaarheid in hours")
+        raise ActionRefused("belastbaarheid_hours_per_day: the %(document)s must state the belastbaarheid in hours",
+                            document=a.document)
 
 
 def _check_intake(state: TrajectoryState, a: IntakeHeld, today: date) -> None:
     if state.documents_complete_on is None:
         missing = [d.key for d in state.rules.document if d.key not in state.documents]
-        raise ActionRefused(f"intake_held: the intake documents are not complete (missing: {', '.join(missing)})")
+        raise ActionRefused("intake_held: the intake documents are not complete (missing: %(documents)s)",
+                            documents=", ".join(missing))
     if state.intake_on is not None:
-        raise ActionRefused(f"intake_held: the intake was held on {state.intake_on}")
+        raise ActionRefused("intake_held: the intake was held on %(on)s", on=state.intake_on)
 
 
 def _check_proposal(state: TrajectoryState, a: ProposalSent, today: date) -> None:
     if state.intake_on is None:
         raise ActionRefused("proposal_sent: the intake has not been held")
     if state.proposal_on is not None:
-        raise ActionRefused(f"proposal_sent: the proposal was sent on {state.proposal_on}")
+        raise ActionRefused("proposal_sent: the proposal was sent on %(on)s", on=state.proposal_on)
 
 
 def _check_purchase(state: TrajectoryState, a: PurchaseApproved, today: date) -> None:
     if state.proposal_on is None:
         raise ActionRefused("purchase_approved: no proposal has been sent to the employer")
     if state.whole_trajectory_approved_on is not None:
-        raise ActionRefused(f"purchase_approved: the whole trajectory was approved on {state.whole_trajectory_approved_on}")
+        raise ActionRefused("purchase_approved: the whole trajectory was approved on %(on)s",
+                            on=state.whole_trajectory_approved_on)
     if a.scope == "whole":
         if a.phase is not None:
             raise ActionRefused("phase: leave it out when approving the whole trajectory")
@@ -572,24 +578,25 @@ def _check_purchase(state: TrajectoryState, a: PurchaseApproved, today: date) ->
     if a.phase is None:
         raise ActionRefused("phase: name the phase the employer buys")
     if a.phase > state.rules.last_phase:
-        raise ActionRefused(f"phase: there is no phase {a.phase} (1-{state.rules.last_phase})")
+        raise ActionRefused("phase: there is no phase %(phase)s (1-%(last)s)", phase=a.phase, last=state.rules.last_phase)
     if a.phase in state.approved_phases:
-        raise ActionRefused(f"phase: phase {a.phase} is already approved")
+        raise ActionRefused("phase: phase %(phase)s is already approved", phase=a.phase)
     expected = max(state.approved_phases, default=0) + 1
     if a.phase != expected:
-        raise ActionRefused(f"phase: phases are bought in order; the next to approve is phase {expected}")
+        raise ActionRefused("phase: phases are bought in order; the next to approve is phase %(phase)s", phase=expected)
 
 
 def _check_coach(state: TrajectoryState, a: CoachReplaced, today: date) -> None:
     if state.coach_id is None:
         raise ActionRefused("coach_replaced: no coach has been assigned yet")
     if a.coach_id == state.coach_id:
-        raise ActionRefused(f"coach_id: {a.coach_id!r} is already the coach")
+        raise ActionRefused("coach_id: %(value)r is already the coach", value=a.coach_id)
 
 
 def _check_haalbaarheid(state: TrajectoryState, a: HaalbaarheidstoetsDecided, today: date) -> None:
     if state.haalbaarheid is not None:
-        raise ActionRefused(f"haalbaarheidstoets_decided: decided on {state.haalbaarheid.on} ({state.haalbaarheid.decision})")
+        raise ActionRefused("haalbaarheidstoets_decided: decided on %(on)s (%(decision)s)", on=state.haalbaarheid.on,
+                            decision=state.haalbaarheid.decision)
     if state.intake_on is None:
         raise ActionRefused("haalbaarheidstoets_decided: the intake has not been held")
     if not (state.whole_trajectory_approved_on or state.approved_phases):
@@ -605,15 +612,15 @@ def _check_phase_started(state: TrajectoryState, a: PhaseStarted, today: date) -
     if state.haalbaarheid is None or state.haalbaarheid.decision != "go":
         raise ActionRefused("phase_started: phases start after a go of the haalbaarheidstoets")
     if state.current_phase is not None:
-        raise ActionRefused(f"phase_started: phase {state.current_phase.number} is still running")
+        raise ActionRefused("phase_started: phase %(phase)s is still running", phase=state.current_phase.number)
     expected = state.phases[-1].number + 1 if state.phases else 1
     if a.phase != expected:
-        raise ActionRefused(f"phase: the next phase is {expected}" if expected <= state.rules.last_phase
-                            else "phase: all phases are done")
+        raise (ActionRefused("phase: the next phase is %(phase)s", phase=expected) if expected <= state.rules.last_phase
+               else ActionRefused("phase: all phases are done"))
     if not state.phase_approved(a.phase):
-        raise ActionRefused(f"phase_started: phase {a.phase} is not approved by the employer")
+        raise ActionRefused("phase_started: phase %(phase)s is not approved by the employer", phase=a.phase)
     if state.phases and a.on < state.phases[-1].completed_on:  # type: ignore[operator]
-        raise ActionRefused(f"on: {a.on} is before phase {state.phases[-1].number} was completed")
+        raise ActionRefused("on: %(on)s is before phase %(phase)s was completed", on=a.on, phase=state.phases[-1].number)
 
 
 def _check_phase_completed(state: TrajectoryState, a: PhaseCompleted, today: date) -> None:
@@ -621,9 +628,10 @@ def _check_phase_completed(state: TrajectoryState, a: PhaseCompleted, today: dat
     if current is None:
         raise ActionRefused("phase_completed: no phase is running")
     if a.phase != current.number:
-        raise ActionRefused(f"phase: phase {current.number} is running, not phase {a.phase}")
+        raise ActionRefused("phase: phase %(phase)s is running, not phase %(given)s", phase=current.number, given=a.phase)
     if a.on < current.started_on:
-        raise ActionRefused(f"on: {a.on} is before phase {current.number} started ({current.started_on})")
+        raise ActionRefused("on: %(on)s is before phase %(phase)s started (%(started_on)s)", on=a.on, phase=current.number,
+                            started_on=current.started_on)
 
 
 def _check_activity(state: TrajectoryState, a: ActivityRecorded, today: date) -> None:
@@ -634,7 +642,7 @@ def _service(state: TrajectoryState, request_id: str) -> ServiceRecord:
     for s in state.services:
         if s.request_id == request_id:
             return s
-    raise ActionRefused(f"request_id: no additional service was requested under {request_id!r}")
+    raise ActionRefused("request_id: no additional service was requested under %(value)r", value=request_id)
 
 
 def _check_service_requested(state: TrajectoryState, a: ServiceRequested, today: date) -> None:
@@ -644,15 +652,15 @@ def _check_service_requested(state: TrajectoryState, a: ServiceRequested, today:
 def _check_service_approved(state: TrajectoryState, a: ServiceApproved, today: date) -> None:
     s = _service(state, a.request_id)
     if s.approved_on is not None:
-        raise ActionRefused(f"request_id: {s.service!r} was already approved on {s.approved_on}")
+        raise ActionRefused("request_id: %(service)r was already approved on %(on)s", service=s.service, on=s.approved_on)
 
 
 def _check_service_started(state: TrajectoryState, a: ServiceStarted, today: date) -> None:
     s = _service(state, a.request_id)
     if s.approved_on is None:
-        raise ActionRefused(f"service_started: {s.service!r} is not approved by the employer")
+        raise ActionRefused("service_started: %(service)r is not approved by the employer", service=s.service)
     if s.started_on is not None:
-        raise ActionRefused(f"service_started: {s.service!r} started on {s.started_on}")
+        raise ActionRefused("service_started: %(service)r started on %(on)s", service=s.service, on=s.started_on)
 
 
 def _check_paused(state: TrajectoryState, a: PhasePaused, today: date) -> None:
@@ -662,14 +670,15 @@ def _check_paused(state: TrajectoryState, a: PhasePaused, today: date) -> None:
     if a.bedrijfsarts_consent_on > a.on:
         raise ActionRefused("bedrijfsarts_consent_on: the bedrijfsarts's consent must precede the pause")
     if a.on < current.started_on:
-        raise ActionRefused(f"on: {a.on} is before phase {current.number} started ({current.started_on})")
+        raise ActionRefused("on: %(on)s is before phase %(phase)s started (%(started_on)s)", on=a.on, phase=current.number,
+                            started_on=current.started_on)
 
 
 def _check_resumed(state: TrajectoryState, a: PhaseResumed, today: date) -> None:
     if not state.paused:
         raise ActionRefused("phase_resumed: the trajectory is not paused")
     if a.on < state.pauses[-1].on:
-        raise ActionRefused(f"on: {a.on} is before the pause of {state.pauses[-1].on}")
+        raise ActionRefused("on: %(on)s is before the pause of %(paused_on)s", on=a.on, paused_on=state.pauses[-1].on)
 
 
 def _check_outcome(state: TrajectoryState, a: OutcomeRecorded, today: date) -> None:

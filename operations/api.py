@@ -32,6 +32,7 @@ from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
 from domain.dossier_check import Toets
+from domain.errors import ActionRefused, joined
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryView
@@ -42,7 +43,7 @@ from operations.auth import COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
-from service import i18n
+from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
 from service.rulebook import load_dossier_rules, load_spoor2_rules
@@ -61,11 +62,18 @@ _bearer = HTTPBearer(auto_error=False, description="A token from SPOORWERK_API_T
 
 
 class Problem(Exception):
-    """An HTTP error with a reason for the caller (and, for 401/403, a log line without personal data)."""
+    """An HTTP error with a reason for the caller (and, for 401/403, a log line without personal data).
 
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+    The reason is a refusal (domain.errors.ActionRefused: an English msgid and its values), said in the request's
+    language; `reason` keeps the English text for the log. Plain text is shown as it is."""
+
+    def __init__(self, status: int, reason: str | ActionRefused) -> None:
+        super().__init__(str(reason))
+        self.status, self.reason, self.refusal = status, str(reason), reason
+
+    def said(self) -> str:
+        """The reason in the current language."""
+        return refusals.said(self.refusal)
 
 
 class ErrorBody(BaseModel):
@@ -101,7 +109,7 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 def _too_large_reason(limit: int) -> str:
-    return f"body: larger than the {limit} bytes a request may have"
+    return refusals.said(ActionRefused("body: larger than the %(limit)s bytes a request may have", limit=limit))
 
 
 class BodyTooLarge(HTTPException):
@@ -174,12 +182,16 @@ class Language:
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
-    """422 naming each field and reason; never the input itself, which may be megabytes or not even encodable."""
-    errors = [{"type": e["type"], "loc": list(e["loc"]), "msg": str(e["msg"])[:300]} for e in exc.errors()]
+    """422 naming each field and reason (in the request's language, by the error's type; `loc` and `type` as pydantic
+    gives them); never the input itself, which may be megabytes or not even encodable."""
+    errors = [{"type": e["type"], "loc": list(e["loc"]),
+               "msg": refusals.validation_reason(e["type"], str(e["msg"]), e.get("ctx"))[:300]} for e in exc.errors()]
     content_type = request.headers.get("content-type", "")
     if any(e["loc"] == ["body"] and e["type"] == "model_attributes_type" for e in errors) and "json" not in content_type:
-        return JSONResponse({"detail": f"body: send a JSON object (Content-Type: application/json), "
-                                       f"not {content_type[:100] or 'no Content-Type'}"}, status_code=415)
+        reason = (ActionRefused("body: send a JSON object (Content-Type: application/json), not %(content_type)s",
+                                content_type=content_type[:100]) if content_type else
+                  ActionRefused("body: send a JSON object (Content-Type: application/json), not no Content-Type"))
+        return JSONResponse({"detail": refusals.said(reason)}, status_code=415)
     return JSONResponse({"detail": errors}, status_code=422)
 
 
@@ -197,28 +209,30 @@ def caller_dependency(authenticator: Authenticator):
             throttle, address = signin_of(request.app).throttle, client_address(request)
             wait = throttle.retry_after(address)
             if wait is not None:  # before the token is looked at: the answer tells nothing about it
-                raise HTTPException(429, "too many failed sign-ins from this address; try again after Retry-After "
-                                         "seconds", headers={"Retry-After": str(wait)})
+                raise HTTPException(429, refusals.said(ActionRefused(
+                    "too many failed sign-ins from this address; try again after Retry-After seconds")),
+                    headers={"Retry-After": str(wait)})
             found = authenticator.authenticate(credentials.credentials)
             if found is None:
                 throttle.failed(address)
         else:
             found = session_caller(request)
         if found is None:
-            raise Problem(401, "session: ended (expired or logged out); sign in again"
-                          if not credentials and request.cookies.get(COOKIE) else "a valid bearer token is required")
+            raise Problem(401, ActionRefused("session: ended (expired or logged out); sign in again")
+                          if not credentials and request.cookies.get(COOKIE) else
+                          ActionRefused("a valid bearer token is required"))
         if found.role not in API_ROLES:
-            raise Problem(403, f"role {found.role.value} does not use the API")
+            raise Problem(403, ActionRefused("the role %(role)s does not use the API", role=found.role))
         request.state.caller = found
         return found
 
     return caller
 
 
-def _require(caller: Caller, roles: frozenset[Role], what: str) -> None:
+def _require(caller: Caller, roles: frozenset[Role], refusal: ActionRefused) -> None:
+    """Refuses (403) a caller whose role is not among `roles`, with `refusal` (it names the roles allowed)."""
     if caller.role not in roles:
-        allowed = ", ".join(sorted(r.value for r in roles))
-        raise Problem(403, f"a {caller.role.value} may not {what} (allowed: {allowed})")
+        raise Problem(403, refusal)
 
 
 def caller_scope(caller: Caller) -> dict[str, Any]:
@@ -230,7 +244,7 @@ def caller_scope(caller: Caller) -> dict[str, Any]:
         return {"assigned_to": (caller.role, caller.id)} | (
             {"employer_ids": caller.employer_ids} if caller.employer_ids is not None else {})
     if caller.role is not Role.OPERATIONS:
-        raise Problem(403, f"role {caller.role.value} does not use the API")
+        raise Problem(403, ActionRefused("the role %(role)s does not use the API", role=caller.role))
     return {}
 
 
@@ -251,7 +265,7 @@ def chosen_case_id(caller: Caller, key: str) -> str:
 
 def not_found(case_id: str) -> Problem:
     """The one answer for a case that is not there and a case that is not the caller's: ids cannot be probed."""
-    return Problem(404, f"case_id: no case {case_id!r} that you may see")
+    return Problem(404, ActionRefused("case_id: no case %(value)r that you may see", value=case_id))
 
 
 async def readable_case(client: Client, case_id: str, caller: Caller, what: str = "case", *,
@@ -394,34 +408,36 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
             route = request.scope.get("route")
             log.warning("request refused", status=exc.status, method=request.method,
                         route=getattr(route, "path", "?"), role=who.role.value if who else None, reason=exc.reason)
-        return JSONResponse({"detail": exc.reason}, status_code=exc.status)
+        return JSONResponse({"detail": exc.said()}, status_code=exc.status)
 
     @app.exception_handler(cases.ActionRejected)
     async def _rejected(request: Request, exc: cases.ActionRejected) -> JSONResponse:
         status = 404 if isinstance(exc, cases.CaseNotFound) else 422 if isinstance(exc, cases.InvalidInput) else 409
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": exc.said()}, status_code=status)
 
     @app.exception_handler(RPCError)
     async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status is RPCStatusCode.NOT_FOUND:
-            return JSONResponse({"detail": "no such case"}, status_code=404)
+            return JSONResponse({"detail": refusals.said(ActionRefused("case_id: no such case"))}, status_code=404)
         log.warning("temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?"))
-        return JSONResponse({"detail": f"Temporal or the case's worker did not answer ({exc.status.name})"}, status_code=503)
+        return JSONResponse({"detail": refusals.said(ActionRefused(
+            "Temporal or the case's worker did not answer (%(status)s)", status=exc.status.name))}, status_code=503)
 
     @app.exception_handler(cases.CaseBusy)
     async def _busy(request: Request, exc: cases.CaseBusy) -> JSONResponse:
         log.warning("action not taken, case busy", route=getattr(request.scope.get("route"), "path", "?"))
-        return JSONResponse({"detail": f"the case cannot take actions just now (a worker or the server is restarting); "
-                                       f"nothing was recorded: send the same request again ({exc})"},
-                            status_code=503, headers={"Retry-After": str(exc.retry_after_seconds)})
+        return JSONResponse({"detail": refusals.said(ActionRefused(
+            "the case cannot take actions just now (a worker or the server is restarting); nothing was recorded: send "
+            "the same request again (%(cause)s)", cause=exc))},
+            status_code=503, headers={"Retry-After": str(exc.retry_after_seconds)})
 
     @app.exception_handler(cases.CaseAlreadyExists)
     async def _exists(request: Request, exc: cases.CaseAlreadyExists) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        return JSONResponse({"detail": refusals.said(exc)}, status_code=409)
 
     @app.exception_handler(ValueError)
     async def _bad_filter(request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": refusals.said(exc)}, status_code=422)
 
     @api.get("/me", response_model=Caller)
     async def me(who: Authed) -> Caller:
@@ -459,17 +475,19 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                                           **filters)
         except RPCError:
             if page_token:  # the store cannot read a token it did not hand out
-                raise Problem(422, "page_token: not a token this service handed out") from None
+                raise Problem(422, ActionRefused("page_token: not a token this service handed out")) from None
             raise
 
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
         """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
-        _require(who, OPENERS, "open a case")
+        _require(who, OPENERS, ActionRefused("the role %(role)s may not open a case (allowed: %(roles)s)", role=who.role,
+                                             roles=joined(OPENERS)))
         if who.role is Role.WERKGEVER and body.employer_id != who.employer_id:
-            raise Problem(403, "a werkgever may only open cases of its own employer")
+            raise Problem(403, ActionRefused("employer_id: a werkgever may only open cases of its own employer"))
         if who.employer_ids is not None and body.employer_id not in who.employer_ids:
-            raise Problem(403, f"employer_id: a {who.role.value} may only open cases of the employers it works for")
+            raise Problem(403, ActionRefused("employer_id: the role %(role)s may only open cases of the employers it "
+                                             "works for", role=who.role))
         fields = body.model_dump(mode="json")
         if body.case_id is None:
             fields["case_id"] = chosen_case_id(who, key)
@@ -479,7 +497,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         try:
             opening = CaseOpening.model_validate({**fields, "opened_by": who.actor.model_dump()})
         except ValueError as err:
-            raise cases.InvalidInput(case_actions.describe_validation_error(err, ())) from None  # type: ignore[arg-type]
+            raise cases.InvalidInput.of(case_actions.validation_refusal(err, ())) from None  # type: ignore[arg-type]
         handle = await cases.open_case(client, opening, task_queue=task_queue, request_key=key)
         if handle.first_execution_run_id is None:  # started before, by this same request
             return JSONResponse(Opened(case_id=opening.case_id, created=False).model_dump(), status_code=200)
@@ -514,7 +532,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     @api.get("/cases/{case_id}/state", response_model=CaseState)
     async def case_state(case_id: CaseId, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
-        _require(who, _FULL_STATE, "read a case's full state")
+        _require(who, _FULL_STATE, ActionRefused("the role %(role)s may not read a case's full state (allowed: %(roles)s)",
+                                                 role=who.role, roles=joined(_FULL_STATE)))
         summary = await readable(client, case_id, who, "state")
         state = await cases.case_handle(client, case_id).query(SickLeaveCase.state, rpc_timeout=QUERY_TIMEOUT)
         return state.model_copy(update={"dossier": redact_dossier(state.dossier, who, summary)})
@@ -526,7 +545,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         try:
             return await trajectories.view(client, case_id, today(), rpc_timeout=QUERY_TIMEOUT)
         except trajectories.NoTrajectory as err:
-            raise Problem(404, str(err)) from None
+            raise Problem(404, err.args[0] if err.args and isinstance(err.args[0], ActionRefused) else str(err)) from None
 
     @api.get("/actions", response_model=list[ActionKind])
     async def action_kinds(who: Authed) -> list[ActionKind]:
@@ -565,15 +584,16 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
     async def record(request: Request, case_id: CaseId, body: body_model,  # type: ignore[valid-type]
                      who: Annotated[Caller, Depends(caller)], key: IdempotencyKey) -> Any:
         if who.role not in roles:
-            raise Problem(403, f"actor.role: a {who.role.value} may not record {kind} (allowed: {allowed})")
+            raise Problem(403, ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: "
+                                             "%(roles)s)", role=who.role, kind=kind, roles=joined(roles & API_ROLES)))
         # The fields as sent, not as the body model coerced them: the case takes JSON's own types
         # only (domain.actions.admit), so `true` is no percentage and "4" no number of hours.
         fields = await request.json()
         if kind == "document_received":
             rule = load_spoor2_rules().document_rule(str(fields.get("document")))
             if rule is not None and who.role not in rule.roles:
-                raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
-                                   f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
+                raise Problem(403, ActionRefused("actor.role: the role %(role)s may not record the %(document)s (allowed: "
+                                                 "%(roles)s)", role=who.role, document=rule.key, roles=joined(rule.roles)))
         summary = await readable(client, case_id, who, What.CASE)
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)

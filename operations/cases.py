@@ -7,9 +7,9 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field
 from temporalio.api.common.v1 import WorkflowExecution
@@ -32,13 +32,13 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from domain import access
 from domain.actions import admit, parse_action
-from domain.case import CaseOpening, CaseSummary, check_reopen
+from domain.case import CaseOpening, CaseSummary, check_reopen, closed_refusal
 from domain.case import open_case as check_opening
 from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.rules import Rulebook
-from service import medical_seal
+from service import medical_seal, refusals
 from service.rulebook import (
     load_dossier_rules,
     load_rulebook,
@@ -62,7 +62,24 @@ class CaseAlreadyExists(Exception):
 
 
 class ActionRejected(Exception):
-    """The case refused an action; the message is the workflow's reason."""
+    """The case refused an action; the message is the workflow's reason in English, `said()` in the reader's language.
+
+    `template` and `params` are the refusal as the domain made it (domain.errors); a reason without them (a worker
+    of an older version, a server's message) is said as it is.
+    """
+
+    def __init__(self, message: str, /, template: str | None = None, params: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.template, self.params = template, dict(params or {})
+
+    @classmethod
+    def of(cls, refusal: ActionRefused) -> Self:
+        """The rejection of a domain refusal, kept structured."""
+        return cls(str(refusal), refusal.template, refusal.params)
+
+    def said(self) -> str:
+        """The reason in the current language (service.i18n)."""
+        return refusals.say(self.template, self.params) if self.template is not None else str(self)
 
 
 class CaseNotFound(ActionRejected):
@@ -93,12 +110,15 @@ async def open_case(
     now = datetime.now(timezone.utc)
     for role, addresses in opening.contacts.items():
         if len(addresses) > MAX_CONTACTS_PER_ROLE:
-            raise InvalidInput(f"contacts.{role.value}: {len(addresses)} addresses; at most {MAX_CONTACTS_PER_ROLE} per role")
+            raise InvalidInput.of(ActionRefused("contacts.%(role_key)s: %(count)s addresses; at most %(limit)s per role",
+                                                role_key=role.value, count=len(addresses), limit=MAX_CONTACTS_PER_ROLE))
     try:
         ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
         # Check here too, so the caller gets the reason at once instead of a failed workflow.
         check_opening(opening, ruleset, today=today or local_date(now), now=now)
-    except (ActionRefused, ValueError) as err:
+    except ActionRefused as err:
+        raise ActionRejected.of(err) from None
+    except ValueError as err:
         raise ActionRejected(str(err)) from None
     case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
                            stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules() if documents else None,
@@ -126,7 +146,7 @@ async def open_case(
         handle = case_handle(client, opening.case_id)
         if request_key and (await (await handle.describe()).memo_value("request_key", None)) == request_key:
             return handle  # a retry of the request that opened it
-        raise CaseAlreadyExists(f"case_id: a case {opening.case_id!r} already exists") from None
+        raise CaseAlreadyExists(ActionRefused("case_id: a case %(value)r already exists", value=opening.case_id)) from None
 
 
 # As many addresses per role as contacts_updated takes (domain.actions.ContactsUpdated).
@@ -146,11 +166,11 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], 
     payload, action = parsed(action, parse_action)
     handle = case_handle(client, case_id)
 
-    async def closed_reason() -> str:
+    async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
-            raise CaseNotFound(f"case_id: no case {case_id!r}")
-        return f"{action.kind}: the case is closed ({closed.outcome} on {closed.on}); no action is accepted any more"
+            raise CaseNotFound.of(ActionRefused("case_id: no case %(value)r", value=case_id))
+        return closed_refusal(action.kind, closed.outcome, closed.on)
 
     try:
         return await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
@@ -171,7 +191,7 @@ async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any
     try:
         check_reopen(state, action, today)
     except ActionRefused as err:
-        raise ActionRejected(str(err)) from None
+        raise ActionRejected.of(err) from None
     try:
         await client.start_workflow(
             SickLeaveCase.run, CaseInput(state=state, reopen_with=payload), id=handle.id, task_queue=info.task_queue,
@@ -193,7 +213,7 @@ def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> t
         # The validator's own admission check: an oversized request never leaves the client.
         admitted = admit(payload, parse, local_date(datetime.now(timezone.utc)))
     except ActionRefused as err:
-        raise InvalidInput(str(err)) from None
+        raise InvalidInput.of(err) from None
     return medical_seal.seal_action(payload, admitted)
 
 
@@ -208,7 +228,8 @@ async def execute_action(client: Client, handle: WorkflowHandle, update: Any, pa
         except WorkflowUpdateFailedError as err:
             reason = refusal_reason(err)
             if not any(sign in reason for sign in _NOT_PROCESSED):
-                raise ActionRejected(reason) from None
+                structured = refusals.from_details(getattr(err.cause, "details", None))
+                raise ActionRejected(reason, *structured if structured else ()) from None
             # Not a refusal by the case: the update met a worker or server that was restarting.
             if attempt < attempts:
                 await asyncio.sleep(0.2 * attempt)
@@ -229,12 +250,12 @@ async def execute_action(client: Client, handle: WorkflowHandle, update: Any, pa
             if attempt < attempts and await _status(client, handle.id) == WorkflowExecutionStatus.RUNNING:
                 await asyncio.sleep(0.1 * attempt)
                 continue
-            raise ActionRejected(await closed_reason()) from None
+            raise ActionRejected.of(await closed_reason()) from None
     # Within one run the server answers a known update id from its own record, without asking the
     # workflow's validator: the same rule again, so another caller's id answers nothing of its entry.
     refusal = retry_refusal(result.entry, action)
     if refusal is not None:
-        raise ActionRejected(refusal)
+        raise ActionRejected.of(refusal)
     return result
 
 
@@ -330,7 +351,7 @@ class CaseListing(BaseModel):
 
 def _opaque(field: str, value: str) -> str:
     if not OPAQUE_ID.match(value):  # also keeps quotes out of the query
-        raise ValueError(f"{field}: {value!r} is not an opaque id")
+        raise ActionRefused("%(field)s: %(value)r is not an opaque id", field=field, value=value)
     return value
 
 
@@ -359,30 +380,32 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
     for name, level, op in (("min_escalation_level", min_escalation_level, ">="), ("escalation_level", escalation_level, "=")):
         if level is not None:
             if not 0 <= level <= 3:
-                raise ValueError(f"{name}: {level} is not a level (0-3)")
+                raise ActionRefused("%(field)s: %(level)s is not a level (0-3)", field=name, level=level)
             parts.append(f"{sa.ESCALATION_LEVEL.name} {op} {int(level)}")
     if stage is not None:
         try:
             parts.append(f"{sa.CASE_STAGE.name} = '{Stage(stage).value}'")
         except ValueError:
-            raise ValueError(f"stage: {stage!r} is not a stage ({', '.join(s.value for s in Stage)})") from None
+            raise ActionRefused("stage: %(value)r is not a stage (%(known)s)", value=stage,
+                                known=[s.value for s in Stage]) from None
     if employer_id is not None:
         parts.append(f"{sa.EMPLOYER_ID.name} = '{_opaque('employer_id', employer_id)}'")
     if coach_id is not None:
         parts.append(f"{sa.COACH_ID.name} = '{_opaque('coach_id', coach_id)}'")
     if spoor2_phase is not None:
         if not 1 <= spoor2_phase <= 9:
-            raise ValueError(f"spoor2_phase: {spoor2_phase} is not a phase")
+            raise ActionRefused("spoor2_phase: %(phase)s is not a phase", phase=spoor2_phase)
         parts.append(f"{sa.SPOOR2_PHASE.name} = {int(spoor2_phase)}")
     if overdue is not None:
         parts.append(f"{sa.OVERDUE.name} = {'true' if overdue else 'false'}")
     if case_id_prefix is not None:
         if not CASE_ID_PREFIX.match(case_id_prefix):
-            raise ValueError(f"case_id_prefix: {case_id_prefix!r} is not the start of a case id")
+            raise ActionRefused("case_id_prefix: %(value)r is not the start of a case id", value=case_id_prefix)
         parts.append(f"WorkflowId STARTS_WITH '{case_workflow_id(case_id_prefix)}'")
     if deadline_before is not None:
         if deadline_before < EARLIEST_DEADLINE:  # the day before 0001-01-02 overflows as a UTC instant
-            raise ValueError(f"deadline_before: {deadline_before} is before {EARLIEST_DEADLINE}; no case has a deadline that early")
+            raise ActionRefused("deadline_before: %(day)s is before %(earliest)s; no case has a deadline that early",
+                                day=deadline_before, earliest=EARLIEST_DEADLINE)
         parts.append(f"{sa.NEXT_DEADLINE.name} < '{start_of_day(deadline_before).isoformat().replace('+00:00', 'Z')}'")
     return " AND ".join(parts)
 
@@ -417,7 +440,7 @@ async def page_cases(client: Client, *, page_size: int = 50, page_token: str | N
         if token is not None:
             json.loads(token)  # the visibility store's tokens are JSON; it answers others with retried errors
     except (ValueError, binascii.Error):
-        raise ValueError("page_token: not a token this service handed out") from None
+        raise ActionRefused("page_token: not a token this service handed out") from None
     it = client.list_workflows(cases_query(**filters), page_size=page_size, next_page_token=token)
     await it.fetch_next_page()
     following = it.next_page_token

@@ -27,7 +27,7 @@ from documents import dossier_text
 from domain import glossary
 from domain.clock import PeriodError, build_periods, split_into_cases, statutory_calendar
 from domain.models import OPAQUE_ID_PATTERN, Stage
-from service import i18n
+from service import i18n, refusals
 from service.i18n import N_, _, ngettext
 from service.rulebook import load_dossier_rules, load_rulebook, working_day_holidays
 
@@ -321,7 +321,7 @@ class HttpBackend:
         import httpx
 
         self.url = url.rstrip("/")
-        # The API answers (its refusals too) in the CLI's language.
+        # The API answers in the command's language (SPOORWERK_LANGUAGE), as the dashboard in its user's.
         headers = {"Accept-Language": i18n.language(), **({"Authorization": f"Bearer {token}"} if token else {})}
         try:
             self._client = httpx.AsyncClient(base_url=self.url, headers=headers, timeout=HTTP_TIMEOUT_SECONDS)
@@ -446,11 +446,11 @@ class DirectBackend:
         try:
             return await call
         except cases.CaseNotFound as err:
-            raise Refused(404, str(err), http=False) from None
+            raise Refused(404, err.said(), http=False) from None
         except cases.InvalidInput as err:
-            raise Refused(422, str(err), http=False) from None
+            raise Refused(422, err.said(), http=False) from None
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
-            raise Refused(409, str(err), http=False) from None
+            raise Refused(409, refusals.said(err), http=False) from None
         except cases.CaseBusy as err:
             raise Unreachable(_("the case cannot take actions just now; send the same request again: %(error)s",
                                 error=err)) from None
@@ -547,14 +547,14 @@ class DirectBackend:
     async def open(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         from pydantic import ValidationError
 
-        from domain.actions import describe_validation_error
+        from domain.actions import validation_refusal
         from domain.case import CaseOpening
         from operations import cases
 
         try:
             opening = CaseOpening.model_validate({**body, "opened_by": self.actor})
         except ValidationError as err:
-            raise Refused(422, describe_validation_error(err, ()), http=False) from None
+            raise Refused(422, refusals.said(validation_refusal(err, ())), http=False) from None
         handle = await self._run(cases.open_case(self.client, opening, task_queue=self.settings.task_queue,
                                                  request_key=key))
         return {"case_id": body["case_id"], "created": handle.first_execution_run_id is not None}
@@ -1078,7 +1078,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spoorwerk` command (called with `argv`, it only returns the exit code)."""
     i18n.set_language(_configured_language())
     args = _parser().parse_args(argv)
-    code = args.func(args)
+    # What the command says in words is Dutch unless SPOORWERK_LANGUAGE asks for another language (service.i18n).
+    with i18n.using(os.environ.get("SPOORWERK_LANGUAGE", i18n.DEFAULT_LANGUAGE)):
+        code = args.func(args)
     if argv is None and getattr(args, "direct", False):
         # As a program that loaded the Temporal client: skip interpreter teardown, which the bridge's
         # threads can abort with "PyGILState_Release: thread state must be current" (sdk-python#300).

@@ -19,6 +19,7 @@ from temporalio.client import Client
 
 from documents.store import DocumentNotFound, DocumentStore, DocumentStoreError
 from domain.documents import AUDIENCE_ROLES, Audience, DocumentKind, DocumentRef
+from domain.errors import ActionRefused
 from operations import cases
 from operations.auth import Caller
 from service.audit import What
@@ -82,12 +83,13 @@ def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | N
         await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
         ref = next((r for r in await case_documents(client, case_id) if r.order.order_id == order_id), None)
         if ref is None:
-            raise problem(404, f"order_id: case {case_id} has no document {order_id!r}")
+            raise problem(404, ActionRefused("order_id: case %(case)s has no document %(value)r", case=case_id, value=order_id))
         if not may_read(who, ref.order.audience):
-            raise problem(403, f"the {ref.order.audience.value} version is not for the {who.role.value}")
+            raise problem(403, ActionRefused("the %(audience)s version is not for the %(role)s",
+                                             audience=ref.order.audience, role=who.role))
         stored = ref.pdf if fmt == "pdf" else ref.html
         if store is None:
-            raise problem(503, "this API has no document store configured")
+            raise problem(503, ActionRefused("this API has no document store configured"))
         try:
             data = await asyncio.to_thread(store.get, stored)
         except DocumentNotFound as err:

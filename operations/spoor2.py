@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain.errors import ActionRefused
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
 from operations.cases import CaseNotFound, closed_workflow, execute_action, parsed
@@ -29,11 +30,13 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     """Record an action on the case's trajectory; the action id makes a retry apply once."""
     payload, action = parsed(action, parse_spoor2_action)
 
-    async def closed_reason() -> str:
+    async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
         if closed is None:
-            raise CaseNotFound(f"case_id: case {case_id!r} has no spoor 2 trajectory (spoor2_started is not on record)")
-        return f"{action.kind}: the trajectory has ended ({closed.outcome} on {closed.on}); no action is accepted any more"
+            raise CaseNotFound.of(ActionRefused("case_id: case %(value)r has no spoor 2 trajectory (spoor2_started is not "
+                                                "on record)", value=case_id))
+        return ActionRefused("%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted "
+                             "any more", field=action.kind, result=closed.outcome, ended_on=closed.on)
 
     return await execute_action(
         client, trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
@@ -47,7 +50,7 @@ async def view(client: Client, case_id: str, as_of: date | None = None, *, rpc_t
         return await trajectory_handle(client, case_id).query(Spoor2Trajectory.view, as_of, rpc_timeout=rpc_timeout)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            raise NoTrajectory(f"case_id: case {case_id!r} has no spoor 2 trajectory") from None
+            raise NoTrajectory(ActionRefused("case_id: case %(value)r has no spoor 2 trajectory", value=case_id)) from None
         raise
 
 

@@ -32,7 +32,8 @@ def no_other_scope(ctx, response, case):
     if SEES_ALL:
         return None
     text = (response.content or b"").decode("utf-8", "replace")  # a PDF download is bytes
-    echo = (f"no case '{HIDDEN}' that you may see", f"no case &#39;{HIDDEN}&#39;")
+    echo = (f"no case '{HIDDEN}' that you may see", f"no case &#39;{HIDDEN}&#39;",
+            f"geen zaak '{HIDDEN}' die u mag inzien")  # the API answers Dutch by default
     for asked in echo:
         text = text.replace(asked, "")
     assert HIDDEN_EMPLOYER not in text, f"{case.method} {case.path}: answer carries the hidden employer"

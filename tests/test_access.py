@@ -29,7 +29,8 @@ OUT_OF_SCOPE = ("other_casemanager", "other_coach", "other_bedrijfsarts", "other
 
 @pytest.fixture
 async def api(api_server):
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+    # English, the messages' own language, which these tests read (Dutch is the default).
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30, headers={"Accept-Language": "en"}) as http:
         yield Api(api_server, http)
 
 

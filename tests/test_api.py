@@ -51,7 +51,8 @@ class Api:
 
 @pytest.fixture
 async def api(api_server):
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+    # English, the messages' own language: these tests read them (tests/test_refusals_i18n.py reads the Dutch).
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30, headers={"Accept-Language": "en"}) as http:
         yield Api(api_server, http)
 
 
@@ -122,7 +123,7 @@ async def test_a_retried_request_applies_once(api):
     dossier = (await api.get(f"/api/cases/{case_id}/dossier")).json()
     assert [e["kind"] for e in dossier].count("ziekmelding_arbodienst_sent") == 1
     reused = await api.act(case_id, "case_withdrawn", key=key, reason="opened by mistake")
-    assert reused.status_code == 409 and "already used for ziekmelding_arbodienst_sent" in reused.json()["detail"]
+    assert reused.status_code == 409 and "already used for “Ziekmelding to the arbodienst”" in reused.json()["detail"]
 
 
 async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_note(api):
@@ -144,7 +145,7 @@ async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_no
     again = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note=note)
     assert again.status_code == 200 and again.json()["entry"]["seq"] == pa.json()["entry"]["seq"]
     changed = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note="other")
-    assert changed.status_code == 409 and "already used for another probleemanalyse_recorded" in changed.json()["detail"]
+    assert changed.status_code == 409 and "already used for another “Probleemanalyse recorded”" in changed.json()["detail"]
 
 
 async def test_refusals_name_their_reason_with_the_right_status(api, api_server):
@@ -156,7 +157,7 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     assert bad.status_code == 401 and bad.json()["detail"] == "a valid bearer token is required"
     # Refused by the case: 409 with the validator's reason; malformed: 422 naming the field.
     refused = await api.act(case_id, "evaluatie_held", who="werkgever")
-    assert refused.status_code == 409 and refused.json()["detail"] == "evaluatie_held: needs a plan_van_aanpak on record first"
+    assert refused.status_code == 409 and refused.json()["detail"] == "evaluatie_held: the plan van aanpak must be on record first"
     future = await api.act(case_id, "ziekmelding_arbodienst_sent", on=(today() + timedelta(days=3)).isoformat())
     assert future.status_code == 409 and "is in the future" in future.json()["detail"]
     malformed = await api.act(case_id, "partial_recovery", who="bedrijfsarts", percentage=150)
@@ -166,10 +167,10 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     assert no_key.status_code == 422 and "Idempotency-Key" in no_key.text
     # Each role rule: 403 naming the roles allowed.
     rules = [
-        ("werkgever", "probleemanalyse_recorded", {}, "a werkgever may not record probleemanalyse_recorded (allowed: bedrijfsarts)"),
+        ("werkgever", "probleemanalyse_recorded", {}, "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)"),
         ("casemanager", "spoor2_consent_given", {}, "allowed: bedrijfsarts"),
         ("reintegratiecoach", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
-        ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record case_withdrawn"),
+        ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record “Case withdrawn”"),
         ("werkgever", "escalation_acknowledged", {"reason": "seen"}, "allowed: casemanager, operations"),
     ]
     for who, kind, fields, reason in rules:

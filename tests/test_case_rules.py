@@ -149,7 +149,7 @@ def test_spoor2_needs_ad_onderzoek_and_early_start_needs_consent():
     assert state.stage is Stage.AD_ONDERZOEK
     with pytest.raises(ActionRefused, match="needs the bedrijfsarts's consent"):
         act(state, "spoor2_started", date(2025, 6, 2))
-    with pytest.raises(ActionRefused, match="a casemanager may not record spoor2_consent_given"):
+    with pytest.raises(ActionRefused, match="the role casemanager may not record “Consent to spoor 2”"):
         act(state, "spoor2_consent_given", date(2025, 5, 25))
     act(state, "spoor2_consent_given", date(2025, 5, 25), role="bedrijfsarts")
     act(state, "spoor2_started", date(2025, 6, 2))
@@ -203,14 +203,14 @@ def test_retried_action_id_is_applied_once_and_reuse_for_another_kind_is_refused
     first = rules.apply(state, parse_action(raw), date(2025, 1, 7), NOW)
     again = rules.apply(state, parse_action(raw), date(2025, 1, 8), NOW)
     assert first == again and len([e for e in state.dossier if e.action_id == "x1"]) == 1
-    with pytest.raises(ActionRefused, match="already used for ziekmelding_arbodienst_sent"):
+    with pytest.raises(ActionRefused, match="already used for “Ziekmelding to the arbodienst”"):
         rules.apply(state, parse_action({**raw, "kind": "evaluatie_held"}), date(2025, 1, 8), NOW)
 
 
 def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     state = new_case()
     act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    with pytest.raises(ActionRefused, match="no AD-onderzoek is running; record ad_onderzoek_started first"):
+    with pytest.raises(ActionRefused, match="no AD-onderzoek is running; record “AD-onderzoek started” first"):
         act(state, "ad_gesprek_held", date(2025, 10, 1), role="arbeidsdeskundige", party="werkgever")
     act(state, "ad_onderzoek_started", date(2025, 10, 1), role="arbeidsdeskundige")
     act(state, "ad_gesprek_held", date(2025, 10, 2), role="arbeidsdeskundige", party="werkgever")
@@ -252,5 +252,5 @@ def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
     ad_onderzoek(state2, date(2025, 11, 1), date(2025, 12, 1), own_work_possible=False, other_work_inside_possible=False)
     act(state2, "spoor2_started", date(2026, 1, 12))
     assert state2.trajectory_due
-    with pytest.raises(ActionRefused, match="record outcome_recorded on the trajectory"):
+    with pytest.raises(ActionRefused, match="record “Outcome recorded” on the trajectory"):
         act(state2, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")

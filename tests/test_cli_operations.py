@@ -53,6 +53,7 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
                         "SPOORWERK_LANGUAGE")}
     # No token file of a local `make run` may stand in for the token a test gives.
     env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
+    env["SPOORWERK_LANGUAGE"] = "en"  # these tests read the English messages; Dutch is the default
     return env | extra
 
 
@@ -185,12 +186,12 @@ async def test_refusals_exit_1_with_the_reason(cli_en, api_server):
 
     early = await cli("act", case_id, "evaluatie_held")
     assert early.rc == 1 and early.out == ""
-    assert "spoorwerk: refused (HTTP 409): evaluatie_held: needs a plan_van_aanpak on record first" in early.err
+    assert "spoorwerk: refused (HTTP 409): evaluatie_held: the plan van aanpak must be on record first" in early.err
 
     werkgever = await cli("act", case_id, "probleemanalyse_recorded", "--field", "belastbaarheid_hours_per_day=4",
                           "--token", api_server.tokens["werkgever"])
     assert werkgever.rc == 1
-    assert "spoorwerk: refused (HTTP 403): actor.role: a werkgever may not record probleemanalyse_recorded" in werkgever.err
+    assert "spoorwerk: refused (HTTP 403): actor.role: the role werkgever may not record “Probleemanalyse recorded”" in werkgever.err
 
     no_trajectory = await cli("act", case_id, "intake_held", "--spoor2", "--json-body", '{"coach_id": "coach-1"}')
     assert no_trajectory.rc == 1 and "refused (HTTP 404): case_id: case" in no_trajectory.err
@@ -297,8 +298,11 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     acted = await direct("act", case_id, "ziekmelding_arbodienst_sent", "--actor-id", "ops-night", "--json")
     assert acted.rc == 0, acted.err
     assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
-    refused = await run("act", case_id, "evaluatie_held", "--direct", env=env | {"SPOORWERK_LANGUAGE": "en"})
-    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: needs a plan_van_aanpak" in refused.err
+    refused = await direct("act", case_id, "evaluatie_held")
+    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: the plan van aanpak must be on record first" in refused.err
+    # In the command's language: Dutch unless SPOORWERK_LANGUAGE says otherwise, the field named in front.
+    dutch = await run("act", case_id, "evaluatie_held", "--direct", env={**env, "SPOORWERK_LANGUAGE": "nl"})
+    assert dutch.rc == 1 and "spoorwerk: refused: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
 
 
 async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_server, tmp_path, tmp_path_factory):

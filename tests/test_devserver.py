@@ -93,7 +93,7 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
     async with build_worker(client, Settings(data_dir=tmp_path), task_queue=queue):
         await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=9),
                                                   opened_by=Actor(role="casemanager")), task_queue=queue)
-        with pytest.raises(cases.ActionRejected, match="evaluatie_held: needs a plan_van_aanpak on record first"):
+        with pytest.raises(cases.ActionRejected, match="evaluatie_held: the plan van aanpak must be on record first"):
             await cases.act(client, case_id, {"kind": "evaluatie_held", "action_id": "e1", "actor": {"role": "werkgever"},
                                               "on": today.isoformat()})
         pa = {"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts"}, "on": today.isoformat()}
@@ -105,7 +105,7 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
         await cases.act(client, case_id, {"kind": "case_withdrawn", "action_id": "w", "reason": "test over",
                                           "actor": {"role": "casemanager"}, "on": today.isoformat()})
         await cases.case_handle(client, case_id).result()
-        with pytest.raises(cases.ActionRejected, match="the case is closed \\(ingetrokken"):
+        with pytest.raises(cases.ActionRejected, match="the case is closed \\(withdrawn"):
             await cases.act(client, case_id, {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"},
                                               "on": today.isoformat()})
 

@@ -228,7 +228,7 @@ async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_w
     await driver.act("ziekmelding_arbodienst_sent", real + timedelta(days=10), role="werkgever")
     refused = await driver.refused("first_sick_day_corrected", first_sick_day=(real + timedelta(days=12)).isoformat(),
                                    reason="Nog een keer verschoven")
-    assert re.match(r"first_sick_day: .* is after ziekmelding_arbodienst_sent on", refused)
+    assert re.match(r"first_sick_day: .* is after “Ziekmelding to the arbodienst” on", refused)
     await driver.save_history("truth_first_sick_day_corrected")
 
 
@@ -302,7 +302,7 @@ async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_
 
     due = (await driver.deadlines())["wia_aanvraag"].due
     refused = await driver.refused("wia_aanvraag_filed")
-    assert refused.startswith(f"late_cause: the WIA aanvraag is filed {(await driver.today() - due).days} days after")
+    assert refused.startswith(f"late_cause: the WIA-aanvraag is filed {(await driver.today() - due).days} days after")
     result = await driver.act("wia_aanvraag_filed", late_cause="werkgever")
     delay = (await driver.today() - due).days
     summary = await driver.summary()

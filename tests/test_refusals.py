@@ -38,13 +38,13 @@ async def opened(driver):
     "kind, offset, fields, message",
     [
         ("plan_van_aanpak_agreed", 0, {"casemanager_id": "cm-1", "employer_view": "e", "employee_view": "w"},
-         "plan_van_aanpak_agreed: needs a probleemanalyse on record first"),
+         "plan_van_aanpak_agreed: the probleemanalyse must be on record first"),
         ("ziekmelding_arbodienst_sent", -1, {"role": "werkgever"}, "is before the first sick day"),
         ("ziekmelding_arbodienst_sent", 20, {"role": "werkgever"}, "is in the future"),
         ("ziekmelding_arbodienst_sent", 1, {"role": "janitor"}, "actor.role: 'janitor' is not a known role"),
-        ("ziekmelding_arbodienst_sent", 1, {"role": "systeem"}, "a systeem may not record"),
+        ("ziekmelding_arbodienst_sent", 1, {"role": "systeem"}, "the role Spoorwerk may not record"),
         ("probleemanalyse_recorded", 1, {"role": "werkgever"},
-         "actor.role: a werkgever may not record probleemanalyse_recorded (allowed: bedrijfsarts)"),
+         "actor.role: the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)"),
         ("relapse", 1, {}, "the employee has not recovered, so cannot relapse"),
         ("teleport", 1, {}, "kind: 'teleport' is not a known action"),
         ("partial_recovery", 1, {}, "give hours_per_week or percentage"),
@@ -78,7 +78,7 @@ async def test_malformed_payloads_are_refused_with_the_field(opened):
 async def test_recovery_of_a_closed_case_is_refused(opened):
     await opened.act("case_withdrawn", opened.first + timedelta(days=2), reason="Opened for the wrong employee")
     await opened.result()
-    with pytest.raises(ActionRejected, match="full_recovery: the case is closed \\(ingetrokken on"):
+    with pytest.raises(ActionRejected, match="full_recovery: the case is closed \\(withdrawn on"):
         await opened.act("full_recovery", opened.first + timedelta(days=5))
 
 
@@ -96,11 +96,11 @@ async def test_retried_request_is_applied_once(opened):
     assert again.entry == first.entry
     dossier = await opened.dossier()
     assert [e.action_id for e in dossier].count("req-42") == 1
-    await assert_refused(opened, "evaluatie_held", on, "'req-42' was already used for ziekmelding_arbodienst_sent",
+    await assert_refused(opened, "evaluatie_held", on, "'req-42' was already used for “Ziekmelding to the arbodienst”",
                          action_id="req-42", role="werkgever")
     # The same caller, the same id, another date: not a retry.
     await assert_refused(opened, "ziekmelding_arbodienst_sent", on + timedelta(days=1),
-                         "'req-42' was already used for another ziekmelding_arbodienst_sent", action_id="req-42", role="werkgever")
+                         "'req-42' was already used for another “Ziekmelding to the arbodienst”", action_id="req-42", role="werkgever")
     # Anyone else who replays the id (it shows in the dossier) learns nothing of its entry, not even its kind.
     for role in ("casemanager", "operations"):
         refused = await opened.refused("ziekmelding_arbodienst_sent", on, action_id="req-42", role=role)

@@ -326,7 +326,7 @@ async def test_logout_revokes_the_session_on_the_api_and_the_dashboard(dev_env, 
             assert f'{COOKIE}=""' in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
         async with app.client(cookies={COOKIE: session_id}) as replay:  # the old cookie, kept by someone
             me = await replay.get("/api/me")
-            assert me.status_code == 401 and me.json()["detail"] == "session: ended (expired or logged out); sign in again"
+            assert me.status_code == 401 and me.json()["detail"] == "session: beëindigd (verlopen of uitgelogd); log opnieuw in"
             page = await replay.get("/")
             assert page.status_code == 303 and page.headers["location"] == "/login?next=%2F"
             action = await replay.post("/api/cases/C-any/actions/stagnation_reported", json={"on": "2026-01-05"},
@@ -418,7 +418,7 @@ async def test_failed_sign_ins_are_throttled_per_client_address(dev_env, tmp_pat
             bad = await http.get("/api/me", headers={"Authorization": f"Bearer {uuid.uuid4().hex}{uuid.uuid4().hex}"})
             assert bad.status_code == 401
         good = await http.get("/api/me", headers={"Authorization": f"Bearer {TOKENS['operations']}"})
-        assert good.status_code == 429 and good.json()["detail"].startswith("too many failed sign-ins")
+        assert good.status_code == 429 and good.json()["detail"].startswith("te veel mislukte aanmeldingen")
         assert 0 < int(good.headers["Retry-After"]) <= 15 * 60
         assert (await token_login(http, TOKENS["operations"])).status_code == 429  # one count for form and API
         clock.advance(15 * 60)

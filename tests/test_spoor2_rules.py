@@ -67,13 +67,13 @@ def test_status_follows_the_trajectory_from_aanmelding_to_phase():
         ("document_received", "bedrijfsarts", {"document": "bedrijfsarts_bevindingen", "reference": "dms://x"},
          "belastbaarheid_hours_per_day: the bedrijfsarts_bevindingen must state the belastbaarheid in hours"),
         ("document_received", "werkgever", {"document": "fml", "reference": "dms://x"},
-         "actor.role: a werkgever may not record the fml (allowed: bedrijfsarts)"),
+         "actor.role: the role werkgever may not record the fml (allowed: bedrijfsarts)"),
         ("document_received", "casemanager", {"document": "cv", "reference": "dms://x"},
          "document: 'cv' is not an intake document"),
         ("intake_held", "reintegratiecoach", {"coach_id": "coach-1"}, "the intake documents are not complete (missing: "),
         ("purchase_approved", "werkgever", {"scope": "whole"}, "no proposal has been sent to the employer"),
         ("phase_started", "reintegratiecoach", {"phase": 1}, "phases start after a go of the haalbaarheidstoets"),
-        ("purchase_approved", "reintegratiecoach", {"scope": "whole"}, "a reintegratiecoach may not record purchase_approved"),
+        ("purchase_approved", "reintegratiecoach", {"scope": "whole"}, "the role re-integratiecoach may not record “Purchase approved by the werkgever”"),
     ],
 )
 def test_out_of_order_actions_are_refused_and_change_nothing(kind, role, fields, message):
@@ -124,7 +124,7 @@ def test_additional_service_needs_the_employers_approval_before_it_starts():
     request = act(state, "service_requested", START + timedelta(days=8), service="Job coaching on the workplace")
     with pytest.raises(ActionRefused, match="service_started: 'Job coaching on the workplace' is not approved by the employer"):
         act(state, "service_started", START + timedelta(days=9), request_id=request.action_id)
-    with pytest.raises(ActionRefused, match="a reintegratiecoach may not record service_approved"):
+    with pytest.raises(ActionRefused, match="the role re-integratiecoach may not record “Service approved”"):
         act(state, "service_approved", START + timedelta(days=9), request_id=request.action_id)
     act(state, "service_approved", START + timedelta(days=9), role="werkgever", request_id=request.action_id)
     act(state, "service_started", START + timedelta(days=10), request_id=request.action_id)

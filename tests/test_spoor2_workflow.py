@@ -237,10 +237,10 @@ async def test_trajectory_refusals_name_the_reason_and_change_nothing(driver):
     request = await driver.act2("service_requested", service="Workplace job coaching")
     await assert_trajectory_refuses(driver, "service_started", "'Workplace job coaching' is not approved by the employer",
                                     request_id=request.action_id)
-    await assert_trajectory_refuses(driver, "purchase_approved", "a reintegratiecoach may not record purchase_approved",
+    await assert_trajectory_refuses(driver, "purchase_approved", "the role re-integratiecoach may not record “Purchase approved by the werkgever”",
                                     scope="phase", phase=2, role="reintegratiecoach")
     # The case no longer takes spoor2_ended: the trajectory's outcome ends spoor 2.
-    with pytest.raises(ActionRejected, match="record outcome_recorded on the trajectory"):
+    with pytest.raises(ActionRejected, match="record “Outcome recorded” on the trajectory"):
         await driver.act("spoor2_ended", result="geen_resultaat", role="werkgever")
 
     await driver.act2("outcome_recorded", outcome="geen_resultaat")
@@ -266,7 +266,7 @@ async def test_a_retried_trajectory_action_is_applied_once(driver):
         await trajectories.act(driver.client, driver.case_id, reused)
     mine = driver.payload("intake_held", await driver.today(), role="bedrijfsarts", action_id=payload["action_id"],
                           coach_id="coach-1")
-    with pytest.raises(ActionRejected, match="was already used for document_received, not intake_held"):
+    with pytest.raises(ActionRejected, match="was already used for “Document received”, not “Intake held”"):
         await trajectories.act(driver.client, driver.case_id, mine)
     record = await driver.trajectory_record()
     assert [e.kind for e in record].count("document_received") == 1

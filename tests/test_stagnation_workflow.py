@@ -195,7 +195,7 @@ async def test_escalation_actions_are_refused_with_their_reason(driver):
         await driver.act("measure_taken", role="werkgever", measure="aanspreken")
     with pytest.raises(ActionRejected, match="measure: 'boete' is not a measure"):
         await driver.act("measure_taken", role="werkgever", measure="boete")
-    with pytest.raises(ActionRejected, match="actor.role: a werknemer may not record stagnation_reported"):
+    with pytest.raises(ActionRejected, match="actor.role: the role werknemer may not record “Stagnation reported”"):
         await driver.act("stagnation_reported", role="werknemer")
     with pytest.raises(ActionRejected, match="addresses.0"):
         await driver.act("contacts_updated", role="operations", recipient_role="werkgever", addresses=["not-an-address"])

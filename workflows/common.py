@@ -25,8 +25,13 @@ NOTIFY_GIVE_UP = timedelta(days=3)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
 
 
-def refused(reason: str) -> ApplicationError:
-    """The failure an update validator or handler raises for an action that does not fit."""
+def refused(reason: str | ActionRefused) -> ApplicationError:
+    """The failure an update validator or handler raises for an action that does not fit.
+
+    A domain refusal carries its template and parameters as the failure's details, so the API and the CLI say it in
+    the reader's language; the message stays the English text (logs, and clients that read only the message)."""
+    if isinstance(reason, ActionRefused):
+        return ApplicationError(str(reason), reason.details(), type="ActionRefused", non_retryable=True)
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
@@ -35,7 +40,7 @@ def check_action(state: Any, request: Any, parse: Callable, check: Callable, tod
     try:
         check(state, admit(request, parse, today), today)
     except ActionRefused as err:
-        raise refused(str(err)) from None
+        raise refused(err) from None
 
 
 def signal_arg(name: str, args: tuple[Any, ...], kind: Any) -> Any | None:
@@ -62,7 +67,7 @@ def apply_action(state: Any, request: dict[str, Any], parse: Callable, apply: Ca
         known = action.action_id in state.applied_actions
         entry = apply(state, action, today, workflow.now())
     except ActionRefused as err:
-        raise refused(str(err)) from None
+        raise refused(err) from None
     return action, not known, entry
 
 
