@@ -45,6 +45,7 @@ from domain.models import (
     unsealed_note_refusal,
 )
 from domain.nl_time import start_of_day
+from domain.people import MAX_PERSON_KEYS, Employee, PersonKey
 from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate
 from domain.stagnation import Expectation, StagnationRules, Watch
@@ -91,9 +92,13 @@ CURRENT_VERSION = 5
 #      corrections, terms counted from the end move with it (rule sets that mark them `from_end`).
 #   2: who is assigned to the case is a search attribute (`Assigned`, patch `assignments`), so a
 #      listing shows each person the cases of their scope (domain.access).
+#   3: the key of the next step (`NextStep`) and the keyed hashes of the employee's surname and personnel number
+#      (`PersonKeys`, domain.people) are search attributes (patch `worklist-attributes`): the work list and the
+#      search by name read visibility alone.
 FACTS_REVISION = obs.FACTS_REVISION
 ASSIGNMENTS_REVISION = 2
-CURRENT_REVISION = ASSIGNMENTS_REVISION
+WORKLIST_REVISION = 3
+CURRENT_REVISION = WORKLIST_REVISION
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
 COACH_VERSION = 4
@@ -200,6 +205,12 @@ class CaseOpening(BaseModel):
         default_factory=dict, description="Who is assigned per role (casemanager, bedrijfsarts, arbeidsdeskundige, "
                                           "reintegratiecoach): opaque ids; a role left out is open to its pool"
     )
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (kept "
+                                      "encrypted in the case; shown only to who may see it)")
+    person_keys: list[PersonKey] = Field(
+        default_factory=list, max_length=MAX_PERSON_KEYS,
+        description="Keyed hashes of the employee's surname and personnel number, made by the operations edge "
+                    "(operations.people), never by the caller: the PersonKeys search attribute")
 
 
 class CaseState(BaseModel):
@@ -248,6 +259,8 @@ class CaseState(BaseModel):
     trajectory_expectation: Expectation | None = None
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
     assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (domain.people)")
+    person_keys: list[str] = Field(default_factory=list, description="Keyed hashes to find the case by (PersonKeys)")
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
@@ -373,6 +386,8 @@ def open_case(
         holidays=list(holidays or []),
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
         assigned={role: list(ids) for role, ids in opening.assigned.items() if ids},
+        employee=opening.employee,
+        person_keys=list(opening.person_keys),
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
         # A taken-over case is watched from its opening, not from its (unknown) past activity.
@@ -1855,6 +1870,7 @@ class CaseSummary(BaseModel):
     spoor2_coach_id: str | None = None
     spoor2_result: a.Spoor2Result | None
     assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number")
     loonsanctie: Loonsanctie | None
     escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
     escalation_reason: str | None = None
@@ -1902,6 +1918,7 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_coach_id=state.spoor2_coach_id,
         spoor2_result=state.spoor2_result,
         assigned=state.assigned,
+        employee=state.employee,
         loonsanctie=state.loonsanctie,
         escalation_level=state.watch.level if state.watch else None,
         escalation_reason=state.watch.reason if state.watch else None,

@@ -34,8 +34,9 @@ from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, Dossi
 from domain.dossier_check import Toets
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
+from domain.people import NAME_MAX_CHARS, Employee
 from domain.spoor2 import TrajectoryView
-from operations import cases
+from operations import cases, people, worklist
 from operations import spoor2 as trajectories
 from operations.audit import add_audit_routes
 from operations.auth import COOKIE, Authenticator, Caller
@@ -349,6 +350,8 @@ class OpenCase(BaseModel):
     assigned: dict[Role, list[str]] = Field(
         default_factory=dict, description="Who takes the case up per role (domain.access); a casemanager who opens a "
                                           "case is assigned to it unless another casemanager is named")
+    employee: Employee | None = Field(default=None, description="The employee's surname, given name or initials and "
+                                      "personnel number: kept encrypted in the case, found by an exact search")
 
 
 class Opened(BaseModel):
@@ -368,7 +371,7 @@ class ActionKind(BaseModel):
 
 def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = (),
                document_store: DocumentStore | None = None, signin: Any = None,
-               audit: AuditStore | None = None) -> FastAPI:
+               audit: AuditStore | None = None, search_key: bytes | None = None) -> FastAPI:
     """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
@@ -376,6 +379,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                   responses=ERRORS, docs_url=None, redoc_url=None)
     app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
     app.state.signin = signin  # operations.signin.SignIn (None: sessions of this process only)
+    # The installation's key for finding people (operations.people); None: the process settings' key, at first use.
+    app.state.search_key = search_key
     caller = caller_dependency(authenticator)
     # Every read of a case goes through this one check, recorded in the read audit (None: not recorded).
     readable = app.state.readable_case = CaseAccess(audit)
@@ -442,6 +447,10 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         min_escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
         employer_id: Annotated[str | None, Query(max_length=64)] = None,
         coach_id: Annotated[str | None, Query(max_length=64)] = None,
+        casemanager_id: Annotated[str | None, Query(max_length=64, description="Cases this casemanager is assigned "
+                                                                                  "to")] = None,
+        person: Annotated[str | None, Query(max_length=NAME_MAX_CHARS, description="The employee's exact surname or "
+                                            "personnel number (found by its keyed hash)")] = None,
         deadline_before: date | None = None,
         closed: Annotated[bool, Query(description="Also list closed cases")] = False,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -450,7 +459,12 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
         filters = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
                    "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
-                   "deadline_before": deadline_before}
+                   "deadline_before": deadline_before, "casemanager_id": casemanager_id}
+        if person is not None:
+            keys = people.search_keys(person, app_search_key(app))
+            if not keys:
+                raise Problem(422, "person: give a surname or a personnel number")
+            filters["person_keys"] = keys
         filters |= caller_scope(who)  # a scoped caller cannot widen its scope by a filter
         if audit is not None:  # a listing shows ids, employers and dates: recorded as a read too
             await audit.arecord(who, What.CASES)
@@ -462,6 +476,28 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                 raise Problem(422, "page_token: not a token this service handed out") from None
             raise
 
+    @api.get("/worklist", response_model=worklist.WorkPage)
+    async def work_list(
+        who: Authed,
+        sort: worklist.Sort = worklist.Sort.DUE,
+        page_size: Annotated[int, Query(ge=1, le=worklist.PAGE_SIZE)] = worklist.PAGE_SIZE,
+        page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    ) -> worklist.WorkPage:
+        """"Mijn werk": the caller's cases with a step due in the coming 14 days, an overdue step or an escalation,
+        sorted within the page (by due day: overdue and escalated first; by case; by step). Each item names the
+        employee and the overdue steps where the caller may see the case."""
+        scope = caller_scope(who)
+        if audit is not None:  # like the case list: ids, employers, dates and names
+            await audit.arecord(who, What.CASES)
+        try:
+            page = await worklist.page_worklist(client, today=today(), scope=scope, sort=sort, page_size=page_size,
+                                                page_token=page_token)
+        except RPCError:
+            if page_token:
+                raise Problem(422, "page_token: not a token this service handed out") from None
+            raise
+        return with_details(page, await people.case_details(client, who, [i.case_id for i in page.items]))
+
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
         """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
@@ -470,7 +506,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
             raise Problem(403, "a werkgever may only open cases of its own employer")
         if who.employer_ids is not None and body.employer_id not in who.employer_ids:
             raise Problem(403, f"employer_id: a {who.role.value} may only open cases of the employers it works for")
-        fields = body.model_dump(mode="json")
+        fields = people.with_person_keys(body.model_dump(mode="json"), app_search_key(app))
         if body.case_id is None:
             fields["case_id"] = chosen_case_id(who, key)
         if who.role is Role.CASEMANAGER and not body.assigned.get(Role.CASEMANAGER):
@@ -545,6 +581,20 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     add_health_routes(app, client)
     add_dashboard(app)
     return app
+
+
+def app_search_key(app: FastAPI) -> bytes:
+    """The key this app finds people with: its own (tests, a second installation), else the settings' one."""
+    return app.state.search_key if app.state.search_key is not None else people.process_key()
+
+
+def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary]) -> worklist.WorkPage:
+    """The work list with what is read from each case in scope: the employee's name and the overdue steps. An item
+    whose case did not pass the scope check (or did not answer) keeps only what visibility said."""
+    items = [i.model_copy(update={"employee": details[i.case_id].employee.display if details[i.case_id].employee else None,
+                                  "overdue_steps": list(details[i.case_id].overdue)}) if i.case_id in details else i
+             for i in page.items]
+    return page.model_copy(update={"items": items})
 
 
 def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:

@@ -226,6 +226,20 @@ class Settings(BaseSettings):
         """Where the embedded default keeps its generated key for the bedrijfsarts's notes."""
         return self.data_dir / "medical-keys.json"
 
+    # ---- Finding people without their names in Temporal (issue 20, operations.people).
+    search_key: SecretStr | None = Field(
+        default=None, min_length=32,
+        description="The installation's secret for the keyed hashes (HMAC-SHA256) of employees' surnames and personnel "
+                    "numbers that the PersonKeys search attribute holds: at least 32 random characters, the same for "
+                    "every API process, kept for good (another key finds none of the cases hashed before). Required "
+                    "with TEMPORAL_ADDRESS; unset on the embedded default: one generated in data_dir",
+    )
+
+    @property
+    def search_key_file(self) -> Path:
+        """Where the embedded default keeps its generated search key."""
+        return self.data_dir / "search-key"
+
     database_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy URL of the service's own tables (read audit, dashboard sessions), e.g. "
@@ -348,6 +362,9 @@ class Settings(BaseSettings):
         if self.medical_keys is None and not self.embedded:
             problems.append("SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's notes "
                             "are sealed with them, and every API and worker process must share them")
+        if self.search_key is None and not self.embedded:
+            problems.append("SPOORWERK_SEARCH_KEY is required when TEMPORAL_ADDRESS is set: the search by surname or "
+                            "personnel number hashes with it, and every API process must share it")
         if problems:
             raise ValueError("; ".join(problems))
         return self
