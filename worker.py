@@ -134,8 +134,11 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
 
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
+            from operations.people import search_key
+
             app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
-                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database))
+                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
+                             search_key=search_key(settings))  # read (or made) at start: a missing key fails now
             server = _ApiServer(api_server_config(app, settings))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
             sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
