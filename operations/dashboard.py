@@ -490,7 +490,7 @@ def add_dashboard(app: FastAPI) -> None:
         if shown.sort in OVERVIEW_SORTS:
             page.cases.sort(key=OVERVIEW_SORTS[shown.sort])
         # Names only for the cases the caller passes the scope check on, read from each case after the listing.
-        names = people.names(await people.case_details(client, caller, [c.case_id for c in page.cases]))
+        names = people.names(await api.case_details(client, caller, [c.case_id for c in page.cases]))
         rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today), "employee": names.get(c.case_id),
                  "step": step_label(c.next_step) if c.next_step else None,
                  "deadline_past": bool(c.next_deadline and c.next_deadline < today)} for c in page.cases]
@@ -519,7 +519,7 @@ def add_dashboard(app: FastAPI) -> None:
         try:
             page = await worklist.page_worklist(client, today=today, scope=api.caller_scope(caller), sort=sort,
                                                 page_token=page_token)
-            page = api.with_details(page, await people.case_details(client, caller, [i.case_id for i in page.items]))
+            page = api.with_details(page, await api.case_details(client, caller, [i.case_id for i in page.items]))
         except ValueError as err:
             errors.append(str(err))
         except RPCError as err:

@@ -9,22 +9,15 @@ back into a name, nor a guessed name into a key; another installation's keys fin
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import secrets
 from functools import lru_cache
 from hashlib import sha256
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.service import RPCError
-
 from domain.people import SEARCH_FIELDS, Employee, normalised
 from service.files import private_file
 from service.settings import Settings, get_settings
-
-# How many cases' names a page asks for at once (one summary query each, after the scope filter).
-NAME_QUERIES_AT_ONCE = 8
 
 
 class SearchKeyError(Exception):
@@ -81,30 +74,6 @@ def with_person_keys(fields: dict[str, Any], key: bytes | None = None) -> dict[s
     return {**fields, "person_keys": found}
 
 
-async def case_details(client: Client, caller: Any, case_ids: list[str]) -> dict[str, Any]:
-    """Each listed case's summary (with the employee's name and the overdue steps), read from the case itself and kept
-    only where the caller passes the scope check on that case (operations.api.may_see): a listing's query is the
-    first filter, not the last. Cases out of scope or not answering are left out."""
-    from operations import cases
-    from operations.api import QUERY_TIMEOUT, may_see, today  # operations.api imports the dashboard, which uses this
-    from workflows.sick_leave_case import SickLeaveCase
-
-    gate = asyncio.Semaphore(NAME_QUERIES_AT_ONCE)
-    day = today()
-
-    async def one(case_id: str) -> tuple[str, Any]:
-        async with gate:
-            try:
-                summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, day,
-                                                                          rpc_timeout=QUERY_TIMEOUT)
-            except RPCError:
-                return case_id, None
-        return case_id, summary if may_see(summary, caller) else None
-
-    found = await asyncio.gather(*(one(c) for c in dict.fromkeys(case_ids)))
-    return {case_id: summary for case_id, summary in found if summary is not None}
-
-
 def names(details: dict[str, Any]) -> dict[str, str]:
-    """The employee's name per case of `case_details`, where the case has one."""
+    """The employee's name per case of `operations.api.case_details`, where the case has one."""
     return {case_id: s.employee.display for case_id, s in details.items() if s.employee is not None}

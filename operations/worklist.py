@@ -4,7 +4,7 @@ A case is on the work list when its next step is due within the horizon (14 days
 overdue, or when its stagnation watch has escalated. The query is the caller's scope (operations.api.caller_scope)
 and these conditions over the search attributes `NextDeadline`, `NextStep`, `Overdue`, `EscalationLevel` and
 `Assigned`; the employee's name and the overdue steps are read per listed case afterwards, only where the caller
-passes the scope check on the case itself (operations.people.case_details).
+passes the scope check on the case itself (operations.api.case_details).
 
 Sorting: the dev server's SQLite visibility store does not take ORDER BY, so a page comes in the store's own order
 (most recently started first) and is sorted here. The order holds within a page; with more cases than a page, the
