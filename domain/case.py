@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from domain import access
 from domain import actions as a
@@ -959,7 +959,8 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
         raise ActionRefused(f"{kind}: {completes} is already on record (on {state.done[completes].on})")
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
                                                        "contacts_updated", "first_sick_day_corrected",
-                                                       "person_assigned", "person_unassigned"):
+                                                       "person_assigned", "person_unassigned",
+                                                       "employee_details_corrected"):
         raise ActionRefused(
             f"{kind}: the employee recovered on {state.recovered_on}; record a relapse first if the "
             "employee is sick again"
@@ -1386,6 +1387,27 @@ def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> 
         raise ActionRefused(f"role: {refusal}{hint}")
 
 
+def _check_employee(state: CaseState, action: a.EmployeeDetailsCorrected, today: date) -> None:
+    try:
+        action.employee()
+    except ValidationError as err:
+        field = str(err.errors()[0]["loc"][0]) if err.errors() and err.errors()[0].get("loc") else "surname"
+        raise ActionRefused(_EMPLOYEE_REFUSALS.get(field, _EMPLOYEE_REFUSALS["surname"])) from None
+
+
+_EMPLOYEE_REFUSALS = {
+    "surname": "surname: not a surname the case can keep (empty, or with control characters)",
+    "given_names": "given_names: not a name the case can keep (control characters)",
+    "personnel_number": "personnel_number: not a personnel number (letters, digits, . _ / -, at most 32)",
+}
+
+
+def _employee_corrected(state: CaseState, action: a.EmployeeDetailsCorrected, now: datetime) -> str:
+    state.employee = action.employee()
+    state.person_keys = list(action.person_keys)
+    return "Employee details corrected"
+
+
 def _check_unassigned(state: CaseState, action: a.PersonUnassigned, today: date) -> None:
     if action.person_id not in state.assigned.get(action.role, []):
         raise ActionRefused(f"person_id: {action.person_id} is not assigned as {action.role.value}")
@@ -1465,6 +1487,7 @@ _CHECKS = {
     "contacts_updated": _check_contacts,
     "person_assigned": _check_assigned,
     "person_unassigned": _check_unassigned,
+    "employee_details_corrected": _check_employee,
 }
 
 
@@ -1760,6 +1783,7 @@ _EFFECTS = {
     "contacts_updated": _contacts,
     "person_assigned": _assigned,
     "person_unassigned": _unassigned,
+    "employee_details_corrected": _employee_corrected,
 }
 assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
 

@@ -351,10 +351,15 @@ def redact_dossier(entries: list[_Entry], caller: Caller, summary: CaseSummary) 
 # --------------------------------------------------------------------------- bodies
 
 
+# Action fields the edge fills in and a caller never sends: the keyed hashes of the employee (operations.people).
+EDGE_FIELDS = ("person_keys",)
+
+
 def _body_model(model: type[BaseModel], prefix: str) -> type[BaseModel]:
     """The action's own fields, as the request body: kind, actor and action id come from the request."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in ("kind", "actor", "action_id")
+        name: (info.annotation, info) for name, info in model.model_fields.items()
+        if name not in ("kind", "actor", "action_id", *EDGE_FIELDS)
     }
     return create_model(f"{prefix}{model.__name__}", __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__, **fields)
 
@@ -650,6 +655,8 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
                 raise Problem(403, f"actor.role: a {who.role.value} may not record the {rule.key} "
                                    f"(allowed: {', '.join(sorted(r.value for r in rule.roles))})")
         summary = await readable(client, case_id, who, What.CASE)
+        if kind == "employee_details_corrected" and isinstance(fields, dict):
+            fields = people.correction_with_person_keys(fields, app_search_key(request.app))
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.

@@ -198,7 +198,7 @@ def _model_fields(model: type[BaseModel]) -> list[dict[str, Any]]:
     schema = model.model_json_schema()
     defs, wanted = schema.get("$defs", {}), set(schema.get("required", []))
     found = [_field_spec(name, prop, name in wanted, defs) for name, prop in schema["properties"].items()
-             if name not in ("kind", "actor", "action_id", "on")]
+             if name not in ("kind", "actor", "action_id", "on", "person_keys")]
     return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
 
 

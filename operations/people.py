@@ -74,6 +74,17 @@ def with_person_keys(fields: dict[str, Any], key: bytes | None = None) -> dict[s
     return {**fields, "person_keys": found}
 
 
+def correction_with_person_keys(fields: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
+    """A correction's fields (employee_details_corrected) with the keys of the details it gives, made here; details
+    that do not validate get none (the case refuses them, naming the field)."""
+    try:
+        employee = Employee(surname=fields.get("surname"), given_names=fields.get("given_names"),  # type: ignore[arg-type]
+                            personnel_number=fields.get("personnel_number"))
+    except ValueError:
+        return {**fields, "person_keys": []}
+    return {**fields, "person_keys": person_keys(employee, key)}
+
+
 def names(details: dict[str, Any]) -> dict[str, str]:
     """The employee's name per case of `operations.api.case_details`, where the case has one."""
     return {case_id: s.employee.display for case_id, s in details.items() if s.employee is not None}

@@ -245,3 +245,29 @@ async def test_the_overview_filters_by_due_day_and_casemanager_sorts_and_names_t
         assert werk.status_code == 200 and 'href="/werk"' in werk.text
         assert f'href="/cases/{soon}"' in werk.text and "Mijn werk" in werk.text
         assert f'href="/cases/{soon}"' in (await page.get("/werk", params={"sort": "step"})).text
+
+
+@pytest.mark.devserver
+async def test_corrected_details_are_found_under_the_new_name_only_and_stay_out_of_the_dossier(api):
+    case_id = new_id()
+    before, after = f"Bakker{new_id('x')}", f"Smit{new_id('x')}"
+    assert (await api.open(case_id, who="casemanager", employee={"surname": before})).status_code == 201
+    await eventually(lambda: api.listed("casemanager", person=before), lambda f: case_id in f)
+
+    assert (await api.act(case_id, "employee_details_corrected", who="werkgever", surname=after)).status_code == 403
+    assert (await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after,
+                          person_keys=["a" * 64])).status_code == 422  # the keys are the edge's to make
+    refused = await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after,
+                            personnel_number="12 34")
+    assert refused.status_code == 409 and refused.json()["detail"].startswith("personnel_number:"), refused.text
+    r = await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after, given_names="J.",
+                      personnel_number="A-1")
+    assert r.status_code == 200, r.text
+    assert after not in r.text and r.json()["entry"]["details"] == {}
+
+    await eventually(lambda: api.listed("casemanager", person=after), lambda f: case_id in f)
+    await eventually(lambda: api.listed("casemanager", person=before), lambda f: case_id not in f)
+    assert case_id in await api.listed("casemanager", person="a-1")
+    summary = (await api.get(f"/api/cases/{case_id}", who="casemanager")).json()
+    assert summary["employee"] == {"surname": after, "given_names": "J.", "personnel_number": "A-1"}
+    assert after not in (await api.get(f"/api/cases/{case_id}/dossier", who="casemanager")).text
