@@ -271,3 +271,27 @@ async def test_corrected_details_are_found_under_the_new_name_only_and_stay_out_
     summary = (await api.get(f"/api/cases/{case_id}", who="casemanager")).json()
     assert summary["employee"] == {"surname": after, "given_names": "J.", "personnel_number": "A-1"}
     assert after not in (await api.get(f"/api/cases/{case_id}/dossier", who="casemanager")).text
+
+
+@pytest.mark.devserver
+async def test_spoorwerk_werk_prints_the_callers_work_list(api, api_server, tmp_path):
+    from tests.test_cli_operations import base_env, run
+
+    case_id = new_id()
+    assert (await api.open(case_id, who="casemanager", employee={"surname": "Visser"})).status_code == 201
+    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["casemanager"])
+    done = await eventually(lambda: run("werk", "--json", env=env),
+                            lambda d: d.rc == 0 and case_id in [i["case_id"] for i in d.json()["items"]])
+    [item] = [i for i in done.json()["items"] if i["case_id"] == case_id]
+    assert item["step"] == "ziekmelding_arbodienst" and item["employee"] == "Visser"
+    table = await run("werk", "--sort", "case", env=env)
+    assert table.rc == 0 and case_id in table.out and "Visser" in table.out and "Stappen met een termijn" in table.out
+    # Another casemanager's list does not hold it.
+    theirs = await run("werk", "--json", env={**env, "SPOORWERK_API_TOKEN": api_server.tokens["other_casemanager"]})
+    assert theirs.rc == 0 and case_id not in theirs.out
+    # Directly against Temporal, as operations: every case with work, without names (no scope check is asked).
+    direct_env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+                          SPOORWERK_TASK_QUEUE=api_server.task_queue)
+    direct = await run("werk", "--direct", "--json", env=direct_env)
+    assert direct.rc == 0, direct.err
+    assert case_id in [i["case_id"] for i in direct.json()["items"]] and "Visser" not in direct.out
