@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.datastructures import Headers
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from documents.store import DocumentStore
@@ -297,7 +297,7 @@ async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> d
             try:
                 summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, day,
                                                                           rpc_timeout=QUERY_TIMEOUT)
-            except RPCError:
+            except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
                 return case_id, None
         return case_id, summary if may_see(summary, caller) else None
 
