@@ -93,6 +93,11 @@ async def open_case(
     """
     rulebook = rulebook or load_rulebook()
     now = datetime.now(timezone.utc)
+    if opening.employee is not None and not opening.person_keys:
+        # Opened from Python or `--direct` with the employee's details: found by them like an opening of the API.
+        from operations.people import person_keys
+
+        opening = opening.model_copy(update={"person_keys": person_keys(opening.employee)})
     for role, addresses in opening.contacts.items():
         if len(addresses) > MAX_CONTACTS_PER_ROLE:
             raise InvalidInput(f"contacts.{role.value}: {len(addresses)} addresses; at most {MAX_CONTACTS_PER_ROLE} per role")
