@@ -219,6 +219,12 @@ def main(argv: list[str] | None = None) -> None:
                   "TEMPORAL_ADDRESS: the read audit and the dashboard's sessions must outlive the process and be "
                   "shared by every API replica", file=sys.stderr)
             sys.exit(2)
+        if not settings.embedded and settings.search_key is None:
+            # A key of its own per replica would find on one replica what another opened on none.
+            print("spoorwerk: configuration error: SPOORWERK_SEARCH_KEY is required when the API runs against "
+                  "TEMPORAL_ADDRESS: the search by surname or personnel number hashes with it, and every API "
+                  "replica must share it", file=sys.stderr)
+            sys.exit(2)
     try:
         asyncio.run(serve(settings, authenticator))
     except EncryptionKeyError as err:  # e.g. a damaged key file in the data folder

@@ -232,7 +232,8 @@ class Settings(BaseSettings):
         description="The installation's secret for the keyed hashes (HMAC-SHA256) of employees' surnames and personnel "
                     "numbers that the PersonKeys search attribute holds: at least 32 random characters, the same for "
                     "every API process, kept for good (another key finds none of the cases hashed before). Required "
-                    "with TEMPORAL_ADDRESS; unset on the embedded default: one generated in data_dir",
+                    "where the API runs against TEMPORAL_ADDRESS; unset on the embedded default: one generated in "
+                    "data_dir",
     )
 
     @property
@@ -362,9 +363,6 @@ class Settings(BaseSettings):
         if self.medical_keys is None and not self.embedded:
             problems.append("SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's notes "
                             "are sealed with them, and every API and worker process must share them")
-        if self.search_key is None and not self.embedded:
-            problems.append("SPOORWERK_SEARCH_KEY is required when TEMPORAL_ADDRESS is set: the search by surname or "
-                            "personnel number hashes with it, and every API process must share it")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -60,9 +60,12 @@ def test_the_embedded_default_makes_its_search_key_once_and_keeps_it_private(tmp
     first = people.search_key(settings)
     assert len(first) >= 32 and people.search_key(settings) == first
     assert (settings.search_key_file.stat().st_mode & 0o777) == 0o600
-    with pytest.raises(ValueError, match="SPOORWERK_SEARCH_KEY is required"):
-        Settings(data_dir=tmp_path / "data", temporal_address="temporal:7233",
-                 encryption_keys=settings.encryption_keys, medical_keys=settings.medical_keys)
+    # Against a cluster every API replica must share one: none makes its own.
+    cluster = Settings(data_dir=tmp_path / "other", temporal_address="temporal:7233",
+                       encryption_keys=settings.encryption_keys, medical_keys=settings.medical_keys)
+    with pytest.raises(people.SearchKeyError, match="SPOORWERK_SEARCH_KEY is required"):
+        people.search_key(cluster)
+    assert not (tmp_path / "other" / "search-key").exists()
 
 
 # --------------------------------------------------------------------------- the workflow's attributes
@@ -295,3 +298,20 @@ async def test_spoorwerk_werk_prints_the_callers_work_list(api, api_server, tmp_
     direct = await run("werk", "--direct", "--json", env=direct_env)
     assert direct.rc == 0, direct.err
     assert case_id in [i["case_id"] for i in direct.json()["items"]] and "Visser" not in direct.out
+
+
+def test_an_api_against_a_cluster_without_a_search_key_stops_with_the_setting_named(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_SEARCH_KEY"))}
+    env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1",
+               SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}",
+               SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}))
+    done = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "worker.py"), "api"], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "SPOORWERK_SEARCH_KEY is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "search-key").exists()
