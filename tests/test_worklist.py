@@ -315,3 +315,18 @@ def test_an_api_against_a_cluster_without_a_search_key_stops_with_the_setting_na
     assert done.returncode == 2, done.stderr[-2000:]
     assert "SPOORWERK_SEARCH_KEY is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "search-key").exists()
+
+
+@pytest.mark.devserver
+async def test_an_escalation_puts_a_case_without_a_step_due_on_the_work_list(api):
+    quiet = new_id()
+    # The ziekmelding done today: the next step, the probleemanalyse, is six weeks off; nothing is due or overdue.
+    r = await api.open(quiet, who="casemanager", prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": today().isoformat()}])
+    assert r.status_code == 201, r.text
+    await eventually(lambda: api.listed("casemanager", casemanager_id="cm-1"), lambda f: quiet in f)
+    assert quiet not in await _worklist(api, "casemanager")
+
+    assert (await api.act(quiet, "stagnation_reported", who="casemanager")).status_code == 200
+    found = await eventually(lambda: _worklist(api, "casemanager"), lambda f: quiet in f)
+    assert found[quiet]["reasons"] == ["escalated"] and found[quiet]["escalation_level"] == 2
+    assert found[quiet]["step"] == "probleemanalyse" and not found[quiet]["overdue"]
