@@ -135,8 +135,11 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
 
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
+            from operations.people import search_key
+
             app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
-                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database))
+                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
+                             search_key=search_key(settings))  # read (or made) at start: a missing key fails now
             server = _ApiServer(api_server_config(app, settings))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
             sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
@@ -219,6 +222,12 @@ def main(argv: list[str] | None = None) -> None:
             print("spoorwerk: configuration error: SPOORWERK_DATABASE_URL is required when the API runs against "
                   "TEMPORAL_ADDRESS: the read audit and the dashboard's sessions must outlive the process and be "
                   "shared by every API replica", file=sys.stderr)
+            sys.exit(2)
+        if not settings.embedded and settings.search_key is None:
+            # A key of its own per replica would find on one replica what another opened on none.
+            print("spoorwerk: configuration error: SPOORWERK_SEARCH_KEY is required when the API runs against "
+                  "TEMPORAL_ADDRESS: the search by surname or personnel number hashes with it, and every API "
+                  "replica must share it", file=sys.stderr)
             sys.exit(2)
     try:
         asyncio.run(serve(settings, authenticator))

@@ -37,6 +37,7 @@ from domain.models import (
     is_sealed_note,
     sealed_or_plain_note,
 )
+from domain.people import MAX_PERSON_KEYS, NAME_MAX_CHARS, Employee, PersonKey
 
 View = Annotated[str, Field(min_length=1, max_length=4000)]
 
@@ -351,9 +352,25 @@ class DocumentRequested(_Action):
     period_end: date | None = Field(default=None, description="voortgangsrapportage: last day (default `on`)")
 
 
+class EmployeeDetailsCorrected(_Action):
+    """The employee's name or personnel number corrected (domain.people): kept in the case, never in the dossier; the
+    keys the case is found by are made anew by the operations edge."""
+
+    kind: Literal["employee_details_corrected"]
+    surname: str = Field(min_length=1, max_length=NAME_MAX_CHARS, description="Achternaam, with any prefix (\"de Vries\")")
+    given_names: str | None = Field(default=None, max_length=NAME_MAX_CHARS, description="Voornaam or initials")
+    personnel_number: str | None = Field(default=None, max_length=32, description="Personeelsnummer at the employer")
+    person_keys: list[PersonKey] = Field(default_factory=list, max_length=MAX_PERSON_KEYS,
+                                         description="Made by the operations edge (operations.people), never sent")
+
+    def employee(self) -> Employee:
+        """The details as the case keeps them; ValueError when they do not validate."""
+        return Employee(surname=self.surname, given_names=self.given_names, personnel_number=self.personnel_number)
+
+
 # Recording these is not re-integration activity: they do not end a stall.
 NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected", "leave_started", "leave_ended",
-                                         "person_assigned", "person_unassigned"}
+                                         "person_assigned", "person_unassigned", "employee_details_corrected"}
 
 
 Action = Annotated[
@@ -397,6 +414,7 @@ Action = Annotated[
         PersonUnassigned,
         BedrijfsartsOordeel,
         DocumentRequested,
+        EmployeeDetailsCorrected,
     ],
     Field(discriminator="kind"),
 ]
@@ -454,6 +472,7 @@ ACTION_ROLES: dict[str, frozenset[Role]] = {
     "bedrijfsarts_oordeel": frozenset({Role.BEDRIJFSARTS}),
     # Who may ask for which version is checked against domain.documents.AUDIENCE_ROLES.
     "document_requested": frozenset({*_ALL_PARTIES, Role.BEDRIJFSARTS, Role.REINTEGRATIECOACH, Role.ARBEIDSDESKUNDIGE}),
+    "employee_details_corrected": frozenset(_ADMIN),
 }
 assert set(ACTION_ROLES) == set(ACTION_KINDS), "every action needs its roles"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError
 
 from domain import access, glossary
 from domain import actions as a
@@ -46,6 +46,7 @@ from domain.models import (
     unsealed_note_refusal,
 )
 from domain.nl_time import start_of_day
+from domain.people import MAX_PERSON_KEYS, Employee, PersonKey
 from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryUpdate, flag_body, flag_subject
 from domain.stagnation import Expectation, StagnationRules, Watch
@@ -92,9 +93,13 @@ CURRENT_VERSION = 5
 #      corrections, terms counted from the end move with it (rule sets that mark them `from_end`).
 #   2: who is assigned to the case is a search attribute (`Assigned`, patch `assignments`), so a
 #      listing shows each person the cases of their scope (domain.access).
+#   3: the key of the next step (`NextStep`) and the keyed hashes of the employee's surname and personnel number
+#      (`PersonKeys`, domain.people) are search attributes (patch `worklist-attributes`): the work list and the
+#      search by name read visibility alone.
 FACTS_REVISION = obs.FACTS_REVISION
 ASSIGNMENTS_REVISION = 2
-CURRENT_REVISION = ASSIGNMENTS_REVISION
+WORKLIST_REVISION = 3
+CURRENT_REVISION = WORKLIST_REVISION
 TRAJECTORY_VERSION = 2
 WATCH_VERSION = 3
 COACH_VERSION = 4
@@ -201,6 +206,12 @@ class CaseOpening(BaseModel):
         default_factory=dict, description="Who is assigned per role (casemanager, bedrijfsarts, arbeidsdeskundige, "
                                           "reintegratiecoach): opaque ids; a role left out is open to its pool"
     )
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (kept "
+                                      "encrypted in the case; shown only to who may see it)")
+    person_keys: list[PersonKey] = Field(
+        default_factory=list, max_length=MAX_PERSON_KEYS,
+        description="Keyed hashes of the employee's surname and personnel number, made by the operations edge "
+                    "(operations.people), never by the caller: the PersonKeys search attribute")
 
 
 class CaseState(BaseModel):
@@ -249,6 +260,8 @@ class CaseState(BaseModel):
     trajectory_expectation: Expectation | None = None
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
     assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (domain.people)")
+    person_keys: list[str] = Field(default_factory=list, description="Keyed hashes to find the case by (PersonKeys)")
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
@@ -376,6 +389,8 @@ def open_case(
         holidays=list(holidays or []),
         contacts={role: list(addresses) for role, addresses in opening.contacts.items()},
         assigned={role: list(ids) for role, ids in opening.assigned.items() if ids},
+        employee=opening.employee,
+        person_keys=list(opening.person_keys),
     )
     if version >= WATCH_VERSION and stagnation_rules is not None:
         # A taken-over case is watched from its opening, not from its (unknown) past activity.
@@ -977,7 +992,8 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
                             on=state.done[completes].on)
     if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
                                                        "contacts_updated", "first_sick_day_corrected",
-                                                       "person_assigned", "person_unassigned"):
+                                                       "person_assigned", "person_unassigned",
+                                                       "employee_details_corrected"):
         raise ActionRefused(
             "%(field)s: the employee recovered on %(on)s; record a relapse first if the employee is sick again",
             field=kind, on=state.recovered_on,
@@ -1425,6 +1441,27 @@ def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> 
         raise refusal
 
 
+def _check_employee(state: CaseState, action: a.EmployeeDetailsCorrected, today: date) -> None:
+    try:
+        action.employee()
+    except ValidationError as err:
+        field = str(err.errors()[0]["loc"][0]) if err.errors() and err.errors()[0].get("loc") else "surname"
+        raise ActionRefused(_EMPLOYEE_REFUSALS.get(field, _EMPLOYEE_REFUSALS["surname"])) from None
+
+
+_EMPLOYEE_REFUSALS = {
+    "surname": "surname: not a surname the case can keep (empty, or with control characters)",
+    "given_names": "given_names: not a name the case can keep (control characters)",
+    "personnel_number": "personnel_number: not a personnel number (letters, digits, . _ / -, at most 32)",
+}
+
+
+def _employee_corrected(state: CaseState, action: a.EmployeeDetailsCorrected, now: datetime) -> str:
+    state.employee = action.employee()
+    state.person_keys = list(action.person_keys)
+    return "Employee details corrected"
+
+
 def _check_unassigned(state: CaseState, action: a.PersonUnassigned, today: date) -> None:
     if action.person_id not in state.assigned.get(action.role, []):
         raise ActionRefused("person_id: %(person)s is not assigned as %(role)s", person=action.person_id, role=action.role)
@@ -1507,6 +1544,7 @@ _CHECKS = {
     "contacts_updated": _check_contacts,
     "person_assigned": _check_assigned,
     "person_unassigned": _check_unassigned,
+    "employee_details_corrected": _check_employee,
 }
 
 
@@ -1802,6 +1840,7 @@ _EFFECTS = {
     "contacts_updated": _contacts,
     "person_assigned": _assigned,
     "person_unassigned": _unassigned,
+    "employee_details_corrected": _employee_corrected,
 }
 assert set(_CHECKS) <= set(a.ACTION_ROLES) and set(_EFFECTS) <= set(a.ACTION_ROLES)
 
@@ -1914,6 +1953,7 @@ class CaseSummary(BaseModel):
     spoor2_coach_id: str | None = None
     spoor2_result: a.Spoor2Result | None
     assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
+    employee: Employee | None = Field(default=None, description="The employee's name and personnel number")
     loonsanctie: Loonsanctie | None
     escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
     escalation_reason: str | None = None
@@ -1961,6 +2001,7 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_coach_id=state.spoor2_coach_id,
         spoor2_result=state.spoor2_result,
         assigned=state.assigned,
+        employee=state.employee,
         loonsanctie=state.loonsanctie,
         escalation_level=state.watch.level if state.watch else None,
         escalation_reason=state.watch.reason if state.watch else None,

@@ -177,6 +177,7 @@ ENTRY_KINDS: dict[str, tuple[Category, str]] = {
     "contacts_updated": (Category.CASE, N_("Contacts updated")),
     "person_assigned": (Category.CASE, N_("Person assigned")),
     "person_unassigned": (Category.CASE, N_("Assignment ended")),
+    "employee_details_corrected": (Category.CASE, N_("Employee details corrected")),
     # What Spoorwerk did by itself
     "deadline_reminder": (Category.SYSTEM, N_("Reminder of a term")),
     "reminder_sent": (Category.SYSTEM, N_("Reminder sent")),

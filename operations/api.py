@@ -10,6 +10,7 @@ reason, an action the caller's role may not take a 403.
 
 # No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.datastructures import Headers
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from documents.store import DocumentStore
@@ -35,8 +36,9 @@ from domain.dossier_check import Toets
 from domain.errors import ActionRefused, joined
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
+from domain.people import NAME_MAX_CHARS, Employee
 from domain.spoor2 import TrajectoryView
-from operations import cases
+from operations import cases, people, worklist
 from operations import spoor2 as trajectories
 from operations.audit import add_audit_routes
 from operations.auth import COOKIE, Authenticator, Caller
@@ -293,6 +295,30 @@ async def readable_case(client: Client, case_id: str, caller: Caller, what: str 
     return summary
 
 
+# How many cases a listing reads at once for their details (one summary query each, after the scope filter).
+DETAIL_QUERIES_AT_ONCE = 8
+
+
+async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> dict[str, CaseSummary]:
+    """Each listed case's summary (with the employee's name and the overdue steps), read from the case itself and kept
+    only where the caller passes the scope check on that case (`may_see`): a listing's query is the first filter,
+    not the last. Cases out of scope or not answering are left out."""
+    gate = asyncio.Semaphore(DETAIL_QUERIES_AT_ONCE)
+    day = today()
+
+    async def one(case_id: str) -> tuple[str, CaseSummary | None]:
+        async with gate:
+            try:
+                summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, day,
+                                                                          rpc_timeout=QUERY_TIMEOUT)
+            except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
+                return case_id, None
+        return case_id, summary if may_see(summary, caller) else None
+
+    found = await asyncio.gather(*(one(c) for c in dict.fromkeys(case_ids)))
+    return {case_id: summary for case_id, summary in found if summary is not None}
+
+
 class CaseAccess:
     """`readable_case` bound to an app's audit store: what the API, dashboard and documents call."""
 
@@ -339,10 +365,15 @@ def redact_dossier(entries: list[_Entry], caller: Caller, summary: CaseSummary) 
 # --------------------------------------------------------------------------- bodies
 
 
+# Action fields the edge fills in and a caller never sends: the keyed hashes of the employee (operations.people).
+EDGE_FIELDS = ("person_keys",)
+
+
 def _body_model(model: type[BaseModel], prefix: str) -> type[BaseModel]:
     """The action's own fields, as the request body: kind, actor and action id come from the request."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in model.model_fields.items() if name not in ("kind", "actor", "action_id")
+        name: (info.annotation, info) for name, info in model.model_fields.items()
+        if name not in ("kind", "actor", "action_id", *EDGE_FIELDS)
     }
     return create_model(f"{prefix}{model.__name__}", __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__, **fields)
 
@@ -363,6 +394,8 @@ class OpenCase(BaseModel):
     assigned: dict[Role, list[str]] = Field(
         default_factory=dict, description="Who takes the case up per role (domain.access); a casemanager who opens a "
                                           "case is assigned to it unless another casemanager is named")
+    employee: Employee | None = Field(default=None, description="The employee's surname, given name or initials and "
+                                      "personnel number: kept encrypted in the case, found by an exact search")
 
 
 class Opened(BaseModel):
@@ -382,7 +415,7 @@ class ActionKind(BaseModel):
 
 def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = (),
                document_store: DocumentStore | None = None, signin: Any = None,
-               audit: AuditStore | None = None) -> FastAPI:
+               audit: AuditStore | None = None, search_key: bytes | None = None) -> FastAPI:
     """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
@@ -390,6 +423,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                   responses=ERRORS, docs_url=None, redoc_url=None)
     app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
     app.state.signin = signin  # operations.signin.SignIn (None: sessions of this process only)
+    # The installation's key for finding people (operations.people); None: the process settings' key, at first use.
+    app.state.search_key = search_key
     caller = caller_dependency(authenticator)
     # Every read of a case goes through this one check, recorded in the read audit (None: not recorded).
     readable = app.state.readable_case = CaseAccess(audit)
@@ -458,6 +493,10 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         min_escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
         employer_id: Annotated[str | None, Query(max_length=64)] = None,
         coach_id: Annotated[str | None, Query(max_length=64)] = None,
+        casemanager_id: Annotated[str | None, Query(max_length=64, description="Cases this casemanager is assigned "
+                                                                                  "to")] = None,
+        person: Annotated[str | None, Query(max_length=NAME_MAX_CHARS, description="The employee's exact surname or "
+                                            "personnel number (found by its keyed hash)")] = None,
         deadline_before: date | None = None,
         closed: Annotated[bool, Query(description="Also list closed cases")] = False,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -466,7 +505,12 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
         filters = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
                    "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
-                   "deadline_before": deadline_before}
+                   "deadline_before": deadline_before, "casemanager_id": casemanager_id}
+        if person is not None:
+            keys = people.search_keys(person, app_search_key(app))
+            if not keys:
+                raise Problem(422, "person: give a surname or a personnel number")
+            filters["person_keys"] = keys
         filters |= caller_scope(who)  # a scoped caller cannot widen its scope by a filter
         if audit is not None:  # a listing shows ids, employers and dates: recorded as a read too
             await audit.arecord(who, What.CASES)
@@ -478,6 +522,28 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
                 raise Problem(422, ActionRefused("page_token: not a token this service handed out")) from None
             raise
 
+    @api.get("/worklist", response_model=worklist.WorkPage)
+    async def work_list(
+        who: Authed,
+        sort: worklist.Sort = worklist.Sort.DUE,
+        page_size: Annotated[int, Query(ge=1, le=worklist.PAGE_SIZE)] = worklist.PAGE_SIZE,
+        page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    ) -> worklist.WorkPage:
+        """"Mijn werk": the caller's cases with a step due in the coming 14 days, an overdue step or an escalation,
+        sorted within the page (by due day: overdue and escalated first; by case; by step). Each item names the
+        employee and the overdue steps where the caller may see the case."""
+        scope = caller_scope(who)
+        if audit is not None:  # like the case list: ids, employers, dates and names
+            await audit.arecord(who, What.CASES)
+        try:
+            page = await worklist.page_worklist(client, today=today(), scope=scope, sort=sort, page_size=page_size,
+                                                page_token=page_token)
+        except RPCError:
+            if page_token:
+                raise Problem(422, "page_token: not a token this service handed out") from None
+            raise
+        return with_details(page, await case_details(client, who, [i.case_id for i in page.items]))
+
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
         """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
@@ -488,7 +554,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         if who.employer_ids is not None and body.employer_id not in who.employer_ids:
             raise Problem(403, ActionRefused("employer_id: the role %(role)s may only open cases of the employers it "
                                              "works for", role=who.role))
-        fields = body.model_dump(mode="json")
+        fields = people.with_person_keys(body.model_dump(mode="json"), app_search_key(app))
         if body.case_id is None:
             fields["case_id"] = chosen_case_id(who, key)
         if who.role is Role.CASEMANAGER and not body.assigned.get(Role.CASEMANAGER):
@@ -566,6 +632,20 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     return app
 
 
+def app_search_key(app: FastAPI) -> bytes:
+    """The key this app finds people with: its own (tests, a second installation), else the settings' one."""
+    return app.state.search_key if app.state.search_key is not None else people.process_key()
+
+
+def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary]) -> worklist.WorkPage:
+    """The work list with what is read from each case in scope: the employee's name and the overdue steps. An item
+    whose case did not pass the scope check (or did not answer) keeps only what visibility said."""
+    items = [i.model_copy(update={"employee": details[i.case_id].employee.display if details[i.case_id].employee else None,
+                                  "overdue_steps": list(details[i.case_id].overdue)}) if i.case_id in details else i
+             for i in page.items]
+    return page.model_copy(update={"items": items})
+
+
 def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
     return ([(k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}") for k, r in case_actions.ACTION_ROLES.items()]
             + [(k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
@@ -595,6 +675,8 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
                 raise Problem(403, ActionRefused("actor.role: the role %(role)s may not record the %(document)s (allowed: "
                                                  "%(roles)s)", role=who.role, document=rule.key, roles=joined(rule.roles)))
         summary = await readable(client, case_id, who, What.CASE)
+        if kind == "employee_details_corrected" and isinstance(fields, dict):
+            fields = people.correction_with_person_keys(fields, app_search_key(request.app))
         payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.

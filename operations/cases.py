@@ -37,6 +37,7 @@ from domain.case import open_case as check_opening
 from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
+from domain.people import PERSON_KEY_PATTERN
 from domain.rules import Rulebook
 from service import medical_seal, refusals
 from service.rulebook import (
@@ -55,6 +56,7 @@ WORKFLOW_TYPE = "SickLeaveCase"
 OPAQUE_ID = re.compile(OPAQUE_ID_PATTERN)
 EARLIEST_DEADLINE = date(1900, 1, 1)
 CASE_ID_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # no quotes or spaces: it goes into a query
+PERSON_KEY = re.compile(PERSON_KEY_PATTERN)
 
 
 class CaseAlreadyExists(Exception):
@@ -108,6 +110,11 @@ async def open_case(
     """
     rulebook = rulebook or load_rulebook()
     now = datetime.now(timezone.utc)
+    if opening.employee is not None and not opening.person_keys:
+        # Opened from Python or `--direct` with the employee's details: found by them like an opening of the API.
+        from operations.people import person_keys
+
+        opening = opening.model_copy(update={"person_keys": person_keys(opening.employee)})
     for role, addresses in opening.contacts.items():
         if len(addresses) > MAX_CONTACTS_PER_ROLE:
             raise InvalidInput.of(ActionRefused("contacts.%(role_key)s: %(count)s addresses; at most %(limit)s per role",
@@ -344,6 +351,7 @@ class CaseListing(BaseModel):
     escalation_level: int | None
     overdue: bool | None
     next_deadline: date | None
+    next_step: str | None = Field(default=None, description="The key of the step due on next_deadline (revision 3 on)")
     first_sick_day: date | None = None
     spoor2_phase: int | None
     coach_id: str | None = None
@@ -359,11 +367,16 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
                 stage: Stage | str | None = None, employer_id: str | None = None, coach_id: str | None = None,
                 spoor2_phase: int | None = None, overdue: bool | None = None, deadline_before: date | None = None,
                 case_id_prefix: str | None = None, running_only: bool = True,
-                assigned_to: tuple[Role, str] | None = None, employer_ids: Sequence[str] | None = None) -> str:
+                assigned_to: tuple[Role, str] | None = None, employer_ids: Sequence[str] | None = None,
+                person_keys: Sequence[str] | None = None, casemanager_id: str | None = None,
+                worklist_until: date | None = None) -> str:
     """The visibility query for cases matching every given filter; ValueError names a bad one.
 
     `assigned_to` and `employer_ids` are a caller's scope (domain.access): the cases a person is assigned to or
-    whose role's pool sees them, of the employers given.
+    whose role's pool sees them, of the employers given. `person_keys` (operations.people) finds a case by its
+    employee's keyed surname or personnel number; given with `case_id_prefix`, a case matching either is listed.
+    `casemanager_id` lists the cases that casemanager is assigned to. `worklist_until` keeps the cases with work:
+    a step due before that day (or overdue), or an escalation waiting.
     """
     parts = [f"WorkflowType = '{WORKFLOW_TYPE}'"]
     if assigned_to is not None:
@@ -398,10 +411,23 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
         parts.append(f"{sa.SPOOR2_PHASE.name} = {int(spoor2_phase)}")
     if overdue is not None:
         parts.append(f"{sa.OVERDUE.name} = {'true' if overdue else 'false'}")
+    found_by: list[str] = []
     if case_id_prefix is not None:
         if not CASE_ID_PREFIX.match(case_id_prefix):
             raise ActionRefused("case_id_prefix: %(value)r is not the start of a case id", value=case_id_prefix)
-        parts.append(f"WorkflowId STARTS_WITH '{case_workflow_id(case_id_prefix)}'")
+        found_by.append(f"WorkflowId STARTS_WITH '{case_workflow_id(case_id_prefix)}'")
+    if person_keys:
+        if not all(PERSON_KEY.match(k) for k in person_keys):
+            raise ActionRefused("person_keys: not keys this service made")
+        found_by.append(f"{sa.PERSON_KEYS.name} IN ({', '.join(repr(k) for k in person_keys)})")
+    if found_by:
+        parts.append(found_by[0] if len(found_by) == 1 else f"({' OR '.join(found_by)})")
+    if casemanager_id is not None:
+        parts.append(f"{sa.ASSIGNED.name} IN ('{Role.CASEMANAGER.value}:{_opaque('casemanager_id', casemanager_id)}')")
+    if worklist_until is not None:
+        until = start_of_day(worklist_until).isoformat().replace('+00:00', 'Z')
+        parts.append(f"({sa.NEXT_DEADLINE.name} < '{until}' OR {sa.OVERDUE.name} = true "
+                     f"OR {sa.ESCALATION_LEVEL.name} >= 1)")
     if deadline_before is not None:
         if deadline_before < EARLIEST_DEADLINE:  # the day before 0001-01-02 overflows as a UTC instant
             raise ActionRefused("deadline_before: %(day)s is before %(earliest)s; no case has a deadline that early",
@@ -417,7 +443,8 @@ def _listing(wf: Any) -> CaseListing:
         case_id=wf.id.removeprefix("case-"), running=wf.status == WorkflowExecutionStatus.RUNNING,
         stage=attrs.get(sa.CASE_STAGE), employer_id=attrs.get(sa.EMPLOYER_ID),
         escalation_level=attrs.get(sa.ESCALATION_LEVEL), overdue=attrs.get(sa.OVERDUE),
-        next_deadline=local_date(deadline) if deadline else None, first_sick_day=local_date(first) if first else None,
+        next_deadline=local_date(deadline) if deadline else None, next_step=attrs.get(sa.NEXT_STEP),
+        first_sick_day=local_date(first) if first else None,
         spoor2_phase=attrs.get(sa.SPOOR2_PHASE), coach_id=attrs.get(sa.COACH_ID),
     )
 

@@ -173,6 +173,14 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     lst.set_defaults(func=_cases)
 
+    werk = sub.add_parser("werk", parents=[conn], help=_("Mijn werk: steps due in the coming 14 days, overdue, escalated"),
+                          description=_("The cases in your scope with a step due in the coming 14 days, an overdue "
+                                        "step or an escalation waiting (the API's GET /api/worklist)."))
+    werk.add_argument("--sort", choices=["due", "case", "step"], default="due",
+                      help=_("due: overdue and escalated first, then by due day (default); case; step"))
+    werk.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+    werk.set_defaults(func=_werk)
+
     one = sub.add_parser("case", parents=[conn], help=_("one case: summary, deadlines and dossier"),
                          description=_("A case at a glance, every statutory step with its status, and its dossier."))
     one.add_argument("case_id", type=_opaque_id, metavar="ID")
@@ -378,6 +386,9 @@ class HttpBackend:
             params["page_token"] = page_token
         return await self._call("GET", "/api/cases", params=params)
 
+    async def worklist(self, sort: str) -> dict[str, Any]:
+        return await self._call("GET", "/api/worklist", params={"sort": sort})
+
     async def case(self, case_id: str) -> dict[str, Any]:
         base = f"/api/cases/{quote(case_id, safe='')}"
         return {"summary": await self._call("GET", base), "deadlines": await self._call("GET", f"{base}/deadlines"),
@@ -475,6 +486,14 @@ class DirectBackend:
         running_only = not filters.pop("closed", False)
         found = await self._run(cases.page_cases(self.client, page_size=page_size, page_token=page_token,
                                                  running_only=running_only, **filters))
+        return found.model_dump(mode="json")
+
+    async def worklist(self, sort: str) -> dict[str, Any]:
+        """Operations' work list: every running case with work waiting (operations' scope is all cases)."""
+        from operations import worklist
+
+        found = await self._run(worklist.page_worklist(self.client, today=_today(), scope={},
+                                                       sort=worklist.Sort(sort)))
         return found.model_dump(mode="json")
 
     async def case(self, case_id: str) -> dict[str, Any]:
@@ -682,6 +701,27 @@ def _cases(args: argparse.Namespace) -> int:
         print("\n" + (ngettext("%(num)s case (there may be more: raise --limit)",
                                 "%(num)s cases (there may be more: raise --limit)", len(found)) if token
                        else ngettext("%(num)s case", "%(num)s cases", len(found))))
+        return 0
+
+    return _run(args, command)
+
+
+def _werk(args: argparse.Namespace) -> int:
+    from service.i18n import _
+
+    async def command(backend: HttpBackend | DirectBackend) -> int:
+        page = await backend.worklist(args.sort)
+        if args.json:
+            _print_json(page)
+            return 0
+        if not page["items"]:
+            print(_("Nothing waits on you in the coming 14 days."))
+            return 0
+        _table([_("case"), _("employee"), _("next step"), _("due"), _("overdue"), _("level"), _("employer")],
+               [[i["case_id"], i.get("employee") or "", i.get("step") or "", i.get("due") or "",
+                 ", ".join(i.get("overdue_steps") or []) or (_("yes") if i.get("overdue") else ""),
+                 i.get("escalation_level"), i.get("employer_id")] for i in page["items"]])
+        print("\n" + _("Steps due up to %(day)s, overdue steps and escalations in your cases", day=page["until"]))
         return 0
 
     return _run(args, command)

@@ -43,7 +43,7 @@ from domain.dossier_check import TOETS_LABELS
 from domain.models import DossierEntry, Role, Stage
 from domain.observations import ObservationState
 from domain.spoor2 import TrajectoryView
-from operations import cases
+from operations import cases, people, worklist
 from operations import spoor2 as trajectories
 from operations.auth import Caller
 from operations.documents import case_documents, document_view, may_read
@@ -294,7 +294,7 @@ def _model_fields(model: type[BaseModel], kind: str = "") -> list[dict[str, Any]
     schema = model.model_json_schema()
     defs, wanted = schema.get("$defs", {}), set(schema.get("required", []))
     found = [_field_spec(name, prop, name in wanted, defs, kind) for name, prop in schema["properties"].items()
-             if name not in ("kind", "actor", "action_id", "on")]
+             if name not in ("kind", "actor", "action_id", "on", "person_keys")]
     return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
 
 
@@ -325,6 +325,9 @@ class Filters(BaseModel):
     employer_id: str = ""
     coach_id: str = ""
     q: str = ""
+    due_before: str = ""
+    casemanager: str = ""
+    sort: str = ""
 
     def query(self, **changes: str) -> str:
         values = {k: v for k, v in (self.model_dump() | changes).items() if v}
@@ -363,16 +366,58 @@ def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str,
                 filters[name] = raw
             else:
                 errors.append(_("%(field)s: %(value)s is not an opaque id", field=name, value=repr(raw)))
-    if shown.q and not CASE_ID_PREFIX.match(shown.q):
-        errors.append(_("case id: %(value)s is not (the start of) a case id", value=repr(shown.q)))
+    _parse_worklist_filters(shown, filters, errors)
     filters |= scope
     return shown, filters, errors
 
 
-async def _page(client: Client, filters: dict[str, Any], prefix: str, page_token: str | None) -> cases.CasePage:
-    """A page of cases; with a case id typed, those whose id starts with it."""
-    return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token,
-                                  **filters, **({"case_id_prefix": prefix} if prefix else {}))
+def _parse_worklist_filters(shown: Filters, filters: dict[str, Any], errors: list[str]) -> None:
+    """The overview's due-before, casemanager and sort fields (issue 20), checked into `filters` and `errors`."""
+    if shown.due_before:
+        try:
+            filters["deadline_before"] = date.fromisoformat(shown.due_before)
+        except ValueError:
+            errors.append(i18n.gettext("due_before: %(value)s is not a date (YYYY-MM-DD)", value=repr(shown.due_before)))
+    if shown.casemanager:
+        if OPAQUE_ID.match(shown.casemanager):
+            filters["casemanager_id"] = shown.casemanager
+        else:
+            errors.append(i18n.gettext("casemanager: %(value)s is not an opaque id", value=repr(shown.casemanager)))
+    if shown.sort and shown.sort not in OVERVIEW_SORTS:
+        errors.append(i18n.gettext("sort: %(value)s is not an order of the list", value=repr(shown.sort)))
+
+
+# How the overview can order a page (sorted here: the dev server's SQLite visibility takes no ORDER BY, so the order
+# holds within the page the store returns, most recently opened first).
+OVERVIEW_SORTS: dict[str, Any] = {
+    "next_deadline": lambda c: (c.next_deadline or date.max, c.case_id),
+    "first_sick_day": lambda c: (c.first_sick_day or date.max, c.case_id),
+    "stage": lambda c: (next((n for n, s in enumerate(Stage) if s.value == c.stage), len(Stage)), c.case_id),
+}
+
+
+async def _page(client: Client, filters: dict[str, Any], prefix: str, page_token: str | None,
+                search_key: bytes | None = None) -> cases.CasePage:
+    """A page of cases; with text typed, those whose id starts with it or whose employee's surname or personnel
+    number it is (an exact match of the keyed hash, operations.people)."""
+    found_by: dict[str, Any] = {}
+    if prefix:
+        if CASE_ID_PREFIX.match(prefix):
+            found_by["case_id_prefix"] = prefix
+        if search_key is not None:
+            found_by["person_keys"] = people.search_keys(prefix, search_key)
+    return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token, **filters, **found_by)
+
+
+def step_label(key: str | None) -> str:
+    """A statutory step's name where a list shows it: the glossary's short name, else the rulebook's label."""
+    if not key:
+        return "–"
+    short = glossary.step_short(key)
+    if short:
+        return i18n.gettext(short)
+    found = next((d.label for d in load_rulebook().rulesets[-1].deadlines if d.key == key), None)
+    return found or key.replace("_", " ")
 
 
 async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
@@ -558,7 +603,8 @@ def add_dashboard(app: FastAPI) -> None:
             if audit is not None:  # the list shows ids, employers and dates: recorded as a read, like the API's
                 await audit.arecord(caller, What.CASES, channel=Channel.DASHBOARD)
             try:
-                page, counts = await asyncio.gather(_page(client, filters, shown.q, page_token), _counts(client, count_scope))
+                page, counts = await asyncio.gather(_page(client, filters, shown.q, page_token,
+                                                          api.app_search_key(request.app)), _counts(client, count_scope))
             except ValueError as err:
                 errors.append(str(err))
             except RPCError as err:
@@ -567,12 +613,52 @@ def add_dashboard(app: FastAPI) -> None:
                               else _("The case list is not available right now; it is tried again shortly."))
             if shown.q and len(page.cases) == 1 and page.cases[0].case_id == shown.q and not page_token:
                 return RedirectResponse(f"/cases/{shown.q}", status_code=303)
-        rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today),
+        if shown.sort in OVERVIEW_SORTS:
+            page.cases.sort(key=OVERVIEW_SORTS[shown.sort])
+        # Names only for the cases the caller passes the scope check on, read from each case after the listing.
+        names = people.names(await api.case_details(client, caller, [c.case_id for c in page.cases]))
+        rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today), "employee": names.get(c.case_id),
+                 "step": step_label(c.next_step) if c.next_step else None,
                  "deadline_past": bool(c.next_deadline and c.next_deadline < today)} for c in page.cases]
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
         return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
                        counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
                        count_scope=chosen, scoped=api.caller_scope(caller), may_open=caller.role in api.OPENERS)
+
+    @app.get("/werk", include_in_schema=False)
+    async def work_page(request: Request) -> Response:
+        """"Mijn werk": the signed-in person's steps due in the coming 14 days, overdue steps and escalations."""
+        try:
+            caller = await _page_caller(request)
+        except _Unauthenticated:
+            return _to_login(request)
+        client: Client = request.app.state.client
+        today = api.today()
+        raw_sort = request.query_params.get("sort", worklist.Sort.DUE.value)
+        sort = worklist.Sort(raw_sort) if raw_sort in {s.value for s in worklist.Sort} else worklist.Sort.DUE
+        page_token = request.query_params.get("page_token") or None
+        errors: list[str] = []
+        page = worklist.WorkPage(items=[], until=today, sort=sort, next_page_token=None)
+        audit = request.app.state.readable_case.audit
+        if audit is not None:  # ids, employers, dates and names: recorded as a read, like the case list
+            await audit.arecord(caller, What.CASES, channel=Channel.DASHBOARD)
+        try:
+            page = await worklist.page_worklist(client, today=today, scope=api.caller_scope(caller), sort=sort,
+                                                page_token=page_token)
+            page = api.with_details(page, await api.case_details(client, caller, [i.case_id for i in page.items]))
+        except ValueError as err:
+            errors.append(str(err))
+        except RPCError as err:
+            log.warning("work list failed", status=str(err.status))
+            errors.append(i18n.gettext("The work list is not available right now; it is tried again shortly."))
+        rows = [{"item": i, "step": step_label(i.step), "overdue_steps": [step_label(m.split("#")[0]) for m in i.overdue_steps],
+                 "late": bool(i.due and i.due < today)} for i in page.items]
+        sorts = [(worklist.Sort.DUE.value, i18n.gettext("Due date")), (worklist.Sort.CASE.value, i18n.gettext("Case")),
+                 (worklist.Sort.STEP.value, i18n.gettext("Step"))]
+        next_link = ("?" + urlencode({"sort": sort.value, "page_token": page.next_page_token})
+                     if page.next_page_token else None)
+        return _render(request, "worklist.html", caller=caller, today=today, rows=rows, until=page.until, sort=sort.value,
+                       sorts=sorts, errors=errors, next_link=next_link, first_page=page_token is None)
 
     @app.get("/cases/new", include_in_schema=False)
     async def open_page(request: Request) -> Response:

@@ -229,6 +229,21 @@ class Settings(BaseSettings):
         """Where the embedded default keeps its generated key for the bedrijfsarts's notes."""
         return self.data_dir / "medical-keys.json"
 
+    # ---- Finding people without their names in Temporal (issue 20, operations.people).
+    search_key: SecretStr | None = Field(
+        default=None, min_length=32,
+        description="The installation's secret for the keyed hashes (HMAC-SHA256) of employees' surnames and personnel "
+                    "numbers that the PersonKeys search attribute holds: at least 32 random characters, the same for "
+                    "every API process, kept for good (another key finds none of the cases hashed before). Required "
+                    "where the API runs against TEMPORAL_ADDRESS; unset on the embedded default: one generated in "
+                    "data_dir",
+    )
+
+    @property
+    def search_key_file(self) -> Path:
+        """Where the embedded default keeps its generated search key."""
+        return self.data_dir / "search-key"
+
     database_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy URL of the service's own tables (read audit, dashboard sessions), e.g. "

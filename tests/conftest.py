@@ -20,6 +20,8 @@ TEST_KEYS = KeyRing.generate(f"test-{os.urandom(3).hex()}")
 os.environ["SPOORWERK_ENCRYPTION_KEYS"] = TEST_KEYS.to_json()
 # Likewise the keys of the bedrijfsarts's notes (service.medical_seal): the API and worker of a test share them.
 os.environ["SPOORWERK_MEDICAL_KEYS"] = KeyRing.generate(f"medical-{os.urandom(3).hex()}").to_json()
+# And the installation's key for finding people by keyed hash (operations.people).
+os.environ["SPOORWERK_SEARCH_KEY"] = f"search-{os.urandom(24).hex()}"
 DATA_CONVERTER = data_converter(TEST_KEYS)
 
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API

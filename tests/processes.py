@@ -202,6 +202,7 @@ def worker_env(address: str, data_dir: Path, task_queue: str, keys: str, **extra
     env.update(TEMPORAL_ADDRESS=address, SPOORWERK_API_ENABLED="false", SPOORWERK_DATA_DIR=str(data_dir),
                SPOORWERK_TASK_QUEUE=task_queue, SPOORWERK_LOG_FORMAT="json", SPOORWERK_ENCRYPTION_KEYS=keys,
                SPOORWERK_MEDICAL_KEYS=os.environ.get("SPOORWERK_MEDICAL_KEYS", keys),
+               SPOORWERK_SEARCH_KEY=os.environ.get("SPOORWERK_SEARCH_KEY", "search-key-of-the-test-cluster-0123456789"),
                # One API process per test: its own SQLite file is the shared database (required against a cluster).
                SPOORWERK_DATABASE_URL=f"sqlite:///{data_dir / 'spoorwerk.db'}", **extra)
     return env

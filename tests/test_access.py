@@ -198,6 +198,11 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                 elif (method, path) == ("GET", "/api/cases"):
                     found = await api.listed(who)
                     assert (case_id in found) == in_scope, (who, found)
+                elif (method, path) in (("GET", "/api/worklist"), ("GET", "/werk")):  # Mijn werk: own scope only
+                    client = pages[who] if path == "/werk" else api.http
+                    r = await client.get(path, headers=headers if path.startswith("/api/") else {})
+                    assert r.status_code == 200, (who, path, r.text)
+                    assert in_scope or case_id not in r.text, (who, path)
                 elif (method, path) == ("GET", "/cases/new"):  # the dashboard's form to open a case
                     r = await pages[who].get(path)
                     assert r.status_code == (200 if role in ("operations", "casemanager", "werkgever") else 403), who

@@ -399,7 +399,12 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             # On a phone (390 px) the pages fit its width: wide tables scroll inside their card.
             phone = await (await browser.new_context(viewport={"width": 390, "height": 844}, locale=LOCALE,
                                                      storage_state=await page.context.storage_state())).new_page()
-            for path, name in ((urlpath(page.url), "case_390.png"), ("/", "overview_390.png"), ("/cases/new", "open_390.png")):
+            case_path = urlpath(page.url)
+            await page.goto(api_server.url + "/werk")  # Mijn werk, from the header
+            await expect(page.locator("table#worklist")).to_be_visible()
+            await page.screenshot(path=ARTIFACTS / "werk.png", full_page=True)
+            for path, name in ((case_path, "case_390.png"), ("/", "overview_390.png"), ("/cases/new", "open_390.png"),
+                               ("/werk", "werk_390.png")):
                 await phone.goto(api_server.url + path)
                 await phone.screenshot(path=ARTIFACTS / name, full_page=True)
                 wide = await phone.evaluate("""() => [...document.querySelectorAll('body *')]

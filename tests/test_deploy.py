@@ -331,6 +331,7 @@ SECRETS = {
     "POSTGRES_PASSWORD": "a-long-random-password",
     "SPOORWERK_ENCRYPTION_KEYS": '{"2026-11": "' + "A" * 43 + '="}',
     "SPOORWERK_MEDICAL_KEYS": '{"2026-11": "' + "B" * 43 + '="}',
+    "SPOORWERK_SEARCH_KEY": "C" * 43,
     "SPOORWERK_API_TOKENS": '{"tok-1": {"role": "operations", "id": "ops-1"}}',
 }
 
@@ -379,7 +380,7 @@ def test_compose_refuses_to_start_without_each_secret():
         env[missing] = ""
         with pytest.raises(MissingVariable, match=missing):
             rendered_compose(env)
-    rendered_compose({**example, **SECRETS})  # all three set: it starts
+    rendered_compose({**example, **SECRETS})  # all set: it starts
 
 
 def test_env_example_lists_exactly_the_variables_compose_reads():
@@ -665,6 +666,7 @@ def test_every_variable_given_to_the_service_exists_in_its_settings():
 def _dummy_secret() -> dict[str, str]:
     return {"SPOORWERK_ENCRYPTION_KEYS": SECRETS["SPOORWERK_ENCRYPTION_KEYS"],
             "SPOORWERK_MEDICAL_KEYS": SECRETS["SPOORWERK_MEDICAL_KEYS"],
+            "SPOORWERK_SEARCH_KEY": SECRETS["SPOORWERK_SEARCH_KEY"],
             "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"],
             "SPOORWERK_DATABASE_URL": "postgresql+psycopg://spoorwerk:pw@db:5432/spoorwerk"}
 

@@ -651,6 +651,7 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "contacts_updated": ("casemanager", {"recipient_role": "bedrijfsarts", "addresses": []}),
     "person_assigned": ("casemanager", {"role": "bedrijfsarts", "person_id": "arts-2"}),
     "person_unassigned": ("casemanager", {"role": "bedrijfsarts", "person_id": "arts-2"}),
+    "employee_details_corrected": ("casemanager", {"surname": "de Vries", "personnel_number": "4711"}),
     "bedrijfsarts_oordeel": ("bedrijfsarts", {"belastbaarheid_hours_per_day": 4}),
     "document_requested": ("werkgever", {"document": "reintegratieoverzicht"}),
 }

@@ -20,12 +20,24 @@ COACH_ID = SearchAttributeKey.for_keyword("CoachId")
 # (domain.access.attribute_values). Cases of revision 2 on (patch `assignments`).
 ASSIGNED = SearchAttributeKey.for_keyword_list("Assigned")
 
+# The key of the statutory step whose due day is NextDeadline (e.g. `probleemanalyse`, `evaluatie`): the work list
+# says which step is due without a query per case. Cases of revision 3 on (patch `worklist-attributes`).
+NEXT_STEP = SearchAttributeKey.for_keyword("NextStep")
+
+# Keyed hashes (HMAC-SHA256 with the installation's SPOORWERK_SEARCH_KEY, hex) of the employee's normalised surname
+# and personnel number, computed at the operations edge (operations.people): an exact search finds the case while
+# visibility holds no name or number. Cases of revision 3 on (patch `worklist-attributes`).
+PERSON_KEYS = SearchAttributeKey.for_keyword_list("PersonKeys")
+
 # The attributes each case version keeps up to date (older cases must replay as recorded).
 VERSION_1 = (CASE_STAGE, NEXT_DEADLINE, FIRST_SICK_DAY, EMPLOYER_ID, OVERDUE)
 VERSION_2 = (*VERSION_1, SPOOR2_PHASE)
 VERSION_3 = (*VERSION_2, ESCALATION_LEVEL)
 VERSION_4 = (*VERSION_3, COACH_ID)
-ALL = (*VERSION_4, ASSIGNED)
+# Revisions add attributes at the start of a run (domain.case.ASSIGNMENTS_REVISION, WORKLIST_REVISION).
+REVISION_2 = (ASSIGNED,)
+REVISION_3 = (*REVISION_2, NEXT_STEP, PERSON_KEYS)
+ALL = (*VERSION_4, *REVISION_3)
 
 
 def cli_flags() -> list[str]:

@@ -45,6 +45,7 @@ PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new on
 PATCH_NOTIFY_BATCH = "notify-batch"  # what one wake sends goes as one activity, not one per notification
 PATCH_DOSSIER_TRUTH = "dossier-truth"  # revision 1 from the start of a run: domain.case.FACTS_REVISION
 PATCH_ASSIGNMENTS = "assignments"  # revision 2 from the start of a run: the Assigned search attribute
+PATCH_WORKLIST = "worklist-attributes"  # revision 3 from the start of a run: NextStep and PersonKeys
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
@@ -89,9 +90,9 @@ class SickLeaveCase:
         self._trajectory_to_end = False
         self._search_attributes: dict[str, Any] = {}
         if input.state is None:
-            # A new case starts without Spoor2Phase or CoachId: nothing to unset.
-            self._search_attributes[sa.SPOOR2_PHASE.name] = None
-            self._search_attributes[sa.COACH_ID.name] = None
+            # A new case starts without Spoor2Phase, CoachId, NextStep or PersonKeys: nothing to unset.
+            for key in (sa.SPOOR2_PHASE, sa.COACH_ID, sa.NEXT_STEP, sa.PERSON_KEYS):
+                self._search_attributes[key.name] = None
         self._notifier = Notifier(on_failure=self._notification_failed)
         self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
@@ -113,8 +114,10 @@ class SickLeaveCase:
         batched = workflow.patched(PATCH_NOTIFY_BATCH)
         if workflow.patched(PATCH_DOSSIER_TRUTH):
             # Taken at every run's start, so a running case moves to the new revision when it continues as new.
-            assignments = workflow.patched(PATCH_ASSIGNMENTS)
-            rules.upgrade(state, self._today(), rules.ASSIGNMENTS_REVISION if assignments else rules.FACTS_REVISION)
+            revision = rules.FACTS_REVISION
+            if workflow.patched(PATCH_ASSIGNMENTS):
+                revision = rules.WORKLIST_REVISION if workflow.patched(PATCH_WORKLIST) else rules.ASSIGNMENTS_REVISION
+            rules.upgrade(state, self._today(), revision)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -265,6 +268,10 @@ class SickLeaveCase:
             wanted[sa.ASSIGNED.name] = access.attribute_values(
                 state.assigned, trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
                 spoor2_running=state.spoor2_running)
+        if state.revision >= rules.WORKLIST_REVISION:
+            keys = (*keys, sa.NEXT_STEP, sa.PERSON_KEYS)
+            wanted[sa.NEXT_STEP.name] = upcoming.key if upcoming and upcoming.due else None
+            wanted[sa.PERSON_KEYS.name] = list(state.person_keys) or None
         updates: list[SearchAttributeUpdate] = []
         for key in keys:
             value = wanted[key.name]

@@ -87,6 +87,11 @@
       if (f.case_id.value.trim()) body.case_id = f.case_id.value.trim();
       if (f.stage.value) body.stage = f.stage.value;
       if (f.casemanager.value.trim()) body.assigned = {casemanager: [f.casemanager.value.trim()]};
+      if (f.surname.value.trim()) {
+        body.employee = {surname: f.surname.value.trim()};
+        if (f.given_names.value.trim()) body.employee.given_names = f.given_names.value.trim();
+        if (f.personnel_number.value.trim()) body.employee.personnel_number = f.personnel_number.value.trim();
+      }
       const prior = [];
       steps.forEach(function (key) {
         const done = f["done-" + key].value, undone = f["undone-" + key].checked;
