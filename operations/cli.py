@@ -233,6 +233,10 @@ def _parser() -> argparse.ArgumentParser:
     opn.add_argument("case_id", type=_opaque_id, metavar="ID")
     opn.add_argument("--employer", type=_opaque_id, required=True, metavar="ID")
     opn.add_argument("--first-sick-day", type=_date, required=True, metavar="YYYY-MM-DD")
+    opn.add_argument("--surname", metavar="NAME", help=_("the employee's surname, with any prefix (de Vries)"))
+    opn.add_argument("--given-names", metavar="NAME", help=_("the employee's given name or initials"))
+    opn.add_argument("--personnel-number", metavar="NUMBER", help=_("the employee's personnel number"))
+    opn.add_argument("--casemanager", type=_opaque_id, metavar="ID", help=_("the casemanager who takes the case on"))
     opn.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
     opn.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     opn.set_defaults(func=_open)
@@ -987,7 +991,15 @@ def _ack(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> int:
-    body = {"case_id": args.case_id, "employer_id": args.employer, "first_sick_day": args.first_sick_day.isoformat()}
+    body: dict[str, Any] = {"case_id": args.case_id, "employer_id": args.employer,
+                            "first_sick_day": args.first_sick_day.isoformat()}
+    if args.surname or args.given_names or args.personnel_number:
+        if not args.surname:
+            raise BadInput(_("--surname: the employee's surname is needed with a given name or personnel number"))
+        body["employee"] = {"surname": args.surname, "given_names": args.given_names,
+                            "personnel_number": args.personnel_number}
+    if args.casemanager:
+        body["assigned"] = {"casemanager": [args.casemanager]}
 
     async def command(backend: HttpBackend | DirectBackend) -> int:
         key = _new_key(args.key)
@@ -1116,11 +1128,13 @@ def _configured_language() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `spoorwerk` command (called with `argv`, it only returns the exit code)."""
+    # What the command says in words is Dutch unless SPOORWERK_LANGUAGE asks for another language (service.i18n).
     i18n.set_language(_configured_language())
     args = _parser().parse_args(argv)
-    # What the command says in words is Dutch unless SPOORWERK_LANGUAGE asks for another language (service.i18n).
-    with i18n.using(os.environ.get("SPOORWERK_LANGUAGE", i18n.DEFAULT_LANGUAGE)):
+    try:
         code = args.func(args)
+    except BadInput as err:  # found before the command runs (e.g. a combination of flags)
+        code = _fail(str(err))
     if argv is None and getattr(args, "direct", False):
         # As a program that loaded the Temporal client: skip interpreter teardown, which the bridge's
         # threads can abort with "PyGILState_Release: thread state must be current" (sdk-python#300).

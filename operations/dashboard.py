@@ -551,7 +551,7 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     if summary.expected is not None:
         expected = {"x": t.x(summary.expected.by),
                     "title": _("Expected by %(day)s: %(what)s (%(context)s)", day=i18n.format_day(summary.expected.by),
-                               what=summary.expected.what, context=_expectation_context(summary.expected.context))}
+                               what=_(summary.expected.what), context=_expectation_context(summary.expected.context))}
 
     wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
     return {"t": t, "ticks": ticks, "markers": markers, "labels": labels, "bars": bars, "span": span,

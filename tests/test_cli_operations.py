@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import httpx
 import pytest
 
 from domain.nl_time import local_date
@@ -47,13 +48,12 @@ def new_id(prefix: str) -> str:
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The command's environment: Dutch unless `extra` says SPOORWERK_LANGUAGE=en."""
+    """The command's environment: Dutch, the default, unless `extra` says SPOORWERK_LANGUAGE=en."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE",
                         "SPOORWERK_LANGUAGE")}
     # No token file of a local `make run` may stand in for the token a test gives.
     env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
-    env["SPOORWERK_LANGUAGE"] = "en"  # these tests read the English messages; Dutch is the default
     return env | extra
 
 
@@ -288,7 +288,7 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     case_id, employer = new_id("C"), new_id("E")
     assert (await cli("open", case_id, "--employer", employer, "--first-sick-day", today().isoformat())).rc == 0
     env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
-                   SPOORWERK_TASK_QUEUE=api_server.task_queue)
+                   SPOORWERK_TASK_QUEUE=api_server.task_queue, SPOORWERK_LANGUAGE="en")
 
     async def direct(*args: str) -> Done:
         return await run(*args, "--direct", env=env)
@@ -302,7 +302,7 @@ async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: the plan van aanpak must be on record first" in refused.err
     # In the command's language: Dutch unless SPOORWERK_LANGUAGE says otherwise, the field named in front.
     dutch = await run("act", case_id, "evaluatie_held", "--direct", env={**env, "SPOORWERK_LANGUAGE": "nl"})
-    assert dutch.rc == 1 and "spoorwerk: refused: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
+    assert dutch.rc == 1 and "spoorwerk: geweigerd: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
 
 
 async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_server, tmp_path, tmp_path_factory):
@@ -343,3 +343,23 @@ async def test_the_command_finds_the_api_where_the_service_listens(tmp_path):
     port = free_port()
     done = await run("cases", env=base_env(tmp_path, SPOORWERK_API_PORT=str(port)))
     assert done.rc == 3 and f"http://127.0.0.1:{port}" in done.err
+
+
+async def test_a_case_opened_with_its_employee_and_casemanager_is_found_by_name(cli, api_server):
+    """Issue 20: the CLI opens a case as the "Nieuwe zaak" form does, with the employee and the casemanager; the
+    casemanager's work list has it and the search by surname finds it. Half an employee is refused before any call."""
+    case_id, surname = new_id("C"), f"Bakker-{new_id('n')}"
+    overdue_from = (today() - timedelta(days=60)).isoformat()  # the probleemanalyse is overdue: on the work list
+    half = await cli("open", case_id, "--employer", "E-api", "--first-sick-day", overdue_from, "--given-names", "A.")
+    assert half.rc == 2 and "--surname" in half.err
+    opened = await cli("open", case_id, "--employer", "E-api", "--first-sick-day", overdue_from, "--surname", surname,
+                       "--given-names", "A.", "--personnel-number", "4711", "--casemanager", "cm-1")
+    assert opened.rc == 0, opened.err
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        await eventually(
+            lambda: http.get("/api/cases", params={"person": surname.upper()}, headers=api_server.headers("casemanager")),
+            lambda r: r.status_code == 200 and [c["case_id"] for c in r.json()["cases"]] == [case_id])
+        work = await http.get("/api/worklist", headers=api_server.headers("casemanager"))
+        assert case_id in {i["case_id"] for i in work.json()["items"]}
+        colleague = await http.get("/api/cases", params={"person": surname}, headers=api_server.headers("other_casemanager"))
+        assert colleague.json()["cases"] == []  # not theirs to see

@@ -201,7 +201,7 @@
   }
 
   function error(name, text) {
-    const el = inputs.querySelector('[data-error-for="' + name + '"]');
+    const el = form.querySelector('[data-error-for="' + name + '"]');
     if (el) el.textContent = text;
     return Boolean(el);
   }
@@ -240,7 +240,7 @@
 
   form.addEventListener("submit", async function (ev) {
     ev.preventDefault();
-    inputs.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
+    form.querySelectorAll(".field-error").forEach(function (el) { el.textContent = ""; });
     const extra = values();
     if (extra === null) { show("error", t("invalidField")); return; }
     const option = select.selectedOptions[0];
@@ -258,8 +258,8 @@
       try { data = await res.json(); } catch (err) { /* not JSON */ }
       if (res.ok) {
         key = null;
-        const entry = data && data.entry;
-        show("ok", t(data && data.applied === false ? "recordedBefore" : "recorded", {what: entry ? entry.summary : option.textContent}));
+        // The action's label in the reader's language (the entry's stored summary is the dossier's English record).
+        show("ok", t(data && data.applied === false ? "recordedBefore" : "recorded", {what: option.textContent}));
         render();
         await refresh();
         setTimeout(refresh, 2000);  // a trajectory's entry reaches the case's dossier a moment later
