@@ -79,6 +79,6 @@ clean:
 translations: $(VENV)/.installed-test
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k ActionRefused --no-location --sort-output --project Spoorwerk \
 		--ignore-dirs '.* _* data tests benchmarks build deploy docs test-artifacts' \
-		-o service/locale/spoorwerk.pot .
-	$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i service/locale/spoorwerk.pot \
+		-o build/spoorwerk.pot .
+	$(VENV)/bin/pybabel -q update --no-fuzzy-matching --ignore-obsolete -i build/spoorwerk.pot \
 		-d service/locale -D spoorwerk -l nl

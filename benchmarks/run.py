@@ -667,7 +667,7 @@ def table(results: Results) -> str:
 
 
 def markdown(results: Results) -> str:
-    """The table as Markdown, for README's "Performance"."""
+    """The table as Markdown, for docs/performance.md."""
     lines = ["| metric | unit | Spoorwerk | baseline | ratio | target |", "|---|---|--:|--:|--:|---|"]
     for r in results.rows:
         ok = "" if r["meets"] is None else (" ✔" if r["meets"] else " ✘ missed")

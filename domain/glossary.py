@@ -223,6 +223,9 @@ def step_short(key: str) -> str | None:
 # A key "kind.field" gives one action's field its own words where the shared ones would mislead.
 FIELDS: dict[str, tuple[str, str]] = {
     "note": (N_("Note"), N_("Optional; kept in the dossier")),
+    "surname": (N_("Surname"), N_("Of the employee, with any prefix (de Vries); found by the search box")),
+    "given_names": (N_("Given name or initials"), ""),
+    "personnel_number": (N_("Personnel number"), N_("The employee's number at the employer")),
     "belastbaarheid_hours_per_day": (N_("Belastbaarheid (hours a day)"), N_("How many hours a day the werknemer can work")),
     "casemanager_id": (N_("Casemanager"), N_("The casemanager the plan names (id)")),
     "employer_view": (N_("The werkgever's view"), ""),

@@ -1,7 +1,7 @@
 """The bedrijfsarts's notes, sealed a second time: only the bedrijfsarts's read path opens them.
 
 Payload encryption (service.codec) keeps a case's payloads from whoever reads Temporal's database, but
-the codec endpoint decrypts every payload for operations, and the README promises that a bedrijfsarts's
+the codec endpoint decrypts every payload for operations, and docs/security.md promises that a bedrijfsarts's
 free-text notes are for the bedrijfsarts only. So the note of a bedrijfsarts's action is sealed once
 more, with keys of its own (`SPOORWERK_MEDICAL_KEYS`), before the update is sent
 (`operations.cases.parsed`, the one path of the API, the dashboard and the CLI). The workflow records

@@ -1,5 +1,5 @@
 """The embedded Web UI reads payloads through the codec endpoint whether it is opened as `localhost` (what the dev
-server prints) or as `127.0.0.1` (what Spoorwerk prints): the README's steps, walked in a real browser.
+server prints) or as `127.0.0.1` (what Spoorwerk prints): the steps of docs/durability.md, walked in a real browser.
 
 Chromium (Debian's, driven by Playwright) signs in on the dashboard and then, from a page at the Web UI's origin,
 calls the codec endpoint as the Web UI does with "Include cross-origin credentials" on: a POST with
@@ -106,7 +106,7 @@ async def test_the_web_ui_decodes_with_the_dashboard_session_under_either_name(c
             for host in ("127.0.0.1", "localhost"):
                 context = await browser.new_context()
                 page = await context.new_page()
-                # Signed in on the dashboard under the same name as the Web UI is opened with (README).
+                # Signed in on the dashboard under the same name as the Web UI is opened with (docs/durability.md).
                 await page.goto(f"http://{host}:{port}/login")
                 await page.fill("#token", TOKEN)
                 await page.click("form[action='/login'] button[type=submit]")
@@ -117,7 +117,7 @@ async def test_the_web_ui_decodes_with_the_dashboard_session_under_either_name(c
                 assert json.loads(base64.b64decode(data)) == "ziek sinds maandag"
                 if host == "localhost":
                     # The cluster-level endpoint names 127.0.0.1: another site to a Web UI opened as localhost, so the
-                    # session cookie (SameSite=Strict) stays home and nothing is decoded: why the README says to use
+                    # session cookie (SameSite=Strict) stays home and nothing is decoded: why docs/durability.md says to use
                     # one name for both.
                     status, _data = await page.evaluate(call, [f"http://127.0.0.1:{port}/codec/decode", body])
                     assert status != 200

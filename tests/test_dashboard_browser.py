@@ -386,7 +386,7 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             # A step done before the first sick day: refused, and said next to the steps.
             await form.locator("input[name=done-probleemanalyse]").fill((first - timedelta(days=1)).isoformat())
             await form.locator("button[type=submit]").click()
-            await expect(form.locator("[data-error-for=prior_steps]")).to_contain_text("before the first sick day")
+            await expect(form.locator("[data-error-for=prior_steps]")).to_contain_text("vóór de eerste ziektedag")
             await page.screenshot(path=ARTIFACTS / "open_refused.png", full_page=True)
             await form.locator("input[name=done-probleemanalyse]").fill((first + timedelta(days=30)).isoformat())
             await form.locator("input[name=undone-plan_van_aanpak]").check()

@@ -478,9 +478,11 @@ async def test_the_command_line_passes_refusals_on_with_the_field(api_server, sp
     """Through the API and with --direct: the same limits, a refusal naming the field, exit 1, no traceback."""
     from tests.test_cli_operations import base_env, run
 
-    via_api = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"])
+    # In English, the reasons these cases name (the Dutch ones are tests/test_refusals_i18n.py's).
+    via_api = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"],
+                       SPOORWERK_LANGUAGE="en")
     direct = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
-                      SPOORWERK_TASK_QUEUE=api_server.task_queue)
+                      SPOORWERK_TASK_QUEUE=api_server.task_queue, SPOORWERK_LANGUAGE="en")
     tried = 0
     for env, extra in ((via_api, ()), (direct, ("--direct",))):
         for args, reason in (

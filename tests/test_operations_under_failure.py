@@ -4,7 +4,7 @@ for longer than the give-up time, and the worker down for a week and for three w
 The channels fail for real: the SMTP server (tests/loopback.py) refuses every recipient with a 451
 and the webhook receiver answers 503, through Temporal's own activity retries. The worker is
 stopped (the `async with` is left), time passes without it (`worker_down`), and a new worker starts
-on the same task queue. README "Operations under failure" describes what the operator sees.
+on the same task queue. docs/durability.md, "Operations under failure", describes what the operator sees.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Recorded histories of real cases replay against the current workflow code.
 
 A failure here means a change would break cases that are already running: guard the change with
-`workflow.patched()` (see README, "Changing the workflow"). Record new histories with
+`workflow.patched()` (see docs/versioning.md). Record new histories with
 `SPOORWERK_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_case_workflow.py tests/test_spoor2_workflow.py`;
 an existing recording is never overwritten.
 """

@@ -16,6 +16,6 @@ async def test_the_sandbox_compiles_its_code_once_and_workflows_still_run(driver
     assert (await driver.summary()).stage.value == "ziekmelding"
     after = sandbox._compiled.cache_info()
     # The SDK still runs its fixed strings through `exec`: served from the cache, not compiled anew.
-    # Should this fail after an SDK upgrade, the tuning is dead code: see README, "Performance".
+    # Should this fail after an SDK upgrade, the tuning is dead code: see docs/performance.md.
     assert after.hits - before.hits >= 10
     assert after.currsize <= 8

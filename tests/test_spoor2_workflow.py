@@ -121,7 +121,7 @@ async def test_pause_for_illness_stops_the_phase_clock_then_secondment_until_wee
     summary = await driver.summary()
     assert summary.stage is Stage.SPOOR2 and summary.spoor2_result.value == "detachering" and summary.outcome is None
     # The employee applies for WIA in week 92: with the aanvraag on record the case ends with the waiting time
-    # (without one it would stay open, README "A late WIA aanvraag").
+    # (without one it would stay open, docs/process.md, "A late WIA aanvraag").
     await driver.advance_to(first + timedelta(weeks=92))
     await driver.act("wia_aanvraag_filed")
 

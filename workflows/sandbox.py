@@ -26,6 +26,6 @@ def _exec(source: Any, globals_: Any = None, locals_: Any = None) -> None:
 # The SDK's sandbox (temporalio 1.35) runs a fixed two-line string with `exec` on every activation
 # and on every payload it encodes or decodes (to find the payload's serialization context), and so
 # compiles it anew each time: a sixth of the worker's CPU per update in the benchmark's profile
-# (README, "Performance"). The module looks `exec` up in its globals, so this one, which compiles each
+# (docs/performance.md). The module looks `exec` up in its globals, so this one, which compiles each
 # distinct string once, takes its place there; should the SDK stop calling `exec`, it is simply unused.
 _runner.exec = _exec  # type: ignore[attr-defined]

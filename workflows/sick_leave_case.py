@@ -34,7 +34,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
     from workflows.spoor2_trajectory import Spoor2Trajectory
 
-# Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
+# Patch ids, one per change to the commands the workflow issues (docs/versioning.md).
 PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
 PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
 PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
 
 
-# Patch ids, one per change to the commands the workflow issues (README, "Changing the workflow").
+# Patch ids, one per change to the commands the workflow issues (docs/versioning.md).
 PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 
 
