@@ -282,49 +282,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "outcome": (N_("Outcome"), ""),
 }
 
-# The choices of the forms' selects by value (roles: ROLES; spoor 2's outcomes share the case's words).
-CHOICES: dict[str, str] = {
-    "true": N_("yes"),
-    "false": N_("no"),
-    "True": N_("yes"),
-    "werkplekbezoek": N_("workplace visit"),
-    "eigen_werk": N_("own work"),
-    "ander_werk_intern": N_("other work inside"),
-    "spoor2": N_("spoor 2"),
-    "geen_resultaat": N_("no result"),
-    "no_go": N_("no-go"),
-    "go": N_("go"),
-    "nieuw_werk": N_("new work"),
-    "detachering": N_("secondment"),
-    "werkritmeplaats": N_("werkritmeplaats"),
-    "intakeverslag": N_("Intakeverslag"),
-    "voortgangsrapportage": N_("Voortgangsrapportage"),
-    "no_go_rapport": N_("No-go report"),
-    "reintegratieoverzicht": N_("Re-integratieoverzicht"),
-    "whole": N_("the whole trajectory"),
-    "phase": N_("one phase"),
-    "illness": N_("illness"),
-    "rehabilitation": N_("rehabilitation"),
-    "conversation": N_("conversation"),
-    "application": N_("application"),
-    "interview": N_("job interview"),
-    "trial_placement": N_("trial placement"),
-    "secondment": N_("secondment"),
-    "job_offer": N_("job offer"),
-    "internship": N_("internship"),
-    "progress_meeting": N_("progress meeting"),
-    "progress_report": N_("progress report"),
-}
 
-
-def field_label(kind: str, name: str) -> tuple[str, str]:
-    """The msgids of a form field's label and help text (help "" when there is none)."""
-    return FIELDS.get(f"{kind}.{name}") or FIELDS.get(name) or (_fallback(name), "")
-
-
-def choice_label(value: str) -> str:
-    """The msgid of a choice in a form's select: a role by its name, other values from CHOICES."""
-    return CHOICES.get(value) or ROLES.get(value) or _fallback(value)
 
 # The details of dossier entries that are no form field (FIELDS names those): key -> label.
 DETAILS: dict[str, str] = {
@@ -346,6 +304,11 @@ DETAILS: dict[str, str] = {
     "order_id": N_("Order"),
     "trajectory_seq": N_("Entry in the trajectory"),
 }
+
+
+def field_label(kind: str, name: str) -> tuple[str, str]:
+    """The msgids of a form field's label and help text (help "" when there is none)."""
+    return FIELDS.get(f"{kind}.{name}") or FIELDS.get(name) or (_fallback(name), "")
 
 
 def detail_label(kind: str, key: str) -> str:
@@ -542,3 +505,22 @@ STEPS: dict[str, str] = {
 def step_label(key: str) -> str:
     """The msgid of a statutory step's name in a sentence, with its article."""
     return STEPS.get(str(key), _fallback(str(key)))
+
+
+# The choices of the forms' selects by value: the labels of the tables above (one label per thing), and the few
+# values no table names. A value means the same across the actions' fields (an AD party "werkgever" is the role).
+CHOICES: dict[str, str] = {
+    **ACTIVITIES, **PAUSE_REASONS, **DOCUMENT_TITLES, **SPOOR2_OUTCOMES, **AD_CONCLUSIONS,
+    "werkplekbezoek": AD_CONVERSATIONS["werkplekbezoek"],
+    "true": N_("yes"),
+    "false": N_("no"),
+    "True": N_("yes"),
+    "go": N_("go"),
+    "whole": N_("the whole trajectory"),
+    "phase": N_("one phase"),
+}
+
+
+def choice_label(value: str) -> str:
+    """The msgid of a choice in a form's select: a role by its name, other values from CHOICES."""
+    return CHOICES.get(value) or ROLES.get(value) or _fallback(value)

@@ -100,7 +100,7 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         assert all("_" not in label for label in picker.values()), picker
         specs = html.unescape(re.search(r'data-specs="([^"]*)"', page.text).group(1))
         assert '"label": "Casemanager"' in specs and '"label": "Zienswijze werkgever"' in specs
-        assert '["geen_resultaat", "geen resultaat"]' in specs and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
+        assert '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
         assert "(Spoor 1)" in text and "(spoor1)" not in text  # the expectation's stage by its name
 
         # English with Accept-Language: en, for the same session.
