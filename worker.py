@@ -32,11 +32,11 @@ from documents.store import store_from_settings
 from operations import cases
 from operations.api import create_app
 from operations.auth import Authenticator, authenticator_from
-from service import metrics, tracing
+from service import i18n, metrics, tracing
 from service.codec import EncryptionKeyError
 from service.devserver import start_dev_server
 from service.health import Health, serving
-from service.i18n import _
+from service.i18n import N_, _
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
@@ -45,6 +45,13 @@ from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 log = structlog.get_logger("spoorwerk.worker")
+# The banner's last line: tests/processes.py waits for it (in either language) before it uses the service.
+STOP_LINE = N_("Stop with Ctrl-C.")
+
+
+def _row(label: str, value: str) -> str:
+    """One indented line of the start banner, its values aligned."""
+    return f"  {label + ':':<17}{value}\n"
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
@@ -110,13 +117,14 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             env = await stack.enter_async_context(await start_dev_server(settings))
             client = env.client
             where = (
-                f"the embedded Temporal dev server at {settings.target_host}\n"
-                f"  Temporal Web UI: http://{settings.dev_server_ip}:{settings.dev_server_ui_port}\n"
-                f"  data folder:     {settings.data_dir}"
+                _("the embedded Temporal dev server at %(address)s", address=settings.target_host) + "\n"
+                + _row(_("Temporal Web UI"), f"http://{settings.dev_server_ip}:{settings.dev_server_ui_port}")
+                + _row(_("data folder"), str(settings.data_dir)).rstrip("\n")
             )
         else:
             client = await connect(settings)
-            where = f"Temporal at {settings.target_host}, namespace {settings.temporal_namespace}"
+            where = _("Temporal at %(address)s, namespace %(namespace)s", address=settings.target_host,
+                      namespace=settings.temporal_namespace)
         # Also on the embedded server: a data folder from an older version lacks newer attributes.
         try:
             added = await ensure_search_attributes(client, settings.temporal_namespace)
@@ -141,13 +149,17 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                              document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
                              search_key=search_key(settings))  # read (or made) at start: a missing key fails now
             server = _ApiServer(api_server_config(app, settings))
-            token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
-            sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
-            api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/ (sign in with an API token{sign_in})\n"
-                   f"  API:             http://{settings.api_host}:{settings.api_port}/api (OpenAPI document at /openapi.json; {token})\n")
+            token = ("SPOORWERK_API_TOKENS" if settings.api_tokens
+                     else _("operations token in %(file)s", file=settings.api_token_file))
+            base = f"http://{settings.api_host}:{settings.api_port}"
+            sign_in = (_("sign in with an API token or via %(provider)s", provider=signin.oidc.name) if signin.oidc
+                       else _("sign in with an API token"))
+            api = (_row(_("dashboard"), f"{base}/ ({sign_in})")
+                   + _row("API", _("%(url)s (OpenAPI document at /openapi.json; %(token)s)", url=f"{base}/api",
+                                   token=token)))
             if settings.embedded and not settings.api_tokens:  # the demo's tokens reach this service only
-                api += "  demo:            " + _("`make demo` (in another terminal) opens demo cases and makes a sign-in "
-                                             "for every role") + "\n"
+                api += _row("demo", _("`make demo` (in another terminal) opens demo cases and makes a sign-in "
+                                      "for every role"))
         worker = build_worker(client, settings) if runs_worker else None
         async with worker or contextlib.nullcontext():
             health.polling = worker is not None
@@ -161,11 +173,11 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             if served is not None and served.done():
                 raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
             print(
-                f"Spoorwerk ({settings.role}) is running on {where}\n"
-                f"  task queue:      {settings.task_queue}\n"
-                f"  notifications:   {describe_channels(settings)}\n"
-                f"{api}"
-                "Stop with Ctrl-C.",
+                _("Spoorwerk (%(role)s) is running on %(where)s", role=settings.role, where=where) + "\n"
+                + _row(_("task queue"), settings.task_queue)
+                + _row(_("notifications"), describe_channels(settings))
+                + api
+                + _(STOP_LINE),
                 flush=True,
             )
             log.info("worker started" if worker else "api started", role=settings.role, task_queue=settings.task_queue,
@@ -204,6 +216,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"spoorwerk: configuration error: {problems}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
+    i18n.set_language(settings.language)  # the start banner and what else a person reads from this process
     # What the service writes (histories, documents, logs, keys, audit) is for its own user: no file it makes,
     # nor one the dev server makes for it, is readable by others on the machine.
     os.umask(0o077)

@@ -84,6 +84,16 @@ def _takeover(first: date, stage: str, done: dict[str, int | None], team: dict[s
             "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, evaluations_until, 42)]}
 
 
+# Made-up employees (no real person), so the work list and the search box show what they will in practice.
+EMPLOYEES: dict[str, dict[str, str]] = {
+    "demo-ziekmelding": {"surname": "Jansen", "given_names": "P.", "personnel_number": "1001"},
+    "demo-spoor1": {"surname": "de Vries", "given_names": "Anna", "personnel_number": "1002"},
+    "demo-te-laat": {"surname": "Bakker", "given_names": "M.", "personnel_number": "1003"},
+    "demo-ad": {"surname": "El Amrani", "given_names": "Y.", "personnel_number": "1004"},
+    "demo-spoor2": {"surname": "van den Berg", "given_names": "Kees", "personnel_number": "1005"},
+    "demo-escalatie": {"surname": "Visser", "given_names": "L.", "personnel_number": "1006"},
+}
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("demo-ziekmelding", N_("fresh ziekmelding: the report to the arbodienst is due this week"), 2,
              lambda first: {"first_sick_day": first.isoformat(), "assigned": {"casemanager": ["cm-demo"]}}),
@@ -236,7 +246,8 @@ async def _seed(api: _Api, scenario: Scenario, today: date) -> bool:
         first = today - timedelta(days=scenario.sick_days)
     else:
         raise _refused(scenario.case_id, found)
-    body = {"case_id": scenario.case_id, "employer_id": EMPLOYER, **scenario.opening(first)}
+    body = {"case_id": scenario.case_id, "employer_id": EMPLOYER, "employee": EMPLOYEES[scenario.case_id],
+            **scenario.opening(first)}
     opened = await api.call("POST", "/api/cases", Role.OPERATIONS, key=f"{scenario.case_id}-open", body=body)
     if opened.status_code not in (200, 201):
         raise _refused(scenario.case_id, opened)

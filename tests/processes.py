@@ -140,7 +140,7 @@ class WorkerProcess:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             text = self.out.read_text("utf-8", errors="replace")
-            if "Stop with Ctrl-C" in text[text.rfind(marker):]:
+            if "Ctrl-C." in text[text.rfind(marker):]:  # the banner's last line, in either language
                 return
             if self.proc.poll() is not None:
                 break

@@ -105,6 +105,9 @@ async def test_the_demo_opens_cases_at_each_point_and_signs_in_every_role_at_onc
         # The employer sees its cases; the coach only the one whose trajectory it runs.
         assert set(await listed("werkgever")) == ids
         assert set(await listed("reintegratiecoach")) == {"demo-spoor2"}
+        # Made-up employees, found by surname as the search box finds them.
+        found = await get("/api/cases", "casemanager", person="De Vries")
+        assert [c["case_id"] for c in found.json()["cases"]] == ["demo-spoor1"]
         # Each step recorded by the role that records it in practice.
         dossier = (await get("/api/cases/demo-spoor2/dossier", "operations")).json()
         actors = {(e["kind"], (e.get("actor") or {}).get("role")) for e in dossier}

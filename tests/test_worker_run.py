@@ -43,7 +43,7 @@ def start_worker(data_dir: Path, port: int, ui_port: int, **extra_env: str) -> s
         if not line:
             break
         lines.append(line)
-        if line.startswith("Stop with Ctrl-C"):
+        if line.rstrip().endswith("Ctrl-C."):  # the banner's last line, in either language
             return proc
     proc.kill()
     raise AssertionError("worker did not start: " + "".join(lines) + proc.stderr.read())
