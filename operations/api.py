@@ -622,9 +622,9 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
     if audit is not None:
         add_audit_routes(api, audit, Authed, Problem)
-    for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
+    for model in case_actions.action_models(case_actions.Action):
         _add_action_route(api, client, caller, model, on="case", readable=readable)
-    for model in spoor2_actions.Spoor2Action.__origin__.__args__:  # type: ignore[attr-defined]
+    for model in case_actions.action_models(spoor2_actions.Spoor2Action):
         _add_action_route(api, client, caller, model, on="spoor2", readable=readable)
     app.include_router(api)
     add_health_routes(app, client)
@@ -654,7 +654,7 @@ def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
 
 def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str,
                       readable: CaseAccess) -> None:
-    kind: str = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    kind = case_actions.action_kind(model)
     body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
     roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
     result_model = ActionResult if on == "case" else TrajectoryActionResult

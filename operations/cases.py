@@ -161,7 +161,7 @@ MAX_CONTACTS_PER_ROLE = 10
 
 
 def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, Any]:
-    return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))  # type: ignore[arg-type]
+    return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))
 
 
 async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None) -> ActionResult:

@@ -301,8 +301,8 @@ def _model_fields(model: type[BaseModel], kind: str = "") -> list[dict[str, Any]
 def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
     found = {}
     for on, union in (("case", case_actions.Action), ("spoor2", spoor2_actions.Spoor2Action)):
-        for model in union.__origin__.__args__:  # type: ignore[attr-defined]
-            kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+        for model in case_actions.action_models(union):
+            kind = case_actions.action_kind(model)
             found[(on, kind)] = _model_fields(model, kind)
     return found
 

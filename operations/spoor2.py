@@ -23,7 +23,7 @@ class NoTrajectory(Exception):
 
 
 def trajectory_handle(client: Client, case_id: str) -> WorkflowHandle[Spoor2Trajectory, Any]:
-    return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))  # type: ignore[arg-type]
+    return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))
 
 
 async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> TrajectoryActionResult:
