@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -169,7 +169,7 @@ SEALED_NOTE_MAX_CHARS = len(SEALED_NOTE_PREFIX) + 64 + 1 + 4 * -(-(4 * NOTE_MAX_
 _SEALED_NOTE = re.compile(r"sealed:v1:[\x20-\x7e]{1,64}:[A-Za-z0-9_-]+={0,2}")
 
 
-def is_sealed_note(value: Any) -> bool:
+def is_sealed_note(value: Any) -> TypeGuard[str]:
     """Whether a note is in the sealed form (it may still be malformed: see `sealed_or_plain_note`)."""
     return isinstance(value, str) and value.startswith(SEALED_NOTE_PREFIX)
 
