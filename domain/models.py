@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, TypeGuard
+from typing import Annotated, Any, TypeGuard, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -149,8 +149,12 @@ def retry_refusal(entry: DossierEntry, action: Any) -> ActionRefused | None:
     return None
 
 
-def without_medical_notes(entries: list[DossierEntry]) -> list[DossierEntry]:
-    """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only."""
+_Entry = TypeVar("_Entry", bound=DossierEntry)
+
+
+def without_medical_notes(entries: list[_Entry]) -> list[_Entry]:
+    """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only (copies
+    keep their class: a DossierLine stays one)."""
     return [
         e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
         if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
