@@ -72,8 +72,8 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     )
 
 
-class _ApiServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the worker's handlers stop both."""
+class ServerWithoutSignals(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker's handlers stop both (the tests' servers use it too)."""
 
     def capture_signals(self):
         return contextlib.nullcontext()
@@ -137,7 +137,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             api_app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
                                  document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
                                  search_key=search_key(settings))  # read (or made) at start: a missing key fails now
-            server = _ApiServer(api_server_config(api_app, settings))
+            server = ServerWithoutSignals(api_server_config(api_app, settings))
             token = "SPOORWERK_API_TOKENS" if settings.api_tokens else f"operations token in {settings.api_token_file}"
             sign_in = f"; or sign in via {signin.oidc.name}" if signin.oidc else ""
             api = (f"  dashboard:       http://{settings.api_host}:{settings.api_port}/ (sign in with an API token{sign_in})\n"
