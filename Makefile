@@ -47,9 +47,10 @@ test: lint
 	$(PY) -m pytest
 
 ## ruff's checks ([tool.ruff] in pyproject.toml): mistakes such as unused or shadowed names, late-bound loop
-## variables, blocking calls in async code, import order.
+## variables, blocking calls in async code, import order; then mypy's types ([tool.mypy]) on the packages.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy domain workflows activities operations service documents worker.py
 
 ## The edit-test loop: the domain rules, whole cases on the time-skipping server and the replay of the
 ## recorded histories (the modules tests/conftest.py names FAST); no dev server, browser, database or

@@ -21,6 +21,7 @@ from datetime import timedelta
 
 import structlog
 import uvicorn
+from fastapi import FastAPI
 from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.service import RPCError
@@ -58,16 +59,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     """A worker for the case and trajectory workflows and the activities on the configured task queue."""
     notifications = Notifications.from_settings(settings)
     documents = DocumentActivities(client, store_from_settings(settings))
-    kwargs = {}
-    if settings.max_concurrent_workflow_tasks:
-        kwargs["max_concurrent_workflow_tasks"] = settings.max_concurrent_workflow_tasks
-    if settings.max_concurrent_activities:
-        kwargs["max_concurrent_activities"] = settings.max_concurrent_activities
-    if settings.max_activities_per_second:
-        # Enforced by the server for the whole task queue, so it holds with any number of workers.
-        kwargs["max_task_queue_activities_per_second"] = settings.max_activities_per_second
-    if settings.max_worker_activities_per_second:
-        kwargs["max_activities_per_second"] = settings.max_worker_activities_per_second
+    # An unset limit (None) is the SDK's own default.
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
@@ -79,23 +71,27 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
         # Let a notification in flight finish on SIGTERM rather than be cancelled and retried.
         graceful_shutdown_timeout=timedelta(seconds=settings.graceful_shutdown_seconds),
-        **kwargs,
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks or None,
+        max_concurrent_activities=settings.max_concurrent_activities or None,
+        # Enforced by the server for the whole task queue, so it holds with any number of workers.
+        max_task_queue_activities_per_second=settings.max_activities_per_second or None,
+        max_activities_per_second=settings.max_worker_activities_per_second or None,
     )
 
 
-class _ApiServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the worker's handlers stop both."""
+class ServerWithoutSignals(uvicorn.Server):
+    """uvicorn without its own signal handling: the worker's handlers stop both (the tests' servers use it too)."""
 
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         return contextlib.nullcontext()
 
 
-def api_server_config(app: object, settings: Settings) -> uvicorn.Config:
+def api_server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     """uvicorn for the API and dashboard. X-Forwarded-Proto and -For are believed only from the proxies in
     SPOORWERK_TRUSTED_PROXIES (uvicorn's own default believes any loopback peer): they decide whether the session
     cookie is Secure and which client address login throttling counts."""
     trusted = list(settings.trusted_proxies)
-    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,  # type: ignore[arg-type]
+    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,
                           lifespan="off", proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
 
 
@@ -134,6 +130,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             log.warning("could not check search attributes", error=str(err))
         api = ""
         server = None
+        api_app: FastAPI | None = None
         if authenticator is not None:
             from operations.signin import SignIn
 
@@ -145,10 +142,10 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             signin = SignIn.from_settings(settings, database)
             from operations.people import search_key
 
-            app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
-                             document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
-                             search_key=search_key(settings))  # read (or made) at start: a missing key fails now
-            server = _ApiServer(api_server_config(app, settings))
+            api_app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
+                                 document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
+                                 search_key=search_key(settings))  # read (or made) at start: a missing key fails now
+            server = ServerWithoutSignals(api_server_config(api_app, settings))
             token = ("SPOORWERK_API_TOKENS" if settings.api_tokens
                      else _("operations token in %(file)s", file=settings.api_token_file))
             base = f"http://{settings.api_host}:{settings.api_port}"
@@ -168,7 +165,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                                                                         runtime.metric_meter, settings.metrics_refresh_seconds))
                         if runtime is not None and worker is not None else None)
             served = asyncio.create_task(server.serve()) if server else None
-            while server and not server.started and not served.done():  # type: ignore[union-attr]  # noqa: ASYNC110 (uvicorn has no "started" event)
+            while server and served and not server.started and not served.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
                 await asyncio.sleep(0.05)
             if served is not None and served.done():
                 raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
@@ -185,12 +182,12 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             await stop.wait()
             # Not ready from now on; leaving the block lets running activities finish (graceful_shutdown_seconds).
             health.stopping = True
-            if server is not None:
-                server.config.app.state.stopping = True
+            if api_app is not None:
+                api_app.state.stopping = True
             log.info("worker stopping")
             if counting is not None:
                 counting.cancel()
-            if server is not None:
+            if server is not None and served is not None:
                 server.should_exit = True
                 await served
     log.info("worker stopped")

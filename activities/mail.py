@@ -11,7 +11,7 @@ from email.utils import formatdate
 from pathlib import Path
 
 from activities.delivery import PermanentFailure, TransientFailure, redact
-from domain.models import Notification
+from domain.models import Notification, Role
 
 
 def message_id(notification_id: str) -> str:
@@ -40,7 +40,7 @@ class EmailChannel:
         password: str | None = None,
         timeout: float = 10,
         ca_file: Path | None = None,
-        default_recipients: Mapping[str, Sequence[str]] | None = None,
+        default_recipients: Mapping[str, Sequence[str]] | Mapping[Role, Sequence[str]] | None = None,
     ) -> None:
         self.host = host
         self.port = port

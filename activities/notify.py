@@ -102,6 +102,8 @@ class Notifications:
             if name == "log":
                 channels.append(NotificationLog(settings.notification_log_path))
             elif name == "email":
+                # Settings refuses the email channel without a host and a sender, the webhook without its secret.
+                assert settings.smtp_host is not None and settings.smtp_from is not None
                 channels.append(
                     EmailChannel(
                         host=settings.smtp_host,
@@ -116,6 +118,7 @@ class Notifications:
                     )
                 )
             elif name == "webhook":
+                assert settings.webhook_secret is not None
                 channels.append(
                     WebhookChannel(
                         url=str(settings.webhook_url),

@@ -47,9 +47,10 @@ def day(value: date | str | None, style: str = "medium") -> str:
         return "–"
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
         except ValueError:
             return value
+        return i18n.format_day(parsed, style)
     return i18n.format_day(value, style)
 
 
@@ -323,10 +324,10 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
                          document=document, version=version, sha=sha[:16])
             return _("Document made and kept: %(document)s (%(version)s)", document=document, version=version)
         case "preflight":
-            found = d.get("gaps") or []
-            if found:
+            gap_list = d.get("gaps") or []
+            if gap_list:
                 return ngettext("Dossier check week %(week)s: %(num)s gap found",
-                                "Dossier check week %(week)s: %(num)s gaps found", len(found), week=d.get("week"))
+                                "Dossier check week %(week)s: %(num)s gaps found", len(gap_list), week=d.get("week"))
             return _("Dossier check week %(week)s: the dossier is complete", week=d.get("week"))
     return _known_or_summary(entry)
 

@@ -62,9 +62,10 @@ def fmt_date(d: date | str | None) -> str:
         return "–"
     if isinstance(d, str):
         try:
-            d = date.fromisoformat(d)
+            parsed = date.fromisoformat(d)
         except ValueError:
             return d
+        return parsed.strftime("%d-%m-%Y")
     return d.strftime("%d-%m-%Y")
 
 
@@ -419,7 +420,7 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
               preflight: PreflightRules | None) -> dict[str, Any]:
     as_of = order.as_of
     views = deadlines(case, as_of)
-    rules = preflight or (case.dossier_rules.preflight if getattr(case, "dossier_rules", None) else None)
+    rules = preflight or (case.dossier_rules.preflight if case.dossier_rules is not None else None)
     found: list[Gap] | None = gaps(case, as_of, rules) if rules is not None else None
     dossier = case.dossier
     pva = _entry(dossier, "plan_van_aanpak_agreed", as_of)

@@ -84,7 +84,9 @@ def _step_markers(ax, case: CaseState, views: list[DeadlineView], as_of: date, x
         # Labels go on the first row where they do not touch the one before (about 0.8 week per character),
         # and stay inside the axis: the last steps sit near its right end.
         width = 0.8 * len(short) + 0.6
-        x = min(max(due_w if due_w is not None else done_w, width / 2), x_max - width / 2)
+        at = due_w if due_w is not None else done_w
+        assert at is not None  # a step with neither date was skipped above
+        x = min(max(at, width / 2), x_max - width / 2)
         for row, end in enumerate(label_rows):
             if x - width / 2 > end or row == len(label_rows) - 1:
                 label_rows[row] = x + width / 2
@@ -155,7 +157,8 @@ def render_timeline(case: CaseState, trajectory: TrajectoryState | None, as_of: 
             continue
         x = _week(case, e.on)
         if e.kind == "escalation_raised":
-            level = e.details.get("level") if isinstance(e.details.get("level"), int) else 1
+            raised = e.details.get("level")
+            level = raised if isinstance(raised, int) else 1
             ax.plot(x, y, marker="^", markersize=6, color=ESCALATION_LEVEL_COLOURS.get(level, RED), zorder=4)
             # Levels raised days apart would print on top of each other: the later one moves right.
             last_label = max(x, last_label + 1.4)

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union, get_args
 
 import pydantic_core
 from pydantic import (
@@ -44,6 +44,10 @@ View = Annotated[str, Field(min_length=1, max_length=4000)]
 
 class _Action(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    if TYPE_CHECKING:
+        # Every action narrows it to its own Literal; declared for the checker only, so the fields and their
+        # order (the payloads) stay as they are.
+        kind: str
 
     action_id: ActionId = Field(description="Idempotency key: a retried request with the same id is applied once")
     actor: Actor
@@ -421,10 +425,19 @@ Action = Annotated[
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
 
-ACTION_KINDS: tuple[str, ...] = tuple(
-    m.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
-    for m in Action.__origin__.__args__  # type: ignore[attr-defined]
-)
+
+
+def action_models(union: Any) -> tuple[type[BaseModel], ...]:
+    """The models of a tagged union of actions (`Annotated[Union[...], Field(discriminator="kind")]`)."""
+    return get_args(get_args(union)[0])
+
+
+def action_kind(model: type[BaseModel]) -> str:
+    """An action model's tag: the one value of its `kind` Literal."""
+    return get_args(model.model_fields["kind"].annotation)[0]
+
+
+ACTION_KINDS: tuple[str, ...] = tuple(action_kind(m) for m in action_models(Action))
 
 _ADMIN = {Role.CASEMANAGER, Role.OPERATIONS}
 _ALL_PARTIES = {Role.WERKGEVER, Role.WERKNEMER, *_ADMIN}

@@ -7,6 +7,7 @@ without Temporal, and the workflow deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -467,6 +468,12 @@ class DeadlineView(BaseModel):
         return (self.done_on - self.due).days if self.late and self.done_on and self.due else None
 
     @property
+    def term(self) -> date:
+        """`due` where the status implies one (overdue, passed, or open and remindable): never None there."""
+        assert self.due is not None, f"{self.mark} has no term"
+        return self.due
+
+    @property
     def mark(self) -> str:
         """The id under which an overdue mark or a passed milestone is recorded once."""
         return self.key if self.occurrence is None else f"{self.key}#{self.occurrence}"
@@ -581,7 +588,7 @@ def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date
 def next_deadline(views: list[DeadlineView]) -> DeadlineView | None:
     """The earliest open tracked step with a due date."""
     open_ = [v for v in views if v.tracked and v.status is DeadlineStatus.OPEN and v.due is not None]
-    return min(open_, key=lambda v: v.due, default=None)  # type: ignore[arg-type, return-value]
+    return min(open_, key=lambda v: v.term, default=None)
 
 
 # --------------------------------------------------------------------------- time passing
@@ -636,13 +643,13 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
             state.overdue_marked.append(view.mark)
             state.record(
                 now=now,
-                on=view.due + timedelta(days=1),  # type: ignore[operator]
+                on=view.term + timedelta(days=1),
                 actor=SYSTEM,
                 kind=obs.OVERDUE,
                 summary=f"{view.mark} overdue: it was due {view.due}",
-                details={"key": view.key, "occurrence": view.occurrence, "due": view.due.isoformat()},  # type: ignore[union-attr]
+                details={"key": view.key, "occurrence": view.occurrence, "due": view.term.isoformat()},
             )
-            if state.revision >= FACTS_REVISION and obs.notified_before(state.dossier, view.mark, view.due):  # type: ignore[arg-type]
+            if state.revision >= FACTS_REVISION and obs.notified_before(state.dossier, view.mark, view.term):
                 continue  # the same term was observed and notified before a record disproved it: once is enough
             notes.append(
                 Notification(
@@ -667,13 +674,13 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
             )
         elif view.status is DeadlineStatus.PASSED and view.mark not in state.milestones_passed:
             state.milestones_passed.append(view.mark)
-            on = view.due + timedelta(days=1)  # type: ignore[operator]
+            on = view.term + timedelta(days=1)
             if view.key == "einde_wachttijd":
                 if awaiting_wia_aanvraag(state):
                     state.milestones_passed.remove(view.mark)  # it closes once the aanvraag is on record
                     notes += _ended_without_wia(state, view, now=now)
                     continue
-                _close(state, Outcome.EINDE_WACHTTIJD, on=view.due, now=now, summary="End of the waiting time")  # type: ignore[arg-type]
+                _close(state, Outcome.EINDE_WACHTTIJD, on=view.term, now=now, summary="End of the waiting time")
                 return notes
             state.record(now=now, on=on, actor=SYSTEM, kind="milestone_passed", summary=f"{view.label}: {view.due}")
             if view.key == "wia_brief_uwv" and state.stage in (Stage.SPOOR1, Stage.AD_ONDERZOEK, Stage.ZIEKMELDING):
@@ -696,11 +703,11 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
     if _WITHOUT_WIA in state.milestones_passed:
         return []
     state.milestones_passed.append(_WITHOUT_WIA)
-    on = view.due + timedelta(days=1)  # type: ignore[operator]
+    on = view.term + timedelta(days=1)
     state.record(now=now, on=on, actor=SYSTEM, kind="wachttijd_ended_without_wia_aanvraag",
                  summary=f"The waiting time ended on {view.due} with no WIA aanvraag on record: the case stays open; "
                          "a late aanvraag by the employer's doing extends the wage payment by the delay",
-                 details={"due": view.due.isoformat()})  # type: ignore[union-attr]
+                 details={"due": view.term.isoformat()})
     body = (f"The waiting time of case {state.case_id} ended on {view.due}, but no WIA aanvraag is on record. Record "
             "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage payment runs on "
             "by the delay (BW 7:629 lid 11 sub a).")
@@ -813,13 +820,14 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
         if view.status is DeadlineStatus.OPEN and view.due is not None:
             days.append(view.due + timedelta(days=1))
         elif view.status is DeadlineStatus.OVERDUE and backfilling(state, view, today):
-            days.append(state.opened_on + timedelta(days=state.ruleset.backfill_days))  # type: ignore[operator]
+            assert state.opened_on is not None  # backfilling needs the opening day
+            days.append(state.opened_on + timedelta(days=state.ruleset.backfill_days))
     if state.recovered_on is not None:
         days.append(state.recovered_on + timedelta(days=state.ruleset.four_week_rule_days))
     wake = start_of_day(min(days)) if days else None
     if state.watch is not None and state.stagnation_rules is not None:
         leads = state.stagnation_rules.reminders.lead_days
-        watch_days = [st.next_reminder_day(leads, view.due, today) for view in _remindable(views)]  # type: ignore[arg-type]
+        watch_days = [st.next_reminder_day(leads, view.term, today) for view in _remindable(views)]
         watch_days.append(st.next_wake_day(state.watch, expectation(state), today))
     else:
         watch_days = []
@@ -827,11 +835,11 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
         # The pre-flight and the monthly voortgangsrapportage go in the same morning round.
         watch_days += [dc.next_preflight(state), next_progress_report(state, today)]
     if watch_days:
-        watch_days = [d for d in watch_days if d is not None and d > today]
-        if watch_days:
+        later = [d for d in watch_days if d is not None and d > today]
+        if later:
             # Reminders and escalations go out in the morning, and apart from the statutory clock's
             # and the trajectory's midnight timers (which may change the same watch).
-            morning = start_of_day(min(watch_days)) + timedelta(hours=st.WATCH_HOUR)
+            morning = start_of_day(min(later)) + timedelta(hours=st.WATCH_HOUR)
             wake = morning if wake is None else min(wake, morning)
     return wake
 
@@ -877,7 +885,8 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
     watch, rules = state.watch, state.stagnation_rules
     assert watch is not None and rules is not None
     if state.closed:
-        step = st.close(watch, state.closed_on)  # type: ignore[arg-type]
+        assert state.closed_on is not None  # a closed case has its closing day
+        step = st.close(watch, state.closed_on)
         if step is not None:
             state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         return []
@@ -885,7 +894,7 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
     views = deadlines(state, today)
     leads = rules.reminders.lead_days
     for view in _remindable(views):
-        due: date = view.due  # type: ignore[assignment]
+        due = view.term
         lead = st.reminder_due(leads, due, today, set(watch.reminders_sent), view.mark)
         if lead is None:
             continue
@@ -911,7 +920,7 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
                                    "%(due)s, in %(num)s days. Record it when done, or record a deviation with its "
                                    "reason.", days, step=view.label, mark=view.mark, case=state.case_id, due=due),
             ))
-    overdue = [(v.mark, v.due + timedelta(days=1)) for v in views  # type: ignore[operator]
+    overdue = [(v.mark, v.term + timedelta(days=1)) for v in views
                if v.status is DeadlineStatus.OVERDUE and not backfilling(state, v, today)]
     stall = st.find_stall(watch, expectation(state), overdue, today)
     coach = state.spoor2_running and state.has_trajectory
@@ -968,7 +977,7 @@ def closed_refusal(kind: str, outcome: object, closed_on: object) -> ActionRefus
 
 def check(state: CaseState, action: a._Action, today: date) -> None:
     """Refuse, with the reason, an action that does not fit the case; else return."""
-    kind: str = action.kind  # type: ignore[attr-defined]
+    kind = action.kind
     seq = state.applied_actions.get(action.action_id)
     if seq is not None:  # a retry: answered from the dossier to the same request only, never applied twice
         refusal = retry_refusal(state.dossier[seq - 1], action)
@@ -1020,7 +1029,7 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
     seq = state.applied_actions.get(action.action_id)
     if seq is not None:
         return state.dossier[seq - 1]
-    kind: str = action.kind  # type: ignore[attr-defined]
+    kind = action.kind
     completes = COMPLETES.get(kind)
     if completes is not None:
         state.done[completes] = DoneStep(on=action.on, action_id=action.action_id)
@@ -1074,14 +1083,15 @@ def _close(state: CaseState, outcome: Outcome, *, on: date, now: datetime, summa
 def check_reopen(state: CaseState, action: a._Action, today: date) -> None:
     """Refuse, with the reason, reopening a closed case for this action: only a relapse inside the four-week
     window of a case that closed as recovered reopens it (the report came after the window seemed closed)."""
-    kind: str = action.kind  # type: ignore[attr-defined]
+    kind = action.kind
     if not state.closed:
         raise ActionRefused("%(field)s: the case is not closed", field=kind)
     if kind != "relapse" or state.outcome is not Outcome.HERSTELD:
         raise closed_refusal(kind, state.outcome, state.closed_on)
     _check_role(state, action, kind)
     _check_date(state, action.on, today)
-    _check_relapse(state, action, today)  # type: ignore[arg-type]
+    assert isinstance(action, a.Relapse)  # the kind is "relapse"
+    _check_relapse(state, action, today)
 
 
 def reopen(state: CaseState, action: a._Action, *, today: date, now: datetime) -> DossierEntry:
@@ -1139,7 +1149,8 @@ def _check_ad_gesprek(state: CaseState, action: a.AdGesprekHeld, today: date) ->
     if not _ad_running(state):
         raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
                             next_kind="ad_onderzoek_started")
-    if action.on < state.ad_started_on:  # type: ignore[operator]
+    assert state.ad_started_on is not None  # _ad_running
+    if action.on < state.ad_started_on:
         raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
                             started_on=state.ad_started_on)
 
@@ -1169,7 +1180,7 @@ def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today:
     elif action.conclusion is not None and action.conclusion is not action.answers():
         raise ActionRefused(
             "conclusion: the answers lead to %(expected)s, not %(given)s",
-            expected=action.answers(), given=action.conclusion,  # type: ignore[union-attr]
+            expected=action.answers(), given=action.conclusion,
         )
     if state.has_trajectory:
         if not _ad_running(state):
@@ -1214,7 +1225,8 @@ def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) ->
         )
     if not state.spoor2_running:
         raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
-    if action.on < state.spoor2_started_on:  # type: ignore[operator]
+    assert state.spoor2_started_on is not None  # spoor2_running
+    if action.on < state.spoor2_started_on:
         raise ActionRefused("on: %(on)s is before spoor 2 started (%(started_on)s)", on=action.on,
                             started_on=state.spoor2_started_on)
 
@@ -1239,7 +1251,8 @@ def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> N
     leave = state.on_leave
     if leave is None:
         raise ActionRefused("leave_ended: the employee is not on leave")
-    if action.on <= leave.end:  # type: ignore[operator]
+    assert leave.end is not None  # leave ends a period: it has its first day of leave as end
+    if action.on <= leave.end:
         raise ActionRefused("on: the leave started on %(on)s; it ends on a later day", on=leave.end)
 
 
@@ -1405,7 +1418,8 @@ def _check_acknowledged(state: CaseState, action: a.EscalationAcknowledged, toda
 
 def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> None:
     watch = _require_watch(state, action, today)
-    rules: StagnationRules = state.stagnation_rules  # type: ignore[assignment]
+    rules = state.stagnation_rules
+    assert rules is not None  # _require_watch
     keys = rules.measure_keys()
     if action.measure not in keys:
         raise ActionRefused("measure: %(value)r is not a measure (in order: %(known)s)", value=action.measure,
@@ -1513,7 +1527,7 @@ def _period(state: CaseState, action: a.DocumentRequested) -> tuple[date, date]:
     return start, end
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[CaseState, Any, date], object]] = {
     "document_requested": _check_document,
     "plan_van_aanpak_agreed": _check_pva,
     "eerstejaarsevaluatie_held": _check_eerstejaars,
@@ -1641,7 +1655,8 @@ def _full_recovery(state: CaseState, action: a.FullRecovery, now: datetime) -> s
 
 
 def _relapse(state: CaseState, action: a.Relapse, now: datetime) -> str:
-    gap = (action.on - state.recovered_on).days  # type: ignore[operator]
+    assert state.recovered_on is not None  # _check_relapse
+    gap = (action.on - state.recovered_on).days
     state.periods.append(SickPeriod(start=action.on))
     return f"Relapse after {gap} days: the clock resumes and later deadlines move by {gap} days"
 
@@ -1684,7 +1699,9 @@ def _correct_first_sick_day(state: CaseState, action: a.FirstSickDayCorrected, n
 def _leave_started(state: CaseState, action: a.LeaveStarted, now: datetime) -> str:
     last = state.periods[-1]
     state.periods[-1] = SickPeriod(start=last.start, end=action.on, paused_for=action.leave)
-    label = state.ruleset.pause(action.leave).label  # type: ignore[union-attr]
+    rule = state.ruleset.pause(action.leave)
+    assert rule is not None  # the action's leave is one of the ruleset's pauses (checked)
+    label = rule.label
     return f"{label} from {action.on}: the illness does not count meanwhile; every later term moves by the leave"
 
 
@@ -1720,12 +1737,14 @@ def _loonsanctie(state: CaseState, action: a.LoonsanctieImposed, now: datetime) 
 
 
 def _repair_reported(state: CaseState, action: a.RepairReported, now: datetime) -> str:
-    state.loonsanctie.repair_reported_on = action.on  # type: ignore[union-attr]
+    assert state.loonsanctie is not None  # checked: a repair needs a loonsanctie
+    state.loonsanctie.repair_reported_on = action.on
     return "Repair of the re-integration shortcomings reported to UWV"
 
 
 def _repair_accepted(state: CaseState, action: a.RepairAccepted, now: datetime) -> str:
-    state.loonsanctie.repair_accepted_on = action.on  # type: ignore[union-attr]
+    assert state.loonsanctie is not None  # checked: a repair needs a loonsanctie
+    state.loonsanctie.repair_accepted_on = action.on
     return f"Repair accepted; the loonsanctie ends {wachttijd_end(state)}"
 
 
@@ -1743,11 +1762,13 @@ def _non_cooperation(state: CaseState, action: a.NonCooperationRecorded, now: da
 
 
 def _acknowledged(state: CaseState, action: a.EscalationAcknowledged, now: datetime) -> str:
-    return st.acknowledge(state.watch, state.stagnation_rules, on=action.on, reason=action.reason, actor=action.actor)  # type: ignore[arg-type]
+    assert state.watch is not None and state.stagnation_rules is not None  # _require_watch
+    return st.acknowledge(state.watch, state.stagnation_rules, on=action.on, reason=action.reason, actor=action.actor)
 
 
 def _measure_taken(state: CaseState, action: a.MeasureTaken, now: datetime) -> str:
-    return st.measure_taken(state.watch, state.stagnation_rules, key=action.measure, on=action.on)  # type: ignore[arg-type]
+    assert state.watch is not None and state.stagnation_rules is not None  # _require_watch
+    return st.measure_taken(state.watch, state.stagnation_rules, key=action.measure, on=action.on)
 
 
 def _assigned(state: CaseState, action: a.PersonAssigned, now: datetime) -> str:
@@ -1807,7 +1828,7 @@ def _oordeel(state: CaseState, action: a.BedrijfsartsOordeel, now: datetime) -> 
     return "Actueel oordeel of the bedrijfsarts recorded"
 
 
-_EFFECTS = {
+_EFFECTS: dict[str, Callable[[CaseState, Any, datetime], str | None]] = {
     "document_requested": _document_requested,
     "bedrijfsarts_oordeel": _oordeel,
     "probleemanalyse_recorded": _pa,
@@ -1860,7 +1881,8 @@ def end_trajectory_with_case(state: CaseState, *, now: datetime) -> bool:
         return False
     state.spoor2_ended_on = state.closed_on
     state.spoor2_status, state.spoor2_phase = Spoor2Status.BEEINDIGD, None
-    state.record(now=now, on=state.closed_on, actor=SYSTEM, kind="spoor2_ended_with_case",  # type: ignore[arg-type]
+    assert state.closed_on is not None  # a closed case has its closing day
+    state.record(now=now, on=state.closed_on, actor=SYSTEM, kind="spoor2_ended_with_case",
                  summary="The spoor 2 trajectory ends with the case")
     return True
 
@@ -1914,7 +1936,8 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
 def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int) -> None:
     """A trajectory entry seen by the watch: a person's step is activity; a flag is for the case manager."""
     if e.actor.role is not Role.SYSTEEM:
-        st.activity(state.watch, on=e.on, seq=seq)  # type: ignore[arg-type]
+        assert state.watch is not None
+        st.activity(state.watch, on=e.on, seq=seq)
     if e.kind in TRAJECTORY_FLAGS:
         state.outbox.append(_note(
             state, Role.CASEMANAGER, key=f"spoor2:{e.kind}:{e.details.get('due')}", kind=f"spoor2_{e.kind}",
@@ -1965,7 +1988,8 @@ def _leave_label(state: CaseState) -> str | None:
     leave = state.on_leave
     if leave is None:
         return None
-    rule = state.ruleset.pause(leave.paused_for)  # type: ignore[arg-type]
+    assert leave.paused_for is not None  # on_leave: a period that leave paused
+    rule = state.ruleset.pause(leave.paused_for)
     return rule.label if rule is not None else leave.paused_for
 
 

@@ -118,7 +118,7 @@ def _views_missing(state: CaseState, rules: PreflightRules) -> list[Gap]:
         details = state.dossier[state.applied_actions[step.action_id] - 1].details if step.action_id in state.applied_actions else {}
         missing = [who for who, field in (("werkgever", "employer_view"), ("werknemer", "employee_view")) if not details.get(field)]
         if missing:
-            label = state.ruleset.deadline(key).label  # type: ignore[arg-type]
+            label = state.ruleset.deadline(key).label
             found.append(Gap(key=key, label=label, kind=GapKind.VIEWS_MISSING, risk=Risk.LOONSANCTIE, done_on=step.on,
                              detail="De visie op re-integratie van " + " en ".join(missing) + " staat niet in het dossier"))
     return found

@@ -34,9 +34,9 @@ Text.model_rebuild()
 
 def text(msgid: str, **params: object) -> Text:
     """A message to translate later; mark its literal with `N_` where it is written: text(N_("…"), x=…)."""
-    return Text(msgid=msgid, params=params)  # type: ignore[arg-type]
+    return Text(msgid=msgid, params=params)
 
 
 def ngettext(singular: str, plural: str, n: int, **params: object) -> Text:
     """A message with a singular and a plural form, chosen by `n` (its %(num)s) when it is translated."""
-    return Text(msgid=singular, plural=plural, n=n, params=params)  # type: ignore[arg-type]
+    return Text(msgid=singular, plural=plural, n=n, params=params)

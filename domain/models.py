@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeGuard, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -149,8 +149,12 @@ def retry_refusal(entry: DossierEntry, action: Any) -> ActionRefused | None:
     return None
 
 
-def without_medical_notes(entries: list[DossierEntry]) -> list[DossierEntry]:
-    """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only."""
+_Entry = TypeVar("_Entry", bound=DossierEntry)
+
+
+def without_medical_notes(entries: list[_Entry]) -> list[_Entry]:
+    """The entries without the bedrijfsarts's free-text notes: those are medical, for the bedrijfsarts only (copies
+    keep their class: a DossierLine stays one)."""
     return [
         e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
         if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
@@ -169,7 +173,7 @@ SEALED_NOTE_MAX_CHARS = len(SEALED_NOTE_PREFIX) + 64 + 1 + 4 * -(-(4 * NOTE_MAX_
 _SEALED_NOTE = re.compile(r"sealed:v1:[\x20-\x7e]{1,64}:[A-Za-z0-9_-]+={0,2}")
 
 
-def is_sealed_note(value: Any) -> bool:
+def is_sealed_note(value: Any) -> TypeGuard[str]:
     """Whether a note is in the sealed form (it may still be malformed: see `sealed_or_plain_note`)."""
     return isinstance(value, str) and value.startswith(SEALED_NOTE_PREFIX)
 

@@ -6,9 +6,10 @@ Pure like `domain.case`: the trajectory workflow passes in today and records wha
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from domain import access, glossary
-from domain.actions import parse_tagged
+from domain.actions import action_kind, action_models, parse_tagged
 from domain.errors import ActionRefused, joined
 from domain.messages import N_, Text, text
 from domain.models import (
@@ -125,6 +126,8 @@ def parse_spoor2_rules(text: str) -> Spoor2Rules:
 
 class _Action(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    if TYPE_CHECKING:
+        kind: str  # each action's own Literal; for the checker only (see domain.actions._Action)
 
     action_id: ActionId
     actor: Actor
@@ -293,7 +296,7 @@ Spoor2Action = Annotated[
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Spoor2Action)
 SPOOR2_ACTION_KINDS: tuple[str, ...] = tuple(
-    m.model_fields["kind"].annotation.__args__[0] for m in Spoor2Action.__origin__.__args__  # type: ignore[attr-defined]
+    action_kind(m) for m in action_models(Spoor2Action)
 )
 
 _ADMIN = {Role.CASEMANAGER, Role.OPERATIONS}
@@ -619,7 +622,8 @@ def _check_phase_started(state: TrajectoryState, a: PhaseStarted, today: date) -
                else ActionRefused("phase: all phases are done"))
     if not state.phase_approved(a.phase):
         raise ActionRefused("phase_started: phase %(phase)s is not approved by the employer", phase=a.phase)
-    if state.phases and a.on < state.phases[-1].completed_on:  # type: ignore[operator]
+    last_done = state.phases[-1].completed_on if state.phases else None  # no phase runs: the last is completed
+    if last_done is not None and a.on < last_done:
         raise ActionRefused("on: %(on)s is before phase %(phase)s was completed", on=a.on, phase=state.phases[-1].number)
 
 
@@ -686,7 +690,7 @@ def _check_outcome(state: TrajectoryState, a: OutcomeRecorded, today: date) -> N
         raise ActionRefused("outcome_recorded: an outcome follows a go of the haalbaarheidstoets")
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[TrajectoryState, Any, date], None]] = {
     "document_received": _check_document,
     "intake_held": _check_intake,
     "proposal_sent": _check_proposal,
@@ -747,7 +751,8 @@ def _purchase(state: TrajectoryState, a: PurchaseApproved) -> str:
     if a.scope == "whole":
         state.whole_trajectory_approved_on = a.on
         return "Employer approved the whole trajectory"
-    state.approved_phases.append(a.phase)  # type: ignore[arg-type]
+    assert a.phase is not None  # _check_purchase: a phase purchase names its phase
+    state.approved_phases.append(a.phase)
     return f"Employer approved phase {a.phase}"
 
 
@@ -777,7 +782,9 @@ def _phase_started(state: TrajectoryState, a: PhaseStarted) -> str:
 
 
 def _phase_completed(state: TrajectoryState, a: PhaseCompleted) -> str:
-    state.current_phase.completed_on = a.on  # type: ignore[union-attr]
+    current = state.current_phase
+    assert current is not None  # _check_phase_completed
+    current.completed_on = a.on
     return f"Phase {a.phase} completed"
 
 
@@ -806,7 +813,9 @@ def _service_started(state: TrajectoryState, a: ServiceStarted) -> str:
 
 def _paused(state: TrajectoryState, a: PhasePaused) -> str:
     state.pauses.append(PauseRecord(on=a.on, reason=a.reason, consent_on=a.bedrijfsarts_consent_on))
-    return f"Phase {state.current_phase.number} paused ({a.reason}), with the bedrijfsarts's consent"  # type: ignore[union-attr]
+    current = state.current_phase
+    assert current is not None  # _check_paused
+    return f"Phase {current.number} paused ({a.reason}), with the bedrijfsarts's consent"
 
 
 def _resumed(state: TrajectoryState, a: PhaseResumed) -> str:
@@ -831,7 +840,7 @@ def _outcome(state: TrajectoryState, a: OutcomeRecorded) -> str:
     return f"Outcome: {a.outcome.value}"
 
 
-_EFFECTS = {
+_EFFECTS: dict[str, Callable[[TrajectoryState, Any], str]] = {
     "document_received": _document,
     "intake_held": _intake,
     "proposal_sent": _proposal,
@@ -967,7 +976,9 @@ def expectation(state: TrajectoryState) -> Expectation | None:
     if w.within_days is not None:
         by = last + timedelta(days=w.within_days)
     elif status is Spoor2Status.INTAKE:
-        by = intake_due_on(state)  # type: ignore[assignment]
+        intake_by = intake_due_on(state)
+        assert intake_by is not None  # the INTAKE status: the documents are complete
+        by = intake_by
     else:
         return None
     return Expectation(what=w.expects, by=by, context=f"spoor2:{status.value}")

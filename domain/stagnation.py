@@ -92,6 +92,13 @@ class StagnationRules(BaseModel):
     def measure_rule(self, key: str) -> Measure | None:
         return next((m for m in self.measure if m.key == key), None)
 
+    def measure_label(self, key: str) -> str:
+        """The label of one of these rules' own measures (a key from measure_keys())."""
+        rule = self.measure_rule(key)
+        if rule is None:
+            raise KeyError(key)
+        return rule.label
+
 
 def parse_stagnation_rules(text: str) -> StagnationRules:
     """Parse domain/stagnation.toml."""
@@ -355,7 +362,7 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
     if pending is not None:
         pending.reminded_on.append(on)
         watch.next_step_on = _hold(watch, on + timedelta(days=interval))
-        label = rules.measure_rule(pending.key).label  # type: ignore[union-attr]
+        label = rules.measure_label(pending.key)
         return Step(kind="measure_reminder", on=on, notify=[Role.WERKGEVER, Role.CASEMANAGER],
                     summary=f"The employer is reminded of the requested measure: {label} (not yet recorded)",
                     subject=f"Case {case_id}: a requested measure is not yet recorded",
@@ -381,7 +388,7 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
     watch.measures.append(MeasureRecord(key=key, episode=watch.episode, requested_on=on))
     watch.next_step_on = _hold(watch, on + timedelta(days=interval))
     order = rules.measure_keys().index(key) + 1
-    label = rules.measure_rule(key).label  # type: ignore[union-attr]
+    label = rules.measure_label(key)
     return Step(kind="measure_requested", on=on, notify=[Role.WERKGEVER, Role.CASEMANAGER],
                 summary=f"The employer is asked to take measure {order} of {len(rules.measure)}: {label}",
                 subject=f"Case {case_id}: please take a measure",
@@ -443,7 +450,7 @@ def measure_taken(watch: Watch, rules: StagnationRules, *, key: str, on: date) -
     if watch.level == TOP_LEVEL:
         watch.next_step_on = _hold(watch, on + timedelta(days=rules.ladder.measure_interval_days))
     order = rules.measure_keys().index(key) + 1
-    return f"Measure {order} of {len(rules.measure)} taken: {rules.measure_rule(key).label}"  # type: ignore[union-attr]
+    return f"Measure {order} of {len(rules.measure)} taken: {rules.measure_label(key)}"
 
 
 # --------------------------------------------------------------------------- reminders and waking

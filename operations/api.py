@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Qu
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.datastructures import Headers
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -350,7 +350,7 @@ def redact_dossier(entries: list[_Entry], caller: Caller, summary: CaseSummary) 
     """
     from service.medical_seal import opened_notes  # the one reader of the medical keys on the API's side
 
-    stripped: list[_Entry] = without_medical_notes(entries)  # type: ignore[arg-type, assignment]  # copies keep their class
+    stripped = without_medical_notes(entries)
     if not caller.may_see_medical_notes():
         return stripped
     assigned = summary.assigned.get(Role.BEDRIJFSARTS, [])
@@ -433,7 +433,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
     app.add_middleware(Language)
-    app.add_exception_handler(RequestValidationError, _validation_problem)  # type: ignore[arg-type]
+    app.exception_handler(RequestValidationError)(_validation_problem)  # its typed form: add_exception_handler's is Exception
     api = APIRouter(prefix="/api")
 
     @app.exception_handler(Problem)
@@ -503,7 +503,7 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         page_token: Annotated[str | None, Query(max_length=4000)] = None,
     ) -> cases.CasePage:
         """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
-        filters = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
+        filters: dict[str, Any] = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
                    "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
                    "deadline_before": deadline_before, "casemanager_id": casemanager_id}
         if person is not None:
@@ -562,8 +562,8 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
             fields["assigned"] = {**fields["assigned"], Role.CASEMANAGER.value: [who.id]}
         try:
             opening = CaseOpening.model_validate({**fields, "opened_by": who.actor.model_dump()})
-        except ValueError as err:
-            raise cases.InvalidInput.of(case_actions.validation_refusal(err, ())) from None  # type: ignore[arg-type]
+        except ValidationError as err:
+            raise cases.InvalidInput.of(case_actions.validation_refusal(err, ())) from None
         handle = await cases.open_case(client, opening, task_queue=task_queue, request_key=key)
         if handle.first_execution_run_id is None:  # started before, by this same request
             return JSONResponse(Opened(case_id=opening.case_id, created=False).model_dump(), status_code=200)
@@ -622,9 +622,9 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
     if audit is not None:
         add_audit_routes(api, audit, Authed, Problem)
-    for model in case_actions.Action.__origin__.__args__:  # type: ignore[attr-defined]
+    for model in case_actions.action_models(case_actions.Action):
         _add_action_route(api, client, caller, model, on="case", readable=readable)
-    for model in spoor2_actions.Spoor2Action.__origin__.__args__:  # type: ignore[attr-defined]
+    for model in case_actions.action_models(spoor2_actions.Spoor2Action):
         _add_action_route(api, client, caller, model, on="spoor2", readable=readable)
     app.include_router(api)
     add_health_routes(app, client)
@@ -640,10 +640,14 @@ def app_search_key(app: FastAPI) -> bytes:
 def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary]) -> worklist.WorkPage:
     """The work list with what is read from each case in scope: the employee's name and the overdue steps. An item
     whose case did not pass the scope check (or did not answer) keeps only what visibility said."""
-    items = [i.model_copy(update={"employee": details[i.case_id].employee.display if details[i.case_id].employee else None,
+    items = [i.model_copy(update={"employee": _employee_name(details[i.case_id]),
                                   "overdue_steps": list(details[i.case_id].overdue)}) if i.case_id in details else i
              for i in page.items]
     return page.model_copy(update={"items": items})
+
+
+def _employee_name(summary: CaseSummary) -> str | None:
+    return summary.employee.display if summary.employee else None
 
 
 def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
@@ -654,13 +658,14 @@ def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
 
 def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str,
                       readable: CaseAccess) -> None:
-    kind: str = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    kind = case_actions.action_kind(model)
     body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
     roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
     result_model = ActionResult if on == "case" else TrajectoryActionResult
     path = f"/cases/{{case_id}}/actions/{kind}" if on == "case" else f"/cases/{{case_id}}/spoor2/actions/{kind}"
     allowed = ", ".join(sorted(r.value for r in roles & API_ROLES))
 
+    # body_model is made at run time (create_model): a type FastAPI reads, but no type a checker knows.
     async def record(request: Request, case_id: CaseId, body: body_model,  # type: ignore[valid-type]
                      who: Annotated[Caller, Depends(caller)], key: IdempotencyKey) -> Any:
         if who.role not in roles:

@@ -161,7 +161,7 @@ MAX_CONTACTS_PER_ROLE = 10
 
 
 def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, Any]:
-    return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))  # type: ignore[arg-type]
+    return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))
 
 
 async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None) -> ActionResult:
@@ -170,22 +170,22 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], 
     A relapse on a case closed as recovered, inside its four-week window, reopens it (`today`: the caller's
     day for that check, default the clock's).
     """
-    payload, action = parsed(action, parse_action)
+    payload, checked = parsed(action, parse_action)
     handle = case_handle(client, case_id)
 
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
             raise CaseNotFound.of(ActionRefused("case_id: no case %(value)r", value=case_id))
-        return closed_refusal(action.kind, closed.outcome, closed.on)
+        return closed_refusal(checked.kind, closed.outcome, closed.on)
 
     try:
-        return await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+        return await execute_action(client, handle, SickLeaveCase.act, payload, checked, ActionResult, closed_reason)
     except ActionRejected:
-        if action.kind != "relapse" or await _status(client, handle.id) != WorkflowExecutionStatus.COMPLETED:
+        if checked.kind != "relapse" or await _status(client, handle.id) != WorkflowExecutionStatus.COMPLETED:
             raise
-    reopened = await _reopen(client, handle, payload, action, today or local_date(datetime.now(timezone.utc)))
-    result = await execute_action(client, handle, SickLeaveCase.act, payload, action, ActionResult, closed_reason)
+    reopened = await _reopen(client, handle, payload, checked, today or local_date(datetime.now(timezone.utc)))
+    result = await execute_action(client, handle, SickLeaveCase.act, payload, checked, ActionResult, closed_reason)
     # The new run applied the relapse as it reopened; the update is answered from its dossier.
     return result.model_copy(update={"applied": True}) if reopened else result
 
@@ -194,6 +194,7 @@ async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any
     """A relapse reported after a case closed as recovered, inside its four-week window: the same case goes on
     as a new run of its workflow, from the closed run's state (domain.case.reopen), not as a second case."""
     info = await _describe(client, handle.id)
+    assert info is not None  # the closed run was found just before (its status)
     state = await handle.query(SickLeaveCase.state)
     try:
         check_reopen(state, action, today)

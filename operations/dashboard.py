@@ -38,9 +38,9 @@ from documents.dossier_text import describe, standing_text
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
-from domain.case import COMPLETES, CaseSummary, DeadlineView
+from domain.case import COMPLETES, CaseSummary, DeadlineView, DossierLine
 from domain.dossier_check import TOETS_LABELS
-from domain.models import DossierEntry, Role, Stage
+from domain.models import Role, Stage
 from domain.observations import ObservationState
 from domain.spoor2 import TrajectoryView
 from operations import cases, people, worklist
@@ -84,6 +84,7 @@ _env = jinja2.Environment(
     extensions=["jinja2.ext.i18n"],
 )
 # `{{ _("…") }}` in the templates translates into the request's language (operations.api.Language).
+# The i18n extension adds this method to the Environment at run time; jinja2's annotations do not declare it.
 _env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
 _env.globals["language"] = i18n.language
 _env.filters["day"] = i18n.format_day
@@ -301,8 +302,8 @@ def _model_fields(model: type[BaseModel], kind: str = "") -> list[dict[str, Any]
 def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
     found = {}
     for on, union in (("case", case_actions.Action), ("spoor2", spoor2_actions.Spoor2Action)):
-        for model in union.__origin__.__args__:  # type: ignore[attr-defined]
-            kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+        for model in case_actions.action_models(union):
+            kind = case_actions.action_kind(model)
             found[(on, kind)] = _model_fields(model, kind)
     return found
 
@@ -458,7 +459,7 @@ class Timeline:
         return top + height / 2
 
 
-def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list[DossierEntry],
+def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list[DossierLine],
               trajectory: TrajectoryView | None, today: date) -> dict[str, Any]:
     first = summary.first_sick_day
     end = first + timedelta(weeks=104) - timedelta(days=1)
@@ -482,11 +483,11 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     mid = t.mid("deadlines")
     _label, top, _height = t.lanes["deadlines"]
     for d in sorted(deadlines, key=lambda d: (d.due or d.done_on or date.max)):
-        day = d.due or d.done_on
-        if day is None:
+        marked = d.due or d.done_on
+        if marked is None:
             continue
         status = d.status.value
-        x = t.x(day)
+        x = t.x(marked)
         title = _("%(step)s: due %(due)s, %(status)s", step=d.label, due=i18n.format_day(d.due),
                   status=_(glossary.DEADLINE_STATUSES.get(status, status)))
         title += (_(", done %(day)s", day=i18n.format_day(d.done_on)) if d.done_on else "") + (
@@ -525,7 +526,8 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
                                     expected=p.conversations_expected)})
 
     # Escalations and the other dossier events as small marks.
-    escalations, events = [], []
+    escalations: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
     for e in dossier:
         x = t.x(e.on)
         title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {_env.filters['entry_text'](e)}"
@@ -536,7 +538,7 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
         else:
             who = "system" if e.actor.role is Role.SYSTEEM else "person"
             events.append({"x": x, "who": who, "kind": e.kind, "overdue": e.kind == "deadline_overdue" and not (
-                getattr(e, "observation", None) and e.observation.state is ObservationState.SUPERSEDED), "title": title})
+                e.observation is not None and e.observation.state is ObservationState.SUPERSEDED), "title": title})
     # Marks of the same days side by side, not on top of each other: earlier ones move left, never into the future.
     following = 1e9
     for mark in reversed(escalations):
@@ -712,7 +714,7 @@ def add_dashboard(app: FastAPI) -> None:
         papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref.order.audience)]
         dossier = api.redact_dossier(dossier, caller, summary)
         # The picker lists actions by their glossary name, in the reader's language and alphabetical order.
-        kinds = sorted(({"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
+        kinds: list[dict[str, Any]] = sorted(({"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
                          "label": _(glossary.entry_label(kind)), "fields": fields.get((on, kind), [])}
                         for kind, on, roles, path in api.api_action_kinds()
                         if caller.role in roles and (on == "case" or view is not None)), key=lambda k: k["label"].lower())

@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -78,7 +78,7 @@ _FIRST_YEAR = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aan
                "eerstejaarsevaluatie": 360}
 
 
-def _takeover(first: date, stage: str, done: dict[str, int | None], team: dict[str, list[str]],
+def _takeover(first: date, stage: str, done: Mapping[str, int | None], team: dict[str, list[str]],
               evaluations_until: int = 0) -> dict[str, Any]:
     return {"first_sick_day": first.isoformat(), "stage": stage, "prior_steps": _done(first, **done), "assigned": team,
             "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, evaluations_until, 42)]}

@@ -70,15 +70,15 @@ def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | N
     """Mount the document list and downloads on the API router."""
 
     @api.get("/cases/{case_id}/documents", response_model=list[DocumentView])
-    async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:  # type: ignore[valid-type]
+    async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:
         """The case's rendered documents the caller may read (the employer's version has no medical notes)."""
         await readable(client, case_id, who, What.DOCUMENTS)
         return [document_view(case_id, ref) for ref in await case_documents(client, case_id) if may_read(who, ref.order.audience)]
 
     @api.get("/cases/{case_id}/documents/{order_id}.{fmt}", response_class=Response,
              responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
-    async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"],  # type: ignore[valid-type]
-                       who: authed) -> Response:  # type: ignore[valid-type]
+    async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"],
+                       who: authed) -> Response:
         """One document as PDF or HTML, checked against the hash in the dossier."""
         await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
         ref = next((r for r in await case_documents(client, case_id) if r.order.order_id == order_id), None)

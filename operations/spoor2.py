@@ -23,12 +23,12 @@ class NoTrajectory(Exception):
 
 
 def trajectory_handle(client: Client, case_id: str) -> WorkflowHandle[Spoor2Trajectory, Any]:
-    return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))  # type: ignore[arg-type]
+    return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))
 
 
 async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> TrajectoryActionResult:
     """Record an action on the case's trajectory; the action id makes a retry apply once."""
-    payload, action = parsed(action, parse_spoor2_action)
+    payload, checked = parsed(action, parse_spoor2_action)
 
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
@@ -36,10 +36,10 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
             raise CaseNotFound.of(ActionRefused("case_id: case %(value)r has no spoor 2 trajectory (spoor2_started is not "
                                                 "on record)", value=case_id))
         return ActionRefused("%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted "
-                             "any more", field=action.kind, result=closed.outcome, ended_on=closed.on)
+                             "any more", field=checked.kind, result=closed.outcome, ended_on=closed.on)
 
     return await execute_action(
-        client, trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, action, TrajectoryActionResult, closed_reason
+        client, trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, checked, TrajectoryActionResult, closed_reason
     )
 
 

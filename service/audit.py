@@ -181,7 +181,9 @@ class AuditStore:
             "channel": Channel(channel).value,
         }
         with self.engine.begin() as conn:
-            return conn.execute(insert(read_audit).values(**row)).inserted_primary_key[0]
+            key = conn.execute(insert(read_audit).values(**row)).inserted_primary_key
+            assert key is not None  # a single-row INSERT has its primary key
+            return key[0]
 
     async def arecord(self, reader: Reader, what: What | str, *, case_id: str | None = None,
                       object_id: str | None = None, outcome: Outcome | str = Outcome.ALLOWED,

@@ -27,7 +27,7 @@ def open_database(url: str) -> Engine:
     engine = create_engine(url, pool_pre_ping=not sqlite)
     if sqlite:
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection, _record):
             # WAL: readers do not wait on the audit's writers; busy_timeout: the worker and API processes share the file.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")

@@ -78,7 +78,7 @@ def add_health_routes(app: Starlette, client: Client) -> None:
 class _QuietServer(uvicorn.Server):
     """uvicorn without its own signal handling: the worker's handlers decide when it stops."""
 
-    def capture_signals(self):  # type: ignore[override]
+    def capture_signals(self):
         return contextlib.nullcontext()
 
 

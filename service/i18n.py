@@ -95,7 +95,7 @@ def N_(message: str) -> str:  # noqa: N802 - gettext's conventional name
 def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
     """The language for a request: the user's own choice, else the best of `Accept-Language`, else Dutch."""
     if preferred in LANGUAGES:
-        return preferred  # type: ignore[return-value]
+        return preferred
     wanted: list[tuple[float, str]] = []
     for part in (accept_language or "").split(","):
         tag, _sep, q = part.strip().partition(";q=")

@@ -13,6 +13,7 @@ import sys
 import structlog
 import temporalio.activity
 import temporalio.workflow
+from structlog.typing import EventDict, Processor
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 # What a terminal reader does not need on every line: Temporal's context dicts (case_context lifts what
@@ -22,7 +23,7 @@ _CONSOLE_NOISE = ("temporal_workflow", "temporal_activity", "run_id")
 _CHATTY = ("weasyprint.progress", "fontTools")
 
 
-def case_context(_logger: object, _method: str, event: dict) -> dict:
+def case_context(_logger: object, _method: str, event: EventDict) -> EventDict:
     """Lift the workflow id and run id out of Temporal's `extra` to the top, with the case id they
     name: every line about a case carries `case_id`, `workflow_id` and `run_id`, whoever wrote it."""
     wf, act = event.get("temporal_workflow"), event.get("temporal_activity")
@@ -44,13 +45,13 @@ def case_context(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
-def drop_duplicates(_logger: object, _method: str, event: dict) -> dict:
+def drop_duplicates(_logger: object, _method: str, event: EventDict) -> EventDict:
     """uvicorn repeats its message with terminal colour codes in `color_message`: never worth a field."""
     event.pop("color_message", None)
     return event
 
 
-def core_fields(_logger: object, _method: str, event: dict) -> dict:
+def core_fields(_logger: object, _method: str, event: EventDict) -> EventDict:
     """A line the Temporal SDK core forwarded: its target and fields as fields of the line (not a Python repr)."""
     core = event.pop("temporal_log", None)
     if core is not None:
@@ -60,7 +61,7 @@ def core_fields(_logger: object, _method: str, event: dict) -> dict:
     return event
 
 
-def without_console_noise(_logger: object, _method: str, event: dict) -> dict:
+def without_console_noise(_logger: object, _method: str, event: EventDict) -> EventDict:
     """Leave out what only a log store needs, so a line in a terminal fits on a line."""
     for name in _CONSOLE_NOISE:
         event.pop(name, None)
@@ -94,7 +95,7 @@ def configure_logging(fmt: str = "auto", level: str = "info") -> None:
     # Temporal's loggers put their context (workflow id, run id, …) in `extra`, not the message.
     temporalio.workflow.logger.workflow_info_on_message = False
     temporalio.activity.logger.activity_info_on_message = False
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.ExtraAdder(),
         drop_duplicates,

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
         default=None, description="JSON-lines file the embedded notification channel writes; default data_dir"
     )
     notify_channels: Annotated[list[NotifyChannel], NoDecode] = Field(
-        default_factory=lambda: ["log"],
+        default_factory=lambda: list[NotifyChannel](["log"]),
         description='Where notifications go, tried in this order: "log,email,webhook" or a JSON list',
     )
     smtp_host: str | None = None

@@ -69,6 +69,7 @@ async def connect(settings: Settings) -> Client:
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
     """Register Spoorwerk's search attributes on the namespace where missing; returns those added."""
+    from temporalio.api.enums.v1 import IndexedValueType
     from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
     from temporalio.service import RPCError, RPCStatusCode
 
@@ -83,7 +84,8 @@ async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
         if err.status is not RPCStatusCode.UNIMPLEMENTED:  # the time-skipping test server cannot list
             raise
         known = set()
-    missing = {k.name: k.indexed_value_type for k in sa.ALL if k.name not in known}
+    # The SDK's IntEnum and the protocol's enum share their numbers.
+    missing = {k.name: IndexedValueType.ValueType(k.indexed_value_type) for k in sa.ALL if k.name not in known}
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)

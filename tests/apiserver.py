@@ -25,7 +25,7 @@ from service.audit import AuditStore
 from service.db import open_database
 from service.settings import Settings
 from tests.loopback import free_port
-from worker import build_worker
+from worker import ServerWithoutSignals, build_worker
 
 # One caller per role, and a second employer to show that employers only see their own cases.
 CALLERS = {
@@ -86,9 +86,8 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue,
                      document_store=store_from_settings(settings), audit=audit)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    server.capture_signals = lambda: __import__("contextlib").nullcontext()  # type: ignore[method-assign]
+    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                                 lifespan="off"))
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:

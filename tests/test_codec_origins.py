@@ -27,6 +27,7 @@ from operations.api import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.settings import Settings
 from tests.loopback import free_port
+from worker import ServerWithoutSignals
 
 pytestmark = pytest.mark.devserver
 
@@ -44,9 +45,8 @@ async def _blank_page(scope, receive, send) -> None:
 
 
 def _server(app, port: int) -> uvicorn.Server:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    server.capture_signals = lambda: __import__("contextlib").nullcontext()  # type: ignore[method-assign]
+    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                                 lifespan="off"))
     return server
 
 

@@ -27,7 +27,7 @@ from service.db import open_database
 from service.settings import Settings
 from tests.apiserver import eventually
 from tests.loopback import free_port
-from worker import build_worker
+from worker import ServerWithoutSignals, build_worker
 
 pytestmark = pytest.mark.devserver
 
@@ -40,9 +40,8 @@ async def embedded(dev_env, tmp_path_factory) -> AsyncIterator[tuple[str, Settin
     app = create_app(dev_env.client, authenticator_from(None, settings.api_token_file), task_queue=queue,
                      document_store=store_from_settings(settings), audit=AuditStore(open_database(settings.database)))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
-    server.capture_signals = lambda: __import__("contextlib").nullcontext()  # type: ignore[method-assign]
+    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                                 lifespan="off"))
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:

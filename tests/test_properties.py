@@ -207,7 +207,7 @@ def test_illness_days_and_dates_round_trip(first, shape):
         elif sick:
             assert clock.date_of_day(n) == d
         else:
-            assert clock.date_of_day(n) < d  # type: ignore[operator]  # a day in a gap counts no illness
+            assert clock.date_of_day(n) < d  # a day in a gap counts no illness
         d += timedelta(days=5)
 
 
@@ -229,7 +229,7 @@ def test_a_case_accepts_interruptions_under_four_weeks_and_its_waiting_time_foll
     lengths, gap_list, _ = shape
     pairs = interruptions_of(first, *shape)
     opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER),
-                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])  # type: ignore[arg-type]
+                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])
     today = first + timedelta(days=sum(lengths) + sum(gap_list))
     state = case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))
     state.voluntary_extension_weeks = extension
@@ -250,7 +250,7 @@ def test_a_gap_of_four_weeks_or_more_starts_a_new_case(first, lengths, gap_list)
         assert all((b.start - a.end).days < 28 for a, b in zip(g, g[1:]))  # type: ignore[operator]
     assert all((b[0].start - a[-1].end).days >= 28 for a, b in zip(groups, groups[1:]))  # type: ignore[operator]
     opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER),
-                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])  # type: ignore[arg-type]
+                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])
     today = pairs[-1][1]
     try:
         case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))  # type: ignore[arg-type]

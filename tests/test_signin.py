@@ -29,7 +29,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import ValidationError
 from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
@@ -42,7 +41,7 @@ from operations.signin import FLOW_COOKIE, SignIn
 from service.db import open_database
 from service.settings import Settings
 from tests.loopback import free_port
-from worker import api_server_config
+from worker import ServerWithoutSignals, api_server_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -140,8 +139,7 @@ async def serving(env: WorkflowEnvironment, settings: Settings, *, database: str
     authenticator = authenticator or TokenAuthenticator({TOKENS[w]: c for w, c in CALLERS.items()})
     app = create_app(env.client, authenticator, task_queue="tq-signin-unused", signin=signin)
     port = free_port()
-    server = uvicorn.Server(api_server_config(app, settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port})))
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    server = ServerWithoutSignals(api_server_config(app, settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port})))
     served = asyncio.create_task(server.serve())
     try:
         while not server.started:

@@ -28,4 +28,4 @@ def _exec(source: Any, globals_: Any = None, locals_: Any = None) -> None:
 # compiles it anew each time: a sixth of the worker's CPU per update in the benchmark's profile
 # (docs/performance.md). The module looks `exec` up in its globals, so this one, which compiles each
 # distinct string once, takes its place there; should the SDK stop calling `exec`, it is simply unused.
-_runner.exec = _exec  # type: ignore[attr-defined]
+_runner.exec = _exec  # type: ignore[attr-defined]  # a new global of the module: its `exec` is the builtin

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
@@ -253,7 +253,7 @@ class SickLeaveCase:
             sa.OVERDUE.name: bool(summary.overdue),
         }
         # Each version keeps the attributes it recorded, so its histories replay.
-        keys = sa.VERSION_1
+        keys: tuple[SearchAttributeKey[Any], ...] = sa.VERSION_1
         if state.has_trajectory:
             keys = sa.VERSION_2
             wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
@@ -277,7 +277,7 @@ class SickLeaveCase:
             value = wanted[key.name]
             if key.name in self._search_attributes and self._search_attributes[key.name] == value:
                 continue
-            updates.append(key.value_unset() if value is None else key.value_set(value))  # type: ignore[attr-defined]
+            updates.append(key.value_unset() if value is None else key.value_set(value))
             self._search_attributes[key.name] = value
         if updates:
             workflow.upsert_search_attributes(updates)
