@@ -18,7 +18,7 @@ import jinja2
 from pydantic import BaseModel
 
 from documents.dossier_text import actor as actor_label
-from documents.dossier_text import describe, hours
+from documents.dossier_text import day, describe, hours
 from documents.timeline import timeline_data_uri
 from domain import glossary
 from domain import spoor2 as s2
@@ -57,16 +57,8 @@ class Rendered(BaseModel):
 
 
 def fmt_date(d: date | str | None) -> str:
-    """dd-mm-yyyy, the way Dutch documents write dates; '–' for none."""
-    if d is None or d == "":
-        return "–"
-    if isinstance(d, str):
-        try:
-            parsed = date.fromisoformat(d)
-        except ValueError:
-            return d
-        return parsed.strftime("%d-%m-%Y")
-    return d.strftime("%d-%m-%Y")
+    """dd-mm-yyyy, the way Dutch documents write dates (Babel's short Dutch date); '–' for none."""
+    return day(d, "short")
 
 
 def _of(table: dict[str, str], key: object) -> str:
