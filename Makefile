@@ -47,9 +47,11 @@ test: lint
 	$(PY) -m pytest
 
 ## ruff's checks ([tool.ruff] in pyproject.toml): mistakes such as unused or shadowed names, late-bound loop
-## variables, blocking calls in async code, import order; then mypy's types ([tool.mypy]) on the packages.
+## variables, blocking calls in async code, import order; the layout `ruff format` writes (run it to fix);
+## then mypy's types ([tool.mypy]) on the packages.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy domain workflows activities operations service documents worker.py
 
 ## The edit-test loop: the domain rules, whole cases on the time-skipping server and the replay of the

@@ -91,8 +91,16 @@ def api_server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     SPOORWERK_TRUSTED_PROXIES (uvicorn's own default believes any loopback peer): they decide whether the session
     cookie is Secure and which client address login throttling counts."""
     trusted = list(settings.trusted_proxies)
-    return uvicorn.Config(app, host=settings.api_host, port=settings.api_port, log_config=None, access_log=False,
-                          lifespan="off", proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None)
+    return uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 ROLES = ("all", "worker", "api")
@@ -113,14 +121,18 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             env = await stack.enter_async_context(await start_dev_server(settings))
             client = env.client
             where = (
-                _("the embedded Temporal dev server at %(address)s", address=settings.target_host) + "\n"
+                _("the embedded Temporal dev server at %(address)s", address=settings.target_host)
+                + "\n"
                 + _row(_("Temporal Web UI"), f"http://{settings.dev_server_ip}:{settings.dev_server_ui_port}")
                 + _row(_("data folder"), str(settings.data_dir)).rstrip("\n")
             )
         else:
             client = await connect(settings)
-            where = _("Temporal at %(address)s, namespace %(namespace)s", address=settings.target_host,
-                      namespace=settings.temporal_namespace)
+            where = _(
+                "Temporal at %(address)s, namespace %(namespace)s",
+                address=settings.target_host,
+                namespace=settings.temporal_namespace,
+            )
         # Also on the embedded server: a data folder from an older version lacks newer attributes.
         try:
             added = await ensure_search_attributes(client, settings.temporal_namespace)
@@ -142,43 +154,72 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             signin = SignIn.from_settings(settings, database)
             from operations.people import search_key
 
-            api_app = create_app(client, authenticator, task_queue=settings.task_queue, codec_origins=settings.codec_origins,
-                                 document_store=store_from_settings(settings), signin=signin, audit=AuditStore(database),
-                                 search_key=search_key(settings))  # read (or made) at start: a missing key fails now
+            api_app = create_app(
+                client,
+                authenticator,
+                task_queue=settings.task_queue,
+                codec_origins=settings.codec_origins,
+                document_store=store_from_settings(settings),
+                signin=signin,
+                audit=AuditStore(database),
+                search_key=search_key(settings),
+            )  # read (or made) at start: a missing key fails now
             server = ServerWithoutSignals(api_server_config(api_app, settings))
-            token = ("SPOORWERK_API_TOKENS" if settings.api_tokens
-                     else _("operations token in %(file)s", file=settings.api_token_file))
+            token = (
+                "SPOORWERK_API_TOKENS"
+                if settings.api_tokens
+                else _("operations token in %(file)s", file=settings.api_token_file)
+            )
             base = f"http://{settings.api_host}:{settings.api_port}"
-            sign_in = (_("sign in with an API token or via %(provider)s", provider=signin.oidc.name) if signin.oidc
-                       else _("sign in with an API token"))
-            api = (_row(_("dashboard"), f"{base}/ ({sign_in})")
-                   + _row("API", _("%(url)s (OpenAPI document at /openapi.json; %(token)s)", url=f"{base}/api",
-                                   token=token)))
+            sign_in = (
+                _("sign in with an API token or via %(provider)s", provider=signin.oidc.name)
+                if signin.oidc
+                else _("sign in with an API token")
+            )
+            api = _row(_("dashboard"), f"{base}/ ({sign_in})") + _row(
+                "API", _("%(url)s (OpenAPI document at /openapi.json; %(token)s)", url=f"{base}/api", token=token)
+            )
             if settings.embedded and not settings.api_tokens:  # the demo's tokens reach this service only
-                api += _row("demo", _("`make demo` (in another terminal) opens demo cases and makes a sign-in "
-                                      "for every role"))
+                api += _row(
+                    "demo", _("`make demo` (in another terminal) opens demo cases and makes a sign-in for every role")
+                )
         worker = build_worker(client, settings) if runs_worker else None
         async with worker or contextlib.nullcontext():
             health.polling = worker is not None
             runtime = metrics.runtime(settings)
-            counting = (asyncio.create_task(metrics.refresh_cases_gauge(functools.partial(cases.running_by_stage, client),
-                                                                        runtime.metric_meter, settings.metrics_refresh_seconds))
-                        if runtime is not None and worker is not None else None)
+            counting = (
+                asyncio.create_task(
+                    metrics.refresh_cases_gauge(
+                        functools.partial(cases.running_by_stage, client),
+                        runtime.metric_meter,
+                        settings.metrics_refresh_seconds,
+                    )
+                )
+                if runtime is not None and worker is not None
+                else None
+            )
             served = asyncio.create_task(server.serve()) if server else None
             while server and served and not server.started and not served.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
                 await asyncio.sleep(0.05)
             if served is not None and served.done():
                 raise SystemExit(f"spoorwerk: the API could not listen on {settings.api_host}:{settings.api_port}")
             print(
-                _("Spoorwerk (%(role)s) is running on %(where)s", role=settings.role, where=where) + "\n"
+                _("Spoorwerk (%(role)s) is running on %(where)s", role=settings.role, where=where)
+                + "\n"
                 + _row(_("task queue"), settings.task_queue)
                 + _row(_("notifications"), describe_channels(settings))
                 + api
                 + _(STOP_LINE),
                 flush=True,
             )
-            log.info("worker started" if worker else "api started", role=settings.role, task_queue=settings.task_queue,
-                     temporal=settings.target_host, namespace=settings.temporal_namespace, embedded=settings.embedded)
+            log.info(
+                "worker started" if worker else "api started",
+                role=settings.role,
+                task_queue=settings.task_queue,
+                temporal=settings.target_host,
+                namespace=settings.temporal_namespace,
+                embedded=settings.embedded,
+            )
             await stop.wait()
             # Not ready from now on; leaving the block lets running activities finish (graceful_shutdown_seconds).
             health.stopping = True
@@ -199,8 +240,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"usage: spoorwerk-service [{'|'.join(ROLES)}]  (default: SPOORWERK_ROLE, else all)")
         sys.exit(0)
     if len(args) > 1 or (args and args[0] not in ROLES):
-        print(f"spoorwerk: unknown role {' '.join(args)!r}: use one of {', '.join(ROLES)} (or set SPOORWERK_ROLE)",
-              file=sys.stderr)
+        print(
+            f"spoorwerk: unknown role {' '.join(args)!r}: use one of {', '.join(ROLES)} (or set SPOORWERK_ROLE)",
+            file=sys.stderr,
+        )
         sys.exit(2)
     try:
         settings = get_settings()
@@ -208,8 +251,10 @@ def main(argv: list[str] | None = None) -> None:
             settings = settings.model_copy(update={"role": args[0]})
     except ValidationError as err:
         # A configuration mistake is the operator's to fix: say which setting and why, no traceback.
-        problems = "; ".join(e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
-                             for e in err.errors(include_url=False))
+        problems = "; ".join(
+            e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
+            for e in err.errors(include_url=False)
+        )
         print(f"spoorwerk: configuration error: {problems}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_format, settings.log_level)
@@ -221,23 +266,31 @@ def main(argv: list[str] | None = None) -> None:
     if settings.role == "api" or (settings.role == "all" and settings.api_enabled):
         try:
             authenticator = authenticator_from(
-                settings.api_tokens.get_secret_value() if settings.api_tokens else None, settings.api_token_file,
-                min_length=settings.min_token_length)
+                settings.api_tokens.get_secret_value() if settings.api_tokens else None,
+                settings.api_token_file,
+                min_length=settings.min_token_length,
+            )
         except ValueError as err:
             print(f"spoorwerk: configuration error: {err}", file=sys.stderr)
             sys.exit(2)
         if not settings.embedded and settings.database_url is None:
             # A SQLite file in one process's data folder would hold the read audit of that process only, lost with
             # its volume, and sessions one replica made would not open on the next.
-            print("spoorwerk: configuration error: SPOORWERK_DATABASE_URL is required when the API runs against "
-                  "TEMPORAL_ADDRESS: the read audit and the dashboard's sessions must outlive the process and be "
-                  "shared by every API replica", file=sys.stderr)
+            print(
+                "spoorwerk: configuration error: SPOORWERK_DATABASE_URL is required when the API runs against "
+                "TEMPORAL_ADDRESS: the read audit and the dashboard's sessions must outlive the process and be "
+                "shared by every API replica",
+                file=sys.stderr,
+            )
             sys.exit(2)
         if not settings.embedded and settings.search_key is None:
             # A key of its own per replica would find on one replica what another opened on none.
-            print("spoorwerk: configuration error: SPOORWERK_SEARCH_KEY is required when the API runs against "
-                  "TEMPORAL_ADDRESS: the search by surname or personnel number hashes with it, and every API "
-                  "replica must share it", file=sys.stderr)
+            print(
+                "spoorwerk: configuration error: SPOORWERK_SEARCH_KEY is required when the API runs against "
+                "TEMPORAL_ADDRESS: the search by surname or personnel number hashes with it, and every API "
+                "replica must share it",
+                file=sys.stderr,
+            )
             sys.exit(2)
     try:
         asyncio.run(serve(settings, authenticator))

@@ -14,7 +14,9 @@ _ADDRESS = re.compile(r"<?[^\s<>@\"',;:]+@[^\s<>@\"',;]+>?")
 _MAX_DETAIL = 160
 # What a channel other than e-mail may carry: a whitelist, so a field added to Notification later
 # (like the e-mail recipients) does not travel to receivers unnoticed.
-PUBLIC_FIELDS = frozenset({"notification_id", "case_id", "recipient_role", "kind", "subject", "body", "deadline_key", "due"})
+PUBLIC_FIELDS = frozenset(
+    {"notification_id", "case_id", "recipient_role", "kind", "subject", "body", "deadline_key", "due"}
+)
 
 
 class ChannelFailure(BaseModel):

@@ -51,11 +51,13 @@ class DocumentActivities:
     async def _render(self, job: RenderJob, render, RenderError: type[Exception]) -> DocumentRef:
         try:
             case = await self._client.get_workflow_handle(case_workflow_id(job.case_id)).query(
-                "state", result_type=CaseState)
+                "state", result_type=CaseState
+            )
             trajectory = None
             if job.trajectory_workflow_id is not None:
                 trajectory = await self._client.get_workflow_handle(job.trajectory_workflow_id).query(
-                    "state", result_type=TrajectoryState)
+                    "state", result_type=TrajectoryState
+                )
         except (RPCError, WorkflowQueryFailedError) as err:
             raise ApplicationError(f"the case could not be read: {err}", type="CaseUnreadable") from err
         preflight = case.dossier_rules.preflight if case.dossier_rules else None
@@ -64,12 +66,15 @@ class DocumentActivities:
         except RenderError as err:  # an order the case cannot have: retrying will not help
             raise ApplicationError(str(err), type="RenderError", non_retryable=True) from err
         try:
-            html = await asyncio.to_thread(self._store.put, document_key(job, "html"), rendered.html.encode("utf-8"),
-                                           "text/html; charset=utf-8")
+            html = await asyncio.to_thread(
+                self._store.put, document_key(job, "html"), rendered.html.encode("utf-8"), "text/html; charset=utf-8"
+            )
             pdf = await asyncio.to_thread(self._store.put, document_key(job, "pdf"), rendered.pdf, "application/pdf")
         except DocumentStoreError as err:
             raise ApplicationError(str(err), type="DocumentStoreUnavailable") from err
-        log.info("document rendered", document=job.order.kind.value, audience=job.order.audience.value,
-                 pdf_bytes=pdf.size)
-        return DocumentRef(order=job.order, title=rendered.title, html=html, pdf=pdf,
-                           rendered_at=datetime.now(timezone.utc))
+        log.info(
+            "document rendered", document=job.order.kind.value, audience=job.order.audience.value, pdf_bytes=pdf.size
+        )
+        return DocumentRef(
+            order=job.order, title=rendered.title, html=html, pdf=pdf, rendered_at=datetime.now(timezone.utc)
+        )

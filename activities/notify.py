@@ -142,7 +142,9 @@ class Notifications:
         """
         info = activity.info()
         report = _progress(notification.notification_id, info.heartbeat_details)
-        transient = self._deliver([(notification, report)], info, lambda: activity.heartbeat(report.model_dump(mode="json")))
+        transient = self._deliver(
+            [(notification, report)], info, lambda: activity.heartbeat(report.model_dump(mode="json"))
+        )
         if transient:
             raise ApplicationError("; ".join(transient[notification.notification_id]), type="NotificationNotDelivered")
         return report
@@ -162,21 +164,30 @@ class Notifications:
         transient = self._deliver(pairs, info, lambda: activity.heartbeat([r.model_dump(mode="json") for r in reports]))
         if transient:
             reasons = list(dict.fromkeys(reason for left in transient.values() for reason in left))
-            raise ApplicationError("; ".join(reasons), {nid: "; ".join(left) for nid, left in transient.items()},
-                                   type="NotificationNotDelivered")
+            raise ApplicationError(
+                "; ".join(reasons),
+                {nid: "; ".join(left) for nid, left in transient.items()},
+                type="NotificationNotDelivered",
+            )
         return reports
 
-    def _deliver(self, pairs: list[tuple[Notification, DeliveryReport]], info: activity.Info,
-                 heartbeat: Callable[[], None]) -> dict[str, list[str]]:
+    def _deliver(
+        self, pairs: list[tuple[Notification, DeliveryReport]], info: activity.Info, heartbeat: Callable[[], None]
+    ) -> dict[str, list[str]]:
         """Each notification over each channel its report has not finished; the transient failures left, by id."""
         transient: dict[str, list[str]] = {}
         written = {note.notification_id: localized(note, self.language) for note, _report in pairs}
-        steps = [(written[note.notification_id], report, channel) for note, report in pairs for channel in self.channels
-                 if channel.name not in report.finished]
+        steps = [
+            (written[note.notification_id], report, channel)
+            for note, report in pairs
+            for channel in self.channels
+            if channel.name not in report.finished
+        ]
         for i, (notification, report, channel) in enumerate(steps):
             # Any line logged meanwhile (the channels', their libraries') names the case and its workflow.
-            with structlog.contextvars.bound_contextvars(case_id=notification.case_id, workflow_id=info.workflow_id,
-                                                         run_id=info.workflow_run_id):
+            with structlog.contextvars.bound_contextvars(
+                case_id=notification.case_id, workflow_id=info.workflow_id, run_id=info.workflow_run_id
+            ):
                 outcome, reason = self._try(notification, report, channel, info)
                 if outcome == "retry":
                     transient.setdefault(notification.notification_id, []).append(reason or channel.name)
@@ -186,12 +197,14 @@ class Notifications:
                     heartbeat()
                 metrics.count_delivery(activity.metric_meter(), channel.name, outcome)
                 activity.logger.info(
-                    "notification channel", extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason}
+                    "notification channel",
+                    extra={**_fields(notification, channel.name, info), "outcome": outcome, "reason": reason},
                 )
         return transient
 
-    def _try(self, notification: Notification, report: DeliveryReport, channel: Channel,
-             info: activity.Info) -> tuple[str, str | None]:
+    def _try(
+        self, notification: Notification, report: DeliveryReport, channel: Channel, info: activity.Info
+    ) -> tuple[str, str | None]:
         """One channel's attempt at one notification: its outcome (delivered, failed, retry) and the reason."""
         try:
             channel.deliver(notification)
@@ -223,8 +236,13 @@ def localized(notification: Notification, language: str) -> Notification:
 def _fields(notification: Notification, channel: str, info: activity.Info) -> dict:
     # Ids and kind only: addresses, subjects and bodies are personal data. The notification id is
     # built from the case id, deadline key, date and role: it tells which of a batch this line is about.
-    return {"case_id": notification.case_id, "notification_id": notification.notification_id,
-            "notification": notification.kind, "channel": channel, "attempt": info.attempt}
+    return {
+        "case_id": notification.case_id,
+        "notification_id": notification.notification_id,
+        "notification": notification.kind,
+        "channel": channel,
+        "attempt": info.attempt,
+    }
 
 
 def _progress(notification_id: str, details: Sequence[object]) -> DeliveryReport:

@@ -58,7 +58,9 @@ class WebhookChannel:
 
     name = "webhook"
 
-    def __init__(self, *, url: str, secret: str | bytes, timeout: float = 10, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, *, url: str, secret: str | bytes, timeout: float = 10, client: httpx.Client | None = None
+    ) -> None:
         self.url = url
         self._secret = _key(secret)
         # One pooled client for the worker's life; httpx's sync client is safe across threads.

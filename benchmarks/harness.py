@@ -93,8 +93,16 @@ async def run_load(calls: Iterable[Callable[[], Awaitable[Any]]], concurrency: i
 class WorkerProcess:
     """`python -m benchmarks.worker` against a server: Spoorwerk's and the baseline's worker."""
 
-    def __init__(self, target: str, data_dir: Path, *, unsandboxed: bool = False, env: dict[str, str] | None = None,
-                 queue: str = SPOORWERK_QUEUE, baseline_queue: str = BASELINE_QUEUE) -> None:
+    def __init__(
+        self,
+        target: str,
+        data_dir: Path,
+        *,
+        unsandboxed: bool = False,
+        env: dict[str, str] | None = None,
+        queue: str = SPOORWERK_QUEUE,
+        baseline_queue: str = BASELINE_QUEUE,
+    ) -> None:
         self.target = target
         self.queue, self.baseline_queue = queue, baseline_queue
         self.data_dir = data_dir
@@ -106,10 +114,26 @@ class WorkerProcess:
 
     async def start(self) -> WorkerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "SPOORWERK_DATA_DIR": str(self.data_dir), "SPOORWERK_LOG_LEVEL": "warning",
-               "SPOORWERK_LOG_FORMAT": "json", **self.env}
-        cmd = [sys.executable, "-m", "benchmarks.worker", "--target", self.target, "--queue", self.queue,
-               "--baseline-queue", self.baseline_queue, "--metrics-port", str(self.metrics_port)]
+        env = {
+            **os.environ,
+            "SPOORWERK_DATA_DIR": str(self.data_dir),
+            "SPOORWERK_LOG_LEVEL": "warning",
+            "SPOORWERK_LOG_FORMAT": "json",
+            **self.env,
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.worker",
+            "--target",
+            self.target,
+            "--queue",
+            self.queue,
+            "--baseline-queue",
+            self.baseline_queue,
+            "--metrics-port",
+            str(self.metrics_port),
+        ]
         if self.unsandboxed:
             cmd.append("--unsandboxed")
         out = self.log.open("w")
@@ -171,8 +195,10 @@ class WorkerProcess:
         last_value, last_change = None, time.perf_counter()
         while time.perf_counter() < deadline:
             m = await self.metrics()
-            value = (m.get("temporal_workflow_task_execution_latency_count[*]", 0.0),
-                     m.get("temporal_activity_execution_latency_count[*]", 0.0))
+            value = (
+                m.get("temporal_workflow_task_execution_latency_count[*]", 0.0),
+                m.get("temporal_activity_execution_latency_count[*]", 0.0),
+            )
             now = time.perf_counter()
             behind = cached is not None and m.get("temporal_sticky_cache_size[*]", 0.0) < cached
             if value != last_value:
@@ -195,7 +221,9 @@ class WorkerProcess:
 
 async def start_devserver(data_dir: Path) -> WorkflowEnvironment:
     """The embedded dev server exactly as `make run` starts it (SQLite on disk, WAL pragmas), on free ports."""
-    settings = Settings(data_dir=data_dir, dev_server_port=free_port(), dev_server_ui_port=free_port(), api_enabled=False)
+    settings = Settings(
+        data_dir=data_dir, dev_server_port=free_port(), dev_server_ui_port=free_port(), api_enabled=False
+    )
     return await start_dev_server(settings)
 
 
@@ -228,7 +256,9 @@ class Stack(AsyncExitStack):
         try:
             stack.env = await stack.enter_async_context(await start_devserver(data_dir / "server"))
             stack.server_pid = server_pid("temporal")
-            stack.worker = await WorkerProcess(target_of(stack.env.client), data_dir / "worker", **worker_options).start()
+            stack.worker = await WorkerProcess(
+                target_of(stack.env.client), data_dir / "worker", **worker_options
+            ).start()
             stack.push_async_callback(stack.worker.stop)
         except BaseException:
             await stack.aclose()

@@ -17,8 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
-    ("sandbox: new workflow instance (re-import of the workflow module)",
-     ("_create_workflow_instance (temporalio/worker/_workflow.py", "create_instance (temporalio/worker/workflow_sandbox")),
+    (
+        "sandbox: new workflow instance (re-import of the workflow module)",
+        (
+            "_create_workflow_instance (temporalio/worker/_workflow.py",
+            "create_instance (temporalio/worker/workflow_sandbox",
+        ),
+    ),
     ("search attribute upserts", ("_upsert_search_attributes",)),
     ("payload codec (AES-GCM)", ("service/codec.py",)),
     ("payload conversion (pydantic JSON)", ("temporalio/converter/", "temporalio/contrib/pydantic.py")),
@@ -49,9 +54,24 @@ class Sampler:
         if exe is None:
             raise RuntimeError("py-spy is not installed: pip install -e '.[bench]'")
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(self.pid), "--format", "raw", "--gil", "--rate", str(self.rate),
-             "--nonblocking", "--output", str(self.out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                exe,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--format",
+                "raw",
+                "--gil",
+                "--rate",
+                str(self.rate),
+                "--nonblocking",
+                "--output",
+                str(self.out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -31,7 +31,7 @@ from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver
 
 VIEWS = {"employer_view": "Return to own work, adapted hours", "employee_view": "Wants to try own work first"}
 WEEKS = 104
-DEBUG = bool(__import__('os').environ.get('BENCH_DEBUG'))
+DEBUG = bool(__import__("os").environ.get("BENCH_DEBUG"))
 
 # One case through its two years, as people would act on it, by illness day (day 1 = first sick day):
 # spoor 1 with a gap of three months without an evaluatie (overdue marks, the escalation ladder up to
@@ -48,8 +48,12 @@ PLAN: list[tuple[int, str, str, dict[str, Any]]] = sorted(
         (330, "case", "ad_onderzoek_started", {"role": "arbeidsdeskundige"}),
         (335, "case", "ad_gesprek_held", {"party": "werkgever"}),
         (338, "case", "ad_gesprek_held", {"party": "werknemer"}),
-        (345, "case", "ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False,
-                                                  "report_reference": "dms://ad-rapport/1"}),
+        (
+            345,
+            "case",
+            "ad_onderzoek_concluded",
+            {"own_work_possible": False, "other_work_inside_possible": False, "report_reference": "dms://ad-rapport/1"},
+        ),
         (356, "case", "eerstejaarsevaluatie_held", VIEWS),
         (370, "case", "spoor2_started", {"role": "werkgever"}),
         (373, "docs", "", {}),
@@ -265,28 +269,47 @@ async def baseline_full_cases(env: WorkflowEnvironment, data_dir: Path, n: int) 
     from workflows.sandbox import WORKFLOW_RUNNER
 
     queue = f"bench-base-{uuid.uuid4().hex[:6]}"
-    async with Worker(env.client, task_queue=queue, workflows=[BaselineCase], workflow_runner=WORKFLOW_RUNNER,
-                      max_cached_workflows=max(100, 3 * n)):
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[BaselineCase],
+        workflow_runner=WORKFLOW_RUNNER,
+        max_cached_workflows=max(100, 3 * n),
+    ):
         day1 = await _monday_morning(env)
         start = time.perf_counter()
         until = start_of_day(day1 + timedelta(weeks=WEEKS))
-        handles = await asyncio.gather(*(
-            env.client.start_workflow(BaselineCase.run, BaselineInput(case_id=f"B{i}", until=until),
-                                      id=f"base-{uuid.uuid4().hex[:10]}", task_queue=queue)
-            for i in range(n)))
+        handles = await asyncio.gather(
+            *(
+                env.client.start_workflow(
+                    BaselineCase.run,
+                    BaselineInput(case_id=f"B{i}", until=until),
+                    id=f"base-{uuid.uuid4().hex[:10]}",
+                    task_queue=queue,
+                )
+                for i in range(n)
+            )
+        )
         actions = 0
         clock = Clock(env)
         for day, _, kind, _ in PLAN:
             await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
-            await asyncio.gather(*(h.execute_update(BaselineCase.act, {"kind": kind, "action_id": uuid.uuid4().hex})
-                                   for h in handles))
+            await asyncio.gather(
+                *(h.execute_update(BaselineCase.act, {"kind": kind, "action_id": uuid.uuid4().hex}) for h in handles)
+            )
             actions += n
         await clock.to(until + timedelta(days=1))
         for h in handles:
             await h.result()
-        return FullCases(cases=n, seconds=time.perf_counter() - start, actions=actions, outcomes=Counter(completed=n),
-                         workflow_ids=[h.id for h in handles], leaked_locks_released=clock.released,
-                         stalled_seconds=clock.stalled)
+        return FullCases(
+            cases=n,
+            seconds=time.perf_counter() - start,
+            actions=actions,
+            outcomes=Counter(completed=n),
+            workflow_ids=[h.id for h in handles],
+            leaked_locks_released=clock.released,
+            stalled_seconds=clock.stalled,
+        )
 
 
 # ----------------------------------------------------------------------------- history per case
@@ -310,8 +333,15 @@ async def history_chain(env: WorkflowEnvironment, workflow_id: str) -> list[RunH
         events = history.events
         size = sum(e.ByteSize() for e in events)
         last = events[-1].event_type if events else None
-        runs.append(RunHistory(workflow_id, history.run_id, len(events), size,
-                               last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW))
+        runs.append(
+            RunHistory(
+                workflow_id,
+                history.run_id,
+                len(events),
+                size,
+                last == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+            )
+        )
         first = events[0].workflow_execution_started_event_attributes
         if not first.continued_execution_run_id:
             break
@@ -360,14 +390,17 @@ def storm_opening(today: date) -> tuple[date, datetime]:
     return today - timedelta(days=6), start_of_day(today + timedelta(days=1))
 
 
-async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int = 20,
-                         activities_per_second: float | None = None) -> Storm:
+async def midnight_storm(
+    kind: str, n: int, data_dir: Path, *, concurrency: int = 20, activities_per_second: float | None = None
+) -> Storm:
     """`n` open cases (or bare timers) whose next wake is the same midnight; the time until every fired
     timer is handled, and the notifications per second the channel received (with the worker's
     SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND at `activities_per_second`, when given)."""
     env = await time_skipping_env()
     # The worker's own cap: the time-skipping server does not enforce the task queue's.
-    extra = {"SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND": str(activities_per_second)} if activities_per_second else None
+    extra = (
+        {"SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND": str(activities_per_second)} if activities_per_second else None
+    )
     worker = await WorkerProcess(target_of(env.client), data_dir, env=extra).start()
     try:
         client = env.client
@@ -377,12 +410,20 @@ async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int 
         first_sick_day, instant = storm_opening(today)
 
         async def open_baseline() -> None:
-            await client.start_workflow(BaselineCase.run, BaselineInput(case_id="B", wake_at=instant),
-                                        id=f"storm-{uuid.uuid4().hex[:12]}", task_queue=BASELINE_QUEUE)
+            await client.start_workflow(
+                BaselineCase.run,
+                BaselineInput(case_id="B", wake_at=instant),
+                id=f"storm-{uuid.uuid4().hex[:12]}",
+                task_queue=BASELINE_QUEUE,
+            )
 
         async def open_case() -> None:
-            opening = CaseOpening(case_id=f"S{uuid.uuid4().hex[:12]}", employer_id="E-storm",
-                                  first_sick_day=first_sick_day, opened_by=Actor(role="casemanager", id="cm-1"))
+            opening = CaseOpening(
+                case_id=f"S{uuid.uuid4().hex[:12]}",
+                employer_id="E-storm",
+                first_sick_day=first_sick_day,
+                opened_by=Actor(role="casemanager", id="cm-1"),
+            )
             await cases.open_case(client, opening, task_queue=SPOORWERK_QUEUE, today=today)
 
         t = time.perf_counter()
@@ -402,13 +443,17 @@ async def midnight_storm(kind: str, n: int, data_dir: Path, *, concurrency: int 
         per_second = Counter(int((datetime.fromisoformat(r["sent_at"]) - wall0).total_seconds()) for r in rows)
         seconds = [per_second.get(s, 0) for s in range(max(per_second, default=-1) + 1)]
         return Storm(
-            cases=load.count, open_seconds=open_seconds, storm_instant=instant.isoformat(),
+            cases=load.count,
+            open_seconds=open_seconds,
+            storm_instant=instant.isoformat(),
             handled_seconds=last - t0,
             workflow_tasks=m1.get("temporal_workflow_task_execution_latency_count[*]", 0)
             - m0.get("temporal_workflow_task_execution_latency_count[*]", 0),
             activities=m1.get("temporal_activity_execution_latency_count[*]", 0)
             - m0.get("temporal_activity_execution_latency_count[*]", 0),
-            notifications=len(rows), notifications_per_second=seconds, kinds=dict(Counter(r["kind"] for r in rows)),
+            notifications=len(rows),
+            notifications_per_second=seconds,
+            kinds=dict(Counter(r["kind"] for r in rows)),
             errors=load.errors[:5],
         )
     finally:

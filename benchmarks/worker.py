@@ -28,15 +28,23 @@ from service.temporal import data_converter, key_ring
 async def serve(args: argparse.Namespace) -> None:
     settings = Settings(api_enabled=False)
     configure_logging(settings.log_format, settings.log_level)
-    runtime = Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}")))
-    client = await Client.connect(args.target, namespace=args.namespace, runtime=runtime,
-                                  data_converter=data_converter(key_ring(settings)))
+    runtime = Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=f"127.0.0.1:{args.metrics_port}"))
+    )
+    client = await Client.connect(
+        args.target, namespace=args.namespace, runtime=runtime, data_converter=data_converter(key_ring(settings))
+    )
     if args.unsandboxed:  # a profiling experiment only: what the sandbox costs
         spoorwerker.WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
     spoorwerk = spoorwerker.build_worker(client, settings, task_queue=args.queue)
     config = spoorwerk.config()
-    baseline_config = {**config, "task_queue": args.baseline_queue, "workflows": [BaselineCase], "activities": [],
-                       "activity_executor": None}
+    baseline_config = {
+        **config,
+        "task_queue": args.baseline_queue,
+        "workflows": [BaselineCase],
+        "activities": [],
+        "activity_executor": None,
+    }
     baseline = Worker(**baseline_config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

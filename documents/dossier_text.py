@@ -25,12 +25,30 @@ from service.i18n import ngettext
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # Kinds the spoor 2 trajectory records in its own record (a copy in the case's dossier carries "spoor2:").
-TRAJECTORY_KINDS = frozenset({
-    "trajectory_started", "document_received", "intake_held", "proposal_sent", "purchase_approved", "coach_replaced",
-    "haalbaarheidstoets_decided", "phase_started", "phase_completed", "activity_recorded", "service_requested",
-    "service_approved", "service_started", "phase_paused", "phase_resumed", "outcome_recorded", "trajectory_ended",
-    "search_widened", "intake_late", "phase_time_up",
-})
+TRAJECTORY_KINDS = frozenset(
+    {
+        "trajectory_started",
+        "document_received",
+        "intake_held",
+        "proposal_sent",
+        "purchase_approved",
+        "coach_replaced",
+        "haalbaarheidstoets_decided",
+        "phase_started",
+        "phase_completed",
+        "activity_recorded",
+        "service_requested",
+        "service_approved",
+        "service_started",
+        "phase_paused",
+        "phase_resumed",
+        "outcome_recorded",
+        "trajectory_ended",
+        "search_widened",
+        "intake_late",
+        "phase_time_up",
+    }
+)
 
 
 # --------------------------------------------------------------------------- the small words
@@ -78,12 +96,18 @@ def standing_text(o: Observation) -> str:
     """How an overdue observation stands now (domain.observations.standing, in the reader's language)."""
     if o.state is ObservationState.SUPERSEDED:
         if o.superseded_by is not None:
-            return _("superseded: a later record (line %(line)s) shows the term had not yet passed then",
-                     line=o.superseded_by)
+            return _(
+                "superseded: a later record (line %(line)s) shows the term had not yet passed then",
+                line=o.superseded_by,
+            )
         return _("superseded: a later record shows the term had not yet passed then")
     if o.state is ObservationState.LATE:
-        return ngettext("done later on %(day)s, %(num)s day late", "done later on %(day)s, %(num)s days late",
-                        o.days_late or 0, day=day(o.done_on, "short"))
+        return ngettext(
+            "done later on %(day)s, %(num)s day late",
+            "done later on %(day)s, %(num)s days late",
+            o.days_late or 0,
+            day=day(o.done_on, "short"),
+        )
     return _("not done yet")
 
 
@@ -136,8 +160,14 @@ def _of(table: dict[str, str], key: Any) -> str:
 # --------------------------------------------------------------------------- the sentences
 
 
-def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: TrajectoryState | None = None,
-             seen: dict[int, Observation] | None = None, *, date_style: str = "medium") -> str:
+def describe(
+    entry: DossierEntry,
+    case: CaseState | None = None,
+    trajectory: TrajectoryState | None = None,
+    seen: dict[int, Observation] | None = None,
+    *,
+    date_style: str = "medium",
+) -> str:
     """The sentence a person reads for one dossier or trajectory entry, in the current language.
 
     `case` and `trajectory` give the names their rules hold (steps, measures, documents) and facts the entry
@@ -171,8 +201,11 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
                 return _("Taken over from another system: %(step)s, done on %(day)s", step=step, day=on(done))
             return _("Taken over from another system: %(step)s, not done", step=step)
         case "stage_changed":
-            return _("Stage of the case: %(before)s → %(after)s", before=_(glossary.stage_label(d.get("from"))),
-                     after=_(glossary.stage_label(d.get("to"))))
+            return _(
+                "Stage of the case: %(before)s → %(after)s",
+                before=_(glossary.stage_label(d.get("from"))),
+                after=_(glossary.stage_label(d.get("to"))),
+            )
         case "case_closed":
             return _("Case closed: %(outcome)s", outcome=_of(glossary.OUTCOMES, d.get("outcome")))
         case "deadline_overdue":
@@ -182,12 +215,20 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             if now is None:
                 return _("Term passed: %(step)s was due by %(due)s and had not been done then", step=step, due=due)
             if now.state is ObservationState.SUPERSEDED:
-                return _("Superseded observation: %(step)s seemed not done after %(due)s; %(standing)s",
-                         step=step, due=due, standing=standing_text(now))
+                return _(
+                    "Superseded observation: %(step)s seemed not done after %(due)s; %(standing)s",
+                    step=step,
+                    due=due,
+                    standing=standing_text(now),
+                )
             if now.state is ObservationState.OPEN:
                 return _("Term passed: %(step)s was due by %(due)s and has not been done", step=step, due=due)
-            return _("Term passed: %(step)s was due by %(due)s and had not been done then; %(standing)s",
-                     step=step, due=due, standing=standing_text(now))
+            return _(
+                "Term passed: %(step)s was due by %(due)s and had not been done then; %(standing)s",
+                step=step,
+                due=due,
+                standing=standing_text(now),
+            )
         case "milestone_passed":
             return _("Milestone passed: %(what)s", what=_ISO_DAY.sub(lambda m: on(m.group(0)), entry.summary))
         case "escalation_raised":
@@ -218,8 +259,10 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             return _("Probleemanalyse by the bedrijfsarts")
         case "bedrijfsarts_oordeel":
             if has_hours:
-                return _("Oordeel of the bedrijfsarts on the belastbaarheid; belastbaarheid %(hours)s hours a day",
-                         hours=hours(h))
+                return _(
+                    "Oordeel of the bedrijfsarts on the belastbaarheid; belastbaarheid %(hours)s hours a day",
+                    hours=hours(h),
+                )
             return _("Oordeel of the bedrijfsarts on the belastbaarheid")
         case "plan_van_aanpak_agreed":
             return _("Plan van aanpak agreed; casemanager %(who)s", who=d.get("casemanager_id", "–"))
@@ -237,8 +280,11 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             conclusion = case.ad_conclusion.value if case is not None and case.ad_conclusion else d.get("conclusion")
             what = _of(glossary.AD_CONCLUSIONS, conclusion) if conclusion else _("conclusion recorded")
             if d.get("report_reference"):
-                return _("AD-onderzoek concluded: %(conclusion)s; report %(reference)s", conclusion=what,
-                         reference=d["report_reference"])
+                return _(
+                    "AD-onderzoek concluded: %(conclusion)s; report %(reference)s",
+                    conclusion=what,
+                    reference=d["report_reference"],
+                )
             return _("AD-onderzoek concluded: %(conclusion)s", conclusion=what)
         case "spoor2_consent_given":
             return _("The bedrijfsarts consents to an early start of spoor 2")
@@ -250,8 +296,10 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
         case "spoor2_ended_with_case":
             return _("The spoor 2 trajectory ends with the case")
         case "partial_recovery":
-            parts = [_("%(hours)s hours a week", hours=hours(d["hours_per_week"])) if d.get("hours_per_week") else None,
-                     f"{d['percentage']}%" if d.get("percentage") else None]
+            parts = [
+                _("%(hours)s hours a week", hours=hours(d["hours_per_week"])) if d.get("hours_per_week") else None,
+                f"{d['percentage']}%" if d.get("percentage") else None,
+            ]
             return _("Partly recovered: %(how)s", how=", ".join(p for p in parts if p))
         case "full_recovery":
             return _("Fully recovered; back at work")
@@ -260,8 +308,11 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
         case "deadline_deviation":
             return _deviation(entry, case, on)
         case "deskundigenoordeel_requested":
-            return _("Deskundigenoordeel requested by the %(who)s: %(question)s", who=d.get("requested_by"),
-                     question=d.get("question", ""))
+            return _(
+                "Deskundigenoordeel requested by the %(who)s: %(question)s",
+                who=d.get("requested_by"),
+                question=d.get("question", ""),
+            )
         case "deskundigenoordeel_answered":
             return _("Deskundigenoordeel of UWV received: %(conclusion)s", conclusion=d.get("conclusion", ""))
         case "loonsanctie_imposed":
@@ -281,33 +332,46 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             if agrees is True:
                 return _("The werknemer's view of the re-integration recorded; the werknemer agrees with its course")
             if agrees is False:
-                return _("The werknemer's view of the re-integration recorded; the werknemer does not agree with "
-                         "its course")
+                return _(
+                    "The werknemer's view of the re-integration recorded; the werknemer does not agree with its course"
+                )
             return _("The werknemer's view of the re-integration recorded")
         case "wia_aanvraag_filed":
             cause = d.get("late_cause")
             if cause == "werkgever":
                 until = on(wachttijd_end(case)) if case is not None else "–"
-                return _("WIA-aanvraag filed late through the werkgever's doing: the wage payment runs on until "
-                         "%(day)s (BW 7:629 lid 11 sub a)", day=until)
+                return _(
+                    "WIA-aanvraag filed late through the werkgever's doing: the wage payment runs on until "
+                    "%(day)s (BW 7:629 lid 11 sub a)",
+                    day=until,
+                )
             if cause == "werknemer":
                 return _("WIA-aanvraag filed (late, through the werknemer's doing)")
             return _("WIA-aanvraag filed")
         case "wachttijd_ended_without_wia_aanvraag":
-            return _("The waiting time ended on %(day)s without a WIA-aanvraag; the case stays open and the wage "
-                     "payment runs on until the aanvraag", day=on(d.get("due")))
+            return _(
+                "The waiting time ended on %(day)s without a WIA-aanvraag; the case stays open and the wage "
+                "payment runs on until the aanvraag",
+                day=on(d.get("due")),
+            )
         case "first_sick_day_corrected":
-            return _("First sick day corrected to %(day)s: all terms calculated again. Reason: %(reason)s",
-                     day=on(d.get("first_sick_day")), reason=d.get("reason", ""))
+            return _(
+                "First sick day corrected to %(day)s: all terms calculated again. Reason: %(reason)s",
+                day=on(d.get("first_sick_day")),
+                reason=d.get("reason", ""),
+            )
         case "leave_started":
             pause = case.ruleset.pause(str(d.get("leave"))) if case is not None else None
-            return _("%(leave)s started: the illness does not count, the terms move on",
-                     leave=pause.label if pause else d.get("leave"))
+            return _(
+                "%(leave)s started: the illness does not count, the terms move on",
+                leave=pause.label if pause else d.get("leave"),
+            )
         case "leave_ended":
             return _("Leave ended: the illness counts again")
         case "case_reopened":
-            return _("Case reopened: a relapse within four weeks of the recovery was reported after the case had "
-                     "closed")
+            return _(
+                "Case reopened: a relapse within four weeks of the recovery was reported after the case had closed"
+            )
         case "case_withdrawn":
             return _("Case withdrawn: %(reason)s", reason=d.get("reason", ""))
         case "document_requested":
@@ -316,18 +380,29 @@ def describe(entry: DossierEntry, case: CaseState | None = None, trajectory: Tra
             return _("Document could not be made: %(document)s", document=_of(glossary.DOCUMENTS, d.get("document")))
         case "document_rendered":
             document = _of(glossary.DOCUMENTS, d.get("document"))
-            version = _(glossary.AUDIENCES_SHORT[str(d.get("audience"))]) if str(d.get("audience")) in \
-                glossary.AUDIENCES_SHORT else ""
+            version = (
+                _(glossary.AUDIENCES_SHORT[str(d.get("audience"))])
+                if str(d.get("audience")) in glossary.AUDIENCES_SHORT
+                else ""
+            )
             sha = (d.get("pdf") or {}).get("sha256") if isinstance(d.get("pdf"), dict) else None
             if sha:
-                return _("Document made and kept: %(document)s (%(version)s); SHA-256 of the PDF %(sha)s…",
-                         document=document, version=version, sha=sha[:16])
+                return _(
+                    "Document made and kept: %(document)s (%(version)s); SHA-256 of the PDF %(sha)s…",
+                    document=document,
+                    version=version,
+                    sha=sha[:16],
+                )
             return _("Document made and kept: %(document)s (%(version)s)", document=document, version=version)
         case "preflight":
             gap_list = d.get("gaps") or []
             if gap_list:
-                return ngettext("Dossier check week %(week)s: %(num)s gap found",
-                                "Dossier check week %(week)s: %(num)s gaps found", len(gap_list), week=d.get("week"))
+                return ngettext(
+                    "Dossier check week %(week)s: %(num)s gap found",
+                    "Dossier check week %(week)s: %(num)s gaps found",
+                    len(gap_list),
+                    week=d.get("week"),
+                )
             return _("Dossier check week %(week)s: the dossier is complete", week=d.get("week"))
     return _known_or_summary(entry)
 
@@ -346,21 +421,33 @@ def _deviation(entry: DossierEntry, case: CaseState | None, on: Any) -> str:
     step = _with_occurrence(_step(case, d.get("deadline")), d.get("occurrence"))
     reason = d.get("reason", "")
     # The deviation as the case keeps it (a later one for the same step replaces it: then the plain words).
-    dv = next((v for v in case.deviations.values() if v.action_id == entry.action_id), None) if case is not None else None
+    dv = (
+        next((v for v in case.deviations.values() if v.action_id == entry.action_id), None)
+        if case is not None
+        else None
+    )
     after_term = _(" (reason given after the term)") if dv is not None and dv.given_after_term else ""
     mark = f"{d.get('deadline')}#{d['occurrence']}" if d.get("occurrence") else str(d.get("deadline"))
     done = next((v for v in deadlines(case, entry.on) if v.mark == mark), None) if case is not None and dv else None
     if done is not None and dv is not None and done.done_on is not None and done.done_on <= dv.on:
         return _("Reason for doing %(step)s late (Reg art. 5): %(reason)s", step=step, reason=reason) + after_term
     if d.get("new_due"):
-        return _("Deviation from the term of %(step)s (Reg art. 5): %(reason)s; new due date %(day)s",
-                 step=step, reason=reason, day=on(d.get("new_due"))) + after_term
-    return _("Deviation from the term of %(step)s (Reg art. 5): %(reason)s; the step lapses",
-             step=step, reason=reason) + after_term
+        return (
+            _(
+                "Deviation from the term of %(step)s (Reg art. 5): %(reason)s; new due date %(day)s",
+                step=step,
+                reason=reason,
+                day=on(d.get("new_due")),
+            )
+            + after_term
+        )
+    return (
+        _("Deviation from the term of %(step)s (Reg art. 5): %(reason)s; the step lapses", step=step, reason=reason)
+        + after_term
+    )
 
 
-def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: TrajectoryState | None,
-                on: Any) -> str:
+def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: TrajectoryState | None, on: Any) -> str:
     """The sentence of an entry in the spoor 2 trajectory's record."""
     match kind:
         case "trajectory_started":
@@ -369,8 +456,12 @@ def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: T
             h = d.get("belastbaarheid_hours_per_day")
             document, reference = _document(trajectory, d.get("document")), d.get("reference", "–")
             if h:
-                return _("Document received: %(document)s (%(reference)s); belastbaarheid %(hours)s hours a day",
-                         document=document, reference=reference, hours=hours(h))
+                return _(
+                    "Document received: %(document)s (%(reference)s); belastbaarheid %(hours)s hours a day",
+                    document=document,
+                    reference=reference,
+                    hours=hours(h),
+                )
             return _("Document received: %(document)s (%(reference)s)", document=document, reference=reference)
         case "intake_held":
             return _("Intake held with re-integratiecoach %(coach)s", coach=d.get("coach_id", "–"))
@@ -381,8 +472,11 @@ def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: T
                 return _("The werkgever approves the whole trajectory")
             return _("The werkgever approves phase %(phase)s", phase=d.get("phase"))
         case "coach_replaced":
-            return _("Another re-integratiecoach: %(coach)s (%(reason)s)", coach=d.get("coach_id"),
-                     reason=d.get("reason", ""))
+            return _(
+                "Another re-integratiecoach: %(coach)s (%(reason)s)",
+                coach=d.get("coach_id"),
+                reason=d.get("reason", ""),
+            )
         case "haalbaarheidstoets_decided":
             if d.get("decision") == "no_go":
                 return _("Haalbaarheidstoets: no-go; the trajectory ends")
@@ -391,8 +485,11 @@ def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: T
             number = d.get("phase")
             if trajectory is not None and isinstance(number, int):
                 try:
-                    return _("Phase %(phase)s started (%(label)s)", phase=number,
-                             label=trajectory.rules.phase_rule(number).label)
+                    return _(
+                        "Phase %(phase)s started (%(label)s)",
+                        phase=number,
+                        label=trajectory.rules.phase_rule(number).label,
+                    )
                 except KeyError:
                     pass
             return _("Phase %(phase)s started", phase=number)
@@ -404,13 +501,18 @@ def _trajectory(entry: DossierEntry, kind: str, d: dict[str, Any], trajectory: T
         case "service_requested":
             return _("Additional service requested: %(service)s", service=d.get("service", ""))
         case "service_approved":
-            return _("The werkgever approves the additional service: %(service)s",
-                     service=_service(trajectory, d.get("request_id")))
+            return _(
+                "The werkgever approves the additional service: %(service)s",
+                service=_service(trajectory, d.get("request_id")),
+            )
         case "service_started":
             return _("Additional service started: %(service)s", service=_service(trajectory, d.get("request_id")))
         case "phase_paused":
-            return _("Phase paused because of %(reason)s, with the bedrijfsarts's consent (%(day)s)",
-                     reason=_of(glossary.PAUSE_REASONS, d.get("reason")), day=on(d.get("bedrijfsarts_consent_on")))
+            return _(
+                "Phase paused because of %(reason)s, with the bedrijfsarts's consent (%(day)s)",
+                reason=_of(glossary.PAUSE_REASONS, d.get("reason")),
+                day=on(d.get("bedrijfsarts_consent_on")),
+            )
         case "phase_resumed":
             return _("Phase resumed")
         case "outcome_recorded":

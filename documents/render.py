@@ -106,9 +106,17 @@ def _note(entry: DossierEntry, audience: Audience) -> str | None:
     return note
 
 
-def _rows(entries: list[DossierEntry], case: CaseState, trajectory: TrajectoryState | None, audience: Audience, *,
-          start: date | None = None, end: date, kinds: frozenset[str] | None = None,
-          seen: dict[int, Observation] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    entries: list[DossierEntry],
+    case: CaseState,
+    trajectory: TrajectoryState | None,
+    audience: Audience,
+    *,
+    start: date | None = None,
+    end: date,
+    kinds: frozenset[str] | None = None,
+    seen: dict[int, Observation] | None = None,
+) -> list[dict[str, Any]]:
     """The printed record; `seen` (for the case's own dossier) says how each overdue observation stands now."""
     rows = []
     for e in sorted(entries, key=lambda e: (e.on, e.seq)):
@@ -117,8 +125,16 @@ def _rows(entries: list[DossierEntry], case: CaseState, trajectory: TrajectorySt
         if kinds is not None and e.kind not in kinds:
             continue
         superseded = seen is not None and e.seq in seen and seen[e.seq].state is ObservationState.SUPERSEDED
-        rows.append({"on": e.on, "who": actor_label(e.actor), "what": describe(e, case, trajectory, seen, date_style="short"),
-                     "note": _note(e, audience), "system": e.actor.role is Role.SYSTEEM, "superseded": superseded})
+        rows.append(
+            {
+                "on": e.on,
+                "who": actor_label(e.actor),
+                "what": describe(e, case, trajectory, seen, date_style="short"),
+                "note": _note(e, audience),
+                "system": e.actor.role is Role.SYSTEEM,
+                "superseded": superseded,
+            }
+        )
     return rows
 
 
@@ -158,18 +174,35 @@ def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
         deviation = None
         if v.deviation is not None:
             moved = v.deviation.new_due
-            deviation = v.deviation.reason + (f" — nieuwe uiterste datum {fmt_date(moved)}" if moved else
-                                              " — stap vervalt" if v.status is not DeadlineStatus.DONE else "")
+            deviation = v.deviation.reason + (
+                f" — nieuwe uiterste datum {fmt_date(moved)}"
+                if moved
+                else " — stap vervalt"
+                if v.status is not DeadlineStatus.DONE
+                else ""
+            )
             if v.deviation.given_after_term:
                 deviation += f" (reden gegeven op {fmt_date(v.deviation.on)}, na de termijn)"
         elif v.waived_because:
             reason = v.waived_because.removeprefix("AD-onderzoek: ")
-            deviation = (f"niet nodig: AD-onderzoek concludeert {_of(glossary.AD_CONCLUSIONS, reason)}"
-                         if reason in glossary.AD_CONCLUSIONS else v.waived_because)
+            deviation = (
+                f"niet nodig: AD-onderzoek concludeert {_of(glossary.AD_CONCLUSIONS, reason)}"
+                if reason in glossary.AD_CONCLUSIONS
+                else v.waived_because
+            )
         if v.status is DeadlineStatus.OPEN and not v.tracked:
             status = "nog niet bereikt"
-        rows.append({"label": v.label + (f" ({v.occurrence})" if v.occurrence else ""), "due": v.due, "done_on": v.done_on,
-                     "status": status, "problem": problem, "tracked": v.tracked, "deviation": deviation})
+        rows.append(
+            {
+                "label": v.label + (f" ({v.occurrence})" if v.occurrence else ""),
+                "due": v.due,
+                "done_on": v.done_on,
+                "status": status,
+                "problem": problem,
+                "tracked": v.tracked,
+                "deviation": deviation,
+            }
+        )
     return rows
 
 
@@ -190,9 +223,15 @@ def _common(order: DocumentOrder, case: CaseState) -> dict[str, Any]:
     as_of = order.as_of
     stage = stage_on(case, as_of)
     return {
-        "title": _of(glossary.DOCUMENT_TITLES, order.kind), "kind": order.kind.value, "case": case, "as_of": as_of,
-        "audience_label": _of(glossary.AUDIENCES, order.audience), "medical": order.audience.medical_notes,
-        "week": case.clock.week_of_date(as_of), "stage": _(glossary.stage_label(stage)), "period": None,
+        "title": _of(glossary.DOCUMENT_TITLES, order.kind),
+        "kind": order.kind.value,
+        "case": case,
+        "as_of": as_of,
+        "audience_label": _of(glossary.AUDIENCES, order.audience),
+        "medical": order.audience.medical_notes,
+        "week": case.clock.week_of_date(as_of),
+        "stage": _(glossary.stage_label(stage)),
+        "period": None,
     }
 
 
@@ -209,8 +248,14 @@ def _documents(trajectory: TrajectoryState, as_of: date) -> list[dict[str, Any]]
         rec = trajectory.documents.get(rule.key)
         if rec is not None and rec.on > as_of:
             rec = None
-        rows.append({"label": rule.label, "on": rec.on if rec else None, "reference": rec.reference if rec else None,
-                     "hours": rec.belastbaarheid_hours_per_day if rec else None})
+        rows.append(
+            {
+                "label": rule.label,
+                "on": rec.on if rec else None,
+                "reference": rec.reference if rec else None,
+                "hours": rec.belastbaarheid_hours_per_day if rec else None,
+            }
+        )
     return rows
 
 
@@ -225,30 +270,48 @@ def _intake(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState |
     as_of = order.as_of
     intake = _entry(trajectory.record, "intake_held", as_of)
     due = s2.intake_due_on(trajectory)
-    complete = trajectory.documents_complete_on if trajectory.documents_complete_on and trajectory.documents_complete_on <= as_of else None
+    complete = (
+        trajectory.documents_complete_on
+        if trajectory.documents_complete_on and trajectory.documents_complete_on <= as_of
+        else None
+    )
     proposal = trajectory.proposal_on if trajectory.proposal_on and trajectory.proposal_on <= as_of else None
     approval = (_entry(trajectory.record, "purchase_approved", as_of) or _NO).on
     decided = trajectory.haalbaarheid if trajectory.haalbaarheid and trajectory.haalbaarheid.on <= as_of else None
     first_phase = trajectory.rules.phase_rule(1).label if trajectory.rules.phase else ""
     next_steps = [
         {"what": "Intakeverslag naar de werknemer en de werkgever", "status": f"met dit verslag ({fmt_date(as_of)})"},
-        {"what": "Voorstel voor het traject aan de werkgever (per e-mail)",
-         "status": f"verstuurd op {fmt_date(proposal)}" if proposal else "volgt na de intake"},
-        {"what": "Akkoord van de werkgever op het voorstel (heel traject of per fase)",
-         "status": f"gegeven op {fmt_date(approval)}" if approval else "nog niet gegeven"},
-        {"what": "Haalbaarheidstoets: go of no-go; bij go een zoekprofiel en een passende re-integratiecoach",
-         "status": f"besloten op {fmt_date(decided.on)}: {'no-go' if decided.decision == 'no_go' else 'go'}" if decided else "na het akkoord"},
+        {
+            "what": "Voorstel voor het traject aan de werkgever (per e-mail)",
+            "status": f"verstuurd op {fmt_date(proposal)}" if proposal else "volgt na de intake",
+        },
+        {
+            "what": "Akkoord van de werkgever op het voorstel (heel traject of per fase)",
+            "status": f"gegeven op {fmt_date(approval)}" if approval else "nog niet gegeven",
+        },
+        {
+            "what": "Haalbaarheidstoets: go of no-go; bij go een zoekprofiel en een passende re-integratiecoach",
+            "status": f"besloten op {fmt_date(decided.on)}: {'no-go' if decided.decision == 'no_go' else 'go'}"
+            if decided
+            else "na het akkoord",
+        },
         {"what": f"Bij go: start van fase 1 — {first_phase}", "status": "na de haalbaarheidstoets"},
     ]
     return {
-        "started_on": trajectory.started_on, "started_by": case.spoor2_started_by,
-        "documents": _documents(trajectory, as_of), "complete_on": complete, "intake_due": due if complete else None,
-        "intake_on": intake.on if intake else None, "intake_late": bool(intake and due and intake.on > due),
+        "started_on": trajectory.started_on,
+        "started_by": case.spoor2_started_by,
+        "documents": _documents(trajectory, as_of),
+        "complete_on": complete,
+        "intake_due": due if complete else None,
+        "intake_on": intake.on if intake else None,
+        "intake_late": bool(intake and due and intake.on > due),
         "coach_id": intake.details.get("coach_id") if intake else trajectory.coach_id,
         "intake_note": _note(intake, order.audience) if intake else None,
         "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
-        "ad_reference": case.ad_report_reference, "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
-        "hours": _belastbaarheid(trajectory, as_of), "next_steps": next_steps,
+        "ad_reference": case.ad_report_reference,
+        "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
+        "hours": _belastbaarheid(trajectory, as_of),
+        "next_steps": next_steps,
         "record": _rows(trajectory.record, case, trajectory, order.audience, end=as_of),
         "intake_within_days": trajectory.rules.intake_within_days,
     }
@@ -267,38 +330,88 @@ def _progress(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         phase = _phase_at(trajectory, e.on)
         label = describe(e, case, trajectory, date_style="short")
         counts[label] = counts.get(label, 0) + 1
-        activities.append({"on": e.on, "what": label, "phase": phase.number if phase else None,
-                           "who": actor_label(e.actor), "note": _note(e, order.audience)})
-    events = _rows([e for e in trajectory.record if e.kind != "activity_recorded"], case, trajectory, order.audience,
-                   start=start, end=end)
+        activities.append(
+            {
+                "on": e.on,
+                "what": label,
+                "phase": phase.number if phase else None,
+                "who": actor_label(e.actor),
+                "note": _note(e, order.audience),
+            }
+        )
+    events = _rows(
+        [e for e in trajectory.record if e.kind != "activity_recorded"],
+        case,
+        trajectory,
+        order.audience,
+        start=start,
+        end=end,
+    )
     phases = []
     for p in trajectory.phases:
         if p.started_on > end or (p.completed_on is not None and p.completed_on < start):
             continue
         rule = trajectory.rules.phase_rule(p.number)
         until = min(p.completed_on, end) if p.completed_on else end
-        paused = sum(((min(x.resumed_on or end, until) - x.on).days for x in trajectory.pauses
-                      if p.started_on <= x.on <= until), 0)
+        paused = sum(
+            ((min(x.resumed_on or end, until) - x.on).days for x in trajectory.pauses if p.started_on <= x.on <= until),
+            0,
+        )
         active = max(0, (until - p.started_on).days + 1 - paused)
-        held = [a for a in trajectory.activities if a.phase == p.number and a.activity is ActivityKind.CONVERSATION and a.on <= end]
-        phases.append({"number": p.number, "label": rule.label, "started_on": p.started_on,
-                       "completed_on": p.completed_on if p.completed_on and p.completed_on <= end else None,
-                       "ends_on": p.ends_on(rule), "held": len(held),
-                       "held_in_period": sum(1 for a in held if a.on >= start),
-                       "expected": rule.expected_conversations(active)})
-    pauses = [{"on": x.on, "reason": {"illness": "ziekte", "rehabilitation": "revalidatie"}.get(x.reason, x.reason),
-               "consent_on": x.consent_on, "resumed_on": x.resumed_on if x.resumed_on and x.resumed_on <= end else None}
-              for x in trajectory.pauses if x.on <= end and (x.resumed_on is None or x.resumed_on >= start)]
-    services = [{"service": s.service, "requested_on": s.requested_on,
-                 "approved_on": s.approved_on if s.approved_on and s.approved_on <= end else None,
-                 "started_on": s.started_on if s.started_on and s.started_on <= end else None}
-                for s in trajectory.services if s.requested_on <= end]
+        held = [
+            a
+            for a in trajectory.activities
+            if a.phase == p.number and a.activity is ActivityKind.CONVERSATION and a.on <= end
+        ]
+        phases.append(
+            {
+                "number": p.number,
+                "label": rule.label,
+                "started_on": p.started_on,
+                "completed_on": p.completed_on if p.completed_on and p.completed_on <= end else None,
+                "ends_on": p.ends_on(rule),
+                "held": len(held),
+                "held_in_period": sum(1 for a in held if a.on >= start),
+                "expected": rule.expected_conversations(active),
+            }
+        )
+    pauses = [
+        {
+            "on": x.on,
+            "reason": {"illness": "ziekte", "rehabilitation": "revalidatie"}.get(x.reason, x.reason),
+            "consent_on": x.consent_on,
+            "resumed_on": x.resumed_on if x.resumed_on and x.resumed_on <= end else None,
+        }
+        for x in trajectory.pauses
+        if x.on <= end and (x.resumed_on is None or x.resumed_on >= start)
+    ]
+    services = [
+        {
+            "service": s.service,
+            "requested_on": s.requested_on,
+            "approved_on": s.approved_on if s.approved_on and s.approved_on <= end else None,
+            "started_on": s.started_on if s.started_on and s.started_on <= end else None,
+        }
+        for s in trajectory.services
+        if s.requested_on <= end
+    ]
     return {
-        "period": (start, end), "start": start, "end": end, "started_on": trajectory.started_on,
-        "coach_id": _coach_at(trajectory, end), "status": _status_at(trajectory, end),
-        "zoekprofiel": trajectory.haalbaarheid.zoekprofiel if trajectory.haalbaarheid and trajectory.haalbaarheid.on <= end else None,
-        "phases": phases, "activities": activities, "counts": sorted(counts.items()), "events": events,
-        "pauses": pauses, "services": services, "outlook": _outlook(case, trajectory, end),
+        "period": (start, end),
+        "start": start,
+        "end": end,
+        "started_on": trajectory.started_on,
+        "coach_id": _coach_at(trajectory, end),
+        "status": _status_at(trajectory, end),
+        "zoekprofiel": trajectory.haalbaarheid.zoekprofiel
+        if trajectory.haalbaarheid and trajectory.haalbaarheid.on <= end
+        else None,
+        "phases": phases,
+        "activities": activities,
+        "counts": sorted(counts.items()),
+        "events": events,
+        "pauses": pauses,
+        "services": services,
+        "outlook": _outlook(case, trajectory, end),
     }
 
 
@@ -307,7 +420,9 @@ def _coach_at(trajectory: TrajectoryState, day: date) -> str | None:
     for e in sorted(trajectory.record, key=lambda e: (e.on, e.seq)):
         if e.on > day:
             break
-        if e.kind in ("intake_held", "coach_replaced") or (e.kind == "haalbaarheidstoets_decided" and e.details.get("coach_id")):
+        if e.kind in ("intake_held", "coach_replaced") or (
+            e.kind == "haalbaarheidstoets_decided" and e.details.get("coach_id")
+        ):
             coach = e.details.get("coach_id") or coach
     return coach
 
@@ -322,8 +437,11 @@ def _status_at(trajectory: TrajectoryState, day: date) -> str:
         return f"fase {phase.number} loopt"
     started = [p for p in trajectory.phases if p.started_on <= day]
     if started:
-        return ("alle fasen afgerond" if started[-1].number >= trajectory.rules.last_phase
-                else f"fase {started[-1].number} afgerond; wacht op fase {started[-1].number + 1}")
+        return (
+            "alle fasen afgerond"
+            if started[-1].number >= trajectory.rules.last_phase
+            else f"fase {started[-1].number} afgerond; wacht op fase {started[-1].number + 1}"
+        )
     return "voor de eerste fase"
 
 
@@ -331,22 +449,40 @@ def _outlook(case: CaseState, trajectory: TrajectoryState, end: date) -> list[di
     """What is expected after the period: from the rules and what the trajectory holds as of its last day."""
     items: list[dict[str, Any]] = []
     if trajectory.ended_on is not None and trajectory.ended_on <= end:
-        items.append({"what": "Het traject is beëindigd; het verslag gaat mee met de WIA-aanvraag", "by": trajectory.ended_on})
+        items.append(
+            {"what": "Het traject is beëindigd; het verslag gaat mee met de WIA-aanvraag", "by": trajectory.ended_on}
+        )
     else:
         phase = _phase_at(trajectory, end)
         if phase is not None and (phase.completed_on is None or phase.completed_on > end):
             rule = trajectory.rules.phase_rule(phase.number)
-            convs = sorted(a.on for a in trajectory.activities
-                           if a.phase == phase.number and a.activity is ActivityKind.CONVERSATION and a.on <= end)
+            convs = sorted(
+                a.on
+                for a in trajectory.activities
+                if a.phase == phase.number and a.activity is ActivityKind.CONVERSATION and a.on <= end
+            )
             last = convs[-1] if convs else phase.started_on
-            items.append({"what": f"Volgend gesprek met de re-integratiecoach (fase {phase.number}: "
-                                  f"om de {rule.gap_after(len(convs))} dagen)", "by": last + timedelta(days=rule.gap_after(len(convs)))})
+            items.append(
+                {
+                    "what": f"Volgend gesprek met de re-integratiecoach (fase {phase.number}: "
+                    f"om de {rule.gap_after(len(convs))} dagen)",
+                    "by": last + timedelta(days=rule.gap_after(len(convs))),
+                }
+            )
             items.append({"what": f"Einde van fase {phase.number} ({rule.label})", "by": phase.ends_on(rule)})
             if phase.number < trajectory.rules.last_phase:
                 approved = trajectory.phase_approved(phase.number + 1)
-                items.append({"what": f"Fase {phase.number + 1}: " + ("akkoord van de werkgever is gegeven" if approved
-                                                                       else "akkoord van de werkgever nodig voor de start"),
-                              "by": None})
+                items.append(
+                    {
+                        "what": f"Fase {phase.number + 1}: "
+                        + (
+                            "akkoord van de werkgever is gegeven"
+                            if approved
+                            else "akkoord van de werkgever nodig voor de start"
+                        ),
+                        "by": None,
+                    }
+                )
         else:
             items.append({"what": "Start van de volgende fase, met akkoord van de werkgever", "by": None})
         widen = trajectory.started_on + timedelta(weeks=trajectory.rules.widen_search_after_weeks)
@@ -354,9 +490,15 @@ def _outlook(case: CaseState, trajectory: TrajectoryState, end: date) -> list[di
             items.append({"what": "Het zoekprofiel omvat vanaf dan ook werk onder het eigen niveau", "by": widen})
         meetings = [a.on for a in trajectory.activities if a.activity is ActivityKind.PROGRESS_MEETING and a.on <= end]
         if meetings:
-            items.append({"what": "Voortgangsgesprek werkgever en werknemer (elke zes weken)",
-                          "by": max(meetings) + timedelta(weeks=6)})
-        items.append({"what": "Volgende voortgangsrapportage", "by": add_months(end + timedelta(days=1), 1) - timedelta(days=1)})
+            items.append(
+                {
+                    "what": "Voortgangsgesprek werkgever en werknemer (elke zes weken)",
+                    "by": max(meetings) + timedelta(weeks=6),
+                }
+            )
+        items.append(
+            {"what": "Volgende voortgangsrapportage", "by": add_months(end + timedelta(days=1), 1) - timedelta(days=1)}
+        )
     # Statutory steps still ahead on the period's last day (a report made later may find them done since).
     evaluation = False
     for v in deadlines(case, end):
@@ -371,7 +513,9 @@ def _outlook(case: CaseState, trajectory: TrajectoryState, end: date) -> list[di
     return sorted(items, key=lambda i: (i["by"] is None, i["by"] or date.max))
 
 
-def _haalbaarheid(case: CaseState, trajectory: TrajectoryState | None, as_of: date) -> tuple[s2.HaalbaarheidRecord, DossierEntry | None]:
+def _haalbaarheid(
+    case: CaseState, trajectory: TrajectoryState | None, as_of: date
+) -> tuple[s2.HaalbaarheidRecord, DossierEntry | None]:
     if trajectory is not None and trajectory.haalbaarheid is not None:
         entry = _entry(trajectory.record, "haalbaarheidstoets_decided", date.max)
         return trajectory.haalbaarheid, entry
@@ -379,8 +523,13 @@ def _haalbaarheid(case: CaseState, trajectory: TrajectoryState | None, as_of: da
     if entry is None:
         raise RenderError("no haalbaarheidstoets is on record")
     d = entry.details
-    return s2.HaalbaarheidRecord(decision=d["decision"], on=entry.on, grounds=s2.Grounds(**d["grounds"]),
-                                 zoekprofiel=d.get("zoekprofiel"), report_reference=d.get("report_reference")), entry
+    return s2.HaalbaarheidRecord(
+        decision=d["decision"],
+        on=entry.on,
+        grounds=s2.Grounds(**d["grounds"]),
+        zoekprofiel=d.get("zoekprofiel"),
+        report_reference=d.get("report_reference"),
+    ), entry
 
 
 def _no_go(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None) -> dict[str, Any]:
@@ -392,24 +541,33 @@ def _no_go(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | 
     views = {v.key: v for v in deadlines(case, as_of) if v.occurrence is None}
     intake = _entry(trajectory.record, "intake_held", as_of) if trajectory is not None else None
     return {
-        "decided_on": record.on, "reference": record.report_reference, "decided_by": entry.actor if entry else None,
+        "decided_on": record.on,
+        "reference": record.report_reference,
+        "decided_by": entry.actor if entry else None,
         "note": _note(entry, order.audience) if entry else None,
-        "grounds": [{"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": grounds[k]} for k in glossary.HAALBAARHEID_GROUNDS],
+        "grounds": [
+            {"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": grounds[k]} for k in glossary.HAALBAARHEID_GROUNDS
+        ],
         "started_on": trajectory.started_on if trajectory else case.spoor2_started_on,
-        "intake_on": intake.on if intake else None, "coach_id": (intake.details.get("coach_id") if intake else None),
+        "intake_on": intake.on if intake else None,
+        "coach_id": (intake.details.get("coach_id") if intake else None),
         "documents": _documents(trajectory, as_of) if trajectory is not None else [],
         "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
-        "ad_reference": case.ad_report_reference, "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
+        "ad_reference": case.ad_report_reference,
+        "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "hours": _belastbaarheid(trajectory, as_of),
         "riv_due": views["reintegratieverslag"].due if "reintegratieverslag" in views else None,
         "wia_due": views["wia_aanvraag"].due if "wia_aanvraag" in views else None,
         "end_due": wachttijd_end(case),
-        "record": _rows(trajectory.record, case, trajectory, order.audience, end=as_of) if trajectory is not None else [],
+        "record": _rows(trajectory.record, case, trajectory, order.audience, end=as_of)
+        if trajectory is not None
+        else [],
     }
 
 
-def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None,
-              preflight: PreflightRules | None) -> dict[str, Any]:
+def _overview(
+    order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, preflight: PreflightRules | None
+) -> dict[str, Any]:
     as_of = order.as_of
     views = deadlines(case, as_of)
     rules = preflight or (case.dossier_rules.preflight if case.dossier_rules is not None else None)
@@ -423,27 +581,35 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
         "probleemanalyse": pa.on if pa else None,
         "pa_hours": pa.details.get("belastbaarheid_hours_per_day") if pa else None,
         "pa_note": _note(pa, order.audience) if pa else None,
-        "pva": pva.on if pva else None, "casemanager": pva.details.get("casemanager_id") if pva else None,
+        "pva": pva.on if pva else None,
+        "casemanager": pva.details.get("casemanager_id") if pva else None,
         "pva_employer_view": pva.details.get("employer_view") if pva else None,
         "pva_employee_view": pva.details.get("employee_view") if pva else None,
         "evaluations": [e.on for e in case.evaluations if e.on <= as_of],
         "eje": eje.on if eje else None,
         "eje_employer_view": eje.details.get("employer_view") if eje else None,
         "eje_employee_view": eje.details.get("employee_view") if eje else None,
-        "ad_started": case.ad_started_on, "ad_conversations": [(c.on, _of(glossary.AD_CONVERSATIONS, c.party)) for c in case.ad_conversations],
+        "ad_started": case.ad_started_on,
+        "ad_conversations": [(c.on, _of(glossary.AD_CONVERSATIONS, c.party)) for c in case.ad_conversations],
         "ad_concluded": (_entry(dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
         "ad_reference": case.ad_report_reference,
         "partial": case.partial_recovery,
-        "oordelen": [{"on": e.on, "hours": e.details.get("belastbaarheid_hours_per_day"), "note": _note(e, order.audience)}
-                     for e in oordelen],
+        "oordelen": [
+            {"on": e.on, "hours": e.details.get("belastbaarheid_hours_per_day"), "note": _note(e, order.audience)}
+            for e in oordelen
+        ],
     }
     spoor2: dict[str, Any] | None = None
     if case.spoor2_started_on is not None or trajectory is not None:
-        spoor2 = {"started_on": case.spoor2_started_on or (trajectory.started_on if trajectory else None),
-                  "started_by": case.spoor2_started_by, "ended_on": case.spoor2_ended_on,
-                  "result": _of(glossary.SPOOR2_OUTCOMES, case.spoor2_result) if case.spoor2_result else None,
-                  "consent_on": case.spoor2_consent_on, "trajectory": None}
+        spoor2 = {
+            "started_on": case.spoor2_started_on or (trajectory.started_on if trajectory else None),
+            "started_by": case.spoor2_started_by,
+            "ended_on": case.spoor2_ended_on,
+            "result": _of(glossary.SPOOR2_OUTCOMES, case.spoor2_result) if case.spoor2_result else None,
+            "consent_on": case.spoor2_consent_on,
+            "trajectory": None,
+        }
         if trajectory is not None:
             t = trajectory
             intake = _entry(t.record, "intake_held", as_of)
@@ -453,37 +619,84 @@ def _overview(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState
                     label = _of(glossary.ACTIVITIES, a.activity)
                     activity_counts[label] = activity_counts.get(label, 0) + 1
             spoor2["trajectory"] = {
-                "documents_complete_on": t.documents_complete_on, "intake_on": intake.on if intake else None,
-                "coach_id": _coach_at(t, as_of), "proposal_on": t.proposal_on,
-                "approved": t.whole_trajectory_approved_on, "approved_phases": t.approved_phases,
-                "haalbaarheid": t.haalbaarheid, "grounds": [{"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": v}
-                                                             for k, v in t.haalbaarheid.grounds.model_dump().items()] if t.haalbaarheid else [],
-                "phases": _progress(order.model_copy(update={"period_start": t.started_on, "period_end": as_of}), case, t)["phases"],
+                "documents_complete_on": t.documents_complete_on,
+                "intake_on": intake.on if intake else None,
+                "coach_id": _coach_at(t, as_of),
+                "proposal_on": t.proposal_on,
+                "approved": t.whole_trajectory_approved_on,
+                "approved_phases": t.approved_phases,
+                "haalbaarheid": t.haalbaarheid,
+                "grounds": [
+                    {"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": v}
+                    for k, v in t.haalbaarheid.grounds.model_dump().items()
+                ]
+                if t.haalbaarheid
+                else [],
+                "phases": _progress(
+                    order.model_copy(update={"period_start": t.started_on, "period_end": as_of}), case, t
+                )["phases"],
                 "activity_counts": sorted(activity_counts.items()),
-                "pauses": [p for p in t.pauses if p.on <= as_of], "services": [s for s in t.services if s.requested_on <= as_of],
-                "search_widened_on": t.search_widened_on if t.search_widened_on and t.search_widened_on <= as_of else None,
-                "outcome": _of(glossary.SPOOR2_OUTCOMES, t.outcome) if t.outcome and t.ended_on and t.ended_on <= as_of else None,
+                "pauses": [p for p in t.pauses if p.on <= as_of],
+                "services": [s for s in t.services if s.requested_on <= as_of],
+                "search_widened_on": t.search_widened_on
+                if t.search_widened_on and t.search_widened_on <= as_of
+                else None,
+                "outcome": _of(glossary.SPOOR2_OUTCOMES, t.outcome)
+                if t.outcome and t.ended_on and t.ended_on <= as_of
+                else None,
                 "ended_on": t.ended_on if t.ended_on and t.ended_on <= as_of else None,
                 "record": _rows(t.record, case, t, order.audience, end=as_of),
             }
-    escalations = _rows(dossier, case, trajectory, order.audience, end=as_of, kinds=glossary.kinds_in(Category.ESCALATION))
+    escalations = _rows(
+        dossier, case, trajectory, order.audience, end=as_of, kinds=glossary.kinds_in(Category.ESCALATION)
+    )
     measures_taken = [e for e in dossier if e.kind == "measure_taken" and e.on <= as_of]
-    deviations = [{"label": _label(case, mark.split("#")[0]) + (f" ({mark.split('#')[1]})" if "#" in mark else ""),
-                   "reason": dv.reason, "on": dv.on, "new_due": dv.new_due} for mark, dv in case.deviations.items() if dv.on <= as_of]
-    gap_rows = None if found is None else [
-        {"label": g.label + (f" ({g.occurrence})" if g.occurrence else ""), "kind": _of(glossary.GAP_KINDS, g.kind),
-         "risk": _of(glossary.RISKS, g.risk), "due": g.due, "done_on": g.done_on, "detail": g.detail} for g in found]
+    deviations = [
+        {
+            "label": _label(case, mark.split("#")[0]) + (f" ({mark.split('#')[1]})" if "#" in mark else ""),
+            "reason": dv.reason,
+            "on": dv.on,
+            "new_due": dv.new_due,
+        }
+        for mark, dv in case.deviations.items()
+        if dv.on <= as_of
+    ]
+    gap_rows = (
+        None
+        if found is None
+        else [
+            {
+                "label": g.label + (f" ({g.occurrence})" if g.occurrence else ""),
+                "kind": _of(glossary.GAP_KINDS, g.kind),
+                "risk": _of(glossary.RISKS, g.risk),
+                "due": g.due,
+                "done_on": g.done_on,
+                "detail": g.detail,
+            }
+            for g in found
+        ]
+    )
     first_check = min((c.week for c in rules.check), default=None) if rules is not None else None
     return {
         "complete_for_riv": first_check is not None and case.clock.week_of_date(as_of) > first_check,
-        "deadline_rows": _deadline_rows(views), "deviations": deviations, "gaps": gap_rows,
+        "deadline_rows": _deadline_rows(views),
+        "deviations": deviations,
+        "gaps": gap_rows,
         "loonsanctie_risks": sum(1 for g in found or [] if g.risk is Risk.LOONSANCTIE),
-        "toets": toets(case, as_of, rules) if rules is not None else None, "toets_labels": {k: _(v) for k, v in glossary.TOETS_STEPS.items()},
-        "spoor1": spoor1, "spoor2": spoor2, "escalations": escalations,
-        "measures_taken": [{"on": e.on, "label": _measure_label(case, e.details.get("measure"))} for e in measures_taken],
-        "loonsanctie": case.loonsanctie, "deskundigenoordelen": [d for d in case.deskundigenoordelen if d.requested_on <= as_of],
-        "extension_weeks": case.voluntary_extension_weeks, "wachttijd_end": wachttijd_end(case),
-        "outcome": _of(glossary.OUTCOMES, case.outcome) if case.outcome else None, "closed_on": case.closed_on,
+        "toets": toets(case, as_of, rules) if rules is not None else None,
+        "toets_labels": {k: _(v) for k, v in glossary.TOETS_STEPS.items()},
+        "spoor1": spoor1,
+        "spoor2": spoor2,
+        "escalations": escalations,
+        "measures_taken": [
+            {"on": e.on, "label": _measure_label(case, e.details.get("measure"))} for e in measures_taken
+        ],
+        "loonsanctie": case.loonsanctie,
+        "deskundigenoordelen": [d for d in case.deskundigenoordelen if d.requested_on <= as_of],
+        "extension_weeks": case.voluntary_extension_weeks,
+        "wachttijd_end": wachttijd_end(case),
+        "outcome": _of(glossary.OUTCOMES, case.outcome) if case.outcome else None,
+        "closed_on": case.closed_on,
         "timeline": timeline_data_uri(case, trajectory, as_of),
         "dossier": _rows(dossier, case, trajectory, order.audience, end=as_of, seen=observations(case, as_of)),
     }
@@ -498,7 +711,9 @@ _BUILDERS = {
 
 
 # Entries the trajectory records by itself (time passing, the case closing), not people's actions.
-_TRAJECTORY_SYSTEM = frozenset({"trajectory_started", "search_widened", "intake_late", "phase_time_up", "trajectory_ended"})
+_TRAJECTORY_SYSTEM = frozenset(
+    {"trajectory_started", "search_widened", "intake_late", "phase_time_up", "trajectory_ended"}
+)
 
 
 def trajectory_from_dossier(case: CaseState) -> TrajectoryState | None:
@@ -511,7 +726,7 @@ def trajectory_from_dossier(case: CaseState) -> TrajectoryState | None:
     starts = [n for n, e in enumerate(entries) if e.kind == "spoor2:trajectory_started"]
     if not starts or case.spoor2_rules is None:
         return None
-    entries = entries[starts[-1]:]  # a later trajectory replaces an earlier one
+    entries = entries[starts[-1] :]  # a later trajectory replaces an earlier one
     first = entries[0]
     state = s2.TrajectoryState(case_id=case.case_id, started_on=first.on, rules=case.spoor2_rules)
     try:
@@ -530,16 +745,24 @@ def trajectory_from_dossier(case: CaseState) -> TrajectoryState | None:
                     continue
                 state.log(now=e.recorded_at, on=e.on, actor=e.actor, kind=kind, summary=e.summary, details=details)
                 continue
-            action = s2.parse_spoor2_action({"kind": kind, "action_id": e.action_id, "actor": e.actor.model_dump(mode="json"),
-                                             "on": e.on.isoformat(), **details})
+            action = s2.parse_spoor2_action(
+                {
+                    "kind": kind,
+                    "action_id": e.action_id,
+                    "actor": e.actor.model_dump(mode="json"),
+                    "on": e.on.isoformat(),
+                    **details,
+                }
+            )
             s2.apply(state, action, e.on, e.recorded_at)
     except (ActionRefused, KeyError, ValueError):
         return None
     return state
 
 
-def for_audience(case: CaseState, trajectory: TrajectoryState | None,
-                 audience: Audience) -> tuple[CaseState, TrajectoryState | None]:
+def for_audience(
+    case: CaseState, trajectory: TrajectoryState | None, audience: Audience
+) -> tuple[CaseState, TrajectoryState | None]:
     """The state a version may be made from: the employer's without the bedrijfsarts's notes, the bedrijfsarts's
     with them opened (they are recorded sealed: service.medical_seal)."""
     if audience.medical_notes:
@@ -558,15 +781,21 @@ def for_audience(case: CaseState, trajectory: TrajectoryState | None,
     return case, trajectory
 
 
-def render_html(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, *,
-                preflight: PreflightRules | None = None) -> str:
+def render_html(
+    order: DocumentOrder,
+    case: CaseState,
+    trajectory: TrajectoryState | None,
+    *,
+    preflight: PreflightRules | None = None,
+) -> str:
     """The document as a self-contained HTML page (styles and the timeline inline), in Dutch."""
     with i18n.using(LANGUAGE):
         return _render_html(order, case, trajectory, preflight)
 
 
-def _render_html(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None,
-                 preflight: PreflightRules | None) -> str:
+def _render_html(
+    order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, preflight: PreflightRules | None
+) -> str:
     if trajectory is None:
         trajectory = trajectory_from_dossier(case)
     case, trajectory = for_audience(case, trajectory, order.audience)
@@ -595,11 +824,13 @@ def filename_stem(order: DocumentOrder, case: CaseState) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", raw)[:150]
 
 
-def render(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, *,
-           preflight: PreflightRules | None) -> Rendered:
+def render(
+    order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | None, *, preflight: PreflightRules | None
+) -> Rendered:
     """Render one document of a case as HTML and PDF, for the order's audience, as of its day."""
     html = render_html(order, case, trajectory, preflight=preflight)
     with i18n.using(LANGUAGE):
         title = _of(glossary.DOCUMENT_TITLES, order.kind)
-    return Rendered(title=title, filename_stem=filename_stem(order, case), html=html,
-                    pdf=html_to_pdf(html, order.as_of))
+    return Rendered(
+        title=title, filename_stem=filename_stem(order, case), html=html, pdf=html_to_pdf(html, order.as_of)
+    )

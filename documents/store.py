@@ -95,8 +95,16 @@ class LocalFolderStore:
 class S3Store:
     """Documents as objects in an S3-compatible bucket (AWS, MinIO, Ceph…), under a prefix."""
 
-    def __init__(self, bucket: str, *, prefix: str = "", endpoint_url: str | None = None, region: str | None = None,
-                 server_side_encryption: str | None = None, client=None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        server_side_encryption: str | None = None,
+        client=None,
+    ) -> None:
         import boto3  # only when configured: the local default needs no AWS libraries loaded
 
         self.bucket, self.prefix, self.sse = bucket, prefix, server_side_encryption
@@ -111,8 +119,9 @@ class S3Store:
 
         extra = {"ServerSideEncryption": self.sse} if self.sse else {}
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.prefix + check_key(key), Body=data,
-                                   ContentType=media_type, **extra)
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.prefix + check_key(key), Body=data, ContentType=media_type, **extra
+            )
         except (BotoCoreError, ClientError) as err:
             raise DocumentStoreError(f"document {key}: the bucket {self.bucket} did not take it: {err}") from err
         return _stored(key, data, media_type)
@@ -135,6 +144,11 @@ def store_from_settings(settings: Settings) -> DocumentStore:
     """The document store the settings name: the local folder, or the S3 bucket."""
     if settings.document_store == "s3":
         assert settings.s3_bucket is not None  # the settings refuse s3 without a bucket
-        return S3Store(settings.s3_bucket, prefix=settings.s3_prefix, endpoint_url=settings.s3_endpoint_url,
-                       region=settings.s3_region, server_side_encryption=settings.s3_server_side_encryption)
+        return S3Store(
+            settings.s3_bucket,
+            prefix=settings.s3_prefix,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            server_side_encryption=settings.s3_server_side_encryption,
+        )
     return LocalFolderStore(settings.documents_dir or settings.data_dir / "documents")

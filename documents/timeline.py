@@ -27,12 +27,14 @@ PHASE_COLOURS = ("#5b8fd0", "#3f73b8", "#2a5a9a", "#1c457c")
 LANES = {"steps": 4.0, "spoor1": 3.0, "ad": 2.3, "spoor2": 1.5, "escalation": 0.6}
 # The lanes' names are domain.glossary.TIMELINE_LANES, the markers' the glossary's short step names.
 
-matplotlib.rcParams.update({
-    "svg.hashsalt": "spoorwerk",  # stable ids: the same case renders the same picture
-    "svg.fonttype": "path",
-    "font.family": "DejaVu Sans",
-    "font.size": 6.5,
-})
+matplotlib.rcParams.update(
+    {
+        "svg.hashsalt": "spoorwerk",  # stable ids: the same case renders the same picture
+        "svg.fonttype": "path",
+        "font.family": "DejaVu Sans",
+        "font.size": 6.5,
+    }
+)
 
 
 def _week(case: CaseState, d: date) -> float:
@@ -95,12 +97,30 @@ def _step_markers(ax, case: CaseState, views: list[DeadlineView], as_of: date, x
                 break
 
 
-def _bar(ax, lane: str, start: float, end: float, colour: str, *, height: float = 0.38, label: str | None = None,
-         hatch: str | None = None, alpha: float = 1.0) -> None:
+def _bar(
+    ax,
+    lane: str,
+    start: float,
+    end: float,
+    colour: str,
+    *,
+    height: float = 0.38,
+    label: str | None = None,
+    hatch: str | None = None,
+    alpha: float = 1.0,
+) -> None:
     y = LANES[lane]
     width = max(end - start, 0.25)
-    ax.broken_barh([(start, width)], (y - height / 2, height), facecolors=colour, edgecolor="white" if not hatch else "#555555",
-                   linewidth=0.4, hatch=hatch, alpha=alpha, zorder=2)
+    ax.broken_barh(
+        [(start, width)],
+        (y - height / 2, height),
+        facecolors=colour,
+        edgecolor="white" if not hatch else "#555555",
+        linewidth=0.4,
+        hatch=hatch,
+        alpha=alpha,
+        zorder=2,
+    )
     if label and width >= 3.2:
         ax.text(start + width / 2, y, label, ha="center", va="center", fontsize=5.6, color="white", zorder=3)
 
@@ -142,12 +162,25 @@ def render_timeline(case: CaseState, trajectory: TrajectoryState | None, as_of: 
                 until = min(pause.resumed_on, as_of) if pause.resumed_on else as_of
                 # Under the bar, so the phase stays readable: the phase clock stood still here.
                 x0 = _week(case, pause.on)
-                ax.broken_barh([(x0, max(_week(case, until) - x0, 0.25))], (LANES["spoor2"] - 0.42, 0.16),
-                               facecolors="white", edgecolor="#555555", linewidth=0.4, hatch="////", zorder=2)
+                ax.broken_barh(
+                    [(x0, max(_week(case, until) - x0, 0.25))],
+                    (LANES["spoor2"] - 0.42, 0.16),
+                    facecolors="white",
+                    edgecolor="#555555",
+                    linewidth=0.4,
+                    hatch="////",
+                    zorder=2,
+                )
             if trajectory.haalbaarheid is not None and trajectory.haalbaarheid.on <= as_of:
                 h = trajectory.haalbaarheid
-                ax.plot(_week(case, h.on), LANES["spoor2"], marker="v" if h.decision == "no_go" else "^", markersize=5.5,
-                        color=RED if h.decision == "no_go" else GREEN, zorder=5)
+                ax.plot(
+                    _week(case, h.on),
+                    LANES["spoor2"],
+                    marker="v" if h.decision == "no_go" else "^",
+                    markersize=5.5,
+                    color=RED if h.decision == "no_go" else GREEN,
+                    zorder=5,
+                )
 
     # Escalations: the level raised, and the steps people took against a stall.
     y = LANES["escalation"]
@@ -193,16 +226,50 @@ def render_timeline(case: CaseState, trajectory: TrajectoryState | None, as_of: 
     legend = [
         Line2D([], [], marker="o", color=GREEN, linestyle="", markersize=4, label="op tijd gedaan"),
         Line2D([], [], marker="o", color=RED, linestyle="-", linewidth=1.4, markersize=4, label="te laat gedaan"),
-        Line2D([], [], marker="o", color=BLUE, linestyle="-", linewidth=1.4, markersize=4, label="later, met reden (afwijking)"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            color=BLUE,
+            linestyle="-",
+            linewidth=1.4,
+            markersize=4,
+            label="later, met reden (afwijking)",
+        ),
         Line2D([], [], marker="X", color=RED, linestyle="", markersize=5, label="niet gedaan"),
-        Line2D([], [], marker="o", markerfacecolor="white", markeredgecolor="#333333", linestyle="", markersize=4,
-               label="nog open"),
+        Line2D(
+            [],
+            [],
+            marker="o",
+            markerfacecolor="white",
+            markeredgecolor="#333333",
+            linestyle="",
+            markersize=4,
+            label="nog open",
+        ),
         Line2D([], [], marker="|", color=GREY, linestyle="", markersize=7, label="uiterste datum"),
-        Line2D([], [], marker="^", color=ESCALATION_LEVEL_COLOURS[2], linestyle="", markersize=5, label="escalatie (niveau)"),
+        Line2D(
+            [],
+            [],
+            marker="^",
+            color=ESCALATION_LEVEL_COLOURS[2],
+            linestyle="",
+            markersize=5,
+            label="escalatie (niveau)",
+        ),
         Patch(facecolor="white", edgecolor="#555555", hatch="////", label="pauze"),
     ]
-    fig.legend(handles=legend, loc="lower center", ncol=8, frameon=False, fontsize=5.4, handlelength=1.6,
-               columnspacing=1.0, handletextpad=0.4, bbox_to_anchor=(0.55, 0.0))
+    fig.legend(
+        handles=legend,
+        loc="lower center",
+        ncol=8,
+        frameon=False,
+        fontsize=5.4,
+        handlelength=1.6,
+        columnspacing=1.0,
+        handletextpad=0.4,
+        bbox_to_anchor=(0.55, 0.0),
+    )
 
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})
@@ -218,4 +285,3 @@ def timeline_data_uri(case: CaseState, trajectory: TrajectoryState | None, as_of
 def week_of(case: CaseState, d: date) -> int:
     """The week of illness a date falls in, as the reports print it."""
     return case.clock.week_of_date(d)
-

@@ -27,14 +27,21 @@ from domain.models import Role
 
 # The roles a case assigns people to; the casemanager may be several people, the others one at a time.
 ASSIGNABLE: frozenset[Role] = frozenset(
-    {Role.CASEMANAGER, Role.BEDRIJFSARTS, Role.ARBEIDSDESKUNDIGE, Role.REINTEGRATIECOACH})
-MAX_ASSIGNED: Mapping[Role, int] = {Role.CASEMANAGER: 5, Role.BEDRIJFSARTS: 1, Role.ARBEIDSDESKUNDIGE: 1,
-                                    Role.REINTEGRATIECOACH: 1}
+    {Role.CASEMANAGER, Role.BEDRIJFSARTS, Role.ARBEIDSDESKUNDIGE, Role.REINTEGRATIECOACH}
+)
+MAX_ASSIGNED: Mapping[Role, int] = {
+    Role.CASEMANAGER: 5,
+    Role.BEDRIJFSARTS: 1,
+    Role.ARBEIDSDESKUNDIGE: 1,
+    Role.REINTEGRATIECOACH: 1,
+}
 # The marker a listing matches for "nobody of this role is assigned" (search attribute `Assigned`).
 UNASSIGNED = "-"
 
 
-def assigned_ids(assigned: Mapping[Role, Sequence[str]], role: Role, *, trajectory_coach: str | None = None) -> list[str]:
+def assigned_ids(
+    assigned: Mapping[Role, Sequence[str]], role: Role, *, trajectory_coach: str | None = None
+) -> list[str]:
     """Who is assigned to a case in `role`; for the coach, also the coach its spoor 2 intake named."""
     ids = list(assigned.get(role, ()))
     if role is Role.REINTEGRATIECOACH and trajectory_coach and trajectory_coach not in ids:
@@ -42,9 +49,17 @@ def assigned_ids(assigned: Mapping[Role, Sequence[str]], role: Role, *, trajecto
     return ids
 
 
-def may_access(role: Role, person_id: str, *, caller_employer_id: str | None, caller_employer_ids: Collection[str] | None,
-               case_employer_id: str, assigned: Mapping[Role, Sequence[str]], trajectory_coach: str | None,
-               spoor2_running: bool) -> bool:
+def may_access(
+    role: Role,
+    person_id: str,
+    *,
+    caller_employer_id: str | None,
+    caller_employer_ids: Collection[str] | None,
+    case_employer_id: str,
+    assigned: Mapping[Role, Sequence[str]],
+    trajectory_coach: str | None,
+    spoor2_running: bool,
+) -> bool:
     """Whether a caller may see (and so act on) a case: the module's rule."""
     if role is Role.OPERATIONS:
         return True
@@ -64,25 +79,36 @@ def assignment_list_refusal(role: Role, ids: Sequence[str], *, field: str = "rol
     """Why a case cannot have these people assigned in `role` (the role is not assigned, too many, twice), naming
     `field`; None when it can."""
     if role not in ASSIGNABLE:
-        return ActionRefused("%(field)s: a %(role)s is not assigned to a case (assignable: %(roles)s)", field=field,
-                             role=role, roles=joined(ASSIGNABLE))
+        return ActionRefused(
+            "%(field)s: a %(role)s is not assigned to a case (assignable: %(roles)s)",
+            field=field,
+            role=role,
+            roles=joined(ASSIGNABLE),
+        )
     if len(set(ids)) != len(ids):
         return ActionRefused("%(field)s: a person is named twice", field=field)
     if len(ids) > MAX_ASSIGNED[role]:
-        return ActionRefused("%(field)s: a case has at most %(limit)s %(role)s assigned at a time", field=field,
-                             limit=MAX_ASSIGNED[role], role=role)
+        return ActionRefused(
+            "%(field)s: a case has at most %(limit)s %(role)s assigned at a time",
+            field=field,
+            limit=MAX_ASSIGNED[role],
+            role=role,
+        )
     return None
 
 
-def assignment_refusal(assigned: Mapping[Role, Sequence[str]], role: Role, person_id: str | None, *,
-                       trajectory_coach: str | None = None) -> ActionRefused | None:
+def assignment_refusal(
+    assigned: Mapping[Role, Sequence[str]], role: Role, person_id: str | None, *, trajectory_coach: str | None = None
+) -> ActionRefused | None:
     """Why the case refuses an action of this person, judged by the assignments alone; None when it does not."""
     if role not in ASSIGNABLE:
         return None
     ids = assigned_ids(assigned, role, trajectory_coach=trajectory_coach)
     if ids and person_id not in ids:
-        return ActionRefused("actor.id: this %(role)s is not assigned to the case; ask its casemanager or operations to "
-                             "assign you", role=role)
+        return ActionRefused(
+            "actor.id: this %(role)s is not assigned to the case; ask its casemanager or operations to assign you",
+            role=role,
+        )
     return None
 
 
@@ -91,8 +117,9 @@ def listing_markers(role: Role, person_id: str) -> list[str]:
     return [f"{role.value}:{person_id}", f"{role.value}:{UNASSIGNED}"]
 
 
-def attribute_values(assigned: Mapping[Role, Sequence[str]], *, trajectory_coach: str | None,
-                     spoor2_running: bool) -> list[str]:
+def attribute_values(
+    assigned: Mapping[Role, Sequence[str]], *, trajectory_coach: str | None, spoor2_running: bool
+) -> list[str]:
     """The case's `Assigned` search attribute: `role:id` per assigned person, `role:-` where the role's pool sees it
     (the same rule as `may_access`, so a listing shows what a read allows)."""
     values: list[str] = []

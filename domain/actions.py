@@ -183,8 +183,9 @@ class DeadlineDeviation(_Action):
     deadline: str
     reason: str = Field(min_length=10, max_length=2000)
     new_due: date | None = None
-    occurrence: int | None = Field(default=None, ge=1, le=100,
-                                   description="For a recurring step (evaluatie): which one; default the open one")
+    occurrence: int | None = Field(
+        default=None, ge=1, le=100, description="For a recurring step (evaluatie): which one; default the open one"
+    )
 
 
 class LeaveStarted(_Action):
@@ -267,8 +268,10 @@ class ReintegratieverslagCompleted(_Action):
 class WiaAanvraagFiled(_Action):
     kind: Literal["wia_aanvraag_filed"]
     late_cause: Literal[Role.WERKGEVER, Role.WERKNEMER] | None = Field(
-        default=None, description="Filed after its term: whose doing. The employer's extends the wage payment by the "
-                                  "delay (BW 7:629 lid 11 sub a)")
+        default=None,
+        description="Filed after its term: whose doing. The employer's extends the wage payment by the "
+        "delay (BW 7:629 lid 11 sub a)",
+    )
 
 
 class CaseWithdrawn(_Action):
@@ -352,7 +355,9 @@ class DocumentRequested(_Action):
     kind: Literal["document_requested"]
     document: DocumentKind
     audience: Audience = Field(default=Audience.WERKGEVER, description="werkgever: without medical notes")
-    period_start: date | None = Field(default=None, description="voortgangsrapportage: first day (default a month back)")
+    period_start: date | None = Field(
+        default=None, description="voortgangsrapportage: first day (default a month back)"
+    )
     period_end: date | None = Field(default=None, description="voortgangsrapportage: last day (default `on`)")
 
 
@@ -361,11 +366,16 @@ class EmployeeDetailsCorrected(_Action):
     keys the case is found by are made anew by the operations edge."""
 
     kind: Literal["employee_details_corrected"]
-    surname: str = Field(min_length=1, max_length=NAME_MAX_CHARS, description="Achternaam, with any prefix (\"de Vries\")")
+    surname: str = Field(
+        min_length=1, max_length=NAME_MAX_CHARS, description='Achternaam, with any prefix ("de Vries")'
+    )
     given_names: str | None = Field(default=None, max_length=NAME_MAX_CHARS, description="Voornaam or initials")
     personnel_number: str | None = Field(default=None, max_length=32, description="Personeelsnummer at the employer")
-    person_keys: list[PersonKey] = Field(default_factory=list, max_length=MAX_PERSON_KEYS,
-                                         description="Made by the operations edge (operations.people), never sent")
+    person_keys: list[PersonKey] = Field(
+        default_factory=list,
+        max_length=MAX_PERSON_KEYS,
+        description="Made by the operations edge (operations.people), never sent",
+    )
 
     def employee(self) -> Employee:
         """The details as the case keeps them; ValueError when they do not validate."""
@@ -373,8 +383,15 @@ class EmployeeDetailsCorrected(_Action):
 
 
 # Recording these is not re-integration activity: they do not end a stall.
-NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {"document_requested", "first_sick_day_corrected", "leave_started", "leave_ended",
-                                         "person_assigned", "person_unassigned", "employee_details_corrected"}
+NOT_ACTIVITY_KINDS = ESCALATION_KINDS | {
+    "document_requested",
+    "first_sick_day_corrected",
+    "leave_started",
+    "leave_ended",
+    "person_assigned",
+    "person_unassigned",
+    "employee_details_corrected",
+}
 
 
 Action = Annotated[
@@ -424,7 +441,6 @@ Action = Annotated[
 ]
 
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Action)
-
 
 
 def action_models(union: Any) -> tuple[type[BaseModel], ...]:
@@ -500,8 +516,11 @@ def describe_validation_error(err: ValidationError, kinds: tuple[str, ...]) -> s
     """'field.path: reason; …' for a payload validated against a union tagged by `kinds`."""
     parts = []
     for e in err.errors(include_url=False):
-        loc = ".".join(shown(p, 40) if not isinstance(p, (str, int)) or len(str(p)) > 40 else str(p)
-                       for p in e["loc"] if not (isinstance(p, str) and p in kinds))
+        loc = ".".join(
+            shown(p, 40) if not isinstance(p, (str, int)) or len(str(p)) > 40 else str(p)
+            for p in e["loc"]
+            if not (isinstance(p, str) and p in kinds)
+        )
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "enum" and loc == "actor.role":
             known = ", ".join(r.value for r in Role if r is not Role.SYSTEEM)
@@ -518,23 +537,36 @@ def validation_refusal(err: ValidationError, kinds: tuple[str, ...]) -> ActionRe
     first = errors[0] if errors else {"loc": (), "msg": "not valid", "type": "value_error", "input": None}
     field = parts[0].partition(": ")[0] if parts and parts[0] else "action"
     if first["type"] == "enum" and field == "actor.role":
-        refusal = ActionRefused("actor.role: %(value)s is not a known role (known: %(roles)s)",
-                                value=shown(first["input"]), roles=[r for r in Role if r is not Role.SYSTEEM])
+        refusal = ActionRefused(
+            "actor.role: %(value)s is not a known role (known: %(roles)s)",
+            value=shown(first["input"]),
+            roles=[r for r in Role if r is not Role.SYSTEEM],
+        )
     else:
-        context = {f"reason_{k}": shown(v, 60) if not isinstance(v, (str, int, float)) else v
-                   for k, v in (first.get("ctx") or {}).items()}
+        context = {
+            f"reason_{k}": shown(v, 60) if not isinstance(v, (str, int, float)) else v
+            for k, v in (first.get("ctx") or {}).items()
+        }
         reason = first["msg"].removeprefix("Value error, ")
         if len(parts) > 1:
-            refusal = ActionRefused("%(field)s: %(reason)s; %(more)s", field=field, reason=reason,
-                                    reason_type=first["type"], more="; ".join(parts[1:]), **context)
+            refusal = ActionRefused(
+                "%(field)s: %(reason)s; %(more)s",
+                field=field,
+                reason=reason,
+                reason_type=first["type"],
+                more="; ".join(parts[1:]),
+                **context,
+            )
         else:
-            refusal = ActionRefused("%(field)s: %(reason)s", field=field, reason=reason, reason_type=first["type"],
-                                    **context)
+            refusal = ActionRefused(
+                "%(field)s: %(reason)s", field=field, reason=reason, reason_type=first["type"], **context
+            )
     return refusal
 
 
-def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action", *,
-                 strict: bool = False) -> Any:
+def parse_tagged(
+    adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, what: str = "action", *, strict: bool = False
+) -> Any:
     """Validate a raw payload against a union tagged by `kind`; refuses with the failing fields and reasons.
 
     `strict` (the update validators) takes JSON's own types only: no `true` for a number, no "5" for 5.
@@ -542,9 +574,11 @@ def parse_tagged(adapter: TypeAdapter[Any], kinds: tuple[str, ...], raw: Any, wh
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json")
     if isinstance(raw, dict) and raw.get("kind") not in kinds:
-        raise (ActionRefused("kind: %(value)s is not a known spoor 2 action", value=shown(raw.get("kind")))
-               if what == "spoor 2 action" else
-               ActionRefused("kind: %(value)s is not a known action", value=shown(raw.get("kind"))))
+        raise (
+            ActionRefused("kind: %(value)s is not a known spoor 2 action", value=shown(raw.get("kind")))
+            if what == "spoor 2 action"
+            else ActionRefused("kind: %(value)s is not a known action", value=shown(raw.get("kind")))
+        )
     try:
         if strict:
             return adapter.validate_json(pydantic_core.to_json(raw), strict=True)
@@ -580,47 +614,80 @@ def _check_value(value: Any, path: str, depth: int) -> None:
         # A sealed note hides a text of at most NOTE_MAX_CHARS characters (checked before it was sealed).
         limit = SEALED_NOTE_MAX_CHARS if path == "note" and is_sealed_note(value) else MAX_TEXT_CHARS
         if len(value) > limit:
-            raise ActionRefused("%(field)s: %(count)s characters, more than the %(limit)s a text may have",
-                                field=where, count=len(value), limit=limit)
+            raise ActionRefused(
+                "%(field)s: %(count)s characters, more than the %(limit)s a text may have",
+                field=where,
+                count=len(value),
+                limit=limit,
+            )
         for n, char in enumerate(value):
             category = unicodedata.category(char)
             if category == "Cs":
                 code = f"U+{ord(char):04X}"
-                raise ActionRefused("%(field)s: an unpaired surrogate (%(char)s) at position %(position)s is not text",
-                                    field=where, char=code, position=n)
+                raise ActionRefused(
+                    "%(field)s: an unpaired surrogate (%(char)s) at position %(position)s is not text",
+                    field=where,
+                    char=code,
+                    position=n,
+                )
             if category == "Cc" and char not in _ALLOWED_CONTROLS:
                 code = f"U+{ord(char):04X}"
-                raise ActionRefused("%(field)s: the control character %(char)s at position %(position)s has no place in text",
-                                    field=where, char=code, position=n)
+                raise ActionRefused(
+                    "%(field)s: the control character %(char)s at position %(position)s has no place in text",
+                    field=where,
+                    char=code,
+                    position=n,
+                )
     elif isinstance(value, bool) or value is None:
         pass
     elif isinstance(value, int):
         if abs(value) > MAX_NUMBER:
             # Not str(value): Python refuses to print an int of more than 4300 digits.
-            what = value if value.bit_length() < 40 else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
-            raise ActionRefused("%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=what, limit=MAX_NUMBER)
+            what = (
+                value
+                if value.bit_length() < 40
+                else f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+            )
+            raise ActionRefused(
+                "%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=what, limit=MAX_NUMBER
+            )
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise ActionRefused("%(field)s: %(value)s is not a number an action may hold", field=where, value=value)
         if abs(value) > MAX_NUMBER:
-            raise ActionRefused("%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=value, limit=MAX_NUMBER)
+            raise ActionRefused(
+                "%(field)s: %(value)s is out of range (at most %(limit)s)", field=where, value=value, limit=MAX_NUMBER
+            )
     elif isinstance(value, (dict, list, tuple)):
         if depth >= MAX_DEPTH:
             raise ActionRefused("%(field)s: nested deeper than %(limit)s levels", field=where, limit=MAX_DEPTH)
         if len(value) > MAX_ITEMS:
-            raise ActionRefused("%(field)s: %(count)s entries, more than the %(limit)s a list or object may have",
-                                field=where, count=len(value), limit=MAX_ITEMS)
+            raise ActionRefused(
+                "%(field)s: %(count)s entries, more than the %(limit)s a list or object may have",
+                field=where,
+                count=len(value),
+                limit=MAX_ITEMS,
+            )
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             if not isinstance(key, (str, int)):
-                raise ActionRefused("%(field)s: a field name must be text, not %(value)s", field=where, value=shown(key, 30))
+                raise ActionRefused(
+                    "%(field)s: a field name must be text, not %(value)s", field=where, value=shown(key, 30)
+                )
             if isinstance(key, str):
                 if len(key) > MAX_NAME_CHARS:
-                    raise ActionRefused("%(field)s: a field name of %(count)s characters (at most %(limit)s)",
-                                        field=where, count=len(key), limit=MAX_NAME_CHARS)
+                    raise ActionRefused(
+                        "%(field)s: a field name of %(count)s characters (at most %(limit)s)",
+                        field=where,
+                        count=len(key),
+                        limit=MAX_NAME_CHARS,
+                    )
                 if any(unicodedata.category(c) in ("Cc", "Cs") for c in key):
-                    raise ActionRefused("%(field)s: a field name with a control character or unpaired surrogate: %(value)s",
-                                        field=where, value=shown(key, 30))
+                    raise ActionRefused(
+                        "%(field)s: a field name with a control character or unpaired surrogate: %(value)s",
+                        field=where,
+                        value=shown(key, 30),
+                    )
             _check_value(item, f"{path}.{key}" if path else str(key), depth + 1)
 
 
@@ -651,17 +718,30 @@ def admit(raw: Any, parse: Callable[..., Any], today: date) -> Any:
     _check_value(raw, "", 0)
     size = len(pydantic_core.to_json(raw))
     if size > MAX_ACTION_BYTES:
-        raise ActionRefused("action: %(size)s bytes of JSON, more than the %(limit)s an action may have",
-                             size=size, limit=MAX_ACTION_BYTES)
+        raise ActionRefused(
+            "action: %(size)s bytes of JSON, more than the %(limit)s an action may have",
+            size=size,
+            limit=MAX_ACTION_BYTES,
+        )
     action = parse(raw, strict=True)
     earliest, latest = _years_from(today, -YEARS_BACK), _years_from(today, YEARS_AHEAD)
     for path, day in _dates(action, ""):
         if day < earliest:
-            raise ActionRefused("%(field)s: %(day)s is more than %(years)s years before today (%(today)s)",
-                                 field=path, day=day, years=YEARS_BACK, today=today)
+            raise ActionRefused(
+                "%(field)s: %(day)s is more than %(years)s years before today (%(today)s)",
+                field=path,
+                day=day,
+                years=YEARS_BACK,
+                today=today,
+            )
         if day > latest:
-            raise ActionRefused("%(field)s: %(day)s is more than %(years)s years after today (%(today)s)",
-                                 field=path, day=day, years=YEARS_AHEAD, today=today)
+            raise ActionRefused(
+                "%(field)s: %(day)s is more than %(years)s years after today (%(today)s)",
+                field=path,
+                day=day,
+                years=YEARS_AHEAD,
+                today=today,
+            )
     return action
 
 

@@ -204,15 +204,21 @@ class CaseOpening(BaseModel):
         default_factory=dict, description="E-mail addresses per role for notifications; unset roles get the defaults"
     )
     assigned: dict[Role, list[OpaqueId]] = Field(
-        default_factory=dict, description="Who is assigned per role (casemanager, bedrijfsarts, arbeidsdeskundige, "
-                                          "reintegratiecoach): opaque ids; a role left out is open to its pool"
+        default_factory=dict,
+        description="Who is assigned per role (casemanager, bedrijfsarts, arbeidsdeskundige, "
+        "reintegratiecoach): opaque ids; a role left out is open to its pool",
     )
-    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (kept "
-                                      "encrypted in the case; shown only to who may see it)")
+    employee: Employee | None = Field(
+        default=None,
+        description="The employee's name and personnel number (kept "
+        "encrypted in the case; shown only to who may see it)",
+    )
     person_keys: list[PersonKey] = Field(
-        default_factory=list, max_length=MAX_PERSON_KEYS,
+        default_factory=list,
+        max_length=MAX_PERSON_KEYS,
         description="Keyed hashes of the employee's surname and personnel number, made by the operations edge "
-                    "(operations.people), never by the caller: the PersonKeys search attribute")
+        "(operations.people), never by the caller: the PersonKeys search attribute",
+    )
 
 
 class CaseState(BaseModel):
@@ -223,8 +229,11 @@ class CaseState(BaseModel):
     version: int = 1
     revision: int = Field(default=0, description="Behaviour revision, raised when a run starts (FACTS_REVISION)")
     opened_on: date | None = Field(default=None, description="The day the case was opened in Spoorwerk")
-    holidays: list[date] = Field(default_factory=list, description="Public holidays a working-day term skips, "
-                                 "computed when the case opened (RuleSet.holiday_calendar)")
+    holidays: list[date] = Field(
+        default_factory=list,
+        description="Public holidays a working-day term skips, "
+        "computed when the case opened (RuleSet.holiday_calendar)",
+    )
     ruleset: RuleSet
     spoor2_rules: Spoor2Rules | None = None
     periods: list[SickPeriod]
@@ -253,15 +262,22 @@ class CaseState(BaseModel):
     partial_recovery: PartialRecoveryRecord | None = None
     loonsanctie: Loonsanctie | None = None
     voluntary_extension_weeks: int = 0
-    wage_extension_days: int = Field(default=0, description="BW 7:629 lid 11 sub a: a WIA aanvraag filed late by the "
-                                     "employer's doing extends the wage payment by the delay")
+    wage_extension_days: int = Field(
+        default=0,
+        description="BW 7:629 lid 11 sub a: a WIA aanvraag filed late by the "
+        "employer's doing extends the wage payment by the delay",
+    )
     deskundigenoordelen: list[DeskundigenoordeelRecord] = Field(default_factory=list)
     stagnation_rules: StagnationRules | None = None
     watch: Watch | None = Field(default=None, description="The stagnation watch (version 3 on)")
     trajectory_expectation: Expectation | None = None
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
-    assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
-    employee: Employee | None = Field(default=None, description="The employee's name and personnel number (domain.people)")
+    assigned: dict[Role, list[str]] = Field(
+        default_factory=dict, description="Who is assigned per role (domain.access)"
+    )
+    employee: Employee | None = Field(
+        default=None, description="The employee's name and personnel number (domain.people)"
+    )
     person_keys: list[str] = Field(default_factory=list, description="Keyed hashes to find the case by (PersonKeys)")
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
     dossier: list[DossierEntry] = Field(default_factory=list)
@@ -327,8 +343,16 @@ class CaseState(BaseModel):
     ) -> DossierEntry:
         """Append a dossier entry; `register` makes its action id known to the case's idempotency."""
         return append_entry(
-            self.dossier, self.applied_actions, register=register, recorded_at=now, on=on, actor=actor, kind=kind,
-            summary=summary, action_id=action_id, details=details or {},
+            self.dossier,
+            self.applied_actions,
+            register=register,
+            recorded_at=now,
+            on=on,
+            actor=actor,
+            kind=kind,
+            summary=summary,
+            action_id=action_id,
+            details=details or {},
         )
 
 
@@ -349,8 +373,9 @@ def open_case(
 ) -> CaseState:
     """A new case from its opening, checked; raises ActionRefused naming the field at fault."""
     if opening.first_sick_day > today:
-        raise ActionRefused("first_sick_day: %(on)s is in the future (today is %(today)s)", on=opening.first_sick_day,
-                            today=today)
+        raise ActionRefused(
+            "first_sick_day: %(on)s is in the future (today is %(today)s)", on=opening.first_sick_day, today=today
+        )
     try:
         periods = build_periods(
             opening.first_sick_day, [(i.recovered_on, i.relapsed_on) for i in opening.interruptions]
@@ -363,7 +388,10 @@ def open_case(
             raise ActionRefused(
                 "interruptions.%(n)s.relapsed_on: a gap of %(gap)s days (%(limit)s or more) starts a new case; open a case "
                 "with first sick day %(relapsed_on)s",
-                n=n, gap=gap, limit=ruleset.four_week_rule_days, relapsed_on=i.relapsed_on,
+                n=n,
+                gap=gap,
+                limit=ruleset.four_week_rule_days,
+                relapsed_on=i.relapsed_on,
             )
         if i.relapsed_on > today:
             raise ActionRefused("interruptions.%(n)s.relapsed_on: %(on)s is in the future", n=n, on=i.relapsed_on)
@@ -375,8 +403,10 @@ def open_case(
             raise refusal
     if opening.stage is Stage.ZIEKMELDING and _taken_over_stage(opening) is Stage.SPOOR1:
         # It could never leave the ziekmelding: the probleemanalyse is done, and the AD-onderzoek needs spoor 1.
-        raise ActionRefused("stage: the probleemanalyse is done (prior_steps), so the case is past the ziekmelding; "
-                            "give spoor1 or leave stage out")
+        raise ActionRefused(
+            "stage: the probleemanalyse is done (prior_steps), so the case is past the ziekmelding; "
+            "give spoor1 or leave stage out"
+        )
 
     state = CaseState(
         case_id=opening.case_id,
@@ -410,10 +440,22 @@ def open_case(
     seen: set[str] = set()
     for n, step in enumerate(opening.prior_steps):
         if step.key not in tracked or step.key == EVALUATIE:
-            raise (ActionRefused("prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s (give evaluations in "
-                                 "evaluations_held)", n=n, value=step.key, ruleset=ruleset.id) if step.key == EVALUATIE else
-                   ActionRefused("prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s", n=n, value=step.key,
-                                 ruleset=ruleset.id))
+            raise (
+                ActionRefused(
+                    "prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s (give evaluations in "
+                    "evaluations_held)",
+                    n=n,
+                    value=step.key,
+                    ruleset=ruleset.id,
+                )
+                if step.key == EVALUATIE
+                else ActionRefused(
+                    "prior_steps.%(n)s.key: %(value)r is not a step of rule set %(ruleset)s",
+                    n=n,
+                    value=step.key,
+                    ruleset=ruleset.id,
+                )
+            )
         if step.key in seen:
             raise ActionRefused("prior_steps.%(n)s.key: %(value)r is given twice", n=n, value=step.key)
         seen.add(step.key)
@@ -557,7 +599,9 @@ def _judge_done(state: CaseState, view: DeadlineView, done_on: date, deviation: 
         view.original_due, view.due = due, deviation.new_due  # excused up to the new date, and no further
     waived_in_time = deviation is not None and deviation.new_due is None and not deviation.given_after_term
     view.late = view.due is not None and done_on > view.due and not waived_in_time
-    view.reason_after_term = bool(deviation is not None and deviation.given_after_term and due is not None and done_on > due)
+    view.reason_after_term = bool(
+        deviation is not None and deviation.given_after_term and due is not None and done_on > due
+    )
 
 
 def _evaluation_views(state: CaseState, rule, clock: Clock, done: dict[str, date], as_of: date) -> list[DeadlineView]:
@@ -665,9 +709,16 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
                         "deviation with its reason."
                     ),
                     subject_text=text(N_("Case %(case)s: %(step)s is overdue"), case=state.case_id, step=view.label),
-                    body_text=text(N_("The statutory step '%(step)s' (%(mark)s) of case %(case)s was due on %(due)s "
-                                      "and has not been recorded. Record it, or record a deviation with its reason."),
-                                   step=view.label, mark=view.mark, case=state.case_id, due=view.due),
+                    body_text=text(
+                        N_(
+                            "The statutory step '%(step)s' (%(mark)s) of case %(case)s was due on %(due)s "
+                            "and has not been recorded. Record it, or record a deviation with its reason."
+                        ),
+                        step=view.label,
+                        mark=view.mark,
+                        case=state.case_id,
+                        due=view.due,
+                    ),
                     deadline_key=view.key,
                     due=view.due,
                 )
@@ -691,8 +742,12 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
 def awaiting_wia_aanvraag(state: CaseState) -> bool:
     """Revision 1: the waiting time ended without a WIA aanvraag on record, so the case does not close as if
     all were well: the employer's wage payment goes on while the aanvraag is late (BW 7:629 lid 11 sub a)."""
-    return (state.revision >= FACTS_REVISION and "wia_aanvraag" in state.ruleset.keys
-            and "wia_aanvraag" not in state.done and "wia_aanvraag" not in state.deviations)
+    return (
+        state.revision >= FACTS_REVISION
+        and "wia_aanvraag" in state.ruleset.keys
+        and "wia_aanvraag" not in state.done
+        and "wia_aanvraag" not in state.deviations
+    )
 
 
 _WITHOUT_WIA = "einde_wachttijd:zonder_wia_aanvraag"
@@ -704,21 +759,42 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
         return []
     state.milestones_passed.append(_WITHOUT_WIA)
     on = view.term + timedelta(days=1)
-    state.record(now=now, on=on, actor=SYSTEM, kind="wachttijd_ended_without_wia_aanvraag",
-                 summary=f"The waiting time ended on {view.due} with no WIA aanvraag on record: the case stays open; "
-                         "a late aanvraag by the employer's doing extends the wage payment by the delay",
-                 details={"due": view.term.isoformat()})
-    body = (f"The waiting time of case {state.case_id} ended on {view.due}, but no WIA aanvraag is on record. Record "
-            "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage payment runs on "
-            "by the delay (BW 7:629 lid 11 sub a).")
-    body_text = text(N_("The waiting time of case %(case)s ended on %(due)s, but no WIA aanvraag is on record. Record "
-                        "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage "
-                        "payment runs on by the delay (BW 7:629 lid 11 sub a)."), case=state.case_id, due=view.due)
-    return [_note(state, role, key=_WITHOUT_WIA, kind="wachttijd_ended_without_wia_aanvraag",
-                  subject=f"Case {state.case_id}: waiting time ended without a WIA aanvraag", body=body,
-                  subject_text=text(N_("Case %(case)s: waiting time ended without a WIA aanvraag"), case=state.case_id),
-                  body_text=body_text)
-            for role in (Role.CASEMANAGER, Role.WERKGEVER)]
+    state.record(
+        now=now,
+        on=on,
+        actor=SYSTEM,
+        kind="wachttijd_ended_without_wia_aanvraag",
+        summary=f"The waiting time ended on {view.due} with no WIA aanvraag on record: the case stays open; "
+        "a late aanvraag by the employer's doing extends the wage payment by the delay",
+        details={"due": view.term.isoformat()},
+    )
+    body = (
+        f"The waiting time of case {state.case_id} ended on {view.due}, but no WIA aanvraag is on record. Record "
+        "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage payment runs on "
+        "by the delay (BW 7:629 lid 11 sub a)."
+    )
+    body_text = text(
+        N_(
+            "The waiting time of case %(case)s ended on %(due)s, but no WIA aanvraag is on record. Record "
+            "it (wia_aanvraag_filed, with late_cause): if the delay is the employer's doing, the wage "
+            "payment runs on by the delay (BW 7:629 lid 11 sub a)."
+        ),
+        case=state.case_id,
+        due=view.due,
+    )
+    return [
+        _note(
+            state,
+            role,
+            key=_WITHOUT_WIA,
+            kind="wachttijd_ended_without_wia_aanvraag",
+            subject=f"Case {state.case_id}: waiting time ended without a WIA aanvraag",
+            body=body,
+            subject_text=text(N_("Case %(case)s: waiting time ended without a WIA aanvraag"), case=state.case_id),
+            body_text=body_text,
+        )
+        for role in (Role.CASEMANAGER, Role.WERKGEVER)
+    ]
 
 
 def backfilling(state: CaseState, view: DeadlineView, today: date) -> bool:
@@ -734,7 +810,9 @@ def backfilling(state: CaseState, view: DeadlineView, today: date) -> bool:
 
 def _declared_at_opening(state: CaseState) -> set[str]:
     # The opening's entries come first: case_opened, then one prior_step per step it declared.
-    declared = {str(e.details.get("key")) for e in state.dossier[:1 + len(state.ruleset.deadlines)] if e.kind == "prior_step"}
+    declared = {
+        str(e.details.get("key")) for e in state.dossier[: 1 + len(state.ruleset.deadlines)] if e.kind == "prior_step"
+    }
     if state.evaluations and any(e.action_id is None for e in state.evaluations):
         declared.add(EVALUATIE)
     return declared
@@ -857,21 +935,43 @@ def expectation(state: CaseState) -> Expectation | None:
     w = rules.stage_watch(state.stage.value)
     if w is None:
         return None
-    return Expectation(what=w.expects, by=watch.last_activity_on + timedelta(days=w.within_days), context=state.stage.value)
+    return Expectation(
+        what=w.expects, by=watch.last_activity_on + timedelta(days=w.within_days), context=state.stage.value
+    )
 
 
 def _remindable(views: list[DeadlineView]) -> list[DeadlineView]:
     return [v for v in views if v.tracked and v.status is DeadlineStatus.OPEN and v.due is not None]
 
 
-def _note(state: CaseState, role: Role, *, key: str, kind: str, subject: str, body: str,
-          deadline_key: str | None = None, due: date | None = None, subject_text: Text | None = None,
-          body_text: Text | None = None) -> Notification:
+def _note(
+    state: CaseState,
+    role: Role,
+    *,
+    key: str,
+    kind: str,
+    subject: str,
+    body: str,
+    deadline_key: str | None = None,
+    due: date | None = None,
+    subject_text: Text | None = None,
+    body_text: Text | None = None,
+) -> Notification:
     """A notification to a role on this case, at the role's contacts; `key` makes its id stable. `subject_text`
     and `body_text` are what the recipient reads, translated when it is sent (domain.messages)."""
-    return Notification(notification_id=f"{state.case_id}:{key}:{role.value}", case_id=state.case_id,
-                        recipient_role=role, recipients=state.contacts.get(role, []), kind=kind, subject=subject,
-                        body=body, deadline_key=deadline_key, due=due, subject_text=subject_text, body_text=body_text)
+    return Notification(
+        notification_id=f"{state.case_id}:{key}:{role.value}",
+        case_id=state.case_id,
+        recipient_role=role,
+        recipients=state.contacts.get(role, []),
+        kind=kind,
+        subject=subject,
+        body=body,
+        deadline_key=deadline_key,
+        due=due,
+        subject_text=subject_text,
+        body_text=body_text,
+    )
 
 
 def _reminder_roles(state: CaseState, key: str) -> list[Role]:
@@ -899,29 +999,56 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
         if lead is None:
             continue
         # The longer leads are spent too: a late reminder does not send the stale ones after it.
-        watch.reminders_sent += [st.reminder_key(view.mark, due, n) for n in leads if n >= lead
-                                 and st.reminder_key(view.mark, due, n) not in watch.reminders_sent]
+        watch.reminders_sent += [
+            st.reminder_key(view.mark, due, n)
+            for n in leads
+            if n >= lead and st.reminder_key(view.mark, due, n) not in watch.reminders_sent
+        ]
         days = (due - today).days
-        state.record(now=now, on=today, actor=SYSTEM, kind="reminder_sent",
-                     summary=f"Reminder: {view.label} ({view.mark}) is due {due}, in {days} days",
-                     details={"key": view.key, "occurrence": view.occurrence, "due": due.isoformat(), "lead_days": lead})
+        state.record(
+            now=now,
+            on=today,
+            actor=SYSTEM,
+            kind="reminder_sent",
+            summary=f"Reminder: {view.label} ({view.mark}) is due {due}, in {days} days",
+            details={"key": view.key, "occurrence": view.occurrence, "due": due.isoformat(), "lead_days": lead},
+        )
         for role in _reminder_roles(state, view.key):
-            notes.append(_note(
-                state, role, key=f"reminder:{st.reminder_key(view.mark, due, lead)}", kind="deadline_reminder",
-                subject=f"Case {state.case_id}: {view.label} is due {due}",
-                body=(f"Reminder: the statutory step '{view.label}' ({view.mark}) of case {state.case_id} is due on "
-                      f"{due}, in {days} days. Record it when done, or record a deviation with its reason."),
-                deadline_key=view.key, due=due,
-                subject_text=text(N_("Case %(case)s: %(step)s is due %(due)s"), case=state.case_id, step=view.label,
-                                  due=due),
-                body_text=ngettext("Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
-                                   "%(due)s, in %(num)s day. Record it when done, or record a deviation with its reason.",
-                                   "Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
-                                   "%(due)s, in %(num)s days. Record it when done, or record a deviation with its "
-                                   "reason.", days, step=view.label, mark=view.mark, case=state.case_id, due=due),
-            ))
-    overdue = [(v.mark, v.term + timedelta(days=1)) for v in views
-               if v.status is DeadlineStatus.OVERDUE and not backfilling(state, v, today)]
+            notes.append(
+                _note(
+                    state,
+                    role,
+                    key=f"reminder:{st.reminder_key(view.mark, due, lead)}",
+                    kind="deadline_reminder",
+                    subject=f"Case {state.case_id}: {view.label} is due {due}",
+                    body=(
+                        f"Reminder: the statutory step '{view.label}' ({view.mark}) of case {state.case_id} is due on "
+                        f"{due}, in {days} days. Record it when done, or record a deviation with its reason."
+                    ),
+                    deadline_key=view.key,
+                    due=due,
+                    subject_text=text(
+                        N_("Case %(case)s: %(step)s is due %(due)s"), case=state.case_id, step=view.label, due=due
+                    ),
+                    body_text=ngettext(
+                        "Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
+                        "%(due)s, in %(num)s day. Record it when done, or record a deviation with its reason.",
+                        "Reminder: the statutory step '%(step)s' (%(mark)s) of case %(case)s is due on "
+                        "%(due)s, in %(num)s days. Record it when done, or record a deviation with its "
+                        "reason.",
+                        days,
+                        step=view.label,
+                        mark=view.mark,
+                        case=state.case_id,
+                        due=due,
+                    ),
+                )
+            )
+    overdue = [
+        (v.mark, v.term + timedelta(days=1))
+        for v in views
+        if v.status is DeadlineStatus.OVERDUE and not backfilling(state, v, today)
+    ]
     stall = st.find_stall(watch, expectation(state), overdue, today)
     coach = state.spoor2_running and state.has_trajectory
     steps = st.advance(watch, rules, stall, today, case_id=state.case_id, coach=coach)
@@ -930,16 +1057,30 @@ def _watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool 
     for step in steps:
         state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         for role in step.notify:
-            notes.append(_note(state, role, key=step.note_key, kind=step.kind, subject=step.subject, body=step.body,
-                               subject_text=step.subject_text, body_text=step.body_text))
+            notes.append(
+                _note(
+                    state,
+                    role,
+                    key=step.note_key,
+                    kind=step.kind,
+                    subject=step.subject,
+                    body=step.body,
+                    subject_text=step.subject_text,
+                    body_text=step.body_text,
+                )
+            )
     return notes
 
 
-def notification_failed(state: CaseState, note: Notification, channel: str, reason: str, *, today: date,
-                        now: datetime) -> DossierEntry:
+def notification_failed(
+    state: CaseState, note: Notification, channel: str, reason: str, *, today: date, now: datetime
+) -> DossierEntry:
     """A notification a channel could not deliver (bad address, refused): on the dossier; the case goes on."""
     return state.record(
-        now=now, on=today, actor=SYSTEM, kind="notification_failed",
+        now=now,
+        on=today,
+        actor=SYSTEM,
+        kind="notification_failed",
         summary=f"Notification '{note.kind}' to the {note.recipient_role.value} not delivered ({channel}): {reason}",
         details={"notification_id": note.notification_id, "channel": channel, "reason": reason},
     )
@@ -950,8 +1091,12 @@ def notification_failed(state: CaseState, note: Notification, channel: str, reas
 
 def _check_date(state: CaseState, on: date, today: date, *, field: str = "on") -> None:
     if on < state.first_sick_day:
-        raise ActionRefused("%(field)s: %(on)s is before the first sick day %(first_sick_day)s", field=field, on=on,
-                            first_sick_day=state.first_sick_day)
+        raise ActionRefused(
+            "%(field)s: %(on)s is before the first sick day %(first_sick_day)s",
+            field=field,
+            on=on,
+            first_sick_day=state.first_sick_day,
+        )
     if on > today:
         raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
 
@@ -969,10 +1114,17 @@ def validate(state: CaseState, action: a._Action, today: date) -> None:
 def closed_refusal(kind: str, outcome: object, closed_on: object) -> ActionRefused:
     """The refusal of any action on a closed case (`outcome`: an Outcome, its key, or None)."""
     if outcome:
-        return ActionRefused("%(field)s: the case is closed (%(outcome)s on %(closed_on)s); no action is accepted any more",
-                             field=kind, outcome=outcome, closed_on=closed_on)
-    return ActionRefused("%(field)s: the case is closed (on %(closed_on)s); no action is accepted any more",
-                         field=kind, closed_on=closed_on)
+        return ActionRefused(
+            "%(field)s: the case is closed (%(outcome)s on %(closed_on)s); no action is accepted any more",
+            field=kind,
+            outcome=outcome,
+            closed_on=closed_on,
+        )
+    return ActionRefused(
+        "%(field)s: the case is closed (on %(closed_on)s); no action is accepted any more",
+        field=kind,
+        closed_on=closed_on,
+    )
 
 
 def check(state: CaseState, action: a._Action, today: date) -> None:
@@ -991,21 +1143,38 @@ def check(state: CaseState, action: a._Action, today: date) -> None:
     required = REQUIRES.get(kind)
     if required is not None:
         if required not in state.done:
-            raise ActionRefused("%(field)s: %(required_step)s must be on record first", field=kind, required_step=required)
+            raise ActionRefused(
+                "%(field)s: %(required_step)s must be on record first", field=kind, required_step=required
+            )
         if action.on < state.done[required].on:
-            raise ActionRefused("on: %(on)s is before %(required_step)s of %(done_on)s", on=action.on, required_step=required,
-                                done_on=state.done[required].on)
+            raise ActionRefused(
+                "on: %(on)s is before %(required_step)s of %(done_on)s",
+                on=action.on,
+                required_step=required,
+                done_on=state.done[required].on,
+            )
     completes = COMPLETES.get(kind)
     if completes is not None and completes in state.done:
-        raise ActionRefused("%(field)s: %(done_step)s is already on record (on %(on)s)", field=kind, done_step=completes,
-                            on=state.done[completes].on)
-    if state.recovered_on is not None and kind not in ("relapse", "case_withdrawn", "deskundigenoordeel_answered",
-                                                       "contacts_updated", "first_sick_day_corrected",
-                                                       "person_assigned", "person_unassigned",
-                                                       "employee_details_corrected"):
+        raise ActionRefused(
+            "%(field)s: %(done_step)s is already on record (on %(on)s)",
+            field=kind,
+            done_step=completes,
+            on=state.done[completes].on,
+        )
+    if state.recovered_on is not None and kind not in (
+        "relapse",
+        "case_withdrawn",
+        "deskundigenoordeel_answered",
+        "contacts_updated",
+        "first_sick_day_corrected",
+        "person_assigned",
+        "person_unassigned",
+        "employee_details_corrected",
+    ):
         raise ActionRefused(
             "%(field)s: the employee recovered on %(on)s; record a relapse first if the employee is sick again",
-            field=kind, on=state.recovered_on,
+            field=kind,
+            on=state.recovered_on,
         )
     _CHECKS.get(kind, _no_extra_check)(state, action, today)
 
@@ -1014,8 +1183,12 @@ def _check_role(state: CaseState, action: a._Action, kind: str) -> None:
     """The actor's role may record this kind, and the actor is assigned to the case if its role has someone assigned."""
     allowed = a.ACTION_ROLES[kind]
     if action.actor.role not in allowed:
-        raise ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
-                            role=action.actor.role, kind=kind, roles=joined(allowed))
+        raise ActionRefused(
+            "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+            role=action.actor.role,
+            kind=kind,
+            roles=joined(allowed),
+        )
     # The trajectory's coach counts from revision 2: runs before it accepted any coach, and replay as they did.
     coach = state.spoor2_coach_id if state.spoor2_running and state.revision >= ASSIGNMENTS_REVISION else None
     refusal = access.assignment_refusal(state.assigned, action.actor.role, action.actor.id, trajectory_coach=coach)
@@ -1036,7 +1209,13 @@ def apply(state: CaseState, action: a._Action, today: date, now: datetime) -> Do
     summary = _EFFECTS.get(kind, _no_effect)(state, action, now) or kind.replace("_", " ")
     details = recorded_details(action)  # contact addresses are kept for notifying, not written into the dossier
     entry = state.record(
-        now=now, on=action.on, actor=action.actor, kind=kind, summary=summary, action_id=action.action_id, details=details
+        now=now,
+        on=action.on,
+        actor=action.actor,
+        kind=kind,
+        summary=summary,
+        action_id=action.action_id,
+        details=details,
     )
     watch = state.watch
     if watch is not None:
@@ -1098,11 +1277,18 @@ def reopen(state: CaseState, action: a._Action, *, today: date, now: datetime) -
     """Reopen a case closed as recovered for a relapse inside the window and record the relapse: the same
     dossier and the same clock go on (a new run of the same workflow). Raises ActionRefused."""
     check_reopen(state, action, today)
-    closed = next(e for e in reversed(state.dossier) if e.kind == "stage_changed" and e.details.get("to") == Stage.CLOSED.value)
+    closed = next(
+        e for e in reversed(state.dossier) if e.kind == "stage_changed" and e.details.get("to") == Stage.CLOSED.value
+    )
     state.outcome, state.closed_on = None, None
-    state.record(now=now, on=action.on, actor=action.actor, kind="case_reopened",
-                 summary=f"Reopened: a relapse on {action.on}, within four weeks of the recovery, was reported after "
-                         "the case had closed; the same dossier and clock go on")
+    state.record(
+        now=now,
+        on=action.on,
+        actor=action.actor,
+        kind="case_reopened",
+        summary=f"Reopened: a relapse on {action.on}, within four weeks of the recovery, was reported after "
+        "the case had closed; the same dossier and clock go on",
+    )
     _set_stage(state, Stage(closed.details["from"]), on=action.on, now=now, actor=action.actor)
     if state.stagnation_rules is not None and state.watch is not None:
         state.watch = st.start_watch(today)
@@ -1113,7 +1299,8 @@ def _require_views(state: CaseState, action: Any) -> None:
     if action.on >= state.ruleset.views_required_from and not (action.employer_view and action.employee_view):
         raise ActionRefused(
             "employer_view, employee_view: both the employer's and the employee's view on re-integration are required "
-            "since %(since)s", since=state.ruleset.views_required_from,
+            "since %(since)s",
+            since=state.ruleset.views_required_from,
         )
 
 
@@ -1128,8 +1315,13 @@ def _check_eerstejaars(state: CaseState, action: a.EerstejaarsevaluatieHeld, tod
 def _check_part_of_verslag(state: CaseState, action: Any, today: date) -> None:
     key = COMPLETES[action.kind]
     if key not in state.ruleset.keys:
-        raise ActionRefused("%(field)s: rule set %(ruleset)s of this case does not hold %(step)s; record it with the "
-                            "re-integratieverslag", field=action.kind, ruleset=state.ruleset.id, step=key)
+        raise ActionRefused(
+            "%(field)s: rule set %(ruleset)s of this case does not hold %(step)s; record it with the "
+            "re-integratieverslag",
+            field=action.kind,
+            ruleset=state.ruleset.id,
+            step=key,
+        )
     if action.kind == "eindevaluatie_held":
         _require_views(state, action)
 
@@ -1138,7 +1330,9 @@ def _check_ad_started(state: CaseState, action: a.AdOnderzoekStarted, today: dat
     if state.stage is Stage.ZIEKMELDING:
         raise ActionRefused("ad_onderzoek_started: needs a probleemanalyse on record first")
     if state.ad_started_on is not None and state.ad_conclusion is None:
-        raise ActionRefused("ad_onderzoek_started: an AD-onderzoek is already running (since %(on)s)", on=state.ad_started_on)
+        raise ActionRefused(
+            "ad_onderzoek_started: an AD-onderzoek is already running (since %(on)s)", on=state.ad_started_on
+        )
 
 
 def _ad_running(state: CaseState) -> bool:
@@ -1147,20 +1341,28 @@ def _ad_running(state: CaseState) -> bool:
 
 def _check_ad_gesprek(state: CaseState, action: a.AdGesprekHeld, today: date) -> None:
     if not _ad_running(state):
-        raise ActionRefused("ad_gesprek_held: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
-                            next_kind="ad_onderzoek_started")
+        raise ActionRefused(
+            "ad_gesprek_held: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+            next_kind="ad_onderzoek_started",
+        )
     assert state.ad_started_on is not None  # _ad_running
     if action.on < state.ad_started_on:
-        raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
-                            started_on=state.ad_started_on)
+        raise ActionRefused(
+            "on: %(on)s is before the AD-onderzoek started (%(started_on)s)",
+            on=action.on,
+            started_on=state.ad_started_on,
+        )
 
 
 def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today: date) -> None:
     if state.stage is Stage.ZIEKMELDING:
         raise ActionRefused("ad_onderzoek_concluded: needs a probleemanalyse on record first")
     if state.ad_started_on is not None and action.on < state.ad_started_on:
-        raise ActionRefused("on: %(on)s is before the AD-onderzoek started (%(started_on)s)", on=action.on,
-                            started_on=state.ad_started_on)
+        raise ActionRefused(
+            "on: %(on)s is before the AD-onderzoek started (%(started_on)s)",
+            on=action.on,
+            started_on=state.ad_started_on,
+        )
     # The questions are answered in a fixed order: own work, then other work inside, else spoor 2.
     if action.own_work_possible is None:
         if state.has_trajectory or action.conclusion is None:
@@ -1169,30 +1371,38 @@ def _check_ad_concluded(state: CaseState, action: a.AdOnderzoekConcluded, today:
                 "work, adapted if needed"
             )
     elif action.own_work_possible and action.other_work_inside_possible is not None:
-        raise ActionRefused(
-            "other_work_inside_possible: asked only when own work is not possible; leave it out"
-        )
+        raise ActionRefused("other_work_inside_possible: asked only when own work is not possible; leave it out")
     elif not action.own_work_possible and action.other_work_inside_possible is None:
         raise ActionRefused(
-            "other_work_inside_possible: own work is not possible, so say whether other work inside the "
-            "organisation is"
+            "other_work_inside_possible: own work is not possible, so say whether other work inside the organisation is"
         )
     elif action.conclusion is not None and action.conclusion is not action.answers():
         raise ActionRefused(
             "conclusion: the answers lead to %(expected)s, not %(given)s",
-            expected=action.answers(), given=action.conclusion,
+            expected=action.answers(),
+            given=action.conclusion,
         )
     if state.has_trajectory:
         if not _ad_running(state):
-            raise ActionRefused("ad_onderzoek_concluded: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
-                                next_kind="ad_onderzoek_started")
+            raise ActionRefused(
+                "ad_onderzoek_concluded: no AD-onderzoek is running; record \u201c%(next_kind)s\u201d first",
+                next_kind="ad_onderzoek_started",
+            )
         held = {c.party for c in state.ad_conversations}
         missing = [p.value for p in (AdParty.WERKGEVER, AdParty.WERKNEMER) if p not in held]
         if missing:
-            raise (ActionRefused("ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the werkgever and the "
-                                 "werknemer on record first (ad_gesprek_held)") if len(missing) > 1 else
-                   ActionRefused("ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the %(party_role)s on "
-                                 "record first (ad_gesprek_held)", party_role=missing[0]))
+            raise (
+                ActionRefused(
+                    "ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the werkgever and the "
+                    "werknemer on record first (ad_gesprek_held)"
+                )
+                if len(missing) > 1
+                else ActionRefused(
+                    "ad_onderzoek_concluded: the AD-onderzoek needs a conversation with the %(party_role)s on "
+                    "record first (ad_gesprek_held)",
+                    party_role=missing[0],
+                )
+            )
 
 
 def _check_consent(state: CaseState, action: a.Spoor2ConsentGiven, today: date) -> None:
@@ -1208,12 +1418,15 @@ def _check_spoor2_started(state: CaseState, action: a.Spoor2Started, today: date
     if state.ad_conclusion is None:
         raise ActionRefused("spoor2_started: spoor 2 cannot start without an AD-onderzoek on record")
     if state.has_trajectory and state.spoor2_rules is None:
-        raise ActionRefused("spoor2_started: this case was opened without the spoor 2 rules; it cannot run a trajectory")
+        raise ActionRefused(
+            "spoor2_started: this case was opened without the spoor 2 rules; it cannot run a trajectory"
+        )
     year_end = _first_year_end(state)
     if year_end is not None and action.on <= year_end and state.spoor2_consent_on is None:
         raise ActionRefused(
             "spoor2_started: starting spoor 2 before the first year ends (%(year_end)s) needs the bedrijfsarts's consent "
-            "on record", year_end=year_end,
+            "on record",
+            year_end=year_end,
         )
 
 
@@ -1221,27 +1434,37 @@ def _check_spoor2_ended(state: CaseState, action: a.Spoor2Ended, today: date) ->
     if state.has_trajectory:
         raise ActionRefused(
             "spoor2_ended: spoor 2 ends with the outcome of its trajectory; record \u201c%(next_kind)s\u201d on the "
-            "trajectory", next_kind="outcome_recorded",
+            "trajectory",
+            next_kind="outcome_recorded",
         )
     if not state.spoor2_running:
         raise ActionRefused("spoor2_ended: no spoor 2 trajectory is running")
     assert state.spoor2_started_on is not None  # spoor2_running
     if action.on < state.spoor2_started_on:
-        raise ActionRefused("on: %(on)s is before spoor 2 started (%(started_on)s)", on=action.on,
-                            started_on=state.spoor2_started_on)
+        raise ActionRefused(
+            "on: %(on)s is before spoor 2 started (%(started_on)s)", on=action.on, started_on=state.spoor2_started_on
+        )
 
 
 def _check_leave_started(state: CaseState, action: a.LeaveStarted, today: date) -> None:
     if state.revision < FACTS_REVISION:
-        raise ActionRefused("leave_started: this case still runs on an older version; it can record leave once it "
-                            "has continued")
+        raise ActionRefused(
+            "leave_started: this case still runs on an older version; it can record leave once it has continued"
+        )
     if state.ruleset.pause(action.leave) is None:
         keys = ", ".join(p.key for p in state.ruleset.pauses) or "none"
-        raise ActionRefused("leave: %(value)r is not leave that pauses the clock in rule set %(ruleset)s (%(known)s)",
-                            value=action.leave, ruleset=state.ruleset.id, known=keys)
+        raise ActionRefused(
+            "leave: %(value)r is not leave that pauses the clock in rule set %(ruleset)s (%(known)s)",
+            value=action.leave,
+            ruleset=state.ruleset.id,
+            known=keys,
+        )
     if state.on_leave is not None:
-        raise ActionRefused("leave_started: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first",
-                            on=state.on_leave.end, next_kind="leave_ended")
+        raise ActionRefused(
+            "leave_started: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first",
+            on=state.on_leave.end,
+            next_kind="leave_ended",
+        )
     start = state.periods[-1].start
     if action.on <= start:
         raise ActionRefused("on: the leave must start after the sick period began (%(start)s)", start=start)
@@ -1258,11 +1481,17 @@ def _check_leave_ended(state: CaseState, action: a.LeaveEnded, today: date) -> N
 
 def _check_full_recovery(state: CaseState, action: a.FullRecovery, today: date) -> None:
     if state.on_leave is not None:
-        raise ActionRefused("full_recovery: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first (the first "
-                            "day back counts from there)", on=state.on_leave.end, next_kind="leave_ended")
+        raise ActionRefused(
+            "full_recovery: the employee is on leave since %(on)s; record \u201c%(next_kind)s\u201d first (the first "
+            "day back counts from there)",
+            on=state.on_leave.end,
+            next_kind="leave_ended",
+        )
     start = state.periods[-1].start
     if action.on <= start:
-        raise ActionRefused("on: the first day back at work must be after the sick period began (%(start)s)", start=start)
+        raise ActionRefused(
+            "on: the first day back at work must be after the sick period began (%(start)s)", start=start
+        )
 
 
 def _check_wia(state: CaseState, action: a.WiaAanvraagFiled, today: date) -> None:
@@ -1271,12 +1500,20 @@ def _check_wia(state: CaseState, action: a.WiaAanvraagFiled, today: date) -> Non
     view = _current_view(state, "wia_aanvraag", today)
     due = view.due if view is not None else None
     if due is not None and action.on > due and action.late_cause is None:
-        raise ActionRefused("late_cause: the WIA-aanvraag is filed %(days)s days after its term (%(due)s); say whose doing "
-                            "that was (werkgever: the wage payment runs on by the delay, BW 7:629 lid 11 sub a; werknemer)",
-                            days=(action.on - due).days, due=due)
+        raise ActionRefused(
+            "late_cause: the WIA-aanvraag is filed %(days)s days after its term (%(due)s); say whose doing "
+            "that was (werkgever: the wage payment runs on by the delay, BW 7:629 lid 11 sub a; werknemer)",
+            days=(action.on - due).days,
+            due=due,
+        )
     if action.late_cause is not None and (due is None or action.on <= due):
-        raise (ActionRefused("late_cause: the WIA-aanvraag is filed within its term (%(due)s); leave late_cause out", due=due)
-               if due is not None else ActionRefused("late_cause: the WIA-aanvraag has no term yet; leave late_cause out"))
+        raise (
+            ActionRefused(
+                "late_cause: the WIA-aanvraag is filed within its term (%(due)s); leave late_cause out", due=due
+            )
+            if due is not None
+            else ActionRefused("late_cause: the WIA-aanvraag has no term yet; leave late_cause out")
+        )
 
 
 def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
@@ -1287,14 +1524,19 @@ def _check_relapse(state: CaseState, action: a.Relapse, today: date) -> None:
         raise ActionRefused("on: a relapse must come after the recovery on %(on)s", on=recovered)
     gap = (action.on - recovered).days
     if gap >= state.ruleset.four_week_rule_days:
-        raise ActionRefused("on: a relapse %(gap)s days after recovery (%(limit)s or more) starts a new case", gap=gap,
-                            limit=state.ruleset.four_week_rule_days)
+        raise ActionRefused(
+            "on: a relapse %(gap)s days after recovery (%(limit)s or more) starts a new case",
+            gap=gap,
+            limit=state.ruleset.four_week_rule_days,
+        )
 
 
 def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date) -> None:
     keys = state.ruleset.keys
     if action.deadline not in keys:
-        raise ActionRefused("deadline: %(value)r is not a statutory step (%(known)s)", value=action.deadline, known=list(keys))
+        raise ActionRefused(
+            "deadline: %(value)r is not a statutory step (%(known)s)", value=action.deadline, known=list(keys)
+        )
     rule = state.ruleset.deadline(action.deadline)
     if not rule.deviable:
         raise ActionRefused("deadline: the term of %(step)s may not be deviated from", step=action.deadline)
@@ -1302,56 +1544,89 @@ def _check_deviation(state: CaseState, action: a.DeadlineDeviation, today: date)
         raise ActionRefused("occurrence: %(step)s happens once; leave occurrence out", step=action.deadline)
     view = _deviation_view(state, action, today)
     if view is None:
-        raise ActionRefused("occurrence: %(step)s has no occurrence %(occurrence)s yet", step=action.deadline,
-                            occurrence=action.occurrence)
+        raise ActionRefused(
+            "occurrence: %(step)s has no occurrence %(occurrence)s yet",
+            step=action.deadline,
+            occurrence=action.occurrence,
+        )
     if view.status is DeadlineStatus.DONE:
         if state.revision < FACTS_REVISION:
             raise ActionRefused("deadline: %(step)s is already done", step=action.deadline)
         if not (view.late or view.reason_after_term):
-            raise ActionRefused("deadline: %(mark)s was done on %(done_on)s, within its term (%(due)s); no reason is needed",
-                                mark=view.mark, done_on=view.done_on, due=view.due)
+            raise ActionRefused(
+                "deadline: %(mark)s was done on %(done_on)s, within its term (%(due)s); no reason is needed",
+                mark=view.mark,
+                done_on=view.done_on,
+                due=view.due,
+            )
         if action.new_due is not None:
-            raise ActionRefused("new_due: %(mark)s is already done (on %(done_on)s); a reason given afterwards does not move "
-                                "its term: leave new_due out", mark=view.mark, done_on=view.done_on)
+            raise ActionRefused(
+                "new_due: %(mark)s is already done (on %(done_on)s); a reason given afterwards does not move "
+                "its term: leave new_due out",
+                mark=view.mark,
+                done_on=view.done_on,
+            )
     if action.new_due is not None and action.new_due < action.on:
-        raise ActionRefused("new_due: %(new_due)s is before the deviation is recorded (%(on)s)", new_due=action.new_due,
-                            on=action.on)
+        raise ActionRefused(
+            "new_due: %(new_due)s is before the deviation is recorded (%(on)s)", new_due=action.new_due, on=action.on
+        )
 
 
 def _deviation_view(state: CaseState, action: a.DeadlineDeviation, today: date) -> DeadlineView | None:
     """The occurrence a deviation is about: the one named, else the open one (else the last)."""
     if action.occurrence is None:
         return _current_view(state, action.deadline, today)
-    return next((v for v in deadlines(state, today) if v.key == action.deadline and v.occurrence == action.occurrence),
-                None)
+    return next(
+        (v for v in deadlines(state, today) if v.key == action.deadline and v.occurrence == action.occurrence), None
+    )
 
 
 def _check_correction(state: CaseState, action: a.FirstSickDayCorrected, today: date) -> None:
     new = action.first_sick_day
     if state.revision < FACTS_REVISION:
-        raise ActionRefused("first_sick_day_corrected: this case still runs on an older version; it can be corrected "
-                            "once it has continued (or open it again)")
+        raise ActionRefused(
+            "first_sick_day_corrected: this case still runs on an older version; it can be corrected "
+            "once it has continued (or open it again)"
+        )
     if new == state.first_sick_day:
         raise ActionRefused("first_sick_day: %(on)s is already the first sick day", on=new)
     if new > today:
         raise ActionRefused("first_sick_day: %(on)s is in the future (today is %(today)s)", on=new, today=today)
     if new < state.ruleset.valid_from:
-        raise ActionRefused("first_sick_day: %(on)s lies before rule set %(ruleset)s (from %(valid_from)s); withdraw the "
-                            "case and open it again", on=new, ruleset=state.ruleset.id, valid_from=state.ruleset.valid_from)
+        raise ActionRefused(
+            "first_sick_day: %(on)s lies before rule set %(ruleset)s (from %(valid_from)s); withdraw the "
+            "case and open it again",
+            on=new,
+            ruleset=state.ruleset.id,
+            valid_from=state.ruleset.valid_from,
+        )
     first = state.periods[0]
     if first.end is not None and new >= first.end:
-        raise ActionRefused("first_sick_day: %(on)s is not before the recovery on %(recovered_on)s", on=new,
-                            recovered_on=first.end)
+        raise ActionRefused(
+            "first_sick_day: %(on)s is not before the recovery on %(recovered_on)s", on=new, recovered_on=first.end
+        )
     if action.on < new:
-        raise ActionRefused("on: %(on)s is before the corrected first sick day %(first_sick_day)s", on=action.on,
-                            first_sick_day=new)
-    earlier = [e for e in state.dossier if e.on < new and e.actor.role is not Role.SYSTEEM
-               and e.kind not in ("case_opened", "prior_step", "first_sick_day_corrected")]
+        raise ActionRefused(
+            "on: %(on)s is before the corrected first sick day %(first_sick_day)s", on=action.on, first_sick_day=new
+        )
+    earlier = [
+        e
+        for e in state.dossier
+        if e.on < new
+        and e.actor.role is not Role.SYSTEEM
+        and e.kind not in ("case_opened", "prior_step", "first_sick_day_corrected")
+    ]
     earlier += [e for e in state.dossier if e.kind == "prior_step" and e.details.get("done_on") and e.on < new]
     if earlier:
         e = min(earlier, key=lambda e: e.on)
-        raise ActionRefused("first_sick_day: %(on)s is after \u201c%(entry_kind)s\u201d on %(entry_on)s (dossier #%(seq)s); a step "
-                            "cannot come before the illness", on=new, entry_kind=e.kind, entry_on=e.on, seq=e.seq)
+        raise ActionRefused(
+            "first_sick_day: %(on)s is after \u201c%(entry_kind)s\u201d on %(entry_on)s (dossier #%(seq)s); a step "
+            "cannot come before the illness",
+            on=new,
+            entry_kind=e.kind,
+            entry_on=e.on,
+            seq=e.seq,
+        )
 
 
 def _current_view(state: CaseState, key: str, today: date) -> DeadlineView | None:
@@ -1365,10 +1640,13 @@ def _check_do_answered(state: CaseState, action: a.DeskundigenoordeelAnswered, t
     for r in state.deskundigenoordelen:
         if r.request_id == action.request_id:
             if r.answered_on is not None:
-                raise ActionRefused("request_id: %(value)r was already answered on %(on)s", value=action.request_id,
-                                    on=r.answered_on)
+                raise ActionRefused(
+                    "request_id: %(value)r was already answered on %(on)s", value=action.request_id, on=r.answered_on
+                )
             if action.on < r.requested_on:
-                raise ActionRefused("on: %(on)s is before the request of %(requested_on)s", on=action.on, requested_on=r.requested_on)
+                raise ActionRefused(
+                    "on: %(on)s is before the request of %(requested_on)s", on=action.on, requested_on=r.requested_on
+                )
             return
     raise ActionRefused("request_id: no deskundigenoordeel was requested under %(value)r", value=action.request_id)
 
@@ -1377,10 +1655,13 @@ def _check_loonsanctie(state: CaseState, action: a.LoonsanctieImposed, today: da
     if "wia_aanvraag" not in state.done:
         raise ActionRefused("loonsanctie_imposed: UWV imposes a loonsanctie on the WIA application; none is on record")
     if state.loonsanctie is not None:
-        raise ActionRefused("loonsanctie_imposed: a loonsanctie was already imposed on %(on)s",
-                            on=state.loonsanctie.imposed_on)
+        raise ActionRefused(
+            "loonsanctie_imposed: a loonsanctie was already imposed on %(on)s", on=state.loonsanctie.imposed_on
+        )
     if action.weeks > state.ruleset.max_loonsanctie_weeks:
-        raise ActionRefused("weeks: a loonsanctie lasts at most %(limit)s weeks", limit=state.ruleset.max_loonsanctie_weeks)
+        raise ActionRefused(
+            "weeks: a loonsanctie lasts at most %(limit)s weeks", limit=state.ruleset.max_loonsanctie_weeks
+        )
 
 
 def _check_repair_reported(state: CaseState, action: a.RepairReported, today: date) -> None:
@@ -1390,7 +1671,9 @@ def _check_repair_reported(state: CaseState, action: a.RepairReported, today: da
     if s.repair_reported_on is not None:
         raise ActionRefused("repair_reported: a repair was already reported on %(on)s", on=s.repair_reported_on)
     if action.on < s.imposed_on:
-        raise ActionRefused("on: %(on)s is before the loonsanctie of %(imposed_on)s", on=action.on, imposed_on=s.imposed_on)
+        raise ActionRefused(
+            "on: %(on)s is before the loonsanctie of %(imposed_on)s", on=action.on, imposed_on=s.imposed_on
+        )
 
 
 def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: date) -> None:
@@ -1400,14 +1683,20 @@ def _check_repair_accepted(state: CaseState, action: a.RepairAccepted, today: da
     if s.repair_accepted_on is not None:
         raise ActionRefused("repair_accepted: the repair was already accepted on %(on)s", on=s.repair_accepted_on)
     if action.on < s.repair_reported_on:
-        raise ActionRefused("on: %(on)s is before the repair was reported (%(reported_on)s)", on=action.on,
-                            reported_on=s.repair_reported_on)
+        raise ActionRefused(
+            "on: %(on)s is before the repair was reported (%(reported_on)s)",
+            on=action.on,
+            reported_on=s.repair_reported_on,
+        )
 
 
 def _require_watch(state: CaseState, action: Any, today: date) -> Watch:
     if state.watch is None or state.stagnation_rules is None:
-        raise ActionRefused("%(field)s: this case has no stagnation watch (it was opened before version %(version)s)",
-                            field=action.kind, version=WATCH_VERSION)
+        raise ActionRefused(
+            "%(field)s: this case has no stagnation watch (it was opened before version %(version)s)",
+            field=action.kind,
+            version=WATCH_VERSION,
+        )
     return state.watch
 
 
@@ -1422,14 +1711,18 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
     assert rules is not None  # _require_watch
     keys = rules.measure_keys()
     if action.measure not in keys:
-        raise ActionRefused("measure: %(value)r is not a measure (in order: %(known)s)", value=action.measure,
-                            known=list(keys))
+        raise ActionRefused(
+            "measure: %(value)r is not a measure (in order: %(known)s)", value=action.measure, known=list(keys)
+        )
     done = next((m for m in watch.measures if m.key == action.measure and m.taken_on), None)
     if done is not None:
         raise ActionRefused("measure: %(measure)s was taken on %(on)s", measure=action.measure, on=done.taken_on)
     if watch.level < st.TOP_LEVEL:
-        raise ActionRefused("measure_taken: no measures are asked (escalation level %(level)s); record "
-                            "\u201c%(next_kind)s\u201d first", level=watch.level, next_kind="non_cooperation_recorded")
+        raise ActionRefused(
+            "measure_taken: no measures are asked (escalation level %(level)s); record \u201c%(next_kind)s\u201d first",
+            level=watch.level,
+            next_kind="non_cooperation_recorded",
+        )
     expected = watch.next_measure(rules)
     if action.measure != expected:
         raise ActionRefused("measure: measures are taken in their order; the next is %(measure)s", measure=expected)
@@ -1437,21 +1730,34 @@ def _check_measure(state: CaseState, action: a.MeasureTaken, today: date) -> Non
 
 def _check_assigned(state: CaseState, action: a.PersonAssigned, today: date) -> None:
     if action.role is Role.REINTEGRATIECOACH and state.spoor2_running:
-        raise ActionRefused("role: the running spoor 2 trajectory names its coach; record \u201c%(next_kind)s\u201d on it instead",
-                            next_kind="coach_replaced")
+        raise ActionRefused(
+            "role: the running spoor 2 trajectory names its coach; record \u201c%(next_kind)s\u201d on it instead",
+            next_kind="coach_replaced",
+        )
     ids = state.assigned.get(action.role, [])
     if action.person_id in ids:
-        raise ActionRefused("person_id: %(person)s is already assigned as %(role)s", person=action.person_id,
-                            role=action.role)
+        raise ActionRefused(
+            "person_id: %(person)s is already assigned as %(role)s", person=action.person_id, role=action.role
+        )
     if action.replaces is not None and action.replaces not in ids:
-        raise ActionRefused("replaces: %(person)s is not assigned as %(role)s", person=action.replaces, role=action.role)
+        raise ActionRefused(
+            "replaces: %(person)s is not assigned as %(role)s", person=action.replaces, role=action.role
+        )
     after = [i for i in ids if i != action.replaces] + [action.person_id]
     refusal = access.assignment_list_refusal(action.role, after, field="role")
     if refusal is not None:
-        if action.replaces is None and action.role in access.ASSIGNABLE and len(after) > access.MAX_ASSIGNED[action.role]:
-            raise ActionRefused("role: a case has at most %(limit)s %(role)s assigned at a time; name the one you hand over "
-                                "from in replaces (%(assigned)s)", limit=access.MAX_ASSIGNED[action.role], role=action.role,
-                                assigned=ids)
+        if (
+            action.replaces is None
+            and action.role in access.ASSIGNABLE
+            and len(after) > access.MAX_ASSIGNED[action.role]
+        ):
+            raise ActionRefused(
+                "role: a case has at most %(limit)s %(role)s assigned at a time; name the one you hand over "
+                "from in replaces (%(assigned)s)",
+                limit=access.MAX_ASSIGNED[action.role],
+                role=action.role,
+                assigned=ids,
+            )
         raise refusal
 
 
@@ -1478,7 +1784,9 @@ def _employee_corrected(state: CaseState, action: a.EmployeeDetailsCorrected, no
 
 def _check_unassigned(state: CaseState, action: a.PersonUnassigned, today: date) -> None:
     if action.person_id not in state.assigned.get(action.role, []):
-        raise ActionRefused("person_id: %(person)s is not assigned as %(role)s", person=action.person_id, role=action.role)
+        raise ActionRefused(
+            "person_id: %(person)s is not assigned as %(role)s", person=action.person_id, role=action.role
+        )
 
 
 def _check_contacts(state: CaseState, action: a.ContactsUpdated, today: date) -> None:
@@ -1491,22 +1799,28 @@ def _check_extension(state: CaseState, action: a.VoluntaryExtension, today: date
     if action.weeks > room:
         raise ActionRefused(
             "weeks: the waiting time may be extended by at most %(limit)s weeks in all; %(room)s remain",
-            limit=state.ruleset.max_voluntary_extension_weeks, room=room,
+            limit=state.ruleset.max_voluntary_extension_weeks,
+            room=room,
         )
 
 
 def _check_document(state: CaseState, action: a.DocumentRequested, today: date) -> None:
     if state.dossier_rules is None:
-        raise ActionRefused("document_requested: this case was opened before documents (version %(version)s)",
-                            version=DOCUMENTS_VERSION)
+        raise ActionRefused(
+            "document_requested: this case was opened before documents (version %(version)s)", version=DOCUMENTS_VERSION
+        )
     if action.actor.role not in AUDIENCE_ROLES[action.audience]:
-        raise ActionRefused("audience: the %(audience)s version is not for the %(role)s", audience=action.audience,
-                            role=action.actor.role)
+        raise ActionRefused(
+            "audience: the %(audience)s version is not for the %(role)s",
+            audience=action.audience,
+            role=action.actor.role,
+        )
     kinds = {e.kind for e in state.dossier}
     if action.document is DocumentKind.INTAKEVERSLAG and "spoor2:intake_held" not in kinds:
         raise ActionRefused("document: no spoor 2 intake is on record yet")
     if action.document is DocumentKind.NO_GO_RAPPORT and not any(
-            e.kind == "spoor2:haalbaarheidstoets_decided" and e.details.get("decision") == "no_go" for e in state.dossier):
+        e.kind == "spoor2:haalbaarheidstoets_decided" and e.details.get("decision") == "no_go" for e in state.dossier
+    ):
         raise ActionRefused("document: the haalbaarheidstoets has not decided no-go on this case")
     periodic = action.document is DocumentKind.VOORTGANGSRAPPORTAGE
     if periodic and state.spoor2_started_on is None:
@@ -1517,8 +1831,11 @@ def _check_document(state: CaseState, action: a.DocumentRequested, today: date) 
     if start > end:
         raise ActionRefused("period_start: %(start)s is after period_end %(end)s", start=start, end=end)
     if action.period_end is not None and action.period_end > action.on:
-        raise ActionRefused("period_end: %(period_end)s is after the day of the request (%(on)s)",
-                            period_end=action.period_end, on=action.on)
+        raise ActionRefused(
+            "period_end: %(period_end)s is after the day of the request (%(on)s)",
+            period_end=action.period_end,
+            on=action.on,
+        )
 
 
 def _period(state: CaseState, action: a.DocumentRequested) -> tuple[date, date]:
@@ -1680,8 +1997,14 @@ def _deviation_with_term(state: CaseState, action: a.DeadlineDeviation) -> str:
     mark = view.mark if view is not None else action.deadline
     term = view.due if view is not None else None
     after = term is not None and action.on > term
-    state.deviations[mark] = Deviation(reason=action.reason, new_due=action.new_due, on=action.on,
-                                       action_id=action.action_id, term=term, given_after_term=after)
+    state.deviations[mark] = Deviation(
+        reason=action.reason,
+        new_due=action.new_due,
+        on=action.on,
+        action_id=action.action_id,
+        term=term,
+        given_after_term=after,
+    )
     # The overdue observations this disproves are superseded by `reconcile` once the entry is recorded.
     when = f" (reason given after the term of {term})" if after else ""
     if view is not None and view.status is DeadlineStatus.DONE:
@@ -1692,8 +2015,10 @@ def _deviation_with_term(state: CaseState, action: a.DeadlineDeviation) -> str:
 def _correct_first_sick_day(state: CaseState, action: a.FirstSickDayCorrected, now: datetime) -> str:
     old = state.periods[0]
     state.periods[0] = SickPeriod(start=action.first_sick_day, end=old.end)
-    return (f"First sick day corrected from {old.start} to {action.first_sick_day}; every term is planned anew. "
-            f"Reason: {action.reason}")
+    return (
+        f"First sick day corrected from {old.start} to {action.first_sick_day}; every term is planned anew. "
+        f"Reason: {action.reason}"
+    )
 
 
 def _leave_started(state: CaseState, action: a.LeaveStarted, now: datetime) -> str:
@@ -1786,7 +2111,8 @@ def _unassigned(state: CaseState, action: a.PersonUnassigned, now: datetime) -> 
     else:
         state.assigned.pop(action.role, None)
     return f"{action.role.value} {action.person_id} no longer assigned" + (
-        "" if ids else f"; the case is open to every {action.role.value} again")
+        "" if ids else f"; the case is open to every {action.role.value} again"
+    )
 
 
 def _contacts(state: CaseState, action: a.ContactsUpdated, now: datetime) -> str:
@@ -1795,8 +2121,11 @@ def _contacts(state: CaseState, action: a.ContactsUpdated, now: datetime) -> str
     else:
         state.contacts.pop(action.recipient_role, None)
     n = len(action.addresses)
-    return f"Contacts of the {action.recipient_role.value} updated ({n} address{'es' if n != 1 else ''})" if n else \
-        f"Contacts of the {action.recipient_role.value} removed: the configured defaults apply"
+    return (
+        f"Contacts of the {action.recipient_role.value} updated ({n} address{'es' if n != 1 else ''})"
+        if n
+        else f"Contacts of the {action.recipient_role.value} removed: the configured defaults apply"
+    )
 
 
 def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
@@ -1807,8 +2136,10 @@ def _wia(state: CaseState, action: a.WiaAanvraagFiled, now: datetime) -> str:
     due = view.due if view is not None else None  # its term (a deviation's new date, if any)
     delay = (action.on - due).days if due is not None else 0
     state.wage_extension_days += max(delay, 0)
-    return (f"WIA application filed {delay} days late by the employer's doing: the wage payment runs {delay} days "
-            f"longer (BW 7:629 lid 11 sub a), until {wachttijd_end(state)}")
+    return (
+        f"WIA application filed {delay} days late by the employer's doing: the wage payment runs {delay} days "
+        f"longer (BW 7:629 lid 11 sub a), until {wachttijd_end(state)}"
+    )
 
 
 def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
@@ -1818,9 +2149,18 @@ def _withdrawn(state: CaseState, action: a.CaseWithdrawn, now: datetime) -> str:
 
 def _document_requested(state: CaseState, action: a.DocumentRequested, now: datetime) -> str:
     start, end = _period(state, action) if action.document is DocumentKind.VOORTGANGSRAPPORTAGE else (None, None)
-    state.document_requests.append(DocumentOrder(
-        order_id=f"request:{action.action_id}", kind=action.document, audience=action.audience, as_of=action.on,
-        period_start=start, period_end=end, requested_by=action.actor, action_id=action.action_id))
+    state.document_requests.append(
+        DocumentOrder(
+            order_id=f"request:{action.action_id}",
+            kind=action.document,
+            audience=action.audience,
+            as_of=action.on,
+            period_start=start,
+            period_end=end,
+            requested_by=action.actor,
+            action_id=action.action_id,
+        )
+    )
     return f"Document requested: {action.document.value} ({action.audience.value} version)"
 
 
@@ -1882,8 +2222,13 @@ def end_trajectory_with_case(state: CaseState, *, now: datetime) -> bool:
     state.spoor2_ended_on = state.closed_on
     state.spoor2_status, state.spoor2_phase = Spoor2Status.BEEINDIGD, None
     assert state.closed_on is not None  # a closed case has its closing day
-    state.record(now=now, on=state.closed_on, actor=SYSTEM, kind="spoor2_ended_with_case",
-                 summary="The spoor 2 trajectory ends with the case")
+    state.record(
+        now=now,
+        on=state.closed_on,
+        actor=SYSTEM,
+        kind="spoor2_ended_with_case",
+        summary="The spoor 2 trajectory ends with the case",
+    )
     return True
 
 
@@ -1895,13 +2240,22 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
     """
     fresh = [e for e in update.events if e.seq > state.trajectory_entries_seen]
     unchanged = (update.status, update.phase, update.expectation) == (
-        state.spoor2_status, state.spoor2_phase, state.trajectory_expectation)
+        state.spoor2_status,
+        state.spoor2_phase,
+        state.trajectory_expectation,
+    )
     if not fresh and unchanged:
         return False
     for e in fresh:
         copy = state.record(
-            now=now, on=e.on, actor=e.actor, kind=f"spoor2:{e.kind}", summary=e.summary, action_id=e.action_id,
-            details={**e.details, "trajectory_seq": e.seq}, register=False,
+            now=now,
+            on=e.on,
+            actor=e.actor,
+            kind=f"spoor2:{e.kind}",
+            summary=e.summary,
+            action_id=e.action_id,
+            details={**e.details, "trajectory_seq": e.seq},
+            register=False,
         )
         state.trajectory_entries_seen = e.seq
         if state.watch is not None:
@@ -1919,16 +2273,31 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
         return True
     state.spoor2_result = _CASE_RESULT[outcome]
     if outcome is Spoor2Outcome.NIEUW_WERK:
-        _close(state, Outcome.NIEUW_WERK, on=on, now=now,
-               summary="Spoor 2: the employee starts work with a new employer (hersteldmelding); the case closes")
+        _close(
+            state,
+            Outcome.NIEUW_WERK,
+            on=on,
+            now=now,
+            summary="Spoor 2: the employee starts work with a new employer (hersteldmelding); the case closes",
+        )
     elif outcome in (Spoor2Outcome.DETACHERING, Spoor2Outcome.WERKRITMEPLAATS):
-        state.record(now=now, on=on, actor=SYSTEM, kind="spoor2_outcome",
-                     summary=f"Spoor 2: {outcome.value} until the end of the waiting time ({wachttijd_end(state)})",
-                     details={"outcome": outcome.value})
+        state.record(
+            now=now,
+            on=on,
+            actor=SYSTEM,
+            kind="spoor2_outcome",
+            summary=f"Spoor 2: {outcome.value} until the end of the waiting time ({wachttijd_end(state)})",
+            details={"outcome": outcome.value},
+        )
     else:
-        state.record(now=now, on=on, actor=SYSTEM, kind="spoor2_outcome",
-                     summary=f"Spoor 2 ended ({outcome.value}); the trajectory's record goes with the WIA application",
-                     details={"outcome": outcome.value})
+        state.record(
+            now=now,
+            on=on,
+            actor=SYSTEM,
+            kind="spoor2_outcome",
+            summary=f"Spoor 2 ended ({outcome.value}); the trajectory's record goes with the WIA application",
+            details={"outcome": outcome.value},
+        )
         _set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
     return True
 
@@ -1939,13 +2308,18 @@ def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int) -> None
         assert state.watch is not None
         st.activity(state.watch, on=e.on, seq=seq)
     if e.kind in TRAJECTORY_FLAGS:
-        state.outbox.append(_note(
-            state, Role.CASEMANAGER, key=f"spoor2:{e.kind}:{e.details.get('due')}", kind=f"spoor2_{e.kind}",
-            subject=f"Case {state.case_id}: spoor 2 needs attention",
-            body=f"Spoor 2 trajectory of case {state.case_id}: {e.summary}.",
-            subject_text=flag_subject(state.case_id),
-            body_text=flag_body(state.case_id, e.kind, e.details.get("due")),
-        ))
+        state.outbox.append(
+            _note(
+                state,
+                Role.CASEMANAGER,
+                key=f"spoor2:{e.kind}:{e.details.get('due')}",
+                kind=f"spoor2_{e.kind}",
+                subject=f"Case {state.case_id}: spoor 2 needs attention",
+                body=f"Spoor 2 trajectory of case {state.case_id}: {e.summary}.",
+                subject_text=flag_subject(state.case_id),
+                body_text=flag_body(state.case_id, e.kind, e.details.get("due")),
+            )
+        )
 
 
 # --------------------------------------------------------------------------- views
@@ -1975,7 +2349,9 @@ class CaseSummary(BaseModel):
     spoor2_phase: int | None
     spoor2_coach_id: str | None = None
     spoor2_result: a.Spoor2Result | None
-    assigned: dict[Role, list[str]] = Field(default_factory=dict, description="Who is assigned per role (domain.access)")
+    assigned: dict[Role, list[str]] = Field(
+        default_factory=dict, description="Who is assigned per role (domain.access)"
+    )
     employee: Employee | None = Field(default=None, description="The employee's name and personnel number")
     loonsanctie: Loonsanctie | None
     escalation_level: int | None = Field(default=None, description="0-3; None for cases without the watch")
@@ -2044,10 +2420,18 @@ def document_rendered(state: CaseState, ref: DocumentRef, *, now: datetime) -> D
     state.documents.append(ref)
     state.document_requests = [o for o in state.document_requests if o.order_id != order.order_id]
     return state.record(
-        now=now, on=order.as_of, actor=SYSTEM, kind="document_rendered",
+        now=now,
+        on=order.as_of,
+        actor=SYSTEM,
+        kind="document_rendered",
         summary=f"{ref.title} ({order.audience.value} version) rendered and stored",
-        details={"order_id": order.order_id, "document": order.kind.value, "audience": order.audience.value,
-                 "pdf": ref.pdf.model_dump(), "html": ref.html.model_dump()},
+        details={
+            "order_id": order.order_id,
+            "document": order.kind.value,
+            "audience": order.audience.value,
+            "pdf": ref.pdf.model_dump(),
+            "html": ref.html.model_dump(),
+        },
     )
 
 
@@ -2055,18 +2439,37 @@ def document_failed(state: CaseState, order: DocumentOrder, reason: str, *, toda
     """Rendering gave up: the dossier says so and the case manager may request it again."""
     state.documents_done.append(order.order_id)
     state.document_requests = [o for o in state.document_requests if o.order_id != order.order_id]
-    state.outbox.append(Notification(
-        notification_id=f"{state.case_id}:document_failed:{order.order_id}", case_id=state.case_id,
-        recipient_role=Role.CASEMANAGER, recipients=state.contacts.get(Role.CASEMANAGER, []), kind="document_failed",
-        subject=f"Case {state.case_id}: the {order.kind.value} could not be made",
-        body=f"The {order.kind.value} of case {state.case_id} (as of {order.as_of}) could not be rendered or stored. "
-             "Request it again (document_requested) once the document store is reachable.",
-        subject_text=text(N_("Case %(case)s: the %(document)s could not be made"), case=state.case_id,
-                          document=text(glossary.label(glossary.DOCUMENTS, order.kind))),
-        body_text=text(N_("The %(document)s of case %(case)s (as of %(day)s) could not be rendered or stored. Request "
-                          "it again (document_requested) once the document store is reachable."),
-                       document=text(glossary.label(glossary.DOCUMENTS, order.kind)), case=state.case_id,
-                       day=order.as_of)))
-    return state.record(now=now, on=today, actor=SYSTEM, kind="document_failed",
-                        summary=f"{order.kind.value} could not be made: {reason[:200]}",
-                        details={"order_id": order.order_id, "document": order.kind.value})
+    state.outbox.append(
+        Notification(
+            notification_id=f"{state.case_id}:document_failed:{order.order_id}",
+            case_id=state.case_id,
+            recipient_role=Role.CASEMANAGER,
+            recipients=state.contacts.get(Role.CASEMANAGER, []),
+            kind="document_failed",
+            subject=f"Case {state.case_id}: the {order.kind.value} could not be made",
+            body=f"The {order.kind.value} of case {state.case_id} (as of {order.as_of}) could not be rendered or stored. "
+            "Request it again (document_requested) once the document store is reachable.",
+            subject_text=text(
+                N_("Case %(case)s: the %(document)s could not be made"),
+                case=state.case_id,
+                document=text(glossary.label(glossary.DOCUMENTS, order.kind)),
+            ),
+            body_text=text(
+                N_(
+                    "The %(document)s of case %(case)s (as of %(day)s) could not be rendered or stored. Request "
+                    "it again (document_requested) once the document store is reachable."
+                ),
+                document=text(glossary.label(glossary.DOCUMENTS, order.kind)),
+                case=state.case_id,
+                day=order.as_of,
+            ),
+        )
+    )
+    return state.record(
+        now=now,
+        on=today,
+        actor=SYSTEM,
+        kind="document_failed",
+        summary=f"{order.kind.value} could not be made: {reason[:200]}",
+        details={"order_id": order.order_id, "document": order.kind.value},
+    )

@@ -35,36 +35,50 @@ class SickPeriod(BaseModel):
 
     start: date
     end: date | None = None
-    paused_for: str | None = Field(default=None, description="Ended by leave that does not count (a RuleSet pause key), "
-                                   "not by recovery")
+    paused_for: str | None = Field(
+        default=None, description="Ended by leave that does not count (a RuleSet pause key), not by recovery"
+    )
 
     @property
     def length(self) -> int | None:
         return None if self.end is None else (self.end - self.start).days
 
 
-def build_periods(
-    first_sick_day: date, interruptions: Sequence[tuple[date, date | None]]
-) -> list[SickPeriod]:
+def build_periods(first_sick_day: date, interruptions: Sequence[tuple[date, date | None]]) -> list[SickPeriod]:
     """Periods from a first sick day and (recovered_on, relapsed_on) pairs, checked for order."""
     periods: list[SickPeriod] = []
     start = first_sick_day
     for i, (recovered, relapsed) in enumerate(interruptions):
         if recovered <= start:
-            raise PeriodError("recovered", ActionRefused(
-                "interruptions.recovered: %(recovered)s is not after the sick period that began %(start)s (recovered "
-                "is the first day back at work)", recovered=recovered, start=start))
+            raise PeriodError(
+                "recovered",
+                ActionRefused(
+                    "interruptions.recovered: %(recovered)s is not after the sick period that began %(start)s (recovered "
+                    "is the first day back at work)",
+                    recovered=recovered,
+                    start=start,
+                ),
+            )
         periods.append(SickPeriod(start=start, end=recovered))
         if relapsed is None:
             if i != len(interruptions) - 1:
-                raise PeriodError("relapse", ActionRefused(
-                    "interruptions.relapse: recovery on %(recovered)s needs a relapse before the next recovery",
-                    recovered=recovered))
+                raise PeriodError(
+                    "relapse",
+                    ActionRefused(
+                        "interruptions.relapse: recovery on %(recovered)s needs a relapse before the next recovery",
+                        recovered=recovered,
+                    ),
+                )
             return periods
         if relapsed <= recovered:
-            raise PeriodError("relapse", ActionRefused(
-                "interruptions.relapse: %(relapsed)s is not after the recovery on %(recovered)s", relapsed=relapsed,
-                recovered=recovered))
+            raise PeriodError(
+                "relapse",
+                ActionRefused(
+                    "interruptions.relapse: %(relapsed)s is not after the recovery on %(recovered)s",
+                    relapsed=relapsed,
+                    recovered=recovered,
+                ),
+            )
         start = relapsed
     periods.append(SickPeriod(start=start))
     return periods
@@ -191,16 +205,22 @@ class ScheduledStep(BaseModel):
     tracked: bool = True
 
 
-def statutory_calendar(ruleset: RuleSet, periods: Sequence[SickPeriod], holidays: Collection[date] = ()) -> list[ScheduledStep]:
+def statutory_calendar(
+    ruleset: RuleSet, periods: Sequence[SickPeriod], holidays: Collection[date] = ()
+) -> list[ScheduledStep]:
     """Every statutory step of a case with nothing done yet, in order of due date."""
     clock = Clock(periods)
     steps: list[ScheduledStep] = []
     for rule in ruleset.deadlines:
         if rule.recurring:
-            for i, due in enumerate(recurring_dues(rule, ruleset, clock, {}, [], plan_ahead=True, holidays=holidays), start=1):
+            for i, due in enumerate(
+                recurring_dues(rule, ruleset, clock, {}, [], plan_ahead=True, holidays=holidays), start=1
+            ):
                 steps.append(ScheduledStep(key=rule.key, label=rule.label, due=due, occurrence=i))
         else:
             steps.append(
-                ScheduledStep(key=rule.key, label=rule.label, due=fixed_due(rule, clock, {}, holidays), tracked=rule.tracked)
+                ScheduledStep(
+                    key=rule.key, label=rule.label, due=fixed_due(rule, clock, {}, holidays), tracked=rule.tracked
+                )
             )
     return sorted(steps, key=lambda s: (s.due is None, s.due or date.max))

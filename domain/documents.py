@@ -45,8 +45,18 @@ class Audience(StrEnum):
 
 # Which roles may ask for (and download) which version.
 AUDIENCE_ROLES: dict[Audience, frozenset[Role]] = {
-    Audience.WERKGEVER: frozenset({Role.WERKGEVER, Role.WERKNEMER, Role.CASEMANAGER, Role.REINTEGRATIECOACH,
-                                   Role.ARBEIDSDESKUNDIGE, Role.BEDRIJFSARTS, Role.OPERATIONS, Role.UWV}),
+    Audience.WERKGEVER: frozenset(
+        {
+            Role.WERKGEVER,
+            Role.WERKNEMER,
+            Role.CASEMANAGER,
+            Role.REINTEGRATIECOACH,
+            Role.ARBEIDSDESKUNDIGE,
+            Role.BEDRIJFSARTS,
+            Role.OPERATIONS,
+            Role.UWV,
+        }
+    ),
     Audience.BEDRIJFSARTS: frozenset({Role.BEDRIJFSARTS}),
 }
 
@@ -120,8 +130,11 @@ def documents_due(state: CaseState, today: date) -> list[DocumentOrder]:
             # Dated the day it is made (revision 1): a case that reached the stage in its past (opened late)
             # is not reported as of a day before anyone recorded what it holds.
             as_of = max(entry.on, local_date(entry.recorded_at)) if state.revision >= FACTS_REVISION else entry.on
-            wanted.append(DocumentOrder(order_id="reintegratieoverzicht-wia", kind=DocumentKind.REINTEGRATIEOVERZICHT,
-                                        as_of=as_of))
+            wanted.append(
+                DocumentOrder(
+                    order_id="reintegratieoverzicht-wia", kind=DocumentKind.REINTEGRATIEOVERZICHT, as_of=as_of
+                )
+            )
     wanted.extend(_progress_reports(state, today))
     wanted.extend(state.document_requests)
     return [o for o in wanted if o.order_id not in done]
@@ -135,8 +148,15 @@ def _progress_reports(state: CaseState, today: date) -> list[DocumentOrder]:
     orders, n = [], 1
     period_start = start
     while (due := add_months(start, n * rules.documents.progress_report_every_months)) <= last:
-        orders.append(DocumentOrder(order_id=f"voortgangsrapportage-{n}", kind=DocumentKind.VOORTGANGSRAPPORTAGE,
-                                    as_of=due, period_start=period_start, period_end=due - timedelta(days=1)))
+        orders.append(
+            DocumentOrder(
+                order_id=f"voortgangsrapportage-{n}",
+                kind=DocumentKind.VOORTGANGSRAPPORTAGE,
+                as_of=due,
+                period_start=period_start,
+                period_end=due - timedelta(days=1),
+            )
+        )
         period_start, n = due, n + 1
     return orders
 

@@ -86,7 +86,9 @@ def _step_gap(view: DeadlineView, rules: PreflightRules) -> Gap | None:
     if not view.tracked:
         return None
     risk = Risk.BOETE if view.key in rules.fine_only else Risk.LOONSANCTIE
-    common = dict(key=view.key, occurrence=view.occurrence, label=view.label, risk=risk, due=view.due, done_on=view.done_on)
+    common = dict(
+        key=view.key, occurrence=view.occurrence, label=view.label, risk=risk, due=view.due, done_on=view.done_on
+    )
     if view.status is DeadlineStatus.OVERDUE:
         return Gap(kind=GapKind.MISSING, detail=f"Niet gedaan; uiterlijk {_fmt(view.due)}", **common)
     if view.status is not DeadlineStatus.DONE:
@@ -94,15 +96,19 @@ def _step_gap(view: DeadlineView, rules: PreflightRules) -> Gap | None:
     if view.reason_after_term and view.deviation is not None:
         term = view.original_due or view.due
         days = (view.done_on - term).days if view.done_on and term else 0
-        return Gap(kind=GapKind.REASON_AFTER_TERM,
-                   detail=f"{days} dagen na de termijn gedaan ({_fmt(view.done_on)}, uiterlijk {_fmt(term)}); de reden "
-                          f"(Reg art. 5) is pas na de termijn gegeven, op {_fmt(view.deviation.on)}: {view.deviation.reason}",
-                   **common)
+        return Gap(
+            kind=GapKind.REASON_AFTER_TERM,
+            detail=f"{days} dagen na de termijn gedaan ({_fmt(view.done_on)}, uiterlijk {_fmt(term)}); de reden "
+            f"(Reg art. 5) is pas na de termijn gegeven, op {_fmt(view.deviation.on)}: {view.deviation.reason}",
+            **common,
+        )
     if view.late and not view.excused:
         days = view.late_days or 0
         if view.original_due is not None:
-            detail = (f"{days} dagen te laat ({_fmt(view.done_on)}), ook na de verschoven termijn {_fmt(view.due)} "
-                      f"(oorspronkelijk {_fmt(view.original_due)})")
+            detail = (
+                f"{days} dagen te laat ({_fmt(view.done_on)}), ook na de verschoven termijn {_fmt(view.due)} "
+                f"(oorspronkelijk {_fmt(view.original_due)})"
+            )
         else:
             detail = f"{days} dagen te laat ({_fmt(view.done_on)}, uiterlijk {_fmt(view.due)}), zonder vastgelegde reden (Reg art. 5)"
         return Gap(kind=GapKind.LATE, detail=detail, **common)
@@ -115,12 +121,28 @@ def _views_missing(state: CaseState, rules: PreflightRules) -> list[Gap]:
         step = state.done.get(key)
         if step is None or step.on < state.ruleset.views_required_from:
             continue
-        details = state.dossier[state.applied_actions[step.action_id] - 1].details if step.action_id in state.applied_actions else {}
-        missing = [who for who, field in (("werkgever", "employer_view"), ("werknemer", "employee_view")) if not details.get(field)]
+        details = (
+            state.dossier[state.applied_actions[step.action_id] - 1].details
+            if step.action_id in state.applied_actions
+            else {}
+        )
+        missing = [
+            who
+            for who, field in (("werkgever", "employer_view"), ("werknemer", "employee_view"))
+            if not details.get(field)
+        ]
         if missing:
             label = state.ruleset.deadline(key).label
-            found.append(Gap(key=key, label=label, kind=GapKind.VIEWS_MISSING, risk=Risk.LOONSANCTIE, done_on=step.on,
-                             detail="De visie op re-integratie van " + " en ".join(missing) + " staat niet in het dossier"))
+            found.append(
+                Gap(
+                    key=key,
+                    label=label,
+                    kind=GapKind.VIEWS_MISSING,
+                    risk=Risk.LOONSANCTIE,
+                    done_on=step.on,
+                    detail="De visie op re-integratie van " + " en ".join(missing) + " staat niet in het dossier",
+                )
+            )
     return found
 
 
@@ -129,14 +151,23 @@ def _oordeel_gap(state: CaseState, today: date, rules: PreflightRules) -> Gap | 
     start = state.clock.date_of_day(7 * (first - 1) + 1)
     if start is None or today < start:
         return None  # only from the first pre-flight on: earlier, any judgement is still recent enough
-    last = max((e.on for e in state.dossier if e.actor.role is Role.BEDRIJFSARTS and e.kind in rules.oordeel_kinds),
-               default=None)
+    last = max(
+        (e.on for e in state.dossier if e.actor.role is Role.BEDRIJFSARTS and e.kind in rules.oordeel_kinds),
+        default=None,
+    )
     if last is not None and today - last <= timedelta(weeks=rules.recent_oordeel_weeks):
         return None
-    detail = (f"Het laatste oordeel van de bedrijfsarts is van {_fmt(last)}" if last else "Geen oordeel van de bedrijfsarts") + (
-        f"; het re-integratieverslag vraagt een actueel oordeel (niet ouder dan {rules.recent_oordeel_weeks} weken)")
-    return Gap(key="actueel_oordeel", label="Actueel oordeel van de bedrijfsarts", kind=GapKind.NO_RECENT_OORDEEL,
-               risk=Risk.LOONSANCTIE, done_on=last, detail=detail)
+    detail = (
+        f"Het laatste oordeel van de bedrijfsarts is van {_fmt(last)}" if last else "Geen oordeel van de bedrijfsarts"
+    ) + (f"; het re-integratieverslag vraagt een actueel oordeel (niet ouder dan {rules.recent_oordeel_weeks} weken)")
+    return Gap(
+        key="actueel_oordeel",
+        label="Actueel oordeel van de bedrijfsarts",
+        kind=GapKind.NO_RECENT_OORDEEL,
+        risk=Risk.LOONSANCTIE,
+        done_on=last,
+        detail=detail,
+    )
 
 
 def check_dates(state: CaseState, rules: PreflightRules) -> list[tuple[int, date]]:
@@ -161,8 +192,11 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     week, _ = fallen[-1]
     found = gaps(state, today, rules)
     loonsanctie = [g for g in found if g.risk is Risk.LOONSANCTIE]
-    summary = (f"Pre-flight week {week}: {len(found)} gap(s) in the dossier, {len(loonsanctie)} with a loonsanctie risk"
-               if found else f"Pre-flight week {week}: the dossier has everything the re-integratieverslag needs")
+    summary = (
+        f"Pre-flight week {week}: {len(found)} gap(s) in the dossier, {len(loonsanctie)} with a loonsanctie risk"
+        if found
+        else f"Pre-flight week {week}: the dossier has everything the re-integratieverslag needs"
+    )
     details: dict = {"week": week, "gaps": [g.model_dump(mode="json") for g in found]}
     assessed = toets(state, today, rules) if state.revision >= FACTS_REVISION else None
     if assessed is not None:
@@ -171,29 +205,49 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     if not found:
         return []
     check = next(c for c in rules.check if c.week == week)
-    lines = "\n".join(f"- {g.label}{f' #{g.occurrence}' if g.occurrence else ''}: {g.kind.value}, risk {g.risk.value} "
-                      f"(due {g.due or '-'}, done {g.done_on or '-'})" for g in found)
+    lines = "\n".join(
+        f"- {g.label}{f' #{g.occurrence}' if g.occurrence else ''}: {g.kind.value}, risk {g.risk.value} "
+        f"(due {g.due or '-'}, done {g.done_on or '-'})"
+        for g in found
+    )
     if assessed is not None:  # in the order UWV's assessor reads the verslag
         lines = "\n".join(f"- {TOETS_LABELS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
-    body = (f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
-            f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
-            f"deviation with its reason):\n{lines}")
-    subject_text = ngettext("Case %(case)s: dossier check week %(week)s, %(num)s gap",
-                            "Case %(case)s: dossier check week %(week)s, %(num)s gaps", len(found),
-                            case=state.case_id, week=week)
-    body_text = ngettext("The dossier check of week %(week)s of case %(case)s found %(num)s gap that the "
-                         "re-integratieverslag will show UWV. Repair it while there is time (record the step, or a "
-                         "deviation with its reason):\n%(lines)s",
-                         "The dossier check of week %(week)s of case %(case)s found %(num)s gaps that the "
-                         "re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
-                         "deviation with its reason):\n%(lines)s", len(found),
-                         week=week, case=state.case_id, lines=_gap_lines(found, assessed))
+    body = (
+        f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
+        f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
+        f"deviation with its reason):\n{lines}"
+    )
+    subject_text = ngettext(
+        "Case %(case)s: dossier check week %(week)s, %(num)s gap",
+        "Case %(case)s: dossier check week %(week)s, %(num)s gaps",
+        len(found),
+        case=state.case_id,
+        week=week,
+    )
+    body_text = ngettext(
+        "The dossier check of week %(week)s of case %(case)s found %(num)s gap that the "
+        "re-integratieverslag will show UWV. Repair it while there is time (record the step, or a "
+        "deviation with its reason):\n%(lines)s",
+        "The dossier check of week %(week)s of case %(case)s found %(num)s gaps that the "
+        "re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
+        "deviation with its reason):\n%(lines)s",
+        len(found),
+        week=week,
+        case=state.case_id,
+        lines=_gap_lines(found, assessed),
+    )
     return [
-        Notification(notification_id=f"{state.case_id}:preflight:{week}:{role.value}", case_id=state.case_id,
-                     recipient_role=role, kind="preflight_gaps",
-                     subject=f"Case {state.case_id}: dossier check week {week}, {len(found)} gap(s)",
-                     body=body, recipients=list(state.contacts.get(role, [])),
-                     subject_text=subject_text, body_text=body_text)
+        Notification(
+            notification_id=f"{state.case_id}:preflight:{week}:{role.value}",
+            case_id=state.case_id,
+            recipient_role=role,
+            kind="preflight_gaps",
+            subject=f"Case {state.case_id}: dossier check week {week}, {len(found)} gap(s)",
+            body=body,
+            recipients=list(state.contacts.get(role, [])),
+            subject_text=subject_text,
+            body_text=body_text,
+        )
         for role in check.notify
     ]
 
@@ -201,11 +255,27 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
 def _gap_lines(found: list[Gap], assessed: Toets | None) -> list[Text]:
     """The notice's lines, translated when it is sent: in the assessor's order where the toets ran."""
     if assessed is not None:
-        return [text(N_("- %(question)s %(label)s: %(detail)s"), question=text(glossary.label(glossary.TOETS_STEPS, p.step)),
-                     label=p.label, detail=p.detail) for p in assessed.open_points]
-    return [text(N_("- %(step)s%(occurrence)s: %(kind)s, risk %(risk)s (due %(due)s, done %(done)s)"), step=g.label,
-                 occurrence=f" #{g.occurrence}" if g.occurrence else "", kind=text(glossary.label(glossary.GAP_KINDS, g.kind)),
-                 risk=text(glossary.label(glossary.RISKS, g.risk)), due=g.due, done=g.done_on) for g in found]
+        return [
+            text(
+                N_("- %(question)s %(label)s: %(detail)s"),
+                question=text(glossary.label(glossary.TOETS_STEPS, p.step)),
+                label=p.label,
+                detail=p.detail,
+            )
+            for p in assessed.open_points
+        ]
+    return [
+        text(
+            N_("- %(step)s%(occurrence)s: %(kind)s, risk %(risk)s (due %(due)s, done %(done)s)"),
+            step=g.label,
+            occurrence=f" #{g.occurrence}" if g.occurrence else "",
+            kind=text(glossary.label(glossary.GAP_KINDS, g.kind)),
+            risk=text(glossary.label(glossary.RISKS, g.risk)),
+            due=g.due,
+            done=g.done_on,
+        )
+        for g in found
+    ]
 
 
 def next_preflight(state: CaseState) -> date | None:
@@ -275,29 +345,59 @@ def toets(state: CaseState, today: date, rules: PreflightRules) -> Toets:
     found = gaps(state, today, rules)
     points = _documents(state, today, views, rules) + [_result(state)]
     # A missing part of the verslag is an open point of question 1 already: not counted twice.
-    effort = [g for g in found if g.kind in (GapKind.LATE, GapKind.VIEWS_MISSING)
-              or (g.kind is GapKind.MISSING and g.key not in _VERSLAG_STEPS)]
+    effort = [
+        g
+        for g in found
+        if g.kind in (GapKind.LATE, GapKind.VIEWS_MISSING)
+        or (g.kind is GapKind.MISSING and g.key not in _VERSLAG_STEPS)
+    ]
     for g in effort:
-        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail))
+        points.append(
+            ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail)
+        )
     if state.watch is not None and state.watch.level >= 2 and not state.deskundigenoordelen:
-        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OPEN, label="Deskundigenoordeel",
-                                 detail="De re-integratie stagneert (escalatie niveau "
-                                        f"{state.watch.level}) en er is geen deskundigenoordeel van UWV gevraagd"))
+        points.append(
+            ToetsPoint(
+                step=ToetsStep.INSPANNINGEN,
+                status=PointStatus.OPEN,
+                label="Deskundigenoordeel",
+                detail="De re-integratie stagneert (escalatie niveau "
+                f"{state.watch.level}) en er is geen deskundigenoordeel van UWV gevraagd",
+            )
+        )
     if not effort and not any(p.step is ToetsStep.INSPANNINGEN for p in points):
-        points.append(ToetsPoint(step=ToetsStep.INSPANNINGEN, status=PointStatus.OK, label="Wettelijke stappen",
-                                 detail="Elke stap die tot nu moest gebeuren is op tijd gedaan, of met een reden verschoven"))
+        points.append(
+            ToetsPoint(
+                step=ToetsStep.INSPANNINGEN,
+                status=PointStatus.OK,
+                label="Wettelijke stappen",
+                detail="Elke stap die tot nu moest gebeuren is op tijd gedaan, of met een reden verschoven",
+            )
+        )
     for g in found:
         if g.kind is GapKind.REASON_AFTER_TERM:
-            points.append(ToetsPoint(step=ToetsStep.GRONDEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail))
+            points.append(
+                ToetsPoint(step=ToetsStep.GRONDEN, status=PointStatus.OPEN, label=_gap_label(g), detail=g.detail)
+            )
     for mark, dv in state.deviations.items():
         if not dv.given_after_term:
-            points.append(ToetsPoint(step=ToetsStep.GRONDEN, status=PointStatus.OK, label=_mark_label(state, mark),
-                                     detail=f"Reden op tijd vastgelegd ({_fmt(dv.on)}): {dv.reason}"))
+            points.append(
+                ToetsPoint(
+                    step=ToetsStep.GRONDEN,
+                    status=PointStatus.OK,
+                    label=_mark_label(state, mark),
+                    detail=f"Reden op tijd vastgelegd ({_fmt(dv.on)}): {dv.reason}",
+                )
+            )
     points.append(_repair(today, views, any(p.status is PointStatus.OPEN for p in points), wachttijd_end(state)))
     open_ = [p for p in points if p.status is PointStatus.OPEN]
-    verdict = ("Geen open punten: het dossier is tot vandaag op orde" if not open_
-               else "1 open punt dat UWV bij de beoordeling zou tegenwerpen" if len(open_) == 1
-               else f"{len(open_)} open punten die UWV bij de beoordeling zou tegenwerpen")
+    verdict = (
+        "Geen open punten: het dossier is tot vandaag op orde"
+        if not open_
+        else "1 open punt dat UWV bij de beoordeling zou tegenwerpen"
+        if len(open_) == 1
+        else f"{len(open_)} open punten die UWV bij de beoordeling zou tegenwerpen"
+    )
     return Toets(as_of=today, points=points, verdict=verdict)
 
 
@@ -322,46 +422,104 @@ def _documents(state: CaseState, today: date, views: dict, rules: PreflightRules
         view = views.get(key)
         label = state.ruleset.deadline(key).label
         if key in state.done:
-            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label=label,
-                                  detail=f"Aanwezig ({_fmt(state.done[key].on)})"))
+            out.append(
+                ToetsPoint(
+                    step=ToetsStep.DOCUMENTEN,
+                    status=PointStatus.OK,
+                    label=label,
+                    detail=f"Aanwezig ({_fmt(state.done[key].on)})",
+                )
+            )
         elif view is not None and view.status is DeadlineStatus.WAIVED:
-            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label=label,
-                                  detail=f"Niet nodig: {view.waived_because}"))
+            out.append(
+                ToetsPoint(
+                    step=ToetsStep.DOCUMENTEN,
+                    status=PointStatus.OK,
+                    label=label,
+                    detail=f"Niet nodig: {view.waived_because}",
+                )
+            )
         elif view is not None and view.status is DeadlineStatus.OVERDUE:
-            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OPEN, label=label,
-                                  detail=f"Ontbreekt; uiterlijk {_fmt(view.due)}"))
+            out.append(
+                ToetsPoint(
+                    step=ToetsStep.DOCUMENTEN,
+                    status=PointStatus.OPEN,
+                    label=label,
+                    detail=f"Ontbreekt; uiterlijk {_fmt(view.due)}",
+                )
+            )
         else:
-            out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.LATER, label=label,
-                                  detail=f"Nog niet nodig; uiterlijk {_fmt(view.due if view else None)}"))
+            out.append(
+                ToetsPoint(
+                    step=ToetsStep.DOCUMENTEN,
+                    status=PointStatus.LATER,
+                    label=label,
+                    detail=f"Nog niet nodig; uiterlijk {_fmt(view.due if view else None)}",
+                )
+            )
     if "plan_van_aanpak" in state.done:
         held = len(state.evaluations)
-        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK, label="Bijstellingen van het plan van aanpak",
-                              detail=f"{held} evaluatie{'' if held == 1 else 's'} vastgelegd"))
+        out.append(
+            ToetsPoint(
+                step=ToetsStep.DOCUMENTEN,
+                status=PointStatus.OK,
+                label="Bijstellingen van het plan van aanpak",
+                detail=f"{held} evaluatie{'' if held == 1 else 's'} vastgelegd",
+            )
+        )
     oordeel = _oordeel_gap(state, today, rules)
-    last = max((e.on for e in state.dossier if e.actor.role is Role.BEDRIJFSARTS and e.kind in rules.oordeel_kinds), default=None)
+    last = max(
+        (e.on for e in state.dossier if e.actor.role is Role.BEDRIJFSARTS and e.kind in rules.oordeel_kinds),
+        default=None,
+    )
     if oordeel is not None:
-        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OPEN, label=oordeel.label, detail=oordeel.detail))
+        out.append(
+            ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OPEN, label=oordeel.label, detail=oordeel.detail)
+        )
     else:
-        out.append(ToetsPoint(step=ToetsStep.DOCUMENTEN, status=PointStatus.OK if last else PointStatus.LATER,
-                              label="Actueel oordeel van de bedrijfsarts",
-                              detail=f"Laatste oordeel {_fmt(last)}" if last else "Nog niet nodig"))
-    out.append(ToetsPoint(
-        step=ToetsStep.DOCUMENTEN, status=PointStatus.OK if last else PointStatus.LATER, label="Medische informatie",
-        detail="Via de bedrijfsarts (niet via de werkgever), in diens eigen stukken" if last
-        else "Nog geen oordeel van de bedrijfsarts vastgelegd"))
+        out.append(
+            ToetsPoint(
+                step=ToetsStep.DOCUMENTEN,
+                status=PointStatus.OK if last else PointStatus.LATER,
+                label="Actueel oordeel van de bedrijfsarts",
+                detail=f"Laatste oordeel {_fmt(last)}" if last else "Nog niet nodig",
+            )
+        )
+    out.append(
+        ToetsPoint(
+            step=ToetsStep.DOCUMENTEN,
+            status=PointStatus.OK if last else PointStatus.LATER,
+            label="Medische informatie",
+            detail="Via de bedrijfsarts (niet via de werkgever), in diens eigen stukken"
+            if last
+            else "Nog geen oordeel van de bedrijfsarts vastgelegd",
+        )
+    )
     return out
 
 
 def _result(state: CaseState) -> ToetsPoint:
     partial = state.partial_recovery
     if partial is not None and partial.percentage is not None and partial.percentage >= SATISFACTORY_PERCENTAGE:
-        return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.OK, label="Bevredigend resultaat",
-                          detail=f"De werknemer werkt weer voor {partial.percentage}% ({_fmt(partial.on)})")
+        return ToetsPoint(
+            step=ToetsStep.RESULTAAT,
+            status=PointStatus.OK,
+            label="Bevredigend resultaat",
+            detail=f"De werknemer werkt weer voor {partial.percentage}% ({_fmt(partial.on)})",
+        )
     if state.spoor2_result is not None and state.spoor2_result.value in ("nieuw_werk", "detachering"):
-        return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.OK, label="Bevredigend resultaat",
-                          detail=f"Tweede spoor: {state.spoor2_result.value.replace('_', ' ')}")
-    return ToetsPoint(step=ToetsStep.RESULTAAT, status=PointStatus.LATER, label="Geen bevredigend resultaat (nog)",
-                      detail="Dan kijkt UWV of de inspanningen voldoende waren (stap 3)")
+        return ToetsPoint(
+            step=ToetsStep.RESULTAAT,
+            status=PointStatus.OK,
+            label="Bevredigend resultaat",
+            detail=f"Tweede spoor: {state.spoor2_result.value.replace('_', ' ')}",
+        )
+    return ToetsPoint(
+        step=ToetsStep.RESULTAAT,
+        status=PointStatus.LATER,
+        label="Geen bevredigend resultaat (nog)",
+        detail="Dan kijkt UWV of de inspanningen voldoende waren (stap 3)",
+    )
 
 
 def _repair(today: date, views: dict, anything_open: bool, end: date | None) -> ToetsPoint:
@@ -370,12 +528,24 @@ def _repair(today: date, views: dict, anything_open: bool, end: date | None) -> 
     if not anything_open:
         return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel", detail="Niets te herstellen")
     if due is None:  # the clock stands still (recovered, or on leave): the verslag has no date yet
-        return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel",
-                          detail="Nog te herstellen: het re-integratieverslag heeft nog geen datum (de klok staat stil)")
+        return ToetsPoint(
+            step=ToetsStep.HERSTEL,
+            status=PointStatus.OK,
+            label="Herstel",
+            detail="Nog te herstellen: het re-integratieverslag heeft nog geen datum (de klok staat stil)",
+        )
     if due is not None and today <= due:
-        return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OK, label="Herstel",
-                          detail=f"Nog te herstellen: {(due - today).days} dagen tot het re-integratieverslag "
-                                 f"(uiterlijk {_fmt(due)})")
-    return ToetsPoint(step=ToetsStep.HERSTEL, status=PointStatus.OPEN, label="Herstel",
-                      detail="Na de termijn van het re-integratieverslag: herstel kan nog, maar UWV legt dan een "
-                             f"loonsanctie op die eindigt na een geaccepteerde herstelmelding (einde wachttijd nu {_fmt(end)})")
+        return ToetsPoint(
+            step=ToetsStep.HERSTEL,
+            status=PointStatus.OK,
+            label="Herstel",
+            detail=f"Nog te herstellen: {(due - today).days} dagen tot het re-integratieverslag "
+            f"(uiterlijk {_fmt(due)})",
+        )
+    return ToetsPoint(
+        step=ToetsStep.HERSTEL,
+        status=PointStatus.OPEN,
+        label="Herstel",
+        detail="Na de termijn van het re-integratieverslag: herstel kan nog, maar UWV legt dan een "
+        f"loonsanctie op die eindigt na een geaccepteerde herstelmelding (einde wachttijd nu {_fmt(end)})",
+    )

@@ -64,8 +64,12 @@ def _table(name: str) -> tuple[Callable[[str], str] | None, bool]:
     return None, False
 
 
-def render(template: str, params: Mapping[str, str], translate: Callable[[str], str] = lambda s: s,
-           day: Callable[[str], str] = lambda s: s) -> str:
+def render(
+    template: str,
+    params: Mapping[str, str],
+    translate: Callable[[str], str] = lambda s: s,
+    day: Callable[[str], str] = lambda s: s,
+) -> str:
     """The message filled in: glossary keys labelled and passed through `translate` (lists item by item),
     dates through `day`; `translate` also takes the template. The defaults give the English text."""
     shown: dict[str, str] = {}

@@ -226,7 +226,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "surname": (N_("Surname"), N_("Of the employee, with any prefix (de Vries); found by the search box")),
     "given_names": (N_("Given name or initials"), ""),
     "personnel_number": (N_("Personnel number"), N_("The employee's number at the employer")),
-    "belastbaarheid_hours_per_day": (N_("Belastbaarheid (hours a day)"), N_("How many hours a day the werknemer can work")),
+    "belastbaarheid_hours_per_day": (
+        N_("Belastbaarheid (hours a day)"),
+        N_("How many hours a day the werknemer can work"),
+    ),
     "casemanager_id": (N_("Casemanager"), N_("The casemanager the plan names (id)")),
     "employer_view": (N_("The werkgever's view"), ""),
     "employee_view": (N_("The werknemer's view"), ""),
@@ -254,8 +257,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "employee_agrees": (N_("The werknemer agrees"), ""),
     "opinion": (N_("The werknemer's view"), N_("In the werknemer's words; no medical details")),
     "agrees": (N_("Agrees"), N_("Does the werknemer agree with the werkgever's account?")),
-    "late_cause": (N_("Late through"), N_("Filed after its term: whose doing. The werkgever's extends the wage payment "
-                                          "by the delay")),
+    "late_cause": (
+        N_("Late through"),
+        N_("Filed after its term: whose doing. The werkgever's extends the wage payment by the delay"),
+    ),
     "measure": (N_("Measure"), ""),
     "recipient_role": (N_("Recipient"), ""),
     "addresses": (N_("E-mail addresses"), N_("One a line")),
@@ -272,8 +277,10 @@ FIELDS: dict[str, tuple[str, str]] = {
     "scope": (N_("Purchase of"), ""),
     "phase": (N_("Phase"), ""),
     "decision": (N_("Decision"), ""),
-    "grounds": (N_("Grounds"), N_("Per ground (belastbaarheid, skills, coping, circumstances, labour_market) its "
-                                  "reasoning, as JSON")),
+    "grounds": (
+        N_("Grounds"),
+        N_("Per ground (belastbaarheid, skills, coping, circumstances, labour_market) its reasoning, as JSON"),
+    ),
     "zoekprofiel": (N_("Zoekprofiel"), ""),
     "coach_match": (N_("Coach match"), N_("language, sector and learning_style, as JSON")),
     "activity": (N_("Activity"), ""),
@@ -281,7 +288,6 @@ FIELDS: dict[str, tuple[str, str]] = {
     "bedrijfsarts_consent_on": (N_("Consent of the bedrijfsarts on"), ""),
     "outcome": (N_("Outcome"), ""),
 }
-
 
 
 # The details of dossier entries that are no form field (FIELDS names those): key -> label.
@@ -316,6 +322,7 @@ def detail_label(kind: str, key: str) -> str:
     if f"{kind}.{key}" in FIELDS or key in FIELDS:
         return field_label(kind, key)[0]
     return DETAILS.get(key, _fallback(key))
+
 
 # --------------------------------------------------------------------------- the documents' and the dossier's words
 # Keys are the values of the domain's enums (a StrEnum member finds its label too), so this module imports nothing.
@@ -450,6 +457,7 @@ def label(table: dict[str, str], key: object, default: str | None = None) -> str
         return found
     return default if default is not None else _fallback(str(key))
 
+
 # The read audit (service.audit): what was read, and how the read went.
 AUDIT_READS: dict[str, str] = {
     "case": N_("case"),
@@ -472,16 +480,18 @@ AUDIT_OUTCOMES: dict[str, str] = {
 
 # What a stage or a trajectory status expects next: the `expects` of domain/stagnation.toml, which are msgids
 # (tests/test_glossary.py keeps the two in step); a notice translates them where it says what was expected.
-EXPECTATIONS: frozenset[str] = frozenset({
-    N_("an evaluatie of the plan van aanpak or another recorded step"),
-    N_("the AD-onderzoek's conversations or report"),
-    N_("the intake documents"),
-    N_("the intake with the coach"),
-    N_("the proposal and the employer's approval"),
-    N_("the go / no-go of the haalbaarheidstoets"),
-    N_("the next phase, approved and started"),
-    N_("the trajectory's outcome"),
-})
+EXPECTATIONS: frozenset[str] = frozenset(
+    {
+        N_("an evaluatie of the plan van aanpak or another recorded step"),
+        N_("the AD-onderzoek's conversations or report"),
+        N_("the intake documents"),
+        N_("the intake with the coach"),
+        N_("the proposal and the employer's approval"),
+        N_("the go / no-go of the haalbaarheidstoets"),
+        N_("the next phase, approved and started"),
+        N_("the trajectory's outcome"),
+    }
+)
 
 # The statutory steps (the deadline keys of domain/rulebook.toml) as a sentence names them, e.g. in a refusal:
 # with their article, which differs per language (het plan van aanpak, de probleemanalyse).
@@ -510,7 +520,11 @@ def step_label(key: str) -> str:
 # The choices of the forms' selects by value: the labels of the tables above (one label per thing), and the few
 # values no table names. A value means the same across the actions' fields (an AD party "werkgever" is the role).
 CHOICES: dict[str, str] = {
-    **ACTIVITIES, **PAUSE_REASONS, **DOCUMENT_TITLES, **SPOOR2_OUTCOMES, **AD_CONCLUSIONS,
+    **ACTIVITIES,
+    **PAUSE_REASONS,
+    **DOCUMENT_TITLES,
+    **SPOOR2_OUTCOMES,
+    **AD_CONCLUSIONS,
     "werkplekbezoek": AD_CONVERSATIONS["werkplekbezoek"],
     "true": N_("yes"),
     "false": N_("no"),

@@ -127,7 +127,9 @@ NOT_RECORDED = frozenset({"addresses", "surname", "given_names", "personnel_numb
 
 def recorded_details(action: BaseModel) -> dict[str, Any]:
     """What a record keeps of an action beyond its kind, id, actor and date."""
-    return action.model_dump(mode="json", exclude={"kind", "action_id", "actor", "on", *NOT_RECORDED}, exclude_none=True)
+    return action.model_dump(
+        mode="json", exclude={"kind", "action_id", "actor", "on", *NOT_RECORDED}, exclude_none=True
+    )
 
 
 def retry_refusal(entry: DossierEntry, action: Any) -> ActionRefused | None:
@@ -138,14 +140,24 @@ def retry_refusal(entry: DossierEntry, action: Any) -> ActionRefused | None:
     of it, not even its kind.
     """
     if entry.actor != action.actor:
-        return ActionRefused("action_id: %(value)r belongs to another caller's request; send a new Idempotency-Key",
-                             value=action.action_id)
+        return ActionRefused(
+            "action_id: %(value)r belongs to another caller's request; send a new Idempotency-Key",
+            value=action.action_id,
+        )
     if entry.kind != action.kind:
-        return ActionRefused("action_id: %(value)r was already used for \u201c%(used_kind)s\u201d, not \u201c%(kind)s\u201d",
-                             value=action.action_id, used_kind=entry.kind, kind=action.kind)
+        return ActionRefused(
+            "action_id: %(value)r was already used for \u201c%(used_kind)s\u201d, not \u201c%(kind)s\u201d",
+            value=action.action_id,
+            used_kind=entry.kind,
+            kind=action.kind,
+        )
     if entry.on != action.on or entry.details != recorded_details(action):
-        return ActionRefused("action_id: %(value)r was already used for another \u201c%(kind)s\u201d (other date or "
-                             "fields); send a new Idempotency-Key", value=action.action_id, kind=action.kind)
+        return ActionRefused(
+            "action_id: %(value)r was already used for another \u201c%(kind)s\u201d (other date or "
+            "fields); send a new Idempotency-Key",
+            value=action.action_id,
+            kind=action.kind,
+        )
     return None
 
 
@@ -157,7 +169,8 @@ def without_medical_notes(entries: list[_Entry]) -> list[_Entry]:
     keep their class: a DossierLine stays one)."""
     return [
         e.model_copy(update={"details": {k: v for k, v in e.details.items() if k != "note"}})
-        if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details else e
+        if e.actor.role is Role.BEDRIJFSARTS and "note" in e.details
+        else e
         for e in entries
     ]
 
@@ -184,8 +197,9 @@ def unsealed_note_refusal(action: Any) -> ActionRefused | None:
     recorded before the seal replay as they were."""
     note = getattr(action, "note", None)
     if note and action.actor.role is Role.BEDRIJFSARTS and not is_sealed_note(note):
-        return ActionRefused("note: a bedrijfsarts's note must arrive sealed (service.medical_seal); send it through the "
-                             "API or CLI")
+        return ActionRefused(
+            "note: a bedrijfsarts's note must arrive sealed (service.medical_seal); send it through the API or CLI"
+        )
     return None
 
 

@@ -96,8 +96,10 @@ def stale(entries: Iterable[DossierEntry], views: Mapping[str, _View]) -> list[D
 
 def notified_before(entries: Iterable[DossierEntry], mark: str, due: date) -> bool:
     """An observation of the same step and term was made (and notified) before, then superseded."""
-    return any(e.kind == OVERDUE and e.superseded_by is not None and mark_of(e) == mark and observed_due(e) == due
-               for e in entries)
+    return any(
+        e.kind == OVERDUE and e.superseded_by is not None and mark_of(e) == mark and observed_due(e) == due
+        for e in entries
+    )
 
 
 def status(entries: Iterable[DossierEntry], views: Mapping[str, _View]) -> dict[int, Observation]:
@@ -107,14 +109,20 @@ def status(entries: Iterable[DossierEntry], views: Mapping[str, _View]) -> dict[
         if e.kind != OVERDUE:
             continue
         view = views.get(mark_of(e))
-        common = dict(seq=e.seq, mark=mark_of(e), key=str(e.details.get("key")), occurrence=e.details.get("occurrence"),
-                      due=observed_due(e))
+        common = dict(
+            seq=e.seq,
+            mark=mark_of(e),
+            key=str(e.details.get("key")),
+            occurrence=e.details.get("occurrence"),
+            due=observed_due(e),
+        )
         if e.superseded_by is not None or not holds(e, view):
             # Not yet marked: a case still on a run from before the marking (it marks them when it continues).
             out[e.seq] = Observation(state=ObservationState.SUPERSEDED, superseded_by=e.superseded_by, **common)
         elif view is not None and view.done_on is not None and view.due is not None:
-            out[e.seq] = Observation(state=ObservationState.LATE, done_on=view.done_on,
-                                     days_late=(view.done_on - view.due).days, **common)
+            out[e.seq] = Observation(
+                state=ObservationState.LATE, done_on=view.done_on, days_late=(view.done_on - view.due).days, **common
+            )
         else:
             out[e.seq] = Observation(state=ObservationState.OPEN, **common)
     return out

@@ -46,11 +46,15 @@ class Employee(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    surname: str = Field(min_length=1, max_length=NAME_MAX_CHARS, description="Achternaam, with any prefix "
-                         "(\"de Vries\")")
+    surname: str = Field(
+        min_length=1, max_length=NAME_MAX_CHARS, description='Achternaam, with any prefix ("de Vries")'
+    )
     given_names: str | None = Field(default=None, max_length=NAME_MAX_CHARS, description="Voornaam or initials")
-    personnel_number: str | None = Field(default=None, pattern=PERSONNEL_NUMBER_PATTERN,
-                                         description="Personeelsnummer at the employer (letters, digits, . _ / -)")
+    personnel_number: str | None = Field(
+        default=None,
+        pattern=PERSONNEL_NUMBER_PATTERN,
+        description="Personeelsnummer at the employer (letters, digits, . _ / -)",
+    )
 
     @field_validator("surname")
     @classmethod

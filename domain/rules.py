@@ -68,7 +68,9 @@ class RuleSet(BaseModel):
     max_voluntary_extension_weeks: int = Field(ge=1)
     views_required_from: date
     backfill_days: int = Field(default=0, ge=0, le=60)
-    holiday_calendar: str | None = Field(default=None, description="Country code of the public holidays a working-day term skips")
+    holiday_calendar: str | None = Field(
+        default=None, description="Country code of the public holidays a working-day term skips"
+    )
     pauses: tuple[PauseRule, ...] = ()
     deadlines: tuple[DeadlineRule, ...]
 
@@ -115,9 +117,7 @@ class Rulebook(BaseModel):
         candidates = [r for r in self.rulesets if r.valid_from <= first_sick_day]
         if not candidates:
             earliest = min(r.valid_from for r in self.rulesets)
-            raise ValueError(
-                f"first_sick_day: {first_sick_day} lies before the earliest rule set ({earliest})"
-            )
+            raise ValueError(f"first_sick_day: {first_sick_day} lies before the earliest rule set ({earliest})")
         return max(candidates, key=lambda r: r.valid_from)
 
     def by_id(self, ruleset_id: str) -> RuleSet:

@@ -141,7 +141,9 @@ class _Action(BaseModel):
         return sealed_or_plain_note(value, handler, info.data.get("actor"))
 
 
-Reference = Annotated[str, Field(min_length=1, max_length=200, description="Where the document is kept, not its content")]
+Reference = Annotated[
+    str, Field(min_length=1, max_length=200, description="Where the document is kept, not its content")
+]
 Ground = Annotated[str, Field(min_length=3, max_length=4000)]
 
 
@@ -295,9 +297,7 @@ Spoor2Action = Annotated[
     Field(discriminator="kind"),
 ]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(Spoor2Action)
-SPOOR2_ACTION_KINDS: tuple[str, ...] = tuple(
-    action_kind(m) for m in action_models(Spoor2Action)
-)
+SPOOR2_ACTION_KINDS: tuple[str, ...] = tuple(action_kind(m) for m in action_models(Spoor2Action))
 
 _ADMIN = {Role.CASEMANAGER, Role.OPERATIONS}
 _COACH = {Role.REINTEGRATIECOACH, *_ADMIN}
@@ -443,7 +443,9 @@ class TrajectoryState(BaseModel):
         if self.current_phase is not None:
             return Spoor2Status.FASE
         if self.phases:
-            return Spoor2Status.AFGEROND if self.phases[-1].number >= self.rules.last_phase else Spoor2Status.WACHT_OP_FASE
+            return (
+                Spoor2Status.AFGEROND if self.phases[-1].number >= self.rules.last_phase else Spoor2Status.WACHT_OP_FASE
+            )
         if self.haalbaarheid is not None:
             return Spoor2Status.WACHT_OP_FASE
         if self.whole_trajectory_approved_on or self.approved_phases:
@@ -457,10 +459,28 @@ class TrajectoryState(BaseModel):
     def phase_approved(self, number: int) -> bool:
         return self.whole_trajectory_approved_on is not None or number in self.approved_phases
 
-    def log(self, *, now: datetime, on: date, actor: Actor, kind: str, summary: str,
-            action_id: str | None = None, details: dict[str, Any] | None = None) -> TrajectoryEvent:
-        return append_entry(self.record, self.applied_actions, recorded_at=now, on=on, actor=actor, kind=kind,
-                            summary=summary, action_id=action_id, details=details or {})
+    def log(
+        self,
+        *,
+        now: datetime,
+        on: date,
+        actor: Actor,
+        kind: str,
+        summary: str,
+        action_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> TrajectoryEvent:
+        return append_entry(
+            self.record,
+            self.applied_actions,
+            recorded_at=now,
+            on=on,
+            actor=actor,
+            kind=kind,
+            summary=summary,
+            action_id=action_id,
+            details=details or {},
+        )
 
 
 class TrajectoryUpdate(BaseModel):
@@ -478,16 +498,31 @@ class TrajectoryUpdate(BaseModel):
 def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
     """The trajectory's status and the record entries after the first `since`."""
     current = state.current_phase
-    return TrajectoryUpdate(status=state.status, phase=current.number if current else None,
-                            outcome=state.outcome, ended_on=state.ended_on, events=state.record[since:],
-                            expectation=expectation(state), coach_id=state.coach_id)
+    return TrajectoryUpdate(
+        status=state.status,
+        phase=current.number if current else None,
+        outcome=state.outcome,
+        ended_on=state.ended_on,
+        events=state.record[since:],
+        expectation=expectation(state),
+        coach_id=state.coach_id,
+    )
 
 
-def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now: datetime, actor: Actor,
-                     watch: tuple[Spoor2Watch, ...] | None = None) -> TrajectoryState:
+def start_trajectory(
+    case_id: str,
+    started_on: date,
+    rules: Spoor2Rules,
+    *,
+    now: datetime,
+    actor: Actor,
+    watch: tuple[Spoor2Watch, ...] | None = None,
+) -> TrajectoryState:
     """A new trajectory, from the day spoor 2 started on the case."""
     state = TrajectoryState(case_id=case_id, started_on=started_on, rules=rules, watch=watch)
-    state.log(now=now, on=started_on, actor=actor, kind="trajectory_started", summary="Spoor 2 trajectory started; aanmelding")
+    state.log(
+        now=now, on=started_on, actor=actor, kind="trajectory_started", summary="Spoor 2 trajectory started; aanmelding"
+    )
     return state
 
 
@@ -496,8 +531,12 @@ def start_trajectory(case_id: str, started_on: date, rules: Spoor2Rules, *, now:
 
 def _date_ok(state: TrajectoryState, on: date, today: date, field: str = "on") -> None:
     if on < state.started_on:
-        raise ActionRefused("%(field)s: %(on)s is before spoor 2 started (%(started_on)s)", field=field, on=on,
-                            started_on=state.started_on)
+        raise ActionRefused(
+            "%(field)s: %(on)s is before spoor 2 started (%(started_on)s)",
+            field=field,
+            on=on,
+            started_on=state.started_on,
+        )
     if on > today:
         raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
 
@@ -512,16 +551,28 @@ def check(state: TrajectoryState, action: Any, today: date) -> None:
             raise refusal
         return
     if state.ended:
-        raise ActionRefused("%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted any more",
-                            field=kind, result=state.outcome, ended_on=state.ended_on)
+        raise ActionRefused(
+            "%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted any more",
+            field=kind,
+            result=state.outcome,
+            ended_on=state.ended_on,
+        )
     allowed = SPOOR2_ACTION_ROLES[kind]
     if action.actor.role not in allowed:
-        raise ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
-                            role=action.actor.role, kind=kind, roles=joined(allowed))
+        raise ActionRefused(
+            "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+            role=action.actor.role,
+            kind=kind,
+            roles=joined(allowed),
+        )
     _date_ok(state, action.on, today)
     if state.paused and kind not in ("phase_resumed", "activity_recorded", "document_received", "outcome_recorded"):
-        raise ActionRefused("%(field)s: the trajectory is paused since %(on)s; record \u201c%(next_kind)s\u201d first",
-                            field=kind, on=state.pauses[-1].on, next_kind="phase_resumed")
+        raise ActionRefused(
+            "%(field)s: the trajectory is paused since %(on)s; record \u201c%(next_kind)s\u201d first",
+            field=kind,
+            on=state.pauses[-1].on,
+            next_kind="phase_resumed",
+        )
     _CHECKS[kind](state, action, today)
 
 
@@ -534,7 +585,8 @@ def validate(state: TrajectoryState, action: Any, today: date) -> None:
     if action.action_id in state.applied_actions:
         return
     refusal = unsealed_note_refusal(action) or access.assignment_refusal(
-        {}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
+        {}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id
+    )
     if refusal is not None:
         raise refusal
 
@@ -543,20 +595,28 @@ def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) ->
     rule = state.rules.document_rule(a.document)
     if rule is None:
         keys = ", ".join(d.key for d in state.rules.document)
-        raise ActionRefused("document: %(value)r is not an intake document (%(documents)s)", value=a.document, documents=keys)
+        raise ActionRefused(
+            "document: %(value)r is not an intake document (%(documents)s)", value=a.document, documents=keys
+        )
     if a.actor.role not in rule.roles:
-        raise ActionRefused("actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
-                            role=a.actor.role, document=a.document, roles=joined(rule.roles))
+        raise ActionRefused(
+            "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
+            role=a.actor.role,
+            document=a.document,
+            roles=joined(rule.roles),
+        )
     if rule.needs_hours and a.belastbaarheid_hours_per_day is None:
-        raise ActionRefused("belastbaarheid_hours_per_day: the %(document)s must state the belastbaarheid in hours",
-                            document=a.document)
+        raise ActionRefused(
+            "belastbaarheid_hours_per_day: the %(document)s must state the belastbaarheid in hours", document=a.document
+        )
 
 
 def _check_intake(state: TrajectoryState, a: IntakeHeld, today: date) -> None:
     if state.documents_complete_on is None:
         missing = [d.key for d in state.rules.document if d.key not in state.documents]
-        raise ActionRefused("intake_held: the intake documents are not complete (missing: %(documents)s)",
-                            documents=", ".join(missing))
+        raise ActionRefused(
+            "intake_held: the intake documents are not complete (missing: %(documents)s)", documents=", ".join(missing)
+        )
     if state.intake_on is not None:
         raise ActionRefused("intake_held: the intake was held on %(on)s", on=state.intake_on)
 
@@ -572,8 +632,9 @@ def _check_purchase(state: TrajectoryState, a: PurchaseApproved, today: date) ->
     if state.proposal_on is None:
         raise ActionRefused("purchase_approved: no proposal has been sent to the employer")
     if state.whole_trajectory_approved_on is not None:
-        raise ActionRefused("purchase_approved: the whole trajectory was approved on %(on)s",
-                            on=state.whole_trajectory_approved_on)
+        raise ActionRefused(
+            "purchase_approved: the whole trajectory was approved on %(on)s", on=state.whole_trajectory_approved_on
+        )
     if a.scope == "whole":
         if a.phase is not None:
             raise ActionRefused("phase: leave it out when approving the whole trajectory")
@@ -581,7 +642,9 @@ def _check_purchase(state: TrajectoryState, a: PurchaseApproved, today: date) ->
     if a.phase is None:
         raise ActionRefused("phase: name the phase the employer buys")
     if a.phase > state.rules.last_phase:
-        raise ActionRefused("phase: there is no phase %(phase)s (1-%(last)s)", phase=a.phase, last=state.rules.last_phase)
+        raise ActionRefused(
+            "phase: there is no phase %(phase)s (1-%(last)s)", phase=a.phase, last=state.rules.last_phase
+        )
     if a.phase in state.approved_phases:
         raise ActionRefused("phase: phase %(phase)s is already approved", phase=a.phase)
     expected = max(state.approved_phases, default=0) + 1
@@ -598,8 +661,11 @@ def _check_coach(state: TrajectoryState, a: CoachReplaced, today: date) -> None:
 
 def _check_haalbaarheid(state: TrajectoryState, a: HaalbaarheidstoetsDecided, today: date) -> None:
     if state.haalbaarheid is not None:
-        raise ActionRefused("haalbaarheidstoets_decided: decided on %(on)s (%(decision)s)", on=state.haalbaarheid.on,
-                            decision=state.haalbaarheid.decision)
+        raise ActionRefused(
+            "haalbaarheidstoets_decided: decided on %(on)s (%(decision)s)",
+            on=state.haalbaarheid.on,
+            decision=state.haalbaarheid.decision,
+        )
     if state.intake_on is None:
         raise ActionRefused("haalbaarheidstoets_decided: the intake has not been held")
     if not (state.whole_trajectory_approved_on or state.approved_phases):
@@ -618,13 +684,18 @@ def _check_phase_started(state: TrajectoryState, a: PhaseStarted, today: date) -
         raise ActionRefused("phase_started: phase %(phase)s is still running", phase=state.current_phase.number)
     expected = state.phases[-1].number + 1 if state.phases else 1
     if a.phase != expected:
-        raise (ActionRefused("phase: the next phase is %(phase)s", phase=expected) if expected <= state.rules.last_phase
-               else ActionRefused("phase: all phases are done"))
+        raise (
+            ActionRefused("phase: the next phase is %(phase)s", phase=expected)
+            if expected <= state.rules.last_phase
+            else ActionRefused("phase: all phases are done")
+        )
     if not state.phase_approved(a.phase):
         raise ActionRefused("phase_started: phase %(phase)s is not approved by the employer", phase=a.phase)
     last_done = state.phases[-1].completed_on if state.phases else None  # no phase runs: the last is completed
     if last_done is not None and a.on < last_done:
-        raise ActionRefused("on: %(on)s is before phase %(phase)s was completed", on=a.on, phase=state.phases[-1].number)
+        raise ActionRefused(
+            "on: %(on)s is before phase %(phase)s was completed", on=a.on, phase=state.phases[-1].number
+        )
 
 
 def _check_phase_completed(state: TrajectoryState, a: PhaseCompleted, today: date) -> None:
@@ -632,10 +703,16 @@ def _check_phase_completed(state: TrajectoryState, a: PhaseCompleted, today: dat
     if current is None:
         raise ActionRefused("phase_completed: no phase is running")
     if a.phase != current.number:
-        raise ActionRefused("phase: phase %(phase)s is running, not phase %(given)s", phase=current.number, given=a.phase)
+        raise ActionRefused(
+            "phase: phase %(phase)s is running, not phase %(given)s", phase=current.number, given=a.phase
+        )
     if a.on < current.started_on:
-        raise ActionRefused("on: %(on)s is before phase %(phase)s started (%(started_on)s)", on=a.on, phase=current.number,
-                            started_on=current.started_on)
+        raise ActionRefused(
+            "on: %(on)s is before phase %(phase)s started (%(started_on)s)",
+            on=a.on,
+            phase=current.number,
+            started_on=current.started_on,
+        )
 
 
 def _check_activity(state: TrajectoryState, a: ActivityRecorded, today: date) -> None:
@@ -656,7 +733,9 @@ def _check_service_requested(state: TrajectoryState, a: ServiceRequested, today:
 def _check_service_approved(state: TrajectoryState, a: ServiceApproved, today: date) -> None:
     s = _service(state, a.request_id)
     if s.approved_on is not None:
-        raise ActionRefused("request_id: %(service)r was already approved on %(on)s", service=s.service, on=s.approved_on)
+        raise ActionRefused(
+            "request_id: %(service)r was already approved on %(on)s", service=s.service, on=s.approved_on
+        )
 
 
 def _check_service_started(state: TrajectoryState, a: ServiceStarted, today: date) -> None:
@@ -674,8 +753,12 @@ def _check_paused(state: TrajectoryState, a: PhasePaused, today: date) -> None:
     if a.bedrijfsarts_consent_on > a.on:
         raise ActionRefused("bedrijfsarts_consent_on: the bedrijfsarts's consent must precede the pause")
     if a.on < current.started_on:
-        raise ActionRefused("on: %(on)s is before phase %(phase)s started (%(started_on)s)", on=a.on, phase=current.number,
-                            started_on=current.started_on)
+        raise ActionRefused(
+            "on: %(on)s is before phase %(phase)s started (%(started_on)s)",
+            on=a.on,
+            phase=current.number,
+            started_on=current.started_on,
+        )
 
 
 def _check_resumed(state: TrajectoryState, a: PhaseResumed, today: date) -> None:
@@ -721,13 +804,21 @@ def apply(state: TrajectoryState, action: Any, today: date, now: datetime) -> Tr
         return state.record[seq - 1]
     summary = _EFFECTS[action.kind](state, action)
     details = recorded_details(action)
-    return state.log(now=now, on=action.on, actor=action.actor, kind=action.kind, summary=summary,
-                     action_id=action.action_id, details=details)
+    return state.log(
+        now=now,
+        on=action.on,
+        actor=action.actor,
+        kind=action.kind,
+        summary=summary,
+        action_id=action.action_id,
+        details=details,
+    )
 
 
 def _document(state: TrajectoryState, a: DocumentReceived) -> str:
-    state.documents[a.document] = DocumentRecord(reference=a.reference, on=a.on,
-                                                 belastbaarheid_hours_per_day=a.belastbaarheid_hours_per_day)
+    state.documents[a.document] = DocumentRecord(
+        reference=a.reference, on=a.on, belastbaarheid_hours_per_day=a.belastbaarheid_hours_per_day
+    )
     if state.documents_complete_on is None and all(d.key in state.documents for d in state.rules.document):
         state.documents_complete_on = a.on
         due = a.on + timedelta(days=state.rules.intake_within_days)
@@ -764,8 +855,9 @@ def _coach(state: TrajectoryState, a: CoachReplaced) -> str:
 
 
 def _haalbaarheid(state: TrajectoryState, a: HaalbaarheidstoetsDecided) -> str:
-    state.haalbaarheid = HaalbaarheidRecord(decision=a.decision, on=a.on, grounds=a.grounds,
-                                            zoekprofiel=a.zoekprofiel, report_reference=a.report_reference)
+    state.haalbaarheid = HaalbaarheidRecord(
+        decision=a.decision, on=a.on, grounds=a.grounds, zoekprofiel=a.zoekprofiel, report_reference=a.report_reference
+    )
     if a.decision == "no_go":
         state.outcome, state.ended_on = Spoor2Outcome.NO_GO, a.on
         return "Haalbaarheidstoets: no-go; the trajectory ends and the grounds go with the WIA application"
@@ -898,21 +990,37 @@ def tick(state: TrajectoryState, *, today: date, now: datetime) -> list[Flag]:
     intake_due = intake_due_on(state)
     if intake_due is not None and state.intake_on is None and today > intake_due and not state.intake_late_flagged:
         state.intake_late_flagged = True
-        flags.append(Flag(kind="intake_late", due=intake_due,
-                          summary=f"Intake not held within {state.rules.intake_within_days} days of complete documents (due {intake_due})"))
+        flags.append(
+            Flag(
+                kind="intake_late",
+                due=intake_due,
+                summary=f"Intake not held within {state.rules.intake_within_days} days of complete documents (due {intake_due})",
+            )
+        )
     current = state.current_phase
     if current is not None and not state.paused and not current.time_up_flagged:
         ends = current.ends_on(state.rules.phase_rule(current.number))
         if today > ends:
             current.time_up_flagged = True
-            flags.append(Flag(kind="phase_time_up", due=ends,
-                              summary=f"Phase {current.number}'s time was up on {ends} and it is not completed; it is not extended"))
+            flags.append(
+                Flag(
+                    kind="phase_time_up",
+                    due=ends,
+                    summary=f"Phase {current.number}'s time was up on {ends} and it is not completed; it is not extended",
+                )
+            )
     entries: list[tuple[date, str, str, dict]] = []
     widen = state.started_on + timedelta(weeks=state.rules.widen_search_after_weeks)
     if state.search_widened_on is None and today >= widen:
         state.search_widened_on = widen
-        entries.append((widen, "search_widened",
-                        "Six months in spoor 2: the zoekprofiel now includes work below the employee's level", {}))
+        entries.append(
+            (
+                widen,
+                "search_widened",
+                "Six months in spoor 2: the zoekprofiel now includes work below the employee's level",
+                {},
+            )
+        )
     entries += [(f.due + timedelta(days=1), f.kind, f.summary, {"due": f.due.isoformat()}) for f in flags]
     # In the order of their dates: a trajectory that wakes late (its worker was down) may take several at once.
     for on, kind, summary, details in sorted(entries, key=lambda e: e[0]):
@@ -966,10 +1074,16 @@ def expectation(state: TrajectoryState) -> Expectation | None:
         rule = state.rules.phase_rule(current.number)
         held = sum(1 for a in state.activities if a.phase == current.number and a.activity is ActivityKind.CONVERSATION)
         gap = rule.gap_after(held)
-        return Expectation(what=f"a conversation with the coach or other activity (phase {current.number}: every {gap} days)",
-                           what_text=text(N_("a conversation with the coach or other activity (phase %(phase)s: every "
-                                             "%(days)s days)"), phase=current.number, days=gap),
-                           by=last + timedelta(days=gap), context=f"spoor2:fase{current.number}")
+        return Expectation(
+            what=f"a conversation with the coach or other activity (phase {current.number}: every {gap} days)",
+            what_text=text(
+                N_("a conversation with the coach or other activity (phase %(phase)s: every %(days)s days)"),
+                phase=current.number,
+                days=gap,
+            ),
+            by=last + timedelta(days=gap),
+            context=f"spoor2:fase{current.number}",
+        )
     w = spoor2_watch(state.watch, status.value)
     if w is None:
         return None
@@ -1053,17 +1167,37 @@ def view(state: TrajectoryState, today: date) -> TrajectoryView:
         open_pause = (today - state.pauses[-1].on).days if state.paused and p.completed_on is None else 0
         active_days = max(0, (end - p.started_on).days + 1 - p.paused_days - open_pause)
         held = sum(1 for a in state.activities if a.phase == p.number and a.activity is ActivityKind.CONVERSATION)
-        phases.append(PhaseView(number=p.number, label=rule.label, started_on=p.started_on, completed_on=p.completed_on,
-                                time_up_on=p.ends_on(rule), time_up_flagged=p.time_up_flagged, paused_days=p.paused_days,
-                                conversations_held=held, conversations_expected=rule.expected_conversations(active_days)))
+        phases.append(
+            PhaseView(
+                number=p.number,
+                label=rule.label,
+                started_on=p.started_on,
+                completed_on=p.completed_on,
+                time_up_on=p.ends_on(rule),
+                time_up_flagged=p.time_up_flagged,
+                paused_days=p.paused_days,
+                conversations_held=held,
+                conversations_expected=rule.expected_conversations(active_days),
+            )
+        )
     current = state.current_phase
     return TrajectoryView(
-        case_id=state.case_id, status=state.status, started_on=state.started_on,
-        current_phase=current.number if current else None, coach_id=state.coach_id, documents=state.documents,
+        case_id=state.case_id,
+        status=state.status,
+        started_on=state.started_on,
+        current_phase=current.number if current else None,
+        coach_id=state.coach_id,
+        documents=state.documents,
         documents_missing=[d.key for d in state.rules.document if d.key not in state.documents],
-        intake_due_on=intake_due_on(state), intake_on=state.intake_on,
-        whole_trajectory_approved_on=state.whole_trajectory_approved_on, approved_phases=state.approved_phases,
-        haalbaarheid=state.haalbaarheid, phases=phases, services=state.services,
-        search_widened_on=state.search_widened_on, outcome=state.outcome, ended_on=state.ended_on,
+        intake_due_on=intake_due_on(state),
+        intake_on=state.intake_on,
+        whole_trajectory_approved_on=state.whole_trajectory_approved_on,
+        approved_phases=state.approved_phases,
+        haalbaarheid=state.haalbaarheid,
+        phases=phases,
+        services=state.services,
+        search_widened_on=state.search_widened_on,
+        outcome=state.outcome,
+        ended_on=state.ended_on,
         expected=expectation(state),
     )

@@ -116,8 +116,10 @@ class Expectation(BaseModel):
     """The activity a case (or its trajectory) expects next, and the last day it may come."""
 
     what: str
-    what_text: Text | None = Field(default=None, description="`what` to translate where it is shown (else `what` is "
-                                                             "the msgid: domain.glossary.EXPECTATIONS)")
+    what_text: Text | None = Field(
+        default=None,
+        description="`what` to translate where it is shown (else `what` is the msgid: domain.glossary.EXPECTATIONS)",
+    )
     by: date
     context: str = Field(description="Stage or trajectory status that expects it, e.g. 'spoor2:fase1'")
 
@@ -219,29 +221,62 @@ def activity(watch: Watch, *, on: date, seq: int) -> None:
     watch.last_activity_seq = max(watch.last_activity_seq, seq)
 
 
-def find_stall(watch: Watch, expectation: Expectation | None, overdue: list[tuple[str, date]], today: date) -> Stall | None:
+def find_stall(
+    watch: Watch, expectation: Expectation | None, overdue: list[tuple[str, date]], today: date
+) -> Stall | None:
     """The case's stall as of `today`, if any. `overdue`: (step, day it became overdue)."""
     found: list[Stall] = []
     nc = watch.non_cooperation
     if nc is not None and nc.seq > watch.last_activity_seq:
-        found.append(Stall(reason="non_cooperation", since=nc.on, min_level=3, forced_on=nc.on,
-                           detail=f"non-cooperation of the employee recorded on {nc.on}",
-                           detail_text=text(N_("non-cooperation of the employee recorded on %(day)s"), day=nc.on)))
+        found.append(
+            Stall(
+                reason="non_cooperation",
+                since=nc.on,
+                min_level=3,
+                forced_on=nc.on,
+                detail=f"non-cooperation of the employee recorded on {nc.on}",
+                detail_text=text(N_("non-cooperation of the employee recorded on %(day)s"), day=nc.on),
+            )
+        )
     rep = watch.reported
     if rep is not None and rep.seq > watch.last_activity_seq:
-        found.append(Stall(reason="reported", since=rep.on, min_level=2, forced_on=rep.on,
-                           detail=f"stagnation reported by the {rep.actor.role.value} on {rep.on}",
-                           detail_text=text(N_("stagnation reported by the %(role)s on %(day)s"),
-                                            role=text(glossary.role_label(rep.actor.role.value)), day=rep.on)))
+        found.append(
+            Stall(
+                reason="reported",
+                since=rep.on,
+                min_level=2,
+                forced_on=rep.on,
+                detail=f"stagnation reported by the {rep.actor.role.value} on {rep.on}",
+                detail_text=text(
+                    N_("stagnation reported by the %(role)s on %(day)s"),
+                    role=text(glossary.role_label(rep.actor.role.value)),
+                    day=rep.on,
+                ),
+            )
+        )
     if expectation is not None and expectation.by < today:
-        found.append(Stall(reason="cadence", since=expectation.by + timedelta(days=1),
-                           detail=f"{expectation.what} was expected by {expectation.by}",
-                           detail_text=text(N_("%(what)s was expected by %(day)s"),
-                                            what=expectation.what_text or text(expectation.what), day=expectation.by)))
+        found.append(
+            Stall(
+                reason="cadence",
+                since=expectation.by + timedelta(days=1),
+                detail=f"{expectation.what} was expected by {expectation.by}",
+                detail_text=text(
+                    N_("%(what)s was expected by %(day)s"),
+                    what=expectation.what_text or text(expectation.what),
+                    day=expectation.by,
+                ),
+            )
+        )
     if overdue:
         mark, since = min(overdue, key=lambda o: o[1])
-        found.append(Stall(reason="deadline", since=since, detail=f"the statutory step {mark} is overdue",
-                           detail_text=text(N_("the statutory step %(step)s is overdue"), step=mark)))
+        found.append(
+            Stall(
+                reason="deadline",
+                since=since,
+                detail=f"the statutory step {mark} is overdue",
+                detail_text=text(N_("the statutory step %(step)s is overdue"), step=mark),
+            )
+        )
     if not found:
         return None
     strongest = max(found, key=lambda s: s.min_level)
@@ -250,11 +285,15 @@ def find_stall(watch: Watch, expectation: Expectation | None, overdue: list[tupl
 
 _ADVICE_TEXT = {
     1: N_("Check with the coach and the employee why nothing was recorded, and record the next step."),
-    2: N_("Talk with your employee about the re-integration and, where needed, involve the bedrijfsarts for advice on "
-          "whether the employee can take part."),
-    3: N_("If the employee refuses to cooperate, you are expected to take measures that encourage cooperation, in this "
-          "order: %(measures)s. Record each measure when you take it. Employer and employee may each ask UWV for a "
-          "deskundigenoordeel."),
+    2: N_(
+        "Talk with your employee about the re-integration and, where needed, involve the bedrijfsarts for advice on "
+        "whether the employee can take part."
+    ),
+    3: N_(
+        "If the employee refuses to cooperate, you are expected to take measures that encourage cooperation, in this "
+        "order: %(measures)s. Record each measure when you take it. Employer and employee may each ask UWV for a "
+        "deskundigenoordeel."
+    ),
 }
 _ADVICE = {
     1: "Check with the coach and the employee why nothing was recorded, and record the next step.",
@@ -270,8 +309,9 @@ _ADVICE = {
 }
 
 
-def advance(watch: Watch, rules: StagnationRules, stall: Stall | None, today: date, *, case_id: str,
-            coach: bool) -> list[Step]:
+def advance(
+    watch: Watch, rules: StagnationRules, stall: Stall | None, today: date, *, case_id: str, coach: bool
+) -> list[Step]:
     """Bring the ladder up to `today`: raise, climb, request measures, or come down. Idempotent.
 
     `coach`: a spoor 2 coach is involved, so level 1 signals the coach as well.
@@ -302,7 +342,7 @@ def drop_replaced_notices(steps: list[Step]) -> None:
     Steps of the same date (level 3 and its first measure) all notify.
     """
     for n, step in enumerate(steps):
-        later = {role for s in steps[n + 1:] if s.on > step.on for role in s.notify}
+        later = {role for s in steps[n + 1 :] if s.on > step.on for role in s.notify}
         dropped = [role for role in step.notify if role in later]
         if not dropped:
             continue
@@ -332,28 +372,61 @@ def _raise(watch: Watch, rules: StagnationRules, level: int, on: date, stall: St
         summary = f"Escalation level 1: {stall.detail}; {who} signalled"
     elif level == 2:
         notify = [Role.WERKGEVER, Role.CASEMANAGER]
-        summary = (f"Escalation level 2: {stall.detail}; the employer is alerted to talk with the employee "
-                   "and, where needed, involve the bedrijfsarts")
+        summary = (
+            f"Escalation level 2: {stall.detail}; the employer is alerted to talk with the employee "
+            "and, where needed, involve the bedrijfsarts"
+        )
     else:
         notify = [Role.WERKGEVER, Role.CASEMANAGER, Role.WERKNEMER]
-        summary = (f"Escalation level 3: {stall.detail}; the employer is asked to take measures in their order, "
-                   "and employer and employee are offered a deskundigenoordeel by UWV")
+        summary = (
+            f"Escalation level 3: {stall.detail}; the employer is asked to take measures in their order, "
+            "and employer and employee are offered a deskundigenoordeel by UWV"
+        )
     measures = ", ".join(m.label.lower() for m in rules.measure)
-    body = (f"Case {case_id} stalls: {stall.detail}. Escalation level {level}"
-            + (f" (was {previous})" if previous else "") + ". " + _ADVICE[level].format(measures=measures))
+    body = (
+        f"Case {case_id} stalls: {stall.detail}. Escalation level {level}"
+        + (f" (was {previous})" if previous else "")
+        + ". "
+        + _ADVICE[level].format(measures=measures)
+    )
     detail = stall.detail_text or stall.detail
     advice = text(_ADVICE_TEXT[level], measures=measures) if level == TOP_LEVEL else text(_ADVICE_TEXT[level])
-    body_text = (text(N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s (was %(previous)s). %(advice)s"),
-                      case=case_id, detail=detail, level=level, previous=previous, advice=advice) if previous else
-                 text(N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s. %(advice)s"),
-                      case=case_id, detail=detail, level=level, advice=advice))
-    return Step(kind="escalation_raised", on=on, summary=summary, notify=notify,
-                subject=f"Case {case_id}: escalation level {level}", body=body,
-                subject_text=text(N_("Case %(case)s: escalation level %(level)s"), case=case_id, level=level),
-                body_text=body_text,
-                note_key=f"esc{watch.episode}:level{level}",
-                details={"level": level, "previous": previous, "reason": stall.reason, "since": stall.since.isoformat(),
-                         "episode": watch.episode})
+    body_text = (
+        text(
+            N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s (was %(previous)s). %(advice)s"),
+            case=case_id,
+            detail=detail,
+            level=level,
+            previous=previous,
+            advice=advice,
+        )
+        if previous
+        else text(
+            N_("Case %(case)s stalls: %(detail)s. Escalation level %(level)s. %(advice)s"),
+            case=case_id,
+            detail=detail,
+            level=level,
+            advice=advice,
+        )
+    )
+    return Step(
+        kind="escalation_raised",
+        on=on,
+        summary=summary,
+        notify=notify,
+        subject=f"Case {case_id}: escalation level {level}",
+        body=body,
+        subject_text=text(N_("Case %(case)s: escalation level %(level)s"), case=case_id, level=level),
+        body_text=body_text,
+        note_key=f"esc{watch.episode}:level{level}",
+        details={
+            "level": level,
+            "previous": previous,
+            "reason": stall.reason,
+            "since": stall.since.isoformat(),
+            "episode": watch.episode,
+        },
+    )
 
 
 def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) -> Step:
@@ -363,47 +436,82 @@ def _measure_step(watch: Watch, rules: StagnationRules, on: date, case_id: str) 
         pending.reminded_on.append(on)
         watch.next_step_on = _hold(watch, on + timedelta(days=interval))
         label = rules.measure_label(pending.key)
-        return Step(kind="measure_reminder", on=on, notify=[Role.WERKGEVER, Role.CASEMANAGER],
-                    summary=f"The employer is reminded of the requested measure: {label} (not yet recorded)",
-                    subject=f"Case {case_id}: a requested measure is not yet recorded",
-                    body=f"Case {case_id} still stalls. The measure '{label}' was requested on {pending.requested_on} "
-                         "and is not yet recorded. Record it when taken.",
-                    subject_text=text(N_("Case %(case)s: a requested measure is not yet recorded"), case=case_id),
-                    body_text=text(N_("Case %(case)s still stalls. The measure '%(measure)s' was requested on %(day)s "
-                                      "and is not yet recorded. Record it when taken."), case=case_id, measure=label,
-                                   day=pending.requested_on),
-                    note_key=f"esc{watch.episode}:measure:{pending.key}:reminder{len(pending.reminded_on)}",
-                    details={"measure": pending.key, "episode": watch.episode})
+        return Step(
+            kind="measure_reminder",
+            on=on,
+            notify=[Role.WERKGEVER, Role.CASEMANAGER],
+            summary=f"The employer is reminded of the requested measure: {label} (not yet recorded)",
+            subject=f"Case {case_id}: a requested measure is not yet recorded",
+            body=f"Case {case_id} still stalls. The measure '{label}' was requested on {pending.requested_on} "
+            "and is not yet recorded. Record it when taken.",
+            subject_text=text(N_("Case %(case)s: a requested measure is not yet recorded"), case=case_id),
+            body_text=text(
+                N_(
+                    "Case %(case)s still stalls. The measure '%(measure)s' was requested on %(day)s "
+                    "and is not yet recorded. Record it when taken."
+                ),
+                case=case_id,
+                measure=label,
+                day=pending.requested_on,
+            ),
+            note_key=f"esc{watch.episode}:measure:{pending.key}:reminder{len(pending.reminded_on)}",
+            details={"measure": pending.key, "episode": watch.episode},
+        )
     key = watch.next_measure(rules)
     if key is None:
         watch.next_step_on = None  # every measure is taken: nothing left to ask
-        return Step(kind="measures_exhausted", on=on, notify=[Role.CASEMANAGER],
-                    summary="Every measure has been taken and the stall goes on; the case manager decides further",
-                    subject=f"Case {case_id}: every measure has been taken",
-                    body=f"Case {case_id} still stalls after every measure. Consider a deskundigenoordeel by UWV.",
-                    subject_text=text(N_("Case %(case)s: every measure has been taken"), case=case_id),
-                    body_text=text(N_("Case %(case)s still stalls after every measure. Consider a deskundigenoordeel "
-                                      "by UWV."), case=case_id),
-                    note_key=f"esc{watch.episode}:measures_exhausted", details={"episode": watch.episode})
+        return Step(
+            kind="measures_exhausted",
+            on=on,
+            notify=[Role.CASEMANAGER],
+            summary="Every measure has been taken and the stall goes on; the case manager decides further",
+            subject=f"Case {case_id}: every measure has been taken",
+            body=f"Case {case_id} still stalls after every measure. Consider a deskundigenoordeel by UWV.",
+            subject_text=text(N_("Case %(case)s: every measure has been taken"), case=case_id),
+            body_text=text(
+                N_("Case %(case)s still stalls after every measure. Consider a deskundigenoordeel by UWV."),
+                case=case_id,
+            ),
+            note_key=f"esc{watch.episode}:measures_exhausted",
+            details={"episode": watch.episode},
+        )
     watch.measures.append(MeasureRecord(key=key, episode=watch.episode, requested_on=on))
     watch.next_step_on = _hold(watch, on + timedelta(days=interval))
     order = rules.measure_keys().index(key) + 1
     label = rules.measure_label(key)
-    return Step(kind="measure_requested", on=on, notify=[Role.WERKGEVER, Role.CASEMANAGER],
-                summary=f"The employer is asked to take measure {order} of {len(rules.measure)}: {label}",
-                subject=f"Case {case_id}: please take a measure",
-                body=f"Case {case_id}: the employee does not cooperate with the re-integration. You are asked to take "
-                     f"measure {order} of {len(rules.measure)}: {label}. Record it when taken.",
-                subject_text=text(N_("Case %(case)s: please take a measure"), case=case_id),
-                body_text=text(N_("Case %(case)s: the employee does not cooperate with the re-integration. You are "
-                                  "asked to take measure %(order)s of %(count)s: %(measure)s. Record it when taken."),
-                               case=case_id, order=order, count=len(rules.measure), measure=label),
-                note_key=f"esc{watch.episode}:measure:{key}",
-                details={"measure": key, "order": order, "episode": watch.episode})
+    return Step(
+        kind="measure_requested",
+        on=on,
+        notify=[Role.WERKGEVER, Role.CASEMANAGER],
+        summary=f"The employer is asked to take measure {order} of {len(rules.measure)}: {label}",
+        subject=f"Case {case_id}: please take a measure",
+        body=f"Case {case_id}: the employee does not cooperate with the re-integration. You are asked to take "
+        f"measure {order} of {len(rules.measure)}: {label}. Record it when taken.",
+        subject_text=text(N_("Case %(case)s: please take a measure"), case=case_id),
+        body_text=text(
+            N_(
+                "Case %(case)s: the employee does not cooperate with the re-integration. You are "
+                "asked to take measure %(order)s of %(count)s: %(measure)s. Record it when taken."
+            ),
+            case=case_id,
+            order=order,
+            count=len(rules.measure),
+            measure=label,
+        ),
+        note_key=f"esc{watch.episode}:measure:{key}",
+        details={"measure": key, "order": order, "episode": watch.episode},
+    )
 
 
 def _reset(watch: Watch) -> None:
-    watch.level, watch.reason, watch.since, watch.level_on, watch.next_step_on, watch.acknowledged = 0, None, None, None, None, None
+    watch.level, watch.reason, watch.since, watch.level_on, watch.next_step_on, watch.acknowledged = (
+        0,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def _resolve(watch: Watch, case_id: str) -> Step:
@@ -411,14 +519,23 @@ def _resolve(watch: Watch, case_id: str) -> Step:
     on = max(watch.last_activity_on, watch.level_on or watch.last_activity_on)
     _reset(watch)
     notify = [Role.CASEMANAGER, *([Role.WERKGEVER] if level >= 2 else [])]
-    return Step(kind="escalation_resolved", on=on, notify=notify,
-                summary=f"Stagnation ended: activity recorded on {watch.last_activity_on}; escalation level {level} -> 0",
-                subject=f"Case {case_id}: stagnation ended",
-                body=f"Case {case_id}: activity was recorded on {watch.last_activity_on}; the escalation (level {level}) ends.",
-                subject_text=text(N_("Case %(case)s: stagnation ended"), case=case_id),
-                body_text=text(N_("Case %(case)s: activity was recorded on %(day)s; the escalation (level %(level)s) "
-                                  "ends."), case=case_id, day=watch.last_activity_on, level=level),
-                note_key=f"esc{episode}:resolved", details={"previous": level, "episode": episode})
+    return Step(
+        kind="escalation_resolved",
+        on=on,
+        notify=notify,
+        summary=f"Stagnation ended: activity recorded on {watch.last_activity_on}; escalation level {level} -> 0",
+        subject=f"Case {case_id}: stagnation ended",
+        body=f"Case {case_id}: activity was recorded on {watch.last_activity_on}; the escalation (level {level}) ends.",
+        subject_text=text(N_("Case %(case)s: stagnation ended"), case=case_id),
+        body_text=text(
+            N_("Case %(case)s: activity was recorded on %(day)s; the escalation (level %(level)s) ends."),
+            case=case_id,
+            day=watch.last_activity_on,
+            level=level,
+        ),
+        note_key=f"esc{episode}:resolved",
+        details={"previous": level, "episode": episode},
+    )
 
 
 def close(watch: Watch, on: date) -> Step | None:
@@ -427,8 +544,12 @@ def close(watch: Watch, on: date) -> Step | None:
         return None
     level = watch.level
     _reset(watch)
-    return Step(kind="escalation_resolved", on=on, summary=f"The case closed; escalation level {level} -> 0",
-                details={"previous": level, "episode": watch.episode})
+    return Step(
+        kind="escalation_resolved",
+        on=on,
+        summary=f"The case closed; escalation level {level} -> 0",
+        details={"previous": level, "episode": watch.episode},
+    )
 
 
 def acknowledge(watch: Watch, rules: StagnationRules, *, on: date, reason: str, actor: Actor) -> str:
@@ -437,7 +558,9 @@ def acknowledge(watch: Watch, rules: StagnationRules, *, on: date, reason: str, 
     watch.acknowledged = Acknowledgement(on=on, reason=reason, actor=actor, holds_until=holds)
     if watch.next_step_on is not None:
         watch.next_step_on = max(watch.next_step_on, holds + timedelta(days=1))
-    return f"Escalation level {watch.level} acknowledged: {reason}; it does not climb before {holds + timedelta(days=1)}"
+    return (
+        f"Escalation level {watch.level} acknowledged: {reason}; it does not climb before {holds + timedelta(days=1)}"
+    )
 
 
 def measure_taken(watch: Watch, rules: StagnationRules, *, key: str, on: date) -> str:

@@ -55,8 +55,16 @@ from workflows.sick_leave_case import SickLeaveCase
 log = structlog.get_logger("spoorwerk.api")
 
 # The roles that use the API (issue 5); the employee and UWV act through the case manager.
-API_ROLES = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.REINTEGRATIECOACH, Role.BEDRIJFSARTS,
-                       Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER})
+API_ROLES = frozenset(
+    {
+        Role.OPERATIONS,
+        Role.CASEMANAGER,
+        Role.REINTEGRATIECOACH,
+        Role.BEDRIJFSARTS,
+        Role.ARBEIDSDESKUNDIGE,
+        Role.WERKGEVER,
+    }
+)
 _OVERSIGHT = frozenset({Role.OPERATIONS, Role.CASEMANAGER})
 OPENERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.WERKGEVER})
 _FULL_STATE = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.BEDRIJFSARTS})
@@ -84,16 +92,24 @@ class ErrorBody(BaseModel):
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody, "description": text}
-    for code, text in ((401, "Not authenticated"), (403, "The caller's role may not do this"), (404, "No such case"),
-                       (409, "Refused by the case, with its reason"), (422, "Malformed request"),
-                       (503, "Not taken just now (a restart); send the same request again after Retry-After seconds"))
+    for code, text in (
+        (401, "Not authenticated"),
+        (403, "The caller's role may not do this"),
+        (404, "No such case"),
+        (409, "Refused by the case, with its reason"),
+        (422, "Malformed request"),
+        (503, "Not taken just now (a restart); send the same request again after Retry-After seconds"),
+    )
 }
 
 CaseId = Annotated[str, Path(pattern=OPAQUE_ID_PATTERN, description="The case's opaque id")]
 
 IdempotencyKey = Annotated[
     ActionId,
-    Header(alias="Idempotency-Key", description="Unique per intended action: becomes the action id, so a retry applies once"),
+    Header(
+        alias="Idempotency-Key",
+        description="Unique per intended action: becomes the action id, so a retry applies once",
+    ),
 ]
 
 
@@ -186,13 +202,27 @@ class Language:
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 naming each field and reason (in the request's language, by the error's type; `loc` and `type` as pydantic
     gives them); never the input itself, which may be megabytes or not even encodable."""
-    errors = [{"type": e["type"], "loc": list(e["loc"]),
-               "msg": refusals.validation_reason(e["type"], str(e["msg"]), e.get("ctx"))[:300]} for e in exc.errors()]
+    errors = [
+        {
+            "type": e["type"],
+            "loc": list(e["loc"]),
+            "msg": refusals.validation_reason(e["type"], str(e["msg"]), e.get("ctx"))[:300],
+        }
+        for e in exc.errors()
+    ]
     content_type = request.headers.get("content-type", "")
-    if any(e["loc"] == ["body"] and e["type"] == "model_attributes_type" for e in errors) and "json" not in content_type:
-        reason = (ActionRefused("body: send a JSON object (Content-Type: application/json), not %(content_type)s",
-                                content_type=content_type[:100]) if content_type else
-                  ActionRefused("body: send a JSON object (Content-Type: application/json), not no Content-Type"))
+    if (
+        any(e["loc"] == ["body"] and e["type"] == "model_attributes_type" for e in errors)
+        and "json" not in content_type
+    ):
+        reason = (
+            ActionRefused(
+                "body: send a JSON object (Content-Type: application/json), not %(content_type)s",
+                content_type=content_type[:100],
+            )
+            if content_type
+            else ActionRefused("body: send a JSON object (Content-Type: application/json), not no Content-Type")
+        )
         return JSONResponse({"detail": refusals.said(reason)}, status_code=415)
     return JSONResponse({"detail": errors}, status_code=422)
 
@@ -211,18 +241,25 @@ def caller_dependency(authenticator: Authenticator):
             throttle, address = signin_of(request.app).throttle, client_address(request)
             wait = throttle.retry_after(address)
             if wait is not None:  # before the token is looked at: the answer tells nothing about it
-                raise HTTPException(429, refusals.said(ActionRefused(
-                    "too many failed sign-ins from this address; try again after Retry-After seconds")),
-                    headers={"Retry-After": str(wait)})
+                raise HTTPException(
+                    429,
+                    refusals.said(
+                        ActionRefused("too many failed sign-ins from this address; try again after Retry-After seconds")
+                    ),
+                    headers={"Retry-After": str(wait)},
+                )
             found = authenticator.authenticate(credentials.credentials)
             if found is None:
                 throttle.failed(address)
         else:
             found = session_caller(request)
         if found is None:
-            raise Problem(401, ActionRefused("session: ended (expired or logged out); sign in again")
-                          if not credentials and request.cookies.get(COOKIE) else
-                          ActionRefused("a valid bearer token is required"))
+            raise Problem(
+                401,
+                ActionRefused("session: ended (expired or logged out); sign in again")
+                if not credentials and request.cookies.get(COOKIE)
+                else ActionRefused("a valid bearer token is required"),
+            )
         if found.role not in API_ROLES:
             raise Problem(403, ActionRefused("the role %(role)s does not use the API", role=found.role))
         request.state.caller = found
@@ -244,7 +281,8 @@ def caller_scope(caller: Caller) -> dict[str, Any]:
         return {"employer_id": caller.employer_id}
     if caller.role in access.ASSIGNABLE:
         return {"assigned_to": (caller.role, caller.id)} | (
-            {"employer_ids": caller.employer_ids} if caller.employer_ids is not None else {})
+            {"employer_ids": caller.employer_ids} if caller.employer_ids is not None else {}
+        )
     if caller.role is not Role.OPERATIONS:
         raise Problem(403, ActionRefused("the role %(role)s does not use the API", role=caller.role))
     return {}
@@ -254,9 +292,16 @@ def may_see(summary: CaseSummary, caller: Caller) -> bool:
     """Whether the caller may see (and so act on) this case: domain.access's rule."""
     # A trajectory's coach counts while it runs, as in the listing and the case's validator.
     coach = summary.spoor2_coach_id if summary.spoor2_running else None
-    return access.may_access(caller.role, caller.id, caller_employer_id=caller.employer_id,
-                             caller_employer_ids=caller.employer_ids, case_employer_id=summary.employer_id,
-                             assigned=summary.assigned, trajectory_coach=coach, spoor2_running=summary.spoor2_running)
+    return access.may_access(
+        caller.role,
+        caller.id,
+        caller_employer_id=caller.employer_id,
+        caller_employer_ids=caller.employer_ids,
+        case_employer_id=summary.employer_id,
+        assigned=summary.assigned,
+        trajectory_coach=coach,
+        spoor2_running=summary.spoor2_running,
+    )
 
 
 def chosen_case_id(caller: Caller, key: str) -> str:
@@ -270,25 +315,41 @@ def not_found(case_id: str) -> Problem:
     return Problem(404, ActionRefused("case_id: no case %(value)r that you may see", value=case_id))
 
 
-async def readable_case(client: Client, case_id: str, caller: Caller, what: str = "case", *,
-                        audit: AuditStore | None = None, channel: Channel = Channel.API,
-                        object_id: str | None = None) -> CaseSummary:
+async def readable_case(
+    client: Client,
+    case_id: str,
+    caller: Caller,
+    what: str = "case",
+    *,
+    audit: AuditStore | None = None,
+    channel: Channel = Channel.API,
+    object_id: str | None = None,
+) -> CaseSummary:
     """The case as of today, after checking that the caller may see it: the scope check every read and action of a
     case passes through (API, dashboard, documents). With an audit store, the read is recorded with its outcome
     before anything is answered; a read that cannot be recorded is not served."""
     try:
-        summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, today(), rpc_timeout=QUERY_TIMEOUT)
+        summary = await cases.case_handle(client, case_id).query(
+            SickLeaveCase.summary, today(), rpc_timeout=QUERY_TIMEOUT
+        )
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
             if audit is not None:
-                await audit.arecord(caller, what, case_id=case_id, object_id=object_id, outcome=Outcome.NOT_FOUND,
-                                    channel=channel)
+                await audit.arecord(
+                    caller, what, case_id=case_id, object_id=object_id, outcome=Outcome.NOT_FOUND, channel=channel
+                )
             raise not_found(case_id) from None
         raise
     allowed = may_see(summary, caller)
     if audit is not None:
-        await audit.arecord(caller, what, case_id=case_id, object_id=object_id,
-                            outcome=Outcome.ALLOWED if allowed else Outcome.REFUSED, channel=channel)
+        await audit.arecord(
+            caller,
+            what,
+            case_id=case_id,
+            object_id=object_id,
+            outcome=Outcome.ALLOWED if allowed else Outcome.REFUSED,
+            channel=channel,
+        )
     if not allowed:
         log.warning("case out of scope", role=caller.role.value, what=what)
         raise not_found(case_id)
@@ -309,8 +370,9 @@ async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> d
     async def one(case_id: str) -> tuple[str, CaseSummary | None]:
         async with gate:
             try:
-                summary = await cases.case_handle(client, case_id).query(SickLeaveCase.summary, day,
-                                                                          rpc_timeout=QUERY_TIMEOUT)
+                summary = await cases.case_handle(client, case_id).query(
+                    SickLeaveCase.summary, day, rpc_timeout=QUERY_TIMEOUT
+                )
             except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
                 return case_id, None
         return case_id, summary if may_see(summary, caller) else None
@@ -325,9 +387,19 @@ class CaseAccess:
     def __init__(self, audit: AuditStore | None) -> None:
         self.audit = audit
 
-    async def __call__(self, client: Client, case_id: str, caller: Caller, what: str = "case", *,
-                       channel: Channel = Channel.API, object_id: str | None = None) -> CaseSummary:
-        return await readable_case(client, case_id, caller, what, audit=self.audit, channel=channel, object_id=object_id)
+    async def __call__(
+        self,
+        client: Client,
+        case_id: str,
+        caller: Caller,
+        what: str = "case",
+        *,
+        channel: Channel = Channel.API,
+        object_id: str | None = None,
+    ) -> CaseSummary:
+        return await readable_case(
+            client, case_id, caller, what, audit=self.audit, channel=channel, object_id=object_id
+        )
 
 
 _Entry = TypeVar("_Entry", bound=DossierEntry)
@@ -336,8 +408,9 @@ _Entry = TypeVar("_Entry", bound=DossierEntry)
 async def poortwachtertoets(client: Client, case_id: str) -> Toets:
     """The live poortwachtertoets of a case (the shipped pre-flight rules for a case opened without its own)."""
     handle = cases.case_handle(client, case_id)
-    found = await handle.query(SickLeaveCase.poortwachtertoets, args=[today(), load_dossier_rules().preflight],
-                               rpc_timeout=QUERY_TIMEOUT)
+    found = await handle.query(
+        SickLeaveCase.poortwachtertoets, args=[today(), load_dossier_rules().preflight], rpc_timeout=QUERY_TIMEOUT
+    )
     assert found is not None  # rules are always given
     return found
 
@@ -372,10 +445,13 @@ EDGE_FIELDS = ("person_keys",)
 def _body_model(model: type[BaseModel], prefix: str) -> type[BaseModel]:
     """The action's own fields, as the request body: kind, actor and action id come from the request."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in model.model_fields.items()
+        name: (info.annotation, info)
+        for name, info in model.model_fields.items()
         if name not in ("kind", "actor", "action_id", *EDGE_FIELDS)
     }
-    return create_model(f"{prefix}{model.__name__}", __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__, **fields)
+    return create_model(
+        f"{prefix}{model.__name__}", __config__=ConfigDict(extra="forbid"), __doc__=model.__doc__, **fields
+    )
 
 
 class OpenCase(BaseModel):
@@ -383,7 +459,9 @@ class OpenCase(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    case_id: str | None = Field(default=None, description="Leave out to have Spoorwerk choose one that cannot be guessed")
+    case_id: str | None = Field(
+        default=None, description="Leave out to have Spoorwerk choose one that cannot be guessed"
+    )
     employer_id: str
     first_sick_day: date
     interruptions: list[dict[str, Any]] = Field(default_factory=list)
@@ -392,10 +470,15 @@ class OpenCase(BaseModel):
     evaluations_held: list[date] = Field(default_factory=list)
     contacts: dict[Role, list[str]] = Field(default_factory=dict)
     assigned: dict[Role, list[str]] = Field(
-        default_factory=dict, description="Who takes the case up per role (domain.access); a casemanager who opens a "
-                                          "case is assigned to it unless another casemanager is named")
-    employee: Employee | None = Field(default=None, description="The employee's surname, given name or initials and "
-                                      "personnel number: kept encrypted in the case, found by an exact search")
+        default_factory=dict,
+        description="Who takes the case up per role (domain.access); a casemanager who opens a "
+        "case is assigned to it unless another casemanager is named",
+    )
+    employee: Employee | None = Field(
+        default=None,
+        description="The employee's surname, given name or initials and "
+        "personnel number: kept encrypted in the case, found by an exact search",
+    )
 
 
 class Opened(BaseModel):
@@ -413,14 +496,28 @@ class ActionKind(BaseModel):
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(client: Client, authenticator: Authenticator, *, task_queue: str, codec_origins: Sequence[str] = (),
-               document_store: DocumentStore | None = None, signin: Any = None,
-               audit: AuditStore | None = None, search_key: bytes | None = None) -> FastAPI:
+def create_app(
+    client: Client,
+    authenticator: Authenticator,
+    *,
+    task_queue: str,
+    codec_origins: Sequence[str] = (),
+    document_store: DocumentStore | None = None,
+    signin: Any = None,
+    audit: AuditStore | None = None,
+    search_key: bytes | None = None,
+) -> FastAPI:
     """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
-    app = FastAPI(title="Spoorwerk", version="1", summary="Sick-leave cases under the Wet verbetering poortwachter",
-                  responses=ERRORS, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Spoorwerk",
+        version="1",
+        summary="Sick-leave cases under the Wet verbetering poortwachter",
+        responses=ERRORS,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.client, app.state.authenticator, app.state.task_queue = client, authenticator, task_queue
     app.state.signin = signin  # operations.signin.SignIn (None: sessions of this process only)
     # The installation's key for finding people (operations.people); None: the process settings' key, at first use.
@@ -433,7 +530,9 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     app.add_middleware(BodyLimit)
     app.add_middleware(NoStore)
     app.add_middleware(Language)
-    app.exception_handler(RequestValidationError)(_validation_problem)  # its typed form: add_exception_handler's is Exception
+    app.exception_handler(RequestValidationError)(
+        _validation_problem
+    )  # its typed form: add_exception_handler's is Exception
     api = APIRouter(prefix="/api")
 
     @app.exception_handler(Problem)
@@ -441,8 +540,14 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         if exc.status in (401, 403):
             who = getattr(request.state, "caller", None)
             route = request.scope.get("route")
-            log.warning("request refused", status=exc.status, method=request.method,
-                        route=getattr(route, "path", "?"), role=who.role.value if who else None, reason=exc.reason)
+            log.warning(
+                "request refused",
+                status=exc.status,
+                method=request.method,
+                route=getattr(route, "path", "?"),
+                role=who.role.value if who else None,
+                reason=exc.reason,
+            )
         return JSONResponse({"detail": exc.said()}, status_code=exc.status)
 
     @app.exception_handler(cases.ActionRejected)
@@ -454,17 +559,34 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return JSONResponse({"detail": refusals.said(ActionRefused("case_id: no such case"))}, status_code=404)
-        log.warning("temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?"))
-        return JSONResponse({"detail": refusals.said(ActionRefused(
-            "Temporal or the case's worker did not answer (%(status)s)", status=exc.status.name))}, status_code=503)
+        log.warning(
+            "temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?")
+        )
+        return JSONResponse(
+            {
+                "detail": refusals.said(
+                    ActionRefused("Temporal or the case's worker did not answer (%(status)s)", status=exc.status.name)
+                )
+            },
+            status_code=503,
+        )
 
     @app.exception_handler(cases.CaseBusy)
     async def _busy(request: Request, exc: cases.CaseBusy) -> JSONResponse:
         log.warning("action not taken, case busy", route=getattr(request.scope.get("route"), "path", "?"))
-        return JSONResponse({"detail": refusals.said(ActionRefused(
-            "the case cannot take actions just now (a worker or the server is restarting); nothing was recorded: send "
-            "the same request again (%(cause)s)", cause=exc))},
-            status_code=503, headers={"Retry-After": str(exc.retry_after_seconds)})
+        return JSONResponse(
+            {
+                "detail": refusals.said(
+                    ActionRefused(
+                        "the case cannot take actions just now (a worker or the server is restarting); nothing was recorded: send "
+                        "the same request again (%(cause)s)",
+                        cause=exc,
+                    )
+                )
+            },
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+        )
 
     @app.exception_handler(cases.CaseAlreadyExists)
     async def _exists(request: Request, exc: cases.CaseAlreadyExists) -> JSONResponse:
@@ -493,19 +615,32 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         min_escalation_level: Annotated[int | None, Query(ge=0, le=3)] = None,
         employer_id: Annotated[str | None, Query(max_length=64)] = None,
         coach_id: Annotated[str | None, Query(max_length=64)] = None,
-        casemanager_id: Annotated[str | None, Query(max_length=64, description="Cases this casemanager is assigned "
-                                                                                  "to")] = None,
-        person: Annotated[str | None, Query(max_length=NAME_MAX_CHARS, description="The employee's exact surname or "
-                                            "personnel number (found by its keyed hash)")] = None,
+        casemanager_id: Annotated[
+            str | None, Query(max_length=64, description="Cases this casemanager is assigned to")
+        ] = None,
+        person: Annotated[
+            str | None,
+            Query(
+                max_length=NAME_MAX_CHARS,
+                description="The employee's exact surname or personnel number (found by its keyed hash)",
+            ),
+        ] = None,
         deadline_before: date | None = None,
         closed: Annotated[bool, Query(description="Also list closed cases")] = False,
         page_size: Annotated[int, Query(ge=1, le=500)] = 50,
         page_token: Annotated[str | None, Query(max_length=4000)] = None,
     ) -> cases.CasePage:
         """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
-        filters: dict[str, Any] = {"stage": stage, "spoor2_phase": spoor2_phase, "overdue": overdue,
-                   "min_escalation_level": min_escalation_level, "employer_id": employer_id, "coach_id": coach_id,
-                   "deadline_before": deadline_before, "casemanager_id": casemanager_id}
+        filters: dict[str, Any] = {
+            "stage": stage,
+            "spoor2_phase": spoor2_phase,
+            "overdue": overdue,
+            "min_escalation_level": min_escalation_level,
+            "employer_id": employer_id,
+            "coach_id": coach_id,
+            "deadline_before": deadline_before,
+            "casemanager_id": casemanager_id,
+        }
         if person is not None:
             keys = people.search_keys(person, app_search_key(app))
             if not keys:
@@ -515,8 +650,9 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         if audit is not None:  # a listing shows ids, employers and dates: recorded as a read too
             await audit.arecord(who, What.CASES)
         try:
-            return await cases.page_cases(client, page_size=page_size, page_token=page_token, running_only=not closed,
-                                          **filters)
+            return await cases.page_cases(
+                client, page_size=page_size, page_token=page_token, running_only=not closed, **filters
+            )
         except RPCError:
             if page_token:  # the store cannot read a token it did not hand out
                 raise Problem(422, ActionRefused("page_token: not a token this service handed out")) from None
@@ -529,15 +665,16 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         page_size: Annotated[int, Query(ge=1, le=worklist.PAGE_SIZE)] = worklist.PAGE_SIZE,
         page_token: Annotated[str | None, Query(max_length=4000)] = None,
     ) -> worklist.WorkPage:
-        """"Mijn werk": the caller's cases with a step due in the coming 14 days, an overdue step or an escalation,
+        """ "Mijn werk": the caller's cases with a step due in the coming 14 days, an overdue step or an escalation,
         sorted within the page (by due day: overdue and escalated first; by case; by step). Each item names the
         employee and the overdue steps where the caller may see the case."""
         scope = caller_scope(who)
         if audit is not None:  # like the case list: ids, employers, dates and names
             await audit.arecord(who, What.CASES)
         try:
-            page = await worklist.page_worklist(client, today=today(), scope=scope, sort=sort, page_size=page_size,
-                                                page_token=page_token)
+            page = await worklist.page_worklist(
+                client, today=today(), scope=scope, sort=sort, page_size=page_size, page_token=page_token
+            )
         except RPCError:
             if page_token:
                 raise Problem(422, "page_token: not a token this service handed out") from None
@@ -547,13 +684,22 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
         """Open a case; the same Idempotency-Key again answers with the case it opened (200)."""
-        _require(who, OPENERS, ActionRefused("the role %(role)s may not open a case (allowed: %(roles)s)", role=who.role,
-                                             roles=joined(OPENERS)))
+        _require(
+            who,
+            OPENERS,
+            ActionRefused(
+                "the role %(role)s may not open a case (allowed: %(roles)s)", role=who.role, roles=joined(OPENERS)
+            ),
+        )
         if who.role is Role.WERKGEVER and body.employer_id != who.employer_id:
             raise Problem(403, ActionRefused("employer_id: a werkgever may only open cases of its own employer"))
         if who.employer_ids is not None and body.employer_id not in who.employer_ids:
-            raise Problem(403, ActionRefused("employer_id: the role %(role)s may only open cases of the employers it "
-                                             "works for", role=who.role))
+            raise Problem(
+                403,
+                ActionRefused(
+                    "employer_id: the role %(role)s may only open cases of the employers it works for", role=who.role
+                ),
+            )
         fields = people.with_person_keys(body.model_dump(mode="json"), app_search_key(app))
         if body.case_id is None:
             fields["case_id"] = chosen_case_id(who, key)
@@ -578,7 +724,9 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
     async def case_deadlines(case_id: CaseId, who: Authed) -> list[DeadlineView]:
         """Every statutory step with its due date and status."""
         await readable(client, case_id, who, "deadlines")
-        return await cases.case_handle(client, case_id).query(SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT)
+        return await cases.case_handle(client, case_id).query(
+            SickLeaveCase.deadlines, today(), rpc_timeout=QUERY_TIMEOUT
+        )
 
     @api.get("/cases/{case_id}/poortwachtertoets", response_model=Toets)
     async def case_toets(case_id: CaseId, who: Authed) -> Toets:
@@ -593,13 +741,22 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         the bedrijfsarts's notes only for the bedrijfsarts."""
         summary = await readable(client, case_id, who, "dossier")
         handle = cases.case_handle(client, case_id)
-        return redact_dossier(await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who, summary)
+        return redact_dossier(
+            await handle.query(SickLeaveCase.dossier, today(), rpc_timeout=QUERY_TIMEOUT), who, summary
+        )
 
     @api.get("/cases/{case_id}/state", response_model=CaseState)
     async def case_state(case_id: CaseId, who: Authed) -> CaseState:
         """The full case state (operations, case manager, bedrijfsarts)."""
-        _require(who, _FULL_STATE, ActionRefused("the role %(role)s may not read a case's full state (allowed: %(roles)s)",
-                                                 role=who.role, roles=joined(_FULL_STATE)))
+        _require(
+            who,
+            _FULL_STATE,
+            ActionRefused(
+                "the role %(role)s may not read a case's full state (allowed: %(roles)s)",
+                role=who.role,
+                roles=joined(_FULL_STATE),
+            ),
+        )
         summary = await readable(client, case_id, who, "state")
         state = await cases.case_handle(client, case_id).query(SickLeaveCase.state, rpc_timeout=QUERY_TIMEOUT)
         return state.model_copy(update={"dossier": redact_dossier(state.dossier, who, summary)})
@@ -611,13 +768,17 @@ def create_app(client: Client, authenticator: Authenticator, *, task_queue: str,
         try:
             return await trajectories.view(client, case_id, today(), rpc_timeout=QUERY_TIMEOUT)
         except trajectories.NoTrajectory as err:
-            raise Problem(404, err.args[0] if err.args and isinstance(err.args[0], ActionRefused) else str(err)) from None
+            raise Problem(
+                404, err.args[0] if err.args and isinstance(err.args[0], ActionRefused) else str(err)
+            ) from None
 
     @api.get("/actions", response_model=list[ActionKind])
     async def action_kinds(who: Authed) -> list[ActionKind]:
         """Every action kind, where it is recorded, and the roles that may record it."""
-        return [ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
-                for k, on, roles, path in api_action_kinds()]
+        return [
+            ActionKind(kind=k, on=on, roles=sorted(roles), path=path.format(kind=k))
+            for k, on, roles, path in api_action_kinds()
+        ]
 
     add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
     if audit is not None:
@@ -640,9 +801,14 @@ def app_search_key(app: FastAPI) -> bytes:
 def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary]) -> worklist.WorkPage:
     """The work list with what is read from each case in scope: the employee's name and the overdue steps. An item
     whose case did not pass the scope check (or did not answer) keeps only what visibility said."""
-    items = [i.model_copy(update={"employee": _employee_name(details[i.case_id]),
-                                  "overdue_steps": list(details[i.case_id].overdue)}) if i.case_id in details else i
-             for i in page.items]
+    items = [
+        i.model_copy(
+            update={"employee": _employee_name(details[i.case_id]), "overdue_steps": list(details[i.case_id].overdue)}
+        )
+        if i.case_id in details
+        else i
+        for i in page.items
+    ]
     return page.model_copy(update={"items": items})
 
 
@@ -651,13 +817,18 @@ def _employee_name(summary: CaseSummary) -> str | None:
 
 
 def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
-    return ([(k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}") for k, r in case_actions.ACTION_ROLES.items()]
-            + [(k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
-               for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()])
+    return [
+        (k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}")
+        for k, r in case_actions.ACTION_ROLES.items()
+    ] + [
+        (k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
+        for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()
+    ]
 
 
-def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str,
-                      readable: CaseAccess) -> None:
+def _add_action_route(
+    api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str, readable: CaseAccess
+) -> None:
     kind = case_actions.action_kind(model)
     body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
     roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
@@ -666,23 +837,47 @@ def _add_action_route(api: APIRouter, client: Client, caller: Any, model: type[B
     allowed = ", ".join(sorted(r.value for r in roles & API_ROLES))
 
     # body_model is made at run time (create_model): a type FastAPI reads, but no type a checker knows.
-    async def record(request: Request, case_id: CaseId, body: body_model,  # type: ignore[valid-type]
-                     who: Annotated[Caller, Depends(caller)], key: IdempotencyKey) -> Any:
+    async def record(
+        request: Request,
+        case_id: CaseId,
+        body: body_model,  # type: ignore[valid-type]
+        who: Annotated[Caller, Depends(caller)],
+        key: IdempotencyKey,
+    ) -> Any:
         if who.role not in roles:
-            raise Problem(403, ActionRefused("actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: "
-                                             "%(roles)s)", role=who.role, kind=kind, roles=joined(roles & API_ROLES)))
+            raise Problem(
+                403,
+                ActionRefused(
+                    "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+                    role=who.role,
+                    kind=kind,
+                    roles=joined(roles & API_ROLES),
+                ),
+            )
         # The fields as sent, not as the body model coerced them: the case takes JSON's own types
         # only (domain.actions.admit), so `true` is no percentage and "4" no number of hours.
         fields = await request.json()
         if kind == "document_received":
             rule = load_spoor2_rules().document_rule(str(fields.get("document")))
             if rule is not None and who.role not in rule.roles:
-                raise Problem(403, ActionRefused("actor.role: the role %(role)s may not record the %(document)s (allowed: "
-                                                 "%(roles)s)", role=who.role, document=rule.key, roles=joined(rule.roles)))
+                raise Problem(
+                    403,
+                    ActionRefused(
+                        "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
+                        role=who.role,
+                        document=rule.key,
+                        roles=joined(rule.roles),
+                    ),
+                )
         summary = await readable(client, case_id, who, What.CASE)
         if kind == "employee_details_corrected" and isinstance(fields, dict):
             fields = people.correction_with_person_keys(fields, app_search_key(request.app))
-        payload = {**fields, "kind": kind, "action_id": key, "actor": Actor(role=who.role, id=who.id).model_dump(mode="json")}
+        payload = {
+            **fields,
+            "kind": kind,
+            "action_id": key,
+            "actor": Actor(role=who.role, id=who.id).model_dump(mode="json"),
+        }
         result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.
         [entry] = redact_dossier([result.entry], who, summary)

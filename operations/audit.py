@@ -38,8 +38,17 @@ def add_audit_routes(api: APIRouter, store: AuditStore, Authed: Any, Problem: An
             raise Problem(403, f"a {who.role.value} may not read the audit (allowed: operations)")
         try:
             page = await asyncio.to_thread(  # off the event loop: a query may scan many rows
-                store.query, case_id=case_id, reader_id=reader_id, reader_role=reader_role, what=what,
-                outcome=outcome, since=since, until=until, limit=limit, cursor=cursor)
+                store.query,
+                case_id=case_id,
+                reader_id=reader_id,
+                reader_role=reader_role,
+                what=what,
+                outcome=outcome,
+                since=since,
+                until=until,
+                limit=limit,
+                cursor=cursor,
+            )
         except ValueError as err:  # until before since, or a date at the edge of the calendar
             raise Problem(422, str(err)) from None
         await store.arecord(who, What.AUDIT, case_id=case_id, channel=Channel.API)

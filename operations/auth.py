@@ -39,9 +39,11 @@ class Caller(BaseModel):
     id: OpaqueId
     employer_id: OpaqueId | None = None
     employer_ids: list[OpaqueId] | None = Field(
-        default=None, min_length=1, max_length=1000,
+        default=None,
+        min_length=1,
+        max_length=1000,
         description="For a casemanager, bedrijfsarts, arbeidsdeskundige or coach: the employers it works for "
-                    "(domain.access); unset: every employer of the bureau",
+        "(domain.access); unset: every employer of the bureau",
     )
 
     @property
@@ -98,9 +100,11 @@ class TokenAuthenticator:
 
 def _strong_enough(token: str, min_length: int, what: str) -> None:
     if len(token) < min_length:
-        raise ValueError(f"{what} is {len(token)} characters long; at least {min_length} are required "
-                         f"(SPOORWERK_MIN_TOKEN_LENGTH). Make one with: "
-                         f"python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        raise ValueError(
+            f"{what} is {len(token)} characters long; at least {min_length} are required "
+            f"(SPOORWERK_MIN_TOKEN_LENGTH). Make one with: "
+            f"python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 def local_operations_token(path: Path) -> str:
@@ -136,14 +140,16 @@ class LocalAuthenticator:
             self._seen, tokens = seen, dict(self._operations)
             if seen is not None:
                 try:
-                    tokens |= TokenAuthenticator.from_json(self._demo_file.read_text("utf-8"),
-                                                           min_length=self._min_length).tokens()
+                    tokens |= TokenAuthenticator.from_json(
+                        self._demo_file.read_text("utf-8"), min_length=self._min_length
+                    ).tokens()
                 except (OSError, ValueError) as err:
                     import structlog
 
                     # The reason names the setting and caller, never a token.
-                    structlog.get_logger("spoorwerk.auth").warning("demo tokens not used", file=str(self._demo_file),
-                                                                   reason=str(err)[:300])
+                    structlog.get_logger("spoorwerk.auth").warning(
+                        "demo tokens not used", file=str(self._demo_file), reason=str(err)[:300]
+                    )
             self._current = TokenAuthenticator(tokens)
         return self._current
 
@@ -155,8 +161,9 @@ class LocalAuthenticator:
         return self._tokens().knows(caller)
 
 
-def authenticator_from(tokens_json: str | None, token_file: Path, *,
-                       min_length: int = MIN_TOKEN_LENGTH) -> TokenAuthenticator | LocalAuthenticator:
+def authenticator_from(
+    tokens_json: str | None, token_file: Path, *, min_length: int = MIN_TOKEN_LENGTH
+) -> TokenAuthenticator | LocalAuthenticator:
     """Configured tokens, or else the embedded default's: the local operations token and the demo's tokens
     beside it (`DEMO_TOKEN_FILE`); none shorter than `min_length` (ValueError naming the setting or file and the
     reason, never the token)."""

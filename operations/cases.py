@@ -117,8 +117,14 @@ async def open_case(
         opening = opening.model_copy(update={"person_keys": person_keys(opening.employee)})
     for role, addresses in opening.contacts.items():
         if len(addresses) > MAX_CONTACTS_PER_ROLE:
-            raise InvalidInput.of(ActionRefused("contacts.%(role_key)s: %(count)s addresses; at most %(limit)s per role",
-                                                role_key=role.value, count=len(addresses), limit=MAX_CONTACTS_PER_ROLE))
+            raise InvalidInput.of(
+                ActionRefused(
+                    "contacts.%(role_key)s: %(count)s addresses; at most %(limit)s per role",
+                    role_key=role.value,
+                    count=len(addresses),
+                    limit=MAX_CONTACTS_PER_ROLE,
+                )
+            )
     try:
         ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
         # Check here too, so the caller gets the reason at once instead of a failed workflow.
@@ -127,9 +133,14 @@ async def open_case(
         raise ActionRejected.of(err) from None
     except ValueError as err:
         raise ActionRejected(str(err)) from None
-    case_input = CaseInput(opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(),
-                           stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules() if documents else None,
-                           holidays=working_day_holidays(ruleset, opening.first_sick_day))
+    case_input = CaseInput(
+        opening=opening,
+        ruleset=ruleset,
+        spoor2_rules=load_spoor2_rules(),
+        stagnation_rules=load_stagnation_rules(),
+        dossier_rules=load_dossier_rules() if documents else None,
+        holidays=working_day_holidays(ruleset, opening.first_sick_day),
+    )
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     try:
@@ -153,7 +164,9 @@ async def open_case(
         handle = case_handle(client, opening.case_id)
         if request_key and (await (await handle.describe()).memo_value("request_key", None)) == request_key:
             return handle  # a retry of the request that opened it
-        raise CaseAlreadyExists(ActionRefused("case_id: a case %(value)r already exists", value=opening.case_id)) from None
+        raise CaseAlreadyExists(
+            ActionRefused("case_id: a case %(value)r already exists", value=opening.case_id)
+        ) from None
 
 
 # As many addresses per role as contacts_updated takes (domain.actions.ContactsUpdated).
@@ -164,7 +177,9 @@ def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, A
     return client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id))
 
 
-async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None) -> ActionResult:
+async def act(
+    client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None
+) -> ActionResult:
     """Record an action on a case; the action id is the update id, so a retry is applied once.
 
     A relapse on a case closed as recovered, inside its four-week window, reopens it (`today`: the caller's
@@ -202,8 +217,12 @@ async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any
         raise ActionRejected.of(err) from None
     try:
         await client.start_workflow(
-            SickLeaveCase.run, CaseInput(state=state, reopen_with=payload), id=handle.id, task_queue=info.task_queue,
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            SickLeaveCase.run,
+            CaseInput(state=state, reopen_with=payload),
+            id=handle.id,
+            task_queue=info.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
     except WorkflowAlreadyStartedError:
         return False  # reopened meanwhile (a retry of this request): the update is answered from that run's dossier
@@ -225,8 +244,9 @@ def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> t
     return medical_seal.seal_action(payload, admitted)
 
 
-async def execute_action(client: Client, handle: WorkflowHandle, update: Any, payload: dict, action: Any,
-                         result_type: type, closed_reason) -> Any:
+async def execute_action(
+    client: Client, handle: WorkflowHandle, update: Any, payload: dict, action: Any, result_type: type, closed_reason
+) -> Any:
     """Send an action as an update whose id is the action id; refusals become ActionRejected."""
     attempts = 5
     for attempt in range(1, attempts + 1):
@@ -283,7 +303,9 @@ async def _describe(client: Client, workflow_id: str) -> Any | None:
     the time-skipping server sends in a form the SDK cannot decode); None if unknown."""
     try:
         raw = await client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id))
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+            )
         )
     except RPCError:
         return None
@@ -302,7 +324,9 @@ class Closed(BaseModel):
     on: date | None
 
 
-async def closed_workflow(client: Client, workflow_id: str, result_type: type[BaseModel], date_field: str) -> Closed | None:
+async def closed_workflow(
+    client: Client, workflow_id: str, result_type: type[BaseModel], date_field: str
+) -> Closed | None:
     """How a workflow closed; None if it is running or unknown. `date_field` names the result's closing day."""
     info = await _describe(client, workflow_id)
     if info is None or info.status == WorkflowExecutionStatus.RUNNING:
@@ -319,7 +343,9 @@ async def closed_workflow(client: Client, workflow_id: str, result_type: type[Ba
     return closed
 
 
-async def completed_result(client: Client, workflow_id: str, result_type: type[BaseModel], *, wait: bool = False) -> Any | None:
+async def completed_result(
+    client: Client, workflow_id: str, result_type: type[BaseModel], *, wait: bool = False
+) -> Any | None:
     """The result of a completed workflow read from its close event; None if it did not complete.
 
     Unlike `handle.result()` this never follows a continue-as-new chain and, on the time-skipping
@@ -364,13 +390,24 @@ def _opaque(field: str, value: str) -> str:
     return value
 
 
-def cases_query(*, min_escalation_level: int | None = None, escalation_level: int | None = None,
-                stage: Stage | str | None = None, employer_id: str | None = None, coach_id: str | None = None,
-                spoor2_phase: int | None = None, overdue: bool | None = None, deadline_before: date | None = None,
-                case_id_prefix: str | None = None, running_only: bool = True,
-                assigned_to: tuple[Role, str] | None = None, employer_ids: Sequence[str] | None = None,
-                person_keys: Sequence[str] | None = None, casemanager_id: str | None = None,
-                worklist_until: date | None = None) -> str:
+def cases_query(
+    *,
+    min_escalation_level: int | None = None,
+    escalation_level: int | None = None,
+    stage: Stage | str | None = None,
+    employer_id: str | None = None,
+    coach_id: str | None = None,
+    spoor2_phase: int | None = None,
+    overdue: bool | None = None,
+    deadline_before: date | None = None,
+    case_id_prefix: str | None = None,
+    running_only: bool = True,
+    assigned_to: tuple[Role, str] | None = None,
+    employer_ids: Sequence[str] | None = None,
+    person_keys: Sequence[str] | None = None,
+    casemanager_id: str | None = None,
+    worklist_until: date | None = None,
+) -> str:
     """The visibility query for cases matching every given filter; ValueError names a bad one.
 
     `assigned_to` and `employer_ids` are a caller's scope (domain.access): the cases a person is assigned to or
@@ -391,7 +428,10 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
         parts.append(f"{sa.EMPLOYER_ID.name} IN ({', '.join(repr(_opaque('employer_ids', e)) for e in employer_ids)})")
     if running_only:
         parts.append("ExecutionStatus = 'Running'")
-    for name, level, op in (("min_escalation_level", min_escalation_level, ">="), ("escalation_level", escalation_level, "=")):
+    for name, level, op in (
+        ("min_escalation_level", min_escalation_level, ">="),
+        ("escalation_level", escalation_level, "="),
+    ):
         if level is not None:
             if not 0 <= level <= 3:
                 raise ActionRefused("%(field)s: %(level)s is not a level (0-3)", field=name, level=level)
@@ -400,8 +440,9 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
         try:
             parts.append(f"{sa.CASE_STAGE.name} = '{Stage(stage).value}'")
         except ValueError:
-            raise ActionRefused("stage: %(value)r is not a stage (%(known)s)", value=stage,
-                                known=[s.value for s in Stage]) from None
+            raise ActionRefused(
+                "stage: %(value)r is not a stage (%(known)s)", value=stage, known=[s.value for s in Stage]
+            ) from None
     if employer_id is not None:
         parts.append(f"{sa.EMPLOYER_ID.name} = '{_opaque('employer_id', employer_id)}'")
     if coach_id is not None:
@@ -426,13 +467,17 @@ def cases_query(*, min_escalation_level: int | None = None, escalation_level: in
     if casemanager_id is not None:
         parts.append(f"{sa.ASSIGNED.name} IN ('{Role.CASEMANAGER.value}:{_opaque('casemanager_id', casemanager_id)}')")
     if worklist_until is not None:
-        until = start_of_day(worklist_until).isoformat().replace('+00:00', 'Z')
-        parts.append(f"({sa.NEXT_DEADLINE.name} < '{until}' OR {sa.OVERDUE.name} = true "
-                     f"OR {sa.ESCALATION_LEVEL.name} >= 1)")
+        until = start_of_day(worklist_until).isoformat().replace("+00:00", "Z")
+        parts.append(
+            f"({sa.NEXT_DEADLINE.name} < '{until}' OR {sa.OVERDUE.name} = true OR {sa.ESCALATION_LEVEL.name} >= 1)"
+        )
     if deadline_before is not None:
         if deadline_before < EARLIEST_DEADLINE:  # the day before 0001-01-02 overflows as a UTC instant
-            raise ActionRefused("deadline_before: %(day)s is before %(earliest)s; no case has a deadline that early",
-                                day=deadline_before, earliest=EARLIEST_DEADLINE)
+            raise ActionRefused(
+                "deadline_before: %(day)s is before %(earliest)s; no case has a deadline that early",
+                day=deadline_before,
+                earliest=EARLIEST_DEADLINE,
+            )
         parts.append(f"{sa.NEXT_DEADLINE.name} < '{start_of_day(deadline_before).isoformat().replace('+00:00', 'Z')}'")
     return " AND ".join(parts)
 
@@ -441,12 +486,17 @@ def _listing(wf: Any) -> CaseListing:
     attrs = wf.typed_search_attributes
     deadline, first = attrs.get(sa.NEXT_DEADLINE), attrs.get(sa.FIRST_SICK_DAY)
     return CaseListing(
-        case_id=wf.id.removeprefix("case-"), running=wf.status == WorkflowExecutionStatus.RUNNING,
-        stage=attrs.get(sa.CASE_STAGE), employer_id=attrs.get(sa.EMPLOYER_ID),
-        escalation_level=attrs.get(sa.ESCALATION_LEVEL), overdue=attrs.get(sa.OVERDUE),
-        next_deadline=local_date(deadline) if deadline else None, next_step=attrs.get(sa.NEXT_STEP),
+        case_id=wf.id.removeprefix("case-"),
+        running=wf.status == WorkflowExecutionStatus.RUNNING,
+        stage=attrs.get(sa.CASE_STAGE),
+        employer_id=attrs.get(sa.EMPLOYER_ID),
+        escalation_level=attrs.get(sa.ESCALATION_LEVEL),
+        overdue=attrs.get(sa.OVERDUE),
+        next_deadline=local_date(deadline) if deadline else None,
+        next_step=attrs.get(sa.NEXT_STEP),
         first_sick_day=local_date(first) if first else None,
-        spoor2_phase=attrs.get(sa.SPOOR2_PHASE), coach_id=attrs.get(sa.COACH_ID),
+        spoor2_phase=attrs.get(sa.SPOOR2_PHASE),
+        coach_id=attrs.get(sa.COACH_ID),
     )
 
 
@@ -472,8 +522,10 @@ async def page_cases(client: Client, *, page_size: int = 50, page_token: str | N
     it = client.list_workflows(cases_query(**filters), page_size=page_size, next_page_token=token)
     await it.fetch_next_page()
     following = it.next_page_token
-    return CasePage(cases=[_listing(wf) for wf in it.current_page or []],
-                    next_page_token=base64.urlsafe_b64encode(following).decode() if following else None)
+    return CasePage(
+        cases=[_listing(wf) for wf in it.current_page or []],
+        next_page_token=base64.urlsafe_b64encode(following).decode() if following else None,
+    )
 
 
 async def count_cases(client: Client, **filters: Any) -> int:
@@ -501,13 +553,17 @@ async def case_counts(client: Client, **scope: Any) -> CaseCounts:
     """Running cases in the scope, counted in total, overdue, per open stage and per escalation level."""
     stages = [s for s in Stage if s is not Stage.CLOSED]
     found = await asyncio.gather(
-        count_cases(client, **scope), count_cases(client, overdue=True, **scope),
+        count_cases(client, **scope),
+        count_cases(client, overdue=True, **scope),
         *(count_cases(client, stage=s, **scope) for s in stages),
         *(count_cases(client, escalation_level=n, **scope) for n in range(4)),
     )
-    return CaseCounts(running=found[0], overdue=found[1],
-                      by_stage={s.value: n for s, n in zip(stages, found[2:2 + len(stages)])},
-                      by_escalation_level=dict(enumerate(found[2 + len(stages):])))
+    return CaseCounts(
+        running=found[0],
+        overdue=found[1],
+        by_stage={s.value: n for s, n in zip(stages, found[2 : 2 + len(stages)])},
+        by_escalation_level=dict(enumerate(found[2 + len(stages) :])),
+    )
 
 
 async def summary(client: Client, case_id: str) -> CaseSummary:

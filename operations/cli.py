@@ -52,6 +52,8 @@ def _default_api_url() -> str:
         return DEFAULT_API_URL
     host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::", "") else settings.api_host
     return f"http://{host}:{settings.api_port}"
+
+
 DEFAULT_ACTOR_ID = "cli-operations"
 HTTP_TIMEOUT_SECONDS = 60.0
 # How often a request the API answers 503 with Retry-After (a case restarting) is sent again.
@@ -72,14 +74,20 @@ def _date(text: str) -> date:
 def _opaque_id(text: str) -> str:
     if not _OPAQUE.match(text):
         raise argparse.ArgumentTypeError(
-            _("%(text)s is not an opaque id (a letter, then 1-63 letters, digits, '_' or '-')", text=repr(text)))
+            _("%(text)s is not an opaque id (a letter, then 1-63 letters, digits, '_' or '-')", text=repr(text))
+        )
     return text
 
 
 def _key(text: str) -> str:
     if not _ACTION_ID.match(text):
-        raise argparse.ArgumentTypeError(_("%(text)s is not an idempotency key (1-100 of letters, digits, '.', '_', "
-                                           "':', '-'; first a letter or digit)", text=repr(text)))
+        raise argparse.ArgumentTypeError(
+            _(
+                "%(text)s is not an idempotency key (1-100 of letters, digits, '.', '_', "
+                "':', '-'; first a letter or digit)",
+                text=repr(text),
+            )
+        )
     return text
 
 
@@ -100,17 +108,23 @@ def _bounded(low: int, high: int, what: str):
         except ValueError:
             value = low - 1
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(_("%(text)s is not %(what)s (%(low)s-%(high)s)", text=repr(text), what=_(what),
-                                               low=low, high=high))
+            raise argparse.ArgumentTypeError(
+                _("%(text)s is not %(what)s (%(low)s-%(high)s)", text=repr(text), what=_(what), low=low, high=high)
+            )
         return value
+
     return parse
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="spoorwerk", description=_("Spoorwerk: sick-leave cases under the Wet verbetering poortwachter"),
-        epilog=_("Exit codes: 0 done, 1 refused by the API or the case (or a server error), 2 bad command-line "
-                 "input, 3 the API or Temporal cannot be reached."))
+        prog="spoorwerk",
+        description=_("Spoorwerk: sick-leave cases under the Wet verbetering poortwachter"),
+        epilog=_(
+            "Exit codes: 0 done, 1 refused by the API or the case (or a server error), 2 bad command-line "
+            "input, 3 the API or Temporal cannot be reached."
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     cal = sub.add_parser(
         "calendar",
@@ -122,10 +136,22 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     cal.add_argument("--first-sick-day", type=_date, required=True, metavar="YYYY-MM-DD")
-    cal.add_argument("--recovered", type=_date, action="append", default=[], metavar="YYYY-MM-DD",
-                     help=_("first day back at work (repeatable, in order)"))
-    cal.add_argument("--relapse", type=_date, action="append", default=[], metavar="YYYY-MM-DD",
-                     help=_("first sick day of the next period (repeatable, in order)"))
+    cal.add_argument(
+        "--recovered",
+        type=_date,
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help=_("first day back at work (repeatable, in order)"),
+    )
+    cal.add_argument(
+        "--relapse",
+        type=_date,
+        action="append",
+        default=[],
+        metavar="YYYY-MM-DD",
+        help=_("first sick day of the next period (repeatable, in order)"),
+    )
     cal.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     cal.set_defaults(func=_calendar)
 
@@ -133,69 +159,135 @@ def _parser() -> argparse.ArgumentParser:
     conn = argparse.ArgumentParser(add_help=False)
     where = conn.add_argument_group(
         _("connection"),
-        _("By default the command uses the HTTP API with a bearer token, acting in the token's role. "
-          "With --direct it talks to Temporal itself (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and "
-          "SPOORWERK_TASK_QUEUE from the environment, as the worker reads them) and acts as the role "
-          "operations, with the id --actor-id."))
-    where.add_argument("--api", metavar="URL", default=_default_api_url(),
-                       help=_("the API's base URL (env SPOORWERK_API_URL; default SPOORWERK_API_HOST and "
-                              "SPOORWERK_API_PORT as the service reads them, else %(url)s)", url=DEFAULT_API_URL))
-    where.add_argument("--token", default=None,
-                       help=_("bearer token (env SPOORWERK_API_TOKEN; default the embedded worker's operations "
-                              "token in <SPOORWERK_DATA_DIR>/api-token)"))
-    where.add_argument("--direct", action="store_true",
-                       help=_("talk to Temporal directly instead of the API, as the role operations"))
-    where.add_argument("--actor-id", type=_opaque_id, default=DEFAULT_ACTOR_ID,
-                       help=_("with --direct: the operations id actions are recorded under (default %(id)s)",
-                              id=DEFAULT_ACTOR_ID))
+        _(
+            "By default the command uses the HTTP API with a bearer token, acting in the token's role. "
+            "With --direct it talks to Temporal itself (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TLS and "
+            "SPOORWERK_TASK_QUEUE from the environment, as the worker reads them) and acts as the role "
+            "operations, with the id --actor-id."
+        ),
+    )
+    where.add_argument(
+        "--api",
+        metavar="URL",
+        default=_default_api_url(),
+        help=_(
+            "the API's base URL (env SPOORWERK_API_URL; default SPOORWERK_API_HOST and "
+            "SPOORWERK_API_PORT as the service reads them, else %(url)s)",
+            url=DEFAULT_API_URL,
+        ),
+    )
+    where.add_argument(
+        "--token",
+        default=None,
+        help=_(
+            "bearer token (env SPOORWERK_API_TOKEN; default the embedded worker's operations "
+            "token in <SPOORWERK_DATA_DIR>/api-token)"
+        ),
+    )
+    where.add_argument(
+        "--direct", action="store_true", help=_("talk to Temporal directly instead of the API, as the role operations")
+    )
+    where.add_argument(
+        "--actor-id",
+        type=_opaque_id,
+        default=DEFAULT_ACTOR_ID,
+        help=_("with --direct: the operations id actions are recorded under (default %(id)s)", id=DEFAULT_ACTOR_ID),
+    )
 
     lst = sub.add_parser(
-        "cases", parents=[conn], help=_("list cases, filtered by stage, phase, deadline, escalation, ..."),
-        description=_("Running cases (with --closed also closed ones) matching every filter given, most recently "
-                      "opened first; follows the API's pages up to --limit."))
+        "cases",
+        parents=[conn],
+        help=_("list cases, filtered by stage, phase, deadline, escalation, ..."),
+        description=_(
+            "Running cases (with --closed also closed ones) matching every filter given, most recently "
+            "opened first; follows the API's pages up to --limit."
+        ),
+    )
     lst.add_argument("--stage", choices=[s.value for s in Stage])
     lst.add_argument("--phase", type=_bounded(1, 9, N_("a spoor 2 phase")), metavar="N", help=_("spoor 2 phase"))
     overdue = lst.add_mutually_exclusive_group()
-    overdue.add_argument("--overdue", dest="overdue", action="store_const", const=True, default=None,
-                         help=_("only cases with an overdue statutory step"))
-    overdue.add_argument("--not-overdue", dest="overdue", action="store_const", const=False,
-                         help=_("only cases without an overdue step"))
+    overdue.add_argument(
+        "--overdue",
+        dest="overdue",
+        action="store_const",
+        const=True,
+        default=None,
+        help=_("only cases with an overdue statutory step"),
+    )
+    overdue.add_argument(
+        "--not-overdue", dest="overdue", action="store_const", const=False, help=_("only cases without an overdue step")
+    )
     lst.add_argument("--min-level", type=_level, metavar="N", help=_("escalation level at least N (0-3)"))
     lst.add_argument("--employer", type=_opaque_id, metavar="ID")
-    lst.add_argument("--coach", type=_opaque_id, metavar="ID", help=_("the re-integratiecoach of the running trajectory"))
+    lst.add_argument(
+        "--coach", type=_opaque_id, metavar="ID", help=_("the re-integratiecoach of the running trajectory")
+    )
     lst.add_argument("--deadline-before", type=_date, metavar="YYYY-MM-DD", help=_("next deadline before this day"))
     lst.add_argument("--closed", action="store_true", help=_("also list closed cases"))
-    lst.add_argument("--limit", type=_bounded(1, 100_000, N_("a number of cases")), default=100, metavar="N",
-                     help=_("at most N cases (default 100)"))
-    lst.add_argument("--page-size", type=_bounded(1, 500, N_("a page size")), default=None, metavar="N",
-                     help=_("cases per request (default: --limit, at most 500)"))
+    lst.add_argument(
+        "--limit",
+        type=_bounded(1, 100_000, N_("a number of cases")),
+        default=100,
+        metavar="N",
+        help=_("at most N cases (default 100)"),
+    )
+    lst.add_argument(
+        "--page-size",
+        type=_bounded(1, 500, N_("a page size")),
+        default=None,
+        metavar="N",
+        help=_("cases per request (default: --limit, at most 500)"),
+    )
     lst.add_argument("--page-token", default=None, help=_("continue after an earlier --json listing's next_page_token"))
     lst.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     lst.set_defaults(func=_cases)
 
-    werk = sub.add_parser("werk", parents=[conn], help=_("Mijn werk: steps due in the coming 14 days, overdue, escalated"),
-                          description=_("The cases in your scope with a step due in the coming 14 days, an overdue "
-                                        "step or an escalation waiting (the API's GET /api/worklist)."))
-    werk.add_argument("--sort", choices=["due", "case", "step"], default="due",
-                      help=_("due: overdue and escalated first, then by due day (default); case; step"))
+    werk = sub.add_parser(
+        "werk",
+        parents=[conn],
+        help=_("Mijn werk: steps due in the coming 14 days, overdue, escalated"),
+        description=_(
+            "The cases in your scope with a step due in the coming 14 days, an overdue "
+            "step or an escalation waiting (the API's GET /api/worklist)."
+        ),
+    )
+    werk.add_argument(
+        "--sort",
+        choices=["due", "case", "step"],
+        default="due",
+        help=_("due: overdue and escalated first, then by due day (default); case; step"),
+    )
     werk.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     werk.set_defaults(func=_werk)
 
-    one = sub.add_parser("case", parents=[conn], help=_("one case: summary, deadlines and dossier"),
-                         description=_("A case at a glance, every statutory step with its status, and its dossier."))
+    one = sub.add_parser(
+        "case",
+        parents=[conn],
+        help=_("one case: summary, deadlines and dossier"),
+        description=_("A case at a glance, every statutory step with its status, and its dossier."),
+    )
     one.add_argument("case_id", type=_opaque_id, metavar="ID")
     one.add_argument("--json", action="store_true", help=_("print JSON ({summary, deadlines, dossier})"))
     one.set_defaults(func=_case)
 
-    docs = sub.add_parser("documents", parents=[conn], help=_("the documents of a case that you may read"),
-                          description=_("The documents made for a case (the versions your role may read), newest first."))
+    docs = sub.add_parser(
+        "documents",
+        parents=[conn],
+        help=_("the documents of a case that you may read"),
+        description=_("The documents made for a case (the versions your role may read), newest first."),
+    )
     docs.add_argument("case_id", type=_opaque_id, metavar="ID")
     docs.add_argument("--json", action="store_true", help=_("print JSON"))
     docs.set_defaults(func=_documents)
 
-    doc = sub.add_parser("document", parents=[conn], help=_("save a document of a case (PDF or HTML)"),
-                         description=_("Saves a document of a case, as PDF (checked against the hash in the dossier) "
-                                       "or with --html as HTML."))
+    doc = sub.add_parser(
+        "document",
+        parents=[conn],
+        help=_("save a document of a case (PDF or HTML)"),
+        description=_(
+            "Saves a document of a case, as PDF (checked against the hash in the dossier) or with --html as HTML."
+        ),
+    )
     doc.add_argument("case_id", type=_opaque_id, metavar="ID")
     doc.add_argument("order_id", metavar="DOCUMENT", help=_("the name from `spoorwerk documents ID`"))
     doc.add_argument("--html", action="store_true", help=_("the HTML instead of the PDF"))
@@ -204,23 +296,36 @@ def _parser() -> argparse.ArgumentParser:
     doc.set_defaults(func=_document)
 
     act = sub.add_parser(
-        "act", parents=[conn], help=_("record an action on a case (or, with --spoor2, on its trajectory)"),
-        description=_("Record an action; prints the dossier entry it made. The idempotency key makes a retry "
-                      "apply once: without --key a fresh one is made and printed, so a retry can reuse it. "
-                      "Fields: --json-body '{...}' and/or --field name=value (a value is JSON when it parses: "
-                      "numbers, true/false, lists, objects; else text); --field wins over --json-body."))
+        "act",
+        parents=[conn],
+        help=_("record an action on a case (or, with --spoor2, on its trajectory)"),
+        description=_(
+            "Record an action; prints the dossier entry it made. The idempotency key makes a retry "
+            "apply once: without --key a fresh one is made and printed, so a retry can reuse it. "
+            "Fields: --json-body '{...}' and/or --field name=value (a value is JSON when it parses: "
+            "numbers, true/false, lists, objects; else text); --field wins over --json-body."
+        ),
+    )
     act.add_argument("case_id", type=_opaque_id, metavar="ID")
-    act.add_argument("kind", metavar="KIND", help=_("the action, e.g. ziekmelding_arbodienst_sent (see domain/actions.py)"))
+    act.add_argument(
+        "kind", metavar="KIND", help=_("the action, e.g. ziekmelding_arbodienst_sent (see domain/actions.py)")
+    )
     act.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help=_("the day it happened (default today, Amsterdam)"))
     act.add_argument("--spoor2", action="store_true", help=_("an action on the case's spoor 2 trajectory"))
     act.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
-    act.add_argument("--field", action="append", default=[], metavar="NAME=VALUE", help=_("a field of the action (repeatable)"))
+    act.add_argument(
+        "--field", action="append", default=[], metavar="NAME=VALUE", help=_("a field of the action (repeatable)")
+    )
     act.add_argument("--json-body", metavar="JSON", help=_("the action's fields as a JSON object"))
     act.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     act.set_defaults(func=_act)
 
-    ack = sub.add_parser("ack", parents=[conn], help=_("acknowledge a case's escalation (escalation_acknowledged)"),
-                         description=_("Operations saw the escalation: the level stays, the climb stops for a while."))
+    ack = sub.add_parser(
+        "ack",
+        parents=[conn],
+        help=_("acknowledge a case's escalation (escalation_acknowledged)"),
+        description=_("Operations saw the escalation: the level stays, the climb stops for a while."),
+    )
     ack.add_argument("case_id", type=_opaque_id, metavar="ID")
     ack.add_argument("--reason", required=True, help=_("why (3-2000 characters)"))
     ack.add_argument("--on", type=_date, metavar="YYYY-MM-DD", help=_("default today (Amsterdam)"))
@@ -228,8 +333,12 @@ def _parser() -> argparse.ArgumentParser:
     ack.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
     ack.set_defaults(func=_ack)
 
-    opn = sub.add_parser("open", parents=[conn], help=_("open a case"),
-                         description=_("Open a case; the same --key again answers with the case it opened."))
+    opn = sub.add_parser(
+        "open",
+        parents=[conn],
+        help=_("open a case"),
+        description=_("Open a case; the same --key again answers with the case it opened."),
+    )
     opn.add_argument("case_id", type=_opaque_id, metavar="ID")
     opn.add_argument("--employer", type=_opaque_id, required=True, metavar="ID")
     opn.add_argument("--first-sick-day", type=_date, required=True, metavar="YYYY-MM-DD")
@@ -272,8 +381,13 @@ def _fail(message: str) -> int:
 def _calendar(args: argparse.Namespace) -> int:
     recovered, relapses = args.recovered, args.relapse
     if len(relapses) > len(recovered):
-        return _fail(_("--relapse: %(relapses)s relapses but only %(recoveries)s recoveries; a relapse follows a "
-                       "recovery", relapses=len(relapses), recoveries=len(recovered)))
+        return _fail(
+            _(
+                "--relapse: %(relapses)s relapses but only %(recoveries)s recoveries; a relapse follows a recovery",
+                relapses=len(relapses),
+                recoveries=len(recovered),
+            )
+        )
     if len(recovered) > len(relapses) + 1:
         return _fail(_("--recovered: two recoveries need a relapse between them"))
     pairs = [(rec, relapses[i] if i < len(relapses) else None) for i, rec in enumerate(recovered)]
@@ -290,21 +404,35 @@ def _calendar(args: argparse.Namespace) -> int:
     notes = []
     if len(cases) > 1:
         current = cases[-1]
-        notes.append(_("a gap of %(days)s days or more before %(day)s starts a new case; showing that case "
-                       "(first sick day %(day)s)", days=ruleset.four_week_rule_days, day=current[0].start))
+        notes.append(
+            _(
+                "a gap of %(days)s days or more before %(day)s starts a new case; showing that case "
+                "(first sick day %(day)s)",
+                days=ruleset.four_week_rule_days,
+                day=current[0].start,
+            )
+        )
         ruleset = rulebook.for_first_sick_day(current[0].start)
         periods = current
     steps = statutory_calendar(ruleset, periods, working_day_holidays(ruleset, periods[0].start))
     if periods[-1].end is not None:
-        notes.append(_("recovered on %(day)s: the clock is paused; steps without a date resume on a relapse "
-                       "within four weeks", day=periods[-1].end))
+        notes.append(
+            _(
+                "recovered on %(day)s: the clock is paused; steps without a date resume on a relapse within four weeks",
+                day=periods[-1].end,
+            )
+        )
     if args.json:
         out = {
             "first_sick_day": periods[0].start.isoformat(),
             "ruleset": ruleset.id,
             "deadlines": [
-                {"key": s.key, "due": s.due.isoformat() if s.due else None, "label": s.label,
-                 **({"occurrence": s.occurrence} if s.occurrence else {})}
+                {
+                    "key": s.key,
+                    "due": s.due.isoformat() if s.due else None,
+                    "label": s.label,
+                    **({"occurrence": s.occurrence} if s.occurrence else {}),
+                }
                 for s in steps
             ],
             "notes": notes,
@@ -315,9 +443,18 @@ def _calendar(args: argparse.Namespace) -> int:
     for note in notes:
         print(_("Note: %(note)s", note=note))
     print()
-    _table([_("step"), _("due"), _("day"), _("description")],
-           [[f"{s.key} #{s.occurrence}" if s.occurrence else s.key, s.due.isoformat() if s.due else _("paused"),
-             i18n.format_day(s.due, "EEE") if s.due else "", s.label] for s in steps])
+    _table(
+        [_("step"), _("due"), _("day"), _("description")],
+        [
+            [
+                f"{s.key} #{s.occurrence}" if s.occurrence else s.key,
+                s.due.isoformat() if s.due else _("paused"),
+                i18n.format_day(s.due, "EEE") if s.due else "",
+                s.label,
+            ]
+            for s in steps
+        ],
+    )
     return 0
 
 
@@ -360,27 +497,49 @@ class HttpBackend:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as err:
             raise BadInput(_("--api: %(url)s is not a usable URL (%(error)s)", url=repr(self.url), error=err)) from None
         except httpx.TimeoutException:
-            raise Unreachable(_("the Spoorwerk API at %(url)s did not answer within %(seconds)s s", url=self.url,
-                                seconds=f"{HTTP_TIMEOUT_SECONDS:.0f}")) from None
+            raise Unreachable(
+                _(
+                    "the Spoorwerk API at %(url)s did not answer within %(seconds)s s",
+                    url=self.url,
+                    seconds=f"{HTTP_TIMEOUT_SECONDS:.0f}",
+                )
+            ) from None
         except httpx.TransportError as err:
-            raise Unreachable(_("cannot reach the Spoorwerk API at %(url)s (%(error)s); is the worker running? "
-                                "(--api or SPOORWERK_API_URL)", url=self.url, error=err or type(err).__name__)) from None
+            raise Unreachable(
+                _(
+                    "cannot reach the Spoorwerk API at %(url)s (%(error)s); is the worker running? "
+                    "(--api or SPOORWERK_API_URL)",
+                    url=self.url,
+                    error=err or type(err).__name__,
+                )
+            ) from None
         if response.is_success:
             if raw:
                 return response.content
             try:
                 return response.json()
             except ValueError:
-                raise Unreachable(_("the server at %(url)s does not answer as the Spoorwerk API (no JSON at %(path)s)",
-                                    url=self.url, path=path)) from None
+                raise Unreachable(
+                    _(
+                        "the server at %(url)s does not answer as the Spoorwerk API (no JSON at %(path)s)",
+                        url=self.url,
+                        path=path,
+                    )
+                ) from None
         try:
             detail = response.json().get("detail")
             reason = detail if isinstance(detail, str) else _field_errors(detail)
         except (ValueError, AttributeError):
             reason = response.text.strip()[:500] or response.reason_phrase
         if response.status_code in (502, 503, 504):
-            raise Unreachable(_("the Spoorwerk API at %(url)s is unavailable (HTTP %(status)s): %(reason)s",
-                                url=self.url, status=response.status_code, reason=reason))
+            raise Unreachable(
+                _(
+                    "the Spoorwerk API at %(url)s is unavailable (HTTP %(status)s): %(reason)s",
+                    url=self.url,
+                    status=response.status_code,
+                    reason=reason,
+                )
+            )
         raise Refused(response.status_code, reason)
 
     async def page(self, filters: dict[str, Any], page_size: int, page_token: str | None) -> dict[str, Any]:
@@ -395,9 +554,12 @@ class HttpBackend:
 
     async def case(self, case_id: str) -> dict[str, Any]:
         base = f"/api/cases/{quote(case_id, safe='')}"
-        return {"summary": await self._call("GET", base), "deadlines": await self._call("GET", f"{base}/deadlines"),
-                "dossier": await self._call("GET", f"{base}/dossier"),
-                "poortwachtertoets": await self._call("GET", f"{base}/poortwachtertoets")}
+        return {
+            "summary": await self._call("GET", base),
+            "deadlines": await self._call("GET", f"{base}/deadlines"),
+            "dossier": await self._call("GET", f"{base}/dossier"),
+            "poortwachtertoets": await self._call("GET", f"{base}/poortwachtertoets"),
+        }
 
     async def documents(self, case_id: str) -> list[dict[str, Any]]:
         return await self._call("GET", f"/api/cases/{quote(case_id, safe='')}/documents")
@@ -407,8 +569,9 @@ class HttpBackend:
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
         where = "spoor2/actions" if spoor2 else "actions"
-        return await self._call("POST", f"/api/cases/{quote(case_id, safe='')}/{where}/{quote(kind, safe='')}",
-                                key=key, json=fields)
+        return await self._call(
+            "POST", f"/api/cases/{quote(case_id, safe='')}/{where}/{quote(kind, safe='')}", key=key, json=fields
+        )
 
     async def open(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         return await self._call("POST", "/api/cases", key=key, json=body)
@@ -432,8 +595,11 @@ class DirectBackend:
 
     @property
     def where(self) -> str:
-        return _("Temporal at %(host)s (namespace %(namespace)s)", host=self.settings.target_host,
-                 namespace=self.settings.temporal_namespace)
+        return _(
+            "Temporal at %(host)s (namespace %(namespace)s)",
+            host=self.settings.target_host,
+            namespace=self.settings.temporal_namespace,
+        )
 
     async def connect(self) -> None:
         from service.codec import EncryptionKeyError
@@ -445,8 +611,9 @@ class DirectBackend:
             raise BadInput(_("configuration: %(problems)s", problems=err)) from None
         except (OSError, RuntimeError, asyncio.TimeoutError) as err:
             detail = str(err).splitlines()[0][:300] if str(err) else type(err).__name__
-            raise Unreachable(_("cannot reach %(where)s: %(detail)s (TEMPORAL_ADDRESS)", where=self.where,
-                                detail=detail)) from None
+            raise Unreachable(
+                _("cannot reach %(where)s: %(detail)s (TEMPORAL_ADDRESS)", where=self.where, detail=detail)
+            ) from None
 
     async def close(self) -> None:
         return None
@@ -467,19 +634,25 @@ class DirectBackend:
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
             raise Refused(409, refusals.said(err), http=False) from None
         except cases.CaseBusy as err:
-            raise Unreachable(_("the case cannot take actions just now; send the same request again: %(error)s",
-                                error=err)) from None
+            raise Unreachable(
+                _("the case cannot take actions just now; send the same request again: %(error)s", error=err)
+            ) from None
         except WorkflowQueryFailedError as err:
             raise Refused(409, str(err), http=False) from None
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND and case_id is not None:
                 raise Refused(404, _("case_id: no case %(case)s", case=repr(case_id)), http=False) from None
             if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-                raise Unreachable(_("cannot reach %(where)s: %(detail)s", where=self.where, detail=err.message)) from None
+                raise Unreachable(
+                    _("cannot reach %(where)s: %(detail)s", where=self.where, detail=err.message)
+                ) from None
             if err.status is RPCStatusCode.INVALID_ARGUMENT:
                 raise Refused(422, err.message, http=False) from None
-            raise Refused(500, _("Temporal answered %(status)s: %(detail)s", status=err.status.name, detail=err.message),
-                          http=False) from None
+            raise Refused(
+                500,
+                _("Temporal answered %(status)s: %(detail)s", status=err.status.name, detail=err.message),
+                http=False,
+            ) from None
         except ValueError as err:  # a filter or an opening that does not validate
             raise Refused(422, str(err), http=False) from None
 
@@ -488,16 +661,18 @@ class DirectBackend:
 
         filters = dict(filters)
         running_only = not filters.pop("closed", False)
-        found = await self._run(cases.page_cases(self.client, page_size=page_size, page_token=page_token,
-                                                 running_only=running_only, **filters))
+        found = await self._run(
+            cases.page_cases(
+                self.client, page_size=page_size, page_token=page_token, running_only=running_only, **filters
+            )
+        )
         return found.model_dump(mode="json")
 
     async def worklist(self, sort: str) -> dict[str, Any]:
         """Operations' work list: every running case with work waiting (operations' scope is all cases)."""
         from operations import worklist
 
-        found = await self._run(worklist.page_worklist(self.client, today=_today(), scope={},
-                                                       sort=worklist.Sort(sort)))
+        found = await self._run(worklist.page_worklist(self.client, today=_today(), scope={}, sort=worklist.Sort(sort)))
         return found.model_dump(mode="json")
 
     async def case(self, case_id: str) -> dict[str, Any]:
@@ -515,11 +690,15 @@ class DirectBackend:
         deadlines = await self._run(handle.query(SickLeaveCase.deadlines, _today()), case_id)
         # Operations reads the dossier without the bedrijfsarts's notes, as through the API.
         dossier = without_medical_notes(await self._run(handle.query(SickLeaveCase.dossier, _today()), case_id))
-        toets = await self._run(handle.query(SickLeaveCase.poortwachtertoets, args=[_today(), load_dossier_rules().preflight]),
-                                case_id)
-        return {"summary": summary.model_dump(mode="json"), "deadlines": [d.model_dump(mode="json") for d in deadlines],
-                "dossier": [e.model_dump(mode="json") for e in dossier],
-                "poortwachtertoets": toets.model_dump(mode="json") if toets else None}
+        toets = await self._run(
+            handle.query(SickLeaveCase.poortwachtertoets, args=[_today(), load_dossier_rules().preflight]), case_id
+        )
+        return {
+            "summary": summary.model_dump(mode="json"),
+            "deadlines": [d.model_dump(mode="json") for d in deadlines],
+            "dossier": [e.model_dump(mode="json") for e in dossier],
+            "poortwachtertoets": toets.model_dump(mode="json") if toets else None,
+        }
 
     def _audit(self, what: str, case_id: str, *, object_id: str | None = None, outcome: str = "allowed") -> None:
         """Record a read in the read audit, as the API does for its own (operations, --actor-id, channel cli)."""
@@ -530,8 +709,14 @@ class DirectBackend:
 
         if self._audit_store is None:  # one engine for the command, opened on its first read
             self._audit_store = AuditStore(open_database(self.settings.database))
-        self._audit_store.record(Caller(role=Role.OPERATIONS, id=self.actor["id"]), what, case_id=case_id,
-                                 object_id=object_id, outcome=outcome, channel=Channel.CLI)
+        self._audit_store.record(
+            Caller(role=Role.OPERATIONS, id=self.actor["id"]),
+            what,
+            case_id=case_id,
+            object_id=object_id,
+            outcome=outcome,
+            channel=Channel.CLI,
+        )
 
     async def documents(self, case_id: str) -> list[dict[str, Any]]:
         from domain.models import Role
@@ -545,7 +730,9 @@ class DirectBackend:
             raise
         self._audit("documents", case_id)
         operations = Caller(role=Role.OPERATIONS, id=self.actor["id"])
-        return [document_view(case_id, r).model_dump(mode="json") for r in refs if may_read(operations, r.order.audience)]
+        return [
+            document_view(case_id, r).model_dump(mode="json") for r in refs if may_read(operations, r.order.audience)
+        ]
 
     async def download(self, case_id: str, document: dict[str, Any], fmt: str) -> bytes:
         from documents.store import DocumentStoreError, store_from_settings
@@ -555,7 +742,9 @@ class DirectBackend:
         ref = next(r for r in refs if r.order.order_id == document["order_id"])
         self._audit("document", case_id, object_id=ref.order.order_id)
         try:
-            return await asyncio.to_thread(store_from_settings(self.settings).get, ref.pdf if fmt == "pdf" else ref.html)
+            return await asyncio.to_thread(
+                store_from_settings(self.settings).get, ref.pdf if fmt == "pdf" else ref.html
+            )
         except DocumentStoreError as err:
             raise Unreachable(_("the document store: %(error)s", error=err)) from None
 
@@ -578,8 +767,9 @@ class DirectBackend:
             opening = CaseOpening.model_validate({**body, "opened_by": self.actor})
         except ValidationError as err:
             raise Refused(422, refusals.said(validation_refusal(err, ())), http=False) from None
-        handle = await self._run(cases.open_case(self.client, opening, task_queue=self.settings.task_queue,
-                                                 request_key=key))
+        handle = await self._run(
+            cases.open_case(self.client, opening, task_queue=self.settings.task_queue, request_key=key)
+        )
         return {"case_id": body["case_id"], "created": handle.first_execution_run_id is not None}
 
 
@@ -588,12 +778,16 @@ def _field_errors(detail: Any) -> str:
     if not isinstance(detail, list) or not all(isinstance(e, dict) and "msg" in e for e in detail):
         return json.dumps(detail, ensure_ascii=False)
     where = ("body", "query", "path", "header")
-    return "; ".join(f"{'.'.join(str(p) for p in e.get('loc', []) if p not in where) or 'body'}: {e['msg']}" for e in detail)
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', []) if p not in where) or 'body'}: {e['msg']}" for e in detail
+    )
 
 
 def _settings_problems(err: Any) -> str:
-    return "; ".join(e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
-                     for e in err.errors(include_url=False))
+    return "; ".join(
+        e["msg"].removeprefix("Value error, ") + (f" ({'.'.join(map(str, e['loc']))})" if e["loc"] else "")
+        for e in err.errors(include_url=False)
+    )
 
 
 def _token(args: argparse.Namespace) -> str | None:
@@ -675,10 +869,16 @@ def _cell(value: Any) -> str:
 
 
 def _cases(args: argparse.Namespace) -> int:
-    filters = {"stage": args.stage, "spoor2_phase": args.phase, "overdue": args.overdue,
-               "min_escalation_level": args.min_level, "employer_id": args.employer, "coach_id": args.coach,
-               "deadline_before": args.deadline_before,  # a date: --direct queries with it, the API gets str()
-               "closed": True if args.closed else None}
+    filters = {
+        "stage": args.stage,
+        "spoor2_phase": args.phase,
+        "overdue": args.overdue,
+        "min_escalation_level": args.min_level,
+        "employer_id": args.employer,
+        "coach_id": args.coach,
+        "deadline_before": args.deadline_before,  # a date: --direct queries with it, the API gets str()
+        "closed": True if args.closed else None,
+    }
     filters = {k: v for k, v in filters.items() if v is not None}
     page_size = args.page_size or min(args.limit, 500)
 
@@ -698,13 +898,43 @@ def _cases(args: argparse.Namespace) -> int:
         if not found:
             print(_("no cases match"))
             return 0
-        _table([_("case"), _("employer"), _("stage"), _("first sick day"), _("next deadline"), _("phase"), _("overdue"),
-                _("level")],
-               [[c["case_id"], c.get("employer_id"), _stage(c.get("stage")), c.get("first_sick_day"),
-                 c.get("next_deadline"), c.get("spoor2_phase"), c.get("overdue"), c.get("escalation_level")] for c in found])
-        print("\n" + (ngettext("%(num)s case (there may be more: raise --limit)",
-                                "%(num)s cases (there may be more: raise --limit)", len(found)) if token
-                       else ngettext("%(num)s case", "%(num)s cases", len(found))))
+        _table(
+            [
+                _("case"),
+                _("employer"),
+                _("stage"),
+                _("first sick day"),
+                _("next deadline"),
+                _("phase"),
+                _("overdue"),
+                _("level"),
+            ],
+            [
+                [
+                    c["case_id"],
+                    c.get("employer_id"),
+                    _stage(c.get("stage")),
+                    c.get("first_sick_day"),
+                    c.get("next_deadline"),
+                    c.get("spoor2_phase"),
+                    c.get("overdue"),
+                    c.get("escalation_level"),
+                ]
+                for c in found
+            ],
+        )
+        print(
+            "\n"
+            + (
+                ngettext(
+                    "%(num)s case (there may be more: raise --limit)",
+                    "%(num)s cases (there may be more: raise --limit)",
+                    len(found),
+                )
+                if token
+                else ngettext("%(num)s case", "%(num)s cases", len(found))
+            )
+        )
         return 0
 
     return _run(args, command)
@@ -721,10 +951,21 @@ def _werk(args: argparse.Namespace) -> int:
         if not page["items"]:
             print(_("Nothing waits on you in the coming 14 days."))
             return 0
-        _table([_("case"), _("employee"), _("next step"), _("due"), _("overdue"), _("level"), _("employer")],
-               [[i["case_id"], i.get("employee") or "", i.get("step") or "", i.get("due") or "",
-                 ", ".join(i.get("overdue_steps") or []) or (_("yes") if i.get("overdue") else ""),
-                 i.get("escalation_level"), i.get("employer_id")] for i in page["items"]])
+        _table(
+            [_("case"), _("employee"), _("next step"), _("due"), _("overdue"), _("level"), _("employer")],
+            [
+                [
+                    i["case_id"],
+                    i.get("employee") or "",
+                    i.get("step") or "",
+                    i.get("due") or "",
+                    ", ".join(i.get("overdue_steps") or []) or (_("yes") if i.get("overdue") else ""),
+                    i.get("escalation_level"),
+                    i.get("employer_id"),
+                ]
+                for i in page["items"]
+            ],
+        )
         print("\n" + _("Steps due up to %(day)s, overdue steps and escalations in your cases", day=page["until"]))
         return 0
 
@@ -738,12 +979,28 @@ def _documents(args: argparse.Namespace) -> int:
             _print_json(found)
             return 0
         if not found:
-            print(_("Case %(case)s has no documents yet that you may read (ask for one: spoorwerk act ID "
-                    "document_requested --field document=...).", case=args.case_id))
+            print(
+                _(
+                    "Case %(case)s has no documents yet that you may read (ask for one: spoorwerk act ID "
+                    "document_requested --field document=...).",
+                    case=args.case_id,
+                )
+            )
             return 0
-        _table([_("document"), _("title"), _("version"), _("as of"), _("made (UTC)"), _("size")],
-               [[d["order_id"], d["title"], _(glossary.label(glossary.AUDIENCES_SHORT, d["audience"])), d["as_of"], d["rendered_at"][:16].replace("T", " "),
-                 f"{round(d['pdf_bytes'] / 1024)} kB"] for d in reversed(found)])
+        _table(
+            [_("document"), _("title"), _("version"), _("as of"), _("made (UTC)"), _("size")],
+            [
+                [
+                    d["order_id"],
+                    d["title"],
+                    _(glossary.label(glossary.AUDIENCES_SHORT, d["audience"])),
+                    d["as_of"],
+                    d["rendered_at"][:16].replace("T", " "),
+                    f"{round(d['pdf_bytes'] / 1024)} kB",
+                ]
+                for d in reversed(found)
+            ],
+        )
         print("\n" + _("Save: spoorwerk document %(case)s <document> [--html] [--out FILE]", case=args.case_id))
         return 0
 
@@ -760,13 +1017,24 @@ def _document(args: argparse.Namespace) -> int:
         found = {d["order_id"]: d for d in await backend.documents(args.case_id)}
         document = found.get(args.order_id)
         if document is None:
-            raise Refused(404, _("order_id: case %(case)s has no document %(document)s that you may read (%(found)s)",
-                                 case=args.case_id, document=repr(args.order_id),
-                                 found=", ".join(found) or _("no documents")), http=False)
+            raise Refused(
+                404,
+                _(
+                    "order_id: case %(case)s has no document %(document)s that you may read (%(found)s)",
+                    case=args.case_id,
+                    document=repr(args.order_id),
+                    found=", ".join(found) or _("no documents"),
+                ),
+                http=False,
+            )
         data = await backend.download(args.case_id, document, fmt)
         if fmt == "pdf" and hashlib.sha256(data).hexdigest() != document["pdf_sha256"]:
-            raise Unreachable(_("the PDF of %(document)s does not match the hash in the dossier; nothing was saved",
-                                document=args.order_id))
+            raise Unreachable(
+                _(
+                    "the PDF of %(document)s does not match the hash in the dossier; nothing was saved",
+                    document=args.order_id,
+                )
+            )
         await asyncio.to_thread(out.write_bytes, data)
         if fmt == "pdf":
             print(_("Saved: %(file)s (%(size)s bytes, equal to the hash in the dossier)", file=out, size=len(data)))
@@ -796,18 +1064,35 @@ def _stage(stage: Any) -> str:
 
 
 def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: list[dict[str, Any]]) -> None:
-    print(_("Case %(case)s - employer %(employer)s - stage %(stage)s", case=s["case_id"], employer=s["employer_id"],
-            stage=_stage(s["stage"])))
+    print(
+        _(
+            "Case %(case)s - employer %(employer)s - stage %(stage)s",
+            case=s["case_id"],
+            employer=s["employer_id"],
+            stage=_stage(s["stage"]),
+        )
+    )
     lines: list[tuple[str, Any]] = [
-        (_("first sick day"), _("%(day)s (week %(week)s, day %(n)s; rule set %(ruleset)s)", day=s["first_sick_day"],
-                                week=s["illness_week"], n=s["illness_day"], ruleset=s["ruleset"])),
+        (
+            _("first sick day"),
+            _(
+                "%(day)s (week %(week)s, day %(n)s; rule set %(ruleset)s)",
+                day=s["first_sick_day"],
+                week=s["illness_week"],
+                n=s["illness_day"],
+                ruleset=s["ruleset"],
+            ),
+        ),
     ]
     if s.get("closed_on"):
         outcome = _(glossary.label(glossary.OUTCOMES, s["outcome"])) if s.get("outcome") else _("closed")
         lines.append((_("closed"), f"{s['closed_on']} ({outcome})"))
     if s.get("recovered_on"):
-        extra = _("; closes on %(day)s without a relapse", day=s["closes_on_without_relapse"]) \
-            if s.get("closes_on_without_relapse") else ""
+        extra = (
+            _("; closes on %(day)s without a relapse", day=s["closes_on_without_relapse"])
+            if s.get("closes_on_without_relapse")
+            else ""
+        )
         lines.append((_("recovered on"), f"{s['recovered_on']}{extra}"))
     nxt = s.get("next_deadline")
     lines.append((_("next deadline"), _("%(step)s due %(day)s", step=_step(nxt), day=nxt.get("due")) if nxt else None))
@@ -824,7 +1109,9 @@ def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: lis
         lines.append((_("spoor 2"), ", ".join(parts)))
     if s.get("loonsanctie"):
         ls = s["loonsanctie"]
-        lines.append((_("loonsanctie"), _("%(weeks)s weeks, imposed %(day)s", weeks=ls.get("weeks"), day=ls.get("imposed_on"))))
+        lines.append(
+            (_("loonsanctie"), _("%(weeks)s weeks, imposed %(day)s", weeks=ls.get("weeks"), day=ls.get("imposed_on")))
+        )
     if s.get("escalation_level") is not None:
         esc = _("level %(level)s", level=s["escalation_level"])
         if s.get("stalled_since"):
@@ -834,17 +1121,25 @@ def _print_case(s: dict[str, Any], deadlines: list[dict[str, Any]], dossier: lis
         lines.append((_("escalation"), esc))
     if s.get("expected"):
         e = s["expected"]
-        lines.append((_("expected"), _("%(what)s by %(day)s (%(context)s)", what=e.get("what"), day=e.get("by"),
-                                       context=e.get("context"))))
+        lines.append(
+            (
+                _("expected"),
+                _("%(what)s by %(day)s (%(context)s)", what=e.get("what"), day=e.get("by"), context=e.get("context")),
+            )
+        )
     width = max(len(k) for k, _v in lines)
     for k, v in lines:
         print(f"  {k + ':':<{width + 1}}  {_cell(v)}")
     print("\n" + _("Deadlines"))
-    _table([_("step"), _("due"), _("status"), _("done on"), _("note")],
-           [[_step(d), d.get("due"), _deadline_status(d), d.get("done_on"), _deadline_note(d)] for d in deadlines])
+    _table(
+        [_("step"), _("due"), _("status"), _("done on"), _("note")],
+        [[_step(d), d.get("due"), _deadline_status(d), d.get("done_on"), _deadline_note(d)] for d in deadlines],
+    )
     print("\n" + _("Dossier"))
-    _table(["#", _("date"), _("by"), _("what")],
-           [[e.seq, e.on.isoformat(), dossier_text.actor(e.actor), text] for e, text in _dossier_lines(dossier)])
+    _table(
+        ["#", _("date"), _("by"), _("what")],
+        [[e.seq, e.on.isoformat(), dossier_text.actor(e.actor), text] for e, text in _dossier_lines(dossier)],
+    )
 
 
 def _dossier_lines(dossier: list[dict[str, Any]]) -> list[tuple[Any, str]]:
@@ -913,8 +1208,9 @@ def _parse_fields(args: argparse.Namespace) -> dict[str, Any]:
             fields[name] = text
     for name, given_by in _RESERVED_FIELDS.items():
         if name in fields:
-            raise BadInput(_("%(name)s: not a field of the body; it is given by %(given_by)s", name=name,
-                             given_by=_(given_by)))
+            raise BadInput(
+                _("%(name)s: not a field of the body; it is given by %(given_by)s", name=name, given_by=_(given_by))
+            )
     if args.on is not None:
         fields["on"] = args.on.isoformat()
     fields.setdefault("on", _today().isoformat())
@@ -957,19 +1253,28 @@ def _record(args: argparse.Namespace, kind: str, fields: dict[str, Any], *, spoo
 
         e = result["entry"]
         if spoor2:
-            where = _("trajectory status %(status)s",
-                      status=_(glossary.label(glossary.SPOOR2_STATUSES, result["status"])))
+            where = _(
+                "trajectory status %(status)s", status=_(glossary.label(glossary.SPOOR2_STATUSES, result["status"]))
+            )
         else:
             where = _("stage %(stage)s", stage=_stage(result["stage"]))
         if result.get("applied", True):
             print(_("recorded: %(kind)s on case %(case)s (%(where)s)", kind=e["kind"], case=args.case_id, where=where))
         else:
-            print(_("already recorded by this key (applied once): %(kind)s on case %(case)s (%(where)s)",
-                    kind=e["kind"], case=args.case_id, where=where))
+            print(
+                _(
+                    "already recorded by this key (applied once): %(kind)s on case %(case)s (%(where)s)",
+                    kind=e["kind"],
+                    case=args.case_id,
+                    where=where,
+                )
+            )
         actor = e.get("actor") or {}
         entry = DossierEntry.model_validate(e)
-        print(f"  #{e.get('seq')}  {e.get('on')}  {actor.get('role')}{'/' + actor['id'] if actor.get('id') else ''}  "
-              f"{dossier_text.describe(entry)}")
+        print(
+            f"  #{e.get('seq')}  {e.get('on')}  {actor.get('role')}{'/' + actor['id'] if actor.get('id') else ''}  "
+            f"{dossier_text.describe(entry)}"
+        )
         print("  " + _("key: %(key)s", key=result.get("action_id", key)))
         return 0
 
@@ -991,13 +1296,19 @@ def _ack(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"case_id": args.case_id, "employer_id": args.employer,
-                            "first_sick_day": args.first_sick_day.isoformat()}
+    body: dict[str, Any] = {
+        "case_id": args.case_id,
+        "employer_id": args.employer,
+        "first_sick_day": args.first_sick_day.isoformat(),
+    }
     if args.surname or args.given_names or args.personnel_number:
         if not args.surname:
             raise BadInput(_("--surname: the employee's surname is needed with a given name or personnel number"))
-        body["employee"] = {"surname": args.surname, "given_names": args.given_names,
-                            "personnel_number": args.personnel_number}
+        body["employee"] = {
+            "surname": args.surname,
+            "given_names": args.given_names,
+            "personnel_number": args.personnel_number,
+        }
     if args.casemanager:
         body["assigned"] = {"casemanager": [args.casemanager]}
 
@@ -1008,8 +1319,14 @@ def _open(args: argparse.Namespace) -> int:
             _print_json(opened)
             return 0
         if opened.get("created", True):
-            print(_("opened case %(case)s (employer %(employer)s, first sick day %(day)s)", case=opened["case_id"],
-                    employer=args.employer, day=args.first_sick_day))
+            print(
+                _(
+                    "opened case %(case)s (employer %(employer)s, first sick day %(day)s)",
+                    case=opened["case_id"],
+                    employer=args.employer,
+                    day=args.first_sick_day,
+                )
+            )
         else:
             print(_("case %(case)s was opened before by this key", case=opened["case_id"]))
         print("  " + _("key: %(key)s", key=key))
@@ -1024,17 +1341,19 @@ def _open(args: argparse.Namespace) -> int:
 # open that database is operations by definition. Its own read is recorded too (what=audit, channel cli).
 
 
-
 def _audit_word(kind: str):
     """Checks --what/--outcome against service.audit's sets, imported only when given (SQLAlchemy is slow to load)."""
+
     def parse(text: str) -> str:
         from service import audit
 
         words = [w.value for w in getattr(audit, kind)]
         if text not in words:
-            raise argparse.ArgumentTypeError(_("%(text)s is unknown (choose from: %(words)s)", text=repr(text),
-                                                 words=", ".join(words)))
+            raise argparse.ArgumentTypeError(
+                _("%(text)s is unknown (choose from: %(words)s)", text=repr(text), words=", ".join(words))
+            )
         return text
+
     return parse
 
 
@@ -1042,25 +1361,54 @@ def _add_audit_parser(sub: Any) -> None:
     from domain.models import Role
 
     aud = sub.add_parser(
-        "audit", help=_("who read which case, dossier or document (the read audit)"),
-        description=_("Every read of a case, dossier, document or decrypted payload (who, in which role, what, when, "
-                      "with which outcome), newest first, from the service's own database (SPOORWERK_DATABASE_URL; "
-                      "default spoorwerk.db in SPOORWERK_DATA_DIR). This read is recorded too."))
+        "audit",
+        help=_("who read which case, dossier or document (the read audit)"),
+        description=_(
+            "Every read of a case, dossier, document or decrypted payload (who, in which role, what, when, "
+            "with which outcome), newest first, from the service's own database (SPOORWERK_DATABASE_URL; "
+            "default spoorwerk.db in SPOORWERK_DATA_DIR). This read is recorded too."
+        ),
+    )
     aud.add_argument("--case", dest="case_id", type=_opaque_id, metavar="ID", help=_("reads of this case"))
     aud.add_argument("--reader", dest="reader_id", type=_opaque_id, metavar="ID", help=_("reads by this user"))
-    aud.add_argument("--role", dest="reader_role", choices=[r.value for r in Role], metavar=_("ROLE"),
-                     help=_("reads in this role (operations, casemanager, bedrijfsarts, werkgever, ...)"))
-    aud.add_argument("--what", type=_audit_word("What"), metavar=_("WHAT"),
-                     help=_("what was read (case, deadlines, dossier, state, document, codec_decode, ...)"))
-    aud.add_argument("--outcome", type=_audit_word("Outcome"), metavar=_("OUTCOME"), help=_("allowed, refused or not_found"))
+    aud.add_argument(
+        "--role",
+        dest="reader_role",
+        choices=[r.value for r in Role],
+        metavar=_("ROLE"),
+        help=_("reads in this role (operations, casemanager, bedrijfsarts, werkgever, ...)"),
+    )
+    aud.add_argument(
+        "--what",
+        type=_audit_word("What"),
+        metavar=_("WHAT"),
+        help=_("what was read (case, deadlines, dossier, state, document, codec_decode, ...)"),
+    )
+    aud.add_argument(
+        "--outcome", type=_audit_word("Outcome"), metavar=_("OUTCOME"), help=_("allowed, refused or not_found")
+    )
     aud.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help=_("from this day (Dutch calendar day)"))
     aud.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help=_("up to and including this day"))
-    aud.add_argument("--limit", type=_bounded(1, 500, N_("a number of reads")), default=100, metavar="N",
-                     help=_("at most N reads (1-500, default 100)"))
-    aud.add_argument("--cursor", type=_bounded(1, 2**63 - 1, N_("a cursor")), metavar="N",
-                     help=_("continue after an earlier list (the cursor shown below it)"))
-    aud.add_argument("--actor-id", type=_opaque_id, default=DEFAULT_ACTOR_ID, metavar="ID",
-                     help=_("the operations id this read is recorded under (default %(id)s)", id=DEFAULT_ACTOR_ID))
+    aud.add_argument(
+        "--limit",
+        type=_bounded(1, 500, N_("a number of reads")),
+        default=100,
+        metavar="N",
+        help=_("at most N reads (1-500, default 100)"),
+    )
+    aud.add_argument(
+        "--cursor",
+        type=_bounded(1, 2**63 - 1, N_("a cursor")),
+        metavar="N",
+        help=_("continue after an earlier list (the cursor shown below it)"),
+    )
+    aud.add_argument(
+        "--actor-id",
+        type=_opaque_id,
+        default=DEFAULT_ACTOR_ID,
+        metavar="ID",
+        help=_("the operations id this read is recorded under (default %(id)s)", id=DEFAULT_ACTOR_ID),
+    )
     aud.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
     aud.set_defaults(func=_audit)
 
@@ -1082,10 +1430,20 @@ def _audit(args: argparse.Namespace) -> int:
         return _fail(_("configuration: %(problems)s", problems=_settings_problems(err)))
     try:
         store = AuditStore(open_database(url))
-        page = store.query(case_id=args.case_id, reader_id=args.reader_id, reader_role=args.reader_role, what=args.what,
-                           outcome=args.outcome, since=args.since, until=args.until, limit=args.limit, cursor=args.cursor)
-        store.record(Caller(role=Role.OPERATIONS, id=args.actor_id), What.AUDIT, case_id=args.case_id,
-                     channel=Channel.CLI)
+        page = store.query(
+            case_id=args.case_id,
+            reader_id=args.reader_id,
+            reader_role=args.reader_role,
+            what=args.what,
+            outcome=args.outcome,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+            cursor=args.cursor,
+        )
+        store.record(
+            Caller(role=Role.OPERATIONS, id=args.actor_id), What.AUDIT, case_id=args.case_id, channel=Channel.CLI
+        )
     except ValueError as err:  # --until before --since
         return _fail(f"--{err}")
     except ArgumentError as err:
@@ -1100,15 +1458,34 @@ def _audit(args: argparse.Namespace) -> int:
     if not page.records:
         print(_("no reads found"))
         return 0
-    _table([_("no."), _("time (NL)"), _("role"), _("reader"), _("read"), _("case"), _("object"), _("outcome"),
-            _("via")],
-           [[r.id, (r.at + utc_offset(r.at)).strftime("%Y-%m-%d %H:%M:%S"), _(glossary.role_label(r.reader_role)),
-             r.reader_id, _(glossary.label(glossary.AUDIT_READS, r.what)), r.case_id, r.object_id,
-             _(glossary.label(glossary.AUDIT_OUTCOMES, r.outcome)), r.channel.value] for r in page.records])
+    _table(
+        [_("no."), _("time (NL)"), _("role"), _("reader"), _("read"), _("case"), _("object"), _("outcome"), _("via")],
+        [
+            [
+                r.id,
+                (r.at + utc_offset(r.at)).strftime("%Y-%m-%d %H:%M:%S"),
+                _(glossary.role_label(r.reader_role)),
+                r.reader_id,
+                _(glossary.label(glossary.AUDIT_READS, r.what)),
+                r.case_id,
+                r.object_id,
+                _(glossary.label(glossary.AUDIT_OUTCOMES, r.outcome)),
+                r.channel.value,
+            ]
+            for r in page.records
+        ],
+    )
     n = len(page.records)
     if page.next_cursor:
-        print("\n" + ngettext("%(num)s read (there are more: --cursor %(cursor)s)",
-                              "%(num)s reads (there are more: --cursor %(cursor)s)", n, cursor=page.next_cursor))
+        print(
+            "\n"
+            + ngettext(
+                "%(num)s read (there are more: --cursor %(cursor)s)",
+                "%(num)s reads (there are more: --cursor %(cursor)s)",
+                n,
+                cursor=page.next_cursor,
+            )
+        )
     else:
         print("\n" + ngettext("%(num)s read", "%(num)s reads", n))
     return 0

@@ -42,8 +42,9 @@ def _cors_headers(request: Request, origins: frozenset[str]) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
-def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins: Sequence[str] = (),
-                       audit: AuditStore | None = None) -> None:
+def add_codec_endpoint(
+    app: FastAPI, codec: PayloadCodec | None, caller, origins: Sequence[str] = (), audit: AuditStore | None = None
+) -> None:
     """Mount POST /codec/decode (and its CORS preflight) on the app; decodes are recorded in `audit`."""
     allowed = frozenset(o.rstrip("/") for o in origins)
     Authed = Annotated[Caller, Depends(caller)]
@@ -52,8 +53,13 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
     async def preflight(request: Request, operation: str) -> Response:
         headers = _cors_headers(request, allowed)
         if headers:
-            headers.update({"Access-Control-Allow-Methods": "POST, OPTIONS",
-                            "Access-Control-Allow-Headers": _ALLOWED_HEADERS, "Access-Control-Max-Age": "600"})
+            headers.update(
+                {
+                    "Access-Control-Allow-Methods": "POST, OPTIONS",
+                    "Access-Control-Allow-Headers": _ALLOWED_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                }
+            )
         return Response(status_code=204, headers=headers)
 
     async def run(request: Request, who: Caller, operation: str) -> JSONResponse:
@@ -61,8 +67,11 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
         if who.role is not Role.OPERATIONS:
             if audit is not None:
                 await audit.arecord(who, What.CODEC_DECODE, outcome=Outcome.REFUSED)
-            return JSONResponse({"detail": f"a {who.role.value} may not read raw payloads (allowed: operations)"},
-                                status_code=403, headers=cors)
+            return JSONResponse(
+                {"detail": f"a {who.role.value} may not read raw payloads (allowed: operations)"},
+                status_code=403,
+                headers=cors,
+            )
         if codec is None:
             return JSONResponse({"detail": "this service has no payload codec"}, status_code=404, headers=cors)
         body = await request.body()
@@ -72,8 +81,9 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
         try:
             json_format.Parse(body or b"{}", payloads, ignore_unknown_fields=False)
         except json_format.ParseError as err:
-            return JSONResponse({"detail": f"body: not a JSON Payloads object ({str(err)[:200]})"}, status_code=422,
-                                headers=cors)
+            return JSONResponse(
+                {"detail": f"body: not a JSON Payloads object ({str(err)[:200]})"}, status_code=422, headers=cors
+            )
         if audit is not None:  # recorded before anything is shown; a decode that cannot be recorded is not served
             await audit.arecord(who, What.CODEC_DECODE)
         try:
@@ -83,8 +93,13 @@ def add_codec_endpoint(app: FastAPI, codec: PayloadCodec | None, caller, origins
             result = await reader.decode(payloads.payloads)
         except ValueError as err:  # a payload sealed with a key this service does not have, or altered
             return JSONResponse({"detail": f"payloads: {err}"}, status_code=422, headers=cors)
-        log.info("payloads " + operation + "d", caller=who.id, role=who.role.value, count=len(result),
-                 namespace=request.headers.get("x-namespace"))
+        log.info(
+            "payloads " + operation + "d",
+            caller=who.id,
+            role=who.role.value,
+            count=len(result),
+            namespace=request.headers.get("x-namespace"),
+        )
         return JSONResponse(json_format.MessageToDict(Payloads(payloads=result)), headers=cors)
 
     @app.post("/codec/decode", tags=["codec"])

@@ -64,13 +64,23 @@ LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600  # a person's language choice outlives
 OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
 OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
 # Dossier entries drawn in the timeline's escalation lane (the rest go to the dossier lane).
-ESCALATION_ENTRIES = frozenset({"escalation_raised", "escalation_resolved", "escalation_acknowledged", "stagnation_reported",
-                                "non_cooperation_recorded", "measure_requested", "measure_reminder", "measure_taken",
-                                "measures_exhausted"})
+ESCALATION_ENTRIES = frozenset(
+    {
+        "escalation_raised",
+        "escalation_resolved",
+        "escalation_acknowledged",
+        "stagnation_reported",
+        "non_cooperation_recorded",
+        "measure_requested",
+        "measure_reminder",
+        "measure_taken",
+        "measures_exhausted",
+    }
+)
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-                               "form-action 'self'; frame-ancestors 'none'",
+    "form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -184,13 +194,21 @@ def _render(request: Request, template: str, status: int = 200, **context: Any) 
 def _script_strings() -> dict[str, str]:
     """What dashboard.js shows (status lines, error prefixes, form hints), translated for the page's JSON block."""
     return {
-        "updated": _("updated %(time)s"), "refreshFailed": _("refresh failed at %(time)s; retrying"),
-        "busy": _("Working…"), "recording": _("Recording %(action)s…"), "recorded": _("Recorded: %(what)s"),
-        "recordedBefore": _("Recorded before: %(what)s"), "refused": _("Refused (%(status)s): %(reason)s"),
+        "updated": _("updated %(time)s"),
+        "refreshFailed": _("refresh failed at %(time)s; retrying"),
+        "busy": _("Working…"),
+        "recording": _("Recording %(action)s…"),
+        "recorded": _("Recorded: %(what)s"),
+        "recordedBefore": _("Recorded before: %(what)s"),
+        "refused": _("Refused (%(status)s): %(reason)s"),
         "failed": _("Failed (%(status)s): %(reason)s. Sending again is safe."),
         "notSent": _("Not sent: %(reason)s. Sending again is safe."),
-        "invalidField": _("Not sent: a field is not filled in correctly."), "invalidJson": _("not valid JSON: %(reason)s"),
-        "yes": _("yes"), "no": _("no"), "choose": _("choose…"), "onePerLine": _("one per line"),
+        "invalidField": _("Not sent: a field is not filled in correctly."),
+        "invalidJson": _("not valid JSON: %(reason)s"),
+        "yes": _("yes"),
+        "no": _("no"),
+        "choose": _("choose…"),
+        "onePerLine": _("one per line"),
         "refusedFallback": _("refused"),
     }
 
@@ -208,14 +226,20 @@ async def _page_caller(request: Request) -> Caller:
 
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?" + urlencode({"next": target}), status_code=303, headers={"Cache-Control": "no-store"})
+    return RedirectResponse(
+        "/login?" + urlencode({"next": target}), status_code=303, headers={"Cache-Control": "no-store"}
+    )
 
 
 def _safe_next(value: str | None) -> str:
     """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`, nor `/<tab>/host`, which a
     browser reads as `//host` once it drops the tab). No control characters, spaces or backslashes at all."""
-    if (not value or not value.startswith("/") or value.startswith("//")
-            or any(c <= " " or c in "\\\x7f" for c in value)):
+    if (
+        not value
+        or not value.startswith("/")
+        or value.startswith("//")
+        or any(c <= " " or c in "\\\x7f" for c in value)
+    ):
         return "/"
     return value
 
@@ -251,7 +275,9 @@ def _weeks_sick(first: date | None, today: date) -> int | None:
     return ((today - first).days + 1 + 6) // 7
 
 
-def _field_spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any], kind: str = "") -> dict[str, Any]:
+def _field_spec(
+    name: str, prop: dict[str, Any], required: bool, defs: dict[str, Any], kind: str = ""
+) -> dict[str, Any]:
     """How the form asks for one field, read from the action's JSON schema: a date picker for a date, a choice for an
     enumeration, yes/no for a flag, a number with its bounds, a line or a text box for text, one line per item for a
     list of texts; JSON only where the field is a structure of its own. Label, help and choices are glossary msgids
@@ -268,13 +294,19 @@ def _field_spec(name: str, prop: dict[str, Any], required: bool, defs: dict[str,
     elif widget == "boolean":
         spec |= {"widget": "yesno"}
     elif widget in ("integer", "number"):
-        spec |= {"widget": "number", "step": "1" if widget == "integer" else "any",
-                 **{k: base[k] for k in ("minimum", "maximum") if k in base}}
+        spec |= {
+            "widget": "number",
+            "step": "1" if widget == "integer" else "any",
+            **{k: base[k] for k in ("minimum", "maximum") if k in base},
+        }
     elif widget == "string" and base.get("format") == "date":
         spec |= {"widget": "date"}
     elif widget == "string":
         long = base.get("maxLength", 0) > 300
-        spec |= {"widget": "textarea" if long else "text", **({"maxlength": base["maxLength"]} if "maxLength" in base else {})}
+        spec |= {
+            "widget": "textarea" if long else "text",
+            **({"maxlength": base["maxLength"]} if "maxLength" in base else {}),
+        }
     elif widget == "array" and base.get("items", {}).get("type") == "string":
         spec |= {"widget": "lines"}
     else:
@@ -294,8 +326,11 @@ def _model_fields(model: type[BaseModel], kind: str = "") -> list[dict[str, Any]
     """The fields a person fills in for an action (required ones first, the free-text note last), as form specs."""
     schema = model.model_json_schema()
     defs, wanted = schema.get("$defs", {}), set(schema.get("required", []))
-    found = [_field_spec(name, prop, name in wanted, defs, kind) for name, prop in schema["properties"].items()
-             if name not in ("kind", "actor", "action_id", "on", "person_keys")]
+    found = [
+        _field_spec(name, prop, name in wanted, defs, kind)
+        for name, prop in schema["properties"].items()
+        if name not in ("kind", "actor", "action_id", "on", "person_keys")
+    ]
     return sorted(found, key=lambda f: (not f["required"], f["name"] == "note"))
 
 
@@ -311,7 +346,9 @@ def _action_fields() -> dict[tuple[str, str], list[dict[str, Any]]]:
 def _overdue_label(mark: str, deadlines: list[DeadlineView]) -> str:
     """An overdue step ("plan_van_aanpak", "evaluatie#2") by the name the deadlines table gives it, never its key."""
     key, _sep, number = mark.partition("#")
-    label = next((d.label for d in deadlines if d.key == key), None) or _(glossary.step_short(key) or key.replace("_", " "))
+    label = next((d.label for d in deadlines if d.key == key), None) or _(
+        glossary.step_short(key) or key.replace("_", " ")
+    )
     return f"{label} #{number}" if number else label
 
 
@@ -355,7 +392,15 @@ def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str,
             if raw.isdigit() and low <= int(raw) <= high:
                 filters[name] = int(raw)
             else:
-                errors.append(_("%(field)s: %(value)s is not between %(low)s and %(high)s", field=name, value=repr(raw), low=low, high=high))
+                errors.append(
+                    _(
+                        "%(field)s: %(value)s is not between %(low)s and %(high)s",
+                        field=name,
+                        value=repr(raw),
+                        low=low,
+                        high=high,
+                    )
+                )
     if shown.overdue in ("yes", "no"):
         filters["overdue"] = shown.overdue == "yes"
     elif shown.overdue:
@@ -378,7 +423,9 @@ def _parse_worklist_filters(shown: Filters, filters: dict[str, Any], errors: lis
         try:
             filters["deadline_before"] = date.fromisoformat(shown.due_before)
         except ValueError:
-            errors.append(i18n.gettext("due_before: %(value)s is not a date (YYYY-MM-DD)", value=repr(shown.due_before)))
+            errors.append(
+                i18n.gettext("due_before: %(value)s is not a date (YYYY-MM-DD)", value=repr(shown.due_before))
+            )
     if shown.casemanager:
         if OPAQUE_ID.match(shown.casemanager):
             filters["casemanager_id"] = shown.casemanager
@@ -397,8 +444,9 @@ OVERVIEW_SORTS: dict[str, Any] = {
 }
 
 
-async def _page(client: Client, filters: dict[str, Any], prefix: str, page_token: str | None,
-                search_key: bytes | None = None) -> cases.CasePage:
+async def _page(
+    client: Client, filters: dict[str, Any], prefix: str, page_token: str | None, search_key: bytes | None = None
+) -> cases.CasePage:
     """A page of cases; with text typed, those whose id starts with it or whose employee's surname or personnel
     number it is (an exact match of the keyed hash, operations.people)."""
     found_by: dict[str, Any] = {}
@@ -423,8 +471,12 @@ def step_label(key: str | None) -> str:
 
 async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
     counts = await cases.case_counts(client, **scope)
-    return {"running": counts.running, "overdue": counts.overdue, "by_stage": list(counts.by_stage.items()),
-            "by_level": list(counts.by_escalation_level.items())}
+    return {
+        "running": counts.running,
+        "overdue": counts.overdue,
+        "by_stage": list(counts.by_stage.items()),
+        "by_level": list(counts.by_escalation_level.items()),
+    }
 
 
 # --------------------------------------------------------------------------- the timeline
@@ -434,8 +486,12 @@ class Timeline:
     """Geometry of the case's timeline: calendar days to x, lanes to y (an SVG viewBox of WIDTH x HEIGHT)."""
 
     WIDTH, LEFT, RIGHT = 1180, 118, 24
-    LANES = (("deadlines", N_("Deadlines"), 74), ("spoor2", N_("Spoor 2"), 34), ("escalation", N_("Stagnation"), 34),
-             ("dossier", N_("Dossier"), 34))  # labels are msgids, translated in the template
+    LANES = (
+        ("deadlines", N_("Deadlines"), 74),
+        ("spoor2", N_("Spoor 2"), 34),
+        ("escalation", N_("Stagnation"), 34),
+        ("dossier", N_("Dossier"), 34),
+    )  # labels are msgids, translated in the template
     AXIS = 30
 
     def __init__(self, start: date, end: date, today: date) -> None:
@@ -459,8 +515,13 @@ class Timeline:
         return top + height / 2
 
 
-def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list[DossierLine],
-              trajectory: TrajectoryView | None, today: date) -> dict[str, Any]:
+def _timeline(
+    summary: CaseSummary,
+    deadlines: list[DeadlineView],
+    dossier: list[DossierLine],
+    trajectory: TrajectoryView | None,
+    today: date,
+) -> dict[str, Any]:
     first = summary.first_sick_day
     end = first + timedelta(weeks=104) - timedelta(days=1)
     if summary.wachttijd_ends and summary.wachttijd_ends > end:
@@ -482,16 +543,23 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     rows_end = [-1e9, -1e9, -1e9]
     mid = t.mid("deadlines")
     _label, top, _height = t.lanes["deadlines"]
-    for d in sorted(deadlines, key=lambda d: (d.due or d.done_on or date.max)):
+    for d in sorted(deadlines, key=lambda d: d.due or d.done_on or date.max):
         marked = d.due or d.done_on
         if marked is None:
             continue
         status = d.status.value
         x = t.x(marked)
-        title = _("%(step)s: due %(due)s, %(status)s", step=d.label, due=i18n.format_day(d.due),
-                  status=_(glossary.DEADLINE_STATUSES.get(status, status)))
-        title += (_(", done %(day)s", day=i18n.format_day(d.done_on)) if d.done_on else "") + (
-            _(" (late)") if d.late else "") + (_(", waived: %(why)s", why=d.waived_because) if d.waived_because else "")
+        title = _(
+            "%(step)s: due %(due)s, %(status)s",
+            step=d.label,
+            due=i18n.format_day(d.due),
+            status=_(glossary.DEADLINE_STATUSES.get(status, status)),
+        )
+        title += (
+            (_(", done %(day)s", day=i18n.format_day(d.done_on)) if d.done_on else "")
+            + (_(" (late)") if d.late else "")
+            + (_(", waived: %(why)s", why=d.waived_because) if d.waived_because else "")
+        )
         markers.append({"x": x, "y": mid + 14, "status": status, "late": d.late, "title": title, "key": d.key})
         if d.done_on and d.due and d.done_on != d.due:
             markers[-1]["done_x"] = t.x(d.done_on)
@@ -510,20 +578,36 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     bars, span = [], None
     if trajectory is not None:
         ends = trajectory.ended_on or today
-        span = {"x": t.x(trajectory.started_on), "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
-                "title": _("Spoor 2 since %(day)s: %(status)s", day=i18n.format_day(trajectory.started_on),
-                           status=_(glossary.SPOOR2_STATUSES.get(trajectory.status.value, trajectory.status.value)))}
+        span = {
+            "x": t.x(trajectory.started_on),
+            "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
+            "title": _(
+                "Spoor 2 since %(day)s: %(status)s",
+                day=i18n.format_day(trajectory.started_on),
+                status=_(glossary.SPOOR2_STATUSES.get(trajectory.status.value, trajectory.status.value)),
+            ),
+        }
         for p in trajectory.phases:
             until = p.completed_on or today
             x0, x1 = t.x(p.started_on), t.x(until)
-            bars.append({"x": x0, "w": max(x1 - x0, 3), "label": _("Phase %(number)s", number=p.number),
-                         "wide": x1 - x0 > 46,
-                         "state": "done" if p.completed_on else ("late" if p.time_up_flagged else "running"),
-                         "title": _("%(phase)s: %(start)s – %(end)s (time up %(up)s; %(held)s/%(expected)s conversations)",
-                                    phase=p.label, start=i18n.format_day(p.started_on),
-                                    end=i18n.format_day(p.completed_on) if p.completed_on else _("running"),
-                                    up=i18n.format_day(p.time_up_on), held=p.conversations_held,
-                                    expected=p.conversations_expected)})
+            bars.append(
+                {
+                    "x": x0,
+                    "w": max(x1 - x0, 3),
+                    "label": _("Phase %(number)s", number=p.number),
+                    "wide": x1 - x0 > 46,
+                    "state": "done" if p.completed_on else ("late" if p.time_up_flagged else "running"),
+                    "title": _(
+                        "%(phase)s: %(start)s – %(end)s (time up %(up)s; %(held)s/%(expected)s conversations)",
+                        phase=p.label,
+                        start=i18n.format_day(p.started_on),
+                        end=i18n.format_day(p.completed_on) if p.completed_on else _("running"),
+                        up=i18n.format_day(p.time_up_on),
+                        held=p.conversations_held,
+                        expected=p.conversations_expected,
+                    ),
+                }
+            )
 
     # Escalations and the other dossier events as small marks.
     escalations: list[dict[str, Any]] = []
@@ -533,12 +617,21 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
         title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {_env.filters['entry_text'](e)}"
         if e.kind in ESCALATION_ENTRIES:
             level = e.details.get("level") if e.kind == "escalation_raised" else None
-            escalations.append({"x": x, "kind": e.kind, "level": level if isinstance(level, int) else None,
-                                "title": title})
+            escalations.append(
+                {"x": x, "kind": e.kind, "level": level if isinstance(level, int) else None, "title": title}
+            )
         else:
             who = "system" if e.actor.role is Role.SYSTEEM else "person"
-            events.append({"x": x, "who": who, "kind": e.kind, "overdue": e.kind == "deadline_overdue" and not (
-                e.observation is not None and e.observation.state is ObservationState.SUPERSEDED), "title": title})
+            events.append(
+                {
+                    "x": x,
+                    "who": who,
+                    "kind": e.kind,
+                    "overdue": e.kind == "deadline_overdue"
+                    and not (e.observation is not None and e.observation.state is ObservationState.SUPERSEDED),
+                    "title": title,
+                }
+            )
     # Marks of the same days side by side, not on top of each other: earlier ones move left, never into the future.
     following = 1e9
     for mark in reversed(escalations):
@@ -546,19 +639,46 @@ def _timeline(summary: CaseSummary, deadlines: list[DeadlineView], dossier: list
     stall = None
     if summary.escalation_level and summary.stalled_since:
         x0 = t.x(summary.stalled_since)
-        stall = {"x": x0, "w": max(t.x(today) - x0, 3), "level": summary.escalation_level,
-                 "title": _("Stalled since %(day)s: level %(level)s", day=i18n.format_day(summary.stalled_since),
-                            level=summary.escalation_level)}
+        stall = {
+            "x": x0,
+            "w": max(t.x(today) - x0, 3),
+            "level": summary.escalation_level,
+            "title": _(
+                "Stalled since %(day)s: level %(level)s",
+                day=i18n.format_day(summary.stalled_since),
+                level=summary.escalation_level,
+            ),
+        }
     expected = None
     if summary.expected is not None:
-        expected = {"x": t.x(summary.expected.by),
-                    "title": _("Expected by %(day)s: %(what)s (%(context)s)", day=i18n.format_day(summary.expected.by),
-                               what=_(summary.expected.what), context=_expectation_context(summary.expected.context))}
+        expected = {
+            "x": t.x(summary.expected.by),
+            "title": _(
+                "Expected by %(day)s: %(what)s (%(context)s)",
+                day=i18n.format_day(summary.expected.by),
+                what=_(summary.expected.what),
+                context=_expectation_context(summary.expected.context),
+            ),
+        }
 
     wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
-    return {"t": t, "ticks": ticks, "markers": markers, "labels": labels, "bars": bars, "span": span,
-            "escalations": escalations, "events": events, "stall": stall, "expected": expected,
-            "today_x": t.x(today), "today_label_x": min(max(t.x(today), t.LEFT + 50), t.WIDTH - 60), "wachttijd_x": wachttijd_x, "first": first, "end": t.end}
+    return {
+        "t": t,
+        "ticks": ticks,
+        "markers": markers,
+        "labels": labels,
+        "bars": bars,
+        "span": span,
+        "escalations": escalations,
+        "events": events,
+        "stall": stall,
+        "expected": expected,
+        "today_x": t.x(today),
+        "today_label_x": min(max(t.x(today), t.LEFT + 50), t.WIDTH - 60),
+        "wachttijd_x": wachttijd_x,
+        "first": first,
+        "end": t.end,
+    }
 
 
 # --------------------------------------------------------------------------- routes
@@ -579,11 +699,21 @@ def add_dashboard(app: FastAPI) -> None:
         """The header's language switch: remembers the choice in a cookie (operations.api.Language reads it) and
         returns to the page it was made on. A post from another site changes nothing."""
         form = await _form(request)
-        response = RedirectResponse(_safe_next(form.get("next") or _referring_path(request)), status_code=303,
-                                    headers={"Cache-Control": "no-store"})
+        response = RedirectResponse(
+            _safe_next(form.get("next") or _referring_path(request)),
+            status_code=303,
+            headers={"Cache-Control": "no-store"},
+        )
         if _same_origin(request) and form.get("lang") in i18n.LANGUAGES:
-            response.set_cookie(i18n.LANGUAGE_COOKIE, form["lang"], max_age=LANGUAGE_COOKIE_SECONDS, path="/",
-                                httponly=True, samesite="lax", secure=request.url.scheme == "https")
+            response.set_cookie(
+                i18n.LANGUAGE_COOKIE,
+                form["lang"],
+                max_age=LANGUAGE_COOKIE_SECONDS,
+                path="/",
+                httponly=True,
+                samesite="lax",
+                secure=request.url.scheme == "https",
+            )
         return response
 
     @app.get("/", include_in_schema=False)
@@ -605,31 +735,56 @@ def add_dashboard(app: FastAPI) -> None:
             if audit is not None:  # the list shows ids, employers and dates: recorded as a read, like the API's
                 await audit.arecord(caller, What.CASES, channel=Channel.DASHBOARD)
             try:
-                page, counts = await asyncio.gather(_page(client, filters, shown.q, page_token,
-                                                          api.app_search_key(request.app)), _counts(client, count_scope))
+                page, counts = await asyncio.gather(
+                    _page(client, filters, shown.q, page_token, api.app_search_key(request.app)),
+                    _counts(client, count_scope),
+                )
             except ValueError as err:
                 errors.append(str(err))
             except RPCError as err:
                 log.warning("case list failed", status=str(err.status))
-                errors.append(_("page_token: not a token this page handed out") if page_token
-                              else _("The case list is not available right now; it is tried again shortly."))
+                errors.append(
+                    _("page_token: not a token this page handed out")
+                    if page_token
+                    else _("The case list is not available right now; it is tried again shortly.")
+                )
             if shown.q and len(page.cases) == 1 and page.cases[0].case_id == shown.q and not page_token:
                 return RedirectResponse(f"/cases/{shown.q}", status_code=303)
         if shown.sort in OVERVIEW_SORTS:
             page.cases.sort(key=OVERVIEW_SORTS[shown.sort])
         # Names only for the cases the caller passes the scope check on, read from each case after the listing.
         names = people.names(await api.case_details(client, caller, [c.case_id for c in page.cases]))
-        rows = [{"case": c, "week": _weeks_sick(c.first_sick_day, today), "employee": names.get(c.case_id),
-                 "step": step_label(c.next_step) if c.next_step else None,
-                 "deadline_past": bool(c.next_deadline and c.next_deadline < today)} for c in page.cases]
+        rows = [
+            {
+                "case": c,
+                "week": _weeks_sick(c.first_sick_day, today),
+                "employee": names.get(c.case_id),
+                "step": step_label(c.next_step) if c.next_step else None,
+                "deadline_past": bool(c.next_deadline and c.next_deadline < today),
+            }
+            for c in page.cases
+        ]
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
-        return _render(request, "overview.html", caller=caller, today=today, shown=shown, errors=errors, rows=rows,
-                       counts=counts, stages=OPEN_STAGES, next_link=next_link, first_page=page_token is None,
-                       count_scope=chosen, scoped=api.caller_scope(caller), may_open=caller.role in api.OPENERS)
+        return _render(
+            request,
+            "overview.html",
+            caller=caller,
+            today=today,
+            shown=shown,
+            errors=errors,
+            rows=rows,
+            counts=counts,
+            stages=OPEN_STAGES,
+            next_link=next_link,
+            first_page=page_token is None,
+            count_scope=chosen,
+            scoped=api.caller_scope(caller),
+            may_open=caller.role in api.OPENERS,
+        )
 
     @app.get("/werk", include_in_schema=False)
     async def work_page(request: Request) -> Response:
-        """"Mijn werk": the signed-in person's steps due in the coming 14 days, overdue steps and escalations."""
+        """ "Mijn werk": the signed-in person's steps due in the coming 14 days, overdue steps and escalations."""
         try:
             caller = await _page_caller(request)
         except _Unauthenticated:
@@ -645,22 +800,45 @@ def add_dashboard(app: FastAPI) -> None:
         if audit is not None:  # ids, employers, dates and names: recorded as a read, like the case list
             await audit.arecord(caller, What.CASES, channel=Channel.DASHBOARD)
         try:
-            page = await worklist.page_worklist(client, today=today, scope=api.caller_scope(caller), sort=sort,
-                                                page_token=page_token)
+            page = await worklist.page_worklist(
+                client, today=today, scope=api.caller_scope(caller), sort=sort, page_token=page_token
+            )
             page = api.with_details(page, await api.case_details(client, caller, [i.case_id for i in page.items]))
         except ValueError as err:
             errors.append(str(err))
         except RPCError as err:
             log.warning("work list failed", status=str(err.status))
             errors.append(i18n.gettext("The work list is not available right now; it is tried again shortly."))
-        rows = [{"item": i, "step": step_label(i.step), "overdue_steps": [step_label(m.split("#")[0]) for m in i.overdue_steps],
-                 "late": bool(i.due and i.due < today)} for i in page.items]
-        sorts = [(worklist.Sort.DUE.value, i18n.gettext("Due date")), (worklist.Sort.CASE.value, i18n.gettext("Case")),
-                 (worklist.Sort.STEP.value, i18n.gettext("Step"))]
-        next_link = ("?" + urlencode({"sort": sort.value, "page_token": page.next_page_token})
-                     if page.next_page_token else None)
-        return _render(request, "worklist.html", caller=caller, today=today, rows=rows, until=page.until, sort=sort.value,
-                       sorts=sorts, errors=errors, next_link=next_link, first_page=page_token is None)
+        rows = [
+            {
+                "item": i,
+                "step": step_label(i.step),
+                "overdue_steps": [step_label(m.split("#")[0]) for m in i.overdue_steps],
+                "late": bool(i.due and i.due < today),
+            }
+            for i in page.items
+        ]
+        sorts = [
+            (worklist.Sort.DUE.value, i18n.gettext("Due date")),
+            (worklist.Sort.CASE.value, i18n.gettext("Case")),
+            (worklist.Sort.STEP.value, i18n.gettext("Step")),
+        ]
+        next_link = (
+            "?" + urlencode({"sort": sort.value, "page_token": page.next_page_token}) if page.next_page_token else None
+        )
+        return _render(
+            request,
+            "worklist.html",
+            caller=caller,
+            today=today,
+            rows=rows,
+            until=page.until,
+            sort=sort.value,
+            sorts=sorts,
+            errors=errors,
+            next_link=next_link,
+            first_page=page_token is None,
+        )
 
     @app.get("/cases/new", include_in_schema=False)
     async def open_page(request: Request) -> Response:
@@ -670,14 +848,29 @@ def add_dashboard(app: FastAPI) -> None:
         except _Unauthenticated:
             return _to_login(request)
         if caller.role not in api.OPENERS:
-            return _render(request, "error.html", 403, caller=caller, title=_("No cases to open"),
-                           reason=_("A %(role)s opens no cases (a casemanager, werkgever or operations does).",
-                                    role=_(glossary.role_label(caller.role.value))))
+            return _render(
+                request,
+                "error.html",
+                403,
+                caller=caller,
+                title=_("No cases to open"),
+                reason=_(
+                    "A %(role)s opens no cases (a casemanager, werkgever or operations does).",
+                    role=_(glossary.role_label(caller.role.value)),
+                ),
+            )
         today = api.today()
         ruleset = load_rulebook().for_first_sick_day(today)
         steps = [{"key": d.key, "label": d.label} for d in ruleset.deadlines if d.tracked and d.key != "evaluatie"]
-        return _render(request, "open.html", caller=caller, today=today, steps=steps, stages=OPEN_STAGES,
-                       steps_json=json.dumps([s["key"] for s in steps]))
+        return _render(
+            request,
+            "open.html",
+            caller=caller,
+            today=today,
+            steps=steps,
+            stages=OPEN_STAGES,
+            steps_json=json.dumps([s["key"] for s in steps]),
+        )
 
     @app.get("/cases/{case_id}", include_in_schema=False)
     async def case_page(request: Request, case_id: str) -> Response:
@@ -688,14 +881,28 @@ def add_dashboard(app: FastAPI) -> None:
         client: Client = request.app.state.client
         today = api.today()
         if not OPAQUE_ID.match(case_id):
-            return _render(request, "error.html", 404, caller=caller, title=_("No such case"),
-                           reason=_("case_id: %(value)s is not a case id", value=repr(case_id)))
+            return _render(
+                request,
+                "error.html",
+                404,
+                caller=caller,
+                title=_("No such case"),
+                reason=_("case_id: %(value)s is not a case id", value=repr(case_id)),
+            )
         try:
             # The case page shows the dossier: recorded as a read of it.
-            summary = await request.app.state.readable_case(client, case_id, caller, What.DOSSIER, channel=Channel.DASHBOARD)
+            summary = await request.app.state.readable_case(
+                client, case_id, caller, What.DOSSIER, channel=Channel.DASHBOARD
+            )
         except api.Problem as err:
-            return _render(request, "error.html", err.status, caller=caller,
-                           title=_("No such case") if err.status == 404 else _("Not yours to see"), reason=err.reason)
+            return _render(
+                request,
+                "error.html",
+                err.status,
+                caller=caller,
+                title=_("No such case") if err.status == 404 else _("Not yours to see"),
+                reason=err.reason,
+            )
         handle = cases.case_handle(client, case_id)
 
         async def trajectory() -> TrajectoryView | None:
@@ -708,27 +915,54 @@ def add_dashboard(app: FastAPI) -> None:
 
         deadlines, dossier, view, toets, rendered = await asyncio.gather(
             handle.query(SickLeaveCase.deadlines, today, rpc_timeout=api.QUERY_TIMEOUT),
-            handle.query(SickLeaveCase.dossier, today, rpc_timeout=api.QUERY_TIMEOUT), trajectory(),
-            api.poortwachtertoets(client, case_id), case_documents(client, case_id))
+            handle.query(SickLeaveCase.dossier, today, rpc_timeout=api.QUERY_TIMEOUT),
+            trajectory(),
+            api.poortwachtertoets(client, case_id),
+            case_documents(client, case_id),
+        )
         # The versions the caller may read, newest first, linked to the API's downloads (the session cookie opens them).
         papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref.order.audience)]
         dossier = api.redact_dossier(dossier, caller, summary)
         # The picker lists actions by their glossary name, in the reader's language and alphabetical order.
-        kinds: list[dict[str, Any]] = sorted(({"kind": kind, "on": on, "path": path.format(kind=kind).replace("{case_id}", case_id),
-                         "label": _(glossary.entry_label(kind)), "fields": fields.get((on, kind), [])}
-                        for kind, on, roles, path in api.api_action_kinds()
-                        if caller.role in roles and (on == "case" or view is not None)), key=lambda k: k["label"].lower())
+        kinds: list[dict[str, Any]] = sorted(
+            (
+                {
+                    "kind": kind,
+                    "on": on,
+                    "path": path.format(kind=kind).replace("{case_id}", case_id),
+                    "label": _(glossary.entry_label(kind)),
+                    "fields": fields.get((on, kind), []),
+                }
+                for kind, on, roles, path in api.api_action_kinds()
+                if caller.role in roles and (on == "case" or view is not None)
+            ),
+            key=lambda k: k["label"].lower(),
+        )
         specs = {k["kind"]: [_translated(f) for f in k["fields"]] for k in kinds}
         # The action that completes the step due first (an overdue one before the next) is chosen already, when the
         # caller may record it.
-        due = [mark.split("#")[0] for mark in summary.overdue] + ([summary.next_deadline.key] if summary.next_deadline else [])
+        due = [mark.split("#")[0] for mark in summary.overdue] + (
+            [summary.next_deadline.key] if summary.next_deadline else []
+        )
         mine = {COMPLETES[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in COMPLETES}
         preselect = next((mine[key] for key in due if key in mine), None)
         return _render(
-            request, "case.html", caller=caller, today=today, summary=summary, deadlines=deadlines,
+            request,
+            "case.html",
+            caller=caller,
+            today=today,
+            summary=summary,
+            deadlines=deadlines,
             overdue_labels=[_overdue_label(mark, deadlines) for mark in summary.overdue],
             step_names={d.key: d.label for d in deadlines},
-            dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True), trajectory=view, tl=_timeline(summary, deadlines, dossier, view, today),
-            kinds=kinds, specs=json.dumps(specs), preselect=preselect, closed=summary.closed_on is not None,
-            toets=toets, toets_steps=[(step, _(label)) for step, label in TOETS_LABELS.items()], papers=papers,
+            dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True),
+            trajectory=view,
+            tl=_timeline(summary, deadlines, dossier, view, today),
+            kinds=kinds,
+            specs=json.dumps(specs),
+            preselect=preselect,
+            closed=summary.closed_on is not None,
+            toets=toets,
+            toets_steps=[(step, _(label)) for step, label in TOETS_LABELS.items()],
+            papers=papers,
         )

@@ -69,19 +69,32 @@ class Scenario:
 
 def _done(first: date, **days: int | None) -> list[dict[str, Any]]:
     """prior_steps of a takeover: step key -> days after the first sick day it was done (None: not done)."""
-    return [{"key": k} if d is None else {"key": k, "done_on": (first + timedelta(days=d)).isoformat()}
-            for k, d in days.items()]
+    return [
+        {"key": k} if d is None else {"key": k, "done_on": (first + timedelta(days=d)).isoformat()}
+        for k, d in days.items()
+    ]
 
 
 # The first year of a case taken over late: every statutory step on time (days after the first sick day).
-_FIRST_YEAR = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-               "eerstejaarsevaluatie": 360}
+_FIRST_YEAR = {
+    "ziekmelding_arbodienst": 1,
+    "probleemanalyse": 30,
+    "plan_van_aanpak": 40,
+    "ziekmelding_uwv": 290,
+    "eerstejaarsevaluatie": 360,
+}
 
 
-def _takeover(first: date, stage: str, done: Mapping[str, int | None], team: dict[str, list[str]],
-              evaluations_until: int = 0) -> dict[str, Any]:
-    return {"first_sick_day": first.isoformat(), "stage": stage, "prior_steps": _done(first, **done), "assigned": team,
-            "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, evaluations_until, 42)]}
+def _takeover(
+    first: date, stage: str, done: Mapping[str, int | None], team: dict[str, list[str]], evaluations_until: int = 0
+) -> dict[str, Any]:
+    return {
+        "first_sick_day": first.isoformat(),
+        "stage": stage,
+        "prior_steps": _done(first, **done),
+        "assigned": team,
+        "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, evaluations_until, 42)],
+    }
 
 
 # Made-up employees (no real person), so the work list and the search box show what they will in practice.
@@ -95,56 +108,126 @@ EMPLOYEES: dict[str, dict[str, str]] = {
 }
 
 SCENARIOS: tuple[Scenario, ...] = (
-    Scenario("demo-ziekmelding", N_("fresh ziekmelding: the report to the arbodienst is due this week"), 2,
-             lambda first: {"first_sick_day": first.isoformat(), "assigned": {"casemanager": ["cm-demo"]}}),
-    Scenario("demo-spoor1", N_("spoor 1: probleemanalyse and plan van aanpak on record"), 63,
-             lambda first: _takeover(first, "spoor1", {"ziekmelding_arbodienst": 2, "probleemanalyse": 38}, _TEAM),
-             (Step("plan_van_aanpak_agreed", 50, fields={
-                 "casemanager_id": "cm-demo",
-                 "employer_view": "Aangepast werk in de eigen functie, eerst drie ochtenden per week",
-                 "employee_view": "Eens met de opbouw; wil eerst de ochtenden proberen"}),)),
-    Scenario("demo-te-laat", N_("spoor 1 taken over: the plan van aanpak is overdue"), 84,
-             lambda first: _takeover(first, "spoor1", {"ziekmelding_arbodienst": 2, "probleemanalyse": 35,
-                                                       "plan_van_aanpak": None}, _TEAM)),
-    Scenario("demo-ad", N_("AD-onderzoek under way: the employer has been heard"), 350,
-             lambda first: _takeover(first, "spoor1", {k: d for k, d in _FIRST_YEAR.items() if d < 350},
-                                     {**_TEAM, "arbeidsdeskundige": ["ad-demo"]}, 350),
-             (Step("ad_onderzoek_started", 330, Role.ARBEIDSDESKUNDIGE),
-              Step("ad_gesprek_held", 340, Role.ARBEIDSDESKUNDIGE, {"party": "werkgever"}))),
-    Scenario("demo-spoor2", N_("spoor 2 under way: phase 1 with the re-integratiecoach"), 490,
-             lambda first: _takeover(first, "spoor1", _FIRST_YEAR,
-                                     {**_TEAM, "arbeidsdeskundige": ["ad-demo"], "reintegratiecoach": ["coach-demo"]},
-                                     490),
-             (Step("ad_onderzoek_started", 420, Role.ARBEIDSDESKUNDIGE),
-              Step("ad_gesprek_held", 420, Role.ARBEIDSDESKUNDIGE, {"party": "werkgever"}),
-              Step("ad_gesprek_held", 420, Role.ARBEIDSDESKUNDIGE, {"party": "werknemer"}),
-              Step("ad_onderzoek_concluded", 420, Role.ARBEIDSDESKUNDIGE,
-                   {"own_work_possible": False, "other_work_inside_possible": False,
-                    "report_reference": "demo://ad-rapport/1"}),
-              Step("spoor2_started", 420),
-              *(Step("document_received", 425, by, {"document": doc, "reference": f"demo://{doc}/1", **extra},
-                     spoor2=True)
-                for doc, by, extra in (("toestemmingsformulier", Role.CASEMANAGER, {}),
-                                       ("opdrachtbevestiging", Role.CASEMANAGER, {}),
-                                       ("ad_rapport", Role.CASEMANAGER, {}),
-                                       ("bedrijfsarts_bevindingen", Role.BEDRIJFSARTS, {"belastbaarheid_hours_per_day": 4.0}),
-                                       ("fml", Role.BEDRIJFSARTS, {}))),
-              Step("intake_held", 428, Role.REINTEGRATIECOACH, {"coach_id": "coach-demo"}, spoor2=True),
-              Step("proposal_sent", 430, Role.REINTEGRATIECOACH, spoor2=True),
-              Step("purchase_approved", 432, Role.WERKGEVER, {"scope": "phase", "phase": 1}, spoor2=True),
-              Step("haalbaarheidstoets_decided", 434, Role.REINTEGRATIECOACH,
-                   {"decision": "go", "zoekprofiel": "Administratief werk, 20 uur per week",
-                    "grounds": {"belastbaarheid": "Vier uur per dag belastbaar, volgens de FML",
-                                "skills": "Ervaring in de administratie en met klantcontact",
-                                "coping": "Gemotiveerd, wil graag weer aan het werk",
-                                "circumstances": "Reistijd tot een uur is haalbaar",
-                                "labour_market": "Vraag naar administratieve krachten in de regio"}}, spoor2=True),
-              Step("phase_started", 440, Role.REINTEGRATIECOACH, {"phase": 1}, spoor2=True),
-              Step("activity_recorded", 488, Role.REINTEGRATIECOACH, {"activity": "conversation"}, spoor2=True))),
-    Scenario("demo-escalatie", N_("stagnation reported: escalated to the employer"), 20,
-             lambda first: {"first_sick_day": first.isoformat(), "assigned": _TEAM},
-             (Step("ziekmelding_arbodienst_sent", 2, Role.WERKGEVER),
-              Step("stagnation_reported", 20))),
+    Scenario(
+        "demo-ziekmelding",
+        N_("fresh ziekmelding: the report to the arbodienst is due this week"),
+        2,
+        lambda first: {"first_sick_day": first.isoformat(), "assigned": {"casemanager": ["cm-demo"]}},
+    ),
+    Scenario(
+        "demo-spoor1",
+        N_("spoor 1: probleemanalyse and plan van aanpak on record"),
+        63,
+        lambda first: _takeover(first, "spoor1", {"ziekmelding_arbodienst": 2, "probleemanalyse": 38}, _TEAM),
+        (
+            Step(
+                "plan_van_aanpak_agreed",
+                50,
+                fields={
+                    "casemanager_id": "cm-demo",
+                    "employer_view": "Aangepast werk in de eigen functie, eerst drie ochtenden per week",
+                    "employee_view": "Eens met de opbouw; wil eerst de ochtenden proberen",
+                },
+            ),
+        ),
+    ),
+    Scenario(
+        "demo-te-laat",
+        N_("spoor 1 taken over: the plan van aanpak is overdue"),
+        84,
+        lambda first: _takeover(
+            first, "spoor1", {"ziekmelding_arbodienst": 2, "probleemanalyse": 35, "plan_van_aanpak": None}, _TEAM
+        ),
+    ),
+    Scenario(
+        "demo-ad",
+        N_("AD-onderzoek under way: the employer has been heard"),
+        350,
+        lambda first: _takeover(
+            first,
+            "spoor1",
+            {k: d for k, d in _FIRST_YEAR.items() if d < 350},
+            {**_TEAM, "arbeidsdeskundige": ["ad-demo"]},
+            350,
+        ),
+        (
+            Step("ad_onderzoek_started", 330, Role.ARBEIDSDESKUNDIGE),
+            Step("ad_gesprek_held", 340, Role.ARBEIDSDESKUNDIGE, {"party": "werkgever"}),
+        ),
+    ),
+    Scenario(
+        "demo-spoor2",
+        N_("spoor 2 under way: phase 1 with the re-integratiecoach"),
+        490,
+        lambda first: _takeover(
+            first,
+            "spoor1",
+            _FIRST_YEAR,
+            {**_TEAM, "arbeidsdeskundige": ["ad-demo"], "reintegratiecoach": ["coach-demo"]},
+            490,
+        ),
+        (
+            Step("ad_onderzoek_started", 420, Role.ARBEIDSDESKUNDIGE),
+            Step("ad_gesprek_held", 420, Role.ARBEIDSDESKUNDIGE, {"party": "werkgever"}),
+            Step("ad_gesprek_held", 420, Role.ARBEIDSDESKUNDIGE, {"party": "werknemer"}),
+            Step(
+                "ad_onderzoek_concluded",
+                420,
+                Role.ARBEIDSDESKUNDIGE,
+                {
+                    "own_work_possible": False,
+                    "other_work_inside_possible": False,
+                    "report_reference": "demo://ad-rapport/1",
+                },
+            ),
+            Step("spoor2_started", 420),
+            *(
+                Step(
+                    "document_received",
+                    425,
+                    by,
+                    {"document": doc, "reference": f"demo://{doc}/1", **extra},
+                    spoor2=True,
+                )
+                for doc, by, extra in (
+                    ("toestemmingsformulier", Role.CASEMANAGER, {}),
+                    ("opdrachtbevestiging", Role.CASEMANAGER, {}),
+                    ("ad_rapport", Role.CASEMANAGER, {}),
+                    ("bedrijfsarts_bevindingen", Role.BEDRIJFSARTS, {"belastbaarheid_hours_per_day": 4.0}),
+                    ("fml", Role.BEDRIJFSARTS, {}),
+                )
+            ),
+            Step("intake_held", 428, Role.REINTEGRATIECOACH, {"coach_id": "coach-demo"}, spoor2=True),
+            Step("proposal_sent", 430, Role.REINTEGRATIECOACH, spoor2=True),
+            Step("purchase_approved", 432, Role.WERKGEVER, {"scope": "phase", "phase": 1}, spoor2=True),
+            Step(
+                "haalbaarheidstoets_decided",
+                434,
+                Role.REINTEGRATIECOACH,
+                {
+                    "decision": "go",
+                    "zoekprofiel": "Administratief werk, 20 uur per week",
+                    "grounds": {
+                        "belastbaarheid": "Vier uur per dag belastbaar, volgens de FML",
+                        "skills": "Ervaring in de administratie en met klantcontact",
+                        "coping": "Gemotiveerd, wil graag weer aan het werk",
+                        "circumstances": "Reistijd tot een uur is haalbaar",
+                        "labour_market": "Vraag naar administratieve krachten in de regio",
+                    },
+                },
+                spoor2=True,
+            ),
+            Step("phase_started", 440, Role.REINTEGRATIECOACH, {"phase": 1}, spoor2=True),
+            Step("activity_recorded", 488, Role.REINTEGRATIECOACH, {"activity": "conversation"}, spoor2=True),
+        ),
+    ),
+    Scenario(
+        "demo-escalatie",
+        N_("stagnation reported: escalated to the employer"),
+        20,
+        lambda first: {"first_sick_day": first.isoformat(), "assigned": _TEAM},
+        (Step("ziekmelding_arbodienst_sent", 2, Role.WERKGEVER), Step("stagnation_reported", 20)),
+    ),
 )
 
 
@@ -209,8 +292,14 @@ class _Api:
                     break
                 await asyncio.sleep(min(int(response.headers.get("Retry-After", "1") or 1), 10))
         except httpx.TransportError as err:
-            raise DemoError(_("Cannot reach Spoorwerk at %(url)s (%(error)s): is `make run` running?", url=self.url,
-                              error=str(err) or type(err).__name__), EXIT_UNREACHABLE) from None
+            raise DemoError(
+                _(
+                    "Cannot reach Spoorwerk at %(url)s (%(error)s): is `make run` running?",
+                    url=self.url,
+                    error=str(err) or type(err).__name__,
+                ),
+                EXIT_UNREACHABLE,
+            ) from None
         return response
 
     async def close(self) -> None:
@@ -222,8 +311,9 @@ def _refused(what: str, response: Any) -> DemoError:
         detail = response.json().get("detail")
     except ValueError:
         detail = response.text[:300]
-    return DemoError(_("%(what)s was refused (HTTP %(status)s): %(detail)s", what=what, status=response.status_code,
-                       detail=detail))
+    return DemoError(
+        _("%(what)s was refused (HTTP %(status)s): %(detail)s", what=what, status=response.status_code, detail=detail)
+    )
 
 
 async def _accepted(api: _Api, role: Role) -> bool:
@@ -246,16 +336,25 @@ async def _seed(api: _Api, scenario: Scenario, today: date) -> bool:
         first = today - timedelta(days=scenario.sick_days)
     else:
         raise _refused(scenario.case_id, found)
-    body = {"case_id": scenario.case_id, "employer_id": EMPLOYER, "employee": EMPLOYEES[scenario.case_id],
-            **scenario.opening(first)}
+    body = {
+        "case_id": scenario.case_id,
+        "employer_id": EMPLOYER,
+        "employee": EMPLOYEES[scenario.case_id],
+        **scenario.opening(first),
+    }
     opened = await api.call("POST", "/api/cases", Role.OPERATIONS, key=f"{scenario.case_id}-open", body=body)
     if opened.status_code not in (200, 201):
         raise _refused(scenario.case_id, opened)
     for n, step in enumerate(scenario.steps, 1):
         where = "spoor2/actions" if step.spoor2 else "actions"
         on = min(first + timedelta(days=step.day), today).isoformat()
-        done = await api.call("POST", f"/api/cases/{scenario.case_id}/{where}/{step.kind}", step.by,
-                              key=f"{scenario.case_id}-{n}", body={"on": on, **step.fields})
+        done = await api.call(
+            "POST",
+            f"/api/cases/{scenario.case_id}/{where}/{step.kind}",
+            step.by,
+            key=f"{scenario.case_id}-{n}",
+            body={"on": on, **step.fields},
+        )
         if done.status_code != 200:
             raise _refused(f"{scenario.case_id}: {step.kind}", done)
         if step.kind == "spoor2_started":  # the trajectory starts as a child workflow of the case: wait for it
@@ -272,8 +371,9 @@ def _table(headers: list[str], rows: list[list[str]], out: TextIO) -> None:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip(), file=out)
 
 
-async def run_demo(url: str, operations_token: str | None, data_dir: Path, *, today: date,
-                   out: TextIO = sys.stdout) -> int:
+async def run_demo(
+    url: str, operations_token: str | None, data_dir: Path, *, today: date, out: TextIO = sys.stdout
+) -> int:
     """Seed the demo on the service at `url` (its operations token, its data folder); print what a new user needs."""
     token_file = demo_token_file(data_dir)
     tokens = demo_tokens(token_file)
@@ -281,8 +381,9 @@ async def run_demo(url: str, operations_token: str | None, data_dir: Path, *, to
     api = _Api(url, by_role)
     try:
         if not operations_token:
-            raise DemoError(_("No operations token: give --token, or run `make run` first (it makes one in %(dir)s).",
-                              dir=data_dir))
+            raise DemoError(
+                _("No operations token: give --token, or run `make run` first (it makes one in %(dir)s).", dir=data_dir)
+            )
         api.tokens = {**by_role, Role.OPERATIONS: operations_token}
         me = await api.call("GET", "/api/me", Role.OPERATIONS)
         if me.status_code != 200 or me.json().get("role") != Role.OPERATIONS.value:
@@ -290,9 +391,14 @@ async def run_demo(url: str, operations_token: str | None, data_dir: Path, *, to
         write_tokens(token_file, tokens)
         api.tokens = by_role
         if not await _accepted(api, Role.CASEMANAGER):
-            print(_("The running service does not read %(file)s (it has SPOORWERK_API_TOKENS, or another data "
+            print(
+                _(
+                    "The running service does not read %(file)s (it has SPOORWERK_API_TOKENS, or another data "
                     "folder). Add these callers to SPOORWERK_API_TOKENS, restart it and run the demo again:",
-                    file=token_file), file=out)
+                    file=token_file,
+                ),
+                file=out,
+            )
             print(tokens_json(tokens), file=out)
             return EXIT_REFUSED
         print(_("Demo cases for employer %(employer)s at %(url)s:", employer=EMPLOYER, url=api.url), file=out)
@@ -304,11 +410,19 @@ async def run_demo(url: str, operations_token: str | None, data_dir: Path, *, to
         print(file=out)
         print(_("Sign in as any of them: open the address, paste the token."), file=out)
         login = f"{api.url}/login"
-        _table([_("Sign in as"), _("Person id"), _("Token (paste on the login page)"), _("Login page")],
-               [[_(glossary.role_label(c.role.value)), c.id, t, login] for t, c in tokens.items()], out)
+        _table(
+            [_("Sign in as"), _("Person id"), _("Token (paste on the login page)"), _("Login page")],
+            [[_(glossary.role_label(c.role.value)), c.id, t, login] for t, c in tokens.items()],
+            out,
+        )
         print(file=out)
-        print(_("The tokens are kept in %(file)s (readable by you only); the command line takes one with --token.",
-                file=token_file), file=out)
+        print(
+            _(
+                "The tokens are kept in %(file)s (readable by you only); the command line takes one with --token.",
+                file=token_file,
+            ),
+            file=out,
+        )
         return 0
     except DemoError as err:
         print(f"spoorwerk demo: {err}", file=sys.stderr)
@@ -323,10 +437,15 @@ async def run_demo(url: str, operations_token: str | None, data_dir: Path, *, to
 def add_demo_parser(sub: Any, connection: Any) -> None:
     """Register `spoorwerk demo` (with the case commands' --api and --token)."""
     demo = sub.add_parser(
-        "demo", parents=[connection], help=_("seed demo cases and a sign-in for every role on the running service"),
-        description=_("Opens a handful of realistic cases on the running embedded service (make run), at different "
-                      "points of the process, and makes a token for each role that the service takes at once. "
-                      "Running it again changes nothing."))
+        "demo",
+        parents=[connection],
+        help=_("seed demo cases and a sign-in for every role on the running service"),
+        description=_(
+            "Opens a handful of realistic cases on the running embedded service (make run), at different "
+            "points of the process, and makes a token for each role that the service takes at once. "
+            "Running it again changes nothing."
+        ),
+    )
     demo.set_defaults(func=demo_command)
 
 

@@ -53,40 +53,70 @@ def document_view(case_id: str, ref: DocumentRef) -> DocumentView:
     """A rendered document as the API and the dashboard list it, with its download paths."""
     o = ref.order
     base = f"/api/cases/{case_id}/documents/{o.order_id}"
-    return DocumentView(order_id=o.order_id, document=o.kind, audience=o.audience, title=ref.title, as_of=o.as_of,
-                        period_start=o.period_start, period_end=o.period_end, rendered_at=ref.rendered_at,
-                        pdf=f"{base}.pdf", html=f"{base}.html", pdf_sha256=ref.pdf.sha256, pdf_bytes=ref.pdf.size)
+    return DocumentView(
+        order_id=o.order_id,
+        document=o.kind,
+        audience=o.audience,
+        title=ref.title,
+        as_of=o.as_of,
+        period_start=o.period_start,
+        period_end=o.period_end,
+        rendered_at=ref.rendered_at,
+        pdf=f"{base}.pdf",
+        html=f"{base}.html",
+        pdf_sha256=ref.pdf.sha256,
+        pdf_bytes=ref.pdf.size,
+    )
 
 
 async def case_documents(client: Client, case_id: str) -> list[DocumentRef]:
     """Every document the case has rendered, oldest first."""
     return await cases.case_handle(client, case_id).query(
-        "documents", result_type=list[DocumentRef], rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_SECONDS))
+        "documents", result_type=list[DocumentRef], rpc_timeout=timedelta(seconds=QUERY_TIMEOUT_SECONDS)
+    )
 
 
-def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | None, authed: Any,
-                        readable: Callable[..., Awaitable[Any]], problem: type[Exception],
-                        case_id_type: Any) -> None:
+def add_document_routes(
+    api: APIRouter,
+    client: Client,
+    store: DocumentStore | None,
+    authed: Any,
+    readable: Callable[..., Awaitable[Any]],
+    problem: type[Exception],
+    case_id_type: Any,
+) -> None:
     """Mount the document list and downloads on the API router."""
 
     @api.get("/cases/{case_id}/documents", response_model=list[DocumentView])
     async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:
         """The case's rendered documents the caller may read (the employer's version has no medical notes)."""
         await readable(client, case_id, who, What.DOCUMENTS)
-        return [document_view(case_id, ref) for ref in await case_documents(client, case_id) if may_read(who, ref.order.audience)]
+        return [
+            document_view(case_id, ref)
+            for ref in await case_documents(client, case_id)
+            if may_read(who, ref.order.audience)
+        ]
 
-    @api.get("/cases/{case_id}/documents/{order_id}.{fmt}", response_class=Response,
-             responses={200: {"content": {"application/pdf": {}, "text/html": {}}}})
-    async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"],
-                       who: authed) -> Response:
+    @api.get(
+        "/cases/{case_id}/documents/{order_id}.{fmt}",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {}, "text/html": {}}}},
+    )
+    async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"], who: authed) -> Response:
         """One document as PDF or HTML, checked against the hash in the dossier."""
         await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
         ref = next((r for r in await case_documents(client, case_id) if r.order.order_id == order_id), None)
         if ref is None:
-            raise problem(404, ActionRefused("order_id: case %(case)s has no document %(value)r", case=case_id, value=order_id))
+            raise problem(
+                404, ActionRefused("order_id: case %(case)s has no document %(value)r", case=case_id, value=order_id)
+            )
         if not may_read(who, ref.order.audience):
-            raise problem(403, ActionRefused("the %(audience)s version is not for the %(role)s",
-                                             audience=ref.order.audience, role=who.role))
+            raise problem(
+                403,
+                ActionRefused(
+                    "the %(audience)s version is not for the %(role)s", audience=ref.order.audience, role=who.role
+                ),
+            )
         stored = ref.pdf if fmt == "pdf" else ref.html
         if store is None:
             raise problem(503, ActionRefused("this API has no document store configured"))
@@ -98,8 +128,14 @@ def add_document_routes(api: APIRouter, client: Client, store: DocumentStore | N
             raise problem(502, str(err)) from None
         disposition = "attachment" if fmt == "pdf" else "inline"
         filename = f"{case_id}-{order_id.replace(':', '-')}.{fmt}"
-        return Response(data, media_type=stored.media_type, headers={
-            "Content-Disposition": f'{disposition}; filename="{filename}"', "ETag": f'"{stored.sha256}"',
-            # Documents hold personal data: no shared caches; the HTML may not load anything from elsewhere.
-            "Cache-Control": "private, no-store",
-            "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'"})
+        return Response(
+            data,
+            media_type=stored.media_type,
+            headers={
+                "Content-Disposition": f'{disposition}; filename="{filename}"',
+                "ETag": f'"{stored.sha256}"',
+                # Documents hold personal data: no shared caches; the HTML may not load anything from elsewhere.
+                "Cache-Control": "private, no-store",
+                "Content-Security-Policy": "default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+            },
+        )

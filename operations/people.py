@@ -78,8 +78,11 @@ def correction_with_person_keys(fields: dict[str, Any], key: bytes | None = None
     """A correction's fields (employee_details_corrected) with the keys of the details it gives, made here; details
     that do not validate get none (the case refuses them, naming the field)."""
     try:
-        employee = Employee(surname=fields.get("surname"), given_names=fields.get("given_names"),
-                            personnel_number=fields.get("personnel_number"))
+        employee = Employee(
+            surname=fields.get("surname"),
+            given_names=fields.get("given_names"),
+            personnel_number=fields.get("personnel_number"),
+        )
     except ValueError:
         return {**fields, "person_keys": []}
     return {**fields, "person_keys": person_keys(employee, key)}

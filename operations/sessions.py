@@ -36,7 +36,8 @@ from service.db import metadata
 Via = Literal["token", "oidc"]
 
 SESSIONS = Table(
-    "dashboard_sessions", metadata,
+    "dashboard_sessions",
+    metadata,
     Column("id_hash", String(64), primary_key=True),  # hex SHA-256 of the cookie's session id
     Column("caller", Text, nullable=False),  # the Caller as JSON: a role and opaque ids only
     Column("via", String(8), nullable=False),
@@ -46,7 +47,8 @@ SESSIONS = Table(
 )
 
 SIGNIN_FLOWS = Table(
-    "dashboard_signin_flows", metadata,
+    "dashboard_signin_flows",
+    metadata,
     Column("id_hash", String(64), primary_key=True),
     Column("data", Text, nullable=False),
     Column("expires_at", Float, nullable=False, index=True),
@@ -74,8 +76,15 @@ class Session:
 class SessionStore:
     """Sessions in the service's database; `clock` (seconds since the epoch) is injectable for tests."""
 
-    def __init__(self, engine: Engine, *, lifetime_seconds: float, idle_seconds: float,
-                 clock: Callable[[], float] = time.time, serialize: bool = False) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        lifetime_seconds: float,
+        idle_seconds: float,
+        clock: Callable[[], float] = time.time,
+        serialize: bool = False,
+    ) -> None:
         self.engine, self.lifetime, self.idle, self.clock = engine, lifetime_seconds, idle_seconds, clock
         # The last-seen time is written at most this often: not a database write per request. The idle
         # timeout is then exact to within this.
@@ -105,12 +114,20 @@ class SessionStore:
         now = self.clock()
         with self._begin() as conn:
             # Each sign-in sweeps away what has ended, so the table holds live sessions only.
-            conn.execute(delete(SESSIONS).where(or_(SESSIONS.c.expires_at <= now,
-                                                    SESSIONS.c.last_seen_at <= now - self.idle)))
+            conn.execute(
+                delete(SESSIONS).where(or_(SESSIONS.c.expires_at <= now, SESSIONS.c.last_seen_at <= now - self.idle))
+            )
             conn.execute(delete(SIGNIN_FLOWS).where(SIGNIN_FLOWS.c.expires_at <= now))
-            conn.execute(insert(SESSIONS).values(
-                id_hash=_digest(session_id), caller=caller.model_dump_json(exclude_none=True), via=via,
-                created_at=now, last_seen_at=now, expires_at=now + self.lifetime))
+            conn.execute(
+                insert(SESSIONS).values(
+                    id_hash=_digest(session_id),
+                    caller=caller.model_dump_json(exclude_none=True),
+                    via=via,
+                    created_at=now,
+                    last_seen_at=now,
+                    expires_at=now + self.lifetime,
+                )
+            )
         return session_id
 
     def replace(self, old_session_id: str | None, caller: Caller, via: Via) -> str:
@@ -152,8 +169,11 @@ class SessionStore:
         flow_id = secrets.token_urlsafe(32)
         with self._begin() as conn:
             conn.execute(delete(SIGNIN_FLOWS).where(SIGNIN_FLOWS.c.expires_at <= self.clock()))  # abandoned ones
-            conn.execute(insert(SIGNIN_FLOWS).values(id_hash=_digest(flow_id), data=json.dumps(data),
-                                                     expires_at=self.clock() + FLOW_SECONDS))
+            conn.execute(
+                insert(SIGNIN_FLOWS).values(
+                    id_hash=_digest(flow_id), data=json.dumps(data), expires_at=self.clock() + FLOW_SECONDS
+                )
+            )
         return flow_id
 
     def take_flow(self, flow_id: str | None) -> dict[str, Any] | None:
@@ -180,8 +200,9 @@ class LoginThrottle:
 
     MAX_ADDRESSES = 10_000  # memory bound: beyond it, the addresses seen longest ago are forgotten first
 
-    def __init__(self, max_failures: int = 5, window_seconds: float = 15 * 60,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, max_failures: int = 5, window_seconds: float = 15 * 60, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.max_failures, self.window, self.clock = max_failures, window_seconds, clock
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()  # the API's dependency runs in worker threads, the pages in the event loop

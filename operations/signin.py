@@ -122,16 +122,20 @@ class Oidc:
             return _("Your account has no role that may use Spoorwerk. Ask your administrator for access.")
         if len(roles) > 1:
             # One role per session: every action is recorded under the role it was taken in.
-            return _("Your account has more than one Spoorwerk role, and Spoorwerk records every action under one "
-                     "role. Ask your administrator to give you one role.")
+            return _(
+                "Your account has more than one Spoorwerk role, and Spoorwerk records every action under one "
+                "role. Ask your administrator to give you one role."
+            )
         [role] = roles
         raw_id = _claim(claims, self.id_claim)
         employers = _strings(_claim(claims, self.employer_claim))
         fields: dict[str, Any] = {"role": role, "id": f"{self.id_prefix}{raw_id}" if isinstance(raw_id, str) else None}
         if role is Role.WERKGEVER:
             if len(employers) != 1:
-                return _("A werkgever needs exactly one employer id (claim %(claim)s). Ask your administrator to set "
-                         "it up.", claim=self.employer_claim)
+                return _(
+                    "A werkgever needs exactly one employer id (claim %(claim)s). Ask your administrator to set it up.",
+                    claim=self.employer_claim,
+                )
             fields["employer_id"] = employers[0]
         elif employers:
             fields["employer_ids"] = employers
@@ -140,8 +144,11 @@ class Oidc:
         except ValidationError as err:
             field = str(err.errors(include_url=False)[0]["loc"][0]) if err.errors() else "id"
             claim = self.id_claim if field == "id" else self.employer_claim
-            return _("Your account has no id Spoorwerk can use (claim %(claim)s: an id starts with a letter and holds "
-                     "no name or e-mail address). Ask your administrator to set it up.", claim=claim)
+            return _(
+                "Your account has no id Spoorwerk can use (claim %(claim)s: an id starts with a letter and holds "
+                "no name or e-mail address). Ask your administrator to set it up.",
+                claim=claim,
+            )
 
 
 class SignIn:
@@ -154,19 +161,32 @@ class SignIn:
     def from_settings(cls, settings: Settings, engine: Engine, *, clock: Callable[[], float] | None = None) -> "SignIn":
         """Sessions in `engine`'s database; `clock` (seconds) replaces the wall and monotonic clocks in tests."""
         timing: dict[str, Any] = {"clock": clock} if clock is not None else {}
-        return cls(SessionStore(engine, lifetime_seconds=settings.session_seconds,
-                                idle_seconds=settings.session_idle_seconds, **timing),
-                   LoginThrottle(settings.login_max_failures, settings.login_failure_window_seconds, **timing),
-                   Oidc(settings) if settings.oidc_issuer else None)
+        return cls(
+            SessionStore(
+                engine, lifetime_seconds=settings.session_seconds, idle_seconds=settings.session_idle_seconds, **timing
+            ),
+            LoginThrottle(settings.login_max_failures, settings.login_failure_window_seconds, **timing),
+            Oidc(settings) if settings.oidc_issuer else None,
+        )
 
     @classmethod
     def in_memory(cls) -> "SignIn":
         """The default of an app built without one (tests): the settings' defaults, sessions of this process only."""
-        defaults = {name: Settings.model_fields[name].default for name in
-                    ("session_seconds", "session_idle_seconds", "login_max_failures", "login_failure_window_seconds")}
-        return cls(SessionStore.in_memory(lifetime_seconds=defaults["session_seconds"],
-                                          idle_seconds=defaults["session_idle_seconds"]),
-                   LoginThrottle(defaults["login_max_failures"], defaults["login_failure_window_seconds"]))
+        defaults = {
+            name: Settings.model_fields[name].default
+            for name in (
+                "session_seconds",
+                "session_idle_seconds",
+                "login_max_failures",
+                "login_failure_window_seconds",
+            )
+        }
+        return cls(
+            SessionStore.in_memory(
+                lifetime_seconds=defaults["session_seconds"], idle_seconds=defaults["session_idle_seconds"]
+            ),
+            LoginThrottle(defaults["login_max_failures"], defaults["login_failure_window_seconds"]),
+        )
 
 
 _default_lock = threading.Lock()
@@ -225,8 +245,9 @@ async def page_caller(request: Request) -> Caller | None:
 
 
 def set_session_cookie(response: Response, request: Request, session_id: str, max_age: float) -> None:
-    response.set_cookie(COOKIE, session_id, max_age=int(max_age), path="/", httponly=True, samesite="strict",
-                        secure=_https(request))
+    response.set_cookie(
+        COOKIE, session_id, max_age=int(max_age), path="/", httponly=True, samesite="strict", secure=_https(request)
+    )
 
 
 def add_signin_routes(app: FastAPI) -> None:
@@ -236,14 +257,22 @@ def add_signin_routes(app: FastAPI) -> None:
 
     signin_of(app)  # made now, not by the first requests at once
 
-    def login_page(request: Request, status: int, next: str, error: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+    def login_page(
+        request: Request, status: int, next: str, error: str | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
         signin = signin_of(request.app)
-        page = pages._render(request, "login.html", status, caller=None, next=next, error=error,
-                             oidc_name=signin.oidc.name if signin.oidc else None,
-                             oidc_href="/login/oidc?" + urlencode({"next": next}),
-                             session_hours=_decimal(signin.sessions.lifetime / 3600),
-                             idle_minutes=round(signin.sessions.idle / 60))
+        page = pages._render(
+            request,
+            "login.html",
+            status,
+            caller=None,
+            next=next,
+            error=error,
+            oidc_name=signin.oidc.name if signin.oidc else None,
+            oidc_href="/login/oidc?" + urlencode({"next": next}),
+            session_hours=_decimal(signin.sessions.lifetime / 3600),
+            idle_minutes=round(signin.sessions.idle / 60),
+        )
         page.headers.update(headers or {})
         return page
 
@@ -266,17 +295,28 @@ def add_signin_routes(app: FastAPI) -> None:
         address = client_address(request)
         wait = signin.throttle.retry_after(address)
         if wait is not None:  # refused before the token is looked at: the answer tells nothing about it
-            return login_page(request, 429, target, _("Too many failed sign-ins from this address. Try again in "
-                                                      "%(minutes)s minutes.", minutes=math.ceil(wait / 60)),
-                              {"Retry-After": str(wait)})
+            return login_page(
+                request,
+                429,
+                target,
+                _(
+                    "Too many failed sign-ins from this address. Try again in %(minutes)s minutes.",
+                    minutes=math.ceil(wait / 60),
+                ),
+                {"Retry-After": str(wait)},
+            )
         found = request.app.state.authenticator.authenticate(token) if token else None
         if found is None:
             signin.throttle.failed(address)
             log.warning("sign-in refused", via="token", reason="unknown token")
             return login_page(request, 401, target, _("Unknown token."))
         if found.role not in API_ROLES:
-            return login_page(request, 401, target, _("The role %(role)s does not use the dashboard.",
-                                                      role=_(glossary.role_label(found.role.value))))
+            return login_page(
+                request,
+                401,
+                target,
+                _("The role %(role)s does not use the dashboard.", role=_(glossary.role_label(found.role.value))),
+            )
         session_id = await asyncio.to_thread(signin.sessions.replace, request.cookies.get(COOKIE), found, "token")
         log.info("signed in", via="token", role=found.role.value)
         response = RedirectResponse(target, status_code=303, headers=NO_STORE)
@@ -295,47 +335,78 @@ def add_signin_routes(app: FastAPI) -> None:
     async def oidc_start(request: Request, next: str = "/") -> Response:
         signin = signin_of(request.app)
         if signin.oidc is None:
-            return problem_page(request, 404, _("Not set up"), _("Signing in through an identity provider is not set "
-                                                                 "up here: sign in with an API token."))
+            return problem_page(
+                request,
+                404,
+                _("Not set up"),
+                _("Signing in through an identity provider is not set up here: sign in with an API token."),
+            )
         state: dict[str, Any] = {}
         request.scope["session"] = state  # what authlib keeps for the callback (state, nonce, PKCE verifier)
         try:
             await signin.oidc.check_issuer()
             redirect = await signin.oidc.client.authorize_redirect(request, str(request.url_for("oidc_callback")))
         except (OidcUnavailable, httpx.HTTPError, OAuthError) as err:
-            log.warning("identity provider unavailable", error=str(err) if isinstance(err, OidcUnavailable)
-                        else type(err).__name__)
-            return problem_page(request, 503, _("Identity provider not reachable"),
-                                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name))
+            log.warning(
+                "identity provider unavailable",
+                error=str(err) if isinstance(err, OidcUnavailable) else type(err).__name__,
+            )
+            return problem_page(
+                request,
+                503,
+                _("Identity provider not reachable"),
+                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name),
+            )
         flow_id = await asyncio.to_thread(signin.sessions.save_flow, {"authlib": state, "next": pages._safe_next(next)})
         redirect.headers["Cache-Control"] = "no-store"
-        redirect.set_cookie(FLOW_COOKIE, flow_id, max_age=FLOW_SECONDS, path=FLOW_PATH, httponly=True, samesite="lax",
-                            secure=_https(request))
+        redirect.set_cookie(
+            FLOW_COOKIE,
+            flow_id,
+            max_age=FLOW_SECONDS,
+            path=FLOW_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=_https(request),
+        )
         return redirect
 
     @app.get("/login/oidc/callback", name="oidc_callback", include_in_schema=False)
     async def oidc_callback(request: Request) -> Response:
         signin = signin_of(request.app)
         if signin.oidc is None:
-            return problem_page(request, 404, _("Not set up"), _("Signing in through an identity provider is not set "
-                                                                 "up here: sign in with an API token."))
+            return problem_page(
+                request,
+                404,
+                _("Not set up"),
+                _("Signing in through an identity provider is not set up here: sign in with an API token."),
+            )
         flow = await asyncio.to_thread(signin.sessions.take_flow, request.cookies.get(FLOW_COOKIE))
         if flow is None:  # none started in this browser, expired, or this callback was already used
-            return problem_page(request, 400, _("Sign-in expired"), _("This sign-in has expired or was used already. "
-                                                                      "Start again."))
+            return problem_page(
+                request, 400, _("Sign-in expired"), _("This sign-in has expired or was used already. Start again.")
+            )
         request.scope["session"] = flow["authlib"]
         try:
             token = await signin.oidc.client.authorize_access_token(request)
         except OAuthError as err:
             log.warning("sign-in refused", via="oidc", reason=err.error or "oauth error")
             cancelled = err.error == "access_denied"
-            return problem_page(request, 403 if cancelled else 400, _("Not signed in"),
-                                _("Signing in was cancelled at the identity provider.") if cancelled else
-                                _("The identity provider's answer is not right. Start again."))
+            return problem_page(
+                request,
+                403 if cancelled else 400,
+                _("Not signed in"),
+                _("Signing in was cancelled at the identity provider.")
+                if cancelled
+                else _("The identity provider's answer is not right. Start again."),
+            )
         except httpx.HTTPError as err:
             log.warning("identity provider unavailable", error=type(err).__name__)
-            return problem_page(request, 503, _("Identity provider not reachable"),
-                                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name))
+            return problem_page(
+                request,
+                503,
+                _("Identity provider not reachable"),
+                _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name),
+            )
         claims = token.get("userinfo")
         found = signin.oidc.caller(dict(claims), API_ROLES) if claims else _("The identity provider gave no ID token.")
         if isinstance(found, str):

@@ -33,24 +33,41 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
         if closed is None:
-            raise CaseNotFound.of(ActionRefused("case_id: case %(value)r has no spoor 2 trajectory (spoor2_started is not "
-                                                "on record)", value=case_id))
-        return ActionRefused("%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted "
-                             "any more", field=checked.kind, result=closed.outcome, ended_on=closed.on)
+            raise CaseNotFound.of(
+                ActionRefused(
+                    "case_id: case %(value)r has no spoor 2 trajectory (spoor2_started is not on record)", value=case_id
+                )
+            )
+        return ActionRefused(
+            "%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted any more",
+            field=checked.kind,
+            result=closed.outcome,
+            ended_on=closed.on,
+        )
 
     return await execute_action(
-        client, trajectory_handle(client, case_id), Spoor2Trajectory.act, payload, checked, TrajectoryActionResult, closed_reason
+        client,
+        trajectory_handle(client, case_id),
+        Spoor2Trajectory.act,
+        payload,
+        checked,
+        TrajectoryActionResult,
+        closed_reason,
     )
 
 
-async def view(client: Client, case_id: str, as_of: date | None = None, *, rpc_timeout: timedelta | None = None) -> TrajectoryView:
+async def view(
+    client: Client, case_id: str, as_of: date | None = None, *, rpc_timeout: timedelta | None = None
+) -> TrajectoryView:
     """Phase, cadence, approvals, documents and outcome of the case's trajectory, as of today."""
     as_of = as_of or local_date(datetime.now(timezone.utc))
     try:
         return await trajectory_handle(client, case_id).query(Spoor2Trajectory.view, as_of, rpc_timeout=rpc_timeout)
     except RPCError as err:
         if err.status is RPCStatusCode.NOT_FOUND:
-            raise NoTrajectory(ActionRefused("case_id: case %(value)r has no spoor 2 trajectory", value=case_id)) from None
+            raise NoTrajectory(
+                ActionRefused("case_id: case %(value)r has no spoor 2 trajectory", value=case_id)
+            ) from None
         raise
 
 

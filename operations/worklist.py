@@ -1,4 +1,4 @@
-""""Mijn werk": what waits on the signed-in person, across the cases of their scope, read from Temporal visibility.
+""" "Mijn werk": what waits on the signed-in person, across the cases of their scope, read from Temporal visibility.
 
 A case is on the work list when its next step is due within the horizon (14 days) or already past, when a step is
 overdue, or when its stagnation watch has escalated. The query is the caller's scope (operations.api.caller_scope)
@@ -57,8 +57,9 @@ class WorkItem(BaseModel):
     escalation_level: int | None
     reasons: list[Reason]
     overdue_steps: list[str] = Field(default_factory=list, description="The overdue steps' marks (read from the case)")
-    employee: str | None = Field(default=None, description="The employee's name, for a caller in scope (read from "
-                                                           "the case)")
+    employee: str | None = Field(
+        default=None, description="The employee's name, for a caller in scope (read from the case)"
+    )
 
 
 class WorkPage(BaseModel):
@@ -76,13 +77,21 @@ def _item(listing: cases.CaseListing, until: date, today: date) -> WorkItem:
         reasons.append(Reason.OVERDUE)
     if listing.escalation_level:
         reasons.append(Reason.ESCALATED)
-    return WorkItem(case_id=listing.case_id, employer_id=listing.employer_id, stage=listing.stage,
-                    step=listing.next_step, due=listing.next_deadline, overdue=bool(listing.overdue),
-                    escalation_level=listing.escalation_level, reasons=reasons)
+    return WorkItem(
+        case_id=listing.case_id,
+        employer_id=listing.employer_id,
+        stage=listing.stage,
+        step=listing.next_step,
+        due=listing.next_deadline,
+        overdue=bool(listing.overdue),
+        escalation_level=listing.escalation_level,
+        reasons=reasons,
+    )
 
 
 def sorted_items(items: list[WorkItem], sort: Sort) -> list[WorkItem]:
     """The items of one page in the chosen order (see the module: visibility is not asked to sort)."""
+
     def urgency(i: WorkItem) -> tuple[Any, ...]:
         return (not i.overdue, -(i.escalation_level or 0), i.due or date.max, i.case_id)
 
@@ -103,15 +112,27 @@ def _token(page_token: str | None) -> bytes | None:
     return token
 
 
-async def page_worklist(client: Client, *, today: date, scope: dict[str, Any], sort: Sort = Sort.DUE,
-                        page_size: int = PAGE_SIZE, page_token: str | None = None,
-                        horizon_days: int = HORIZON_DAYS) -> WorkPage:
+async def page_worklist(
+    client: Client,
+    *,
+    today: date,
+    scope: dict[str, Any],
+    sort: Sort = Sort.DUE,
+    page_size: int = PAGE_SIZE,
+    page_token: str | None = None,
+    horizon_days: int = HORIZON_DAYS,
+) -> WorkPage:
     """One page of the work list of a caller's scope (`operations.api.caller_scope`), sorted within the page."""
     until = today + timedelta(days=horizon_days + 1)  # the 14th day from today is still "coming"
-    it = client.list_workflows(cases.cases_query(worklist_until=until, **scope), page_size=page_size,
-                               next_page_token=_token(page_token))
+    it = client.list_workflows(
+        cases.cases_query(worklist_until=until, **scope), page_size=page_size, next_page_token=_token(page_token)
+    )
     await it.fetch_next_page()
     following = it.next_page_token
     items = [_item(cases._listing(wf), until, today) for wf in it.current_page or []]
-    return WorkPage(items=sorted_items(items, sort), until=until - timedelta(days=1), sort=sort,
-                    next_page_token=base64.urlsafe_b64encode(following).decode() if following else None)
+    return WorkPage(
+        items=sorted_items(items, sort),
+        until=until - timedelta(days=1),
+        sort=sort,
+        next_page_token=base64.urlsafe_b64encode(following).decode() if following else None,
+    )

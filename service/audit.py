@@ -84,18 +84,38 @@ read_audit = Table(
 # INSERT and SELECT on it once it exists.)
 _REFUSAL = "read_audit is append-only"
 for _op in ("UPDATE", "DELETE"):
-    event.listen(read_audit, "after_create", DDL(
-        f"CREATE TRIGGER read_audit_no_{_op.lower()} BEFORE {_op} ON read_audit "
-        f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END").execute_if(dialect="sqlite"))
-event.listen(read_audit, "after_create", DDL(
-    "CREATE OR REPLACE FUNCTION read_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-    f"BEGIN RAISE EXCEPTION USING MESSAGE = '{_REFUSAL}: ' || TG_OP || ' refused'; END $$").execute_if(dialect="postgresql"))
-event.listen(read_audit, "after_create", DDL(
-    "CREATE TRIGGER read_audit_no_change BEFORE UPDATE OR DELETE ON read_audit "
-    "FOR EACH ROW EXECUTE FUNCTION read_audit_append_only()").execute_if(dialect="postgresql"))
-event.listen(read_audit, "after_create", DDL(
-    "CREATE TRIGGER read_audit_no_truncate BEFORE TRUNCATE ON read_audit "
-    "FOR EACH STATEMENT EXECUTE FUNCTION read_audit_append_only()").execute_if(dialect="postgresql"))
+    event.listen(
+        read_audit,
+        "after_create",
+        DDL(
+            f"CREATE TRIGGER read_audit_no_{_op.lower()} BEFORE {_op} ON read_audit "
+            f"BEGIN SELECT RAISE(ABORT, '{_REFUSAL}'); END"
+        ).execute_if(dialect="sqlite"),
+    )
+event.listen(
+    read_audit,
+    "after_create",
+    DDL(
+        "CREATE OR REPLACE FUNCTION read_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        f"BEGIN RAISE EXCEPTION USING MESSAGE = '{_REFUSAL}: ' || TG_OP || ' refused'; END $$"
+    ).execute_if(dialect="postgresql"),
+)
+event.listen(
+    read_audit,
+    "after_create",
+    DDL(
+        "CREATE TRIGGER read_audit_no_change BEFORE UPDATE OR DELETE ON read_audit "
+        "FOR EACH ROW EXECUTE FUNCTION read_audit_append_only()"
+    ).execute_if(dialect="postgresql"),
+)
+event.listen(
+    read_audit,
+    "after_create",
+    DDL(
+        "CREATE TRIGGER read_audit_no_truncate BEFORE TRUNCATE ON read_audit "
+        "FOR EACH STATEMENT EXECUTE FUNCTION read_audit_append_only()"
+    ).execute_if(dialect="postgresql"),
+)
 
 
 class Reader(Protocol):
@@ -162,8 +182,16 @@ class AuditStore:
         self.engine = engine
         self._clock = clock
 
-    def record(self, reader: Reader, what: What | str, *, case_id: str | None = None, object_id: str | None = None,
-               outcome: Outcome | str = Outcome.ALLOWED, channel: Channel | str = Channel.API) -> int:
+    def record(
+        self,
+        reader: Reader,
+        what: What | str,
+        *,
+        case_id: str | None = None,
+        object_id: str | None = None,
+        outcome: Outcome | str = Outcome.ALLOWED,
+        channel: Channel | str = Channel.API,
+    ) -> int:
         """Append one read and return its id. Raises ValueError on a value that is not an id or not in its set,
         and the database's error when it cannot be written: a read that cannot be recorded should not be served."""
         at = self._clock()
@@ -185,17 +213,35 @@ class AuditStore:
             assert key is not None  # a single-row INSERT has its primary key
             return key[0]
 
-    async def arecord(self, reader: Reader, what: What | str, *, case_id: str | None = None,
-                      object_id: str | None = None, outcome: Outcome | str = Outcome.ALLOWED,
-                      channel: Channel | str = Channel.API) -> int:
+    async def arecord(
+        self,
+        reader: Reader,
+        what: What | str,
+        *,
+        case_id: str | None = None,
+        object_id: str | None = None,
+        outcome: Outcome | str = Outcome.ALLOWED,
+        channel: Channel | str = Channel.API,
+    ) -> int:
         """`record` in a worker thread, so the event loop goes on serving while the database writes."""
-        return await asyncio.to_thread(self.record, reader, what, case_id=case_id, object_id=object_id,
-                                       outcome=outcome, channel=channel)
+        return await asyncio.to_thread(
+            self.record, reader, what, case_id=case_id, object_id=object_id, outcome=outcome, channel=channel
+        )
 
-    def query(self, *, case_id: str | None = None, reader_id: str | None = None, reader_role: Role | str | None = None,
-              what: What | str | None = None, outcome: Outcome | str | None = None,
-              channel: Channel | str | None = None, since: date | datetime | None = None,
-              until: date | datetime | None = None, limit: int = 100, cursor: int | None = None) -> AuditPage:
+    def query(
+        self,
+        *,
+        case_id: str | None = None,
+        reader_id: str | None = None,
+        reader_role: Role | str | None = None,
+        what: What | str | None = None,
+        outcome: Outcome | str | None = None,
+        channel: Channel | str | None = None,
+        since: date | datetime | None = None,
+        until: date | datetime | None = None,
+        limit: int = 100,
+        cursor: int | None = None,
+    ) -> AuditPage:
         """Reads matching every filter given, newest first, at most `limit` (1-500); `cursor` is an earlier
         page's `next_cursor`. Dates are Amsterdam calendar days, `until` included."""
         if not 1 <= limit <= MAX_PAGE:
@@ -205,14 +251,16 @@ class AuditStore:
             raise ValueError("until: before since")
         t = read_audit.c
         conditions = [
-            column == value for column, value in (
+            column == value
+            for column, value in (
                 (t.case_id, _checked("case_id", case_id, _OPAQUE)),
                 (t.reader_id, _checked("reader_id", reader_id, _OPAQUE)),
                 (t.reader_role, reader_role and Role(reader_role).value),
                 (t.what, what and What(what).value),
                 (t.outcome, outcome and Outcome(outcome).value),
                 (t.channel, channel and Channel(channel).value),
-            ) if value is not None
+            )
+            if value is not None
         ]
         if start is not None:
             conditions.append(t.at >= start)

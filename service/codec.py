@@ -61,9 +61,11 @@ class UnsealedPayloadError(EncryptionKeyError):
 def unsealed_reason(encoding: bytes) -> str:
     """Why a payload without the encrypted encoding is refused (names the encoding, never the content)."""
     shown = encoding.decode("utf-8", "replace")[:60] or "none"
-    return (f"payload refused: its encoding is {shown!r}, not {ENCODING.decode()!r}. Payload encryption is on, so "
-            "every payload must be sealed with one of SPOORWERK_ENCRYPTION_KEYS; an unencrypted one comes from a "
-            "client without the keys (e.g. straight to Temporal's port) and is not taken")
+    return (
+        f"payload refused: its encoding is {shown!r}, not {ENCODING.decode()!r}. Payload encryption is on, so "
+        "every payload must be sealed with one of SPOORWERK_ENCRYPTION_KEYS; an unencrypted one comes from a "
+        "client without the keys (e.g. straight to Temporal's port) and is not taken"
+    )
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ class KeyRing:
             if len(key) != KEY_BYTES:
                 raise EncryptionKeyError(f"key {key_id!r}: must be {KEY_BYTES} bytes (AES-256), got {len(key)}")
         if self.active not in self.keys:
-            raise EncryptionKeyError(f"the encrypting key id {self.active!r} is not among the keys ({', '.join(self.keys)})")
+            raise EncryptionKeyError(
+                f"the encrypting key id {self.active!r} is not among the keys ({', '.join(self.keys)})"
+            )
 
     @classmethod
     def parse(cls, keys_json: str, active: str | None = None) -> KeyRing:
@@ -90,7 +94,7 @@ class KeyRing:
         try:
             raw = json.loads(keys_json)
         except json.JSONDecodeError as err:
-            raise EncryptionKeyError(f"not JSON ({err.msg}); expected {{\"key-id\": \"<base64 of 32 bytes>\"}}") from None
+            raise EncryptionKeyError(f'not JSON ({err.msg}); expected {{"key-id": "<base64 of 32 bytes>"}}') from None
         if not isinstance(raw, dict) or not all(isinstance(v, str) for v in raw.values()):
             raise EncryptionKeyError('expected a JSON object {"key-id": "<base64 of 32 bytes>"}')
         keys = {}
@@ -169,8 +173,10 @@ class EncryptionCodec(PayloadCodec):
             return self.open(payload)
         except UnsealedPayloadError as err:
             encoding = payload.metadata.get("encoding", b"")
-            return Payload(metadata={"encoding": UNSEALED_STAND_IN.encode(), UNSEALED_ENCODING_METADATA: encoding[:60]},
-                           data=str(err).encode())
+            return Payload(
+                metadata={"encoding": UNSEALED_STAND_IN.encode(), UNSEALED_ENCODING_METADATA: encoding[:60]},
+                data=str(err).encode(),
+            )
 
     def seal(self, payload: Payload) -> Payload:
         key_id = self.ring.active
@@ -187,13 +193,16 @@ class EncryptionCodec(PayloadCodec):
         key_id = payload.metadata.get(KEY_ID_METADATA, b"").decode("utf-8", "replace")
         cipher = self._ciphers.get(key_id)
         if cipher is None:
-            raise EncryptionKeyError(f"payload sealed with key id {key_id!r}, which is not among the configured "
-                            "encryption keys: add it to SPOORWERK_ENCRYPTION_KEYS")
+            raise EncryptionKeyError(
+                f"payload sealed with key id {key_id!r}, which is not among the configured "
+                "encryption keys: add it to SPOORWERK_ENCRYPTION_KEYS"
+            )
         try:
             plain = cipher.decrypt(payload.data[:NONCE_BYTES], payload.data[NONCE_BYTES:], key_id.encode())
         except InvalidTag:
-            raise EncryptionKeyError(f"payload sealed with key id {key_id!r} does not decrypt: the key differs or the "
-                            "payload was altered") from None
+            raise EncryptionKeyError(
+                f"payload sealed with key id {key_id!r} does not decrypt: the key differs or the payload was altered"
+            ) from None
         return Payload.FromString(plain)
 
 
@@ -262,5 +271,3 @@ async def decode_message(message: Message, codec: PayloadCodec) -> None:
 def _repeated(field) -> bool:
     # protobuf 7 dropped FieldDescriptor.label for is_repeated.
     return field.is_repeated if hasattr(field, "is_repeated") else field.label == field.LABEL_REPEATED
-
-

@@ -26,6 +26,7 @@ def open_database(url: str) -> Engine:
         private_file(Path(parsed.database))  # SQLite gives its -wal and -shm files the same mode
     engine = create_engine(url, pool_pre_ping=not sqlite)
     if sqlite:
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             # WAL: readers do not wait on the audit's writers; busy_timeout: the worker and API processes share the file.
@@ -33,5 +34,6 @@ def open_database(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
+
     metadata.create_all(engine)
     return engine

@@ -36,7 +36,9 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
     # not be made beforehand: the server sets up a database it did not find; the service's umask covers it.)
     db: Path = private_dir(settings.data_dir) / "temporal.db"
     # The Web UI asks Spoorwerk's codec endpoint to show payloads decrypted, to users logged in to it.
-    codec = ["--ui-codec-endpoint", f"http://{settings.api_host}:{settings.api_port}/codec"] if settings.api_enabled else []
+    codec = (
+        ["--ui-codec-endpoint", f"http://{settings.api_host}:{settings.api_port}/codec"] if settings.api_enabled else []
+    )
     return await WorkflowEnvironment.start_local(
         namespace=settings.temporal_namespace,
         data_converter=data_converter(key_ring(settings, create=True)),

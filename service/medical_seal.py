@@ -46,7 +46,9 @@ class MedicalSealError(ValueError):
 
 def _subkey(key: bytes, purpose: bytes) -> bytes:
     # One configured key, two uses: never the same key for HMAC and for AES-GCM.
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"spoorwerk medical note v1 " + purpose).derive(key)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"spoorwerk medical note v1 " + purpose).derive(
+        key
+    )
 
 
 def _field(value: str) -> bytes:
@@ -73,8 +75,11 @@ class MedicalSeal:
         # texts meet on one nonce with the chance of a 96-bit random collision, the same bound as random
         # nonces (keep a key below 2^32 notes; rotate long before). The action id is in the HMAC, so the same
         # words in two actions seal to different strings and reveal nothing of each other.
-        mac = hmac.new(self._nonce_keys[kid], _field(action_id) + _field(actor.role.value) + _field(actor.id or "")
-                       + text.encode("utf-8"), hashlib.sha256)
+        mac = hmac.new(
+            self._nonce_keys[kid],
+            _field(action_id) + _field(actor.role.value) + _field(actor.id or "") + text.encode("utf-8"),
+            hashlib.sha256,
+        )
         nonce = mac.digest()[:NONCE_BYTES]
         sealed = self._ciphers[kid].encrypt(nonce, text.encode("utf-8"), self._associated(kid))
         return f"{SEALED_NOTE_PREFIX}{kid}:{base64.urlsafe_b64encode(nonce + sealed).decode('ascii')}"
@@ -89,8 +94,9 @@ class MedicalSeal:
             raw = base64.urlsafe_b64decode(encoded.encode("ascii"))
             return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], self._associated(kid)).decode("utf-8")
         except (binascii.Error, ValueError, InvalidTag):
-            raise MedicalSealError(f"note sealed with key id {kid!r} does not open: the key differs or the note "
-                                   "was altered") from None
+            raise MedicalSealError(
+                f"note sealed with key id {kid!r} does not open: the key differs or the note was altered"
+            ) from None
 
     def reveal(self, note: Any) -> Any:
         """A note as its reader sees it: a sealed one opened, any other (recorded before sealing) as it is."""
@@ -108,12 +114,16 @@ def medical_key_ring(settings: Settings, *, create: bool = True) -> KeyRing:
         return KeyRing.parse(settings.medical_keys.get_secret_value(), settings.medical_key_id)
     if not settings.embedded:
         # Every API and worker process of a cluster must hold the same keys: none may make its own.
-        raise MedicalSealError("SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's "
-                               "notes are sealed with it, and every API and worker process must share the keys")
+        raise MedicalSealError(
+            "SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's "
+            "notes are sealed with it, and every API and worker process must share the keys"
+        )
     path = settings.medical_key_file
     if not path.exists() and not create:
-        raise MedicalSealError(f"no keys for the bedrijfsarts's notes: {path} does not exist (start the service once, "
-                               "or set SPOORWERK_MEDICAL_KEYS)")
+        raise MedicalSealError(
+            f"no keys for the bedrijfsarts's notes: {path} does not exist (start the service once, "
+            "or set SPOORWERK_MEDICAL_KEYS)"
+        )
     try:
         return KeyRing.from_file(path, settings.medical_key_id)
     except EncryptionKeyError as err:
@@ -139,7 +149,9 @@ def seal_action(payload: dict[str, Any], action: Any) -> tuple[dict[str, Any], A
 
 
 # What a bedrijfsarts reads where a note does not open (a key missing): the reason, never a guess.
-UNREADABLE_NOTE = "[Medische notitie niet te openen: de sleutel {kid!r} ontbreekt of past niet (SPOORWERK_MEDICAL_KEYS).]"
+UNREADABLE_NOTE = (
+    "[Medische notitie niet te openen: de sleutel {kid!r} ontbreekt of past niet (SPOORWERK_MEDICAL_KEYS).]"
+)
 
 
 def opened_notes(entries: list[_Entry], *, strict: bool = False) -> list[_Entry]:

@@ -24,7 +24,6 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from service.logging import core_logging
 
 if TYPE_CHECKING:
-
     from service.settings import Settings
 
 CASES = "spoorwerk_cases"
@@ -40,8 +39,11 @@ def _runtime(address: str) -> Runtime:
     # One runtime per address and process: a second would try to bind the same port.
     # `_total` on counters, as Prometheus names them and Temporal's SDK dashboards expect.
     # The core's log goes through the service's logging here too (service.logging.core_logging).
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address, counters_total_suffix=True),
-                                             logging=core_logging()))
+    return Runtime(
+        telemetry=TelemetryConfig(
+            metrics=PrometheusConfig(bind_address=address, counters_total_suffix=True), logging=core_logging()
+        )
+    )
 
 
 def runtime(settings: Settings) -> Runtime | None:
@@ -71,14 +73,16 @@ def count_delivery(meter: MetricMeter, channel: str, outcome: str) -> None:
         meter.create_counter(NOTIFICATIONS_SENT, "Notifications delivered, per channel").add(1, {"channel": channel})
     else:
         meter.create_counter(NOTIFICATIONS_FAILED, "Notification deliveries that failed, per channel").add(
-            1, {"channel": channel, "failure": "permanent" if outcome == "failed" else "transient"})
+            1, {"channel": channel, "failure": "permanent" if outcome == "failed" else "transient"}
+        )
 
 
 # ------------------------------------------------------------------ the cases gauge, from visibility
 
 
-async def refresh_cases_gauge(count: Callable[[], Awaitable[dict[str, int]]], meter: MetricMeter,
-                              every_seconds: float) -> None:
+async def refresh_cases_gauge(
+    count: Callable[[], Awaitable[dict[str, int]]], meter: MetricMeter, every_seconds: float
+) -> None:
     """Keep `spoorwerk_cases{stage}` current until cancelled, from `count` (operations.cases.running_by_stage: the
     caller passes it, so this module, which the workflow imports, imports no client code); a failed count keeps the
     last values."""

@@ -90,8 +90,9 @@ def say(template: str, params: Mapping[str, Any]) -> str:
     text (never a half-filled message)."""
     values = {str(k): str(v) for k, v in params.items()}
     if "reason_type" in values and "reason" in values:  # a pydantic reason inside a refusal (domain.actions)
-        context = {k.removeprefix("reason_"): v for k, v in values.items()
-                   if k.startswith("reason_") and k != "reason_type"}
+        context = {
+            k.removeprefix("reason_"): v for k, v in values.items() if k.startswith("reason_") and k != "reason_type"
+        }
         values["reason"] = validation_reason(values["reason_type"], values["reason"], context)
     try:
         return render(template, values, _, _day)

@@ -30,7 +30,9 @@ def working_day_holidays(ruleset: RuleSet, first_sick_day: date, years: int = 5)
         return []
     import holidays  # only where cases are opened
 
-    calendar = holidays.country_holidays(ruleset.holiday_calendar, years=range(first_sick_day.year, first_sick_day.year + years))
+    calendar = holidays.country_holidays(
+        ruleset.holiday_calendar, years=range(first_sick_day.year, first_sick_day.year + years)
+    )
     return sorted(calendar)
 
 

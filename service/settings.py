@@ -41,13 +41,15 @@ class Settings(BaseSettings):
     )
     temporal_tls: bool = Field(default=False, validation_alias=AliasChoices("TEMPORAL_TLS", "SPOORWERK_TEMPORAL_TLS"))
     temporal_tls_client_cert: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_CERT_PATH", "SPOORWERK_TEMPORAL_TLS_CLIENT_CERT")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_CERT_PATH", "SPOORWERK_TEMPORAL_TLS_CLIENT_CERT"),
     )
     temporal_tls_client_key: Path | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "SPOORWERK_TEMPORAL_TLS_CLIENT_KEY")
     )
     temporal_tls_server_ca_cert: Path | None = Field(
-        default=None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "SPOORWERK_TEMPORAL_TLS_CA_CERT")
+        default=None,
+        validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "SPOORWERK_TEMPORAL_TLS_CA_CERT"),
     )
     temporal_tls_server_name: str | None = Field(
         default=None, validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_NAME", "SPOORWERK_TEMPORAL_TLS_SERVER_NAME")
@@ -65,8 +67,10 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     language: Literal["nl", "en"] = Field(
-        default="nl", description="The language of the CLI and of the notifications Spoorwerk sends (the dashboard "
-                                  "follows each person's own choice)")
+        default="nl",
+        description="The language of the CLI and of the notifications Spoorwerk sends (the dashboard "
+        "follows each person's own choice)",
+    )
 
     notification_log: Path | None = Field(
         default=None, description="JSON-lines file the embedded notification channel writes; default data_dir"
@@ -78,7 +82,9 @@ class Settings(BaseSettings):
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)
     smtp_starttls: bool = Field(default=True, description="Upgrade with STARTTLS; never falls back to plain text")
-    smtp_ca_file: Path | None = Field(default=None, description="CA bundle to check the SMTP server by; default the system's")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="CA bundle to check the SMTP server by; default the system's"
+    )
     smtp_username: str | None = Field(default=None, description="Log in when set")
     smtp_password: SecretStr | None = None
     smtp_from: str | None = Field(default=None, description='From header, e.g. "Spoorwerk <noreply@example.nl>"')
@@ -88,7 +94,9 @@ class Settings(BaseSettings):
         description='JSON, role -> addresses, for notifications that name no recipients: {"werkgever": ["hr@example.nl"]}',
     )
     webhook_url: HttpUrl | None = None
-    webhook_secret: SecretStr | None = Field(default=None, description="Shared HMAC-SHA256 key for X-Spoorwerk-Signature")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Shared HMAC-SHA256 key for X-Spoorwerk-Signature"
+    )
     webhook_timeout_seconds: float = Field(default=10, gt=0)
 
     api_enabled: bool = Field(default=True, description="Serve the HTTP API and dashboard beside the worker")
@@ -97,56 +105,72 @@ class Settings(BaseSettings):
     api_tokens: SecretStr | None = Field(
         default=None,
         description='JSON, token -> caller: {"<token>": {"role": "operations", "id": "ops-1"}}; a werkgever also '
-                    'names its "employer_id". Unset on the embedded default: one operations token in data_dir',
+        'names its "employer_id". Unset on the embedded default: one operations token in data_dir',
     )
     # ---- Dashboard sign-in (issue 18): sessions, OpenID Connect, login throttling, token strength, proxies.
     min_token_length: int = Field(
-        default=32, ge=16,
+        default=32,
+        ge=16,
         description="The shortest token SPOORWERK_API_TOKENS may hold; make tokens with "
-                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` (43 characters)",
+        "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` (43 characters)",
     )
     # 8 hours: one working day, so a case manager signs in once a day and not in the middle of a task.
     # 30 minutes idle: a dashboard of health data left open on an unattended screen stops working soon
     # after (NEN 7510's automatic session end), without ending the session of someone reading a long dossier.
     session_seconds: int = Field(default=8 * 3600, ge=60, description="A dashboard session's absolute lifetime")
     session_idle_seconds: int = Field(
-        default=30 * 60, ge=60, description="A dashboard session ends after this long without a page or API request")
+        default=30 * 60, ge=60, description="A dashboard session ends after this long without a page or API request"
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="IP addresses or networks (comma-separated) of TLS-terminating proxies whose X-Forwarded-Proto "
-                    "and X-Forwarded-For are believed (Secure cookies, the client address that login throttling "
-                    "counts); unset: none, the connecting peer is the client",
+        "and X-Forwarded-For are believed (Secure cookies, the client address that login throttling "
+        "counts); unset: none, the connecting peer is the client",
     )
     login_max_failures: int = Field(
-        default=5, ge=1, description="Failed sign-ins (token form, unknown bearer tokens) per client address within "
-                                     "SPOORWERK_LOGIN_FAILURE_WINDOW_SECONDS before it is answered 429")
+        default=5,
+        ge=1,
+        description="Failed sign-ins (token form, unknown bearer tokens) per client address within "
+        "SPOORWERK_LOGIN_FAILURE_WINDOW_SECONDS before it is answered 429",
+    )
     login_failure_window_seconds: int = Field(default=15 * 60, ge=1)
     oidc_issuer: str | None = Field(
-        default=None, description="OpenID Connect issuer URL (discovery at <issuer>/.well-known/openid-configuration); "
-                                  "unset: the dashboard signs in with API tokens only")
+        default=None,
+        description="OpenID Connect issuer URL (discovery at <issuer>/.well-known/openid-configuration); "
+        "unset: the dashboard signs in with API tokens only",
+    )
     oidc_client_id: str | None = None
     oidc_client_secret: SecretStr | None = Field(
-        default=None, description="The client's secret at the provider; unset: a public client (PKCE alone)")
+        default=None, description="The client's secret at the provider; unset: a public client (PKCE alone)"
+    )
     oidc_scopes: str = Field(default="openid", description="Scopes asked for; only what the role and id claims need")
     oidc_provider_name: str | None = Field(
-        default=None, description='Shown on the login button "Inloggen via …"; default the issuer\'s host')
+        default=None, description='Shown on the login button "Inloggen via …"; default the issuer\'s host'
+    )
     oidc_role_claim: str = Field(
-        default="groups", description="The claim holding the user's groups or roles (a dotted path for a nested one, "
-                                      "e.g. realm_access.roles)")
+        default="groups",
+        description="The claim holding the user's groups or roles (a dotted path for a nested one, "
+        "e.g. realm_access.roles)",
+    )
     oidc_role_map: dict[str, Role] = Field(
         default_factory=dict,
         description='JSON, value of the role claim -> Spoorwerk role: {"spoorwerk-bedrijfsarts": "bedrijfsarts"}; '
-                    "a user whose values map to no role, or to more than one, is refused",
+        "a user whose values map to no role, or to more than one, is refused",
     )
     oidc_id_claim: str = Field(
-        default="sub", description="The claim whose value becomes the caller's opaque id, recorded with every action: "
-                                   "never a name or an e-mail address")
+        default="sub",
+        description="The claim whose value becomes the caller's opaque id, recorded with every action: "
+        "never a name or an e-mail address",
+    )
     oidc_id_prefix: str = Field(
-        default="", description='Put before the id claim\'s value, e.g. "kc-" when the ids are UUIDs (an id starts '
-                                "with a letter)")
+        default="",
+        description='Put before the id claim\'s value, e.g. "kc-" when the ids are UUIDs (an id starts with a letter)',
+    )
     oidc_employer_claim: str = Field(
-        default="employer_ids", description="The claim with employer ids: exactly one for a werkgever (required); for "
-                                            "the other roles the employers they work for (absent: every employer)")
+        default="employer_ids",
+        description="The claim with employer ids: exactly one for a werkgever (required); for "
+        "the other roles the employers they work for (absent: every employer)",
+    )
 
     @field_validator("oidc_issuer", "oidc_client_id", "oidc_provider_name", mode="before")
     @classmethod
@@ -165,8 +189,10 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(str(entry), strict=False)
                 except ValueError:
                     # Not even "*": trusting every peer would let any client choose its address and the scheme.
-                    raise ValueError(f"SPOORWERK_TRUSTED_PROXIES: {str(entry)[:60]!r} is not an IP address or "
-                                     f"network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+                    raise ValueError(
+                        f"SPOORWERK_TRUSTED_PROXIES: {str(entry)[:60]!r} is not an IP address or "
+                        f"network (e.g. 10.0.0.5 or 10.0.0.0/24)"
+                    ) from None
         return v
 
     @model_validator(mode="after")
@@ -187,19 +213,22 @@ class Settings(BaseSettings):
             # The dashboard's roles; the employee, UWV and the workflow itself act through others.
             for value, role in self.oidc_role_map.items():
                 if role in (Role.SYSTEEM, Role.WERKNEMER, Role.UWV):
-                    problems.append(f"SPOORWERK_OIDC_ROLE_MAP: {value!r} maps to {role.value}, a role that does not "
-                                    f"use the dashboard")
+                    problems.append(
+                        f"SPOORWERK_OIDC_ROLE_MAP: {value!r} maps to {role.value}, a role that does not "
+                        f"use the dashboard"
+                    )
             for name in ("oidc_role_claim", "oidc_id_claim", "oidc_employer_claim"):
                 if not getattr(self, name).strip():
                     problems.append(f"SPOORWERK_{name.upper()} is empty")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
     encryption_keys: SecretStr | None = Field(
         default=None,
         description='JSON, key id -> base64 of a 32-byte AES key: {"2026-11": "<base64>"}. Every payload sent '
-                    "through Temporal is encrypted. Required with TEMPORAL_ADDRESS; unset on the embedded "
-                    "default: one key generated in data_dir",
+        "through Temporal is encrypted. Required with TEMPORAL_ADDRESS; unset on the embedded "
+        "default: one key generated in data_dir",
     )
     encryption_key_id: str | None = Field(
         default=None, description="The key that encrypts new payloads; default the last of SPOORWERK_ENCRYPTION_KEYS"
@@ -207,13 +236,14 @@ class Settings(BaseSettings):
     # ---- The bedrijfsarts's notes, sealed a second time (issue 18, service.medical_seal).
     medical_keys: SecretStr | None = Field(
         default=None,
-        description='JSON like SPOORWERK_ENCRYPTION_KEYS, other keys: they seal the bedrijfsarts\'s notes a second '
-                    "time, for the bedrijfsarts's read path only (API, dashboard, the bedrijfsarts's documents), so "
-                    "the codec endpoint and Temporal's database hold them sealed. Needed by the API and the worker "
-                    "that renders documents; unset on the embedded default: one key generated in data_dir",
+        description="JSON like SPOORWERK_ENCRYPTION_KEYS, other keys: they seal the bedrijfsarts's notes a second "
+        "time, for the bedrijfsarts's read path only (API, dashboard, the bedrijfsarts's documents), so "
+        "the codec endpoint and Temporal's database hold them sealed. Needed by the API and the worker "
+        "that renders documents; unset on the embedded default: one key generated in data_dir",
     )
     medical_key_id: str | None = Field(
-        default=None, description="The key that seals new notes; default the last of SPOORWERK_MEDICAL_KEYS")
+        default=None, description="The key that seals new notes; default the last of SPOORWERK_MEDICAL_KEYS"
+    )
 
     @model_validator(mode="after")
     def _medical_keys_usable(self) -> Settings:
@@ -231,12 +261,13 @@ class Settings(BaseSettings):
 
     # ---- Finding people without their names in Temporal (issue 20, operations.people).
     search_key: SecretStr | None = Field(
-        default=None, min_length=32,
+        default=None,
+        min_length=32,
         description="The installation's secret for the keyed hashes (HMAC-SHA256) of employees' surnames and personnel "
-                    "numbers that the PersonKeys search attribute holds: at least 32 random characters, the same for "
-                    "every API process, kept for good (another key finds none of the cases hashed before). Required "
-                    "where the API runs against TEMPORAL_ADDRESS; unset on the embedded default: one generated in "
-                    "data_dir",
+        "numbers that the PersonKeys search attribute holds: at least 32 random characters, the same for "
+        "every API process, kept for good (another key finds none of the cases hashed before). Required "
+        "where the API runs against TEMPORAL_ADDRESS; unset on the embedded default: one generated in "
+        "data_dir",
     )
 
     @property
@@ -247,30 +278,33 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         description="SQLAlchemy URL of the service's own tables (read audit, dashboard sessions), e.g. "
-                    "postgresql+psycopg://spoorwerk:…@db/spoorwerk; default a SQLite file in data_dir",
+        "postgresql+psycopg://spoorwerk:…@db/spoorwerk; default a SQLite file in data_dir",
     )
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins of Temporal Web UIs allowed to call the codec endpoint (/codec), comma-separated; "
-                    "the embedded default adds its own Web UI",
+        "the embedded default adds its own Web UI",
     )
     max_cached_workflows: int = Field(default=10_000, ge=0, description="Size it to the open cases")
     sticky_queue_timeout_seconds: float = Field(
-        default=5, gt=0,
+        default=5,
+        gt=0,
         description="How long a case's next task waits for the worker that holds it before any worker takes it: "
-                    "after a worker crash, the first action to each of its cases waits this long",
+        "after a worker crash, the first action to each of its cases waits this long",
     )
     max_concurrent_workflow_tasks: int | None = Field(default=None, ge=1)
     max_concurrent_activities: int | None = Field(default=None, ge=1)
     max_activities_per_second: float | None = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="Cap on notifications (and document renders) started per second across all workers of the "
-                    "task queue: deadlines fall on the same midnight, so without it a mail server gets them all at once",
+        "task queue: deadlines fall on the same midnight, so without it a mail server gets them all at once",
     )
     max_worker_activities_per_second: float | None = Field(
-        default=None, gt=0,
+        default=None,
+        gt=0,
         description="The same cap per worker process, enforced by the worker: for a server that does not "
-                    "enforce the task queue's (Temporal's time-skipping test server), or per mail relay",
+        "enforce the task queue's (Temporal's time-skipping test server), or per mail relay",
     )
     graceful_shutdown_seconds: float = Field(default=10, ge=0)
 
@@ -283,13 +317,18 @@ class Settings(BaseSettings):
     s3_server_side_encryption: str | None = Field(default=None, description='e.g. "AES256" or "aws:kms"')
 
     role: Literal["all", "worker", "api"] = Field(
-        default="all", description="What the process runs: the worker, the API (and dashboard), or both; "
-                                   "`python worker.py <role>` wins over SPOORWERK_ROLE")
+        default="all",
+        description="What the process runs: the worker, the API (and dashboard), or both; "
+        "`python worker.py <role>` wins over SPOORWERK_ROLE",
+    )
     health_address: str | None = Field(
-        default=None, description="host:port of the worker role's /healthz and /readyz; default 127.0.0.1:8081 "
-                                  "(the role all serves them here only when set)")
+        default=None,
+        description="host:port of the worker role's /healthz and /readyz; default 127.0.0.1:8081 "
+        "(the role all serves them here only when set)",
+    )
     metrics_address: str | None = Field(
-        default=None, description="host:port serving Prometheus metrics at /metrics (SDK and service); unset: off")
+        default=None, description="host:port serving Prometheus metrics at /metrics (SDK and service); unset: off"
+    )
     metrics_refresh_seconds: float = Field(default=60, gt=0, description="How often the worker counts cases per stage")
 
     @field_validator("temporal_address")
@@ -361,11 +400,15 @@ class Settings(BaseSettings):
             except EncryptionKeyError as err:
                 problems.append(f"SPOORWERK_ENCRYPTION_KEYS: {err}")
         elif not self.embedded:
-            problems.append("SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set: payloads hold "
-                            "personal data and every worker and client of the cluster must share the keys")
+            problems.append(
+                "SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set: payloads hold "
+                "personal data and every worker and client of the cluster must share the keys"
+            )
         if self.medical_keys is None and not self.embedded:
-            problems.append("SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's notes "
-                            "are sealed with them, and every API and worker process must share them")
+            problems.append(
+                "SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set: the bedrijfsarts's notes "
+                "are sealed with them, and every API and worker process must share them"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -33,8 +33,9 @@ def key_ring(settings: Settings, *, create: bool = False) -> KeyRing:
         return KeyRing.parse(settings.encryption_keys.get_secret_value(), settings.encryption_key_id)
     path = settings.encryption_key_file
     if not path.exists() and not create:
-        raise EncryptionKeyError(f"no encryption keys: {path} does not exist (start the service once, or set "
-                                 "SPOORWERK_ENCRYPTION_KEYS)")
+        raise EncryptionKeyError(
+            f"no encryption keys: {path} does not exist (start the service once, or set SPOORWERK_ENCRYPTION_KEYS)"
+        )
     return KeyRing.from_file(path, settings.encryption_key_id)
 
 

@@ -81,18 +81,28 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     tokens = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
     queue = SESSION_QUEUE  # every module's worker serves the cases the modules before it opened
     # One document folder for the session, like the queue: a later module's worker renders for earlier cases.
-    settings = Settings(data_dir=tmp_path_factory.mktemp("api"), documents_dir=tmp_path_factory.getbasetemp() / "documents")
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("api"), documents_dir=tmp_path_factory.getbasetemp() / "documents"
+    )
     audit = AuditStore(open_database(settings.database))
-    app = create_app(dev_env.client, TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}), task_queue=queue,
-                     document_store=store_from_settings(settings), audit=audit)
+    app = create_app(
+        dev_env.client,
+        TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}),
+        task_queue=queue,
+        document_store=store_from_settings(settings),
+        audit=audit,
+    )
     port = free_port()
-    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                                 lifespan="off"))
+    server = ServerWithoutSignals(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    )
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:
             assert not served.done(), "the API server did not start"
             await asyncio.sleep(0.02)
-        yield ApiServer(url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue, app=app, audit=audit)
+        yield ApiServer(
+            url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue, app=app, audit=audit
+        )
         server.should_exit = True
         await served

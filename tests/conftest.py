@@ -68,12 +68,29 @@ async def driver(ts_env: WorkflowEnvironment, tmp_path) -> AsyncIterator[CaseDri
 # The fast tier (`make test-fast`, marker `fast`): pure rules, cases on the time-skipping server, the replay of
 # the recorded histories. What starts a dev server, a browser, PostgreSQL, an OIDC provider or the service
 # itself stays in `make test` only.
-FAST = frozenset({
-    "test_case_rules", "test_clock", "test_nl_time", "test_dossier_check", "test_spoor2_rules", "test_stagnation_rules",
-    "test_payloads", "test_refusals", "test_sandbox", "test_replay", "test_versioning", "test_properties",
-    "test_case_workflow", "test_spoor2_workflow", "test_stagnation_workflow", "test_dossier_truth", "test_layout",
-    "test_i18n", "test_glossary",
-})
+FAST = frozenset(
+    {
+        "test_case_rules",
+        "test_clock",
+        "test_nl_time",
+        "test_dossier_check",
+        "test_spoor2_rules",
+        "test_stagnation_rules",
+        "test_payloads",
+        "test_refusals",
+        "test_sandbox",
+        "test_replay",
+        "test_versioning",
+        "test_properties",
+        "test_case_workflow",
+        "test_spoor2_workflow",
+        "test_stagnation_workflow",
+        "test_dossier_truth",
+        "test_layout",
+        "test_i18n",
+        "test_glossary",
+    }
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

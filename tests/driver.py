@@ -88,7 +88,9 @@ class CaseDriver:
 
     @classmethod
     @asynccontextmanager
-    async def running(cls, env: WorkflowEnvironment, tmp_path: Path, settings: Settings | None = None) -> AsyncIterator[CaseDriver]:
+    async def running(
+        cls, env: WorkflowEnvironment, tmp_path: Path, settings: Settings | None = None
+    ) -> AsyncIterator[CaseDriver]:
         settings = settings or Settings(data_dir=tmp_path / "data", max_cached_workflows=100)
         task_queue = f"tq-{uuid.uuid4().hex[:8]}"
         async with build_worker(env.client, settings, task_queue=task_queue):
@@ -127,8 +129,12 @@ class CaseDriver:
             **fields,
         )
         self.handle = await cases.open_case(
-            self.client, opening, task_queue=self.task_queue, today=await self.today(),
-            continue_as_new_after_events=cap, documents=documents,
+            self.client,
+            opening,
+            task_queue=self.task_queue,
+            today=await self.today(),
+            continue_as_new_after_events=cap,
+            documents=documents,
         )
         return self.handle
 
@@ -182,7 +188,9 @@ class CaseDriver:
     async def act2(self, kind: str, on: date | None = None, **fields: Any) -> TrajectoryActionResult:
         """An action on the case's spoor 2 trajectory."""
         assert self.case_id
-        result = await trajectories.act(self.client, self.case_id, self.payload(kind, on or await self.today(), **fields))
+        result = await trajectories.act(
+            self.client, self.case_id, self.payload(kind, on or await self.today(), **fields)
+        )
         if kind in ("intake_held", "coach_replaced", "haalbaarheidstoets_decided") and fields.get("coach_id"):
             self.coach = fields["coach_id"]  # from now on the coach who acts (domain.access)
         return result
@@ -205,7 +213,9 @@ class CaseDriver:
         return await trajectories.view(self.client, self.case_id, await self.today())
 
     async def trajectory_state(self) -> TrajectoryState:
-        return await self.client.get_workflow_handle(self.trajectory_id).query(Spoor2Trajectory.state, result_type=TrajectoryState)
+        return await self.client.get_workflow_handle(self.trajectory_id).query(
+            Spoor2Trajectory.state, result_type=TrajectoryState
+        )
 
     async def trajectory_record(self) -> list[TrajectoryEvent]:
         assert self.case_id
@@ -224,8 +234,16 @@ class CaseDriver:
             await asyncio.sleep(0.05)
         raise AssertionError(f"the case's dossier has no {count} {kind!r} entries")
 
-    def payload(self, kind: str, on: date, *, role: str | None = None, action_id: str | None = None,
-                actor_id: str | None = None, **fields: Any) -> dict:
+    def payload(
+        self,
+        kind: str,
+        on: date,
+        *,
+        role: str | None = None,
+        action_id: str | None = None,
+        actor_id: str | None = None,
+        **fields: Any,
+    ) -> dict:
         role = role or DEFAULT_ROLE.get(kind, "casemanager")
         # The coach acts under the id its trajectory's intake names (domain.access); the others need none here.
         actor_id = actor_id or (self.coach if role == "reintegratiecoach" else None)
@@ -270,7 +288,9 @@ class CaseDriver:
         """The case's search attributes as JSON values, read raw: the time-skipping server sends an
         unset datetime as null, which the SDK's typed decoder does not accept."""
         raw = await self.client.workflow_service.describe_workflow_execution(
-            DescribeWorkflowExecutionRequest(namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=self.handle.id))
+            DescribeWorkflowExecutionRequest(
+                namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=self.handle.id)
+            )
         )
         fields = raw.workflow_execution_info.search_attributes.indexed_fields
         return {name: json.loads(payload.data) if payload.data else None for name, payload in fields.items()}

@@ -32,13 +32,17 @@ def no_other_scope(ctx, response, case):
     if SEES_ALL:
         return None
     text = (response.content or b"").decode("utf-8", "replace")  # a PDF download is bytes
-    echo = (f"no case '{HIDDEN}' that you may see", f"no case &#39;{HIDDEN}&#39;",
-            f"geen zaak '{HIDDEN}' die u mag inzien")  # the API answers Dutch by default
+    echo = (
+        f"no case '{HIDDEN}' that you may see",
+        f"no case &#39;{HIDDEN}&#39;",
+        f"geen zaak '{HIDDEN}' die u mag inzien",
+    )  # the API answers Dutch by default
     for asked in echo:
         text = text.replace(asked, "")
     assert HIDDEN_EMPLOYER not in text, f"{case.method} {case.path}: answer carries the hidden employer"
     assert HIDDEN not in text, f"{case.method} {case.path}: answer carries the hidden case's id"
     if case.path_parameters and case.path_parameters.get("case_id") == HIDDEN:
-        assert response.status_code in (400, 401, 403, 404, 405, 413, 415, 422), \
+        assert response.status_code in (400, 401, 403, 404, 405, 413, 415, 422), (
             f"{case.method} {case.formatted_path}: {response.status_code} for a case of another scope"
+        )
     return None

@@ -58,7 +58,9 @@ class Inbox:
 
 def check_login(server, session, envelope, mechanism, auth_data) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-        SMTP_USER.encode(), SMTP_PASSWORD.encode())
+        SMTP_USER.encode(),
+        SMTP_PASSWORD.encode(),
+    )
     return AuthResult(success=ok, handled=False)
 
 
@@ -83,8 +85,14 @@ def smtp_server(ca: tuple[trustme.CA, Path], inbox: Inbox) -> Iterator[SmtpServe
     authority.issue_cert("127.0.0.1").configure_cert(context)
     port = free_port()
     controller = Controller(
-        inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-        authenticator=check_login, auth_required=True, auth_require_tls=True,
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=check_login,
+        auth_required=True,
+        auth_require_tls=True,
     )
     controller.start()
     try:
@@ -128,7 +136,9 @@ def webhook() -> Iterator[Webhook]:
             with lock:
                 planned = hook.statuses[min(len(hook.requests), len(hook.statuses) - 1)]
                 status = planned if valid else 401
-                hook.requests.append({"status": status, "valid": valid, "headers": dict(self.headers), "body": json.loads(body)})
+                hook.requests.append(
+                    {"status": status, "valid": valid, "headers": dict(self.headers), "body": json.loads(body)}
+                )
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -147,14 +157,24 @@ def webhook() -> Iterator[Webhook]:
         server.server_close()
 
 
-def settings_for(tmp_path: Path, channels: list[str], smtp: SmtpServer | None = None, webhook: Webhook | None = None,
-                 **extra) -> Settings:
-    fields: dict = {"data_dir": tmp_path / "data", "notify_channels": channels,
-                    "notify_default_recipients": {"werkgever": HR}}
+def settings_for(
+    tmp_path: Path, channels: list[str], smtp: SmtpServer | None = None, webhook: Webhook | None = None, **extra
+) -> Settings:
+    fields: dict = {
+        "data_dir": tmp_path / "data",
+        "notify_channels": channels,
+        "notify_default_recipients": {"werkgever": HR},
+    }
     if smtp:
-        fields |= {"smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_ca_file": smtp.ca_file,
-                   "smtp_username": SMTP_USER, "smtp_password": SMTP_PASSWORD, "smtp_from": "Spoorwerk <noreply@spoorwerk.example>",
-                   "smtp_timeout_seconds": 5}
+        fields |= {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_ca_file": smtp.ca_file,
+            "smtp_username": SMTP_USER,
+            "smtp_password": SMTP_PASSWORD,
+            "smtp_from": "Spoorwerk <noreply@spoorwerk.example>",
+            "smtp_timeout_seconds": 5,
+        }
     if webhook:
         fields |= {"webhook_url": webhook.url, "webhook_secret": WEBHOOK_SECRET, "webhook_timeout_seconds": 5}
     return Settings(**(fields | extra))

@@ -51,8 +51,9 @@ class PostgresServer:
         import psycopg
 
         name = f"t_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                             dbname="postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            host=self.host, port=self.port, user=self.user, password=self.password, dbname="postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
@@ -65,9 +66,15 @@ def postgres() -> Iterator[PostgresServer]:
     as_user: list[str] = []
     if os.geteuid() == 0:
         runuser = shutil.which("runuser")
-        if runuser is None or shutil.which("id") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-            pytest.skip("running as root, and no `postgres` user (or no runuser) to start PostgreSQL as: "
-                        "apt-get install postgresql")
+        if (
+            runuser is None
+            or shutil.which("id") is None
+            or subprocess.run(["id", "postgres"], capture_output=True).returncode
+        ):
+            pytest.skip(
+                "running as root, and no `postgres` user (or no runuser) to start PostgreSQL as: "
+                "apt-get install postgresql"
+            )
         as_user = [runuser, "-u", "postgres", "--"]
     # Not under pytest's tmp folder: that is private to root, and the postgres user must reach its files.
     home = Path(tempfile.mkdtemp(prefix="spoorwerk-pg-"))
@@ -87,14 +94,27 @@ def postgres() -> Iterator[PostgresServer]:
 
     started = False
     try:
-        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-            f"--pwfile={home / 'pw'}", "--encoding=UTF8", "--no-locale", "--no-sync")
+        run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={home / 'pw'}",
+            "--encoding=UTF8",
+            "--no-locale",
+            "--no-sync",
+        )
         options = f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c fsync=off"
         started = True  # from here on a half-started server is stopped too
         run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(log), "-w", "-t", "60", "start")
         yield PostgresServer(host="127.0.0.1", port=port, user="postgres", password=password)
     finally:
         if started:
-            subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, timeout=60)
+            subprocess.run(
+                [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
         shutil.rmtree(home, ignore_errors=True)

@@ -73,17 +73,37 @@ class DevServer:
         return f"127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [temporal_cli(), "server", "start-dev", "--headless", "--ip", "127.0.0.1",
-                "--port", str(self.port), "--http-port", str(self.http_port), "--metrics-port", str(self.metrics_port),
-                "--db-filename", str(self.db), "--sqlite-pragma", "journal_mode=wal",
-                "--sqlite-pragma", "synchronous=normal", "--log-level", "error", *sa.cli_flags()]
+        return [
+            temporal_cli(),
+            "server",
+            "start-dev",
+            "--headless",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--db-filename",
+            str(self.db),
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            "--log-level",
+            "error",
+            *sa.cli_flags(),
+        ]
 
     def spawn(self) -> subprocess.Popen:
         with self.log.open("a") as out:
             out.write(f"--- start {self.starts + 1}\n")
             out.flush()
-            self.proc = subprocess.Popen(self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.command(), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         self.starts += 1
         return self.proc
 
@@ -129,8 +149,15 @@ class WorkerProcess:
         with self.out.open("a") as out, self.err.open("a") as err:
             out.write(f"--- start {self.starts}\n")
             out.flush()
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self.proc
 
     async def start(self, seconds: float = 60) -> None:
@@ -140,7 +167,7 @@ class WorkerProcess:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             text = self.out.read_text("utf-8", errors="replace")
-            if "Ctrl-C." in text[text.rfind(marker):]:  # the banner's last line, in either language
+            if "Ctrl-C." in text[text.rfind(marker) :]:  # the banner's last line, in either language
                 return
             if self.proc.poll() is not None:
                 break
@@ -199,12 +226,19 @@ class Processes:
 def worker_env(address: str, data_dir: Path, task_queue: str, keys: str, **extra: str) -> dict[str, str]:
     """The environment of a worker joining `address`: the test's own values, none inherited."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
-    env.update(TEMPORAL_ADDRESS=address, SPOORWERK_API_ENABLED="false", SPOORWERK_DATA_DIR=str(data_dir),
-               SPOORWERK_TASK_QUEUE=task_queue, SPOORWERK_LOG_FORMAT="json", SPOORWERK_ENCRYPTION_KEYS=keys,
-               SPOORWERK_MEDICAL_KEYS=os.environ.get("SPOORWERK_MEDICAL_KEYS", keys),
-               SPOORWERK_SEARCH_KEY=os.environ.get("SPOORWERK_SEARCH_KEY", "search-key-of-the-test-cluster-0123456789"),
-               # One API process per test: its own SQLite file is the shared database (required against a cluster).
-               SPOORWERK_DATABASE_URL=f"sqlite:///{data_dir / 'spoorwerk.db'}", **extra)
+    env.update(
+        TEMPORAL_ADDRESS=address,
+        SPOORWERK_API_ENABLED="false",
+        SPOORWERK_DATA_DIR=str(data_dir),
+        SPOORWERK_TASK_QUEUE=task_queue,
+        SPOORWERK_LOG_FORMAT="json",
+        SPOORWERK_ENCRYPTION_KEYS=keys,
+        SPOORWERK_MEDICAL_KEYS=os.environ.get("SPOORWERK_MEDICAL_KEYS", keys),
+        SPOORWERK_SEARCH_KEY=os.environ.get("SPOORWERK_SEARCH_KEY", "search-key-of-the-test-cluster-0123456789"),
+        # One API process per test: its own SQLite file is the shared database (required against a cluster).
+        SPOORWERK_DATABASE_URL=f"sqlite:///{data_dir / 'spoorwerk.db'}",
+        **extra,
+    )
     return env
 
 

@@ -23,8 +23,14 @@ pytestmark = pytest.mark.devserver
 
 # Who the matrix case is for (assigned, its employer, its trajectory's coach) and who it is not for.
 IN_SCOPE = ("operations", "casemanager", "reintegratiecoach", "bedrijfsarts", "arbeidsdeskundige", "werkgever")
-OUT_OF_SCOPE = ("other_casemanager", "other_coach", "other_bedrijfsarts", "other_arbeidsdeskundige", "other_werkgever",
-                "regional_casemanager")
+OUT_OF_SCOPE = (
+    "other_casemanager",
+    "other_coach",
+    "other_bedrijfsarts",
+    "other_arbeidsdeskundige",
+    "other_werkgever",
+    "regional_casemanager",
+)
 
 
 @pytest.fixture
@@ -81,8 +87,12 @@ async def test_the_case_itself_refuses_an_action_of_someone_not_assigned(api):
     case_id = new_id()
     assert (await api.open(case_id, assigned={"bedrijfsarts": ["arts-1"]})).status_code == 201
     client = api.server.env.client
-    forged = {"kind": "probleemanalyse_recorded", "action_id": new_id("a"), "on": today().isoformat(),
-              "actor": {"role": "bedrijfsarts", "id": "arts-2"}}
+    forged = {
+        "kind": "probleemanalyse_recorded",
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "bedrijfsarts", "id": "arts-2"},
+    }
     with pytest.raises(cases.ActionRejected, match="not assigned to the case"):
         await cases.act(client, case_id, forged)
     kinds = [e["kind"] for e in (await api.get(f"/api/cases/{case_id}/dossier")).json()]
@@ -99,8 +109,11 @@ async def test_an_opening_names_who_is_assigned_and_refuses_what_cannot_be(api):
     assert refused.status_code == 409 and "at most 1 bedrijfsarts" in refused.text
     refused = await api.open(new_id(), who="casemanager", employer_id="E-api")
     assert refused.status_code == 201  # cm-1 works for every employer
-    other = await api.http.post("/api/cases", headers=api.server.headers("regional_casemanager"),
-                                json={"case_id": new_id(), "employer_id": "E-api", "first_sick_day": today().isoformat()})
+    other = await api.http.post(
+        "/api/cases",
+        headers=api.server.headers("regional_casemanager"),
+        json={"case_id": new_id(), "employer_id": "E-api", "first_sick_day": today().isoformat()},
+    )
     assert other.status_code == 403 and "employers it works for" in other.text
 
 
@@ -108,14 +121,33 @@ async def test_an_opening_names_who_is_assigned_and_refuses_what_cannot_be(api):
 
 # Every route of the app and what it answers per caller. A route not covered here fails the test: a new
 # endpoint gets its access rule before it ships.
-CASE_READS = {"/api/cases/{case_id}", "/api/cases/{case_id}/deadlines", "/api/cases/{case_id}/dossier",
-              "/api/cases/{case_id}/poortwachtertoets", "/api/cases/{case_id}/spoor2", "/api/cases/{case_id}/documents",
-              "/api/cases/{case_id}/state", "/api/cases/{case_id}/documents/{order_id}.{fmt}", "/cases/{case_id}"}
+CASE_READS = {
+    "/api/cases/{case_id}",
+    "/api/cases/{case_id}/deadlines",
+    "/api/cases/{case_id}/dossier",
+    "/api/cases/{case_id}/poortwachtertoets",
+    "/api/cases/{case_id}/spoor2",
+    "/api/cases/{case_id}/documents",
+    "/api/cases/{case_id}/state",
+    "/api/cases/{case_id}/documents/{order_id}.{fmt}",
+    "/cases/{case_id}",
+}
 FULL_STATE_ROLES = {"operations", "casemanager", "bedrijfsarts"}
-NO_CASE_DATA = {("GET", "/openapi.json"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/login"),
-                ("POST", "/login"), ("POST", "/logout"), ("GET", "/login/oidc"), ("GET", "/login/oidc/callback"),
-                ("OPTIONS", "/codec/{operation}"), ("GET", "/api/me"), ("POST", "/language"),
-                ("GET", "/api/actions"), ("GET", "/api/overview")}
+NO_CASE_DATA = {
+    ("GET", "/openapi.json"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/login/oidc"),
+    ("GET", "/login/oidc/callback"),
+    ("OPTIONS", "/codec/{operation}"),
+    ("GET", "/api/me"),
+    ("POST", "/language"),
+    ("GET", "/api/actions"),
+    ("GET", "/api/overview"),
+}
 OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit")}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}
 
@@ -161,15 +193,18 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
     routes = _routes(api_server.app)
     unruled: list[str] = []
     checked = 0
-    before_sick = (date.fromisoformat((await api.get(f"/api/cases/{case_id}")).json()["first_sick_day"])
-                   - timedelta(days=1)).isoformat()
+    before_sick = (
+        date.fromisoformat((await api.get(f"/api/cases/{case_id}")).json()["first_sick_day"]) - timedelta(days=1)
+    ).isoformat()
     try:
         for method, path in sorted(routes):
             for who in CALLERS:
                 in_scope = who in IN_SCOPE
                 role = CALLERS[who].role.value
                 headers = api_server.headers(who)
-                concrete = path.replace("{case_id}", case_id).replace("{order_id}", "no-such-order").replace("{fmt}", "pdf")
+                concrete = (
+                    path.replace("{case_id}", case_id).replace("{order_id}", "no-such-order").replace("{fmt}", "pdf")
+                )
                 action = _action_rule(method, path)
                 if action is not None:
                     on, kind = action
@@ -211,17 +246,26 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                     r = await pages[who].get("/")
                     assert r.status_code == 200 and (f'href="/cases/{case_id}"' in r.text) == in_scope, who
                 elif (method, path) == ("POST", "/api/cases"):
-                    body = {"case_id": new_id(), "employer_id": CALLERS[who].employer_id or "E-other",
-                            "first_sick_day": (today() + timedelta(days=3)).isoformat()}
+                    body = {
+                        "case_id": new_id(),
+                        "employer_id": CALLERS[who].employer_id or "E-other",
+                        "first_sick_day": (today() + timedelta(days=3)).isoformat(),
+                    }
                     r = await api.http.post(path, json=body, headers=headers)
                     assert r.status_code == (409 if who in OPENERS else 403), (who, r.text)  # 409: a future day
                 elif (method, path) in OPERATIONS_ONLY:
-                    r = await api.http.request(method, path, headers=headers, json={"payloads": []} if method == "POST" else None)
+                    r = await api.http.request(
+                        method, path, headers=headers, json={"payloads": []} if method == "POST" else None
+                    )
                     assert (r.status_code == 403) == (role != "operations"), (who, path, r.status_code, r.text)
                 elif (method, path) in NO_CASE_DATA:
                     # A sign-in with the caller's own token: failed ones would be throttled (test_signin's concern).
-                    form = {"token": api_server.tokens[who], "next": "/"} if (method, path) == ("POST", "/login") else None
-                    r = await pages[who].request(method, path, headers=headers if path.startswith("/api/") else {}, data=form)
+                    form = (
+                        {"token": api_server.tokens[who], "next": "/"} if (method, path) == ("POST", "/login") else None
+                    )
+                    r = await pages[who].request(
+                        method, path, headers=headers if path.startswith("/api/") else {}, data=form
+                    )
                     assert r.status_code < 500 and case_id not in r.text, (who, path, r.status_code)
                 else:
                     unruled.append(f"{method} {path}")
@@ -260,8 +304,14 @@ async def test_the_trajectory_itself_refuses_a_coach_it_did_not_name(api):
     """Past the API, straight to Temporal: coach-8 cannot take over coach-1's trajectory, nor record in it."""
     case_id = new_id()
     await in_phase(api, case_id, "E-api", 1)
-    forged = {"kind": "coach_replaced", "action_id": new_id("a"), "on": today().isoformat(),
-              "actor": {"role": "reintegratiecoach", "id": "coach-8"}, "coach_id": "coach-8", "reason": "Mine now"}
+    forged = {
+        "kind": "coach_replaced",
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "reintegratiecoach", "id": "coach-8"},
+        "coach_id": "coach-8",
+        "reason": "Mine now",
+    }
     with pytest.raises(cases.ActionRejected, match="not assigned to the case"):
         await trajectories.act(api.server.env.client, case_id, forged)
     assert (await api.get(f"/api/cases/{case_id}/spoor2", who="reintegratiecoach")).json()["coach_id"] == "coach-1"
@@ -317,8 +367,13 @@ async def test_a_bedrijfsartss_note_that_arrives_unsealed_is_refused(api):
 
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
-    plain = {"kind": "probleemanalyse_recorded", "action_id": new_id("a"), "on": today().isoformat(),
-             "actor": {"role": "bedrijfsarts", "id": "arts-1"}, "note": "Rugklachten, in behandeling"}
+    plain = {
+        "kind": "probleemanalyse_recorded",
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "bedrijfsarts", "id": "arts-1"},
+        "note": "Rugklachten, in behandeling",
+    }
     handle = cases.case_handle(api.server.env.client, case_id)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
         await handle.execute_update(SickLeaveCase.act, plain, id=plain["action_id"])

@@ -28,14 +28,27 @@ class Api:
     def __init__(self, server, http: httpx.AsyncClient) -> None:
         self.server, self.http = server, http
 
-    async def open(self, case_id: str, employer_id: str = "E-api", *, who: str = "operations", key: str | None = None,
-                   **fields) -> httpx.Response:
-        body = {"case_id": case_id, "employer_id": employer_id, "first_sick_day": fields.pop("first_sick_day", today().isoformat()),
-                **fields}
+    async def open(
+        self, case_id: str, employer_id: str = "E-api", *, who: str = "operations", key: str | None = None, **fields
+    ) -> httpx.Response:
+        body = {
+            "case_id": case_id,
+            "employer_id": employer_id,
+            "first_sick_day": fields.pop("first_sick_day", today().isoformat()),
+            **fields,
+        }
         return await self.http.post("/api/cases", json=body, headers=self.server.headers(who, key))
 
-    async def act(self, case_id: str, kind: str, *, who: str = "operations", key: str | None = None, spoor2: bool = False,
-                  **fields) -> httpx.Response:
+    async def act(
+        self,
+        case_id: str,
+        kind: str,
+        *,
+        who: str = "operations",
+        key: str | None = None,
+        spoor2: bool = False,
+        **fields,
+    ) -> httpx.Response:
         fields.setdefault("on", today().isoformat())
         path = f"/api/cases/{case_id}/{'spoor2/' if spoor2 else ''}actions/{kind}"
         return await self.http.post(path, json=fields, headers=self.server.headers(who, key))
@@ -83,10 +96,15 @@ async def test_open_act_and_read_a_case(api):
 async def test_the_poortwachtertoets_and_the_observations_are_read_through_the_api_in_scope(api):
     case_id = new_id()
     # Opened in week 8 with the probleemanalyse declared not done: observed overdue at once.
-    await api.open(case_id, first_sick_day=(today() - timedelta(days=50)).isoformat(),
-                   prior_steps=[{"key": "probleemanalyse", "done_on": None}])
-    toets = await eventually(lambda: api.get(f"/api/cases/{case_id}/poortwachtertoets"),
-                             lambda r: r.status_code == 200 and "open" in r.json()["verdict"])
+    await api.open(
+        case_id,
+        first_sick_day=(today() - timedelta(days=50)).isoformat(),
+        prior_steps=[{"key": "probleemanalyse", "done_on": None}],
+    )
+    toets = await eventually(
+        lambda: api.get(f"/api/cases/{case_id}/poortwachtertoets"),
+        lambda r: r.status_code == 200 and "open" in r.json()["verdict"],
+    )
     points = toets.json()["points"]
     assert [p["step"] for p in points][0] == "documenten" and points[-1]["step"] == "herstel"
     assert any(p["status"] == "open" and p["label"] == "Probleemanalyse door de bedrijfsarts" for p in points)
@@ -94,8 +112,12 @@ async def test_the_poortwachtertoets_and_the_observations_are_read_through_the_a
     [seen] = [e for e in dossier if e["kind"] == "deadline_overdue" and e["details"]["key"] == "probleemanalyse"]
     assert seen["observation"]["state"] == "open" and seen["superseded_by"] is None
     # Recorded after the fact, on time: the observation is superseded, and the toets no longer holds it open.
-    pa = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts",
-                       on=(today() - timedelta(days=50) + timedelta(days=40)).isoformat())
+    pa = await api.act(
+        case_id,
+        "probleemanalyse_recorded",
+        who="bedrijfsarts",
+        on=(today() - timedelta(days=50) + timedelta(days=40)).isoformat(),
+    )
     assert pa.status_code == 200, pa.text
     dossier = (await api.get(f"/api/cases/{case_id}/dossier")).json()
     [seen] = [e for e in dossier if e["kind"] == "deadline_overdue" and e["details"]["key"] == "probleemanalyse"]
@@ -139,13 +161,16 @@ async def test_a_replayed_key_answers_only_its_own_caller_and_never_a_medical_no
         assert replayed.status_code in (403, 409), (who, replayed.text)
         assert note not in replayed.text and "hernia" not in replayed.text
     stolen = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever", key=key)
-    assert stolen.status_code == 409 and stolen.json()["detail"].endswith("belongs to another caller's request; "
-                                                                           "send a new Idempotency-Key")
+    assert stolen.status_code == 409 and stolen.json()["detail"].endswith(
+        "belongs to another caller's request; send a new Idempotency-Key"
+    )
     # The bedrijfsarts's own retry is answered; with other fields it is refused, not answered.
     again = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note=note)
     assert again.status_code == 200 and again.json()["entry"]["seq"] == pa.json()["entry"]["seq"]
     changed = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", key=key, note="other")
-    assert changed.status_code == 409 and "already used for another “Probleemanalyse recorded”" in changed.json()["detail"]
+    assert (
+        changed.status_code == 409 and "already used for another “Probleemanalyse recorded”" in changed.json()["detail"]
+    )
 
 
 async def test_refusals_name_their_reason_with_the_right_status(api, api_server):
@@ -157,17 +182,28 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     assert bad.status_code == 401 and bad.json()["detail"] == "a valid bearer token is required"
     # Refused by the case: 409 with the validator's reason; malformed: 422 naming the field.
     refused = await api.act(case_id, "evaluatie_held", who="werkgever")
-    assert refused.status_code == 409 and refused.json()["detail"] == "evaluatie_held: the plan van aanpak must be on record first"
+    assert (
+        refused.status_code == 409
+        and refused.json()["detail"] == "evaluatie_held: the plan van aanpak must be on record first"
+    )
     future = await api.act(case_id, "ziekmelding_arbodienst_sent", on=(today() + timedelta(days=3)).isoformat())
     assert future.status_code == 409 and "is in the future" in future.json()["detail"]
     malformed = await api.act(case_id, "partial_recovery", who="bedrijfsarts", percentage=150)
     assert malformed.status_code == 422 and "percentage" in malformed.text
-    no_key = await api.http.post(f"/api/cases/{case_id}/actions/evaluatie_held", json={"on": today().isoformat()},
-                                 headers={"Authorization": f"Bearer {api_server.tokens['operations']}"})
+    no_key = await api.http.post(
+        f"/api/cases/{case_id}/actions/evaluatie_held",
+        json={"on": today().isoformat()},
+        headers={"Authorization": f"Bearer {api_server.tokens['operations']}"},
+    )
     assert no_key.status_code == 422 and "Idempotency-Key" in no_key.text
     # Each role rule: 403 naming the roles allowed.
     rules = [
-        ("werkgever", "probleemanalyse_recorded", {}, "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)"),
+        (
+            "werkgever",
+            "probleemanalyse_recorded",
+            {},
+            "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)",
+        ),
         ("casemanager", "spoor2_consent_given", {}, "allowed: bedrijfsarts"),
         ("reintegratiecoach", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
         ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record “Case withdrawn”"),
@@ -179,21 +215,30 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     # An employer sees and acts on its own employer's cases only, and learns of no other: another's case answers
     # as a case that is not there does. The full state is not for it.
     unknown = await api.get(f"/api/cases/{new_id()}", who="other_werkgever")
-    for answer in (await api.get(f"/api/cases/{case_id}", who="other_werkgever"),
-                   await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever")):
+    for answer in (
+        await api.get(f"/api/cases/{case_id}", who="other_werkgever"),
+        await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever"),
+    ):
         assert answer.status_code == unknown.status_code == 404
-        assert answer.json()["detail"].replace(case_id, "X") == unknown.json()["detail"].replace(unknown.url.path.split("/")[-1], "X")
+        assert answer.json()["detail"].replace(case_id, "X") == unknown.json()["detail"].replace(
+            unknown.url.path.split("/")[-1], "X"
+        )
     assert (await api.open(new_id(), "E-api", who="other_werkgever")).status_code == 403
     assert (await api.get(f"/api/cases/{case_id}/state", who="werkgever")).status_code == 403
     # Nothing refused entered the dossier.
-    assert [e["kind"] for e in (await api.get(f"/api/cases/{case_id}/dossier")).json()] == ["case_opened", "reminder_sent"]
+    assert [e["kind"] for e in (await api.get(f"/api/cases/{case_id}/dossier")).json()] == [
+        "case_opened",
+        "reminder_sent",
+    ]
 
 
 async def test_the_bedrijfsartss_notes_are_for_the_bedrijfsarts_only(api):
     case_id = new_id()
     await api.open(case_id)
     note = "Spanningsklachten; behandeling bij de huisarts"
-    r = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", belastbaarheid_hours_per_day=4, note=note)
+    r = await api.act(
+        case_id, "probleemanalyse_recorded", who="bedrijfsarts", belastbaarheid_hours_per_day=4, note=note
+    )
     assert r.status_code == 200, r.text
 
     async def seen_by(who: str) -> dict:
@@ -213,31 +258,65 @@ async def test_the_bedrijfsartss_notes_are_for_the_bedrijfsarts_only(api):
 async def in_phase(api, case_id: str, employer: str, phase: int) -> None:
     """A case taken over at week 53 with spoor 1 done, through spoor 2 intake into `phase`, all by API."""
     first = today() - timedelta(weeks=53)
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360}
-    r = await api.open(case_id, employer, first_sick_day=first.isoformat(), stage="spoor1",
-                       prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                       evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 365, 42)])
+    done = {
+        "ziekmelding_arbodienst": 1,
+        "probleemanalyse": 30,
+        "plan_van_aanpak": 40,
+        "ziekmelding_uwv": 290,
+        "eerstejaarsevaluatie": 360,
+    }
+    r = await api.open(
+        case_id,
+        employer,
+        first_sick_day=first.isoformat(),
+        stage="spoor1",
+        prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+        evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(82, 365, 42)],
+    )
     assert r.status_code == 201, r.text
-    for kind, fields in (("ad_onderzoek_started", {}), ("ad_gesprek_held", {"party": "werkgever"}),
-                         ("ad_gesprek_held", {"party": "werknemer"}),
-                         ("ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False})):
+    for kind, fields in (
+        ("ad_onderzoek_started", {}),
+        ("ad_gesprek_held", {"party": "werkgever"}),
+        ("ad_gesprek_held", {"party": "werknemer"}),
+        ("ad_onderzoek_concluded", {"own_work_possible": False, "other_work_inside_possible": False}),
+    ):
         assert (await api.act(case_id, kind, who="arbeidsdeskundige", **fields)).status_code == 200
     assert (await api.act(case_id, "spoor2_started")).status_code == 200
     await eventually(lambda: api.get(f"/api/cases/{case_id}/spoor2"), lambda r: r.status_code == 200)
     for document, role in DOCUMENT_ROLES.items():
-        who = {"casemanager": "casemanager", "werkgever": "werkgever", "arbeidsdeskundige": "arbeidsdeskundige",
-               "bedrijfsarts": "bedrijfsarts"}[role]
+        who = {
+            "casemanager": "casemanager",
+            "werkgever": "werkgever",
+            "arbeidsdeskundige": "arbeidsdeskundige",
+            "bedrijfsarts": "bedrijfsarts",
+        }[role]
         extra = {"belastbaarheid_hours_per_day": 4} if document == "bedrijfsarts_bevindingen" else {}
-        r = await api.act(case_id, "document_received", who=who, spoor2=True, document=document,
-                          reference=f"dms://{document}/1", **extra)
+        r = await api.act(
+            case_id,
+            "document_received",
+            who=who,
+            spoor2=True,
+            document=document,
+            reference=f"dms://{document}/1",
+            **extra,
+        )
         assert r.status_code == 200, r.text
-    steps = [("intake_held", "reintegratiecoach", {"coach_id": "coach-1"}), ("proposal_sent", "reintegratiecoach", {}),
-             ("purchase_approved", "werkgever", {"scope": "whole"}),
-             ("haalbaarheidstoets_decided", "reintegratiecoach", {"decision": "go", "grounds": GROUNDS, "zoekprofiel": ZOEKPROFIEL}),
-             ("phase_started", "reintegratiecoach", {"phase": 1})]
+    steps = [
+        ("intake_held", "reintegratiecoach", {"coach_id": "coach-1"}),
+        ("proposal_sent", "reintegratiecoach", {}),
+        ("purchase_approved", "werkgever", {"scope": "whole"}),
+        (
+            "haalbaarheidstoets_decided",
+            "reintegratiecoach",
+            {"decision": "go", "grounds": GROUNDS, "zoekprofiel": ZOEKPROFIEL},
+        ),
+        ("phase_started", "reintegratiecoach", {"phase": 1}),
+    ]
     if phase == 2:
-        steps += [("phase_completed", "reintegratiecoach", {"phase": 1}), ("phase_started", "reintegratiecoach", {"phase": 2})]
+        steps += [
+            ("phase_completed", "reintegratiecoach", {"phase": 1}),
+            ("phase_started", "reintegratiecoach", {"phase": 2}),
+        ]
     for kind, who, fields in steps:
         r = await api.act(case_id, kind, who=who, spoor2=True, **fields)
         assert r.status_code == 200, (kind, r.text)
@@ -249,8 +328,10 @@ async def test_a_coach_reads_and_acts_only_on_the_cases_it_coaches(api):
     coached, fresh = new_id(), new_id()
     await in_phase(api, coached, employer, 1)  # coach-1 holds the intake: its case
     await api.open(fresh, employer)
-    await eventually(lambda: api.get(f"/api/cases/{coached}", who="reintegratiecoach"),
-                     lambda r: r.status_code == 200 and r.json()["spoor2_coach_id"] == "coach-1")
+    await eventually(
+        lambda: api.get(f"/api/cases/{coached}", who="reintegratiecoach"),
+        lambda r: r.status_code == 200 and r.json()["spoor2_coach_id"] == "coach-1",
+    )
     for path in ("", "/deadlines", "/dossier", "/poortwachtertoets", "/spoor2", "/documents"):
         assert (await api.get(f"/api/cases/{coached}{path}", who="other_coach")).status_code == 404, path
         assert (await api.get(f"/api/cases/{fresh}{path}", who="reintegratiecoach")).status_code == 404, path
@@ -267,8 +348,12 @@ async def test_list_and_count_by_each_filter(api):
     await api.open(ids["fresh"], employer)
     # Day 50, the probleemanalyse declared not done: overdue, and stalled from the opening (level 1). (Had the
     # opening said nothing of it, the case would give the bureau its backfill days first.)
-    await api.open(ids["overdue"], employer, first_sick_day=(today() - timedelta(days=50)).isoformat(),
-                   prior_steps=[{"key": "probleemanalyse", "done_on": None}])
+    await api.open(
+        ids["overdue"],
+        employer,
+        first_sick_day=(today() - timedelta(days=50)).isoformat(),
+        prior_steps=[{"key": "probleemanalyse", "done_on": None}],
+    )
     await api.open(ids["reported"], employer, first_sick_day=(today() - timedelta(days=3)).isoformat())
     assert (await api.act(ids["reported"], "stagnation_reported", who="casemanager")).status_code == 200
     await in_phase(api, ids["phase1"], employer, 1)
@@ -310,7 +395,13 @@ async def test_list_and_count_by_each_filter(api):
     assert (await api.get("/api/cases", employer_id="x' OR 1=1")).status_code == 422
 
     overview = (await api.get("/api/overview")).json()
-    assert overview["running"] >= 5 and set(overview["by_stage"]) == {"ziekmelding", "spoor1", "ad_onderzoek", "spoor2", "wia"}
+    assert overview["running"] >= 5 and set(overview["by_stage"]) == {
+        "ziekmelding",
+        "spoor1",
+        "ad_onderzoek",
+        "spoor2",
+        "wia",
+    }
     assert set(overview["by_escalation_level"]) == {"0", "1", "2", "3"}
 
 
@@ -377,7 +468,10 @@ async def test_case_data_is_never_cached_and_an_opening_takes_a_bounded_number_o
     case_id = new_id()
     many = [f"hr{n}@example.nl" for n in range(2000)]
     refused = await api.open(case_id, contacts={"werkgever": many})
-    assert refused.status_code == 422 and refused.json()["detail"] == "contacts.werkgever: 2000 addresses; at most 10 per role"
+    assert (
+        refused.status_code == 422
+        and refused.json()["detail"] == "contacts.werkgever: 2000 addresses; at most 10 per role"
+    )
     assert (await api.get(f"/api/cases/{case_id}")).status_code == 404  # nothing was opened
     opened = await api.open(case_id, contacts={"werkgever": many[:10]})
     assert opened.status_code == 201

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # Every role of the API, each with a case of its own scope and one of another's to aim at (tests/fuzz_hooks.py).
-@pytest.mark.parametrize("who", ["operations", "casemanager", "reintegratiecoach", "bedrijfsarts", "arbeidsdeskundige",
-                                 "werkgever"])
+@pytest.mark.parametrize(
+    "who", ["operations", "casemanager", "reintegratiecoach", "bedrijfsarts", "arbeidsdeskundige", "werkgever"]
+)
 async def test_no_generated_request_gets_a_server_error_or_another_scopes_case(api_server, tmp_path, who):
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
         api = Api(api_server, http)
@@ -34,19 +35,47 @@ async def test_no_generated_request_gets_a_server_error_or_another_scopes_case(a
         assigned = {"casemanager": ["cm-9"], "bedrijfsarts": ["arts-9"], "arbeidsdeskundige": ["ad-9"]}
         assert (await api.open(hidden, "E-hidden", assigned=assigned)).status_code == 201
     everything = who in ("operations", "werkgever")
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks", "PYTHONPATH": str(ROOT),
-           "FUZZ_IN_SCOPE": mine, "FUZZ_HIDDEN": hidden, "FUZZ_HIDDEN_EMPLOYER": "E-hidden",
-           "FUZZ_SEES_ALL": "1" if who == "operations" else "0"}
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": "tests.fuzz_hooks",
+        "PYTHONPATH": str(ROOT),
+        "FUZZ_IN_SCOPE": mine,
+        "FUZZ_HIDDEN": hidden,
+        "FUZZ_HIDDEN_EMPLOYER": "E-hidden",
+        "FUZZ_SEES_ALL": "1" if who == "operations" else "0",
+    }
     proc = await asyncio.create_subprocess_exec(
-        str(SCHEMATHESIS), "run", f"{api_server.url}/openapi.json",
-        "--checks", "not_a_server_error,no_other_scope", "--max-examples", "3" if everything else "6", "--seed", "20261123", "--workers", "1",
+        str(SCHEMATHESIS),
+        "run",
+        f"{api_server.url}/openapi.json",
+        "--checks",
+        "not_a_server_error,no_other_scope",
+        "--max-examples",
+        "3" if everything else "6",
+        "--seed",
+        "20261123",
+        "--workers",
+        "1",
         # Every phase (the boundary cases of `coverage` find the 5xx) for two roles; the generated cases aimed at the
         # two real cases for the others, whose concern is scope.
-        "--phases", "examples,coverage,fuzzing,stateful" if everything else "examples,fuzzing",
-        "--header", f"Authorization: Bearer {api_server.tokens[who]}",
-        "--request-timeout", "30", "--no-color", "--suppress-health-check", "all",
-        "--report", "junit", "--report-dir", str(tmp_path), "--generation-database", "none",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        "--phases",
+        "examples,coverage,fuzzing,stateful" if everything else "examples,fuzzing",
+        "--header",
+        f"Authorization: Bearer {api_server.tokens[who]}",
+        "--request-timeout",
+        "30",
+        "--no-color",
+        "--suppress-health-check",
+        "all",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
+        "--generation-database",
+        "none",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=env,
         # One worker: with two, hypothesis's threads parsing source at once crashed schemathesis here
         # with CPython 3.11's "SystemError: AST constructor recursion depth mismatch".
         cwd=tmp_path,  # it keeps a cache folder where it runs

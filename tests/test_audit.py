@@ -80,8 +80,14 @@ def store(backend, clock) -> AuditStore:
 
 def _rows(engine: sqlalchemy.Engine) -> list[tuple]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sqlalchemy.text(
-            "SELECT id, reader_role, reader_id, what, case_id, object_id, outcome, channel FROM read_audit ORDER BY id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                sqlalchemy.text(
+                    "SELECT id, reader_role, reader_id, what, case_id, object_id, outcome, channel FROM read_audit ORDER BY id"
+                )
+            )
+        ]
 
 
 # --------------------------------------------------------------------------- the store, on both databases
@@ -96,7 +102,14 @@ def test_reads_come_back_newest_first_with_who_what_when_and_outcome(store):
     assert [r.id for r in page.records] == [last, last - 1, last - 2, first] and page.next_cursor is None
     doc = page.records[1]
     assert (doc.reader_role, doc.reader_id, doc.what, doc.case_id, doc.object_id, doc.outcome, doc.channel) == (
-        "werkgever", "hr-1", What.DOCUMENT, "C-1", "order-1:v2.pdf", Outcome.REFUSED, Channel.API)
+        "werkgever",
+        "hr-1",
+        What.DOCUMENT,
+        "C-1",
+        "order-1:v2.pdf",
+        Outcome.REFUSED,
+        Channel.API,
+    )
     # The clock's times, in UTC, on either database.
     assert [r.at for r in reversed(page.records)] == [START + timedelta(minutes=i) for i in range(4)]
     assert all(r.at.utcoffset() == timedelta(0) for r in page.records)
@@ -149,8 +162,11 @@ def test_the_database_itself_refuses_to_change_or_remove_a_read(backend, store):
     store.record(OPS, What.DOSSIER, case_id="C-1")
     store.record(ARTS, What.DOSSIER, case_id="C-1")
     before = _rows(engine)
-    statements = ["UPDATE read_audit SET reader_id = 'someone-else'", "DELETE FROM read_audit WHERE reader_id = 'arts-1'",
-                  "DELETE FROM read_audit"]
+    statements = [
+        "UPDATE read_audit SET reader_id = 'someone-else'",
+        "DELETE FROM read_audit WHERE reader_id = 'arts-1'",
+        "DELETE FROM read_audit",
+    ]
     if name == "postgresql":
         statements.append("TRUNCATE read_audit")
     for sql in statements:
@@ -172,8 +188,14 @@ def test_rows_hold_only_ids_roles_and_fixed_words(backend, store):
     columns = {c["name"] for c in sqlalchemy.inspect(engine).get_columns("read_audit")}
     assert columns == {"id", "at", "reader_role", "reader_id", "what", "case_id", "object_id", "outcome", "channel"}
     # Anything that is not an opaque id or a word of its set is refused, and nothing is written.
-    for bad in [dict(case_id="Jan de Vries"), dict(case_id="123456782"), dict(object_id="brief aan J. de Vries"),
-                dict(what="medische notitie"), dict(outcome="ok"), dict(channel="email")]:
+    for bad in [
+        dict(case_id="Jan de Vries"),
+        dict(case_id="123456782"),
+        dict(object_id="brief aan J. de Vries"),
+        dict(what="medische notitie"),
+        dict(outcome="ok"),
+        dict(channel="email"),
+    ]:
         with pytest.raises(ValueError):
             store.record(OPS, bad.pop("what", What.CASE), **bad)
     with pytest.raises(ValueError):
@@ -233,8 +255,9 @@ def api(tmp_path) -> Iterator[tuple[str, AuditStore]]:
     add_audit_routes(router, store, Annotated[Caller, Depends(_test_caller)], Problem)
     app.include_router(router)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                           lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(200):
@@ -263,7 +286,9 @@ def test_operations_asks_who_saw_a_dossier_and_that_question_is_recorded_too(api
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert [(r["reader_role"], r["reader_id"], r["outcome"]) for r in body["records"]] == [
-        ("werkgever", "hr-1", "refused"), ("bedrijfsarts", "arts-1", "allowed")]
+        ("werkgever", "hr-1", "refused"),
+        ("bedrijfsarts", "arts-1", "allowed"),
+    ]
     assert body["next_cursor"] is None
     assert datetime.fromisoformat(body["records"][0]["at"]) == START + timedelta(minutes=1)  # UTC, with its offset
     mine = store.query(what="audit").records
@@ -275,8 +300,10 @@ def test_operations_asks_who_saw_a_dossier_and_that_question_is_recorded_too(api
     assert {r["id"] for r in first["records"]}.isdisjoint(r["id"] for r in rest["records"])
 
 
-@pytest.mark.parametrize("role", sorted({Role.CASEMANAGER, Role.REINTEGRATIECOACH, Role.BEDRIJFSARTS,
-                                         Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER}))
+@pytest.mark.parametrize(
+    "role",
+    sorted({Role.CASEMANAGER, Role.REINTEGRATIECOACH, Role.BEDRIJFSARTS, Role.ARBEIDSDESKUNDIGE, Role.WERKGEVER}),
+)
 def test_other_roles_are_refused_and_the_attempt_is_recorded(api, role):
     url, store = api
     store.record(ARTS, What.DOSSIER, case_id="C-1")
@@ -284,15 +311,26 @@ def test_other_roles_are_refused_and_the_attempt_is_recorded(api, role):
     assert answer.status_code == 403
     assert answer.json() == {"detail": f"a {role.value} may not read the audit (allowed: operations)"}
     tried = store.query(what="audit").records
-    assert [(r.reader_role, r.reader_id, r.case_id, r.outcome) for r in tried] == [(role.value, "someone-1", "C-1", "refused")]
+    assert [(r.reader_role, r.reader_id, r.case_id, r.outcome) for r in tried] == [
+        (role.value, "someone-1", "C-1", "refused")
+    ]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"since": "2026-13-01"}, "since"), ({"until": "gisteren"}, "until"), ({"case_id": "Jan de Vries"}, "case_id"),
-    ({"reader_id": "j@example.nl"}, "reader_id"), ({"reader_role": "dokter"}, "reader_role"),
-    ({"what": "medisch"}, "what"), ({"outcome": "ok"}, "outcome"), ({"limit": "501"}, "limit"), ({"limit": "0"}, "limit"),
-    ({"cursor": "abc"}, "cursor"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"since": "2026-13-01"}, "since"),
+        ({"until": "gisteren"}, "until"),
+        ({"case_id": "Jan de Vries"}, "case_id"),
+        ({"reader_id": "j@example.nl"}, "reader_id"),
+        ({"reader_role": "dokter"}, "reader_role"),
+        ({"what": "medisch"}, "what"),
+        ({"outcome": "ok"}, "outcome"),
+        ({"limit": "501"}, "limit"),
+        ({"limit": "0"}, "limit"),
+        ({"cursor": "abc"}, "cursor"),
+    ],
+)
 def test_bad_filters_are_422_naming_the_field(api, params, field):
     url, store = api
     answer = _get(url, OPS, **params)
@@ -316,8 +354,9 @@ def audited(tmp_path, monkeypatch) -> Iterator[tuple[Path, AuditStore]]:
     data = tmp_path / "data"
     monkeypatch.setenv("SPOORWERK_DATA_DIR", str(data))
     monkeypatch.delenv("SPOORWERK_DATABASE_URL", raising=False)
-    store = AuditStore(open_database(Settings().database),
-                       clock=Clock(datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)))
+    store = AuditStore(
+        open_database(Settings().database), clock=Clock(datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc))
+    )
     store.record(ARTS, What.DOSSIER, case_id="C-1")
     store.record(HR, What.DOCUMENT, case_id="C-1", object_id="order-7", outcome="refused", channel="dashboard")
     store.record(COACH, What.CASE, case_id="C-2")
@@ -331,16 +370,49 @@ def test_cli_lists_who_saw_a_case_in_dutch(audited):
     done = subprocess.run([spoorwerk(), "audit", "--case", "C-1"], capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["nr", "tijdstip", "(NL)", "rol", "lezer", "gelezen", "zaak", "object", "uitkomst", "via"]
+    assert lines[0].split() == [
+        "nr",
+        "tijdstip",
+        "(NL)",
+        "rol",
+        "lezer",
+        "gelezen",
+        "zaak",
+        "object",
+        "uitkomst",
+        "via",
+    ]
     # Newest first, times in Amsterdam (CET in January: UTC+1), outcomes in Dutch.
-    assert lines[1].split() == ["2", "2026-01-15", "10:01:00", "werkgever", "hr-1", "document", "C-1", "order-7",
-                                "geweigerd", "dashboard"]
-    assert lines[2].split() == ["1", "2026-01-15", "10:00:00", "bedrijfsarts", "arts-1", "dossier", "C-1", "-",
-                                "toegestaan", "api"]
+    assert lines[1].split() == [
+        "2",
+        "2026-01-15",
+        "10:01:00",
+        "werkgever",
+        "hr-1",
+        "document",
+        "C-1",
+        "order-7",
+        "geweigerd",
+        "dashboard",
+    ]
+    assert lines[2].split() == [
+        "1",
+        "2026-01-15",
+        "10:00:00",
+        "bedrijfsarts",
+        "arts-1",
+        "dossier",
+        "C-1",
+        "-",
+        "toegestaan",
+        "api",
+    ]
     assert "C-2" not in done.stdout and lines[-1] == "2 inzagen"
     # The CLI's own look is in the audit as well.
     mine = store.query(what="audit").records
-    assert [(r.reader_role, r.reader_id, r.case_id, r.channel) for r in mine] == [("operations", "cli-operations", "C-1", "cli")]
+    assert [(r.reader_role, r.reader_id, r.case_id, r.channel) for r in mine] == [
+        ("operations", "cli-operations", "C-1", "cli")
+    ]
 
 
 def test_cli_filters_pages_and_says_when_nothing_matches(audited, capsys):

@@ -17,7 +17,9 @@ _seq = iter(range(10**6))
 
 
 def new_case(first: date = FIRST, version: int = rules.CURRENT_VERSION, **fields):
-    opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"}, **fields)
+    opening = CaseOpening(
+        case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"}, **fields
+    )
     ruleset = load_rulebook().for_first_sick_day(first)
     return rules.open_case(
         opening, ruleset, today=date(2030, 1, 1), now=NOW, version=version, spoor2_rules=load_spoor2_rules()
@@ -33,7 +35,9 @@ def ad_onderzoek(state, started: date, concluded: date, **answers):
 
 
 def act(state, kind, on, today=None, role="casemanager", **fields):
-    action = parse_action({"kind": kind, "action_id": f"a{next(_seq)}", "actor": {"role": role}, "on": on.isoformat(), **fields})
+    action = parse_action(
+        {"kind": kind, "action_id": f"a{next(_seq)}", "actor": {"role": role}, "on": on.isoformat(), **fields}
+    )
     return rules.apply(state, action, today or on, NOW)
 
 
@@ -43,8 +47,14 @@ def views(state, today):
 
 def test_deviation_moves_a_deadline_and_records_the_reason():
     state = new_case()
-    act(state, "deadline_deviation", date(2025, 2, 10), deadline="probleemanalyse",
-        reason="Employee in hospital, no consultation possible", new_due=date(2025, 3, 10))
+    act(
+        state,
+        "deadline_deviation",
+        date(2025, 2, 10),
+        deadline="probleemanalyse",
+        reason="Employee in hospital, no consultation possible",
+        new_due=date(2025, 3, 10),
+    )
     v = views(state, date(2025, 3, 1))["probleemanalyse"]
     assert v.due == date(2025, 3, 10) and v.status is DeadlineStatus.OPEN
     assert v.deviation.reason == "Employee in hospital, no consultation possible"
@@ -54,7 +64,13 @@ def test_deviation_moves_a_deadline_and_records_the_reason():
 
 def test_deviation_without_a_new_date_waives_the_step():
     state = new_case()
-    act(state, "deadline_deviation", date(2025, 2, 10), deadline="probleemanalyse", reason="Terminal illness, Reg art. 5")
+    act(
+        state,
+        "deadline_deviation",
+        date(2025, 2, 10),
+        deadline="probleemanalyse",
+        reason="Terminal illness, Reg art. 5",
+    )
     v = views(state, date(2025, 6, 1))["probleemanalyse"]
     assert v.status is DeadlineStatus.WAIVED and v.waived_because == "Terminal illness, Reg art. 5"
 
@@ -80,8 +96,14 @@ def test_overdue_step_gets_marked_once_and_moves_after_deviation():
     notes = rules.tick(state, today=date(2025, 2, 17), now=NOW)
     assert [n.deadline_key for n in notes] == ["ziekmelding_arbodienst", "probleemanalyse"]
     assert rules.tick(state, today=date(2025, 2, 18), now=NOW) == []  # marked once
-    act(state, "deadline_deviation", date(2025, 2, 18), deadline="probleemanalyse",
-        reason="Bedrijfsarts ill, new appointment made", new_due=date(2025, 2, 25))
+    act(
+        state,
+        "deadline_deviation",
+        date(2025, 2, 18),
+        deadline="probleemanalyse",
+        reason="Bedrijfsarts ill, new appointment made",
+        new_due=date(2025, 2, 25),
+    )
     assert views(state, date(2025, 2, 20))["probleemanalyse"].status is DeadlineStatus.OPEN
     notes = rules.tick(state, today=date(2025, 2, 26), now=NOW)
     assert [(n.deadline_key, n.due) for n in notes] == [("probleemanalyse", date(2025, 2, 25))]
@@ -133,11 +155,35 @@ def test_loonsanctie_extends_the_end_and_a_repair_ends_it_six_weeks_after_accept
 
 def test_voluntary_extension_is_capped():
     state = new_case()
-    act(state, "voluntary_extension", date(2026, 6, 1), role="werkgever", weeks=40, employer_agrees=True, employee_agrees=True)
+    act(
+        state,
+        "voluntary_extension",
+        date(2026, 6, 1),
+        role="werkgever",
+        weeks=40,
+        employer_agrees=True,
+        employee_agrees=True,
+    )
     with pytest.raises(ActionRefused, match="12 remain"):
-        act(state, "voluntary_extension", date(2026, 6, 2), role="werkgever", weeks=13, employer_agrees=True, employee_agrees=True)
+        act(
+            state,
+            "voluntary_extension",
+            date(2026, 6, 2),
+            role="werkgever",
+            weeks=13,
+            employer_agrees=True,
+            employee_agrees=True,
+        )
     with pytest.raises(ActionRefused, match="employee_agrees"):
-        act(state, "voluntary_extension", date(2026, 6, 2), role="werkgever", weeks=1, employer_agrees=True, employee_agrees=False)
+        act(
+            state,
+            "voluntary_extension",
+            date(2026, 6, 2),
+            role="werkgever",
+            weeks=1,
+            employer_agrees=True,
+            employee_agrees=False,
+        )
 
 
 def test_spoor2_needs_ad_onderzoek_and_early_start_needs_consent():
@@ -171,16 +217,33 @@ def test_deskundigenoordeel_answer_must_match_a_request():
     state = new_case()
     with pytest.raises(ActionRefused, match="no deskundigenoordeel was requested under 'r1'"):
         act(state, "deskundigenoordeel_answered", date(2025, 3, 1), role="uwv", request_id="r1", conclusion="passend")
-    action = parse_action({"kind": "deskundigenoordeel_requested", "action_id": "r1", "actor": {"role": "werknemer"},
-                           "on": "2025-03-01", "requested_by": "werknemer", "question": "Is the offered work suitable?"})
+    action = parse_action(
+        {
+            "kind": "deskundigenoordeel_requested",
+            "action_id": "r1",
+            "actor": {"role": "werknemer"},
+            "on": "2025-03-01",
+            "requested_by": "werknemer",
+            "question": "Is the offered work suitable?",
+        }
+    )
     rules.apply(state, action, date(2025, 3, 1), NOW)
-    act(state, "deskundigenoordeel_answered", date(2025, 3, 20), role="uwv", request_id="r1", conclusion="Work is suitable")
+    act(
+        state,
+        "deskundigenoordeel_answered",
+        date(2025, 3, 20),
+        role="uwv",
+        request_id="r1",
+        conclusion="Work is suitable",
+    )
     assert state.deskundigenoordelen[0].conclusion == "Work is suitable"
 
 
 def test_taken_over_case_counts_past_steps_as_given():
-    state = new_case(stage="spoor1", prior_steps=[{"key": "probleemanalyse", "done_on": "2025-02-10"},
-                                                  {"key": "plan_van_aanpak", "done_on": None}])
+    state = new_case(
+        stage="spoor1",
+        prior_steps=[{"key": "probleemanalyse", "done_on": "2025-02-10"}, {"key": "plan_van_aanpak", "done_on": None}],
+    )
     v = views(state, date(2025, 8, 1))
     assert v["probleemanalyse"].status is DeadlineStatus.DONE
     assert v["plan_van_aanpak"].status is DeadlineStatus.OVERDUE
@@ -222,17 +285,29 @@ def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     before = state.model_dump()
     refusals = [
         ({"conclusion": "spoor2"}, "own_work_possible: the AD-onderzoek first answers whether"),
-        ({"own_work_possible": True, "other_work_inside_possible": False}, "other_work_inside_possible: asked only when own work is not possible"),
+        (
+            {"own_work_possible": True, "other_work_inside_possible": False},
+            "other_work_inside_possible: asked only when own work is not possible",
+        ),
         ({"own_work_possible": False}, "other_work_inside_possible: own work is not possible, so say whether"),
-        ({"own_work_possible": False, "other_work_inside_possible": True, "conclusion": "spoor2"},
-         "conclusion: the answers lead to ander_werk_intern, not spoor2"),
+        (
+            {"own_work_possible": False, "other_work_inside_possible": True, "conclusion": "spoor2"},
+            "conclusion: the answers lead to ander_werk_intern, not spoor2",
+        ),
     ]
     for answers, message in refusals:
         with pytest.raises(ActionRefused, match=message):
             act(state, "ad_onderzoek_concluded", date(2025, 10, 9), role="arbeidsdeskundige", **answers)
     assert state.model_dump() == before
-    entry = act(state, "ad_onderzoek_concluded", date(2025, 10, 9), role="arbeidsdeskundige",
-                own_work_possible=False, other_work_inside_possible=False, report_reference="dms://ad/77")
+    entry = act(
+        state,
+        "ad_onderzoek_concluded",
+        date(2025, 10, 9),
+        role="arbeidsdeskundige",
+        own_work_possible=False,
+        other_work_inside_possible=False,
+        report_reference="dms://ad/77",
+    )
     assert entry.summary == (
         "AD-onderzoek concluded: own work: not possible; other work inside: not possible; advice: spoor 2"
     )
@@ -249,7 +324,9 @@ def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
     assert not state.spoor2_running and not state.trajectory_started
     state2 = new_case()
     act(state2, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    ad_onderzoek(state2, date(2025, 11, 1), date(2025, 12, 1), own_work_possible=False, other_work_inside_possible=False)
+    ad_onderzoek(
+        state2, date(2025, 11, 1), date(2025, 12, 1), own_work_possible=False, other_work_inside_possible=False
+    )
     act(state2, "spoor2_started", date(2026, 1, 12))
     assert state2.trajectory_due
     with pytest.raises(ActionRefused, match="record “Outcome recorded” on the trajectory"):

@@ -89,8 +89,13 @@ async def test_missed_probleemanalyse_is_marked_overdue_and_notified(driver):
     due = first + timedelta(days=41)
     marks = [e for e in await driver.dossier() if e.kind == "deadline_overdue"]
     assert [(m.details["key"], m.on) for m in marks] == [("probleemanalyse", due + timedelta(days=1))]
-    sent = await wait_for(lambda: [n for n in driver.notifications()
-                                   if n["deadline_key"] == "probleemanalyse" and n["kind"] == "deadline_overdue"])
+    sent = await wait_for(
+        lambda: [
+            n
+            for n in driver.notifications()
+            if n["deadline_key"] == "probleemanalyse" and n["kind"] == "deadline_overdue"
+        ]
+    )
     assert len(sent) == 1
     assert sent[0]["recipient_role"] == "casemanager" and sent[0]["due"] == due.isoformat()
     assert (await driver.search_attributes())["Overdue"] is True
@@ -241,14 +246,19 @@ async def test_an_action_that_leaves_the_next_wake_where_it_was_keeps_its_timer(
     first = await driver.today()
     await driver.open(first, documents=True)
     for _ in range(5):
-        await driver.act("bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4.0)  # due dates unchanged
+        await driver.act(
+            "bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4.0
+        )  # due dates unchanged
     history = await driver.client.get_workflow_handle(driver.handle.id).fetch_history()
     types = [e.event_type for e in history.events]
     assert types.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in types
     # What one wake sends goes as one activity: the two opening reminders are one notify_batch.
-    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events
-                 if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
     assert scheduled == ["notify_batch"]
     await wait_for(lambda: len(driver.notifications()) == 2)
 

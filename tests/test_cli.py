@@ -34,9 +34,20 @@ def test_calendar_json_from_the_installed_command():
     assert due["probleemanalyse"] == "2025-02-16"
     assert due["wia_aanvraag"] == "2026-10-18" and due["einde_wachttijd"] == "2027-01-03"
     assert {d["key"] for d in out["deadlines"]} == {
-        "ziekmelding_arbodienst", "probleemanalyse", "plan_van_aanpak", "evaluatie", "ziekmelding_uwv",
-        "eerstejaarsevaluatie", "spoor2_start", "wia_brief_uwv", "eindevaluatie", "oordeel_werknemer", "reintegratieverslag",
-        "wia_aanvraag", "einde_wachttijd"}
+        "ziekmelding_arbodienst",
+        "probleemanalyse",
+        "plan_van_aanpak",
+        "evaluatie",
+        "ziekmelding_uwv",
+        "eerstejaarsevaluatie",
+        "spoor2_start",
+        "wia_brief_uwv",
+        "eindevaluatie",
+        "oordeel_werknemer",
+        "reintegratieverslag",
+        "wia_aanvraag",
+        "einde_wachttijd",
+    }
     evaluations = [d for d in out["deadlines"] if d["key"] == "evaluatie"]
     assert [e["occurrence"] for e in evaluations] == list(range(1, len(evaluations) + 1))
     assert len({e["due"] for e in evaluations}) == len(evaluations)  # each once
@@ -45,7 +56,21 @@ def test_calendar_json_from_the_installed_command():
 
 
 def test_calendar_with_recovery_and_relapse_moves_deadlines(capsys):
-    assert main(["calendar", "--first-sick-day", "2025-01-06", "--recovered", "2025-01-20", "--relapse", "2025-02-03", "--json"]) == 0
+    assert (
+        main(
+            [
+                "calendar",
+                "--first-sick-day",
+                "2025-01-06",
+                "--recovered",
+                "2025-01-20",
+                "--relapse",
+                "2025-02-03",
+                "--json",
+            ]
+        )
+        == 0
+    )
     due = {d["key"]: d["due"] for d in json.loads(capsys.readouterr().out)["deadlines"]}
     assert due["probleemanalyse"] == "2025-03-02"  # 14 days later
     assert due["ziekmelding_arbodienst"] == "2025-01-12"
@@ -61,7 +86,21 @@ def test_calendar_table(capsys):
 
 
 def test_calendar_gap_of_four_weeks_shows_the_new_case(capsys):
-    assert main(["calendar", "--first-sick-day", "2025-01-06", "--recovered", "2025-01-20", "--relapse", "2025-03-03", "--json"]) == 0
+    assert (
+        main(
+            [
+                "calendar",
+                "--first-sick-day",
+                "2025-01-06",
+                "--recovered",
+                "2025-01-20",
+                "--relapse",
+                "2025-03-03",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["first_sick_day"] == "2025-03-03" and "begint een nieuwe zaak" in out["notes"][0]
 
@@ -69,10 +108,16 @@ def test_calendar_gap_of_four_weeks_shows_the_new_case(capsys):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--recovered", "2025-01-20", "--relapse", "2025-01-15"], "--relapse: 2025-01-15 is not after the recovery on 2025-01-20"),
+        (
+            ["--recovered", "2025-01-20", "--relapse", "2025-01-15"],
+            "--relapse: 2025-01-15 is not after the recovery on 2025-01-20",
+        ),
         (["--relapse", "2025-02-01"], "een terugval volgt op een herstel"),
         (["--recovered", "2025-01-01"], "--recovered: 2025-01-01 is not after the sick period"),
-        (["--recovered", "2025-01-20", "--relapse", "2025-02-01", "--recovered", "2025-01-25"], "--recovered: 2025-01-25 is not after"),
+        (
+            ["--recovered", "2025-01-20", "--relapse", "2025-02-01", "--recovered", "2025-01-25"],
+            "--recovered: 2025-01-25 is not after",
+        ),
         (["--recovered", "2025-01-20", "--recovered", "2025-02-20"], "tussen twee herstelmeldingen hoort een terugval"),
     ],
 )

@@ -49,9 +49,18 @@ def new_id(prefix: str) -> str:
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The command's environment: Dutch, the default, unless `extra` says SPOORWERK_LANGUAGE=en."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SPOORWERK_API_URL", "SPOORWERK_API_TOKEN", "TEMPORAL_ADDRESS", "SPOORWERK_TASK_QUEUE",
-                        "SPOORWERK_LANGUAGE")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "SPOORWERK_API_URL",
+            "SPOORWERK_API_TOKEN",
+            "TEMPORAL_ADDRESS",
+            "SPOORWERK_TASK_QUEUE",
+            "SPOORWERK_LANGUAGE",
+        )
+    }
     # No token file of a local `make run` may stand in for the token a test gives.
     env["SPOORWERK_DATA_DIR"] = str(tmp_path / "data")
     return env | extra
@@ -59,8 +68,15 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 async def run(*args: str, env: dict[str, str]) -> Done:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "operations.cli", *args, cwd=REPO, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "operations.cli",
+        *args,
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     return Done(proc.returncode, out.decode(), err.decode())
 
@@ -79,15 +95,17 @@ def cli(api_server, tmp_path):
 @pytest.fixture
 def cli_en(api_server, tmp_path):
     """The same in English: the refusals' own words are then the API's English ones, whatever it translates."""
-    env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["operations"],
-                   SPOORWERK_LANGUAGE="en")
+    env = base_env(
+        tmp_path,
+        SPOORWERK_API_URL=api_server.url,
+        SPOORWERK_API_TOKEN=api_server.tokens["operations"],
+        SPOORWERK_LANGUAGE="en",
+    )
 
     async def call(*args: str) -> Done:
         return await run(*args, env=env)
 
     return call
-
-
 
 
 def listed(done: Done) -> list[str]:
@@ -98,11 +116,22 @@ def listed(done: Done) -> list[str]:
 async def test_open_list_show_act_and_retry_once(cli):
     case_id, employer = new_id("C"), new_id("E")
     first_sick_day = (today() - timedelta(days=3)).isoformat()
-    opened = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day, "--key", f"open-{case_id}")
+    opened = await cli(
+        "open", case_id, "--employer", employer, "--first-sick-day", first_sick_day, "--key", f"open-{case_id}"
+    )
     assert opened.rc == 0, opened.err
     assert f"zaak {case_id} geopend" in opened.out
-    again = await cli("open", case_id, "--employer", employer, "--first-sick-day", first_sick_day,
-                      "--key", f"open-{case_id}", "--json")
+    again = await cli(
+        "open",
+        case_id,
+        "--employer",
+        employer,
+        "--first-sick-day",
+        first_sick_day,
+        "--key",
+        f"open-{case_id}",
+        "--json",
+    )
     assert again.rc == 0 and again.json() == {"case_id": case_id, "created": False}
 
     # Listed, as JSON and as a table, by employer and stage.
@@ -113,9 +142,24 @@ async def test_open_list_show_act_and_retry_once(cli):
     table = await cli("cases", "--employer", employer, "--stage", "ziekmelding")
     assert table.rc == 0, table.err
     header, line = table.out.splitlines()[:2]
-    assert header.split() == ["zaak", "werkgever", "fase", "eerste", "ziektedag", "volgende", "termijn", "fase", "te",
-                              "laat", "niveau"]
-    assert line.split()[:4] == [case_id, employer, "Ziekmelding", first_sick_day] and line.split()[-3:] == ["-", "nee", "0"]
+    assert header.split() == [
+        "zaak",
+        "werkgever",
+        "fase",
+        "eerste",
+        "ziektedag",
+        "volgende",
+        "termijn",
+        "fase",
+        "te",
+        "laat",
+        "niveau",
+    ]
+    assert line.split()[:4] == [case_id, employer, "Ziekmelding", first_sick_day] and line.split()[-3:] == [
+        "-",
+        "nee",
+        "0",
+    ]
     none = await cli("cases", "--employer", employer, "--stage", "spoor2")
     assert none.rc == 0 and "geen zaken gevonden" in none.out
 
@@ -130,8 +174,17 @@ async def test_open_list_show_act_and_retry_once(cli):
 
     # An action with a field, then its retry with the same key: applied once.
     key = f"k-{uuid.uuid4().hex[:12]}"
-    acted = await cli("act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail",
-                      "--on", today().isoformat())
+    acted = await cli(
+        "act",
+        case_id,
+        "ziekmelding_arbodienst_sent",
+        "--key",
+        key,
+        "--field",
+        "note=sent by mail",
+        "--on",
+        today().isoformat(),
+    )
     assert acted.rc == 0, acted.err
     assert f"vastgelegd: ziekmelding_arbodienst_sent op zaak {case_id}" in acted.out
     assert "operations/ops-1" in acted.out and f"sleutel: {key}" in acted.out
@@ -142,7 +195,9 @@ async def test_open_list_show_act_and_retry_once(cli):
     assert entry["actor"] == {"role": "operations", "id": "ops-1"}
     assert next(d for d in before["deadlines"] if d["key"] == "ziekmelding_arbodienst")["status"] == "done"
 
-    retried = await cli("act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail", "--json")
+    retried = await cli(
+        "act", case_id, "ziekmelding_arbodienst_sent", "--key", key, "--field", "note=sent by mail", "--json"
+    )
     assert retried.rc == 0, retried.err
     # The same entry (`applied` may say True: the server answers from its record); the dossier adds how an
     # overdue observation stands, which an action's own entry never is.
@@ -164,7 +219,9 @@ async def test_open_list_show_act_and_retry_once(cli):
 async def test_listing_follows_pages_up_to_the_limit(cli):
     employer = new_id("E")
     ids = [new_id("C") for _ in range(3)]
-    opened = await asyncio.gather(*(cli("open", c, "--employer", employer, "--first-sick-day", today().isoformat()) for c in ids))
+    opened = await asyncio.gather(
+        *(cli("open", c, "--employer", employer, "--first-sick-day", today().isoformat()) for c in ids)
+    )
     assert all(d.rc == 0 for d in opened), [d.err for d in opened]
     await eventually(lambda: cli("cases", "--employer", employer, "--json"), lambda d: sorted(listed(d)) == sorted(ids))
 
@@ -188,10 +245,20 @@ async def test_refusals_exit_1_with_the_reason(cli_en, api_server):
     assert early.rc == 1 and early.out == ""
     assert "spoorwerk: refused (HTTP 409): evaluatie_held: the plan van aanpak must be on record first" in early.err
 
-    werkgever = await cli("act", case_id, "probleemanalyse_recorded", "--field", "belastbaarheid_hours_per_day=4",
-                          "--token", api_server.tokens["werkgever"])
+    werkgever = await cli(
+        "act",
+        case_id,
+        "probleemanalyse_recorded",
+        "--field",
+        "belastbaarheid_hours_per_day=4",
+        "--token",
+        api_server.tokens["werkgever"],
+    )
     assert werkgever.rc == 1
-    assert "spoorwerk: refused (HTTP 403): actor.role: the role werkgever may not record “Probleemanalyse recorded”" in werkgever.err
+    assert (
+        "spoorwerk: refused (HTTP 403): actor.role: the role werkgever may not record “Probleemanalyse recorded”"
+        in werkgever.err
+    )
 
     no_trajectory = await cli("act", case_id, "intake_held", "--spoor2", "--json-body", '{"coach_id": "coach-1"}')
     assert no_trajectory.rc == 1 and "refused (HTTP 404): case_id: case" in no_trajectory.err
@@ -245,7 +312,10 @@ BAD_INPUT = [
     (["act", "C1", "evaluatie_held", "--json-body", "{nope"], "--json-body: geen JSON"),
     (["act", "C1", "evaluatie_held", "--json-body", "[1, 2]"], "--json-body: moet een JSON-object zijn"),
     (["act", "C1", "evaluatie_held", "--field", "note"], "--field: 'note' is niet naam=waarde"),
-    (["act", "C1", "evaluatie_held", "--field", "action_id=x"], "action_id: geen veld van de body; het volgt uit --key"),
+    (
+        ["act", "C1", "evaluatie_held", "--field", "action_id=x"],
+        "action_id: geen veld van de body; het volgt uit --key",
+    ),
     (["act", "C1", "no_such_action"], "KIND: 'no_such_action' is geen actie op een zaak"),
     (["act", "C1", "intake_held"], "het is een actie op spoor 2: voeg --spoor2 toe"),
     (["act", "C1", "evaluatie_held", "--key", "no spaces"], "is geen idempotentiesleutel"),
@@ -264,12 +334,33 @@ async def test_bad_input_exits_2(tmp_path):
 
 
 def test_field_values_are_json_when_they_parse():
-    ns = argparse.Namespace(json_body='{"weeks": 2, "reason": "x"}', on=None, field=[
-        "weeks=5", "flag=true", "items=[1, \"a\"]", "obj={\"a\": 1}", "text=hello world", "quoted=\"4\"", "empty=",
-        "expr=a=b"])
+    ns = argparse.Namespace(
+        json_body='{"weeks": 2, "reason": "x"}',
+        on=None,
+        field=[
+            "weeks=5",
+            "flag=true",
+            'items=[1, "a"]',
+            'obj={"a": 1}',
+            "text=hello world",
+            'quoted="4"',
+            "empty=",
+            "expr=a=b",
+        ],
+    )
     fields = _parse_fields(ns)
-    assert fields == {"weeks": 5, "reason": "x", "flag": True, "items": [1, "a"], "obj": {"a": 1}, "text": "hello world",
-                      "quoted": "4", "empty": "", "expr": "a=b", "on": today().isoformat()}
+    assert fields == {
+        "weeks": 5,
+        "reason": "x",
+        "flag": True,
+        "items": [1, "a"],
+        "obj": {"a": 1},
+        "text": "hello world",
+        "quoted": "4",
+        "empty": "",
+        "expr": "a=b",
+        "on": today().isoformat(),
+    }
 
 
 async def test_unreachable_api_or_temporal_exits_3(tmp_path):
@@ -287,22 +378,34 @@ async def test_unreachable_api_or_temporal_exits_3(tmp_path):
 async def test_direct_lists_and_acts_as_operations(cli, api_server, tmp_path):
     case_id, employer = new_id("C"), new_id("E")
     assert (await cli("open", case_id, "--employer", employer, "--first-sick-day", today().isoformat())).rc == 0
-    env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
-                   SPOORWERK_TASK_QUEUE=api_server.task_queue, SPOORWERK_LANGUAGE="en")
+    env = base_env(
+        tmp_path,
+        TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+        SPOORWERK_TASK_QUEUE=api_server.task_queue,
+        SPOORWERK_LANGUAGE="en",
+    )
 
     async def direct(*args: str) -> Done:
         return await run(*args, "--direct", env=env)
 
-    found = await eventually(lambda: direct("cases", "--employer", employer, "--json"), lambda d: listed(d) == [case_id])
+    found = await eventually(
+        lambda: direct("cases", "--employer", employer, "--json"), lambda d: listed(d) == [case_id]
+    )
     assert found.json()["cases"][0]["stage"] == "ziekmelding"
     acted = await direct("act", case_id, "ziekmelding_arbodienst_sent", "--actor-id", "ops-night", "--json")
     assert acted.rc == 0, acted.err
     assert acted.json()["entry"]["actor"] == {"role": "operations", "id": "ops-night"}
     refused = await direct("act", case_id, "evaluatie_held")
-    assert refused.rc == 1 and "spoorwerk: refused: evaluatie_held: the plan van aanpak must be on record first" in refused.err
+    assert (
+        refused.rc == 1
+        and "spoorwerk: refused: evaluatie_held: the plan van aanpak must be on record first" in refused.err
+    )
     # In the command's language: Dutch unless SPOORWERK_LANGUAGE says otherwise, the field named in front.
     dutch = await run("act", case_id, "evaluatie_held", "--direct", env={**env, "SPOORWERK_LANGUAGE": "nl"})
-    assert dutch.rc == 1 and "spoorwerk: geweigerd: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
+    assert (
+        dutch.rc == 1
+        and "spoorwerk: geweigerd: evaluatie_held: het plan van aanpak moet eerst vastgelegd zijn" in dutch.err
+    )
 
 
 async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_server, tmp_path, tmp_path_factory):
@@ -325,17 +428,32 @@ async def test_documents_are_listed_and_saved_from_the_command_line(cli, api_ser
     missing = await cli("document", case_id, "nothing-here", "--out", str(tmp_path / "x.pdf"))
     assert missing.rc == 1 and "heeft geen document 'nothing-here'" in missing.err
 
-    env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
-                   SPOORWERK_TASK_QUEUE=api_server.task_queue,
-                   SPOORWERK_DOCUMENTS_DIR=str(tmp_path_factory.getbasetemp() / "documents"))
-    direct = await run("document", case_id, doc["order_id"], "--html", "--out", str(tmp_path / "o.html"),
-                       "--direct", "--actor-id", "ops-night", env=env)
+    env = base_env(
+        tmp_path,
+        TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+        SPOORWERK_TASK_QUEUE=api_server.task_queue,
+        SPOORWERK_DOCUMENTS_DIR=str(tmp_path_factory.getbasetemp() / "documents"),
+    )
+    direct = await run(
+        "document",
+        case_id,
+        doc["order_id"],
+        "--html",
+        "--out",
+        str(tmp_path / "o.html"),
+        "--direct",
+        "--actor-id",
+        "ops-night",
+        env=env,
+    )
     assert direct.rc == 0, direct.err
     assert case_id in (tmp_path / "o.html").read_text()
     audit = await run("audit", "--case", case_id, "--json", env=env)
     assert audit.rc == 0, audit.err
     assert {(r["reader_id"], r["what"], r["channel"]) for r in audit.json()["records"]} >= {
-        ("ops-night", "documents", "cli"), ("ops-night", "document", "cli")}
+        ("ops-night", "documents", "cli"),
+        ("ops-night", "document", "cli"),
+    }
 
 
 async def test_the_command_finds_the_api_where_the_service_listens(tmp_path):
@@ -352,14 +470,33 @@ async def test_a_case_opened_with_its_employee_and_casemanager_is_found_by_name(
     overdue_from = (today() - timedelta(days=60)).isoformat()  # the probleemanalyse is overdue: on the work list
     half = await cli("open", case_id, "--employer", "E-api", "--first-sick-day", overdue_from, "--given-names", "A.")
     assert half.rc == 2 and "--surname" in half.err
-    opened = await cli("open", case_id, "--employer", "E-api", "--first-sick-day", overdue_from, "--surname", surname,
-                       "--given-names", "A.", "--personnel-number", "4711", "--casemanager", "cm-1")
+    opened = await cli(
+        "open",
+        case_id,
+        "--employer",
+        "E-api",
+        "--first-sick-day",
+        overdue_from,
+        "--surname",
+        surname,
+        "--given-names",
+        "A.",
+        "--personnel-number",
+        "4711",
+        "--casemanager",
+        "cm-1",
+    )
     assert opened.rc == 0, opened.err
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
         await eventually(
-            lambda: http.get("/api/cases", params={"person": surname.upper()}, headers=api_server.headers("casemanager")),
-            lambda r: r.status_code == 200 and [c["case_id"] for c in r.json()["cases"]] == [case_id])
+            lambda: http.get(
+                "/api/cases", params={"person": surname.upper()}, headers=api_server.headers("casemanager")
+            ),
+            lambda r: r.status_code == 200 and [c["case_id"] for c in r.json()["cases"]] == [case_id],
+        )
         work = await http.get("/api/worklist", headers=api_server.headers("casemanager"))
         assert case_id in {i["case_id"] for i in work.json()["items"]}
-        colleague = await http.get("/api/cases", params={"person": surname}, headers=api_server.headers("other_casemanager"))
+        colleague = await http.get(
+            "/api/cases", params={"person": surname}, headers=api_server.headers("other_casemanager")
+        )
         assert colleague.json()["cases"] == []  # not theirs to see

@@ -49,8 +49,13 @@ def test_across_a_leap_day():
 @pytest.mark.parametrize("first", [date(2025, 1, 6), date(2023, 7, 1), date(2027, 12, 31), date(2028, 2, 29)])
 def test_week_n_ends_on_day_7n(first):
     cal = calendar(first)
-    for key, week in [("probleemanalyse", 6), ("plan_van_aanpak", 8), ("eerstejaarsevaluatie", 52),
-                      ("reintegratieverslag", 91), ("einde_wachttijd", 104)]:
+    for key, week in [
+        ("probleemanalyse", 6),
+        ("plan_van_aanpak", 8),
+        ("eerstejaarsevaluatie", 52),
+        ("reintegratieverslag", 91),
+        ("einde_wachttijd", 104),
+    ]:
         assert cal[key] == first + timedelta(days=7 * week - 1), key
     # The UWV sick report is due the first working day after week 42.
     day_after = first + timedelta(days=7 * 42)
@@ -64,7 +69,14 @@ def test_four_week_rule_adds_up_periods_and_moves_later_deadlines_by_the_gap():
     # Back at work on 20 January, sick again on 3 February: a 14-day gap.
     shifted = calendar(first, (date(2025, 1, 20), date(2025, 2, 3)))
     assert shifted["ziekmelding_arbodienst"] == plain["ziekmelding_arbodienst"]  # before the gap
-    for key in ("probleemanalyse", "plan_van_aanpak", "ziekmelding_uwv", "eerstejaarsevaluatie", "wia_aanvraag", "einde_wachttijd"):
+    for key in (
+        "probleemanalyse",
+        "plan_van_aanpak",
+        "ziekmelding_uwv",
+        "eerstejaarsevaluatie",
+        "wia_aanvraag",
+        "einde_wachttijd",
+    ):
         gap = (shifted[key] - plain[key]).days
         # The UWV report rolls to a working day, so it may move by the gap +-2 days.
         assert gap == 14 or (key == "ziekmelding_uwv" and abs(gap - 14) <= 2), key
@@ -146,9 +158,11 @@ def test_rules_change_without_code():
 
 
 def test_rulebook_refuses_inconsistent_rules():
-    bad = '[[ruleset]]\nid="x"\nvalid_from=2020-01-01\ndescription="x"\nfour_week_rule_days=28\n' \
-          'max_loonsanctie_weeks=52\nloonsanctie_ends_weeks_after_repair=6\nmax_voluntary_extension_weeks=52\n' \
-          'views_required_from=2023-07-01\n[[ruleset.deadline]]\nkey="probleemanalyse"\nlabel="x"\nweek=6\n' \
-          'actor="x"\nsource="x"\n'
+    bad = (
+        '[[ruleset]]\nid="x"\nvalid_from=2020-01-01\ndescription="x"\nfour_week_rule_days=28\n'
+        "max_loonsanctie_weeks=52\nloonsanctie_ends_weeks_after_repair=6\nmax_voluntary_extension_weeks=52\n"
+        'views_required_from=2023-07-01\n[[ruleset.deadline]]\nkey="probleemanalyse"\nlabel="x"\nweek=6\n'
+        'actor="x"\nsource="x"\n'
+    )
     with pytest.raises(ValueError, match="missing deadline"):
         parse_rulebook(bad)

@@ -32,8 +32,14 @@ from worker import ServerWithoutSignals
 pytestmark = pytest.mark.devserver
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 TOKEN = f"tok-ops-{uuid.uuid4().hex}"
 PREFLIGHT = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
 
@@ -45,8 +51,9 @@ async def _blank_page(scope, receive, send) -> None:
 
 
 def _server(app, port: int) -> uvicorn.Server:
-    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                                 lifespan="off"))
+    server = ServerWithoutSignals(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    )
     return server
 
 
@@ -55,8 +62,12 @@ async def codec_app(dev_env, tmp_path_factory) -> AsyncIterator[tuple[int, int]]
     """The app with the embedded default's codec origins (its Web UI on `ui_port`), served on loopback."""
     ui_port, port = free_port(), free_port()
     origins = Settings(data_dir=tmp_path_factory.mktemp("codec"), dev_server_ui_port=ui_port).codec_origins
-    app = create_app(dev_env.client, TokenAuthenticator({TOKEN: Caller(role=Role.OPERATIONS, id="ops-1")}),
-                     task_queue="unused", codec_origins=origins)
+    app = create_app(
+        dev_env.client,
+        TokenAuthenticator({TOKEN: Caller(role=Role.OPERATIONS, id="ops-1")}),
+        task_queue="unused",
+        codec_origins=origins,
+    )
     servers = [_server(app, port), _server(_blank_page, ui_port)]
     served = [asyncio.create_task(s.serve()) for s in servers]
     while not all(s.started for s in servers):
@@ -88,7 +99,8 @@ async def test_the_web_ui_decodes_with_the_dashboard_session_under_either_name(c
 
     port, ui_port = codec_app
     [sealed] = await dev_env.client.data_converter.payload_codec.encode(
-        [Payload(metadata={"encoding": b"json/plain"}, data=json.dumps("ziek sinds maandag").encode())])
+        [Payload(metadata={"encoding": b"json/plain"}, data=json.dumps("ziek sinds maandag").encode())]
+    )
     body = json.dumps({"payloads": [json_format.MessageToDict(sealed)]})
     # As the Web UI calls it; a request the browser blocks or withholds shows as status 0.
     call = """async ([url, body]) => {

@@ -36,8 +36,14 @@ def _env() -> dict[str, str]:
 def _on_a_terminal(fmt: str) -> str:
     """stderr of the script run with a pseudo-terminal as its stderr (as `make run` in a terminal)."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, fmt], cwd=ROOT, env=_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=follower)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, fmt],
+        cwd=ROOT,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -66,8 +72,9 @@ def test_on_a_terminal_every_line_is_readable_and_none_is_json():
 
 
 def test_off_a_terminal_the_lines_are_json_with_their_context():
-    done = subprocess.run([sys.executable, "-c", SCRIPT, "auto"], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, "auto"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=60
+    )
     records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert [r["event"] for r in records] == ["worker started", "action applied", "Started server process [7]"]
     applied = records[1]

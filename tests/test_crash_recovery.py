@@ -144,15 +144,24 @@ def payload(kind: str, *, role: str | None = None, coach: str = "coach-1", **fie
     role = role or DEFAULT_ROLE.get(kind, "casemanager")
     # A coach acts under the id the trajectory names (domain.access): `coach`.
     actor = {"role": role, **({"id": coach} if role == "reintegratiecoach" else {})}
-    return {"kind": kind, "action_id": f"a-{uuid.uuid4().hex[:12]}", "actor": actor, "on": today().isoformat(), **fields}
+    return {
+        "kind": kind,
+        "action_id": f"a-{uuid.uuid4().hex[:12]}",
+        "actor": actor,
+        "on": today().isoformat(),
+        **fields,
+    }
 
 
 def taken_over(weeks_sick: int, done_days: dict[str, int]) -> dict[str, Any]:
     """Opening fields of a case taken over in spoor 1 at `weeks_sick`, its earlier steps done."""
     first = today() - timedelta(weeks=weeks_sick)
-    return {"first_sick_day": first, "stage": "spoor1",
-            "prior_steps": [{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done_days.items()],
-            "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, 7 * weeks_sick - 6, 42)]}
+    return {
+        "first_sick_day": first,
+        "stage": "spoor1",
+        "prior_steps": [{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done_days.items()],
+        "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, 7 * weeks_sick - 6, 42)],
+    }
 
 
 SPOOR1_DONE = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40}
@@ -162,46 +171,92 @@ SPOOR2_DONE = {**SPOOR1_DONE, "ziekmelding_uwv": 290, "eerstejaarsevaluatie": 36
 def spoor1_plan(case_id: str) -> Plan:
     """Evaluations, a partial recovery, more evaluations: stays in spoor 1."""
     c = lambda kind, **f: Sent(case_id, payload(kind, **f))  # noqa: E731
-    return Plan(case_id, Stage.SPOOR1, [
-        [c("evaluatie_held") for _ in range(3)],
-        [c("partial_recovery", hours_per_week=16)],
-        [c("evaluatie_held") for _ in range(2)],
-    ], taken_over(10, SPOOR1_DONE))
+    return Plan(
+        case_id,
+        Stage.SPOOR1,
+        [
+            [c("evaluatie_held") for _ in range(3)],
+            [c("partial_recovery", hours_per_week=16)],
+            [c("evaluatie_held") for _ in range(2)],
+        ],
+        taken_over(10, SPOOR1_DONE),
+    )
 
 
 def ad_plan(case_id: str) -> Plan:
     """Evaluations, then an AD-onderzoek that advises spoor 2: the case waits in the AD stage."""
     c = lambda kind, **f: Sent(case_id, payload(kind, **f))  # noqa: E731
-    return Plan(case_id, Stage.AD_ONDERZOEK, [
-        [c("evaluatie_held") for _ in range(2)],
-        [c("ad_onderzoek_started", role="arbeidsdeskundige")],
-        [c("ad_gesprek_held", party="werkgever"), c("ad_gesprek_held", party="werknemer")],
-        [c("ad_onderzoek_concluded", own_work_possible=False, other_work_inside_possible=False,
-           report_reference="dms://ad-rapport/1")],
-    ], taken_over(30, SPOOR1_DONE))
+    return Plan(
+        case_id,
+        Stage.AD_ONDERZOEK,
+        [
+            [c("evaluatie_held") for _ in range(2)],
+            [c("ad_onderzoek_started", role="arbeidsdeskundige")],
+            [c("ad_gesprek_held", party="werkgever"), c("ad_gesprek_held", party="werknemer")],
+            [
+                c(
+                    "ad_onderzoek_concluded",
+                    own_work_possible=False,
+                    other_work_inside_possible=False,
+                    report_reference="dms://ad-rapport/1",
+                )
+            ],
+        ],
+        taken_over(30, SPOOR1_DONE),
+    )
 
 
 def spoor2_plan(case_id: str) -> Plan:
     """Taken over after the first year: AD-onderzoek, spoor 2 started, its trajectory to phase 1."""
     c = lambda kind, **f: Sent(case_id, payload(kind, **f))  # noqa: E731
     t = lambda kind, **f: Sent(case_id, payload(kind, **f), spoor2=True)  # noqa: E731
-    docs = [t("document_received", role=role, document=key, reference=f"dms://{key}/1",
-              **({"belastbaarheid_hours_per_day": 4.0} if key == "bedrijfsarts_bevindingen" else {}))
-            for key, role in DOCUMENT_ROLES.items()]
-    return Plan(case_id, Stage.SPOOR2, [
-        [c("ad_onderzoek_started", role="arbeidsdeskundige")],
-        [c("ad_gesprek_held", party="werkgever"), c("ad_gesprek_held", party="werknemer")],
-        [c("ad_onderzoek_concluded", own_work_possible=False, other_work_inside_possible=False,
-           report_reference="dms://ad-rapport/1")],
-        [c("spoor2_started", role="werkgever")],
-        docs,
-        [t("intake_held", coach_id="coach-1")],
-        [t("proposal_sent")],
-        [t("purchase_approved", scope="phase", phase=1)],
-        [t("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL, coach_id="coach-2")],
-        [t("phase_started", phase=1, coach="coach-2")],  # the go named coach-2 for the phases
-        [t("activity_recorded", activity=a, coach="coach-2") for a in ("conversation", "application", "conversation", "interview")],
-    ], taken_over(53, SPOOR2_DONE), spoor2=True)
+    docs = [
+        t(
+            "document_received",
+            role=role,
+            document=key,
+            reference=f"dms://{key}/1",
+            **({"belastbaarheid_hours_per_day": 4.0} if key == "bedrijfsarts_bevindingen" else {}),
+        )
+        for key, role in DOCUMENT_ROLES.items()
+    ]
+    return Plan(
+        case_id,
+        Stage.SPOOR2,
+        [
+            [c("ad_onderzoek_started", role="arbeidsdeskundige")],
+            [c("ad_gesprek_held", party="werkgever"), c("ad_gesprek_held", party="werknemer")],
+            [
+                c(
+                    "ad_onderzoek_concluded",
+                    own_work_possible=False,
+                    other_work_inside_possible=False,
+                    report_reference="dms://ad-rapport/1",
+                )
+            ],
+            [c("spoor2_started", role="werkgever")],
+            docs,
+            [t("intake_held", coach_id="coach-1")],
+            [t("proposal_sent")],
+            [t("purchase_approved", scope="phase", phase=1)],
+            [
+                t(
+                    "haalbaarheidstoets_decided",
+                    decision="go",
+                    grounds=GROUNDS,
+                    zoekprofiel=ZOEKPROFIEL,
+                    coach_id="coach-2",
+                )
+            ],
+            [t("phase_started", phase=1, coach="coach-2")],  # the go named coach-2 for the phases
+            [
+                t("activity_recorded", activity=a, coach="coach-2")
+                for a in ("conversation", "application", "conversation", "interview")
+            ],
+        ],
+        taken_over(53, SPOOR2_DONE),
+        spoor2=True,
+    )
 
 
 @dataclass
@@ -237,8 +292,9 @@ class RetryingClient:
 
     async def open(self, plan: Plan, task_queue: str) -> None:
         fields = dict(plan.opening)
-        opening = CaseOpening(case_id=plan.case_id, employer_id="E-crash", opened_by=Actor(role="casemanager", id="cm-1"),
-                              **fields)
+        opening = CaseOpening(
+            case_id=plan.case_id, employer_id="E-crash", opened_by=Actor(role="casemanager", id="cm-1"), **fields
+        )
         await cases.open_case(self.client, opening, task_queue=task_queue, request_key=f"open-{plan.case_id}")
 
     async def wait_for_trajectory(self, case_id: str, seconds: float = 90) -> None:
@@ -380,9 +436,16 @@ async def cluster(tmp_path_factory) -> AsyncIterator[Cluster]:
     webhook = HoldingWebhook()
     try:
         server = processes.dev_server()
-        env = worker_env(server.address, processes.tmp_path / "data", f"tq-crash-{uuid.uuid4().hex[:8]}",
-                         encryption_keys(), SPOORWERK_NOTIFY_CHANNELS="log,webhook", SPOORWERK_WEBHOOK_URL=webhook.url,
-                         SPOORWERK_WEBHOOK_SECRET="crash-test-secret", SPOORWERK_WEBHOOK_TIMEOUT_SECONDS="300")
+        env = worker_env(
+            server.address,
+            processes.tmp_path / "data",
+            f"tq-crash-{uuid.uuid4().hex[:8]}",
+            encryption_keys(),
+            SPOORWERK_NOTIFY_CHANNELS="log,webhook",
+            SPOORWERK_WEBHOOK_URL=webhook.url,
+            SPOORWERK_WEBHOOK_SECRET="crash-test-secret",
+            SPOORWERK_WEBHOOK_TIMEOUT_SECONDS="300",
+        )
         server.spawn()
         client = await server.wait_ready(settings_from(env))
         worker = processes.worker(env)
@@ -406,8 +469,16 @@ async def in_flight(cluster: Cluster) -> InFlight:
     ziekmelding at once; the log channel writes it, then the webhook holds it unanswered."""
     case_id = f"Cnote{uuid.uuid4().hex[:6]}"
     cluster.webhook.hold_case = case_id
-    await cases.open_case(cluster.client, CaseOpening(case_id=case_id, employer_id="E-note", opened_by=Actor(role="casemanager"),
-                                                      first_sick_day=today() - timedelta(days=2)), task_queue=cluster.task_queue)
+    await cases.open_case(
+        cluster.client,
+        CaseOpening(
+            case_id=case_id,
+            employer_id="E-note",
+            opened_by=Actor(role="casemanager"),
+            first_sick_day=today() - timedelta(days=2),
+        ),
+        task_queue=cluster.task_queue,
+    )
     for _ in range(600):
         if cluster.webhook.held.is_set():
             break
@@ -426,9 +497,11 @@ def save_measurements(name: str, values: dict[str, Any]) -> None:
 
 
 def mixed_plans(prefix: str, spoor1: int, ad: int, spoor2: int) -> list[Plan]:
-    return ([spoor1_plan(f"{prefix}one{n:02d}{uuid.uuid4().hex[:4]}") for n in range(spoor1)]
-            + [ad_plan(f"{prefix}ad{n:02d}{uuid.uuid4().hex[:4]}") for n in range(ad)]
-            + [spoor2_plan(f"{prefix}two{n:02d}{uuid.uuid4().hex[:4]}") for n in range(spoor2)])
+    return (
+        [spoor1_plan(f"{prefix}one{n:02d}{uuid.uuid4().hex[:4]}") for n in range(spoor1)]
+        + [ad_plan(f"{prefix}ad{n:02d}{uuid.uuid4().hex[:4]}") for n in range(ad)]
+        + [spoor2_plan(f"{prefix}two{n:02d}{uuid.uuid4().hex[:4]}") for n in range(spoor2)]
+    )
 
 
 # ------------------------------------------------------------------ 1. the worker killed mid-flight
@@ -451,8 +524,13 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
         probe = Sent(plans[0].case_id, payload("evaluatie_held"))
         sent_at = time.monotonic()
         await sender.send(probe)
-        kills.append({"new_worker_after_s": round(sent_at - cluster.kills[-1], 1),
-                      "first_update_s": round(time.monotonic() - sent_at, 1), "first_update_attempts": probe.attempts})
+        kills.append(
+            {
+                "new_worker_after_s": round(sent_at - cluster.kills[-1], 1),
+                "first_update_s": round(time.monotonic() - sent_at, 1),
+                "first_update_attempts": probe.attempts,
+            }
+        )
 
     await run_plans(sender, plans, [(0.3, kill_worker), (0.65, kill_worker)])
     assert len(kills) == 2
@@ -471,12 +549,23 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
     assert len({s.action_id for s in sender.sent}) == len(sender.sent) == actions(plans) + 2 + len(plans)
     cluster.opened += [(plan, sender.sent) for plan in plans]
 
-    save_measurements("crash_recovery_worker_kill", {
-        "cases": len(plans), "spoor2_trajectories": sum(p.spoor2 for p in plans), "actions": len(sender.sent),
-        "worker_kills": len(kills), "failed_calls": sender.failed_calls, "actions_resent": sender.resent,
-        "answers_lost_resent": len(lost_answers), "duplicates": 0, "lost": 0, "dossier_entries": dossier_entries,
-        "kills": kills, "seconds": round(time.monotonic() - began, 1),
-    })
+    save_measurements(
+        "crash_recovery_worker_kill",
+        {
+            "cases": len(plans),
+            "spoor2_trajectories": sum(p.spoor2 for p in plans),
+            "actions": len(sender.sent),
+            "worker_kills": len(kills),
+            "failed_calls": sender.failed_calls,
+            "actions_resent": sender.resent,
+            "answers_lost_resent": len(lost_answers),
+            "duplicates": 0,
+            "lost": 0,
+            "dossier_entries": dossier_entries,
+            "kills": kills,
+            "seconds": round(time.monotonic() - began, 1),
+        },
+    )
 
 
 # ------------------------------------------------------------------ 2. the server stopped and killed
@@ -511,10 +600,18 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
             dossier = await cases.case_handle(client, plan.case_id).query(SickLeaveCase.dossier)
             on_record = {e.action_id for e in dossier if e.action_id}
             assert {s.action_id for s in accepted if s.case_id == plan.case_id and not s.spoor2} <= on_record
-        stops.append({"signal": signal.Signals(sig).name, "exit_code": code, "accepted_before": len(accepted),
-                      "back_after_s": round(time.monotonic() - stopped_at, 1)})
+        stops.append(
+            {
+                "signal": signal.Signals(sig).name,
+                "exit_code": code,
+                "accepted_before": len(accepted),
+                "back_after_s": round(time.monotonic() - stopped_at, 1),
+            }
+        )
 
-    await run_plans(sender, plans, [(0.3, lambda: stop_server(signal.SIGTERM)), (0.65, lambda: stop_server(signal.SIGKILL))])
+    await run_plans(
+        sender, plans, [(0.3, lambda: stop_server(signal.SIGTERM)), (0.65, lambda: stop_server(signal.SIGKILL))]
+    )
     assert [s["signal"] for s in stops] == ["SIGTERM", "SIGKILL"]
 
     # Every case is there, this test's and the earlier ones', running: it answers queries, holds
@@ -536,12 +633,22 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     await eventually(listed)
     cluster.opened += [(plan, sender.sent) for plan in plans]
 
-    save_measurements("crash_recovery_server_restart", {
-        "cases": len(everything), "cases_of_earlier_tests": len(earlier),
-        "spoor2_trajectories": sum(plan.spoor2 for plan, _ in everything), "actions": len(sender.sent),
-        "server_restarts": len(stops), "failed_calls": sender.failed_calls, "actions_resent": sender.resent,
-        "duplicates": 0, "lost": 0, "stops": stops, "seconds": round(time.monotonic() - began, 1),
-    })
+    save_measurements(
+        "crash_recovery_server_restart",
+        {
+            "cases": len(everything),
+            "cases_of_earlier_tests": len(earlier),
+            "spoor2_trajectories": sum(plan.spoor2 for plan, _ in everything),
+            "actions": len(sender.sent),
+            "server_restarts": len(stops),
+            "failed_calls": sender.failed_calls,
+            "actions_resent": sender.resent,
+            "duplicates": 0,
+            "lost": 0,
+            "stops": stops,
+            "seconds": round(time.monotonic() - began, 1),
+        },
+    )
 
 
 # ------------------------------------------------------------------ 3. a notification in flight
@@ -565,12 +672,18 @@ async def test_a_notification_in_flight_when_the_worker_dies_is_delivered_once(c
     log = cluster.notification_log()
     assert [n["notification_id"] for n in log].count(in_flight.notification_id) == 1
     assert {k: n for k, n in Counter(n["notification_id"] for n in log).items() if n > 1} == {}
+
     # The retry skipped the channel that had delivered (the heartbeat kept its progress): an
     # e-mail channel in its place would not send a second e-mail. (The other notification of its
     # batch, not yet begun when the worker died, goes over both channels on the retry.)
     def retried() -> list[tuple[str, str]]:
-        return [(r["channel"], r["outcome"]) for r in cluster.worker.records() if r.get("event") == "notification channel"
-                and r.get("notification_id") == in_flight.notification_id and r["attempt"] > 1]
+        return [
+            (r["channel"], r["outcome"])
+            for r in cluster.worker.records()
+            if r.get("event") == "notification channel"
+            and r.get("notification_id") == in_flight.notification_id
+            and r["attempt"] > 1
+        ]
 
     # The worker logs the delivery once the webhook has answered: a moment after the webhook counted it.
     for _ in range(100):
@@ -581,9 +694,15 @@ async def test_a_notification_in_flight_when_the_worker_dies_is_delivered_once(c
     dossier = await cases.case_handle(cluster.client, in_flight.case_id).query(SickLeaveCase.dossier)
     assert not [e for e in dossier if e.kind == "notification_failed"]
 
-    save_measurements("crash_recovery_notification", {
-        "notifications_logged": len(log), "webhook_requests": len(cluster.webhook.requests),
-        "delivered_again_after_held_s": round(time.monotonic() - in_flight.held_at, 1), "duplicates_in_log": 0,
-        "worker_kills_in_module": len(cluster.kills), "server_starts_in_module": cluster.server.starts,
-        "seconds": round(time.monotonic() - began, 1),
-    })
+    save_measurements(
+        "crash_recovery_notification",
+        {
+            "notifications_logged": len(log),
+            "webhook_requests": len(cluster.webhook.requests),
+            "delivered_again_after_held_s": round(time.monotonic() - in_flight.held_at, 1),
+            "duplicates_in_log": 0,
+            "worker_kills_in_module": len(cluster.kills),
+            "server_starts_in_module": cluster.server.starts,
+            "seconds": round(time.monotonic() - began, 1),
+        },
+    )

@@ -29,12 +29,16 @@ from tests.apiserver import eventually
 pytestmark = pytest.mark.devserver
 
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).parent / "artifacts"
 LOCALE = "nl-NL"  # a Dutch browser (Accept-Language): the pages' default language, whatever the machine's locale
-
-
 
 
 async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> dict[str, str]:
@@ -51,11 +55,22 @@ async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> 
     first = today - timedelta(weeks=20)
     openings = [
         {"case_id": ids["plain"], "employer_id": employer, "first_sick_day": (today - timedelta(days=3)).isoformat()},
-        {"case_id": ids["takenover"], "employer_id": employer, "first_sick_day": first.isoformat(), "stage": "spoor1",
-         "prior_steps": [{"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=2)).isoformat()},
-                         {"key": "probleemanalyse", "done_on": (first + timedelta(days=35)).isoformat()},
-                         {"key": "plan_van_aanpak"}]},  # taken over without a plan van aanpak: overdue
-        {"case_id": ids["stalled"], "employer_id": employer, "first_sick_day": (today - timedelta(days=20)).isoformat()},
+        {
+            "case_id": ids["takenover"],
+            "employer_id": employer,
+            "first_sick_day": first.isoformat(),
+            "stage": "spoor1",
+            "prior_steps": [
+                {"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=2)).isoformat()},
+                {"key": "probleemanalyse", "done_on": (first + timedelta(days=35)).isoformat()},
+                {"key": "plan_van_aanpak"},
+            ],
+        },  # taken over without a plan van aanpak: overdue
+        {
+            "case_id": ids["stalled"],
+            "employer_id": employer,
+            "first_sick_day": (today - timedelta(days=20)).isoformat(),
+        },
     ]
     await asyncio.gather(*(post("/api/cases", body) for body in openings))
     await post(f"/api/cases/{ids['stalled']}/actions/ziekmelding_arbodienst_sent", {"on": today.isoformat()})
@@ -65,8 +80,14 @@ async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> 
         response = await http.get("/api/cases", params={"employer_id": employer}, headers=server.headers())
         return {c["case_id"]: (c["escalation_level"], c["overdue"]) for c in response.json()["cases"]}
 
-    await eventually(listed, lambda found: found.get(ids["stalled"], (0,))[0] == 2
-                      and found.get(ids["takenover"], (None, None))[1] is True and ids["plain"] in found)
+    await eventually(
+        listed,
+        lambda found: (
+            found.get(ids["stalled"], (0,))[0] == 2
+            and found.get(ids["takenover"], (None, None))[1] is True
+            and ids["plain"] in found
+        ),
+    )
     return ids
 
 
@@ -83,36 +104,67 @@ async def _seed_spoor2(http: httpx.AsyncClient, server, today: date) -> str:
         response = await http.post(path, json=body, headers=server.headers(who))
         assert response.status_code in (200, 201), (path, response.text)
 
-    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-            "eerstejaarsevaluatie": 360}
-    await post("/api/cases", {
-        "case_id": case_id, "employer_id": "E-api", "first_sick_day": first.isoformat(), "stage": "spoor1",
-        "prior_steps": [{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-        "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 70 - 6, 42)],
-    })
+    done = {
+        "ziekmelding_arbodienst": 1,
+        "probleemanalyse": 30,
+        "plan_van_aanpak": 40,
+        "ziekmelding_uwv": 290,
+        "eerstejaarsevaluatie": 360,
+    }
+    await post(
+        "/api/cases",
+        {
+            "case_id": case_id,
+            "employer_id": "E-api",
+            "first_sick_day": first.isoformat(),
+            "stage": "spoor1",
+            "prior_steps": [{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+            "evaluations_held": [(first + timedelta(days=d)).isoformat() for d in range(82, 7 * 70 - 6, 42)],
+        },
+    )
     case, s2 = f"/api/cases/{case_id}/actions", f"/api/cases/{case_id}/spoor2/actions"
     await post(f"{case}/ad_onderzoek_started", {"on": day(70)})
     await post(f"{case}/ad_gesprek_held", {"on": day(70), "party": "werkgever"}, "arbeidsdeskundige")
     await post(f"{case}/ad_gesprek_held", {"on": day(70), "party": "werknemer"}, "arbeidsdeskundige")
-    await post(f"{case}/ad_onderzoek_concluded", {"on": day(70), "own_work_possible": False,
-                                                  "other_work_inside_possible": False,
-                                                  "report_reference": "dms://ad-rapport/1"}, "arbeidsdeskundige")
+    await post(
+        f"{case}/ad_onderzoek_concluded",
+        {
+            "on": day(70),
+            "own_work_possible": False,
+            "other_work_inside_possible": False,
+            "report_reference": "dms://ad-rapport/1",
+        },
+        "arbeidsdeskundige",
+    )
     await post(f"{case}/spoor2_started", {"on": day(70)})
-    await eventually(lambda: http.get(f"/api/cases/{case_id}/spoor2", headers=server.headers()),
-                      lambda r: r.status_code == 200)
-    for document, who in (("toestemmingsformulier", "operations"), ("opdrachtbevestiging", "operations"),
-                          ("ad_rapport", "operations"), ("bedrijfsarts_bevindingen", "bedrijfsarts"), ("fml", "bedrijfsarts")):
+    await eventually(
+        lambda: http.get(f"/api/cases/{case_id}/spoor2", headers=server.headers()), lambda r: r.status_code == 200
+    )
+    for document, who in (
+        ("toestemmingsformulier", "operations"),
+        ("opdrachtbevestiging", "operations"),
+        ("ad_rapport", "operations"),
+        ("bedrijfsarts_bevindingen", "bedrijfsarts"),
+        ("fml", "bedrijfsarts"),
+    ):
         hours = {"belastbaarheid_hours_per_day": 4.0} if document == "bedrijfsarts_bevindingen" else {}
-        await post(f"{s2}/document_received", {"on": day(65), "document": document, "reference": f"dms://{document}/1",
-                                               **hours}, who)
+        await post(
+            f"{s2}/document_received",
+            {"on": day(65), "document": document, "reference": f"dms://{document}/1", **hours},
+            who,
+        )
     await post(f"{s2}/intake_held", {"on": day(62), "coach_id": "coach-1"}, "reintegratiecoach")
     await post(f"{s2}/proposal_sent", {"on": day(60)}, "reintegratiecoach")
     await post(f"{s2}/purchase_approved", {"on": day(58), "scope": "phase", "phase": 1}, "werkgever")
-    grounds = {k: f"{k.replace('_', ' ')}: enough to go" for k in
-               ("belastbaarheid", "skills", "coping", "circumstances", "labour_market")}
-    await post(f"{s2}/haalbaarheidstoets_decided", {"on": day(56), "decision": "go", "grounds": grounds,
-                                                    "zoekprofiel": "Administrative work, 20 hours a week"},
-               "reintegratiecoach")
+    grounds = {
+        k: f"{k.replace('_', ' ')}: enough to go"
+        for k in ("belastbaarheid", "skills", "coping", "circumstances", "labour_market")
+    }
+    await post(
+        f"{s2}/haalbaarheidstoets_decided",
+        {"on": day(56), "decision": "go", "grounds": grounds, "zoekprofiel": "Administrative work, 20 hours a week"},
+        "reintegratiecoach",
+    )
     await post(f"{s2}/phase_started", {"on": day(50), "phase": 1}, "reintegratiecoach")
     return case_id
 
@@ -134,15 +186,18 @@ def urlpath(url: str) -> str:
 
 async def test_dashboard_in_a_browser(api_server, tmp_path):
     if not CHROMIUM.exists():
-        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)")
+        pytest.skip(
+            "the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)"
+        )
     from playwright.async_api import async_playwright, expect
 
     ARTIFACTS.mkdir(exist_ok=True)
     employer = f"E-ui-{uuid.uuid4().hex[:8]}"
     today = local_date(datetime.now(timezone.utc))  # the dev server runs in real time
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
-        ids, spoor2_case = await asyncio.gather(_seed(http, api_server, employer, today),
-                                                _seed_spoor2(http, api_server, today))
+        ids, spoor2_case = await asyncio.gather(
+            _seed(http, api_server, employer, today), _seed_spoor2(http, api_server, today)
+        )
 
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
@@ -153,10 +208,18 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 errors: list[str] = []
                 page.on("pageerror", lambda err: errors.append(str(err)))
                 # Script errors only: the refused action below is a 4xx the browser logs as a failed load.
-                page.on("console", lambda msg: errors.append(msg.text)
-                        if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-                page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-                        if r.status == 404 or r.status >= 500 else None)
+                page.on(
+                    "console",
+                    lambda msg: (
+                        errors.append(msg.text)
+                        if msg.type == "error" and not msg.text.startswith("Failed to load resource")
+                        else None
+                    ),
+                )
+                page.on(
+                    "response",
+                    lambda r: errors.append(f"{r.status} {r.url}") if r.status == 404 or r.status >= 500 else None,
+                )
 
                 # ------------------------------------------------ login and the overview
                 await _login(page, api_server, "operations", f"/?employer_id={employer}")
@@ -181,13 +244,20 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(rows.first).to_have_attribute("data-case", ids["stalled"])
                 await page.screenshot(path=ARTIFACTS / "filtered.png", full_page=True)
 
-                response = await http.post(f"/api/cases/{ids['plain']}/actions/stagnation_reported",
-                                           json={"on": today.isoformat()}, headers=api_server.headers())
+                response = await http.post(
+                    f"/api/cases/{ids['plain']}/actions/stagnation_reported",
+                    json={"on": today.isoformat()},
+                    headers=api_server.headers(),
+                )
                 assert response.status_code == 200, response.text
                 await eventually(
-                    lambda: http.get("/api/cases", params={"employer_id": employer, "min_escalation_level": 2},
-                                     headers=api_server.headers()),
-                    lambda r: len(r.json()["cases"]) == 2)
+                    lambda: http.get(
+                        "/api/cases",
+                        params={"employer_id": employer, "min_escalation_level": 2},
+                        headers=api_server.headers(),
+                    ),
+                    lambda r: len(r.json()["cases"]) == 2,
+                )
                 await page.clock.fast_forward(16_000)  # past the 15 s refresh: the page fetches itself again
                 await expect(rows).to_have_count(2)  # without a reload, and with its filter kept
                 assert "min_escalation_level=2" in page.url
@@ -203,7 +273,9 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 assert await timeline.locator("g.dl").count() >= 8  # the statutory steps up to week 104
                 pva = timeline.locator("g.dl[data-key='plan_van_aanpak']")
                 await expect(pva).to_have_attribute("data-status", "overdue")
-                await expect(timeline.locator("g.dl[data-key='probleemanalyse']")).to_have_attribute("data-status", "done")
+                await expect(timeline.locator("g.dl[data-key='probleemanalyse']")).to_have_attribute(
+                    "data-status", "done"
+                )
                 await expect(timeline.locator("path.esc-raised")).to_have_count(1)  # level 1: a step is overdue
                 await expect(timeline.locator("line.today")).to_have_count(1)
                 toets = page.locator("section.toets")
@@ -238,7 +310,10 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await expect(timeline.locator("circle.esc-resolved")).to_have_count(1)
                 await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge.st-done")).to_have_text("gedaan")
                 # The overdue observation stays in the dossier and now says the step was done, late, with its days.
-                observed = page.locator("#dossier li[data-kind='deadline_overdue']", has_text=re.compile(r"plan v(an|\.) aanpak", re.IGNORECASE))
+                observed = page.locator(
+                    "#dossier li[data-kind='deadline_overdue']",
+                    has_text=re.compile(r"plan v(an|\.) aanpak", re.IGNORECASE),
+                )
                 await expect(observed.locator(".standing-late")).to_contain_text("dagen te laat")
                 await page.screenshot(path=ARTIFACTS / "case_after.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_after.png")
@@ -251,8 +326,11 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 await page.wait_for_url(f"{api_server.url}/cases/{spoor2_case}")
                 await expect(timeline.locator("g.phase")).to_have_count(1)
                 await expect(timeline.locator("g.phase text")).to_have_text("Fase 1")
-                await expect(page.locator("#action-form optgroup[label='Op het spoor 2-traject'] option")
-                             .filter(has_text="Activiteit vastgelegd")).to_have_count(1)
+                await expect(
+                    page.locator("#action-form optgroup[label='Op het spoor 2-traject'] option").filter(
+                        has_text="Activiteit vastgelegd"
+                    )
+                ).to_have_count(1)
                 await page.screenshot(path=ARTIFACTS / "case_spoor2.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_spoor2.png")
 
@@ -264,7 +342,9 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 options = await arts_form.locator("select[name=kind] option").evaluate_all("os => os.map(o => o.value)")
                 assert "probleemanalyse_recorded" in options and "plan_van_aanpak_agreed" not in options
                 await arts_form.locator("select[name=kind]").select_option("probleemanalyse_recorded")
-                await expect(arts_form.locator("input[name=f-belastbaarheid_hours_per_day]")).to_have_attribute("type", "number")
+                await expect(arts_form.locator("input[name=f-belastbaarheid_hours_per_day]")).to_have_attribute(
+                    "type", "number"
+                )
                 await arts_form.locator("input[name=f-belastbaarheid_hours_per_day]").fill("4")
                 await arts_form.locator("textarea[name=f-note]").fill("medisch: rugklachten")
                 await arts_form.locator("button[type=submit]").click()
@@ -319,13 +399,18 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
         refused = await http.post("/login", data={"token": "not-a-token", "next": "/"})
         assert refused.status_code == 401 and "Onbekend token." in refused.text and COOKIE not in refused.cookies
         # Another site's form may not log a browser in (login CSRF).
-        forged = await http.post("/login", data={"token": api_server.tokens["operations"]},
-                                 headers={"Origin": "https://evil.example"})
+        forged = await http.post(
+            "/login", data={"token": api_server.tokens["operations"]}, headers={"Origin": "https://evil.example"}
+        )
         assert forged.status_code == 403 and COOKIE not in forged.cookies
 
         # After the login only a path of this site: never another origin.
-        for target, expected in (("//evil.example/x", "/"), ("https://evil.example", "/"), ("/\\evil.example", "/"),
-                                 ("/cases/C-x", "/cases/C-x")):
+        for target, expected in (
+            ("//evil.example/x", "/"),
+            ("https://evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/cases/C-x", "/cases/C-x"),
+        ):
             ok = await http.post("/login", data={"token": api_server.tokens["werkgever"], "next": target})
             assert ok.status_code == 303 and ok.headers["location"] == expected, target
             cookie = ok.headers["set-cookie"]
@@ -335,13 +420,22 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
         run = uuid.uuid4().hex[:6]
         today = local_date(datetime.now(timezone.utc))
         for employer in ("E-api", "E-other"):
-            opened = await http.post("/api/cases", headers=api_server.headers(), json={
-                "case_id": f"C-scope-{employer[2:]}-{run}", "employer_id": employer, "first_sick_day": today.isoformat()})
+            opened = await http.post(
+                "/api/cases",
+                headers=api_server.headers(),
+                json={
+                    "case_id": f"C-scope-{employer[2:]}-{run}",
+                    "employer_id": employer,
+                    "first_sick_day": today.isoformat(),
+                },
+            )
             assert opened.status_code == 201, opened.text
         # The werkgever's session (the cookie holds a session id, never the token: tests/test_signin.py).
         assert (await http.post("/login", data={"token": api_server.tokens["werkgever"]})).status_code == 303
-        overview = await eventually(lambda: http.get("/", params={"employer_id": "E-other", "q": "C-scope-"}),
-                                     lambda r: f"C-scope-api-{run}" in r.text)
+        overview = await eventually(
+            lambda: http.get("/", params={"employer_id": "E-other", "q": "C-scope-"}),
+            lambda r: f"C-scope-api-{run}" in r.text,
+        )
         assert overview.status_code == 200 and "Werkgever <input" not in overview.text
         assert "E-other" not in overview.text and f"C-scope-other-{run}" not in overview.text
         employers = set(re.findall(r'<tr data-case="[^"]+"[^>]*>\s*<td>.*?</td>\s*<td>([^<]*)</td>', overview.text))
@@ -359,13 +453,17 @@ async def test_dashboard_login_and_scope_without_a_browser(api_server):
         assert (await http.get("/cases/<b>")).status_code == 404
 
         out = await http.post("/logout")
-        assert out.status_code == 303 and COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+        assert (
+            out.status_code == 303 and COOKIE in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
+        )
 
 
 async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server):
     """Issue 20: a case is opened, or taken over with what was done before, from the dashboard; no API, no JSON."""
     if not CHROMIUM.exists():
-        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)")
+        pytest.skip(
+            "the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium; .ci/run installs it)"
+        )
     from playwright.async_api import async_playwright, expect
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -397,14 +495,23 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("te laat")
             await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
             # On a phone (390 px) the pages fit its width: wide tables scroll inside their card.
-            phone = await (await browser.new_context(viewport={"width": 390, "height": 844}, locale=LOCALE,
-                                                     storage_state=await page.context.storage_state())).new_page()
+            phone = await (
+                await browser.new_context(
+                    viewport={"width": 390, "height": 844},
+                    locale=LOCALE,
+                    storage_state=await page.context.storage_state(),
+                )
+            ).new_page()
             case_path = urlpath(page.url)
             await page.goto(api_server.url + "/werk")  # Mijn werk, from the header
             await expect(page.locator("table#worklist")).to_be_visible()
             await page.screenshot(path=ARTIFACTS / "werk.png", full_page=True)
-            for path, name in ((case_path, "case_390.png"), ("/", "overview_390.png"), ("/cases/new", "open_390.png"),
-                               ("/werk", "werk_390.png")):
+            for path, name in (
+                (case_path, "case_390.png"),
+                ("/", "overview_390.png"),
+                ("/cases/new", "open_390.png"),
+                ("/werk", "werk_390.png"),
+            ):
                 await phone.goto(api_server.url + path)
                 await phone.screenshot(path=ARTIFACTS / name, full_page=True)
                 wide = await phone.evaluate("""() => [...document.querySelectorAll('body *')]

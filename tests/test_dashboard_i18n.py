@@ -24,8 +24,18 @@ from service.rulebook import load_rulebook
 pytestmark = pytest.mark.devserver
 
 # Words of the English pages that must not show on a Dutch one.
-ENGLISH = ("Overview", "Running cases", "Next deadline", "Record", "Sign out", "days", "Escalation", "Timeline",
-           "Statutory deadlines", "newest first")
+ENGLISH = (
+    "Overview",
+    "Running cases",
+    "Next deadline",
+    "Record",
+    "Sign out",
+    "days",
+    "Escalation",
+    "Timeline",
+    "Statutory deadlines",
+    "newest first",
+)
 
 
 def _visible(page: str) -> str:
@@ -41,13 +51,25 @@ async def _open_case(http: httpx.AsyncClient, server, today: date) -> str:
     """A case taken over in week 9 whose dossier was recorded out of date order: the later day first."""
     case_id = f"C-i18n-{uuid.uuid4().hex[:6]}"
     first = today - timedelta(weeks=8)
-    opened = await http.post("/api/cases", headers=server.headers(), json={
-        "case_id": case_id, "employer_id": "E-api", "first_sick_day": first.isoformat(),
-        "prior_steps": [{"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=1)).isoformat()}]})
+    opened = await http.post(
+        "/api/cases",
+        headers=server.headers(),
+        json={
+            "case_id": case_id,
+            "employer_id": "E-api",
+            "first_sick_day": first.isoformat(),
+            "prior_steps": [{"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=1)).isoformat()}],
+        },
+    )
     assert opened.status_code == 201, opened.text
-    for kind, on, who in (("person_assigned", today - timedelta(days=2), "operations"),
-                          ("probleemanalyse_recorded", today - timedelta(days=10), "bedrijfsarts")):
-        body = {"on": on.isoformat(), **({"role": "casemanager", "person_id": "cm-1"} if kind == "person_assigned" else {})}
+    for kind, on, who in (
+        ("person_assigned", today - timedelta(days=2), "operations"),
+        ("probleemanalyse_recorded", today - timedelta(days=10), "bedrijfsarts"),
+    ):
+        body = {
+            "on": on.isoformat(),
+            **({"role": "casemanager", "person_id": "cm-1"} if kind == "person_assigned" else {}),
+        }
         r = await http.post(f"/api/cases/{case_id}/actions/{kind}", json=body, headers=server.headers(who))
         assert r.status_code == 200, r.text
     return case_id
@@ -59,7 +81,9 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         case_id = await _open_case(http, api_server, today)
         login = await http.get("/login")
         assert '<html lang="nl">' in login.text and "Inloggen" in login.text and "Sign in" not in login.text
-        assert (await http.post("/login", data={"token": api_server.tokens["operations"], "next": "/"})).status_code == 303
+        assert (
+            await http.post("/login", data={"token": api_server.tokens["operations"], "next": "/"})
+        ).status_code == 303
 
         # Dutch by default: the overview and the case page, labels and dates included.
         overview = await http.get("/", params={"employer_id": "E-api"})
@@ -74,9 +98,20 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         page = await http.get(f"/cases/{case_id}")
         assert page.status_code == 200, page.text
         text = _visible(page.text)
-        for dutch in ("Zaak", "Eerstvolgende termijn", "Wettelijke termijnen", "Tijdlijn", "Actie vastleggen",
-                      "Vastleggen", "Toegewezen", "Eerste ziektedag", "nieuwste bovenaan", "vandaag",
-                      "Probleemanalyse vastgelegd", "Persoon toegewezen"):
+        for dutch in (
+            "Zaak",
+            "Eerstvolgende termijn",
+            "Wettelijke termijnen",
+            "Tijdlijn",
+            "Actie vastleggen",
+            "Vastleggen",
+            "Toegewezen",
+            "Eerste ziektedag",
+            "nieuwste bovenaan",
+            "vandaag",
+            "Probleemanalyse vastgelegd",
+            "Persoon toegewezen",
+        ):
             assert dutch in text, dutch
         for english in ENGLISH:
             assert english not in text, english
@@ -100,7 +135,10 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         assert all("_" not in label for label in picker.values()), picker
         specs = html.unescape(re.search(r'data-specs="([^"]*)"', page.text).group(1))
         assert '"label": "Casemanager"' in specs and '"label": "Zienswijze werkgever"' in specs
-        assert '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
+        assert (
+            '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs
+            and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
+        )
         assert "(Spoor 1)" in text and "(spoor1)" not in text  # the expectation's stage by its name
 
         # English with Accept-Language: en, for the same session.
@@ -126,7 +164,9 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         assert "Lopende zaken" in (await http.get("/")).text
 
         # Another site's form changes nothing, and the way back is never another origin.
-        forged = await http.post("/language", data={"lang": "en", "next": "/"}, headers={"Origin": "https://evil.example"})
+        forged = await http.post(
+            "/language", data={"lang": "en", "next": "/"}, headers={"Origin": "https://evil.example"}
+        )
         assert forged.status_code == 303 and LANGUAGE_COOKIE not in forged.headers.get("set-cookie", "")
         assert http.cookies.get(LANGUAGE_COOKIE) == "nl"
         away = await http.post("/language", data={"lang": "en", "next": "//evil.example/x"})
@@ -140,8 +180,11 @@ def test_every_field_of_every_action_form_has_a_glossary_label():
         for spec in specs:
             if f"{kind}.{spec['name']}" not in glossary.FIELDS and spec["name"] not in glossary.FIELDS:
                 unnamed.append(f"{kind}.{spec['name']}")
-            unchosen += [f"{kind}.{spec['name']}={value}" for value in spec.get("options", [])
-                         if value not in glossary.CHOICES and value not in glossary.ROLES]
+            unchosen += [
+                f"{kind}.{spec['name']}={value}"
+                for value in spec.get("options", [])
+                if value not in glossary.CHOICES and value not in glossary.ROLES
+            ]
     assert not unnamed, f"add these fields to domain/glossary.py FIELDS: {unnamed}"
     assert not unchosen, f"add these choices to domain/glossary.py CHOICES: {unchosen}"
 

@@ -37,11 +37,17 @@ async def embedded(dev_env, tmp_path_factory) -> AsyncIterator[tuple[str, Settin
     """The API and dashboard with the embedded default's callers (no SPOORWERK_API_TOKENS), and a worker."""
     settings = Settings(data_dir=tmp_path_factory.mktemp("demo"))
     queue = f"tq-demo-{uuid.uuid4().hex[:8]}"
-    app = create_app(dev_env.client, authenticator_from(None, settings.api_token_file), task_queue=queue,
-                     document_store=store_from_settings(settings), audit=AuditStore(open_database(settings.database)))
+    app = create_app(
+        dev_env.client,
+        authenticator_from(None, settings.api_token_file),
+        task_queue=queue,
+        document_store=store_from_settings(settings),
+        audit=AuditStore(open_database(settings.database)),
+    )
     port = free_port()
-    server = ServerWithoutSignals(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                                 lifespan="off"))
+    server = ServerWithoutSignals(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    )
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:
@@ -58,8 +64,9 @@ def _today():
 
 async def _run(url: str, settings: Settings) -> tuple[int, str]:
     out = io.StringIO()
-    code = await demo.run_demo(url, settings.api_token_file.read_text().strip(), settings.data_dir, today=_today(),
-                               out=out)
+    code = await demo.run_demo(
+        url, settings.api_token_file.read_text().strip(), settings.data_dir, today=_today(), out=out
+    )
     return code, out.getvalue()
 
 
@@ -72,9 +79,16 @@ async def test_the_demo_opens_cases_at_each_point_and_signs_in_every_role_at_onc
     token_file = settings.data_dir / "demo-tokens.json"
     assert token_file.stat().st_mode & 0o777 == 0o600
     tokens = {c["role"]: t for t, c in json.loads(token_file.read_text()).items()}
-    assert set(tokens) == {"casemanager", "bedrijfsarts", "arbeidsdeskundige", "reintegratiecoach", "werkgever",
-                           "operations"}
+    assert set(tokens) == {
+        "casemanager",
+        "bedrijfsarts",
+        "arbeidsdeskundige",
+        "reintegratiecoach",
+        "werkgever",
+        "operations",
+    }
     async with httpx.AsyncClient(base_url=url) as http:
+
         def get(path: str, role: str, **params: Any):
             return http.get(path, params=params, headers={"Authorization": f"Bearer {tokens[role]}"})
 
@@ -96,8 +110,13 @@ async def test_the_demo_opens_cases_at_each_point_and_signs_in_every_role_at_onc
         cases = await eventually(lambda: listed("casemanager"), lambda found: set(found) == ids)
         # Different points of the process, each as the dashboard's lists show it.
         assert {i: cases[i]["stage"] for i in ids} == {
-            "demo-ziekmelding": "ziekmelding", "demo-spoor1": "spoor1", "demo-te-laat": "spoor1",
-            "demo-ad": "ad_onderzoek", "demo-spoor2": "spoor2", "demo-escalatie": "ziekmelding"}
+            "demo-ziekmelding": "ziekmelding",
+            "demo-spoor1": "spoor1",
+            "demo-te-laat": "spoor1",
+            "demo-ad": "ad_onderzoek",
+            "demo-spoor2": "spoor2",
+            "demo-escalatie": "ziekmelding",
+        }
         assert {i for i in ids if cases[i]["overdue"]} == {"demo-te-laat"}
         assert cases["demo-escalatie"]["escalation_level"] == 2
         assert cases["demo-spoor2"]["spoor2_phase"] == 1

@@ -160,15 +160,27 @@ def test_image_installs_every_package_and_keeps_secrets_out_of_the_build_context
     copied = {src.rstrip("/") for instr, args in build if instr == "COPY" for src in args.split()[:-1]}
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
     setuptools_cfg = project["tool"]["setuptools"]
-    needed = {"pyproject.toml", project["project"]["readme"], *setuptools_cfg["packages"],
-              *(f"{module}.py" for module in setuptools_cfg["py-modules"])}
+    needed = {
+        "pyproject.toml",
+        project["project"]["readme"],
+        *setuptools_cfg["packages"],
+        *(f"{module}.py" for module in setuptools_cfg["py-modules"]),
+    }
     assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
     for src in copied:
         inside = src if "." in Path(src).name else f"{src}/__init__.py"
         assert not dockerignored(inside), f".dockerignore drops {inside}, which the Dockerfile copies"
     # The embedded default's key and token, local env files, the venv and git stay out of the image.
-    for secret in ("data/encryption-keys.json", "data/api-token", "deploy/compose/.env", ".env", ".venv/bin/python",
-                   ".git/config", "tests/conftest.py", "domain/__pycache__/case.cpython-311.pyc"):
+    for secret in (
+        "data/encryption-keys.json",
+        "data/api-token",
+        "deploy/compose/.env",
+        ".env",
+        ".venv/bin/python",
+        ".git/config",
+        "tests/conftest.py",
+        "domain/__pycache__/case.cpython-311.pyc",
+    ):
         assert dockerignored(secret), f"{secret} would be sent to the image build"
 
 
@@ -192,7 +204,8 @@ def test_the_installed_project_holds_every_module_and_file_the_service_uses():
             if file.is_file() and file.suffix not in (".py", ".pyc") and "__pycache__" not in file.parts:
                 relative = file.relative_to(REPO / package).as_posix()
                 assert any(fnmatch(relative, pattern) for pattern in package_data.get(package, [])), (
-                    f"{package}/{relative} is not in [tool.setuptools.package-data]: the image would lack it")
+                    f"{package}/{relative} is not in [tool.setuptools.package-data]: the image would lack it"
+                )
 
 
 def dockerignored(path: str) -> bool:
@@ -206,8 +219,10 @@ def dockerignored(path: str) -> bool:
         pattern = pattern.lstrip("!").rstrip("/")
         parts = path.split("/")
         prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        if any(fnmatch(prefix, pattern) or (pattern.startswith("**/") and fnmatch(prefix.split("/")[-1], pattern[3:]))
-               for prefix in prefixes):
+        if any(
+            fnmatch(prefix, pattern) or (pattern.startswith("**/") and fnmatch(prefix.split("/")[-1], pattern[3:]))
+            for prefix in prefixes
+        ):
             ignored = not negate
     return ignored
 
@@ -220,8 +235,11 @@ def test_image_defaults_follow_the_runtime_contract():
     assert cmd[1:] == ["worker"], "the image's default role is the worker"
     env = dict(re.findall(r"(\w+)=(\S+)", " ".join(args for instr, args in stage if instr == "ENV")))
     exposed = {int(p) for instr, args in stage if instr == "EXPOSE" for p in args.split()}
-    assert {int(env["SPOORWERK_API_PORT"]), port_of(env["SPOORWERK_HEALTH_ADDRESS"]),
-            port_of(env["SPOORWERK_METRICS_ADDRESS"])} == exposed
+    assert {
+        int(env["SPOORWERK_API_PORT"]),
+        port_of(env["SPOORWERK_HEALTH_ADDRESS"]),
+        port_of(env["SPOORWERK_METRICS_ADDRESS"]),
+    } == exposed
     assert env["SPOORWERK_API_HOST"] == "0.0.0.0" and env["SPOORWERK_LOG_FORMAT"] == "json"
     assert all(known_to_service(name) for name in env if name.startswith(("SPOORWERK_", "TEMPORAL_")))
     assert not [name for name in env if SECRET_NAME.search(name)], "a secret baked into the image"
@@ -257,10 +275,10 @@ def test_image_healthcheck_answers_for_the_worker_and_for_the_api_role():
     failing, failing_port = _serve(503)
     try:
         nothing = free_port()
-        assert check(ok_port, nothing) == 0          # the worker role: health port
-        assert check(free_port(), ok_port) == 0      # the api role: nothing on the health port, the API answers
-        assert check(nothing, free_port()) == 1      # neither listens
-        assert check(failing_port, nothing) == 1     # a health endpoint that is not 200
+        assert check(ok_port, nothing) == 0  # the worker role: health port
+        assert check(free_port(), ok_port) == 0  # the api role: nothing on the health port, the API answers
+        assert check(nothing, free_port()) == 1  # neither listens
+        assert check(failing_port, nothing) == 1  # a health endpoint that is not 200
     finally:
         ok.shutdown()
         failing.shutdown()
@@ -361,14 +379,16 @@ def rendered_compose(env: dict[str, str]) -> dict:
 
 def test_compose_file_validates_against_the_compose_specification(tmp_path: Path):
     check = tool("check-jsonschema")
-    result = subprocess.run([check, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [check, "--builtin-schema", "vendor.compose-spec", str(COMPOSE)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     # The schema is really applied: a misspelt service key is refused.
     broken = tmp_path / "compose.yaml"
     broken.write_text(COMPOSE.read_text().replace("    stop_grace_period: 30s", "    stop_grace_periode: 30s", 1))
-    result = subprocess.run([check, "--builtin-schema", "vendor.compose-spec", str(broken)],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [check, "--builtin-schema", "vendor.compose-spec", str(broken)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode != 0 and "stop_grace_periode" in result.stdout, result.stdout
 
 
@@ -444,7 +464,9 @@ def test_prometheus_scrapes_both_roles_on_their_metrics_port():
     assert f"temporal:{port_of(temporal_metrics)}" in targets
     # The rule files are inside the mounted folder, and every Spoorwerk metric they use is one the service makes.
     for rule_file in prometheus["rule_files"]:
-        assert rule_file.startswith("/etc/prometheus/") and (COMPOSE_DIR / "prometheus" / Path(rule_file).name).is_file()
+        assert (
+            rule_file.startswith("/etc/prometheus/") and (COMPOSE_DIR / "prometheus" / Path(rule_file).name).is_file()
+        )
     alerts = (COMPOSE_DIR / "prometheus" / "alerts.yml").read_text()
     rules = [rule for group in yaml.safe_load(alerts)["groups"] for rule in group["rules"]]
     assert rules and all(rule["alert"] and rule["expr"] for rule in rules)
@@ -480,7 +502,9 @@ async def test_namespace_setup_script_registers_them_on_a_real_server(dev_env: W
     assert first.returncode == 0, first.stdout + first.stderr
     again = subprocess.run(["sh", str(script)], env=env, capture_output=True, text=True, timeout=180)
     assert again.returncode == 0 and again.stdout.count("exists") == len(sa.ALL) + 1, again.stdout + again.stderr
-    listed = await dev_env.client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    listed = await dev_env.client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
     assert dict(listed.custom_attributes) == {key.name: key.indexed_value_type for key in sa.ALL}
 
 
@@ -488,8 +512,14 @@ async def test_namespace_setup_script_registers_them_on_a_real_server(dev_env: W
 
 KUSTOMIZE_FIELDS = {"apiVersion", "kind", "resources", "components", "patches", "images", "replicas", "namespace"}
 # Strategic-merge keys of the lists these patches touch (the Kubernetes API's patchMergeKey).
-MERGE_KEYS = {"containers": "name", "initContainers": "name", "env": "name", "volumes": "name",
-              "volumeMounts": "mountPath", "imagePullSecrets": "name"}
+MERGE_KEYS = {
+    "containers": "name",
+    "initContainers": "name",
+    "env": "name",
+    "volumes": "name",
+    "volumeMounts": "mountPath",
+    "imagePullSecrets": "name",
+}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PriorityClass"}
 
 
@@ -509,8 +539,11 @@ def render(directory: Path, kustomization: dict | None = None) -> list[dict]:
     for ref in k.get("components", []):
         component = yaml.safe_load((directory / ref / "kustomization.yaml").read_text())
         assert component["kind"] == "Component"
-        resources = _transform(directory / ref, component, resources + sum(
-            (load_docs(directory / ref / r) for r in component.get("resources", [])), []))
+        resources = _transform(
+            directory / ref,
+            component,
+            resources + sum((load_docs(directory / ref / r) for r in component.get("resources", [])), []),
+        )
     return _transform(directory, k, resources)
 
 
@@ -519,8 +552,11 @@ def _transform(directory: Path, k: dict, resources: list[dict]) -> list[dict]:
     for patch_ref in k.get("patches", []):
         assert set(patch_ref) == {"path"}, f"only patches by file are rendered here: {patch_ref}"
         for patch in load_docs(directory / patch_ref["path"]):
-            target = [r for r in resources
-                      if r["kind"] == patch["kind"] and r["metadata"]["name"] == patch["metadata"]["name"]]
+            target = [
+                r
+                for r in resources
+                if r["kind"] == patch["kind"] and r["metadata"]["name"] == patch["metadata"]["name"]
+            ]
             assert len(target) == 1, f"{patch_ref['path']}: no single {patch['kind']}/{patch['metadata']['name']}"
             if patch.get("$patch") == "delete":
                 resources.remove(target[0])
@@ -602,12 +638,17 @@ def validate_k8s(resource: dict, where: str) -> None:
             kubernetes_validate.validate(resource, version, strict=True)
         except kubernetes_validate.ValidationError as err:
             path = ".".join(map(str, err.path))
-            pytest.fail(f"{where}: {resource['kind']}/{resource['metadata']['name']} against {version}: {path}: {err.message}")
+            pytest.fail(
+                f"{where}: {resource['kind']}/{resource['metadata']['name']} against {version}: {path}: {err.message}"
+            )
 
 
 def test_every_manifest_and_rendered_overlay_validates_against_the_kubernetes_schemas():
     checked = 0
-    for path in sorted((K8S / "base").glob("*.yaml")) + [K8S / "base" / "secret.yaml.example", KEDA / "scaledobject.yaml"]:
+    for path in sorted((K8S / "base").glob("*.yaml")) + [
+        K8S / "base" / "secret.yaml.example",
+        KEDA / "scaledobject.yaml",
+    ]:
         if path.name == "kustomization.yaml":
             continue
         for doc in load_docs(path):
@@ -631,7 +672,9 @@ def test_overlays_set_image_namespace_and_replicas():
             if resource["kind"] != "Namespace":
                 assert resource["metadata"].get("namespace") == "spoorwerk", f"{name}: {resource['metadata']['name']}"
             for container in _containers(resource):
-                assert re.fullmatch(r"[\w.-]+(:\d+)?/[\w./-]+:[\w.-]+", container["image"]), f"{name}: {container['image']}"
+                assert re.fullmatch(r"[\w.-]+(:\d+)?/[\w./-]+:[\w.-]+", container["image"]), (
+                    f"{name}: {container['image']}"
+                )
     assert find(render(OVERLAYS["example"]), "Deployment", "spoorwerk-worker")["spec"]["replicas"] == 3
 
 
@@ -639,7 +682,9 @@ def test_no_secret_is_committed_only_referenced():
     example_secret = load_docs(K8S / "base" / "secret.yaml.example")[0]
     for name, resources in {"base": render(K8S / "base"), **rendered_variants()}.items():
         assert not [r for r in resources if r["kind"] == "Secret"], f"{name} ships a Secret: create it outside git"
-        assert not [key for key in config_of(resources) if SECRET_NAME.search(key)], f"{name}: a secret in the ConfigMap"
+        assert not [key for key in config_of(resources) if SECRET_NAME.search(key)], (
+            f"{name}: a secret in the ConfigMap"
+        )
         for pod in pod_specs(resources).values():
             for container in pod["containers"]:
                 refs = [e["secretRef"]["name"] for e in container.get("envFrom", []) if "secretRef" in e]
@@ -664,18 +709,24 @@ def test_every_variable_given_to_the_service_exists_in_its_settings():
 
 
 def _dummy_secret() -> dict[str, str]:
-    return {"SPOORWERK_ENCRYPTION_KEYS": SECRETS["SPOORWERK_ENCRYPTION_KEYS"],
-            "SPOORWERK_MEDICAL_KEYS": SECRETS["SPOORWERK_MEDICAL_KEYS"],
-            "SPOORWERK_SEARCH_KEY": SECRETS["SPOORWERK_SEARCH_KEY"],
-            "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"],
-            "SPOORWERK_DATABASE_URL": "postgresql+psycopg://spoorwerk:pw@db:5432/spoorwerk"}
+    return {
+        "SPOORWERK_ENCRYPTION_KEYS": SECRETS["SPOORWERK_ENCRYPTION_KEYS"],
+        "SPOORWERK_MEDICAL_KEYS": SECRETS["SPOORWERK_MEDICAL_KEYS"],
+        "SPOORWERK_SEARCH_KEY": SECRETS["SPOORWERK_SEARCH_KEY"],
+        "SPOORWERK_API_TOKENS": SECRETS["SPOORWERK_API_TOKENS"],
+        "SPOORWERK_DATABASE_URL": "postgresql+psycopg://spoorwerk:pw@db:5432/spoorwerk",
+    }
 
 
 def test_rendered_configuration_is_accepted_by_the_service(clean_env):
     for name, resources in rendered_variants().items():
         for deployment, pod in pod_specs(resources).items():
             container = pod["containers"][0]
-            env = {**config_of(resources), **_dummy_secret(), **{e["name"]: e["value"] for e in container.get("env", [])}}
+            env = {
+                **config_of(resources),
+                **_dummy_secret(),
+                **{e["name"]: e["value"] for e in container.get("env", [])},
+            }
             with pytest.MonkeyPatch.context() as mp:
                 settings = settings_from(env, mp)
             assert not settings.embedded, f"{name}/{deployment} would start the embedded dev server"
@@ -696,8 +747,10 @@ def test_probes_and_scrape_annotations_are_on_the_contracts_ports():
     for name, resources in rendered_variants().items():
         config = config_of(resources)
         pods = pod_specs(resources)
-        expected = {"spoorwerk-worker": port_of(config["SPOORWERK_HEALTH_ADDRESS"]),
-                    "spoorwerk-api": int(config["SPOORWERK_API_PORT"])}
+        expected = {
+            "spoorwerk-worker": port_of(config["SPOORWERK_HEALTH_ADDRESS"]),
+            "spoorwerk-api": int(config["SPOORWERK_API_PORT"]),
+        }
         for deployment, port in expected.items():
             container = pods[deployment]["containers"][0]
             ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -756,8 +809,11 @@ def test_autoscaler_and_disruption_budgets_select_the_right_pods():
     for name, resources in rendered_variants().items():
         deployments = {r["metadata"]["name"]: r for r in resources if r["kind"] == "Deployment"}
         for pdb in (r for r in resources if r["kind"] == "PodDisruptionBudget"):
-            matches = [d for d, r in deployments.items()
-                       if pdb["spec"]["selector"]["matchLabels"].items() <= r["spec"]["template"]["metadata"]["labels"].items()]
+            matches = [
+                d
+                for d, r in deployments.items()
+                if pdb["spec"]["selector"]["matchLabels"].items() <= r["spec"]["template"]["metadata"]["labels"].items()
+            ]
             assert matches == [pdb["metadata"]["name"]], f"{name}: {pdb['metadata']['name']} selects {matches}"
         for deployment in deployments.values():
             labels = deployment["spec"]["template"]["metadata"]["labels"].items()
@@ -773,15 +829,20 @@ def test_keda_component_scales_on_the_workers_own_task_queue():
     scaled = find(resources, "ScaledObject", "spoorwerk-worker")
     config = config_of(resources)
     worker = find(resources, "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
-    container = next(c for c in worker["spec"]["template"]["spec"]["containers"]
-                     if c["name"] == scaled["spec"]["scaleTargetRef"]["envSourceContainerName"])
+    container = next(
+        c
+        for c in worker["spec"]["template"]["spec"]["containers"]
+        if c["name"] == scaled["spec"]["scaleTargetRef"]["envSourceContainerName"]
+    )
     assert container["args"] == ["worker"]
     temporal = next(t for t in scaled["spec"]["triggers"] if t["type"] == "temporal")["metadata"]
     assert temporal["endpointFromEnv"] in config and temporal["endpointFromEnv"] == "TEMPORAL_ADDRESS"
     assert temporal["namespace"] == config["TEMPORAL_NAMESPACE"]
     assert temporal["taskQueue"] == config["SPOORWERK_TASK_QUEUE"]
     assert all(isinstance(v, str) for v in temporal.values()), "KEDA trigger metadata values are strings"
-    assert scaled["spec"]["minReplicaCount"] >= 1 and scaled["spec"]["maxReplicaCount"] > scaled["spec"]["minReplicaCount"]
+    assert (
+        scaled["spec"]["minReplicaCount"] >= 1 and scaled["spec"]["maxReplicaCount"] > scaled["spec"]["minReplicaCount"]
+    )
 
 
 # ================================================================== the operator's page
@@ -790,8 +851,10 @@ def test_keda_component_scales_on_the_workers_own_task_queue():
 def test_operations_page_links_resolve():
     page = REPO / "docs" / "operations.md"
     text = page.read_text()
-    readme_headings = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
-                       for h in re.findall(r"^#+ (.+)$", (REPO / "README.md").read_text(), re.M)}
+    readme_headings = {
+        re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", (REPO / "README.md").read_text(), re.M)
+    }
     links = re.findall(r"\]\((?!https?://)([^)#]*)(?:#([^)]*))?\)", text)
     assert links
     for target, anchor in links:

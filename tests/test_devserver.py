@@ -36,11 +36,27 @@ async def eventually(fetch, expected, seconds: float = 15.0):
 def cli_list(env, query: str) -> list[str]:
     """Workflow ids that `temporal workflow list --query` finds, sorted."""
     out = subprocess.run(
-        [temporal_cli(), "workflow", "list", "--address", env.client.service_client.config.target_host,
-         "--query", query, "--output", "json"],
-        capture_output=True, text=True, timeout=60, check=True,
+        [
+            temporal_cli(),
+            "workflow",
+            "list",
+            "--address",
+            env.client.service_client.config.target_host,
+            "--query",
+            query,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
-    rows = json.loads(out) if out.strip().startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
+    rows = (
+        json.loads(out)
+        if out.strip().startswith("[")
+        else [json.loads(line) for line in out.splitlines() if line.strip()]
+    )
     return sorted(r["execution"]["workflowId"] for r in rows)
 
 
@@ -52,23 +68,59 @@ async def test_list_running_cases_by_search_attributes(dev_env, tmp_path):
     today = local_date(await dev_env.get_current_time())
     async with build_worker(client, settings, task_queue=queue):
         ids = {}
-        for name, first in (("fresh", today - timedelta(days=3)), ("spoor1", today - timedelta(days=30)),
-                            ("late", today - timedelta(days=60)), ("gone", today - timedelta(days=5))):
+        for name, first in (
+            ("fresh", today - timedelta(days=3)),
+            ("spoor1", today - timedelta(days=30)),
+            ("late", today - timedelta(days=60)),
+            ("gone", today - timedelta(days=5)),
+        ):
             case_id = f"C{name}{uuid.uuid4().hex[:6]}"
             ids[name] = case_id
-            await cases.open_case(client, CaseOpening(case_id=case_id, employer_id=employer, first_sick_day=first,
-                                                      opened_by=Actor(role="casemanager")), task_queue=queue)
+            await cases.open_case(
+                client,
+                CaseOpening(
+                    case_id=case_id, employer_id=employer, first_sick_day=first, opened_by=Actor(role="casemanager")
+                ),
+                task_queue=queue,
+            )
         for name in ("spoor1", "late"):
-            await cases.act(client, ids[name], {"kind": "ziekmelding_arbodienst_sent", "action_id": f"{name}-zm",
-                                                "actor": {"role": "werkgever"}, "on": (today - timedelta(days=2)).isoformat()})
-        await cases.act(client, ids["spoor1"], {"kind": "probleemanalyse_recorded", "action_id": "s1-pa",
-                                                "actor": {"role": "bedrijfsarts"}, "on": today.isoformat()})
-        await cases.act(client, ids["gone"], {"kind": "case_withdrawn", "action_id": "g-w", "reason": "duplicate case",
-                                              "actor": {"role": "casemanager"}, "on": today.isoformat()})
+            await cases.act(
+                client,
+                ids[name],
+                {
+                    "kind": "ziekmelding_arbodienst_sent",
+                    "action_id": f"{name}-zm",
+                    "actor": {"role": "werkgever"},
+                    "on": (today - timedelta(days=2)).isoformat(),
+                },
+            )
+        await cases.act(
+            client,
+            ids["spoor1"],
+            {
+                "kind": "probleemanalyse_recorded",
+                "action_id": "s1-pa",
+                "actor": {"role": "bedrijfsarts"},
+                "on": today.isoformat(),
+            },
+        )
+        await cases.act(
+            client,
+            ids["gone"],
+            {
+                "kind": "case_withdrawn",
+                "action_id": "g-w",
+                "reason": "duplicate case",
+                "actor": {"role": "casemanager"},
+                "on": today.isoformat(),
+            },
+        )
 
         async def listed(query: str) -> set[str]:
             found = set()
-            async for wf in client.list_workflows(f"WorkflowType='SickLeaveCase' AND EmployerId='{employer}' AND {query}"):
+            async for wf in client.list_workflows(
+                f"WorkflowType='SickLeaveCase' AND EmployerId='{employer}' AND {query}"
+            ):
                 found.add(wf.id.removeprefix("case-"))
             return found
 
@@ -91,23 +143,51 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
     today = local_date(await dev_env.get_current_time())
     case_id = f"C{uuid.uuid4().hex[:8]}"
     async with build_worker(client, Settings(data_dir=tmp_path), task_queue=queue):
-        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=9),
-                                                  opened_by=Actor(role="casemanager")), task_queue=queue)
+        await cases.open_case(
+            client,
+            CaseOpening(
+                case_id=case_id,
+                employer_id="E-1",
+                first_sick_day=today - timedelta(days=9),
+                opened_by=Actor(role="casemanager"),
+            ),
+            task_queue=queue,
+        )
         with pytest.raises(cases.ActionRejected, match="evaluatie_held: the plan van aanpak must be on record first"):
-            await cases.act(client, case_id, {"kind": "evaluatie_held", "action_id": "e1", "actor": {"role": "werkgever"},
-                                              "on": today.isoformat()})
-        pa = {"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts"}, "on": today.isoformat()}
+            await cases.act(
+                client,
+                case_id,
+                {"kind": "evaluatie_held", "action_id": "e1", "actor": {"role": "werkgever"}, "on": today.isoformat()},
+            )
+        pa = {
+            "kind": "probleemanalyse_recorded",
+            "action_id": "pa-1",
+            "actor": {"role": "bedrijfsarts"},
+            "on": today.isoformat(),
+        }
         first = await cases.act(client, case_id, pa)
         again = await cases.act(client, case_id, pa)
         assert first.applied and again.entry == first.entry
         summary = await cases.summary(client, case_id)
         assert summary.stage.value == "spoor1" and summary.illness_week == 2
-        await cases.act(client, case_id, {"kind": "case_withdrawn", "action_id": "w", "reason": "test over",
-                                          "actor": {"role": "casemanager"}, "on": today.isoformat()})
+        await cases.act(
+            client,
+            case_id,
+            {
+                "kind": "case_withdrawn",
+                "action_id": "w",
+                "reason": "test over",
+                "actor": {"role": "casemanager"},
+                "on": today.isoformat(),
+            },
+        )
         await cases.case_handle(client, case_id).result()
         with pytest.raises(cases.ActionRejected, match="the case is closed \\(withdrawn"):
-            await cases.act(client, case_id, {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"},
-                                              "on": today.isoformat()})
+            await cases.act(
+                client,
+                case_id,
+                {"kind": "full_recovery", "action_id": "r", "actor": {"role": "werkgever"}, "on": today.isoformat()},
+            )
 
 
 async def test_temporal_cli_lists_cases_by_spoor2_phase(dev_env, tmp_path):
@@ -153,16 +233,23 @@ async def test_list_cases_by_escalation_level(dev_env, tmp_path):
         await driver.act("non_cooperation_recorded", today, role="werkgever")
 
         async def listed(**filters) -> list[tuple[str, int | None]]:
-            return [(c.case_id, c.escalation_level) for c in await cases.list_cases(client, employer_id=employer, **filters)]
+            return [
+                (c.case_id, c.escalation_level) for c in await cases.list_cases(client, employer_id=employer, **filters)
+            ]
 
         await eventually(lambda: listed(min_escalation_level=2), [(ids["refusing"], 3), (ids["reported"], 2)])
-        await eventually(lambda: listed(min_escalation_level=1),
-                         [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1)])
-        await eventually(lambda: listed(), [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1), (ids["calm"], 0)])
+        await eventually(
+            lambda: listed(min_escalation_level=1), [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1)]
+        )
+        await eventually(
+            lambda: listed(), [(ids["refusing"], 3), (ids["reported"], 2), (ids["late"], 1), (ids["calm"], 0)]
+        )
         # The Temporal CLI filters the same way.
         query = f"WorkflowType='SickLeaveCase' AND EmployerId='{employer}' AND EscalationLevel >= 2"
-        assert await asyncio.to_thread(cli_list, dev_env, query) == sorted(f"case-{ids[n]}" for n in ("reported", "refusing"))
+        assert await asyncio.to_thread(cli_list, dev_env, query) == sorted(
+            f"case-{ids[n]}" for n in ("reported", "refusing")
+        )
     with pytest.raises(ValueError, match="min_escalation_level: 4 is not a level"):
         cases.cases_query(min_escalation_level=4)
-    with pytest.raises(ValueError, match="employer_id: \"x' OR 1=1\" is not an opaque id"):
+    with pytest.raises(ValueError, match='employer_id: "x\' OR 1=1" is not an opaque id'):
         cases.cases_query(employer_id="x' OR 1=1")

@@ -34,7 +34,11 @@ async def test_a_requested_overview_is_listed_and_downloads_with_its_hash(api):
     assert asked.json()["entry"]["summary"] == "Document requested: reintegratieoverzicht (werkgever version)"
 
     [doc] = await listed(api, case_id, 1, who="werkgever")
-    assert doc["document"] == "reintegratieoverzicht" and doc["audience"] == "werkgever" and doc["as_of"] == today().isoformat()
+    assert (
+        doc["document"] == "reintegratieoverzicht"
+        and doc["audience"] == "werkgever"
+        and doc["as_of"] == today().isoformat()
+    )
     pdf = await api.get(doc["pdf"], who="werkgever")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF") and hashlib.sha256(pdf.content).hexdigest() == doc["pdf_sha256"]
@@ -54,13 +58,15 @@ async def test_the_bedrijfsarts_version_is_for_the_bedrijfsarts_only(api):
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
     assert (await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=MEDICAL)).status_code == 200
-    refused = await api.act(case_id, "document_requested", who="casemanager", document="reintegratieoverzicht",
-                            audience="bedrijfsarts")
+    refused = await api.act(
+        case_id, "document_requested", who="casemanager", document="reintegratieoverzicht", audience="bedrijfsarts"
+    )
     assert refused.status_code == 409 and "not for the casemanager" in refused.json()["detail"]
     bad = await api.act(case_id, "document_requested", who="casemanager", document="jaarverslag")
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "document"]
-    asked = await api.act(case_id, "document_requested", who="bedrijfsarts", document="reintegratieoverzicht",
-                          audience="bedrijfsarts")
+    asked = await api.act(
+        case_id, "document_requested", who="bedrijfsarts", document="reintegratieoverzicht", audience="bedrijfsarts"
+    )
     assert asked.status_code == 200, asked.text
     [doc] = await listed(api, case_id, 1, who="bedrijfsarts")
     html = await api.get(doc["html"], who="bedrijfsarts")
@@ -76,7 +82,9 @@ async def test_the_case_page_lists_the_versions_its_reader_may_open_and_they_dow
     assert (await api.open(case_id)).status_code == 201
     assert (await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=MEDICAL)).status_code == 200
     for who, audience in (("werkgever", "werkgever"), ("bedrijfsarts", "bedrijfsarts")):
-        asked = await api.act(case_id, "document_requested", who=who, document="reintegratieoverzicht", audience=audience)
+        asked = await api.act(
+            case_id, "document_requested", who=who, document="reintegratieoverzicht", audience=audience
+        )
         assert asked.status_code == 200, asked.text
     # The bedrijfsarts may open both versions: once it lists two, both are rendered.
     docs = {d["audience"]: d for d in await listed(api, case_id, 2, who="bedrijfsarts")}

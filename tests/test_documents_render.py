@@ -61,12 +61,22 @@ class Seed:
 
     def __init__(self, case_id: str, first: date) -> None:
         self.first = first
-        opening = CaseOpening(case_id=case_id, employer_id="E-acme", first_sick_day=first,
-                              opened_by=Actor(role=Role.CASEMANAGER, id="cm-12"))
+        opening = CaseOpening(
+            case_id=case_id,
+            employer_id="E-acme",
+            first_sick_day=first,
+            opened_by=Actor(role=Role.CASEMANAGER, id="cm-12"),
+        )
         self.stagnation = load_stagnation_rules()
         self.case: CaseState = c.open_case(
-            opening, load_rulebook().for_first_sick_day(first), today=first, now=_now(first),
-            spoor2_rules=load_spoor2_rules(), stagnation_rules=self.stagnation, dossier_rules=load_dossier_rules())
+            opening,
+            load_rulebook().for_first_sick_day(first),
+            today=first,
+            now=_now(first),
+            spoor2_rules=load_spoor2_rules(),
+            stagnation_rules=self.stagnation,
+            dossier_rules=load_dossier_rules(),
+        )
         self.traj: s2.TrajectoryState | None = None
         self._ids = itertools.count(1)
         self.tokens: dict[str, date] = {}  # activity note token -> day
@@ -88,8 +98,14 @@ class Seed:
     def _evaluations(self, until: date) -> None:
         """Hold each evaluation of the plan van aanpak a day before it falls due, as a diligent employer would."""
         while True:
-            due = [v.due for v in c.deadlines(self.case, until) if v.key == "evaluatie" and v.due
-                   and v.status in (DeadlineStatus.OPEN, DeadlineStatus.OVERDUE) and v.due - timedelta(days=1) <= until]
+            due = [
+                v.due
+                for v in c.deadlines(self.case, until)
+                if v.key == "evaluatie"
+                and v.due
+                and v.status in (DeadlineStatus.OPEN, DeadlineStatus.OVERDUE)
+                and v.due - timedelta(days=1) <= until
+            ]
             if not due:
                 return
             on = min(due) - timedelta(days=1)
@@ -98,8 +114,9 @@ class Seed:
 
     def _apply(self, kind: str, on: date, role: str, actor_id: str | None, fields: dict) -> None:
         actor = {"role": role, **({"id": actor_id} if actor_id else {})}
-        action = parse_action({"kind": kind, "action_id": f"a{next(self._ids)}", "actor": actor, "on": on.isoformat(),
-                               **fields})
+        action = parse_action(
+            {"kind": kind, "action_id": f"a{next(self._ids)}", "actor": actor, "on": on.isoformat(), **fields}
+        )
         c.apply(self.case, action, on, _now(on))
 
     def act(self, kind: str, on: date, role: str = "casemanager", actor_id: str | None = "cm-12", **fields) -> None:
@@ -109,17 +126,26 @@ class Seed:
         self._apply(kind, on, role, actor_id, fields)
         if kind == "spoor2_started":
             c.trajectory_started(self.case)
-            self.traj = s2.start_trajectory(self.case.case_id, on, self.case.spoor2_rules, now=_now(on),
-                                            actor=Actor(role=Role(role), id=actor_id), watch=self.stagnation.spoor2)
+            self.traj = s2.start_trajectory(
+                self.case.case_id,
+                on,
+                self.case.spoor2_rules,
+                now=_now(on),
+                actor=Actor(role=Role(role), id=actor_id),
+                watch=self.stagnation.spoor2,
+            )
             self._push(on)
 
-    def tact(self, kind: str, on: date, role: str = "reintegratiecoach", actor_id: str | None = "coach-7", **fields) -> None:
+    def tact(
+        self, kind: str, on: date, role: str = "reintegratiecoach", actor_id: str | None = "coach-7", **fields
+    ) -> None:
         if "plan_van_aanpak" in self.case.done and "reintegratieverslag" not in self.case.done:
             self._evaluations(on)
         self.tick(on)
         actor = {"role": role, **({"id": actor_id} if actor_id else {})}
-        action = s2.parse_spoor2_action({"kind": kind, "action_id": f"t{next(self._ids)}", "actor": actor,
-                                         "on": on.isoformat(), **fields})
+        action = s2.parse_spoor2_action(
+            {"kind": kind, "action_id": f"t{next(self._ids)}", "actor": actor, "on": on.isoformat(), **fields}
+        )
         s2.apply(self.traj, action, on, _now(on))
         self._push(on)
 
@@ -150,36 +176,86 @@ def spoor1(seed: Seed, *, late_pa: bool) -> None:
     if late_pa:
         seed.tick(seed.day(44))  # the probleemanalyse is overdue and the case escalates
     pa_day = seed.day(51 if late_pa else 38)
-    seed.act("probleemanalyse_recorded", pa_day, role="bedrijfsarts", actor_id="ba-4", belastbaarheid_hours_per_day=4,
-             note=PA_NOTE)
-    seed.act("plan_van_aanpak_agreed", pa_day + timedelta(days=10), role="werkgever", actor_id="hr-1", casemanager_id="cm-12",
-             employer_view="Aangepast eigen werk lijkt mogelijk, opbouwend vanaf 4 uur per dag",
-             employee_view="Eerst herstellen, dan geleidelijk opbouwen in het eigen werk")
+    seed.act(
+        "probleemanalyse_recorded",
+        pa_day,
+        role="bedrijfsarts",
+        actor_id="ba-4",
+        belastbaarheid_hours_per_day=4,
+        note=PA_NOTE,
+    )
+    seed.act(
+        "plan_van_aanpak_agreed",
+        pa_day + timedelta(days=10),
+        role="werkgever",
+        actor_id="hr-1",
+        casemanager_id="cm-12",
+        employer_view="Aangepast eigen werk lijkt mogelijk, opbouwend vanaf 4 uur per dag",
+        employee_view="Eerst herstellen, dan geleidelijk opbouwen in het eigen werk",
+    )
     uwv_due = next(v.due for v in c.deadlines(seed.case, seed.day(300)) if v.key == "ziekmelding_uwv")
     seed.act("ziekmelding_uwv_sent", uwv_due, role="werkgever", actor_id="hr-1")
     ad = seed.day(7 * 43 + 2)
     seed.act("ad_onderzoek_started", ad, role="arbeidsdeskundige", actor_id="ad-3")
     seed.act("ad_gesprek_held", ad + timedelta(days=3), role="arbeidsdeskundige", actor_id="ad-3", party="werkgever")
     seed.act("ad_gesprek_held", ad + timedelta(days=5), role="arbeidsdeskundige", actor_id="ad-3", party="werknemer")
-    seed.act("ad_onderzoek_concluded", ad + timedelta(days=14), role="arbeidsdeskundige", actor_id="ad-3",
-             own_work_possible=False, other_work_inside_possible=False, report_reference="AD-2024-117")
-    seed.act("eerstejaarsevaluatie_held", seed.day(360), role="werkgever", actor_id="hr-1",
-             employer_view="Geen passend werk binnen de organisatie; tweede spoor inzetten",
-             employee_view="Wil graag ander werk zoeken, administratief of aan een balie")
+    seed.act(
+        "ad_onderzoek_concluded",
+        ad + timedelta(days=14),
+        role="arbeidsdeskundige",
+        actor_id="ad-3",
+        own_work_possible=False,
+        other_work_inside_possible=False,
+        report_reference="AD-2024-117",
+    )
+    seed.act(
+        "eerstejaarsevaluatie_held",
+        seed.day(360),
+        role="werkgever",
+        actor_id="hr-1",
+        employer_view="Geen passend werk binnen de organisatie; tweede spoor inzetten",
+        employee_view="Wil graag ander werk zoeken, administratief of aan een balie",
+    )
 
 
 def intake(seed: Seed, start: date) -> None:
-    for key, role, who in (("toestemmingsformulier", "casemanager", "cm-12"), ("opdrachtbevestiging", "werkgever", "hr-1"),
-                           ("ad_rapport", "arbeidsdeskundige", "ad-3")):
-        seed.tact("document_received", start + timedelta(days=2), role=role, actor_id=who, document=key,
-                  reference=f"dms://{key}/2025")
-    seed.tact("document_received", start + timedelta(days=3), role="bedrijfsarts", actor_id="ba-4",
-              document="bedrijfsarts_bevindingen", reference="dms://ba/2025-11", belastbaarheid_hours_per_day=4,
-              note=FINDINGS_NOTE)
-    seed.tact("document_received", start + timedelta(days=3), role="bedrijfsarts", actor_id="ba-4", document="fml",
-              reference="dms://fml/2025-11")
-    seed.tact("intake_held", start + timedelta(days=7), coach_id="coach-7",
-              note="Kennismaking en inventarisatie; goede klik met de coach")
+    for key, role, who in (
+        ("toestemmingsformulier", "casemanager", "cm-12"),
+        ("opdrachtbevestiging", "werkgever", "hr-1"),
+        ("ad_rapport", "arbeidsdeskundige", "ad-3"),
+    ):
+        seed.tact(
+            "document_received",
+            start + timedelta(days=2),
+            role=role,
+            actor_id=who,
+            document=key,
+            reference=f"dms://{key}/2025",
+        )
+    seed.tact(
+        "document_received",
+        start + timedelta(days=3),
+        role="bedrijfsarts",
+        actor_id="ba-4",
+        document="bedrijfsarts_bevindingen",
+        reference="dms://ba/2025-11",
+        belastbaarheid_hours_per_day=4,
+        note=FINDINGS_NOTE,
+    )
+    seed.tact(
+        "document_received",
+        start + timedelta(days=3),
+        role="bedrijfsarts",
+        actor_id="ba-4",
+        document="fml",
+        reference="dms://fml/2025-11",
+    )
+    seed.tact(
+        "intake_held",
+        start + timedelta(days=7),
+        coach_id="coach-7",
+        note="Kennismaking en inventarisatie; goede klik met de coach",
+    )
     seed.tact("proposal_sent", start + timedelta(days=8))
     seed.tact("purchase_approved", start + timedelta(days=10), role="werkgever", actor_id="hr-1", scope="whole")
 
@@ -191,8 +267,14 @@ def full_case(case_id: str, *, late_pa: bool) -> Seed:
     start = seed.day(367)
     seed.act("spoor2_started", start, role="werkgever", actor_id="hr-1")
     intake(seed, start)
-    seed.tact("haalbaarheidstoets_decided", start + timedelta(days=14), decision="go", grounds=GROUNDS_GO,
-              zoekprofiel="Administratief werk of receptie, 20 uur per week, binnen 30 km", coach_id="coach-7")
+    seed.tact(
+        "haalbaarheidstoets_decided",
+        start + timedelta(days=14),
+        decision="go",
+        grounds=GROUNDS_GO,
+        zoekprofiel="Administratief werk of receptie, 20 uur per week, binnen 30 km",
+        coach_id="coach-7",
+    )
     p1_end = seed.phase(1, start + timedelta(days=15), 88)
     p2 = p1_end + timedelta(days=1)
     # Phase 2: an extra service; paused with the bedrijfsarts for two weeks; a stall after it, with a measure.
@@ -203,8 +285,15 @@ def full_case(case_id: str, *, late_pa: bool) -> Seed:
     seed.activity(p2 + timedelta(days=14))
     seed.tact("service_started", p2 + timedelta(days=20), request_id=request_id)
     seed.activity(p2 + timedelta(days=28))
-    seed.tact("phase_paused", p2 + timedelta(days=30), role="bedrijfsarts", actor_id="ba-4", reason="illness",
-              bedrijfsarts_consent_on=(p2 + timedelta(days=29)).isoformat(), note=PAUSE_NOTE)
+    seed.tact(
+        "phase_paused",
+        p2 + timedelta(days=30),
+        role="bedrijfsarts",
+        actor_id="ba-4",
+        reason="illness",
+        bedrijfsarts_consent_on=(p2 + timedelta(days=29)).isoformat(),
+        note=PAUSE_NOTE,
+    )
     seed.tact("phase_resumed", p2 + timedelta(days=44), role="bedrijfsarts", actor_id="ba-4")
     seed.activity(p2 + timedelta(days=46))
     seed.act("stagnation_reported", p2 + timedelta(days=50), role="reintegratiecoach", actor_id="coach-7")
@@ -220,14 +309,45 @@ def full_case(case_id: str, *, late_pa: bool) -> Seed:
     p3 = p2_end + timedelta(days=1)
     seed.tact("phase_started", p3, phase=3)
     outcome_day = seed.day(7 * 90 - 1)
-    steps = [(seed.day(7 * 86), lambda on: seed.act("bedrijfsarts_oordeel", on, role="bedrijfsarts", actor_id="ba-4",
-                                                    belastbaarheid_hours_per_day=4, note=OORDEEL_NOTE)),
-             (seed.day(7 * 90 - 5), lambda on: seed.act("eindevaluatie_held", on, role="werkgever", actor_id="hr-1",
-                                                        employer_view="Terug naar werk lukte niet; WIA-aanvraag",
-                                                        employee_view="Eens met het verloop")),
-             (seed.day(7 * 90 - 4), lambda on: seed.act("werknemer_oordeel_recorded", on, role="werknemer", actor_id=None,
-                                                        opinion="De begeleiding was goed", agrees=True)),
-             (seed.day(7 * 90 - 3), lambda on: seed.act("reintegratieverslag_completed", on, role="werkgever", actor_id="hr-1"))]
+    steps = [
+        (
+            seed.day(7 * 86),
+            lambda on: seed.act(
+                "bedrijfsarts_oordeel",
+                on,
+                role="bedrijfsarts",
+                actor_id="ba-4",
+                belastbaarheid_hours_per_day=4,
+                note=OORDEEL_NOTE,
+            ),
+        ),
+        (
+            seed.day(7 * 90 - 5),
+            lambda on: seed.act(
+                "eindevaluatie_held",
+                on,
+                role="werkgever",
+                actor_id="hr-1",
+                employer_view="Terug naar werk lukte niet; WIA-aanvraag",
+                employee_view="Eens met het verloop",
+            ),
+        ),
+        (
+            seed.day(7 * 90 - 4),
+            lambda on: seed.act(
+                "werknemer_oordeel_recorded",
+                on,
+                role="werknemer",
+                actor_id=None,
+                opinion="De begeleiding was goed",
+                agrees=True,
+            ),
+        ),
+        (
+            seed.day(7 * 90 - 3),
+            lambda on: seed.act("reintegratieverslag_completed", on, role="werkgever", actor_id="hr-1"),
+        ),
+    ]
     for off in range(14, (outcome_day - p3).days, 14):
         steps.append((p3 + timedelta(days=off), seed.activity))
         if p3 + timedelta(days=off + 4) < outcome_day:
@@ -246,8 +366,13 @@ def no_go_case() -> Seed:
     start = seed.day(367)
     seed.act("spoor2_started", start, role="werkgever", actor_id="hr-1")
     intake(seed, start)
-    seed.tact("haalbaarheidstoets_decided", start + timedelta(days=14), decision="no_go", grounds=GROUNDS_NO_GO,
-              report_reference="NG-2026-031")
+    seed.tact(
+        "haalbaarheidstoets_decided",
+        start + timedelta(days=14),
+        decision="no_go",
+        grounds=GROUNDS_NO_GO,
+        report_reference="NG-2026-031",
+    )
     return seed
 
 
@@ -272,8 +397,15 @@ def nogo() -> Seed:
 _rendered: dict[tuple, Rendered] = {}
 
 
-def make(seed: Seed, kind: DocumentKind, as_of: date, audience: Audience = Audience.WERKGEVER, *, fresh: bool = False,
-         **period) -> Rendered:
+def make(
+    seed: Seed,
+    kind: DocumentKind,
+    as_of: date,
+    audience: Audience = Audience.WERKGEVER,
+    *,
+    fresh: bool = False,
+    **period,
+) -> Rendered:
     """Render once per order and seed (rendering is deterministic, as a test shows with `fresh`): keeps the file fast."""
     key = (id(seed), kind, as_of, audience, tuple(sorted(period.items())))
     if fresh or key not in _rendered:
@@ -296,15 +428,18 @@ def pages_of(pdf: bytes) -> int:
 def header_ok(text: str, seed: Seed, as_of: date, audience: Audience) -> None:
     assert seed.case.case_id in text and "E-acme" in text
     assert f"Eerste ziektedag {fmt(seed.first)}" in text and f"Peildatum {fmt(as_of)}" in text
-    label = "Versie werkgever — zonder medische gegevens" if audience is Audience.WERKGEVER else \
-        "Versie bedrijfsarts — bevat medische gegevens, vertrouwelijk"
+    label = (
+        "Versie werkgever — zonder medische gegevens"
+        if audience is Audience.WERKGEVER
+        else "Versie bedrijfsarts — bevat medische gegevens, vertrouwelijk"
+    )
     assert label in text
 
 
 def after(text: str, anchor: str, width: int = 160) -> str:
     """The text that follows `anchor` (a table row's cells come out in order)."""
     at = text.index(anchor)
-    return text[at:at + len(anchor) + width]
+    return text[at : at + len(anchor) + width]
 
 
 # --------------------------------------------------------------------------- tests
@@ -373,8 +508,12 @@ def test_intakeverslag_shows_dates_documents_coach_and_next_steps(late: Seed):
     text = text_of(doc.pdf)
     header_ok(text, late, intake_day, Audience.WERKGEVER)
     assert f"Tweede spoor gestart {fmt(start)} door werkgever hr-1" in text
-    for label in ("Toestemmingsformulier", "Getekende opdrachtbevestiging", "AD-rapport eerste ziektejaar",
-                  "Functionele Mogelijkhedenlijst (FML)"):
+    for label in (
+        "Toestemmingsformulier",
+        "Getekende opdrachtbevestiging",
+        "AD-rapport eerste ziektejaar",
+        "Functionele Mogelijkhedenlijst (FML)",
+    ):
         assert label in text
     assert f"Documenten compleet {fmt(start + timedelta(days=3))}" in text
     assert f"Intake uiterlijk {fmt(start + timedelta(days=10))}" in text
@@ -394,7 +533,7 @@ def test_progress_report_covers_only_the_activities_of_its_period(late: Seed):
     assert set(re.findall(r"ACT\d{3}", text)) == inside
     assert f"Periode {fmt(start)} t/m {fmt(end)}" in text
     # Every date in the activity table lies within the period.
-    table = text[text.index("Activiteiten in de periode"):text.index("Pauzes en aanvullende diensten")]
+    table = text[text.index("Activiteiten in de periode") : text.index("Pauzes en aanvullende diensten")]
     days = {datetime.strptime(d, "%d-%m-%Y").date() for d in DATE.findall(table)}
     assert days and all(start <= d <= end for d in days)
     assert "fase 1 loopt" in text and "Volgend gesprek met de re-integratiecoach" in text
@@ -420,7 +559,9 @@ def test_no_go_report_lists_its_five_grounds_and_what_it_means_for_the_wia_appli
     assert text.index("1. Actuele fysieke en mentale belastbaarheid") < text.index("5. Arbeidsmarktpotentieel")
     riv = next(v.due for v in c.deadlines(nogo.case, decided) if v.key == "reintegratieverslag")
     wia = next(v.due for v in c.deadlines(nogo.case, decided) if v.key == "wia_aanvraag")
-    assert f"Re-integratieverslag gereed, uiterlijk {fmt(riv)}" in text and f"WIA-aanvraag, uiterlijk {fmt(wia)}" in text
+    assert (
+        f"Re-integratieverslag gereed, uiterlijk {fmt(riv)}" in text and f"WIA-aanvraag, uiterlijk {fmt(wia)}" in text
+    )
     assert "poortwachtersproof" in text and "re-integratiedocument mee met de WIA-aanvraag" in text
 
 
@@ -438,22 +579,40 @@ def test_documents_render_from_the_dossier_when_the_trajectory_state_is_gone(lat
     start = late.traj.started_on
     orders = [
         (late, DocumentOrder(order_id="i", kind=DocumentKind.INTAKEVERSLAG, as_of=late.traj.intake_on)),
-        (late, DocumentOrder(order_id="v", kind=DocumentKind.VOORTGANGSRAPPORTAGE, as_of=add_months(start, 5),
-                             period_start=add_months(start, 4), period_end=add_months(start, 5) - timedelta(days=1))),
-        (late, DocumentOrder(order_id="r", kind=DocumentKind.REINTEGRATIEOVERZICHT, as_of=late.day(7 * 92),
-                             audience=Audience.BEDRIJFSARTS)),
+        (
+            late,
+            DocumentOrder(
+                order_id="v",
+                kind=DocumentKind.VOORTGANGSRAPPORTAGE,
+                as_of=add_months(start, 5),
+                period_start=add_months(start, 4),
+                period_end=add_months(start, 5) - timedelta(days=1),
+            ),
+        ),
+        (
+            late,
+            DocumentOrder(
+                order_id="r",
+                kind=DocumentKind.REINTEGRATIEOVERZICHT,
+                as_of=late.day(7 * 92),
+                audience=Audience.BEDRIJFSARTS,
+            ),
+        ),
         (nogo, DocumentOrder(order_id="n", kind=DocumentKind.NO_GO_RAPPORT, as_of=nogo.traj.haalbaarheid.on)),
     ]
     for seed, order in orders:
-        assert render_html(order, seed.case, None, preflight=preflight) == \
-            render_html(order, seed.case, seed.traj, preflight=preflight), order.kind
+        assert render_html(order, seed.case, None, preflight=preflight) == render_html(
+            order, seed.case, seed.traj, preflight=preflight
+        ), order.kind
 
 
 def test_a_document_the_case_cannot_have_is_refused_with_its_reason():
     seed = Seed("C-early", date(2025, 1, 6))
     seed.act("ziekmelding_arbodienst_sent", seed.day(2), role="werkgever", actor_id="hr-1")
-    for kind, reason in ((DocumentKind.INTAKEVERSLAG, "needs the spoor 2 trajectory"),
-                         (DocumentKind.NO_GO_RAPPORT, "no haalbaarheidstoets is on record")):
+    for kind, reason in (
+        (DocumentKind.INTAKEVERSLAG, "needs the spoor 2 trajectory"),
+        (DocumentKind.NO_GO_RAPPORT, "no haalbaarheidstoets is on record"),
+    ):
         with pytest.raises(RenderError, match=reason):
             make(seed, kind, seed.day(10))
     # The overview can always be made: here it shows the probleemanalyse still open.
@@ -468,9 +627,16 @@ def test_pages_render_as_images_that_are_not_blank(late: Seed, nogo: Seed, tmp_p
     docs = {
         "overview": (make(late, DocumentKind.REINTEGRATIEOVERZICHT, as_of), (4, 12)),
         "intake": (make(late, DocumentKind.INTAKEVERSLAG, late.traj.intake_on), (1, 3)),
-        "progress": (make(late, DocumentKind.VOORTGANGSRAPPORTAGE, add_months(late.traj.started_on, 3),
-                          period_start=add_months(late.traj.started_on, 2),
-                          period_end=add_months(late.traj.started_on, 3) - timedelta(days=1)), (1, 4)),
+        "progress": (
+            make(
+                late,
+                DocumentKind.VOORTGANGSRAPPORTAGE,
+                add_months(late.traj.started_on, 3),
+                period_start=add_months(late.traj.started_on, 2),
+                period_end=add_months(late.traj.started_on, 3) - timedelta(days=1),
+            ),
+            (1, 4),
+        ),
         "nogo": (make(nogo, DocumentKind.NO_GO_RAPPORT, nogo.traj.haalbaarheid.on), (1, 4)),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -498,8 +664,12 @@ def test_documents_stay_dutch_whatever_the_language_of_who_asks(late: Seed):
     """They go to UWV: a person reading Spoorwerk in English still makes the Dutch document, sentence for sentence."""
     from service import i18n
 
-    order = DocumentOrder(order_id="test-lang", kind=DocumentKind.REINTEGRATIEOVERZICHT, audience=Audience.WERKGEVER,
-                          as_of=late.day(7 * 92))
+    order = DocumentOrder(
+        order_id="test-lang",
+        kind=DocumentKind.REINTEGRATIEOVERZICHT,
+        audience=Audience.WERKGEVER,
+        as_of=late.day(7 * 92),
+    )
     preflight = load_dossier_rules().preflight
     with i18n.using("en"):
         english_reader = render_html(order, late.case, late.traj, preflight=preflight)

@@ -60,8 +60,9 @@ async def test_spoor2_renders_the_intake_the_monthly_reports_the_no_go_report_an
     assert report.order.kind.value == "voortgangsrapportage"
     assert (report.order.period_start, report.order.period_end) == (started, report.order.as_of - timedelta(days=1))
 
-    await driver.act2("haalbaarheidstoets_decided", decision="no_go", grounds=GROUNDS,
-                      report_reference="dms://poortwachtersproof/1")
+    await driver.act2(
+        "haalbaarheidstoets_decided", decision="no_go", grounds=GROUNDS, report_reference="dms://poortwachtersproof/1"
+    )
     refs = await rendered(driver, 4)
     kinds = [r.order.kind.value for r in refs]
     assert kinds[:2] == ["intakeverslag", "voortgangsrapportage"]
@@ -95,13 +96,24 @@ async def test_spoor2_renders_the_intake_the_monthly_reports_the_no_go_report_an
 async def test_a_late_probleemanalyse_is_flagged_at_week_80_and_listed_in_the_wia_overview(driver):
     today = await driver.today()
     first = today - timedelta(weeks=79, days=3)
-    await driver.open(first, stage="spoor1", documents=True, contacts={"werkgever": ["hr@example.nl"]}, prior_steps=[
-        {"key": "ziekmelding_arbodienst", "done_on": first.isoformat()},
-        {"key": "probleemanalyse", "done_on": (first + timedelta(days=60)).isoformat()},
-        {"key": "ziekmelding_uwv", "done_on": (first + timedelta(weeks=42, days=1)).isoformat()},
-    ])
-    await driver.act("plan_van_aanpak_agreed", first + timedelta(days=70), casemanager_id="cm-1", employer_view="e",
-                     employee_view="w")
+    await driver.open(
+        first,
+        stage="spoor1",
+        documents=True,
+        contacts={"werkgever": ["hr@example.nl"]},
+        prior_steps=[
+            {"key": "ziekmelding_arbodienst", "done_on": first.isoformat()},
+            {"key": "probleemanalyse", "done_on": (first + timedelta(days=60)).isoformat()},
+            {"key": "ziekmelding_uwv", "done_on": (first + timedelta(weeks=42, days=1)).isoformat()},
+        ],
+    )
+    await driver.act(
+        "plan_van_aanpak_agreed",
+        first + timedelta(days=70),
+        casemanager_id="cm-1",
+        employer_view="e",
+        employee_view="w",
+    )
     await driver.advance(weeks=1)
     for _ in range(100):
         preflight = [n for n in driver.notifications() if n["kind"] == "preflight_gaps"]
@@ -110,8 +122,11 @@ async def test_a_late_probleemanalyse_is_flagged_at_week_80_and_listed_in_the_wi
         await asyncio.sleep(0.1)
     assert {n["recipient_role"] for n in preflight} == {"casemanager", "werkgever"}
     # Listed in the order UWV's assessor reads the verslag (the poortwachtertoets): effort, then the step.
-    assert all("3. Zijn de re-integratie-inspanningen voldoende? Probleemanalyse door de bedrijfsarts: 19 dagen te laat"
-               in n["body"] for n in preflight), preflight[0]["body"]
+    assert all(
+        "3. Zijn de re-integratie-inspanningen voldoende? Probleemanalyse door de bedrijfsarts: 19 dagen te laat"
+        in n["body"]
+        for n in preflight
+    ), preflight[0]["body"]
     [check] = [e for e in await driver.dossier() if e.kind == "preflight"]
     assert check.details["week"] == 80 and "probleemanalyse" in {g["key"] for g in check.details["gaps"]}
 
@@ -130,12 +145,16 @@ async def test_on_request_the_employer_gets_a_version_without_medical_notes(driv
     today = await driver.today()
     await driver.act("probleemanalyse_recorded", today, note=MEDICAL)
     await driver.act("document_requested", today, role="werkgever", document="reintegratieoverzicht")
-    await driver.act("document_requested", today, role="bedrijfsarts", document="reintegratieoverzicht",
-                     audience="bedrijfsarts")
+    await driver.act(
+        "document_requested", today, role="bedrijfsarts", document="reintegratieoverzicht", audience="bedrijfsarts"
+    )
     refs = await rendered(driver, 2)
     versions = {r.order.audience.value: pdf_text(local_store(driver).get(r.pdf)) for r in refs}
-    assert MEDICAL not in versions["werkgever"] and MEDICAL not in local_store(driver).get(
-        next(r for r in refs if r.order.audience.value == "werkgever").html).decode()
+    assert (
+        MEDICAL not in versions["werkgever"]
+        and MEDICAL
+        not in local_store(driver).get(next(r for r in refs if r.order.audience.value == "werkgever").html).decode()
+    )
     assert MEDICAL in versions["bedrijfsarts"].replace("\n", " ")
 
 
@@ -164,11 +183,15 @@ def s3_server(monkeypatch):
     """moto's S3-compatible server on loopback, with a bucket; credentials as any AWS client finds them."""
     port = free_port()
     exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
-    for var, value in {"AWS_ACCESS_KEY_ID": "spoorwerk-test", "AWS_SECRET_ACCESS_KEY": "spoorwerk-test",
-                       "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "spoorwerk-test",
+        "AWS_SECRET_ACCESS_KEY": "spoorwerk-test",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
         monkeypatch.setenv(var, value)
     try:
         for _ in range(200):
@@ -187,11 +210,19 @@ def s3_server(monkeypatch):
 
 async def test_with_the_s3_store_documents_go_to_the_bucket_and_nowhere_else(ts_env, tmp_path, s3_server):
     url, s3 = s3_server
-    settings = Settings(data_dir=tmp_path / "data", document_store="s3", s3_bucket="dossiers", s3_endpoint_url=url,
-                        s3_region="eu-west-1", s3_prefix="tenant-a/")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        document_store="s3",
+        s3_bucket="dossiers",
+        s3_endpoint_url=url,
+        s3_region="eu-west-1",
+        s3_prefix="tenant-a/",
+    )
     async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
         await driver.open(documents=True)
-        await driver.act("document_requested", await driver.today(), role="casemanager", document="reintegratieoverzicht")
+        await driver.act(
+            "document_requested", await driver.today(), role="casemanager", document="reintegratieoverzicht"
+        )
         [ref] = await rendered(driver, 1)
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="dossiers")["Contents"])
     assert keys == sorted(f"tenant-a/{k}" for k in (ref.pdf.key, ref.html.key))
@@ -211,8 +242,12 @@ async def test_with_the_s3_store_documents_go_to_the_bucket_and_nowhere_else(ts_
 def test_an_unreachable_bucket_is_a_store_error_naming_the_bucket(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{free_port()}", region_name="eu-west-1",
-                          config=Config(retries={"max_attempts": 1}, connect_timeout=2))
+    client = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        region_name="eu-west-1",
+        config=Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
     store = S3Store("dossiers", client=client)
     with pytest.raises(DocumentStoreError, match="the bucket dossiers did not take it"):
         store.put(f"C{uuid.uuid4().hex[:6]}/x.pdf", b"x", "application/pdf")

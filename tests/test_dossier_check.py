@@ -22,15 +22,30 @@ _seq = iter(range(10**6))
 
 
 def new_case(first: date = FIRST, version: int = rules.CURRENT_VERSION, **fields):
-    opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"},
-                          contacts={"casemanager": ["cm@example.nl"]}, **fields)
-    return rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=date(2030, 1, 1), now=NOW,
-                           version=version, spoor2_rules=load_spoor2_rules(), stagnation_rules=load_stagnation_rules(),
-                           dossier_rules=DOSSIER_RULES)
+    opening = CaseOpening(
+        case_id="C1",
+        employer_id="E1",
+        first_sick_day=first,
+        opened_by={"role": "casemanager"},
+        contacts={"casemanager": ["cm@example.nl"]},
+        **fields,
+    )
+    return rules.open_case(
+        opening,
+        load_rulebook().for_first_sick_day(first),
+        today=date(2030, 1, 1),
+        now=NOW,
+        version=version,
+        spoor2_rules=load_spoor2_rules(),
+        stagnation_rules=load_stagnation_rules(),
+        dossier_rules=DOSSIER_RULES,
+    )
 
 
 def act(state, kind, on, role="casemanager", **fields):
-    action = parse_action({"kind": kind, "action_id": f"a{next(_seq)}", "actor": {"role": role}, "on": on.isoformat(), **fields})
+    action = parse_action(
+        {"kind": kind, "action_id": f"a{next(_seq)}", "actor": {"role": role}, "on": on.isoformat(), **fields}
+    )
     return rules.apply(state, action, on, NOW)
 
 
@@ -60,8 +75,14 @@ def test_a_late_probleemanalyse_is_a_gap_unless_its_reason_is_recorded():
 
     excused = new_case()
     act(excused, "ziekmelding_arbodienst_sent", FIRST)
-    act(excused, "deadline_deviation", week(5), deadline="probleemanalyse", reason="In hospital, no consultation",
-        new_due=week(10))
+    act(
+        excused,
+        "deadline_deviation",
+        week(5),
+        deadline="probleemanalyse",
+        reason="In hospital, no consultation",
+        new_due=week(10),
+    )
     act(excused, "probleemanalyse_recorded", week(9), role="bedrijfsarts")
     assert "probleemanalyse" not in gaps_by_key(excused, week(9))
 
@@ -78,9 +99,14 @@ def test_a_missing_step_is_a_gap_and_a_late_ziekmelding_at_uwv_costs_a_fine_not_
 
 
 def test_a_plan_van_aanpak_taken_over_without_the_views_is_a_gap():
-    state = new_case(stage="spoor1", prior_steps=[
-        {"key": "ziekmelding_arbodienst", "done_on": FIRST}, {"key": "probleemanalyse", "done_on": week(5)},
-        {"key": "plan_van_aanpak", "done_on": week(7)}])
+    state = new_case(
+        stage="spoor1",
+        prior_steps=[
+            {"key": "ziekmelding_arbodienst", "done_on": FIRST},
+            {"key": "probleemanalyse", "done_on": week(5)},
+            {"key": "plan_van_aanpak", "done_on": week(7)},
+        ],
+    )
     gap = gaps_by_key(state, week(8))["plan_van_aanpak"]
     assert gap.kind is dc.GapKind.VIEWS_MISSING and "werkgever en werknemer" in gap.detail
 
@@ -125,9 +151,18 @@ def test_a_late_wake_runs_only_the_latest_preflight_and_a_clean_dossier_notifies
     assert {n.notification_id.split(":")[2] for n in notes} == {"84"}
     assert state.preflights_run == [80, 84] and len(_preflight_entries(state)) == 1
 
-    clean = new_case(stage="spoor2", prior_steps=[
-        {"key": k, "done_on": week(w)} for k, w in [("ziekmelding_arbodienst", 1), ("probleemanalyse", 5),
-                                                    ("ziekmelding_uwv", 42), ("spoor2_start", 55)]])
+    clean = new_case(
+        stage="spoor2",
+        prior_steps=[
+            {"key": k, "done_on": week(w)}
+            for k, w in [
+                ("ziekmelding_arbodienst", 1),
+                ("probleemanalyse", 5),
+                ("ziekmelding_uwv", 42),
+                ("spoor2_start", 55),
+            ]
+        ],
+    )
     clean.evaluations = []  # evaluations and views are what the case below records itself
     act(clean, "plan_van_aanpak_agreed", week(7), casemanager_id="cm-1", employer_view="e", employee_view="w")
     for n in range(13):
@@ -135,7 +170,9 @@ def test_a_late_wake_runs_only_the_latest_preflight_and_a_clean_dossier_notifies
     act(clean, "eerstejaarsevaluatie_held", week(52), employer_view="e", employee_view="w")
     act(clean, "bedrijfsarts_oordeel", week(79), role="bedrijfsarts")
     assert dc.gaps(clean, week(80) + timedelta(days=1), PREFLIGHT) == []
-    assert [n for n in rules.tick(clean, today=week(80) + timedelta(days=1), now=NOW) if n.kind == "preflight_gaps"] == []
+    assert [
+        n for n in rules.tick(clean, today=week(80) + timedelta(days=1), now=NOW) if n.kind == "preflight_gaps"
+    ] == []
     assert "has everything" in _preflight_entries(clean)[0].summary
 
 
@@ -156,31 +193,56 @@ def test_documents_fall_due_on_events_monthly_in_spoor2_and_on_request_each_once
     due = documents_due(state, date(2026, 4, 30))
     reports = [o for o in due if o.kind is DocumentKind.VOORTGANGSRAPPORTAGE]
     assert [(o.period_start, o.period_end) for o in reports] == [
-        (date(2026, 1, 31), date(2026, 2, 27)), (date(2026, 2, 28), date(2026, 3, 30)),
-        (date(2026, 3, 31), date(2026, 4, 29))]
+        (date(2026, 1, 31), date(2026, 2, 27)),
+        (date(2026, 2, 28), date(2026, 3, 30)),
+        (date(2026, 3, 31), date(2026, 4, 29)),
+    ]
     assert next_progress_report(state, date(2026, 4, 30)) == date(2026, 5, 31)
     state.record(now=NOW, on=date(2026, 2, 10), actor=SYSTEM, kind="spoor2:intake_held", summary="intake")
-    state.record(now=NOW, on=date(2026, 3, 10), actor=SYSTEM, kind="spoor2:haalbaarheidstoets_decided", summary="no",
-                 details={"decision": "no_go"})
-    state.record(now=NOW, on=date(2026, 3, 20), actor=SYSTEM, kind="stage_changed", summary="wia", details={"to": "wia"})
+    state.record(
+        now=NOW,
+        on=date(2026, 3, 10),
+        actor=SYSTEM,
+        kind="spoor2:haalbaarheidstoets_decided",
+        summary="no",
+        details={"decision": "no_go"},
+    )
+    state.record(
+        now=NOW, on=date(2026, 3, 20), actor=SYSTEM, kind="stage_changed", summary="wia", details={"to": "wia"}
+    )
     kinds = {o.order_id: o.kind for o in documents_due(state, date(2026, 4, 30))}
     assert kinds["intakeverslag"] is DocumentKind.INTAKEVERSLAG and kinds["no_go_rapport"] is DocumentKind.NO_GO_RAPPORT
     assert kinds["reintegratieoverzicht-wia"] is DocumentKind.REINTEGRATIEOVERZICHT
     state.documents_done.extend(["intakeverslag", "voortgangsrapportage-1"])
-    assert {"intakeverslag", "voortgangsrapportage-1"}.isdisjoint(o.order_id for o in documents_due(state, date(2026, 4, 30)))
+    assert {"intakeverslag", "voortgangsrapportage-1"}.isdisjoint(
+        o.order_id for o in documents_due(state, date(2026, 4, 30))
+    )
 
 
 def test_who_may_ask_for_which_version_and_what_a_request_needs():
     state = new_case()
     spoor1_on_time(state)
     with pytest.raises(ActionRefused, match="audience: the bedrijfsarts version is not for the werkgever"):
-        act(state, "document_requested", week(8), role="werkgever", document="reintegratieoverzicht", audience="bedrijfsarts")
+        act(
+            state,
+            "document_requested",
+            week(8),
+            role="werkgever",
+            document="reintegratieoverzicht",
+            audience="bedrijfsarts",
+        )
     with pytest.raises(ActionRefused, match="no spoor 2 intake"):
         act(state, "document_requested", week(8), document="intakeverslag")
     with pytest.raises(ActionRefused, match="spoor 2 has not started"):
         act(state, "document_requested", week(8), document="voortgangsrapportage")
-    entry = act(state, "document_requested", week(8), role="bedrijfsarts", document="reintegratieoverzicht",
-                audience="bedrijfsarts")
+    entry = act(
+        state,
+        "document_requested",
+        week(8),
+        role="bedrijfsarts",
+        document="reintegratieoverzicht",
+        audience="bedrijfsarts",
+    )
     [order] = [o for o in documents_due(state, week(8)) if o.order_id.startswith("request:")]
     assert order.audience is Audience.BEDRIJFSARTS and order.action_id == entry.action_id
     old = new_case(version=rules.COACH_VERSION)

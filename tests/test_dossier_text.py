@@ -18,10 +18,23 @@ from service import i18n
 SYSTEM = Actor(role=Role.SYSTEEM)
 
 
-def entry(kind: str, seq: int = 1, on: date = date(2026, 3, 9), summary: str = "stored summary",
-          actor: Actor = SYSTEM, **details) -> DossierEntry:
-    return DossierEntry(seq=seq, recorded_at=datetime(2026, 3, 9, 8, tzinfo=timezone.utc), on=on, actor=actor,
-                        kind=kind, summary=summary, details=details)
+def entry(
+    kind: str,
+    seq: int = 1,
+    on: date = date(2026, 3, 9),
+    summary: str = "stored summary",
+    actor: Actor = SYSTEM,
+    **details,
+) -> DossierEntry:
+    return DossierEntry(
+        seq=seq,
+        recorded_at=datetime(2026, 3, 9, 8, tzinfo=timezone.utc),
+        on=on,
+        actor=actor,
+        kind=kind,
+        summary=summary,
+        details=details,
+    )
 
 
 def test_dutch_by_default_and_english_on_request():
@@ -41,8 +54,15 @@ def test_dates_are_written_the_readers_way_not_as_iso():
 
 def test_an_observation_says_how_it_stands_now():
     late = entry("deadline_overdue", seq=7, key="probleemanalyse", occurrence=None, due="2026-03-06")
-    done = Observation(seq=7, mark="probleemanalyse", key="probleemanalyse", due=date(2026, 3, 6), state=ObservationState.LATE,
-                       done_on=date(2026, 3, 10), days_late=4)
+    done = Observation(
+        seq=7,
+        mark="probleemanalyse",
+        key="probleemanalyse",
+        due=date(2026, 3, 6),
+        state=ObservationState.LATE,
+        done_on=date(2026, 3, 10),
+        days_late=4,
+    )
     assert describe(late, seen={7: done}).endswith("; later gedaan op 10-03-2026, 4 dagen te laat")
     line = DossierLine.model_construct(**dict(late), observation=done)  # what the dashboard holds
     assert describe(line) == describe(late, seen={7: done})
@@ -68,8 +88,10 @@ def test_counts_use_the_plural_they_need():
 
 def test_a_kind_without_a_sentence_reads_as_its_label_and_an_unknown_kind_as_its_summary():
     assert describe(entry("deadline_reminder")) == "Herinnering aan een termijn"
-    assert describe(entry("something_new_from_a_later_version", summary="Something new happened")) == \
-        "Something new happened"
+    assert (
+        describe(entry("something_new_from_a_later_version", summary="Something new happened"))
+        == "Something new happened"
+    )
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)

@@ -37,17 +37,26 @@ def fmt(d: date) -> str:
 
 
 # Spoor 1 done, as a case taken over from another system states it: step -> day after the first sick day.
-SPOOR1_DONE = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30, "plan_van_aanpak": 40, "ziekmelding_uwv": 290,
-               "eerstejaarsevaluatie": 360}
+SPOOR1_DONE = {
+    "ziekmelding_arbodienst": 1,
+    "probleemanalyse": 30,
+    "plan_van_aanpak": 40,
+    "ziekmelding_uwv": 290,
+    "eerstejaarsevaluatie": 360,
+}
 
 
-async def open_taken_over(driver: CaseDriver, weeks: int, *, done: dict[str, int] = SPOOR1_DONE,
-                          first_evaluation: int = 82, **fields) -> date:
+async def open_taken_over(
+    driver: CaseDriver, weeks: int, *, done: dict[str, int] = SPOOR1_DONE, first_evaluation: int = 82, **fields
+) -> date:
     """A case opened `weeks` after its first sick day with `done` on record and an evaluation every six weeks."""
     first = await driver.today() - timedelta(weeks=weeks)
-    await driver.open(first, prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
-                      evaluations_held=[(first + timedelta(days=d)).isoformat()
-                                        for d in range(first_evaluation, 7 * weeks - 6, 42)], **fields)
+    await driver.open(
+        first,
+        prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
+        evaluations_held=[(first + timedelta(days=d)).isoformat() for d in range(first_evaluation, 7 * weeks - 6, 42)],
+        **fields,
+    )
     return first
 
 
@@ -87,14 +96,18 @@ async def test_a_step_recorded_after_the_fact_supersedes_the_overdue_observation
     state = await driver.state()
     found = {g.key: g for g in gaps(state, await driver.today(), PREFLIGHT)}
     assert "probleemanalyse" not in found
-    assert found["plan_van_aanpak"].kind is GapKind.LATE and found["plan_van_aanpak"].detail.startswith("1 dagen te laat")
+    assert found["plan_van_aanpak"].kind is GapKind.LATE and found["plan_van_aanpak"].detail.startswith(
+        "1 dagen te laat"
+    )
 
     # The document says the same as the dossier and the deadlines, nowhere "not done" for a step that was.
     await driver.act("document_requested", document="reintegratieoverzicht", action_id="doc-1")
     [ref] = await rendered(driver, 1)
     text = " ".join(pdf_text(local_store(driver).get(ref.pdf)).split())
-    assert (f"Vervallen waarneming: Probleemanalyse door de bedrijfsarts leek na {fmt(due)} niet gedaan; vervallen: "
-            f"een latere vastlegging (regel {result.entry.seq}) laat zien") in text
+    assert (
+        f"Vervallen waarneming: Probleemanalyse door de bedrijfsarts leek na {fmt(due)} niet gedaan; vervallen: "
+        f"een latere vastlegging (regel {result.entry.seq}) laat zien"
+    ) in text
     assert "later gedaan op" in text and "1 dag te laat" in text
     assert "en is niet gedaan" not in text
     assert "1 gat in het dossier" in text
@@ -129,8 +142,12 @@ async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_th
     await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
     pa_due = first + timedelta(days=41)
     await driver.advance_to(pa_due - timedelta(days=3))
-    await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts ziek, vervanger per week 8",
-                     new_due=(pa_due + timedelta(days=14)).isoformat())
+    await driver.act(
+        "deadline_deviation",
+        deadline="probleemanalyse",
+        reason="Bedrijfsarts ziek, vervanger per week 8",
+        new_due=(pa_due + timedelta(days=14)).isoformat(),
+    )
     await driver.advance_to(pa_due + timedelta(days=10))
     assert not observations_of(await driver.dossier(), "probleemanalyse")  # the moved term has not passed
     await driver.act("probleemanalyse_recorded")
@@ -139,8 +156,12 @@ async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_th
 
     # Moved a week, done twelve days late: excused for seven, late for five.
     pva_due = pa_due + timedelta(days=10) + timedelta(weeks=2)
-    await driver.act("deadline_deviation", deadline="plan_van_aanpak", reason="Werkgever met vakantie tot week 10",
-                     new_due=(pva_due + timedelta(days=7)).isoformat())
+    await driver.act(
+        "deadline_deviation",
+        deadline="plan_van_aanpak",
+        reason="Werkgever met vakantie tot week 10",
+        new_due=(pva_due + timedelta(days=7)).isoformat(),
+    )
     await driver.advance_to(pva_due + timedelta(days=12))
     await driver.act("plan_van_aanpak_agreed", casemanager_id="cm-1", **VIEWS)
     pva = (await driver.deadlines())["plan_van_aanpak"]
@@ -150,17 +171,29 @@ async def test_a_deviation_excuses_up_to_its_new_date_and_a_reason_may_follow_th
     ev_due = pva_due + timedelta(days=12) + timedelta(weeks=6)
     await driver.advance_to(ev_due + timedelta(days=4))
     await driver.act("evaluatie_held")
-    refused = await driver.refused("deadline_deviation", deadline="evaluatie", occurrence=1,
-                                   reason="Werknemer in het ziekenhuis opgenomen", new_due=ev_due.isoformat())
+    refused = await driver.refused(
+        "deadline_deviation",
+        deadline="evaluatie",
+        occurrence=1,
+        reason="Werknemer in het ziekenhuis opgenomen",
+        new_due=ev_due.isoformat(),
+    )
     assert refused.startswith("new_due: evaluatie#1 is already done")
-    await driver.act("deadline_deviation", deadline="evaluatie", occurrence=1, reason="Werknemer in het ziekenhuis opgenomen")
+    await driver.act(
+        "deadline_deviation", deadline="evaluatie", occurrence=1, reason="Werknemer in het ziekenhuis opgenomen"
+    )
     state: CaseState = await driver.state()
     found = {g.key: g for g in gaps(state, await driver.today(), PREFLIGHT)}
     assert "probleemanalyse" not in found
-    assert found["plan_van_aanpak"].kind is GapKind.LATE and "ook na de verschoven termijn" in found["plan_van_aanpak"].detail
+    assert (
+        found["plan_van_aanpak"].kind is GapKind.LATE
+        and "ook na de verschoven termijn" in found["plan_van_aanpak"].detail
+    )
     assert found["evaluatie"].kind is GapKind.REASON_AFTER_TERM and "pas na de termijn" in found["evaluatie"].detail
     # A step done within its (moved) term needs no reason.
-    refused = await driver.refused("deadline_deviation", deadline="probleemanalyse", reason="Alleen voor de volledigheid")
+    refused = await driver.refused(
+        "deadline_deviation", deadline="probleemanalyse", reason="Alleen voor de volledigheid"
+    )
     assert "no reason is needed" in refused
     await driver.save_history("truth_deviation_terms")
 
@@ -171,8 +204,12 @@ async def test_an_overdue_step_given_a_later_term_afterwards_is_no_longer_overdu
     await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
     pa_due = first + timedelta(days=41)
     await driver.advance_to(pa_due + timedelta(days=5))
-    result = await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts pas in week 9 beschikbaar",
-                              new_due=(pa_due + timedelta(days=21)).isoformat())
+    result = await driver.act(
+        "deadline_deviation",
+        deadline="probleemanalyse",
+        reason="Bedrijfsarts pas in week 9 beschikbaar",
+        new_due=(pa_due + timedelta(days=21)).isoformat(),
+    )
     [seen] = observations_of(await driver.dossier(), "probleemanalyse")
     assert seen.superseded_by == result.entry.seq
     assert "reason given after the term" in result.entry.summary
@@ -204,11 +241,16 @@ async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_w
     await driver.open(first)
     await driver.advance_to(first + timedelta(weeks=7))
     assert {e.details["key"] for e in (await driver.dossier()) if e.kind == "deadline_overdue"} == {
-        "ziekmelding_arbodienst", "probleemanalyse"}
+        "ziekmelding_arbodienst",
+        "probleemanalyse",
+    }
 
     real = first + timedelta(days=14)
-    result = await driver.act("first_sick_day_corrected", first_sick_day=real.isoformat(),
-                              reason="Typefout bij de ziekmelding: ziek sinds de 15e")
+    result = await driver.act(
+        "first_sick_day_corrected",
+        first_sick_day=real.isoformat(),
+        reason="Typefout bij de ziekmelding: ziek sinds de 15e",
+    )
     dossier = await driver.dossier()
     [pa] = observations_of(dossier, "probleemanalyse")
     assert pa.superseded_by == result.entry.seq
@@ -226,8 +268,11 @@ async def test_correcting_the_first_sick_day_replans_every_term_and_supersedes_w
     assert "Typefout" in result.entry.details["reason"]
 
     await driver.act("ziekmelding_arbodienst_sent", real + timedelta(days=10), role="werkgever")
-    refused = await driver.refused("first_sick_day_corrected", first_sick_day=(real + timedelta(days=12)).isoformat(),
-                                   reason="Nog een keer verschoven")
+    refused = await driver.refused(
+        "first_sick_day_corrected",
+        first_sick_day=(real + timedelta(days=12)).isoformat(),
+        reason="Nog een keer verschoven",
+    )
     assert re.match(r"first_sick_day: .* is after “Ziekmelding to the arbodienst” on", refused)
     await driver.save_history("truth_first_sick_day_corrected")
 
@@ -296,8 +341,11 @@ async def test_a_case_whose_waiting_time_ends_without_a_wia_aanvraag_stays_open_
     assert summary.outcome is None and summary.stage is Stage.WIA
     [seen] = [e for e in await driver.dossier() if e.kind == "wachttijd_ended_without_wia_aanvraag"]
     assert seen.on == end + timedelta(days=1)
-    sent = await wait_for(lambda: [n["recipient_role"] for n in driver.notifications()
-                                   if n["kind"] == "wachttijd_ended_without_wia_aanvraag"])
+    sent = await wait_for(
+        lambda: [
+            n["recipient_role"] for n in driver.notifications() if n["kind"] == "wachttijd_ended_without_wia_aanvraag"
+        ]
+    )
     assert sorted(sent) == ["casemanager", "werkgever"]
 
     due = (await driver.deadlines())["wia_aanvraag"].due
@@ -343,7 +391,7 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
     dossier = await driver.dossier()
     kinds = [e.kind for e in dossier]
     assert kinds.count("case_opened") == 1 and "case_closed" in kinds
-    assert kinds[kinds.index("case_closed") + 1:][:3] == ["case_reopened", "stage_changed", "relapse"]
+    assert kinds[kinds.index("case_closed") + 1 :][:3] == ["case_reopened", "stage_changed", "relapse"]
     after = await driver.deadlines()
     assert (after["plan_van_aanpak"].due - before["plan_van_aanpak"].due).days == 20
     # A retry of the same request is answered from the dossier, once.
@@ -355,8 +403,14 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
 
 async def test_the_poortwachtertoets_reads_the_dossier_in_the_assessors_order(driver):
     # The probleemanalyse 9 days late; the plan van aanpak on time after it.
-    first = await open_taken_over(driver, 86, done={**SPOOR1_DONE, "probleemanalyse": 50, "plan_van_aanpak": 60},
-                                  first_evaluation=102, stage="spoor1", documents=True)
+    first = await open_taken_over(
+        driver,
+        86,
+        done={**SPOOR1_DONE, "probleemanalyse": 50, "plan_van_aanpak": 60},
+        first_evaluation=102,
+        stage="spoor1",
+        documents=True,
+    )
     await driver.act("bedrijfsarts_oordeel", role="bedrijfsarts", belastbaarheid_hours_per_day=4)
 
     async def toets():
@@ -372,16 +426,24 @@ async def test_the_poortwachtertoets_reads_the_dossier_in_the_assessors_order(dr
     assert (pa.step, pa.status) == (ToetsStep.DOCUMENTEN, PointStatus.OK)
     effort = [p for p in found.open_points if p.step is ToetsStep.INSPANNINGEN]
     # Late, missing, and (taken over without them) the views on the plan van aanpak and the eerstejaarsevaluatie.
-    assert {p.label for p in effort} == {"Probleemanalyse door de bedrijfsarts", "Start tweede spoor (uiterlijk)",
-                                         "Plan van aanpak, met casemanager", "Eerstejaarsevaluatie"}
+    assert {p.label for p in effort} == {
+        "Probleemanalyse door de bedrijfsarts",
+        "Start tweede spoor (uiterlijk)",
+        "Plan van aanpak, met casemanager",
+        "Eerstejaarsevaluatie",
+    }
     repair = found.points[-1]
     assert repair.step is ToetsStep.HERSTEL and "tot het re-integratieverslag" in repair.detail
 
     # The reason for the late probleemanalyse, given now: no longer an effort gap, but a reason given after the term.
     await driver.act("deadline_deviation", deadline="probleemanalyse", reason="Bedrijfsarts wegens ziekte vervangen")
     found = await toets()
-    assert [p.label for p in found.open_points if p.step is ToetsStep.GRONDEN] == ["Probleemanalyse door de bedrijfsarts"]
-    assert "Probleemanalyse door de bedrijfsarts" not in {p.label for p in found.open_points if p.step is ToetsStep.INSPANNINGEN}
+    assert [p.label for p in found.open_points if p.step is ToetsStep.GRONDEN] == [
+        "Probleemanalyse door de bedrijfsarts"
+    ]
+    assert "Probleemanalyse door de bedrijfsarts" not in {
+        p.label for p in found.open_points if p.step is ToetsStep.INSPANNINGEN
+    }
 
     # Week 88's pre-flight names the open points in the same order, in what it records and what it sends.
     await driver.advance_to(first + timedelta(weeks=88, days=2))
@@ -413,18 +475,27 @@ def test_a_case_from_before_the_change_marks_what_its_records_disprove_when_it_m
     from service.rulebook import load_rulebook
 
     first = date(2026, 1, 5)
-    opening = rules.CaseOpening(case_id="C-old", employer_id="E-acme", first_sick_day=first,
-                                opened_by=Actor(role="casemanager", id="cm-1"))
+    opening = rules.CaseOpening(
+        case_id="C-old", employer_id="E-acme", first_sick_day=first, opened_by=Actor(role="casemanager", id="cm-1")
+    )
     now = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
     state = rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=first, now=now)
     assert state.revision == 0
     rules.tick(state, today=first + timedelta(days=45), now=now)  # the old revision observes the probleemanalyse
-    pa = parse_action({"kind": "probleemanalyse_recorded", "action_id": "pa-1", "actor": {"role": "bedrijfsarts"},
-                       "on": (first + timedelta(days=41)).isoformat()})
+    pa = parse_action(
+        {
+            "kind": "probleemanalyse_recorded",
+            "action_id": "pa-1",
+            "actor": {"role": "bedrijfsarts"},
+            "on": (first + timedelta(days=41)).isoformat(),
+        }
+    )
     entry = rules.apply(state, pa, first + timedelta(days=46), now)
     [seen] = [e for e in state.dossier if e.kind == "deadline_overdue" and e.details["key"] == "probleemanalyse"]
     assert seen.superseded_by is None  # revision 0 never marks...
-    assert rules.observations(state, first + timedelta(days=46))[seen.seq].state is ObservationState.SUPERSEDED  # ...but shows
+    assert (
+        rules.observations(state, first + timedelta(days=46))[seen.seq].state is ObservationState.SUPERSEDED
+    )  # ...but shows
     rules.upgrade(state, first + timedelta(days=60))
     assert state.revision == rules.CURRENT_REVISION and seen.superseded_by == entry.seq
     assert "probleemanalyse" not in state.overdue_marked
@@ -439,17 +510,27 @@ def test_the_toets_counts_a_missing_part_of_the_verslag_once_and_a_standing_cloc
     from service.rulebook import load_rulebook
 
     first = date(2026, 1, 5)
-    opening = rules.CaseOpening(case_id="C-toets", employer_id="E-acme", first_sick_day=first,
-                                opened_by=Actor(role="casemanager", id="cm-1"))
+    opening = rules.CaseOpening(
+        case_id="C-toets", employer_id="E-acme", first_sick_day=first, opened_by=Actor(role="casemanager", id="cm-1")
+    )
     now = datetime(2026, 3, 20, 9, tzinfo=timezone.utc)
     state = rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=first, now=now)
     state.revision = rules.CURRENT_REVISION
-    leave = parse_action({"kind": "leave_started", "action_id": "l-1", "actor": {"role": "werkgever"},
-                          "on": date(2026, 3, 20).isoformat(), "leave": "zwangerschapsverlof"})
+    leave = parse_action(
+        {
+            "kind": "leave_started",
+            "action_id": "l-1",
+            "actor": {"role": "werkgever"},
+            "on": date(2026, 3, 20).isoformat(),
+            "leave": "zwangerschapsverlof",
+        }
+    )
     rules.apply(state, leave, date(2026, 3, 20), now)
     found = rules.poortwachtertoets(state, date(2026, 3, 20), PREFLIGHT)
     missing = [(p.step, p.label) for p in found.open_points if p.label == "Probleemanalyse door de bedrijfsarts"]
     assert missing == [(ToetsStep.DOCUMENTEN, "Probleemanalyse door de bedrijfsarts")]  # not again under effort
     repair = found.points[-1]
-    assert (repair.status, repair.detail) == (PointStatus.OK, "Nog te herstellen: het re-integratieverslag heeft nog "
-                                                              "geen datum (de klok staat stil)")
+    assert (repair.status, repair.detail) == (
+        PointStatus.OK,
+        "Nog te herstellen: het re-integratieverslag heeft nog geen datum (de klok staat stil)",
+    )

@@ -104,14 +104,21 @@ async def test_keys_rotate_and_old_payloads_still_decode():
         await codec.decode([relabelled])
 
 
-@pytest.mark.parametrize(("keys", "active", "reason"), [
-    ("not json", None, "not JSON"),
-    ('["a"]', None, "expected a JSON object"),
-    ('{"k": "***"}', None, "key 'k' is not valid base64"),
-    ('{"k": "c2hvcnQ="}', None, "key 'k': must be 32 bytes (AES-256), got 5"),
-    ("{}", None, "no encryption keys"),
-    (json.dumps({"k": base64.b64encode(bytes(32)).decode()}), "other", "the encrypting key id 'other' is not among"),
-])
+@pytest.mark.parametrize(
+    ("keys", "active", "reason"),
+    [
+        ("not json", None, "not JSON"),
+        ('["a"]', None, "expected a JSON object"),
+        ('{"k": "***"}', None, "key 'k' is not valid base64"),
+        ('{"k": "c2hvcnQ="}', None, "key 'k': must be 32 bytes (AES-256), got 5"),
+        ("{}", None, "no encryption keys"),
+        (
+            json.dumps({"k": base64.b64encode(bytes(32)).decode()}),
+            "other",
+            "the encrypting key id 'other' is not among",
+        ),
+    ],
+)
 def test_a_bad_key_setting_is_refused_with_the_reason(keys, active, reason):
     with pytest.raises(ValueError, match=re.escape(reason)) as refused:
         Settings(encryption_keys=keys, encryption_key_id=active)
@@ -132,8 +139,11 @@ def test_a_cluster_needs_keys_and_the_embedded_default_makes_its_own(tmp_path, m
 
 async def raw_history(client: Client, workflow_id: str):
     """The history as the server stores it: no codec applied."""
-    response = await client.workflow_service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
-        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)))
+    response = await client.workflow_service.get_workflow_execution_history(
+        GetWorkflowExecutionHistoryRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
     return response.history
 
 
@@ -187,13 +197,22 @@ async def test_the_server_stores_no_personal_data_in_clear(api_server, captured_
     client = api_server.env.client
     case_id = f"C{uuid.uuid4().hex[:10]}"
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
-        opened = await http.post("/api/cases", headers=api_server.headers(), json={
-            "case_id": case_id, "employer_id": "E-api", "first_sick_day": (today() - timedelta(weeks=5)).isoformat(),
-            "contacts": {"werknemer": [EMAIL]}})
+        opened = await http.post(
+            "/api/cases",
+            headers=api_server.headers(),
+            json={
+                "case_id": case_id,
+                "employer_id": "E-api",
+                "first_sick_day": (today() - timedelta(weeks=5)).isoformat(),
+                "contacts": {"werknemer": [EMAIL]},
+            },
+        )
         assert opened.status_code == 201, opened.text
-        recorded = await http.post(f"/api/cases/{case_id}/actions/probleemanalyse_recorded",
-                                   headers=api_server.headers("bedrijfsarts"),
-                                   json={"on": today().isoformat(), "note": f"{DIAGNOSIS}; BSN {BSN}"})
+        recorded = await http.post(
+            f"/api/cases/{case_id}/actions/probleemanalyse_recorded",
+            headers=api_server.headers("bedrijfsarts"),
+            json={"on": today().isoformat(), "note": f"{DIAGNOSIS}; BSN {BSN}"},
+        )
         assert recorded.status_code == 200, recorded.text
         # Through Spoorwerk (which holds the key) the dossier reads in full, to whom may read it.
         dossier = (await http.get(f"/api/cases/{case_id}/dossier", headers=api_server.headers("bedrijfsarts"))).json()
@@ -203,14 +222,20 @@ async def test_the_server_stores_no_personal_data_in_clear(api_server, captured_
         assert_holds_none(history.SerializeToString().decode("latin-1"), "the raw history")
         assert_holds_none(json_format.MessageToJson(history), "the raw history as JSON")
         started = history.events[0].workflow_execution_started_event_attributes
-        update = next(e.workflow_execution_update_accepted_event_attributes for e in history.events
-                      if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
+        update = next(
+            e.workflow_execution_update_accepted_event_attributes
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        )
         for sealed in (*started.input.payloads, *update.accepted_request.input.args.payloads):
             assert sealed.metadata["encoding"] == ENCODING
             assert sealed.metadata[KEY_ID_METADATA] == next(iter(TEST_KEYS.keys)).encode()
 
-        described = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
-            namespace=client.namespace, execution=WorkflowExecution(workflow_id=case_workflow_id(case_id))))
+        described = await client.workflow_service.describe_workflow_execution(
+            DescribeWorkflowExecutionRequest(
+                namespace=client.namespace, execution=WorkflowExecution(workflow_id=case_workflow_id(case_id))
+            )
+        )
         assert_holds_none(json_format.MessageToJson(described), "the search attributes, memo and workflow id")
         assert_holds_none("\n".join(captured_logs.lines), "the logs")
         assert any(case_id in line for line in captured_logs.lines)  # the logs did capture the case
@@ -218,9 +243,19 @@ async def test_the_server_stores_no_personal_data_in_clear(api_server, captured_
         # The real `temporal` CLI, given Spoorwerk's codec endpoint and an operations token, shows it decrypted.
         async def show(*codec: str) -> str:
             proc = await asyncio.create_subprocess_exec(
-                temporal_cli(), "workflow", "show", "-w", case_workflow_id(case_id), "-o", "json",
-                "--address", client.service_client.config.target_host, *codec,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                temporal_cli(),
+                "workflow",
+                "show",
+                "-w",
+                case_workflow_id(case_id),
+                "-o",
+                "json",
+                "--address",
+                client.service_client.config.target_host,
+                *codec,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             out, err = await proc.communicate()
             assert proc.returncode == 0, err.decode()
             return out.decode()
@@ -242,7 +277,7 @@ async def test_the_server_stores_no_personal_data_in_clear(api_server, captured_
         assert decoded.status_code == 200 and EMAIL in base64.b64decode(decoded.json()["payloads"][0]["data"]).decode()
         assert any("payloads decoded" in line and "ops-1" in line for line in captured_logs.lines)
         assert_holds_none("\n".join(captured_logs.lines), "the logs")
-        malformed = await http.post("/codec/decode", content=b"{\"payloads\": 3}", headers=api_server.headers())
+        malformed = await http.post("/codec/decode", content=b'{"payloads": 3}', headers=api_server.headers())
         assert malformed.status_code == 422 and malformed.json()["detail"].startswith("body:")
         foreign = EncryptionCodec(KeyRing.generate("elsewhere"))
         sealed_elsewhere = {"payloads": [json_format.MessageToDict((await foreign.encode([payload("x")]))[0])]}
@@ -279,8 +314,13 @@ async def test_a_running_case_survives_a_key_rotation(dev_env, tmp_path):
 
     before = await Client.connect(target, data_converter=data_converter(first))
     async with build_worker(before, settings, task_queue=queue):
-        await cases.open_case(before, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today(),
-                                                  opened_by=Actor(role=Role.CASEMANAGER)), task_queue=queue)
+        await cases.open_case(
+            before,
+            CaseOpening(
+                case_id=case_id, employer_id="E-1", first_sick_day=today(), opened_by=Actor(role=Role.CASEMANAGER)
+            ),
+            task_queue=queue,
+        )
         first_answer = await cases.act(before, case_id, action("a-1", "sent before the rotation"))
 
     after = await Client.connect(target, data_converter=data_converter(rotated))
@@ -288,25 +328,41 @@ async def test_a_running_case_survives_a_key_rotation(dev_env, tmp_path):
         # A retry of the action sealed under the old key gets the same answer, and is not applied again.
         retried = await cases.act(after, case_id, action("a-1", "sent before the rotation"))
         assert retried == first_answer
-        await cases.act(after, case_id, action("a-2", "seen after the rotation", "probleemanalyse_recorded", "bedrijfsarts"))
+        await cases.act(
+            after, case_id, action("a-2", "seen after the rotation", "probleemanalyse_recorded", "bedrijfsarts")
+        )
         # (The bedrijfsarts's note is sealed a second time, with the medical keys: service.medical_seal.)
-        notes = [medical_seal.current().reveal(e.details["note"])
-                 for e in await cases.case_handle(after, case_id).query(SickLeaveCase.dossier) if "note" in e.details]
+        notes = [
+            medical_seal.current().reveal(e.details["note"])
+            for e in await cases.case_handle(after, case_id).query(SickLeaveCase.dossier)
+            if "note" in e.details
+        ]
     assert notes == ["sent before the rotation", "seen after the rotation"]
 
     history = await raw_history(after, case_workflow_id(case_id))
-    key_ids = [e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0]
-               .metadata[KEY_ID_METADATA] for e in history.events
-               if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    key_ids = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.args.payloads[0].metadata[
+            KEY_ID_METADATA
+        ]
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
     assert key_ids == [b"2026-01", b"2026-11"]
 
 
 async def test_only_the_configured_web_ui_may_call_the_codec_from_a_browser(dev_env):
     token = "tok-ops"
-    app = create_app(dev_env.client, TokenAuthenticator({token: Caller(role=Role.OPERATIONS, id="ops-1")}),
-                     task_queue="unused", codec_origins=["http://127.0.0.1:8233"])
+    app = create_app(
+        dev_env.client,
+        TokenAuthenticator({token: Caller(role=Role.OPERATIONS, id="ops-1")}),
+        task_queue="unused",
+        codec_origins=["http://127.0.0.1:8233"],
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as http:
-        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type,x-namespace"}
+        preflight = {
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-namespace",
+        }
         ui = await http.options("/codec/decode", headers={"Origin": "http://127.0.0.1:8233", **preflight})
         assert ui.status_code == 204 and ui.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
         assert ui.headers["access-control-allow-credentials"] == "true"
@@ -314,8 +370,11 @@ async def test_only_the_configured_web_ui_may_call_the_codec_from_a_browser(dev_
         stranger = await http.options("/codec/decode", headers={"Origin": "https://evil.example", **preflight})
         assert "access-control-allow-origin" not in stranger.headers
         [sealed] = await dev_env.client.data_converter.payload_codec.encode([payload("x")])
-        decoded = await http.post("/codec/decode", json={"payloads": [json_format.MessageToDict(sealed)]},
-                                  headers={"Origin": "http://127.0.0.1:8233", "Authorization": f"Bearer {token}"})
+        decoded = await http.post(
+            "/codec/decode",
+            json={"payloads": [json_format.MessageToDict(sealed)]},
+            headers={"Origin": "http://127.0.0.1:8233", "Authorization": f"Bearer {token}"},
+        )
         assert decoded.status_code == 200 and decoded.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
         assert json_format.ParseDict(decoded.json()["payloads"][0], Payload()) == payload("x")
 
@@ -335,9 +394,11 @@ async def test_a_recorded_history_is_written_decrypted(ts_env, tmp_path):
         await decode_message(event, ts_env.client.data_converter.payload_codec)
     texts = payload_texts(json.loads(history.to_json()))
     assert DIAGNOSIS in texts and EMAIL in texts and sealed_marker not in history.to_json()
-    replayed = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory],
-                              data_converter=data_converter(KeyRing.generate(), accept_unencrypted_legacy=True),
-                              workflow_runner=WORKFLOW_RUNNER).replay_workflow(history)
+    replayed = await Replayer(
+        workflows=[SickLeaveCase, Spoor2Trajectory],
+        data_converter=data_converter(KeyRing.generate(), accept_unencrypted_legacy=True),
+        workflow_runner=WORKFLOW_RUNNER,
+    ).replay_workflow(history)
     assert replayed.replay_failure is None
 
 

@@ -51,8 +51,20 @@ def test_what_a_stage_expects_is_a_msgid_the_glossary_lists():
     import tomllib
 
     rules = tomllib.loads((DOMAIN / "stagnation.toml").read_text())
-    expects = {w["expects"] for table in rules.values() if isinstance(table, dict) for ws in table.values()
-               if isinstance(ws, list) for w in ws if isinstance(w, dict) and "expects" in w}
-    expects |= {w["expects"] for ws in rules.values() if isinstance(ws, list) for w in ws
-                if isinstance(w, dict) and "expects" in w}
+    expects = {
+        w["expects"]
+        for table in rules.values()
+        if isinstance(table, dict)
+        for ws in table.values()
+        if isinstance(ws, list)
+        for w in ws
+        if isinstance(w, dict) and "expects" in w
+    }
+    expects |= {
+        w["expects"]
+        for ws in rules.values()
+        if isinstance(ws, list)
+        for w in ws
+        if isinstance(w, dict) and "expects" in w
+    }
     assert len(expects) >= 8 and expects <= glossary.EXPECTATIONS

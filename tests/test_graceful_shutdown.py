@@ -75,11 +75,18 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
     try:
         health = f"http://127.0.0.1:{free_port()}"
         queue = f"tq-term-{uuid.uuid4().hex[:8]}"
-        env = worker_env(dev_env.client.service_client.config.target_host, tmp_path / "data", queue,
-                         os.environ["SPOORWERK_ENCRYPTION_KEYS"], SPOORWERK_NOTIFY_CHANNELS="log,webhook",
-                         SPOORWERK_WEBHOOK_URL=hook.url, SPOORWERK_WEBHOOK_SECRET="term-secret",
-                         SPOORWERK_WEBHOOK_TIMEOUT_SECONDS="120", SPOORWERK_HEALTH_ADDRESS=health.removeprefix("http://"),
-                         SPOORWERK_GRACEFUL_SHUTDOWN_SECONDS=str(GRACE_SECONDS))
+        env = worker_env(
+            dev_env.client.service_client.config.target_host,
+            tmp_path / "data",
+            queue,
+            os.environ["SPOORWERK_ENCRYPTION_KEYS"],
+            SPOORWERK_NOTIFY_CHANNELS="log,webhook",
+            SPOORWERK_WEBHOOK_URL=hook.url,
+            SPOORWERK_WEBHOOK_SECRET="term-secret",
+            SPOORWERK_WEBHOOK_TIMEOUT_SECONDS="120",
+            SPOORWERK_HEALTH_ADDRESS=health.removeprefix("http://"),
+            SPOORWERK_GRACEFUL_SHUTDOWN_SECONDS=str(GRACE_SECONDS),
+        )
         worker = role_process(processes, env, "worker", "worker")
         await worker.start()
         async with httpx.AsyncClient(timeout=10) as http:
@@ -87,9 +94,17 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
 
             # Opened in its first week: the employer is reminded of the ziekmelding at once.
             case_id = f"Cterm{uuid.uuid4().hex[:6]}"
-            await cases.open_case(dev_env.client, CaseOpening(
-                case_id=case_id, employer_id="E-term", opened_by=Actor(role="casemanager"),
-                first_sick_day=today() - timedelta(days=2)), task_queue=queue, documents=False)
+            await cases.open_case(
+                dev_env.client,
+                CaseOpening(
+                    case_id=case_id,
+                    employer_id="E-term",
+                    opened_by=Actor(role="casemanager"),
+                    first_sick_day=today() - timedelta(days=2),
+                ),
+                task_queue=queue,
+                documents=False,
+            )
             assert await asyncio.to_thread(hook.held.wait, 60), "no notification reached the webhook"
 
             signal_group(worker.proc, signal.SIGTERM)
@@ -116,9 +131,16 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
         history = await handle.fetch_history()
         started = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
         completed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED]
-        given_up = [e for e in history.events if e.event_type in (EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-                                                                  EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
-                                                                  EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED)]
+        given_up = [
+            e
+            for e in history.events
+            if e.event_type
+            in (
+                EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+                EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT,
+                EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+            )
+        ]
         assert started and len(completed) == len(started) and not given_up
         assert all(e.activity_task_started_event_attributes.attempt == 1 for e in started)
         # Retries are not in the history until they end: none is pending either (those left are not begun).
@@ -126,8 +148,13 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
         assert [(p.attempt, p.HasField("last_failure")) for p in pending] == [(1, False)] * len(pending)
         # In the worker's own words: it stopped taking work, then the webhook delivery finished, then it stopped.
         events = [(r["event"], r.get("notification"), r.get("channel"), r.get("outcome")) for r in worker.records()]
-        stopping, stopped = events.index(("worker stopping", None, None, None)), events.index(("worker stopped", None, None, None))
-        delivered = [n for n, e in enumerate(events) if e == ("notification channel", held["kind"], "webhook", "delivered")]
+        stopping, stopped = (
+            events.index(("worker stopping", None, None, None)),
+            events.index(("worker stopped", None, None, None)),
+        )
+        delivered = [
+            n for n, e in enumerate(events) if e == ("notification channel", held["kind"], "webhook", "delivered")
+        ]
         assert any(stopping < n < stopped for n in delivered), events
     finally:
         processes.close()

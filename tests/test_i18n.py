@@ -29,7 +29,8 @@ def _extracted() -> frozenset[str]:
     # As the Makefile's `-k ActionRefused`: a refusal's template is a msgid too (domain/errors.py).
     keywords = {**DEFAULT_KEYWORDS, "ActionRefused": None}
     for _file, _line, message, _comments, _context in extract_from_dir(
-            PROJECT_ROOT, method_map, options_map, keywords=keywords, directory_filter=ours):
+        PROJECT_ROOT, method_map, options_map, keywords=keywords, directory_filter=ours
+    ):
         found.add(message if isinstance(message, str) else message[0])
     return frozenset(found)
 
@@ -41,15 +42,19 @@ def _catalogue(language: str):
 
 def test_every_string_a_person_reads_has_a_dutch_translation() -> None:
     catalogue = _catalogue("nl")
-    missing = sorted(m for m in _extracted() if m and (m not in catalogue or not catalogue[m].string
-                                                       or catalogue[m].fuzzy))
-    assert not missing, ("untranslated in service/locale/nl/LC_MESSAGES/spoorwerk.po (run `make translations` "
-                         "and translate):\n" + "\n".join(missing))
+    missing = sorted(
+        m for m in _extracted() if m and (m not in catalogue or not catalogue[m].string or catalogue[m].fuzzy)
+    )
+    assert not missing, (
+        "untranslated in service/locale/nl/LC_MESSAGES/spoorwerk.po (run `make translations` "
+        "and translate):\n" + "\n".join(missing)
+    )
 
 
 def test_the_catalogue_holds_no_strings_the_code_no_longer_has() -> None:
-    stale = sorted(m.id for m in _catalogue("nl") if m.id and (m.id if isinstance(m.id, str) else m.id[0])
-                   not in _extracted())
+    stale = sorted(
+        m.id for m in _catalogue("nl") if m.id and (m.id if isinstance(m.id, str) else m.id[0]) not in _extracted()
+    )
     assert not stale, "stale entries in the Dutch catalogue (run `make translations`):\n" + "\n".join(map(str, stale))
 
 
@@ -65,7 +70,10 @@ def test_placeholders_survive_translation() -> None:
             wanted = set(placeholder.findall(ids[-1]))
             for s in strings:
                 assert set(placeholder.findall(s)) <= wanted | {"num"}, (message.id, s)
-                assert set(placeholder.findall(ids[0])) - {"num"} <= set(placeholder.findall(s)) | {"num"}, (message.id, s)
+                assert set(placeholder.findall(ids[0])) - {"num"} <= set(placeholder.findall(s)) | {"num"}, (
+                    message.id,
+                    s,
+                )
 
 
 def test_dutch_is_the_default_and_english_the_second_language() -> None:

@@ -20,8 +20,11 @@ KNOWN_CYCLES = {
 
 
 def _modules() -> dict[str, Path]:
-    found = {".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
-             for package in PACKAGES for f in (ROOT / package).rglob("*.py")}
+    found = {
+        ".".join(f.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): f
+        for package in PACKAGES
+        for f in (ROOT / package).rglob("*.py")
+    }
     return found | {"worker": ROOT / "worker.py"}
 
 
@@ -72,13 +75,29 @@ def test_no_new_import_cycle():
     graph = {m: {t for t in _imports(p) if t in modules and t != m} for m, p in modules.items()}
     cycles = _cycles(graph)
     assert cycles - KNOWN_CYCLES == set(), f"a new import cycle: {[sorted(c) for c in cycles - KNOWN_CYCLES]}"
-    assert KNOWN_CYCLES - cycles == set(), f"broken up, take it off KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - cycles]}"
+    assert KNOWN_CYCLES - cycles == set(), (
+        f"broken up, take it off KNOWN_CYCLES: {[sorted(c) for c in KNOWN_CYCLES - cycles]}"
+    )
 
 
 def test_the_domain_does_no_io_and_knows_no_temporal():
     """domain/: deterministic rules only (the brief): no Temporal, no network, files, clocks of its own or randomness."""
-    forbidden = ("temporalio", "httpx", "sqlalchemy", "fastapi", "socket", "subprocess", "random", "secrets", "uuid",
-                 "operations", "service", "workflows", "activities", "documents")
+    forbidden = (
+        "temporalio",
+        "httpx",
+        "sqlalchemy",
+        "fastapi",
+        "socket",
+        "subprocess",
+        "random",
+        "secrets",
+        "uuid",
+        "operations",
+        "service",
+        "workflows",
+        "activities",
+        "documents",
+    )
     for path in (ROOT / "domain").rglob("*.py"):
         bad = sorted(name for name in _imports(path) if name.split(".")[0] in forbidden)
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"

@@ -78,19 +78,39 @@ async def test_a_casemanagers_morning_and_the_employers_view(api_server):
     surname = f"Jansen-{run}"
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
         # Taken over in week 12: the probleemanalyse done, the plan van aanpak not (overdue); cm-1 holds the case.
-        await _open(http, api_server, {
-            "case_id": mine, "employer_id": "E-api", "first_sick_day": first.isoformat(), "stage": "spoor1",
-            "assigned": {"casemanager": ["cm-1"]},
-            "employee": {"surname": surname, "given_names": "P.", "personnel_number": f"P-{run}"},
-            "prior_steps": [{"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=2)).isoformat()},
-                            {"key": "probleemanalyse", "done_on": (first + timedelta(days=40)).isoformat()},
-                            {"key": "plan_van_aanpak"}]})
+        await _open(
+            http,
+            api_server,
+            {
+                "case_id": mine,
+                "employer_id": "E-api",
+                "first_sick_day": first.isoformat(),
+                "stage": "spoor1",
+                "assigned": {"casemanager": ["cm-1"]},
+                "employee": {"surname": surname, "given_names": "P.", "personnel_number": f"P-{run}"},
+                "prior_steps": [
+                    {"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=2)).isoformat()},
+                    {"key": "probleemanalyse", "done_on": (first + timedelta(days=40)).isoformat()},
+                    {"key": "plan_van_aanpak"},
+                ],
+            },
+        )
         # A colleague's case of the same employer: not on cm-1's work list.
-        await _open(http, api_server, {
-            "case_id": colleague, "employer_id": "E-api", "first_sick_day": (today - timedelta(days=2)).isoformat(),
-            "assigned": {"casemanager": ["cm-2"]}, "employee": {"surname": f"de Vries-{run}"}})
-        await eventually(lambda: http.get("/api/worklist", headers=api_server.headers("casemanager")),
-                         lambda r: mine in {i["case_id"] for i in r.json()["items"]})
+        await _open(
+            http,
+            api_server,
+            {
+                "case_id": colleague,
+                "employer_id": "E-api",
+                "first_sick_day": (today - timedelta(days=2)).isoformat(),
+                "assigned": {"casemanager": ["cm-2"]},
+                "employee": {"surname": f"de Vries-{run}"},
+            },
+        )
+        await eventually(
+            lambda: http.get("/api/worklist", headers=api_server.headers("casemanager")),
+            lambda r: mine in {i["case_id"] for i in r.json()["items"]},
+        )
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
@@ -133,9 +153,11 @@ async def test_a_casemanagers_morning_and_the_employers_view(api_server):
             await expect(form.locator("[data-error-for=on]")).to_be_empty()
             await expect(page.locator("#dossier li[data-kind='plan_van_aanpak_agreed']")).to_have_count(1)
             await expect(page.locator("#dossier li[data-kind='plan_van_aanpak_agreed']")).to_contain_text(
-                "Plan van aanpak vastgesteld")
+                "Plan van aanpak vastgesteld"
+            )
             await expect(page.locator("svg#timeline g.dl[data-key='plan_van_aanpak']")).to_have_attribute(
-                "data-status", "done")
+                "data-status", "done"
+            )
 
             # ------------------------------------------------ ask for a document with the form, and download it
             await form.locator("select[name=kind]").select_option("document_requested")

@@ -47,9 +47,16 @@ async def run_notify(env: WorkflowEnvironment, settings: Settings, note: Notific
     task_queue = f"tq-{uuid.uuid4().hex[:8]}"
     notifications = Notifications.from_settings(settings)
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with Worker(env.client, task_queue=task_queue, workflows=[NotifyOnce],
-                          activities=[notifications.notify], activity_executor=executor):
-            handle = await env.client.start_workflow(NotifyOnce.run, note, id=f"notify-{uuid.uuid4().hex[:8]}", task_queue=task_queue)
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=[NotifyOnce],
+            activities=[notifications.notify],
+            activity_executor=executor,
+        ):
+            handle = await env.client.start_workflow(
+                NotifyOnce.run, note, id=f"notify-{uuid.uuid4().hex[:8]}", task_queue=task_queue
+            )
             report = await handle.result()
             history = await handle.fetch_history()
     started = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED]
@@ -96,7 +103,15 @@ async def test_transient_webhook_is_retried_and_email_is_not_sent_twice(ts_env, 
     assert all(r["valid"] for r in webhook.requests)
     assert {r["headers"]["Idempotency-Key"] for r in webhook.requests} == {n.notification_id}
     assert set(webhook.requests[-1]["body"]) == {
-        "notification_id", "case_id", "recipient_role", "kind", "subject", "body", "deadline_key", "due"}
+        "notification_id",
+        "case_id",
+        "recipient_role",
+        "kind",
+        "subject",
+        "body",
+        "deadline_key",
+        "due",
+    }
     log_file = tmp_path / "data" / "notifications.jsonl"
     assert [r["notification_id"] for r in NotificationLog(log_file).read()] == [n.notification_id]
     # What was sent to whom about which case: the service's user only.
@@ -139,7 +154,9 @@ def test_no_address_for_the_role_is_permanent(tmp_path, smtp) -> None:
     report = run_once(settings_for(tmp_path, ["log", "email"], smtp), note(recipient_role="bedrijfsarts"))
 
     assert report.delivered == ["log"]
-    assert [(f.channel, f.reason) for f in report.failed] == [("email", "email: no e-mail address for role bedrijfsarts")]
+    assert [(f.channel, f.reason) for f in report.failed] == [
+        ("email", "email: no e-mail address for role bedrijfsarts")
+    ]
 
 
 @pytest.mark.skipif("recipients" not in Notification.model_fields, reason="Notification has no recipients yet")
@@ -153,8 +170,15 @@ def test_the_notifications_own_recipients_come_first(tmp_path, smtp) -> None:
 
 def test_a_channel_that_is_down_fails_the_attempt_after_the_others_delivered(tmp_path, webhook) -> None:
     down = free_port()  # nothing listens there
-    settings = settings_for(tmp_path, ["email", "log", "webhook"], smtp_host="127.0.0.1", smtp_port=down,
-                            smtp_from="noreply@spoorwerk.example", webhook_url=webhook.url, webhook_secret=WEBHOOK_SECRET)
+    settings = settings_for(
+        tmp_path,
+        ["email", "log", "webhook"],
+        smtp_host="127.0.0.1",
+        smtp_port=down,
+        smtp_from="noreply@spoorwerk.example",
+        webhook_url=webhook.url,
+        webhook_secret=WEBHOOK_SECRET,
+    )
     env = ActivityEnvironment()
     heartbeats: list = []
     env.on_heartbeat = lambda *details: heartbeats.append(details[0])
@@ -178,8 +202,9 @@ def test_a_batch_reports_each_notification_and_retries_only_what_is_left(tmp_pat
     """One wake's notifications go as one `notify_batch`: a report each; a channel down for one
     notification leaves the others delivered, and the retry sends only what was left."""
     down = free_port()
-    settings = settings_for(tmp_path, ["log", "email"], smtp_host="127.0.0.1", smtp_port=down,
-                            smtp_from="noreply@spoorwerk.example")
+    settings = settings_for(
+        tmp_path, ["log", "email"], smtp_host="127.0.0.1", smtp_port=down, smtp_from="noreply@spoorwerk.example"
+    )
     env = ActivityEnvironment()
     heartbeats: list = []
     env.on_heartbeat = lambda *details: heartbeats.append(details[0])
@@ -202,10 +227,13 @@ def test_a_batch_reports_each_notification_and_retries_only_what_is_left(tmp_pat
     assert len(NotificationLog(settings.notification_log_path).read()) == 2
 
     # With only the log on, both are delivered and each has its report, in order.
-    reports = ActivityEnvironment().run(Notifications.from_settings(settings_for(tmp_path, ["log"])).notify_batch,
-                                        [first, second])
+    reports = ActivityEnvironment().run(
+        Notifications.from_settings(settings_for(tmp_path, ["log"])).notify_batch, [first, second]
+    )
     assert [(r.notification_id, r.delivered, r.failed) for r in reports] == [
-        (first.notification_id, ["log"], []), (second.notification_id, ["log"], [])]
+        (first.notification_id, ["log"], []),
+        (second.notification_id, ["log"], []),
+    ]
 
 
 def test_the_log_writes_a_notification_once(tmp_path) -> None:
@@ -267,7 +295,10 @@ def test_default_is_the_log_alone(monkeypatch) -> None:
         ({"SPOORWERK_NOTIFY_CHANNELS": "log,email", "SPOORWERK_SMTP_FROM": "a@b.example"}, "SPOORWERK_SMTP_HOST"),
         ({"SPOORWERK_NOTIFY_CHANNELS": "email", "SPOORWERK_SMTP_HOST": "mail"}, "SPOORWERK_SMTP_FROM"),
         ({"SPOORWERK_NOTIFY_CHANNELS": "webhook", "SPOORWERK_WEBHOOK_SECRET": "x"}, "SPOORWERK_WEBHOOK_URL"),
-        ({"SPOORWERK_NOTIFY_CHANNELS": "webhook", "SPOORWERK_WEBHOOK_URL": "https://h.example"}, "SPOORWERK_WEBHOOK_SECRET"),
+        (
+            {"SPOORWERK_NOTIFY_CHANNELS": "webhook", "SPOORWERK_WEBHOOK_URL": "https://h.example"},
+            "SPOORWERK_WEBHOOK_SECRET",
+        ),
         ({"SPOORWERK_NOTIFY_CHANNELS": "log,sms"}, "notify_channels"),
     ],
 )
@@ -295,9 +326,13 @@ def test_what_the_recipient_reads_is_dutch_by_default_and_english_when_configure
         ActivityEnvironment().run(Notifications.from_settings(settings).notify, sent)
         [read[language]] = NotificationLog(settings.notification_log_path).read()
     assert (read["nl"]["subject"], read["nl"]["body"]) == (
-        "Zaak C-1: spoor 2 vraagt aandacht", "Spoor 2-traject van zaak C-1: Intake niet op tijd gehouden (uiterlijk 6 mrt 2026).")
+        "Zaak C-1: spoor 2 vraagt aandacht",
+        "Spoor 2-traject van zaak C-1: Intake niet op tijd gehouden (uiterlijk 6 mrt 2026).",
+    )
     assert (read["en"]["subject"], read["en"]["body"]) == (
-        "Case C-1: spoor 2 needs attention", "Spoor 2 trajectory of case C-1: Intake not held in time (due by Mar 6, 2026).")
+        "Case C-1: spoor 2 needs attention",
+        "Spoor 2 trajectory of case C-1: Intake not held in time (due by Mar 6, 2026).",
+    )
     assert "subject_text" not in read["nl"]  # receivers get the words, not the msgids
 
 
@@ -314,10 +349,21 @@ def test_counts_and_lines_of_a_notice_are_translated_too() -> None:
     from service import i18n
     from service.texts import render
 
-    lines = [text(N_("- %(question)s %(label)s: %(detail)s"), question=text(N_("2. Is there a satisfactory result?")),
-                  label="Re-integratie", detail="geen werk")]
-    body = ngettext("Case %(case)s: dossier check week %(week)s, %(num)s gap",
-                    "Case %(case)s: dossier check week %(week)s, %(num)s gaps", 2, case="C-1", week=80)
+    lines = [
+        text(
+            N_("- %(question)s %(label)s: %(detail)s"),
+            question=text(N_("2. Is there a satisfactory result?")),
+            label="Re-integratie",
+            detail="geen werk",
+        )
+    ]
+    body = ngettext(
+        "Case %(case)s: dossier check week %(week)s, %(num)s gap",
+        "Case %(case)s: dossier check week %(week)s, %(num)s gaps",
+        2,
+        case="C-1",
+        week=80,
+    )
     assert render(body) == "Zaak C-1: dossiercheck week 80, 2 gaten"
     assert render(lines[0]) == "- 2. Is er een bevredigend resultaat? Re-integratie: geen werk"
     with i18n.using("en"):

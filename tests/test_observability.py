@@ -132,14 +132,16 @@ def spans(receiver: Receiver) -> list[Span]:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     attributes = {a.key: a.value.string_value or a.value.int_value for a in span.attributes}
-                    found.append(Span(span.name, span.trace_id, resource.get("service.name", ""), attributes, str(span)))
+                    found.append(
+                        Span(span.name, span.trace_id, resource.get("service.name", ""), attributes, str(span))
+                    )
     return found
 
 
 # ------------------------------------------------------------------ Prometheus text
 
 
-SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$')
+SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -172,13 +174,22 @@ class RoleProcess(WorkerProcess):
         with self.out.open("a") as out, self.err.open("a") as err:
             out.write(f"--- start {self.starts}\n")
             out.flush()
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py"), self.role], cwd=ROOT, env=self.env,
-                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py"), self.role],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self.proc
 
 
 def role_process(processes: Processes, env: dict[str, str], role: str, name: str) -> RoleProcess:
-    proc = RoleProcess(env=env, out=processes.tmp_path / f"{name}.out", err=processes.tmp_path / f"{name}.err", role=role)
+    proc = RoleProcess(
+        env=env, out=processes.tmp_path / f"{name}.out", err=processes.tmp_path / f"{name}.err", role=role
+    )
     processes.started.append(proc)
     return proc
 
@@ -211,11 +222,20 @@ class Observed:
         return response.text
 
     async def dossiers(self) -> dict[str, list]:
-        return {case_id: await cases.case_handle(self.client, case_id).query(SickLeaveCase.dossier) for case_id in self.opened}
+        return {
+            case_id: await cases.case_handle(self.client, case_id).query(SickLeaveCase.dossier)
+            for case_id in self.opened
+        }
 
 
 def action(kind: str, role: str, **fields: Any) -> dict[str, Any]:
-    return {"kind": kind, "action_id": f"a-{uuid.uuid4().hex[:12]}", "actor": {"role": role}, "on": today().isoformat(), **fields}
+    return {
+        "kind": kind,
+        "action_id": f"a-{uuid.uuid4().hex[:12]}",
+        "actor": {"role": role},
+        "on": today().isoformat(),
+        **fields,
+    }
 
 
 async def run_cases(observed: Observed, task_queue: str) -> None:
@@ -225,17 +245,32 @@ async def run_cases(observed: Observed, task_queue: str) -> None:
     contacts = {"casemanager": [EMAIL], "werkgever": [EMAIL]}
     plans = {
         f"Obslate{tag}": (60, [], Stage.ZIEKMELDING),
-        f"Obsrefusing{tag}": (20, [action("ziekmelding_arbodienst_sent", "werkgever"),
-                                   action("non_cooperation_recorded", "werkgever")], Stage.SPOOR1),
-        f"Obsspoor{tag}": (30, [action("ziekmelding_arbodienst_sent", "werkgever"),
-                                action("probleemanalyse_recorded", "bedrijfsarts", note=NOTE)], Stage.SPOOR1),
+        f"Obsrefusing{tag}": (
+            20,
+            [action("ziekmelding_arbodienst_sent", "werkgever"), action("non_cooperation_recorded", "werkgever")],
+            Stage.SPOOR1,
+        ),
+        f"Obsspoor{tag}": (
+            30,
+            [
+                action("ziekmelding_arbodienst_sent", "werkgever"),
+                action("probleemanalyse_recorded", "bedrijfsarts", note=NOTE),
+            ],
+            Stage.SPOOR1,
+        ),
     }
     for case_id, (days, actions, _) in plans.items():
         # The late case declares its probleemanalyse not done, so it is observed (and escalates) at once rather
         # than after the backfill days a case opened late gets to enter its past.
         declared = [{"key": "probleemanalyse", "done_on": None}] if case_id.startswith("Obslate") else []
-        opening = CaseOpening(case_id=case_id, employer_id="E-obs", opened_by=Actor(role="casemanager", id="cm-1"),
-                              first_sick_day=today() - timedelta(days=days), contacts=contacts, prior_steps=declared)
+        opening = CaseOpening(
+            case_id=case_id,
+            employer_id="E-obs",
+            opened_by=Actor(role="casemanager", id="cm-1"),
+            first_sick_day=today() - timedelta(days=days),
+            contacts=contacts,
+            prior_steps=declared,
+        )
         handle = await cases.open_case(client, opening, task_queue=task_queue, documents=False)
         observed.run_ids[case_id] = handle.result_run_id or ""
         for payload in actions:
@@ -256,22 +291,46 @@ async def observed(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncItera
     address = dev_env.client.service_client.config.target_host
     metrics_port, health_port = free_port(), free_port()
     queue = f"tq-obs-{uuid.uuid4().hex[:8]}"
-    otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url, "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_SERVICE_NAME": "spoorwerk-test"}
-    env = worker_env(address, processes.tmp_path / "data", queue, os.environ["SPOORWERK_ENCRYPTION_KEYS"],
-                     SPOORWERK_NOTIFY_CHANNELS="log,webhook", SPOORWERK_WEBHOOK_URL=f"{webhook.url}/hooks",
-                     SPOORWERK_WEBHOOK_SECRET="obs-secret", SPOORWERK_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
-                     SPOORWERK_HEALTH_ADDRESS=f"127.0.0.1:{health_port}", SPOORWERK_METRICS_REFRESH_SECONDS="0.5", **otel)
+    otel = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
+        "OTEL_BSP_SCHEDULE_DELAY": "100",
+        "OTEL_SERVICE_NAME": "spoorwerk-test",
+    }
+    env = worker_env(
+        address,
+        processes.tmp_path / "data",
+        queue,
+        os.environ["SPOORWERK_ENCRYPTION_KEYS"],
+        SPOORWERK_NOTIFY_CHANNELS="log,webhook",
+        SPOORWERK_WEBHOOK_URL=f"{webhook.url}/hooks",
+        SPOORWERK_WEBHOOK_SECRET="obs-secret",
+        SPOORWERK_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
+        SPOORWERK_HEALTH_ADDRESS=f"127.0.0.1:{health_port}",
+        SPOORWERK_METRICS_REFRESH_SECONDS="0.5",
+        **otel,
+    )
     provider = None
     try:
         # This process's client traces too, to the same receiver: the worker's spans join its traces.
         with mock.patch.dict(os.environ, otel):
             provider = tracing.tracer_provider()
-        client = await Client.connect(address, data_converter=DATA_CONVERTER, interceptors=[tracing.interceptor(provider)])
+        client = await Client.connect(
+            address, data_converter=DATA_CONVERTER, interceptors=[tracing.interceptor(provider)]
+        )
         baseline = {s.value: await cases.count_cases(client, stage=s) for s in Stage}
         worker = role_process(processes, env, "worker", "worker")
         await worker.start()
-        observed = Observed(client, provider, worker, env, otlp, webhook, f"http://127.0.0.1:{metrics_port}/metrics",
-                            f"http://127.0.0.1:{health_port}", baseline)
+        observed = Observed(
+            client,
+            provider,
+            worker,
+            env,
+            otlp,
+            webhook,
+            f"http://127.0.0.1:{metrics_port}/metrics",
+            f"http://127.0.0.1:{health_port}",
+            baseline,
+        )
         await run_cases(observed, queue)
         yield observed
     finally:
@@ -288,10 +347,16 @@ async def observed(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncItera
 async def test_metrics_endpoint_shows_the_sdk_and_the_service_metrics_after_cases_run(observed: Observed):
     async def escalations_counted() -> tuple[str, Counter]:
         # What the cases recorded is the truth the counters must match: every escalation step once.
-        recorded = Counter(str(e.details["level"]) for d in (await observed.dossiers()).values()
-                           for e in d if e.kind == "escalation_raised")
+        recorded = Counter(
+            str(e.details["level"])
+            for d in (await observed.dossiers()).values()
+            for e in d
+            if e.kind == "escalation_raised"
+        )
         text = await observed.scrape()
-        assert {level: int(total(text, "spoorwerk_escalations_raised_total", level=level)) for level in recorded} == recorded
+        assert {
+            level: int(total(text, "spoorwerk_escalations_raised_total", level=level)) for level in recorded
+        } == recorded
         assert total(text, "spoorwerk_escalations_raised_total") == sum(recorded.values())
         return text, recorded
 
@@ -305,7 +370,9 @@ async def test_metrics_endpoint_shows_the_sdk_and_the_service_metrics_after_case
         # Every notification went to the log and was refused by the webhook: counted once each, per channel.
         assert failed and len(failed) == len(logged) == len(observed.webhook.received())
         assert total(text, "spoorwerk_notifications_sent_total", channel="log") == len(logged)
-        assert total(text, "spoorwerk_notifications_failed_total", channel="webhook", failure="permanent") == len(failed)
+        assert total(text, "spoorwerk_notifications_failed_total", channel="webhook", failure="permanent") == len(
+            failed
+        )
         assert total(text, "spoorwerk_notifications_sent_total", channel="webhook") == 0
         return text
 
@@ -321,8 +388,11 @@ async def test_metrics_endpoint_shows_the_sdk_and_the_service_metrics_after_case
 
     text = await eventually(cases_gauge)
     # The SDK runtime's own metrics on the same endpoint: the worker's polls, tasks and activities.
-    for name in ("temporal_request_total", "temporal_workflow_task_execution_latency_count",
-                 "temporal_activity_execution_latency_count"):
+    for name in (
+        "temporal_request_total",
+        "temporal_workflow_task_execution_latency_count",
+        "temporal_activity_execution_latency_count",
+    ):
         assert total(text, name) > 0, name
     assert samples(text, "spoorwerk_escalations_raised_total")[0][0]["workflow_type"] == "SickLeaveCase"
     assert EMAIL not in text and "Vries" not in text and not any(case_id in text for case_id in observed.opened)
@@ -367,17 +437,32 @@ async def test_traces_follow_a_case_from_the_client_through_the_worker_without_p
     async def traced() -> list[Span]:
         found = spans(observed.otlp)
         names = {s.name for s in found}
-        assert {"StartWorkflow:SickLeaveCase", "RunWorkflow:SickLeaveCase", "StartWorkflowUpdate:act",
-                "ValidateUpdate:act", "HandleUpdate:act", "StartActivity:notify_batch", "RunActivity:notify_batch"} <= names, names
+        assert {
+            "StartWorkflow:SickLeaveCase",
+            "RunWorkflow:SickLeaveCase",
+            "StartWorkflowUpdate:act",
+            "ValidateUpdate:act",
+            "HandleUpdate:act",
+            "StartActivity:notify_batch",
+            "RunActivity:notify_batch",
+        } <= names, names
         return found
 
     found = await eventually(traced)
     workflow_ids = {f"case-{case_id}" for case_id in observed.opened}
     # Each case's workflow and update spans on the worker belong to the trace its client call began.
     for case_id in observed.opened:
-        started = [s for s in found if s.name == "StartWorkflow:SickLeaveCase" and s.attributes.get("temporalWorkflowID") == f"case-{case_id}"]
+        started = [
+            s
+            for s in found
+            if s.name == "StartWorkflow:SickLeaveCase" and s.attributes.get("temporalWorkflowID") == f"case-{case_id}"
+        ]
         assert len(started) == 1
-        ran = [s for s in found if s.name == "RunWorkflow:SickLeaveCase" and s.attributes.get("temporalWorkflowID") == f"case-{case_id}"]
+        ran = [
+            s
+            for s in found
+            if s.name == "RunWorkflow:SickLeaveCase" and s.attributes.get("temporalWorkflowID") == f"case-{case_id}"
+        ]
         assert ran and {s.trace_id for s in ran} == {started[0].trace_id}
         assert {s.service for s in ran} == {"spoorwerk-test"}
     # Spans carry Temporal's ids only: no payload, no contact, no note, also not on the refused action's span.
@@ -407,8 +492,14 @@ async def test_the_api_role_serves_health_without_a_worker_and_is_unready_while_
         queue = f"tq-api-{uuid.uuid4().hex[:8]}"
         api_port = free_port()
         token = f"tok-{uuid.uuid4().hex}"
-        env = worker_env(server.address, tmp_path / "data", queue, encryption_keys(), SPOORWERK_API_PORT=str(api_port),
-                         SPOORWERK_API_TOKENS=json.dumps({token: {"role": "operations", "id": "ops-1"}}))
+        env = worker_env(
+            server.address,
+            tmp_path / "data",
+            queue,
+            encryption_keys(),
+            SPOORWERK_API_PORT=str(api_port),
+            SPOORWERK_API_TOKENS=json.dumps({token: {"role": "operations", "id": "ops-1"}}),
+        )
         server.spawn()
         client = await server.wait_ready(settings_from(env))
         # The argument wins over SPOORWERK_ROLE.
@@ -422,8 +513,13 @@ async def test_the_api_role_serves_health_without_a_worker_and_is_unready_while_
             me = await http.get(f"{url}/api/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200 and me.json()["role"] == "operations"
             # No worker: nothing polls the task queue, so a case opened there does not start.
-            pollers = await client.workflow_service.describe_task_queue(DescribeTaskQueueRequest(
-                namespace="default", task_queue=TaskQueue(name=queue), task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW))
+            pollers = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace="default",
+                    task_queue=TaskQueue(name=queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                )
+            )
             assert list(pollers.pollers) == []
             started = [r for r in api.records() if r.get("event") in ("worker started", "api started")]
             assert [(r["event"], r["role"]) for r in started] == [("api started", "api")]
@@ -452,10 +548,24 @@ async def test_the_api_role_serves_health_without_a_worker_and_is_unready_while_
 
 def test_an_unknown_role_stops_with_the_roles_named(tmp_path):
     env = worker_env("127.0.0.1:1", tmp_path, "tq", encryption_keys())
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py"), "bogus"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "bogus"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr == "spoorwerk: unknown role 'bogus': use one of all, worker, api (or set SPOORWERK_ROLE)\n"
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env={**env, "SPOORWERK_ROLE": "workers"},
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.startswith("spoorwerk: configuration error: Input should be 'all', 'worker' or 'api' (role)")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=ROOT,
+        env={**env, "SPOORWERK_ROLE": "workers"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr.startswith(
+        "spoorwerk: configuration error: Input should be 'all', 'worker' or 'api' (role)"
+    )

@@ -57,8 +57,11 @@ def mails_for(smtp, notification_id: str) -> list:
 
 
 def hooks_for(webhook, notification_id: str, status: int | None = None) -> list[dict]:
-    return [r for r in webhook.requests if r["body"]["notification_id"] == notification_id
-            and (status is None or r["status"] == status)]
+    return [
+        r
+        for r in webhook.requests
+        if r["body"]["notification_id"] == notification_id and (status is None or r["status"] == status)
+    ]
 
 
 # ------------------------------------------------------------------ a channel down
@@ -131,15 +134,21 @@ async def test_channels_down_for_a_day_deliver_each_notification_once_when_back(
         dossier = await driver.dossier()
         assert not [e for e in dossier if e.kind == "notification_failed"]
         assert Counter(e.kind for e in dossier if e.on >= down_on) == {
-            "reminder_sent": 2, "probleemanalyse_recorded": 1, "stage_changed": 1}
+            "reminder_sent": 2,
+            "probleemanalyse_recorded": 1,
+            "stage_changed": 1,
+        }
         assert [e.seq for e in dossier] == list(range(1, len(dossier) + 1))
-        print(f"\n[channel down 1 day] notifications into the outage: {len(ids)}; webhook attempts refused: "
-              f"{sum(tried.values())} (per notification {sorted(tried.values())}); delivered once each on "
-              f"3 channels; duplicates: 0")
+        print(
+            f"\n[channel down 1 day] notifications into the outage: {len(ids)}; webhook attempts refused: "
+            f"{sum(tried.values())} (per notification {sorted(tried.values())}); delivered once each on "
+            f"3 channels; duplicates: 0"
+        )
 
 
 async def test_a_channel_down_longer_than_the_give_up_time_is_recorded_and_the_case_goes_on(
-        ts_env, tmp_path, smtp, webhook):
+    ts_env, tmp_path, smtp, webhook
+):
     settings = settings_for(tmp_path, ["log", "email", "webhook"], smtp, webhook)
     async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
         first, down_on = await open_case_before_the_probleemanalyse_reminder(driver)
@@ -170,16 +179,21 @@ async def test_a_channel_down_longer_than_the_give_up_time_is_recorded_and_the_c
         webhook.statuses[:] = [200]
         pva_due = down_on + timedelta(days=14)
         await driver.advance_to(pva_due - timedelta(days=3), hour=10)
-        later = await wait_for(lambda: [r for r in webhook.requests if r["status"] == 200
-                                        and r["body"]["deadline_key"] == "plan_van_aanpak"])
+        later = await wait_for(
+            lambda: [
+                r for r in webhook.requests if r["status"] == 200 and r["body"]["deadline_key"] == "plan_van_aanpak"
+            ]
+        )
         assert {r["body"]["recipient_role"] for r in later} == {"werkgever", "casemanager"}
         assert all(r["body"]["due"] == pva_due.isoformat() for r in later)
         assert not any(hooks_for(webhook, i, 200) for i in ids)
         assert len([e for e in await driver.dossier() if e.kind == "notification_failed"]) == 4
         attempts = sorted(len(hooks_for(webhook, i, 503)) for i in ids)
-        print(f"\n[channel down {NOTIFY_GIVE_UP.days + 1} days] webhook attempts refused per notification: {attempts}; "
-              f"notifications given up on the webhook: 4, "
-              f"recorded as notification_failed: 4; delivered by e-mail and log: 4 each; sent late: 0")
+        print(
+            f"\n[channel down {NOTIFY_GIVE_UP.days + 1} days] webhook attempts refused per notification: {attempts}; "
+            f"notifications given up on the webhook: 4, "
+            f"recorded as notification_failed: 4; delivered by e-mail and log: 4 each; sent late: 0"
+        )
 
 
 # ------------------------------------------------------------------ the worker down
@@ -203,7 +217,10 @@ async def worker_down(env: WorkflowEnvironment, workflow_ids: list[str], duratio
     while not sleeping.done():
         for workflow_id in set(workflow_ids) - woke:
             events = (await env.client.get_workflow_handle(workflow_id).fetch_history()).events
-            if len(events) > seen[workflow_id] and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            if (
+                len(events) > seen[workflow_id]
+                and events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+            ):
                 woke.add(workflow_id)
                 await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
         await asyncio.wait([sleeping], timeout=0.02)
@@ -252,7 +269,10 @@ async def test_worker_down_for_a_week_takes_what_fell_due_in_date_order_without_
         assert raised.details["since"] == (pa_due + timedelta(days=1)).isoformat()
         # Still useful: the plan is due in 12 days, so its 14-day reminder goes now, dated today.
         assert (reminder.details["key"], reminder.details["lead_days"], reminder.details["due"]) == (
-            "plan_van_aanpak", 14, pva_due.isoformat())
+            "plan_van_aanpak",
+            14,
+            pva_due.isoformat(),
+        )
         assert "in 12 days" in reminder.summary
         # Stale: the probleemanalyse's 3-day reminder; its deadline passed while the worker was down.
         assert not [e for e in new if e.kind == "reminder_sent" and e.details["key"] == "probleemanalyse"]
@@ -261,22 +281,34 @@ async def test_worker_down_for_a_week_takes_what_fell_due_in_date_order_without_
 
         notes = await wait_for(lambda: len(logged(driver)) == sent_before + 4 and logged(driver))
         woken = [(n["kind"], n["recipient_role"], n["deadline_key"]) for n in notes[sent_before:]]
-        assert sorted(woken, key=str) == sorted([
-            ("deadline_overdue", "casemanager", "probleemanalyse"), ("escalation_raised", "casemanager", None),
-            ("deadline_reminder", "werkgever", "plan_van_aanpak"), ("deadline_reminder", "casemanager", "plan_van_aanpak"),
-        ], key=str)
+        assert sorted(woken, key=str) == sorted(
+            [
+                ("deadline_overdue", "casemanager", "probleemanalyse"),
+                ("escalation_raised", "casemanager", None),
+                ("deadline_reminder", "werkgever", "plan_van_aanpak"),
+                ("deadline_reminder", "casemanager", "plan_van_aanpak"),
+            ],
+            key=str,
+        )
         summary = await driver.summary()
         assert summary.escalation_level == 1 and summary.overdue == ["probleemanalyse"]
 
         # The case keeps time again: the plan's 3-day reminder comes on its day, once.
         await driver.advance_to(pva_due - timedelta(days=3))
-        reminded = [e for e in await driver.case_dossier_has("reminder_sent", count=len(
-            [e for e in dossier if e.kind == "reminder_sent"]) + 1) if e.details["key"] == "plan_van_aanpak"]
+        reminded = [
+            e
+            for e in await driver.case_dossier_has(
+                "reminder_sent", count=len([e for e in dossier if e.kind == "reminder_sent"]) + 1
+            )
+            if e.details["key"] == "plan_van_aanpak"
+        ]
         assert [(e.on, e.details["lead_days"]) for e in reminded] == [(back, 14), (pva_due - timedelta(days=3), 3)]
         await driver.save_history("worker_down_a_week")
-        print(f"\n[worker down 7 days] timers fired meanwhile: {woke}; steps taken on return: {len(new)} "
-              f"(overdue day 42, level 1 day 42, reminder day 43); notifications: 4; stale reminders suppressed: 1 "
-              f"(probleemanalyse, 3 days ahead, 2 roles)")
+        print(
+            f"\n[worker down 7 days] timers fired meanwhile: {woke}; steps taken on return: {len(new)} "
+            f"(overdue day 42, level 1 day 42, reminder day 43); notifications: 4; stale reminders suppressed: 1 "
+            f"(probleemanalyse, 3 days ahead, 2 roles)"
+        )
 
 
 async def test_worker_down_for_three_weeks_climbs_the_ladder_in_order_and_sends_only_what_still_holds(ts_env, tmp_path):
@@ -290,8 +322,12 @@ async def test_worker_down_for_three_weeks_climbs_the_ladder_in_order_and_sends_
         await driver.case_dossier_has("escalation_raised", count=2)
         dossier = await driver.dossier()
         new = [e for e in dossier if e.recorded_at >= returned]  # all the worker took on its return
-        assert kinds_on(new, first) == [("deadline_overdue", 42), ("escalation_raised", 42),
-                                        ("deadline_overdue", 56), ("escalation_raised", 56)]
+        assert kinds_on(new, first) == [
+            ("deadline_overdue", 42),
+            ("escalation_raised", 42),
+            ("deadline_overdue", 56),
+            ("escalation_raised", 56),
+        ]
         assert [e.details["key"] for e in new if e.kind == "deadline_overdue"] == ["probleemanalyse", "plan_van_aanpak"]
         level1, level2 = (e for e in new if e.kind == "escalation_raised")
         assert (level1.details["level"], level2.details["level"], level2.details["previous"]) == (1, 2, 1)
@@ -302,15 +338,20 @@ async def test_worker_down_for_three_weeks_climbs_the_ladder_in_order_and_sends_
 
         notes = await wait_for(lambda: len(logged(driver)) == sent_before + 4 and logged(driver))
         woken = sorted((n["kind"], n["recipient_role"], n["deadline_key"] or "") for n in notes[sent_before:])
-        assert woken == [("deadline_overdue", "casemanager", "plan_van_aanpak"),
-                         ("deadline_overdue", "casemanager", "probleemanalyse"),
-                         ("escalation_raised", "casemanager", ""), ("escalation_raised", "werkgever", "")]
+        assert woken == [
+            ("deadline_overdue", "casemanager", "plan_van_aanpak"),
+            ("deadline_overdue", "casemanager", "probleemanalyse"),
+            ("escalation_raised", "casemanager", ""),
+            ("escalation_raised", "werkgever", ""),
+        ]
         level2_notes = [n for n in notes[sent_before:] if n["kind"] == "escalation_raised"]
         assert all("Escalatieniveau 2 (was 1)" in n["body"] for n in level2_notes)
         assert (await driver.summary()).escalation_level == 2
         await driver.save_history("worker_down_three_weeks")
-        print(f"\n[worker down 21 days] timers fired meanwhile: {woke}; steps taken on return: {len(new)} in date "
-              f"order; notifications: 4; suppressed: 1 superseded ladder notice + 3 stale reminders (6 notices)")
+        print(
+            f"\n[worker down 21 days] timers fired meanwhile: {woke}; steps taken on return: {len(new)} in date "
+            f"order; notifications: 4; suppressed: 1 superseded ladder notice + 3 stale reminders (6 notices)"
+        )
 
 
 # ------------------------------------------------------------------ the rules, without Temporal
@@ -329,8 +370,11 @@ def test_a_ladder_caught_up_at_once_notifies_each_role_of_its_latest_step_only()
     # The worker was down for six weeks: the requested measure is reminded on days 14, 28 and 42.
     day = start + timedelta(days=43)
     steps = st.advance(watch, rules, stall, day, case_id="C1", coach=False)
-    assert [(s.kind, (s.on - start).days) for s in steps] == [("measure_reminder", 14), ("measure_reminder", 28),
-                                                             ("measure_reminder", 42)]
+    assert [(s.kind, (s.on - start).days) for s in steps] == [
+        ("measure_reminder", 14),
+        ("measure_reminder", 28),
+        ("measure_reminder", 42),
+    ]
     st.drop_replaced_notices(steps)
     assert [s.notify for s in steps] == [[], [], [Role.WERKGEVER, Role.CASEMANAGER]]
     assert [s.details.get("not_notified") for s in steps] == [["werkgever", "casemanager"]] * 2 + [None]

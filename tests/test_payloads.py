@@ -18,10 +18,18 @@ FIRST = date(2026, 3, 2)
 
 
 def _input(case_id: str) -> bytes:
-    opening = CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=FIRST, opened_by=Actor(role="casemanager", id="cm-1"))
-    return pydantic_core.to_json(CaseInput(
-        opening=opening, ruleset=load_rulebook().for_first_sick_day(FIRST), spoor2_rules=load_spoor2_rules(),
-        stagnation_rules=load_stagnation_rules(), dossier_rules=load_dossier_rules()))
+    opening = CaseOpening(
+        case_id=case_id, employer_id="E-1", first_sick_day=FIRST, opened_by=Actor(role="casemanager", id="cm-1")
+    )
+    return pydantic_core.to_json(
+        CaseInput(
+            opening=opening,
+            ruleset=load_rulebook().for_first_sick_day(FIRST),
+            spoor2_rules=load_spoor2_rules(),
+            stagnation_rules=load_stagnation_rules(),
+            dossier_rules=load_dossier_rules(),
+        )
+    )
 
 
 def test_cases_with_the_same_rules_share_them_as_the_worker_decodes_them():
@@ -31,9 +39,15 @@ def test_cases_with_the_same_rules_share_them_as_the_worker_decodes_them():
     assert one.opening.case_id != two.opening.case_id
 
     # A continued run's state shares them too.
-    state = rules.open_case(one.opening, one.ruleset, today=FIRST, now=datetime(2026, 3, 2, 9, tzinfo=timezone.utc),
-                            spoor2_rules=one.spoor2_rules, stagnation_rules=one.stagnation_rules,
-                            dossier_rules=one.dossier_rules)
+    state = rules.open_case(
+        one.opening,
+        one.ruleset,
+        today=FIRST,
+        now=datetime(2026, 3, 2, 9, tzinfo=timezone.utc),
+        spoor2_rules=one.spoor2_rules,
+        stagnation_rules=one.stagnation_rules,
+        dossier_rules=one.dossier_rules,
+    )
     continued = CaseInput.model_validate_json(pydantic_core.to_json(CaseInput(state=state)))
     assert continued.state.ruleset is one.ruleset and continued.state.stagnation_rules is one.stagnation_rules
 

@@ -57,7 +57,9 @@ def shapes(draw, *, max_interruptions: int = 4, may_end: bool = True) -> tuple[l
     return lengths, gap_list, last
 
 
-def interruptions_of(first: date, lengths: list[int], gap_list: list[int], last: int | None) -> list[tuple[date, date | None]]:
+def interruptions_of(
+    first: date, lengths: list[int], gap_list: list[int], last: int | None
+) -> list[tuple[date, date | None]]:
     """The (recovered_on, relapsed_on) pairs of a shape starting on `first`."""
     pairs: list[tuple[date, date | None]] = []
     start = first
@@ -76,7 +78,9 @@ def clock_of(first: date, shape: tuple[list[int], list[int], int | None]) -> Clo
 
 def dues(first: date, shape: tuple[list[int], list[int], int | None]) -> dict[str, date | None]:
     """Every step of the statutory calendar (recurring ones as key#n), nothing done yet."""
-    steps = statutory_calendar(RULEBOOK.for_first_sick_day(first), build_periods(first, interruptions_of(first, *shape)))
+    steps = statutory_calendar(
+        RULEBOOK.for_first_sick_day(first), build_periods(first, interruptions_of(first, *shape))
+    )
     return {s.key if s.occurrence is None else f"{s.key}#{s.occurrence}": s.due for s in steps}
 
 
@@ -223,13 +227,21 @@ def test_the_waiting_time_ends_on_illness_day_728(first, shape):
 
 
 @FAST
-@given(first=hs.dates(date(2015, 1, 1), date(2030, 12, 31)), shape=shapes(max_interruptions=3, may_end=False),
-       extension=hs.integers(0, 52))
+@given(
+    first=hs.dates(date(2015, 1, 1), date(2030, 12, 31)),
+    shape=shapes(max_interruptions=3, may_end=False),
+    extension=hs.integers(0, 52),
+)
 def test_a_case_accepts_interruptions_under_four_weeks_and_its_waiting_time_follows_them(first, shape, extension):
     lengths, gap_list, _ = shape
     pairs = interruptions_of(first, *shape)
-    opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER),
-                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])
+    opening = CaseOpening(
+        case_id="C1",
+        employer_id="E1",
+        first_sick_day=first,
+        opened_by=Actor(role=Role.CASEMANAGER),
+        interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs],
+    )
     today = first + timedelta(days=sum(lengths) + sum(gap_list))
     state = case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))
     state.voluntary_extension_weeks = extension
@@ -238,8 +250,11 @@ def test_a_case_accepts_interruptions_under_four_weeks_and_its_waiting_time_foll
 
 
 @FAST
-@given(first=hs.dates(date(2015, 1, 1), date(2030, 12, 31)), lengths=hs.lists(sick_lengths, min_size=1, max_size=4),
-       gap_list=hs.lists(hs.integers(1, 60), min_size=4, max_size=4))
+@given(
+    first=hs.dates(date(2015, 1, 1), date(2030, 12, 31)),
+    lengths=hs.lists(sick_lengths, min_size=1, max_size=4),
+    gap_list=hs.lists(hs.integers(1, 60), min_size=4, max_size=4),
+)
 def test_a_gap_of_four_weeks_or_more_starts_a_new_case(first, lengths, gap_list):
     gap_list = gap_list[: len(lengths)]
     pairs = interruptions_of(first, lengths, gap_list, None)
@@ -249,8 +264,13 @@ def test_a_gap_of_four_weeks_or_more_starts_a_new_case(first, lengths, gap_list)
     for g in groups:
         assert all((b.start - a.end).days < 28 for a, b in zip(g, g[1:]))  # type: ignore[operator]
     assert all((b[0].start - a[-1].end).days >= 28 for a, b in zip(groups, groups[1:]))  # type: ignore[operator]
-    opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER),
-                          interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs])
+    opening = CaseOpening(
+        case_id="C1",
+        employer_id="E1",
+        first_sick_day=first,
+        opened_by=Actor(role=Role.CASEMANAGER),
+        interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs],
+    )
     today = pairs[-1][1]
     try:
         case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))  # type: ignore[arg-type]
@@ -284,9 +304,12 @@ def _last_sunday(year: int, month: int) -> date:
 instants = hs.one_of(
     hs.datetimes(datetime(1996, 1, 1), datetime(2099, 12, 31), timezones=hs.just(timezone.utc)),
     hs.builds(
-        lambda year, month, minutes: datetime.combine(_last_sunday(year, month), datetime.min.time(), timezone.utc)
-        + timedelta(minutes=minutes),
-        hs.integers(1996, 2099), hs.sampled_from([3, 10]), hs.integers(-26 * 60, 26 * 60),
+        lambda year, month, minutes: (
+            datetime.combine(_last_sunday(year, month), datetime.min.time(), timezone.utc) + timedelta(minutes=minutes)
+        ),
+        hs.integers(1996, 2099),
+        hs.sampled_from([3, 10]),
+        hs.integers(-26 * 60, 26 * 60),
     ),
 )
 
@@ -301,8 +324,12 @@ def test_local_date_agrees_with_iana_from_any_timezone(instant, offset_minutes):
 
 days = hs.one_of(
     hs.dates(date(1996, 1, 1), date(2099, 12, 31)),
-    hs.builds(lambda y, m, k: _last_sunday(y, m) + timedelta(days=k), hs.integers(1996, 2099), hs.sampled_from([3, 10]),
-              hs.integers(-1, 1)),
+    hs.builds(
+        lambda y, m, k: _last_sunday(y, m) + timedelta(days=k),
+        hs.integers(1996, 2099),
+        hs.sampled_from([3, 10]),
+        hs.integers(-1, 1),
+    ),
 )
 
 
@@ -357,7 +384,12 @@ TRAJECTORY_EDGES: dict[Spoor2Status, set[Spoor2Status]] = {
     Spoor2Status.VOORSTEL: {Spoor2Status.HAALBAARHEIDSTOETS, Spoor2Status.BEEINDIGD},
     Spoor2Status.HAALBAARHEIDSTOETS: {Spoor2Status.WACHT_OP_FASE, Spoor2Status.BEEINDIGD},
     Spoor2Status.WACHT_OP_FASE: {Spoor2Status.FASE, Spoor2Status.BEEINDIGD},
-    Spoor2Status.FASE: {Spoor2Status.WACHT_OP_FASE, Spoor2Status.AFGEROND, Spoor2Status.GEPAUZEERD, Spoor2Status.BEEINDIGD},
+    Spoor2Status.FASE: {
+        Spoor2Status.WACHT_OP_FASE,
+        Spoor2Status.AFGEROND,
+        Spoor2Status.GEPAUZEERD,
+        Spoor2Status.BEEINDIGD,
+    },
     Spoor2Status.GEPAUZEERD: {Spoor2Status.FASE, Spoor2Status.BEEINDIGD},
     Spoor2Status.AFGEROND: {Spoor2Status.BEEINDIGD},
     Spoor2Status.BEEINDIGD: set(),
@@ -390,15 +422,23 @@ class World:
             if case.trajectory_due:
                 assert case.spoor2_rules is not None and case.spoor2_started_on is not None
                 self.trajectory = s2.start_trajectory(
-                    case.case_id, case.spoor2_started_on, case.spoor2_rules, now=now,
+                    case.case_id,
+                    case.spoor2_started_on,
+                    case.spoor2_rules,
+                    now=now,
                     actor=case.spoor2_started_by or SYSTEM,
-                    watch=case.stagnation_rules.spoor2 if case.watch and case.stagnation_rules else None)
+                    watch=case.stagnation_rules.spoor2 if case.watch and case.stagnation_rules else None,
+                )
                 self.reported = 0
                 case_rules.trajectory_started(case)
             if case_rules.end_trajectory_with_case(case, now=now) and self.trajectory is not None:
                 assert case.closed_on is not None
-                s2.end_because_case_closed(self.trajectory, on=case.closed_on, now=now,
-                                           why=f"The case closed on {case.closed_on} ({case.outcome})")
+                s2.end_because_case_closed(
+                    self.trajectory,
+                    on=case.closed_on,
+                    now=now,
+                    why=f"The case closed on {case.closed_on} ({case.outcome})",
+                )
             if not self.report(now):
                 return
         raise AssertionError("the case and its trajectory keep changing each other")
@@ -487,8 +527,14 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
         add(10, "ziekmelding_arbodienst_sent", "werkgever")
     if "probleemanalyse" not in done:
         add(30, "probleemanalyse_recorded", "bedrijfsarts", belastbaarheid_hours_per_day=4.0)
-        add(1, "deadline_deviation", "bedrijfsarts", deadline="probleemanalyse", reason="Employee in hospital for weeks",
-            new_due=(world.today + timedelta(days=21)).isoformat())
+        add(
+            1,
+            "deadline_deviation",
+            "bedrijfsarts",
+            deadline="probleemanalyse",
+            reason="Employee in hospital for weeks",
+            new_due=(world.today + timedelta(days=21)).isoformat(),
+        )
     elif "plan_van_aanpak" not in done:
         add(20, "plan_van_aanpak_agreed", "werkgever", casemanager_id="cm-1", **_views())
     else:
@@ -504,8 +550,14 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
             if party not in held:
                 add(20, "ad_gesprek_held", "arbeidsdeskundige", party=party)
         add(1, "ad_gesprek_held", "arbeidsdeskundige", party="werkplekbezoek")
-        add(20, "ad_onderzoek_concluded", "arbeidsdeskundige", own_work_possible=False, other_work_inside_possible=False,
-            report_reference="dms://ad/1")
+        add(
+            20,
+            "ad_onderzoek_concluded",
+            "arbeidsdeskundige",
+            own_work_possible=False,
+            other_work_inside_possible=False,
+            report_reference="dms://ad/1",
+        )
         add(1, "ad_onderzoek_concluded", "arbeidsdeskundige", own_work_possible=False, other_work_inside_possible=True)
         add(1, "ad_onderzoek_concluded", "arbeidsdeskundige", own_work_possible=True)
         if not s.has_trajectory:
@@ -535,13 +587,25 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
             add(3, "repair_accepted", "uwv")
     if s.voluntary_extension_weeks < 52:
         add(1, "voluntary_extension", "werkgever", weeks=4, employer_agrees=True, employee_agrees=True)
-    add(1, "deskundigenoordeel_requested", "werknemer", requested_by="werknemer", question="Is the offered work suitable?")
+    add(
+        1,
+        "deskundigenoordeel_requested",
+        "werknemer",
+        requested_by="werknemer",
+        question="Is the offered work suitable?",
+    )
     for r in s.deskundigenoordelen:
         if r.answered_on is None:
             add(2, "deskundigenoordeel_answered", "uwv", request_id=r.request_id, conclusion="The work is suitable")
     add(1, "partial_recovery", "bedrijfsarts", percentage=50)
-    add(1, "deadline_deviation", "werkgever", deadline="evaluatie", reason="Holiday period, evaluation moved",
-        new_due=(world.today + timedelta(days=14)).isoformat())
+    add(
+        1,
+        "deadline_deviation",
+        "werkgever",
+        deadline="evaluatie",
+        reason="Holiday period, evaluation moved",
+        new_due=(world.today + timedelta(days=14)).isoformat(),
+    )
     add(1, "contacts_updated", "casemanager", recipient_role="werkgever", addresses=["hr@acme.example"])
     add(1, "bedrijfsarts_oordeel", "bedrijfsarts", belastbaarheid_hours_per_day=4)
     add(1, "document_requested", "casemanager", document="reintegratieoverzicht")
@@ -580,7 +644,14 @@ def trajectory_candidates(world: World, step: int) -> list[tuple[int, str, str, 
         if nxt <= t.rules.last_phase:
             add(5, "purchase_approved", "werkgever", scope="phase", phase=nxt)
     if t.haalbaarheid is None and (t.whole_trajectory_approved_on or t.approved_phases):
-        add(8, "haalbaarheidstoets_decided", "reintegratiecoach", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL)
+        add(
+            8,
+            "haalbaarheidstoets_decided",
+            "reintegratiecoach",
+            decision="go",
+            grounds=GROUNDS,
+            zoekprofiel=ZOEKPROFIEL,
+        )
         add(1, "haalbaarheidstoets_decided", "reintegratiecoach", decision="no_go", grounds=GROUNDS)
     if t.haalbaarheid is not None and t.haalbaarheid.decision == "go":
         current = t.current_phase
@@ -590,18 +661,27 @@ def trajectory_candidates(world: World, step: int) -> list[tuple[int, str, str, 
             nxt = t.phases[-1].number + 1 if t.phases else 1
             if nxt <= t.rules.last_phase:
                 add(8, "phase_started", "reintegratiecoach", phase=nxt)
-            add(3 if nxt > t.rules.last_phase else 1, "outcome_recorded", "reintegratiecoach",
-                outcome="geen_resultaat")
+            add(3 if nxt > t.rules.last_phase else 1, "outcome_recorded", "reintegratiecoach", outcome="geen_resultaat")
         else:
             add(5, "activity_recorded", "reintegratiecoach", activity="conversation")
             add(1, "activity_recorded", "werknemer", activity="application")
             add(4, "phase_completed", "reintegratiecoach", phase=current.number)
             add(1, "phase_paused", "bedrijfsarts", reason="illness", bedrijfsarts_consent_on=world.today.isoformat())
         # An outcome mid-way ends the trajectory early: rarely, so that some runs complete every phase.
-        add(1, "outcome_recorded", "reintegratiecoach", outcome=("nieuw_werk", "detachering", "werkritmeplaats")[step % 3])
+        add(
+            1,
+            "outcome_recorded",
+            "reintegratiecoach",
+            outcome=("nieuw_werk", "detachering", "werkritmeplaats")[step % 3],
+        )
     if t.coach_id is not None:
-        add(1, "coach_replaced", "reintegratiecoach", coach_id="coach-2" if t.coach_id != "coach-2" else "coach-3",
-            reason="No click with the coach")
+        add(
+            1,
+            "coach_replaced",
+            "reintegratiecoach",
+            coach_id="coach-2" if t.coach_id != "coach-2" else "coach-3",
+            reason="No click with the coach",
+        )
     add(1, "service_requested", "werknemer", service="Job application training")
     for svc in t.services:
         if svc.approved_on is None:
@@ -661,7 +741,10 @@ TRAJECTORY_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "proposal_sent": ("reintegratiecoach", {}),
     "purchase_approved": ("werkgever", {"scope": "whole"}),
     "coach_replaced": ("reintegratiecoach", {"coach_id": "coach-9", "reason": "No click"}),
-    "haalbaarheidstoets_decided": ("reintegratiecoach", {"decision": "go", "grounds": GROUNDS, "zoekprofiel": ZOEKPROFIEL}),
+    "haalbaarheidstoets_decided": (
+        "reintegratiecoach",
+        {"decision": "go", "grounds": GROUNDS, "zoekprofiel": ZOEKPROFIEL},
+    ),
     "phase_started": ("reintegratiecoach", {"phase": 2}),
     "phase_completed": ("reintegratiecoach", {"phase": 1}),
     "activity_recorded": ("werknemer", {"activity": "interview"}),
@@ -680,47 +763,70 @@ def misplaced(templates: dict[str, tuple[str, dict[str, Any]]]) -> list[tuple[in
 
 
 # Field values for random payloads: plausible ones and junk.
-junk = hs.one_of(hs.none(), hs.integers(-5, 10**6), hs.text(max_size=12), hs.booleans(), hs.floats(allow_nan=True),
-                 hs.lists(hs.integers(), max_size=2))
+junk = hs.one_of(
+    hs.none(),
+    hs.integers(-5, 10**6),
+    hs.text(max_size=12),
+    hs.booleans(),
+    hs.floats(allow_nan=True),
+    hs.lists(hs.integers(), max_size=2),
+)
 ids = hs.one_of(hs.sampled_from(["cm-1", "coach-1", "coach-2", "x"]), hs.text(max_size=8))
 long_text = hs.sampled_from(["Because the employee was in hospital", "short", "", "x" * 5000])
 CASE_FIELDS: dict[str, hs.SearchStrategy[Any]] = {
     "belastbaarheid_hours_per_day": hs.one_of(hs.floats(-1, 30), junk),
-    "casemanager_id": ids, "employer_view": long_text, "employee_view": long_text,
+    "casemanager_id": ids,
+    "employer_view": long_text,
+    "employee_view": long_text,
     "party": hs.sampled_from(["werkgever", "werknemer", "werkplekbezoek", "uwv"]),
     "own_work_possible": hs.one_of(hs.booleans(), hs.none()),
     "other_work_inside_possible": hs.one_of(hs.booleans(), hs.none()),
     "conclusion": hs.one_of(hs.sampled_from(["eigen_werk", "ander_werk_intern", "spoor2"]), long_text),
     "report_reference": hs.sampled_from(["dms://ad/1", ""]),
     "result": hs.sampled_from(["geen_resultaat", "no_go", "nieuw_werk", "detachering", "werkritmeplaats", "x"]),
-    "hours_per_week": hs.one_of(hs.floats(-1, 80), junk), "percentage": hs.integers(-1, 120),
+    "hours_per_week": hs.one_of(hs.floats(-1, 80), junk),
+    "percentage": hs.integers(-1, 120),
     "deadline": hs.sampled_from([d.key for d in RULEBOOK.rulesets[-1].deadlines] + ["nonsense"]),
     "reason": long_text,
     "new_due": hs.dates(date(2005, 1, 1), date(2050, 1, 1)).map(date.isoformat),
-    "requested_by": hs.sampled_from(ROLES), "question": long_text, "request_id": ids,
-    "weeks": hs.integers(-1, 120), "employer_agrees": hs.booleans(), "employee_agrees": hs.booleans(),
+    "requested_by": hs.sampled_from(ROLES),
+    "question": long_text,
+    "request_id": ids,
+    "weeks": hs.integers(-1, 120),
+    "employer_agrees": hs.booleans(),
+    "employee_agrees": hs.booleans(),
     "measure": hs.sampled_from([m.key for m in STAGNATION_RULES.measure] + ["ontslag_op_staande_voet"]),
     "recipient_role": hs.sampled_from(ROLES),
     "addresses": hs.lists(hs.sampled_from(["a@b.example", "not-an-address", ""]), max_size=3),
     "note": hs.one_of(hs.none(), long_text),
 }
 TRAJECTORY_FIELDS: dict[str, hs.SearchStrategy[Any]] = {
-    "document": hs.sampled_from([*DOCUMENT_ROLES, "cv"]), "reference": hs.sampled_from(["dms://x", ""]),
-    "belastbaarheid_hours_per_day": hs.one_of(hs.floats(-1, 30), junk), "coach_id": ids,
-    "scope": hs.sampled_from(["whole", "phase", "half"]), "phase": hs.integers(-1, 6), "reason": long_text,
-    "decision": hs.sampled_from(["go", "no_go", "maybe"]), "grounds": hs.one_of(hs.just(GROUNDS), junk),
-    "zoekprofiel": hs.one_of(hs.just(ZOEKPROFIEL), long_text), "coach_match": hs.one_of(hs.just({"language": "nl"}), junk),
+    "document": hs.sampled_from([*DOCUMENT_ROLES, "cv"]),
+    "reference": hs.sampled_from(["dms://x", ""]),
+    "belastbaarheid_hours_per_day": hs.one_of(hs.floats(-1, 30), junk),
+    "coach_id": ids,
+    "scope": hs.sampled_from(["whole", "phase", "half"]),
+    "phase": hs.integers(-1, 6),
+    "reason": long_text,
+    "decision": hs.sampled_from(["go", "no_go", "maybe"]),
+    "grounds": hs.one_of(hs.just(GROUNDS), junk),
+    "zoekprofiel": hs.one_of(hs.just(ZOEKPROFIEL), long_text),
+    "coach_match": hs.one_of(hs.just({"language": "nl"}), junk),
     "activity": hs.sampled_from(["conversation", "application", "job_offer", "dance"]),
-    "service": long_text, "request_id": ids,
+    "service": long_text,
+    "request_id": ids,
     "bedrijfsarts_consent_on": hs.dates(date(2005, 1, 1), date(2050, 1, 1)).map(date.isoformat),
-    "outcome": hs.sampled_from(["nieuw_werk", "detachering", "werkritmeplaats", "geen_resultaat", "no_go", "case_closed"]),
+    "outcome": hs.sampled_from(
+        ["nieuw_werk", "detachering", "werkritmeplaats", "geen_resultaat", "no_go", "case_closed"]
+    ),
     "note": hs.one_of(hs.none(), long_text),
 }
 
 
 @hs.composite
-def random_payload(draw, world: World, kinds: tuple[str, ...], fields: dict[str, hs.SearchStrategy[Any]],
-                   used: list[str]) -> dict[str, Any]:
+def random_payload(
+    draw, world: World, kinds: tuple[str, ...], fields: dict[str, hs.SearchStrategy[Any]], used: list[str]
+) -> dict[str, Any]:
     """Any kind with any fields, actor, date and action id: valid, half-valid or junk."""
     payload: dict[str, Any] = {"kind": draw(hs.sampled_from([*kinds, "bogus", ""]))}
     chosen = draw(hs.lists(hs.sampled_from(sorted(fields)), max_size=5, unique=True))
@@ -732,10 +838,12 @@ def random_payload(draw, world: World, kinds: tuple[str, ...], fields: dict[str,
             actor["id"] = draw(ids)
         payload["actor"] = actor
     if draw(hs.sampled_from([True] * 9 + [False])):
-        payload["on"] = draw(hs.one_of(
-            hs.integers(-800, 40).map(lambda k: (world.today + timedelta(days=k)).isoformat()),
-            hs.sampled_from(["yesterday", "2025-02-30", ""]),
-        ))
+        payload["on"] = draw(
+            hs.one_of(
+                hs.integers(-800, 40).map(lambda k: (world.today + timedelta(days=k)).isoformat()),
+                hs.sampled_from(["yesterday", "2025-02-30", ""]),
+            )
+        )
     if draw(hs.sampled_from([True] * 9 + [False])):
         choices = [hs.just(fresh_id(world)), hs.sampled_from(["", "bad id", "-x", "a" * 101])]
         if used:
@@ -745,8 +853,9 @@ def random_payload(draw, world: World, kinds: tuple[str, ...], fields: dict[str,
 
 
 @hs.composite
-def guided_payload(draw, world: World, candidates: list[tuple[int, str, str, dict[str, Any]]], floor: date,
-                   used: list[str]) -> dict[str, Any]:
+def guided_payload(
+    draw, world: World, candidates: list[tuple[int, str, str, dict[str, Any]]], floor: date, used: list[str]
+) -> dict[str, Any]:
     """One of the actions that move things on, mostly with the right role, date and a fresh id."""
     # Heaviest first: Hypothesis draws the first items of a list more often than their share.
     ranked = sorted(candidates, key=lambda c: -c[0])
@@ -757,8 +866,13 @@ def guided_payload(draw, world: World, candidates: list[tuple[int, str, str, dic
         role = draw(hs.sampled_from(ROLES))
     reuse = used and draw(hs.sampled_from(["fresh id"] * 9 + ["used id"])) == "used id"
     action_id = draw(hs.sampled_from(used)) if reuse else fresh_id(world)
-    return {"kind": kind, "action_id": action_id, "actor": {"role": role, "id": "p-1"},
-            "on": draw(action_date(world, floor=floor)), **fields}
+    return {
+        "kind": kind,
+        "action_id": action_id,
+        "actor": {"role": role, "id": "p-1"},
+        "on": draw(action_date(world, floor=floor)),
+        **fields,
+    }
 
 
 # --------------------------------------------------------------------------- the machine
@@ -781,21 +895,43 @@ class CaseMachine(RuleBasedStateMachine):
         evaluations: list[date] = []
         stage = None
         if data.draw(hs.sampled_from([False] * 4 + [True]), label="taken over"):
-            keys = ["ziekmelding_arbodienst", "probleemanalyse", "plan_van_aanpak", "ziekmelding_uwv",
-                    "eerstejaarsevaluatie", "spoor2_start", "reintegratieverslag", "wia_aanvraag"]
+            keys = [
+                "ziekmelding_arbodienst",
+                "probleemanalyse",
+                "plan_van_aanpak",
+                "ziekmelding_uwv",
+                "eerstejaarsevaluatie",
+                "spoor2_start",
+                "reintegratieverslag",
+                "wia_aanvraag",
+            ]
             for key in data.draw(hs.lists(hs.sampled_from(keys), unique=True), label="prior steps"):
                 done = data.draw(hs.one_of(hs.integers(0, (today - first).days), hs.none()), label=f"{key} done after")
                 prior.append(PriorStep(key=key, done_on=None if done is None else first + timedelta(days=done)))
             held = data.draw(hs.lists(hs.integers(0, (today - first).days), max_size=4), label="evaluations held after")
             evaluations = [first + timedelta(days=d) for d in held]
             # WIA first: a case taken over there must not go back to spoor 2 (a path the guided runs seldom take).
-            stage = data.draw(hs.sampled_from([Stage.WIA, None, Stage.SPOOR1, Stage.AD_ONDERZOEK, Stage.SPOOR2,
-                                               Stage.ZIEKMELDING]), label="stage")
-        opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER),
-                              stage=stage, prior_steps=prior, evaluations_held=evaluations)
+            stage = data.draw(
+                hs.sampled_from([Stage.WIA, None, Stage.SPOOR1, Stage.AD_ONDERZOEK, Stage.SPOOR2, Stage.ZIEKMELDING]),
+                label="stage",
+            )
+        opening = CaseOpening(
+            case_id="C1",
+            employer_id="E1",
+            first_sick_day=first,
+            opened_by=Actor(role=Role.CASEMANAGER),
+            stage=stage,
+            prior_steps=prior,
+            evaluations_held=evaluations,
+        )
         ruleset = RULEBOOK.for_first_sick_day(first)
-        kwargs: dict[str, Any] = dict(today=today, now=morning(today), version=version, spoor2_rules=SPOOR2_RULES,
-                                      stagnation_rules=STAGNATION_RULES)
+        kwargs: dict[str, Any] = dict(
+            today=today,
+            now=morning(today),
+            version=version,
+            spoor2_rules=SPOOR2_RULES,
+            stagnation_rules=STAGNATION_RULES,
+        )
         if stage is Stage.ZIEKMELDING and any(p.key == "probleemanalyse" and p.done_on for p in prior):
             # Past the ziekmelding already: such a case could never leave it, so it is not opened.
             try:
@@ -831,29 +967,51 @@ class CaseMachine(RuleBasedStateMachine):
                 self.resend_trajectory_report(data)
                 return
             if mode == "guided" and not traj.ended:
-                raw = data.draw(guided_payload(w, trajectory_candidates(w, self.steps), traj.started_on,
-                                               self.accepted["trajectory"]), label="guided")
+                raw = data.draw(
+                    guided_payload(
+                        w, trajectory_candidates(w, self.steps), traj.started_on, self.accepted["trajectory"]
+                    ),
+                    label="guided",
+                )
             elif mode == "misplaced":
-                raw = data.draw(guided_payload(w, misplaced(TRAJECTORY_TEMPLATES), traj.started_on,
-                                               self.accepted["trajectory"]), label="misplaced")
+                raw = data.draw(
+                    guided_payload(w, misplaced(TRAJECTORY_TEMPLATES), traj.started_on, self.accepted["trajectory"]),
+                    label="misplaced",
+                )
             else:
-                raw = data.draw(random_payload(w, SPOOR2_ACTION_KINDS, TRAJECTORY_FIELDS, self.accepted["trajectory"]),
-                                label="random")
+                raw = data.draw(
+                    random_payload(w, SPOOR2_ACTION_KINDS, TRAJECTORY_FIELDS, self.accepted["trajectory"]),
+                    label="random",
+                )
             self.act("trajectory", raw)
             return
-        mode = data.draw(hs.sampled_from(["guided"] * 5 + ["misplaced", "random"]
-                                         + (["retry"] if self.accepted["case"] else [])))
+        mode = data.draw(
+            hs.sampled_from(["guided"] * 5 + ["misplaced", "random"] + (["retry"] if self.accepted["case"] else []))
+        )
         if mode == "guided":
             candidates = case_candidates(w, self.steps)
             assume(candidates)
             raw = data.draw(guided_payload(w, candidates, w.case.first_sick_day, self.accepted["case"]), label="guided")
         elif mode == "misplaced":
-            raw = data.draw(guided_payload(w, misplaced(CASE_TEMPLATES), w.case.first_sick_day, self.accepted["case"]),
-                            label="misplaced")
+            raw = data.draw(
+                guided_payload(w, misplaced(CASE_TEMPLATES), w.case.first_sick_day, self.accepted["case"]),
+                label="misplaced",
+            )
         elif mode == "retry":
-            raw = data.draw(hs.sampled_from(w.case.dossier).filter(lambda e: e.action_id in self.accepted["case"])
-                            .map(lambda e: {"kind": e.kind, "action_id": e.action_id, "actor": e.actor.model_dump(mode="json"),
-                                            "on": e.on.isoformat(), **e.details}), label="retry")
+            raw = data.draw(
+                hs.sampled_from(w.case.dossier)
+                .filter(lambda e: e.action_id in self.accepted["case"])
+                .map(
+                    lambda e: {
+                        "kind": e.kind,
+                        "action_id": e.action_id,
+                        "actor": e.actor.model_dump(mode="json"),
+                        "on": e.on.isoformat(),
+                        **e.details,
+                    }
+                ),
+                label="retry",
+            )
         else:
             raw = data.draw(random_payload(w, ACTION_KINDS, CASE_FIELDS, self.accepted["case"]), label="random")
         self.act("case", raw)
@@ -981,8 +1139,12 @@ class CaseMachine(RuleBasedStateMachine):
         assert [c.details["trajectory_seq"] for c in copies] == list(range(1, len(copies) + 1))
         for c in copies:
             original = traj.record[c.details["trajectory_seq"] - 1]
-            assert (c.kind, c.on, c.actor, c.action_id) == (f"spoor2:{original.kind}", original.on, original.actor,
-                                                            original.action_id)
+            assert (c.kind, c.on, c.actor, c.action_id) == (
+                f"spoor2:{original.kind}",
+                original.on,
+                original.actor,
+                original.action_id,
+            )
         if not case.closed:
             assert len(copies) == len(traj.record)
 
@@ -992,7 +1154,7 @@ class CaseMachine(RuleBasedStateMachine):
         assert len(records) >= len(seen)
         for old, new in zip(seen, records):
             assert new.model_dump() == old, f"{target} entry {old['seq']} changed"
-        seen.extend(e.model_dump() for e in records[len(seen):])
+        seen.extend(e.model_dump() for e in records[len(seen) :])
         assert all(e.seq == i for i, e in enumerate(records, start=1))
 
     def teardown(self) -> None:
@@ -1008,12 +1170,24 @@ class CaseMachine(RuleBasedStateMachine):
 
 def test_random_action_sequences_keep_the_case_and_trajectory_invariants():
     REACHED.clear()
-    run_state_machine_as_test(CaseMachine, settings=settings(
-        deadline=None, database=None, max_examples=80, stateful_step_count=130,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-    ))
+    run_state_machine_as_test(
+        CaseMachine,
+        settings=settings(
+            deadline=None,
+            database=None,
+            max_examples=80,
+            stateful_step_count=130,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        ),
+    )
     # The strategies reach deep: in trials each of these was reached at least ten times per run of this test
     # (a trajectory phase only 3-45 times, so it is not asserted here).
-    for reached in ("runs reaching spoor2", "runs reaching wia", "runs reaching closed", "case retries answered once",
-                    "trajectory actions accepted", "trajectory reports re-sent"):
+    for reached in (
+        "runs reaching spoor2",
+        "runs reaching wia",
+        "runs reaching closed",
+        "case retries answered once",
+        "trajectory actions accepted",
+        "trajectory reports re-sent",
+    ):
         assert REACHED[reached] > 0, f"no run got this far: {reached}"

@@ -37,14 +37,22 @@ async def opened(driver):
 @pytest.mark.parametrize(
     "kind, offset, fields, message",
     [
-        ("plan_van_aanpak_agreed", 0, {"casemanager_id": "cm-1", "employer_view": "e", "employee_view": "w"},
-         "plan_van_aanpak_agreed: the probleemanalyse must be on record first"),
+        (
+            "plan_van_aanpak_agreed",
+            0,
+            {"casemanager_id": "cm-1", "employer_view": "e", "employee_view": "w"},
+            "plan_van_aanpak_agreed: the probleemanalyse must be on record first",
+        ),
         ("ziekmelding_arbodienst_sent", -1, {"role": "werkgever"}, "is before the first sick day"),
         ("ziekmelding_arbodienst_sent", 20, {"role": "werkgever"}, "is in the future"),
         ("ziekmelding_arbodienst_sent", 1, {"role": "janitor"}, "actor.role: 'janitor' is not a known role"),
         ("ziekmelding_arbodienst_sent", 1, {"role": "systeem"}, "the role Spoorwerk may not record"),
-        ("probleemanalyse_recorded", 1, {"role": "werkgever"},
-         "actor.role: the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)"),
+        (
+            "probleemanalyse_recorded",
+            1,
+            {"role": "werkgever"},
+            "actor.role: the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)",
+        ),
         ("relapse", 1, {}, "the employee has not recovered, so cannot relapse"),
         ("teleport", 1, {}, "kind: 'teleport' is not a known action"),
         ("partial_recovery", 1, {}, "give hours_per_week or percentage"),
@@ -61,9 +69,18 @@ async def test_refused_action_names_the_reason_and_changes_nothing(opened, kind,
 async def test_malformed_payloads_are_refused_with_the_field(opened):
     for payload, message in [
         ({"kind": "relapse", "actor": {"role": "werkgever"}, "on": "2025-01-01"}, "action_id: Field required"),
-        ({"kind": "relapse", "action_id": "a b", "actor": {"role": "werkgever"}, "on": "2025-01-01"}, "action_id: String should match"),
-        ({"kind": "relapse", "action_id": "x1", "actor": {"role": "werkgever"}, "on": "yesterday"}, "on: Input should be a valid date"),
-        ({"kind": "relapse", "action_id": "x1", "actor": {"role": "werkgever"}, "on": "2025-01-01", "bsn": "1"}, "bsn: Extra inputs are not permitted"),
+        (
+            {"kind": "relapse", "action_id": "a b", "actor": {"role": "werkgever"}, "on": "2025-01-01"},
+            "action_id: String should match",
+        ),
+        (
+            {"kind": "relapse", "action_id": "x1", "actor": {"role": "werkgever"}, "on": "yesterday"},
+            "on: Input should be a valid date",
+        ),
+        (
+            {"kind": "relapse", "action_id": "x1", "actor": {"role": "werkgever"}, "on": "2025-01-01", "bsn": "1"},
+            "bsn: Extra inputs are not permitted",
+        ),
     ]:
         before = (await opened.state()).model_dump()
         from temporalio.client import WorkflowUpdateFailedError
@@ -96,11 +113,23 @@ async def test_retried_request_is_applied_once(opened):
     assert again.entry == first.entry
     dossier = await opened.dossier()
     assert [e.action_id for e in dossier].count("req-42") == 1
-    await assert_refused(opened, "evaluatie_held", on, "'req-42' was already used for “Ziekmelding to the arbodienst”",
-                         action_id="req-42", role="werkgever")
+    await assert_refused(
+        opened,
+        "evaluatie_held",
+        on,
+        "'req-42' was already used for “Ziekmelding to the arbodienst”",
+        action_id="req-42",
+        role="werkgever",
+    )
     # The same caller, the same id, another date: not a retry.
-    await assert_refused(opened, "ziekmelding_arbodienst_sent", on + timedelta(days=1),
-                         "'req-42' was already used for another “Ziekmelding to the arbodienst”", action_id="req-42", role="werkgever")
+    await assert_refused(
+        opened,
+        "ziekmelding_arbodienst_sent",
+        on + timedelta(days=1),
+        "'req-42' was already used for another “Ziekmelding to the arbodienst”",
+        action_id="req-42",
+        role="werkgever",
+    )
     # Anyone else who replays the id (it shows in the dossier) learns nothing of its entry, not even its kind.
     for role in ("casemanager", "operations"):
         refused = await opened.refused("ziekmelding_arbodienst_sent", on, action_id="req-42", role=role)
@@ -124,7 +153,14 @@ async def test_impossible_openings_are_refused_before_start(driver):
     with pytest.raises(ActionRejected, match="first_sick_day: .* is in the future"):
         await driver.open(today + timedelta(days=1))
     with pytest.raises(ActionRejected, match="interruptions.0.relapsed_on: a gap of 30 days"):
-        await driver.open(today - timedelta(days=60), interruptions=[
-            {"recovered_on": (today - timedelta(days=50)).isoformat(), "relapsed_on": (today - timedelta(days=20)).isoformat()}])
+        await driver.open(
+            today - timedelta(days=60),
+            interruptions=[
+                {
+                    "recovered_on": (today - timedelta(days=50)).isoformat(),
+                    "relapsed_on": (today - timedelta(days=20)).isoformat(),
+                }
+            ],
+        )
     with pytest.raises(ValidationError, match="case_id"):
         await driver.open(case_id="123456782")  # BSN-shaped: not an opaque id

@@ -34,8 +34,7 @@ def test_there_are_recorded_histories():
 @pytest.mark.parametrize("path", HISTORIES, ids=[f"{p.parent.name}/{p.stem}" for p in HISTORIES])
 async def test_recorded_history_replays(path: Path):
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text("utf-8"))
-    result = await Replayer(workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=DATA_CONVERTER,
-                            workflow_runner=WORKFLOW_RUNNER).replay_workflow(
-        history, raise_on_replay_failure=True
-    )
+    result = await Replayer(
+        workflows=[SickLeaveCase, Spoor2Trajectory], data_converter=DATA_CONVERTER, workflow_runner=WORKFLOW_RUNNER
+    ).replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None

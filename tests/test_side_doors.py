@@ -59,8 +59,11 @@ async def dossier(api: Api, case_id: str, who: str = "bedrijfsarts") -> list[dic
 
 
 def accepted_updates(history) -> list:
-    return [e.workflow_execution_update_accepted_event_attributes for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    return [
+        e.workflow_execution_update_accepted_event_attributes
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
 
 
 # --------------------------------------------------------------------------- finding 1: unencrypted payloads
@@ -70,8 +73,13 @@ def accepted_updates(history) -> list:
 async def test_a_forged_unencrypted_action_is_refused_and_the_case_goes_on(api):
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
-    forged = {"kind": "probleemanalyse_recorded", "action_id": f"forged-{case_id}", "on": today().isoformat(),
-              "actor": {"role": "bedrijfsarts", "id": "arts-made-up"}, "note": FORGED}
+    forged = {
+        "kind": "probleemanalyse_recorded",
+        "action_id": f"forged-{case_id}",
+        "on": today().isoformat(),
+        "actor": {"role": "bedrijfsarts", "id": "arts-made-up"},
+        "note": FORGED,
+    }
     handle = (await intruder(api)).get_workflow_handle(case_workflow_id(case_id))
     # Rejected at once (not left waiting on a wedged case): the worker would not turn the payload into a value.
     # (RawValue: an applied update's answer is sealed, which the intruder could not read.)
@@ -95,9 +103,23 @@ async def test_a_forged_unencrypted_signal_is_dropped_and_the_case_goes_on(api):
     assert (await api.open(case_id)).status_code == 201
     now = datetime.now(timezone.utc).isoformat()
     # A well-formed trajectory report: before, it wrote a made-up bedrijfsarts's entry into the dossier.
-    report = {"status": "intake", "phase": None, "outcome": None, "ended_on": None, "events": [
-        {"seq": 1, "recorded_at": now, "on": today().isoformat(), "actor": {"role": "bedrijfsarts", "id": "arts-made-up"},
-         "kind": "document_received", "summary": "Document received", "details": {"note": FORGED}}]}
+    report = {
+        "status": "intake",
+        "phase": None,
+        "outcome": None,
+        "ended_on": None,
+        "events": [
+            {
+                "seq": 1,
+                "recorded_at": now,
+                "on": today().isoformat(),
+                "actor": {"role": "bedrijfsarts", "id": "arts-made-up"},
+                "kind": "document_received",
+                "summary": "Document received",
+                "details": {"note": FORGED},
+            }
+        ],
+    }
     await (await intruder(api)).get_workflow_handle(case_workflow_id(case_id)).signal("trajectory_update", report)
 
     # The signal reached the case (it is in the history) and an action after it is taken as ever.
@@ -118,8 +140,9 @@ async def test_a_forged_unencrypted_signal_is_dropped_and_the_case_goes_on(api):
 async def test_the_bedrijfsartss_note_is_sealed_from_the_codec_endpoint_and_the_stored_history(api):
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
-    recorded = await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=NOTE,
-                             belastbaarheid_hours_per_day=4)
+    recorded = await api.act(
+        case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=NOTE, belastbaarheid_hours_per_day=4
+    )
     assert recorded.status_code == 200, recorded.text
     assert recorded.json()["entry"]["details"]["note"] == NOTE  # the bedrijfsarts's own answer, opened
 
@@ -138,9 +161,12 @@ async def test_the_bedrijfsartss_note_is_sealed_from_the_codec_endpoint_and_the_
         await decode_message(event, client.data_converter.payload_codec)
     dumped = json_format.MessageToJson(history)
     assert "Meniscusletsel" not in "".join(
-        base64.b64decode(m).decode("utf-8", "replace") for m in re.findall(r'"data": "([A-Za-z0-9+/=]+)"', dumped))
+        base64.b64decode(m).decode("utf-8", "replace") for m in re.findall(r'"data": "([A-Za-z0-9+/=]+)"', dumped)
+    )
     # Querying the workflow with the payload key alone (as the codec-backed Web UI does): sealed as well.
-    state = await client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id)).query(SickLeaveCase.state)
+    state = await client.get_workflow_handle_for(SickLeaveCase.run, case_workflow_id(case_id)).query(
+        SickLeaveCase.state
+    )
     [pa] = [e for e in state.dossier if e.kind == "probleemanalyse_recorded"]
     assert pa.details["note"].startswith("sealed:v1:") and NOTE not in pa.model_dump_json()
 
@@ -153,7 +179,9 @@ async def test_the_bedrijfsartss_note_is_sealed_from_the_codec_endpoint_and_the_
         assert "note" not in pa["details"] and pa["details"]["belastbaarheid_hours_per_day"] == 4
         assert "sealed:v1:" not in json.dumps(entries)
     state_for_ops = await api.get(f"/api/cases/{case_id}/state", who="operations")
-    assert state_for_ops.status_code == 200 and "sealed:v1:" not in state_for_ops.text and NOTE not in state_for_ops.text
+    assert (
+        state_for_ops.status_code == 200 and "sealed:v1:" not in state_for_ops.text and NOTE not in state_for_ops.text
+    )
 
 
 @pytest.mark.devserver
@@ -170,14 +198,19 @@ async def test_a_retried_note_is_applied_once_and_answered_and_the_longest_note_
     assert changed.status_code == 409 and "already used" in changed.json()["detail"]
 
     # 2,000 characters of four UTF-8 bytes each seal to some 10,700 characters: the case takes them.
-    longest = "\U0001F9B4" * 2000
+    longest = "\U0001f9b4" * 2000
     oordeel = await api.act(case_id, "bedrijfsarts_oordeel", who="bedrijfsarts", note=longest)
     assert oordeel.status_code == 200, oordeel.text
-    assert [e for e in await dossier(api, case_id) if e["kind"] == "bedrijfsarts_oordeel"][0]["details"]["note"] == longest
+    assert [e for e in await dossier(api, case_id) if e["kind"] == "bedrijfsarts_oordeel"][0]["details"][
+        "note"
+    ] == longest
     # One character more is refused as before, by the API's own validation.
     too_long = await api.act(case_id, "bedrijfsarts_oordeel", who="bedrijfsarts", note="x" * 2001)
     assert too_long.status_code == 422
-    assert too_long.json()["detail"][0]["loc"] == ["body", "note"] and too_long.json()["detail"][0]["type"] == "string_too_long"
+    assert (
+        too_long.json()["detail"][0]["loc"] == ["body", "note"]
+        and too_long.json()["detail"][0]["type"] == "string_too_long"
+    )
 
 
 @pytest.mark.devserver
@@ -188,12 +221,17 @@ async def test_the_bedrijfsartss_pdf_holds_the_note_and_the_employers_does_not(a
     assert (await api.open(case_id)).status_code == 201
     assert (await api.act(case_id, "probleemanalyse_recorded", who="bedrijfsarts", note=NOTE)).status_code == 200
     for who, audience in (("bedrijfsarts", "bedrijfsarts"), ("werkgever", "werkgever")):
-        asked = await api.act(case_id, "document_requested", who=who, document="reintegratieoverzicht", audience=audience)
+        asked = await api.act(
+            case_id, "document_requested", who=who, document="reintegratieoverzicht", audience=audience
+        )
         assert asked.status_code == 200, asked.text
 
     async def pdf_text(who: str) -> str:
-        [doc] = await listed(api, case_id, 1, who=who) if who == "werkgever" else \
-            [d for d in await listed(api, case_id, 2, who=who) if d["audience"] == "bedrijfsarts"]
+        [doc] = (
+            await listed(api, case_id, 1, who=who)
+            if who == "werkgever"
+            else [d for d in await listed(api, case_id, 2, who=who) if d["audience"] == "bedrijfsarts"]
+        )
         pdf = await api.get(doc["pdf"], who=who)
         assert pdf.status_code == 200
         return re.sub(r"\s+", "", "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages))
@@ -211,16 +249,21 @@ def test_a_seal_is_the_same_for_the_same_request_and_opens_only_with_its_key():
     sealed = seal.seal(NOTE, action_id="a-1", actor=ARTS)
     assert sealed.startswith("sealed:v1:m-1:") and "Meniscus" not in sealed and seal.unseal(sealed) == NOTE
     assert seal.seal(NOTE, action_id="a-1", actor=ARTS) == sealed  # a retry records the same details
-    others = {seal.seal(NOTE, action_id="a-2", actor=ARTS), seal.seal(NOTE + ".", action_id="a-1", actor=ARTS),
-              seal.seal(NOTE, action_id="a-1", actor=Actor(role=Role.BEDRIJFSARTS, id="arts-2"))}
+    others = {
+        seal.seal(NOTE, action_id="a-2", actor=ARTS),
+        seal.seal(NOTE + ".", action_id="a-1", actor=ARTS),
+        seal.seal(NOTE, action_id="a-1", actor=Actor(role=Role.BEDRIJFSARTS, id="arts-2")),
+    }
     assert len(others) == 3 and sealed not in others
     # A rotated ring still opens the old note; a ring without its key, or an altered note, is refused by key id.
     rotated = MedicalSeal(KeyRing({**seal.ring.keys, "m-2": bytes(range(32))}, "m-2"))
-    assert rotated.unseal(sealed) == NOTE and rotated.seal(NOTE, action_id="a-1", actor=ARTS).startswith("sealed:v1:m-2:")
+    assert rotated.unseal(sealed) == NOTE and rotated.seal(NOTE, action_id="a-1", actor=ARTS).startswith(
+        "sealed:v1:m-2:"
+    )
     with pytest.raises(MedicalSealError, match="key id 'm-1', which is not among SPOORWERK_MEDICAL_KEYS"):
         MedicalSeal(KeyRing.generate("m-9")).unseal(sealed)
     at = len(sealed) - 10
-    altered = sealed[:at] + ("B" if sealed[at] == "A" else "A") + sealed[at + 1:]
+    altered = sealed[:at] + ("B" if sealed[at] == "A" else "A") + sealed[at + 1 :]
     with pytest.raises(MedicalSealError, match="does not open"):
         seal.unseal(altered)
     # A note recorded before sealing reads as it is.
@@ -232,9 +275,13 @@ def test_only_the_bedrijfsartss_sealed_notes_open_and_a_legacy_note_reads_as_it_
     when = datetime.now(timezone.utc)
 
     def entry(seq: int, actor: Actor, note: str) -> DossierEntry:
-        return DossierEntry(seq=seq, recorded_at=when, on=today(), actor=actor, kind="k", summary="s", details={"note": note})
+        return DossierEntry(
+            seq=seq, recorded_at=when, on=today(), actor=actor, kind="k", summary="s", details={"note": note}
+        )
 
-    opened = opened_notes([entry(1, ARTS, sealed), entry(2, ARTS, "legacy"), entry(3, Actor(role=Role.WERKGEVER), "hr")])
+    opened = opened_notes(
+        [entry(1, ARTS, sealed), entry(2, ARTS, "legacy"), entry(3, Actor(role=Role.WERKGEVER), "hr")]
+    )
     assert [e.details["note"] for e in opened] == [NOTE, "legacy", "hr"]
     # One that does not open (its key gone) reads as saying so, without hiding the rest of the dossier.
     foreign = MedicalSeal(KeyRing.generate("elsewhere")).seal(NOTE, action_id="a-2", actor=ARTS)
@@ -246,17 +293,26 @@ def test_only_the_bedrijfsartss_sealed_notes_open_and_a_legacy_note_reads_as_it_
 
 def test_a_sealed_note_is_a_bedrijfsartss_and_fits_the_validator():
     base = {"action_id": "a-1", "on": today().isoformat()}
-    sealed = MedicalSeal(KeyRing.generate("m-1")).seal("\U0001F9B4" * 2000, action_id="a-1", actor=ARTS)
+    sealed = MedicalSeal(KeyRing.generate("m-1")).seal("\U0001f9b4" * 2000, action_id="a-1", actor=ARTS)
     assert len(sealed) > 10_000
-    admitted = admit({**base, "kind": "bedrijfsarts_oordeel", "actor": {"role": "bedrijfsarts"}, "note": sealed},
-                     parse_action, today())
+    admitted = admit(
+        {**base, "kind": "bedrijfsarts_oordeel", "actor": {"role": "bedrijfsarts"}, "note": sealed},
+        parse_action,
+        today(),
+    )
     assert admitted.note == sealed
     with pytest.raises(ActionRefused, match="note: only a bedrijfsarts's note is sealed"):
-        admit({**base, "kind": "ziekmelding_arbodienst_sent", "actor": {"role": "werkgever"}, "note": sealed},
-              parse_action, today())
+        admit(
+            {**base, "kind": "ziekmelding_arbodienst_sent", "actor": {"role": "werkgever"}, "note": sealed},
+            parse_action,
+            today(),
+        )
     with pytest.raises(ActionRefused, match="note: String should have at most 2000 characters"):
-        admit({**base, "kind": "bedrijfsarts_oordeel", "actor": {"role": "bedrijfsarts"}, "note": "x" * 2001},
-              parse_action, today())
+        admit(
+            {**base, "kind": "bedrijfsarts_oordeel", "actor": {"role": "bedrijfsarts"}, "note": "x" * 2001},
+            parse_action,
+            today(),
+        )
 
 
 def test_the_embedded_default_makes_its_medical_key_and_a_cluster_must_be_given_one(tmp_path, monkeypatch):

@@ -45,14 +45,26 @@ from worker import ServerWithoutSignals, api_server_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
-CALLERS = {"operations": Caller(role=Role.OPERATIONS, id="ops-1"),
-           "werkgever": Caller(role=Role.WERKGEVER, id="hr-1", employer_id="E-acme")}
+CALLERS = {
+    "operations": Caller(role=Role.OPERATIONS, id="ops-1"),
+    "werkgever": Caller(role=Role.WERKGEVER, id="hr-1", employer_id="E-acme"),
+}
 TOKENS = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
-ROLE_MAP = {"spoorwerk-bedrijfsarts": "bedrijfsarts", "spoorwerk-werkgever": "werkgever",
-            "spoorwerk-operations": "operations"}
+ROLE_MAP = {
+    "spoorwerk-bedrijfsarts": "bedrijfsarts",
+    "spoorwerk-werkgever": "werkgever",
+    "spoorwerk-operations": "operations",
+}
 
 
 class Clock:
@@ -86,8 +98,12 @@ class Provider:
 def provider(tmp_path_factory) -> Iterator[Provider]:
     port = free_port()
     log = (tmp_path_factory.mktemp("oidc") / "provider.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "oidc_provider_mock", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     issuer = f"http://localhost:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -112,9 +128,15 @@ def provider(tmp_path_factory) -> Iterator[Provider]:
 
 
 def oidc_settings(provider: Provider, tmp_path: Path, **extra) -> Settings:
-    return Settings(data_dir=tmp_path / "data", oidc_issuer=provider.issuer, oidc_client_id="spoorwerk-dashboard",
-                    oidc_client_secret="client-secret-for-tests", oidc_provider_name="Test-IdP",
-                    oidc_role_map=ROLE_MAP, **extra)
+    return Settings(
+        data_dir=tmp_path / "data",
+        oidc_issuer=provider.issuer,
+        oidc_client_id="spoorwerk-dashboard",
+        oidc_client_secret="client-secret-for-tests",
+        oidc_provider_name="Test-IdP",
+        oidc_role_map=ROLE_MAP,
+        **extra,
+    )
 
 
 # ------------------------------------------------------------------ the app, served on loopback
@@ -131,15 +153,23 @@ class App:
 
 
 @contextlib.asynccontextmanager
-async def serving(env: WorkflowEnvironment, settings: Settings, *, database: str, clock: Clock | None = None,
-                  authenticator: TokenAuthenticator | None = None) -> AsyncIterator[App]:
+async def serving(
+    env: WorkflowEnvironment,
+    settings: Settings,
+    *,
+    database: str,
+    clock: Clock | None = None,
+    authenticator: TokenAuthenticator | None = None,
+) -> AsyncIterator[App]:
     """Spoorwerk's app with sessions in `database`, served as worker.py serves it (proxy headers by settings)."""
     engine = open_database(database)
     signin = SignIn.from_settings(settings, engine, clock=clock)
     authenticator = authenticator or TokenAuthenticator({TOKENS[w]: c for w, c in CALLERS.items()})
     app = create_app(env.client, authenticator, task_queue="tq-signin-unused", signin=signin)
     port = free_port()
-    server = ServerWithoutSignals(api_server_config(app, settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port})))
+    server = ServerWithoutSignals(
+        api_server_config(app, settings.model_copy(update={"api_host": "127.0.0.1", "api_port": port}))
+    )
     served = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -174,8 +204,10 @@ def who(response: httpx.Response) -> dict:
 
 
 def sets_session(response: httpx.Response) -> bool:
-    return any(k == "set-cookie" and v.startswith(f"{COOKIE}=") and "Max-Age=0" not in v
-               for k, v in response.headers.multi_items())
+    return any(
+        k == "set-cookie" and v.startswith(f"{COOKIE}=") and "Max-Age=0" not in v
+        for k, v in response.headers.multi_items()
+    )
 
 
 async def oidc_login(http: httpx.AsyncClient, sub: str, next: str = "/") -> httpx.Response:
@@ -242,8 +274,11 @@ async def test_a_callback_in_another_browser_than_the_one_that_started_signs_nob
     """Login CSRF: a callback URL made by an attacker's own sign-in, opened in a victim's browser."""
     settings = oidc_settings(provider, tmp_path)
     attacker = provider.user({"groups": ["spoorwerk-operations"]})
-    async with serving(dev_env, settings, database=sqlite(tmp_path)) as app, \
-            app.client() as attacker_browser, app.client() as victim_browser:
+    async with (
+        serving(dev_env, settings, database=sqlite(tmp_path)) as app,
+        app.client() as attacker_browser,
+        app.client() as victim_browser,
+    ):
         start = await attacker_browser.get("/login/oidc")
         async with httpx.AsyncClient(timeout=30) as at_provider:
             back = await at_provider.post(start.headers["location"], data={"sub": attacker})
@@ -258,9 +293,11 @@ async def test_claims_that_map_to_no_api_role_are_refused_without_a_session(prov
     two_roles = provider.user({"groups": ["spoorwerk-bedrijfsarts", "spoorwerk-operations"]})
     werkgever_without_employer = provider.user({"groups": ["spoorwerk-werkgever"]})
     async with serving(dev_env, settings, database=sqlite(tmp_path)) as app:
-        for sub, says in ((nobody, "geen rol waarmee je Spoorwerk mag gebruiken"),
-                          (two_roles, "meer dan één Spoorwerk-rol"),
-                          (werkgever_without_employer, "precies één werkgever-id")):
+        for sub, says in (
+            (nobody, "geen rol waarmee je Spoorwerk mag gebruiken"),
+            (two_roles, "meer dan één Spoorwerk-rol"),
+            (werkgever_without_employer, "precies één werkgever-id"),
+        ):
             async with app.client() as http:
                 refused = await oidc_login(http, sub)
                 assert refused.status_code == 403 and "Geen toegang" in refused.text and says in refused.text, sub
@@ -273,7 +310,9 @@ async def test_an_id_that_is_no_opaque_id_is_refused(provider, dev_env, tmp_path
     """The id is recorded with every action: an e-mail address as `sub` may not become one."""
     settings = oidc_settings(provider, tmp_path)
     email = f"j.jansen.{uuid.uuid4().hex[:6]}@example.nl"
-    httpx.put(f"{provider.issuer}/users/{email}", json={"groups": ["spoorwerk-operations"]}, timeout=10).raise_for_status()
+    httpx.put(
+        f"{provider.issuer}/users/{email}", json={"groups": ["spoorwerk-operations"]}, timeout=10
+    ).raise_for_status()
     async with serving(dev_env, settings, database=sqlite(tmp_path)) as app, app.client() as http:
         refused = await oidc_login(http, email)
         assert refused.status_code == 403 and "geen bruikbaar id" in refused.text and "claim sub" in refused.text
@@ -324,11 +363,17 @@ async def test_logout_revokes_the_session_on_the_api_and_the_dashboard(dev_env, 
             assert f'{COOKIE}=""' in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
         async with app.client(cookies={COOKIE: session_id}) as replay:  # the old cookie, kept by someone
             me = await replay.get("/api/me")
-            assert me.status_code == 401 and me.json()["detail"] == "session: beëindigd (verlopen of uitgelogd); log opnieuw in"
+            assert (
+                me.status_code == 401
+                and me.json()["detail"] == "session: beëindigd (verlopen of uitgelogd); log opnieuw in"
+            )
             page = await replay.get("/")
             assert page.status_code == 303 and page.headers["location"] == "/login?next=%2F"
-            action = await replay.post("/api/cases/C-any/actions/stagnation_reported", json={"on": "2026-01-05"},
-                                       headers={"Idempotency-Key": "k-replayed-1"})
+            action = await replay.post(
+                "/api/cases/C-any/actions/stagnation_reported",
+                json={"on": "2026-01-05"},
+                headers={"Idempotency-Key": "k-replayed-1"},
+            )
             assert action.status_code == 401
 
 
@@ -420,7 +465,9 @@ async def test_failed_sign_ins_are_throttled_per_client_address(dev_env, tmp_pat
         assert 0 < int(good.headers["Retry-After"]) <= 15 * 60
         assert (await token_login(http, TOKENS["operations"])).status_code == 429  # one count for form and API
         clock.advance(15 * 60)
-        assert (await http.get("/api/me", headers={"Authorization": f"Bearer {TOKENS['operations']}"})).status_code == 200
+        assert (
+            await http.get("/api/me", headers={"Authorization": f"Bearer {TOKENS['operations']}"})
+        ).status_code == 200
 
 
 # ------------------------------------------------------------------ proxies and Secure cookies
@@ -454,13 +501,20 @@ def test_trusted_proxies_and_oidc_settings_are_checked_naming_the_variable(tmp_p
         return str(err.value)
 
     assert "SPOORWERK_TRUSTED_PROXIES: '*' is not an IP address or network" in problem(trusted_proxies="10.0.0.1,*")
-    assert Settings(data_dir=tmp_path, trusted_proxies="10.0.0.1, 10.1.0.0/16").trusted_proxies == ["10.0.0.1", "10.1.0.0/16"]
-    assert "SPOORWERK_OIDC_ISSUER and SPOORWERK_OIDC_CLIENT_ID are set together" in problem(oidc_issuer="https://id.example")
+    assert Settings(data_dir=tmp_path, trusted_proxies="10.0.0.1, 10.1.0.0/16").trusted_proxies == [
+        "10.0.0.1",
+        "10.1.0.0/16",
+    ]
+    assert "SPOORWERK_OIDC_ISSUER and SPOORWERK_OIDC_CLIENT_ID are set together" in problem(
+        oidc_issuer="https://id.example"
+    )
     assert "SPOORWERK_OIDC_ISSUER must be an https URL" in problem(
-        oidc_issuer="http://id.example", oidc_client_id="x", oidc_role_map=ROLE_MAP)
+        oidc_issuer="http://id.example", oidc_client_id="x", oidc_role_map=ROLE_MAP
+    )
     assert "SPOORWERK_OIDC_ROLE_MAP is required" in problem(oidc_issuer="https://id.example", oidc_client_id="x")
     assert "SPOORWERK_OIDC_ROLE_MAP: 'burger' maps to werknemer" in problem(
-        oidc_issuer="https://id.example", oidc_client_id="x", oidc_role_map={"burger": "werknemer"})
+        oidc_issuer="https://id.example", oidc_client_id="x", oidc_role_map={"burger": "werknemer"}
+    )
     assert "min_token_length" in problem(min_token_length=8)  # the floor cannot be configured away
 
 
@@ -471,25 +525,41 @@ def test_configured_tokens_shorter_than_the_minimum_are_refused():
     short = "x" * 31
     with pytest.raises(ValueError) as err:
         TokenAuthenticator.from_json(json.dumps({short: {"role": "operations", "id": "ops-1"}}))
-    assert str(err.value).startswith("SPOORWERK_API_TOKENS: the token of operations ops-1 is 31 characters long; "
-                                     "at least 32 are required") and short not in str(err.value)
+    assert str(err.value).startswith(
+        "SPOORWERK_API_TOKENS: the token of operations ops-1 is 31 characters long; at least 32 are required"
+    ) and short not in str(err.value)
     exactly = TokenAuthenticator.from_json(json.dumps({"y" * 32: {"role": "operations", "id": "ops-1"}}))
     assert exactly.authenticate("y" * 32) == Caller(role=Role.OPERATIONS, id="ops-1")
-    with pytest.raises(ValueError, match="is 40 characters long; at least 48 are required"):  # SPOORWERK_MIN_TOKEN_LENGTH
+    with pytest.raises(
+        ValueError, match="is 40 characters long; at least 48 are required"
+    ):  # SPOORWERK_MIN_TOKEN_LENGTH
         TokenAuthenticator.from_json(json.dumps({"z" * 40: {"role": "operations", "id": "ops-1"}}), min_length=48)
 
 
 def test_a_short_token_stops_the_service_at_start(tmp_path):
     token = "a"  # the issue's one-character token
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
-    env.update(SPOORWERK_DATA_DIR=str(tmp_path / "data"), SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"],
-               SPOORWERK_MEDICAL_KEYS=os.environ["SPOORWERK_MEDICAL_KEYS"], TEMPORAL_ADDRESS="127.0.0.1:1", SPOORWERK_API_PORT=str(free_port()),
-               SPOORWERK_API_TOKENS=json.dumps({token: {"role": "operations", "id": "ops-1"}}))
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py"), "api"], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    env.update(
+        SPOORWERK_DATA_DIR=str(tmp_path / "data"),
+        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"],
+        SPOORWERK_MEDICAL_KEYS=os.environ["SPOORWERK_MEDICAL_KEYS"],
+        TEMPORAL_ADDRESS="127.0.0.1:1",
+        SPOORWERK_API_PORT=str(free_port()),
+        SPOORWERK_API_TOKENS=json.dumps({token: {"role": "operations", "id": "ops-1"}}),
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
-    assert ("spoorwerk: configuration error: SPOORWERK_API_TOKENS: the token of operations ops-1 is 1 characters "
-            "long; at least 32 are required") in done.stderr
+    assert (
+        "spoorwerk: configuration error: SPOORWERK_API_TOKENS: the token of operations ops-1 is 1 characters "
+        "long; at least 32 are required"
+    ) in done.stderr
     assert '"a"' not in done.stderr and "Traceback" not in done.stderr
 
 
@@ -508,7 +578,10 @@ def test_the_embedded_default_token_is_long_enough_and_a_shortened_one_is_refuse
 async def test_without_an_identity_provider_the_token_form_is_the_way_in(dev_env, tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     embedded = authenticator_from(None, settings.api_token_file)
-    async with serving(dev_env, settings, database=settings.database, authenticator=embedded) as app, app.client() as http:
+    async with (
+        serving(dev_env, settings, database=settings.database, authenticator=embedded) as app,
+        app.client() as http,
+    ):
         page = await http.get("/login")
         assert page.status_code == 200 and "Inloggen via" not in page.text and 'name="token"' in page.text
         assert (await http.get("/login/oidc")).status_code == 404
@@ -517,8 +590,13 @@ async def test_without_an_identity_provider_the_token_form_is_the_way_in(dev_env
 
 
 async def test_an_unreachable_provider_is_said_in_dutch_and_signs_nobody_in(dev_env, tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", oidc_issuer=f"http://localhost:{free_port()}",
-                        oidc_client_id="spoorwerk", oidc_role_map=ROLE_MAP, oidc_provider_name="Test-IdP")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        oidc_issuer=f"http://localhost:{free_port()}",
+        oidc_client_id="spoorwerk",
+        oidc_role_map=ROLE_MAP,
+        oidc_provider_name="Test-IdP",
+    )
     async with serving(dev_env, settings, database=sqlite(tmp_path)) as app, app.client() as http:
         down = await http.get("/login/oidc")
         assert down.status_code == 503 and "Test-IdP is nu niet bereikbaar" in down.text and not sets_session(down)
@@ -563,8 +641,18 @@ async def test_oidc_sign_in_and_logout_in_a_browser(provider, dev_env, tmp_path)
             await browser.close()
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "//evil.example", "/\\evil.example",
-                                    "https://evil.example", "/ /evil.example", "evil.example"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "https://evil.example",
+        "/ /evil.example",
+        "evil.example",
+    ],
+)
 def test_the_page_after_sign_in_is_always_one_of_this_site(target):
     """Review of issue 18: `/<tab>/host` passed, and a browser drops the tab and goes to //host."""
     from operations.dashboard import _safe_next

@@ -40,8 +40,14 @@ def to_go(state, *, scope="phase"):
     act(state, "proposal_sent", START + timedelta(days=4))
     approval = {"scope": "whole"} if scope == "whole" else {"scope": "phase", "phase": 1}
     act(state, "purchase_approved", START + timedelta(days=5), role="werkgever", **approval)
-    act(state, "haalbaarheidstoets_decided", START + timedelta(days=6), decision="go", grounds=GROUNDS,
-        zoekprofiel="Administrative work, 20 hours a week, within 30 km")
+    act(
+        state,
+        "haalbaarheidstoets_decided",
+        START + timedelta(days=6),
+        decision="go",
+        grounds=GROUNDS,
+        zoekprofiel="Administrative work, 20 hours a week, within 30 km",
+    )
 
 
 def test_status_follows_the_trajectory_from_aanmelding_to_phase():
@@ -54,8 +60,14 @@ def test_status_follows_the_trajectory_from_aanmelding_to_phase():
     act(state, "proposal_sent", START + timedelta(days=4))
     act(state, "purchase_approved", START + timedelta(days=5), role="werkgever", scope="phase", phase=1)
     assert state.status is Spoor2Status.HAALBAARHEIDSTOETS
-    act(state, "haalbaarheidstoets_decided", START + timedelta(days=6), decision="go", grounds=GROUNDS,
-        zoekprofiel="Administrative work")
+    act(
+        state,
+        "haalbaarheidstoets_decided",
+        START + timedelta(days=6),
+        decision="go",
+        grounds=GROUNDS,
+        zoekprofiel="Administrative work",
+    )
     assert state.status is Spoor2Status.WACHT_OP_FASE
     act(state, "phase_started", START + timedelta(days=7), phase=1)
     assert state.status is Spoor2Status.FASE and state.current_phase.number == 1
@@ -64,16 +76,38 @@ def test_status_follows_the_trajectory_from_aanmelding_to_phase():
 @pytest.mark.parametrize(
     "kind, role, fields, message",
     [
-        ("document_received", "bedrijfsarts", {"document": "bedrijfsarts_bevindingen", "reference": "dms://x"},
-         "belastbaarheid_hours_per_day: the bedrijfsarts_bevindingen must state the belastbaarheid in hours"),
-        ("document_received", "werkgever", {"document": "fml", "reference": "dms://x"},
-         "actor.role: the role werkgever may not record the fml (allowed: bedrijfsarts)"),
-        ("document_received", "casemanager", {"document": "cv", "reference": "dms://x"},
-         "document: 'cv' is not an intake document"),
-        ("intake_held", "reintegratiecoach", {"coach_id": "coach-1"}, "the intake documents are not complete (missing: "),
+        (
+            "document_received",
+            "bedrijfsarts",
+            {"document": "bedrijfsarts_bevindingen", "reference": "dms://x"},
+            "belastbaarheid_hours_per_day: the bedrijfsarts_bevindingen must state the belastbaarheid in hours",
+        ),
+        (
+            "document_received",
+            "werkgever",
+            {"document": "fml", "reference": "dms://x"},
+            "actor.role: the role werkgever may not record the fml (allowed: bedrijfsarts)",
+        ),
+        (
+            "document_received",
+            "casemanager",
+            {"document": "cv", "reference": "dms://x"},
+            "document: 'cv' is not an intake document",
+        ),
+        (
+            "intake_held",
+            "reintegratiecoach",
+            {"coach_id": "coach-1"},
+            "the intake documents are not complete (missing: ",
+        ),
         ("purchase_approved", "werkgever", {"scope": "whole"}, "no proposal has been sent to the employer"),
         ("phase_started", "reintegratiecoach", {"phase": 1}, "phases start after a go of the haalbaarheidstoets"),
-        ("purchase_approved", "reintegratiecoach", {"scope": "whole"}, "the role re-integratiecoach may not record “Purchase approved by the werkgever”"),
+        (
+            "purchase_approved",
+            "reintegratiecoach",
+            {"scope": "whole"},
+            "the role re-integratiecoach may not record “Purchase approved by the werkgever”",
+        ),
     ],
 )
 def test_out_of_order_actions_are_refused_and_change_nothing(kind, role, fields, message):
@@ -109,10 +143,21 @@ def test_go_needs_a_zoekprofiel_and_no_go_ends_the_trajectory_with_its_grounds()
     with pytest.raises(ActionRefused, match="zoekprofiel: a go needs a zoekprofiel"):
         act(state, "haalbaarheidstoets_decided", START + timedelta(days=4), decision="go", grounds=GROUNDS)
     with pytest.raises(ActionRefused, match="grounds.labour_market: Field required"):
-        act(state, "haalbaarheidstoets_decided", START + timedelta(days=4), decision="no_go",
-            grounds={k: v for k, v in GROUNDS.items() if k != "labour_market"})
-    act(state, "haalbaarheidstoets_decided", START + timedelta(days=4), decision="no_go", grounds=GROUNDS,
-        report_reference="dms://poortwachtersproof/1")
+        act(
+            state,
+            "haalbaarheidstoets_decided",
+            START + timedelta(days=4),
+            decision="no_go",
+            grounds={k: v for k, v in GROUNDS.items() if k != "labour_market"},
+        )
+    act(
+        state,
+        "haalbaarheidstoets_decided",
+        START + timedelta(days=4),
+        decision="no_go",
+        grounds=GROUNDS,
+        report_reference="dms://poortwachtersproof/1",
+    )
     assert state.outcome is Spoor2Outcome.NO_GO and state.status is Spoor2Status.BEEINDIGD
     with pytest.raises(ActionRefused, match="the trajectory has ended \\(no_go on 2026-01-16\\)"):
         act(state, "coach_replaced", START + timedelta(days=5), coach_id="coach-2", reason="no click")
@@ -122,7 +167,9 @@ def test_additional_service_needs_the_employers_approval_before_it_starts():
     state = new_trajectory()
     to_go(state)
     request = act(state, "service_requested", START + timedelta(days=8), service="Job coaching on the workplace")
-    with pytest.raises(ActionRefused, match="service_started: 'Job coaching on the workplace' is not approved by the employer"):
+    with pytest.raises(
+        ActionRefused, match="service_started: 'Job coaching on the workplace' is not approved by the employer"
+    ):
         act(state, "service_started", START + timedelta(days=9), request_id=request.action_id)
     with pytest.raises(ActionRefused, match="the role re-integratiecoach may not record “Service approved”"):
         act(state, "service_approved", START + timedelta(days=9), request_id=request.action_id)
@@ -157,10 +204,24 @@ def test_a_pause_stops_the_phase_clock_and_needs_the_bedrijfsarts_consent_date()
     act(state, "phase_started", START + timedelta(days=7), phase=1)
     act(state, "phase_completed", START + timedelta(days=50), phase=1)
     act(state, "phase_started", START + timedelta(days=51), phase=2)
-    with pytest.raises(ActionRefused, match="bedrijfsarts_consent_on: the bedrijfsarts's consent must precede the pause"):
-        act(state, "phase_paused", START + timedelta(days=60), reason="illness", bedrijfsarts_consent_on=(START + timedelta(days=61)).isoformat())
-    act(state, "phase_paused", START + timedelta(days=60), role="bedrijfsarts", reason="illness",
-        bedrijfsarts_consent_on=(START + timedelta(days=59)).isoformat())
+    with pytest.raises(
+        ActionRefused, match="bedrijfsarts_consent_on: the bedrijfsarts's consent must precede the pause"
+    ):
+        act(
+            state,
+            "phase_paused",
+            START + timedelta(days=60),
+            reason="illness",
+            bedrijfsarts_consent_on=(START + timedelta(days=61)).isoformat(),
+        )
+    act(
+        state,
+        "phase_paused",
+        START + timedelta(days=60),
+        role="bedrijfsarts",
+        reason="illness",
+        bedrijfsarts_consent_on=(START + timedelta(days=59)).isoformat(),
+    )
     assert state.status is Spoor2Status.GEPAUZEERD and rules.next_wake_day(state) != START + timedelta(days=51 + 91)
     with pytest.raises(ActionRefused, match="the trajectory is paused since"):
         act(state, "phase_completed", START + timedelta(days=70), phase=2)

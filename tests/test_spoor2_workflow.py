@@ -16,6 +16,7 @@ from tests.test_case_workflow import wait_for
 
 async def sa_value(driver, name, expected, seconds: float = 10.0):
     """A search attribute once it has the expected value (the case upserts it after the trajectory reports)."""
+
     async def current():
         return (await driver.search_attributes()).get(name)
 
@@ -32,8 +33,9 @@ async def test_no_go_with_grounds_ends_spoor2_and_sends_the_case_to_wia(driver):
     await driver.advance(days=2)
     await driver.to_haalbaarheidstoets(scope="whole")
     await driver.advance(days=5)
-    decided = await driver.act2("haalbaarheidstoets_decided", decision="no_go", grounds=GROUNDS,
-                                report_reference="dms://poortwachtersproof/1")
+    decided = await driver.act2(
+        "haalbaarheidstoets_decided", decision="no_go", grounds=GROUNDS, report_reference="dms://poortwachtersproof/1"
+    )
     assert decided.status is Spoor2Status.BEEINDIGD
 
     result = await driver.trajectory_result()
@@ -43,8 +45,14 @@ async def test_no_go_with_grounds_ends_spoor2_and_sends_the_case_to_wia(driver):
     assert summary.stage is Stage.WIA and summary.spoor2_result.value == "no_go" and not summary.spoor2_running
     dossier = await driver.dossier()
     copied = [e.kind for e in dossier if e.kind.startswith("spoor2:")]
-    assert copied == ["spoor2:trajectory_started", *["spoor2:document_received"] * 5, "spoor2:intake_held",
-                      "spoor2:proposal_sent", "spoor2:purchase_approved", "spoor2:haalbaarheidstoets_decided"]
+    assert copied == [
+        "spoor2:trajectory_started",
+        *["spoor2:document_received"] * 5,
+        "spoor2:intake_held",
+        "spoor2:proposal_sent",
+        "spoor2:purchase_approved",
+        "spoor2:haalbaarheidstoets_decided",
+    ]
     no_go = next(e for e in dossier if e.kind == "spoor2:haalbaarheidstoets_decided")
     assert no_go.details["grounds"] == GROUNDS and no_go.details["report_reference"] == "dms://poortwachtersproof/1"
     assert (await driver.search_attributes())["CaseStage"] == "wia"
@@ -56,8 +64,14 @@ async def test_go_phases_bought_one_by_one_until_a_new_job_closes_the_case(drive
     await driver.reach_spoor2()
     await driver.to_haalbaarheidstoets(scope="phase")
     await driver.advance(days=3)
-    await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL,
-                      coach_id="coach-2", coach_match={"language": "nl", "sector": "administration"})
+    await driver.act2(
+        "haalbaarheidstoets_decided",
+        decision="go",
+        grounds=GROUNDS,
+        zoekprofiel=ZOEKPROFIEL,
+        coach_id="coach-2",
+        coach_match={"language": "nl", "sector": "administration"},
+    )
     for phase in (1, 2, 3, 4):
         if phase > 1:
             await driver.act2("purchase_approved", scope="phase", phase=phase)
@@ -102,7 +116,9 @@ async def test_pause_for_illness_stops_the_phase_clock_then_secondment_until_wee
     started2 = await driver.today()
     await driver.advance(weeks=3)
     paused_on = await driver.today()
-    await driver.act2("phase_paused", reason="illness", bedrijfsarts_consent_on=(paused_on - timedelta(days=1)).isoformat())
+    await driver.act2(
+        "phase_paused", reason="illness", bedrijfsarts_consent_on=(paused_on - timedelta(days=1)).isoformat()
+    )
     await driver.case_dossier_has("spoor2:phase_paused")
     assert (await driver.summary()).spoor2_status is Spoor2Status.GEPAUZEERD
     # Without the pause phase 2's time would be up now; paused, nothing is flagged. To a local date:
@@ -137,7 +153,10 @@ async def test_intake_not_held_within_a_week_of_complete_documents_is_flagged(dr
     complete = await driver.today()
     await driver.advance(days=9)
     late = await driver.case_dossier_has("spoor2:intake_late")
-    assert late[0].on == complete + timedelta(days=8) and late[0].details["due"] == (complete + timedelta(days=7)).isoformat()
+    assert (
+        late[0].on == complete + timedelta(days=8)
+        and late[0].details["due"] == (complete + timedelta(days=7)).isoformat()
+    )
     sent = await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "spoor2_intake_late"])
     assert len(sent) == 1 and sent[0]["recipient_role"] == "casemanager"
     view = await driver.trajectory()
@@ -186,10 +205,15 @@ async def test_early_start_needs_the_bedrijfsarts_consent(driver, weeks_sick):
     from tests.test_refusals import assert_refused
 
     today = await driver.today()
-    await driver.open(today - timedelta(weeks=weeks_sick), stage="spoor1",
-                      prior_steps=[{"key": "probleemanalyse", "done_on": (today - timedelta(weeks=weeks_sick - 5)).isoformat()}])
+    await driver.open(
+        today - timedelta(weeks=weeks_sick),
+        stage="spoor1",
+        prior_steps=[{"key": "probleemanalyse", "done_on": (today - timedelta(weeks=weeks_sick - 5)).isoformat()}],
+    )
     await driver.ad_onderzoek(today)
-    await assert_refused(driver, "spoor2_started", today, "needs the bedrijfsarts's consent on record", role="werkgever")
+    await assert_refused(
+        driver, "spoor2_started", today, "needs the bedrijfsarts's consent on record", role="werkgever"
+    )
     await driver.act("spoor2_consent_given", today)
     await driver.act("spoor2_started", today, role="werkgever")
     await driver.wait_for_trajectory()
@@ -222,30 +246,54 @@ async def test_trajectory_refusals_name_the_reason_and_change_nothing(driver):
         await driver.act2("document_received", document="fml", reference="dms://fml/1", role="bedrijfsarts")
 
     await driver.reach_spoor2()
-    await assert_trajectory_refuses(driver, "intake_held", "the intake documents are not complete (missing: toestemmingsformulier",
-                                    coach_id="coach-1")
+    await assert_trajectory_refuses(
+        driver,
+        "intake_held",
+        "the intake documents are not complete (missing: toestemmingsformulier",
+        coach_id="coach-1",
+    )
     await driver.to_haalbaarheidstoets(scope="phase")
-    await assert_trajectory_refuses(driver, "haalbaarheidstoets_decided", "zoekprofiel: a go needs a zoekprofiel",
-                                    decision="go", grounds=GROUNDS)
-    await assert_trajectory_refuses(driver, "haalbaarheidstoets_decided", "grounds.coping: Field required",
-                                    decision="no_go", grounds={k: v for k, v in GROUNDS.items() if k != "coping"})
+    await assert_trajectory_refuses(
+        driver, "haalbaarheidstoets_decided", "zoekprofiel: a go needs a zoekprofiel", decision="go", grounds=GROUNDS
+    )
+    await assert_trajectory_refuses(
+        driver,
+        "haalbaarheidstoets_decided",
+        "grounds.coping: Field required",
+        decision="no_go",
+        grounds={k: v for k, v in GROUNDS.items() if k != "coping"},
+    )
     await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL)
     await driver.act2("phase_started", phase=1)
     await driver.advance(weeks=8)
     await driver.act2("phase_completed", phase=1)
-    await assert_trajectory_refuses(driver, "phase_started", "phase_started: phase 2 is not approved by the employer", phase=2)
+    await assert_trajectory_refuses(
+        driver, "phase_started", "phase_started: phase 2 is not approved by the employer", phase=2
+    )
     request = await driver.act2("service_requested", service="Workplace job coaching")
-    await assert_trajectory_refuses(driver, "service_started", "'Workplace job coaching' is not approved by the employer",
-                                    request_id=request.action_id)
-    await assert_trajectory_refuses(driver, "purchase_approved", "the role re-integratiecoach may not record “Purchase approved by the werkgever”",
-                                    scope="phase", phase=2, role="reintegratiecoach")
+    await assert_trajectory_refuses(
+        driver,
+        "service_started",
+        "'Workplace job coaching' is not approved by the employer",
+        request_id=request.action_id,
+    )
+    await assert_trajectory_refuses(
+        driver,
+        "purchase_approved",
+        "the role re-integratiecoach may not record “Purchase approved by the werkgever”",
+        scope="phase",
+        phase=2,
+        role="reintegratiecoach",
+    )
     # The case no longer takes spoor2_ended: the trajectory's outcome ends spoor 2.
     with pytest.raises(ActionRejected, match="record “Outcome recorded” on the trajectory"):
         await driver.act("spoor2_ended", result="geen_resultaat", role="werkgever")
 
     await driver.act2("outcome_recorded", outcome="geen_resultaat")
     ended = await driver.trajectory_result()
-    message = await assert_trajectory_refuses(driver, "activity_recorded", "the trajectory has ended", activity="application")
+    message = await assert_trajectory_refuses(
+        driver, "activity_recorded", "the trajectory has ended", activity="application"
+    )
     assert f"(geen_resultaat on {ended.ended_on})" in message
     await driver.case_dossier_has("spoor2_outcome")
     assert (await driver.summary()).stage is Stage.WIA
@@ -253,8 +301,9 @@ async def test_trajectory_refusals_name_the_reason_and_change_nothing(driver):
 
 async def test_a_retried_trajectory_action_is_applied_once(driver):
     await driver.reach_spoor2()
-    payload = driver.payload("document_received", await driver.today(), role="bedrijfsarts", document="fml",
-                             reference="dms://fml/1")
+    payload = driver.payload(
+        "document_received", await driver.today(), role="bedrijfsarts", document="fml", reference="dms://fml/1"
+    )
     from operations import spoor2 as trajectories
 
     first = await trajectories.act(driver.client, driver.case_id, payload)
@@ -264,8 +313,9 @@ async def test_a_retried_trajectory_action_is_applied_once(driver):
     reused = driver.payload("intake_held", await driver.today(), action_id=payload["action_id"], coach_id="coach-1")
     with pytest.raises(ActionRejected, match="belongs to another caller's request"):
         await trajectories.act(driver.client, driver.case_id, reused)
-    mine = driver.payload("intake_held", await driver.today(), role="bedrijfsarts", action_id=payload["action_id"],
-                          coach_id="coach-1")
+    mine = driver.payload(
+        "intake_held", await driver.today(), role="bedrijfsarts", action_id=payload["action_id"], coach_id="coach-1"
+    )
     with pytest.raises(ActionRejected, match="was already used for “Document received”, not “Intake held”"):
         await trajectories.act(driver.client, driver.case_id, mine)
     record = await driver.trajectory_record()
@@ -282,8 +332,14 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
     trajectory_run = (await trajectory.describe()).run_id
     await driver.to_haalbaarheidstoets(scope="whole")
     decided_on = await driver.today()
-    await driver.act2("haalbaarheidstoets_decided", decided_on, decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL,
-                      action_id="go-1")
+    await driver.act2(
+        "haalbaarheidstoets_decided",
+        decided_on,
+        decision="go",
+        grounds=GROUNDS,
+        zoekprofiel=ZOEKPROFIEL,
+        action_id="go-1",
+    )
     await driver.act2("phase_started", phase=1)
     for week in range(1, 13):
         await driver.advance(weeks=1)
@@ -291,8 +347,14 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
     assert (await driver.handle.describe()).run_id != case_run
     assert (await trajectory.describe()).run_id != trajectory_run
     # The same request again, weeks later (a client's retry): answered from the record, not applied.
-    again = await driver.act2("haalbaarheidstoets_decided", decided_on, decision="go", grounds=GROUNDS,
-                              zoekprofiel=ZOEKPROFIEL, action_id="go-1")
+    again = await driver.act2(
+        "haalbaarheidstoets_decided",
+        decided_on,
+        decision="go",
+        grounds=GROUNDS,
+        zoekprofiel=ZOEKPROFIEL,
+        action_id="go-1",
+    )
     assert again.applied is False
 
     # The trajectory reports to the case's newest run; the dossier has every entry exactly once.
@@ -305,5 +367,7 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
     assert (await driver.search_attributes())["Spoor2Phase"] == 1
     view = await driver.trajectory()
     assert view.phases[0].conversations_held == 6
-    await driver.save_workflow_history("spoor2_continued_as_new_trajectory_first_run", driver.trajectory_id, trajectory_run)
+    await driver.save_workflow_history(
+        "spoor2_continued_as_new_trajectory_first_run", driver.trajectory_id, trajectory_run
+    )
     await driver.save_history("spoor2_continued_as_new_case_first_run", run_id=case_run)

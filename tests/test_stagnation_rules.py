@@ -20,8 +20,13 @@ COACH = Actor(role=Role.REINTEGRATIECOACH)
 
 
 def test_shipped_rules_name_the_measures_in_the_order_of_seed_004():
-    assert RULES.measure_keys() == ["aanspreken", "schriftelijk_vastleggen", "officiele_berisping",
-                                    "loon_opschorten_of_inhouden", "ontslag"]
+    assert RULES.measure_keys() == [
+        "aanspreken",
+        "schriftelijk_vastleggen",
+        "officiele_berisping",
+        "loon_opschorten_of_inhouden",
+        "ontslag",
+    ]
     assert RULES.reminders.lead_days == (14, 3)
     assert RULES.stage_watch("spoor1").within_days == 42
     assert RULES.stage_watch("wia") is None
@@ -84,7 +89,9 @@ def test_acknowledgement_holds_the_ladder_for_its_period():
     watch.reported = st.Trigger(on=start, seq=1, actor=COACH)
     climb(watch, st.find_stall(watch, None, [], start), start)
     assert watch.level == 2 and watch.next_step_on == start + timedelta(days=14)
-    st.acknowledge(watch, RULES, on=start + timedelta(days=10), reason="talks planned", actor=Actor(role=Role.OPERATIONS))
+    st.acknowledge(
+        watch, RULES, on=start + timedelta(days=10), reason="talks planned", actor=Actor(role=Role.OPERATIONS)
+    )
     assert watch.next_step_on == start + timedelta(days=25)
     assert climb(watch, st.find_stall(watch, None, [], start + timedelta(days=24)), start + timedelta(days=24)) == []
     steps = climb(watch, st.find_stall(watch, None, [], start + timedelta(days=25)), start + timedelta(days=25))
@@ -110,8 +117,15 @@ def test_only_the_shortest_lead_reached_reminds():
 
 def _case(version: int, first: date, today: date):
     opening = CaseOpening(case_id="C1", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER))
-    return rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=today, now=NOW, version=version,
-                           spoor2_rules=load_spoor2_rules(), stagnation_rules=RULES)
+    return rules.open_case(
+        opening,
+        load_rulebook().for_first_sick_day(first),
+        today=today,
+        now=NOW,
+        version=version,
+        spoor2_rules=load_spoor2_rules(),
+        stagnation_rules=RULES,
+    )
 
 
 def _act(state, today, **payload):
@@ -132,14 +146,24 @@ def test_reminders_go_to_the_steps_actor_and_the_case_manager_at_their_contacts(
     first = date(2026, 1, 5)
     state = _case(3, first, first)
     _act(state, first, kind="ziekmelding_arbodienst_sent", actor={"role": "werkgever"})
-    _act(state, first, kind="contacts_updated", actor={"role": "casemanager"}, recipient_role="bedrijfsarts",
-         addresses=["arts@arbo.example"])
+    _act(
+        state,
+        first,
+        kind="contacts_updated",
+        actor={"role": "casemanager"},
+        recipient_role="bedrijfsarts",
+        addresses=["arts@arbo.example"],
+    )
     due = first + timedelta(days=41)
     notes = rules.tick(state, today=due - timedelta(days=14), now=NOW)
     pa = [n for n in notes if n.deadline_key == "probleemanalyse"]
-    assert [(n.recipient_role, n.recipients) for n in pa] == [(Role.BEDRIJFSARTS, ["arts@arbo.example"]),
-                                                             (Role.CASEMANAGER, [])]
+    assert [(n.recipient_role, n.recipients) for n in pa] == [
+        (Role.BEDRIJFSARTS, ["arts@arbo.example"]),
+        (Role.CASEMANAGER, []),
+    ]
     # The next reminder goes out on the morning it is due (the watch's hour, Amsterdam).
-    assert rules.next_wake(state, due - timedelta(days=14)) == rules.start_of_day(due - timedelta(days=3)) + timedelta(hours=st.WATCH_HOUR)
+    assert rules.next_wake(state, due - timedelta(days=14)) == rules.start_of_day(due - timedelta(days=3)) + timedelta(
+        hours=st.WATCH_HOUR
+    )
     # The addresses are not in the dossier.
     assert "arts@arbo.example" not in str([e.model_dump() for e in state.dossier])

@@ -48,7 +48,11 @@ async def test_phase_1_conversations_stop_escalate_step_by_step_and_resume_deesc
     # Phase 1 expects a conversation every week: none by last + 7, so level 1 the next day.
     await driver.advance_to(last + timedelta(days=9))
     raised = await driver.case_dossier_has("escalation_raised")
-    assert (raised[0].on, raised[0].details["level"], raised[0].details["reason"]) == (last + timedelta(days=8), 1, "cadence")
+    assert (raised[0].on, raised[0].details["level"], raised[0].details["reason"]) == (
+        last + timedelta(days=8),
+        1,
+        "cadence",
+    )
     await sa_value(driver, "EscalationLevel", 1)
     level1 = await wait_for(lambda: notes(driver, "escalation_raised"))
     assert sorted(n["recipient_role"] for n in level1) == ["casemanager", "reintegratiecoach"]
@@ -59,9 +63,14 @@ async def test_phase_1_conversations_stop_escalate_step_by_step_and_resume_deesc
     raised = await driver.case_dossier_has("escalation_raised", count=2)
     assert (raised[1].on, raised[1].details["level"]) == (last + timedelta(days=22), 2)
     await sa_value(driver, "EscalationLevel", 2)
-    employer = await wait_for(lambda: [n for n in notes(driver, "escalation_raised") if n["recipient_role"] == "werkgever"])
+    employer = await wait_for(
+        lambda: [n for n in notes(driver, "escalation_raised") if n["recipient_role"] == "werkgever"]
+    )
     # In Dutch, the recipient's language by default (SPOORWERK_LANGUAGE).
-    assert "bespreek de re-integratie met uw werknemer" in employer[0]["body"].lower() and "bedrijfsarts" in employer[0]["body"]
+    assert (
+        "bespreek de re-integratie met uw werknemer" in employer[0]["body"].lower()
+        and "bedrijfsarts" in employer[0]["body"]
+    )
 
     # The coach records a conversation again: the stagnation ends, on the dossier with its date.
     resumed = await driver.today()
@@ -105,11 +114,17 @@ async def test_non_cooperation_asks_the_employer_for_measures_in_their_order(dri
     # Still no cooperation 14 days after the measure: the next one is asked.
     await driver.advance_to(taken_on + timedelta(days=15))
     requested = await driver.case_dossier_has("measure_requested", count=2)
-    assert (requested[1].on, requested[1].details["measure"]) == (taken_on + timedelta(days=14), "schriftelijk_vastleggen")
+    assert (requested[1].on, requested[1].details["measure"]) == (
+        taken_on + timedelta(days=14),
+        "schriftelijk_vastleggen",
+    )
     # Not recorded within 14 days: the employer is reminded of it, not asked for a third.
     await driver.advance_to(taken_on + timedelta(days=29))
     reminded = await driver.case_dossier_has("measure_reminder")
-    assert (reminded[0].on, reminded[0].details["measure"]) == (taken_on + timedelta(days=28), "schriftelijk_vastleggen")
+    assert (reminded[0].on, reminded[0].details["measure"]) == (
+        taken_on + timedelta(days=28),
+        "schriftelijk_vastleggen",
+    )
     await driver.act("measure_taken", role="werkgever", measure="schriftelijk_vastleggen")
     await driver.act("evaluatie_held", role="werkgever")  # the plan's evaluations go on meanwhile
     measures = [e.details["measure"] for e in entries(await driver.dossier(), "measure_taken")]
@@ -140,19 +155,32 @@ async def test_reminders_arrive_at_their_lead_times_before_a_deadline(driver):
 
     # Opened within week 1, the ziekmelding to the arbodienst was reminded at once.
     opening = await driver.case_dossier_has("reminder_sent")
-    assert [(e.on, e.details["key"], e.details["lead_days"]) for e in opening] == [(first, "ziekmelding_arbodienst", 14)]
+    assert [(e.on, e.details["key"], e.details["lead_days"]) for e in opening] == [
+        (first, "ziekmelding_arbodienst", 14)
+    ]
 
     await driver.advance_to(due - timedelta(days=14))
-    first_reminder = [e for e in await driver.case_dossier_has("reminder_sent", count=2) if e.details["key"] == "probleemanalyse"]
+    first_reminder = [
+        e for e in await driver.case_dossier_has("reminder_sent", count=2) if e.details["key"] == "probleemanalyse"
+    ]
     assert [(e.on, e.details["lead_days"]) for e in first_reminder] == [(due - timedelta(days=14), 14)]
-    sent = await wait_for(lambda: [n for n in notes(driver, "deadline_reminder") if n["deadline_key"] == "probleemanalyse"])
+    sent = await wait_for(
+        lambda: [n for n in notes(driver, "deadline_reminder") if n["deadline_key"] == "probleemanalyse"]
+    )
     assert sorted(n["recipient_role"] for n in sent) == ["bedrijfsarts", "casemanager"]
     assert all(n["due"] == due.isoformat() for n in sent)
 
     await driver.advance_to(due - timedelta(days=3))
-    reminders = [e for e in await driver.case_dossier_has("reminder_sent", count=3) if e.details["key"] == "probleemanalyse"]
-    assert [(e.on, e.details["lead_days"]) for e in reminders] == [(due - timedelta(days=14), 14), (due - timedelta(days=3), 3)]
-    await wait_for(lambda: len([n for n in notes(driver, "deadline_reminder") if n["deadline_key"] == "probleemanalyse"]) == 4)
+    reminders = [
+        e for e in await driver.case_dossier_has("reminder_sent", count=3) if e.details["key"] == "probleemanalyse"
+    ]
+    assert [(e.on, e.details["lead_days"]) for e in reminders] == [
+        (due - timedelta(days=14), 14),
+        (due - timedelta(days=3), 3),
+    ]
+    await wait_for(
+        lambda: len([n for n in notes(driver, "deadline_reminder") if n["deadline_key"] == "probleemanalyse"]) == 4
+    )
 
     # Done in time: no overdue mark, no escalation, no further reminder of it.
     await driver.act("probleemanalyse_recorded")
@@ -161,7 +189,11 @@ async def test_reminders_arrive_at_their_lead_times_before_a_deadline(driver):
     assert not entries(dossier, "deadline_overdue") and not entries(dossier, "escalation_raised")
     # The plan van aanpak falls due two weeks after the probleemanalyse: reminded at once, 14 days ahead.
     assert [(e.details["key"], e.details["lead_days"]) for e in entries(dossier, "reminder_sent")] == [
-        ("ziekmelding_arbodienst", 14), ("probleemanalyse", 14), ("probleemanalyse", 3), ("plan_van_aanpak", 14)]
+        ("ziekmelding_arbodienst", 14),
+        ("probleemanalyse", 14),
+        ("probleemanalyse", 3),
+        ("plan_van_aanpak", 14),
+    ]
     # No addresses in the dossier: the contacts are for notifying only.
     assert "arts@arbodienst.example" not in str([e.model_dump() for e in dossier])
     await driver.save_history("reminders_before_probleemanalyse")
@@ -175,7 +207,9 @@ async def test_a_missed_deadline_escalates_until_recorded(driver):
     await driver.advance_to(due + timedelta(days=16))
     raised = await driver.case_dossier_has("escalation_raised", count=2)
     assert [(e.on, e.details["level"], e.details["reason"]) for e in raised] == [
-        (due + timedelta(days=1), 1, "deadline"), (due + timedelta(days=15), 2, "deadline")]
+        (due + timedelta(days=1), 1, "deadline"),
+        (due + timedelta(days=15), 2, "deadline"),
+    ]
     assert "probleemanalyse is overdue" in raised[0].summary
     # Other activity does not end it: the step itself must be recorded (or deviated from).
     await driver.act("partial_recovery", role="bedrijfsarts", percentage=50)
@@ -198,7 +232,9 @@ async def test_escalation_actions_are_refused_with_their_reason(driver):
     with pytest.raises(ActionRejected, match="actor.role: the role werknemer may not record “Stagnation reported”"):
         await driver.act("stagnation_reported", role="werknemer")
     with pytest.raises(ActionRejected, match="addresses.0"):
-        await driver.act("contacts_updated", role="operations", recipient_role="werkgever", addresses=["not-an-address"])
+        await driver.act(
+            "contacts_updated", role="operations", recipient_role="werkgever", addresses=["not-an-address"]
+        )
     assert await driver.dossier() == before
 
 
@@ -222,7 +258,9 @@ async def test_notifications_reach_the_cases_contacts_and_a_refused_one_is_recor
     settings = settings_for(tmp_path, ["log", "email", "webhook"], smtp, webhook)
     async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
         first = await driver.today()
-        await driver.open(first, contacts={"bedrijfsarts": ["arts@arbodienst.example"], "casemanager": ["cm@acme.example"]})
+        await driver.open(
+            first, contacts={"bedrijfsarts": ["arts@arbodienst.example"], "casemanager": ["cm@acme.example"]}
+        )
         await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
         due = first + timedelta(days=41)
         await driver.advance_to(due - timedelta(days=14))
@@ -232,8 +270,13 @@ async def test_notifications_reach_the_cases_contacts_and_a_refused_one_is_recor
         assert "not delivered (webhook): webhook: HTTP 400" in failed[-1].summary
         assert len(webhook.requests) == 4  # one request each: a 400 is not retried
 
-        mails = await wait_for(lambda: [(to, m) for to, m in smtp.inbox.messages if "Plan" not in m["Subject"]
-                                        and "Probleemanalyse" in m["Subject"]])
+        mails = await wait_for(
+            lambda: [
+                (to, m)
+                for to, m in smtp.inbox.messages
+                if "Plan" not in m["Subject"] and "Probleemanalyse" in m["Subject"]
+            ]
+        )
         assert sorted(to for to, _ in mails) == [["arts@arbodienst.example"], ["cm@acme.example"]]
         # The employer's reminder of the ziekmelding went to the configured defaults for werkgever.
         employer = [to for to, m in smtp.inbox.messages if "arbodienst" in m["Subject"].lower() and to == HR]

@@ -37,9 +37,14 @@ HISTORIES = Path(__file__).parent / "histories"
 
 def _welcome(input: CaseInput) -> Notification:
     assert input.opening is not None
-    return Notification(notification_id=f"{input.opening.case_id}:welcome", case_id=input.opening.case_id,
-                        recipient_role=Role.WERKGEVER, kind="welcome", subject="Case opened",
-                        body="Spoorwerk follows this case from today.")
+    return Notification(
+        notification_id=f"{input.opening.case_id}:welcome",
+        case_id=input.opening.case_id,
+        recipient_role=Role.WERKGEVER,
+        kind="welcome",
+        subject="Case opened",
+        body="Spoorwerk follows this case from today.",
+    )
 
 
 async def _send_welcome(input: CaseInput) -> None:
@@ -91,8 +96,10 @@ def _recorded_new_cases() -> list[WorkflowHistory]:
 
 
 async def _replay(workflow_class: type, histories: list[WorkflowHistory], converter) -> dict[str, Exception | None]:
-    replayer = Replayer(workflows=[workflow_class, Spoor2Trajectory], data_converter=converter,
-                        workflow_runner=WORKFLOW_RUNNER)
+    replayer = Replayer(
+        workflows=[workflow_class, Spoor2Trajectory], data_converter=converter, workflow_runner=WORKFLOW_RUNNER
+    )
+
     async def each():
         for history in histories:
             yield history
@@ -107,6 +114,7 @@ async def test_an_unguarded_change_breaks_running_cases_and_a_patched_one_does_n
     # The recordings are written decrypted: read them with the legacy opt-in (tests/test_replay.py).
     from service.codec import KeyRing
     from service.temporal import data_converter
+
     converter = data_converter(KeyRing.generate(), accept_unencrypted_legacy=True)
 
     # (Failures are keyed by run id.)
@@ -124,15 +132,33 @@ async def test_a_case_opened_with_the_patch_takes_the_new_path_and_replays_after
     queue = f"tq-{uuid.uuid4().hex[:8]}"
     settings = Settings(data_dir=tmp_path)
     case_id = f"C{uuid.uuid4().hex[:10]}"
-    async with Worker(ts_env.client, task_queue=queue, workflows=[PatchedWelcome, Spoor2Trajectory],
-                      activities=[Notifications.from_settings(settings).notify], workflow_runner=WORKFLOW_RUNNER,
-                      activity_executor=ThreadPoolExecutor(max_workers=2)):
+    async with Worker(
+        ts_env.client,
+        task_queue=queue,
+        workflows=[PatchedWelcome, Spoor2Trajectory],
+        activities=[Notifications.from_settings(settings).notify],
+        workflow_runner=WORKFLOW_RUNNER,
+        activity_executor=ThreadPoolExecutor(max_workers=2),
+    ):
         today = local_date(await ts_env.get_current_time())
-        handle = await cases.open_case(ts_env.client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today,
-                                                                   opened_by=Actor(role=Role.CASEMANAGER)),
-                                       task_queue=queue, today=today)
-        await cases.act(ts_env.client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm",
-                                                 "on": today.isoformat(), "actor": {"role": "werkgever"}})
+        handle = await cases.open_case(
+            ts_env.client,
+            CaseOpening(
+                case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role=Role.CASEMANAGER)
+            ),
+            task_queue=queue,
+            today=today,
+        )
+        await cases.act(
+            ts_env.client,
+            case_id,
+            {
+                "kind": "ziekmelding_arbodienst_sent",
+                "action_id": "zm",
+                "on": today.isoformat(),
+                "actor": {"role": "werkgever"},
+            },
+        )
         history = await handle.fetch_history()
     # The new path ran: the employer got the welcome notice.
     sent = NotificationLog(settings.notification_log_path).read()

@@ -31,11 +31,22 @@ pytestmark = pytest.mark.devserver
 def start_worker(data_dir: Path, port: int, ui_port: int, **extra_env: str) -> subprocess.Popen:
     # Without SPOORWERK_ENCRYPTION_KEYS unless given: the embedded default makes its own key.
     env = {k: v for k, v in os.environ.items() if not k.startswith("TEMPORAL_") and k != "SPOORWERK_ENCRYPTION_KEYS"}
-    env.update(SPOORWERK_DATA_DIR=str(data_dir), SPOORWERK_DEV_SERVER_PORT=str(port),
-               SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port), SPOORWERK_API_PORT=str(free_port()),
-               SPOORWERK_LOG_FORMAT="json", **extra_env)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env.update(
+        SPOORWERK_DATA_DIR=str(data_dir),
+        SPOORWERK_DEV_SERVER_PORT=str(port),
+        SPOORWERK_DEV_SERVER_UI_PORT=str(ui_port),
+        SPOORWERK_API_PORT=str(free_port()),
+        SPOORWERK_LOG_FORMAT="json",
+        **extra_env,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "worker.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     lines = []
     while time.monotonic() < deadline:
@@ -69,10 +80,26 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     try:
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=converter)
         today = local_date(datetime.now(timezone.utc))
-        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today - timedelta(days=3),
-                                                  opened_by=Actor(role="casemanager")), task_queue="spoorwerk-cases")
-        await cases.act(client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm", "on": today.isoformat(),
-                                          "actor": {"role": "werkgever"}})
+        await cases.open_case(
+            client,
+            CaseOpening(
+                case_id=case_id,
+                employer_id="E-1",
+                first_sick_day=today - timedelta(days=3),
+                opened_by=Actor(role="casemanager"),
+            ),
+            task_queue="spoorwerk-cases",
+        )
+        await cases.act(
+            client,
+            case_id,
+            {
+                "kind": "ziekmelding_arbodienst_sent",
+                "action_id": "zm",
+                "on": today.isoformat(),
+                "actor": {"role": "werkgever"},
+            },
+        )
     finally:
         err = stop(proc)
     records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
@@ -104,21 +131,37 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
         stop(proc)
 
 
-
 async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, tmp_path):
     address = dev_env.client.service_client.config.target_host
     queue = f"tq-{uuid.uuid4().hex[:8]}"
-    proc = start_worker(tmp_path, free_port(), free_port(), TEMPORAL_ADDRESS=address, SPOORWERK_TASK_QUEUE=queue,
-                        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"],
-                        SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}")
+    proc = start_worker(
+        tmp_path,
+        free_port(),
+        free_port(),
+        TEMPORAL_ADDRESS=address,
+        SPOORWERK_TASK_QUEUE=queue,
+        SPOORWERK_ENCRYPTION_KEYS=os.environ["SPOORWERK_ENCRYPTION_KEYS"],
+        SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}",
+    )
     case_id = f"C{uuid.uuid4().hex[:8]}"
     try:
         client = dev_env.client
         today = local_date(datetime.now(timezone.utc))
-        await cases.open_case(client, CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today,
-                                                  opened_by=Actor(role="casemanager")), task_queue=queue)
-        result = await cases.act(client, case_id, {"kind": "ziekmelding_arbodienst_sent", "action_id": "zm",
-                                                   "on": today.isoformat(), "actor": {"role": "werkgever"}})
+        await cases.open_case(
+            client,
+            CaseOpening(case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role="casemanager")),
+            task_queue=queue,
+        )
+        result = await cases.act(
+            client,
+            case_id,
+            {
+                "kind": "ziekmelding_arbodienst_sent",
+                "action_id": "zm",
+                "on": today.isoformat(),
+                "actor": {"role": "werkgever"},
+            },
+        )
         assert result.applied
     finally:
         err = stop(proc)
@@ -129,10 +172,14 @@ async def test_worker_joins_an_existing_cluster_given_temporal_address(dev_env, 
 
 def test_a_channel_without_its_settings_stops_the_worker_with_the_setting_named(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
-    env.update(SPOORWERK_DATA_DIR=str(tmp_path), SPOORWERK_NOTIFY_CHANNELS="log,webhook",
-               SPOORWERK_WEBHOOK_URL="https://hooks.example.nl/spoorwerk")
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    env.update(
+        SPOORWERK_DATA_DIR=str(tmp_path),
+        SPOORWERK_NOTIFY_CHANNELS="log,webhook",
+        SPOORWERK_WEBHOOK_URL="https://hooks.example.nl/spoorwerk",
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("spoorwerk: configuration error: SPOORWERK_WEBHOOK_SECRET is required")
     assert "Traceback" not in done.stderr and not (tmp_path / "temporal.db").exists()
@@ -141,16 +188,18 @@ def test_a_channel_without_its_settings_stops_the_worker_with_the_setting_named(
 def test_a_cluster_without_encryption_keys_stops_the_worker_with_the_setting_named(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_"))}
     env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="temporal.example.nl:7233")
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert "SPOORWERK_ENCRYPTION_KEYS is required when TEMPORAL_ADDRESS is set" in done.stderr
     assert "SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set" in done.stderr
     assert "Traceback" not in done.stderr
 
     env["SPOORWERK_ENCRYPTION_KEYS"] = '{"2026-11": "c2hvcnQ="}'
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2
     assert "SPOORWERK_ENCRYPTION_KEYS: key '2026-11': must be 32 bytes (AES-256), got 5" in done.stderr
     # The secret itself is never echoed back.
@@ -171,16 +220,22 @@ async def test_the_activity_caps_reach_the_worker(dev_env, tmp_path, monkeypatch
     monkeypatch.delenv("SPOORWERK_MAX_ACTIVITIES_PER_SECOND")
     monkeypatch.delenv("SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND")
     config = build_worker(client, Settings(data_dir=tmp_path), task_queue=f"caps-{uuid.uuid4().hex[:8]}").config()
-    assert config.get("max_task_queue_activities_per_second") is None and config.get("max_activities_per_second") is None
+    assert (
+        config.get("max_task_queue_activities_per_second") is None and config.get("max_activities_per_second") is None
+    )
 
 
 def test_an_api_against_a_cluster_without_a_database_url_stops_with_the_setting_named(tmp_path):
     """Review of issue 18: without it each API replica kept its own read audit and sessions, lost with its volume."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_DATABASE"))}
-    env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1",
-               SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}))
-    done = subprocess.run([sys.executable, str(ROOT / "worker.py"), "api"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    env.update(
+        SPOORWERK_DATA_DIR=str(tmp_path),
+        TEMPORAL_ADDRESS="127.0.0.1:1",
+        SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}),
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "worker.py"), "api"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "SPOORWERK_DATABASE_URL is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
     assert "Traceback" not in done.stderr

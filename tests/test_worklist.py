@@ -1,4 +1,4 @@
-""""Mijn werk", the overview's filters and people you can find (issue 20, items 3 and 6).
+""" "Mijn werk", the overview's filters and people you can find (issue 20, items 3 and 6).
 
 The work list and the search read Temporal visibility (`NextStep`, `NextDeadline`, `Overdue`, `Assigned`,
 `PersonKeys`); names are read from the cases the caller may see, and visibility, workflow ids and logs never hold a
@@ -44,8 +44,16 @@ def test_the_same_person_hashes_alike_however_typed_and_differently_per_installa
     assert set(people.search_keys(NUMBER, key)) & set(keys) and set(people.search_keys(SURNAME, key)) & set(keys)
 
 
-@pytest.mark.parametrize("bad", [{"surname": ""}, {"surname": "   "}, {"surname": "Jansen\x00"},
-                                 {"surname": "x" * 101}, {"surname": "Jansen", "personnel_number": "12 34"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"surname": ""},
+        {"surname": "   "},
+        {"surname": "Jansen\x00"},
+        {"surname": "x" * 101},
+        {"surname": "Jansen", "personnel_number": "12 34"},
+    ],
+)
 def test_employee_details_are_validated(bad):
     with pytest.raises(ValueError):
         Employee.model_validate(bad)
@@ -61,8 +69,12 @@ def test_the_embedded_default_makes_its_search_key_once_and_keeps_it_private(tmp
     assert len(first) >= 32 and people.search_key(settings) == first
     assert (settings.search_key_file.stat().st_mode & 0o777) == 0o600
     # Against a cluster every API replica must share one: none makes its own.
-    cluster = Settings(data_dir=tmp_path / "other", temporal_address="temporal:7233",
-                       encryption_keys=settings.encryption_keys, medical_keys=settings.medical_keys)
+    cluster = Settings(
+        data_dir=tmp_path / "other",
+        temporal_address="temporal:7233",
+        encryption_keys=settings.encryption_keys,
+        medical_keys=settings.medical_keys,
+    )
     with pytest.raises(people.SearchKeyError, match="SPOORWERK_SEARCH_KEY is required"):
         people.search_key(cluster)
     assert not (tmp_path / "other" / "search-key").exists()
@@ -76,15 +88,18 @@ async def test_next_step_and_person_keys_are_search_attributes_without_plaintext
     employee = Employee(surname=SURNAME, given_names="P.", personnel_number=NUMBER)
     first = await driver.today()
     with caplog.at_level(logging.DEBUG):
-        await driver.open(first, employee=employee, person_keys=people.person_keys(employee, key),
-                          assigned={"casemanager": ["cm-1"]})
+        await driver.open(
+            first, employee=employee, person_keys=people.person_keys(employee, key), assigned={"casemanager": ["cm-1"]}
+        )
         attrs = await _eventually_attrs(driver, lambda a: a.get("NextStep") == "ziekmelding_arbodienst")
         assert sorted(attrs["PersonKeys"]) == sorted(people.person_keys(employee, key))
         await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
         attrs = await _eventually_attrs(driver, lambda a: a.get("NextStep") == "probleemanalyse")
         # The next deadline is the next step's due day.
         due = (await driver.deadlines())["probleemanalyse"].due
-        assert attrs["NextDeadline"].startswith(str(due - timedelta(days=1))) or attrs["NextDeadline"].startswith(str(due))
+        assert attrs["NextDeadline"].startswith(str(due - timedelta(days=1))) or attrs["NextDeadline"].startswith(
+            str(due)
+        )
         # The case keeps the details (encrypted in transit and at rest, by the codec) and shows them to a reader.
         assert (await driver.summary()).employee == employee
     raw = json.dumps(attrs) + driver.handle.id + caplog.text
@@ -122,12 +137,19 @@ async def _worklist(api: Api, who: str, **params) -> dict[str, dict]:
 @pytest.mark.devserver
 async def test_the_work_list_shows_each_person_the_work_of_their_own_cases(api):
     mine, colleagues, late = new_id(), new_id(), new_id()
-    assert (await api.open(mine, who="casemanager", employee={"surname": "Jansen", "given_names": "Piet"})).status_code == 201
+    assert (
+        await api.open(mine, who="casemanager", employee={"surname": "Jansen", "given_names": "Piet"})
+    ).status_code == 201
     r = await api.open(colleagues, who="other_casemanager", employee={"surname": "de Vries"})
     assert r.status_code == 201, r.text
     # Opened in week 9 with nothing done: the ziekmelding and the probleemanalyse are overdue at once.
-    r = await api.open(late, "E-other", who="other_casemanager", first_sick_day=(today() - timedelta(days=60)).isoformat(),
-                       employee={"surname": "Bakker", "personnel_number": "7781"})
+    r = await api.open(
+        late,
+        "E-other",
+        who="other_casemanager",
+        first_sick_day=(today() - timedelta(days=60)).isoformat(),
+        employee={"surname": "Bakker", "personnel_number": "7781"},
+    )
     assert r.status_code == 201, r.text
 
     found = await eventually(lambda: _worklist(api, "casemanager"), lambda f: mine in f)
@@ -145,7 +167,9 @@ async def test_the_work_list_shows_each_person_the_work_of_their_own_cases(api):
     # Sorted by due day, the overdue case comes first; by case id, in id order.
     by_due = (await api.get("/api/worklist", who="other_casemanager", sort="due")).json()["items"]
     assert [i["case_id"] for i in by_due].index(late) < [i["case_id"] for i in by_due].index(colleagues)
-    by_case = [i["case_id"] for i in (await api.get("/api/worklist", who="other_casemanager", sort="case")).json()["items"]]
+    by_case = [
+        i["case_id"] for i in (await api.get("/api/worklist", who="other_casemanager", sort="case")).json()["items"]
+    ]
     assert by_case == sorted(by_case)
 
     employer = await eventually(lambda: _worklist(api, "werkgever"), lambda f: {mine, colleagues} <= set(f))
@@ -163,15 +187,27 @@ async def test_a_case_is_found_by_surname_or_personnel_number_and_never_by_anoth
 
     case_id, foreign = new_id(), new_id()
     surname = f"Jänsen{new_id('x')}"  # unique in this session's visibility store
-    r = await api.open(case_id, who="casemanager", employee={"surname": surname, "given_names": "P.",
-                                                             "personnel_number": "NR-" + case_id[1:7]})
+    r = await api.open(
+        case_id,
+        who="casemanager",
+        employee={"surname": surname, "given_names": "P.", "personnel_number": "NR-" + case_id[1:7]},
+    )
     assert r.status_code == 201, r.text
     # A case whose keys another installation made (another SPOORWERK_SEARCH_KEY) is not found here.
     other_key = b"another installation's key, 32+ chars"
     employee = Employee(surname=surname)
-    await cases.open_case(api_server.env.client, CaseOpening(
-        case_id=foreign, employer_id="E-api", first_sick_day=today(), opened_by=Actor(role="operations", id="ops-1"),
-        employee=employee, person_keys=people.person_keys(employee, other_key)), task_queue=api_server.task_queue)
+    await cases.open_case(
+        api_server.env.client,
+        CaseOpening(
+            case_id=foreign,
+            employer_id="E-api",
+            first_sick_day=today(),
+            opened_by=Actor(role="operations", id="ops-1"),
+            employee=employee,
+            person_keys=people.person_keys(employee, other_key),
+        ),
+        task_queue=api_server.task_queue,
+    )
 
     for typed in (surname.upper(), f"  {surname.lower()} ", "NR-" + case_id[1:7].lower()):
         found = await eventually(lambda t=typed: api.listed("casemanager", person=t), lambda f: case_id in f)
@@ -182,18 +218,26 @@ async def test_a_case_is_found_by_surname_or_personnel_number_and_never_by_anoth
 
     # Visibility holds keyed hashes only: no name, no number, under any attribute.
     client = api_server.env.client
-    raw = await client.workflow_service.describe_workflow_execution(DescribeWorkflowExecutionRequest(
-        namespace=client.namespace, execution=WorkflowExecution(workflow_id=f"case-{case_id}")))
+    raw = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(
+            namespace=client.namespace, execution=WorkflowExecution(workflow_id=f"case-{case_id}")
+        )
+    )
     fields = {n: p.data.decode() for n, p in raw.workflow_execution_info.search_attributes.indexed_fields.items()}
     listed = [wf async for wf in client.list_workflows(f"WorkflowId = 'case-{case_id}'")]
     shown = json.dumps(fields) + json.dumps([str(wf.search_attributes) for wf in listed])
     assert surname not in shown and surname.lower() not in shown and case_id[1:7] not in shown.replace(case_id, "")
-    assert set(json.loads(fields["PersonKeys"])) == set(people.person_keys(
-        Employee(surname=surname, personnel_number="NR-" + case_id[1:7]), app_search_key(api_server.app)))
+    assert set(json.loads(fields["PersonKeys"])) == set(
+        people.person_keys(
+            Employee(surname=surname, personnel_number="NR-" + case_id[1:7]), app_search_key(api_server.app)
+        )
+    )
 
     # The dashboard: the search box finds it, the list and the case page name the employee for who may see it.
-    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as mine, \
-            httpx.AsyncClient(base_url=api_server.url, timeout=30) as theirs:
+    async with (
+        httpx.AsyncClient(base_url=api_server.url, timeout=30) as mine,
+        httpx.AsyncClient(base_url=api_server.url, timeout=30) as theirs,
+    ):
         await mine.post("/login", data={"token": api_server.tokens["casemanager"], "next": "/"})
         await theirs.post("/login", data={"token": api_server.tokens["other_casemanager"], "next": "/"})
         page = await mine.get("/", params={"q": surname.lower()})
@@ -222,7 +266,9 @@ async def test_the_overview_filters_by_due_day_and_casemanager_sorts_and_names_t
     soon, later = new_id(), new_id()
     assert (await api.open(soon, who="casemanager")).status_code == 201
     # The ziekmelding done: its next step is the probleemanalyse, six weeks on.
-    r = await api.open(later, who="casemanager", prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": today().isoformat()}])
+    r = await api.open(
+        later, who="casemanager", prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": today().isoformat()}]
+    )
     assert r.status_code == 201, r.text
     await eventually(lambda: api.listed("operations", casemanager_id="cm-1"), lambda f: {soon, later} <= set(f))
     assert soon not in await api.listed("operations", casemanager_id="cm-2")
@@ -236,8 +282,8 @@ async def test_the_overview_filters_by_due_day_and_casemanager_sorts_and_names_t
         text = everything.text
         assert text.index(f'href="/cases/{soon}"') < text.index(f'href="/cases/{later}"')
         # The "next deadline" column says which step (the glossary's short name, in Dutch).
-        row = text[text.index(f'data-case="{later}"'):]
-        assert "Probleemanalyse" in row[:row.index("</tr>")]
+        row = text[text.index(f'data-case="{later}"') :]
+        assert "Probleemanalyse" in row[: row.index("</tr>")]
         assert "alert" in (await page.get("/", params={"casemanager": "not an id"})).text
         assert "alert" in (await page.get("/", params={"due_before": "soon"})).text
 
@@ -258,13 +304,21 @@ async def test_corrected_details_are_found_under_the_new_name_only_and_stay_out_
     await eventually(lambda: api.listed("casemanager", person=before), lambda f: case_id in f)
 
     assert (await api.act(case_id, "employee_details_corrected", who="werkgever", surname=after)).status_code == 403
-    assert (await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after,
-                          person_keys=["a" * 64])).status_code == 422  # the keys are the edge's to make
-    refused = await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after,
-                            personnel_number="12 34")
+    assert (
+        await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after, person_keys=["a" * 64])
+    ).status_code == 422  # the keys are the edge's to make
+    refused = await api.act(
+        case_id, "employee_details_corrected", who="casemanager", surname=after, personnel_number="12 34"
+    )
     assert refused.status_code == 409 and refused.json()["detail"].startswith("personnel_number:"), refused.text
-    r = await api.act(case_id, "employee_details_corrected", who="casemanager", surname=after, given_names="J.",
-                      personnel_number="A-1")
+    r = await api.act(
+        case_id,
+        "employee_details_corrected",
+        who="casemanager",
+        surname=after,
+        given_names="J.",
+        personnel_number="A-1",
+    )
     assert r.status_code == 200, r.text
     assert after not in r.text and r.json()["entry"]["details"] == {}
 
@@ -283,8 +337,10 @@ async def test_spoorwerk_werk_prints_the_callers_work_list(api, api_server, tmp_
     case_id = new_id()
     assert (await api.open(case_id, who="casemanager", employee={"surname": "Visser"})).status_code == 201
     env = base_env(tmp_path, SPOORWERK_API_URL=api_server.url, SPOORWERK_API_TOKEN=api_server.tokens["casemanager"])
-    done = await eventually(lambda: run("werk", "--json", env=env),
-                            lambda d: d.rc == 0 and case_id in [i["case_id"] for i in d.json()["items"]])
+    done = await eventually(
+        lambda: run("werk", "--json", env=env),
+        lambda d: d.rc == 0 and case_id in [i["case_id"] for i in d.json()["items"]],
+    )
     [item] = [i for i in done.json()["items"] if i["case_id"] == case_id]
     assert item["step"] == "ziekmelding_arbodienst" and item["employee"] == "Visser"
     table = await run("werk", "--sort", "case", env=env)
@@ -293,8 +349,11 @@ async def test_spoorwerk_werk_prints_the_callers_work_list(api, api_server, tmp_
     theirs = await run("werk", "--json", env={**env, "SPOORWERK_API_TOKEN": api_server.tokens["other_casemanager"]})
     assert theirs.rc == 0 and case_id not in theirs.out
     # Directly against Temporal, as operations: every case with work, without names (no scope check is asked).
-    direct_env = base_env(tmp_path, TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
-                          SPOORWERK_TASK_QUEUE=api_server.task_queue)
+    direct_env = base_env(
+        tmp_path,
+        TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+        SPOORWERK_TASK_QUEUE=api_server.task_queue,
+    )
     direct = await run("werk", "--direct", "--json", env=direct_env)
     assert direct.rc == 0, direct.err
     assert case_id in [i["case_id"] for i in direct.json()["items"]] and "Visser" not in direct.out
@@ -307,11 +366,20 @@ def test_an_api_against_a_cluster_without_a_search_key_stops_with_the_setting_na
     from pathlib import Path
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SPOORWERK_SEARCH_KEY"))}
-    env.update(SPOORWERK_DATA_DIR=str(tmp_path), TEMPORAL_ADDRESS="127.0.0.1:1",
-               SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}",
-               SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}))
-    done = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "worker.py"), "api"], env=env,
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    env.update(
+        SPOORWERK_DATA_DIR=str(tmp_path),
+        TEMPORAL_ADDRESS="127.0.0.1:1",
+        SPOORWERK_DATABASE_URL=f"sqlite:///{tmp_path / 'spoorwerk.db'}",
+        SPOORWERK_API_TOKENS=json.dumps({"t" * 40: {"role": "operations", "id": "ops-1"}}),
+    )
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).parent.parent / "worker.py"), "api"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "SPOORWERK_SEARCH_KEY is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "search-key").exists()
@@ -321,7 +389,9 @@ def test_an_api_against_a_cluster_without_a_search_key_stops_with_the_setting_na
 async def test_an_escalation_puts_a_case_without_a_step_due_on_the_work_list(api):
     quiet = new_id()
     # The ziekmelding done today: the next step, the probleemanalyse, is six weeks off; nothing is due or overdue.
-    r = await api.open(quiet, who="casemanager", prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": today().isoformat()}])
+    r = await api.open(
+        quiet, who="casemanager", prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": today().isoformat()}]
+    )
     assert r.status_code == 201, r.text
     await eventually(lambda: api.listed("casemanager", casemanager_id="cm-1"), lambda f: quiet in f)
     assert quiet not in await _worklist(api, "casemanager")

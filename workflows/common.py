@@ -60,7 +60,9 @@ def signal_arg(name: str, args: tuple[Any, ...], kind: Any) -> Any | None:
     return None
 
 
-def apply_action(state: Any, request: dict[str, Any], parse: Callable, apply: Callable, today: date) -> tuple[Any, bool, DossierEntry]:
+def apply_action(
+    state: Any, request: dict[str, Any], parse: Callable, apply: Callable, today: date
+) -> tuple[Any, bool, DossierEntry]:
     """An update handler: the action, whether it was applied now (not a retry), and its record entry."""
     try:
         action = parse(request)
@@ -110,8 +112,12 @@ class Notifier:
         self._tasks = [t for t in self._tasks if not t.done()]
         # Scheduled here and now, not in a task of its own: the order of commands must stay as recorded.
         handle = workflow.start_activity(
-            activity, arg, start_to_close_timeout=NOTIFY_TIMEOUT, schedule_to_close_timeout=NOTIFY_GIVE_UP,
-            retry_policy=NOTIFY_RETRY, **options,
+            activity,
+            arg,
+            start_to_close_timeout=NOTIFY_TIMEOUT,
+            schedule_to_close_timeout=NOTIFY_GIVE_UP,
+            retry_policy=NOTIFY_RETRY,
+            **options,
         )
         handle.add_done_callback(on_done)
         self._tasks.append(handle)
@@ -126,7 +132,9 @@ class Notifier:
         else:
             # Older workers answered True/False; the report lists each channel's permanent failure.
             report = done.result()
-            failures = [(f["channel"], f["reason"]) for f in report.get("failed", [])] if isinstance(report, dict) else []
+            failures = (
+                [(f["channel"], f["reason"]) for f in report.get("failed", [])] if isinstance(report, dict) else []
+            )
         self._failed(note, failures)
 
     def _batch_delivered(self, notes: list[Notification], done: asyncio.Task[Any]) -> None:

@@ -48,9 +48,13 @@ class CaseInput(BaseModel):
     dossier_rules: DossierRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
-    holidays: list[date] = Field(default_factory=list, description="The new case's public holidays (RuleSet.holiday_calendar)")
+    holidays: list[date] = Field(
+        default_factory=list, description="The new case's public holidays (RuleSet.holiday_calendar)"
+    )
     reopen_with: dict[str, Any] | None = Field(
-        default=None, description="With `state` of a case closed as recovered: the relapse that reopens it (domain.case.reopen)")
+        default=None,
+        description="With `state` of a case closed as recovered: the relapse that reopens it (domain.case.reopen)",
+    )
 
     @model_validator(mode="after")
     def _share_rules(self) -> CaseInput:

@@ -44,7 +44,12 @@ def cli_flags() -> list[str]:
     """`--search-attribute Name=Type` flags that register them on `temporal server start-dev`."""
     flags: list[str] = []
     for key in ALL:
-        kind = {"KEYWORD": "Keyword", "DATETIME": "Datetime", "BOOL": "Bool", "INT": "Int",
-                "KEYWORD_LIST": "KeywordList"}[key.indexed_value_type.name]
+        kind = {
+            "KEYWORD": "Keyword",
+            "DATETIME": "Datetime",
+            "BOOL": "Bool",
+            "INT": "Int",
+            "KEYWORD_LIST": "KeywordList",
+        }[key.indexed_value_type.name]
         flags += ["--search-attribute", f"{key.name}={kind}"]
     return flags

@@ -49,8 +49,12 @@ PATCH_WORKLIST = "worklist-attributes"  # revision 3 from the start of a run: Ne
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
-RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=10), backoff_coefficient=2.0,
-                           maximum_interval=timedelta(minutes=10), maximum_attempts=8)
+RENDER_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=10),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    maximum_attempts=8,
+)
 
 
 @workflow.defn(name="SickLeaveCase")
@@ -75,14 +79,22 @@ class SickLeaveCase:
                 if workflow.patched(PATCH_SPOOR2_TRAJECTORY):
                     version = 2
                     if workflow.patched(PATCH_STAGNATION_WATCH):
-                        version = rules.COACH_VERSION if workflow.patched(PATCH_COACH_ATTRIBUTE) else rules.WATCH_VERSION
+                        version = (
+                            rules.COACH_VERSION if workflow.patched(PATCH_COACH_ATTRIBUTE) else rules.WATCH_VERSION
+                        )
                         if version == rules.COACH_VERSION and workflow.patched(PATCH_DOCUMENTS):
                             version = rules.DOCUMENTS_VERSION
                 try:
                     self._state = rules.open_case(
-                        input.opening, input.ruleset, today=self._today(), now=workflow.now(),
-                        version=version, spoor2_rules=input.spoor2_rules, stagnation_rules=input.stagnation_rules,
-                        dossier_rules=input.dossier_rules, holidays=input.holidays,
+                        input.opening,
+                        input.ruleset,
+                        today=self._today(),
+                        now=workflow.now(),
+                        version=version,
+                        spoor2_rules=input.spoor2_rules,
+                        stagnation_rules=input.stagnation_rules,
+                        dossier_rules=input.dossier_rules,
+                        holidays=input.holidays,
                     )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
@@ -138,7 +150,9 @@ class SickLeaveCase:
             # current while a document is made (or its store is retried for half an hour).
             for order in documents_due(state, today):
                 if order.order_id not in self._rendering:
-                    self._rendering[order.order_id] = asyncio.create_task(self._render(order), name=f"render {order.order_id}")
+                    self._rendering[order.order_id] = asyncio.create_task(
+                        self._render(order), name=f"render {order.order_id}"
+                    )
             if state.closed:
                 break
             if self._history_too_long():
@@ -190,12 +204,19 @@ class SickLeaveCase:
         """Have a document rendered and stored; the dossier keeps its reference and hash."""
         state = self._state
         assert state is not None
-        job = RenderJob(case_id=state.case_id, order=order,
-                        trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None)
+        job = RenderJob(
+            case_id=state.case_id,
+            order=order,
+            trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None,
+        )
         try:
             ref = await workflow.execute_activity(
-                "render_document", job, result_type=DocumentRef, start_to_close_timeout=RENDER_TIMEOUT,
-                retry_policy=RENDER_RETRY, summary=f"render {order.kind.value}",
+                "render_document",
+                job,
+                result_type=DocumentRef,
+                start_to_close_timeout=RENDER_TIMEOUT,
+                retry_policy=RENDER_RETRY,
+                summary=f"render {order.kind.value}",
             )
         except ActivityError as err:
             cause = err.cause.message if isinstance(err.cause, FailureError) else str(err)
@@ -228,7 +249,9 @@ class SickLeaveCase:
                     Spoor2Trajectory.case_closed, notice
                 )
             except FailureError as err:  # it ended at the same moment
-                workflow.logger.info("trajectory not told the case closed", extra={"case_id": state.case_id, "error": str(err)})
+                workflow.logger.info(
+                    "trajectory not told the case closed", extra={"case_id": state.case_id, "error": str(err)}
+                )
 
     def _notification_failed(self, note: Notification, channel: str, reason: str) -> None:
         """A channel could not deliver (bad address, refused): the dossier says so; the case goes on."""
@@ -266,8 +289,10 @@ class SickLeaveCase:
         if state.revision >= rules.ASSIGNMENTS_REVISION:
             keys = (*keys, sa.ASSIGNED)
             wanted[sa.ASSIGNED.name] = access.attribute_values(
-                state.assigned, trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
-                spoor2_running=state.spoor2_running)
+                state.assigned,
+                trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
+                spoor2_running=state.spoor2_running,
+            )
         if state.revision >= rules.WORKLIST_REVISION:
             keys = (*keys, sa.NEXT_STEP, sa.PERSON_KEYS)
             wanted[sa.NEXT_STEP.name] = upcoming.key if upcoming and upcoming.due else None

@@ -52,8 +52,12 @@ class Spoor2Trajectory:
                 today = self._today()
                 closed = self._case_closed
                 if closed is not None:
-                    rules.end_because_case_closed(state, on=closed.closed_on, now=workflow.now(),
-                                                  why=f"The case closed on {closed.closed_on} ({closed.outcome})")
+                    rules.end_because_case_closed(
+                        state,
+                        on=closed.closed_on,
+                        now=workflow.now(),
+                        why=f"The case closed on {closed.closed_on} ({closed.outcome})",
+                    )
                 for flag in rules.tick(state, today=today, now=workflow.now()):
                     if state.watch is None:  # with the watch (version 3) the case notifies, on its contacts
                         self._notifier.send(rules.notification(state.case_id, flag))
@@ -96,7 +100,9 @@ class Spoor2Trajectory:
             await parent.signal("trajectory_update", update)
         except FailureError as err:
             # The case has closed (and told us so, or ended at the same moment): nothing to tell.
-            workflow.logger.info("case did not take the trajectory update", extra={"case_id": state.case_id, "error": str(err)})
+            workflow.logger.info(
+                "case did not take the trajectory update", extra={"case_id": state.case_id, "error": str(err)}
+            )
         # Not len(state.record): an update handler may have added entries while the signal was sent.
         self._reported = update.events[-1].seq if update.events else self._reported
 
