@@ -42,7 +42,7 @@ from operations import cases, people, worklist
 from operations import spoor2 as trajectories
 from operations.audit import add_audit_routes
 from operations.auth import COOKIE, Authenticator, Caller
-from operations.codec_server import add_codec_endpoint
+from operations.codec_server import add_codec_endpoint, codec_cors_headers
 from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
 from service import i18n, refusals
@@ -548,7 +548,8 @@ def create_app(
                 role=who.role.value if who else None,
                 reason=exc.reason,
             )
-        return JSONResponse({"detail": exc.said()}, status_code=exc.status)
+        # The Web UI reads a refused decode only with the codec's CORS headers; without them it says "cannot connect".
+        return JSONResponse({"detail": exc.said()}, status_code=exc.status, headers=codec_cors_headers(request))
 
     @app.exception_handler(cases.ActionRejected)
     async def _rejected(request: Request, exc: cases.ActionRejected) -> JSONResponse:

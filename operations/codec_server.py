@@ -42,11 +42,18 @@ def _cors_headers(request: Request, origins: frozenset[str]) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Credentials": "true", "Vary": "Origin"}
 
 
+def codec_cors_headers(request: Request) -> dict[str, str]:
+    """The CORS headers of an answer to a codec request from an allowed Web UI origin (also on a refused sign-in)."""
+    if not request.url.path.startswith("/codec/"):
+        return {}
+    return _cors_headers(request, getattr(request.app.state, "codec_origins", frozenset()))
+
+
 def add_codec_endpoint(
     app: FastAPI, codec: PayloadCodec | None, caller, origins: Sequence[str] = (), audit: AuditStore | None = None
 ) -> None:
     """Mount POST /codec/decode (and its CORS preflight) on the app; decodes are recorded in `audit`."""
-    allowed = frozenset(o.rstrip("/") for o in origins)
+    allowed = app.state.codec_origins = frozenset(o.rstrip("/") for o in origins)
     Authed = Annotated[Caller, Depends(caller)]
 
     @app.options("/codec/{operation}", include_in_schema=False)

@@ -901,7 +901,7 @@ def add_dashboard(app: FastAPI) -> None:
                 err.status,
                 caller=caller,
                 title=_("No such case") if err.status == 404 else _("Not yours to see"),
-                reason=err.reason,
+                reason=err.said(),
             )
         handle = cases.case_handle(client, case_id)
 
@@ -939,6 +939,12 @@ def add_dashboard(app: FastAPI) -> None:
             key=lambda k: k["label"].lower(),
         )
         specs = {k["kind"]: [_translated(f) for f in k["fields"]] for k in kinds}
+        # A deviation names one of this case's steps (open, or done late and explained afterwards): chosen from them by
+        # name, not typed as a key.
+        steps = list({d.key: d.label for d in deadlines}.items())
+        for spec in specs.get("deadline_deviation", []):
+            if spec["name"] == "deadline":
+                spec |= {"widget": "select", "options": [list(step) for step in steps]}
         # The action that completes the step due first (an overdue one before the next) is chosen already, when the
         # caller may record it.
         due = [mark.split("#")[0] for mark in summary.overdue] + (

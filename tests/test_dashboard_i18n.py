@@ -8,6 +8,7 @@ case page's dossier is newest first by its date, and neither the page nor its ac
 from __future__ import annotations
 
 import html
+import json
 import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -139,6 +140,10 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
             '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs
             and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
         )
+        # A deviation's step is chosen from the case's own steps by name, not typed as a key.
+        deviation = {f["name"]: f for f in json.loads(specs)["deadline_deviation"]}["deadline"]
+        assert deviation["widget"] == "select"
+        assert ["probleemanalyse", "Probleemanalyse door de bedrijfsarts"] in deviation["options"]
         assert "(Spoor 1)" in text and "(spoor1)" not in text  # the expectation's stage by its name
 
         # English with Accept-Language: en, for the same session.

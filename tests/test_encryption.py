@@ -377,6 +377,11 @@ async def test_only_the_configured_web_ui_may_call_the_codec_from_a_browser(dev_
         )
         assert decoded.status_code == 200 and decoded.headers["access-control-allow-origin"] == "http://127.0.0.1:8233"
         assert json_format.ParseDict(decoded.json()["payloads"][0], Payload()) == payload("x")
+        # Refused for want of a sign-in: the Web UI can read the refusal (not "cannot connect"), a stranger cannot.
+        for origin, readable in (("http://127.0.0.1:8233", True), ("https://evil.example", False)):
+            unsigned = await http.post("/codec/decode", json={"payloads": []}, headers={"Origin": origin})
+            assert unsigned.status_code == 401
+            assert (unsigned.headers.get("access-control-allow-origin") == origin) is readable
 
 
 async def test_a_recorded_history_is_written_decrypted(ts_env, tmp_path):
