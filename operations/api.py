@@ -358,12 +358,15 @@ async def readable_case(
 
 # How many cases a listing reads at once for their details (one summary query each, after the scope filter).
 DETAIL_QUERIES_AT_ONCE = 8
+# How long a listing waits for its cases' details (names, overdue steps) in all; a healthy worker answers in ms.
+DETAILS_BUDGET = timedelta(seconds=3)
 
 
 async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> dict[str, CaseSummary]:
     """Each listed case's summary (with the employee's name and the overdue steps), read from the case itself and kept
     only where the caller passes the scope check on that case (`may_see`): a listing's query is the first filter,
-    not the last. Cases out of scope or not answering are left out."""
+    not the last. Cases out of scope or not answering within `DETAILS_BUDGET` are left out: a list shows at once,
+    without names where a case's worker is down or busy, rather than waiting on each case in turn."""
     gate = asyncio.Semaphore(DETAIL_QUERIES_AT_ONCE)
     day = today()
 
@@ -371,13 +374,19 @@ async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> d
         async with gate:
             try:
                 summary = await cases.case_handle(client, case_id).query(
-                    SickLeaveCase.summary, day, rpc_timeout=QUERY_TIMEOUT
+                    SickLeaveCase.summary, day, rpc_timeout=DETAILS_BUDGET
                 )
             except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
                 return case_id, None
         return case_id, summary if may_see(summary, caller) else None
 
-    found = await asyncio.gather(*(one(c) for c in dict.fromkeys(case_ids)))
+    asked = [asyncio.create_task(one(c)) for c in dict.fromkeys(case_ids)]
+    if not asked:
+        return {}
+    answered, late = await asyncio.wait(asked, timeout=DETAILS_BUDGET.total_seconds())
+    for task in late:
+        task.cancel()
+    found = [task.result() for task in answered]
     return {case_id: summary for case_id, summary in found if summary is not None}
 
 
