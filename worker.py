@@ -31,7 +31,7 @@ from activities.documents import DocumentActivities
 from activities.notify import Notifications, describe_channels
 from documents.store import store_from_settings
 from operations import cases
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import Authenticator, authenticator_from
 from service import i18n, metrics, tracing
 from service.codec import EncryptionKeyError

@@ -41,10 +41,10 @@ from domain.spoor2 import TrajectoryView
 from operations import cases, people, worklist
 from operations import spoor2 as trajectories
 from operations.audit import add_audit_routes
-from operations.auth import COOKIE, Authenticator, Caller
+from operations.auth import API_ROLES, COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint, codec_cors_headers
-from operations.dashboard import add_dashboard
 from operations.documents import add_document_routes
+from operations.signin import client_address, session_caller, signin_of
 from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
@@ -54,17 +54,6 @@ from workflows.sick_leave_case import SickLeaveCase
 
 log = structlog.get_logger("spoorwerk.api")
 
-# The roles that use the API (issue 5); the employee and UWV act through the case manager.
-API_ROLES = frozenset(
-    {
-        Role.OPERATIONS,
-        Role.CASEMANAGER,
-        Role.REINTEGRATIECOACH,
-        Role.BEDRIJFSARTS,
-        Role.ARBEIDSDESKUNDIGE,
-        Role.WERKGEVER,
-    }
-)
 _OVERSIGHT = frozenset({Role.OPERATIONS, Role.CASEMANAGER})
 OPENERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.WERKGEVER})
 _FULL_STATE = frozenset({Role.OPERATIONS, Role.CASEMANAGER, Role.BEDRIJFSARTS})
@@ -233,7 +222,6 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> JSONRe
 def caller_dependency(authenticator: Authenticator):
     """The caller of a request: a bearer token (machines), else the dashboard's session cookie (operations.signin).
     Unknown bearer tokens count as failed sign-ins of the client's address: past the limit, 429 until Retry-After."""
-    from operations.signin import client_address, session_caller, signin_of  # it imports this module's roles
 
     # Not async: FastAPI runs it in a worker thread, off the event loop, as the session's database read needs.
     def caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
@@ -357,8 +345,9 @@ async def readable_case(
 
 
 # How many cases a listing reads at once for their details (one summary query each, after the scope filter).
-DETAIL_QUERIES_AT_ONCE = 8
-# How long a listing waits for its cases' details (names, overdue steps) in all; a healthy worker answers in ms.
+# How long a listing waits for its cases' details (names, overdue steps) in all; a healthy worker answers in ms. It
+# asks all its cases at once (a page is at most 100), so a case whose worker is down holds no place in a queue that
+# the answering cases would wait in.
 DETAILS_BUDGET = timedelta(seconds=3)
 
 
@@ -367,17 +356,15 @@ async def case_details(client: Client, caller: Caller, case_ids: list[str]) -> d
     only where the caller passes the scope check on that case (`may_see`): a listing's query is the first filter,
     not the last. Cases out of scope or not answering within `DETAILS_BUDGET` are left out: a list shows at once,
     without names where a case's worker is down or busy, rather than waiting on each case in turn."""
-    gate = asyncio.Semaphore(DETAIL_QUERIES_AT_ONCE)
     day = today()
 
     async def one(case_id: str) -> tuple[str, CaseSummary | None]:
-        async with gate:
-            try:
-                summary = await cases.case_handle(client, case_id).query(
-                    SickLeaveCase.summary, day, rpc_timeout=DETAILS_BUDGET
-                )
-            except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
-                return case_id, None
+        try:
+            summary = await cases.case_handle(client, case_id).query(
+                SickLeaveCase.summary, day, rpc_timeout=DETAILS_BUDGET
+            )
+        except (RPCError, WorkflowQueryFailedError):  # gone, no worker, or a case never opened: no details
+            return case_id, None
         return case_id, summary if may_see(summary, caller) else None
 
     asked = [asyncio.create_task(one(c)) for c in dict.fromkeys(case_ids)]
@@ -505,7 +492,7 @@ class ActionKind(BaseModel):
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(
+def create_api(
     client: Client,
     authenticator: Authenticator,
     *,
@@ -516,7 +503,8 @@ def create_app(
     audit: AuditStore | None = None,
     search_key: bytes | None = None,
 ) -> FastAPI:
-    """The API (under /api) for one Temporal client; the dashboard and the codec endpoint mount beside it."""
+    """The API (under /api) for one Temporal client, with the codec endpoint and health; operations.app adds the
+    dashboard beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
     app = FastAPI(
@@ -799,7 +787,6 @@ def create_app(
         _add_action_route(api, client, caller, model, on="spoor2", readable=readable)
     app.include_router(api)
     add_health_routes(app, client)
-    add_dashboard(app)
     return app
 
 

@@ -20,6 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from domain.models import Actor, OpaqueId, Role
 
+# The roles that use the API and the dashboard (issue 5); the employee and UWV act through the case manager.
+API_ROLES = frozenset(
+    {
+        Role.OPERATIONS,
+        Role.CASEMANAGER,
+        Role.REINTEGRATIECOACH,
+        Role.BEDRIJFSARTS,
+        Role.ARBEIDSDESKUNDIGE,
+        Role.WERKGEVER,
+    }
+)
+
 # The dashboard's session cookie: a random session id (operations.sessions). A new name, so that a browser
 # still holding an old raw-token cookie ("spoorwerk_token") is simply asked to sign in again.
 COOKIE = "spoorwerk_session"

@@ -18,23 +18,19 @@ a person's choice in a cookie. The script's own words come with the page, in a J
 
 import asyncio
 import json
-import re
-from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import jinja2
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from documents.dossier_text import describe, standing_text
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
@@ -43,22 +39,19 @@ from domain.dossier_check import TOETS_LABELS
 from domain.models import Role, Stage
 from domain.observations import ObservationState
 from domain.spoor2 import TrajectoryView
-from operations import cases, people, worklist
+from operations import api, cases, pages, people, worklist
 from operations import spoor2 as trajectories
 from operations.auth import Caller
 from operations.documents import case_documents, document_view, may_read
-from operations.signin import add_signin_routes
+from operations.signin import add_signin_routes, page_caller
 from service import i18n
 from service.audit import Channel, What
 from service.i18n import N_, _
 from service.rulebook import load_rulebook
 from workflows.sick_leave_case import SickLeaveCase
 
-# operations.api imports this module to add the dashboard, so its helpers are imported where used.
-
 log = structlog.get_logger("spoorwerk.dashboard")
 HERE = Path(__file__).parent
-REFRESH_SECONDS = 15
 PAGE_SIZE = 50
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600  # a person's language choice outlives their sessions
 OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
@@ -77,105 +70,6 @@ ESCALATION_ENTRIES = frozenset(
         "measures_exhausted",
     }
 )
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=True,  # every template, whatever its name
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    extensions=["jinja2.ext.i18n"],
-)
-# `{{ _("…") }}` in the templates translates into the request's language (operations.api.Language).
-# The i18n extension adds this method to the Environment at run time; jinja2's annotations do not declare it.
-_env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-_env.globals["language"] = i18n.language
-_env.filters["day"] = i18n.format_day
-
-
-def _per_request(label: Callable[..., str]) -> Callable[..., str]:
-    """A filter that translates when the page is rendered. Jinja evaluates a filter on a constant (`"done"|status_label`)
-    once, when it compiles the template; asking for the context keeps it from doing so, and from serving every later
-    page in the language of the first."""
-
-    @jinja2.pass_context
-    def translated(_context: Any, value: Any, *args: Any) -> str:
-        return label(value, *args)
-
-    return translated
-
-
-def _key(value: Any) -> str:
-    return str(getattr(value, "value", value))  # an enum's value, or the string itself
-
-
-# Labels come from the one registry (domain.glossary) and are translated where they are shown.
-_env.filters["stage_label"] = _per_request(lambda s: _(glossary.stage_label(_key(s) if s else None)))
-_env.filters["entry_label"] = _per_request(lambda k: _(glossary.entry_label(_key(k))))
-_env.filters["role_label"] = _per_request(lambda r: _(glossary.role_label(_key(r))))
-_env.filters["status_label"] = _per_request(lambda s: _(glossary.DEADLINE_STATUSES.get(_key(s), _key(s))))
-_env.filters["outcome_label"] = _per_request(lambda o: _(glossary.OUTCOMES.get(_key(o), _key(o))))
-_env.filters["detail_label"] = _per_request(lambda kind, name: _(glossary.detail_label(_key(kind), _key(name))))
-_env.filters["escalation_reason"] = _per_request(lambda r: _(glossary.ESCALATION_REASONS.get(_key(r), _key(r))))
-_env.filters["trajectory_status"] = _per_request(lambda s: _(glossary.SPOOR2_STATUSES.get(_key(s), _key(s))))
-_env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
-_env.filters["expectation_context"] = _per_request(lambda context: _expectation_context(str(context)))
-# A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
-_env.filters["entry_text"] = describe
-_env.filters["standing"] = standing_text
-
-
-def _expectation_context(context: str) -> str:
-    """Where an expectation comes from ("spoor1", "spoor2:fase1") in words: the stage's label, and the phase."""
-    stage, _sep, detail = context.partition(":")
-    label = _(glossary.stage_label(stage))
-    phase = re.fullmatch(r"fase(\d+)", detail)
-    if phase:
-        return f"{label} · " + _("phase %(number)s", number=phase.group(1))
-    return f"{label} · {_(glossary.choice_label(detail))}" if detail else label
-
-
-def _detail(value: Any) -> str:
-    """A dossier detail as text: nested records as 'key: value; …' rather than Python's repr."""
-    if isinstance(value, dict):
-        return "; ".join(f"{k.replace('_', ' ')}: {_detail(v)}" for k, v in value.items() if v is not None)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_detail(v) for v in value)
-    return str(value)
-
-
-_env.filters["detail"] = _detail
-
-
-def _detail_value(value: Any, key: str, step_names: dict[str, str]) -> str:
-    """A dossier detail's value as a person reads it: a step by its name, a stage, role or choice by its label, a
-    day as a date, yes/no; the rest as `_detail` writes it."""
-    if isinstance(value, bool):
-        return _(glossary.choice_label(str(value).lower()))
-    if isinstance(value, str):
-        if key in ("key", "deadline", "measure") and value in step_names:
-            return step_names[value]
-        if key in ("stage", "from", "to") and value in glossary.STAGES:
-            return _(glossary.stage_label(value))
-        if key in ("outcome",) and value in glossary.OUTCOMES:
-            return _(glossary.OUTCOMES[value])
-        if key == "reason" and value in glossary.ESCALATION_REASONS:
-            return _(glossary.ESCALATION_REASONS[value])
-        if value in glossary.CHOICES or value in glossary.ROLES:
-            return _(glossary.choice_label(value))
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            return i18n.format_day(date.fromisoformat(value))
-    return _detail(value)
-
-
-_env.filters["detail_value"] = _per_request(_detail_value)
 
 
 class _Unauthenticated(Exception):
@@ -185,71 +79,13 @@ class _Unauthenticated(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    # `i18n`: the script's own strings, in the page's language.
-    html = _env.get_template(template).render(refresh_seconds=REFRESH_SECONDS, i18n=_script_strings(), **context)
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-
-
-def _script_strings() -> dict[str, str]:
-    """What dashboard.js shows (status lines, error prefixes, form hints), translated for the page's JSON block."""
-    return {
-        "updated": _("updated %(time)s"),
-        "refreshFailed": _("refresh failed at %(time)s; retrying"),
-        "busy": _("Working…"),
-        "recording": _("Recording %(action)s…"),
-        "recorded": _("Recorded: %(what)s"),
-        "recordedBefore": _("Recorded before: %(what)s"),
-        "refused": _("Refused (%(status)s): %(reason)s"),
-        "failed": _("Failed (%(status)s): %(reason)s. Sending again is safe."),
-        "notSent": _("Not sent: %(reason)s. Sending again is safe."),
-        "invalidField": _("Not sent: a field is not filled in correctly."),
-        "invalidJson": _("not valid JSON: %(reason)s"),
-        "yes": _("yes"),
-        "no": _("no"),
-        "choose": _("choose…"),
-        "onePerLine": _("one per line"),
-        "refusedFallback": _("refused"),
-    }
-
-
 async def _page_caller(request: Request) -> Caller:
     """The caller of a page from the dashboard's session cookie (operations.signin); the API's own roles only."""
-    from operations.signin import page_caller
-
     found = await page_caller(request)
     if found is None:
         raise _Unauthenticated
     request.state.caller = found
     return found
-
-
-def _to_login(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(
-        "/login?" + urlencode({"next": target}), status_code=303, headers={"Cache-Control": "no-store"}
-    )
-
-
-def _safe_next(value: str | None) -> str:
-    """Only a path of this site: never another origin (`//host`, `/\\host`, `https:`, nor `/<tab>/host`, which a
-    browser reads as `//host` once it drops the tab). No control characters, spaces or backslashes at all."""
-    if (
-        not value
-        or not value.startswith("/")
-        or value.startswith("//")
-        or any(c <= " " or c in "\\\x7f" for c in value)
-    ):
-        return "/"
-    return value
-
-
-def _same_origin(request: Request) -> bool:
-    """A form post comes from our own pages (SameSite=Strict covers the cookie; this covers login CSRF)."""
-    origin = request.headers.get("origin")
-    if origin is None:  # not a browser, or one that sends no Origin on a same-origin form post
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _referring_path(request: Request) -> str | None:
@@ -259,13 +95,6 @@ def _referring_path(request: Request) -> str | None:
     if referer.netloc != request.headers.get("host", ""):
         return None
     return referer.path + (f"?{referer.query}" if referer.query else "")
-
-
-async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > 8192:
-        return {}
-    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items()}
 
 
 def _weeks_sick(first: date | None, today: date) -> int | None:
@@ -374,10 +203,9 @@ class Filters(BaseModel):
 
 def _parse_filters(request: Request, caller: Caller) -> tuple[Filters, dict[str, Any], list[str]]:
     """The filters of the overview's form, as `cases_query` arguments, and what was wrong with any."""
-    from operations.api import caller_scope
-
     params = request.query_params
-    scope = caller_scope(caller)  # a scoped caller cannot widen its scope by a filter: its scope's fields are not shown
+    # A scoped caller cannot widen its scope by a filter: its scope's fields are not shown.
+    scope = api.caller_scope(caller)
     shown = Filters(**{k: params.get(k, "").strip()[:64] for k in Filters.model_fields if k not in scope})
     errors: list[str] = []
     filters: dict[str, Any] = {}
@@ -614,7 +442,7 @@ def _timeline(
     events: list[dict[str, Any]] = []
     for e in dossier:
         x = t.x(e.on)
-        title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {_env.filters['entry_text'](e)}"
+        title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {pages.env.filters['entry_text'](e)}"
         if e.kind in ESCALATION_ENTRIES:
             level = e.details.get("level") if e.kind == "escalation_raised" else None
             escalations.append(
@@ -657,7 +485,7 @@ def _timeline(
                 "Expected by %(day)s: %(what)s (%(context)s)",
                 day=i18n.format_day(summary.expected.by),
                 what=_(summary.expected.what),
-                context=_expectation_context(summary.expected.context),
+                context=pages.expectation_context(summary.expected.context),
             ),
         }
 
@@ -687,8 +515,6 @@ def _timeline(
 def add_dashboard(app: FastAPI) -> None:
     """Add the dashboard's pages (/, /cases/{id}, /login, /logout, the language switch) and its static files to the
     API app."""
-    from operations import api
-
     fields = _action_fields()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -698,13 +524,13 @@ def add_dashboard(app: FastAPI) -> None:
     async def choose_language(request: Request) -> Response:
         """The header's language switch: remembers the choice in a cookie (operations.api.Language reads it) and
         returns to the page it was made on. A post from another site changes nothing."""
-        form = await _form(request)
+        form = await pages.read_form(request)
         response = RedirectResponse(
-            _safe_next(form.get("next") or _referring_path(request)),
+            pages.safe_next(form.get("next") or _referring_path(request)),
             status_code=303,
             headers={"Cache-Control": "no-store"},
         )
-        if _same_origin(request) and form.get("lang") in i18n.LANGUAGES:
+        if pages.same_origin(request) and form.get("lang") in i18n.LANGUAGES:
             response.set_cookie(
                 i18n.LANGUAGE_COOKIE,
                 form["lang"],
@@ -721,7 +547,7 @@ def add_dashboard(app: FastAPI) -> None:
         try:
             caller = await _page_caller(request)
         except _Unauthenticated:
-            return _to_login(request)
+            return pages.to_login(request)
         client: Client = request.app.state.client
         today = api.today()
         shown, filters, errors = _parse_filters(request, caller)
@@ -765,7 +591,7 @@ def add_dashboard(app: FastAPI) -> None:
             for c in page.cases
         ]
         next_link = shown.query(page_token=page.next_page_token) if page.next_page_token else None
-        return _render(
+        return pages.render(
             request,
             "overview.html",
             caller=caller,
@@ -788,7 +614,7 @@ def add_dashboard(app: FastAPI) -> None:
         try:
             caller = await _page_caller(request)
         except _Unauthenticated:
-            return _to_login(request)
+            return pages.to_login(request)
         client: Client = request.app.state.client
         today = api.today()
         raw_sort = request.query_params.get("sort", worklist.Sort.DUE.value)
@@ -826,7 +652,7 @@ def add_dashboard(app: FastAPI) -> None:
         next_link = (
             "?" + urlencode({"sort": sort.value, "page_token": page.next_page_token}) if page.next_page_token else None
         )
-        return _render(
+        return pages.render(
             request,
             "worklist.html",
             caller=caller,
@@ -846,9 +672,9 @@ def add_dashboard(app: FastAPI) -> None:
         try:
             caller = await _page_caller(request)
         except _Unauthenticated:
-            return _to_login(request)
+            return pages.to_login(request)
         if caller.role not in api.OPENERS:
-            return _render(
+            return pages.render(
                 request,
                 "error.html",
                 403,
@@ -862,7 +688,7 @@ def add_dashboard(app: FastAPI) -> None:
         today = api.today()
         ruleset = load_rulebook().for_first_sick_day(today)
         steps = [{"key": d.key, "label": d.label} for d in ruleset.deadlines if d.tracked and d.key != "evaluatie"]
-        return _render(
+        return pages.render(
             request,
             "open.html",
             caller=caller,
@@ -877,11 +703,11 @@ def add_dashboard(app: FastAPI) -> None:
         try:
             caller = await _page_caller(request)
         except _Unauthenticated:
-            return _to_login(request)
+            return pages.to_login(request)
         client: Client = request.app.state.client
         today = api.today()
         if not OPAQUE_ID.match(case_id):
-            return _render(
+            return pages.render(
                 request,
                 "error.html",
                 404,
@@ -895,7 +721,7 @@ def add_dashboard(app: FastAPI) -> None:
                 client, case_id, caller, What.DOSSIER, channel=Channel.DASHBOARD
             )
         except api.Problem as err:
-            return _render(
+            return pages.render(
                 request,
                 "error.html",
                 err.status,
@@ -952,7 +778,7 @@ def add_dashboard(app: FastAPI) -> None:
         )
         mine = {COMPLETES[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in COMPLETES}
         preselect = next((mine[key] for key in due if key in mine), None)
-        return _render(
+        return pages.render(
             request,
             "case.html",
             caller=caller,

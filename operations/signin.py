@@ -39,7 +39,8 @@ from sqlalchemy import Engine
 
 from domain import glossary
 from domain.models import Role
-from operations.auth import COOKIE, Caller
+from operations import pages
+from operations.auth import API_ROLES, COOKIE, Caller
 from operations.sessions import FLOW_SECONDS, LoginThrottle, SessionStore
 from service import i18n
 from service.i18n import _
@@ -237,8 +238,6 @@ def session_caller(request: Request, *, touch: bool = True) -> Caller | None:
 async def page_caller(request: Request) -> Caller | None:
     """The caller of a dashboard page from its session, the API's roles only. The page's own background refresh
     (a fetch, not a navigation) is no activity of the person: it does not keep an unattended session alive."""
-    from operations.api import API_ROLES
-
     touch = request.headers.get("sec-fetch-mode", "navigate") == "navigate"
     found = await asyncio.to_thread(session_caller, request, touch=touch)
     return found if found is not None and found.role in API_ROLES else None
@@ -252,16 +251,13 @@ def set_session_cookie(response: Response, request: Request, session_id: str, ma
 
 def add_signin_routes(app: FastAPI) -> None:
     """Add GET/POST /login, POST /logout, GET /login/oidc and GET /login/oidc/callback to the dashboard."""
-    from operations import dashboard as pages
-    from operations.api import API_ROLES
-
     signin_of(app)  # made now, not by the first requests at once
 
     def login_page(
         request: Request, status: int, next: str, error: str | None = None, headers: dict[str, str] | None = None
     ) -> Response:
         signin = signin_of(request.app)
-        page = pages._render(
+        page = pages.render(
             request,
             "login.html",
             status,
@@ -277,21 +273,21 @@ def add_signin_routes(app: FastAPI) -> None:
         return page
 
     def problem_page(request: Request, status: int, title: str, reason: str) -> Response:
-        page = pages._render(request, "signin_problem.html", status, caller=None, title=title, reason=reason)
+        page = pages.render(request, "signin_problem.html", status, caller=None, title=title, reason=reason)
         page.delete_cookie(FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=_https(request))
         return page
 
     @app.get("/login", include_in_schema=False)
     async def login_form(request: Request, next: str = "/") -> Response:
-        return login_page(request, 200, pages._safe_next(next))
+        return login_page(request, 200, pages.safe_next(next))
 
     @app.post("/login", include_in_schema=False)
     async def login(request: Request) -> Response:
-        if not pages._same_origin(request):
+        if not pages.same_origin(request):
             return login_page(request, 403, "/", _("This form must be sent from this site."))
         signin = signin_of(request.app)
-        form = await pages._form(request)
-        token, target = form.get("token", "").strip(), pages._safe_next(form.get("next"))
+        form = await pages.read_form(request)
+        token, target = form.get("token", "").strip(), pages.safe_next(form.get("next"))
         address = client_address(request)
         wait = signin.throttle.retry_after(address)
         if wait is not None:  # refused before the token is looked at: the answer tells nothing about it
@@ -326,7 +322,7 @@ def add_signin_routes(app: FastAPI) -> None:
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         response = RedirectResponse("/login", status_code=303, headers=NO_STORE)
-        if pages._same_origin(request):  # another site cannot log a browser out either
+        if pages.same_origin(request):  # another site cannot log a browser out either
             await asyncio.to_thread(signin_of(request.app).sessions.revoke, request.cookies.get(COOKIE))
             response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_https(request))
         return response
@@ -357,7 +353,7 @@ def add_signin_routes(app: FastAPI) -> None:
                 _("Identity provider not reachable"),
                 _("%(provider)s cannot be reached now. Try again later.", provider=signin.oidc.name),
             )
-        flow_id = await asyncio.to_thread(signin.sessions.save_flow, {"authlib": state, "next": pages._safe_next(next)})
+        flow_id = await asyncio.to_thread(signin.sessions.save_flow, {"authlib": state, "next": pages.safe_next(next)})
         redirect.headers["Cache-Control"] = "no-store"
         redirect.set_cookie(
             FLOW_COOKIE,
@@ -414,7 +410,7 @@ def add_signin_routes(app: FastAPI) -> None:
             return problem_page(request, 403, _("No access"), found)
         session_id = await asyncio.to_thread(signin.sessions.replace, request.cookies.get(COOKIE), found, "oidc")
         log.info("signed in", via="oidc", role=found.role.value)
-        page = pages._render(request, "signed_in.html", 200, caller=None, next=flow["next"])
+        page = pages.render(request, "signed_in.html", 200, caller=None, next=flow["next"])
         set_session_cookie(page, request, session_id, signin.sessions.lifetime)
         page.delete_cookie(FLOW_COOKIE, path=FLOW_PATH, httponly=True, samesite="lax", secure=_https(request))
         return page

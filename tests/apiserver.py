@@ -19,7 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from documents.store import store_from_settings
 from domain.models import Role
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.audit import AuditStore
 from service.db import open_database

@@ -23,7 +23,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 
 from domain.models import Role
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.settings import Settings
 from tests.loopback import free_port

@@ -20,7 +20,7 @@ from documents.store import store_from_settings
 from domain.models import Role
 from domain.nl_time import local_date
 from operations import demo
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import authenticator_from
 from service.audit import AuditStore
 from service.db import open_database

@@ -25,7 +25,7 @@ from domain.case import CaseOpening
 from domain.models import Actor, Role
 from domain.nl_time import local_date
 from operations import cases
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service import medical_seal
 from service.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, EncryptionKeyError, KeyRing, UnsealedPayloadError

@@ -15,7 +15,6 @@ PACKAGES = ("domain", "workflows", "activities", "operations", "service", "docum
 
 KNOWN_CYCLES = {
     frozenset({"domain.actions", "domain.case", "domain.documents", "domain.dossier_check", "domain.spoor2"}),
-    frozenset({"operations.api", "operations.dashboard", "operations.signin"}),
 }
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import select
 from temporalio.testing import WorkflowEnvironment
 
 from domain.models import Role
-from operations.api import create_app
+from operations.app import create_app
 from operations.auth import COOKIE, Caller, TokenAuthenticator, authenticator_from
 from operations.sessions import SESSIONS
 from operations.signin import FLOW_COOKIE, SignIn
@@ -655,7 +655,7 @@ async def test_oidc_sign_in_and_logout_in_a_browser(provider, dev_env, tmp_path)
 )
 def test_the_page_after_sign_in_is_always_one_of_this_site(target):
     """Review of issue 18: `/<tab>/host` passed, and a browser drops the tab and goes to //host."""
-    from operations.dashboard import _safe_next
+    from operations.pages import safe_next as _safe_next
 
     assert _safe_next(target) == "/"
     assert _safe_next("/cases/C-1?tab=dossier") == "/cases/C-1?tab=dossier"

@@ -1,0 +1,45 @@
+"""The service's HTTP side put together: the API (operations.api) and the dashboard (operations.dashboard) beside it.
+
+The one place that knows both, so neither imports the other's module back: the dashboard reads cases through the
+API's scope check (`readable_case`), and the API knows nothing of pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from documents.store import DocumentStore
+from operations.api import create_api
+from operations.auth import Authenticator
+from operations.dashboard import add_dashboard
+from service.audit import AuditStore
+
+
+def create_app(
+    client: Client,
+    authenticator: Authenticator,
+    *,
+    task_queue: str,
+    codec_origins: Sequence[str] = (),
+    document_store: DocumentStore | None = None,
+    signin: Any = None,
+    audit: AuditStore | None = None,
+    search_key: bytes | None = None,
+) -> FastAPI:
+    """The API (under /api), the codec endpoint, health and the dashboard for one Temporal client."""
+    app = create_api(
+        client,
+        authenticator,
+        task_queue=task_queue,
+        codec_origins=codec_origins,
+        document_store=document_store,
+        signin=signin,
+        audit=audit,
+        search_key=search_key,
+    )
+    add_dashboard(app)
+    return app
