@@ -211,7 +211,7 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
         for g in found
     )
     if assessed is not None:  # in the order UWV's assessor reads the verslag
-        lines = "\n".join(f"- {TOETS_LABELS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
+        lines = "\n".join(f"- {glossary.TOETS_STEPS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
     body = (
         f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
         f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
@@ -298,11 +298,6 @@ class ToetsStep(StrEnum):
     INSPANNINGEN = "inspanningen"  # (3) were the efforts enough
     GRONDEN = "gronden"  # (4) if not, is there a valid reason
     HERSTEL = "herstel"  # (5) can it still be repaired
-
-
-# The five questions' labels are domain.glossary.TOETS_STEPS (msgids, translated where they are shown); this name
-# stays for the code that imported it from here.
-TOETS_LABELS = glossary.TOETS_STEPS
 
 
 class PointStatus(StrEnum):

@@ -35,7 +35,6 @@ from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
 from domain.case import COMPLETES, CaseSummary, DeadlineView, DossierLine
-from domain.dossier_check import TOETS_LABELS
 from domain.models import Role, Stage
 from domain.observations import ObservationState
 from domain.spoor2 import TrajectoryView
@@ -795,6 +794,6 @@ def add_dashboard(app: FastAPI) -> None:
             preselect=preselect,
             closed=summary.closed_on is not None,
             toets=toets,
-            toets_steps=[(step, _(label)) for step, label in TOETS_LABELS.items()],
+            toets_steps=[(step, _(label)) for step, label in glossary.TOETS_STEPS.items()],
             papers=papers,
         )
