@@ -320,6 +320,11 @@ async def in_phase(api, case_id: str, employer: str, phase: int) -> None:
     for kind, who, fields in steps:
         r = await api.act(case_id, kind, who=who, spoor2=True, **fields)
         assert r.status_code == 200, (kind, r.text)
+    # The trajectory tells the case by signal; a caller that counts the case's dossier next must see it arrived.
+    await eventually(
+        lambda: api.get(f"/api/cases/{case_id}/dossier"),
+        lambda r: any(e["kind"] == "spoor2:phase_started" and e["details"].get("phase") == phase for e in r.json()),
+    )
 
 
 async def test_a_coach_reads_and_acts_only_on_the_cases_it_coaches(api):
