@@ -73,7 +73,7 @@ def entry_anchor(seq: int) -> str:
 class Scale:
     """Calendar days to x, lanes to y, in an SVG viewBox WIDTH wide."""
 
-    WIDTH, LEFT, RIGHT, AXIS, GAP = 1000, 124, 16, 30, 6
+    WIDTH, LEFT, RIGHT, AXIS, GAP = 1000, 148, 16, 30, 6
 
     def __init__(self, start: date, end: date) -> None:
         self.start, self.end = start, max(end, start + timedelta(days=7))
@@ -620,11 +620,12 @@ def _legend(svg: _Svg, t: Scale, now_label: str) -> float:
     ]
     x, y = float(t.LEFT), t.bottom + 34
     for key, text in items:
-        width = 6.0 * len(text) + 30
+        width = 24 + 5.8 * len(text) + 14  # the sample, the words, the space to the next
         if x + width > t.WIDTH - t.RIGHT:
             x, y = float(t.LEFT), y + 16
-        _key(svg, key, x + 6, y - 4)
-        svg.add("text", {"class": "legend-label", "x": x + 16, "y": y, "font_size": "10.5", "fill": MUTED}, text=text)
+        _key(svg, key, x + 10, y - 4)
+        css = "legend-label legend-now" if key == "now" else "legend-label"
+        svg.add("text", {"class": css, "x": x + 24, "y": y, "font_size": "10.5", "fill": MUTED}, text=text)
         x += width
     return y + 6
 
