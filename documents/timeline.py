@@ -13,11 +13,11 @@ attributes its script and tests find marks by. Everything else is the same drawi
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from html import escape
 
+from documents.svg import Svg, num
 from domain import glossary
 from domain import spoor2 as s2
 from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine, deadlines, dossier_lines, summarize
@@ -98,79 +98,6 @@ class Scale:
         return top + height / 2
 
 
-def _num(value: float) -> str:
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
-
-
-class _Svg:
-    """SVG elements written in order; tooltips, links and data attributes only when the drawing is interactive."""
-
-    def __init__(self, interactive: bool) -> None:
-        self.interactive = interactive
-        self.parts: list[str] = []
-
-    def _start(self, tag: str, attrs: Mapping[str, object], data: Mapping[str, object] | None) -> str:
-        if self.interactive and data:
-            attrs = {**attrs, **{f"data-{k}": v for k, v in data.items()}}
-        shown = (
-            f' {name.replace("_", "-")}="{escape(_num(v) if isinstance(v, float) else str(v))}"'
-            for name, v in attrs.items()
-            if v is not None
-        )
-        return f"<{tag}{''.join(shown)}"
-
-    def add(
-        self,
-        tag: str,
-        attrs: Mapping[str, object],
-        *,
-        text: str | None = None,
-        title: str | None = None,
-        data: dict[str, object] | None = None,
-    ) -> None:
-        inner = (f"<title>{escape(title)}</title>" if title and self.interactive else "") + escape(text or "")
-        start = self._start(tag, attrs, data)
-        self.parts.append(f"{start}>{inner}</{tag}>" if inner else f"{start}/>")
-
-    def group(
-        self,
-        attrs: dict[str, object],
-        *,
-        title: str | None = None,
-        data: dict[str, object] | None = None,
-        href: str | None = None,
-    ) -> _Group:
-        return _Group(self, attrs, title, data, href)
-
-
-class _Group:
-    """A <g> (inside a link to `href` when interactive) whose children are added within the `with` block."""
-
-    def __init__(
-        self,
-        svg: _Svg,
-        attrs: dict[str, object],
-        title: str | None,
-        data: dict[str, object] | None,
-        href: str | None,
-    ) -> None:
-        self.svg, self.attrs, self.title, self.data = svg, attrs, title, data
-        self.href = href if svg.interactive else None
-
-    def __enter__(self) -> _Svg:
-        parts = self.svg.parts
-        if self.href:
-            parts.append(f'<a href="#{escape(self.href)}">')
-        parts.append(self.svg._start("g", self.attrs, self.data) + ">")
-        if self.title and self.svg.interactive:
-            parts.append(f"<title>{escape(self.title)}</title>")
-        return self.svg
-
-    def __exit__(self, *exc: object) -> None:
-        self.svg.parts.append("</g>" + ("</a>" if self.href else ""))
-
-
 def _span_title(what: str, start: date, end: date | None) -> str:
     return _(
         "%(what)s: %(start)s – %(end)s",
@@ -180,7 +107,7 @@ def _span_title(what: str, start: date, end: date | None) -> str:
     )
 
 
-def _bar(svg: _Svg, t: Scale, lane: str, start: date, end: date, fill: str, *, css: str, title: str) -> None:
+def _bar(svg: Svg, t: Scale, lane: str, start: date, end: date, fill: str, *, css: str, title: str) -> None:
     x0 = t.x(start)
     svg.add(
         "rect",
@@ -200,7 +127,7 @@ def _bar(svg: _Svg, t: Scale, lane: str, start: date, end: date, fill: str, *, c
 # --------------------------------------------------------------------------- the lanes
 
 
-def _steps(svg: _Svg, t: Scale, views: Sequence[DeadlineView], as_of: date) -> None:
+def _steps(svg: Svg, t: Scale, views: Sequence[DeadlineView], as_of: date) -> None:
     """A mark per statutory step at its due day (the day done when it had none), joined to the day it was done or,
     when overdue, to the as-of day; its short name above, on the first of three rows where it touches no other."""
     rows_end = [-1e9, -1e9, -1e9]
@@ -272,7 +199,7 @@ def _steps(svg: _Svg, t: Scale, views: Sequence[DeadlineView], as_of: date) -> N
 
 
 def _tracks(
-    svg: _Svg,
+    svg: Svg,
     t: Scale,
     views: Sequence[DeadlineView],
     dossier: Sequence[DossierLine],
@@ -330,7 +257,7 @@ def spoor2_start(
 
 
 def _spoor2(
-    svg: _Svg,
+    svg: Svg,
     t: Scale,
     views: Sequence[DeadlineView],
     dossier: Sequence[DossierLine],
@@ -422,7 +349,7 @@ def _spoor2(
             "path",
             {
                 "class": "haalbaarheid haalbaarheid-go" if go else "haalbaarheid haalbaarheid-no_go",
-                "d": f"M{_num(x)} {_num(mid - 8)} l6 11 h-12 z" if go else f"M{_num(x)} {_num(mid + 8)} l6 -11 h-12 z",
+                "d": f"M{num(x)} {num(mid - 8)} l6 11 h-12 z" if go else f"M{num(x)} {num(mid + 8)} l6 -11 h-12 z",
                 "fill": GREEN if go else RED,
                 "stroke": "#ffffff",
             },
@@ -431,7 +358,7 @@ def _spoor2(
         )
 
 
-def _pause(svg: _Svg, t: Scale, start: date, end: date) -> None:
+def _pause(svg: Svg, t: Scale, start: date, end: date) -> None:
     x0 = t.x(start)
     svg.add(
         "rect",
@@ -455,7 +382,7 @@ def _last(dossier: Sequence[DossierLine], kind: str) -> date | None:
 
 
 def _escalations(
-    svg: _Svg,
+    svg: Svg,
     t: Scale,
     summary: CaseSummary,
     dossier: Sequence[DossierLine],
@@ -489,7 +416,7 @@ def _escalations(
         x = t.x(summary.expected.by)
         svg.add(
             "path",
-            {"class": "expected", "d": f"M{_num(x)} {_num(mid - 7)} l7 7 l-7 7 l-7 -7 z", "fill": "#ffffff"}
+            {"class": "expected", "d": f"M{num(x)} {num(mid - 7)} l7 7 l-7 7 l-7 -7 z", "fill": "#ffffff"}
             | {"stroke": BLUE, "stroke_width": "1.5"},
             title=_(
                 "Expected by %(day)s: %(what)s (%(context)s)",
@@ -513,7 +440,7 @@ def _escalations(
         if e.kind == "escalation_raised":
             raised = e.details.get("level")
             number = raised if isinstance(raised, int) else None
-            d = f"M{_num(x)} {_num(mid - 8)} l7 13 h-14 z"
+            d = f"M{num(x)} {num(mid - 8)} l7 13 h-14 z"
             fill = LEVEL_MARK.get(number or 3, RED)
             css = f"esc esc-raised lvl-mark-{number}"
             svg.add("path", {"class": css, "d": d, "fill": fill, "stroke": "#ffffff"}, title=title, data=data)
@@ -544,7 +471,7 @@ def _entry_title(e: DossierLine, interactive: Interactive | None) -> str | None:
     return f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {interactive.entry_text(e)}"
 
 
-def _events(svg: _Svg, t: Scale, dossier: Sequence[DossierLine], as_of: date, interactive: Interactive | None) -> None:
+def _events(svg: Svg, t: Scale, dossier: Sequence[DossierLine], as_of: date, interactive: Interactive | None) -> None:
     """Every other dossier entry as a tick: a person's, Spoorwerk's own, an overdue step that still stands."""
     mid = t.mid("dossier")
     for e in dossier:
@@ -563,17 +490,13 @@ def _events(svg: _Svg, t: Scale, dossier: Sequence[DossierLine], as_of: date, in
             "stroke_width": "2",
         }
         title = _entry_title(e, interactive)
-        if svg.interactive:
-            svg.parts.append(f'<a href="#{entry_anchor(e.seq)}">')
-        svg.add("line", line, title=title, data={"kind": e.kind})
-        if svg.interactive:
-            svg.parts.append("</a>")
+        svg.add("line", line, title=title, data={"kind": e.kind}, href=entry_anchor(e.seq))
 
 
 # --------------------------------------------------------------------------- axis, as-of day, legend
 
 
-def _axis(svg: _Svg, t: Scale, first: date) -> None:
+def _axis(svg: Svg, t: Scale, first: date) -> None:
     """A tick per week of illness from the first sick day, numbered every 13 weeks, over all lanes."""
     week = 0
     while (day := first + timedelta(weeks=week)) <= t.end:
@@ -601,7 +524,7 @@ def _axis(svg: _Svg, t: Scale, first: date) -> None:
         week += 1
 
 
-def _legend(svg: _Svg, t: Scale, now_label: str) -> float:
+def _legend(svg: Svg, t: Scale, now_label: str) -> float:
     """What each mark means, in rows under the drawing; returns the bottom of the last row."""
     items: list[tuple[str, str]] = [
         ("done", _(glossary.DEADLINE_STATUSES["done"])),
@@ -630,7 +553,7 @@ def _legend(svg: _Svg, t: Scale, now_label: str) -> float:
     return y + 6
 
 
-def _key(svg: _Svg, key: str, x: float, y: float) -> None:
+def _key(svg: Svg, key: str, x: float, y: float) -> None:
     """The legend's sample of one mark, centred on (x, y), drawn as the lanes draw it."""
     if key in STATUS_FILL or key == "late":
         waived = key == "waived"
@@ -655,11 +578,11 @@ def _key(svg: _Svg, key: str, x: float, y: float) -> None:
         attrs = {"x": x - 9, "y": y - 3, "width": "18", "height": "5", "fill": "#ffffff", "stroke": "#555555"}
         svg.add("rect", attrs | {"stroke_width": "0.8", "stroke_dasharray": "2 1"})
     elif key == "raised":
-        svg.add("path", {"d": f"M{_num(x)} {_num(y - 6)} l6 11 h-12 z", "fill": LEVEL_MARK[2]})
+        svg.add("path", {"d": f"M{num(x)} {num(y - 6)} l6 11 h-12 z", "fill": LEVEL_MARK[2]})
     elif key == "resolved":
         svg.add("circle", {"cx": x, "cy": y, "r": "5", "fill": GREEN})
     elif key == "expected":
-        d = f"M{_num(x)} {_num(y - 5)} l5 5 l-5 5 l-5 -5 z"
+        d = f"M{num(x)} {num(y - 5)} l5 5 l-5 5 l-5 -5 z"
         svg.add("path", {"d": d, "fill": "#ffffff", "stroke": BLUE, "stroke_width": "1.5"})
     elif key == "event":
         svg.add(
@@ -698,7 +621,7 @@ def draw(
     the peildatum in a document."""
     first = summary.first_sick_day
     t = Scale(*span(summary, as_of))
-    svg = _Svg(interactive is not None)
+    svg = Svg(interactive is not None)
     shown = [e for e in dossier if e.on <= as_of]
 
     for key, (top, height) in t.lanes.items():
@@ -746,15 +669,14 @@ def draw(
 
     root: dict[str, object] = {
         "xmlns": "http://www.w3.org/2000/svg",
-        "viewBox": f"0 0 {t.WIDTH} {_num(height)}",
+        "viewBox": f"0 0 {t.WIDTH} {num(height)}",
         "width": "100%",
         "font-family": FONT,
         "font-size": "11",
     }
     if interactive is not None:
         root = {"id": interactive.element_id, **root, "role": "img", "aria-label": interactive.aria_label or None}
-    attrs = "".join(f' {k}="{escape(str(v))}"' for k, v in root.items() if v is not None)
-    return f"<svg{attrs}>" + "".join(svg.parts) + "</svg>"
+    return svg.document(root)
 
 
 # --------------------------------------------------------------------------- for the documents
