@@ -48,11 +48,11 @@ test: lint
 
 ## ruff's checks ([tool.ruff] in pyproject.toml): mistakes such as unused or shadowed names, late-bound loop
 ## variables, blocking calls in async code, import order; the layout `ruff format` writes (run it to fix);
-## then mypy's types ([tool.mypy]) on the packages.
+## then mypy's types ([tool.mypy]) on the packages and the tests.
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy domain workflows activities operations service documents worker.py
+	$(VENV)/bin/mypy domain workflows activities operations service documents worker.py tests
 
 ## The edit-test loop: the domain rules, whole cases on the time-skipping server and the replay of the
 ## recorded histories (the modules tests/conftest.py names FAST); no dev server, browser, database or

@@ -442,6 +442,7 @@ TIMELINE_LANES: dict[str, str] = {
     "ad": N_("AD-onderzoek"),
     "spoor2": N_("Spoor 2"),
     "escalation": N_("Escalations"),
+    "dossier": N_("Dossier"),
 }
 
 

@@ -18,7 +18,7 @@ a person's choice in a cookie. The script's own words come with the page, in a J
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -27,16 +27,17 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from markupsafe import Markup
 from pydantic import BaseModel
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from documents import timeline
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
 from domain.case import COMPLETES, CaseSummary, DeadlineView, DossierLine
-from domain.models import Role, Stage
-from domain.observations import ObservationState
+from domain.models import Stage
 from domain.spoor2 import TrajectoryView
 from operations import api, cases, pages, people, worklist
 from operations import spoor2 as trajectories
@@ -45,7 +46,7 @@ from operations.documents import case_documents, document_view, may_read
 from operations.signin import add_signin_routes, page_caller
 from service import i18n
 from service.audit import Channel, What
-from service.i18n import N_, _
+from service.i18n import _
 from service.rulebook import load_rulebook
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -55,20 +56,6 @@ PAGE_SIZE = 50
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600  # a person's language choice outlives their sessions
 OPAQUE_ID, CASE_ID_PREFIX = cases.OPAQUE_ID, cases.CASE_ID_PREFIX
 OPEN_STAGES = [s for s in Stage if s is not Stage.CLOSED]
-# Dossier entries drawn in the timeline's escalation lane (the rest go to the dossier lane).
-ESCALATION_ENTRIES = frozenset(
-    {
-        "escalation_raised",
-        "escalation_resolved",
-        "escalation_acknowledged",
-        "stagnation_reported",
-        "non_cooperation_recorded",
-        "measure_requested",
-        "measure_reminder",
-        "measure_taken",
-        "measures_exhausted",
-    }
-)
 
 
 class _Unauthenticated(Exception):
@@ -309,203 +296,32 @@ async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the timeline
 
 
-class Timeline:
-    """Geometry of the case's timeline: calendar days to x, lanes to y (an SVG viewBox of WIDTH x HEIGHT)."""
-
-    WIDTH, LEFT, RIGHT = 1180, 118, 24
-    LANES = (
-        ("deadlines", N_("Deadlines"), 74),
-        ("spoor2", N_("Spoor 2"), 34),
-        ("escalation", N_("Stagnation"), 34),
-        ("dossier", N_("Dossier"), 34),
-    )  # labels are msgids, translated in the template
-    AXIS = 30
-
-    def __init__(self, start: date, end: date, today: date) -> None:
-        self.start, self.end, self.today = start, max(end, start + timedelta(days=7)), today
-        self.days = (self.end - self.start).days
-        self.plot = self.WIDTH - self.LEFT - self.RIGHT
-        self.lanes: dict[str, tuple[str, float, float]] = {}
-        y: float = self.AXIS
-        for key, label, height in self.LANES:
-            self.lanes[key] = (label, y, height)
-            y += height + 6
-        self.bottom = y  # the "today" label goes below the lanes
-        self.height = y + 16
-
-    def x(self, day: date) -> float:
-        offset = min(max((day - self.start).days, 0), self.days)
-        return round(self.LEFT + self.plot * offset / self.days, 1)
-
-    def mid(self, lane: str) -> float:
-        _label, top, height = self.lanes[lane]
-        return top + height / 2
-
-
 def _timeline(
     summary: CaseSummary,
     deadlines: list[DeadlineView],
     dossier: list[DossierLine],
     trajectory: TrajectoryView | None,
     today: date,
-) -> dict[str, Any]:
-    first = summary.first_sick_day
-    end = first + timedelta(weeks=104) - timedelta(days=1)
-    if summary.wachttijd_ends and summary.wachttijd_ends > end:
-        end = summary.wachttijd_ends
-    start = min(first, today)
-    end = max(end, today)
-    t = Timeline(start, end, today)
-
-    weeks = (t.end - first).days // 7 + 1
-    ticks = []
-    for w in range(0, weeks + 1):
-        day = first + timedelta(weeks=w)
-        if day > t.end:
-            break
-        ticks.append({"x": t.x(day), "major": w % 13 == 0, "label": str(w) if w % 13 == 0 else ""})
-
-    # Statutory deadlines: a marker at the due day (or the day done, when there was no due day).
-    markers, labels = [], []
-    rows_end = [-1e9, -1e9, -1e9]
-    mid = t.mid("deadlines")
-    _label, top, _height = t.lanes["deadlines"]
-    for d in sorted(deadlines, key=lambda d: d.due or d.done_on or date.max):
-        marked = d.due or d.done_on
-        if marked is None:
-            continue
-        status = d.status.value
-        x = t.x(marked)
-        title = _(
-            "%(step)s: due %(due)s, %(status)s",
-            step=d.label,
-            due=i18n.format_day(d.due),
-            status=_(glossary.DEADLINE_STATUSES.get(status, status)),
-        )
-        title += (
-            (_(", done %(day)s", day=i18n.format_day(d.done_on)) if d.done_on else "")
-            + (_(" (late)") if d.late else "")
-            + (_(", waived: %(why)s", why=d.waived_because) if d.waived_because else "")
-        )
-        markers.append({"x": x, "y": mid + 14, "status": status, "late": d.late, "title": title, "key": d.key})
-        if d.done_on and d.due and d.done_on != d.due:
-            markers[-1]["done_x"] = t.x(d.done_on)
-        short = glossary.step_short(d.key)
-        if short and d.occurrence is None:
-            short = _(short)
-            width = 5.6 * len(short) + 6
-            centre = min(max(x, t.LEFT + width / 2), t.LEFT + t.plot - width / 2)  # inside the plot
-            for row, row_end in enumerate(rows_end):
-                if centre - width / 2 > row_end:
-                    rows_end[row] = centre + width / 2
-                    labels.append({"x": centre, "y": top + 11 + 12 * row, "text": short, "status": status})
-                    break
-
-    # Spoor 2: the trajectory as a thin bar, its phases as bars.
-    bars, span = [], None
-    if trajectory is not None:
-        ends = trajectory.ended_on or today
-        span = {
-            "x": t.x(trajectory.started_on),
-            "w": max(t.x(ends) - t.x(trajectory.started_on), 2),
-            "title": _(
-                "Spoor 2 since %(day)s: %(status)s",
-                day=i18n.format_day(trajectory.started_on),
-                status=_(glossary.SPOOR2_STATUSES.get(trajectory.status.value, trajectory.status.value)),
-            ),
-        }
-        for p in trajectory.phases:
-            until = p.completed_on or today
-            x0, x1 = t.x(p.started_on), t.x(until)
-            bars.append(
-                {
-                    "x": x0,
-                    "w": max(x1 - x0, 3),
-                    "label": _("Phase %(number)s", number=p.number),
-                    "wide": x1 - x0 > 46,
-                    "state": "done" if p.completed_on else ("late" if p.time_up_flagged else "running"),
-                    "title": _(
-                        "%(phase)s: %(start)s – %(end)s (time up %(up)s; %(held)s/%(expected)s conversations)",
-                        phase=p.label,
-                        start=i18n.format_day(p.started_on),
-                        end=i18n.format_day(p.completed_on) if p.completed_on else _("running"),
-                        up=i18n.format_day(p.time_up_on),
-                        held=p.conversations_held,
-                        expected=p.conversations_expected,
-                    ),
-                }
-            )
-
-    # Escalations and the other dossier events as small marks.
-    escalations: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
-    for e in dossier:
-        x = t.x(e.on)
-        title = f"{i18n.format_day(e.on)} · {_(glossary.entry_label(e.kind))} · {pages.env.filters['entry_text'](e)}"
-        if e.kind in ESCALATION_ENTRIES:
-            level = e.details.get("level") if e.kind == "escalation_raised" else None
-            escalations.append(
-                {"x": x, "kind": e.kind, "level": level if isinstance(level, int) else None, "title": title}
-            )
-        else:
-            who = "system" if e.actor.role is Role.SYSTEEM else "person"
-            events.append(
-                {
-                    "x": x,
-                    "who": who,
-                    "kind": e.kind,
-                    "overdue": e.kind == "deadline_overdue"
-                    and not (e.observation is not None and e.observation.state is ObservationState.SUPERSEDED),
-                    "title": title,
-                }
-            )
-    # Marks of the same days side by side, not on top of each other: earlier ones move left, never into the future.
-    following = 1e9
-    for mark in reversed(escalations):
-        mark["x"] = following = min(mark["x"], following - 12)
-    stall = None
-    if summary.escalation_level and summary.stalled_since:
-        x0 = t.x(summary.stalled_since)
-        stall = {
-            "x": x0,
-            "w": max(t.x(today) - x0, 3),
-            "level": summary.escalation_level,
-            "title": _(
-                "Stalled since %(day)s: level %(level)s",
-                day=i18n.format_day(summary.stalled_since),
-                level=summary.escalation_level,
-            ),
-        }
-    expected = None
-    if summary.expected is not None:
-        expected = {
-            "x": t.x(summary.expected.by),
-            "title": _(
-                "Expected by %(day)s: %(what)s (%(context)s)",
-                day=i18n.format_day(summary.expected.by),
-                what=_(summary.expected.what),
-                context=pages.expectation_context(summary.expected.context),
-            ),
-        }
-
-    wachttijd_x = t.x(summary.wachttijd_ends) if summary.wachttijd_ends else None
-    return {
-        "t": t,
-        "ticks": ticks,
-        "markers": markers,
-        "labels": labels,
-        "bars": bars,
-        "span": span,
-        "escalations": escalations,
-        "events": events,
-        "stall": stall,
-        "expected": expected,
-        "today_x": t.x(today),
-        "today_label_x": min(max(t.x(today), t.LEFT + 50), t.WIDTH - 60),
-        "wachttijd_x": wachttijd_x,
-        "first": first,
-        "end": t.end,
-    }
+) -> Markup:
+    """The case's timeline: the documents' drawing (documents.timeline) with the page's tooltips and links."""
+    interactive = timeline.Interactive(
+        entry_text=pages.env.filters["entry_text"],
+        expectation_context=pages.expectation_context,
+        aria_label=_(
+            "Timeline of case %(id)s from the first sick day to the end of the waiting time", id=summary.case_id
+        ),
+    )
+    drawn = timeline.draw(
+        summary,
+        deadlines,
+        dossier,
+        trajectory,
+        today,
+        now_label=_("today %(day)s", day=i18n.format_day(today)),
+        now_key=_("today"),
+        interactive=interactive,
+    )
+    return Markup(drawn)  # every text and attribute in it was escaped as it was drawn
 
 
 # --------------------------------------------------------------------------- routes
@@ -789,6 +605,9 @@ def add_dashboard(app: FastAPI) -> None:
             dossier=sorted(dossier, key=lambda e: (e.on, e.seq), reverse=True),
             trajectory=view,
             tl=_timeline(summary, deadlines, dossier, view, today),
+            timeline_end=timeline.span(summary, today)[1],
+            step_anchor=timeline.step_anchor,
+            entry_anchor=timeline.entry_anchor,
             kinds=kinds,
             specs=json.dumps(specs),
             preselect=preselect,

@@ -160,16 +160,16 @@ class WorkerProcess:
             )
         return self.proc
 
-    async def start(self, seconds: float = 60) -> None:
-        """Start it and wait for its banner (it prints it once its worker polls)."""
+    async def start(self, seconds: float = 60) -> subprocess.Popen:
+        """Start it and wait for its banner (it prints it once its worker polls); the process."""
         marker = f"--- start {self.starts + 1}\n"
-        self.spawn()
+        proc = self.spawn()
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             text = self.out.read_text("utf-8", errors="replace")
             if "Ctrl-C." in text[text.rfind(marker) :]:  # the banner's last line, in either language
-                return
-            if self.proc.poll() is not None:
+                return proc
+            if proc.poll() is not None:
                 break
             await asyncio.sleep(0.05)
         raise AssertionError(f"worker did not start: {_tail(self.out)}\n{_tail(self.err)}")

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -48,7 +48,8 @@ class Clock:
     """A clock the test moves: each call answers the current time, then steps one minute on."""
 
     def __init__(self, now: datetime = START) -> None:
-        self.now, self.threads = now, []
+        self.now = now
+        self.threads: list[int] = []  # the threads that asked for the time
 
     def __call__(self) -> datetime:
         self.threads.append(threading.get_ident())
@@ -199,7 +200,8 @@ def test_rows_hold_only_ids_roles_and_fixed_words(backend, store):
         with pytest.raises(ValueError):
             store.record(OPS, bad.pop("what", What.CASE), **bad)
     with pytest.raises(ValueError):
-        store.record(Caller.model_construct(role="dokter", id="arts-1"), What.CASE)
+        unknown_role: Any = "dokter"  # not a Role: what a tampered session might hold
+        store.record(Caller.model_construct(role=unknown_role, id="arts-1"), What.CASE)
     with pytest.raises(ValueError, match="reader_id"):
         store.record(Caller.model_construct(role=Role.OPERATIONS, id="j.devries@example.nl"), What.CASE)
     assert _rows(engine) == []

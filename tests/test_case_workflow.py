@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from domain.models import DeadlineStatus, Outcome, Stage
@@ -116,7 +117,7 @@ async def _act_on_day(driver, first: date, day: int, kind: str, **fields):
 async def test_case_all_the_way_to_the_wia_application_closes_at_end_of_waiting_time(driver):
     first = await driver.today()
     await driver.open(first)
-    plan = [
+    plan: list[tuple[int, str, Mapping[str, object]]] = [
         (2, "ziekmelding_arbodienst_sent", {"role": "werkgever"}),
         (35, "probleemanalyse_recorded", {}),
         (45, "plan_van_aanpak_agreed", {"casemanager_id": "cm-1", **VIEWS}),

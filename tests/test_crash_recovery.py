@@ -628,7 +628,7 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     async def listed() -> None:
         found = await cases.list_cases(client, employer_id="E-crash")
         assert Counter(c.stage for c in found) == expected and all(c.running for c in found)
-        assert sorted(c.spoor2_phase for c in found if c.stage == "spoor2") == [1] * expected["spoor2"]
+        assert [c.spoor2_phase for c in found if c.stage == "spoor2"] == [1] * expected["spoor2"]
 
     await eventually(listed)
     cluster.opened += [(plan, sender.sent) for plan in plans]

@@ -53,7 +53,7 @@ async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> 
         return response.json()
 
     first = today - timedelta(weeks=20)
-    openings = [
+    openings: list[dict[str, Any]] = [
         {"case_id": ids["plain"], "employer_id": employer, "first_sick_day": (today - timedelta(days=3)).isoformat()},
         {
             "case_id": ids["takenover"],

@@ -134,7 +134,9 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         # The action picker lists actions by their glossary label, and the form's fields are Dutch.
         picker = dict(re.findall(r'<option value="([a-z0-9_]+)" data-path="[^"]*"[^>]*>([^<]*)</option>', page.text))
         assert all("_" not in label for label in picker.values()), picker
-        specs = html.unescape(re.search(r'data-specs="([^"]*)"', page.text).group(1))
+        form = re.search(r'data-specs="([^"]*)"', page.text)
+        assert form is not None, "the case page has no action form"
+        specs = html.unescape(form.group(1))
         assert '"label": "Casemanager"' in specs and '"label": "Zienswijze werkgever"' in specs
         assert (
             '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs
@@ -147,9 +149,9 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         assert "(Spoor 1)" in text and "(spoor1)" not in text  # the expectation's stage by its name
 
         # English with Accept-Language: en, for the same session.
-        english = await http.get(f"/cases/{case_id}", headers={"Accept-Language": "en-GB,en;q=0.9"})
-        assert '<html lang="en">' in english.text
-        text = _visible(english.text)
+        in_english = await http.get(f"/cases/{case_id}", headers={"Accept-Language": "en-GB,en;q=0.9"})
+        assert '<html lang="en">' in in_english.text
+        text = _visible(in_english.text)
         for word in ("Next deadline", "Record an action", "Statutory deadlines", "Sign out", "newest first"):
             assert word in text, word
         for dutch in ("Eerstvolgende termijn", "Termijnen", "gedaan", "Uitloggen"):  # the legend's labels too

@@ -182,7 +182,8 @@ def test_the_embedded_default_takes_the_demo_tokens_as_their_file_changes(tmp_pa
     for text in ("{not json", json.dumps({"short": coach.model_dump(mode="json")})):
         (tmp_path / "demo-tokens.json").write_text(text)
         assert auth.authenticate("d" * 43) is None and auth.authenticate("short") is None
-        assert auth.authenticate(operations).role.value == "operations"
+        signed_in = auth.authenticate(operations)
+        assert signed_in is not None and signed_in.role.value == "operations"
 
 
 def test_spoorwerk_demo_is_a_command_of_the_cli(capsys):

@@ -440,7 +440,11 @@ def test_compose_gives_both_roles_a_configuration_the_service_accepts(optional: 
         # Running notifications finish before compose's SIGKILL.
         assert float(service["stop_grace_period"].removesuffix("s")) > settings.graceful_shutdown_seconds
         probe = " ".join(service["healthcheck"]["test"])
-        port = port_of(settings.health_address) if role == "worker" else settings.api_port
+        if role == "worker":
+            assert settings.health_address, "the worker's health endpoints need an address its probe can name"
+            port = port_of(settings.health_address)
+        else:
+            port = settings.api_port
         assert f"127.0.0.1:{port}/readyz" in probe
         if role == "api":
             assert settings.api_host == "0.0.0.0" and settings.api_tokens

@@ -202,6 +202,7 @@ async def test_temporal_cli_lists_cases_by_spoor2_phase(dev_env, tmp_path):
             if phase == 2:
                 await driver.act2("phase_completed", phase=1)
                 await driver.act2("phase_started", phase=2)
+            assert driver.handle is not None  # reach_spoor2 opened the case
             in_phase[phase] = driver.handle.id
 
         async def listed(query: str) -> list[str]:

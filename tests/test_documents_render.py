@@ -9,6 +9,7 @@ import subprocess
 from datetime import date, datetime, time, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from PIL import Image
@@ -46,14 +47,22 @@ GROUNDS_NO_GO = {
     "labour_market": "Geen realistische functies bij reguliere werkgevers binnen 2 uur per dag",
 }
 DATE = re.compile(r"\b\d{2}-\d{2}-\d{4}\b")
+T = TypeVar("T")
 
 
 def _now(on: date) -> datetime:
     return datetime.combine(on, time(9), tzinfo=timezone.utc)
 
 
-def fmt(d: date) -> str:
+def fmt(d: date | None) -> str:
+    assert d is not None, "a date the document prints was expected here"
     return d.strftime("%d-%m-%Y")
+
+
+def present(value: T | None) -> T:
+    """A value the seeded case has by now (an intake held, a haalbaarheidstoets decided)."""
+    assert value is not None
+    return value
 
 
 class Seed:
@@ -77,16 +86,21 @@ class Seed:
             stagnation_rules=self.stagnation,
             dossier_rules=load_dossier_rules(),
         )
-        self.traj: s2.TrajectoryState | None = None
+        self.trajectory: s2.TrajectoryState | None = None
         self._ids = itertools.count(1)
         self.tokens: dict[str, date] = {}  # activity note token -> day
+
+    @property
+    def traj(self) -> s2.TrajectoryState:
+        """The spoor 2 trajectory, once spoor 2 started."""
+        return present(self.trajectory)
 
     def day(self, n: int) -> date:
         """Illness day n (no recovery in these cases)."""
         return self.first + timedelta(days=n - 1)
 
     def tick(self, on: date) -> None:
-        if self.traj is not None and not self.traj.ended:
+        if self.trajectory is not None and not self.trajectory.ended:
             s2.tick(self.traj, today=on, now=_now(on))
             self._push(on)
         c.tick(self.case, today=on, now=_now(on), in_order=True)
@@ -126,10 +140,10 @@ class Seed:
         self._apply(kind, on, role, actor_id, fields)
         if kind == "spoor2_started":
             c.trajectory_started(self.case)
-            self.traj = s2.start_trajectory(
+            self.trajectory = s2.start_trajectory(
                 self.case.case_id,
                 on,
-                self.case.spoor2_rules,
+                present(self.case.spoor2_rules),
                 now=_now(on),
                 actor=Actor(role=Role(role), id=actor_id),
                 watch=self.stagnation.spoor2,
@@ -193,7 +207,7 @@ def spoor1(seed: Seed, *, late_pa: bool) -> None:
         employer_view="Aangepast eigen werk lijkt mogelijk, opbouwend vanaf 4 uur per dag",
         employee_view="Eerst herstellen, dan geleidelijk opbouwen in het eigen werk",
     )
-    uwv_due = next(v.due for v in c.deadlines(seed.case, seed.day(300)) if v.key == "ziekmelding_uwv")
+    uwv_due = present(next(v.due for v in c.deadlines(seed.case, seed.day(300)) if v.key == "ziekmelding_uwv"))
     seed.act("ziekmelding_uwv_sent", uwv_due, role="werkgever", actor_id="hr-1")
     ad = seed.day(7 * 43 + 2)
     seed.act("ad_onderzoek_started", ad, role="arbeidsdeskundige", actor_id="ad-3")
@@ -410,7 +424,7 @@ def make(
     key = (id(seed), kind, as_of, audience, tuple(sorted(period.items())))
     if fresh or key not in _rendered:
         order = DocumentOrder(order_id=f"test-{kind.value}", kind=kind, audience=audience, as_of=as_of, **period)
-        _rendered[key] = render(order, seed.case, seed.traj, preflight=load_dossier_rules().preflight)
+        _rendered[key] = render(order, seed.case, seed.trajectory, preflight=load_dossier_rules().preflight)
     return _rendered[key]
 
 
@@ -495,7 +509,7 @@ def test_employer_version_holds_no_medical_note_and_the_bedrijfsarts_version_doe
     # What the employer may see stays: capacity and the coach's notes.
     assert "belastbaarheid 4 uur per dag" in employer_text and "ACT001 vastgelegd" in employer_text
     # The intake report too: the bedrijfsarts's findings came with a note.
-    intake_day = late.traj.intake_on
+    intake_day = present(late.traj.intake_on)
     employer_intake = make(late, DocumentKind.INTAKEVERSLAG, intake_day, Audience.WERKGEVER)
     doctor_intake = make(late, DocumentKind.INTAKEVERSLAG, intake_day, Audience.BEDRIJFSARTS)
     assert FINDINGS_NOTE not in text_of(employer_intake.pdf) and FINDINGS_NOTE not in employer_intake.html
@@ -503,7 +517,7 @@ def test_employer_version_holds_no_medical_note_and_the_bedrijfsarts_version_doe
 
 
 def test_intakeverslag_shows_dates_documents_coach_and_next_steps(late: Seed):
-    start, intake_day = late.traj.started_on, late.traj.intake_on
+    start, intake_day = late.traj.started_on, present(late.traj.intake_on)
     doc = make(late, DocumentKind.INTAKEVERSLAG, intake_day)
     text = text_of(doc.pdf)
     header_ok(text, late, intake_day, Audience.WERKGEVER)
@@ -549,7 +563,7 @@ def test_progress_report_over_the_pause_shows_it_and_what_comes_next(late: Seed)
 
 
 def test_no_go_report_lists_its_five_grounds_and_what_it_means_for_the_wia_application(nogo: Seed):
-    decided = nogo.traj.haalbaarheid.on
+    decided = present(nogo.traj.haalbaarheid).on
     doc = make(nogo, DocumentKind.NO_GO_RAPPORT, decided)
     text = text_of(doc.pdf)
     header_ok(text, nogo, decided, Audience.WERKGEVER)
@@ -571,14 +585,15 @@ def test_rendering_is_deterministic(late: Seed):
     second = make(late, DocumentKind.REINTEGRATIEOVERZICHT, as_of, fresh=True)
     assert first is not second
     assert first.html == second.html and first.pdf == second.pdf  # timeline included: the same order, the same hash
-    assert PdfReader(BytesIO(first.pdf)).metadata["/CreationDate"] == f"D:{as_of:%Y%m%d}120000+00'00"
+    metadata = PdfReader(BytesIO(first.pdf)).metadata
+    assert metadata is not None and metadata["/CreationDate"] == f"D:{as_of:%Y%m%d}120000+00'00"
 
 
 def test_documents_render_from_the_dossier_when_the_trajectory_state_is_gone(late: Seed, nogo: Seed):
     preflight = load_dossier_rules().preflight
     start = late.traj.started_on
     orders = [
-        (late, DocumentOrder(order_id="i", kind=DocumentKind.INTAKEVERSLAG, as_of=late.traj.intake_on)),
+        (late, DocumentOrder(order_id="i", kind=DocumentKind.INTAKEVERSLAG, as_of=present(late.traj.intake_on))),
         (
             late,
             DocumentOrder(
@@ -598,11 +613,11 @@ def test_documents_render_from_the_dossier_when_the_trajectory_state_is_gone(lat
                 audience=Audience.BEDRIJFSARTS,
             ),
         ),
-        (nogo, DocumentOrder(order_id="n", kind=DocumentKind.NO_GO_RAPPORT, as_of=nogo.traj.haalbaarheid.on)),
+        (nogo, DocumentOrder(order_id="n", kind=DocumentKind.NO_GO_RAPPORT, as_of=present(nogo.traj.haalbaarheid).on)),
     ]
     for seed, order in orders:
         assert render_html(order, seed.case, None, preflight=preflight) == render_html(
-            order, seed.case, seed.traj, preflight=preflight
+            order, seed.case, seed.trajectory, preflight=preflight
         ), order.kind
 
 
@@ -626,7 +641,7 @@ def test_pages_render_as_images_that_are_not_blank(late: Seed, nogo: Seed, tmp_p
     as_of = late.day(7 * 92)
     docs = {
         "overview": (make(late, DocumentKind.REINTEGRATIEOVERZICHT, as_of), (4, 12)),
-        "intake": (make(late, DocumentKind.INTAKEVERSLAG, late.traj.intake_on), (1, 3)),
+        "intake": (make(late, DocumentKind.INTAKEVERSLAG, present(late.traj.intake_on)), (1, 3)),
         "progress": (
             make(
                 late,
@@ -637,7 +652,7 @@ def test_pages_render_as_images_that_are_not_blank(late: Seed, nogo: Seed, tmp_p
             ),
             (1, 4),
         ),
-        "nogo": (make(nogo, DocumentKind.NO_GO_RAPPORT, nogo.traj.haalbaarheid.on), (1, 4)),
+        "nogo": (make(nogo, DocumentKind.NO_GO_RAPPORT, present(nogo.traj.haalbaarheid).on), (1, 4)),
     }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, (doc, (low, high)) in docs.items():

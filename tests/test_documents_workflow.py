@@ -230,7 +230,7 @@ async def test_with_the_s3_store_documents_go_to_the_bucket_and_nowhere_else(ts_
     assert obj["ContentType"] == "application/pdf"
     store = S3Store("dossiers", prefix="tenant-a/", endpoint_url=url, region="eu-west-1")
     assert store.get(ref.pdf).startswith(b"%PDF")
-    assert driver.case_id in pdf_text(store.get(ref.pdf))
+    assert driver.case_id is not None and driver.case_id in pdf_text(store.get(ref.pdf))
     assert not (tmp_path / "data" / "documents").exists()
     s3.put_object(Bucket="dossiers", Key=f"tenant-a/{ref.pdf.key}", Body=b"%PDF-forged")
     with pytest.raises(DocumentStoreError, match="no longer matches"):

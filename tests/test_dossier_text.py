@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -72,7 +73,8 @@ def test_an_observation_says_how_it_stands_now():
 
 
 def test_labels_come_from_the_glossary_in_the_readers_language():
-    stage = entry("stage_changed", **{"from": "spoor1", "to": "closed"})
+    change: dict[str, Any] = {"from": "spoor1", "to": "closed"}  # "from" is a keyword: passed as a mapping
+    stage = entry("stage_changed", **change)
     assert describe(stage) == "Fase van de zaak: Spoor 1 → Afgesloten"
     with i18n.using("en"):
         assert describe(stage) == "Stage of the case: Spoor 1 → Closed"

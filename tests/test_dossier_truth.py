@@ -375,7 +375,10 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
     await driver.advance_to(back + timedelta(days=35))
     closed = await driver.result()
     assert closed.outcome.value == "hersteld" and closed.closed_on == back + timedelta(days=28)
-    first_run = (await cases._describe(driver.client, driver.handle.id)).execution.run_id
+    assert driver.handle is not None
+    first_described = await cases._describe(driver.client, driver.handle.id)
+    assert first_described is not None
+    first_run = first_described.execution.run_id
 
     # Five weeks after the recovery the employer reports that the employee fell ill again after 20 days.
     relapse = back + timedelta(days=20)
@@ -384,7 +387,11 @@ async def test_a_relapse_reported_after_the_case_closed_continues_the_same_case(
     result = await driver.act("relapse", relapse)
     assert result.applied and result.entry.kind == "relapse"
     described = await cases._describe(driver.client, driver.handle.id)
-    assert described.execution.run_id != first_run and described.status == WorkflowExecutionStatus.RUNNING
+    assert (
+        described is not None
+        and described.execution.run_id != first_run
+        and described.status == WorkflowExecutionStatus.RUNNING
+    )
     summary = await driver.summary()
     assert summary.outcome is None and summary.stage is Stage.SPOOR1 and summary.first_sick_day == first
     assert summary.illness_day == 27 + (await driver.today() - relapse).days + 1  # the same clock, the gap not counted
@@ -527,6 +534,7 @@ def test_the_toets_counts_a_missing_part_of_the_verslag_once_and_a_standing_cloc
     )
     rules.apply(state, leave, date(2026, 3, 20), now)
     found = rules.poortwachtertoets(state, date(2026, 3, 20), PREFLIGHT)
+    assert found is not None
     missing = [(p.step, p.label) for p in found.open_points if p.label == "Probleemanalyse door de bedrijfsarts"]
     assert missing == [(ToetsStep.DOCUMENTEN, "Probleemanalyse door de bedrijfsarts")]  # not again under effort
     repair = found.points[-1]

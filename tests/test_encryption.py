@@ -9,7 +9,9 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -167,7 +169,7 @@ class Captured(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.records: list[str] = []
-        self.structlog_events: list[dict] = []
+        self.structlog_events: list[MutableMapping[str, Any]] = []
 
     @property
     def lines(self) -> list[str]:

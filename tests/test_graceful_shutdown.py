@@ -88,7 +88,7 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
             SPOORWERK_GRACEFUL_SHUTDOWN_SECONDS=str(GRACE_SECONDS),
         )
         worker = role_process(processes, env, "worker", "worker")
-        await worker.start()
+        proc = await worker.start()
         async with httpx.AsyncClient(timeout=10) as http:
             assert (await http.get(f"{health}/readyz")).status_code == 200
 
@@ -107,7 +107,7 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
             )
             assert await asyncio.to_thread(hook.held.wait, 60), "no notification reached the webhook"
 
-            signal_group(worker.proc, signal.SIGTERM)
+            signal_group(proc, signal.SIGTERM)
 
             async def not_ready() -> dict:
                 ready = await http.get(f"{health}/readyz")
@@ -117,9 +117,9 @@ async def test_sigterm_lets_the_notification_in_flight_finish_and_exits_0(dev_en
             # Draining: not ready (no new work), still alive, the delivery still held and the process running.
             assert await eventually(not_ready, seconds=10) == {"status": "not ready", "reason": "stopping"}
             assert (await http.get(f"{health}/healthz")).status_code == 200
-            assert worker.proc.poll() is None  # it waits for the held delivery
+            assert proc.poll() is None  # it waits for the held delivery
             hook.release.set()
-            assert await wait_exit(worker.proc, GRACE_SECONDS + 15) == 0
+            assert await wait_exit(proc, GRACE_SECONDS + 15) == 0
 
         # Delivered once: the webhook got each notification once, the held one included.
         held = hook.requests[0]

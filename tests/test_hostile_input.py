@@ -134,7 +134,7 @@ def _schema_type(prop: dict, defs: dict) -> dict:
 
 def _wrong_value(prop: dict) -> Any:
     """A value of the wrong JSON type for the field (strict: no `true` for a number, no "1.5" for a float)."""
-    kind = prop.get("type")
+    kind: str = prop.get("type", "")
     if kind == "string" and prop.get("format") == "date":
         return "2025-02-30"
     return {"string": 12345, "integer": True, "number": "12.5", "boolean": "yes", "array": "a@b.nl"}.get(kind, "x")
@@ -145,7 +145,7 @@ def per_field_payloads(adapter, kinds: tuple[str, ...], base: dict) -> list[tupl
     with a nested list; each with the field the refusal must name."""
     schema = adapter.json_schema()
     defs = schema["$defs"]
-    out = []
+    out: list[tuple[str, dict[str, Any], str]] = []
     for kind in kinds:
         model = next(d for d in defs.values() if d.get("properties", {}).get("kind", {}).get("const") == kind)
         out.append((kind, {"kind": kind}, "action_id: Field required"))
@@ -379,7 +379,17 @@ async def test_garbage_internal_signals_are_dropped_and_never_stick_a_workflow(a
         "summary": "forged",
     }
     garbage: list[tuple[WorkflowHandle, str, list[Any]]] = []
-    for args in ([], [None], [1, 2], [{}], ["x" * 100_000], [[1]], [raw_json("{broken")], [raw_json(b"\xff")]):
+    hostile: list[list[Any]] = [
+        [],
+        [None],
+        [1, 2],
+        [{}],
+        ["x" * 100_000],
+        [[1]],
+        [raw_json("{broken")],
+        [raw_json(b"\xff")],
+    ]
+    for args in hostile:
         garbage += [
             (snap.case, "trajectory_update", args),
             (snap.trajectory, "resync", args),
@@ -460,7 +470,7 @@ def example(prop: dict, defs: dict) -> Any:
         return prop["const"]
     if "enum" in prop:
         return prop["enum"][0]
-    kind = prop.get("type")
+    kind: str = prop.get("type", "")
     if kind == "object":
         return {
             name: example(sub, defs)
@@ -468,7 +478,7 @@ def example(prop: dict, defs: dict) -> Any:
             if name in prop.get("required", [])
         }
     if kind == "string":
-        return {"date": today().isoformat(), "email": "hr@example.nl"}.get(prop.get("format"), "Xvalid-text")
+        return {"date": today().isoformat(), "email": "hr@example.nl"}.get(prop.get("format", ""), "Xvalid-text")
     return {"integer": 1, "number": 1.0, "boolean": True, "array": []}[kind]
 
 
@@ -569,7 +579,7 @@ async def test_every_api_endpoint_answers_hostile_requests_with_a_4xx_naming_the
                 for name, declared in body_fields(doc, operation).items():
                     await expect(label, await call(path, json={**valid_on, name: [[]]}), 422, name)
                     wrong = {"string": {"x": 1}, "integer": "many", "number": "many", "boolean": "maybe"}.get(
-                        declared.get("type"), 12345
+                        declared.get("type", ""), 12345
                     )
                     if declared.get("format") == "date":
                         wrong = "2025-02-30"

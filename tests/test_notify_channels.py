@@ -9,6 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from email.utils import getaddresses
+from typing import Any
 
 import pytest
 from temporalio import workflow
@@ -279,7 +280,8 @@ def test_channels_from_a_comma_separated_variable(monkeypatch) -> None:
 
     assert settings.notify_channels == ["log", "webhook"]
     assert settings.notify_default_recipients == {"werkgever": ["hr@acme.example"]}
-    assert Settings().webhook_secret.get_secret_value() == "x"
+    secret = Settings().webhook_secret
+    assert secret is not None and secret.get_secret_value() == "x"
     monkeypatch.setenv("SPOORWERK_NOTIFY_CHANNELS", '["log"]')
     assert Settings().notify_channels == ["log"]
 
@@ -322,7 +324,8 @@ def test_what_the_recipient_reads_is_dutch_by_default_and_english_when_configure
     sent = Notification.model_validate_json(s2.notification("C-1", flag).model_dump_json())
     read = {}
     for language in ("nl", "en"):
-        settings = settings_for(tmp_path / language, ["log"], **({"language": language} if language == "en" else {}))
+        extra: dict[str, Any] = {"language": language} if language == "en" else {}  # Dutch: the default, unset
+        settings = settings_for(tmp_path / language, ["log"], **extra)
         ActivityEnvironment().run(Notifications.from_settings(settings).notify, sent)
         [read[language]] = NotificationLog(settings.notification_log_path).read()
     assert (read["nl"]["subject"], read["nl"]["body"]) == (

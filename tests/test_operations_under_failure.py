@@ -253,6 +253,7 @@ async def test_worker_down_for_a_week_takes_what_fell_due_in_date_order_without_
 
     # Down from day 36 to day 43. Due meanwhile: the probleemanalyse's 3-day reminder (day 38), the
     # plan van aanpak's 14-day reminder (day 41), the probleemanalyse overdue and escalation level 1 (day 42).
+    assert driver.handle is not None
     woke = await worker_down(ts_env, [driver.handle.id], timedelta(weeks=1))
     assert woke == 1
     returned = await driver.now()
@@ -316,6 +317,7 @@ async def test_worker_down_for_three_weeks_climbs_the_ladder_in_order_and_sends_
 
     # Down from day 36 to day 57: two reminders of the probleemanalyse and plan van aanpak each fall
     # due and their deadlines pass; both steps go overdue; the ladder climbs to level 1, then 2.
+    assert driver.handle is not None
     woke = await worker_down(ts_env, [driver.handle.id], timedelta(weeks=3))
     returned = await driver.now()
     async with build_worker(ts_env.client, Settings(data_dir=tmp_path / "data"), task_queue=driver.task_queue):

@@ -34,6 +34,7 @@ def _input(case_id: str) -> bytes:
 
 def test_cases_with_the_same_rules_share_them_as_the_worker_decodes_them():
     one, two = CaseInput.model_validate_json(_input("C-1")), CaseInput.model_validate_json(_input("C-2"))
+    assert one.opening is not None and two.opening is not None and one.ruleset is not None
     assert one.ruleset is two.ruleset and one.spoor2_rules is two.spoor2_rules
     assert one.stagnation_rules is two.stagnation_rules and one.dossier_rules is two.dossier_rules
     assert one.opening.case_id != two.opening.case_id
@@ -49,6 +50,7 @@ def test_cases_with_the_same_rules_share_them_as_the_worker_decodes_them():
         dossier_rules=one.dossier_rules,
     )
     continued = CaseInput.model_validate_json(pydantic_core.to_json(CaseInput(state=state)))
+    assert continued.state is not None
     assert continued.state.ruleset is one.ruleset and continued.state.stagnation_rules is one.stagnation_rules
 
     # Shared rules cannot be changed through one case.
@@ -60,5 +62,5 @@ def test_different_rules_are_not_shared():
     raw = CaseInput.model_validate_json(_input("C-3")).model_dump(mode="json")
     raw["ruleset"]["id"] = raw["ruleset"]["id"] + "-variant"
     variant = CaseInput.model_validate(raw)
-    assert variant.ruleset.id.endswith("-variant")
+    assert variant.ruleset is not None and variant.ruleset.id.endswith("-variant")
     assert variant.ruleset is not CaseInput.model_validate_json(_input("C-4")).ruleset

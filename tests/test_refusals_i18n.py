@@ -89,6 +89,7 @@ def test_the_dutch_catalogue_keeps_every_placeholder_of_a_refusal():
         catalogue = read_po(po, locale="nl")
     for template in _templates():
         translated = catalogue[template].string
+        assert isinstance(translated, str), template  # one sentence, not plural forms
         assert sorted(PLACEHOLDER.findall(translated)) == sorted(PLACEHOLDER.findall(template)), template
 
 
@@ -139,7 +140,9 @@ def test_a_refusal_names_roles_actions_and_dates_as_the_reader_writes_them():
     with i18n.using("nl"):
         assert refusals.said(future) == "on: 12-03-2026 ligt na vandaag (10-03-2026)"
     # As it travels: the update failure's details hold template and values, and come back as the same refusal.
-    template, params = refusals.from_details([future.details()])
+    carried = refusals.from_details([future.details()])
+    assert carried is not None
+    template, params = carried
     with i18n.using("nl"):
         assert ActionRejected(str(future), template, params).said() == "on: 12-03-2026 ligt na vandaag (10-03-2026)"
     # A refusal from a worker of an older version has no details: its text is shown as it came.

@@ -35,7 +35,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.models import Role
 from operations.app import create_app
-from operations.auth import COOKIE, Caller, TokenAuthenticator, authenticator_from
+from operations.auth import COOKIE, Caller, LocalAuthenticator, TokenAuthenticator, authenticator_from
 from operations.sessions import SESSIONS
 from operations.signin import FLOW_COOKIE, SignIn
 from service.db import open_database
@@ -159,7 +159,7 @@ async def serving(
     *,
     database: str,
     clock: Clock | None = None,
-    authenticator: TokenAuthenticator | None = None,
+    authenticator: TokenAuthenticator | LocalAuthenticator | None = None,
 ) -> AsyncIterator[App]:
     """Spoorwerk's app with sessions in `database`, served as worker.py serves it (proxy headers by settings)."""
     engine = open_database(database)

@@ -47,6 +47,7 @@ def start_worker(data_dir: Path, port: int, ui_port: int, **extra_env: str) -> s
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both piped
     deadline = time.monotonic() + 60
     lines = []
     while time.monotonic() < deadline:
