@@ -26,6 +26,7 @@ from operations.import_mapping import load_mapping, parse_mapping
 from service import i18n
 from service.settings import Settings
 from tests.apiserver import CALLERS, eventually
+from workflows.import_payloads import ImportProgress
 from worker import build_worker
 
 pytestmark = pytest.mark.devserver
@@ -56,7 +57,7 @@ def today() -> date:
 
 
 def generated(n: int, employer: str, *, errors_every: int = 40) -> tuple[list[list[str]], set[tuple[int, str]]]:
-    """`n` rows of running cases of one employer; every `errors_every`th row has one deliberate mistake of one of seven
+    """`n` rows of running cases of one employer; every `errors_every`th row (none with 0) has one deliberate mistake of one of seven
     kinds. Returns the rows and the (row number, column) of each mistake (row 1 is the header)."""
     rows: list[list[str]] = []
     wrong: set[tuple[int, str]] = set()
@@ -80,7 +81,7 @@ def generated(n: int, employer: str, *, errors_every: int = 40) -> tuple[list[li
             "email_casemanager": "cm@example.org",
             "casemanager": "cm-7",
         }
-        if i % errors_every == 7:
+        if errors_every and i % errors_every == 7:
             kind = (i // errors_every) % 7
             column, value = [
                 ("eerste_ziektedag", "31-02-2026"),  # no such day
@@ -346,8 +347,8 @@ async def test_only_operations_and_casemanagers_import(api, dev_env, who):
 
 async def test_a_casemanager_imports_for_its_own_employers_only_and_holds_the_cases(api, dev_env):
     server, http = api
-    rows, _wrong = generated(3, "E-api", errors_every=1000)
-    rows += generated(1, "E-other", errors_every=1000)[0]
+    rows, _wrong = generated(3, "E-api", errors_every=0)
+    rows += generated(1, "E-other", errors_every=0)[0]
     r = await upload(api, as_csv(rows), who="regional_casemanager", filename="x.csv", dry_run=True)
     assert r.status_code == 200
     assert [(p["row"], p["column"]) for p in r.json()["problems"]] == [
@@ -371,7 +372,7 @@ async def test_a_worker_stopped_mid_import_loses_and_doubles_nothing(dev_env, tm
     settings = Settings(data_dir=tmp_path / "data", documents_dir=tmp_path / "documents")
     queue = f"tq-import-{uuid.uuid4().hex[:8]}"
     boss = employer()
-    rows, wrong = generated(500, boss, errors_every=1000)
+    rows, wrong = generated(500, boss, errors_every=0)
     assert not wrong
     checked = imports.check_file(
         as_csv(rows), load_mapping("generic"), filename="x.csv", fmt=None, key=KEY, opened_by=OPS
@@ -380,7 +381,8 @@ async def test_a_worker_stopped_mid_import_loses_and_doubles_nothing(dev_env, tm
         client, store_from_settings(settings), checked, started_by=OPS, task_queue=queue, parallel_starts=2
     )
     assert import_id is not None
-    async with build_worker(client, settings, task_queue=queue):
+    abrupt = settings.model_copy(update={"graceful_shutdown_seconds": 0})  # chunks in flight are cut off
+    async with build_worker(client, abrupt, task_queue=queue):
         # Stop the worker once the first chunk is in, while others are half done.
         for _ in range(600):
             found = await imports.read_status(client, import_id)
@@ -389,9 +391,17 @@ async def test_a_worker_stopped_mid_import_loses_and_doubles_nothing(dev_env, tm
             await asyncio.sleep(0.05)
     stopped_at = found.chunks_done
     assert 1 <= stopped_at < found.chunks, "the import ended before the worker stopped"
-    async with build_worker(client, settings.model_copy(update={"graceful_shutdown_seconds": 0}), task_queue=queue):
-        result = await client.get_workflow_handle(import_id).result(result_type=imports.ImportProgress)
+    async with build_worker(client, settings, task_queue=queue):
+        handle = client.get_workflow_handle(import_id, result_type=ImportProgress)
+        result = await handle.result()
+    # Every case once, each counted as opened by this import (not as found before) though its chunk ran twice.
     assert (result.opened, result.existed, result.failed) == (500, 0, [])
+    retried = [
+        e.activity_task_started_event_attributes.attempt
+        async for e in handle.fetch_history_events()
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(retried) > 1, "no chunk was cut off by the stop"
     await eventually(lambda: running_cases(client, boss), lambda n: n == 500, seconds=60)
 
 
