@@ -26,8 +26,8 @@ from operations.import_mapping import load_mapping, parse_mapping
 from service import i18n
 from service.settings import Settings
 from tests.apiserver import CALLERS, eventually
-from workflows.import_payloads import ImportProgress
 from worker import build_worker
+from workflows.import_payloads import ImportProgress
 
 pytestmark = pytest.mark.devserver
 
@@ -441,3 +441,21 @@ async def test_the_command_shows_a_dry_run_then_imports_and_follows(api, dev_env
     again = await asyncio.to_thread(_spoorwerk, str(path), "--api", server.url, token=token)
     assert f"0 geopend, {valid} eerder geopend" in again.stdout, again.stdout + again.stderr
     await eventually(lambda: running_cases(dev_env.client, boss), lambda n: n == valid)
+
+
+async def test_the_dashboard_lists_a_casemanagers_imports_with_their_progress(api):
+    server, _http = api
+    rows, _wrong = generated(5, "E-api", errors_every=0)
+    r = await upload(api, as_csv(rows), who="casemanager", filename="x.csv")
+    import_id = r.json()["import_id"]
+    await finished(api, import_id, who="casemanager")
+    for who, shown in (("casemanager", True), ("operations", True), ("other_casemanager", False)):
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as page:
+            await page.post("/login", data={"token": server.tokens[who], "next": "/"})
+            listed = await page.get("/imports")
+            assert listed.status_code == 200 and (import_id in listed.text) == shown, who
+            if shown:
+                assert 'value="5" max="5"' in listed.text
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as page:
+        await page.post("/login", data={"token": server.tokens["werkgever"], "next": "/"})
+        assert (await page.get("/imports")).status_code == 403
