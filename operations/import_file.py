@@ -43,7 +43,15 @@ def read_table(data: bytes, fmt: str, *, delimiter: str | None = None, sheet: st
             size=len(data),
             limit=MAX_FILE_BYTES,
         )
-    table = _xlsx(data, sheet) if fmt == "xlsx" else _csv(data, delimiter)
+    if fmt == "xlsx":
+        try:
+            table = _xlsx(data, sheet)
+        except ActionRefused:
+            raise
+        except Exception as err:  # openpyxl fails on a damaged or foreign file in many ways; each means the same here
+            raise ActionRefused("file: not readable as XLSX (%(error)s)", error=type(err).__name__) from None
+    else:
+        table = _csv(data, delimiter)
     if not [h for h in table.headers if h]:
         raise ActionRefused("file: no header row (the first row names the columns)")
     if len(table.rows) > MAX_ROWS:
@@ -88,14 +96,9 @@ def _csv(data: bytes, delimiter: str | None) -> Table:
 
 
 def _xlsx(data: bytes, sheet: str | None) -> Table:
-    from zipfile import BadZipFile
-
     import openpyxl
 
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (BadZipFile, KeyError, ValueError, OSError) as err:
-        raise ActionRefused("file: not readable as XLSX (%(error)s)", error=str(err) or type(err).__name__) from None
+    book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         if sheet is not None and sheet not in book.sheetnames:
             raise ActionRefused(
@@ -112,6 +115,8 @@ def _xlsx(data: bytes, sheet: str | None) -> Table:
             cells = {h: _xlsx_cell(line[i]) if i < len(line) else None for i, h in enumerate(headers)}
             if any(v is not None for v in cells.values()):
                 table.rows.append((number, cells))
+            if len(table.rows) > MAX_ROWS:
+                break  # refused by read_table: a small zip may unpack to more rows than memory holds
         return table
     finally:
         book.close()

@@ -28,6 +28,7 @@ from operations.import_mapping import DEFAULT_MAPPING, MappingError, load_mappin
 IMPORTERS = frozenset({Role.OPERATIONS, Role.CASEMANAGER})
 ImportId = Annotated[str, Path(pattern=r"^import-[0-9a-f]{16}$", description="The import's id")]
 MAX_MAPPING_HEADER = 6000
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def add_import_routes(
@@ -52,7 +53,21 @@ def add_import_routes(
                 ),
             )
 
-    @api.post("/imports", response_model=imports.ImportReport, status_code=202)
+    @api.post(
+        "/imports",
+        response_model=imports.ImportReport,
+        status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "description": "The export itself, CSV or XLSX",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
     async def upload(
         request: Request,
         who: authed,

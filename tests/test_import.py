@@ -459,3 +459,33 @@ async def test_the_dashboard_lists_a_casemanagers_imports_with_their_progress(ap
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as page:
         await page.post("/login", data={"token": server.tokens["werkgever"], "next": "/"})
         assert (await page.get("/imports")).status_code == 403
+
+
+async def test_hostile_uploads_are_refused_naming_the_file_or_the_mapping(api, dev_env):
+    server, http = api
+
+    async def post(content, params=None, headers=None) -> httpx.Response:
+        return await http.post(
+            "/api/imports",
+            content=content,
+            params=params or {"filename": "x.csv"},
+            headers={**server.headers(), "Accept-Language": "en", **(headers or {})},
+        )
+
+    cases = [
+        (b"PK\x03\x04" + os.urandom(2000), {"filename": "x.xlsx"}, None, 422, "file: not readable as XLSX"),
+        (b"", None, None, 422, "file: no header row"),
+        (b"a,b\x00,c\n1,2,3\n", None, None, (200, 422), None),
+        (as_csv([]), {"filename": "x.csv", "mapping": "nope"}, None, 422, "no such mapping"),
+        (as_csv([]), {"filename": "x.csv", "mapping": "../../etc/passwd"}, None, 422, "mapping"),
+        (as_csv([]), None, {"Import-Mapping": "not base64!"}, 422, "Import-Mapping"),
+        (as_csv([]), None, {"Import-Mapping": base64.b64encode(b"name = 1").decode()}, 422, "mapping"),
+        (b"x" * (20 * 1024 * 1024 + 1), None, None, 413, "file: larger than"),
+    ]
+    for content, params, headers, status, says in cases:
+        r = await post(content, params, headers)
+        assert r.status_code in ((status,) if isinstance(status, int) else status), (says, r.status_code, r.text[:300])
+        if says is not None:
+            assert says in r.json()["detail"] if isinstance(r.json()["detail"], str) else says in r.text, r.text[:300]
+    assert (await http.get("/api/imports/import-0000000000000000", headers=server.headers())).status_code == 404
+    assert (await http.get("/api/imports/case-x", headers=server.headers())).status_code == 422
