@@ -135,10 +135,14 @@ def _print_report(found: dict[str, Any]) -> None:
         print(_("No valid rows: nothing was opened."))
 
 
-async def _follow(backend: _Http | _Direct, import_id: str, as_json: bool) -> int:
-    """Poll the import until it is done, drawing its progress (on a terminal) as a bar with rate and time left."""
+async def _follow(backend: Any, import_id: str, as_json: bool, console: Any = None) -> int:
+    """Poll the import until it is done, drawing its progress as a bar with rate and time left on stderr (when it is a
+    terminal, or on the `console` given), so stdout keeps the results alone."""
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
     from rich.text import Text
+
+    console = console or Console(stderr=True)
 
     class Rate(ProgressColumn):
         def render(self, task: Any) -> Text:
@@ -153,8 +157,8 @@ async def _follow(backend: _Http | _Direct, import_id: str, as_json: bool) -> in
         Rate(),
         TextColumn(_("left")),
         TimeRemainingColumn(),
-        disable=as_json or not sys.stderr.isatty(),
-        console=None,
+        disable=as_json or not console.is_terminal,
+        console=console,
         transient=False,
     ) as bar:
         task = bar.add_task(_("opening cases"), total=found["rows"], completed=found["done"])

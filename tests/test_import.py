@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import openpyxl
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
 from documents.store import store_from_settings
 from domain.models import Actor, Role
@@ -24,6 +26,7 @@ from domain.nl_time import local_date
 from operations import imports
 from operations.import_mapping import load_mapping, parse_mapping
 from service import i18n
+from service.codec import ENCODING
 from service.settings import Settings
 from tests.apiserver import CALLERS, eventually
 from worker import build_worker
@@ -402,6 +405,13 @@ async def test_a_worker_stopped_mid_import_loses_and_doubles_nothing(dev_env, tm
         if e.HasField("activity_task_started_event_attributes")
     ]
     assert max(retried) > 1, "no chunk was cut off by the stop"
+    # The rows at rest and the counts in the memo are sealed like every payload: no name, no case number in clear.
+    described = await client.workflow_service.describe_workflow_execution(
+        DescribeWorkflowExecutionRequest(namespace=client.namespace, execution=WorkflowExecution(workflow_id=import_id))
+    )
+    assert described.workflow_execution_info.memo.fields["progress"].metadata["encoding"] == ENCODING
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "documents").rglob("chunk-*.bin"))
+    assert len(stored) > 500 * 50 and b"Jansen" not in stored and b"V-00001" not in stored
     await eventually(lambda: running_cases(client, boss), lambda n: n == 500, seconds=60)
 
 
@@ -489,3 +499,28 @@ async def test_hostile_uploads_are_refused_naming_the_file_or_the_mapping(api, d
             assert says in r.json()["detail"] if isinstance(r.json()["detail"], str) else says in r.text, r.text[:300]
     assert (await http.get("/api/imports/import-0000000000000000", headers=server.headers())).status_code == 404
     assert (await http.get("/api/imports/case-x", headers=server.headers())).status_code == 422
+
+
+async def test_the_progress_bar_shows_the_rate_and_the_time_left():
+    from rich.console import Console
+
+    from operations import import_cli
+
+    class Growing:
+        """An import of 400 rows that takes 100 more at each look."""
+
+        def __init__(self) -> None:
+            self.done = 0
+
+        async def status(self, import_id: str) -> dict:
+            self.done = min(self.done + 100, 400)
+            running = self.done < 400
+            counts = {"opened": self.done, "existed": 0, "failed": 0, "refused_rows": 0, "problems": []}
+            return {"import_id": import_id, "rows": 400, "done": self.done, "running": running, **counts}
+
+    screen = io.StringIO()
+    i18n.set_language("nl")
+    code = await import_cli._follow(Growing(), "import-1", False, Console(file=screen, force_terminal=True, width=120))
+    drawn = screen.getvalue()
+    assert code == 0
+    assert "400/400" in drawn and "rijen/s" in drawn and "nog" in drawn and "0:00:0" in drawn, drawn
