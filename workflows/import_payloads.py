@@ -17,6 +17,10 @@ from domain.documents import StoredDocument
 from domain.models import Actor
 
 
+# Failed rows kept by name in an import's result (the rest are counted).
+MAX_FAILED = 1000
+
+
 class ImportedRow(BaseModel):
     """One valid row of the file, as the case it opens: `row` is the row number as the spreadsheet shows it."""
 
@@ -95,14 +99,15 @@ class ImportProgress(BaseModel):
     refused_rows: int = 0
     opened: int = 0
     existed: int = Field(default=0, description="Rows whose case was opened before (by an earlier run of the file)")
-    failed: list[RowProblem] = Field(default_factory=list)
+    failed: list[RowProblem] = Field(default_factory=list, description=f"The first {MAX_FAILED} rows that failed")
+    failed_rows: int = 0
     chunks: int
     chunks_done: int = 0
 
     @property
     def done(self) -> int:
         """Valid rows handled so far (opened, found opened before, or failed)."""
-        return self.opened + self.existed + len(self.failed)
+        return self.opened + self.existed + self.failed_rows
 
     def counts(self) -> ImportCounts:
         return ImportCounts(
@@ -114,7 +119,7 @@ class ImportProgress(BaseModel):
             refused_rows=self.refused_rows,
             opened=self.opened,
             existed=self.existed,
-            failed=len(self.failed),
+            failed=self.failed_rows,
             chunks=self.chunks,
             chunks_done=self.chunks_done,
         )
@@ -122,5 +127,7 @@ class ImportProgress(BaseModel):
     def add(self, result: ChunkResult) -> None:
         self.opened += result.opened
         self.existed += result.existed
-        self.failed.extend(result.failed)
+        # Kept up to a bound, so the result stays far below the payload limit however many rows fail.
+        self.failed.extend(result.failed[: max(0, MAX_FAILED - len(self.failed))])
+        self.failed_rows += len(result.failed)
         self.chunks_done += 1
