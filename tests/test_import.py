@@ -524,3 +524,33 @@ async def test_the_progress_bar_shows_the_rate_and_the_time_left():
     drawn = screen.getvalue()
     assert code == 0
     assert "400/400" in drawn and "rijen/s" in drawn and "nog" in drawn and "0:00:0" in drawn, drawn
+
+
+async def test_the_command_imports_directly_against_temporal(api, dev_env, tmp_path, tmp_path_factory):
+    """--direct: checked and started by the command itself as operations, followed by the workflow's memo."""
+    server, _http = api
+    boss = employer()
+    rows, wrong = generated(50, boss)
+    path = tmp_path / "export.xlsx"
+    path.write_bytes(as_xlsx(rows))
+    env = {
+        **os.environ,
+        "SPOORWERK_LANGUAGE": "nl",
+        "PYTHONPATH": str(ROOT),
+        "TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "SPOORWERK_TASK_QUEUE": server.task_queue,
+        "SPOORWERK_DATA_DIR": str(tmp_path / "data"),
+        # The store the API server's worker reads the rows from (tests/apiserver.py).
+        "SPOORWERK_DOCUMENTS_DIR": str(tmp_path_factory.getbasetemp() / "documents"),
+    }
+    run = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "operations.cli", "import", str(path), "--direct"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=ROOT,
+    )
+    assert f"{50 - len(wrong)} geopend, 0 eerder geopend" in run.stdout, run.stdout + run.stderr
+    await eventually(lambda: running_cases(dev_env.client, boss), lambda n: n == 50 - len(wrong))
