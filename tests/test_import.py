@@ -268,7 +268,7 @@ async def upload(api, data: bytes, *, who: str = "operations", **params) -> http
 
 async def finished(api, import_id: str, who: str = "operations") -> dict:
     server, http = api
-    for _ in range(900):
+    for _ in range(2000):  # ten minutes: a loaded CI machine opens 2,000 cases in a few
         r = await http.get(f"/api/imports/{import_id}", headers=server.headers(who))
         assert r.status_code == 200, r.text
         if not r.json()["running"]:
