@@ -16,7 +16,6 @@ from domain.case import CaseOpening
 from domain.documents import StoredDocument
 from domain.models import Actor
 
-
 # Failed rows kept by name in an import's result (the rest are counted).
 MAX_FAILED = 1000
 
