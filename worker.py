@@ -28,6 +28,7 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.documents import DocumentActivities
+from activities.imports import ImportActivities
 from activities.notify import Notifications, describe_channels
 from documents.store import store_from_settings
 from operations import cases
@@ -41,6 +42,7 @@ from service.i18n import N_, _
 from service.logging import configure_logging
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
+from workflows.case_import import CaseImport
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -58,14 +60,15 @@ def _row(label: str, value: str) -> str:
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     """A worker for the case and trajectory workflows and the activities on the configured task queue."""
     notifications = Notifications.from_settings(settings)
-    documents = DocumentActivities(client, store_from_settings(settings))
+    store = store_from_settings(settings)
+    documents, imports = DocumentActivities(client, store), ImportActivities(client, store)
     # An unset limit (None) is the SDK's own default.
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
-        workflows=[SickLeaveCase, Spoor2Trajectory],
+        workflows=[SickLeaveCase, Spoor2Trajectory, CaseImport],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[notifications.notify, notifications.notify_batch, documents.render_document],
+        activities=[notifications.notify, notifications.notify_batch, documents.render_document, imports.import_chunk],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),

@@ -44,6 +44,7 @@ from operations.audit import add_audit_routes
 from operations.auth import API_ROLES, COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint, codec_cors_headers
 from operations.documents import add_document_routes
+from operations.import_routes import add_import_routes
 from operations.signin import client_address, session_caller, signin_of
 from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
@@ -524,7 +525,7 @@ def create_api(
     readable = app.state.readable_case = CaseAccess(audit)
     Authed = Annotated[Caller, Depends(caller)]
     add_codec_endpoint(app, client.data_converter.payload_codec, caller, codec_origins, audit)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, exempt=("/codec/", "/api/imports"))  # an import checks its own, larger limit
     app.add_middleware(NoStore)
     app.add_middleware(Language)
     app.exception_handler(RequestValidationError)(
@@ -779,6 +780,7 @@ def create_api(
         ]
 
     add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
+    add_import_routes(api, client, document_store, task_queue, Authed, Problem, lambda: app_search_key(app))
     if audit is not None:
         add_audit_routes(api, audit, Authed, Problem)
     for model in case_actions.action_models(case_actions.Action):

@@ -16,6 +16,7 @@ from documents.store import DocumentStore
 from operations.api import create_api
 from operations.auth import Authenticator
 from operations.dashboard import add_dashboard
+from operations.import_pages import add_import_pages
 from service.audit import AuditStore
 
 
@@ -42,4 +43,5 @@ def create_app(
         search_key=search_key,
     )
     add_dashboard(app)
+    add_import_pages(app)
     return app

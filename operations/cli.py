@@ -353,6 +353,9 @@ def _parser() -> argparse.ArgumentParser:
     from operations.demo import add_demo_parser
 
     add_demo_parser(sub, conn)
+    from operations.import_cli import add_import_parser
+
+    add_import_parser(sub, conn)
     return parser
 
 

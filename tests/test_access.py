@@ -149,6 +149,8 @@ NO_CASE_DATA = {
     ("GET", "/api/overview"),
 }
 OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit")}
+# Bulk takeover (operations.import_routes, import_pages): operations and casemanagers only; an empty upload is a 422.
+IMPORTS = {("POST", "/api/imports"), ("GET", "/api/imports"), ("GET", "/api/imports/{import_id}"), ("GET", "/imports")}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}
 
 
@@ -256,6 +258,12 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                     }
                     r = await api.http.post(path, json=body, headers=headers)
                     assert r.status_code == (409 if who in OPENERS else 403), (who, r.text)  # 409: a future day
+                elif (method, path) in IMPORTS:
+                    client = pages[who] if path == "/imports" else api.http
+                    target = path.replace("{import_id}", "import-0000000000000000")
+                    r = await client.request(method, target, headers=headers if path.startswith("/api/") else {})
+                    allowed = role in ("operations", "casemanager")
+                    assert (r.status_code == 403) != allowed and r.status_code < 500, (who, path, r.status_code)
                 elif (method, path) in OPERATIONS_ONLY:
                     r = await api.http.request(
                         method, path, headers=headers, json={"payloads": []} if method == "POST" else None
