@@ -205,13 +205,17 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
             "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)",
         ),
         ("casemanager", "spoor2_consent_given", {}, "allowed: bedrijfsarts"),
-        ("reintegratiecoach", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
+        ("bedrijfsarts", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
         ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record “Case withdrawn”"),
         ("werkgever", "escalation_acknowledged", {"reason": "seen"}, "allowed: casemanager, operations"),
     ]
     for who, kind, fields, reason in rules:
         r = await api.act(case_id, kind, who=who, **fields)
         assert r.status_code == 403 and reason in r.json()["detail"], (who, kind, r.text)
+    # The case judges scope before role: a caller who may not see it (a coach, without a trajectory) hears that
+    # there is no such case, not what its role may do there.
+    outside = await api.act(case_id, "ad_onderzoek_concluded", who="reintegratiecoach", own_work_possible=True)
+    assert outside.status_code == 404 and "that you may see" in outside.json()["detail"]
     # An employer sees and acts on its own employer's cases only, and learns of no other: another's case answers
     # as a case that is not there does. The full state is not for it.
     unknown = await api.get(f"/api/cases/{new_id()}", who="other_werkgever")

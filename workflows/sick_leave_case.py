@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentActivities
     from domain import access
     from domain import case as rules
-    from domain.actions import parse_action
+    from domain.actions import ACTION_ROLES, parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
     from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
     from domain.dossier_check import PreflightRules, Toets
@@ -30,7 +30,17 @@ with workflow.unsafe.imports_passed_through():
     from domain.spoor2 import CaseClosed, TrajectoryUpdate
     from service import metrics
     from workflows import search_attributes as sa
-    from workflows.common import ActionRules, ActionUpdates, CaseScope, Notifier, WakeTimer, refused, signal_arg
+    from workflows.common import (
+        ActionRules,
+        ActionUpdates,
+        CaseScope,
+        Notifier,
+        WakeTimer,
+        case_scope,
+        refused,
+        role_refusal,
+        signal_arg,
+    )
     from workflows.ids import trajectory_workflow_id
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
     from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -310,7 +320,12 @@ class SickLeaveCase(ActionUpdates):
     # ----------------------------------------------------------------- actions
 
     # The `act` update (workflows.common.ActionUpdates): what of it is the case's.
-    ACTION_RULES = ActionRules(parse=parse_action, validate=rules.validate, apply=rules.apply)
+    ACTION_RULES = ActionRules(
+        parse=parse_action,
+        validate=rules.validate,
+        apply=rules.apply,
+        role=lambda state, action: role_refusal(ACTION_ROLES[action.kind], action.actor, action.kind),
+    )
 
     def _action_state(self) -> CaseState:
         if self._state is None:
@@ -318,9 +333,7 @@ class SickLeaveCase(ActionUpdates):
         return self._state
 
     def _action_scope(self, state: CaseState) -> CaseScope:
-        # A trajectory's coach counts while it runs, as in the listing (domain.access.attribute_values).
-        coach = state.spoor2_coach_id if state.spoor2_running else None
-        return CaseScope(state.case_id, state.employer_id, state.assigned, coach, state.spoor2_running)
+        return case_scope(state)
 
     def _action_context(self, state: CaseState) -> list[str]:
         return list(state.assigned.get(Role.BEDRIJFSARTS, []))
