@@ -310,15 +310,6 @@ def submitted(
     if isinstance(fields, dict) and (sent := [name for name in EDGE_FIELDS if name in fields]):
         errors = [InitErrorDetails(type="extra_forbidden", loc=(name,), input=fields[name]) for name in sent]
         raise InvalidFields(ValidationError.from_exception_data(model.__name__, errors), ())
-    payload = (
-        {**fields, "kind": kind, "action_id": action_id, "actor": actor.model_dump(mode="json")}
-        if isinstance(fields, dict)
-        else fields  # refused by admit, naming what it is
-    )
-    if kind == "employee_details_corrected" and isinstance(payload, dict):
-        from operations.people import correction_with_person_keys
-
-        payload = correction_with_person_keys(payload, search_key)
 
     def parse(raw: Any, *, strict: bool = True) -> Any:
         try:
@@ -326,6 +317,13 @@ def submitted(
         except ValidationError as err:
             raise InvalidFields(err, ()) from None
 
+    if not isinstance(fields, dict):
+        parse(fields)  # refused as the model refuses what is no object (a list, a string, null)
+    payload = {**fields, "kind": kind, "action_id": action_id, "actor": actor.model_dump(mode="json")}
+    if kind == "employee_details_corrected":
+        from operations.people import correction_with_person_keys
+
+        payload = correction_with_person_keys(payload, search_key)
     return _admitted(payload, parse, today)
 
 
