@@ -911,15 +911,16 @@ async def _act_on_case(
     client: Client, readable: CaseAccess, case_id: str, who: Caller, sent: cases.Submitted
 ) -> ActionResult:
     """The action sent with the caller's scope, for the case's validator to judge; recorded in the read audit as a
-    read of the case (its answer shows the entry), with the outcome the case gave."""
+    read of the case (its answer shows the entry, a refusal what the case holds), with the scope's outcome."""
     scope = CallerScope(employer_id=who.employer_id, employer_ids=who.employer_ids)
+    outcome = Outcome.ALLOWED
     try:
-        result = await cases.act(client, case_id, sent, scope=scope)
-    except cases.CaseNotFound:
-        await readable.record(who, case_id, What.CASE, Outcome.REFUSED)
+        return await cases.act(client, case_id, sent, scope=scope)
+    except cases.CaseNotFound as err:
+        outcome = Outcome.NOT_FOUND if isinstance(err, cases.CaseAbsent) else Outcome.REFUSED
         raise
-    await readable.record(who, case_id, What.CASE, Outcome.ALLOWED)
-    return result
+    finally:
+        await readable.record(who, case_id, What.CASE, outcome)
 
 
 async def json_body(request: Request) -> Any:

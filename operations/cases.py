@@ -92,6 +92,10 @@ class CaseNotFound(ActionRejected):
     """No case (or no trajectory) with this id."""
 
 
+class CaseAbsent(CaseNotFound):
+    """No case with this id at all (rather than one the caller may not see): the same answer, another audit record."""
+
+
 class InvalidInput(ActionRejected):
     """The request itself is malformed (a field missing or of the wrong form), before any rule is asked."""
 
@@ -202,7 +206,7 @@ async def act(
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
-            raise CaseNotFound.of(_no_case(case_id, scope))
+            raise CaseAbsent.of(_no_case(case_id, scope))
         if scope is not None and not _admits(await handle.query(SickLeaveCase.state), sent.action, scope):
             raise CaseNotFound.of(_no_case(case_id, scope))  # a closed case out of scope is as absent as any
         return closed_refusal(sent.action.kind, closed.outcome, closed.on)

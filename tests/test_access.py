@@ -437,3 +437,14 @@ async def test_a_closed_case_out_of_scope_answers_as_no_case_not_with_its_closin
     assert mine.status_code == 409 and "the case is closed" in mine.json()["detail"]
     theirs = await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever")
     assert theirs.status_code == 404 and theirs.json()["detail"] == f"case_id: no case {case_id!r} that you may see"
+    # Each action's answer is a read of the case in the audit, with the scope's outcome.
+    seen = (await api.get("/api/audit", case_id=case_id, what="case")).json()["records"]
+    # Newest first: the other employer's 404, the closed case's 409, the withdrawal.
+    assert [(r["reader_id"], r["outcome"]) for r in seen][:3] == [
+        ("hr-2", "refused"),
+        ("hr-1", "allowed"),
+        ("hr-1", "allowed"),
+    ]
+    absent = new_id()
+    assert (await api.act(absent, "ziekmelding_arbodienst_sent", who="werkgever")).status_code == 404
+    assert (await api.get("/api/audit", case_id=absent)).json()["records"][0]["outcome"] == "not_found"
