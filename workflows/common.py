@@ -1,4 +1,5 @@
-"""What the case and trajectory workflows share: how they refuse an action and send notifications."""
+"""What the case and trajectory workflows share: the `act` update (its validator decides, its handler applies), how
+they refuse an action, and how they send notifications (activities by typed reference)."""
 
 from __future__ import annotations
 
