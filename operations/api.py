@@ -12,6 +12,7 @@ reason, an action the caller's role may not take a 403.
 
 import asyncio
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from http.cookies import SimpleCookie
@@ -34,7 +35,7 @@ from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
 from domain.dossier_check import Toets
 from domain.errors import ActionRefused, joined
-from domain.models import OPAQUE_ID_PATTERN, ActionId, Actor, Role, Stage, without_medical_notes
+from domain.models import OPAQUE_ID_PATTERN, ActionId, Role, Stage, without_medical_notes
 from domain.nl_time import local_date
 from domain.people import NAME_MAX_CHARS, Employee
 from domain.spoor2 import TrajectoryView
@@ -49,8 +50,8 @@ from operations.signin import client_address, session_caller, signin_of
 from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
-from service.rulebook import load_dossier_rules, load_spoor2_rules
-from workflows.payloads import ActionResult, TrajectoryActionResult
+from service.rulebook import load_dossier_rules
+from workflows.payloads import ActionResult, CallerScope, TrajectoryActionResult
 from workflows.sick_leave_case import SickLeaveCase
 
 log = structlog.get_logger("spoorwerk.api")
@@ -263,6 +264,18 @@ def _require(caller: Caller, roles: frozenset[Role], refusal: ActionRefused) -> 
         raise Problem(403, refusal)
 
 
+def role_refusal(exc: cases.RoleRefused) -> ActionRefused | str:
+    """The case's role refusal, naming among the roles allowed those that use the API (the others act through the
+    casemanager): what a caller can do about it."""
+    if exc.template is None:
+        return str(exc)
+    params = dict(exc.params)
+    if "%(kind)s" in exc.template and "roles" in params:
+        kept = [r for r in params["roles"].split(", ") if r in {a.value for a in API_ROLES}]
+        params["roles"] = ", ".join(kept) or params["roles"]
+    return ActionRefused(exc.template, **params)
+
+
 def caller_scope(caller: Caller) -> dict[str, Any]:
     """The listing filters of a caller's scope (domain.access): an employer its own cases, a professional the cases it
     is assigned to or its role's pool sees, of the employers it works for."""
@@ -398,6 +411,11 @@ class CaseAccess:
             client, case_id, caller, what, audit=self.audit, channel=channel, object_id=object_id
         )
 
+    async def record(self, caller: Caller, case_id: str, what: str, outcome: Outcome) -> None:
+        """A read whose scope the case itself judged (an action's answer), recorded with its outcome."""
+        if self.audit is not None:
+            await self.audit.arecord(caller, what, case_id=case_id, outcome=outcome, channel=Channel.API)
+
 
 _Entry = TypeVar("_Entry", bound=DossierEntry)
 
@@ -418,12 +436,17 @@ def redact_dossier(entries: list[_Entry], caller: Caller, summary: CaseSummary) 
 
     They are recorded sealed (service.medical_seal): opened here for that bedrijfsarts, left out for everyone else.
     """
+    return redact_entries(entries, caller, summary.assigned.get(Role.BEDRIJFSARTS, []))
+
+
+def redact_entries(entries: list[_Entry], caller: Caller, assigned: Sequence[str]) -> list[_Entry]:
+    """`redact_dossier` by the bedrijfsarts assigned to the case (`assigned`: their ids), for an action's answer,
+    which carries them (workflows.payloads.ActionResult) and so needs no query."""
     from service.medical_seal import opened_notes  # the one reader of the medical keys on the API's side
 
     stripped = without_medical_notes(entries)
     if not caller.may_see_medical_notes():
         return stripped
-    assigned = summary.assigned.get(Role.BEDRIJFSARTS, [])
     if caller.id in assigned:
         return opened_notes(entries)
     if assigned:  # another bedrijfsarts treats the case
@@ -508,7 +531,7 @@ def create_api(
     dashboard beside it."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
-    app = FastAPI(
+    app = DocumentedApp(
         title="Spoorwerk",
         version="1",
         summary="Sick-leave cases under the Wet verbetering poortwachter",
@@ -551,6 +574,8 @@ def create_api(
 
     @app.exception_handler(cases.ActionRejected)
     async def _rejected(request: Request, exc: cases.ActionRejected) -> JSONResponse:
+        if isinstance(exc, cases.RoleRefused):  # the case's validator: this role may not take the action
+            return await _problem(request, Problem(403, role_refusal(exc)))
         status = 404 if isinstance(exc, cases.CaseNotFound) else 422 if isinstance(exc, cases.InvalidInput) else 409
         return JSONResponse({"detail": exc.said()}, status_code=status)
 
@@ -783,11 +808,13 @@ def create_api(
     add_import_routes(api, client, document_store, task_queue, Authed, Problem, lambda: app_search_key(app))
     if audit is not None:
         add_audit_routes(api, audit, Authed, Problem)
-    for model in case_actions.action_models(case_actions.Action):
-        _add_action_route(api, client, caller, model, on="case", readable=readable)
-    for model in case_actions.action_models(spoor2_actions.Spoor2Action):
-        _add_action_route(api, client, caller, model, on="spoor2", readable=readable)
+    bodies = [
+        _add_action_route(api, client, caller, model, on=on, readable=readable)
+        for on, union in (("case", case_actions.Action), ("spoor2", spoor2_actions.Spoor2Action))
+        for model in case_actions.action_models(union)
+    ]
     app.include_router(api)
+    app.action_bodies = bodies
     add_health_routes(app, client)
     return app
 
@@ -827,7 +854,8 @@ def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
 
 def _add_action_route(
     api: APIRouter, client: Client, caller: Any, model: type[BaseModel], *, on: str, readable: CaseAccess
-) -> None:
+) -> type[BaseModel]:
+    """The route of one action kind; returns its body model, which the OpenAPI document shows (DocumentedApp)."""
     kind = case_actions.action_kind(model)
     body_model = _body_model(model, "Case" if on == "case" else "Spoor2")
     roles = case_actions.ACTION_ROLES[kind] if on == "case" else spoor2_actions.SPOOR2_ACTION_ROLES[kind]
@@ -835,53 +863,117 @@ def _add_action_route(
     path = f"/cases/{{case_id}}/actions/{kind}" if on == "case" else f"/cases/{{case_id}}/spoor2/actions/{kind}"
     allowed = ", ".join(sorted(r.value for r in roles & API_ROLES))
 
-    # body_model is made at run time (create_model): a type FastAPI reads, but no type a checker knows.
     async def record(
-        request: Request,
-        case_id: CaseId,
-        body: body_model,  # type: ignore[valid-type]
-        who: Annotated[Caller, Depends(caller)],
-        key: IdempotencyKey,
+        request: Request, case_id: CaseId, who: Annotated[Caller, Depends(caller)], key: IdempotencyKey
     ) -> Any:
-        if who.role not in roles:
-            raise Problem(
-                403,
-                ActionRefused(
-                    "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
-                    role=who.role,
-                    kind=kind,
-                    roles=joined(roles & API_ROLES),
-                ),
+        # The body is read here, once, and parsed once (operations.cases.submitted): the workflow's validator
+        # decides the caller's role and, for the case, its scope (a caller outside it hears 404, as for no case).
+        fields = await json_body(request)
+        try:
+            sent = cases.submitted(
+                kind,
+                fields,
+                action_id=key,
+                actor=who.actor,
+                spoor2=on == "spoor2",
+                search_key=app_search_key(request.app),
             )
-        # The fields as sent, not as the body model coerced them: the case takes JSON's own types
-        # only (domain.actions.admit), so `true` is no percentage and "4" no number of hours.
-        fields = await request.json()
-        if kind == "document_received":
-            rule = load_spoor2_rules().document_rule(str(fields.get("document")))
-            if rule is not None and who.role not in rule.roles:
-                raise Problem(
-                    403,
-                    ActionRefused(
-                        "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
-                        role=who.role,
-                        document=rule.key,
-                        roles=joined(rule.roles),
-                    ),
-                )
-        summary = await readable(client, case_id, who, What.CASE)
-        if kind == "employee_details_corrected" and isinstance(fields, dict):
-            fields = people.correction_with_person_keys(fields, app_search_key(request.app))
-        payload = {
-            **fields,
-            "kind": kind,
-            "action_id": key,
-            "actor": Actor(role=who.role, id=who.id).model_dump(mode="json"),
-        }
-        result = await (cases.act if on == "case" else trajectories.act)(client, case_id, payload)
+        except cases.InvalidFields as err:
+            raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors]) from None
+        result: ActionResult | TrajectoryActionResult
+        if on == "case":
+            result = await _act_on_case(client, readable, case_id, who, sent)
+            assigned = result.bedrijfsarts_ids
+            if assigned is None:  # a worker from before the answer carried them
+                assigned = (await readable(client, case_id, who, What.CASE)).assigned.get(Role.BEDRIJFSARTS, [])
+        else:
+            # The trajectory knows neither the case's employer nor who is assigned to it: the case answers for scope.
+            summary = await readable(client, case_id, who, What.CASE)
+            result = await trajectories.act(client, case_id, sent)
+            assigned = summary.assigned.get(Role.BEDRIJFSARTS, [])
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.
-        [entry] = redact_dossier([result.entry], who, summary)
+        [entry] = redact_entries([result.entry], who, assigned)
         return result.model_copy(update={"entry": entry})
 
     record.__name__ = f"{on}_{kind}"
     record.__doc__ = (model.__doc__ or kind.replace("_", " ").capitalize()) + f"\n\nRoles: {allowed}."
-    api.post(path, response_model=result_model, tags=[f"{on} actions"], summary=kind.replace("_", " "))(record)
+    api.post(
+        path,
+        response_model=result_model,
+        # What redaction needs stays on this side (it names who treats the case).
+        response_model_exclude={"bedrijfsarts_ids"} if on == "case" else None,
+        tags=[f"{on} actions"],
+        summary=kind.replace("_", " "),
+        openapi_extra={"requestBody": _request_body(body_model)},
+    )(record)
+    return body_model
+
+
+async def _act_on_case(
+    client: Client, readable: CaseAccess, case_id: str, who: Caller, sent: cases.Submitted
+) -> ActionResult:
+    """The action sent with the caller's scope, for the case's validator to judge; recorded in the read audit as a
+    read of the case (its answer shows the entry, a refusal what the case holds), with the scope's outcome."""
+    scope = CallerScope(employer_id=who.employer_id, employer_ids=who.employer_ids)
+    outcome = Outcome.ALLOWED
+    try:
+        return await cases.act(client, case_id, sent, scope=scope)
+    except cases.CaseNotFound as err:
+        outcome = Outcome.NOT_FOUND if isinstance(err, cases.CaseAbsent) else Outcome.REFUSED
+        raise
+    finally:
+        await readable.record(who, case_id, What.CASE, outcome)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body, read once and decoded with JSON's own types. Refused as FastAPI refuses a body it
+    reads itself: no JSON content type 415, none or broken JSON 422, JSON nested past the parser 400."""
+    body = await request.body()
+    if not body:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}])
+    if "json" not in request.headers.get("content-type", ""):
+        raise RequestValidationError(
+            [{"type": "model_attributes_type", "loc": ("body",), "msg": "Input should be an object", "input": None}]
+        )
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as err:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", err.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": err.msg},
+                }
+            ]
+        ) from None
+    except (RecursionError, UnicodeDecodeError):
+        raise HTTPException(400, "There was an error parsing the body") from None
+
+
+def _request_body(body_model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{body_model.__name__}"}}},
+    }
+
+
+class DocumentedApp(FastAPI):
+    """FastAPI with the action routes' body models in its OpenAPI document: those routes read their bodies
+    themselves, so FastAPI does not know them (a nested model the document has already keeps FastAPI's form)."""
+
+    action_bodies: list[type[BaseModel]] = []
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is not None:
+            return self.openapi_schema
+        doc = super().openapi()
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in self.action_bodies:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, nested in schema.pop("$defs", {}).items():
+                schemas.setdefault(name, nested)
+            schemas[model.__name__] = schema
+        return doc

@@ -7,11 +7,13 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
-from pydantic import BaseModel, Field
+import pydantic_core
+from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import InitErrorDetails
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
@@ -31,14 +33,15 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from domain import access
-from domain.actions import admit, parse_action
-from domain.case import CaseOpening, CaseSummary, check_reopen, closed_refusal
+from domain.actions import Action, action_kind, action_models, admit, parse_action, validation_refusal
+from domain.case import CaseOpening, CaseState, CaseSummary, check_reopen, closed_refusal
 from domain.case import open_case as check_opening
 from domain.errors import ActionRefused
-from domain.models import OPAQUE_ID_PATTERN, Role, Stage, retry_refusal
+from domain.models import OPAQUE_ID_PATTERN, Actor, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.people import PERSON_KEY_PATTERN
 from domain.rules import Rulebook
+from domain.spoor2 import Spoor2Action
 from service import medical_seal, refusals
 from service.rulebook import (
     load_dossier_rules,
@@ -48,8 +51,9 @@ from service.rulebook import (
     working_day_holidays,
 )
 from workflows import search_attributes as sa
+from workflows.common import case_scope
 from workflows.ids import case_workflow_id
-from workflows.payloads import ActionResult, CaseInput, CaseResult
+from workflows.payloads import ActionResult, CallerScope, CaseInput, CaseResult
 from workflows.sick_leave_case import SickLeaveCase
 
 WORKFLOW_TYPE = "SickLeaveCase"
@@ -86,6 +90,10 @@ class ActionRejected(Exception):
 
 class CaseNotFound(ActionRejected):
     """No case (or no trajectory) with this id."""
+
+
+class CaseAbsent(CaseNotFound):
+    """No case with this id at all (rather than one the caller may not see): the same answer, another audit record."""
 
 
 class InvalidInput(ActionRejected):
@@ -178,47 +186,74 @@ def case_handle(client: Client, case_id: str) -> WorkflowHandle[SickLeaveCase, A
 
 
 async def act(
-    client: Client, case_id: str, action: BaseModel | dict[str, Any], *, today: date | None = None
+    client: Client,
+    case_id: str,
+    action: Submitted | BaseModel | dict[str, Any],
+    *,
+    scope: CallerScope | None = None,
+    today: date | None = None,
 ) -> ActionResult:
     """Record an action on a case; the action id is the update id, so a retry is applied once.
 
-    A relapse on a case closed as recovered, inside its four-week window, reopens it (`today`: the caller's
-    day for that check, default the clock's).
+    `action` as `submitted` made it (the edge parsed it: taken as it is), else a payload parsed here. `scope` is the
+    caller's beyond its actor (an edge's caller): the case's validator refuses a caller outside it as if there were
+    no such case (CaseNotFound), so no query need ask first. A relapse on a case closed as recovered, inside its
+    four-week window, reopens it (`today`: the caller's day for that check, default the clock's).
     """
-    payload, checked = parsed(action, parse_action)
+    sent = action if isinstance(action, Submitted) else parsed(action, parse_action)
     handle = case_handle(client, case_id)
 
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, handle.id, CaseResult, "closed_on")
         if closed is None:
-            raise CaseNotFound.of(ActionRefused("case_id: no case %(value)r", value=case_id))
-        return closed_refusal(checked.kind, closed.outcome, closed.on)
+            raise CaseAbsent.of(_no_case(case_id, scope))
+        if scope is not None and not _admits(await handle.query(SickLeaveCase.state), sent.action, scope):
+            raise CaseNotFound.of(_no_case(case_id, scope))  # a closed case out of scope is as absent as any
+        return closed_refusal(sent.action.kind, closed.outcome, closed.on)
 
     try:
-        return await execute_action(client, handle, SickLeaveCase.act, payload, checked, ActionResult, closed_reason)
+        return await execute_action(client, handle, SickLeaveCase.act, sent, ActionResult, closed_reason, scope=scope)
+    except CaseNotFound:
+        raise
     except ActionRejected:
-        if checked.kind != "relapse" or await _status(client, handle.id) != WorkflowExecutionStatus.COMPLETED:
+        if sent.action.kind != "relapse" or await _status(client, handle.id) != WorkflowExecutionStatus.COMPLETED:
             raise
-    reopened = await _reopen(client, handle, payload, checked, today or local_date(datetime.now(timezone.utc)))
-    result = await execute_action(client, handle, SickLeaveCase.act, payload, checked, ActionResult, closed_reason)
+    day = today or local_date(datetime.now(timezone.utc))
+    reopened = await _reopen(client, handle, sent, day, scope)
+    result = await execute_action(client, handle, SickLeaveCase.act, sent, ActionResult, closed_reason, scope=scope)
     # The new run applied the relapse as it reopened; the update is answered from its dossier.
     return result.model_copy(update={"applied": True}) if reopened else result
 
 
-async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any], action: Any, today: date) -> bool:
+def _no_case(case_id: str, scope: CallerScope | None) -> ActionRefused:
+    # An edge's caller hears the one answer for absent and out of scope alike (operations.api.not_found).
+    if scope is not None:
+        return ActionRefused("case_id: no case %(value)r that you may see", value=case_id)
+    return ActionRefused("case_id: no case %(value)r", value=case_id)
+
+
+def _admits(state: CaseState, action: Any, scope: CallerScope) -> bool:
+    return case_scope(state).admits(action.actor, scope)
+
+
+async def _reopen(
+    client: Client, handle: WorkflowHandle, sent: Submitted, today: date, scope: CallerScope | None
+) -> bool:
     """A relapse reported after a case closed as recovered, inside its four-week window: the same case goes on
     as a new run of its workflow, from the closed run's state (domain.case.reopen), not as a second case."""
     info = await _describe(client, handle.id)
     assert info is not None  # the closed run was found just before (its status)
     state = await handle.query(SickLeaveCase.state)
+    if scope is not None and not _admits(state, sent.action, scope):
+        raise CaseNotFound.of(_no_case(state.case_id, scope))
     try:
-        check_reopen(state, action, today)
+        check_reopen(state, sent.action, today)
     except ActionRefused as err:
         raise ActionRejected.of(err) from None
     try:
         await client.start_workflow(
             SickLeaveCase.run,
-            CaseInput(state=state, reopen_with=payload),
+            CaseInput(state=state, reopen_with=sent.payload),
             id=handle.id,
             task_queue=info.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -229,35 +264,114 @@ async def _reopen(client: Client, handle: WorkflowHandle, payload: dict[str, Any
     return True
 
 
-def parsed(action: BaseModel | dict[str, Any], parse: Callable[[Any], Any]) -> tuple[dict[str, Any], Any]:
-    """The JSON payload of an action and its validated form; refuses bad input before any call.
+class Submitted(NamedTuple):
+    """An action ready to send, parsed once: the JSON payload the workflow receives (a bedrijfsarts's note sealed)
+    and its parsed form (what the client checks a retry's answer and a closed case's refusal by)."""
 
-    A bedrijfsarts's note leaves sealed (service.medical_seal): admitted as text first, so a note too long is
-    refused as ever, then sealed in the payload and the parsed action alike (a retry compares the sealed form).
+    payload: dict[str, Any]
+    action: Any
+
+
+class InvalidFields(InvalidInput):
+    """Fields that do not fit the action: the first as the refusal (CLI, Python), and pydantic's errors for all of
+    them (`errors`, `loc` within the action's fields) for the API's 422 list."""
+
+    def __init__(self, err: ValidationError, kinds: tuple[str, ...]) -> None:
+        refusal = validation_refusal(err, kinds)
+        super().__init__(str(refusal), refusal.template, refusal.params)
+        self.errors = err.errors(include_url=False)
+
+
+# What the edge fills in and a caller never sends: the kind (the route's), the action id (the Idempotency-Key),
+# who acts (the caller), and the employee's keyed hashes (operations.people).
+EDGE_FIELDS = ("kind", "action_id", "actor", "person_keys")
+_MODELS = {
+    spoor2: {action_kind(m): m for m in action_models(Spoor2Action if spoor2 else Action)} for spoor2 in (False, True)
+}
+
+
+def submitted(
+    kind: str,
+    fields: Any,
+    *,
+    action_id: str,
+    actor: Actor,
+    spoor2: bool = False,
+    search_key: bytes | None = None,
+    today: date | None = None,
+) -> Submitted:
+    """The one way an action enters Spoorwerk from outside (the API's routes, which the dashboard's forms post to,
+    and `spoorwerk --direct`): the fields a caller sent, decoded JSON with JSON's own types (`true` is no percentage,
+    "4" no number of hours), made into the action's payload and parsed, once. operations.cases.act and
+    operations.spoor2.act take what it returns as it is.
+
+    Refuses with InvalidFields (a field missing, of the wrong type, unknown, or one the edge fills in) or
+    InvalidInput (too large, too deep, a date years off: domain.actions.admit).
     """
-    payload = action.model_dump(mode="json") if isinstance(action, BaseModel) else action
+    model = _MODELS[spoor2].get(kind)
+    if model is None:
+        raise InvalidInput.of(ActionRefused("kind: %(value)s is not a known action", value=kind))
+    if isinstance(fields, dict) and (sent := [name for name in EDGE_FIELDS if name in fields]):
+        errors = [InitErrorDetails(type="extra_forbidden", loc=(name,), input=fields[name]) for name in sent]
+        raise InvalidFields(ValidationError.from_exception_data(model.__name__, errors), ())
+
+    def parse(raw: Any, *, strict: bool = True) -> Any:
+        try:
+            return model.model_validate_json(pydantic_core.to_json(raw), strict=True)
+        except ValidationError as err:
+            raise InvalidFields(err, ()) from None
+
+    if not isinstance(fields, dict):
+        parse(fields)  # refused as the model refuses what is no object (a list, a string, null)
+    payload = {**fields, "kind": kind, "action_id": action_id, "actor": actor.model_dump(mode="json")}
+    if kind == "employee_details_corrected":
+        from operations.people import correction_with_person_keys
+
+        payload = correction_with_person_keys(payload, search_key)
+    return _admitted(payload, parse, today)
+
+
+def parsed(action: BaseModel | dict[str, Any], parse: Callable[..., Any]) -> Submitted:
+    """A whole action payload (Python callers, tests) and its parsed form; refuses bad input before any call."""
+    return _admitted(action.model_dump(mode="json") if isinstance(action, BaseModel) else action, parse, None)
+
+
+def _admitted(payload: Any, parse: Callable[..., Any], today: date | None) -> Submitted:
+    """The payload admitted and parsed (domain.actions.admit: the validator's own check, so an oversized request
+    never leaves the client), a bedrijfsarts's note then sealed (service.medical_seal) in the payload and the parsed
+    action alike: admitted as text first, so a note too long is refused as ever."""
     try:
-        # The validator's own admission check: an oversized request never leaves the client.
-        admitted = admit(payload, parse, local_date(datetime.now(timezone.utc)))
+        admitted = admit(payload, parse, today or local_date(datetime.now(timezone.utc)))
     except ActionRefused as err:
         raise InvalidInput.of(err) from None
-    return medical_seal.seal_action(payload, admitted)
+    return Submitted(*medical_seal.seal_action(payload, admitted))
 
 
 async def execute_action(
-    client: Client, handle: WorkflowHandle, update: Any, payload: dict, action: Any, result_type: type, closed_reason
+    client: Client,
+    handle: WorkflowHandle,
+    update: Any,
+    sent: Submitted,
+    result_type: type,
+    closed_reason: Callable[[], Awaitable[ActionRefused]],
+    *,
+    scope: CallerScope | None = None,
 ) -> Any:
-    """Send an action as an update whose id is the action id; refusals become ActionRejected."""
+    """Send an action as an update whose id is the action id, with the caller's scope where an edge gives one;
+    refusals become ActionRejected (RoleRefused, CaseNotFound where the case says which)."""
+    action = sent.action
+    # Without a scope the update has the one argument every worker takes.
+    args = [sent.payload, scope] if scope is not None else [sent.payload]
     attempts = 5
     for attempt in range(1, attempts + 1):
         try:
-            result = await handle.execute_update(update, payload, id=action.action_id, result_type=result_type)
+            result = await handle.execute_update(update, args=args, id=action.action_id, result_type=result_type)
             break
         except WorkflowUpdateFailedError as err:
             reason = refusal_reason(err)
             if not any(sign in reason for sign in _NOT_PROCESSED):
                 structured = refusals.from_details(getattr(err.cause, "details", None))
-                raise ActionRejected(reason, *structured if structured else ()) from None
+                raise rejection(reason, *structured if structured else ()) from None
             # Not a refusal by the case: the update met a worker or server that was restarting.
             if attempt < attempts:
                 await asyncio.sleep(0.2 * attempt)
@@ -285,6 +399,27 @@ async def execute_action(
     if refusal is not None:
         raise ActionRejected.of(refusal)
     return result
+
+
+class RoleRefused(ActionRejected):
+    """The caller's role may not take the action (the validator's role tables): the API's 403."""
+
+
+# The refusals by which the case says more than "no": the caller's role (403), or no case the caller may see (404).
+_ROLE_REFUSAL = "actor.role: the role "
+_NOT_VISIBLE = "case_id: no case %(value)r that you may see"
+
+
+def rejection(reason: str, template: str | None = None, params: Mapping[str, Any] | None = None) -> ActionRejected:
+    """The rejection of a case's refusal, of the class that says what kind of no it is."""
+    kind = (
+        RoleRefused
+        if template is not None and template.startswith(_ROLE_REFUSAL)
+        else CaseNotFound
+        if template == _NOT_VISIBLE
+        else ActionRejected
+    )
+    return kind(reason, template, params)
 
 
 # The words of an update rejection that is no refusal by the case but a worker or server restarting.

@@ -634,6 +634,8 @@ class DirectBackend:
             raise Refused(404, err.said(), http=False) from None
         except cases.InvalidInput as err:
             raise Refused(422, err.said(), http=False) from None
+        except cases.RoleRefused as err:
+            raise Refused(403, err.said(), http=False) from None
         except (cases.ActionRejected, cases.CaseAlreadyExists) as err:
             raise Refused(409, refusals.said(err), http=False) from None
         except cases.CaseBusy as err:
@@ -752,12 +754,17 @@ class DirectBackend:
             raise Unreachable(_("the document store: %(error)s", error=err)) from None
 
     async def act(self, case_id: str, kind: str, fields: dict[str, Any], key: str, *, spoor2: bool) -> dict[str, Any]:
+        from domain.models import Actor
         from operations import cases
         from operations import spoor2 as trajectories
 
-        payload = {**fields, "kind": kind, "action_id": key, "actor": self.actor}
-        record = trajectories.act if spoor2 else cases.act
-        return (await self._run(record(self.client, case_id, payload), case_id)).model_dump(mode="json")
+        async def record() -> Any:
+            # The same one parse as the API's routes (operations.cases.submitted), then straight to the case.
+            sent = cases.submitted(kind, fields, action_id=key, actor=Actor.model_validate(self.actor), spoor2=spoor2)
+            return await (trajectories.act if spoor2 else cases.act)(self.client, case_id, sent)
+
+        # The bedrijfsarts ids an answer carries are for redaction, not for printing.
+        return (await self._run(record(), case_id)).model_dump(mode="json", exclude={"bedrijfsarts_ids"})
 
     async def open(self, body: dict[str, Any], key: str) -> dict[str, Any]:
         from pydantic import ValidationError

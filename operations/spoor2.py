@@ -12,7 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import ActionRefused
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
-from operations.cases import CaseNotFound, closed_workflow, execute_action, parsed
+from operations.cases import CaseNotFound, Submitted, closed_workflow, execute_action, parsed
 from workflows.ids import trajectory_workflow_id
 from workflows.payloads import TrajectoryActionResult, TrajectoryResult
 from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -26,9 +26,13 @@ def trajectory_handle(client: Client, case_id: str) -> WorkflowHandle[Spoor2Traj
     return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))
 
 
-async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) -> TrajectoryActionResult:
-    """Record an action on the case's trajectory; the action id makes a retry apply once."""
-    payload, checked = parsed(action, parse_spoor2_action)
+async def act(client: Client, case_id: str, action: Submitted | BaseModel | dict[str, Any]) -> TrajectoryActionResult:
+    """Record an action on the case's trajectory; the action id makes a retry apply once.
+
+    `action` as operations.cases.submitted made it (taken as it is), else a payload parsed here. The trajectory
+    judges roles but not the caller's scope (the case's employer and assignments, which it does not hold): an
+    edge checks that on the case first (operations.api.readable_case)."""
+    sent = action if isinstance(action, Submitted) else parsed(action, parse_spoor2_action)
 
     async def closed_reason() -> ActionRefused:
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
@@ -40,7 +44,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
             )
         return ActionRefused(
             "%(field)s: the trajectory has ended (%(result)s on %(ended_on)s); no action is accepted any more",
-            field=checked.kind,
+            field=sent.action.kind,
             result=closed.outcome,
             ended_on=closed.on,
         )
@@ -49,8 +53,7 @@ async def act(client: Client, case_id: str, action: BaseModel | dict[str, Any]) 
         client,
         trajectory_handle(client, case_id),
         Spoor2Trajectory.act,
-        payload,
-        checked,
+        sent,
         TrajectoryActionResult,
         closed_reason,
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
+from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 
 from service import metrics, tracing
 from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing, SealedOnlyPayloadConverter
@@ -39,11 +41,11 @@ def key_ring(settings: Settings, *, create: bool = False) -> KeyRing:
     return KeyRing.from_file(path, settings.encryption_key_id)
 
 
-def tls_config(settings: Settings) -> TLSConfig | bool:
-    """TLS from settings: off, system roots, or mTLS with the given files."""
+def tls_config(settings: Settings) -> TLSConfig | None:
+    """TLS from Spoorwerk's own settings: system roots, or mTLS with the given files; None where they name none."""
     files = (settings.temporal_tls_client_cert, settings.temporal_tls_client_key, settings.temporal_tls_server_ca_cert)
-    if not settings.temporal_tls and not any(files):
-        return False
+    if not settings.temporal_tls and not any(files) and not settings.temporal_tls_server_name:
+        return None
     return TLSConfig(
         client_cert=settings.temporal_tls_client_cert.read_bytes() if settings.temporal_tls_client_cert else None,
         client_private_key=settings.temporal_tls_client_key.read_bytes() if settings.temporal_tls_client_key else None,
@@ -54,13 +56,33 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
+def connect_config(settings: Settings, *, env: Mapping[str, str] | None = None) -> ClientConnectConfig:
+    """How to reach Temporal: the SDK's client configuration (temporalio.envconfig: the profile `TEMPORAL_PROFILE` of
+    `TEMPORAL_CONFIG_FILE` or the default file, and the `TEMPORAL_*` variables, `TEMPORAL_GRPC_META_*` among them),
+    with Spoorwerk's settings on top: the address (the embedded dev server's when no cluster is named, and then
+    nothing of a cluster's profile), and whatever namespace, API key or TLS they set themselves (also by their
+    `SPOORWERK_TEMPORAL_*` names). `env`: the environment to read instead of the process's (tests)."""
+    if settings.embedded:
+        return ClientConnectConfig(target_host=settings.target_host, namespace=settings.temporal_namespace, tls=False)
+    config = ClientConfigProfile.load(override_env_vars=env).to_client_connect_config()
+    config["target_host"] = settings.target_host
+    given = settings.model_fields_set
+    if "temporal_namespace" in given or "namespace" not in config:
+        config["namespace"] = settings.temporal_namespace
+    if settings.temporal_api_key is not None:
+        config["api_key"] = settings.temporal_api_key
+    tls = tls_config(settings)
+    if tls is not None:
+        config["tls"] = tls
+    elif "temporal_tls" in given:  # TLS switched off by Spoorwerk's own setting
+        config["tls"] = False
+    return config
+
+
 async def connect(settings: Settings) -> Client:
     """A client for the configured Temporal (the embedded dev server by default)."""
     return await Client.connect(
-        settings.target_host,
-        namespace=settings.temporal_namespace,
-        tls=tls_config(settings),
-        api_key=settings.temporal_api_key,
+        **connect_config(settings),
         data_converter=data_converter(key_ring(settings)),
         # Its workers take these too: one /metrics endpoint, one trace per case action.
         runtime=metrics.runtime(settings),

@@ -18,6 +18,7 @@ from service.rulebook import load_spoor2_rules
 from tests.apiserver import CALLERS, eventually
 from tests.test_api import Api, in_phase, new_id, today
 from tests.test_properties import CASE_TEMPLATES, TRAJECTORY_TEMPLATES
+from workflows.payloads import CallerScope, CaseResult
 
 pytestmark = pytest.mark.devserver
 
@@ -213,10 +214,11 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                     templates = CASE_TEMPLATES if on == "case" else TRAJECTORY_TEMPLATES
                     fields = {**templates[kind][1], "on": before_sick}
                     r = await api.http.post(concrete, json=fields, headers=headers)
-                    if role not in _allowed_roles(on, kind, fields):
-                        assert r.status_code == 403, (who, path, r.text)
-                    elif not in_scope:
+                    # Scope before role: out of scope, a caller learns nothing, not even what its role may do.
+                    if not in_scope:
                         assert r.status_code == 404 and "that you may see" in r.text, (who, path, r.text)
+                    elif role not in _allowed_roles(on, kind, fields):
+                        assert r.status_code == 403, (who, path, r.text)
                     else:  # taken to the case, which refuses a day before the first sick day
                         assert r.status_code in (409, 422) and "that you may see" not in r.text, (who, path, r.text)
                 elif method == "GET" and path in CASE_READS:
@@ -391,3 +393,66 @@ async def test_a_bedrijfsartss_note_that_arrives_unsealed_is_refused(api):
     assert "must arrive sealed" in str(refused.value.cause)
     # Through the one path the API and CLI use, the same note is sealed and taken.
     assert (await cases.act(api.server.env.client, case_id, {**plain, "action_id": new_id("a")})).applied
+
+
+async def test_the_case_itself_refuses_a_caller_out_of_scope_as_if_there_were_no_case(api):
+    """Past the API, straight to Temporal: the update carries the caller's scope, and the case's validator refuses a
+    caller outside it with the one answer for absent cases; nothing enters the dossier. The API asks no query first."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.sick_leave_case import SickLeaveCase
+
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201  # employer E-api
+    client = api.server.env.client
+    action = {
+        "kind": "ziekmelding_arbodienst_sent",
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "werkgever", "id": "hr-2"},
+    }
+    handle = cases.case_handle(client, case_id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            SickLeaveCase.act, args=[action, CallerScope(employer_id="E-other")], id=action["action_id"]
+        )
+    assert refused.value.cause.message == f"case_id: no case {case_id!r} that you may see"
+    with pytest.raises(cases.CaseNotFound, match="that you may see"):
+        await cases.act(client, case_id, action, scope=CallerScope(employer_id="E-other"))
+    # A professional working for other employers only is out of scope too, however its role stands.
+    pooled = {**action, "action_id": new_id("a"), "actor": {"role": "casemanager", "id": "cm-9"}}
+    with pytest.raises(cases.CaseNotFound):
+        await cases.act(client, case_id, pooled, scope=CallerScope(employer_ids=["E-other"]))
+    kinds = [e["kind"] for e in (await api.get(f"/api/cases/{case_id}/dossier")).json()]
+    assert "ziekmelding_arbodienst_sent" not in kinds
+    # In scope, the same action is taken; the case judged the role too (a role refusal is its own kind of no).
+    assert (await cases.act(client, case_id, action, scope=CallerScope(employer_id="E-api"))).applied
+    wrong_role = {**action, "kind": "probleemanalyse_recorded", "action_id": new_id("a")}
+    with pytest.raises(cases.RoleRefused, match="may not record"):
+        await cases.act(client, case_id, wrong_role, scope=CallerScope(employer_id="E-api"))
+
+
+async def test_a_closed_case_out_of_scope_answers_as_no_case_not_with_its_closing(api):
+    """A closed case takes no update, so no validator judges the caller: the edge asks the closed case itself before
+    it says how the case closed."""
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201
+    withdrawn = await api.act(case_id, "case_withdrawn", who="werkgever", reason="Opened by mistake")
+    assert withdrawn.status_code == 200, withdrawn.text
+    client = api.server.env.client
+    await eventually(lambda: cases.closed_workflow(client, f"case-{case_id}", CaseResult, "closed_on"), bool)
+    mine = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever")
+    assert mine.status_code == 409 and "the case is closed" in mine.json()["detail"]
+    theirs = await api.act(case_id, "ziekmelding_arbodienst_sent", who="other_werkgever")
+    assert theirs.status_code == 404 and theirs.json()["detail"] == f"case_id: no case {case_id!r} that you may see"
+    # Each action's answer is a read of the case in the audit, with the scope's outcome.
+    seen = (await api.get("/api/audit", case_id=case_id, what="case")).json()["records"]
+    # Newest first: the other employer's 404, the closed case's 409, the withdrawal.
+    assert [(r["reader_id"], r["outcome"]) for r in seen][:3] == [
+        ("hr-2", "refused"),
+        ("hr-1", "allowed"),
+        ("hr-1", "allowed"),
+    ]
+    absent = new_id()
+    assert (await api.act(absent, "ziekmelding_arbodienst_sent", who="werkgever")).status_code == 404
+    assert (await api.get("/api/audit", case_id=absent)).json()["records"][0]["outcome"] == "not_found"

@@ -205,13 +205,17 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
             "the role werkgever may not record “Probleemanalyse recorded” (allowed: bedrijfsarts)",
         ),
         ("casemanager", "spoor2_consent_given", {}, "allowed: bedrijfsarts"),
-        ("reintegratiecoach", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
+        ("bedrijfsarts", "ad_onderzoek_concluded", {"own_work_possible": True}, "allowed: arbeidsdeskundige"),
         ("arbeidsdeskundige", "case_withdrawn", {"reason": "not my call"}, "may not record “Case withdrawn”"),
         ("werkgever", "escalation_acknowledged", {"reason": "seen"}, "allowed: casemanager, operations"),
     ]
     for who, kind, fields, reason in rules:
         r = await api.act(case_id, kind, who=who, **fields)
         assert r.status_code == 403 and reason in r.json()["detail"], (who, kind, r.text)
+    # The case judges scope before role: a caller who may not see it (a coach, without a trajectory) hears that
+    # there is no such case, not what its role may do there.
+    outside = await api.act(case_id, "ad_onderzoek_concluded", who="reintegratiecoach", own_work_possible=True)
+    assert outside.status_code == 404 and "that you may see" in outside.json()["detail"]
     # An employer sees and acts on its own employer's cases only, and learns of no other: another's case answers
     # as a case that is not there does. The full state is not for it.
     unknown = await api.get(f"/api/cases/{new_id()}", who="other_werkgever")
@@ -484,3 +488,53 @@ async def test_case_data_is_never_cached_and_an_opening_takes_a_bounded_number_o
         assert (await api.get(path)).headers["Cache-Control"] == "no-store", path
     page = await api.http.get(f"/cases/{case_id}", headers={"Cookie": f"{COOKIE}={api.server.tokens['operations']}"})
     assert page.headers["Cache-Control"] == "no-store"
+
+
+async def test_an_action_body_is_taken_with_jsons_own_types_and_only_the_actions_fields(api):
+    """The route reads the body once and parses it once, as JSON: `true` is no percentage and "4" no number of
+    hours, and the fields the edge fills in (who acts, the key, the kind) cannot be sent; a refusal still lists
+    every field with pydantic's `loc` and `type`, as when FastAPI read the body itself."""
+    case_id = new_id()
+    await api.open(case_id)
+    for field, value in (("percentage", True), ("hours_per_week", "4")):
+        r = await api.act(case_id, "partial_recovery", who="bedrijfsarts", **{field: value})
+        assert r.status_code == 422, r.text
+        assert [e["loc"] for e in r.json()["detail"]] == [["body", field]]
+    forged = await api.act(case_id, "ziekmelding_arbodienst_sent", actor={"role": "operations", "id": "ops-9"})
+    assert forged.status_code == 422 and forged.json()["detail"][0]["loc"] == ["body", "actor"]
+    assert forged.json()["detail"][0]["type"] == "extra_forbidden"
+    several = await api.act(case_id, "case_withdrawn", who="werkgever", on="someday", extra=1)
+    assert {tuple(e["loc"]) for e in several.json()["detail"]} >= {("body", "on"), ("body", "extra")}
+    broken = await api.http.post(
+        f"/api/cases/{case_id}/actions/case_withdrawn",
+        content=b'{"on": ',
+        headers={**api.server.headers("werkgever"), "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422 and broken.json()["detail"][0]["type"] == "json_invalid"
+    as_text = await api.http.post(
+        f"/api/cases/{case_id}/actions/case_withdrawn",
+        content=b'{"on": "2026-01-01"}',
+        headers={**api.server.headers("werkgever"), "Content-Type": "text/plain"},
+    )
+    assert as_text.status_code == 415
+    kinds = [e["kind"] for e in (await api.get(f"/api/cases/{case_id}/dossier")).json()]
+    assert kinds == ["case_opened", "reminder_sent"]
+    # What the route takes is still documented: the action's own fields, none the edge fills in.
+    doc = (await api.http.get("/openapi.json")).json()
+    operation = doc["paths"]["/api/cases/{case_id}/actions/partial_recovery"]["post"]
+    assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("CasePartialRecovery")
+
+
+async def test_a_role_the_case_refuses_is_403_naming_the_roles_that_use_the_api(api):
+    """The role is judged by the case's validator (its role tables), and the API answers 403; the roles it names are
+    those a caller of the API can be (UWV acts through the casemanager)."""
+    case_id = new_id()
+    await api.open(case_id)
+    r = await api.act(
+        case_id, "deskundigenoordeel_answered", who="werkgever", request_id="a-request", conclusion="Voldoende"
+    )
+    assert r.status_code == 403, r.text
+    assert r.json()["detail"].endswith("(allowed: casemanager, operations)") and "uwv" not in r.json()["detail"]
+    # The answer carries what redaction needs, never who treats the case.
+    done = await api.act(case_id, "ziekmelding_arbodienst_sent", who="werkgever")
+    assert done.status_code == 200 and "bedrijfsarts_ids" not in done.json()

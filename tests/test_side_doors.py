@@ -153,8 +153,10 @@ async def test_the_bedrijfsartss_note_is_sealed_from_the_codec_endpoint_and_the_
     body = json_format.MessageToDict(update.accepted_request.input.args)
     decoded = await api.http.post("/codec/decode", json=body, headers=api.server.headers("operations"))
     assert decoded.status_code == 200, decoded.text
-    [args] = [json.loads(base64.b64decode(p["data"])) for p in decoded.json()["payloads"]]
+    # The action, and beside it the caller's scope for the case's validator: employer ids only.
+    [args, scope] = [json.loads(base64.b64decode(p["data"])) for p in decoded.json()["payloads"]]
     assert args["kind"] == "probleemanalyse_recorded" and args["note"].startswith("sealed:v1:")
+    assert scope == {"employer_id": None, "employer_ids": None}
     assert NOTE not in decoded.text and "Meniscusletsel" not in decoded.text
     # What a dump of Temporal's database holds, decrypted with the payload key: every event, no note.
     for event in history.events:

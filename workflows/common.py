@@ -1,11 +1,13 @@
-"""What the case and trajectory workflows share: how they refuse an action and send notifications."""
+"""What the case and trajectory workflows share: the `act` update (its validator decides, its handler applies), how
+they refuse an action, and how they send notifications (activities by typed reference)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
@@ -14,15 +16,24 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.delivery import DeliveryReport
+    from activities.notify import Notifications
+    from domain import access
     from domain.actions import admit
-    from domain.errors import ActionRefused
-    from domain.models import DossierEntry, Notification
+    from domain.errors import ActionRefused, joined
+    from domain.models import Actor, DossierEntry, Notification, Role
+    from workflows.payloads import CallerScope
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
 # A channel that stays down this long is given up on, and the dossier says so: a reminder days late
 # helps nobody, and the case must not wait on it.
 NOTIFY_GIVE_UP = timedelta(days=3)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
+_NOTIFY_OPTIONS: dict[str, Any] = {
+    "start_to_close_timeout": NOTIFY_TIMEOUT,
+    "schedule_to_close_timeout": NOTIFY_GIVE_UP,
+    "retry_policy": NOTIFY_RETRY,
+}
 
 
 def refused(reason: str | ActionRefused) -> ApplicationError:
@@ -35,12 +46,32 @@ def refused(reason: str | ActionRefused) -> ApplicationError:
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
-def check_action(state: Any, request: Any, parse: Callable, check: Callable, today: date) -> None:
-    """An update validator: admit (size, text, dates), parse strictly, check; refuses with the reason."""
+def check_action(
+    state: Any,
+    request: Any,
+    parse: Callable,
+    check: Callable,
+    today: date,
+    *,
+    scope: CallerScope | None = None,
+    where: CaseScope | None = None,
+    role: Callable[[Any, Any], ActionRefused | None] | None = None,
+) -> Any:
+    """An update validator's decision, in the order that gives nothing away: admit (size, text, dates) and parse
+    strictly; with the caller's `scope` and the case's (`where`), refuse a caller outside it as if there were no such
+    case; `role` (state, action): refuse a role that may not take the action; then the rules' `check`. Returns the
+    parsed action; refuses with the reason."""
     try:
-        check(state, admit(request, parse, today), today)
+        action = admit(request, parse, today)
+        if scope is not None and where is not None and not where.admits(action.actor, scope):
+            raise ActionRefused("case_id: no case %(value)r that you may see", value=where.case_id)
+        refusal = role(state, action) if role is not None else None
+        if refusal is not None:
+            raise refusal
+        check(state, action, today)
     except ActionRefused as err:
         raise refused(err) from None
+    return action
 
 
 def signal_arg(name: str, args: tuple[Any, ...], kind: Any) -> Any | None:
@@ -61,16 +92,142 @@ def signal_arg(name: str, args: tuple[Any, ...], kind: Any) -> Any | None:
 
 
 def apply_action(
-    state: Any, request: dict[str, Any], parse: Callable, apply: Callable, today: date
+    state: Any, request: dict[str, Any], parse: Callable, apply: Callable, today: date, *, parsed: Any = None
 ) -> tuple[Any, bool, DossierEntry]:
-    """An update handler: the action, whether it was applied now (not a retry), and its record entry."""
+    """An update handler: the action, whether it was applied now (not a retry), and its record entry.
+
+    `parsed` is the action as the validator parsed it; on replay no validator runs, and the recorded input is
+    parsed here (leniently: what older validators let in still applies)."""
     try:
-        action = parse(request)
+        action = parsed if parsed is not None else parse(request)
         known = action.action_id in state.applied_actions
         entry = apply(state, action, today, workflow.now())
     except ActionRefused as err:
         raise refused(err) from None
     return action, not known, entry
+
+
+@dataclass(frozen=True)
+class CaseScope:
+    """What of a case decides who may act on it (domain.access): its employer and who is assigned."""
+
+    case_id: str
+    employer_id: str
+    assigned: Mapping[Role, Sequence[str]]
+    trajectory_coach: str | None
+    spoor2_running: bool
+
+    def admits(self, actor: Actor, scope: CallerScope) -> bool:
+        return access.may_access(
+            actor.role,
+            actor.id or "",
+            caller_employer_id=scope.employer_id,
+            caller_employer_ids=scope.employer_ids,
+            case_employer_id=self.employer_id,
+            assigned=self.assigned,
+            trajectory_coach=self.trajectory_coach,
+            spoor2_running=self.spoor2_running,
+        )
+
+
+def case_scope(case: Any) -> CaseScope:
+    """The scope of a case's state or summary (domain.access): a trajectory's coach counts while it runs, as in the
+    listing's `Assigned` attribute."""
+    coach = case.spoor2_coach_id if case.spoor2_running else None
+    return CaseScope(case.case_id, case.employer_id, case.assigned, coach, case.spoor2_running)
+
+
+def role_refusal(allowed: frozenset[Role], actor: Actor, kind: str) -> ActionRefused | None:
+    """Why the actor's role may not record this kind (the domain's role tables), naming the roles allowed."""
+    if actor.role in allowed:
+        return None
+    return ActionRefused(
+        "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+        role=actor.role,
+        kind=kind,
+        roles=joined(allowed),
+    )
+
+
+class ActionRules(NamedTuple):
+    """A workflow's rules for human actions: parse a raw payload, the validator's check, the handler's apply, and
+    the role refusal (state, action) the validator asks first."""
+
+    parse: Callable[..., Any]
+    validate: Callable[[Any, Any, date], None]
+    apply: Callable[[Any, Any, date, datetime], Any]
+    role: Callable[[Any, Any], ActionRefused | None]
+
+
+class ActionUpdates:
+    """The `act` update of the case and of the trajectory: the validator decides, the handler applies.
+
+    The validator admits and parses the action, refuses a caller outside the case's scope when the caller's scope
+    comes with the update, and asks the rules (their role tables among them). The handler applies the action the
+    validator parsed; on replay, where no validator runs, it parses the recorded input itself. A workflow says what
+    differs: its rules, its state, its scope and its answer.
+    """
+
+    ACTION_RULES: ClassVar[ActionRules]
+    APPLIED_LOG: ClassVar[str] = "action applied"
+    _changed: bool
+
+    def _today(self) -> date:
+        raise NotImplementedError
+
+    def _action_state(self) -> Any:
+        """The state actions apply to; refuses when there is none."""
+        raise NotImplementedError
+
+    def _action_scope(self, state: Any) -> CaseScope | None:
+        """The case's scope, or None where the workflow cannot judge it (the trajectory does not know the case's)."""
+        return None
+
+    def _action_context(self, state: Any) -> Any:
+        """What the answer needs of the state as the action found it (before it applies)."""
+        return None
+
+    def _action_answer(self, state: Any, action: Any, applied: bool, entry: Any, context: Any) -> Any:
+        raise NotImplementedError
+
+    def _parsed_actions(self) -> dict[str, Any]:
+        # The validator's parse, by update id, for the handler that runs right after it in the same task.
+        found: dict[str, Any] = self.__dict__.setdefault("_validated_actions", {})
+        return found
+
+    @workflow.update(name="act")
+    def act(self, request: Any, scope: CallerScope | None = None) -> Any:
+        """Record a human action (the kinds: domain.actions for the case, domain.spoor2 for the trajectory)."""
+        state = self._action_state()
+        info = workflow.current_update_info()
+        parsed = self._parsed_actions().pop(info.id, None) if info is not None else None
+        context = self._action_context(state)
+        action, applied, entry = apply_action(
+            state, request, self.ACTION_RULES.parse, self.ACTION_RULES.apply, self._today(), parsed=parsed
+        )
+        if applied:
+            self._changed = True
+            workflow.logger.info(self.APPLIED_LOG, extra={"case_id": state.case_id, "action": entry.kind})
+        return self._action_answer(state, action, applied, entry, context)
+
+    @act.validator
+    def _validate_act(self, request: Any, scope: CallerScope | None = None) -> None:
+        # Any, not a dict: a list or null reaches the validator and is refused with a reason.
+        state = self._action_state()
+        rules = self.ACTION_RULES
+        action = check_action(
+            state,
+            request,
+            rules.parse,
+            rules.validate,
+            self._today(),
+            scope=scope,
+            where=self._action_scope(state),
+            role=rules.role,
+        )
+        info = workflow.current_update_info()
+        if info is not None:
+            self._parsed_actions()[info.id] = action
 
 
 def _given_up(last_failure: str) -> list[tuple[str, str]]:
@@ -99,30 +256,28 @@ class Notifier:
         self._on_failure = on_failure
 
     def send(self, note: Notification) -> None:
-        self._start("notify", note, lambda done: self._delivered(note, done), summary=note.kind)
+        self._track(
+            workflow.start_activity_method(Notifications.notify, note, summary=note.kind, **_NOTIFY_OPTIONS),
+            lambda done: self._delivered(note, done),
+        )
 
     def send_all(self, notes: list[Notification]) -> None:
         """Send what one wake produced as one `notify_batch` activity (none for none)."""
         if notes:
             # No summary: it would be one more payload to encode and store per activity (the
             # activity's input shows what was sent).
-            self._start("notify_batch", notes, lambda done: self._batch_delivered(notes, done))
+            self._track(
+                workflow.start_activity_method(Notifications.notify_batch, notes, **_NOTIFY_OPTIONS),
+                lambda done: self._batch_delivered(notes, done),
+            )
 
-    def _start(self, activity: str, arg: Any, on_done: Callable[[asyncio.Task[Any]], None], **options: Any) -> None:
+    def _track(self, handle: asyncio.Task[Any], on_done: Callable[[asyncio.Task[Any]], None]) -> None:
+        # Scheduled by the caller there and then, not in a task of its own: the order of commands must stay as recorded.
         self._tasks = [t for t in self._tasks if not t.done()]
-        # Scheduled here and now, not in a task of its own: the order of commands must stay as recorded.
-        handle = workflow.start_activity(
-            activity,
-            arg,
-            start_to_close_timeout=NOTIFY_TIMEOUT,
-            schedule_to_close_timeout=NOTIFY_GIVE_UP,
-            retry_policy=NOTIFY_RETRY,
-            **options,
-        )
         handle.add_done_callback(on_done)
         self._tasks.append(handle)
 
-    def _delivered(self, note: Notification, done: asyncio.Task[Any]) -> None:
+    def _delivered(self, note: Notification, done: asyncio.Task[DeliveryReport]) -> None:
         if done.cancelled():
             return
         err = done.exception()
@@ -130,14 +285,12 @@ class Notifier:
             cause = getattr(err, "cause", None)  # ActivityError: the last attempt's failure or the timeout
             failures = _given_up(getattr(cause, "message", None) or str(err))
         else:
-            # Older workers answered True/False; the report lists each channel's permanent failure.
-            report = done.result()
-            failures = (
-                [(f["channel"], f["reason"]) for f in report.get("failed", [])] if isinstance(report, dict) else []
-            )
+            # The report lists each channel's permanent failure (the True/False of workers before version 3 is no
+            # longer replayed: tests/histories).
+            failures = [(f.channel, f.reason) for f in done.result().failed]
         self._failed(note, failures)
 
-    def _batch_delivered(self, notes: list[Notification], done: asyncio.Task[Any]) -> None:
+    def _batch_delivered(self, notes: list[Notification], done: asyncio.Task[list[DeliveryReport]]) -> None:
         if done.cancelled():
             return
         err = done.exception()
@@ -154,10 +307,8 @@ class Notifier:
                 elif note.notification_id in left:
                     self._failed(note, _given_up(str(left[note.notification_id])))
             return
-        reports = done.result()
-        for note, report in zip(notes, reports if isinstance(reports, list) else []):
-            failed = report.get("failed", []) if isinstance(report, dict) else []
-            self._failed(note, [(f["channel"], f["reason"]) for f in failed])
+        for note, report in zip(notes, done.result()):
+            self._failed(note, [(f.channel, f.reason) for f in report.failed])
 
     def _failed(self, note: Notification, failures: list[tuple[str, str]]) -> None:
         if self._on_failure is not None:

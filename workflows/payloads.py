@@ -77,6 +77,21 @@ class ActionResult(BaseModel):
     applied: bool
     stage: Stage
     entry: DossierEntry
+    bedrijfsarts_ids: list[str] | None = Field(
+        default=None,
+        description="The bedrijfsarts assigned as the action found the case: what the edge redacts the entry by "
+        "(operations.api.redact_dossier), so that it needs no query of its own; None from workers before it",
+    )
+
+
+class CallerScope(BaseModel):
+    """Who an action's caller is beyond its actor (role and id, in the action): the employer it acts for, or the
+    employers it works for. Sent beside the action, it has the case's validator refuse an action on a case outside
+    the caller's scope (domain.access) as if there were no such case; without it (a trusted caller: Python,
+    `spoorwerk --direct`) only the case's own rules apply. Recorded with the update: every field has a default."""
+
+    employer_id: str | None = None
+    employer_ids: list[str] | None = None
 
 
 class CaseResult(BaseModel):

@@ -17,19 +17,30 @@ from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.documents import DocumentActivities
     from domain import access
     from domain import case as rules
-    from domain.actions import parse_action
+    from domain.actions import ACTION_ROLES, parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
     from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
     from domain.dossier_check import PreflightRules, Toets
     from domain.errors import ActionRefused
-    from domain.models import Notification
+    from domain.models import Notification, Role
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import CaseClosed, TrajectoryUpdate
     from service import metrics
     from workflows import search_attributes as sa
-    from workflows.common import Notifier, WakeTimer, apply_action, check_action, refused, signal_arg
+    from workflows.common import (
+        ActionRules,
+        ActionUpdates,
+        CaseScope,
+        Notifier,
+        WakeTimer,
+        case_scope,
+        refused,
+        role_refusal,
+        signal_arg,
+    )
     from workflows.ids import trajectory_workflow_id
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
     from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -58,7 +69,7 @@ RENDER_RETRY = RetryPolicy(
 
 
 @workflow.defn(name="SickLeaveCase")
-class SickLeaveCase:
+class SickLeaveCase(ActionUpdates):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
         self._cap = input.continue_as_new_after_events
@@ -210,10 +221,9 @@ class SickLeaveCase:
             trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None,
         )
         try:
-            ref = await workflow.execute_activity(
-                "render_document",
+            ref = await workflow.execute_activity_method(
+                DocumentActivities.render_document,
                 job,
-                result_type=DocumentRef,
                 start_to_close_timeout=RENDER_TIMEOUT,
                 retry_policy=RENDER_RETRY,
                 summary=f"render {order.kind.value}",
@@ -309,24 +319,31 @@ class SickLeaveCase:
 
     # ----------------------------------------------------------------- actions
 
-    @workflow.update(name="act")
-    def act(self, request: Any) -> ActionResult:
-        """Record a human action (see domain.actions for the kinds)."""
-        state = self._state
-        if state is None:
-            raise refused("the case was never opened")
-        action, applied, entry = apply_action(state, request, parse_action, rules.apply, self._today())
-        if applied:
-            self._changed = True
-            workflow.logger.info("action applied", extra={"case_id": state.case_id, "action": entry.kind})
-        return ActionResult(action_id=action.action_id, applied=applied, stage=state.stage, entry=entry)
+    # The `act` update (workflows.common.ActionUpdates): what of it is the case's.
+    ACTION_RULES = ActionRules(
+        parse=parse_action,
+        validate=rules.validate,
+        apply=rules.apply,
+        role=lambda state, action: role_refusal(ACTION_ROLES[action.kind], action.actor, action.kind),
+    )
 
-    @act.validator
-    def _validate_act(self, request: Any) -> None:
-        # Any, not a dict: a list or null reaches the validator and is refused with a reason.
+    def _action_state(self) -> CaseState:
         if self._state is None:
             raise refused("the case was never opened")
-        check_action(self._state, request, parse_action, rules.validate, self._today())
+        return self._state
+
+    def _action_scope(self, state: CaseState) -> CaseScope:
+        return case_scope(state)
+
+    def _action_context(self, state: CaseState) -> list[str]:
+        return list(state.assigned.get(Role.BEDRIJFSARTS, []))
+
+    def _action_answer(
+        self, state: CaseState, action: Any, applied: bool, entry: Any, context: list[str]
+    ) -> ActionResult:
+        return ActionResult(
+            action_id=action.action_id, applied=applied, stage=state.stage, entry=entry, bedrijfsarts_ids=context
+        )
 
     @workflow.signal(name="trajectory_update")
     def trajectory_update(self, *args: Any) -> None:

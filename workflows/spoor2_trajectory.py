@@ -16,9 +16,10 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
+    from domain.errors import ActionRefused, joined
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
-    from workflows.common import Notifier, WakeTimer, apply_action, check_action, signal_arg
+    from workflows.common import ActionRules, ActionUpdates, Notifier, WakeTimer, role_refusal, signal_arg
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
 
 
@@ -26,8 +27,22 @@ with workflow.unsafe.imports_passed_through():
 PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 
 
+def _role_refusal(state: TrajectoryState, action: Any) -> ActionRefused | None:
+    """The kind's roles, and for an intake document the roles its rule names (domain.spoor2's tables)."""
+    refusal = role_refusal(rules.SPOOR2_ACTION_ROLES[action.kind], action.actor, action.kind)
+    rule = state.rules.document_rule(action.document) if action.kind == "document_received" else None
+    if refusal is None and rule is not None and action.actor.role not in rule.roles:
+        refusal = ActionRefused(
+            "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
+            role=action.actor.role,
+            document=rule.key,
+            roles=joined(rule.roles),
+        )
+    return refusal
+
+
 @workflow.defn(name="Spoor2Trajectory")
-class Spoor2Trajectory:
+class Spoor2Trajectory(ActionUpdates):
     @workflow.init
     def __init__(self, input: TrajectoryInput) -> None:
         self._cap = input.continue_as_new_after_events
@@ -128,20 +143,23 @@ class Spoor2Trajectory:
 
     # ----------------------------------------------------------------- actions
 
-    @workflow.update(name="act")
-    def act(self, request: Any) -> TrajectoryActionResult:
-        """Record an action on the trajectory (see domain.spoor2 for the kinds)."""
-        state = self._state
-        action, applied, entry = apply_action(state, request, rules.parse_spoor2_action, rules.apply, self._today())
-        if applied:
-            self._changed = True
-            workflow.logger.info("trajectory action applied", extra={"case_id": state.case_id, "action": entry.kind})
-        return TrajectoryActionResult(action_id=action.action_id, applied=applied, status=state.status, entry=entry)
+    # The `act` update (workflows.common.ActionUpdates): what of it is the trajectory's. It judges no caller's
+    # scope: that is the case's (its employer and assignments), which the trajectory does not hold.
+    ACTION_RULES = ActionRules(
+        parse=rules.parse_spoor2_action,
+        validate=rules.validate,
+        apply=rules.apply,
+        role=_role_refusal,
+    )
+    APPLIED_LOG = "trajectory action applied"
 
-    @act.validator
-    def _validate_act(self, request: Any) -> None:
-        # Any, not a dict: a list or null reaches the validator and is refused with a reason.
-        check_action(self._state, request, rules.parse_spoor2_action, rules.validate, self._today())
+    def _action_state(self) -> TrajectoryState:
+        return self._state
+
+    def _action_answer(
+        self, state: TrajectoryState, action: Any, applied: bool, entry: Any, context: Any
+    ) -> TrajectoryActionResult:
+        return TrajectoryActionResult(action_id=action.action_id, applied=applied, status=state.status, entry=entry)
 
     # ----------------------------------------------------------------- queries
 
