@@ -226,6 +226,7 @@ def test_a_mapping_reads_a_differently_named_export_as_it_comes():
     [row] = checked.valid
     assert row.row == 2
     opening = row.opening
+    assert opening.stage is not None and opening.employee is not None
     assert (opening.employer_id, opening.first_sick_day, opening.stage.value) == ("E-acme", first, "spoor1")
     assert [(s.key, s.done_on) for s in opening.prior_steps] == [
         ("probleemanalyse", first + timedelta(days=40)),
@@ -482,7 +483,7 @@ async def test_hostile_uploads_are_refused_naming_the_file_or_the_mapping(api, d
             headers={**server.headers(), "Accept-Language": "en", **(headers or {})},
         )
 
-    cases = [
+    cases: list[tuple[bytes, dict[str, str] | None, dict[str, str] | None, int | tuple[int, ...], str | None]] = [
         (b"PK\x03\x04" + os.urandom(2000), {"filename": "x.xlsx"}, None, 422, "file: not readable as XLSX"),
         (b"", None, None, 422, "file: no header row"),
         (b"a,b\x00,c\n1,2,3\n", None, None, (200, 422), None),

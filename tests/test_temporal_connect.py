@@ -4,6 +4,7 @@ top of it."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from service.settings import Settings
 from service.temporal import connect_config
@@ -21,7 +22,7 @@ x-team = "reintegratie"
 """
 
 
-def _cluster(**given: object) -> Settings:
+def _cluster(**given: Any) -> Settings:
     # As the environment would have set them: only what is named counts as given (model_fields_set).
     return Settings.model_construct(temporal_address="temporal.example:7233", **given)
 
