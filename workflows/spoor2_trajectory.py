@@ -16,14 +16,12 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
+    from domain.migration import RUN_BOUND
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
-    from workflows.common import Notifier, WakeTimer, apply_action, check_action, signal_arg
+    from workflows import patches
+    from workflows.common import Notifier, RunBound, WakeTimer, apply_action, check_action, signal_arg
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
-
-
-# Patch ids, one per change to the commands the workflow issues (docs/versioning.md).
-PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 
 
 @workflow.defn(name="Spoor2Trajectory")
@@ -43,8 +41,10 @@ class Spoor2Trajectory:
     async def run(self, input: TrajectoryInput) -> TrajectoryResult:
         state = self._state
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
-        # Runs begun before the patch keep a new timer per round for their life; a continued run takes one.
-        alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
+        # Release 5 took it at the start of every run; its marker stays readable until its runs have gone.
+        workflow.deprecate_patch(patches.WAKE_TIMER.id)
+        alarm = WakeTimer()
+        bound = RunBound(timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND)
         try:
             while True:
                 # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
@@ -65,21 +65,18 @@ class Spoor2Trajectory:
                 if state.ended:
                     break
                 info = workflow.info()
-                if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._cap:
+                if (
+                    info.is_continue_as_new_suggested()
+                    or info.get_current_history_length() >= self._cap
+                    or bound.reached()
+                ):
                     await self._notifier.drain()
                     await self._report(parent)  # what the last handlers recorded
                     workflow.continue_as_new(
                         input.model_copy(update={"state": state, "reported_to_case": self._reported})
                     )
                 wake = rules.next_wake_day(state)
-                if alarm is not None:
-                    await alarm.wait(lambda: self._changed, None if wake is None else start_of_day(wake))
-                    continue
-                timeout = None if wake is None else max(start_of_day(wake) - workflow.now(), timedelta(seconds=1))
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except asyncio.TimeoutError:
-                    pass
+                await alarm.wait(lambda: self._changed, bound.earlier(None if wake is None else start_of_day(wake)))
         except asyncio.CancelledError:
             # Cancelled by hand (the case signals `case_closed` instead): record it, then end.
             rules.end_because_case_closed(state, on=self._today(), now=workflow.now(), why="Trajectory cancelled")
