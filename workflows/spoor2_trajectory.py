@@ -111,9 +111,13 @@ class Spoor2Trajectory:
         new run's state; the case skips what it already has, so re-sending is harmless.
         """
         seen = signal_arg("resync", args, int)
-        if seen is not None and seen < self._reported:
+        if seen is None:
+            return
+        if seen < self._reported:
             self._reported = max(seen, 0)
-            self._changed = True
+        # Woken either way: a trajectory that waits on people has no timer, and its case continuing as new is when it
+        # looks at its own run bound (a run begun on release 5 moves to this code then).
+        self._changed = True
 
     @workflow.signal(name="case_closed")
     def case_closed(self, *args: Any) -> None:
