@@ -201,8 +201,8 @@ class WakeTimer:
 class RunBound:
     """When a run has lived long enough to continue as new: at its first wake `bound` after it started.
 
-    Made at the start of a run, after its other patch calls (the order of markers is the order of commands).
-    The start is the run's first activation, read from its history, never the wall clock.
+    Made as the run's loop begins, after its other patch calls (the order of markers is the order of commands);
+    the run's start is `workflow.now()` then, read from its history, never the wall clock.
     """
 
     def __init__(self, bound: timedelta) -> None:
