@@ -85,7 +85,8 @@ OPEN_STAGES = frozenset(s for s in Stage if s is not Stage.CLOSED)
 #   4: the coach of the running trajectory is a search attribute (CoachId).
 #   5: the dossier as documents: rendered on events, monthly during spoor 2 and on request; the
 #      loonsanctie pre-flight from week 80.
-CURRENT_VERSION = 5
+#   6: runs are bounded and the state moves to the current version at every run's start (domain.migration).
+CURRENT_VERSION = 6
 # Revisions of the case's behaviour. Unlike the version, a case moves to the current revision when a
 # run of it starts (patch `dossier-truth`, taken at the start of every run), so a running case gains
 # the change at its next continue-as-new and its earlier runs replay as they were.

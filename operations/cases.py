@@ -110,6 +110,7 @@ async def open_case(
     continue_as_new_after_events: int | None = None,
     request_key: str | None = None,
     documents: bool = True,
+    run_bound_days: int | None = None,
 ) -> WorkflowHandle[SickLeaveCase, Any]:
     """Start the workflow of a new case; refuses bad input and a case id used before.
 
@@ -151,6 +152,7 @@ async def open_case(
     )
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
+    case_input.run_bound_days = run_bound_days
     try:
         return await client.start_workflow(
             SickLeaveCase.run,

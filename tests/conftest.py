@@ -81,6 +81,7 @@ FAST = frozenset(
         "test_sandbox",
         "test_replay",
         "test_versioning",
+        "test_migration",
         "test_properties",
         "test_case_workflow",
         "test_spoor2_workflow",

@@ -32,6 +32,10 @@ from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 HISTORIES = Path(__file__).parent / "histories"
+# The time-skipping server stops skipping time for a child workflow once its parent has continued as new
+# (sdk-java#1540): whole cases on it live in one run unless a test asks for the bound (`run_bound_days=None`:
+# domain.migration.RUN_BOUND, as tests/test_versioning.py and tests/test_upgrade.py do).
+LIFELONG_RUN_DAYS = 3650
 
 # The role that may record each action, for tests that do not care who.
 DEFAULT_ROLE = {
@@ -119,6 +123,7 @@ class CaseDriver:
     async def open(self, first_sick_day: date | None = None, **fields: Any) -> WorkflowHandle:
         self.case_id = fields.pop("case_id", None) or f"C{uuid.uuid4().hex[:10]}"
         cap = fields.pop("cap", None)
+        run_bound_days = fields.pop("run_bound_days", LIFELONG_RUN_DAYS)
         # Rendering documents costs a second a piece: only the tests about documents ask for them.
         documents = fields.pop("documents", False)
         opening = CaseOpening(
@@ -135,6 +140,7 @@ class CaseDriver:
             today=await self.today(),
             continue_as_new_after_events=cap,
             documents=documents,
+            run_bound_days=run_bound_days,
         )
         return self.handle
 

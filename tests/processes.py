@@ -143,6 +143,7 @@ class WorkerProcess:
     err: Path
     proc: subprocess.Popen | None = None
     starts: int = 0
+    root: Path = ROOT  # the code it runs (tests/test_upgrade.py: an older release's)
 
     def spawn(self) -> subprocess.Popen:
         self.starts += 1
@@ -150,8 +151,8 @@ class WorkerProcess:
             out.write(f"--- start {self.starts}\n")
             out.flush()
             self.proc = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
-                cwd=ROOT,
+                [sys.executable, str(self.root / "worker.py")],
+                cwd=self.root,
                 env=self.env,
                 stdout=out,
                 stderr=err,

@@ -876,3 +876,16 @@ def test_temporals_frontend_and_the_databases_are_not_published():
         assert not doc["services"][name].get("ports"), name
     published = {p.split(":")[-1] for s in doc["services"].values() for p in s.get("ports", [])}
     assert "7233" not in published and "5432" not in published
+
+
+def test_workers_roll_unversioned_and_never_leave_the_case_queue_without_pollers():
+    """Bounded runs need a rolling update of one unversioned fleet (docs/versioning.md): a new pod before an old one
+    goes, and no worker deployment version that would pin a case to the build it started on."""
+    for name, resources in rendered_variants().items():
+        worker = find(resources, "Deployment", "spoorwerk-worker")
+        strategy = worker["spec"]["strategy"]
+        assert strategy["type"] == "RollingUpdate", name
+        assert strategy["rollingUpdate"]["maxUnavailable"] == 0 and strategy["rollingUpdate"]["maxSurge"] >= 1, name
+        for container in _containers(worker):
+            named = {env["name"] for env in container.get("env", [])}
+            assert not {n for n in named if "DEPLOYMENT" in n or "BUILD_ID" in n}, f"{name}: {named}"

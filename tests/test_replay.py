@@ -1,9 +1,9 @@
 """Recorded histories of real cases replay against the current workflow code.
 
 A failure here means a change would break cases that are already running: guard the change with
-`workflow.patched()` (see docs/versioning.md). Record new histories with
-`SPOORWERK_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_case_workflow.py tests/test_spoor2_workflow.py`;
-an existing recording is never overwritten.
+`workflow.patched()` (see docs/versioning.md, which also names the files that record new histories with
+`SPOORWERK_RECORD_HISTORIES=1`); an existing recording is never overwritten. Which kept recordings still need
+which patch is checked in tests/test_versioning.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
-# One folder per case version (domain.case.CURRENT_VERSION); each holds what that version recorded.
+# One folder per release (domain.case.CURRENT_VERSION) whose runs may still be running: each holds what it recorded.
 # The recordings hold clear payloads (see CaseDriver.save_workflow_history): read with the legacy opt-in,
 # which the service never uses (it refuses unencrypted payloads: tests/test_side_doors.py).
 DATA_CONVERTER = data_converter(KeyRing.generate(), accept_unencrypted_legacy=True)

@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.actions import admit
     from domain.errors import ActionRefused, joined
     from domain.models import Actor, DossierEntry, Notification, Role
+    from workflows import patches
     from workflows.payloads import CallerScope
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
@@ -346,3 +347,37 @@ class WakeTimer:
             timer = self._timer = asyncio.create_task(workflow.sleep(delay))
             self._at = at
         await workflow.wait_condition(lambda: woken() or (timer is not None and timer.done()))
+
+
+class RunBound:
+    """When a run has lived long enough to continue as new: at its first wake `bound` after it started.
+
+    Made as the run's loop begins, after its other patch calls (the order of markers is the order of commands);
+    the run's start is `workflow.now()` then, read from its history, never the wall clock.
+    """
+
+    def __init__(self, bound: timedelta) -> None:
+        self._started = workflow.now()
+        self._bound = bound
+        # Runs begun on release 5 replay without the marker; they are bounded by `reached`'s late checks.
+        self._patched = workflow.patched(patches.RUN_BOUND.id)
+        self._late_checks = 0
+
+    @property
+    def wake(self) -> datetime | None:
+        """The moment the run wakes to continue as new, if nothing wakes it before (none for a release-5 run,
+        whose timers must stay as it recorded them)."""
+        return self._started + self._bound if self._patched else None
+
+    def earlier(self, wake: datetime | None) -> datetime | None:
+        """`wake`, or the bound's wake when that comes first."""
+        own = self.wake
+        return own if wake is None or (own is not None and own < wake) else wake
+
+    def reached(self) -> bool:
+        if workflow.now() - self._started < self._bound:
+            return False
+        if self._patched:
+            return True
+        self._late_checks += 1
+        return workflow.patched(patches.late_run_bound_id(self._late_checks))

@@ -48,6 +48,10 @@ class CaseInput(BaseModel):
     dossier_rules: DossierRules | None = None
     state: CaseState | None = None
     continue_as_new_after_events: int = 1000
+    run_bound_days: int | None = Field(
+        default=None,
+        description="Days a run lives before it continues as new (tests); None: domain.migration.RUN_BOUND",
+    )
     holidays: list[date] = Field(
         default_factory=list, description="The new case's public holidays (RuleSet.holiday_calendar)"
     )
@@ -112,6 +116,7 @@ class TrajectoryInput(BaseModel):
     state: TrajectoryState | None = None
     reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
     continue_as_new_after_events: int = 1000
+    run_bound_days: int | None = Field(default=None, description="As CaseInput.run_bound_days")
 
 
 class TrajectoryActionResult(BaseModel):

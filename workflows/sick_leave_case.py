@@ -25,16 +25,19 @@ with workflow.unsafe.imports_passed_through():
     from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
     from domain.dossier_check import PreflightRules, Toets
     from domain.errors import ActionRefused
+    from domain.migration import RUN_BOUND, UnsupportedState, migrate
     from domain.models import Notification, Role
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import CaseClosed, TrajectoryUpdate
     from service import metrics
+    from workflows import patches
     from workflows import search_attributes as sa
     from workflows.common import (
         ActionRules,
         ActionUpdates,
         CaseScope,
         Notifier,
+        RunBound,
         WakeTimer,
         case_scope,
         refused,
@@ -44,19 +47,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.ids import trajectory_workflow_id
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
     from workflows.spoor2_trajectory import Spoor2Trajectory
-
-# Patch ids, one per change to the commands the workflow issues (docs/versioning.md).
-PATCH_SPOOR2_TRAJECTORY = "spoor2-trajectory"  # case version 2: spoor 2 as a child workflow
-PATCH_STAGNATION_WATCH = "stagnation-watch"  # case version 3: reminders, escalation, contacts
-PATCH_COACH_ATTRIBUTE = "coach-attribute"  # case version 4: CoachId search attribute
-PATCH_TRAJECTORY_RESYNC = "trajectory-resync"  # a continued run asks its trajectory for what it missed
-PATCH_CATCH_UP = "catch-up"  # a late wake records in date order and drops ladder notices a later step replaces
-PATCH_DOCUMENTS = "documents"  # case version 5: documents rendered by activity, the loonsanctie pre-flight
-PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
-PATCH_NOTIFY_BATCH = "notify-batch"  # what one wake sends goes as one activity, not one per notification
-PATCH_DOSSIER_TRUTH = "dossier-truth"  # revision 1 from the start of a run: domain.case.FACTS_REVISION
-PATCH_ASSIGNMENTS = "assignments"  # revision 2 from the start of a run: the Assigned search attribute
-PATCH_WORKLIST = "worklist-attributes"  # revision 3 from the start of a run: NextStep and PersonKeys
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
 RENDER_TIMEOUT = timedelta(minutes=5)
@@ -73,39 +63,41 @@ class SickLeaveCase(ActionUpdates):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
         self._cap = input.continue_as_new_after_events
+        self._bound = timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND
         self._opening_refused: str | None = None
-        self._state: CaseState | None = input.state
-        if input.state is not None and input.reopen_with is not None:
+        self._state: CaseState | None = None
+        if input.state is not None:
+            # The state as the previous run (or a closed case) left it, lifted to what this code expects.
+            try:
+                self._state = migrate(input.state, self._today())
+            except UnsupportedState as err:
+                self._opening_refused = str(err)
+        if self._state is not None and input.reopen_with is not None:
             # A new run of a case closed as recovered: the relapse reported after the window seemed closed.
             try:
-                rules.reopen(input.state, parse_action(input.reopen_with), today=self._today(), now=workflow.now())
+                rules.reopen(self._state, parse_action(input.reopen_with), today=self._today(), now=workflow.now())
             except ActionRefused as err:
                 self._state, self._opening_refused = None, str(err)
-        if self._state is None and input.state is None:
+        if input.state is None:
             if input.opening is None or input.ruleset is None:
                 self._opening_refused = "input: a new case needs `opening` and `ruleset`"
             else:
-                # A case opened before a patch replays as the version it was and keeps it for life.
-                version = 1
-                if workflow.patched(PATCH_SPOOR2_TRAJECTORY):
-                    version = 2
-                    if workflow.patched(PATCH_STAGNATION_WATCH):
-                        version = (
-                            rules.COACH_VERSION if workflow.patched(PATCH_COACH_ATTRIBUTE) else rules.WATCH_VERSION
-                        )
-                        if version == rules.COACH_VERSION and workflow.patched(PATCH_DOCUMENTS):
-                            version = rules.DOCUMENTS_VERSION
+                # A new case opens at the current version; the markers stay until release 5's runs have gone.
+                for patch in patches.OPENING:
+                    workflow.deprecate_patch(patch.id)
                 try:
-                    self._state = rules.open_case(
-                        input.opening,
-                        input.ruleset,
-                        today=self._today(),
-                        now=workflow.now(),
-                        version=version,
-                        spoor2_rules=input.spoor2_rules,
-                        stagnation_rules=input.stagnation_rules,
-                        dossier_rules=input.dossier_rules,
-                        holidays=input.holidays,
+                    self._state = migrate(
+                        rules.open_case(
+                            input.opening,
+                            input.ruleset,
+                            today=self._today(),
+                            now=workflow.now(),
+                            spoor2_rules=input.spoor2_rules,
+                            stagnation_rules=input.stagnation_rules,
+                            dossier_rules=input.dossier_rules,
+                            holidays=input.holidays,
+                        ),
+                        self._today(),
                     )
                 except ActionRefused as err:
                     self._opening_refused = str(err)
@@ -129,28 +121,18 @@ class SickLeaveCase(ActionUpdates):
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
         if input.state is not None and state.trajectory_started and state.spoor2_running and not state.closed:
-            if workflow.patched(PATCH_TRAJECTORY_RESYNC):
-                await self._resync_trajectory()
-        # Runs begun before the patch keep the old catch-up for their life; a continued run takes the new one.
-        in_order = workflow.patched(PATCH_CATCH_UP)
-        alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
-        batched = workflow.patched(PATCH_NOTIFY_BATCH)
-        if workflow.patched(PATCH_DOSSIER_TRUTH):
-            # Taken at every run's start, so a running case moves to the new revision when it continues as new.
-            revision = rules.FACTS_REVISION
-            if workflow.patched(PATCH_ASSIGNMENTS):
-                revision = rules.WORKLIST_REVISION if workflow.patched(PATCH_WORKLIST) else rules.ASSIGNMENTS_REVISION
-            rules.upgrade(state, self._today(), revision)
+            workflow.deprecate_patch(patches.TRAJECTORY_RESYNC.id)
+            await self._resync_trajectory()
+        # Release 5 took these at the start of every run; their markers stay readable until its runs have gone.
+        for patch in patches.RUN_START:
+            workflow.deprecate_patch(patch.id)
+        alarm = WakeTimer()
+        bound = RunBound(self._bound)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            notes = rules.tick(state, today=today, now=workflow.now(), in_order=in_order)
-            if batched:
-                self._notifier.send_all(notes)
-            else:
-                for note in notes:
-                    self._notifier.send(note)
+            self._notifier.send_all(rules.tick(state, today=today, now=workflow.now(), in_order=True))
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
@@ -166,20 +148,14 @@ class SickLeaveCase(ActionUpdates):
                     )
             if state.closed:
                 break
-            if self._history_too_long():
+            if self._history_too_long() or bound.reached():
                 await workflow.wait_condition(lambda: not self._rendering)
                 await self._notifier.drain()
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
-                workflow.continue_as_new(CaseInput(state=state, continue_as_new_after_events=self._cap))
-            wake = rules.next_wake(state, today)
-            if alarm is not None:
-                await alarm.wait(lambda: self._changed, wake)
-                continue
-            timeout = None if wake is None else max(wake - workflow.now(), timedelta(seconds=1))
-            try:
-                await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-            except asyncio.TimeoutError:
-                pass
+                workflow.continue_as_new(
+                    CaseInput(state=state, continue_as_new_after_events=self._cap, run_bound_days=input.run_bound_days)
+                )
+            await alarm.wait(lambda: self._changed, bound.earlier(rules.next_wake(state, today)))
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
@@ -204,6 +180,7 @@ class SickLeaveCase(ActionUpdates):
                 rules=state.spoor2_rules,
                 watch=state.stagnation_rules.spoor2 if state.watch and state.stagnation_rules else None,
                 continue_as_new_after_events=self._cap,
+                run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
             ),
             id=trajectory_workflow_id(state.case_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
@@ -284,31 +261,20 @@ class SickLeaveCase(ActionUpdates):
             sa.FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
             sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
             sa.OVERDUE.name: bool(summary.overdue),
-        }
-        # Each version keeps the attributes it recorded, so its histories replay.
-        keys: tuple[SearchAttributeKey[Any], ...] = sa.VERSION_1
-        if state.has_trajectory:
-            keys = sa.VERSION_2
-            wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
-        if state.watch is not None:
-            keys = sa.VERSION_3
-            wanted[sa.ESCALATION_LEVEL.name] = state.watch.level
-        if state.version >= rules.COACH_VERSION:
-            keys = sa.VERSION_4
-            wanted[sa.COACH_ID.name] = state.spoor2_coach_id if state.spoor2_running else None
-        if state.revision >= rules.ASSIGNMENTS_REVISION:
-            keys = (*keys, sa.ASSIGNED)
-            wanted[sa.ASSIGNED.name] = access.attribute_values(
+            sa.SPOOR2_PHASE.name: state.spoor2_phase if state.spoor2_running else None,
+            sa.ESCALATION_LEVEL.name: state.watch.level if state.watch is not None else None,
+            sa.COACH_ID.name: state.spoor2_coach_id if state.spoor2_running else None,
+            sa.ASSIGNED.name: access.attribute_values(
                 state.assigned,
                 trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
                 spoor2_running=state.spoor2_running,
-            )
-        if state.revision >= rules.WORKLIST_REVISION:
-            keys = (*keys, sa.NEXT_STEP, sa.PERSON_KEYS)
-            wanted[sa.NEXT_STEP.name] = upcoming.key if upcoming and upcoming.due else None
-            wanted[sa.PERSON_KEYS.name] = list(state.person_keys) or None
+            ),
+            sa.NEXT_STEP.name: upcoming.key if upcoming and upcoming.due else None,
+            sa.PERSON_KEYS.name: list(state.person_keys) or None,
+        }
         updates: list[SearchAttributeUpdate] = []
-        for key in keys:
+        key: SearchAttributeKey[Any]
+        for key in sa.ALL:
             value = wanted[key.name]
             if key.name in self._search_attributes and self._search_attributes[key.name] == value:
                 continue

@@ -17,14 +17,12 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
     from domain.errors import ActionRefused, joined
+    from domain.migration import RUN_BOUND
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
-    from workflows.common import ActionRules, ActionUpdates, Notifier, WakeTimer, role_refusal, signal_arg
+    from workflows import patches
+    from workflows.common import ActionRules, ActionUpdates, Notifier, RunBound, WakeTimer, role_refusal, signal_arg
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
-
-
-# Patch ids, one per change to the commands the workflow issues (docs/versioning.md).
-PATCH_WAKE_TIMER = "wake-timer"  # one timer kept to the next wake, not a new one after every action
 
 
 def _role_refusal(state: TrajectoryState, action: Any) -> ActionRefused | None:
@@ -58,8 +56,10 @@ class Spoor2Trajectory(ActionUpdates):
     async def run(self, input: TrajectoryInput) -> TrajectoryResult:
         state = self._state
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
-        # Runs begun before the patch keep a new timer per round for their life; a continued run takes one.
-        alarm = WakeTimer() if workflow.patched(PATCH_WAKE_TIMER) else None
+        # Release 5 took it at the start of every run; its marker stays readable until its runs have gone.
+        workflow.deprecate_patch(patches.WAKE_TIMER.id)
+        alarm = WakeTimer()
+        bound = RunBound(timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND)
         try:
             while True:
                 # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
@@ -80,21 +80,18 @@ class Spoor2Trajectory(ActionUpdates):
                 if state.ended:
                     break
                 info = workflow.info()
-                if info.is_continue_as_new_suggested() or info.get_current_history_length() >= self._cap:
+                if (
+                    info.is_continue_as_new_suggested()
+                    or info.get_current_history_length() >= self._cap
+                    or bound.reached()
+                ):
                     await self._notifier.drain()
                     await self._report(parent)  # what the last handlers recorded
                     workflow.continue_as_new(
                         input.model_copy(update={"state": state, "reported_to_case": self._reported})
                     )
                 wake = rules.next_wake_day(state)
-                if alarm is not None:
-                    await alarm.wait(lambda: self._changed, None if wake is None else start_of_day(wake))
-                    continue
-                timeout = None if wake is None else max(start_of_day(wake) - workflow.now(), timedelta(seconds=1))
-                try:
-                    await workflow.wait_condition(lambda: self._changed, timeout=timeout)
-                except asyncio.TimeoutError:
-                    pass
+                await alarm.wait(lambda: self._changed, bound.earlier(None if wake is None else start_of_day(wake)))
         except asyncio.CancelledError:
             # Cancelled by hand (the case signals `case_closed` instead): record it, then end.
             rules.end_because_case_closed(state, on=self._today(), now=workflow.now(), why="Trajectory cancelled")
@@ -129,9 +126,13 @@ class Spoor2Trajectory(ActionUpdates):
         new run's state; the case skips what it already has, so re-sending is harmless.
         """
         seen = signal_arg("resync", args, int)
-        if seen is not None and seen < self._reported:
+        if seen is None:
+            return
+        if seen < self._reported:
             self._reported = max(seen, 0)
-            self._changed = True
+        # Woken either way: a trajectory that waits on people has no timer, and its case continuing as new is when it
+        # looks at its own run bound (a run begun on release 5 moves to this code then).
+        self._changed = True
 
     @workflow.signal(name="case_closed")
     def case_closed(self, *args: Any) -> None:

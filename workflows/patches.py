@@ -1,0 +1,81 @@
+"""Every patch id the workflows know, with its status: the one list a release consults (docs/versioning.md).
+
+A *live* patch guards a change that runs begun before it still replay without: its call is `workflow.patched`.
+A patch *deprecated* in release N keeps its marker readable (`workflow.deprecate_patch`) for the runs begun
+before release N; its call can be deleted in the first release made once release N has run everywhere for
+`domain.migration.RUN_BOUND`, since by then every such run has continued as new. `tests/test_versioning.py`
+checks this list against the recorded histories.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The release this code is: the case version it opens (domain.case.CURRENT_VERSION).
+RELEASE = 6
+
+
+@dataclass(frozen=True)
+class Patch:
+    id: str
+    what: str
+    deprecated_in: int | None = None  # the release that made it a deprecate_patch call; None: live
+
+    @property
+    def live(self) -> bool:
+        return self.deprecated_in is None
+
+
+# SickLeaveCase, when a case opens (in this order)
+SPOOR2_TRAJECTORY = Patch("spoor2-trajectory", "case version 2: spoor 2 as a child workflow", deprecated_in=6)
+STAGNATION_WATCH = Patch("stagnation-watch", "case version 3: reminders, escalation, contacts", deprecated_in=6)
+COACH_ATTRIBUTE = Patch("coach-attribute", "case version 4: the CoachId search attribute", deprecated_in=6)
+DOCUMENTS = Patch("documents", "case version 5: documents rendered by activity, the pre-flight", deprecated_in=6)
+# SickLeaveCase, when a run starts (in this order)
+TRAJECTORY_RESYNC = Patch(
+    "trajectory-resync", "a continued run asks its trajectory for what it missed", deprecated_in=6
+)
+CATCH_UP = Patch("catch-up", "a late wake records in date order, drops replaced ladder notices", deprecated_in=6)
+WAKE_TIMER = Patch("wake-timer", "one timer kept to the next wake (case and trajectory)", deprecated_in=6)
+NOTIFY_BATCH = Patch("notify-batch", "what one wake sends goes as one activity", deprecated_in=6)
+DOSSIER_TRUTH = Patch("dossier-truth", "revision 1: facts and observations apart", deprecated_in=6)
+ASSIGNMENTS = Patch("assignments", "revision 2: the Assigned search attribute", deprecated_in=6)
+WORKLIST = Patch("worklist-attributes", "revision 3: NextStep and PersonKeys", deprecated_in=6)
+# Both workflows, when a run starts, then at a wake RUN_BOUND on
+RUN_BOUND = Patch("run-bound", "release 6: a run continues as new at its first wake RUN_BOUND after it started")
+# A run begun on release 5 has no `run-bound` marker: it continues as new at its first wake on release 6 code
+# past the bound, and each such check is a marker of its own (`late-run-bound-<n>`), because `patched()` keeps
+# its first answer for the rest of a run and the checks replayed from release 5's wakes answer no.
+LATE_RUN_BOUND = Patch("late-run-bound", "release 6: a run begun on release 5 continues as new past the bound")
+
+ALL = (
+    SPOOR2_TRAJECTORY,
+    STAGNATION_WATCH,
+    COACH_ATTRIBUTE,
+    DOCUMENTS,
+    TRAJECTORY_RESYNC,
+    CATCH_UP,
+    WAKE_TIMER,
+    NOTIFY_BATCH,
+    DOSSIER_TRUTH,
+    ASSIGNMENTS,
+    WORKLIST,
+    RUN_BOUND,
+    LATE_RUN_BOUND,
+)
+OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
+RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)
+
+
+def late_run_bound_id(check: int) -> str:
+    """The marker id of the `check`-th bound check of a run begun on release 5 (1, 2, …)."""
+    return f"{LATE_RUN_BOUND.id}-{check}"
+
+
+def known(marker_id: str) -> Patch | None:
+    """The patch a recorded marker belongs to, or None when this code no longer knows it."""
+    for patch in ALL:
+        if marker_id == patch.id:
+            return patch
+    prefix, _, number = marker_id.rpartition("-")
+    return LATE_RUN_BOUND if prefix == LATE_RUN_BOUND.id and number.isdigit() else None
