@@ -14,6 +14,7 @@ import glob
 import os
 import secrets
 import shutil
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -58,6 +59,14 @@ class PostgresServer:
         return self.url(name)
 
 
+def _reachable_temp() -> str:
+    """A temporary folder others may pass through: some machines keep /tmp private to root (mode 0700)."""
+    for base in (tempfile.gettempdir(), "/var/tmp", "/dev/shm"):
+        if os.path.isdir(base) and os.stat(base).st_mode & stat.S_IXOTH:
+            return base
+    return tempfile.gettempdir()
+
+
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PostgresServer]:
     bin_dir = server_binaries()
@@ -77,7 +86,7 @@ def postgres() -> Iterator[PostgresServer]:
             )
         as_user = [runuser, "-u", "postgres", "--"]
     # Not under pytest's tmp folder: that is private to root, and the postgres user must reach its files.
-    home = Path(tempfile.mkdtemp(prefix="spoorwerk-pg-"))
+    home = Path(tempfile.mkdtemp(prefix="spoorwerk-pg-", dir=_reachable_temp()))
     data, log = home / "data", home / "server.log"
     password = secrets.token_urlsafe(16)
     (home / "pw").write_text(password + "\n")
