@@ -152,6 +152,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             # Dashboard sessions in the service's database: they outlive a restart and hold across API replicas.
             from service.audit import AuditStore
             from service.db import open_database
+            from service.reporting import open_store
 
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
@@ -166,6 +167,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                 signin=signin,
                 audit=AuditStore(database),
                 search_key=search_key(settings),
+                reporting=open_store(settings.reporting_database),  # migrated to the newest revision at start
             )  # read (or made) at start: a missing key fails now
             server = ServerWithoutSignals(api_server_config(api_app, settings))
             token = (

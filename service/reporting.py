@@ -11,7 +11,7 @@ their keys, so a retried write or a replayed case never counts twice, and a fact
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
 from domain.facts import CaseFacts, CaseRow, Spell
-from domain.figures import Employment
+from domain.figures import Employment, Figures, PeriodKind, compute, periods_between
 from service.files import private_file
 from service.reporting_tables import cases, employment, events, spells
 
@@ -143,3 +143,13 @@ def event_counts(engine: Engine, case_ids: Sequence[str]) -> dict[str, int]:
             select(events.c.case_id, func.count()).where(events.c.case_id.in_(case_ids)).group_by(events.c.case_id)
         )
         return {case_id: count for case_id, count in rows}
+
+
+def figures_for(engine: Engine, employers: Iterable[str], kind: PeriodKind, first: date, last: date) -> list[Figures]:
+    """The figures of each employer for every period from the one holding `first` to the one holding `last`."""
+    found: list[Figures] = []
+    for employer_id in employers:
+        cases_of = employer_cases(engine, employer_id)
+        staff = employer_employment(engine, employer_id)
+        found.extend(compute(employer_id, p, cases_of, staff) for p in periods_between(kind, first, last))
+    return found
