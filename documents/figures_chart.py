@@ -6,7 +6,7 @@ Colours are presentation attributes: the same picture in a browser and in a PDF.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from documents.svg import Svg, num
@@ -32,58 +32,86 @@ def _nice_top(highest: float) -> float:
     return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= highest)
 
 
-def _shown(value: float) -> str:
-    return f"{value:g}" if value >= 100 or value == int(value) else f"{value:.1f}"
+def _plain(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, unit: str = "", name: str = "") -> str:
-    """The chart of `series` (each with a value per label); `name` becomes its data-figure attribute."""
+def bar_chart(
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    *,
+    unit: str = "",
+    name: str = "",
+    shown: Callable[[float], str] = _plain,
+    stacked: bool = False,
+) -> str:
+    """The chart of `series` (each with a value per label); `name` becomes its data-figure attribute, `shown` writes
+    a number as the reader's language does (a decimal comma in Dutch). `stacked`: one bar per period with the series
+    on top of each other (counts that add up, such as cases per duration class), on an axis of whole numbers."""
     svg = Svg(interactive=True)
-    values = [v for s in series for v in s.values if v is not None]
-    top = _nice_top(max(values, default=0.0))
+    if stacked:
+        highest = max((sum(s.values[i] or 0 for s in series) for i in range(len(labels))), default=0.0)
+        top = float(max(4, math.ceil(highest / 4) * 4))  # four gridlines on whole numbers
+    else:
+        top = _nice_top(max((v for s in series for v in s.values if v is not None), default=0.0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    base = TOP + plot_h
     svg.add("text", {"x": LEFT, "y": 16, "font_weight": "600", "font_size": "13", "fill": INK}, text=title)
     for i in range(5):  # four gridlines and the base
-        value = top * i / 4
-        y = TOP + plot_h - plot_h * i / 4
+        y = base - plot_h * i / 4
         svg.add("line", {"x1": LEFT, "x2": WIDTH - RIGHT, "y1": num(y), "y2": num(y), "stroke": GRID})
         svg.add(
             "text",
             {"x": LEFT - 6, "y": num(y + 4), "text_anchor": "end", "font_size": "10", "fill": MUTED},
-            text=_shown(value) + unit,
+            text=shown(top * i / 4) + unit,
         )
     slot = plot_w / max(len(labels), 1)
-    bar = min(28.0, slot * 0.8 / max(len(series), 1))
+    across = 1 if stacked else len(series)
+    bar = min(28.0, slot * 0.8 / max(across, 1))
+    written = across * len(labels) <= 24  # the values written above the bars only where they fit
     for i, label in enumerate(labels):
-        x0 = LEFT + slot * i + (slot - bar * len(series)) / 2
+        x0 = LEFT + slot * i + (slot - bar * across) / 2
+        height_so_far = 0.0
         for j, s in enumerate(series):
             value = s.values[i]
-            x = x0 + bar * j
+            x = x0 if stacked else x0 + bar * j
             if value is None:
                 svg.add(
                     "text",
-                    {"x": num(x + bar / 2), "y": TOP + plot_h - 4, "text_anchor": "middle", "fill": MUTED},
+                    {"x": num(x + bar / 2), "y": base - 4, "text_anchor": "middle", "fill": MUTED},
                     text="–",
                 )
                 continue
             h = plot_h * value / top
-            svg.add(
-                "rect",
-                {"x": num(x), "y": num(TOP + plot_h - h), "width": num(bar - 2), "height": num(h), "fill": PALETTE[j]},
-                title=f"{s.name} {label}: {_shown(value)}{unit}",
-                data={"period": label, "series": j, "value": value},
-            )
-            if len(series) * len(labels) <= 24:  # the values written only where they fit
+            y = base - height_so_far - h
+            if value:
+                svg.add(
+                    "rect",
+                    {"x": num(x), "y": num(y), "width": num(bar - 2), "height": num(h), "fill": PALETTE[j]},
+                    title=f"{s.name} {label}: {shown(value)}{unit}",
+                    data={"period": label, "series": j, "value": _plain(value)},
+                )
+            if stacked:
+                height_so_far += h
+            elif written and value:
                 svg.add(
                     "text",
-                    {
-                        "x": num(x + bar / 2 - 1),
-                        "y": num(TOP + plot_h - h - 3),
-                        "text_anchor": "middle",
-                        "font_size": "9",
-                    },
-                    text=_shown(value),
+                    {"x": num(x + bar / 2 - 1), "y": num(y - 3), "text_anchor": "middle", "font_size": "9"},
+                    text=shown(value),
                 )
+        if stacked and written and height_so_far:
+            total = sum(s.values[i] or 0 for s in series)
+            svg.add(
+                "text",
+                {
+                    "x": num(x0 + bar / 2 - 1),
+                    "y": num(base - height_so_far - 3),
+                    "text_anchor": "middle",
+                    "font_size": "9",
+                },
+                text=shown(total),
+            )
         svg.add(
             "text",
             {

@@ -7,6 +7,7 @@ Scope and numbers come from the same functions as the API (operations.figures_ro
 from datetime import date
 from urllib.parse import urlencode
 
+from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -17,7 +18,7 @@ from domain.figures import DURATION_CLASSES, Figures, PeriodKind
 from operations import pages
 from operations.figures_routes import figures_in, resolve_scope, store_of
 from operations.signin import page_caller
-from service import refusals
+from service import i18n, refusals
 from service.i18n import N_, _
 
 PERIOD_LABELS = {PeriodKind.MONTH: N_("month"), PeriodKind.QUARTER: N_("quarter"), PeriodKind.YEAR: N_("year")}
@@ -27,6 +28,11 @@ class _Refused(Exception):
     def __init__(self, status: int, refusal: ActionRefused) -> None:
         super().__init__(str(refusal))
         self.status, self.refusal = status, refusal
+
+
+def number(value: float | None) -> str:
+    """A figure as the page's language writes it (15,56 in Dutch); a dash for none."""
+    return "–" if value is None else format_decimal(value, format="#,##0.##", locale=i18n.language())
 
 
 def _charts(found: list[Figures]) -> list[Markup]:
@@ -41,18 +47,21 @@ def _charts(found: list[Figures]) -> list[Markup]:
             ],
             unit="%",
             name="verzuimpercentage",
+            shown=number,
         ),
         bar_chart(
             _("Meldingsfrequentie (sick reports per employee per year)"),
             labels,
             [Series(_("Meldingsfrequentie"), [f.meldingsfrequentie for f in found])],
             name="meldingsfrequentie",
+            shown=number,
         ),
         bar_chart(
             _("Gemiddelde verzuimduur of the cases ended (days)"),
             labels,
             [Series(_("Gemiddelde verzuimduur"), [f.gemiddelde_verzuimduur for f in found])],
             name="verzuimduur",
+            shown=number,
         ),
         bar_chart(
             _("Cases by duration (days)"),
@@ -62,6 +71,8 @@ def _charts(found: list[Figures]) -> list[Markup]:
                 for c, low, high in DURATION_CLASSES
             ],
             name="duurklassen",
+            shown=number,
+            stacked=True,
         ),
     ]
     return [Markup(c) for c in charts]  # every text and attribute in it was escaped as it was drawn
@@ -110,4 +121,5 @@ def add_figures_page(app: FastAPI) -> None:
             kinds=[(k.value, _(label)) for k, label in PERIOD_LABELS.items()],
             csv_link=csv_link,
             classes=[c for c, _low, _high in DURATION_CLASSES],
+            number=number,
         )

@@ -126,7 +126,7 @@ async def test_the_cijfers_page_in_a_dutch_browser(api_server):
                 )
                 if who == "werkgever":
                     await expect(bar).to_have_attribute("data-value", "15.56")
-                    await expect(section.locator("tr[data-period='2025-Q1']")).to_contain_text("15.56")
+                    await expect(section.locator("tr[data-period='2025-Q1']")).to_contain_text("15,56")
                 await expect(page.locator("a[href^='/api/figures.csv']")).to_have_text("Downloaden als CSV")
                 name = f"{who}-{size['width']}"
                 await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
