@@ -132,14 +132,14 @@ def _row(
             ),
         )
         return None
-    factor = values["part_time_factor"]
-    assert isinstance(factor, float)
+    ptf = values["part_time_factor"]
+    assert isinstance(ptf, float)
     return Employment(
         employer_id=employer_id,
         employee_key=person_key(PERSONNEL_NUMBER, str(values["personnel_number"]), key),
         start=start,
         end=end if isinstance(end, date) else None,
-        part_time_factor=factor,
+        part_time_factor=ptf,
     )
 
 

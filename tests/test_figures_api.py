@@ -95,16 +95,28 @@ async def test_figures_within_scope_as_json_and_csv_and_employment_data_refused_
 async def test_the_cijfers_page_in_a_dutch_browser(api_server):
     if not CHROMIUM.exists():
         pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it)")
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import ViewportSize, async_playwright, expect
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         try:
             for who, size, target in (
-                ("werkgever", {"width": 1366, "height": 900}, "/cijfers?period=quarter&from=2025-01-01&to=2025-12-31"),
-                ("werkgever", {"width": 390, "height": 844}, "/cijfers?period=quarter&from=2025-01-01&to=2025-12-31"),
-                ("operations", {"width": 1366, "height": 900}, "/cijfers?period=month&from=2025-01-01&to=2025-12-31"),
+                (
+                    "werkgever",
+                    ViewportSize(width=1366, height=900),
+                    "/cijfers?period=quarter&from=2025-01-01&to=2025-12-31",
+                ),
+                (
+                    "werkgever",
+                    ViewportSize(width=390, height=844),
+                    "/cijfers?period=quarter&from=2025-01-01&to=2025-12-31",
+                ),
+                (
+                    "operations",
+                    ViewportSize(width=1366, height=900),
+                    "/cijfers?period=month&from=2025-01-01&to=2025-12-31",
+                ),
             ):
                 context = await browser.new_context(viewport=size, locale=LOCALE)
                 page = await context.new_page()
