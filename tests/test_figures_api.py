@@ -4,7 +4,7 @@ screenshots in tests/artifacts/figures/ (looked at when the page changes)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -149,3 +149,63 @@ async def test_the_cijfers_page_in_a_dutch_browser(api_server):
                 await context.close()
         finally:
             await browser.close()
+
+
+async def test_a_rebuild_writes_every_case_running_or_closed_once(api_server):
+    from sqlalchemy import func, select
+
+    from domain.nl_time import local_date
+    from operations.figures_rebuild import rebuild
+    from service.reporting_tables import cases as case_rows
+    from service.reporting_tables import events, spells
+    from tests.apiserver import eventually
+    from tests.test_access import new_id
+    from workflows.ids import case_workflow_id
+
+    engine = api_server.app.state.reporting
+    today = local_date(datetime.now(timezone.utc))
+    running, withdrawn = new_id(), new_id()
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=60) as http:
+        for case_id in (running, withdrawn):
+            body = {
+                "case_id": case_id,
+                "employer_id": "E-api",
+                "first_sick_day": (today - timedelta(days=10)).isoformat(),
+            }
+            r = await http.post("/api/cases", json=body, headers=api_server.headers("operations"))
+            assert r.status_code == 201, r.text
+        r = await http.post(
+            f"/api/cases/{withdrawn}/actions/case_withdrawn",
+            json={"on": today.isoformat(), "reason": "opened in error"},
+            headers=api_server.headers("operations"),
+        )
+        assert r.status_code == 200, r.text
+    client = api_server.env.client
+    listed = "WorkflowType = 'SickLeaveCase' AND ExecutionStatus != 'Running'"
+    await eventually(
+        lambda: _ids(client, listed), lambda found: case_workflow_id(withdrawn) in found, seconds=30
+    )  # the closed case is listed as closed before the rebuild looks
+
+    def counted() -> tuple[int, int, int]:
+        with engine.connect() as conn:
+            ours = [running, withdrawn]
+            return (
+                conn.scalar(select(func.count()).select_from(case_rows).where(case_rows.c.case_id.in_(ours))),
+                conn.scalar(select(func.count()).select_from(spells).where(spells.c.case_id.in_(ours))),
+                conn.scalar(select(func.count()).select_from(events).where(events.c.case_id.in_(ours))),
+            )
+
+    first = await rebuild(client, engine, today)
+    assert first.failed == [] and first.written == first.cases >= 2
+    once = counted()
+    # Both cases are there; the withdrawn one (opened in error) has no days of illness, the running one its one spell.
+    assert once[0] == 2 and once[1] == 1 and once[2] > 0
+    with engine.connect() as conn:
+        closed = conn.execute(select(case_rows.c.outcome).where(case_rows.c.case_id == withdrawn)).scalar_one()
+    assert closed == "ingetrokken"
+    await rebuild(client, engine, today)
+    assert counted() == once  # a second rebuild counts nothing twice
+
+
+async def _ids(client, query: str) -> set[str]:
+    return {wf.id async for wf in client.list_workflows(query)}
