@@ -168,13 +168,14 @@ def compute(
         if not own and any(overlap(s.start, s.end, period) for s in spells):
             unmatched += 1
         for spell in spells:
-            days = overlap(spell.start, spell.end, period)
-            sick_days += days
             if own:
                 for e in own:  # only the days employed count, each at that employment's factor
                     span = overlap(max(spell.start, e.start), _earliest(spell.end, e.until), period)
+                    sick_days += span
                     sick_weighted += span * e.part_time_factor * spell.incapacity / 100
             else:
+                days = overlap(spell.start, spell.end, period)
+                sick_days += days
                 sick_weighted += days * spell.incapacity / 100
         for melding in meldingen(spells):
             if period.start <= melding.start < period.end:
