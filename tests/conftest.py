@@ -89,6 +89,7 @@ FAST = frozenset(
         "test_layout",
         "test_i18n",
         "test_glossary",
+        "test_figures",
     }
 )
 
