@@ -111,3 +111,15 @@ def test_employment_data_with_mistakes_is_refused_by_row_and_column_and_nothing_
     assert checked.rows == []
     missing = check_employment(b"nummer;in_dienst\n1;2020-01-01\n", "staff.csv", "E1", KEY)
     assert {(p.row, p.column) for p in missing.problems} == {(1, "personeelsnummer"), (1, "deeltijdfactor")}
+
+
+def test_the_activity_a_case_will_call_writes_its_facts_once_however_often_it_is_retried(tmp_path):
+    from activities.reporting import ReportingActivities
+
+    url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    writer = ReportingActivities(url)
+    assert not (tmp_path / "reporting.db").exists()  # a worker that writes nothing opens nothing
+    facts = derive(_case(), date(2025, 4, 1))
+    for _ in range(3):
+        assert writer.write_case_facts(facts) == len(facts.spells) + len(facts.events)
+    assert reporting.event_counts(writer.engine(), ["C1"]) == {"C1": len(facts.events)}
