@@ -54,7 +54,8 @@ def bar_chart(
         highest = max((sum(s.values[i] or 0 for s in series) for i in range(len(labels))), default=0.0)
         top = float(max(4, math.ceil(highest / 4) * 4))  # four gridlines on whole numbers
     else:
-        top = _nice_top(max((v for s in series for v in s.values if v is not None), default=0.0))
+        # Room above the highest bar for its value.
+        top = _nice_top(1.08 * max((v for s in series for v in s.values if v is not None), default=0.0))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     base = TOP + plot_h
     svg.add("text", {"x": LEFT, "y": 16, "font_weight": "600", "font_size": "13", "fill": INK}, text=title)
