@@ -25,11 +25,11 @@ class Series:
 
 
 def _nice_top(highest: float) -> float:
-    """The axis' top: 1, 2, 2.5 or 5 times a power of ten, just above the highest value."""
+    """The axis' top just above the highest value, chosen so that its four gridlines fall on round numbers."""
     if highest <= 0:
         return 1.0
     power = 10 ** math.floor(math.log10(highest))
-    return next(step * power for step in (1, 2, 2.5, 5, 10) if step * power >= highest)
+    return float(next(step * power for step in (1, 2, 4, 6, 8, 10) if step * power >= highest))
 
 
 def _plain(value: float) -> str:
