@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 from activities.documents import DocumentActivities
 from activities.imports import ImportActivities
 from activities.notify import Notifications, describe_channels
+from activities.reporting import ReportingActivities
 from documents.store import store_from_settings
 from operations import cases
 from operations.app import create_app
@@ -62,13 +63,20 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     notifications = Notifications.from_settings(settings)
     store = store_from_settings(settings)
     documents, imports = DocumentActivities(client, store), ImportActivities(client, store)
+    reporting = ReportingActivities(settings.reporting_database)  # opened at its first write
     # An unset limit (None) is the SDK's own default.
     return Worker(
         client,
         task_queue=task_queue or settings.task_queue,
         workflows=[SickLeaveCase, Spoor2Trajectory, CaseImport],
         workflow_runner=WORKFLOW_RUNNER,
-        activities=[notifications.notify, notifications.notify_batch, documents.render_document, imports.import_chunk],
+        activities=[
+            notifications.notify,
+            notifications.notify_batch,
+            documents.render_document,
+            imports.import_chunk,
+            reporting.write_case_facts,
+        ],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=settings.sticky_queue_timeout_seconds),
@@ -152,6 +160,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             # Dashboard sessions in the service's database: they outlive a restart and hold across API replicas.
             from service.audit import AuditStore
             from service.db import open_database
+            from service.reporting import open_store
 
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
@@ -166,6 +175,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                 signin=signin,
                 audit=AuditStore(database),
                 search_key=search_key(settings),
+                reporting=open_store(settings.reporting_database),  # migrated to the newest revision at start
             )  # read (or made) at start: a missing key fails now
             server = ServerWithoutSignals(api_server_config(api_app, settings))
             token = (

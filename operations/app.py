@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy import Engine
 from temporalio.client import Client
 
 from documents.store import DocumentStore
-from operations.api import create_api
+from operations.api import Problem, caller_dependency, create_api
 from operations.auth import Authenticator
 from operations.dashboard import add_dashboard
+from operations.figures_pages import add_figures_page
+from operations.figures_routes import add_figures_routes
 from operations.import_pages import add_import_pages
 from service.audit import AuditStore
 
@@ -30,6 +33,7 @@ def create_app(
     signin: Any = None,
     audit: AuditStore | None = None,
     search_key: bytes | None = None,
+    reporting: Engine | None = None,
 ) -> FastAPI:
     """The API (under /api), the codec endpoint, health and the dashboard for one Temporal client."""
     app = create_api(
@@ -44,4 +48,7 @@ def create_app(
     )
     add_dashboard(app)
     add_import_pages(app)
+    app.state.reporting = reporting  # the reporting store (service.reporting); None: the figures answer 503
+    add_figures_routes(app, caller_dependency(authenticator), Problem)
+    add_figures_page(app)
     return app

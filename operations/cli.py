@@ -356,6 +356,9 @@ def _parser() -> argparse.ArgumentParser:
     from operations.import_cli import add_import_parser
 
     add_import_parser(sub, conn)
+    from operations.figures_cli import add_figures_parser
+
+    add_figures_parser(sub, conn)
     return parser
 
 

@@ -280,6 +280,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the service's own tables (read audit, dashboard sessions), e.g. "
         "postgresql+psycopg://spoorwerk:…@db/spoorwerk; default a SQLite file in data_dir",
     )
+    reporting_database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the reporting store (case facts, employment data, the verzuim figures), e.g. "
+        "postgresql+psycopg://spoorwerk:…@db/spoorwerk_reporting; default a SQLite file in data_dir",
+    )
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins of Temporal Web UIs allowed to call the codec endpoint (/codec), comma-separated; "
@@ -443,6 +448,13 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.data_dir / 'spoorwerk.db'}"
+
+    @property
+    def reporting_database(self) -> str:
+        """The SQLAlchemy URL of the reporting store (service.reporting)."""
+        if self.reporting_database_url is not None:
+            return self.reporting_database_url.get_secret_value()
+        return f"sqlite:///{self.data_dir / 'reporting.db'}"
 
     @property
     def codec_origins(self) -> list[str]:

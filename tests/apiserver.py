@@ -23,6 +23,7 @@ from operations.app import create_app
 from operations.auth import Caller, TokenAuthenticator
 from service.audit import AuditStore
 from service.db import open_database
+from service.reporting import open_store
 from service.settings import Settings
 from tests.loopback import free_port
 from worker import ServerWithoutSignals, build_worker
@@ -91,6 +92,7 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
         task_queue=queue,
         document_store=store_from_settings(settings),
         audit=audit,
+        reporting=open_store(settings.reporting_database),
     )
     port = free_port()
     server = ServerWithoutSignals(

@@ -90,6 +90,7 @@ FAST = frozenset(
         "test_layout",
         "test_i18n",
         "test_glossary",
+        "test_figures",
     }
 )
 

@@ -153,6 +153,22 @@ OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit")}
 # Bulk takeover (operations.import_routes, import_pages): operations and casemanagers only; an empty upload is a 422.
 IMPORTS = {("POST", "/api/imports"), ("GET", "/api/imports"), ("GET", "/api/imports/{import_id}"), ("GET", "/imports")}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}
+# Verzuim figures (operations.figures_routes, figures_pages; domain.figures_access): operations, werkgevers and
+# casemanagers, each for the employers of its scope; the medical and re-integration roles see none.
+FIGURES = {
+    ("GET", "/api/figures"),
+    ("GET", "/api/figures.csv"),
+    ("PUT", "/api/figures/employment/{employer_id}"),
+    ("GET", "/cijfers"),
+}
+FIGURE_READERS = {
+    "operations",
+    "casemanager",
+    "werkgever",
+    "other_casemanager",
+    "other_werkgever",
+    "regional_casemanager",
+}
 
 
 def _routes(app) -> set[tuple[str, str]]:
@@ -266,6 +282,13 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                     r = await client.request(method, target, headers=headers if path.startswith("/api/") else {})
                     allowed = role in ("operations", "casemanager")
                     assert (r.status_code == 403) != allowed and r.status_code < 500, (who, path, r.status_code)
+                elif (method, path) in FIGURES:  # employer E-api's employment data: an empty file is a 422
+                    client = pages[who] if path == "/cijfers" else api.http
+                    target = path.replace("{employer_id}", "E-api")
+                    r = await client.request(method, target, headers=headers if path.startswith("/api/") else {})
+                    scoped = who not in ("other_werkgever", "regional_casemanager") or method == "GET"
+                    assert (r.status_code == 403) != (who in FIGURE_READERS and scoped), (who, path, r.status_code)
+                    assert r.status_code < 500 and case_id not in r.text, (who, path, r.status_code)
                 elif (method, path) in OPERATIONS_ONLY:
                     r = await api.http.request(
                         method, path, headers=headers, json={"payloads": []} if method == "POST" else None
