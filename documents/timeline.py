@@ -138,15 +138,15 @@ def render_timeline(case: CaseState, trajectory: TrajectoryState | None, as_of: 
     last = closed or as_of
     s1 = stage_from.get("spoor1") or (case.done["probleemanalyse"].on if "probleemanalyse" in case.done else None)
     if s1 is not None and s1 <= as_of:
-        s1_end = case.spoor2_started_on if case.spoor2_started_on and case.spoor2_started_on <= last else last
+        s1_end = case.spoor2.started_on if case.spoor2.started_on and case.spoor2.started_on <= last else last
         _bar(ax, "spoor1", _week(case, s1), _week(case, s1_end), "#7aa874", label="Spoor 1")
-    if case.ad_started_on is not None and case.ad_started_on <= as_of:
+    if case.ad.started_on is not None and case.ad.started_on <= as_of:
         ad_end = _ad_concluded_on(case.dossier, as_of) or last
-        _bar(ax, "ad", _week(case, case.ad_started_on), _week(case, ad_end), "#b08ac0", label="AD")
+        _bar(ax, "ad", _week(case, case.ad.started_on), _week(case, ad_end), "#b08ac0", label="AD")
     # Spoor 2: the trajectory as a thin bar, its phases on it, pauses hatched.
-    s2 = trajectory.started_on if trajectory is not None else case.spoor2_started_on
+    s2 = trajectory.started_on if trajectory is not None else case.spoor2.started_on
     if s2 is not None and s2 <= as_of:
-        ended = (trajectory.ended_on if trajectory is not None else None) or case.spoor2_ended_on
+        ended = (trajectory.ended_on if trajectory is not None else None) or case.spoor2.ended_on
         s2_end = min(ended, as_of) if ended else last
         _bar(ax, "spoor2", _week(case, s2), _week(case, s2_end), "#c9d6e8", height=0.16)
         if trajectory is not None:

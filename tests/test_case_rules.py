@@ -16,14 +16,13 @@ NOW = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
 _seq = iter(range(10**6))
 
 
-def new_case(first: date = FIRST, version: int = rules.CURRENT_VERSION, **fields):
+def new_case(first: date = FIRST, opened: date | None = None, **fields):
+    """A case opened on its first sick day (else on `opened`: a case taken over later)."""
     opening = CaseOpening(
         case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"}, **fields
     )
     ruleset = load_rulebook().for_first_sick_day(first)
-    return rules.open_case(
-        opening, ruleset, today=date(2030, 1, 1), now=NOW, version=version, spoor2_rules=load_spoor2_rules()
-    )
+    return rules.open_case(opening, ruleset, today=opened or first, now=NOW, spoor2_rules=load_spoor2_rules())
 
 
 def ad_onderzoek(state, started: date, concluded: date, **answers):
@@ -241,6 +240,7 @@ def test_deskundigenoordeel_answer_must_match_a_request():
 
 def test_taken_over_case_counts_past_steps_as_given():
     state = new_case(
+        opened=date(2025, 8, 1),
         stage="spoor1",
         prior_steps=[{"key": "probleemanalyse", "done_on": "2025-02-10"}, {"key": "plan_van_aanpak", "done_on": None}],
     )
@@ -311,17 +311,11 @@ def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     assert entry.summary == (
         "AD-onderzoek concluded: own work: not possible; other work inside: not possible; advice: spoor 2"
     )
-    assert state.ad_conclusion.value == "spoor2" and state.ad_report_reference == "dms://ad/77"
-    assert [c.party.value for c in state.ad_conversations] == ["werkgever", "werknemer", "werkplekbezoek"]
+    assert state.ad.conclusion.value == "spoor2" and state.ad.report_reference == "dms://ad/77"
+    assert [c.party.value for c in state.ad.conversations] == ["werkgever", "werknemer", "werkplekbezoek"]
 
 
-def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
-    state = new_case(version=1)
-    act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    act(state, "ad_onderzoek_concluded", date(2025, 12, 1), role="arbeidsdeskundige", conclusion="spoor2")
-    act(state, "spoor2_started", date(2026, 1, 12))
-    act(state, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")
-    assert not state.spoor2_running and not state.trajectory_started
+def test_spoor2_runs_as_its_trajectory_and_ends_only_with_its_outcome():
     state2 = new_case()
     act(state2, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
     ad_onderzoek(
@@ -329,5 +323,9 @@ def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
     )
     act(state2, "spoor2_started", date(2026, 1, 12))
     assert state2.trajectory_due
-    with pytest.raises(ActionRefused, match="record “Outcome recorded” on the trajectory"):
+    with pytest.raises(ActionRefused, match="kind: 'spoor2_ended' is not a known action"):
         act(state2, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")
+    state3 = new_case()
+    act(state3, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    with pytest.raises(ActionRefused, match="own_work_possible: the AD-onderzoek first answers"):
+        ad_onderzoek(state3, date(2025, 11, 1), date(2025, 12, 1), conclusion="spoor2")

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.case import CaseState
-from domain.dossier_check import GapKind, PointStatus, ToetsStep, gaps
+from domain.case import CaseState, gaps
+from domain.dossier_check import GapKind, PointStatus, ToetsStep
 from domain.models import DeadlineStatus, Stage
 from domain.nl_time import start_of_day
 from domain.observations import ObservationState

@@ -20,8 +20,8 @@ with workflow.unsafe.imports_passed_through():
     from domain import access
     from domain import case as rules
     from domain.actions import parse_action
-    from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
-    from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
+    from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine, documents_due
+    from domain.documents import DocumentOrder, DocumentRef, RenderJob
     from domain.dossier_check import PreflightRules, Toets
     from domain.errors import ActionRefused
     from domain.models import Notification
@@ -117,7 +117,7 @@ class SickLeaveCase:
         if self._state is None:
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
-        if input.state is not None and state.trajectory_started and state.spoor2_running and not state.closed:
+        if input.state is not None and state.spoor2.trajectory_started and state.spoor2_running and not state.closed:
             if workflow.patched(PATCH_TRAJECTORY_RESYNC):
                 await self._resync_trajectory()
         # Runs begun before the patch keep the old catch-up for their life; a continued run takes the new one.
@@ -180,7 +180,7 @@ class SickLeaveCase:
 
     async def _start_trajectory(self) -> None:
         state = self._state
-        assert state is not None and state.spoor2_rules is not None and state.spoor2_started_on is not None
+        assert state is not None and state.spoor2.rules is not None and state.spoor2.started_on is not None
         # ABANDON: the trajectory must outlive this run when the case continues as new; the case
         # ends it itself when it closes (`_end_trajectory`).
         await workflow.start_child_workflow(
@@ -188,10 +188,10 @@ class SickLeaveCase:
             TrajectoryInput(
                 case_id=state.case_id,
                 parent_workflow_id=workflow.info().workflow_id,
-                started_on=state.spoor2_started_on,
-                started_by=state.spoor2_started_by or rules.SYSTEM,
-                rules=state.spoor2_rules,
-                watch=state.stagnation_rules.spoor2 if state.watch and state.stagnation_rules else None,
+                started_on=state.spoor2.started_on,
+                started_by=state.spoor2.started_by or rules.SYSTEM,
+                rules=state.spoor2.rules,
+                watch=state.escalation.rules.spoor2 if state.escalation else None,
                 continue_as_new_after_events=self._cap,
             ),
             id=trajectory_workflow_id(state.case_id),
@@ -207,7 +207,7 @@ class SickLeaveCase:
         job = RenderJob(
             case_id=state.case_id,
             order=order,
-            trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None,
+            trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.spoor2.trajectory_started else None,
         )
         try:
             ref = await workflow.execute_activity(
@@ -233,7 +233,7 @@ class SickLeaveCase:
         assert state is not None
         try:
             await workflow.get_external_workflow_handle(trajectory_workflow_id(state.case_id)).signal(
-                Spoor2Trajectory.resync, state.trajectory_entries_seen
+                Spoor2Trajectory.resync, state.spoor2.entries_seen
             )
         except FailureError as err:  # it has ended; its last report is on its way or already here
             workflow.logger.info("trajectory not resynced", extra={"case_id": state.case_id, "error": str(err)})
@@ -277,26 +277,26 @@ class SickLeaveCase:
         }
         # Each version keeps the attributes it recorded, so its histories replay.
         keys: tuple[SearchAttributeKey[Any], ...] = sa.VERSION_1
-        if state.has_trajectory:
+        if state.version >= rules.TRAJECTORY_VERSION:
             keys = sa.VERSION_2
-            wanted[sa.SPOOR2_PHASE.name] = state.spoor2_phase if state.spoor2_running else None
-        if state.watch is not None:
+            wanted[sa.SPOOR2_PHASE.name] = state.spoor2.phase if state.spoor2_running else None
+        if state.escalation is not None:
             keys = sa.VERSION_3
-            wanted[sa.ESCALATION_LEVEL.name] = state.watch.level
+            wanted[sa.ESCALATION_LEVEL.name] = state.escalation.watch.level
         if state.version >= rules.COACH_VERSION:
             keys = sa.VERSION_4
-            wanted[sa.COACH_ID.name] = state.spoor2_coach_id if state.spoor2_running else None
+            wanted[sa.COACH_ID.name] = state.spoor2.coach_id if state.spoor2_running else None
         if state.revision >= rules.ASSIGNMENTS_REVISION:
             keys = (*keys, sa.ASSIGNED)
             wanted[sa.ASSIGNED.name] = access.attribute_values(
-                state.assigned,
-                trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
+                state.people.assigned,
+                trajectory_coach=state.spoor2.coach_id if state.spoor2_running else None,
                 spoor2_running=state.spoor2_running,
             )
         if state.revision >= rules.WORKLIST_REVISION:
             keys = (*keys, sa.NEXT_STEP, sa.PERSON_KEYS)
             wanted[sa.NEXT_STEP.name] = upcoming.key if upcoming and upcoming.due else None
-            wanted[sa.PERSON_KEYS.name] = list(state.person_keys) or None
+            wanted[sa.PERSON_KEYS.name] = list(state.people.person_keys) or None
         updates: list[SearchAttributeUpdate] = []
         for key in keys:
             value = wanted[key.name]
@@ -379,4 +379,4 @@ class SickLeaveCase:
     @workflow.query
     def documents(self) -> list[DocumentRef]:
         """Where each rendered document is stored, with its hash (version 5 on; none before)."""
-        return self._require_state().documents
+        return self._require_state().documents.refs
