@@ -165,10 +165,10 @@ def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
             status = f"gedaan, {late_days} dagen na de termijn; reden pas na de termijn gegeven"
             problem = True
         elif v.status is DeadlineStatus.DONE and v.late:
-            status = f"gedaan, {v.late_days or 0} dagen te laat" + (" (afwijking met reden)" if v.excused else "")
+            status = f"gedaan, {v.late_days or 0} dagen te laat"
             if v.original_due is not None:
                 status += ", ook na de verschoven termijn"
-            problem = not v.excused
+            problem = True
         elif v.status is DeadlineStatus.DONE and v.original_due is not None:
             status = "gedaan, binnen de verschoven termijn"
         deviation = None

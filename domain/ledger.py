@@ -39,7 +39,43 @@ from domain.models import (
     sealed_or_plain_note,
 )
 
-S = TypeVar("S")
+
+class Recorded(BaseModel):
+    """A state that keeps an append-only record (the case's dossier, the trajectory's record) with its action ids."""
+
+    def ledger(self) -> tuple[list[DossierEntry], dict[str, int]]:
+        """The record and its index of action id -> seq."""
+        raise NotImplementedError
+
+    def log(
+        self,
+        *,
+        now: datetime,
+        on: date,
+        actor: Actor,
+        kind: str,
+        summary: str,
+        action_id: str | None = None,
+        details: dict[str, Any] | None = None,
+        register: bool = True,
+    ) -> DossierEntry:
+        """Append an entry; `register` makes its action id known to the idempotency."""
+        entries, applied = self.ledger()
+        return append_entry(
+            entries,
+            applied,
+            register=register,
+            recorded_at=now,
+            on=on,
+            actor=actor,
+            kind=kind,
+            summary=summary,
+            action_id=action_id,
+            details=details or {},
+        )
+
+
+S = TypeVar("S", bound=Recorded)
 
 
 class ActionBase(BaseModel):
@@ -101,14 +137,11 @@ def _no_gate(state: Any, declared: Declared[Any], action: Any, today: date) -> N
 class Ledger(Generic[S]):
     """The check-and-apply of one kind of record over its declarations.
 
-    `entries` and `applied` give the record and its action id -> seq index; `closed` refuses every action
-    on a record that takes none any more; `gate` runs the record's own checks after the role's; `before`
+    `closed` refuses every action on a record that takes none any more; `gate` runs the record's own checks after the role's; `before`
     and `after` run around the effect (the case marks the step done before it, and watches after it).
     """
 
     declarations: tuple[Declared[S], ...]
-    entries: Callable[[S], list[DossierEntry]]
-    applied: Callable[[S], dict[str, int]]
     closed: Callable[[S, str], ActionRefused | None]
     gate: Callable[[S, Declared[S], Any, date], None] = _no_gate
     before: Callable[[S, Declared[S], Any], None] | None = None
@@ -136,10 +169,11 @@ class Ledger(Generic[S]):
 
     def prior(self, state: S, action: Any) -> DossierEntry | None:
         """The entry this action id made before (a true retry), or None; refuses another request under that id."""
-        seq = self.applied(state).get(action.action_id)
+        entries, applied = state.ledger()
+        seq = applied.get(action.action_id)
         if seq is None:
             return None
-        entry = self.entries(state)[seq - 1]
+        entry = entries[seq - 1]
         refusal = retry_refusal(entry, action)
         if refusal is not None:
             raise refusal
@@ -169,10 +203,8 @@ class Ledger(Generic[S]):
         if self.before is not None:
             self.before(state, declared, action)
         summary = declared.effect(state, action, now) if declared.effect is not None else None
-        entry = append_entry(
-            self.entries(state),
-            self.applied(state),
-            recorded_at=now,
+        entry = state.log(
+            now=now,
             on=action.on,
             actor=action.actor,
             kind=action.kind,

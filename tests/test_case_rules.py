@@ -329,3 +329,73 @@ def test_spoor2_runs_as_its_trajectory_and_ends_only_with_its_outcome():
     act(state3, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
     with pytest.raises(ActionRefused, match="own_work_possible: the AD-onderzoek first answers"):
         ad_onderzoek(state3, date(2025, 11, 1), date(2025, 12, 1), conclusion="spoor2")
+
+
+def _continued_state(history: str) -> dict:
+    """The flat case state a recorded history carried into its continue-as-new (as the code before sub-states wrote
+    it)."""
+    import base64
+    import json
+    from pathlib import Path
+
+    events = json.loads((Path(__file__).parent / "histories" / "v5" / history).read_text())["events"]
+    [attrs] = [
+        e["workflowExecutionContinuedAsNewEventAttributes"]
+        for e in events
+        if "workflowExecutionContinuedAsNewEventAttributes" in e
+    ]
+    return json.loads(base64.b64decode(attrs["input"]["payloads"][0]["data"]))["state"]
+
+
+def test_a_flat_state_of_a_recorded_continue_as_new_loads_with_the_same_dossier_and_deadlines():
+    from workflows.payloads import CaseInput
+
+    flat = _continued_state("spoor2_continued_as_new_case_first_run.json")
+    assert "spoor2_started_on" in flat and "watch" in flat  # written before the parts were nested
+    state = CaseInput.model_validate({"state": flat}).state
+    assert state is not None
+    assert [e.model_dump(mode="json") for e in state.dossier] == flat["dossier"]
+    assert state.applied_actions == flat["applied_actions"]
+    # What the code before the sub-states computed from this very state (release 5 revision 3):
+    today = date(2027, 3, 1)
+    assert [(v.mark, v.due.isoformat() if v.due else None, v.status.value) for v in rules.deadlines(state, today)] == [
+        ("ziekmelding_arbodienst", "2025-12-06", "done"),
+        ("probleemanalyse", "2026-01-10", "done"),
+        ("plan_van_aanpak", "2026-01-13", "done"),
+        ("evaluatie#1", "2026-02-20", "done"),
+        ("evaluatie#2", "2026-04-03", "done"),
+        ("evaluatie#3", "2026-05-15", "done"),
+        ("evaluatie#4", "2026-06-26", "done"),
+        ("evaluatie#5", "2026-08-07", "done"),
+        ("evaluatie#6", "2026-09-18", "done"),
+        ("ziekmelding_uwv", "2026-09-21", "done"),
+        ("evaluatie#7", "2026-10-30", "done"),
+        ("eerstejaarsevaluatie", "2026-11-28", "done"),
+        ("evaluatie#8", "2026-12-11", "overdue"),
+        ("spoor2_start", "2027-01-06", "done"),
+        ("wia_brief_uwv", "2027-08-14", "open"),
+        ("eindevaluatie", "2027-08-28", "open"),
+        ("oordeel_werknemer", "2027-08-28", "open"),
+        ("reintegratieverslag", "2027-08-28", "open"),
+        ("wia_aanvraag", "2027-09-11", "open"),
+        ("einde_wachttijd", "2027-11-27", "open"),
+    ]
+    summary = rules.summarize(state, today)
+    assert summary.model_dump(
+        mode="json",
+        include={"stage", "spoor2_status", "escalation_level", "wachttijd_ends", "overdue", "spoor2_coach_id"},
+    ) == {
+        "stage": "spoor2",
+        "spoor2_status": "voorstel",
+        "escalation_level": 0,
+        "wachttijd_ends": "2027-11-27",
+        "overdue": ["evaluatie#8"],
+        "spoor2_coach_id": "coach-1",
+    }
+    assert summary.expected is not None and summary.expected.context == "spoor2:voorstel"
+    # Every flat key landed in its part, and the nested state goes on as it is written now.
+    assert state.spoor2.trajectory_started and state.spoor2.started_on == date.fromisoformat(flat["spoor2_started_on"])
+    assert state.escalation is not None and state.escalation.watch.model_dump(mode="json") == flat["watch"]
+    assert state.ad.conclusion is not None and state.ad.conclusion.value == flat["ad_conclusion"]
+    again = rules.CaseState.model_validate_json(state.model_dump_json())
+    assert again == state and "spoor2_started_on" not in state.model_dump()

@@ -198,8 +198,8 @@ def test_documents_fall_due_on_events_monthly_in_spoor2_and_on_request_each_once
         (date(2026, 3, 31), date(2026, 4, 29)),
     ]
     assert next_progress_report(state, date(2026, 4, 30)) == date(2026, 5, 31)
-    state.record(now=NOW, on=date(2026, 2, 10), actor=SYSTEM, kind="spoor2:intake_held", summary="intake")
-    state.record(
+    state.log(now=NOW, on=date(2026, 2, 10), actor=SYSTEM, kind="spoor2:intake_held", summary="intake")
+    state.log(
         now=NOW,
         on=date(2026, 3, 10),
         actor=SYSTEM,
@@ -207,9 +207,7 @@ def test_documents_fall_due_on_events_monthly_in_spoor2_and_on_request_each_once
         summary="no",
         details={"decision": "no_go"},
     )
-    state.record(
-        now=NOW, on=date(2026, 3, 20), actor=SYSTEM, kind="stage_changed", summary="wia", details={"to": "wia"}
-    )
+    state.log(now=NOW, on=date(2026, 3, 20), actor=SYSTEM, kind="stage_changed", summary="wia", details={"to": "wia"})
     kinds = {o.order_id: o.kind for o in documents_due(state, date(2026, 4, 30))}
     assert kinds["intakeverslag"] is DocumentKind.INTAKEVERSLAG and kinds["no_go_rapport"] is DocumentKind.NO_GO_RAPPORT
     assert kinds["reintegratieoverzicht-wia"] is DocumentKind.REINTEGRATIEOVERZICHT

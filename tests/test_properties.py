@@ -940,6 +940,7 @@ class CaseMachine(RuleBasedStateMachine):
         self.seen: dict[str, list[dict[str, Any]]] = {"case": [], "trajectory": []}
         self.status: Spoor2Status | None = None
         self.latest_due: dict[str, date] = {}
+        self.first_sick_day = first
         self.stages: set[str] = {case.stage.value}
         self.check_everything()
 
@@ -1086,8 +1087,12 @@ class CaseMachine(RuleBasedStateMachine):
         for action_id in self.accepted["case"]:
             assert case.dossier[case.applied_actions[action_id] - 1].action_id == action_id
         assert case.closed == (case.outcome is not None) == (case.closed_on is not None)
-        # Recoveries and relapses only ever pause the clock: no statutory step comes due earlier than it was.
+        # Recoveries and relapses only ever pause the clock: no statutory step comes due earlier than it was. A
+        # corrected first sick day plans every term anew, from then on.
         clock = case.clock
+        if self.latest_due and self.first_sick_day != case.first_sick_day:
+            self.latest_due.clear()
+        self.first_sick_day = case.first_sick_day
         for deadline in case.ruleset.deadlines:
             due = None if deadline.recurring else fixed_due(deadline, clock, {})
             if due is not None:
@@ -1140,10 +1145,14 @@ class CaseMachine(RuleBasedStateMachine):
             assert len(copies) == len(traj.record)
 
     def append_only(self, target: str, records: list[Any]) -> None:
-        """Earlier entries never change or disappear; entries are numbered in order."""
+        """Earlier entries never change or disappear, except that an observation a later record disproves is marked
+        superseded by it, once; entries are numbered in order."""
         seen = self.seen[target]
         assert len(records) >= len(seen)
         for old, new in zip(seen, records):
+            if old["superseded_by"] is None and new.superseded_by is not None:
+                assert new.superseded_by > old["seq"], f"{target} entry {old['seq']} superseded by an earlier one"
+                old["superseded_by"] = new.superseded_by
             assert new.model_dump() == old, f"{target} entry {old['seq']} changed"
         seen.extend(e.model_dump() for e in records[len(seen) :])
         assert all(e.seq == i for i, e in enumerate(records, start=1))

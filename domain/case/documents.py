@@ -76,7 +76,7 @@ def document_rendered(state: CaseState, ref: DocumentRef, *, now: datetime) -> D
     state.documents.done.append(order.order_id)
     state.documents.refs.append(ref)
     state.documents.requests = [o for o in state.documents.requests if o.order_id != order.order_id]
-    return state.record(
+    return state.log(
         now=now,
         on=order.as_of,
         actor=SYSTEM,
@@ -122,7 +122,7 @@ def document_failed(state: CaseState, order: DocumentOrder, reason: str, *, toda
             ),
         )
     )
-    return state.record(
+    return state.log(
         now=now,
         on=today,
         actor=SYSTEM,

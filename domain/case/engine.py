@@ -103,8 +103,6 @@ def _after(state: CaseState, declared: Declared[CaseState], action: Any, entry: 
 
 LEDGER: Ledger[CaseState] = Ledger(
     declarations=(*STEPS, *AD, *SPOOR2, *RECOVERY, *LOONSANCTIE, *ESCALATION, *ADMIN, *DOCUMENTS),
-    entries=lambda s: s.dossier,
-    applied=lambda s: s.applied_actions,
     closed=_closed,
     gate=_gate,
     before=_before,
@@ -166,7 +164,7 @@ def reopen(state: CaseState, action: ActionBase, *, today: date, now: datetime) 
         e for e in reversed(state.dossier) if e.kind == "stage_changed" and e.details.get("to") == Stage.CLOSED.value
     )
     state.outcome, state.closed_on = None, None
-    state.record(
+    state.log(
         now=now,
         on=action.on,
         actor=action.actor,

@@ -41,7 +41,7 @@ def end_trajectory_with_case(state: CaseState, *, now: datetime) -> bool:
     state.spoor2.ended_on = state.closed_on
     state.spoor2.status, state.spoor2.phase = Spoor2Status.BEEINDIGD, None
     assert state.closed_on is not None  # a closed case has its closing day
-    state.record(
+    state.log(
         now=now,
         on=state.closed_on,
         actor=SYSTEM,
@@ -66,7 +66,7 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
     if not fresh and unchanged:
         return False
     for e in fresh:
-        copy = state.record(
+        copy = state.log(
             now=now,
             on=e.on,
             actor=e.actor,
@@ -100,7 +100,7 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
             summary="Spoor 2: the employee starts work with a new employer (hersteldmelding); the case closes",
         )
     elif outcome in (Spoor2Outcome.DETACHERING, Spoor2Outcome.WERKRITMEPLAATS):
-        state.record(
+        state.log(
             now=now,
             on=on,
             actor=SYSTEM,
@@ -109,7 +109,7 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
             details={"outcome": outcome.value},
         )
     else:
-        state.record(
+        state.log(
             now=now,
             on=on,
             actor=SYSTEM,

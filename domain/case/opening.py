@@ -150,7 +150,7 @@ def open_case(
     if stagnation_rules is not None:
         # A taken-over case is watched from its opening, not from its (unknown) past activity.
         state.escalation = Escalation(rules=stagnation_rules, watch=st.start_watch(today))
-    state.record(
+    state.log(
         now=now,
         on=opening.first_sick_day,
         actor=opening.opened_by,
@@ -184,7 +184,7 @@ def open_case(
         if step.done_on is not None:
             check_date(state, step.done_on, today, field=f"prior_steps.{n}.done_on")
             state.done[step.key] = DoneStep(on=step.done_on)
-        state.record(
+        state.log(
             now=now,
             on=step.done_on or opening.first_sick_day,
             actor=opening.opened_by,

@@ -44,7 +44,7 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     assessed = toets(state, today, rules)
     if assessed is not None:
         details["toets"] = [p.model_dump(mode="json") for p in assessed.open_points]
-    state.record(now=now, on=today, actor=SYSTEM, kind="preflight", summary=summary, details=details)
+    state.log(now=now, on=today, actor=SYSTEM, kind="preflight", summary=summary, details=details)
     if not found:
         return []
     check = next(c for c in rules.check if c.week == week)

@@ -13,7 +13,7 @@ def set_stage(state: CaseState, stage: Stage, *, on: date, now: datetime, actor:
         return
     previous = state.stage
     state.stage = stage
-    state.record(
+    state.log(
         now=now,
         on=on,
         actor=actor,
@@ -29,4 +29,4 @@ def close_case(
     state.outcome = outcome
     state.closed_on = on
     set_stage(state, Stage.CLOSED, on=on, now=now, actor=actor)
-    state.record(now=now, on=on, actor=actor, kind="case_closed", summary=summary, details={"outcome": outcome.value})
+    state.log(now=now, on=on, actor=actor, kind="case_closed", summary=summary, details={"outcome": outcome.value})

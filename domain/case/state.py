@@ -7,7 +7,7 @@ were nested (one flat object, as the recorded histories carry it) still loads: `
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +15,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.clock import Clock, SickPeriod
 from domain.documents import DocumentOrder, DocumentRef, DossierRules
-from domain.models import Actor, AdConclusion, AdParty, DossierEntry, Notification, Outcome, Role, Stage, append_entry
+from domain.ledger import Recorded
+from domain.models import Actor, AdConclusion, AdParty, DossierEntry, Notification, Outcome, Role, Stage
 from domain.people import Employee
 from domain.rules import RuleSet
 from domain.spoor2.rules import Spoor2Rules
@@ -229,7 +230,7 @@ def nest_legacy(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-class CaseState(BaseModel):
+class CaseState(Recorded):
     """Everything a case carries, also across continue-as-new."""
 
     case_id: str
@@ -304,28 +305,5 @@ class CaseState(BaseModel):
     def done_dates(self) -> dict[str, date]:
         return {k: v.on for k, v in self.done.items()}
 
-    def record(
-        self,
-        *,
-        now: datetime,
-        on: date,
-        actor: Actor,
-        kind: str,
-        summary: str,
-        action_id: str | None = None,
-        details: dict[str, Any] | None = None,
-        register: bool = True,
-    ) -> DossierEntry:
-        """Append a dossier entry; `register` makes its action id known to the case's idempotency."""
-        return append_entry(
-            self.dossier,
-            self.applied_actions,
-            register=register,
-            recorded_at=now,
-            on=on,
-            actor=actor,
-            kind=kind,
-            summary=summary,
-            action_id=action_id,
-            details=details or {},
-        )
+    def ledger(self) -> tuple[list[DossierEntry], dict[str, int]]:
+        return self.dossier, self.applied_actions

@@ -65,7 +65,7 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
             if backfilling(state, view, today):
                 continue
             state.overdue_marked.append(view.mark)
-            state.record(
+            state.log(
                 now=now,
                 on=view.term + timedelta(days=1),
                 actor=SYSTEM,
@@ -113,7 +113,7 @@ def _statutory_tick(state: CaseState, *, today: date, now: datetime) -> list[Not
                     continue
                 close_case(state, Outcome.EINDE_WACHTTIJD, on=view.term, now=now, summary="End of the waiting time")
                 return notes
-            state.record(now=now, on=on, actor=SYSTEM, kind="milestone_passed", summary=f"{view.label}: {view.due}")
+            state.log(now=now, on=on, actor=SYSTEM, kind="milestone_passed", summary=f"{view.label}: {view.due}")
             if view.key == "wia_brief_uwv" and state.stage in (Stage.SPOOR1, Stage.AD_ONDERZOEK, Stage.ZIEKMELDING):
                 set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
     return notes
@@ -138,7 +138,7 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
         return []
     state.milestones_passed.append(_WITHOUT_WIA)
     on = view.term + timedelta(days=1)
-    state.record(
+    state.log(
         now=now,
         on=on,
         actor=SYSTEM,

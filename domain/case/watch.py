@@ -77,7 +77,7 @@ def watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool =
         assert state.closed_on is not None  # a closed case has its closing day
         step = st.close(watch, state.closed_on)
         if step is not None:
-            state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
+            state.log(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         return []
     notes: list[Notification] = []
     views = deadlines(state, today)
@@ -94,7 +94,7 @@ def watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool =
             if n >= lead and st.reminder_key(view.mark, due, n) not in watch.reminders_sent
         ]
         days = (due - today).days
-        state.record(
+        state.log(
             now=now,
             on=today,
             actor=SYSTEM,
@@ -144,7 +144,7 @@ def watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool =
     if in_order:
         st.drop_replaced_notices(steps)
     for step in steps:
-        state.record(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
+        state.log(now=now, on=step.on, actor=SYSTEM, kind=step.kind, summary=step.summary, details=step.details)
         for role in step.notify:
             notes.append(
                 notice(
@@ -165,7 +165,7 @@ def notification_failed(
     state: CaseState, note: Notification, channel: str, reason: str, *, today: date, now: datetime
 ) -> DossierEntry:
     """A notification a channel could not deliver (bad address, refused): on the dossier; the case goes on."""
-    return state.record(
+    return state.log(
         now=now,
         on=today,
         actor=SYSTEM,

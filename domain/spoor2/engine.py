@@ -81,8 +81,6 @@ LEDGER: Ledger[TrajectoryState] = Ledger(
         *PAUSES,
         *OUTCOME,
     ),
-    entries=lambda s: s.record,
-    applied=lambda s: s.applied_actions,
     closed=_ended,
     gate=_gate,
 )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.ledger import Recorded
 from domain.models import (
-    Actor,
     DossierEntry,
-    append_entry,
 )
 from domain.spoor2.rules import PhaseRule, Spoor2Rules
 from domain.stagnation import Expectation, Spoor2Watch
@@ -127,7 +126,7 @@ class HaalbaarheidRecord(BaseModel):
 TrajectoryEvent = DossierEntry
 
 
-class TrajectoryState(BaseModel):
+class TrajectoryState(Recorded):
     case_id: str
     started_on: date
     rules: Spoor2Rules
@@ -194,28 +193,8 @@ class TrajectoryState(BaseModel):
     def phase_approved(self, number: int) -> bool:
         return self.whole_trajectory_approved_on is not None or number in self.approved_phases
 
-    def log(
-        self,
-        *,
-        now: datetime,
-        on: date,
-        actor: Actor,
-        kind: str,
-        summary: str,
-        action_id: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> TrajectoryEvent:
-        return append_entry(
-            self.record,
-            self.applied_actions,
-            recorded_at=now,
-            on=on,
-            actor=actor,
-            kind=kind,
-            summary=summary,
-            action_id=action_id,
-            details=details or {},
-        )
+    def ledger(self) -> tuple[list[TrajectoryEvent], dict[str, int]]:
+        return self.record, self.applied_actions
 
 
 class TrajectoryUpdate(BaseModel):
