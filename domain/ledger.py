@@ -217,6 +217,12 @@ class Ledger(Generic[S]):
         return entry
 
 
+def not_in_future(on: date, today: date, field: str = "on") -> None:
+    """An action's day has happened."""
+    if on > today:
+        raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
+
+
 def role_check(allowed: frozenset[Role], action: Any) -> None:
     """The actor's role may record this kind."""
     if action.actor.role not in allowed:

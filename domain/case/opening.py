@@ -21,6 +21,7 @@ from domain.case.state import (
 from domain.clock import PeriodError, build_periods
 from domain.documents import DossierRules
 from domain.errors import ActionRefused
+from domain.ledger import not_in_future
 from domain.models import Actor, OpaqueId, Role, Stage
 from domain.people import MAX_PERSON_KEYS, Employee, PersonKey
 from domain.rules import RuleSet
@@ -214,5 +215,4 @@ def check_date(state: CaseState, on: date, today: date, *, field: str = "on") ->
             on=on,
             first_sick_day=state.first_sick_day,
         )
-    if on > today:
-        raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
+    not_in_future(on, today, field)

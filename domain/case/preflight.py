@@ -8,7 +8,7 @@ from domain import glossary
 from domain.case.gaps import gaps
 from domain.case.state import CaseState
 from domain.case.toets import toets
-from domain.dossier_check import Gap, PreflightRules, Risk, Toets
+from domain.dossier_check import PreflightRules, Risk, Toets
 from domain.messages import N_, Text, ngettext, text
 from domain.models import SYSTEM, Notification
 
@@ -42,19 +42,13 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     )
     details: dict = {"week": week, "gaps": [g.model_dump(mode="json") for g in found]}
     assessed = toets(state, today, rules)
-    if assessed is not None:
-        details["toets"] = [p.model_dump(mode="json") for p in assessed.open_points]
+    details["toets"] = [p.model_dump(mode="json") for p in assessed.open_points]
     state.log(now=now, on=today, actor=SYSTEM, kind="preflight", summary=summary, details=details)
     if not found:
         return []
     check = next(c for c in rules.check if c.week == week)
-    lines = "\n".join(
-        f"- {g.label}{f' #{g.occurrence}' if g.occurrence else ''}: {g.kind.value}, risk {g.risk.value} "
-        f"(due {g.due or '-'}, done {g.done_on or '-'})"
-        for g in found
-    )
-    if assessed is not None:  # in the order UWV's assessor reads the verslag
-        lines = "\n".join(f"- {glossary.TOETS_STEPS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
+    # In the order UWV's assessor reads the verslag.
+    lines = "\n".join(f"- {glossary.TOETS_STEPS[p.step]} {p.label}: {p.detail}" for p in assessed.open_points)
     body = (
         f"The dossier check of week {week} of case {state.case_id} found {len(found)} gap(s) that the "
         f"re-integratieverslag will show UWV. Repair them while there is time (record the step, or a "
@@ -77,7 +71,7 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
         len(found),
         week=week,
         case=state.case_id,
-        lines=_gap_lines(found, assessed),
+        lines=_toets_lines(assessed),
     )
     return [
         Notification(
@@ -95,29 +89,16 @@ def preflight(state: CaseState, *, today: date, now: datetime) -> list[Notificat
     ]
 
 
-def _gap_lines(found: list[Gap], assessed: Toets | None) -> list[Text]:
-    """The notice's lines, translated when it is sent: in the assessor's order where the toets ran."""
-    if assessed is not None:
-        return [
-            text(
-                N_("- %(question)s %(label)s: %(detail)s"),
-                question=text(glossary.label(glossary.TOETS_STEPS, p.step)),
-                label=p.label,
-                detail=p.detail,
-            )
-            for p in assessed.open_points
-        ]
+def _toets_lines(assessed: Toets) -> list[Text]:
+    """The notice's lines in the assessor's order, translated when it is sent."""
     return [
         text(
-            N_("- %(step)s%(occurrence)s: %(kind)s, risk %(risk)s (due %(due)s, done %(done)s)"),
-            step=g.label,
-            occurrence=f" #{g.occurrence}" if g.occurrence else "",
-            kind=text(glossary.label(glossary.GAP_KINDS, g.kind)),
-            risk=text(glossary.label(glossary.RISKS, g.risk)),
-            due=g.due,
-            done=g.done_on,
+            N_("- %(question)s %(label)s: %(detail)s"),
+            question=text(glossary.label(glossary.TOETS_STEPS, p.step)),
+            label=p.label,
+            detail=p.detail,
         )
-        for g in found
+        for p in assessed.open_points
     ]
 
 

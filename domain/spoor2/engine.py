@@ -8,7 +8,7 @@ from typing import Any
 from domain import access
 from domain.admission import parse_tagged
 from domain.errors import ActionRefused
-from domain.ledger import Declared, Ledger, adapter
+from domain.ledger import Declared, Ledger, adapter, not_in_future
 from domain.models import Actor, unsealed_note_refusal
 from domain.spoor2.haalbaarheid import DECLARED as HAALBAARHEID
 from domain.spoor2.intake import DECLARED as INTAKE
@@ -46,8 +46,7 @@ def _date_ok(state: TrajectoryState, on: date, today: date, field: str = "on") -
             on=on,
             started_on=state.started_on,
         )
-    if on > today:
-        raise ActionRefused("%(field)s: %(on)s is in the future (today is %(today)s)", field=field, on=on, today=today)
+    not_in_future(on, today, field)
 
 
 def _ended(state: TrajectoryState, kind: str) -> ActionRefused | None:

@@ -32,13 +32,7 @@ def _check_paused(state: TrajectoryState, a: PhasePaused, today: date) -> None:
         raise ActionRefused("phase_paused: no phase is running")
     if a.bedrijfsarts_consent_on > a.on:
         raise ActionRefused("bedrijfsarts_consent_on: the bedrijfsarts's consent must precede the pause")
-    if a.on < current.started_on:
-        raise ActionRefused(
-            "on: %(on)s is before phase %(phase)s started (%(started_on)s)",
-            on=a.on,
-            phase=current.number,
-            started_on=current.started_on,
-        )
+    current.refuse_before_start(a.on)
 
 
 def _paused(state: TrajectoryState, a: PhasePaused, now: datetime) -> str:

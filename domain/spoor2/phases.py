@@ -66,13 +66,7 @@ def _check_phase_completed(state: TrajectoryState, a: PhaseCompleted, today: dat
         raise ActionRefused(
             "phase: phase %(phase)s is running, not phase %(given)s", phase=current.number, given=a.phase
         )
-    if a.on < current.started_on:
-        raise ActionRefused(
-            "on: %(on)s is before phase %(phase)s started (%(started_on)s)",
-            on=a.on,
-            phase=current.number,
-            started_on=current.started_on,
-        )
+    current.refuse_before_start(a.on)
 
 
 def _phase_completed(state: TrajectoryState, a: PhaseCompleted, now: datetime) -> str:

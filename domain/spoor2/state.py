@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.errors import ActionRefused
 from domain.ledger import Recorded
 from domain.models import (
     DossierEntry,
@@ -91,6 +92,16 @@ class PhaseRecord(BaseModel):
     def ends_on(self, rule: PhaseRule) -> date:
         """The last day of the phase, its clock stopped for every pause."""
         return self.started_on + timedelta(weeks=rule.length_weeks, days=self.paused_days - 1)
+
+    def refuse_before_start(self, on: date) -> None:
+        """What happens in the phase cannot predate its start."""
+        if on < self.started_on:
+            raise ActionRefused(
+                "on: %(on)s is before phase %(phase)s started (%(started_on)s)",
+                on=on,
+                phase=self.number,
+                started_on=self.started_on,
+            )
 
 
 class PauseRecord(BaseModel):
