@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, Union, get_args
 
 from pydantic import (
@@ -151,15 +152,15 @@ class Ledger(Generic[S]):
         kinds = [d.kind for d in self.declarations]
         assert len(kinds) == len(set(kinds)), "an action kind is declared once"
 
-    @property
+    @cached_property
     def by_kind(self) -> dict[str, Declared[S]]:
         return {d.kind: d for d in self.declarations}
 
-    @property
+    @cached_property
     def kinds(self) -> tuple[str, ...]:
         return tuple(d.kind for d in self.declarations)
 
-    @property
+    @cached_property
     def roles(self) -> dict[str, frozenset[Role]]:
         return {d.kind: d.roles for d in self.declarations}
 

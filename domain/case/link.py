@@ -13,8 +13,7 @@ from domain.models import SYSTEM, DossierEntry, Outcome, Role, Stage
 from domain.spoor2.state import Spoor2Outcome, Spoor2Status, TrajectoryUpdate
 from domain.spoor2.time import flag_body, flag_subject
 
-# Trajectory record entries the case manager is notified of (version 3 on; before, the trajectory
-# sent them itself).
+# Trajectory record entries the case manager is notified of through the case's watch.
 TRAJECTORY_FLAGS = frozenset({"intake_late", "phase_time_up"})
 
 

@@ -216,5 +216,5 @@ class TrajectoryUpdate(BaseModel):
     outcome: Spoor2Outcome | None
     ended_on: date | None
     events: list[TrajectoryEvent]
-    expectation: Expectation | None = Field(default=None, description="What the trajectory expects next (version 3)")
+    expectation: Expectation | None = Field(default=None, description="What the trajectory expects next")
     coach_id: str | None = None

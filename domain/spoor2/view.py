@@ -51,7 +51,7 @@ class TrajectoryView(BaseModel):
     search_widened_on: date | None
     outcome: Spoor2Outcome | None
     ended_on: date | None
-    expected: Expectation | None = Field(default=None, description="The activity expected next, by when (version 3)")
+    expected: Expectation | None = Field(default=None, description="The activity expected next, by when")
 
 
 def view(state: TrajectoryState, today: date) -> TrajectoryView:

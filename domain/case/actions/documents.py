@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from domain.access import ALL_PARTIES
-from domain.case.state import DOCUMENTS_VERSION, CaseState
+from domain.case.state import CaseState
 from domain.documents import AUDIENCE_ROLES, Audience, DocumentKind, DocumentOrder
 from domain.errors import ActionRefused
 from domain.ledger import ActionBase, Declared
@@ -36,9 +36,7 @@ class DocumentRequested(ActionBase):
 
 def _check_document(state: CaseState, action: DocumentRequested, today: date) -> None:
     if state.documents.rules is None:
-        raise ActionRefused(
-            "document_requested: this case was opened before documents (version %(version)s)", version=DOCUMENTS_VERSION
-        )
+        raise ActionRefused("document_requested: this case was opened without the dossier rules; it makes no documents")
     if action.actor.role not in AUDIENCE_ROLES[action.audience]:
         raise ActionRefused(
             "audience: the %(audience)s version is not for the %(role)s",

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from domain import stagnation as st
 from domain.access import ADMIN
-from domain.case.state import WATCH_VERSION, CaseState, Escalation
+from domain.case.state import CaseState, Escalation
 from domain.errors import ActionRefused
 from domain.ledger import ActionBase, Declared
 from domain.models import Role
@@ -44,9 +44,8 @@ class MeasureTaken(ActionBase):
 def _require_watch(state: CaseState, action: Any, today: date) -> Escalation:
     if state.escalation is None:
         raise ActionRefused(
-            "%(field)s: this case has no stagnation watch (it was opened before version %(version)s)",
+            "%(field)s: this case was opened without the stagnation rules; it has no stagnation watch",
             field=action.kind,
-            version=WATCH_VERSION,
         )
     return state.escalation
 
