@@ -38,6 +38,7 @@ from domain.models import (
     recorded_details,
     retry_refusal,
     sealed_or_plain_note,
+    unsealed_note_refusal,
 )
 
 
@@ -138,13 +139,15 @@ def _no_gate(state: Any, declared: Declared[Any], action: Any, today: date) -> N
 class Ledger(Generic[S]):
     """The check-and-apply of one kind of record over its declarations.
 
-    `closed` refuses every action on a record that takes none any more; `gate` runs the record's own checks after the role's; `before`
+    `closed` refuses every action on a record that takes none any more; `validator_only` refuses what only the
+    update validator may (so that histories recorded before such a rule replay as they were); `gate` runs the record's own checks after the role's; `before`
     and `after` run around the effect (the case marks the step done before it, and watches after it).
     """
 
     declarations: tuple[Declared[S], ...]
     closed: Callable[[S, str], ActionRefused | None]
     gate: Callable[[S, Declared[S], Any, date], None] = _no_gate
+    validator_only: Callable[[S, Any], ActionRefused | None] | None = None
     before: Callable[[S, Declared[S], Any], None] | None = None
     after: Callable[[S, Declared[S], Any, DossierEntry, date], None] | None = None
 
@@ -194,6 +197,17 @@ class Ledger(Generic[S]):
         if declared.check is not None:
             declared.check(state, action, today)
         return None
+
+    def validate(self, state: S, action: Any, today: date) -> None:
+        """The update validator's check: `check`, and for a new action a bedrijfsarts's note arrives sealed, and
+        `validator_only`. Never in `apply`: a refused update never enters a history."""
+        if self.check(state, action, today) is not None:
+            return
+        refusal = unsealed_note_refusal(action)
+        if refusal is None and self.validator_only is not None:
+            refusal = self.validator_only(state, action)
+        if refusal is not None:
+            raise refusal
 
     def apply(self, state: S, action: Any, today: date, now: datetime) -> DossierEntry:
         """Check and apply an action; returns its entry. A retried action id is answered, not applied again."""

@@ -23,7 +23,7 @@ from domain.case.stages import set_stage
 from domain.case.state import CaseState, DoneStep
 from domain.errors import ActionRefused
 from domain.ledger import ActionBase, Declared, Ledger, adapter, role_check
-from domain.models import DossierEntry, Outcome, Stage, unsealed_note_refusal
+from domain.models import DossierEntry, Outcome, Stage
 
 
 def closed_refusal(kind: str, outcome: object, closed_on: object) -> ActionRefused:
@@ -123,12 +123,8 @@ def parse_action(raw: Any, *, strict: bool = False) -> Any:
 
 
 def validate(state: CaseState, action: ActionBase, today: date) -> None:
-    """The update validator's check: `check`, and a bedrijfsarts's note arrives sealed (never in `apply`, so
-    histories recorded before the seal replay as they were)."""
-    if LEDGER.check(state, action, today) is None:
-        refusal = unsealed_note_refusal(action)
-        if refusal is not None:
-            raise refusal
+    """The update validator's check: `check`, and a bedrijfsarts's note arrives sealed (domain.ledger)."""
+    LEDGER.validate(state, action, today)
 
 
 def check(state: CaseState, action: ActionBase, today: date) -> None:

@@ -9,7 +9,7 @@ from domain import access
 from domain.admission import parse_tagged
 from domain.errors import ActionRefused
 from domain.ledger import Declared, Ledger, adapter, not_in_future
-from domain.models import Actor, unsealed_note_refusal
+from domain.models import Actor
 from domain.spoor2.haalbaarheid import DECLARED as HAALBAARHEID
 from domain.spoor2.intake import DECLARED as INTAKE
 from domain.spoor2.outcome import DECLARED as OUTCOME
@@ -71,6 +71,12 @@ def _gate(state: TrajectoryState, declared: Declared[TrajectoryState], action: A
         )
 
 
+def _named_coach(state: TrajectoryState, action: Any) -> ActionRefused | None:
+    """The coach the intake named is the only coach who acts (a trajectory recorded before this rule replays as it
+    was)."""
+    return access.assignment_refusal({}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id)
+
+
 LEDGER: Ledger[TrajectoryState] = Ledger(
     declarations=(
         *INTAKE,
@@ -82,6 +88,7 @@ LEDGER: Ledger[TrajectoryState] = Ledger(
     ),
     closed=_ended,
     gate=_gate,
+    validator_only=_named_coach,
 )
 Spoor2Action: Any = LEDGER.union()
 SPOOR2_ACTION_KINDS: tuple[str, ...] = LEDGER.kinds
@@ -100,17 +107,9 @@ def check(state: TrajectoryState, action: Any, today: date) -> None:
 
 
 def validate(state: TrajectoryState, action: Any, today: date) -> None:
-    """The update validator's check: `check`, and the coach the intake named is the only coach who acts.
-
-    Only in the validator, never in `apply`: a trajectory recorded before this rule replays as it was
-    (a refused update never enters a history)."""
-    if LEDGER.check(state, action, today) is not None:
-        return
-    refusal = unsealed_note_refusal(action) or access.assignment_refusal(
-        {}, action.actor.role, action.actor.id, trajectory_coach=state.coach_id
-    )
-    if refusal is not None:
-        raise refusal
+    """The update validator's check: `check`, a bedrijfsarts's note arrives sealed, and the coach the intake named is
+    the only coach who acts (domain.ledger)."""
+    LEDGER.validate(state, action, today)
 
 
 def apply(state: TrajectoryState, action: Any, today: date, now: datetime) -> TrajectoryEvent:
