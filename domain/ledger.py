@@ -21,7 +21,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    TypeAdapter,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
@@ -139,9 +138,10 @@ def _no_gate(state: Any, declared: Declared[Any], action: Any, today: date) -> N
 class Ledger(Generic[S]):
     """The check-and-apply of one kind of record over its declarations.
 
-    `closed` refuses every action on a record that takes none any more; `validator_only` refuses what only the
-    update validator may (so that histories recorded before such a rule replay as they were); `gate` runs the record's own checks after the role's; `before`
-    and `after` run around the effect (the case marks the step done before it, and watches after it).
+    `closed` refuses every action on a record that takes none any more; `gate` runs the record's own checks after
+    the role's; `validator_only` refuses what only the update validator may (so that histories recorded before
+    such a rule replay as they were); `before` and `after` run around the effect (the case marks the step done
+    before it, and watches after it).
     """
 
     declarations: tuple[Declared[S], ...]
@@ -252,7 +252,3 @@ def role_check(allowed: frozenset[Role], action: Any) -> None:
 def union_of(models: Iterable[type[BaseModel]]) -> Any:
     """`Annotated[Union[...], Field(discriminator="kind")]` of the models."""
     return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007
-
-
-def adapter(union: Any) -> TypeAdapter[Any]:
-    return TypeAdapter(union)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from domain import access
 from domain import stagnation as st
 from domain.admission import parse_tagged
@@ -22,7 +24,7 @@ from domain.case.opening import check_date
 from domain.case.stages import set_stage
 from domain.case.state import CaseState, DoneStep
 from domain.errors import ActionRefused
-from domain.ledger import ActionBase, Declared, Ledger, adapter, role_check
+from domain.ledger import ActionBase, Declared, Ledger, role_check
 from domain.models import DossierEntry, Outcome, Stage
 
 
@@ -114,7 +116,7 @@ ACTION_ROLES = LEDGER.roles
 COMPLETES: dict[str, str] = {d.kind: d.completes for d in LEDGER.declarations if d.completes}
 REQUIRES: dict[str, str] = {d.kind: d.requires for d in LEDGER.declarations if d.requires}
 NOT_ACTIVITY_KINDS = frozenset(d.kind for d in LEDGER.declarations if not d.activity)
-_ADAPTER = adapter(Action)
+_ADAPTER = TypeAdapter(Action)
 
 
 def parse_action(raw: Any, *, strict: bool = False) -> Any:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from domain import access
 from domain.admission import parse_tagged
 from domain.errors import ActionRefused
-from domain.ledger import Declared, Ledger, adapter, not_in_future
+from domain.ledger import Declared, Ledger, not_in_future
 from domain.models import Actor
 from domain.spoor2.haalbaarheid import DECLARED as HAALBAARHEID
 from domain.spoor2.intake import DECLARED as INTAKE
@@ -93,7 +95,7 @@ LEDGER: Ledger[TrajectoryState] = Ledger(
 Spoor2Action: Any = LEDGER.union()
 SPOOR2_ACTION_KINDS: tuple[str, ...] = LEDGER.kinds
 SPOOR2_ACTION_ROLES = LEDGER.roles
-_ADAPTER = adapter(Spoor2Action)
+_ADAPTER = TypeAdapter(Spoor2Action)
 
 
 def parse_spoor2_action(raw: Any, *, strict: bool = False) -> Any:
