@@ -11,7 +11,7 @@ the case what statutory step it completes or requires and whether it counts as a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -21,11 +21,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
 )
 
+from domain.admission import parse_tagged
 from domain.errors import ActionRefused, joined
 from domain.models import (
     NOTE_MAX_CHARS,
@@ -145,6 +147,7 @@ class Ledger(Generic[S]):
     """
 
     declarations: tuple[Declared[S], ...]
+    what: str  # what its actions are called in a refusal of an unknown kind ("action", "spoor 2 action")
     closed: Callable[[S, str], ActionRefused | None]
     gate: Callable[[S, Declared[S], Any, date], None] = _no_gate
     validator_only: Callable[[S, Any], ActionRefused | None] | None = None
@@ -167,9 +170,18 @@ class Ledger(Generic[S]):
     def roles(self) -> dict[str, frozenset[Role]]:
         return {d.kind: d.roles for d in self.declarations}
 
+    @cached_property
     def union(self) -> Any:
-        """The tagged union of the declared models, for parsing."""
-        return union_of(d.model for d in self.declarations)
+        """The tagged union of the declared models (`Annotated[Union[...], Field(discriminator="kind")]`)."""
+        return Annotated[Union[tuple(d.model for d in self.declarations)], Field(discriminator="kind")]  # noqa: UP007
+
+    @cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        return TypeAdapter(self.union)
+
+    def parse(self, raw: Any, *, strict: bool = False) -> Any:
+        """Validate a raw action payload against the declared kinds; refuses with the failing fields and reasons."""
+        return parse_tagged(self.adapter, self.kinds, raw, self.what, strict=strict)
 
     def prior(self, state: S, action: Any) -> DossierEntry | None:
         """The entry this action id made before (a true retry), or None; refuses another request under that id."""
@@ -247,8 +259,3 @@ def role_check(allowed: frozenset[Role], action: Any) -> None:
             kind=action.kind,
             roles=joined(allowed),
         )
-
-
-def union_of(models: Iterable[type[BaseModel]]) -> Any:
-    """`Annotated[Union[...], Field(discriminator="kind")]` of the models."""
-    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007

@@ -5,10 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import TypeAdapter
-
 from domain import access
-from domain.admission import parse_tagged
 from domain.errors import ActionRefused
 from domain.ledger import Declared, Ledger, not_in_future
 from domain.models import Actor
@@ -88,19 +85,17 @@ LEDGER: Ledger[TrajectoryState] = Ledger(
         *PAUSES,
         *OUTCOME,
     ),
+    what="spoor 2 action",
     closed=_ended,
     gate=_gate,
     validator_only=_named_coach,
 )
-Spoor2Action: Any = LEDGER.union()
+# What other code reads, all of it read off the declarations.
+Spoor2Action: Any = LEDGER.union
 SPOOR2_ACTION_KINDS: tuple[str, ...] = LEDGER.kinds
 SPOOR2_ACTION_ROLES = LEDGER.roles
-_ADAPTER = TypeAdapter(Spoor2Action)
-
-
-def parse_spoor2_action(raw: Any, *, strict: bool = False) -> Any:
-    """Validate a raw trajectory action; refuses with the failing fields and reasons."""
-    return parse_tagged(_ADAPTER, SPOOR2_ACTION_KINDS, raw, "spoor 2 action", strict=strict)
+_ADAPTER = LEDGER.adapter
+parse_spoor2_action = LEDGER.parse
 
 
 def check(state: TrajectoryState, action: Any, today: date) -> None:
