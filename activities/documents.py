@@ -60,7 +60,7 @@ class DocumentActivities:
                 )
         except (RPCError, WorkflowQueryFailedError) as err:
             raise ApplicationError(f"the case could not be read: {err}", type="CaseUnreadable") from err
-        preflight = case.dossier_rules.preflight if case.dossier_rules else None
+        preflight = case.documents.rules.preflight if case.documents.rules else None
         try:
             rendered = await asyncio.to_thread(render, job.order, case, trajectory, preflight=preflight)
         except RenderError as err:  # an order the case cannot have: retrying will not help

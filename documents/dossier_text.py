@@ -131,7 +131,7 @@ def _with_occurrence(step: str, occurrence: Any) -> str:
 def _measure(case: CaseState | None, key: Any) -> str:
     if key is None:
         return "–"
-    rules = case.stagnation_rules if case is not None else None
+    rules = case.escalation.rules if case is not None and case.escalation is not None else None
     rule = rules.measure_rule(str(key)) if rules is not None else None
     return rule.label if rule is not None else str(key).replace("_", " ")
 
@@ -277,7 +277,7 @@ def describe(
         case "ad_gesprek_held":
             return _("AD-onderzoek: %(what)s", what=_of(glossary.AD_CONVERSATIONS, d.get("party")))
         case "ad_onderzoek_concluded":
-            conclusion = case.ad_conclusion.value if case is not None and case.ad_conclusion else d.get("conclusion")
+            conclusion = case.ad.conclusion.value if case is not None and case.ad.conclusion else d.get("conclusion")
             what = _of(glossary.AD_CONCLUSIONS, conclusion) if conclusion else _("conclusion recorded")
             if d.get("report_reference"):
                 return _(

@@ -22,9 +22,9 @@ from documents.dossier_text import day, describe, hours
 from documents.timeline import timeline_data_uri
 from domain import glossary
 from domain import spoor2 as s2
-from domain.case import CaseState, DeadlineView, deadlines, observations, wachttijd_end
+from domain.case import CaseState, DeadlineView, deadlines, gaps, observations, toets, wachttijd_end
 from domain.documents import Audience, DocumentKind, DocumentOrder, add_months
-from domain.dossier_check import Gap, PreflightRules, Risk, gaps, toets
+from domain.dossier_check import Gap, PreflightRules, Risk
 from domain.errors import ActionRefused
 from domain.glossary import Category
 from domain.models import DeadlineStatus, DossierEntry, Role, without_medical_notes
@@ -91,7 +91,7 @@ def _label(case: CaseState, key: str | None) -> str:
 
 
 def _measure_label(case: CaseState, key: Any) -> str:
-    rules = case.stagnation_rules
+    rules = case.escalation.rules if case.escalation is not None else None
     rule = rules.measure_rule(str(key)) if rules is not None else None
     return rule.label if rule is not None else str(key).replace("_", " ")
 
@@ -165,10 +165,10 @@ def _deadline_rows(views: list[DeadlineView]) -> list[dict[str, Any]]:
             status = f"gedaan, {late_days} dagen na de termijn; reden pas na de termijn gegeven"
             problem = True
         elif v.status is DeadlineStatus.DONE and v.late:
-            status = f"gedaan, {v.late_days or 0} dagen te laat" + (" (afwijking met reden)" if v.excused else "")
+            status = f"gedaan, {v.late_days or 0} dagen te laat"
             if v.original_due is not None:
                 status += ", ook na de verschoven termijn"
-            problem = not v.excused
+            problem = True
         elif v.status is DeadlineStatus.DONE and v.original_due is not None:
             status = "gedaan, binnen de verschoven termijn"
         deviation = None
@@ -299,7 +299,7 @@ def _intake(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState |
     ]
     return {
         "started_on": trajectory.started_on,
-        "started_by": case.spoor2_started_by,
+        "started_by": case.spoor2.started_by,
         "documents": _documents(trajectory, as_of),
         "complete_on": complete,
         "intake_due": due if complete else None,
@@ -307,8 +307,8 @@ def _intake(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState |
         "intake_late": bool(intake and due and intake.on > due),
         "coach_id": intake.details.get("coach_id") if intake else trajectory.coach_id,
         "intake_note": _note(intake, order.audience) if intake else None,
-        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
-        "ad_reference": case.ad_report_reference,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad.conclusion) if case.ad.conclusion else None,
+        "ad_reference": case.ad.report_reference,
         "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "hours": _belastbaarheid(trajectory, as_of),
         "next_steps": next_steps,
@@ -548,12 +548,12 @@ def _no_go(order: DocumentOrder, case: CaseState, trajectory: TrajectoryState | 
         "grounds": [
             {"label": _(glossary.HAALBAARHEID_GROUNDS[k]), "text": grounds[k]} for k in glossary.HAALBAARHEID_GROUNDS
         ],
-        "started_on": trajectory.started_on if trajectory else case.spoor2_started_on,
+        "started_on": trajectory.started_on if trajectory else case.spoor2.started_on,
         "intake_on": intake.on if intake else None,
         "coach_id": (intake.details.get("coach_id") if intake else None),
         "documents": _documents(trajectory, as_of) if trajectory is not None else [],
-        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
-        "ad_reference": case.ad_report_reference,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad.conclusion) if case.ad.conclusion else None,
+        "ad_reference": case.ad.report_reference,
         "ad_on": (_entry(case.dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
         "hours": _belastbaarheid(trajectory, as_of),
         "riv_due": views["reintegratieverslag"].due if "reintegratieverslag" in views else None,
@@ -570,7 +570,7 @@ def _overview(
 ) -> dict[str, Any]:
     as_of = order.as_of
     views = deadlines(case, as_of)
-    rules = preflight or (case.dossier_rules.preflight if case.dossier_rules is not None else None)
+    rules = preflight or (case.documents.rules.preflight if case.documents.rules is not None else None)
     found: list[Gap] | None = gaps(case, as_of, rules) if rules is not None else None
     dossier = case.dossier
     pva = _entry(dossier, "plan_van_aanpak_agreed", as_of)
@@ -589,25 +589,25 @@ def _overview(
         "eje": eje.on if eje else None,
         "eje_employer_view": eje.details.get("employer_view") if eje else None,
         "eje_employee_view": eje.details.get("employee_view") if eje else None,
-        "ad_started": case.ad_started_on,
-        "ad_conversations": [(c.on, _of(glossary.AD_CONVERSATIONS, c.party)) for c in case.ad_conversations],
+        "ad_started": case.ad.started_on,
+        "ad_conversations": [(c.on, _of(glossary.AD_CONVERSATIONS, c.party)) for c in case.ad.conversations],
         "ad_concluded": (_entry(dossier, "ad_onderzoek_concluded", as_of) or _NO).on,
-        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad_conclusion) if case.ad_conclusion else None,
-        "ad_reference": case.ad_report_reference,
-        "partial": case.partial_recovery,
+        "ad_conclusion": _of(glossary.AD_CONCLUSIONS, case.ad.conclusion) if case.ad.conclusion else None,
+        "ad_reference": case.ad.report_reference,
+        "partial": case.recovery.partial,
         "oordelen": [
             {"on": e.on, "hours": e.details.get("belastbaarheid_hours_per_day"), "note": _note(e, order.audience)}
             for e in oordelen
         ],
     }
     spoor2: dict[str, Any] | None = None
-    if case.spoor2_started_on is not None or trajectory is not None:
+    if case.spoor2.started_on is not None or trajectory is not None:
         spoor2 = {
-            "started_on": case.spoor2_started_on or (trajectory.started_on if trajectory else None),
-            "started_by": case.spoor2_started_by,
-            "ended_on": case.spoor2_ended_on,
-            "result": _of(glossary.SPOOR2_OUTCOMES, case.spoor2_result) if case.spoor2_result else None,
-            "consent_on": case.spoor2_consent_on,
+            "started_on": case.spoor2.started_on or (trajectory.started_on if trajectory else None),
+            "started_by": case.spoor2.started_by,
+            "ended_on": case.spoor2.ended_on,
+            "result": _of(glossary.SPOOR2_OUTCOMES, case.spoor2.result) if case.spoor2.result else None,
+            "consent_on": case.spoor2.consent_on,
             "trajectory": None,
         }
         if trajectory is not None:
@@ -691,9 +691,9 @@ def _overview(
         "measures_taken": [
             {"on": e.on, "label": _measure_label(case, e.details.get("measure"))} for e in measures_taken
         ],
-        "loonsanctie": case.loonsanctie,
+        "loonsanctie": case.wage.loonsanctie,
         "deskundigenoordelen": [d for d in case.deskundigenoordelen if d.requested_on <= as_of],
-        "extension_weeks": case.voluntary_extension_weeks,
+        "extension_weeks": case.wage.voluntary_extension_weeks,
         "wachttijd_end": wachttijd_end(case),
         "outcome": _of(glossary.OUTCOMES, case.outcome) if case.outcome else None,
         "closed_on": case.closed_on,
@@ -724,11 +724,11 @@ def trajectory_from_dossier(case: CaseState) -> TrajectoryState | None:
     """
     entries = [e for e in case.dossier if e.kind.startswith("spoor2:")]
     starts = [n for n, e in enumerate(entries) if e.kind == "spoor2:trajectory_started"]
-    if not starts or case.spoor2_rules is None:
+    if not starts or case.spoor2.rules is None:
         return None
     entries = entries[starts[-1] :]  # a later trajectory replaces an earlier one
     first = entries[0]
-    state = s2.TrajectoryState(case_id=case.case_id, started_on=first.on, rules=case.spoor2_rules)
+    state = s2.TrajectoryState(case_id=case.case_id, started_on=first.on, rules=case.spoor2.rules)
     try:
         for e in entries:
             kind = e.kind.removeprefix("spoor2:")

@@ -35,6 +35,12 @@ MAX_ASSIGNED: Mapping[Role, int] = {
     Role.ARBEIDSDESKUNDIGE: 1,
     Role.REINTEGRATIECOACH: 1,
 }
+# Who keeps the dossier: they record what others report to them, on the case and on its trajectory.
+ADMIN: frozenset[Role] = frozenset({Role.CASEMANAGER, Role.OPERATIONS})
+# The parties to the re-integration, with the dossier's keepers.
+ALL_PARTIES: frozenset[Role] = frozenset({Role.WERKGEVER, Role.WERKNEMER, *ADMIN})
+# The trajectory's coach, with the dossier's keepers.
+COACH: frozenset[Role] = frozenset({Role.REINTEGRATIECOACH, *ADMIN})
 # The marker a listing matches for "nobody of this role is assigned" (search attribute `Assigned`).
 UNASSIGNED = "-"
 

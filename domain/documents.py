@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import calendar
 import tomllib
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.dossier_check import PreflightRules
 from domain.models import SYSTEM, Actor, Role
-from domain.nl_time import local_date
-from domain.observations import FACTS_REVISION
-
-if TYPE_CHECKING:
-    from domain.case import CaseState
 
 
 class DocumentKind(StrEnum):
@@ -112,64 +106,6 @@ def add_months(d: date, months: int) -> date:
     month0 = d.month - 1 + months
     year, month = d.year + month0 // 12, month0 % 12 + 1
     return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
-
-
-def documents_due(state: CaseState, today: date) -> list[DocumentOrder]:
-    """Documents the case should have rendered by `today` and has not: on events, on the monthly timer, on request."""
-    rules = state.dossier_rules
-    if rules is None:
-        return []
-    done = set(state.documents_done)
-    wanted: list[DocumentOrder] = []
-    for entry in state.dossier:
-        if entry.kind == "spoor2:intake_held":
-            wanted.append(DocumentOrder(order_id="intakeverslag", kind=DocumentKind.INTAKEVERSLAG, as_of=entry.on))
-        elif entry.kind == "spoor2:haalbaarheidstoets_decided" and entry.details.get("decision") == "no_go":
-            wanted.append(DocumentOrder(order_id="no_go_rapport", kind=DocumentKind.NO_GO_RAPPORT, as_of=entry.on))
-        elif entry.kind == "stage_changed" and entry.details.get("to") == "wia":
-            # Dated the day it is made (revision 1): a case that reached the stage in its past (opened late)
-            # is not reported as of a day before anyone recorded what it holds.
-            as_of = max(entry.on, local_date(entry.recorded_at)) if state.revision >= FACTS_REVISION else entry.on
-            wanted.append(
-                DocumentOrder(
-                    order_id="reintegratieoverzicht-wia", kind=DocumentKind.REINTEGRATIEOVERZICHT, as_of=as_of
-                )
-            )
-    wanted.extend(_progress_reports(state, today))
-    wanted.extend(state.document_requests)
-    return [o for o in wanted if o.order_id not in done]
-
-
-def _progress_reports(state: CaseState, today: date) -> list[DocumentOrder]:
-    rules, start = state.dossier_rules, state.spoor2_started_on
-    if rules is None or start is None or not state.has_trajectory:
-        return []
-    last = today if state.spoor2_ended_on is None else min(today, state.spoor2_ended_on)
-    orders, n = [], 1
-    period_start = start
-    while (due := add_months(start, n * rules.documents.progress_report_every_months)) <= last:
-        orders.append(
-            DocumentOrder(
-                order_id=f"voortgangsrapportage-{n}",
-                kind=DocumentKind.VOORTGANGSRAPPORTAGE,
-                as_of=due,
-                period_start=period_start,
-                period_end=due - timedelta(days=1),
-            )
-        )
-        period_start, n = due, n + 1
-    return orders
-
-
-def next_progress_report(state: CaseState, today: date) -> date | None:
-    """The day the next monthly voortgangsrapportage falls due, while spoor 2 runs."""
-    rules, start = state.dossier_rules, state.spoor2_started_on
-    if rules is None or start is None or not state.spoor2_running or not state.has_trajectory:
-        return None
-    n = 1
-    while (due := add_months(start, n * rules.documents.progress_report_every_months)) <= today:
-        n += 1
-    return due
 
 
 class DossierRules(BaseModel):

@@ -89,7 +89,7 @@ def derive(state: CaseState, as_of: date) -> CaseFacts:
         stage=state.stage.value,
         outcome=state.outcome.value if state.outcome else None,
         closed_on=state.closed_on,
-        person_keys=tuple(state.person_keys),
+        person_keys=tuple(state.people.person_keys),
     )
     spells = [] if state.outcome is Outcome.INGETROKKEN else _spells(state)
     return CaseFacts(case=case, spells=spells, events=_events(state, as_of))

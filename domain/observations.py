@@ -24,8 +24,6 @@ from pydantic import BaseModel
 from domain.models import DeadlineStatus, DossierEntry
 
 OVERDUE = "deadline_overdue"
-# The case revision (domain.case.CaseState.revision) from which observations are kept apart from facts.
-FACTS_REVISION = 1
 
 
 class _View(Protocol):

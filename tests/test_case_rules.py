@@ -16,14 +16,13 @@ NOW = datetime(2025, 1, 6, 9, tzinfo=timezone.utc)
 _seq = iter(range(10**6))
 
 
-def new_case(first: date = FIRST, version: int = rules.CURRENT_VERSION, **fields):
+def new_case(first: date = FIRST, opened: date | None = None, **fields):
+    """A case opened on its first sick day (else on `opened`: a case taken over later)."""
     opening = CaseOpening(
         case_id="C1", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"}, **fields
     )
     ruleset = load_rulebook().for_first_sick_day(first)
-    return rules.open_case(
-        opening, ruleset, today=date(2030, 1, 1), now=NOW, version=version, spoor2_rules=load_spoor2_rules()
-    )
+    return rules.open_case(opening, ruleset, today=opened or first, now=NOW, spoor2_rules=load_spoor2_rules())
 
 
 def ad_onderzoek(state, started: date, concluded: date, **answers):
@@ -241,6 +240,7 @@ def test_deskundigenoordeel_answer_must_match_a_request():
 
 def test_taken_over_case_counts_past_steps_as_given():
     state = new_case(
+        opened=date(2025, 8, 1),
         stage="spoor1",
         prior_steps=[{"key": "probleemanalyse", "done_on": "2025-02-10"}, {"key": "plan_van_aanpak", "done_on": None}],
     )
@@ -311,17 +311,11 @@ def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     assert entry.summary == (
         "AD-onderzoek concluded: own work: not possible; other work inside: not possible; advice: spoor 2"
     )
-    assert state.ad_conclusion.value == "spoor2" and state.ad_report_reference == "dms://ad/77"
-    assert [c.party.value for c in state.ad_conversations] == ["werkgever", "werknemer", "werkplekbezoek"]
+    assert state.ad.conclusion.value == "spoor2" and state.ad.report_reference == "dms://ad/77"
+    assert [c.party.value for c in state.ad.conversations] == ["werkgever", "werknemer", "werkplekbezoek"]
 
 
-def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
-    state = new_case(version=1)
-    act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
-    act(state, "ad_onderzoek_concluded", date(2025, 12, 1), role="arbeidsdeskundige", conclusion="spoor2")
-    act(state, "spoor2_started", date(2026, 1, 12))
-    act(state, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")
-    assert not state.spoor2_running and not state.trajectory_started
+def test_spoor2_runs_as_its_trajectory_and_ends_only_with_its_outcome():
     state2 = new_case()
     act(state2, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
     ad_onderzoek(
@@ -329,5 +323,79 @@ def test_cases_of_version_1_keep_the_single_conclusion_and_spoor2_ended():
     )
     act(state2, "spoor2_started", date(2026, 1, 12))
     assert state2.trajectory_due
-    with pytest.raises(ActionRefused, match="record “Outcome recorded” on the trajectory"):
+    with pytest.raises(ActionRefused, match="kind: 'spoor2_ended' is not a known action"):
         act(state2, "spoor2_ended", date(2026, 6, 1), result="geen_resultaat")
+    state3 = new_case()
+    act(state3, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    with pytest.raises(ActionRefused, match="own_work_possible: the AD-onderzoek first answers"):
+        ad_onderzoek(state3, date(2025, 11, 1), date(2025, 12, 1), conclusion="spoor2")
+
+
+def _continued_state(history: str) -> dict:
+    """The flat case state a recorded history carried into its continue-as-new (as the code before sub-states wrote
+    it)."""
+    import base64
+    import json
+    from pathlib import Path
+
+    events = json.loads((Path(__file__).parent / "histories" / "v5" / history).read_text())["events"]
+    [attrs] = [
+        e["workflowExecutionContinuedAsNewEventAttributes"]
+        for e in events
+        if "workflowExecutionContinuedAsNewEventAttributes" in e
+    ]
+    return json.loads(base64.b64decode(attrs["input"]["payloads"][0]["data"]))["state"]
+
+
+def test_a_flat_state_of_a_recorded_continue_as_new_loads_with_the_same_dossier_and_deadlines():
+    from workflows.payloads import CaseInput
+
+    flat = _continued_state("spoor2_continued_as_new_case_first_run.json")
+    assert "spoor2_started_on" in flat and "watch" in flat  # written before the parts were nested
+    state = CaseInput.model_validate({"state": flat}).state
+    assert state is not None
+    assert [e.model_dump(mode="json") for e in state.dossier] == flat["dossier"]
+    assert state.applied_actions == flat["applied_actions"]
+    # What the code before the sub-states computed from this very state (release 5 revision 3):
+    today = date(2027, 3, 1)
+    assert [(v.mark, v.due.isoformat() if v.due else None, v.status.value) for v in rules.deadlines(state, today)] == [
+        ("ziekmelding_arbodienst", "2025-12-06", "done"),
+        ("probleemanalyse", "2026-01-10", "done"),
+        ("plan_van_aanpak", "2026-01-13", "done"),
+        ("evaluatie#1", "2026-02-20", "done"),
+        ("evaluatie#2", "2026-04-03", "done"),
+        ("evaluatie#3", "2026-05-15", "done"),
+        ("evaluatie#4", "2026-06-26", "done"),
+        ("evaluatie#5", "2026-08-07", "done"),
+        ("evaluatie#6", "2026-09-18", "done"),
+        ("ziekmelding_uwv", "2026-09-21", "done"),
+        ("evaluatie#7", "2026-10-30", "done"),
+        ("eerstejaarsevaluatie", "2026-11-28", "done"),
+        ("evaluatie#8", "2026-12-11", "overdue"),
+        ("spoor2_start", "2027-01-06", "done"),
+        ("wia_brief_uwv", "2027-08-14", "open"),
+        ("eindevaluatie", "2027-08-28", "open"),
+        ("oordeel_werknemer", "2027-08-28", "open"),
+        ("reintegratieverslag", "2027-08-28", "open"),
+        ("wia_aanvraag", "2027-09-11", "open"),
+        ("einde_wachttijd", "2027-11-27", "open"),
+    ]
+    summary = rules.summarize(state, today)
+    assert summary.model_dump(
+        mode="json",
+        include={"stage", "spoor2_status", "escalation_level", "wachttijd_ends", "overdue", "spoor2_coach_id"},
+    ) == {
+        "stage": "spoor2",
+        "spoor2_status": "voorstel",
+        "escalation_level": 0,
+        "wachttijd_ends": "2027-11-27",
+        "overdue": ["evaluatie#8"],
+        "spoor2_coach_id": "coach-1",
+    }
+    assert summary.expected is not None and summary.expected.context == "spoor2:voorstel"
+    # Every flat key landed in its part, and the nested state goes on as it is written now.
+    assert state.spoor2.trajectory_started and state.spoor2.started_on == date.fromisoformat(flat["spoor2_started_on"])
+    assert state.escalation is not None and state.escalation.watch.model_dump(mode="json") == flat["watch"]
+    assert state.ad.conclusion is not None and state.ad.conclusion.value == flat["ad_conclusion"]
+    again = rules.CaseState.model_validate_json(state.model_dump_json())
+    assert again == state and "spoor2_started_on" not in state.model_dump()

@@ -139,7 +139,7 @@ async def test_the_dashboard_is_dutch_by_default_and_english_on_request(api_serv
         specs = html.unescape(form.group(1))
         assert '"label": "Casemanager"' in specs and '"label": "Zienswijze werkgever"' in specs
         assert (
-            '["geen_resultaat", "geen resultaat; door naar de WIA-aanvraag"]' in specs
+            '["no_go_rapport", "Rapport haalbaarheidstoets: no-go"]' in specs
             and '"help": "Optioneel; wordt bewaard in het dossier"' in specs
         )
         # A deviation's step is chosen from the case's own steps by name, not typed as a key.

@@ -19,9 +19,9 @@ from documents.render import Rendered, RenderError, render, render_html
 from domain import case as c
 from domain import spoor2 as s2
 from domain.actions import parse_action
-from domain.case import CaseOpening, CaseState
+from domain.case import CaseOpening, CaseState, gaps
 from domain.documents import Audience, DocumentKind, DocumentOrder, add_months
-from domain.dossier_check import GapKind, gaps
+from domain.dossier_check import GapKind
 from domain.models import Actor, DeadlineStatus, Role
 from service.rulebook import load_dossier_rules, load_rulebook, load_spoor2_rules, load_stagnation_rules
 
@@ -106,7 +106,7 @@ class Seed:
         c.tick(self.case, today=on, now=_now(on), in_order=True)
 
     def _push(self, on: date) -> None:
-        update = s2.update_for_case(self.traj, self.case.trajectory_entries_seen)
+        update = s2.update_for_case(self.traj, self.case.spoor2.entries_seen)
         c.apply_trajectory_update(self.case, update, now=_now(on))
 
     def _evaluations(self, until: date) -> None:
@@ -143,7 +143,7 @@ class Seed:
             self.trajectory = s2.start_trajectory(
                 self.case.case_id,
                 on,
-                present(self.case.spoor2_rules),
+                present(self.case.spoor2.rules),
                 now=_now(on),
                 actor=Actor(role=Role(role), id=actor_id),
                 watch=self.stagnation.spoor2,

@@ -36,11 +36,11 @@ def pdf_text(data: bytes) -> str:
 async def rendered(driver: CaseDriver, count: int, seconds: float = 60) -> list[DocumentRef]:
     """The case's documents once it has rendered `count` (rendering takes a second or so each)."""
     for _ in range(int(seconds / 0.1)):
-        refs = (await driver.state()).documents
+        refs = (await driver.state()).documents.refs
         if len(refs) >= count:
             return refs
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the case rendered {len((await driver.state()).documents)} documents, not {count}")
+    raise AssertionError(f"the case rendered {len((await driver.state()).documents.refs)} documents, not {count}")
 
 
 def local_store(driver: CaseDriver) -> LocalFolderStore:

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 
 from temporalio.client import WorkflowExecutionStatus
 
-from domain.case import CaseState
-from domain.dossier_check import GapKind, PointStatus, ToetsStep, gaps
+from domain.case import CaseState, gaps
+from domain.dossier_check import GapKind, PointStatus, ToetsStep
 from domain.models import DeadlineStatus, Stage
 from domain.nl_time import start_of_day
 from domain.observations import ObservationState
@@ -469,43 +469,6 @@ async def test_the_poortwachtertoets_reads_the_dossier_in_the_assessors_order(dr
     assert documents["Eindevaluatie van werkgever en werknemer"] is PointStatus.OK
     assert documents["Mening van de werknemer over de re-integratie"] is PointStatus.OK
     await driver.save_history("truth_poortwachtertoets")
-
-
-def test_a_case_from_before_the_change_marks_what_its_records_disprove_when_it_moves_to_the_new_revision():
-    """A running case gains revision 1 when it continues as new: its stale observation is marked, and names the
-    record that disproves it."""
-    from datetime import datetime, timezone
-
-    from domain import case as rules
-    from domain.actions import parse_action
-    from domain.models import Actor
-    from service.rulebook import load_rulebook
-
-    first = date(2026, 1, 5)
-    opening = rules.CaseOpening(
-        case_id="C-old", employer_id="E-acme", first_sick_day=first, opened_by=Actor(role="casemanager", id="cm-1")
-    )
-    now = datetime(2026, 3, 1, 9, tzinfo=timezone.utc)
-    state = rules.open_case(opening, load_rulebook().for_first_sick_day(first), today=first, now=now)
-    assert state.revision == 0
-    rules.tick(state, today=first + timedelta(days=45), now=now)  # the old revision observes the probleemanalyse
-    pa = parse_action(
-        {
-            "kind": "probleemanalyse_recorded",
-            "action_id": "pa-1",
-            "actor": {"role": "bedrijfsarts"},
-            "on": (first + timedelta(days=41)).isoformat(),
-        }
-    )
-    entry = rules.apply(state, pa, first + timedelta(days=46), now)
-    [seen] = [e for e in state.dossier if e.kind == "deadline_overdue" and e.details["key"] == "probleemanalyse"]
-    assert seen.superseded_by is None  # revision 0 never marks...
-    assert (
-        rules.observations(state, first + timedelta(days=46))[seen.seq].state is ObservationState.SUPERSEDED
-    )  # ...but shows
-    rules.upgrade(state, first + timedelta(days=60))
-    assert state.revision == rules.CURRENT_REVISION and seen.superseded_by == entry.seq
-    assert "probleemanalyse" not in state.overdue_marked
 
 
 def test_the_toets_counts_a_missing_part_of_the_verslag_once_and_a_standing_clock_leaves_time_to_repair():

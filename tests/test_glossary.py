@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import re
-import typing
 from pathlib import Path
 
-from domain import actions, glossary, spoor2
+from domain import glossary
+from domain.actions import ACTION_KINDS
 from domain.models import Outcome, Role, Stage
+from domain.spoor2 import SPOOR2_ACTION_KINDS
 
 DOMAIN = Path(glossary.__file__).parent
 
 
 def _action_kinds() -> set[str]:
-    kinds: set[str] = set()
-    for module in (actions, spoor2):
-        for value in vars(module).values():
-            if not isinstance(value, type):
-                continue
-            fields = getattr(value, "model_fields", {})
-            if "kind" in fields and typing.get_origin(fields["kind"].annotation) is typing.Literal:
-                kinds.update(typing.get_args(fields["kind"].annotation))
-    return kinds
+    return {*ACTION_KINDS, *SPOOR2_ACTION_KINDS}
 
 
 def _recorded_kinds() -> set[str]:
     """The kinds the domain records by itself (`kind="…"` in its code)."""
     found: set[str] = set()
-    for path in DOMAIN.glob("*.py"):
+    for path in DOMAIN.rglob("*.py"):
         found.update(re.findall(r'kind="([a-z0-9_]+)"', path.read_text()))
     return found
 

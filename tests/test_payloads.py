@@ -50,8 +50,8 @@ def test_cases_with_the_same_rules_share_them_as_the_worker_decodes_them():
         dossier_rules=one.dossier_rules,
     )
     continued = CaseInput.model_validate_json(pydantic_core.to_json(CaseInput(state=state)))
-    assert continued.state is not None
-    assert continued.state.ruleset is one.ruleset and continued.state.stagnation_rules is one.stagnation_rules
+    assert continued.state is not None and continued.state.escalation is not None
+    assert continued.state.ruleset is one.ruleset and continued.state.escalation.rules is one.stagnation_rules
 
     # Shared rules cannot be changed through one case.
     with pytest.raises(ValidationError):

@@ -244,7 +244,7 @@ def test_a_case_accepts_interruptions_under_four_weeks_and_its_waiting_time_foll
     )
     today = first + timedelta(days=sum(lengths) + sum(gap_list))
     state = case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))
-    state.voluntary_extension_weeks = extension
+    state.wage.voluntary_extension_weeks = extension
     assert case_rules.wachttijd_end(state) == dues(first, shape)["einde_wachttijd"] + timedelta(weeks=extension)
     assert case_rules.summarize(state, today).illness_day == 1 + sum(lengths)
 
@@ -420,14 +420,14 @@ class World:
         for _ in range(5):
             case_rules.tick(case, today=self.today, now=now)
             if case.trajectory_due:
-                assert case.spoor2_rules is not None and case.spoor2_started_on is not None
+                assert case.spoor2.rules is not None and case.spoor2.started_on is not None
                 self.trajectory = s2.start_trajectory(
                     case.case_id,
-                    case.spoor2_started_on,
-                    case.spoor2_rules,
+                    case.spoor2.started_on,
+                    case.spoor2.rules,
                     now=now,
-                    actor=case.spoor2_started_by or SYSTEM,
-                    watch=case.stagnation_rules.spoor2 if case.watch and case.stagnation_rules else None,
+                    actor=case.spoor2.started_by or SYSTEM,
+                    watch=case.escalation.rules.spoor2 if case.escalation else None,
                 )
                 self.reported = 0
                 case_rules.trajectory_started(case)
@@ -541,11 +541,11 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
         add(3, "evaluatie_held", "casemanager")
         if "eerstejaarsevaluatie" not in done:
             add(2, "eerstejaarsevaluatie_held", "werkgever", **_views())
-    running = s.ad_started_on is not None and s.ad_conclusion is None
-    if s.stage is not Stage.ZIEKMELDING and not running and s.ad_conclusion is None:
+    running = s.ad.started_on is not None and s.ad.conclusion is None
+    if s.stage is not Stage.ZIEKMELDING and not running and s.ad.conclusion is None:
         add(30, "ad_onderzoek_started", "arbeidsdeskundige")
     if running:
-        held = {c.party.value for c in s.ad_conversations}
+        held = {c.party.value for c in s.ad.conversations}
         for party in ("werkgever", "werknemer"):
             if party not in held:
                 add(20, "ad_gesprek_held", "arbeidsdeskundige", party=party)
@@ -560,17 +560,11 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
         )
         add(1, "ad_onderzoek_concluded", "arbeidsdeskundige", own_work_possible=False, other_work_inside_possible=True)
         add(1, "ad_onderzoek_concluded", "arbeidsdeskundige", own_work_possible=True)
-        if not s.has_trajectory:
-            add(1, "ad_onderzoek_concluded", "arbeidsdeskundige", conclusion="spoor2")
-    if s.spoor2_started_on is None:
-        if s.spoor2_consent_on is None:
+    if s.spoor2.started_on is None:
+        if s.spoor2.consent_on is None:
             add(15, "spoor2_consent_given", "bedrijfsarts")
-        if s.ad_conclusion is not None:
+        if s.ad.conclusion is not None:
             add(40, "spoor2_started", "werkgever")
-    elif not s.has_trajectory and s.spoor2_running:
-        add(2, "spoor2_ended", "reintegratiecoach", result="geen_resultaat")
-        if step > 80:
-            add(1, "spoor2_ended", "reintegratiecoach", result="nieuw_werk")
     if "ziekmelding_uwv" not in done and s.clock.day_of_date(world.today) > 250:
         add(4, "ziekmelding_uwv_sent", "werkgever")
     if s.clock.day_of_date(world.today) > 580 or s.stage is Stage.SPOOR2:
@@ -579,13 +573,13 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
         if "wia_aanvraag" not in done:
             add(3, "wia_aanvraag_filed", "werknemer")
     if "wia_aanvraag" in done:
-        if s.loonsanctie is None:
+        if s.wage.loonsanctie is None:
             add(3, "loonsanctie_imposed", "uwv", weeks=26)
-        elif s.loonsanctie.repair_reported_on is None:
+        elif s.wage.loonsanctie.repair_reported_on is None:
             add(3, "repair_reported", "werkgever")
-        elif s.loonsanctie.repair_accepted_on is None:
+        elif s.wage.loonsanctie.repair_accepted_on is None:
             add(3, "repair_accepted", "uwv")
-    if s.voluntary_extension_weeks < 52:
+    if s.wage.voluntary_extension_weeks < 52:
         add(1, "voluntary_extension", "werkgever", weeks=4, employer_agrees=True, employee_agrees=True)
     add(
         1,
@@ -609,13 +603,13 @@ def case_candidates(world: World, step: int) -> list[tuple[int, str, str, dict[s
     add(1, "contacts_updated", "casemanager", recipient_role="werkgever", addresses=["hr@acme.example"])
     add(1, "bedrijfsarts_oordeel", "bedrijfsarts", belastbaarheid_hours_per_day=4)
     add(1, "document_requested", "casemanager", document="reintegratieoverzicht")
-    if s.watch is not None:
+    if s.escalation is not None:
         add(1, "stagnation_reported", "reintegratiecoach")
         add(1, "non_cooperation_recorded", "werkgever")
-        if s.watch.level > 0:
+        if s.escalation.watch.level > 0:
             add(2, "escalation_acknowledged", "operations", reason="Employer and employee meet on Monday")
-        if s.stagnation_rules is not None and s.watch.level >= 3:
-            nxt = s.watch.next_measure(s.stagnation_rules)
+        if s.escalation.watch.level >= 3:
+            nxt = s.escalation.watch.next_measure(s.escalation.rules)
             if nxt is not None:
                 add(3, "measure_taken", "werkgever", measure=nxt)
     if step > 80:  # late in a run, so that most runs get deep first
@@ -705,7 +699,6 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "ad_onderzoek_concluded": ("arbeidsdeskundige", {"own_work_possible": False, "other_work_inside_possible": False}),
     "spoor2_consent_given": ("bedrijfsarts", {}),
     "spoor2_started": ("werkgever", {}),
-    "spoor2_ended": ("reintegratiecoach", {"result": "nieuw_werk"}),
     "partial_recovery": ("bedrijfsarts", {"hours_per_week": 16}),
     "full_recovery": ("werknemer", {}),
     "relapse": ("werknemer", {}),
@@ -888,7 +881,6 @@ class CaseMachine(RuleBasedStateMachine):
 
     @initialize(data=hs.data())
     def open(self, data: hs.DataObject) -> None:
-        version = data.draw(hs.sampled_from([4, 4, 4, 3, 2, 1]), label="version")
         first = data.draw(hs.dates(date(2012, 6, 1), date(2028, 12, 31)), label="first_sick_day")
         today = first + timedelta(days=data.draw(hs.one_of(hs.just(0), hs.integers(0, 300)), label="opened after"))
         prior: list[PriorStep] = []
@@ -928,7 +920,6 @@ class CaseMachine(RuleBasedStateMachine):
         kwargs: dict[str, Any] = dict(
             today=today,
             now=morning(today),
-            version=version,
             spoor2_rules=SPOOR2_RULES,
             stagnation_rules=STAGNATION_RULES,
         )
@@ -949,6 +940,7 @@ class CaseMachine(RuleBasedStateMachine):
         self.seen: dict[str, list[dict[str, Any]]] = {"case": [], "trajectory": []}
         self.status: Spoor2Status | None = None
         self.latest_due: dict[str, date] = {}
+        self.first_sick_day = first
         self.stages: set[str] = {case.stage.value}
         self.check_everything()
 
@@ -1095,8 +1087,12 @@ class CaseMachine(RuleBasedStateMachine):
         for action_id in self.accepted["case"]:
             assert case.dossier[case.applied_actions[action_id] - 1].action_id == action_id
         assert case.closed == (case.outcome is not None) == (case.closed_on is not None)
-        # Recoveries and relapses only ever pause the clock: no statutory step comes due earlier than it was.
+        # Recoveries and relapses only ever pause the clock: no statutory step comes due earlier than it was. A
+        # corrected first sick day plans every term anew, from then on.
         clock = case.clock
+        if self.latest_due and self.first_sick_day != case.first_sick_day:
+            self.latest_due.clear()
+        self.first_sick_day = case.first_sick_day
         for deadline in case.ruleset.deadlines:
             due = None if deadline.recurring else fixed_due(deadline, clock, {})
             if due is not None:
@@ -1149,10 +1145,14 @@ class CaseMachine(RuleBasedStateMachine):
             assert len(copies) == len(traj.record)
 
     def append_only(self, target: str, records: list[Any]) -> None:
-        """Earlier entries never change or disappear; entries are numbered in order."""
+        """Earlier entries never change or disappear, except that an observation a later record disproves is marked
+        superseded by it, once; entries are numbered in order."""
         seen = self.seen[target]
         assert len(records) >= len(seen)
         for old, new in zip(seen, records):
+            if old["superseded_by"] is None and new.superseded_by is not None:
+                assert new.superseded_by > old["seq"], f"{target} entry {old['seq']} superseded by an earlier one"
+                old["superseded_by"] = new.superseded_by
             assert new.model_dump() == old, f"{target} entry {old['seq']} changed"
         seen.extend(e.model_dump() for e in records[len(seen) :])
         assert all(e.seq == i for i, e in enumerate(records, start=1))

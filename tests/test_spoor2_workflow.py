@@ -285,8 +285,8 @@ async def test_trajectory_refusals_name_the_reason_and_change_nothing(driver):
         phase=2,
         role="reintegratiecoach",
     )
-    # The case no longer takes spoor2_ended: the trajectory's outcome ends spoor 2.
-    with pytest.raises(ActionRejected, match="record “Outcome recorded” on the trajectory"):
+    # The case has no spoor2_ended: the trajectory's outcome ends spoor 2.
+    with pytest.raises(ActionRejected, match="kind: 'spoor2_ended' is not a known action"):
         await driver.act("spoor2_ended", result="geen_resultaat", role="werkgever")
 
     await driver.act2("outcome_recorded", outcome="geen_resultaat")

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notifications
     from domain import access
     from domain.actions import admit
+    from domain.case import CaseState
     from domain.errors import ActionRefused, joined
     from domain.models import Actor, DossierEntry, Notification, Role
     from workflows import patches
@@ -131,11 +132,11 @@ class CaseScope:
         )
 
 
-def case_scope(case: Any) -> CaseScope:
-    """The scope of a case's state or summary (domain.access): a trajectory's coach counts while it runs, as in the
+def case_scope(case: CaseState) -> CaseScope:
+    """The scope of a case's state (domain.access): a trajectory's coach counts while it runs, as in the
     listing's `Assigned` attribute."""
-    coach = case.spoor2_coach_id if case.spoor2_running else None
-    return CaseScope(case.case_id, case.employer_id, case.assigned, coach, case.spoor2_running)
+    coach = case.spoor2.coach_id if case.spoor2_running else None
+    return CaseScope(case.case_id, case.employer_id, case.people.assigned, coach, case.spoor2_running)
 
 
 def role_refusal(allowed: frozenset[Role], actor: Actor, kind: str) -> ActionRefused | None:

@@ -62,9 +62,12 @@ class CaseInput(BaseModel):
 
     @model_validator(mode="after")
     def _share_rules(self) -> CaseInput:
-        for holder in (self, self.state):
+        state = self.state
+        # The state keeps its rules in its parts: the spoor 2 link, the escalation watch, the documents.
+        parts = (state, state.spoor2, state.escalation, state.documents) if state is not None else ()
+        for holder in (self, *parts):
             if holder is not None:
-                for name in _RULE_FIELDS:
+                for name in (*_RULE_FIELDS, "rules"):
                     if name in type(holder).model_fields:
                         object.__setattr__(holder, name, _shared(getattr(holder, name)))
         return self

@@ -21,8 +21,8 @@ with workflow.unsafe.imports_passed_through():
     from domain import access
     from domain import case as rules
     from domain.actions import ACTION_ROLES, parse_action
-    from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine
-    from domain.documents import DocumentOrder, DocumentRef, RenderJob, documents_due
+    from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine, documents_due
+    from domain.documents import DocumentOrder, DocumentRef, RenderJob
     from domain.dossier_check import PreflightRules, Toets
     from domain.errors import ActionRefused
     from domain.migration import RUN_BOUND, UnsupportedState, migrate
@@ -120,7 +120,7 @@ class SickLeaveCase(ActionUpdates):
         if self._state is None:
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
-        if input.state is not None and state.trajectory_started and state.spoor2_running and not state.closed:
+        if input.state is not None and state.spoor2.trajectory_started and state.spoor2_running and not state.closed:
             workflow.deprecate_patch(patches.TRAJECTORY_RESYNC.id)
             await self._resync_trajectory()
         # Release 5 took these at the start of every run; their markers stay readable until its runs have gone.
@@ -167,7 +167,7 @@ class SickLeaveCase(ActionUpdates):
 
     async def _start_trajectory(self) -> None:
         state = self._state
-        assert state is not None and state.spoor2_rules is not None and state.spoor2_started_on is not None
+        assert state is not None and state.spoor2.rules is not None and state.spoor2.started_on is not None
         # ABANDON: the trajectory must outlive this run when the case continues as new; the case
         # ends it itself when it closes (`_end_trajectory`).
         await workflow.start_child_workflow(
@@ -175,10 +175,10 @@ class SickLeaveCase(ActionUpdates):
             TrajectoryInput(
                 case_id=state.case_id,
                 parent_workflow_id=workflow.info().workflow_id,
-                started_on=state.spoor2_started_on,
-                started_by=state.spoor2_started_by or rules.SYSTEM,
-                rules=state.spoor2_rules,
-                watch=state.stagnation_rules.spoor2 if state.watch and state.stagnation_rules else None,
+                started_on=state.spoor2.started_on,
+                started_by=state.spoor2.started_by or rules.SYSTEM,
+                rules=state.spoor2.rules,
+                watch=state.escalation.rules.spoor2 if state.escalation else None,
                 continue_as_new_after_events=self._cap,
                 run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
             ),
@@ -195,7 +195,7 @@ class SickLeaveCase(ActionUpdates):
         job = RenderJob(
             case_id=state.case_id,
             order=order,
-            trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.trajectory_started else None,
+            trajectory_workflow_id=trajectory_workflow_id(state.case_id) if state.spoor2.trajectory_started else None,
         )
         try:
             ref = await workflow.execute_activity_method(
@@ -220,7 +220,7 @@ class SickLeaveCase(ActionUpdates):
         assert state is not None
         try:
             await workflow.get_external_workflow_handle(trajectory_workflow_id(state.case_id)).signal(
-                Spoor2Trajectory.resync, state.trajectory_entries_seen
+                Spoor2Trajectory.resync, state.spoor2.entries_seen
             )
         except FailureError as err:  # it has ended; its last report is on its way or already here
             workflow.logger.info("trajectory not resynced", extra={"case_id": state.case_id, "error": str(err)})
@@ -261,16 +261,16 @@ class SickLeaveCase(ActionUpdates):
             sa.FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
             sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
             sa.OVERDUE.name: bool(summary.overdue),
-            sa.SPOOR2_PHASE.name: state.spoor2_phase if state.spoor2_running else None,
-            sa.ESCALATION_LEVEL.name: state.watch.level if state.watch is not None else None,
-            sa.COACH_ID.name: state.spoor2_coach_id if state.spoor2_running else None,
+            sa.SPOOR2_PHASE.name: state.spoor2.phase if state.spoor2_running else None,
+            sa.ESCALATION_LEVEL.name: state.escalation.watch.level if state.escalation is not None else None,
+            sa.COACH_ID.name: state.spoor2.coach_id if state.spoor2_running else None,
             sa.ASSIGNED.name: access.attribute_values(
-                state.assigned,
-                trajectory_coach=state.spoor2_coach_id if state.spoor2_running else None,
+                state.people.assigned,
+                trajectory_coach=state.spoor2.coach_id if state.spoor2_running else None,
                 spoor2_running=state.spoor2_running,
             ),
             sa.NEXT_STEP.name: upcoming.key if upcoming and upcoming.due else None,
-            sa.PERSON_KEYS.name: list(state.person_keys) or None,
+            sa.PERSON_KEYS.name: list(state.people.person_keys) or None,
         }
         updates: list[SearchAttributeUpdate] = []
         key: SearchAttributeKey[Any]
@@ -302,7 +302,7 @@ class SickLeaveCase(ActionUpdates):
         return case_scope(state)
 
     def _action_context(self, state: CaseState) -> list[str]:
-        return list(state.assigned.get(Role.BEDRIJFSARTS, []))
+        return list(state.people.assigned.get(Role.BEDRIJFSARTS, []))
 
     def _action_answer(
         self, state: CaseState, action: Any, applied: bool, entry: Any, context: list[str]
@@ -362,4 +362,4 @@ class SickLeaveCase(ActionUpdates):
     @workflow.query
     def documents(self) -> list[DocumentRef]:
         """Where each rendered document is stored, with its hash (version 5 on; none before)."""
-        return self._require_state().documents
+        return self._require_state().documents.refs

@@ -1,0 +1,158 @@
+"""A sick-leave case as data, and the rules that decide what an action or the passing of time does.
+
+Everything here is pure: the workflow passes in `today` (an Amsterdam calendar date) and the current instant, and
+records what these functions return. That keeps every decision testable without Temporal, and the workflow
+deterministic. The package is split by job (state, opening, deadlines, time, watch, the trajectory link, summary,
+documents, the pre-flight and the poortwachtertoets, the engine, and the actions by topic in `actions/`); this is
+its public face for the workflows and the edge. Inside `domain/`, import the submodules themselves.
+"""
+
+from __future__ import annotations
+
+from domain.case.deadlines import DeadlineView, current_view, deadlines, next_deadline, wachttijd_end
+from domain.case.documents import document_failed, document_rendered, documents_due, next_progress_report
+from domain.case.engine import (
+    ACTION_KINDS,
+    ACTION_ROLES,
+    COMPLETES,
+    LEDGER,
+    NOT_ACTIVITY_KINDS,
+    REQUIRES,
+    Action,
+    apply,
+    check,
+    check_reopen,
+    closed_refusal,
+    parse_action,
+    reopen,
+    validate,
+)
+from domain.case.facts import DossierLine, backfilling, dossier_lines, observations, reconcile, upgrade
+from domain.case.gaps import gaps
+from domain.case.link import TRAJECTORY_FLAGS, apply_trajectory_update, end_trajectory_with_case, trajectory_started
+from domain.case.opening import CaseOpening, Interruption, PriorStep, check_date, open_case
+from domain.case.preflight import check_dates, next_preflight, preflight
+from domain.case.stages import close_case, set_stage
+from domain.case.state import (
+    ASSIGNMENTS_REVISION,
+    COACH_VERSION,
+    CURRENT_REVISION,
+    CURRENT_VERSION,
+    DOCUMENTS_VERSION,
+    EVALUATIE,
+    FACTS_REVISION,
+    OPEN_STAGES,
+    TRAJECTORY_VERSION,
+    WATCH_VERSION,
+    WORKLIST_REVISION,
+    AdConversation,
+    AdOnderzoek,
+    CaseDocuments,
+    CaseState,
+    DeskundigenoordeelRecord,
+    Deviation,
+    DoneStep,
+    Escalation,
+    Loonsanctie,
+    PartialRecoveryRecord,
+    People,
+    Recovery,
+    Spoor2Link,
+    Spoor2Result,
+    WagePayment,
+    nest_legacy,
+)
+from domain.case.summary import CaseSummary, poortwachtertoets, summarize
+from domain.case.time import awaiting_wia_aanvraag, next_wake, tick
+from domain.case.toets import toets
+from domain.case.watch import expectation, notice, notification_failed, remindable, watch_tick
+from domain.models import SYSTEM, DossierEntry
+
+__all__ = [
+    "CURRENT_VERSION",
+    "FACTS_REVISION",
+    "ASSIGNMENTS_REVISION",
+    "WORKLIST_REVISION",
+    "CURRENT_REVISION",
+    "TRAJECTORY_VERSION",
+    "WATCH_VERSION",
+    "COACH_VERSION",
+    "DOCUMENTS_VERSION",
+    "EVALUATIE",
+    "OPEN_STAGES",
+    "Spoor2Result",
+    "DoneStep",
+    "Deviation",
+    "Loonsanctie",
+    "DeskundigenoordeelRecord",
+    "AdConversation",
+    "PartialRecoveryRecord",
+    "AdOnderzoek",
+    "Spoor2Link",
+    "Escalation",
+    "Recovery",
+    "WagePayment",
+    "CaseDocuments",
+    "People",
+    "nest_legacy",
+    "CaseState",
+    "PriorStep",
+    "Interruption",
+    "CaseOpening",
+    "open_case",
+    "check_date",
+    "set_stage",
+    "close_case",
+    "DeadlineView",
+    "wachttijd_end",
+    "deadlines",
+    "next_deadline",
+    "current_view",
+    "deviation_view",
+    "backfilling",
+    "reconcile",
+    "upgrade",
+    "observations",
+    "DossierLine",
+    "dossier_lines",
+    "expectation",
+    "remindable",
+    "notice",
+    "watch_tick",
+    "notification_failed",
+    "tick",
+    "awaiting_wia_aanvraag",
+    "next_wake",
+    "TRAJECTORY_FLAGS",
+    "trajectory_started",
+    "end_trajectory_with_case",
+    "apply_trajectory_update",
+    "CaseSummary",
+    "summarize",
+    "poortwachtertoets",
+    "documents_due",
+    "next_progress_report",
+    "document_rendered",
+    "document_failed",
+    "gaps",
+    "check_dates",
+    "preflight",
+    "next_preflight",
+    "toets",
+    "closed_refusal",
+    "LEDGER",
+    "Action",
+    "ACTION_KINDS",
+    "ACTION_ROLES",
+    "COMPLETES",
+    "REQUIRES",
+    "NOT_ACTIVITY_KINDS",
+    "parse_action",
+    "validate",
+    "check",
+    "apply",
+    "check_reopen",
+    "reopen",
+    "SYSTEM",
+    "DossierEntry",
+]
