@@ -126,6 +126,9 @@ class Declared(Generic[S]):
     activity: bool = True  # recording it is re-integration activity: it ends a stall (case)
     # Accepted while the record is halted: the case while the employee has recovered, the trajectory while paused.
     while_halted: bool = False
+    # For a kind whose roles depend on what it records (an intake document names its own): refuses with the
+    # role's reason, checked with the roles, before any date or state check, so a role that may not is told so.
+    role: Callable[[S, Any], None] | None = None
 
     @property
     def kind(self) -> str:
@@ -205,6 +208,8 @@ class Ledger(Generic[S]):
             raise refusal
         declared = self.by_kind[action.kind]
         role_check(declared.roles, action)
+        if declared.role is not None:
+            declared.role(state, action)
         self.gate(state, declared, action, today)
         if declared.check is not None:
             declared.check(state, action, today)

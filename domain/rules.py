@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from domain.errors import ActionRefused
+
 DeadlineKey = str
 
 
@@ -117,7 +119,11 @@ class Rulebook(BaseModel):
         candidates = [r for r in self.rulesets if r.valid_from <= first_sick_day]
         if not candidates:
             earliest = min(r.valid_from for r in self.rulesets)
-            raise ValueError(f"first_sick_day: {first_sick_day} lies before the earliest rule set ({earliest})")
+            raise ActionRefused(
+                "first_sick_day: %(on)s lies before the earliest rule set (%(earliest)s)",
+                on=first_sick_day,
+                earliest=earliest,
+            )
         return max(candidates, key=lambda r: r.valid_from)
 
     def by_id(self, ruleset_id: str) -> RuleSet:

@@ -179,10 +179,7 @@ def _check(opening: CaseOpening, rulebook: Rulebook, today: date, now: datetime)
                 count=len(addresses),
                 limit=MAX_CONTACTS_PER_ROLE,
             )
-    try:
-        ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
-    except ValueError as err:
-        raise ActionRefused("first_sick_day: %(reason)s", reason=str(err)) from None
+    ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
     check_opening(opening, ruleset, today=today, now=now)
 
 

@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from domain import access
     from domain.actions import admit
     from domain.case import CaseState
-    from domain.errors import ActionRefused, joined
+    from domain.errors import ActionRefused
     from domain.models import Actor, DossierEntry, Notification, Role
     from workflows import patches
     from workflows.payloads import CallerScope
@@ -57,19 +57,15 @@ def check_action(
     *,
     scope: CallerScope | None = None,
     where: CaseScope | None = None,
-    role: Callable[[Any, Any], ActionRefused | None] | None = None,
 ) -> Any:
     """An update validator's decision, in the order that gives nothing away: admit (size, text, dates) and parse
     strictly; with the caller's `scope` and the case's (`where`), refuse a caller outside it as if there were no such
-    case; `role` (state, action): refuse a role that may not take the action; then the rules' `check`. Returns the
-    parsed action; refuses with the reason."""
+    case; then the rules' `check` (domain.ledger: the role first, then what the kind asks). Returns the parsed
+    action; refuses with the reason."""
     try:
         action = admit(request, parse, today)
         if scope is not None and where is not None and not where.admits(action.actor, scope):
             raise ActionRefused("case_id: no case %(value)r that you may see", value=where.case_id)
-        refusal = role(state, action) if role is not None else None
-        if refusal is not None:
-            raise refusal
         check(state, action, today)
     except ActionRefused as err:
         raise refused(err) from None
@@ -139,18 +135,6 @@ def case_scope(case: CaseState) -> CaseScope:
     return CaseScope(case.case_id, case.employer_id, case.people.assigned, coach, case.spoor2_running)
 
 
-def role_refusal(allowed: frozenset[Role], actor: Actor, kind: str) -> ActionRefused | None:
-    """Why the actor's role may not record this kind (the domain's role tables), naming the roles allowed."""
-    if actor.role in allowed:
-        return None
-    return ActionRefused(
-        "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
-        role=actor.role,
-        kind=kind,
-        roles=joined(allowed),
-    )
-
-
 class ActionRules(NamedTuple):
     """A workflow's rules for human actions: parse a raw payload, the validator's check, the handler's apply, and
     the role refusal (state, action) the validator asks first."""
@@ -158,7 +142,6 @@ class ActionRules(NamedTuple):
     parse: Callable[..., Any]
     validate: Callable[[Any, Any, date], None]
     apply: Callable[[Any, Any, date, datetime], Any]
-    role: Callable[[Any, Any], ActionRefused | None]
 
 
 class ActionUpdates:
@@ -225,7 +208,6 @@ class ActionUpdates:
             self._today(),
             scope=scope,
             where=self._action_scope(state),
-            role=rules.role,
         )
         info = workflow.current_update_info()
         if info is not None:

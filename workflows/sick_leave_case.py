@@ -20,7 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentActivities
     from domain import access
     from domain import case as rules
-    from domain.actions import ACTION_ROLES, parse_action
+    from domain.actions import parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine, documents_due
     from domain.documents import DocumentOrder, DocumentRef, RenderJob
     from domain.dossier_check import PreflightRules, Toets
@@ -41,7 +41,6 @@ with workflow.unsafe.imports_passed_through():
         WakeTimer,
         case_scope,
         refused,
-        role_refusal,
         signal_arg,
     )
     from workflows.ids import trajectory_workflow_id
@@ -290,7 +289,6 @@ class SickLeaveCase(ActionUpdates):
         parse=parse_action,
         validate=rules.validate,
         apply=rules.apply,
-        role=lambda state, action: role_refusal(ACTION_ROLES[action.kind], action.actor, action.kind),
     )
 
     def _action_state(self) -> CaseState:

@@ -16,27 +16,12 @@ from temporalio.exceptions import FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
-    from domain.errors import ActionRefused, joined
     from domain.migration import RUN_BOUND
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
     from workflows import patches
-    from workflows.common import ActionRules, ActionUpdates, Notifier, RunBound, WakeTimer, role_refusal, signal_arg
+    from workflows.common import ActionRules, ActionUpdates, Notifier, RunBound, WakeTimer, signal_arg
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
-
-
-def _role_refusal(state: TrajectoryState, action: Any) -> ActionRefused | None:
-    """The kind's roles, and for an intake document the roles its rule names (domain.spoor2's tables)."""
-    refusal = role_refusal(rules.SPOOR2_ACTION_ROLES[action.kind], action.actor, action.kind)
-    rule = state.rules.document_rule(action.document) if action.kind == "document_received" else None
-    if refusal is None and rule is not None and action.actor.role not in rule.roles:
-        refusal = ActionRefused(
-            "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
-            role=action.actor.role,
-            document=rule.key,
-            roles=joined(rule.roles),
-        )
-    return refusal
 
 
 @workflow.defn(name="Spoor2Trajectory")
@@ -150,7 +135,6 @@ class Spoor2Trajectory(ActionUpdates):
         parse=rules.parse_spoor2_action,
         validate=rules.validate,
         apply=rules.apply,
-        role=_role_refusal,
     )
     APPLIED_LOG = "trajectory action applied"
 

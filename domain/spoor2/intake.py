@@ -14,6 +14,7 @@ from domain.models import (
     OpaqueId,
     Role,
 )
+from domain.spoor2.rules import DocumentRule
 from domain.spoor2.state import DocumentRecord, Reference, TrajectoryState
 
 
@@ -47,13 +48,18 @@ class CoachReplaced(ActionBase):
     reason: str = Field(min_length=3, max_length=1000)
 
 
-def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) -> None:
+def _document_rule(state: TrajectoryState, a: DocumentReceived) -> DocumentRule:
     rule = state.rules.document_rule(a.document)
     if rule is None:
         keys = ", ".join(d.key for d in state.rules.document)
         raise ActionRefused(
             "document: %(value)r is not an intake document (%(documents)s)", value=a.document, documents=keys
         )
+    return rule
+
+
+def _document_role(state: TrajectoryState, a: DocumentReceived) -> None:
+    rule = _document_rule(state, a)
     if a.actor.role not in rule.roles:
         raise ActionRefused(
             "actor.role: the role %(role)s may not record the %(document)s (allowed: %(roles)s)",
@@ -61,6 +67,10 @@ def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) ->
             document=a.document,
             roles=joined(rule.roles),
         )
+
+
+def _check_document(state: TrajectoryState, a: DocumentReceived, today: date) -> None:
+    rule = _document_rule(state, a)
     if rule.needs_hours and a.belastbaarheid_hours_per_day is None:
         raise ActionRefused(
             "belastbaarheid_hours_per_day: the %(document)s must state the belastbaarheid in hours", document=a.document
@@ -156,7 +166,14 @@ def _coach(state: TrajectoryState, a: CoachReplaced, now: datetime) -> str:
 
 DECLARED: tuple[Declared[TrajectoryState], ...] = (
     # Anyone may hand in a document; the rules narrow it per document.
-    Declared(DocumentReceived, frozenset(Role) - {Role.SYSTEEM}, _check_document, _document, while_halted=True),
+    Declared(
+        DocumentReceived,
+        frozenset(Role) - {Role.SYSTEEM},
+        _check_document,
+        _document,
+        while_halted=True,
+        role=_document_role,
+    ),
     Declared(IntakeHeld, COACH, _check_intake, _intake),
     Declared(ProposalSent, COACH, _check_proposal, _proposal),
     Declared(PurchaseApproved, frozenset({Role.WERKGEVER}), _check_purchase, _purchase),
