@@ -867,7 +867,8 @@ def _add_action_route(
         request: Request, case_id: CaseId, who: Annotated[Caller, Depends(caller)], key: IdempotencyKey
     ) -> Any:
         # The body is read here, once, and parsed once (operations.cases.submitted): the workflow's validator
-        # decides the caller's role and, for the case, its scope (a caller outside it hears 404, as for no case).
+        # decides the caller's role and its scope (a caller outside it hears 404, as for no case); the trajectory's
+        # with the scope its case told it (operations.spoor2.act).
         fields = await json_body(request)
         try:
             sent = cases.submitted(
@@ -880,17 +881,10 @@ def _add_action_route(
             )
         except cases.InvalidFields as err:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors]) from None
-        result: ActionResult | TrajectoryActionResult
-        if on == "case":
-            result = await _act_on_case(client, readable, case_id, who, sent)
-            assigned = result.bedrijfsarts_ids
-            if assigned is None:  # a worker from before the answer carried them
-                assigned = (await readable(client, case_id, who, What.CASE)).assigned.get(Role.BEDRIJFSARTS, [])
-        else:
-            # The trajectory knows neither the case's employer nor who is assigned to it: the case answers for scope.
-            summary = await readable(client, case_id, who, What.CASE)
-            result = await trajectories.act(client, case_id, sent)
-            assigned = summary.assigned.get(Role.BEDRIJFSARTS, [])
+        result = await _act_with_scope(client, readable, case_id, who, sent, on=on)
+        assigned = result.bedrijfsarts_ids
+        if assigned is None:  # a worker from before the answer carried them
+            assigned = (await readable(client, case_id, who, What.CASE)).assigned.get(Role.BEDRIJFSARTS, [])
         # The same redaction as the dossier's: an answer never carries more than the caller may read there.
         [entry] = redact_entries([result.entry], who, assigned)
         return result.model_copy(update={"entry": entry})
@@ -901,7 +895,7 @@ def _add_action_route(
         path,
         response_model=result_model,
         # What redaction needs stays on this side (it names who treats the case).
-        response_model_exclude={"bedrijfsarts_ids"} if on == "case" else None,
+        response_model_exclude={"bedrijfsarts_ids"},
         tags=[f"{on} actions"],
         summary=kind.replace("_", " "),
         openapi_extra={"requestBody": _request_body(body_model)},
@@ -909,15 +903,18 @@ def _add_action_route(
     return body_model
 
 
-async def _act_on_case(
-    client: Client, readable: CaseAccess, case_id: str, who: Caller, sent: cases.Submitted
-) -> ActionResult:
-    """The action sent with the caller's scope, for the case's validator to judge; recorded in the read audit as a
-    read of the case (its answer shows the entry, a refusal what the case holds), with the scope's outcome."""
+async def _act_with_scope(
+    client: Client, readable: CaseAccess, case_id: str, who: Caller, sent: cases.Submitted, *, on: str
+) -> ActionResult | TrajectoryActionResult:
+    """The action sent with the caller's scope, for the case's (or its trajectory's) validator to judge; recorded in
+    the read audit as a read of the case (its answer shows the entry, a refusal what the case holds), with the
+    scope's outcome."""
     scope = CallerScope(employer_id=who.employer_id, employer_ids=who.employer_ids)
     outcome = Outcome.ALLOWED
     try:
-        return await cases.act(client, case_id, sent, scope=scope)
+        if on == "case":
+            return await cases.act(client, case_id, sent, scope=scope)
+        return await trajectories.act(client, case_id, sent, scope=scope)
     except cases.CaseNotFound as err:
         outcome = Outcome.NOT_FOUND if isinstance(err, cases.CaseAbsent) else Outcome.REFUSED
         raise

@@ -51,7 +51,7 @@ from service.rulebook import (
     working_day_holidays,
 )
 from workflows import search_attributes as sa
-from workflows.common import case_scope
+from workflows.common import SCOPE_UNKNOWN, CaseScope, case_scope
 from workflows.ids import case_workflow_id
 from workflows.payloads import ActionResult, CallerScope, CaseInput, CaseResult
 from workflows.sick_leave_case import SickLeaveCase
@@ -238,6 +238,25 @@ def _admits(state: CaseState, action: Any, scope: CallerScope) -> bool:
     return case_scope(state).admits(action.actor, scope)
 
 
+async def judge_scope(client: Client, case_id: str, action: Any, scope: CallerScope) -> list[str]:
+    """The caller's scope judged on the case by a summary query, for what cannot judge it itself (a closed trajectory
+    or one its case has not told its scope yet): refuses as the case's validator does (CaseNotFound; CaseAbsent for
+    no case at all); returns the bedrijfsarts assigned, by which an answer is redacted."""
+    try:
+        summary = await case_handle(client, case_id).query(
+            SickLeaveCase.summary, local_date(datetime.now(timezone.utc))
+        )
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise CaseAbsent.of(_no_case(case_id, scope)) from None
+        raise
+    coach = summary.spoor2_coach_id if summary.spoor2_running else None
+    where = CaseScope(case_id, summary.employer_id, summary.assigned, coach, summary.spoor2_running)
+    if not where.admits(action.actor, scope):
+        raise CaseNotFound.of(_no_case(case_id, scope))
+    return list(summary.assigned.get(Role.BEDRIJFSARTS, []))
+
+
 async def _reopen(
     client: Client, handle: WorkflowHandle, sent: Submitted, today: date, scope: CallerScope | None
 ) -> bool:
@@ -407,6 +426,11 @@ class RoleRefused(ActionRejected):
     """The caller's role may not take the action (the validator's role tables): the API's 403."""
 
 
+class ScopeUnknown(ActionRejected):
+    """The workflow cannot judge the caller's scope (a trajectory its case has not told it yet): the caller judges it
+    on the case and sends the action without it (operations.spoor2.act); never a person's answer."""
+
+
 # The refusals by which the case says more than "no": the caller's role (403), or no case the caller may see (404).
 _ROLE_REFUSAL = "actor.role: the role "
 _NOT_VISIBLE = "case_id: no case %(value)r that you may see"
@@ -419,6 +443,8 @@ def rejection(reason: str, template: str | None = None, params: Mapping[str, Any
         if template is not None and template.startswith(_ROLE_REFUSAL)
         else CaseNotFound
         if template == _NOT_VISIBLE
+        else ScopeUnknown
+        if template == SCOPE_UNKNOWN
         else ActionRejected
     )
     return kind(reason, template, params)

@@ -12,9 +12,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain.errors import ActionRefused
 from domain.nl_time import local_date
 from domain.spoor2 import TrajectoryEvent, TrajectoryView, parse_spoor2_action
-from operations.cases import CaseNotFound, Submitted, closed_workflow, execute_action, parsed
+from operations.cases import (
+    CaseNotFound,
+    ScopeUnknown,
+    Submitted,
+    closed_workflow,
+    execute_action,
+    judge_scope,
+    parsed,
+)
 from workflows.ids import trajectory_workflow_id
-from workflows.payloads import TrajectoryActionResult, TrajectoryResult
+from workflows.payloads import CallerScope, TrajectoryActionResult, TrajectoryResult
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
 
@@ -26,15 +34,27 @@ def trajectory_handle(client: Client, case_id: str) -> WorkflowHandle[Spoor2Traj
     return client.get_workflow_handle_for(Spoor2Trajectory.run, trajectory_workflow_id(case_id))
 
 
-async def act(client: Client, case_id: str, action: Submitted | BaseModel | dict[str, Any]) -> TrajectoryActionResult:
+async def act(
+    client: Client,
+    case_id: str,
+    action: Submitted | BaseModel | dict[str, Any],
+    *,
+    scope: CallerScope | None = None,
+) -> TrajectoryActionResult:
     """Record an action on the case's trajectory; the action id makes a retry apply once.
 
-    `action` as operations.cases.submitted made it (taken as it is), else a payload parsed here. The trajectory
-    judges roles but not the caller's scope (the case's employer and assignments, which it does not hold): an
-    edge checks that on the case first (operations.api.readable_case)."""
+    `action` as operations.cases.submitted made it (taken as it is), else a payload parsed here. `scope` is the
+    caller's beyond its actor (an edge's caller): the trajectory's validator judges it with the scope its case told
+    it, as the case's does (CaseNotFound, RoleRefused), and its answer carries the bedrijfsarts to redact by, so no
+    query asks first. A trajectory its case has not told its scope yet (started before it could, until the case's
+    next run) says so, and only then is the scope judged on the case by a query, and the action sent without it."""
     sent = action if isinstance(action, Submitted) else parsed(action, parse_spoor2_action)
 
     async def closed_reason() -> ActionRefused:
+        if scope is not None:
+            # An ended trajectory takes no update, so no validator judged the caller: the case does, before anything
+            # is said of the trajectory (nor whether there is one).
+            await judge_scope(client, case_id, sent.action, scope)
         closed = await closed_workflow(client, trajectory_workflow_id(case_id), TrajectoryResult, "ended_on")
         if closed is None:
             raise CaseNotFound.of(
@@ -49,14 +69,20 @@ async def act(client: Client, case_id: str, action: Submitted | BaseModel | dict
             ended_on=closed.on,
         )
 
-    return await execute_action(
-        client,
-        trajectory_handle(client, case_id),
-        Spoor2Trajectory.act,
-        sent,
-        TrajectoryActionResult,
-        closed_reason,
-    )
+    handle = trajectory_handle(client, case_id)
+    if scope is not None:
+        try:
+            return await execute_action(
+                client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason, scope=scope
+            )
+        except ScopeUnknown:
+            pass
+        assigned = await judge_scope(client, case_id, sent.action, scope)
+        result = await execute_action(client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason)
+        return (
+            result if result.bedrijfsarts_ids is not None else result.model_copy(update={"bedrijfsarts_ids": assigned})
+        )
+    return await execute_action(client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason)
 
 
 async def view(

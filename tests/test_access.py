@@ -353,6 +353,143 @@ async def test_the_trajectory_itself_refuses_a_coach_it_did_not_name(api):
     assert (await api.get(f"/api/cases/{case_id}/spoor2", who="reintegratiecoach")).json()["coach_id"] == "coach-1"
 
 
+async def test_the_trajectory_itself_refuses_a_caller_out_of_its_cases_scope(api):
+    """Past the API, straight to Temporal: the case told its trajectory its scope when it started it, and the
+    trajectory's validator refuses a caller outside it with the case's one answer for absent cases."""
+    from temporalio.client import WorkflowUpdateFailedError
+
+    from workflows.spoor2_trajectory import Spoor2Trajectory
+
+    case_id = new_id()
+    await in_phase(api, case_id, "E-api", 1)
+    client = api.server.env.client
+    # A day before spoor 2 started: in scope, the trajectory's own rules refuse it, so nothing enters it either way.
+    forged = {
+        "kind": "purchase_approved",
+        "scope": "whole",
+        "action_id": new_id("a"),
+        "on": (today() - timedelta(days=30)).isoformat(),
+        "actor": {"role": "werkgever", "id": "hr-2"},
+    }
+    handle = trajectories.trajectory_handle(client, case_id)
+    with pytest.raises(WorkflowUpdateFailedError) as refused:
+        await handle.execute_update(
+            Spoor2Trajectory.act, args=[forged, CallerScope(employer_id="E-other")], id=forged["action_id"]
+        )
+    assert refused.value.cause.message == f"case_id: no case {case_id!r} that you may see"
+    with pytest.raises(cases.CaseNotFound, match="that you may see"):
+        await trajectories.act(client, case_id, forged, scope=CallerScope(employer_id="E-other"))
+    mine = {**forged, "action_id": new_id("a"), "actor": {"role": "werkgever", "id": "hr-1"}}
+    with pytest.raises(cases.ActionRejected, match="before spoor 2 started") as theirs:
+        await trajectories.act(client, case_id, mine, scope=CallerScope(employer_id="E-api"))
+    assert not isinstance(theirs.value, cases.CaseNotFound)
+
+
+async def test_an_assignment_on_the_case_reaches_its_trajectorys_scope(api):
+    """The case tells its running trajectory of every change of who is assigned: a bedrijfsarts of the pool is in
+    scope until one is assigned, and the trajectory's answers name the one assigned (for redaction)."""
+    case_id = new_id()
+    await in_phase(api, case_id, "E-api", 1)
+    client = api.server.env.client
+    # A kind a bedrijfsarts may not record: in scope the role refusal speaks, out of scope the absent case's answer.
+    pooled = {
+        "kind": "purchase_approved",
+        "scope": "whole",
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "bedrijfsarts", "id": "arts-9"},
+    }
+    scope = CallerScope()
+    with pytest.raises(cases.RoleRefused):
+        await trajectories.act(client, case_id, pooled, scope=scope)
+    assigned = await api.act(case_id, "person_assigned", role="bedrijfsarts", person_id="arts-1")
+    assert assigned.status_code == 200, assigned.text
+
+    async def judged() -> type[Exception] | None:
+        try:
+            await trajectories.act(client, case_id, {**pooled, "action_id": new_id("a")}, scope=scope)
+        except cases.ActionRejected as err:
+            return type(err)
+        return None
+
+    await eventually(judged, lambda kind: kind is cases.CaseNotFound)
+    completed = {
+        "kind": "phase_completed",
+        "phase": 1,
+        "action_id": new_id("a"),
+        "on": today().isoformat(),
+        "actor": {"role": "reintegratiecoach", "id": "coach-1"},
+    }
+    result = await trajectories.act(client, case_id, completed, scope=scope)
+    assert result.applied and result.bedrijfsarts_ids == ["arts-1"]
+
+
+async def test_a_spoor2_action_through_the_api_asks_the_case_no_query(api, monkeypatch):
+    """The trajectory judges the caller's scope and names whom to redact by: the route queries nothing first, and
+    records the scope's outcome in the read audit as the case's actions do."""
+    from temporalio.client import WorkflowHandle
+
+    case_id = new_id()
+    await in_phase(api, case_id, "E-api", 1)
+    asked: list[str] = []
+    original = WorkflowHandle.query
+
+    async def counted(self, query, *args, **kwargs):
+        asked.append(getattr(query, "__name__", str(query)))
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(WorkflowHandle, "query", counted)
+    theirs = await api.act(case_id, "phase_completed", who="other_coach", spoor2=True, phase=1)
+    assert theirs.status_code == 404 and "that you may see" in theirs.text, theirs.text
+    mine = await api.act(case_id, "phase_completed", who="reintegratiecoach", spoor2=True, phase=1)
+    assert mine.status_code == 200, mine.text
+    assert "bedrijfsarts_ids" not in mine.json()
+    assert asked == []
+    seen = (await api.get("/api/audit", case_id=case_id, what="case")).json()["records"]
+    assert [(r["reader_id"], r["outcome"]) for r in seen][:2] == [("coach-1", "allowed"), ("coach-8", "refused")]
+
+
+async def test_a_trajectory_not_told_its_scope_has_the_case_judge_it_first(api, monkeypatch):
+    """A trajectory started before its case told it its scope (until the case's next run does) cannot judge a caller's:
+    it says so, and only then is the scope judged on the case by a query, as before, and the action sent without it."""
+    from temporalio.client import WorkflowHandle
+
+    from domain.models import Actor, Role
+    from workflows.ids import trajectory_workflow_id
+    from workflows.payloads import TrajectoryInput
+    from workflows.spoor2_trajectory import Spoor2Trajectory
+
+    case_id = new_id()
+    assert (await api.open(case_id)).status_code == 201  # employer E-api
+    client = api.server.env.client
+    # As an older case started it: no scope in its input. Its reports go nowhere (no such parent), which it logs.
+    await client.start_workflow(
+        Spoor2Trajectory.run,
+        TrajectoryInput(
+            case_id=case_id,
+            parent_workflow_id=f"no-case-{case_id}",
+            started_on=today(),
+            started_by=Actor(role=Role.CASEMANAGER, id="cm-1"),
+            rules=load_spoor2_rules(),
+        ),
+        id=trajectory_workflow_id(case_id),
+        task_queue=api.server.task_queue,
+    )
+    asked: list[str] = []
+    original = WorkflowHandle.query
+
+    async def counted(self, query, *args, **kwargs):
+        asked.append(getattr(query, "__name__", str(query)))
+        return await original(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(WorkflowHandle, "query", counted)
+    theirs = await api.act(case_id, "purchase_approved", who="other_werkgever", spoor2=True, scope="whole")
+    assert theirs.status_code == 404 and "that you may see" in theirs.text, theirs.text
+    mine = await api.act(case_id, "purchase_approved", who="werkgever", spoor2=True, scope="whole")
+    assert mine.status_code == 409 and "that you may see" not in mine.text, mine.text  # the trajectory's own rules
+    assert asked == ["summary", "summary"]
+
+
 async def test_decoded_payloads_are_audited_and_nothing_can_be_sealed_past_the_api(api):
     headers = api.server.headers("operations")
     assert (await api.http.post("/codec/decode", json={"payloads": []}, headers=headers)).status_code == 200

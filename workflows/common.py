@@ -48,6 +48,11 @@ def refused(reason: str | ActionRefused) -> ApplicationError:
     return ApplicationError(reason, type="ActionRefused", non_retryable=True)
 
 
+# The refusal of a caller's scope that the workflow cannot judge: never a person's answer (operations.spoor2.act then
+# judges it on the case and sends the action without it), and it says nothing of the case.
+SCOPE_UNKNOWN = "scope: the trajectory does not know its case's scope yet; judge the %(value)s's scope on the case"
+
+
 def check_action(
     state: Any,
     request: Any,
@@ -60,10 +65,13 @@ def check_action(
 ) -> Any:
     """An update validator's decision, in the order that gives nothing away: admit (size, text, dates) and parse
     strictly; with the caller's `scope` and the case's (`where`), refuse a caller outside it as if there were no such
-    case; then the rules' `check` (domain.ledger: the role first, then what the kind asks). Returns the parsed
-    action; refuses with the reason."""
+    case, and with a `scope` but no `where` (a trajectory its case has not told its scope yet), refuse with
+    SCOPE_UNKNOWN so that the caller judges the scope on the case first; then the rules' `check` (domain.ledger: the
+    role first, then what the kind asks). Returns the parsed action; refuses with the reason."""
     try:
         action = admit(request, parse, today)
+        if scope is not None and where is None:
+            raise ActionRefused(SCOPE_UNKNOWN, value=action.actor.role)
         if scope is not None and where is not None and not where.admits(action.actor, scope):
             raise ActionRefused("case_id: no case %(value)r that you may see", value=where.case_id)
         check(state, action, today)
@@ -165,7 +173,7 @@ class ActionUpdates:
         raise NotImplementedError
 
     def _action_scope(self, state: Any) -> CaseScope | None:
-        """The case's scope, or None where the workflow cannot judge it (the trajectory does not know the case's)."""
+        """The case's scope, or None where the workflow cannot judge it (a trajectory its case has not told yet)."""
         return None
 
     def _action_context(self, state: Any) -> Any:

@@ -47,6 +47,10 @@ RUN_BOUND = Patch("run-bound", "release 6: a run continues as new at its first w
 # past the bound, and each such check is a marker of its own (`late-run-bound-<n>`), because `patched()` keeps
 # its first answer for the rest of a run and the checks replayed from release 5's wakes answer no.
 LATE_RUN_BOUND = Patch("late-run-bound", "release 6: a run begun on release 5 continues as new past the bound")
+# SickLeaveCase, in its loop: a signal to its trajectory when the scope it told it (or none) is not the case's
+TRAJECTORY_SCOPE = Patch(
+    "trajectory-scope", "release 6: the case tells its running trajectory its scope (employer, assigned people)"
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -62,6 +66,7 @@ ALL = (
     WORKLIST,
     RUN_BOUND,
     LATE_RUN_BOUND,
+    TRAJECTORY_SCOPE,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from domain.case import CaseOpening, CaseState, DossierEntry
 from domain.documents import DossierRules
-from domain.models import Actor, Outcome, Stage
+from domain.models import Actor, Outcome, Role, Stage
 from domain.rules import RuleSet
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState
 from domain.stagnation import Spoor2Watch, StagnationRules
@@ -38,6 +38,15 @@ def _shared(rules: BaseModel | None) -> BaseModel | None:
     return kept or rules
 
 
+class TrajectoryScope(BaseModel):
+    """What of its case decides who may act on a trajectory (domain.access), as the case tells it: the employer and
+    who is assigned. The coach is the trajectory's own. Sent with its start and after every change (signal
+    `case_scope`), so the trajectory's validator judges a caller's scope as the case's does."""
+
+    employer_id: str
+    assigned: dict[Role, list[str]] = Field(default_factory=dict)
+
+
 class CaseInput(BaseModel):
     """Starts a case (`opening` + `ruleset`) or continues one (`state`, after continue-as-new)."""
 
@@ -58,6 +67,10 @@ class CaseInput(BaseModel):
     reopen_with: dict[str, Any] | None = Field(
         default=None,
         description="With `state` of a case closed as recovered: the relapse that reopens it (domain.case.reopen)",
+    )
+    trajectory_scope: TrajectoryScope | None = Field(
+        default=None,
+        description="The scope the previous run last told its trajectory, so a continued run tells only a change",
     )
 
     @model_validator(mode="after")
@@ -120,6 +133,10 @@ class TrajectoryInput(BaseModel):
     reported_to_case: int = Field(default=0, description="Record entries already sent to the case")
     continue_as_new_after_events: int = 1000
     run_bound_days: int | None = Field(default=None, description="As CaseInput.run_bound_days")
+    scope: TrajectoryScope | None = Field(
+        default=None,
+        description="The case's scope as last told (None: started before the case told it, until it does)",
+    )
 
 
 class TrajectoryActionResult(BaseModel):
@@ -127,6 +144,11 @@ class TrajectoryActionResult(BaseModel):
     applied: bool
     status: Spoor2Status
     entry: TrajectoryEvent
+    bedrijfsarts_ids: list[str] | None = Field(
+        default=None,
+        description="As ActionResult.bedrijfsarts_ids, from the scope the case told the trajectory; None while the "
+        "trajectory does not know it (or from workers before it)",
+    )
 
 
 class TrajectoryResult(BaseModel):

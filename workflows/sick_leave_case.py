@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         signal_arg,
     )
     from workflows.ids import trajectory_workflow_id
-    from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput
+    from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput, TrajectoryScope
     from workflows.spoor2_trajectory import Spoor2Trajectory
 
 # Rendering a document: a slow store is retried; a document that cannot be made is recorded as failed.
@@ -102,6 +102,8 @@ class SickLeaveCase(ActionUpdates):
                     self._opening_refused = str(err)
         self._changed = False
         self._trajectory_to_end = False
+        # The scope this case last told its trajectory (carried across continue-as-new): it tells it again on a change.
+        self._scope_told: TrajectoryScope | None = input.trajectory_scope
         self._search_attributes: dict[str, Any] = {}
         if input.state is None:
             # A new case starts without Spoor2Phase, CoachId, NextStep or PersonKeys: nothing to unset.
@@ -135,6 +137,7 @@ class SickLeaveCase(ActionUpdates):
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
+            await self._tell_trajectory_scope()
             if rules.end_trajectory_with_case(state, now=workflow.now()):
                 self._trajectory_to_end = True
             self._upsert_search_attributes(today)
@@ -152,7 +155,12 @@ class SickLeaveCase(ActionUpdates):
                 await self._notifier.drain()
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
                 workflow.continue_as_new(
-                    CaseInput(state=state, continue_as_new_after_events=self._cap, run_bound_days=input.run_bound_days)
+                    CaseInput(
+                        state=state,
+                        continue_as_new_after_events=self._cap,
+                        run_bound_days=input.run_bound_days,
+                        trajectory_scope=self._scope_told,
+                    )
                 )
             await alarm.wait(lambda: self._changed, bound.earlier(rules.next_wake(state, today)))
         await self._end_trajectory()
@@ -164,9 +172,38 @@ class SickLeaveCase(ActionUpdates):
     def _today(self):
         return local_date(workflow.now())
 
+    def _trajectory_scope(self) -> TrajectoryScope:
+        """What of the case decides who may act on its trajectory: its employer and who is assigned."""
+        state = self._state
+        assert state is not None
+        assigned = {role: list(ids) for role, ids in state.people.assigned.items()}
+        return TrajectoryScope(employer_id=state.employer_id, assigned=assigned)
+
+    async def _tell_trajectory_scope(self) -> None:
+        """Tell the running trajectory the case's scope when it is not what the trajectory was last told (an
+        assignment changed, or a trajectory started before the case told it): its validator judges a caller's
+        scope with it. A run that replays without the patch's marker tells it from its next run on."""
+        state = self._state
+        assert state is not None
+        if not (state.spoor2.trajectory_started and state.spoor2_running) or state.closed:
+            return
+        wanted = self._trajectory_scope()
+        if wanted == self._scope_told or not workflow.patched(patches.TRAJECTORY_SCOPE.id):
+            return
+        self._scope_told = wanted
+        try:
+            await workflow.get_external_workflow_handle(trajectory_workflow_id(state.case_id)).signal(
+                Spoor2Trajectory.case_scope, wanted
+            )
+        except FailureError as err:  # it has ended: no action is taken on it any more
+            workflow.logger.info("trajectory not told its scope", extra={"case_id": state.case_id, "error": str(err)})
+
     async def _start_trajectory(self) -> None:
         state = self._state
         assert state is not None and state.spoor2.rules is not None and state.spoor2.started_on is not None
+        # The scope goes with the start (no command of its own); a run that replays a start recorded without the
+        # patch's marker started its trajectory without it, and tells it from its next run on.
+        scope = self._trajectory_scope() if workflow.patched(patches.TRAJECTORY_SCOPE.id) else None
         # ABANDON: the trajectory must outlive this run when the case continues as new; the case
         # ends it itself when it closes (`_end_trajectory`).
         await workflow.start_child_workflow(
@@ -180,12 +217,14 @@ class SickLeaveCase(ActionUpdates):
                 watch=state.escalation.rules.spoor2 if state.escalation else None,
                 continue_as_new_after_events=self._cap,
                 run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
+                scope=scope,
             ),
             id=trajectory_workflow_id(state.case_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
             static_summary="spoor 2 trajectory",
         )
         rules.trajectory_started(state)
+        self._scope_told = scope
 
     async def _render(self, order: DocumentOrder) -> None:
         """Have a document rendered and stored; the dossier keeps its reference and hash."""

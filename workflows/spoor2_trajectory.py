@@ -17,11 +17,12 @@ from temporalio.exceptions import FailureError
 with workflow.unsafe.imports_passed_through():
     from domain import spoor2 as rules
     from domain.migration import RUN_BOUND
+    from domain.models import Role
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
     from workflows import patches
-    from workflows.common import ActionRules, ActionUpdates, Notifier, RunBound, WakeTimer, signal_arg
-    from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult
+    from workflows.common import ActionRules, ActionUpdates, CaseScope, Notifier, RunBound, WakeTimer, signal_arg
+    from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult, TrajectoryScope
 
 
 @workflow.defn(name="Spoor2Trajectory")
@@ -33,6 +34,9 @@ class Spoor2Trajectory(ActionUpdates):
             input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by, watch=input.watch
         )
         self._reported = input.reported_to_case
+        # The case's scope as the case last told it (with the start, or signal `case_scope`), carried across
+        # continue-as-new; None for a trajectory started before the case told it, until its case does.
+        self._scope: TrajectoryScope | None = input.scope
         self._changed = False
         self._case_closed: rules.CaseClosed | None = None
         self._notifier = Notifier()
@@ -73,7 +77,9 @@ class Spoor2Trajectory(ActionUpdates):
                     await self._notifier.drain()
                     await self._report(parent)  # what the last handlers recorded
                     workflow.continue_as_new(
-                        input.model_copy(update={"state": state, "reported_to_case": self._reported})
+                        input.model_copy(
+                            update={"state": state, "reported_to_case": self._reported, "scope": self._scope}
+                        )
                     )
                 wake = rules.next_wake_day(state)
                 await alarm.wait(lambda: self._changed, bound.earlier(None if wake is None else start_of_day(wake)))
@@ -127,10 +133,18 @@ class Spoor2Trajectory(ActionUpdates):
             self._case_closed = notice
             self._changed = True
 
+    @workflow.signal(name="case_scope")
+    def case_scope(self, *args: Any) -> None:
+        """The case's scope changed, or the case tells it for the first time (a TrajectoryScope). Nothing to wake
+        for: only the validator reads it."""
+        scope = signal_arg("case_scope", args, TrajectoryScope)
+        if scope is not None:
+            self._scope = scope
+
     # ----------------------------------------------------------------- actions
 
-    # The `act` update (workflows.common.ActionUpdates): what of it is the trajectory's. It judges no caller's
-    # scope: that is the case's (its employer and assignments), which the trajectory does not hold.
+    # The `act` update (workflows.common.ActionUpdates): what of it is the trajectory's. It judges a caller's scope
+    # as the case's validator does, with the scope its case told it; until it has been told, it cannot.
     ACTION_RULES = ActionRules(
         parse=rules.parse_spoor2_action,
         validate=rules.validate,
@@ -141,10 +155,25 @@ class Spoor2Trajectory(ActionUpdates):
     def _action_state(self) -> TrajectoryState:
         return self._state
 
+    def _action_scope(self, state: TrajectoryState) -> CaseScope | None:
+        # The coach is the trajectory's own (the case learns it from the trajectory's reports, later); it counts
+        # while the trajectory runs, as the case's does while spoor 2 runs.
+        told = self._scope
+        if told is None:
+            return None
+        running = not state.ended
+        return CaseScope(state.case_id, told.employer_id, told.assigned, state.coach_id if running else None, running)
+
+    def _action_context(self, state: TrajectoryState) -> list[str] | None:
+        told = self._scope
+        return list(told.assigned.get(Role.BEDRIJFSARTS, [])) if told is not None else None
+
     def _action_answer(
-        self, state: TrajectoryState, action: Any, applied: bool, entry: Any, context: Any
+        self, state: TrajectoryState, action: Any, applied: bool, entry: Any, context: list[str] | None
     ) -> TrajectoryActionResult:
-        return TrajectoryActionResult(action_id=action.action_id, applied=applied, status=state.status, entry=entry)
+        return TrajectoryActionResult(
+            action_id=action.action_id, applied=applied, status=state.status, entry=entry, bedrijfsarts_ids=context
+        )
 
     # ----------------------------------------------------------------- queries
 
