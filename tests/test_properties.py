@@ -28,6 +28,7 @@ from domain.models import SYSTEM, Actor, DossierEntry, Role, Stage
 from domain.nl_time import local_date, next_working_day, start_of_day
 from domain.spoor2 import SPOOR2_ACTION_KINDS, Spoor2Status, TrajectoryState
 from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
+from tests.conftest import examples
 from tests.driver import DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 from workflows.common import check_action
 
@@ -35,7 +36,7 @@ AMS = ZoneInfo("Europe/Amsterdam")
 RULEBOOK = load_rulebook()
 SPOOR2_RULES = load_spoor2_rules()
 STAGNATION_RULES = load_stagnation_rules()
-FAST = settings(deadline=None, database=None, max_examples=150)
+FAST = settings(max_examples=examples(150))
 
 # --------------------------------------------------------------------------- sick periods
 
@@ -334,7 +335,7 @@ instants = hs.one_of(
 )
 
 
-@settings(deadline=None, database=None, max_examples=400)
+@settings(max_examples=examples(400))
 @given(instant=instants, offset_minutes=hs.integers(-14 * 60, 14 * 60))
 def test_local_date_agrees_with_iana_from_any_timezone(instant, offset_minutes):
     assert local_date(instant) == instant.astimezone(AMS).date()
@@ -353,7 +354,7 @@ days = hs.one_of(
 )
 
 
-@settings(deadline=None, database=None, max_examples=400)
+@settings(max_examples=examples(400))
 @given(day=days, into_us=hs.integers(0, 10**12))
 def test_start_of_day_round_trips_across_summer_time(day, into_us):
     start, end = start_of_day(day), start_of_day(day + timedelta(days=1))
@@ -1197,9 +1198,7 @@ def test_random_action_sequences_keep_the_case_and_trajectory_invariants():
     run_state_machine_as_test(
         CaseMachine,
         settings=settings(
-            deadline=None,
-            database=None,
-            max_examples=80,
+            max_examples=examples(80),
             stateful_step_count=130,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         ),
