@@ -14,7 +14,7 @@ define pip_install
 	@echo "Installed ($(1))."
 endef
 
-.PHONY: run demo test test-fast lint install clean bench bench-quick bench-profile translations
+.PHONY: run demo test test-fast test-thorough lint install clean bench bench-quick bench-profile translations
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -59,6 +59,10 @@ lint: $(VENV)/.installed-test
 ## provider process.
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m fast -q
+
+## The property and fuzz tests with hypothesis's `thorough` profile (tests/conftest.py): ten times the examples, no deadline.
+test-thorough: $(VENV)/.installed-test
+	SPOORWERK_TEST_PROFILE=thorough $(PY) -m pytest -q tests/test_properties.py tests/test_api_fuzz.py
 
 ## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.

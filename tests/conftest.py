@@ -6,6 +6,7 @@ import os
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
 
 from service.codec import KeyRing
@@ -23,6 +24,20 @@ os.environ["SPOORWERK_MEDICAL_KEYS"] = KeyRing.generate(f"medical-{os.urandom(3)
 # And the installation's key for finding people by keyed hash (operations.people).
 os.environ["SPOORWERK_SEARCH_KEY"] = f"search-{os.urandom(24).hex()}"
 DATA_CONVERTER = data_converter(TEST_KEYS)
+
+# How hard the property and fuzz tests search: `ci` (the default) at the sizes each test names, `thorough` at ten times
+# those and without a deadline, for a local run before a release (`make test-thorough`). Chosen with
+# SPOORWERK_TEST_PROFILE, or hypothesis's own --hypothesis-profile (which wins). A test asks `examples(n)`, never a
+# fixed number: the profile's max_examples over hypothesis's default of 100 is the factor.
+settings.register_profile("ci", max_examples=100, deadline=None, database=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None, database=None)
+settings.load_profile(os.environ.get("SPOORWERK_TEST_PROFILE", "ci"))
+
+
+def examples(n: int) -> int:
+    """`n` examples (a test's size under `ci`) scaled by the active hypothesis profile."""
+    return max(1, round(n * settings().max_examples / 100))
+
 
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API
 # served on loopback (`api_server`).

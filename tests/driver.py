@@ -212,16 +212,15 @@ class CaseDriver:
         await self.documents()
         await self.act2("intake_held", coach_id="coach-1")
         await self.act2("proposal_sent")
-        await self.act2("purchase_approved", scope=scope, **({"phase": 1} if scope == "phase" else {}))
+        phase: dict[str, Any] = {"phase": 1} if scope == "phase" else {}
+        await self.act2("purchase_approved", scope=scope, **phase)
 
     async def trajectory(self) -> TrajectoryView:
         assert self.case_id
         return await trajectories.view(self.client, self.case_id, await self.today())
 
     async def trajectory_state(self) -> TrajectoryState:
-        return await self.client.get_workflow_handle(self.trajectory_id).query(
-            Spoor2Trajectory.state, result_type=TrajectoryState
-        )
+        return await self.client.get_workflow_handle(self.trajectory_id).query(Spoor2Trajectory.state)
 
     async def trajectory_record(self) -> list[TrajectoryEvent]:
         assert self.case_id
@@ -229,7 +228,9 @@ class CaseDriver:
 
     async def trajectory_result(self) -> TrajectoryResult:
         """The trajectory's result once it completes (read from its close event, see cases.completed_result)."""
-        return await cases.completed_result(self.client, self.trajectory_id, TrajectoryResult, wait=True)
+        result = await cases.completed_result(self.client, self.trajectory_id, TrajectoryResult, wait=True)
+        assert isinstance(result, TrajectoryResult)
+        return result
 
     async def case_dossier_has(self, kind: str, *, count: int = 1) -> list[DossierLine]:
         """The case's dossier once it holds `count` entries of `kind` (the trajectory reports shortly after)."""
@@ -274,28 +275,34 @@ class CaseDriver:
             return str(err)
         raise AssertionError(f"{kind} was applied, not refused")
 
+    @property
+    def opened(self) -> WorkflowHandle[SickLeaveCase, CaseResult]:
+        """The handle of the case `open` started (a test that reads a case must open one first)."""
+        assert self.handle is not None, "no case opened yet"
+        return self.handle
+
     async def summary(self) -> CaseSummary:
-        return await self.handle.query(SickLeaveCase.summary, await self.today())
+        return await self.opened.query(SickLeaveCase.summary, await self.today())
 
     async def deadlines(self) -> dict[str, DeadlineView]:
-        views = await self.handle.query(SickLeaveCase.deadlines, await self.today())
+        views = await self.opened.query(SickLeaveCase.deadlines, await self.today())
         return {v.mark: v for v in views}
 
     async def dossier(self) -> list[DossierLine]:
-        return await self.handle.query(SickLeaveCase.dossier)
+        return await self.opened.query(SickLeaveCase.dossier)
 
     async def state(self) -> CaseState:
-        return await self.handle.query(SickLeaveCase.state)
+        return await self.opened.query(SickLeaveCase.state)
 
     async def result(self) -> CaseResult:
-        return await self.handle.result()
+        return await self.opened.result()
 
     async def search_attributes(self) -> dict[str, Any]:
         """The case's search attributes as JSON values, read raw: the time-skipping server sends an
         unset datetime as null, which the SDK's typed decoder does not accept."""
         raw = await self.client.workflow_service.describe_workflow_execution(
             DescribeWorkflowExecutionRequest(
-                namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=self.handle.id)
+                namespace=self.client.namespace, execution=WorkflowExecution(workflow_id=self.opened.id)
             )
         )
         fields = raw.workflow_execution_info.search_attributes.indexed_fields
@@ -305,7 +312,7 @@ class CaseDriver:
         """With SPOORWERK_RECORD_HISTORIES=1, keep this case's history for the replay test."""
         if os.environ.get("SPOORWERK_RECORD_HISTORIES") != "1":
             return
-        await self.save_workflow_history(name, self.handle.id, run_id)
+        await self.save_workflow_history(name, self.opened.id, run_id)
 
     async def save_workflow_history(self, name: str, workflow_id: str, run_id: str | None = None) -> None:
         if os.environ.get("SPOORWERK_RECORD_HISTORIES") != "1":
@@ -317,8 +324,10 @@ class CaseDriver:
         history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         # Sealed with this session's throwaway key: keep the test case's (fictional) payloads in clear,
         # so any later session replays them.
+        codec = self.client.data_converter.payload_codec
+        assert codec is not None  # tests always seal payloads (tests/conftest.py)
         for event in history.events:
-            await decode_message(event, self.client.data_converter.payload_codec)
+            await decode_message(event, codec)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(history.to_json(), "utf-8")
 

@@ -4,6 +4,7 @@ every role against every route, generated from the app's route table so that a n
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -540,7 +541,7 @@ async def test_a_bedrijfsartss_note_that_arrives_unsealed_is_refused(api):
 
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
-    plain = {
+    plain: dict[str, Any] = {
         "kind": "probleemanalyse_recorded",
         "action_id": new_id("a"),
         "on": today().isoformat(),
@@ -559,13 +560,14 @@ async def test_the_case_itself_refuses_a_caller_out_of_scope_as_if_there_were_no
     """Past the API, straight to Temporal: the update carries the caller's scope, and the case's validator refuses a
     caller outside it with the one answer for absent cases; nothing enters the dossier. The API asks no query first."""
     from temporalio.client import WorkflowUpdateFailedError
+    from temporalio.exceptions import FailureError
 
     from workflows.sick_leave_case import SickLeaveCase
 
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201  # employer E-api
     client = api.server.env.client
-    action = {
+    action: dict[str, Any] = {
         "kind": "ziekmelding_arbodienst_sent",
         "action_id": new_id("a"),
         "on": today().isoformat(),
@@ -576,7 +578,9 @@ async def test_the_case_itself_refuses_a_caller_out_of_scope_as_if_there_were_no
         await handle.execute_update(
             SickLeaveCase.act, args=[action, CallerScope(employer_id="E-other")], id=action["action_id"]
         )
-    assert refused.value.cause.message == f"case_id: no case {case_id!r} that you may see"
+    cause = refused.value.cause
+    assert isinstance(cause, FailureError)
+    assert cause.message == f"case_id: no case {case_id!r} that you may see"
     with pytest.raises(cases.CaseNotFound, match="that you may see"):
         await cases.act(client, case_id, action, scope=CallerScope(employer_id="E-other"))
     # A professional working for other employers only is out of scope too, however its role stands.

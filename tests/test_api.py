@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 import httpx
 import pytest
@@ -197,7 +198,7 @@ async def test_refusals_name_their_reason_with_the_right_status(api, api_server)
     )
     assert no_key.status_code == 422 and "Idempotency-Key" in no_key.text
     # Each role rule: 403 naming the roles allowed.
-    rules = [
+    rules: list[tuple[str, str, dict[str, Any], str]] = [
         (
             "werkgever",
             "probleemanalyse_recorded",
@@ -305,7 +306,7 @@ async def in_phase(api, case_id: str, employer: str, phase: int) -> None:
             **extra,
         )
         assert r.status_code == 200, r.text
-    steps = [
+    steps: list[tuple[str, str, dict[str, Any]]] = [
         ("intake_held", "reintegratiecoach", {"coach_id": "coach-1"}),
         ("proposal_sent", "reintegratiecoach", {}),
         ("purchase_approved", "werkgever", {"scope": "whole"}),

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import examples
 from tests.test_api import Api, in_phase, new_id
 
 pytestmark = pytest.mark.devserver
@@ -51,7 +52,7 @@ async def test_no_generated_request_gets_a_server_error_or_another_scopes_case(a
         "--checks",
         "not_a_server_error,no_other_scope",
         "--max-examples",
-        "3" if everything else "6",
+        str(examples(3 if everything else 6)),
         "--seed",
         "20261123",
         "--workers",

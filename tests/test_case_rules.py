@@ -283,7 +283,7 @@ def test_ad_onderzoek_answers_its_questions_in_order_after_both_conversations():
     act(state, "ad_gesprek_held", date(2025, 10, 3), role="arbeidsdeskundige", party="werknemer")
     act(state, "ad_gesprek_held", date(2025, 10, 3), role="arbeidsdeskundige", party="werkplekbezoek")
     before = state.model_dump()
-    refusals = [
+    refusals: list[tuple[dict[str, object], str]] = [
         ({"conclusion": "spoor2"}, "own_work_possible: the AD-onderzoek first answers whether"),
         (
             {"own_work_possible": True, "other_work_inside_possible": False},

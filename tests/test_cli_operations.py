@@ -78,6 +78,7 @@ async def run(*args: str, env: dict[str, str]) -> Done:
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode is not None  # communicate() waited for the exit
     return Done(proc.returncode, out.decode(), err.decode())
 
 

@@ -8,6 +8,7 @@ that must hold for every reachable case.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,12 +22,13 @@ from domain import case as case_rules
 from domain import spoor2 as s2
 from domain.actions import ACTION_KINDS, parse_action
 from domain.case import CaseOpening, CaseState, Interruption, PriorStep
-from domain.clock import Clock, build_periods, fixed_due, split_into_cases, statutory_calendar
+from domain.clock import Clock, SickPeriod, build_periods, fixed_due, split_into_cases, statutory_calendar
 from domain.errors import ActionRefused
-from domain.models import SYSTEM, Actor, Role, Stage
+from domain.models import SYSTEM, Actor, DossierEntry, Role, Stage
 from domain.nl_time import local_date, next_working_day, start_of_day
 from domain.spoor2 import SPOOR2_ACTION_KINDS, Spoor2Status, TrajectoryState
 from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
+from tests.conftest import examples
 from tests.driver import DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 from workflows.common import check_action
 
@@ -34,7 +36,7 @@ AMS = ZoneInfo("Europe/Amsterdam")
 RULEBOOK = load_rulebook()
 SPOOR2_RULES = load_spoor2_rules()
 STAGNATION_RULES = load_stagnation_rules()
-FAST = settings(deadline=None, database=None, max_examples=150)
+FAST = settings(max_examples=examples(150))
 
 # --------------------------------------------------------------------------- sick periods
 
@@ -84,6 +86,12 @@ def dues(first: date, shape: tuple[list[int], list[int], int | None]) -> dict[st
     return {s.key if s.occurrence is None else f"{s.key}#{s.occurrence}": s.due for s in steps}
 
 
+def end_of(period: SickPeriod) -> date:
+    """The first day back of a period followed by another (only the last may be open)."""
+    assert period.end is not None
+    return period.end
+
+
 def later_or_equal(new: date | None, old: date | None) -> bool:
     """None is 'not due while the clock is paused', later than any date."""
     return new is None or (old is not None and new >= old)
@@ -108,17 +116,20 @@ STATUTORY_ORDER = [
 def test_deadlines_keep_their_statutory_order(first, shape):
     cal = dues(first, shape)
     for a, op, b in STATUTORY_ORDER:
-        if cal[b] is None:
+        due_a, due_b = cal[a], cal[b]
+        if due_b is None:
             continue  # paused before b: a may be due or not
-        assert cal[a] is not None, f"{a} is paused but the later {b} is due"
-        assert cal[a] < cal[b] if op == "<" else cal[a] <= cal[b], (a, cal[a], b, cal[b])
+        assert due_a is not None, f"{a} is paused but the later {b} is due"
+        assert due_a < due_b if op == "<" else due_a <= due_b, (a, due_a, b, due_b)
     # Evaluations: after the plan van aanpak, each at least six weeks after the one before, none after week 91.
     evaluations = [cal[k] for k in sorted((k for k in cal if k.startswith("evaluatie#")), key=lambda k: int(k[10:]))]
     known = [d for d in evaluations if d is not None]
     assert evaluations[: len(known)] == known, "only the last evaluation may be open-ended"
     clock = clock_of(first, shape)
     previous = cal["plan_van_aanpak"]
+    assert previous is not None or not known, "evaluations due while the plan van aanpak is paused"
     for due in known:
+        assert previous is not None
         assert (due - previous).days >= 42
         assert clock.day_of_date(due) <= 7 * 91
         previous = due
@@ -183,7 +194,9 @@ def test_an_added_interruption_moves_every_later_date_by_the_gap(first, shape, a
     assume(max(new_gaps) < 28)  # a gap of four weeks or more is a new case, not this one
     old, new = clock_of(first, shape), clock_of(first, (new_lengths, new_gaps, None))
     for n in (*range(1, 800, 13), at_day, at_day + 1, 728):
-        expected = old.date_of_day(n) + timedelta(days=gap if n > at_day else 0)
+        before_gap = old.date_of_day(n)
+        assert before_gap is not None, n  # the old shape never ends, so every illness day has a date
+        expected = before_gap + timedelta(days=gap if n > at_day else 0)
         assert new.date_of_day(n) == expected, n
     before, after = dues(first, shape), dues(first, (new_lengths, new_gaps, None))
     for key, due in before.items():
@@ -198,7 +211,8 @@ def test_illness_days_and_dates_round_trip(first, shape):
     for n in range(1, 900, 7):
         d = clock.date_of_day(n)
         if d is None:
-            assert clock.paused and n > sum(p.length for p in periods)  # type: ignore[misc]
+            # Paused: every period has ended, so each has a length.
+            assert clock.paused and n > sum(p.length for p in periods if p.length is not None)
             continue
         assert clock.day_of_date(d) == n
         assert clock.week_of_date(d) == (n + 6) // 7
@@ -220,7 +234,11 @@ def test_illness_days_and_dates_round_trip(first, shape):
 def test_the_waiting_time_ends_on_illness_day_728(first, shape):
     clock = clock_of(first, shape)
     end = dues(first, shape)["einde_wachttijd"]
-    gaps_before = sum((p.start - q.end).days for q, p in zip(clock.periods, clock.periods[1:]) if p.start <= end)  # type: ignore[operator]
+    assert end is not None  # the shape never ends
+    # Every period but the last has an end.
+    gaps_before = sum(
+        (p.start - q.end).days for q, p in zip(clock.periods, clock.periods[1:]) if q.end is not None and p.start <= end
+    )
     assert end == first + timedelta(days=727 + gaps_before)
     assert clock.day_of_date(end) == 728 and clock.week_of_date(end) == 104
     assert clock.day_of_date(end - timedelta(days=1)) == 727
@@ -245,7 +263,9 @@ def test_a_case_accepts_interruptions_under_four_weeks_and_its_waiting_time_foll
     today = first + timedelta(days=sum(lengths) + sum(gap_list))
     state = case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))
     state.wage.voluntary_extension_weeks = extension
-    assert case_rules.wachttijd_end(state) == dues(first, shape)["einde_wachttijd"] + timedelta(weeks=extension)
+    end = dues(first, shape)["einde_wachttijd"]
+    assert end is not None  # the shape never ends
+    assert case_rules.wachttijd_end(state) == end + timedelta(weeks=extension)
     assert case_rules.summarize(state, today).illness_day == 1 + sum(lengths)
 
 
@@ -262,8 +282,8 @@ def test_a_gap_of_four_weeks_or_more_starts_a_new_case(first, lengths, gap_list)
     groups = split_into_cases(periods, 28)
     assert [p for g in groups for p in g] == periods
     for g in groups:
-        assert all((b.start - a.end).days < 28 for a, b in zip(g, g[1:]))  # type: ignore[operator]
-    assert all((b[0].start - a[-1].end).days >= 28 for a, b in zip(groups, groups[1:]))  # type: ignore[operator]
+        assert all((b.start - end_of(a)).days < 28 for a, b in zip(g, g[1:]))
+    assert all((b[0].start - end_of(a[-1])).days >= 28 for a, b in zip(groups, groups[1:]))
     opening = CaseOpening(
         case_id="C1",
         employer_id="E1",
@@ -272,8 +292,9 @@ def test_a_gap_of_four_weeks_or_more_starts_a_new_case(first, lengths, gap_list)
         interruptions=[Interruption(recovered_on=r, relapsed_on=s) for r, s in pairs],
     )
     today = pairs[-1][1]
+    assert today is not None  # every period of this shape ends in a relapse
     try:
-        case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))  # type: ignore[arg-type]
+        case_rules.open_case(opening, RULEBOOK.for_first_sick_day(first), today=today, now=start_of_day(today))
         opened = True
     except ActionRefused as err:
         opened = False
@@ -314,7 +335,7 @@ instants = hs.one_of(
 )
 
 
-@settings(deadline=None, database=None, max_examples=400)
+@settings(max_examples=examples(400))
 @given(instant=instants, offset_minutes=hs.integers(-14 * 60, 14 * 60))
 def test_local_date_agrees_with_iana_from_any_timezone(instant, offset_minutes):
     assert local_date(instant) == instant.astimezone(AMS).date()
@@ -333,7 +354,7 @@ days = hs.one_of(
 )
 
 
-@settings(deadline=None, database=None, max_examples=400)
+@settings(max_examples=examples(400))
 @given(day=days, into_us=hs.integers(0, 10**12))
 def test_start_of_day_round_trips_across_summer_time(day, into_us):
     start, end = start_of_day(day), start_of_day(day + timedelta(days=1))
@@ -1028,6 +1049,10 @@ class CaseMachine(RuleBasedStateMachine):
         """The update's validator, then its handler, as in workflows.common.check_action/apply_action."""
         self.steps += 1
         w = self.world
+        # The case's and the trajectory's rules, called alike (as workflows.common does).
+        parse: Callable[[Any], Any]
+        check: Callable[[Any, Any, date], None]
+        apply: Callable[[Any, Any, date, datetime], DossierEntry]
         if target == "case":
             state: Any = w.case
             parse, check, apply, records = parse_action, case_rules.check, case_rules.apply, w.case.dossier
@@ -1173,9 +1198,7 @@ def test_random_action_sequences_keep_the_case_and_trajectory_invariants():
     run_state_machine_as_test(
         CaseMachine,
         settings=settings(
-            deadline=None,
-            database=None,
-            max_examples=80,
+            max_examples=examples(80),
             stateful_step_count=130,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         ),

@@ -21,6 +21,7 @@ import io
 import json
 import re
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from google.protobuf import json_format
@@ -73,7 +74,7 @@ def accepted_updates(history) -> list:
 async def test_a_forged_unencrypted_action_is_refused_and_the_case_goes_on(api):
     case_id = new_id()
     assert (await api.open(case_id)).status_code == 201
-    forged = {
+    forged: dict[str, Any] = {
         "kind": "probleemanalyse_recorded",
         "action_id": f"forged-{case_id}",
         "on": today().isoformat(),
@@ -322,7 +323,9 @@ def test_the_embedded_default_makes_its_medical_key_and_a_cluster_must_be_given_
     ring = medical_key_ring(Settings(data_dir=tmp_path))
     path = tmp_path / "medical-keys.json"
     assert path.stat().st_mode & 0o777 == 0o600 and medical_key_ring(Settings(data_dir=tmp_path)) == ring
-    assert ring.keys != KeyRing.parse(Settings(data_dir=tmp_path).encryption_keys.get_secret_value()).keys
+    session_keys = Settings(data_dir=tmp_path).encryption_keys
+    assert session_keys is not None  # tests/conftest.py sets SPOORWERK_ENCRYPTION_KEYS
+    assert ring.keys != KeyRing.parse(session_keys.get_secret_value()).keys
     # Against a cluster the service does not start without them: every API and worker process must share them.
     with pytest.raises(ValueError, match="SPOORWERK_MEDICAL_KEYS is required when TEMPORAL_ADDRESS is set"):
         Settings(temporal_address="temporal.example.nl:7233", data_dir=tmp_path)

@@ -26,7 +26,9 @@ def test_shipped_rules_name_the_measures_in_the_order_of_seed_004():
         "ontslag",
     ]
     assert RULES.reminders.lead_days == (14, 3)
-    assert RULES.stage_watch("spoor1").within_days == 42
+    spoor1 = RULES.stage_watch("spoor1")
+    assert spoor1 is not None
+    assert spoor1.within_days == 42
     assert RULES.stage_watch("wia") is None
 
 
@@ -70,6 +72,7 @@ def test_non_cooperation_forces_level_3_and_ends_only_with_later_activity():
     st.activity(watch, on=day, seq=5)
     watch.non_cooperation = st.Trigger(on=day, seq=6, actor=COACH)
     stall = st.find_stall(watch, None, [], day)
+    assert stall is not None
     assert (stall.reason, stall.min_level) == ("non_cooperation", 3)
     assert [s.kind for s in climb(watch, stall, day)] == ["escalation_raised", "measure_requested"]
     st.measure_taken(watch, RULES, key="aanspreken", on=day + timedelta(days=1))
@@ -100,6 +103,7 @@ def test_an_overdue_step_is_a_stall_from_the_watch_start_not_before():
     start = date(2026, 3, 2)
     watch = st.start_watch(start)
     stall = st.find_stall(watch, None, [("probleemanalyse", date(2026, 1, 20))], start)
+    assert stall is not None
     assert stall.reason == "deadline" and stall.since == start
 
 
