@@ -29,16 +29,16 @@ def _seed(app, employer_id: str, case_id: str, number: str) -> None:
     then sick again from 1 May to 20 May, and a third spell from 1 August."""
     state = new_case()
     state.case_id, state.employer_id = case_id, employer_id
-    state.person_keys = [person_key("personnel_number", number, app_search_key(app))]
+    state.people.person_keys = [person_key("personnel_number", number, app_search_key(app))]
     act(state, "partial_recovery", date(2025, 2, 3), role="bedrijfsarts", percentage=50)
     act(state, "full_recovery", date(2025, 3, 3))
     reporting.write_case(app.state.reporting, derive(state, date(2025, 12, 31)), now=datetime.now(timezone.utc))
     later = new_case(first=date(2025, 5, 1))
-    later.case_id, later.employer_id, later.person_keys = case_id + "b", employer_id, state.person_keys
+    later.case_id, later.employer_id, later.people.person_keys = case_id + "b", employer_id, state.people.person_keys
     act(later, "full_recovery", date(2025, 5, 21))
     reporting.write_case(app.state.reporting, derive(later, date(2025, 12, 31)), now=datetime.now(timezone.utc))
     third = new_case(first=date(2025, 8, 1))
-    third.case_id, third.employer_id, third.person_keys = case_id + "c", employer_id, state.person_keys
+    third.case_id, third.employer_id, third.people.person_keys = case_id + "c", employer_id, state.people.person_keys
     reporting.write_case(app.state.reporting, derive(third, date(2025, 12, 31)), now=datetime.now(timezone.utc))
 
 

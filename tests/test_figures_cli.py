@@ -18,7 +18,7 @@ def test_employment_in_and_figures_out_on_the_command_line(tmp_path, monkeypatch
     monkeypatch.setenv("SPOORWERK_LANGUAGE", "nl")
     settings = Settings()
     state = new_case()  # sick 6 January 2025, back on 3 February: 28 days
-    state.person_keys = [person_key("personnel_number", "1001", search_key(settings))]
+    state.people.person_keys = [person_key("personnel_number", "1001", search_key(settings))]
     act(state, "full_recovery", date(2025, 2, 3))
     engine = reporting.open_store(settings.reporting_database)
     reporting.write_case(engine, derive(state, date(2025, 3, 1)), now=datetime.now(timezone.utc))

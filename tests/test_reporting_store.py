@@ -41,7 +41,7 @@ def _case(case_id: str = "C1"):
     """Sick from Monday 6 January 2025, back for half on 3 February, fully back on 3 March."""
     state = new_case()
     state.case_id = case_id
-    state.person_keys = [person_key("personnel_number", "1001", KEY)]
+    state.people.person_keys = [person_key("personnel_number", "1001", KEY)]
     act(state, "partial_recovery", date(2025, 2, 3), role="bedrijfsarts", percentage=50)
     act(state, "full_recovery", date(2025, 3, 3))
     return state
