@@ -2,7 +2,7 @@
 
     spoorwerk figures [--employer E] [--period month|quarter|year] [--from DAY] [--to DAY]   # CSV on stdout
     spoorwerk figures employment FILE --employer E                                          # headcount, factors
-    spoorwerk figures rebuild                                                               # from the cases
+    spoorwerk figures rebuild [--employer E]                                                # from the cases
 
 The first two go through the API with the token's scope (or --direct: the reporting store itself, as operations);
 `rebuild` always talks to Temporal and the store directly, as operations. Exit codes as the other commands.
@@ -50,7 +50,7 @@ def _say(message: str) -> None:
 
 def figures_command(args: argparse.Namespace) -> int:
     if args.what == "rebuild":
-        return asyncio.run(_rebuild())
+        return asyncio.run(_rebuild(args.employer))
     if args.what == "employment":
         if args.file is None or not args.employer:
             _say(_("give FILE and --employer"))
@@ -173,7 +173,7 @@ def _direct_employment(args: argparse.Namespace, data: bytes) -> int:
     return 0
 
 
-async def _rebuild() -> int:
+async def _rebuild(employer_id: str | None) -> int:
     from domain.nl_time import local_date
     from operations.figures_rebuild import rebuild
     from service.temporal import connect
@@ -184,7 +184,7 @@ async def _rebuild() -> int:
     except (OSError, RuntimeError, ValueError, asyncio.TimeoutError) as err:
         _say(_("cannot reach Temporal: %(detail)s", detail=str(err)[:300]))
         return EXIT_UNREACHABLE
-    done = await rebuild(client, engine, local_date(datetime.now(timezone.utc)))
+    done = await rebuild(client, engine, local_date(datetime.now(timezone.utc)), employer_id=employer_id)
     print(_("%(written)s of %(cases)s cases written to the reporting store", written=done.written, cases=done.cases))
     for failed in done.failed:
         print(_("not written: %(case)s", case=failed), file=sys.stderr)

@@ -40,11 +40,12 @@ async def rebuild(
     *,
     concurrency: int = 8,
     progress: Callable[[Rebuilt], None] | None = None,
+    employer_id: str | None = None,
 ) -> Rebuilt:
-    """Every case's facts written again as of `today`."""
+    """Every case's facts written again as of `today` (only `employer_id`'s cases when given)."""
     found = Rebuilt()
     ids: list[str] = []
-    async for wf in client.list_workflows(cases_query(running_only=False)):
+    async for wf in client.list_workflows(cases_query(running_only=False, employer_id=employer_id)):
         if wf.id not in ids:  # a case that continued as new is listed once per run
             ids.append(wf.id)
     found.cases = len(ids)

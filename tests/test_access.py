@@ -373,7 +373,9 @@ async def test_the_trajectory_itself_refuses_a_caller_out_of_its_cases_scope(api
     }
     handle = trajectories.trajectory_handle(client, case_id)
     with pytest.raises(WorkflowUpdateFailedError) as refused:
-        await handle.execute_update("act", args=[forged, CallerScope(employer_id="E-other")], id=str(forged["action_id"]))
+        await handle.execute_update(
+            "act", args=[forged, CallerScope(employer_id="E-other")], id=str(forged["action_id"])
+        )
     assert isinstance(refused.value.cause, FailureError)
     assert refused.value.cause.message == f"case_id: no case {case_id!r} that you may see"
     with pytest.raises(cases.CaseNotFound, match="that you may see"):

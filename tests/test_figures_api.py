@@ -165,11 +165,13 @@ async def test_a_rebuild_writes_every_case_running_or_closed_once(api_server):
     engine = api_server.app.state.reporting
     today = local_date(datetime.now(timezone.utc))
     running, withdrawn = new_id(), new_id()
+    # An employer of this test's own: a rebuild of one employer reads its cases only, not every case on the server.
+    employer = f"E-rebuild-{new_id()}"
     async with httpx.AsyncClient(base_url=api_server.url, timeout=60) as http:
         for case_id in (running, withdrawn):
             body = {
                 "case_id": case_id,
-                "employer_id": "E-api",
+                "employer_id": employer,
                 "first_sick_day": (today - timedelta(days=10)).isoformat(),
             }
             r = await http.post("/api/cases", json=body, headers=api_server.headers("operations"))
@@ -195,15 +197,15 @@ async def test_a_rebuild_writes_every_case_running_or_closed_once(api_server):
                 conn.scalar(select(func.count()).select_from(events).where(events.c.case_id.in_(ours))),
             )
 
-    first = await rebuild(client, engine, today)
-    assert first.failed == [] and first.written == first.cases >= 2
+    first = await rebuild(client, engine, today, employer_id=employer)
+    assert first.failed == [] and first.written == first.cases == 2
     once = counted()
     # Both cases are there; the withdrawn one (opened in error) has no days of illness, the running one its one spell.
     assert once[0] == 2 and once[1] == 1 and once[2] > 0
     with engine.connect() as conn:
         closed = conn.execute(select(case_rows.c.outcome).where(case_rows.c.case_id == withdrawn)).scalar_one()
     assert closed == "ingetrokken"
-    await rebuild(client, engine, today)
+    await rebuild(client, engine, today, employer_id=employer)
     assert counted() == once  # a second rebuild counts nothing twice
 
 
