@@ -78,7 +78,7 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 ## Collect the strings a person reads (babel.cfg) and bring the catalogues in service/locale up to date;
-## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/test_i18n.py checks).
+## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/service/test_i18n.py checks).
 translations: $(VENV)/.installed-test
 	mkdir -p build
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k ActionRefused --no-location --sort-output --project Spoorwerk \
