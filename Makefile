@@ -62,7 +62,7 @@ test-fast: $(VENV)/.installed-test
 
 ## The property and fuzz tests with hypothesis's `thorough` profile (tests/conftest.py): ten times the examples, no deadline.
 test-thorough: $(VENV)/.installed-test
-	SPOORWERK_TEST_PROFILE=thorough $(PY) -m pytest -q tests/test_properties.py tests/test_api_fuzz.py
+	SPOORWERK_TEST_PROFILE=thorough $(PY) -m pytest -q tests/domain/test_properties.py tests/operations/test_api_fuzz.py
 
 ## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.
@@ -82,7 +82,7 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 ## Collect the strings a person reads (babel.cfg) and bring the catalogues in service/locale up to date;
-## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/test_i18n.py checks).
+## then translate the new entries in service/locale/nl/LC_MESSAGES/spoorwerk.po (tests/service/test_i18n.py checks).
 translations: $(VENV)/.installed-test
 	mkdir -p build
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k ActionRefused --no-location --sort-output --project Spoorwerk \

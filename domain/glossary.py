@@ -3,7 +3,7 @@
 Each label is an English msgid (marked `N_` so `make translations` collects it); the person reading it gets it in
 their language through service.i18n (Dutch by default, from service/locale). The statutory Dutch terms stay Dutch
 in both languages. The dashboard, the CLI and the documents read their labels here and nowhere else; a kind that
-is missing falls back to its key with spaces, which tests/test_glossary.py refuses for every known kind.
+is missing falls back to its key with spaces, which tests/domain/test_glossary.py refuses for every known kind.
 """
 
 from __future__ import annotations
@@ -480,7 +480,7 @@ AUDIT_OUTCOMES: dict[str, str] = {
 }
 
 # What a stage or a trajectory status expects next: the `expects` of domain/stagnation.toml, which are msgids
-# (tests/test_glossary.py keeps the two in step); a notice translates them where it says what was expected.
+# (tests/domain/test_glossary.py keeps the two in step); a notice translates them where it says what was expected.
 EXPECTATIONS: frozenset[str] = frozenset(
     {
         N_("an evaluatie of the plan van aanpak or another recorded step"),

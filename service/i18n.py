@@ -5,7 +5,7 @@ Source strings (msgids) are English and marked with `_` (or `N_` where the text 
 compiled .mo files to keep in step). The language of the current request or command lives in a context
 variable, set at the edge: the dashboard and the API from the user's choice or `Accept-Language`, the CLI
 from `SPOORWERK_LANGUAGE`. `make translations` extracts the strings and updates the catalogues;
-tests/test_i18n.py fails on a string the Dutch catalogue does not translate.
+tests/service/test_i18n.py fails on a string the Dutch catalogue does not translate.
 """
 
 from __future__ import annotations

@@ -25,16 +25,17 @@ from operations import cases
 from operations import spoor2 as trajectories
 from service.codec import decode_message
 from service.settings import Settings
+from tests.paths import TESTS
 from worker import build_worker
 from workflows.ids import trajectory_workflow_id
 from workflows.payloads import ActionResult, CaseResult, TrajectoryActionResult, TrajectoryResult
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
 
-HISTORIES = Path(__file__).parent / "histories"
+HISTORIES = TESTS / "histories"
 # The time-skipping server stops skipping time for a child workflow once its parent has continued as new
 # (sdk-java#1540): whole cases on it live in one run unless a test asks for the bound (`run_bound_days=None`:
-# domain.migration.RUN_BOUND, as tests/test_versioning.py and tests/test_upgrade.py do).
+# domain.migration.RUN_BOUND, as tests/workflows/test_versioning.py and tests/workflows/test_upgrade.py do).
 LIFELONG_RUN_DAYS = 3650
 
 # The role that may record each action, for tests that do not care who.

@@ -1,4 +1,4 @@
-"""Schemathesis hooks for tests/test_api_fuzz.py (loaded by the schemathesis process via SCHEMATHESIS_HOOKS).
+"""Schemathesis hooks for tests/operations/test_api_fuzz.py (loaded by the schemathesis process via SCHEMATHESIS_HOOKS).
 
 Generated case ids would never name a real case, so half of the generated requests are aimed at the two real
 cases the test opened: one the caller may see, one of another scope. The check `no_other_scope` fails any

@@ -23,9 +23,8 @@ from service.devserver import temporal_cli
 from service.settings import Settings
 from service.temporal import connect
 from tests.loopback import free_port
+from tests.paths import ROOT
 from workflows import search_attributes as sa
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def encryption_keys() -> str:
@@ -143,7 +142,7 @@ class WorkerProcess:
     err: Path
     proc: subprocess.Popen | None = None
     starts: int = 0
-    root: Path = ROOT  # the code it runs (tests/test_upgrade.py: an older release's)
+    root: Path = ROOT  # the code it runs (tests/workflows/test_upgrade.py: an older release's)
 
     def spawn(self) -> subprocess.Popen:
         self.starts += 1

@@ -37,9 +37,10 @@ from temporalio.testing import WorkflowEnvironment
 from service.devserver import temporal_cli
 from service.settings import Settings
 from tests.loopback import free_port
+from tests.paths import ROOT
 from workflows import search_attributes as sa
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = ROOT
 DOCKERFILE = REPO / "Dockerfile"
 COMPOSE_DIR = REPO / "deploy" / "compose"
 COMPOSE = COMPOSE_DIR / "compose.yaml"

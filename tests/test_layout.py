@@ -10,7 +10,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 PACKAGES = ("domain", "workflows", "activities", "operations", "service", "documents")
 
 KNOWN_CYCLES: set[frozenset[str]] = set()
@@ -98,3 +99,12 @@ def test_the_domain_does_no_io_and_knows_no_temporal():
     for path in (ROOT / "domain").rglob("*.py"):
         bad = sorted(name for name in _imports(path) if name.split(".")[0] in forbidden)
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_the_tests_mirror_the_packages():
+    """A test lives in the folder of the package it tests, so a newcomer finds it in one guess."""
+    tests = ROOT / "tests"
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders <= set(PACKAGES), f"test folders that are no package: {sorted(folders - set(PACKAGES))}"
+    # At the top only the tests of the whole: the layout itself, the deploy files, the worker process.
+    assert {p.name for p in tests.glob("test_*.py")} == {"test_layout.py", "test_deploy.py", "test_worker_run.py"}

@@ -23,8 +23,8 @@ from service.codec import KeyRing
 from service.settings import Settings
 from service.temporal import data_converter
 from tests.loopback import free_port
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.devserver
 
 

@@ -3,7 +3,7 @@
 A *live* patch guards a change that runs begun before it still replay without: its call is `workflow.patched`.
 A patch *deprecated* in release N keeps its marker readable (`workflow.deprecate_patch`) for the runs begun
 before release N; its call can be deleted in the first release made once release N has run everywhere for
-`domain.migration.RUN_BOUND`, since by then every such run has continued as new. `tests/test_versioning.py`
+`domain.migration.RUN_BOUND`, since by then every such run has continued as new. `tests/workflows/test_versioning.py`
 checks this list against the recorded histories.
 """
 
