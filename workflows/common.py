@@ -103,7 +103,9 @@ def apply_action(
     """An update handler: the action, whether it was applied now (not a retry), and its record entry.
 
     `parsed` is the action as the validator parsed it; on replay no validator runs, and the recorded input is
-    parsed here (leniently: what older validators let in still applies)."""
+    parsed here (leniently: what older validators let in still applies). `apply` checks again, though the validator
+    decided: updates that arrive in one workflow task are all validated before the first is applied, so a second
+    that completes the same step was judged against a state the first has since changed."""
     try:
         action = parsed if parsed is not None else parse(request)
         known = action.action_id in state.applied_actions
