@@ -29,7 +29,9 @@ DATA_CONVERTER = data_converter(TEST_KEYS)
 # those and without a deadline, for a local run before a release (`make test-thorough`). Chosen with
 # SPOORWERK_TEST_PROFILE, or hypothesis's own --hypothesis-profile (which wins). A test asks `examples(n)`, never a
 # fixed number: the profile's max_examples over hypothesis's default of 100 is the factor.
-settings.register_profile("ci", max_examples=100, deadline=None, database=None)
+# `ci` is derandomized: the same examples on every run, so a slow machine never meets a new one on a merge; the
+# exploring is `thorough`'s.
+settings.register_profile("ci", max_examples=100, deadline=None, database=None, derandomize=True)
 settings.register_profile("thorough", max_examples=1000, deadline=None, database=None)
 settings.load_profile(os.environ.get("SPOORWERK_TEST_PROFILE", "ci"))
 
@@ -37,6 +39,11 @@ settings.load_profile(os.environ.get("SPOORWERK_TEST_PROFILE", "ci"))
 def examples(n: int) -> int:
     """`n` examples (a test's size under `ci`) scaled by the active hypothesis profile."""
     return max(1, round(n * settings().max_examples / 100))
+
+
+def thorough() -> bool:
+    """The `thorough` profile is active: run the sizes and variants that CI leaves out."""
+    return settings().max_examples >= 1000
 
 
 # The SMTP server and webhook receiver fixtures (`smtp`, `refusing_smtp`, `webhook`), and the API

@@ -1198,7 +1198,7 @@ def test_random_action_sequences_keep_the_case_and_trajectory_invariants():
     run_state_machine_as_test(
         CaseMachine,
         settings=settings(
-            max_examples=examples(80),
+            max_examples=examples(50),
             stateful_step_count=130,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         ),
