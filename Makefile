@@ -60,9 +60,11 @@ lint: $(VENV)/.installed-test
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m fast -q
 
-## The property and fuzz tests with hypothesis's `thorough` profile (tests/conftest.py): ten times the examples, no deadline.
+## The tests CI runs smaller, at `thorough` size (tests/conftest.py): ten times the property examples, no deadline, the
+## API fuzzed as every role, the bulk import at 2,000 rows. About half an hour.
 test-thorough: $(VENV)/.installed-test
-	SPOORWERK_TEST_PROFILE=thorough $(PY) -m pytest -q tests/domain/test_properties.py tests/operations/test_api_fuzz.py
+	SPOORWERK_TEST_PROFILE=thorough $(PY) -m pytest -q tests/domain/test_properties.py tests/operations/test_api_fuzz.py \
+		tests/operations/test_import.py
 
 ## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.
