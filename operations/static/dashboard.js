@@ -72,6 +72,22 @@
     return res.statusText || t("refusedFallback");
   }
 
+  // A refusal names its field by key ("on: ..."): the summary line says the field's label instead, as the form does.
+  function fieldLabel(root, name) {
+    const el = root.querySelector('[data-error-for="' + name + '"]');
+    const label = el && el.closest("label");
+    if (!label) return null;
+    const span = label.querySelector("span");
+    const text = span ? span.textContent : (label.firstChild && label.firstChild.textContent);
+    return text ? text.replace(/\*/g, "").trim() || null : null;
+  }
+
+  function labelled(root, text) {
+    return text.replace(/(^|; )([a-z_]+)((?:\.[\w.]+)?): /g, function (m, pre, name, rest) {
+      return pre + (fieldLabel(root, name) || name + rest) + ": ";
+    });
+  }
+
   // Opening or taking over a case (/cases/new): the form's fields as POST /api/cases takes them.
   const opening = document.getElementById("open-form");
   if (opening) {
@@ -124,7 +140,7 @@
           const el = m && opening.querySelector('[data-error-for="' + m[1] + '"]');
           if (el) el.textContent = text;
         });
-        said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: first.join("; ")});
+        said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: labelled(opening, first.join("; "))});
         said.className = "result error";
         if (res.status < 500) openKey = null;
       } catch (err) {
@@ -268,9 +284,9 @@
       } else if (res.status < 500) {
         key = null;
         blame(data);
-        show("error", t("refused", {status: res.status, reason: reason(data, res)}));
+        show("error", t("refused", {status: res.status, reason: labelled(form, reason(data, res))}));
       } else {
-        show("error", t("failed", {status: res.status, reason: reason(data, res)}));
+        show("error", t("failed", {status: res.status, reason: labelled(form, reason(data, res))}));
       }
     } catch (err) {
       show("error", t("notSent", {reason: err.message}));

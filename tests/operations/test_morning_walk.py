@@ -143,7 +143,7 @@ async def test_a_casemanagers_morning_and_the_employers_view(api_server):
             await form.locator("textarea[name=f-employer_view]").fill("Eerst twee uur per dag")
             await form.locator("textarea[name=f-employee_view]").fill("Akkoord")
             await form.locator("button[type=submit]").click()
-            await expect(form.locator("[data-result]")).to_contain_text("Geweigerd")
+            await expect(form.locator("[data-result]")).to_contain_text("Geweigerd (409): Datum: ")
             await expect(form.locator("[data-error-for=on]")).to_contain_text("eerste ziektedag")
             await _shoot(page, "3-geweigerd", "desktop")
 
