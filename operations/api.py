@@ -678,7 +678,7 @@ def create_api(
                 raise Problem(422, "person: give a surname or a personnel number")
             filters["person_keys"] = keys
         if q is not None and q.strip():
-            found_by = people.search_filters(q.strip(), app_search_key(app))
+            found_by = cases.search_filters(q.strip(), app_search_key(app))
             if not found_by:
                 raise Problem(422, ActionRefused("q: give the start of a case id, a surname or a personnel number"))
             if "person_keys" in filters and "person_keys" in found_by:

@@ -136,14 +136,14 @@ def index_text(case_id: str, files: Sequence[BundleFile], toets: Toets, caller: 
         missing = [p for p in parts if p.status is PointStatus.OPEN]
         lines += [
             "",
-            _("Complete as far as due today.")
+            _("No part that is due today is missing.")
             if not missing
             else i18n.ngettext(
                 "%(num)s part is missing: record it before the re-integratieverslag goes to UWV.",
                 "%(num)s parts are missing: record them before the re-integratieverslag goes to UWV.",
                 len(missing),
             ),
-            toets.verdict,
+            _("The poortwachtertoets as a whole: %(verdict)s", verdict=toets.verdict),
         ]
     return "\r\n".join(lines) + "\r\n"  # CRLF: the index is opened on Windows as often as not
 

@@ -717,12 +717,12 @@ class DirectBackend:
 
     def _filters(self, filters: dict[str, Any]) -> dict[str, Any]:
         """The command's filters as `operations.cases.cases_query` takes them (the API's listing does the same)."""
-        from operations import people
+        from operations import cases, people
 
         filters = dict(filters)
         running_only = not filters.pop("closed", False)
         text = filters.pop("q", None)
-        found_by = people.search_filters(text, people.process_key()) if text else {}
+        found_by = cases.search_filters(text, people.process_key()) if text else {}
         if text and not found_by:
             raise Refused(422, _("q: give the start of a case id, a surname or a personnel number"), http=False)
         return filters | found_by | {"running_only": running_only}

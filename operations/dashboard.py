@@ -283,7 +283,7 @@ async def _page(
 ) -> cases.CasePage:
     """A page of cases; with text typed, those whose id starts with it or whose employee's surname or personnel
     number it is (an exact match of the keyed hash, operations.people)."""
-    found_by = people.search_filters(prefix, search_key) if prefix else {}
+    found_by = cases.search_filters(prefix, search_key) if prefix else {}
     return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token, **filters, **found_by)
 
 

@@ -66,20 +66,6 @@ def search_keys(text: str, key: bytes | None = None) -> list[str]:
     return [person_key(field, text, key) for field in SEARCH_FIELDS]
 
 
-def search_filters(text: str, key: bytes | None) -> dict[str, Any]:
-    """What the overview's search box finds, as `operations.cases.cases_query` filters: a case whose id starts with the
-    text, or whose employee's surname or personnel number it is (either matches). Without a key, ids only."""
-    from operations.cases import CASE_ID_PREFIX  # here, not at the top: the listing's module is heavy to load
-
-    found: dict[str, Any] = {}
-    if CASE_ID_PREFIX.match(text):
-        found["case_id_prefix"] = text
-    keys = search_keys(text, key) if key is not None else []
-    if keys:
-        found["person_keys"] = keys
-    return found
-
-
 def with_person_keys(fields: dict[str, Any], key: bytes | None = None) -> dict[str, Any]:
     """An opening's or a correction's fields with the keys of its employee, made here: a caller never sends its own
     (they would let one case be found under another's name)."""
