@@ -16,6 +16,7 @@ import pytest
 
 from tests.apiserver import eventually
 from tests.operations.test_api import Api, new_id, today
+from tests.operations.test_cli_operations import base_env, cli, run  # noqa: F401  (the `cli` fixture)
 from tests.operations.test_documents_api import MEDICAL, listed
 
 pytestmark = pytest.mark.devserver
@@ -207,3 +208,59 @@ async def test_the_overviews_export_link_carries_its_filters(api, api_server):
         case_page = await browser.get(f"/cases/{case_id}")
         assert f'href="/api/cases/{case_id}/bundle"' in case_page.text
         assert "Re-integratieverslag downloaden (zip)" in case_page.text
+
+
+async def test_the_command_line_saves_the_bundle_and_the_csv_through_the_api_and_directly(
+    api, cli, api_server, tmp_path, tmp_path_factory
+):
+    employer = f"E-cli{uuid.uuid4().hex[:6]}"
+    case_id = new_id()
+    assert (await api.open(case_id, employer, employee={"surname": "Visser"})).status_code == 201
+    asked = await api.act(case_id, "document_requested", document="reintegratieoverzicht")
+    assert asked.status_code == 200, asked.text
+    [doc] = await listed(api, case_id, 1)
+    await eventually(lambda: api.listed(employer_id=employer), lambda found: found == [case_id])
+    name = f"re-integratieoverzicht-{today().isoformat()}.pdf"
+
+    saved = tmp_path / "verslag.zip"
+    done = await cli("bundle", case_id, "--out", str(saved))
+    assert done.rc == 0, done.err
+    assert "Opgeslagen" in done.out and name in done.out
+    files = unzipped(saved.read_bytes())
+    assert sorted(files) == ["inhoud.txt", name] and hashlib.sha256(files[name]).hexdigest() == doc["pdf_sha256"]
+    again = await cli("bundle", case_id, "--out", str(saved))
+    assert again.rc == 2 and "bestaat al" in again.err  # nothing overwritten without --force
+    assert (await cli("bundle", case_id, "--out", str(saved), "--force")).rc == 0
+
+    printed = await cli("cases", "--csv", "--employer", employer)
+    assert printed.rc == 0, printed.err
+    rows = list(csv.reader(io.StringIO(printed.out), delimiter=";"))
+    assert rows[0][:3] == ["Zaak", "Werkgever", "Werknemer"] and [r[:3] for r in rows[1:]] == [
+        [case_id, employer, "Visser"]
+    ]
+    out = tmp_path / "zaken.csv"
+    assert (await cli("cases", "--csv", "--employer", employer, "--out", str(out))).rc == 0
+    assert out.read_bytes().startswith("\ufeff".encode()) and case_id in out.read_text("utf-8-sig")
+    refused = await cli("cases", "--sort", "stage")
+    assert refused.rc == 2 and "--sort" in refused.err
+
+    # --direct: straight from Temporal and the document store, as operations, recorded in the read audit.
+    env = base_env(
+        tmp_path,
+        TEMPORAL_ADDRESS=api_server.env.client.service_client.config.target_host,
+        SPOORWERK_TASK_QUEUE=api_server.task_queue,
+        SPOORWERK_DOCUMENTS_DIR=str(tmp_path_factory.getbasetemp() / "documents"),
+    )
+    direct_zip = tmp_path / "direct.zip"
+    direct = await run("bundle", case_id, "--out", str(direct_zip), "--direct", "--actor-id", "ops-night", env=env)
+    assert direct.rc == 0, direct.err
+    assert sorted(unzipped(direct_zip.read_bytes())) == ["inhoud.txt", name]
+    direct_csv = await run("cases", "--csv", "--employer", employer, "--direct", env=env)
+    assert direct_csv.rc == 0 and [r[0] for r in csv.reader(io.StringIO(direct_csv.out), delimiter=";")][1:] == [
+        case_id
+    ]
+    audit = await run("audit", "--case", case_id, "--json", env=env)
+    assert {(r["reader_id"], r["what"], r["object_id"]) for r in audit.json()["records"]} >= {
+        ("ops-night", "documents", None),
+        ("ops-night", "document", doc["order_id"]),
+    }
