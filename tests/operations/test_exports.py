@@ -10,6 +10,7 @@ import re
 import uuid
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -264,3 +265,42 @@ async def test_the_command_line_saves_the_bundle_and_the_csv_through_the_api_and
         ("ops-night", "documents", None),
         ("ops-night", "document", doc["order_id"]),
     }
+
+
+async def test_in_a_browser_the_export_downloads_the_list_as_filtered(api, api_server):
+    """The overview's form narrowed by a person, then "Exporteer (CSV)": the file holds what the page lists."""
+    from tests.operations.test_dashboard_browser import CHROMIUM, LAUNCH_ARGS, LOCALE, _login
+
+    if not CHROMIUM.exists():
+        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    surname = f"Zwart{uuid.uuid4().hex[:6]}"
+    found, missed = new_id(), new_id()
+    assert (await api.open(found, employee={"surname": surname})).status_code == 201
+    assert (await api.open(missed, employee={"surname": "Bakker"})).status_code == 201
+    await eventually(lambda: api.listed(q=surname), lambda ids: ids == [found])
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = await (await browser.new_context(locale=LOCALE, accept_downloads=True)).new_page()
+            await _login(page, api_server, "werkgever", "/")
+            form = page.locator("form.filters")
+            await form.locator("input[name=q]").fill(surname)
+            await form.locator("select[name=stage]").select_option("ziekmelding")
+            await form.locator("select[name=sort]").select_option("first_sick_day")
+            await form.locator("button[type=submit]").click()
+            await expect(page.locator("table#cases tbody tr")).to_have_count(1)
+            link = page.locator("a[data-export]")
+            await expect(link).to_have_text("Exporteer (CSV)")
+            href = await link.get_attribute("href") or ""
+            assert all(part in href for part in (f"q={surname}", "stage=ziekmelding", "sort=first_sick_day"))
+            async with page.expect_download() as info:
+                await link.click()
+            download = await info.value
+            assert download.suggested_filename == f"zaken-{today().isoformat()}.csv"
+            text = Path(await download.path()).read_bytes().decode("utf-8-sig")
+        finally:
+            await browser.close()
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "Zaak" and [row[0] for row in rows[1:]] == [found]
