@@ -630,8 +630,7 @@ def create_api(
         """Running cases counted, overdue, per stage and per escalation level (within the caller's scope)."""
         return await cases.case_counts(client, **caller_scope(who))
 
-    @api.get("/cases", response_model=cases.CasePage)
-    async def list_cases(
+    def listing_filters(
         who: Authed,
         stage: Stage | None = None,
         spoor2_phase: Annotated[int | None, Query(ge=1, le=9)] = None,
@@ -649,12 +648,19 @@ def create_api(
                 description="The employee's exact surname or personnel number (found by its keyed hash)",
             ),
         ] = None,
+        q: Annotated[
+            str | None,
+            Query(
+                max_length=NAME_MAX_CHARS,
+                description="The overview's search box: the start of a case id, or the employee's exact surname or "
+                "personnel number",
+            ),
+        ] = None,
         deadline_before: date | None = None,
         closed: Annotated[bool, Query(description="Also list closed cases")] = False,
-        page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-        page_token: Annotated[str | None, Query(max_length=4000)] = None,
-    ) -> cases.CasePage:
-        """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
+    ) -> dict[str, Any]:
+        """The case list's filters, as `cases.page_cases` takes them, within the caller's scope: one parse for the
+        JSON listing and its CSV export (operations.case_export), so both list the same cases."""
         filters: dict[str, Any] = {
             "stage": stage,
             "spoor2_phase": spoor2_phase,
@@ -664,19 +670,37 @@ def create_api(
             "coach_id": coach_id,
             "deadline_before": deadline_before,
             "casemanager_id": casemanager_id,
+            "running_only": not closed,
         }
         if person is not None:
             keys = people.search_keys(person, app_search_key(app))
             if not keys:
                 raise Problem(422, "person: give a surname or a personnel number")
             filters["person_keys"] = keys
-        filters |= caller_scope(who)  # a scoped caller cannot widen its scope by a filter
+        if q is not None and q.strip():
+            found_by = cases.search_filters(q.strip(), app_search_key(app))
+            if not found_by:
+                raise Problem(422, ActionRefused("q: give the start of a case id, a surname or a personnel number"))
+            if "person_keys" in filters and "person_keys" in found_by:
+                raise Problem(422, ActionRefused("q: give either q or person, not both"))
+            filters |= found_by
+        return filters | caller_scope(who)  # a scoped caller cannot widen its scope by a filter
+
+    ListingFilters = Annotated[dict[str, Any], Depends(listing_filters)]
+    app.state.listing_filters = listing_filters  # the CSV export's too (operations.case_export)
+
+    @api.get("/cases", response_model=cases.CasePage)
+    async def list_cases(
+        who: Authed,
+        filters: ListingFilters,
+        page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+        page_token: Annotated[str | None, Query(max_length=4000)] = None,
+    ) -> cases.CasePage:
+        """Cases filtered by their search attributes, a page at a time (most recently opened first)."""
         if audit is not None:  # a listing shows ids, employers and dates: recorded as a read too
             await audit.arecord(who, What.CASES)
         try:
-            return await cases.page_cases(
-                client, page_size=page_size, page_token=page_token, running_only=not closed, **filters
-            )
+            return await cases.page_cases(client, page_size=page_size, page_token=page_token, **filters)
         except RPCError:
             if page_token:  # the store cannot read a token it did not hand out
                 raise Problem(422, ActionRefused("page_token: not a token this service handed out")) from None

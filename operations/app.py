@@ -16,6 +16,8 @@ from temporalio.client import Client
 from documents.store import DocumentStore
 from operations.api import Problem, caller_dependency, create_api
 from operations.auth import Authenticator
+from operations.bundle import add_bundle_route
+from operations.case_export import add_export_route
 from operations.dashboard import add_dashboard
 from operations.figures_pages import add_figures_page
 from operations.figures_routes import add_figures_routes
@@ -46,6 +48,8 @@ def create_app(
         audit=audit,
         search_key=search_key,
     )
+    add_export_route(app, authenticator)  # GET /api/cases.csv, on the case list's own filters
+    add_bundle_route(app, authenticator, document_store)  # GET /api/cases/{case_id}/bundle
     add_dashboard(app)
     add_import_pages(app)
     app.state.reporting = reporting  # the reporting store (service.reporting); None: the figures answer 503

@@ -553,6 +553,20 @@ def _opaque(field: str, value: str) -> str:
     return value
 
 
+def search_filters(text: str, key: bytes | None) -> dict[str, Any]:
+    """What the overview's search box finds, as `cases_query` filters: a case whose id starts with the text, or whose
+    employee's surname or personnel number it is (either matches). Without a key, ids only."""
+    from operations.people import search_keys
+
+    found: dict[str, Any] = {}
+    if CASE_ID_PREFIX.match(text):
+        found["case_id_prefix"] = text
+    keys = search_keys(text, key) if key is not None else []
+    if keys:
+        found["person_keys"] = keys
+    return found
+
+
 def cases_query(
     *,
     min_escalation_level: int | None = None,

@@ -223,6 +223,14 @@ def _parser() -> argparse.ArgumentParser:
         "--coach", type=_opaque_id, metavar="ID", help=_("the re-integratiecoach of the running trajectory")
     )
     lst.add_argument("--deadline-before", type=_date, metavar="YYYY-MM-DD", help=_("next deadline before this day"))
+    lst.add_argument("--casemanager", type=_opaque_id, metavar="ID", help=_("cases this casemanager is assigned to"))
+    lst.add_argument(
+        "--search",
+        metavar="TEXT",
+        help=_(
+            "as the overview's search box: the start of a case id, or the employee's exact surname or personnel number"
+        ),
+    )
     lst.add_argument("--closed", action="store_true", help=_("also list closed cases"))
     lst.add_argument(
         "--limit",
@@ -240,6 +248,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     lst.add_argument("--page-token", default=None, help=_("continue after an earlier --json listing's next_page_token"))
     lst.add_argument("--json", action="store_true", help=_("print JSON instead of a table"))
+    lst.add_argument(
+        "--csv",
+        action="store_true",
+        help=_("every matching case as CSV for a spreadsheet (GET /api/cases.csv; --limit and pages do not apply)"),
+    )
+    lst.add_argument(
+        "--sort",
+        choices=["next_deadline", "first_sick_day", "stage"],
+        help=_("with --csv: the overview's order (default most recently opened first)"),
+    )
+    lst.add_argument("--out", metavar=_("FILE"), help=_("with --csv: write it to FILE (default: print it)"))
+    lst.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     lst.set_defaults(func=_cases)
 
     werk = sub.add_parser(
@@ -294,6 +314,22 @@ def _parser() -> argparse.ArgumentParser:
     doc.add_argument("--out", metavar=_("FILE"), help=_("where it goes (default <case>-<document>.pdf here)"))
     doc.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
     doc.set_defaults(func=_document)
+
+    bun = sub.add_parser(
+        "bundle",
+        parents=[conn],
+        help=_("save the re-integratieverslag's documents as a ZIP for UWV's portal"),
+        description=_(
+            "Saves every document of a case that you may read as one ZIP: a PDF per document, named by its type "
+            "and date, with an index (inhoud.txt) of what is in it and what the re-integratieverslag still lacks."
+        ),
+    )
+    bun.add_argument("case_id", type=_opaque_id, metavar="ID")
+    bun.add_argument(
+        "--out", metavar=_("FILE"), help=_("where it goes (default re-integratieverslag-<case>-<day>.zip here)")
+    )
+    bun.add_argument("--force", action="store_true", help=_("overwrite an existing file"))
+    bun.set_defaults(func=_bundle)
 
     act = sub.add_parser(
         "act",
@@ -558,6 +594,13 @@ class HttpBackend:
     async def worklist(self, sort: str) -> dict[str, Any]:
         return await self._call("GET", "/api/worklist", params={"sort": sort})
 
+    async def cases_csv(self, filters: dict[str, Any], sort: str | None) -> bytes:
+        params = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in filters.items() if v is not None}
+        return await self._call("GET", "/api/cases.csv", params=params | ({"sort": sort} if sort else {}), raw=True)
+
+    async def bundle(self, case_id: str) -> bytes:
+        return await self._call("GET", f"/api/cases/{quote(case_id, safe='')}/bundle", raw=True)
+
     async def case(self, case_id: str) -> dict[str, Any]:
         base = f"/api/cases/{quote(case_id, safe='')}"
         return {
@@ -667,14 +710,69 @@ class DirectBackend:
     async def page(self, filters: dict[str, Any], page_size: int, page_token: str | None) -> dict[str, Any]:
         from operations import cases
 
-        filters = dict(filters)
-        running_only = not filters.pop("closed", False)
         found = await self._run(
-            cases.page_cases(
-                self.client, page_size=page_size, page_token=page_token, running_only=running_only, **filters
-            )
+            cases.page_cases(self.client, page_size=page_size, page_token=page_token, **self._filters(filters))
         )
         return found.model_dump(mode="json")
+
+    def _filters(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """The command's filters as `operations.cases.cases_query` takes them (the API's listing does the same)."""
+        from operations import cases, people
+
+        filters = dict(filters)
+        running_only = not filters.pop("closed", False)
+        text = filters.pop("q", None)
+        found_by = cases.search_filters(text, people.process_key()) if text else {}
+        if text and not found_by:
+            raise Refused(422, _("q: give the start of a case id, a surname or a personnel number"), http=False)
+        return filters | found_by | {"running_only": running_only}
+
+    async def cases_csv(self, filters: dict[str, Any], sort: str | None) -> bytes:
+        from domain.models import Role
+        from operations import case_export
+        from operations.auth import Caller
+
+        operations = Caller(role=Role.OPERATIONS, id=self.actor["id"])
+        try:
+            rows = await self._run(case_export.export_rows(self.client, operations, self._filters(filters), sort=sort))
+        except case_export.TooMany:
+            raise Refused(
+                422,
+                _("filters: more than %(limit)s cases match; narrow the filters", limit=case_export.MAX_ROWS),
+                http=False,
+            ) from None
+        return ("\ufeff" + case_export.cases_csv(rows, _today())).encode("utf-8")
+
+    async def bundle(self, case_id: str) -> bytes:
+        from documents.store import DocumentStoreError, store_from_settings
+        from domain.models import Role
+        from operations import bundle, cases
+        from operations.auth import Caller
+        from operations.documents import case_documents
+        from workflows.sick_leave_case import SickLeaveCase
+
+        operations = Caller(role=Role.OPERATIONS, id=self.actor["id"])
+        try:
+            refs = await self._run(case_documents(self.client, case_id), case_id)
+        except Refused:
+            self._audit("documents", case_id, outcome="not_found")
+            raise
+        self._audit("documents", case_id)
+        files = bundle.chosen(operations, refs)
+        self._audit("poortwachtertoets", case_id)
+        handle = cases.case_handle(self.client, case_id)
+        toets = await self._run(
+            handle.query(SickLeaveCase.poortwachtertoets, args=[_today(), load_dossier_rules().preflight]), case_id
+        )
+        store = store_from_settings(self.settings)
+        for f in files:
+            self._audit("document", case_id, object_id=f.ref.order.order_id)
+            try:
+                f.data = await asyncio.to_thread(store.get, f.ref.pdf)
+            except DocumentStoreError as err:
+                raise Unreachable(_("the document store: %(error)s", error=err)) from None
+        index = bundle.index_text(case_id, files, toets, operations, _today())
+        return await asyncio.to_thread(bundle.zipped, files, index)
 
     async def worklist(self, sort: str) -> dict[str, Any]:
         """Operations' work list: every running case with work waiting (operations' scope is all cases)."""
@@ -890,10 +988,17 @@ def _cases(args: argparse.Namespace) -> int:
         "employer_id": args.employer,
         "coach_id": args.coach,
         "deadline_before": args.deadline_before,  # a date: --direct queries with it, the API gets str()
+        "casemanager_id": args.casemanager,
+        "q": args.search,
         "closed": True if args.closed else None,
     }
     filters = {k: v for k, v in filters.items() if v is not None}
     page_size = args.page_size or min(args.limit, 500)
+    if args.csv:
+        return _cases_csv(args, filters)
+    for given in ("sort", "out"):
+        if getattr(args, given):
+            return _fail(_("--%(option)s: only with --csv", option=given))
 
     async def command(backend: HttpBackend | DirectBackend) -> int:
         found: list[dict[str, Any]] = []
@@ -948,6 +1053,52 @@ def _cases(args: argparse.Namespace) -> int:
                 else ngettext("%(num)s case", "%(num)s cases", len(found))
             )
         )
+        return 0
+
+    return _run(args, command)
+
+
+def _cases_csv(args: argparse.Namespace, filters: dict[str, Any]) -> int:
+    """`cases --csv`: the export of GET /api/cases.csv, to --out as the API sends it (with the byte order mark a
+    spreadsheet needs) or printed without it."""
+    out = Path(args.out) if args.out else None
+    if out is not None and out.exists() and not args.force:
+        return _fail(_("--out: %(file)s already exists; choose another name or give --force", file=out))
+
+    async def command(backend: HttpBackend | DirectBackend) -> int:
+        data = await backend.cases_csv(filters, args.sort)
+        if out is None:
+            sys.stdout.write(data.decode("utf-8-sig"))
+            return 0
+        await asyncio.to_thread(out.write_bytes, data)
+        rows = max(data.decode("utf-8-sig").count("\r\n") - 1, 0)
+        print(_("Saved: %(file)s (%(rows)s cases)", file=out, rows=rows))
+        return 0
+
+    return _run(args, command)
+
+
+def _bundle(args: argparse.Namespace) -> int:
+    from operations.bundle import bundle_name
+
+    out = Path(args.out or bundle_name(args.case_id, _today()))
+    if out.exists() and not args.force:
+        return _fail(_("--out: %(file)s already exists; choose another name or give --force", file=out))
+
+    async def command(backend: HttpBackend | DirectBackend) -> int:
+        import zipfile
+        from io import BytesIO
+
+        data = await backend.bundle(args.case_id)
+        try:
+            names = zipfile.ZipFile(BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            raise Unreachable(_("the answer is not a ZIP; nothing was saved")) from None
+        await asyncio.to_thread(out.write_bytes, data)
+        pdfs = [n for n in names if n.endswith(".pdf")]
+        print(_("Saved: %(file)s (%(count)s documents and the index inhoud.txt)", file=out, count=len(pdfs)))
+        for name in pdfs:
+            print(f"  {name}")
         return 0
 
     return _run(args, command)

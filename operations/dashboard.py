@@ -249,6 +249,26 @@ def _parse_worklist_filters(shown: Filters, filters: dict[str, Any], errors: lis
         errors.append(i18n.gettext("sort: %(value)s is not an order of the list", value=repr(shown.sort)))
 
 
+def export_query(shown: Filters, filters: dict[str, Any], scope: dict[str, Any]) -> str:
+    """The overview's filters as `GET /api/cases.csv` takes them (the API's names, checked here already): the export
+    link lists what the page lists. The caller's scope is left out; the API adds it again."""
+    params: dict[str, str] = {}
+    for key, value in filters.items():
+        if key in scope or value is None:
+            continue
+        if isinstance(value, bool):
+            params[key] = "true" if value else "false"
+        elif isinstance(value, date):
+            params[key] = value.isoformat()
+        else:
+            params[key] = str(value)
+    if shown.q:
+        params["q"] = shown.q
+    if shown.sort in OVERVIEW_SORTS:
+        params["sort"] = shown.sort
+    return "/api/cases.csv" + ("?" + urlencode(params) if params else "")
+
+
 # How the overview can order a page (sorted here: the dev server's SQLite visibility takes no ORDER BY, so the order
 # holds within the page the store returns, most recently opened first).
 OVERVIEW_SORTS: dict[str, Any] = {
@@ -263,12 +283,7 @@ async def _page(
 ) -> cases.CasePage:
     """A page of cases; with text typed, those whose id starts with it or whose employee's surname or personnel
     number it is (an exact match of the keyed hash, operations.people)."""
-    found_by: dict[str, Any] = {}
-    if prefix:
-        if CASE_ID_PREFIX.match(prefix):
-            found_by["case_id_prefix"] = prefix
-        if search_key is not None:
-            found_by["person_keys"] = people.search_keys(prefix, search_key)
+    found_by = cases.search_filters(prefix, search_key) if prefix else {}
     return await cases.page_cases(client, page_size=PAGE_SIZE, page_token=page_token, **filters, **found_by)
 
 
@@ -409,6 +424,7 @@ def add_dashboard(app: FastAPI) -> None:
         return pages.render(
             request,
             "overview.html",
+            export_link=None if errors else export_query(shown, filters, api.caller_scope(caller)),
             caller=caller,
             today=today,
             shown=shown,

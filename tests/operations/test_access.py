@@ -133,6 +133,7 @@ CASE_READS = {
     "/api/cases/{case_id}/documents",
     "/api/cases/{case_id}/state",
     "/api/cases/{case_id}/documents/{order_id}.{fmt}",
+    "/api/cases/{case_id}/bundle",
     "/cases/{case_id}",
 }
 FULL_STATE_ROLES = {"operations", "casemanager", "bedrijfsarts"}
@@ -258,6 +259,9 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                 elif (method, path) == ("GET", "/api/cases"):
                     found = await api.listed(who)
                     assert (case_id in found) == in_scope, (who, found)
+                elif (method, path) == ("GET", "/api/cases.csv"):  # the same list as CSV, in the same scope
+                    r = await api.http.get(path, headers=headers)
+                    assert r.status_code == 200 and (case_id in r.text) == in_scope, (who, r.status_code)
                 elif (method, path) in (("GET", "/api/worklist"), ("GET", "/werk")):  # Mijn werk: own scope only
                     client = pages[who] if path == "/werk" else api.http
                     r = await client.get(path, headers=headers if path.startswith("/api/") else {})
