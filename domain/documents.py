@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import tomllib
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -53,6 +54,19 @@ AUDIENCE_ROLES: dict[Audience, frozenset[Role]] = {
     ),
     Audience.BEDRIJFSARTS: frozenset({Role.BEDRIJFSARTS}),
 }
+
+
+def may_read_version(
+    role: Role, person_id: str, audience: Audience, requested_by: str | None, treating: Sequence[str]
+) -> bool:
+    """Whether a person may open a version of a document. The bedrijfsarts's version holds medical notes, so it is
+    read by the bedrijfsarts who treats the case (`treating`: the assigned ones), as the dossier's notes are; while
+    none is assigned, only by the bedrijfsarts who asked for it, not by every bedrijfsarts of the pool."""
+    if role not in AUDIENCE_ROLES[audience]:
+        return False
+    if not audience.medical_notes:
+        return True
+    return person_id in treating if treating else person_id == requested_by
 
 
 class DocumentOrder(BaseModel):

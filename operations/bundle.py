@@ -32,7 +32,7 @@ from domain.dossier_check import PointStatus, Toets, ToetsStep
 from domain.errors import ActionRefused
 from operations import api
 from operations.auth import Authenticator, Caller
-from operations.documents import case_documents, may_read
+from operations.documents import case_documents, may_read, treating
 from service import i18n
 from service.audit import Channel, What
 
@@ -55,10 +55,10 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("-", ascii_text.lower()).strip("-") or "document"
 
 
-def chosen(caller: Caller, refs: Sequence[DocumentRef]) -> list[BundleFile]:
+def chosen(caller: Caller, refs: Sequence[DocumentRef], treating: Sequence[str]) -> list[BundleFile]:
     """The documents the caller may open, oldest first, each with its file name: the Dutch name of its type, its date
     and, for the bedrijfsarts's confidential version, that; `-2`, `-3`… where two would have the same name."""
-    mine = sorted((r for r in refs if may_read(caller, r.order.audience)), key=lambda r: (r.order.as_of, r.rendered_at))
+    mine = sorted((r for r in refs if may_read(caller, r, treating)), key=lambda r: (r.order.as_of, r.rendered_at))
     taken: set[str] = set()
     found = []
     with i18n.using(LANGUAGE):
@@ -183,8 +183,8 @@ def add_bundle_route(app: FastAPI, authenticator: Authenticator, store: Document
     async def bundle(case_id: api.CaseId, who: Authed) -> Response:
         """The re-integratieverslag's documents for UWV's portal: a ZIP of one PDF per document the caller may open
         (named by type and date), with a Dutch index of what is in it and what the verslag still lacks."""
-        await readable(client, case_id, who, What.DOCUMENTS)
-        files = chosen(who, await case_documents(client, case_id))
+        summary = await readable(client, case_id, who, What.DOCUMENTS)
+        files = chosen(who, await case_documents(client, case_id), treating(summary))
         if files and store is None:
             raise api.Problem(503, ActionRefused("this API has no document store configured"))
         await _record(readable, who, case_id, What.POORTWACHTERTOETS)

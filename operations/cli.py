@@ -758,7 +758,7 @@ class DirectBackend:
             self._audit("documents", case_id, outcome="not_found")
             raise
         self._audit("documents", case_id)
-        files = bundle.chosen(operations, refs)
+        files = bundle.chosen(operations, refs, [])  # operations never reads the bedrijfsarts's version
         self._audit("poortwachtertoets", case_id)
         handle = cases.case_handle(self.client, case_id)
         toets = await self._run(
@@ -836,9 +836,7 @@ class DirectBackend:
             raise
         self._audit("documents", case_id)
         operations = Caller(role=Role.OPERATIONS, id=self.actor["id"])
-        return [
-            document_view(case_id, r).model_dump(mode="json") for r in refs if may_read(operations, r.order.audience)
-        ]
+        return [document_view(case_id, r).model_dump(mode="json") for r in refs if may_read(operations, r, [])]
 
     async def download(self, case_id: str, document: dict[str, Any], fmt: str) -> bytes:
         from documents.store import DocumentStoreError, store_from_settings

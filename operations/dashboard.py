@@ -42,7 +42,7 @@ from domain.spoor2 import TrajectoryView
 from operations import api, cases, pages, people, worklist
 from operations import spoor2 as trajectories
 from operations.auth import Caller
-from operations.documents import case_documents, document_view, may_read
+from operations.documents import case_documents, document_view, may_read, treating
 from operations.signin import add_signin_routes, page_caller
 from service import i18n
 from service.audit import Channel, What
@@ -578,7 +578,7 @@ def add_dashboard(app: FastAPI) -> None:
             case_documents(client, case_id),
         )
         # The versions the caller may read, newest first, linked to the API's downloads (the session cookie opens them).
-        papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref.order.audience)]
+        papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref, treating(summary))]
         dossier = api.redact_dossier(dossier, caller, summary)
         # The picker lists actions by their glossary name, in the reader's language and alphabetical order.
         kinds: list[dict[str, Any]] = sorted(

@@ -8,7 +8,7 @@ against the SHA-256 the dossier recorded, and a version is only handed to the ro
 # No `from __future__ import annotations`: FastAPI reads the (local) annotations of the routes.
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -18,8 +18,10 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from documents.store import DocumentNotFound, DocumentStore, DocumentStoreError
-from domain.documents import AUDIENCE_ROLES, Audience, DocumentKind, DocumentRef
+from domain.case.summary import CaseSummary
+from domain.documents import Audience, DocumentKind, DocumentRef, may_read_version
 from domain.errors import ActionRefused
+from domain.models import Role
 from operations import cases
 from operations.auth import Caller
 from service.audit import What
@@ -45,8 +47,15 @@ class DocumentView(BaseModel):
     pdf_bytes: int
 
 
-def may_read(caller: Caller, audience: Audience) -> bool:
-    return caller.role in AUDIENCE_ROLES[audience]
+def may_read(caller: Caller, ref: DocumentRef, treating: Sequence[str]) -> bool:
+    """The one rule every list and download of a document goes through (domain.documents.may_read_version);
+    `treating`: the bedrijfsarts assigned to the case (CaseSummary.assigned)."""
+    return may_read_version(caller.role, caller.id, ref.order.audience, ref.order.requested_by.id, treating)
+
+
+def treating(summary: CaseSummary) -> list[str]:
+    """The bedrijfsarts who treat the case: those assigned to it."""
+    return list(summary.assigned.get(Role.BEDRIJFSARTS, []))
 
 
 def document_view(case_id: str, ref: DocumentRef) -> DocumentView:
@@ -90,11 +99,11 @@ def add_document_routes(
     @api.get("/cases/{case_id}/documents", response_model=list[DocumentView])
     async def list_documents(case_id: case_id_type, who: authed) -> list[DocumentView]:
         """The case's rendered documents the caller may read (the employer's version has no medical notes)."""
-        await readable(client, case_id, who, What.DOCUMENTS)
+        summary = await readable(client, case_id, who, What.DOCUMENTS)
         return [
             document_view(case_id, ref)
             for ref in await case_documents(client, case_id)
-            if may_read(who, ref.order.audience)
+            if may_read(who, ref, treating(summary))
         ]
 
     @api.get(
@@ -104,13 +113,17 @@ def add_document_routes(
     )
     async def download(case_id: case_id_type, order_id: OrderId, fmt: Literal["pdf", "html"], who: authed) -> Response:
         """One document as PDF or HTML, checked against the hash in the dossier."""
-        await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
+        summary = await readable(client, case_id, who, What.DOCUMENT, object_id=order_id)
         ref = next((r for r in await case_documents(client, case_id) if r.order.order_id == order_id), None)
         if ref is None:
             raise problem(
                 404, ActionRefused("order_id: case %(case)s has no document %(value)r", case=case_id, value=order_id)
             )
-        if not may_read(who, ref.order.audience):
+        if not may_read(who, ref, treating(summary)):
+            if who.may_see_medical_notes():
+                raise problem(
+                    403, ActionRefused("this bedrijfsarts version is for the bedrijfsarts who treats the case")
+                )
             raise problem(
                 403,
                 ActionRefused(

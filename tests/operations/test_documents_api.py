@@ -75,6 +75,18 @@ async def test_the_bedrijfsarts_version_is_for_the_bedrijfsarts_only(api):
     forbidden = await api.get(doc["pdf"], who="casemanager")
     assert forbidden.status_code == 403 and "bedrijfsarts version" in forbidden.json()["detail"]
 
+    # While none is assigned, the bedrijfsarts of the pool sees the case but not the version another asked for: its
+    # notes are medical, as in the dossier. Once one is assigned, that one treats the case and reads it, only it.
+    assert (await api.get(f"/api/cases/{case_id}/documents", who="other_bedrijfsarts")).json() == []
+    pooled = await api.get(doc["pdf"], who="other_bedrijfsarts")
+    assert pooled.status_code == 403 and "who treats the case" in pooled.json()["detail"]
+    assigned = await api.act(case_id, "person_assigned", role="bedrijfsarts", person_id="arts-2")
+    assert assigned.status_code == 200, assigned.text
+    opened = await api.get(doc["pdf"], who="other_bedrijfsarts")
+    assert opened.status_code == 200 and hashlib.sha256(opened.content).hexdigest() == doc["pdf_sha256"]
+    # The one who asked for it no longer treats the case: to it the case is not there at all (domain.access).
+    assert (await api.get(doc["pdf"], who="bedrijfsarts")).status_code == 404
+
 
 async def test_the_case_page_lists_the_versions_its_reader_may_open_and_they_download(api):
     """Issue 20, documents on the case page: a person opens the PDF from the dashboard, signed in, no token or curl."""
