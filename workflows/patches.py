@@ -51,6 +51,8 @@ LATE_RUN_BOUND = Patch("late-run-bound", "release 6: a run begun on release 5 co
 TRAJECTORY_SCOPE = Patch(
     "trajectory-scope", "release 6: the case tells its running trajectory its scope (employer, assigned people)"
 )
+# SickLeaveCase, in its loop: the case's facts written to the reporting store as its dossier grows (issue 21)
+CASE_FACTS = Patch("case-facts", "release 6: the case writes its facts to the reporting store when its dossier grew")
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -67,6 +69,7 @@ ALL = (
     RUN_BOUND,
     LATE_RUN_BOUND,
     TRAJECTORY_SCOPE,
+    CASE_FACTS,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from service import metrics
     from workflows import patches
     from workflows import search_attributes as sa
+    from workflows.case_facts import CaseFactsWriter
     from workflows.common import (
         ActionRules,
         ActionUpdates,
@@ -113,6 +114,7 @@ class SickLeaveCase(ActionUpdates):
         self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
         self._counted = len(input.state.dossier) if input.state is not None else 0
+        self._facts = CaseFactsWriter(self._counted, wake=self._wake)
 
     # ----------------------------------------------------------------- main loop
 
@@ -141,6 +143,7 @@ class SickLeaveCase(ActionUpdates):
             if rules.end_trajectory_with_case(state, now=workflow.now()):
                 self._trajectory_to_end = True
             self._upsert_search_attributes(today)
+            self._facts.write(state, today)
             # Documents render beside the loop: the case takes actions and keeps its search attributes
             # current while a document is made (or its store is retried for half an hour).
             for order in documents_due(state, today):
@@ -154,6 +157,7 @@ class SickLeaveCase(ActionUpdates):
                 await workflow.wait_condition(lambda: not self._rendering)
                 await self._notifier.drain()
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
+                await self._facts.flush(state, self._today())
                 workflow.continue_as_new(
                     CaseInput(
                         state=state,
@@ -166,11 +170,15 @@ class SickLeaveCase(ActionUpdates):
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
+        await self._facts.flush(state, self._today())
         workflow.logger.info("case closed", extra={"case_id": state.case_id, "outcome": str(state.outcome)})
         return CaseResult(case_id=state.case_id, outcome=state.outcome, closed_on=state.closed_on)
 
     def _today(self):
         return local_date(workflow.now())
+
+    def _wake(self) -> None:
+        self._changed = True
 
     def _trajectory_scope(self) -> TrajectoryScope:
         """What of the case decides who may act on its trajectory: its employer and who is assigned."""
