@@ -107,6 +107,7 @@ FAST = frozenset(
         "test_properties",
         "test_case_workflow",
         "test_case_facts_workflow",
+        "test_morning_round",
         "test_spoor2_workflow",
         "test_stagnation_workflow",
         "test_dossier_truth",

@@ -53,6 +53,10 @@ TRAJECTORY_SCOPE = Patch(
 )
 # SickLeaveCase, in its loop: the case's facts written to the reporting store as its dossier grows (issue 21)
 CASE_FACTS = Patch("case-facts", "release 6: the case writes its facts to the reporting store when its dossier grew")
+# SickLeaveCase, when its loop first sleeps: the morning round at the case's own minute of the window (issue 22)
+MORNING_SPREAD = Patch(
+    "morning-spread", "release 6: a case's morning round (reminders, escalations) at its own minute from 06:00 to 08:00"
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -70,6 +74,7 @@ ALL = (
     LATE_RUN_BOUND,
     TRAJECTORY_SCOPE,
     CASE_FACTS,
+    MORNING_SPREAD,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -166,7 +166,8 @@ class SickLeaveCase(ActionUpdates):
                         trajectory_scope=self._scope_told,
                     )
                 )
-            await alarm.wait(lambda: self._changed, bound.earlier(rules.next_wake(state, today)))
+            wake = rules.next_wake(state, today, spread=self._morning_spread())
+            await alarm.wait(lambda: self._changed, bound.earlier(wake))
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
@@ -176,6 +177,12 @@ class SickLeaveCase(ActionUpdates):
 
     def _today(self):
         return local_date(workflow.now())
+
+    def _morning_spread(self) -> bool:
+        """Whether this run takes its morning round at the case's own minute: a run that replays without the patch's
+        marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
+        answer for the rest of the run."""
+        return workflow.patched(patches.MORNING_SPREAD.id)
 
     def _wake(self) -> None:
         self._changed = True
