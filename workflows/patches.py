@@ -57,6 +57,8 @@ CASE_FACTS = Patch("case-facts", "release 6: the case writes its facts to the re
 MORNING_SPREAD = Patch(
     "morning-spread", "release 6: a case's morning round (reminders, escalations) at its own minute from 06:00 to 08:00"
 )
+# SickLeaveCase, when a wake first sends: notices as references; the activity renders their text (issue 22)
+NOTICE_REFS = Patch("notice-refs", "release 6: a case sends its notices to notify_batch as references, not as text")
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -75,6 +77,7 @@ ALL = (
     TRAJECTORY_SCOPE,
     CASE_FACTS,
     MORNING_SPREAD,
+    NOTICE_REFS,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

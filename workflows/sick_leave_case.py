@@ -135,7 +135,8 @@ class SickLeaveCase(ActionUpdates):
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            self._notifier.send_all(rules.tick(state, today=today, now=workflow.now(), in_order=True))
+            notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
+            self._notifier.send_all(notes, by_reference=bool(notes) and self._notices_by_reference())
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
@@ -183,6 +184,11 @@ class SickLeaveCase(ActionUpdates):
         marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
         answer for the rest of the run."""
         return workflow.patched(patches.MORNING_SPREAD.id)
+
+    def _notices_by_reference(self) -> bool:
+        """Whether this run sends its notices as references (issue 22), asked when it first sends: a run that
+        replays without the patch's marker sends whole notifications until its next run."""
+        return workflow.patched(patches.NOTICE_REFS.id)
 
     def _wake(self) -> None:
         self._changed = True

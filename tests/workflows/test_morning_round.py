@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from domain.models import Notification
 from domain.nl_time import start_of_day
+from domain.notices import NoticeRef
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
 from tests.driver import CaseDriver
 from workflows.ids import case_workflow_id
@@ -52,3 +54,15 @@ async def test_cases_take_their_reminders_at_their_own_minute_on_the_day_they_ar
             assert at <= entry.recorded_at < at + timedelta(minutes=1), (case_id, entry.recorded_at)
     sent = [n for n in driver.notifications() if n["kind"] == "deadline_reminder" and n["due"] == due.isoformat()]
     assert sorted(n["case_id"] for n in sent) == [EARLY] * 4 + [LATE] * 4
+
+    # The case handed its notify activity references, not text (patch `notice-refs`): the words were made there.
+    history = await driver.client.get_workflow_handle(case_workflow_id(LATE)).fetch_history()
+    batches = [
+        e.activity_task_scheduled_event_attributes.input.payloads
+        for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name == "notify_batch"
+    ]
+    assert len(batches) >= 3
+    for payloads in batches:
+        [items] = await driver.client.data_converter.decode(payloads, [list[Notification | NoticeRef]])
+        assert items and all(isinstance(item, NoticeRef) for item in items)
