@@ -16,7 +16,7 @@ from domain.models import Outcome
 from service import reporting
 from service.reporting_tables import events, spells
 from tests.domain.test_case_rules import new_case
-from tests.workflows.test_case_workflow import VIEWS
+from tests.workflows.test_case_workflow import VIEWS, wait_for
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -39,7 +39,8 @@ async def test_a_case_writes_its_facts_to_the_store_as_its_dossier_grows(driver,
     # Opened: the case and its first spell are in the store without a rebuild.
     await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
     await driver.advance(days=1)
-    opened_spells, opened_events = _rows(store, case_id)
+    # The write runs beside the case: it lands shortly after the wake.
+    opened_spells, opened_events = await wait_for(lambda: len(_rows(store, case_id)[1]) == 2 and _rows(store, case_id))
     assert [(s["start"], s["end"], s["incapacity"]) for s in opened_spells] == [(first, None, 100)]
     assert [e["kind"] for e in opened_events] == ["opened", "step_done"]
 
