@@ -114,7 +114,8 @@ class SickLeaveCase(ActionUpdates):
         self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
         self._counted = len(input.state.dossier) if input.state is not None else 0
-        self._facts = CaseFactsWriter(self._counted, wake=self._wake)
+        # A continued run's facts were written by the run before; a reopened case's relapse is news to the store.
+        self._facts = CaseFactsWriter(self._counted if input.reopen_with is None else 0, wake=self._wake)
 
     # ----------------------------------------------------------------- main loop
 

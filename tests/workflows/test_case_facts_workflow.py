@@ -100,3 +100,29 @@ async def test_a_case_writes_its_facts_to_the_store_as_its_dossier_grows(driver,
 def test_a_worker_without_a_store_keeps_nothing_and_the_write_still_succeeds():
     state = new_case()
     assert ReportingActivities(None).write_case_facts(derive(state, state.first_sick_day)) == 0
+
+
+async def test_a_case_reopened_by_a_relapse_after_it_closed_is_open_in_the_store_again(driver):
+    first = await driver.today()
+    await driver.open(first, employer_id="E-relapse")
+    case_id = driver.case_id
+    assert case_id is not None
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.advance(days=20)
+    back = await driver.today()
+    await driver.act("full_recovery", back)
+    assert (await driver.result()).outcome is Outcome.HERSTELD
+    store = reporting.open_store(driver.settings.reporting_database)
+    [(closed, _spells)] = reporting.employer_cases(store, "E-relapse")
+    assert closed.outcome == Outcome.HERSTELD.value
+
+    # Reported after the four weeks, a relapse within them reopens the case in a new run: the store follows at once.
+    await driver.act("relapse", back + timedelta(days=20))
+
+    def reopened():
+        [(row, spells_of)] = reporting.employer_cases(store, "E-relapse")
+        return row.outcome is None and (row, spells_of)
+
+    row, spells_of = await wait_for(reopened)
+    assert row.stage != "closed"
+    assert [(s.start, s.end) for s in spells_of] == [(first, back), (back + timedelta(days=20), None)]
