@@ -3,7 +3,9 @@
 Channels: the JSON-lines notification log (the embedded default), e-mail over SMTP and a signed
 webhook. What the recipient reads is rendered here, in SPOORWERK_LANGUAGE (Dutch by default), from the
 msgids the domain puts on the notification (`subject_text`, `body_text`); a notification without them
-(recorded before they existed) goes as it was written. Each channel delivers a notification at most once across the activity's retries: progress
+(recorded before they existed) goes as it was written. A case hands `notify_batch` references
+(domain.notices.NoticeRef: kind, case, step, due date, recipients, templates and the few parameters they do not
+give), and the notice is made again here from them. Each channel delivers a notification at most once across the activity's retries: progress
 is kept in the activity's heartbeat details, which Temporal hands to the next attempt, on any worker.
 A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
 the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers drop that repeat.
@@ -33,6 +35,7 @@ from activities.delivery import (
 from activities.mail import EmailChannel
 from activities.webhook import WebhookChannel
 from domain.models import Notification
+from domain.notices import NoticeRef
 from service import i18n, metrics
 from service.files import private_file
 from service.settings import Settings
@@ -150,18 +153,26 @@ class Notifications:
         return report
 
     @activity.defn(name="notify_batch")
-    def notify_batch(self, notifications: list[Notification]) -> list[DeliveryReport]:
+    def notify_batch(self, notifications: list[Notification | NoticeRef]) -> list[DeliveryReport]:
         """`notify` for the notifications one wake of a case sends (one report each, in order).
 
         One activity for them all rather than one each: the case's history, its workflow tasks and
         the server's work per wake shrink with it. When a channel fails transiently for some, the
         others still go; the failure's details name, per notification, what is left, so a give-up
         is recorded against the notifications it concerns only.
+
+        A case on the patch `notice-refs` sends references (domain.notices.NoticeRef): the notice is made again
+        here from its kind, case, step, dates and templates, and rendered as before; a run on the old path still
+        sends whole notifications, and both are taken, also side by side in one batch.
         """
         info = activity.info()
-        reports = _batch_progress(notifications, info.heartbeat_details)
-        pairs = list(zip(notifications, reports))
-        transient = self._deliver(pairs, info, lambda: activity.heartbeat([r.model_dump(mode="json") for r in reports]))
+        notes = [n.notification() if isinstance(n, NoticeRef) else n for n in notifications]
+        languages = {n.id: n.lang for n in notifications if isinstance(n, NoticeRef) and n.lang}
+        reports = _batch_progress(notes, info.heartbeat_details)
+        pairs = list(zip(notes, reports))
+        transient = self._deliver(
+            pairs, info, lambda: activity.heartbeat([r.model_dump(mode="json") for r in reports]), languages
+        )
         if transient:
             reasons = list(dict.fromkeys(reason for left in transient.values() for reason in left))
             raise ApplicationError(
@@ -172,11 +183,20 @@ class Notifications:
         return reports
 
     def _deliver(
-        self, pairs: list[tuple[Notification, DeliveryReport]], info: activity.Info, heartbeat: Callable[[], None]
+        self,
+        pairs: list[tuple[Notification, DeliveryReport]],
+        info: activity.Info,
+        heartbeat: Callable[[], None],
+        languages: dict[str, str] | None = None,
     ) -> dict[str, list[str]]:
-        """Each notification over each channel its report has not finished; the transient failures left, by id."""
+        """Each notification over each channel its report has not finished; the transient failures left, by id.
+        `languages`: a notification's own language by id (a reference may name one); else the worker's."""
         transient: dict[str, list[str]] = {}
-        written = {note.notification_id: localized(note, self.language) for note, _report in pairs}
+        languages = languages or {}
+        written = {
+            note.notification_id: localized(note, languages.get(note.notification_id, self.language))
+            for note, _report in pairs
+        }
         steps = [
             (written[note.notification_id], report, channel)
             for note, report in pairs

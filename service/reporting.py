@@ -3,7 +3,7 @@ figures (domain.figures). SQLite in the data folder on the embedded default, Pos
 `SPOORWERK_REPORTING_DATABASE_URL`; its tables are made and changed by Alembic (service/alembic), which `open_store`
 runs to the newest revision at start.
 
-`write_case` is the one way facts get in: the future per-case activity calls it with a case's derived facts, and
+`write_case` is the one way facts get in: the case's `write_case_facts` activity calls it with its derived facts, and
 `spoorwerk figures rebuild` calls it for every case. It replaces the case's rows in one transaction, upserting by
 their keys, so a retried write or a replayed case never counts twice, and a fact the case no longer has is gone.
 """

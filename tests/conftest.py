@@ -106,6 +106,8 @@ FAST = frozenset(
         "test_migration",
         "test_properties",
         "test_case_workflow",
+        "test_case_facts_workflow",
+        "test_morning_round",
         "test_spoor2_workflow",
         "test_stagnation_workflow",
         "test_dossier_truth",

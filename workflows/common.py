@@ -18,11 +18,12 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.delivery import DeliveryReport
     from activities.notify import Notifications
-    from domain import access
+    from domain import access, notices
     from domain.actions import admit
     from domain.case import CaseState
     from domain.errors import ActionRefused
     from domain.models import Actor, DossierEntry, Notification, Role
+    from domain.notices import NoticeRef
     from workflows import patches
     from workflows.payloads import CallerScope
 
@@ -255,13 +256,15 @@ class Notifier:
             lambda done: self._delivered(note, done),
         )
 
-    def send_all(self, notes: list[Notification]) -> None:
-        """Send what one wake produced as one `notify_batch` activity (none for none)."""
+    def send_all(self, notes: list[Notification], *, by_reference: bool = False) -> None:
+        """Send what one wake produced as one `notify_batch` activity (none for none); `by_reference` (the case's
+        patch `notice-refs`): as references (domain.notices), the activity renders the text."""
         if notes:
+            items: list[Notification | NoticeRef] = [notices.reference(n) for n in notes] if by_reference else [*notes]
             # No summary: it would be one more payload to encode and store per activity (the
             # activity's input shows what was sent).
             self._track(
-                workflow.start_activity_method(Notifications.notify_batch, notes, **_NOTIFY_OPTIONS),
+                workflow.start_activity_method(Notifications.notify_batch, items, **_NOTIFY_OPTIONS),
                 lambda done: self._batch_delivered(notes, done),
             )
 

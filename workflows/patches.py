@@ -51,6 +51,14 @@ LATE_RUN_BOUND = Patch("late-run-bound", "release 6: a run begun on release 5 co
 TRAJECTORY_SCOPE = Patch(
     "trajectory-scope", "release 6: the case tells its running trajectory its scope (employer, assigned people)"
 )
+# SickLeaveCase, in its loop: the case's facts written to the reporting store as its dossier grows (issue 21)
+CASE_FACTS = Patch("case-facts", "release 6: the case writes its facts to the reporting store when its dossier grew")
+# SickLeaveCase, when its loop first sleeps: the morning round at the case's own minute of the window (issue 22)
+MORNING_SPREAD = Patch(
+    "morning-spread", "release 6: a case's morning round (reminders, escalations) at its own minute from 06:00 to 08:00"
+)
+# SickLeaveCase, when a wake first sends: notices as references; the activity renders their text (issue 22)
+NOTICE_REFS = Patch("notice-refs", "release 6: a case sends its notices to notify_batch as references, not as text")
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -67,6 +75,9 @@ ALL = (
     RUN_BOUND,
     LATE_RUN_BOUND,
     TRAJECTORY_SCOPE,
+    CASE_FACTS,
+    MORNING_SPREAD,
+    NOTICE_REFS,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

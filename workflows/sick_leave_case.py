@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from service import metrics
     from workflows import patches
     from workflows import search_attributes as sa
+    from workflows.case_facts import CaseFactsWriter
     from workflows.common import (
         ActionRules,
         ActionUpdates,
@@ -113,6 +114,8 @@ class SickLeaveCase(ActionUpdates):
         self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
         self._counted = len(input.state.dossier) if input.state is not None else 0
+        # A continued run's facts were written by the run before; a reopened case's relapse is news to the store.
+        self._facts = CaseFactsWriter(self._counted if input.reopen_with is None else 0, wake=self._wake)
 
     # ----------------------------------------------------------------- main loop
 
@@ -133,7 +136,8 @@ class SickLeaveCase(ActionUpdates):
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            self._notifier.send_all(rules.tick(state, today=today, now=workflow.now(), in_order=True))
+            notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
+            self._notifier.send_all(notes, by_reference=bool(notes) and self._notices_by_reference())
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()
@@ -141,6 +145,7 @@ class SickLeaveCase(ActionUpdates):
             if rules.end_trajectory_with_case(state, now=workflow.now()):
                 self._trajectory_to_end = True
             self._upsert_search_attributes(today)
+            self._facts.write(state, today)
             # Documents render beside the loop: the case takes actions and keeps its search attributes
             # current while a document is made (or its store is retried for half an hour).
             for order in documents_due(state, today):
@@ -154,6 +159,7 @@ class SickLeaveCase(ActionUpdates):
                 await workflow.wait_condition(lambda: not self._rendering)
                 await self._notifier.drain()
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
+                await self._facts.flush(state, self._today())
                 workflow.continue_as_new(
                     CaseInput(
                         state=state,
@@ -162,15 +168,31 @@ class SickLeaveCase(ActionUpdates):
                         trajectory_scope=self._scope_told,
                     )
                 )
-            await alarm.wait(lambda: self._changed, bound.earlier(rules.next_wake(state, today)))
+            wake = rules.next_wake(state, today, spread=self._morning_spread())
+            await alarm.wait(lambda: self._changed, bound.earlier(wake))
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
+        await self._facts.flush(state, self._today())
         workflow.logger.info("case closed", extra={"case_id": state.case_id, "outcome": str(state.outcome)})
         return CaseResult(case_id=state.case_id, outcome=state.outcome, closed_on=state.closed_on)
 
     def _today(self):
         return local_date(workflow.now())
+
+    def _morning_spread(self) -> bool:
+        """Whether this run takes its morning round at the case's own minute: a run that replays without the patch's
+        marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
+        answer for the rest of the run."""
+        return workflow.patched(patches.MORNING_SPREAD.id)
+
+    def _notices_by_reference(self) -> bool:
+        """Whether this run sends its notices as references (issue 22), asked when it first sends: a run that
+        replays without the patch's marker sends whole notifications until its next run."""
+        return workflow.patched(patches.NOTICE_REFS.id)
+
+    def _wake(self) -> None:
+        self._changed = True
 
     def _trajectory_scope(self) -> TrajectoryScope:
         """What of the case decides who may act on its trajectory: its employer and who is assigned."""

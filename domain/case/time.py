@@ -176,8 +176,11 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
     ]
 
 
-def next_wake(state: CaseState, today: date) -> datetime | None:
-    """The next instant at which time alone changes the case (a deadline, reminder or window)."""
+def next_wake(state: CaseState, today: date, *, spread: bool = False) -> datetime | None:
+    """The next instant at which time alone changes the case (a deadline, reminder or window).
+
+    `spread` (the workflow's patch `morning-spread`): the morning round at the case's own minute of the window
+    (domain.stagnation.morning_minute), not at WATCH_HOUR sharp for every case."""
     if state.closed:
         return None
     days: list[date] = []
@@ -205,6 +208,7 @@ def next_wake(state: CaseState, today: date) -> datetime | None:
         if later:
             # Reminders and escalations go out in the morning, and apart from the statutory clock's
             # and the trajectory's midnight timers (which may change the same watch).
-            morning = start_of_day(min(later)) + timedelta(hours=st.WATCH_HOUR)
+            minute = st.morning_minute(state.case_id) if spread else 0
+            morning = start_of_day(min(later)) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
             wake = morning if wake is None else min(wake, morning)
     return wake

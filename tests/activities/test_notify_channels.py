@@ -22,7 +22,7 @@ from temporalio.worker import Worker
 from activities.mail import message_id
 from activities.notify import DeliveryReport, NotificationLog, Notifications
 from activities.webhook import sign, verify
-from domain.models import Notification
+from domain.models import Notification, Role
 from service.settings import Settings
 from tests.loopback import HR, SMTP_USER, WEBHOOK_SECRET, free_port, settings_for
 
@@ -371,3 +371,118 @@ def test_counts_and_lines_of_a_notice_are_translated_too() -> None:
     assert render(lines[0]) == "- 2. Is er een bevredigend resultaat? Re-integratie: geen werk"
     with i18n.using("en"):
         assert render(body.model_copy(update={"n": 1})) == "Case C-1: dossier check week 80, 1 gap"
+
+
+# ------------------------------------------------------------------ notices by reference (issue 22)
+
+
+def _case_notices() -> list[Notification]:
+    """A case's notices as the domain makes them in the workflow: left alone for 80 days, it is reminded, its steps
+    fall overdue and it climbs the escalation ladder."""
+    from datetime import datetime, timezone
+
+    from domain import case as rules
+    from domain.case import CaseOpening
+    from service.rulebook import load_rulebook, load_stagnation_rules
+
+    first = date(2026, 3, 2)
+    opening = CaseOpening(case_id="C-refs", employer_id="E1", first_sick_day=first, opened_by={"role": "casemanager"})
+    opened = datetime(2026, 3, 2, 9, tzinfo=timezone.utc)
+    state = rules.open_case(
+        opening,
+        load_rulebook().for_first_sick_day(first),
+        today=first,
+        now=opened,
+        stagnation_rules=load_stagnation_rules(),
+    )
+    found: list[Notification] = []
+    for n in range(80):
+        found += rules.tick(state, today=first + timedelta(days=n), now=opened + timedelta(days=n), in_order=True)
+    return found
+
+
+def _recorded_notices(name: str) -> list[Notification]:
+    """The notices a recorded case handed its activity (tests/histories): the measures, the dossier check."""
+    import json
+
+    from temporalio.client import WorkflowHistory
+
+    from tests.paths import TESTS
+
+    history = WorkflowHistory.from_json(name, (TESTS / "histories" / "v6" / f"{name}.json").read_text("utf-8"))
+    found = []
+    for event in history.events:
+        scheduled = event.activity_task_scheduled_event_attributes
+        if scheduled.activity_type.name == "notify_batch":
+            found += [Notification.model_validate(n) for n in json.loads(scheduled.input.payloads[0].data)]
+    return found
+
+
+def test_notices_by_reference_reach_every_channel_in_the_same_words(tmp_path, smtp, webhook) -> None:
+    """A case on the patch `notice-refs` hands the activity references, not text: the log, the mail and the webhook
+    receive the same words as from the whole notification, in Dutch and in English, for every kind of notice."""
+    import pydantic_core
+    from pydantic import TypeAdapter
+
+    from domain import notices
+    from domain.notices import NoticeRef
+
+    made = _case_notices()
+    assert {"deadline_reminder", "deadline_overdue", "escalation_raised"} <= {n.kind for n in made}
+    recorded = _recorded_notices("stagnation_non_cooperation_measures") + _recorded_notices(
+        "documents_preflight_to_wia"
+    )
+    assert {"measure_requested", "measure_reminder", "escalation_resolved", "preflight_gaps"} <= {
+        n.kind for n in recorded
+    }
+    everyone = {role.value: HR for role in Role}
+    shapes = TypeAdapter(list[Notification | NoticeRef])
+    for language in ("nl", "en"):
+        received = {}
+        for shape in ("whole", "reference"):
+            smtp.inbox.messages.clear()
+            webhook.requests.clear()
+            settings = settings_for(
+                tmp_path / language / shape,
+                ["log", "email", "webhook"],
+                smtp,
+                webhook,
+                language=language,
+                notify_default_recipients=everyone,
+            )
+            items: list[Any] = [*made, *recorded]
+            if shape == "reference":
+                items = [notices.reference(n) for n in items]
+                assert all(isinstance(i, NoticeRef) for i in items)
+            # As they reach the activity: through the payload converter's JSON, into the activity's own type.
+            sent = shapes.validate_json(pydantic_core.to_json(items))
+            reports = ActivityEnvironment().run(Notifications.from_settings(settings).notify_batch, sent)
+            assert [r for r in reports if r.delivered != ["log", "email", "webhook"]] == []
+            log = NotificationLog(settings.notification_log_path).read()
+            received[shape] = (
+                [(m["Message-ID"], m["To"], m["Subject"], m.get_content()) for _, m in smtp.inbox.messages],
+                [r["body"] for r in webhook.requests],
+                [{k: v for k, v in r.items() if k != "sent_at"} for r in log],
+            )
+        assert received["reference"] == received["whole"]
+        mails = received["whole"][0]
+        assert len(mails) == len(made) + len(recorded)
+    # In Dutch, by the catalogue: a reminder as the recipient reads it.
+    reminder = next(n for n in made if n.kind == "deadline_reminder")
+    assert (
+        "Herinnering"
+        in NotificationLog(tmp_path / "nl" / "reference" / "data" / "notifications.jsonl").read()[made.index(reminder)][
+            "body"
+        ]
+    )
+
+
+def test_a_notice_by_reference_is_a_fraction_of_the_whole_notification() -> None:
+    import pydantic_core
+
+    from domain import notices
+
+    made = _case_notices()
+    whole = sum(len(pydantic_core.to_json(n)) for n in made)
+    referenced = sum(len(pydantic_core.to_json(notices.reference(n))) for n in made)
+    assert referenced < whole / 3

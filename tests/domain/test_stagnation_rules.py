@@ -158,5 +158,11 @@ def test_reminders_go_to_the_steps_actor_and_the_case_manager_at_their_contacts(
     assert rules.next_wake(state, due - timedelta(days=14)) == start_of_day(due - timedelta(days=3)) + timedelta(
         hours=st.WATCH_HOUR
     )
+    # Spread (the patch `morning-spread`): the same morning, at the case's own minute of the window.
+    minute = st.morning_minute(state.case_id)
+    assert 0 <= minute < st.MORNING_WINDOW_MINUTES
+    assert rules.next_wake(state, due - timedelta(days=14), spread=True) == start_of_day(
+        due - timedelta(days=3)
+    ) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
     # The addresses are not in the dossier.
     assert "arts@arbo.example" not in str([e.model_dump() for e in state.dossier])

@@ -1,0 +1,81 @@
+"""The morning round spread (issue 22): each case takes its reminders and escalations at a minute of its own between
+06:00 and 08:00, the same minute in every run of the case, on the day they were always due."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from domain.models import Notification
+from domain.nl_time import start_of_day
+from domain.notices import NoticeRef
+from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
+from tests.driver import CaseDriver
+from tests.workflows.test_case_workflow import wait_for
+from workflows.ids import case_workflow_id
+from workflows.sick_leave_case import SickLeaveCase
+
+# Two case ids whose minutes lie 40 minutes apart (07:05 and 07:45).
+EARLY, LATE = "C-morning-1", "C-morning-4"
+
+
+def test_a_case_has_one_minute_of_the_morning_window_and_cases_spread_over_it():
+    assert (morning_minute(EARLY), morning_minute(LATE)) == (65, 105)
+    minutes = [morning_minute(f"C{n:06d}") for n in range(10_000)]
+    assert set(minutes) == set(range(MORNING_WINDOW_MINUTES))
+    # A steady load: no minute of the window takes more than twice its share of 10,000 cases.
+    assert max(minutes.count(m) for m in range(MORNING_WINDOW_MINUTES)) < 2 * 10_000 / MORNING_WINDOW_MINUTES
+
+
+async def _reminders(driver: CaseDriver, case_id: str):
+    """The case's two reminders of the probleemanalyse, once its wake has recorded the second."""
+    for _ in range(200):
+        dossier = await driver.client.get_workflow_handle(case_workflow_id(case_id)).query(SickLeaveCase.dossier)
+        found = [e for e in dossier if e.kind == "reminder_sent" and e.details["key"] == "probleemanalyse"]
+        if len(found) >= 2:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{case_id}: not reminded twice")
+
+
+async def test_cases_take_their_reminders_at_their_own_minute_on_the_day_they_are_due(driver):
+    first = await driver.today()
+    # The early case runs with the real bound: its 3-day reminder comes in its second run.
+    for case_id, bound in ((EARLY, None), (LATE, 3650)):
+        await driver.open(first, case_id=case_id, run_bound_days=bound)
+        await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    early_first_run = (await driver.client.get_workflow_handle(case_workflow_id(EARLY)).describe()).run_id
+    due = first + timedelta(days=41)  # the probleemanalyse: end of week 6
+    await driver.advance_to(due - timedelta(days=3), hour=10)
+
+    assert (await driver.client.get_workflow_handle(case_workflow_id(EARLY)).describe()).run_id != early_first_run
+    for case_id in (EARLY, LATE):
+        reminders = await _reminders(driver, case_id)
+        # On the day each reminder was always due: 14 and 3 days before the term.
+        assert [(e.on, e.details["lead_days"]) for e in reminders] == [
+            (due - timedelta(days=14), 14),
+            (due - timedelta(days=3), 3),
+        ]
+        # At the case's own minute from 06:00, in both runs alike.
+        for entry in reminders:
+            at = start_of_day(entry.on) + timedelta(hours=WATCH_HOUR, minutes=morning_minute(case_id))
+            assert at <= entry.recorded_at < at + timedelta(minutes=1), (case_id, entry.recorded_at)
+
+    # The notify activity delivers shortly after the wake that sent it.
+    def sent() -> list[str]:
+        notes = driver.notifications()
+        return sorted(n["case_id"] for n in notes if n["kind"] == "deadline_reminder" and n["due"] == due.isoformat())
+
+    await wait_for(lambda: sent() == [EARLY] * 4 + [LATE] * 4)
+
+    # The case handed its notify activity references, not text (patch `notice-refs`): the words were made there.
+    history = await driver.client.get_workflow_handle(case_workflow_id(LATE)).fetch_history()
+    batches = [
+        e.activity_task_scheduled_event_attributes.input.payloads
+        for e in history.events
+        if e.activity_task_scheduled_event_attributes.activity_type.name == "notify_batch"
+    ]
+    assert len(batches) >= 3
+    for payloads in batches:
+        [items] = await driver.client.data_converter.decode(payloads, [list[Notification | NoticeRef]])
+        assert items and all(isinstance(item, NoticeRef) for item in items)

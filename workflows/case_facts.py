@@ -1,0 +1,86 @@
+"""The case's facts kept current in the reporting store (issue 21): the case writes them as its dossier grows.
+
+`domain.facts.derive` runs here, in the workflow, where it is pure; the `write_case_facts` activity
+(activities.reporting) puts them in the store, replacing the case's rows by their keys, so a retried attempt, a
+replayed case or a `spoorwerk figures rebuild` over it never counts a fact twice. A write runs beside the case's
+loop, like a notification: a store that is down holds up no reminder and no action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.reporting import ReportingActivities
+    from domain.case import CaseState
+    from domain.facts import CaseFacts, derive
+    from workflows import patches
+
+WRITE_TIMEOUT = timedelta(minutes=1)
+# A store down longer than this is an outage that `spoorwerk figures rebuild` repairs; a run that continues as new
+# or closes waits for its last write no longer than this. A failed write is tried again at the next wake.
+WRITE_GIVE_UP = timedelta(days=1)
+WRITE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
+
+
+class CaseFactsWriter:
+    """Writes the case's facts when its dossier has grown since the last write and the facts differ: at most one
+    write per wake, and one at a time, so an older write retried late never overwrites a newer one.
+
+    Behind the live patch `case-facts`: a run that replays without its marker writes from its next run on.
+    """
+
+    def __init__(self, dossier_length: int, wake: Callable[[], None]) -> None:
+        # A continued run's dossier was written by the run before (it flushes before it continues as new).
+        self._seen = dossier_length
+        self._wake = wake  # wakes the loop when a write ends with the dossier grown meanwhile
+        self._written: CaseFacts | None = None
+        self._running: asyncio.Task[int] | None = None
+        self._pending = False  # the dossier grew while a write ran: the loop writes again when it is done
+
+    def write(self, state: CaseState, today: date) -> None:
+        """Start a write of the case's facts as of `today` if its dossier has grown since the last one."""
+        if len(state.dossier) == self._seen:
+            return
+        if self._running is not None and not self._running.done():
+            self._pending = True
+            return
+        facts = derive(state, today)
+        if facts == self._written or not workflow.patched(patches.CASE_FACTS.id):
+            self._seen = len(state.dossier)
+            return
+        seen = len(state.dossier)
+        self._seen, self._written, self._pending = seen, facts, False
+        task = workflow.start_activity_method(
+            ReportingActivities.write_case_facts,
+            facts,
+            start_to_close_timeout=WRITE_TIMEOUT,
+            schedule_to_close_timeout=WRITE_GIVE_UP,
+            retry_policy=WRITE_RETRY,
+        )
+        task.add_done_callback(lambda done: self._done(done, state.case_id))
+        self._running = task
+
+    def _done(self, done: asyncio.Task[int], case_id: str) -> None:
+        if done.cancelled():
+            return
+        if done.exception() is not None:
+            # Given up: written again at the next wake (the facts it carried count as not written).
+            error = str(done.exception())
+            workflow.logger.warning("case facts not written", extra={"case_id": case_id, "error": error})
+            self._seen, self._written = -1, None
+        elif self._pending:
+            self._wake()
+
+    async def flush(self, state: CaseState, today: date) -> None:
+        """Before the run closes or continues as new: the last write done, and one more if the dossier grew."""
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
+        self.write(state, today)
+        if self._running is not None:
+            await asyncio.gather(self._running, return_exceptions=True)
