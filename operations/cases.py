@@ -50,6 +50,7 @@ from service.rulebook import (
     load_stagnation_rules,
     working_day_holidays,
 )
+from workflows import patches
 from workflows import search_attributes as sa
 from workflows.common import SCOPE_UNKNOWN, CaseScope, case_scope
 from workflows.ids import case_workflow_id
@@ -149,6 +150,7 @@ async def open_case(
         stagnation_rules=load_stagnation_rules(),
         dossier_rules=load_dossier_rules() if documents else None,
         holidays=working_day_holidays(ruleset, opening.first_sick_day),
+        release=patches.RELEASE,
     )
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
@@ -274,7 +276,7 @@ async def _reopen(
     try:
         await client.start_workflow(
             SickLeaveCase.run,
-            CaseInput(state=state, reopen_with=sent.payload),
+            CaseInput(state=state, reopen_with=sent.payload, release=patches.RELEASE),
             id=handle.id,
             task_queue=info.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

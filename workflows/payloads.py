@@ -72,6 +72,11 @@ class CaseInput(BaseModel):
         default=None,
         description="The scope the previous run last told its trajectory, so a continued run tells only a change",
     )
+    release: int | None = Field(
+        default=None,
+        description="The release of the code that started this run (workflows.patches.RELEASE); None: older code, "
+        "whose runs call patched() (workflows.common.PatchGate)",
+    )
 
     @model_validator(mode="after")
     def _share_rules(self) -> CaseInput:
@@ -137,6 +142,7 @@ class TrajectoryInput(BaseModel):
         default=None,
         description="The case's scope as last told (None: started before the case told it, until it does)",
     )
+    release: int | None = Field(default=None, description="As CaseInput.release")
 
 
 class TrajectoryActionResult(BaseModel):

@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ActionUpdates,
         CaseScope,
         Notifier,
+        PatchGate,
         RunBound,
         WakeTimer,
         case_scope,
@@ -61,6 +62,7 @@ RENDER_RETRY = RetryPolicy(
 class SickLeaveCase(ActionUpdates):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
+        self._patches = PatchGate(input.release)
         self._cap = input.continue_as_new_after_events
         self._bound = timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND
         self._opening_refused: str | None = None
@@ -83,7 +85,7 @@ class SickLeaveCase(ActionUpdates):
             else:
                 # A new case opens at the current version; the markers stay until release 5's runs have gone.
                 for patch in patches.OPENING:
-                    workflow.deprecate_patch(patch.id)
+                    self._patches.taken(patch)
                 try:
                     self._state = migrate(
                         rules.open_case(
@@ -122,13 +124,13 @@ class SickLeaveCase(ActionUpdates):
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
         if input.state is not None and state.spoor2.trajectory_started and state.spoor2_running and not state.closed:
-            workflow.deprecate_patch(patches.TRAJECTORY_RESYNC.id)
+            self._patches.taken(patches.TRAJECTORY_RESYNC)
             await self._resync_trajectory()
         # Release 5 took these at the start of every run; their markers stay readable until its runs have gone.
         for patch in patches.RUN_START:
-            workflow.deprecate_patch(patch.id)
+            self._patches.taken(patch)
         alarm = WakeTimer()
-        bound = RunBound(self._bound)
+        bound = RunBound(self._bound, self._patches)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -160,6 +162,7 @@ class SickLeaveCase(ActionUpdates):
                         continue_as_new_after_events=self._cap,
                         run_bound_days=input.run_bound_days,
                         trajectory_scope=self._scope_told,
+                        release=patches.RELEASE,
                     )
                 )
             await alarm.wait(lambda: self._changed, bound.earlier(rules.next_wake(state, today)))
@@ -188,7 +191,7 @@ class SickLeaveCase(ActionUpdates):
         if not (state.spoor2.trajectory_started and state.spoor2_running) or state.closed:
             return
         wanted = self._trajectory_scope()
-        if wanted == self._scope_told or not workflow.patched(patches.TRAJECTORY_SCOPE.id):
+        if wanted == self._scope_told or not self._patches.taken(patches.TRAJECTORY_SCOPE):
             return
         self._scope_told = wanted
         try:
@@ -203,7 +206,7 @@ class SickLeaveCase(ActionUpdates):
         assert state is not None and state.spoor2.rules is not None and state.spoor2.started_on is not None
         # The scope goes with the start (no command of its own); a run that replays a start recorded without the
         # patch's marker started its trajectory without it, and tells it from its next run on.
-        scope = self._trajectory_scope() if workflow.patched(patches.TRAJECTORY_SCOPE.id) else None
+        scope = self._trajectory_scope() if self._patches.taken(patches.TRAJECTORY_SCOPE) else None
         # ABANDON: the trajectory must outlive this run when the case continues as new; the case
         # ends it itself when it closes (`_end_trajectory`).
         await workflow.start_child_workflow(
@@ -218,6 +221,7 @@ class SickLeaveCase(ActionUpdates):
                 continue_as_new_after_events=self._cap,
                 run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
                 scope=scope,
+                release=patches.RELEASE,
             ),
             id=trajectory_workflow_id(state.case_id),
             parent_close_policy=ParentClosePolicy.ABANDON,
