@@ -23,8 +23,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.case import CaseState
     from domain.errors import ActionRefused
     from domain.models import Actor, DossierEntry, Notification, Role
+    from service import rulebook
     from workflows import patches
-    from workflows.payloads import CallerScope
+    from workflows.payloads import CallerScope, CaseInput
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
 # A channel that stays down this long is given up on, and the dossier says so: a reminder days late
@@ -372,6 +373,15 @@ class PatchGate:
             return workflow.patched(marker or patch.id)
         workflow.deprecate_patch(marker or patch.id)
         return True
+
+
+def opening_rules(input: CaseInput) -> tuple[Any, Any, Any, Any]:
+    """The rules a new case opens with (rule set, spoor 2, stagnation, dossier): by value as older code sent them, or
+    by reference (`input.rules`), taken from the rules shipped with this code when their hashes match. A mismatch
+    raises `RulesChanged`, which fails the workflow task: nothing is recorded, and the task is retried."""
+    if input.rules is not None:
+        return rulebook.resolve(input.rules)
+    return input.ruleset, input.spoor2_rules, input.stagnation_rules, input.dossier_rules
 
 
 class RunBound:

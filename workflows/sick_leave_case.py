@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RunBound,
         WakeTimer,
         case_scope,
+        opening_rules,
         refused,
         signal_arg,
     )
@@ -80,8 +81,10 @@ class SickLeaveCase(ActionUpdates):
             except ActionRefused as err:
                 self._state, self._opening_refused = None, str(err)
         if input.state is None:
-            if input.opening is None or input.ruleset is None:
-                self._opening_refused = "input: a new case needs `opening` and `ruleset`"
+            # By reference (release 7 on), checked against this code's rules; fails the task when they differ.
+            ruleset, spoor2_rules, stagnation_rules, dossier_rules = opening_rules(input)
+            if input.opening is None or ruleset is None:
+                self._opening_refused = "input: a new case needs `opening` and `ruleset` (or `rules`)"
             else:
                 # A new case opens at the current version; the markers stay until release 5's runs have gone.
                 for patch in patches.OPENING:
@@ -90,12 +93,12 @@ class SickLeaveCase(ActionUpdates):
                     self._state = migrate(
                         rules.open_case(
                             input.opening,
-                            input.ruleset,
+                            ruleset,
                             today=self._today(),
                             now=workflow.now(),
-                            spoor2_rules=input.spoor2_rules,
-                            stagnation_rules=input.stagnation_rules,
-                            dossier_rules=input.dossier_rules,
+                            spoor2_rules=spoor2_rules,
+                            stagnation_rules=stagnation_rules,
+                            dossier_rules=dossier_rules,
                             holidays=input.holidays,
                         ),
                         self._today(),

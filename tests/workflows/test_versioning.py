@@ -27,6 +27,7 @@ from domain.case import CURRENT_REVISION, CURRENT_VERSION, CaseOpening
 from domain.migration import RUN_BOUND_DAYS
 from domain.models import Actor, Notification, Role, Stage
 from domain.nl_time import local_date
+from domain.rules import RulesRef, content_hash
 from operations import cases
 from service.rulebook import (
     load_dossier_rules,
@@ -408,5 +409,69 @@ async def test_a_case_started_by_a_newer_release_waits_for_a_worker_of_that_rele
         await asyncio.sleep(0.1)
     error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
     assert f"started by release {patches.RELEASE + 1}" in str(error)
+    assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+# ------------------------------------------------------------------ rules by reference
+
+
+async def test_a_new_case_names_its_rules_and_the_worker_takes_them_from_its_code(driver):
+    """The shipped rules go by id and hash, not by value, in a new case's input; the case opens with them."""
+    first = await driver.today()
+    handle = await driver.open(first, documents=True)
+    started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    [sent] = await driver.client.data_converter.decode(started.input.payloads, [CaseInput])
+    assert sent.rules is not None and sent.ruleset is None and sent.spoor2_rules is None
+    state = await driver.state()
+    ruleset = load_rulebook().for_first_sick_day(first)
+    assert (state.ruleset, state.spoor2.rules, state.documents.rules) == (
+        ruleset,
+        load_spoor2_rules(),
+        load_dossier_rules(),
+    )
+    assert state.escalation is not None and state.escalation.rules == load_stagnation_rules()
+    by_value = sent.model_copy(
+        update={
+            "rules": None,
+            "ruleset": ruleset,
+            "spoor2_rules": load_spoor2_rules(),
+            "stagnation_rules": load_stagnation_rules(),
+            "dossier_rules": load_dossier_rules(),
+        }
+    )
+    size, size_by_value = len(sent.model_dump_json()), len(by_value.model_dump_json())
+    assert size * 4 < size_by_value
+    print(f"start input: {size} bytes by reference, {size_by_value} by value")
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.advance(days=45)  # past the probleemanalyse: an overdue mark, reminders
+    assert "probleemanalyse" in (await driver.summary()).overdue
+    await driver.save_history(f"release{patches.RELEASE}_rules_by_reference")
+
+
+async def test_a_case_whose_rules_were_edited_in_place_fails_its_task_and_records_nothing(driver):
+    """The hash proves that the rules the worker has are those the case was opened with: when they are not, the
+    workflow task fails (and is retried, after a fix), and the case opens with no rules of the wrong kind."""
+    today = await driver.today()
+    ruleset = load_rulebook().for_first_sick_day(today)
+    edited = ruleset.model_copy(update={"four_week_rule_days": ruleset.four_week_rule_days + 1})
+    case_id = f"C{uuid.uuid4().hex[:10]}"
+    opening = CaseOpening(
+        case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role=Role.CASEMANAGER)
+    )
+    rules = RulesRef(ruleset_id=ruleset.id, ruleset_hash=content_hash(edited))
+    handle = await driver.client.start_workflow(
+        SickLeaveCase.run,
+        CaseInput(opening=opening, rules=rules, release=patches.RELEASE),
+        id=case_workflow_id(case_id),
+        task_queue=driver.task_queue,
+    )
+    failed: list = []
+    while not failed:
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        await asyncio.sleep(0.1)
+    error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
+    assert f"rule set {ruleset.id} of this code" in str(error) and content_hash(edited) in str(error)
     assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
