@@ -41,6 +41,7 @@ from service.devserver import start_dev_server
 from service.health import Health, serving
 from service.i18n import N_, _
 from service.logging import configure_logging
+from service.rulebook import preload
 from service.settings import Settings, get_settings
 from service.temporal import connect, ensure_search_attributes
 from workflows.case_import import CaseImport
@@ -61,6 +62,7 @@ def _row(label: str, value: str) -> str:
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
     """A worker for the case and trajectory workflows and the activities on the configured task queue."""
     notifications = Notifications.from_settings(settings)
+    preload()  # a new case's rules by reference are resolved from them in its first workflow task
     store = store_from_settings(settings)
     documents, imports = DocumentActivities(client, store), ImportActivities(client, store)
     reporting = ReportingActivities(settings.reporting_database)  # opened at its first write

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from datetime import date
 from typing import Literal
@@ -131,6 +132,25 @@ class Rulebook(BaseModel):
             if r.id == ruleset_id:
                 return r
         raise KeyError(ruleset_id)
+
+
+def content_hash(rules: BaseModel) -> str:
+    """The hash of a set of rules' content: the same rules give the same hash in any process."""
+    return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:32]
+
+
+class RulesRef(BaseModel):
+    """The rules a new case opens with, by reference: the rule set's id, and the content hash of it and of each of
+    the other rules (spoor 2, the stagnation watch, the dossier; None: the case has none). The worker takes them from
+    the rules shipped with its code; the hashes prove that those are the rules the case was opened with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ruleset_id: str
+    ruleset_hash: str
+    spoor2_hash: str | None = None
+    stagnation_hash: str | None = None
+    dossier_hash: str | None = None
 
 
 def parse_rulebook(text: str) -> Rulebook:

@@ -6,11 +6,16 @@ from datetime import date
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from domain.documents import DossierRules, parse_dossier_rules
-from domain.rules import Rulebook, RuleSet, parse_rulebook
+from domain.rules import Rulebook, RuleSet, RulesRef, content_hash, parse_rulebook
 from domain.spoor2 import Spoor2Rules, parse_spoor2_rules
 from domain.stagnation import StagnationRules, parse_stagnation_rules
+
+R = TypeVar("R", bound=BaseModel)
 
 
 def _read(name: str, path: Path | None) -> str:
@@ -52,3 +57,74 @@ def load_stagnation_rules(path: Path | None = None) -> StagnationRules:
 def load_dossier_rules(path: Path | None = None) -> DossierRules:
     """When documents are made and what the loonsanctie pre-flight checks, shipped with the package or at `path`."""
     return parse_dossier_rules(_read("dossier.toml", path))
+
+
+class RulesChanged(RuntimeError):
+    """A case's rules by reference that the code's rules do not match: a rule set edited in place, or a case opened
+    by other code. Not an ApplicationError: it fails the workflow task, which records nothing, and the task is retried
+    until the code has the rules again (or a worker of the code that opened the case takes it)."""
+
+
+# The content hash of each shipped rules object (by identity: they are made once per process, and kept).
+_HASHES: dict[int, tuple[BaseModel, str]] = {}
+
+
+def _hash(rules: BaseModel) -> str:
+    kept = _HASHES.get(id(rules))
+    if kept is None or kept[0] is not rules:
+        kept = _HASHES[id(rules)] = (rules, content_hash(rules))
+    return kept[1]
+
+
+def shipped_ref(
+    ruleset: RuleSet,
+    *,
+    spoor2: Spoor2Rules | None,
+    stagnation: StagnationRules | None,
+    dossier: DossierRules | None,
+) -> RulesRef | None:
+    """The reference to these rules when they are the ones shipped with the code (what a worker can resolve); None
+    when any is not (a rule set of a rulebook of one's own, edited rules): those go by value."""
+    shipped = (load_spoor2_rules(), load_stagnation_rules(), load_dossier_rules())
+    if not any(r is ruleset for r in load_rulebook().rulesets):
+        return None
+    if any(given is not None and given is not own for given, own in zip((spoor2, stagnation, dossier), shipped)):
+        return None
+    return RulesRef(
+        ruleset_id=ruleset.id,
+        ruleset_hash=_hash(ruleset),
+        spoor2_hash=_hash(spoor2) if spoor2 is not None else None,
+        stagnation_hash=_hash(stagnation) if stagnation is not None else None,
+        dossier_hash=_hash(dossier) if dossier is not None else None,
+    )
+
+
+def resolve(ref: RulesRef) -> tuple[RuleSet, Spoor2Rules | None, StagnationRules | None, DossierRules | None]:
+    """The shipped rules a reference names; raises RulesChanged when the code's rules are not those it was made of."""
+    try:
+        ruleset = load_rulebook().by_id(ref.ruleset_id)
+    except KeyError:
+        raise RulesChanged(f"rule set {ref.ruleset_id!r} is not in this code's rulebook") from None
+    _check(f"rule set {ref.ruleset_id}", ruleset, ref.ruleset_hash)
+    spoor2 = _check("spoor 2 rules", load_spoor2_rules(), ref.spoor2_hash)
+    stagnation = _check("stagnation rules", load_stagnation_rules(), ref.stagnation_hash)
+    dossier = _check("dossier rules", load_dossier_rules(), ref.dossier_hash)
+    return ruleset, spoor2, stagnation, dossier
+
+
+def _check(name: str, own: R, wanted: str | None) -> R | None:
+    """`own` when its hash is `wanted`; None when nothing is wanted (the case has none of these rules)."""
+    if wanted is None:
+        return None
+    if _hash(own) != wanted:
+        raise RulesChanged(
+            f"the {name} of this code (hash {_hash(own)}) are not those the case was opened with ({wanted}): edited "
+            "in place? A case keeps its rules for life: restore them, and add changed rules as new ones"
+        )
+    return own
+
+
+def preload() -> None:
+    """Load the shipped rules and their hashes once, so that no workflow task reads a file."""
+    for rules in (*load_rulebook().rulesets, load_spoor2_rules(), load_stagnation_rules(), load_dossier_rules()):
+        _hash(rules)

@@ -35,10 +35,11 @@ class CaseFactsWriter:
     Behind the live patch `case-facts`: a run that replays without its marker writes from its next run on.
     """
 
-    def __init__(self, dossier_length: int, wake: Callable[[], None]) -> None:
+    def __init__(self, dossier_length: int, wake: Callable[[], None], taken: Callable[[], bool]) -> None:
         # A continued run's dossier was written by the run before (it flushes before it continues as new).
         self._seen = dossier_length
         self._wake = wake  # wakes the loop when a write ends with the dossier grown meanwhile
+        self._taken = taken  # the `case-facts` patch, through the run's release gate (workflows.common.PatchGate)
         self._written: CaseFacts | None = None
         self._running: asyncio.Task[int] | None = None
         self._pending = False  # the dossier grew while a write ran: the loop writes again when it is done
@@ -51,7 +52,7 @@ class CaseFactsWriter:
             self._pending = True
             return
         facts = derive(state, today)
-        if facts == self._written or not workflow.patched(patches.CASE_FACTS.id):
+        if facts == self._written or not self._taken():
             self._seen = len(state.dossier)
             return
         seen = len(state.dossier)

@@ -24,8 +24,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ActionRefused
     from domain.models import Actor, DossierEntry, Notification, Role
     from domain.notices import NoticeRef
+    from service import rulebook
     from workflows import patches
-    from workflows.payloads import CallerScope
+    from workflows.payloads import CallerScope, CaseInput
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
 # A channel that stays down this long is given up on, and the dossier says so: a reminder days late
@@ -345,6 +346,47 @@ class WakeTimer:
         await workflow.wait_condition(lambda: woken() or (timer is not None and timer.done()))
 
 
+class NewerRelease(RuntimeError):
+    """A run started by a newer release than this code: not an ApplicationError, so it fails the workflow task (which
+    records nothing) and the task is retried until a worker of that release takes it, during a rolling update."""
+
+
+class PatchGate:
+    """Which patches a run takes, from the release of the code that started it (its input's `release`).
+
+    A run started by release 7 or later takes every patch of its release and older without a call: no marker and no
+    `TemporalChangeVersion` upsert, two commands per patch in the run's first task. It asks `workflow.patched` only
+    for the patches of later releases, which its recorded history may have run without. A run whose input has no
+    release was started by older code, and every recorded history is one: it calls `patched` and `deprecate_patch`
+    exactly as that code did, so its markers match on replay.
+    """
+
+    def __init__(self, release: int | None) -> None:
+        if release is not None and release > patches.RELEASE:
+            # Its history holds no markers for the patches this code does not know: it would replay the old paths.
+            raise NewerRelease(f"this run was started by release {release}; this worker is release {patches.RELEASE}")
+        self.release = release
+
+    def taken(self, patch: patches.Patch, marker: str | None = None) -> bool:
+        """Whether the run takes `patch` (`marker`: its marker id where one patch writes several). The release check
+        comes first, so that a run of this release writes no marker; a deprecated patch is always taken."""
+        if self.release is not None and self.release >= patch.release:
+            return True
+        if patch.live:
+            return workflow.patched(marker or patch.id)
+        workflow.deprecate_patch(marker or patch.id)
+        return True
+
+
+def opening_rules(input: CaseInput) -> tuple[Any, Any, Any, Any]:
+    """The rules a new case opens with (rule set, spoor 2, stagnation, dossier): by value as older code sent them, or
+    by reference (`input.rules`), taken from the rules shipped with this code when their hashes match. A mismatch
+    raises `RulesChanged`, which fails the workflow task: nothing is recorded, and the task is retried."""
+    if input.rules is not None:
+        return rulebook.resolve(input.rules)
+    return input.ruleset, input.spoor2_rules, input.stagnation_rules, input.dossier_rules
+
+
 class RunBound:
     """When a run has lived long enough to continue as new: at its first wake `bound` after it started.
 
@@ -352,11 +394,12 @@ class RunBound:
     the run's start is `workflow.now()` then, read from its history, never the wall clock.
     """
 
-    def __init__(self, bound: timedelta) -> None:
+    def __init__(self, bound: timedelta, gate: PatchGate) -> None:
         self._started = workflow.now()
         self._bound = bound
+        self._gate = gate
         # Runs begun on release 5 replay without the marker; they are bounded by `reached`'s late checks.
-        self._patched = workflow.patched(patches.RUN_BOUND.id)
+        self._patched = gate.taken(patches.RUN_BOUND)
         self._late_checks = 0
 
     @property
@@ -376,4 +419,4 @@ class RunBound:
         if self._patched:
             return True
         self._late_checks += 1
-        return workflow.patched(patches.late_run_bound_id(self._late_checks))
+        return self._gate.taken(patches.LATE_RUN_BOUND, patches.late_run_bound_id(self._late_checks))

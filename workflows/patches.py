@@ -5,20 +5,29 @@ A patch *deprecated* in release N keeps its marker readable (`workflow.deprecate
 before release N; its call can be deleted in the first release made once release N has run everywhere for
 `domain.migration.RUN_BOUND`, since by then every such run has continued as new. `tests/workflows/test_versioning.py`
 checks this list against the recorded histories.
+
+Each patch names the release that brought it. A run's input carries the release of the code that started the run
+(release 7 on): such a run takes every patch of that release and older without a marker, and calls
+`workflow.patched` only for the patches of later releases (`workflows.common.PatchGate`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# The release this code is: the case version it opens (domain.case.CURRENT_VERSION).
-RELEASE = 6
+# The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
+# continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
+# version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
+RELEASE = 7
 
 
 @dataclass(frozen=True)
 class Patch:
     id: str
     what: str
+    # The release that brought it: a run started by this release or a later one takes it without calling
+    # `patched()`. No default: a patch keeps the release it came with when RELEASE moves on.
+    release: int
     deprecated_in: int | None = None  # the release that made it a deprecate_patch call; None: live
 
     @property
@@ -27,38 +36,58 @@ class Patch:
 
 
 # SickLeaveCase, when a case opens (in this order)
-SPOOR2_TRAJECTORY = Patch("spoor2-trajectory", "case version 2: spoor 2 as a child workflow", deprecated_in=6)
-STAGNATION_WATCH = Patch("stagnation-watch", "case version 3: reminders, escalation, contacts", deprecated_in=6)
-COACH_ATTRIBUTE = Patch("coach-attribute", "case version 4: the CoachId search attribute", deprecated_in=6)
-DOCUMENTS = Patch("documents", "case version 5: documents rendered by activity, the pre-flight", deprecated_in=6)
+SPOOR2_TRAJECTORY = Patch(
+    "spoor2-trajectory", "case version 2: spoor 2 as a child workflow", release=2, deprecated_in=6
+)
+STAGNATION_WATCH = Patch(
+    "stagnation-watch", "case version 3: reminders, escalation, contacts", release=3, deprecated_in=6
+)
+COACH_ATTRIBUTE = Patch("coach-attribute", "case version 4: the CoachId search attribute", release=4, deprecated_in=6)
+DOCUMENTS = Patch(
+    "documents", "case version 5: documents rendered by activity, the pre-flight", release=5, deprecated_in=6
+)
 # SickLeaveCase, when a run starts (in this order)
 TRAJECTORY_RESYNC = Patch(
-    "trajectory-resync", "a continued run asks its trajectory for what it missed", deprecated_in=6
+    "trajectory-resync", "a continued run asks its trajectory for what it missed", release=4, deprecated_in=6
 )
-CATCH_UP = Patch("catch-up", "a late wake records in date order, drops replaced ladder notices", deprecated_in=6)
-WAKE_TIMER = Patch("wake-timer", "one timer kept to the next wake (case and trajectory)", deprecated_in=6)
-NOTIFY_BATCH = Patch("notify-batch", "what one wake sends goes as one activity", deprecated_in=6)
-DOSSIER_TRUTH = Patch("dossier-truth", "revision 1: facts and observations apart", deprecated_in=6)
-ASSIGNMENTS = Patch("assignments", "revision 2: the Assigned search attribute", deprecated_in=6)
-WORKLIST = Patch("worklist-attributes", "revision 3: NextStep and PersonKeys", deprecated_in=6)
+CATCH_UP = Patch(
+    "catch-up", "a late wake records in date order, drops replaced ladder notices", release=4, deprecated_in=6
+)
+WAKE_TIMER = Patch("wake-timer", "one timer kept to the next wake (case and trajectory)", release=5, deprecated_in=6)
+NOTIFY_BATCH = Patch("notify-batch", "what one wake sends goes as one activity", release=5, deprecated_in=6)
+DOSSIER_TRUTH = Patch("dossier-truth", "revision 1: facts and observations apart", release=5, deprecated_in=6)
+ASSIGNMENTS = Patch("assignments", "revision 2: the Assigned search attribute", release=5, deprecated_in=6)
+WORKLIST = Patch("worklist-attributes", "revision 3: NextStep and PersonKeys", release=5, deprecated_in=6)
 # Both workflows, when a run starts, then at a wake RUN_BOUND on
-RUN_BOUND = Patch("run-bound", "release 6: a run continues as new at its first wake RUN_BOUND after it started")
+RUN_BOUND = Patch(
+    "run-bound", "release 6: a run continues as new at its first wake RUN_BOUND after it started", release=6
+)
 # A run begun on release 5 has no `run-bound` marker: it continues as new at its first wake on release 6 code
 # past the bound, and each such check is a marker of its own (`late-run-bound-<n>`), because `patched()` keeps
 # its first answer for the rest of a run and the checks replayed from release 5's wakes answer no.
-LATE_RUN_BOUND = Patch("late-run-bound", "release 6: a run begun on release 5 continues as new past the bound")
+LATE_RUN_BOUND = Patch(
+    "late-run-bound", "release 6: a run begun on release 5 continues as new past the bound", release=6
+)
 # SickLeaveCase, in its loop: a signal to its trajectory when the scope it told it (or none) is not the case's
 TRAJECTORY_SCOPE = Patch(
-    "trajectory-scope", "release 6: the case tells its running trajectory its scope (employer, assigned people)"
+    "trajectory-scope",
+    "release 6: the case tells its running trajectory its scope (employer, assigned people)",
+    release=6,
 )
 # SickLeaveCase, in its loop: the case's facts written to the reporting store as its dossier grows (issue 21)
-CASE_FACTS = Patch("case-facts", "release 6: the case writes its facts to the reporting store when its dossier grew")
+CASE_FACTS = Patch(
+    "case-facts", "release 7: the case writes its facts to the reporting store when its dossier grew", release=7
+)
 # SickLeaveCase, when its loop first sleeps: the morning round at the case's own minute of the window (issue 22)
 MORNING_SPREAD = Patch(
-    "morning-spread", "release 6: a case's morning round (reminders, escalations) at its own minute from 06:00 to 08:00"
+    "morning-spread",
+    "release 7: a case's morning round (reminders, escalations) at its own minute from 06:00 to 08:00",
+    release=7,
 )
 # SickLeaveCase, when a wake first sends: notices as references; the activity renders their text (issue 22)
-NOTICE_REFS = Patch("notice-refs", "release 6: a case sends its notices to notify_batch as references, not as text")
+NOTICE_REFS = Patch(
+    "notice-refs", "release 7: a case sends its notices to notify_batch as references, not as text", release=7
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, model_validator
 from domain.case import CaseOpening, CaseState, DossierEntry
 from domain.documents import DossierRules
 from domain.models import Actor, Outcome, Role, Stage
-from domain.rules import RuleSet
+from domain.rules import RuleSet, RulesRef
 from domain.spoor2 import Spoor2Outcome, Spoor2Rules, Spoor2Status, TrajectoryEvent, TrajectoryState
 from domain.stagnation import Spoor2Watch, StagnationRules
 
@@ -51,6 +51,11 @@ class CaseInput(BaseModel):
     """Starts a case (`opening` + `ruleset`) or continues one (`state`, after continue-as-new)."""
 
     opening: CaseOpening | None = None
+    rules: RulesRef | None = Field(
+        default=None,
+        description="The new case's rules by reference (release 7 on), in place of ruleset, spoor2_rules, "
+        "stagnation_rules and dossier_rules: resolved from the code's shipped rules, their hashes checked",
+    )
     ruleset: RuleSet | None = None
     spoor2_rules: Spoor2Rules | None = None
     stagnation_rules: StagnationRules | None = None
@@ -71,6 +76,11 @@ class CaseInput(BaseModel):
     trajectory_scope: TrajectoryScope | None = Field(
         default=None,
         description="The scope the previous run last told its trajectory, so a continued run tells only a change",
+    )
+    release: int | None = Field(
+        default=None,
+        description="The release of the code that started this run (workflows.patches.RELEASE); None: older code, "
+        "whose runs call patched() (workflows.common.PatchGate)",
     )
 
     @model_validator(mode="after")
@@ -137,6 +147,7 @@ class TrajectoryInput(BaseModel):
         default=None,
         description="The case's scope as last told (None: started before the case told it, until it does)",
     )
+    release: int | None = Field(default=None, description="As CaseInput.release")
 
 
 class TrajectoryActionResult(BaseModel):

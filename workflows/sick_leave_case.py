@@ -38,9 +38,11 @@ with workflow.unsafe.imports_passed_through():
         ActionUpdates,
         CaseScope,
         Notifier,
+        PatchGate,
         RunBound,
         WakeTimer,
         case_scope,
+        opening_rules,
         refused,
         signal_arg,
     )
@@ -62,6 +64,7 @@ RENDER_RETRY = RetryPolicy(
 class SickLeaveCase(ActionUpdates):
     @workflow.init
     def __init__(self, input: CaseInput) -> None:
+        self._patches = PatchGate(input.release)
         self._cap = input.continue_as_new_after_events
         self._bound = timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND
         self._opening_refused: str | None = None
@@ -79,22 +82,24 @@ class SickLeaveCase(ActionUpdates):
             except ActionRefused as err:
                 self._state, self._opening_refused = None, str(err)
         if input.state is None:
-            if input.opening is None or input.ruleset is None:
-                self._opening_refused = "input: a new case needs `opening` and `ruleset`"
+            # By reference (release 7 on), checked against this code's rules; fails the task when they differ.
+            ruleset, spoor2_rules, stagnation_rules, dossier_rules = opening_rules(input)
+            if input.opening is None or ruleset is None:
+                self._opening_refused = "input: a new case needs `opening` and `ruleset` (or `rules`)"
             else:
                 # A new case opens at the current version; the markers stay until release 5's runs have gone.
                 for patch in patches.OPENING:
-                    workflow.deprecate_patch(patch.id)
+                    self._patches.taken(patch)
                 try:
                     self._state = migrate(
                         rules.open_case(
                             input.opening,
-                            input.ruleset,
+                            ruleset,
                             today=self._today(),
                             now=workflow.now(),
-                            spoor2_rules=input.spoor2_rules,
-                            stagnation_rules=input.stagnation_rules,
-                            dossier_rules=input.dossier_rules,
+                            spoor2_rules=spoor2_rules,
+                            stagnation_rules=stagnation_rules,
+                            dossier_rules=dossier_rules,
                             holidays=input.holidays,
                         ),
                         self._today(),
@@ -115,7 +120,11 @@ class SickLeaveCase(ActionUpdates):
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
         self._counted = len(input.state.dossier) if input.state is not None else 0
         # A continued run's facts were written by the run before; a reopened case's relapse is news to the store.
-        self._facts = CaseFactsWriter(self._counted if input.reopen_with is None else 0, wake=self._wake)
+        self._facts = CaseFactsWriter(
+            self._counted if input.reopen_with is None else 0,
+            wake=self._wake,
+            taken=lambda: self._patches.taken(patches.CASE_FACTS),
+        )
 
     # ----------------------------------------------------------------- main loop
 
@@ -125,13 +134,13 @@ class SickLeaveCase(ActionUpdates):
             raise ApplicationError(self._opening_refused or "case refused", type="CaseRefused", non_retryable=True)
         state = self._state
         if input.state is not None and state.spoor2.trajectory_started and state.spoor2_running and not state.closed:
-            workflow.deprecate_patch(patches.TRAJECTORY_RESYNC.id)
+            self._patches.taken(patches.TRAJECTORY_RESYNC)
             await self._resync_trajectory()
         # Release 5 took these at the start of every run; their markers stay readable until its runs have gone.
         for patch in patches.RUN_START:
-            workflow.deprecate_patch(patch.id)
+            self._patches.taken(patch)
         alarm = WakeTimer()
-        bound = RunBound(self._bound)
+        bound = RunBound(self._bound, self._patches)
         while True:
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
@@ -166,6 +175,7 @@ class SickLeaveCase(ActionUpdates):
                         continue_as_new_after_events=self._cap,
                         run_bound_days=input.run_bound_days,
                         trajectory_scope=self._scope_told,
+                        release=patches.RELEASE,
                     )
                 )
             wake = rules.next_wake(state, today, spread=self._morning_spread())
@@ -184,12 +194,12 @@ class SickLeaveCase(ActionUpdates):
         """Whether this run takes its morning round at the case's own minute: a run that replays without the patch's
         marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
         answer for the rest of the run."""
-        return workflow.patched(patches.MORNING_SPREAD.id)
+        return self._patches.taken(patches.MORNING_SPREAD)
 
     def _notices_by_reference(self) -> bool:
         """Whether this run sends its notices as references (issue 22), asked when it first sends: a run that
         replays without the patch's marker sends whole notifications until its next run."""
-        return workflow.patched(patches.NOTICE_REFS.id)
+        return self._patches.taken(patches.NOTICE_REFS)
 
     def _wake(self) -> None:
         self._changed = True
@@ -210,7 +220,7 @@ class SickLeaveCase(ActionUpdates):
         if not (state.spoor2.trajectory_started and state.spoor2_running) or state.closed:
             return
         wanted = self._trajectory_scope()
-        if wanted == self._scope_told or not workflow.patched(patches.TRAJECTORY_SCOPE.id):
+        if wanted == self._scope_told or not self._patches.taken(patches.TRAJECTORY_SCOPE):
             return
         self._scope_told = wanted
         try:
@@ -225,7 +235,7 @@ class SickLeaveCase(ActionUpdates):
         assert state is not None and state.spoor2.rules is not None and state.spoor2.started_on is not None
         # The scope goes with the start (no command of its own); a run that replays a start recorded without the
         # patch's marker started its trajectory without it, and tells it from its next run on.
-        scope = self._trajectory_scope() if workflow.patched(patches.TRAJECTORY_SCOPE.id) else None
+        scope = self._trajectory_scope() if self._patches.taken(patches.TRAJECTORY_SCOPE) else None
         # ABANDON: the trajectory must outlive this run when the case continues as new; the case
         # ends it itself when it closes (`_end_trajectory`).
         await workflow.start_child_workflow(
@@ -240,6 +250,7 @@ class SickLeaveCase(ActionUpdates):
                 continue_as_new_after_events=self._cap,
                 run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
                 scope=scope,
+                release=patches.RELEASE,
             ),
             id=trajectory_workflow_id(state.case_id),
             parent_close_policy=ParentClosePolicy.ABANDON,

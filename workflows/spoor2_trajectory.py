@@ -21,7 +21,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.nl_time import local_date, start_of_day
     from domain.spoor2 import TrajectoryEvent, TrajectoryState, TrajectoryView
     from workflows import patches
-    from workflows.common import ActionRules, ActionUpdates, CaseScope, Notifier, RunBound, WakeTimer, signal_arg
+    from workflows.common import (
+        ActionRules,
+        ActionUpdates,
+        CaseScope,
+        Notifier,
+        PatchGate,
+        RunBound,
+        WakeTimer,
+        signal_arg,
+    )
     from workflows.payloads import TrajectoryActionResult, TrajectoryInput, TrajectoryResult, TrajectoryScope
 
 
@@ -29,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
 class Spoor2Trajectory(ActionUpdates):
     @workflow.init
     def __init__(self, input: TrajectoryInput) -> None:
+        self._patches = PatchGate(input.release)
         self._cap = input.continue_as_new_after_events
         self._state = input.state or rules.start_trajectory(
             input.case_id, input.started_on, input.rules, now=workflow.now(), actor=input.started_by, watch=input.watch
@@ -46,9 +56,9 @@ class Spoor2Trajectory(ActionUpdates):
         state = self._state
         parent = workflow.get_external_workflow_handle(input.parent_workflow_id)
         # Release 5 took it at the start of every run; its marker stays readable until its runs have gone.
-        workflow.deprecate_patch(patches.WAKE_TIMER.id)
+        self._patches.taken(patches.WAKE_TIMER)
         alarm = WakeTimer()
-        bound = RunBound(timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND)
+        bound = RunBound(timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND, self._patches)
         try:
             while True:
                 # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
@@ -78,7 +88,12 @@ class Spoor2Trajectory(ActionUpdates):
                     await self._report(parent)  # what the last handlers recorded
                     workflow.continue_as_new(
                         input.model_copy(
-                            update={"state": state, "reported_to_case": self._reported, "scope": self._scope}
+                            update={
+                                "state": state,
+                                "reported_to_case": self._reported,
+                                "scope": self._scope,
+                                "release": patches.RELEASE,
+                            }
                         )
                     )
                 wake = rules.next_wake_day(state)

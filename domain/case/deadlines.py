@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -69,8 +70,42 @@ def _status(due: date | None, today: date, tracked: bool) -> DeadlineStatus:
     return DeadlineStatus.OVERDUE if tracked else DeadlineStatus.PASSED
 
 
+# Everything of a state that `compute` (and what it calls) reads, besides the rule set and the day: a state with
+# the same of these, the same rule set and the same day has the same deadlines. (`clock` is the periods, `done_dates`
+# the done steps.) tests/domain/test_case_rules.py checks that `compute` reads no other field.
+INPUTS: dict[str, Any] = {
+    "periods": True,
+    "done": True,
+    "evaluations": True,
+    "deviations": True,
+    "wage": True,
+    "closed_on": True,
+    "holidays": True,
+    "ad": {"conclusion": True},
+}
+
+
 def deadlines(state: CaseState, today: date) -> list[DeadlineView]:
-    """Every statutory step with its due date and status as of `today`, in order of due date."""
+    """Every statutory step with its due date and status as of `today`, in order of due date.
+
+    Computed once for as long as what it depends on stays the same: a wake asks for them four or five times (the
+    statutory tick, the watch, the summary for the search attributes, the next wake) and queries ask between
+    wakes. The answer is kept with the state beside its inputs (`INPUTS`, the rule set, the day) and given again
+    only while they are all equal, so an action or a signal that changes any of them is seen at the next call.
+    The views are shared between the callers: read them, do not change them."""
+    kept = state._deadlines
+    ruleset = state.ruleset
+    inputs = (today, state.model_dump_json(include=INPUTS))
+    if kept.key is not None and kept.key[0] is ruleset and kept.key[1:] == inputs:
+        return list(kept.value)
+    views = compute(state, today)
+    # The rule set is a frozen model, kept by identity: comparing its thirty-odd rules would cost what this saves.
+    kept.key, kept.value = (ruleset, *inputs), views
+    return list(views)
+
+
+def compute(state: CaseState, today: date) -> list[DeadlineView]:
+    """`deadlines`, computed anew."""
     as_of = min(today, state.closed_on) if state.closed_on else today
     clock = state.clock
     done = state.done_dates()

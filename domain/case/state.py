@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, PrivateAttr, model_validator
 
 from domain.clock import Clock, SickPeriod
 from domain.documents import DocumentOrder, DocumentRef, DossierRules
@@ -230,8 +230,28 @@ def nest_legacy(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+class Kept:
+    """What a rule computed from a state, kept with the state together with what it was computed from
+    (domain.case.deadlines). A cache, not part of the state: never serialized, and two states are equal whatever
+    either keeps."""
+
+    __slots__ = ("key", "value")
+
+    def __init__(self) -> None:
+        self.key: Any = None
+        self.value: Any = None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Kept)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+
 class CaseState(Recorded):
     """Everything a case carries, also across continue-as-new."""
+
+    # The statutory steps as last computed, and from what (domain.case.deadlines).
+    _deadlines: Kept = PrivateAttr(default_factory=Kept)
 
     case_id: str
     employer_id: str

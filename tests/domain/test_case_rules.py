@@ -1,5 +1,6 @@
 """The case's rules without Temporal: deviations, loonsanctie, views, spoor 2 preconditions."""
 
+import importlib
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -399,3 +400,67 @@ def test_a_flat_state_of_a_recorded_continue_as_new_loads_with_the_same_dossier_
     assert state.ad.conclusion is not None and state.ad.conclusion.value == flat["ad_conclusion"]
     again = rules.CaseState.model_validate_json(state.model_dump_json())
     assert again == state and "spoor2_started_on" not in state.model_dump()
+
+
+# ------------------------------------------------------------------ deadlines, computed once per state and day
+
+DEADLINES = importlib.import_module("domain.case.deadlines")  # the module: `domain.case.deadlines` is the function
+
+
+class _Reading:
+    """A state that notes which of its fields are read."""
+
+    def __init__(self, state) -> None:
+        object.__setattr__(self, "_state", state)
+        object.__setattr__(self, "read", set())
+
+    def __getattr__(self, name: str):
+        self.read.add(name)
+        return getattr(self._state, name)
+
+
+def test_deadlines_read_only_the_fields_they_are_kept_by():
+    """A field the computation reads but the kept answer is not keyed by would give a stale answer once it changed."""
+    state = new_case()
+    act(state, "ziekmelding_arbodienst_sent", FIRST)
+    act(state, "deadline_deviation", date(2025, 2, 10), deadline="probleemanalyse", reason="In hospital")
+    reading = _Reading(state)
+    DEADLINES.compute(reading, date(2025, 9, 1))
+    # `clock` is made of the periods and `done_dates` of the done steps; the rule set is kept by identity.
+    assert reading.read <= set(DEADLINES.INPUTS) | {"ruleset", "clock", "done_dates"}, reading.read
+
+
+def test_deadlines_answer_anew_once_an_action_changes_the_case():
+    state = new_case()
+    day = date(2025, 2, 12)
+    before = views(state, day)
+    assert before["probleemanalyse"].status is DeadlineStatus.OPEN
+    assert views(state, day) == before
+    act(state, "probleemanalyse_recorded", date(2025, 2, 10), today=day, role="bedrijfsarts")
+    assert views(state, day)["probleemanalyse"].status is DeadlineStatus.DONE
+    # Changed in place, as a rule does: a voluntary extension moves the end of the waiting time.
+    end = views(state, day)["einde_wachttijd"].due
+    state.wage.voluntary_extension_weeks = 3
+    assert views(state, day)["einde_wachttijd"].due == end + timedelta(weeks=3)
+    # Another day, another answer; a copy of the state answers alike, and states compare by what they carry.
+    assert views(state, date(2025, 12, 1)) != views(state, day)
+    assert views(state.model_copy(deep=True), day) == views(state, day)
+    assert state.model_copy(deep=True) == state
+
+
+def test_deadlines_are_computed_once_for_the_same_state_and_day(monkeypatch):
+    computed = []
+    compute = DEADLINES.compute
+
+    def counted(state, today):
+        computed.append(today)
+        return compute(state, today)
+
+    monkeypatch.setattr(DEADLINES, "compute", counted)
+    state = new_case()
+    day = date(2025, 3, 1)
+    rules.tick(state, today=day, now=NOW, in_order=True)
+    rules.summarize(state, day)
+    rules.next_wake(state, day)
+    rules.deadlines(state, day)
+    assert computed == [day]

@@ -7,6 +7,7 @@ that must hold for every reachable case.
 
 from __future__ import annotations
 
+import importlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
@@ -31,6 +32,8 @@ from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_r
 from tests.conftest import examples
 from tests.driver import DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 from workflows.common import check_action
+
+DEADLINES = importlib.import_module("domain.case.deadlines")  # the module: `domain.case.deadlines` is the function
 
 AMS = ZoneInfo("Europe/Amsterdam")
 RULEBOOK = load_rulebook()
@@ -1127,6 +1130,8 @@ class CaseMachine(RuleBasedStateMachine):
         # The queries and timers answer for any reachable state.
         views = case_rules.deadlines(case, w.today)
         assert [v.due for v in views if v.due] == sorted(v.due for v in views if v.due)
+        # The deadlines kept with the state are those it has now (domain.case.deadlines: computed once per inputs).
+        assert views == DEADLINES.compute(case, w.today)
         for as_of in (w.today, w.today + timedelta(days=400)):  # a query may ask as of a later day
             summary = case_rules.summarize(case, as_of)
             assert summary.stage is case.stage

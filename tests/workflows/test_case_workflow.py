@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date, timedelta, timezone
+
+from temporalio.api.enums.v1 import EventType
 
 from domain.models import DeadlineStatus, Outcome, Stage
+from domain.nl_time import local_date
+
+DEADLINES = importlib.import_module("domain.case.deadlines")  # the module: `domain.case.deadlines` is the function
 
 VIEWS = {"employer_view": "Return to own work, adapted hours", "employee_view": "Wants to try own work first"}
 
@@ -268,3 +274,25 @@ async def test_an_action_that_leaves_the_next_wake_where_it_was_keeps_its_timer(
     await driver.advance(days=8)
     overdue = [e for e in await driver.dossier() if e.kind == "deadline_overdue"]
     assert [e.details["key"] for e in overdue] == ["ziekmelding_arbodienst"]
+
+
+async def test_a_wake_computes_the_deadlines_once(driver, monkeypatch):
+    """The statutory tick, the watch, the search attributes and the next wake all read one computation of the
+    deadlines (domain.case.deadlines): once per wake, none for a second wake on the same day with nothing changed."""
+    computed: list[date] = []
+    compute = DEADLINES.compute
+
+    def counted(state, today):
+        computed.append(today)
+        return compute(state, today)
+
+    monkeypatch.setattr(DEADLINES, "compute", counted)
+    first = await driver.today()
+    await driver.open(first)
+    await driver.advance(days=60)  # overdue marks, reminders, the stagnation watch: wakes of their own
+    await driver.state()  # the last wake has been taken
+    history = await driver.opened.fetch_history()
+    fired = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_FIRED]
+    assert len(fired) >= 5
+    wake_days = {first} | {local_date(e.event_time.ToDatetime(tzinfo=timezone.utc)) for e in fired}
+    assert sorted(computed) == sorted(wake_days)

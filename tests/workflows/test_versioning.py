@@ -8,6 +8,7 @@ The recorded histories in tests/histories are the running cases they must not br
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -17,19 +18,28 @@ from pathlib import Path
 
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 from temporalio.workflow import NondeterminismError
 
 from activities.notify import NotificationLog, Notifications
 from domain.case import CURRENT_REVISION, CURRENT_VERSION, CaseOpening
 from domain.migration import RUN_BOUND_DAYS
-from domain.models import Actor, Notification, Role
+from domain.models import Actor, Notification, Role, Stage
 from domain.nl_time import local_date
+from domain.rules import RulesRef, content_hash
 from operations import cases
+from service.rulebook import (
+    load_dossier_rules,
+    load_rulebook,
+    load_spoor2_rules,
+    load_stagnation_rules,
+    working_day_holidays,
+)
 from service.settings import Settings
 from tests.paths import TESTS
 from workflows import patches
+from workflows.ids import case_workflow_id
 from workflows.payloads import CaseInput, CaseResult
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
@@ -178,6 +188,21 @@ async def test_a_case_opened_with_the_patch_takes_the_new_path_and_replays_after
 # ------------------------------------------------------------------ retiring patches: the recorded markers
 
 
+def _started_by(path: Path) -> int | None:
+    """The release of the code that started a recorded run, as its input says (None: older code, before release 7)."""
+    started = json.loads(path.read_text("utf-8"))["events"][0]["workflowExecutionStartedEventAttributes"]
+    release = json.loads(base64.b64decode(started["input"]["payloads"][0]["data"])).get("release")
+    return int(release) if release is not None else None
+
+
+def _took(path: Path, patch: patches.Patch) -> bool:
+    """Whether a recorded run took `patch`: by its marker, or without one, as a run of its release or later does."""
+    release = _started_by(path)
+    return (release is not None and release >= patch.release) or any(
+        patches.known(m) is patch for m, _ in _markers(path)
+    )
+
+
 def _markers(path: Path) -> list[tuple[str, bool]]:
     """(patch id, deprecated) of every patch marker a recorded history holds, in order."""
     found = []
@@ -204,7 +229,7 @@ def test_each_live_patch_still_has_a_recorded_run_that_took_the_old_path():
         if patch.live:
             # The late checks are for runs begun before `run-bound`: needed while a kept history lacks that one.
             taken = patches.RUN_BOUND if patch is patches.LATE_RUN_BOUND else patch
-            without = [p for p in KEPT if not any(patches.known(m) is taken for m, _ in _markers(p))]
+            without = [p for p in KEPT if not _took(p, taken)]
             assert without, f"every kept history took {taken.id}: deprecate {patch.id}"
 
 
@@ -215,13 +240,91 @@ def test_each_deprecated_patch_is_still_needed_by_a_recorded_run_that_took_it_li
             assert any((patch.id, False) in _markers(p) for p in KEPT), f"{patch.id}: delete the call"
 
 
-def test_a_run_of_this_release_records_the_deprecated_patches_as_deprecated():
-    this_release = [p for p in KEPT if p.parent.name == f"v{patches.RELEASE}"]
+def test_a_run_records_only_the_markers_of_patches_newer_than_the_release_that_started_it():
+    """A run takes the patches of the release that started it, and older, without a marker; a run started by older
+    code (no release in its input) records every patch as that code called it."""
+    this_release = [p for p in KEPT if _started_by(p) == patches.RELEASE]
     assert this_release, "record this release's histories (docs/versioning.md)"
-    for path in this_release:
-        for marker, deprecated in _markers(path):
+    for path in KEPT:
+        release = _started_by(path)
+        if release is None:
+            continue
+        for marker, _ in _markers(path):
             patch = patches.known(marker)
-            assert patch is not None and deprecated == (not patch.live), (path.name, marker)
+            assert patch is not None and patch.release > release, (path.name, marker)
+
+
+def test_every_patch_names_a_release_up_to_this_one():
+    # A patch of a later release than the code would be taken without a marker by no run, and by every run of it.
+    assert all(1 <= patch.release <= patches.RELEASE for patch in patches.ALL)
+    assert all(patch.deprecated_in is None or patch.deprecated_in > patch.release for patch in patches.ALL)
+
+
+# ------------------------------------------------------------------ a new case's first workflow task
+
+_COMMAND_EVENTS = frozenset(
+    {
+        EventType.EVENT_TYPE_MARKER_RECORDED,
+        EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        EventType.EVENT_TYPE_TIMER_STARTED,
+        EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+        EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
+        EventType.EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
+    }
+)
+
+
+def _first_task_commands(history: WorkflowHistory) -> list[str]:
+    """What the first workflow task of a run issued, one name per command (a marker by its patch id)."""
+    events = history.events
+    first = next(n for n, e in enumerate(events) if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED)
+    found = []
+    for event in events[first + 1 :]:
+        if event.event_type not in _COMMAND_EVENTS:
+            break
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            data = event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
+            found.append(f"marker {json.loads(data)['id']}")
+        elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            keys = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+            found.append("upsert " + ",".join(sorted(keys)))
+        else:
+            found.append(EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower())
+    return found
+
+
+async def test_a_case_this_release_opens_writes_no_patch_markers_in_its_first_task(driver):
+    """The input's release stands in for the markers: 2 commands per patch (marker, TemporalChangeVersion) fewer."""
+    today = await driver.today()
+    ruleset = load_rulebook().for_first_sick_day(today)
+
+    async def first_task(release: int | None) -> list[str]:
+        case_id = f"C{uuid.uuid4().hex[:10]}"
+        opening = CaseOpening(
+            case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role=Role.CASEMANAGER)
+        )
+        start = CaseInput(
+            opening=opening,
+            ruleset=ruleset,
+            spoor2_rules=load_spoor2_rules(),
+            stagnation_rules=load_stagnation_rules(),
+            dossier_rules=load_dossier_rules(),
+            holidays=working_day_holidays(ruleset, today),
+            release=release,
+        )
+        handle = await driver.client.start_workflow(
+            SickLeaveCase.run, start, id=case_workflow_id(case_id), task_queue=driver.task_queue
+        )
+        assert (await handle.query(SickLeaveCase.summary)).stage == Stage.ZIEKMELDING
+        return _first_task_commands(await handle.fetch_history())
+
+    older = await first_task(None)  # as release 6 started it
+    this = await first_task(patches.RELEASE)
+    patch_commands = [c for c in older if c.startswith("marker ") or c == "upsert TemporalChangeVersion"]
+    assert len(patch_commands) == 2 * len([c for c in older if c.startswith("marker ")]) > 0
+    assert this == [c for c in older if c not in patch_commands]
+    assert not any(c.startswith("marker ") or "TemporalChangeVersion" in c for c in this)
+    print(f"first task commands: release None {len(older)} ({older}); release {patches.RELEASE} {len(this)} ({this})")
 
 
 # ------------------------------------------------------------------ bounded runs
@@ -255,10 +358,15 @@ async def test_a_quiet_case_continues_as_new_at_the_run_bound_with_its_state_mig
     assert (await driver.act("probleemanalyse_recorded")).applied
     await driver.save_history("run_bound_first_run", run_id=first_run)
     await driver.save_history("run_bound_next_run")
+    # Release 7 on, a run carries its release instead of writing markers (the names above hold release 6's runs).
+    await driver.save_history(f"release{patches.RELEASE}_run_bound_first_run", run_id=first_run)
+    await driver.save_history(f"release{patches.RELEASE}_run_bound_next_run")
 
 
 async def test_a_spoor2_trajectory_continues_as_new_at_the_run_bound_and_the_case_keeps_its_record(driver):
     await driver.reach_spoor2(run_bound_days=None)
+    assert driver.handle is not None
+    case_first_run = (await driver.handle.describe()).run_id
     trajectory = driver.client.get_workflow_handle(driver.trajectory_id)
     first_run = (await trajectory.describe()).run_id
     await driver.documents()
@@ -272,3 +380,98 @@ async def test_a_spoor2_trajectory_continues_as_new_at_the_run_bound_and_the_cas
     record = await driver.trajectory_record()
     assert [e.seq for e in record] == list(range(1, len(record) + 1))
     await driver.save_workflow_history("run_bound_trajectory_first_run", driver.trajectory_id, run_id=first_run)
+    release = f"release{patches.RELEASE}"
+    await driver.save_workflow_history(
+        f"{release}_run_bound_trajectory_first_run", driver.trajectory_id, run_id=first_run
+    )
+    await driver.save_workflow_history(f"{release}_run_bound_trajectory_next_run", driver.trajectory_id)
+    await driver.save_history(f"{release}_run_bound_spoor2_case_first_run", run_id=case_first_run)
+    await driver.save_history(f"{release}_run_bound_spoor2_case_next_run")
+
+
+async def test_a_case_started_by_a_newer_release_waits_for_a_worker_of_that_release(driver):
+    """An older worker in a rolling update would replay the old paths of patches it does not know: it fails the
+    task instead, which records nothing, and a worker of the newer release takes the task on its retry."""
+    today = await driver.today()
+    ruleset = load_rulebook().for_first_sick_day(today)
+    case_id = f"C{uuid.uuid4().hex[:10]}"
+    opening = CaseOpening(
+        case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role=Role.CASEMANAGER)
+    )
+    start = CaseInput(opening=opening, ruleset=ruleset, release=patches.RELEASE + 1)
+    handle = await driver.client.start_workflow(
+        SickLeaveCase.run, start, id=case_workflow_id(case_id), task_queue=driver.task_queue
+    )
+    failed: list = []
+    while not failed:
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        await asyncio.sleep(0.1)
+    error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
+    assert f"started by release {patches.RELEASE + 1}" in str(error)
+    assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+# ------------------------------------------------------------------ rules by reference
+
+
+async def test_a_new_case_names_its_rules_and_the_worker_takes_them_from_its_code(driver):
+    """The shipped rules go by id and hash, not by value, in a new case's input; the case opens with them."""
+    first = await driver.today()
+    handle = await driver.open(first, documents=True)
+    started = (await handle.fetch_history()).events[0].workflow_execution_started_event_attributes
+    [sent] = await driver.client.data_converter.decode(started.input.payloads, [CaseInput])
+    assert sent.rules is not None and sent.ruleset is None and sent.spoor2_rules is None
+    state = await driver.state()
+    ruleset = load_rulebook().for_first_sick_day(first)
+    assert (state.ruleset, state.spoor2.rules, state.documents.rules) == (
+        ruleset,
+        load_spoor2_rules(),
+        load_dossier_rules(),
+    )
+    assert state.escalation is not None and state.escalation.rules == load_stagnation_rules()
+    by_value = sent.model_copy(
+        update={
+            "rules": None,
+            "ruleset": ruleset,
+            "spoor2_rules": load_spoor2_rules(),
+            "stagnation_rules": load_stagnation_rules(),
+            "dossier_rules": load_dossier_rules(),
+        }
+    )
+    size, size_by_value = len(sent.model_dump_json()), len(by_value.model_dump_json())
+    assert size * 4 < size_by_value
+    print(f"start input: {size} bytes by reference, {size_by_value} by value")
+    await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+    await driver.advance(days=45)  # past the probleemanalyse: an overdue mark, reminders
+    assert "probleemanalyse" in (await driver.summary()).overdue
+    await driver.save_history(f"release{patches.RELEASE}_rules_by_reference")
+
+
+async def test_a_case_whose_rules_were_edited_in_place_fails_its_task_and_records_nothing(driver):
+    """The hash proves that the rules the worker has are those the case was opened with: when they are not, the
+    workflow task fails (and is retried, after a fix), and the case opens with no rules of the wrong kind."""
+    today = await driver.today()
+    ruleset = load_rulebook().for_first_sick_day(today)
+    edited = ruleset.model_copy(update={"four_week_rule_days": ruleset.four_week_rule_days + 1})
+    case_id = f"C{uuid.uuid4().hex[:10]}"
+    opening = CaseOpening(
+        case_id=case_id, employer_id="E-1", first_sick_day=today, opened_by=Actor(role=Role.CASEMANAGER)
+    )
+    rules = RulesRef(ruleset_id=ruleset.id, ruleset_hash=content_hash(edited))
+    handle = await driver.client.start_workflow(
+        SickLeaveCase.run,
+        CaseInput(opening=opening, rules=rules, release=patches.RELEASE),
+        id=case_workflow_id(case_id),
+        task_queue=driver.task_queue,
+    )
+    failed: list = []
+    while not failed:
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        await asyncio.sleep(0.1)
+    error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
+    assert f"rule set {ruleset.id} of this code" in str(error) and content_hash(edited) in str(error)
+    assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
