@@ -34,6 +34,7 @@ def create_app(
     audit: AuditStore | None = None,
     search_key: bytes | None = None,
     reporting: Engine | None = None,
+    uwv: Any = None,
 ) -> FastAPI:
     """The API (under /api), the codec endpoint, health and the dashboard for one Temporal client."""
     app = create_api(
@@ -45,6 +46,7 @@ def create_app(
         signin=signin,
         audit=audit,
         search_key=search_key,
+        uwv=uwv,
     )
     add_dashboard(app)
     add_import_pages(app)

@@ -359,6 +359,9 @@ def _parser() -> argparse.ArgumentParser:
     from operations.figures_cli import add_figures_parser
 
     add_figures_parser(sub, conn)
+    from operations.uwv_cli import add_uwv_parser
+
+    add_uwv_parser(sub, conn)
     return parser
 
 

@@ -43,10 +43,8 @@ def preparable(state: CaseState, kind: MessageKind, on: date) -> None:
     waiting = open_message(state, kind)
     if waiting is not None:
         raise ActionRefused(
-            "message: a %(message)s is already %(status)s (%(message_id)s); wait for UWV's answer before making "
-            "another",
+            "message: a %(message)s is already under way (%(message_id)s); wait for UWV's answer before making another",
             message=kind.value,
-            status=waiting.status.value,
             message_id=waiting.message_id,
         )
     if kind is MessageKind.ZIEKMELDING:

@@ -78,7 +78,7 @@ def test_an_accepted_ziekmelding_completes_the_step_as_of_the_day_it_was_sent():
     act(state, "uwv_message_prepared", due, message_id=mid, message="ziekmelding")
     act(state, "uwv_message_sent", due, message_id=mid, reference="file:UWV-00000000000000000001.json")
     # A second one crosses the first; so does the step recorded by hand.
-    with pytest.raises(ActionRefused, match="^message: a ziekmelding is already sent"):
+    with pytest.raises(ActionRefused, match="^message: a ziekmelding is already under way"):
         act(state, "uwv_message_prepared", due, message_id="UWV-00000000000000000002", message="ziekmelding")
     with pytest.raises(ActionRefused, match="^ziekmelding_uwv_sent: the ziekmelding UWV-00000000000000000001"):
         act(state, "ziekmelding_uwv_sent", due)

@@ -171,10 +171,9 @@ def _check_ziekmelding_uwv(state: CaseState, action: ZiekmeldingUwvSent, today: 
     waiting = open_message(state, MessageKind.ZIEKMELDING)
     if waiting is not None:
         raise ActionRefused(
-            "ziekmelding_uwv_sent: the ziekmelding %(message_id)s to UWV is %(status)s in the outbox; its answer "
+            "ziekmelding_uwv_sent: the ziekmelding %(message_id)s to UWV is under way in the outbox; UWV's answer "
             "completes the step",
             message_id=waiting.message_id,
-            status=waiting.status.value,
         )
 
 
