@@ -188,3 +188,28 @@ async def test_what_uwv_needs_is_asked_for_by_name_and_the_scope_holds(api, uwv)
     assert message_id not in uwv.received()
     reads = (await api.get("/api/audit", case_id=case_id, what="uwv")).json()["records"]
     assert {(r["reader_id"], r["outcome"]) for r in reads} >= {("hr-2", "refused"), ("hr-1", "allowed")}
+
+
+async def test_the_command_line_prepares_sends_lists_and_records_answers(api, uwv, tmp_path):
+    from tests.operations.test_cli_operations import base_env, run
+
+    case_id = await open_in_week_42(api)
+    as_werkgever = base_env(
+        tmp_path, SPOORWERK_API_URL=api.server.url, SPOORWERK_API_TOKEN=api.server.tokens["werkgever"]
+    )
+    prepared = await run("uwv", "prepare", case_id, "ziekmelding", "--key", "cli-1", "--json", env=as_werkgever)
+    assert prepared.rc == 0, prepared.err
+    message_id = json.loads(prepared.out)["message_id"]
+    sent = await run("uwv", "send", case_id, message_id, env=as_werkgever)
+    assert sent.rc == 0 and message_id in sent.out and "verstuurd" in sent.out, sent.err
+    uwv.answer(message_id, reason="Eerste ziektedag wijkt af van de polisadministratie")
+    as_operations = {**as_werkgever, "SPOORWERK_API_TOKEN": api.server.tokens["operations"]}
+    answered = await run("uwv", "answers", env=as_operations)
+    assert answered.rc == 0 and message_id in answered.out and "rejected" in answered.out, answered.err
+    listed = await run("uwv", "list", case_id, env=as_werkgever)
+    assert "afgewezen" in listed.out and "Reden van UWV: Eerste ziektedag wijkt af" in listed.out
+    # Nothing to send as a caller out of scope, and a clear refusal for a kind that is not one.
+    other = {**as_werkgever, "SPOORWERK_API_TOKEN": api.server.tokens["other_werkgever"]}
+    assert (await run("uwv", "list", case_id, env=other)).rc == 1
+    wrong = await run("uwv", "prepare", case_id, "ziekbericht", env=as_werkgever)
+    assert wrong.rc == 1 and "message" in wrong.err
