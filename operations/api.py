@@ -875,8 +875,6 @@ def _add_action_route(
         # decides the caller's role and its scope (a caller outside it hears 404, as for no case); the trajectory's
         # with the scope its case told it (operations.spoor2.act).
         fields = await json_body(request)
-        if kind in OUTBOX_KINDS:
-            await outbox_only(client, readable, case_id, who, kind, roles)
         try:
             sent = cases.submitted(
                 kind,
@@ -888,6 +886,8 @@ def _add_action_route(
             )
         except cases.InvalidFields as err:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors]) from None
+        if kind in OUTBOX_KINDS:
+            await outbox_only(client, readable, case_id, who, kind, roles)
         result = await _act_with_scope(client, readable, case_id, who, sent, on=on)
         assigned = result.bedrijfsarts_ids
         if assigned is None:  # a worker from before the answer carried them
