@@ -69,6 +69,15 @@ def _ziekmelding_preparable(state: CaseState, on: date) -> None:
             "message: the employee recovered on %(on)s; UWV gets no ziekmelding of a recovered employee",
             on=state.recovered_on,
         )
+    # Made in the week the rule set names (the 42nd): before it the employee may still recover, and UWV refuses it.
+    week = state.ruleset.deadline(ZIEKMELDING_STEP).week
+    first = state.clock.date_of_day(7 * (week - 1) + 1)
+    if first is not None and on < first:
+        raise ActionRefused(
+            "message: the ziekmelding to UWV is made from week %(week)s of illness, from %(from_day)s",
+            week=week,
+            from_day=first,
+        )
 
 
 def _hersteldmelding_preparable(state: CaseState) -> None:

@@ -66,6 +66,13 @@ def test_a_message_without_what_uwv_needs_is_refused_naming_the_field(employee, 
     assert BSN not in str(refused.value)
 
 
+def test_the_ziekmelding_waits_for_week_42():
+    state = sick_with_details()
+    with pytest.raises(ActionRefused, match="^message: the ziekmelding to UWV is made from week 42 of illness"):
+        message(state, MessageKind.ZIEKMELDING, WEEK_42 - timedelta(days=1))
+    assert message(state, MessageKind.ZIEKMELDING, WEEK_42).ziekteweek == 42
+
+
 def test_no_employee_details_no_message():
     with pytest.raises(ActionRefused, match="^employee: the case holds no employee details"):
         message(new_case(), MessageKind.ZIEKMELDING, WEEK_42)
