@@ -11,6 +11,7 @@ from domain.models import DeadlineStatus
 from domain.people import Employee, bsn_refusal
 from domain.uwv import Hersteldmelding, MessageKind, MessageStatus, Ziekmelding
 from tests.domain.test_case_rules import FIRST, act, new_case, views
+from tests.domain.test_dossier_check import gaps_by_key
 
 BSN = "111222333"  # passes the elfproef; fictional
 LHN = "123456789L01"
@@ -96,6 +97,8 @@ def test_an_accepted_ziekmelding_completes_the_step_as_of_the_day_it_was_sent():
     view = views(state, due + timedelta(days=3))["ziekmelding_uwv"]
     assert view.status is DeadlineStatus.DONE and view.done_on == due and not view.late
     assert state.uwv[0].status is MessageStatus.ACCEPTED
+    # The poortwachtertoets finds no gap there either, weeks later: it was reported within its term.
+    assert "ziekmelding_uwv" not in gaps_by_key(state, due + timedelta(days=30))
     assert state.dossier[-1].actor.role.value == "uwv" and BSN not in state.dossier[-1].model_dump_json()
     with pytest.raises(ActionRefused, match="^message: ziekmelding_uwv is already on record|^message: "):
         message(state, MessageKind.ZIEKMELDING, due + timedelta(days=4))
