@@ -48,7 +48,7 @@ from operations.auth import Caller
 from service.audit import What
 from service.sealed import seal, unseal
 from service.uwv_channel import ChannelError, Received, UwvChannel
-from service.uwv_outbox import Outbox, OutboxRecord
+from service.uwv_outbox import Outbox, OutboxError, OutboxRecord
 from workflows.payloads import CallerScope
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -246,12 +246,12 @@ async def _one_answer(client: Client, desk: UwvDesk, received: Received) -> Answ
     except cases.ActionRejected as err:
         # UWV answered all the same: the outbox keeps the answer, and the operator hears why the case did not.
         log.warning("uwv answer refused by the case", case_id=kept.case_id, message_id=kept.message_id)
-        seen.problem = err.said() if hasattr(err, "said") else str(err)
+        seen.problem = err.said()
     try:
         await desk.outbox.aset_status(
             kept.message_id, answer.status, actor_role=Role.UWV.value, actor_id=UWV_ACTOR.id, reason=answer.reason
         )
-    except Exception as err:  # noqa: BLE001 -- a second, different answer to one message: reported, not recorded
+    except OutboxError as err:  # a second, different answer to one message: reported, not recorded
         return seen.model_copy(update={"problem": str(err)})
     return seen.model_copy(update={"status": answer.status, "recorded": seen.problem is None})
 
