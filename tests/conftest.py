@@ -113,6 +113,7 @@ FAST = frozenset(
         "test_i18n",
         "test_glossary",
         "test_figures",
+        "test_uwv_messages",
     }
 )
 
