@@ -498,8 +498,9 @@ class OpenCase(BaseModel):
     )
     employee: Employee | None = Field(
         default=None,
-        description="The employee's surname, given name or initials and "
-        "personnel number: kept encrypted in the case, found by an exact search",
+        description="The employee's surname, given name or initials, "
+        "personnel number and BSN (for the messages to UWV): kept encrypted in the case; found by an exact search "
+        "on the surname or personnel number, never by the BSN",
     )
 
 
