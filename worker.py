@@ -167,6 +167,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
             database = open_database(settings.database)
             signin = SignIn.from_settings(settings, database)
             from operations.people import search_key
+            from operations.uwv import desk_from_settings
 
             api_app = create_app(
                 client,
@@ -178,6 +179,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                 audit=AuditStore(database),
                 search_key=search_key(settings),
                 reporting=open_store(settings.reporting_database),  # migrated to the newest revision at start
+                uwv=desk_from_settings(settings, database),
             )  # read (or made) at start: a missing key fails now
             server = ServerWithoutSignals(api_server_config(api_app, settings))
             token = (

@@ -394,6 +394,19 @@ def describe(
                     sha=sha[:16],
                 )
             return _("Document made and kept: %(document)s (%(version)s)", document=document, version=version)
+        case "uwv_message_prepared":
+            what = _(glossary.UWV_MESSAGES.get(str(d.get("message")), _("Message")))
+            return _("%(what)s for UWV prepared (%(id)s)", what=what, id=d.get("message_id", "–"))
+        case "uwv_message_sent":
+            return _(
+                "Message %(id)s sent to UWV (%(reference)s)",
+                id=d.get("message_id", "–"),
+                reference=d.get("reference", "–"),
+            )
+        case "uwv_message_rejected":
+            return _(
+                "UWV rejected message %(id)s: %(reason)s", id=d.get("message_id", "–"), reason=d.get("reason", "–")
+            )
         case "preflight":
             gap_list = d.get("gaps") or []
             if gap_list:

@@ -178,6 +178,12 @@ ENTRY_KINDS: dict[str, tuple[Category, str]] = {
     "person_assigned": (Category.CASE, N_("Person assigned")),
     "person_unassigned": (Category.CASE, N_("Assignment ended")),
     "employee_details_corrected": (Category.CASE, N_("Employee details corrected")),
+    # Messages to UWV (domain.uwv)
+    "uwv_message_prepared": (Category.STATUTORY, N_("Message to UWV prepared")),
+    "uwv_message_sent": (Category.STATUTORY, N_("Message to UWV sent")),
+    "uwv_ziekmelding_accepted": (Category.STATUTORY, N_("UWV accepted the ziekmelding")),
+    "uwv_hersteldmelding_accepted": (Category.STATUTORY, N_("UWV accepted the hersteldmelding")),
+    "uwv_message_rejected": (Category.STATUTORY, N_("UWV rejected a message")),
     # What Spoorwerk did by itself
     "deadline_reminder": (Category.SYSTEM, N_("Reminder of a term")),
     "reminder_sent": (Category.SYSTEM, N_("Reminder sent")),
@@ -226,6 +232,11 @@ FIELDS: dict[str, tuple[str, str]] = {
     "surname": (N_("Surname"), N_("Of the employee, with any prefix (de Vries); found by the search box")),
     "given_names": (N_("Given name or initials"), ""),
     "personnel_number": (N_("Personnel number"), N_("The employee's number at the employer")),
+    "bsn": (N_("BSN"), N_("Burgerservicenummer, for the messages to UWV only")),
+    "message_id": (N_("Message"), N_("The message's id in the outbox")),
+    "message": (N_("Kind of message"), ""),
+    "uwv_message_sent.reference": (N_("Reference"), N_("What the channel made of it (a file name)")),
+    "uwv_message_rejected.reason": (N_("Reason of UWV"), ""),
     "belastbaarheid_hours_per_day": (
         N_("Belastbaarheid (hours a day)"),
         N_("How many hours a day the werknemer can work"),
@@ -472,6 +483,7 @@ AUDIT_READS: dict[str, str] = {
     "audit": N_("audit"),
     "documents": N_("list of documents"),
     "cases": N_("list of cases"),
+    "uwv": N_("messages to UWV"),
 }
 AUDIT_OUTCOMES: dict[str, str] = {
     "allowed": N_("allowed"),
@@ -518,9 +530,23 @@ def step_label(key: str) -> str:
     return STEPS.get(str(key), _fallback(str(key)))
 
 
+# The messages to UWV (domain.uwv) and where each stands.
+UWV_MESSAGES: dict[str, str] = {
+    "ziekmelding": N_("Ziekmelding (42nd week)"),
+    "hersteldmelding": N_("Hersteldmelding"),
+}
+UWV_STATUSES: dict[str, str] = {
+    "prepared": N_("prepared"),
+    "sent": N_("sent"),
+    "accepted": N_("accepted"),
+    "rejected": N_("rejected"),
+}
+
+
 # The choices of the forms' selects by value: the labels of the tables above (one label per thing), and the few
 # values no table names. A value means the same across the actions' fields (an AD party "werkgever" is the role).
 CHOICES: dict[str, str] = {
+    **UWV_MESSAGES,
     **ACTIVITIES,
     **PAUSE_REASONS,
     **DOCUMENT_TITLES,

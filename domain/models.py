@@ -122,7 +122,7 @@ def append_entry(
 
 # Action fields never written into a record: contact addresses are kept for notifying only; the employee's name and
 # number are kept in the case (shown to who may see it), not copied into the dossier and the documents made from it.
-NOT_RECORDED = frozenset({"addresses", "surname", "given_names", "personnel_number", "person_keys"})
+NOT_RECORDED = frozenset({"addresses", "surname", "given_names", "personnel_number", "bsn", "person_keys"})
 
 
 def recorded_details(action: BaseModel) -> dict[str, Any]:

@@ -9,6 +9,7 @@ is normalised, so that the hash of "Jansen", " jansen " and "JANSEN" is the same
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated
 
@@ -24,6 +25,18 @@ NAME_MAX_CHARS = 100
 # The fields a search looks in (each hashed apart: domain separation of the keyed hash).
 SURNAME, PERSONNEL_NUMBER = "surname", "personnel_number"
 SEARCH_FIELDS = (SURNAME, PERSONNEL_NUMBER)
+BSN_PATTERN = r"^[0-9]{9}$"
+
+
+def bsn_refusal(value: str) -> str | None:
+    """Why `value` is not a burgerservicenummer (nine digits passing the elfproef), or None. The reason never repeats
+    the number: it ends up in a refusal, and a refusal may be logged."""
+    if not re.fullmatch(BSN_PATTERN, value):
+        return "nine digits"
+    weighted = sum(int(d) * w for d, w in zip(value[:8], range(9, 1, -1))) - int(value[8])
+    if weighted % 11 != 0 or value == "000000000":
+        return "fails the elfproef (a typing error?)"
+    return None
 
 
 def normalised(text: str) -> str:
@@ -55,6 +68,9 @@ class Employee(BaseModel):
         pattern=PERSONNEL_NUMBER_PATTERN,
         description="Personeelsnummer at the employer (letters, digits, . _ / -)",
     )
+    # Kept for UWV's messages (domain.uwv), which identify the employee by it; like the name, it stays in the
+    # encrypted state: never in the dossier, an id, a search attribute, a log line or the case summary.
+    bsn: str | None = Field(default=None, description="Burgerservicenummer: nine digits passing the elfproef")
 
     @field_validator("surname")
     @classmethod
@@ -67,6 +83,21 @@ class Employee(BaseModel):
         if value is None or not value.strip():
             return None
         return _plain_text(value, "given_names")
+
+    @field_validator("bsn")
+    @classmethod
+    def _bsn(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        reason = bsn_refusal(value)
+        if reason is not None:
+            raise ValueError(f"not a BSN: {reason}")
+        return value
+
+    def without_bsn(self) -> Employee:
+        """The details as a summary or list shows them: the BSN is for the messages to UWV only."""
+        return self.model_copy(update={"bsn": None}) if self.bsn else self
 
     @property
     def display(self) -> str:

@@ -33,6 +33,7 @@ from domain import access
 from domain import actions as case_actions
 from domain import spoor2 as spoor2_actions
 from domain.case import CaseOpening, CaseState, CaseSummary, DeadlineView, DossierEntry, DossierLine
+from domain.case.actions.uwv import OUTBOX_KINDS
 from domain.dossier_check import Toets
 from domain.errors import ActionRefused, joined
 from domain.models import OPAQUE_ID_PATTERN, ActionId, Role, Stage, without_medical_notes
@@ -47,6 +48,7 @@ from operations.codec_server import add_codec_endpoint, codec_cors_headers
 from operations.documents import add_document_routes
 from operations.import_routes import add_import_routes
 from operations.signin import client_address, session_caller, signin_of
+from operations.uwv import add_uwv_routes
 from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
 from service.health import add_health_routes
@@ -496,8 +498,9 @@ class OpenCase(BaseModel):
     )
     employee: Employee | None = Field(
         default=None,
-        description="The employee's surname, given name or initials and "
-        "personnel number: kept encrypted in the case, found by an exact search",
+        description="The employee's surname, given name or initials, "
+        "personnel number and BSN (for the messages to UWV): kept encrypted in the case; found by an exact search "
+        "on the surname or personnel number, never by the BSN",
     )
 
 
@@ -526,9 +529,10 @@ def create_api(
     signin: Any = None,
     audit: AuditStore | None = None,
     search_key: bytes | None = None,
+    uwv: Any = None,
 ) -> FastAPI:
     """The API (under /api) for one Temporal client, with the codec endpoint and health; operations.app adds the
-    dashboard beside it."""
+    dashboard beside it. `uwv`: the outbox to UWV (operations.uwv.UwvDesk; None: its routes answer 503)."""
     # No /docs or /redoc: their pages load scripts from a CDN, and nothing here may be fetched from
     # the internet at run time. The OpenAPI document itself is at /openapi.json.
     app = DocumentedApp(
@@ -543,6 +547,7 @@ def create_api(
     app.state.signin = signin  # operations.signin.SignIn (None: sessions of this process only)
     # The installation's key for finding people (operations.people); None: the process settings' key, at first use.
     app.state.search_key = search_key
+    app.state.uwv = uwv
     caller = caller_dependency(authenticator)
     # Every read of a case goes through this one check, recorded in the read audit (None: not recorded).
     readable = app.state.readable_case = CaseAccess(audit)
@@ -830,6 +835,7 @@ def create_api(
 
     add_document_routes(api, client, document_store, Authed, readable, Problem, CaseId)
     add_import_routes(api, client, document_store, task_queue, Authed, Problem, lambda: app_search_key(app))
+    add_uwv_routes(api, client, Authed, readable, Problem, CaseId)
     if audit is not None:
         add_audit_routes(api, audit, Authed, Problem)
     bodies = [
@@ -905,6 +911,8 @@ def _add_action_route(
             )
         except cases.InvalidFields as err:
             raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in err.errors]) from None
+        if kind in OUTBOX_KINDS:
+            await outbox_only(client, readable, case_id, who, kind, roles)
         result = await _act_with_scope(client, readable, case_id, who, sent, on=on)
         assigned = result.bedrijfsarts_ids
         if assigned is None:  # a worker from before the answer carried them
@@ -925,6 +933,32 @@ def _add_action_route(
         openapi_extra={"requestBody": _request_body(body_model)},
     )(record)
     return body_model
+
+
+async def outbox_only(
+    client: Client, readable: CaseAccess, case_id: str, who: Caller, kind: str, roles: frozenset[Role]
+) -> None:
+    """Refuses a kind the UWV routes record (operations.uwv): by hand the case would show a message the outbox does
+    not hold. Scope and role first, as every action route answers them."""
+    await readable(client, case_id, who, What.UWV)
+    if who.role not in roles:
+        raise Problem(
+            403,
+            ActionRefused(
+                "actor.role: the role %(role)s may not record \u201c%(kind)s\u201d (allowed: %(roles)s)",
+                role=who.role,
+                kind=kind,
+                roles=joined(roles & API_ROLES),
+            ),
+        )
+    raise Problem(
+        409,
+        ActionRefused(
+            "%(field)s: a message to UWV is prepared and sent through its outbox (POST /api/cases/%(case_id)s/uwv)",
+            field=kind,
+            case_id=case_id,
+        ),
+    )
 
 
 async def _act_with_scope(

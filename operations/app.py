@@ -36,6 +36,7 @@ def create_app(
     audit: AuditStore | None = None,
     search_key: bytes | None = None,
     reporting: Engine | None = None,
+    uwv: Any = None,
 ) -> FastAPI:
     """The API (under /api), the codec endpoint, health and the dashboard for one Temporal client."""
     app = create_api(
@@ -47,6 +48,7 @@ def create_app(
         signin=signin,
         audit=audit,
         search_key=search_key,
+        uwv=uwv,
     )
     add_export_route(app, authenticator)  # GET /api/cases.csv, on the case list's own filters
     add_bundle_route(app, authenticator, document_store)  # GET /api/cases/{case_id}/bundle

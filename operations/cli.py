@@ -381,6 +381,7 @@ def _parser() -> argparse.ArgumentParser:
     opn.add_argument("--surname", metavar="NAME", help=_("the employee's surname, with any prefix (de Vries)"))
     opn.add_argument("--given-names", metavar="NAME", help=_("the employee's given name or initials"))
     opn.add_argument("--personnel-number", metavar="NUMBER", help=_("the employee's personnel number"))
+    opn.add_argument("--bsn", metavar="BSN", help=_("the employee's BSN, for the messages to UWV (kept encrypted)"))
     opn.add_argument("--casemanager", type=_opaque_id, metavar="ID", help=_("the casemanager who takes the case on"))
     opn.add_argument("--key", type=_key, metavar="IDEMPOTENCY_KEY", help=_("reuse to retry (default: a fresh uuid)"))
     opn.add_argument("--json", action="store_true", help=_("print the API's JSON answer"))
@@ -395,6 +396,9 @@ def _parser() -> argparse.ArgumentParser:
     from operations.figures_cli import add_figures_parser
 
     add_figures_parser(sub, conn)
+    from operations.uwv_cli import add_uwv_parser
+
+    add_uwv_parser(sub, conn)
     return parser
 
 
@@ -1463,13 +1467,14 @@ def _open(args: argparse.Namespace) -> int:
         "employer_id": args.employer,
         "first_sick_day": args.first_sick_day.isoformat(),
     }
-    if args.surname or args.given_names or args.personnel_number:
+    if args.surname or args.given_names or args.personnel_number or args.bsn:
         if not args.surname:
             raise BadInput(_("--surname: the employee's surname is needed with a given name or personnel number"))
         body["employee"] = {
             "surname": args.surname,
             "given_names": args.given_names,
             "personnel_number": args.personnel_number,
+            **({"bsn": args.bsn} if args.bsn else {}),
         }
     if args.casemanager:
         body["assigned"] = {"casemanager": [args.casemanager]}

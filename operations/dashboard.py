@@ -37,6 +37,7 @@ from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
 from domain.case import COMPLETES, CaseSummary, DeadlineView, DossierLine
+from domain.case.actions.uwv import SENDERS as UWV_SENDERS
 from domain.models import Stage
 from domain.spoor2 import TrajectoryView
 from operations import api, cases, pages, people, worklist
@@ -609,6 +610,10 @@ def add_dashboard(app: FastAPI) -> None:
         )
         mine = {COMPLETES[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in COMPLETES}
         preselect = next((mine[key] for key in due if key in mine), None)
+        desk = getattr(request.app.state, "uwv", None)
+        # The messages to UWV, read from the outbox under the scope check above; sent by the roles that may.
+        uwv_messages = await desk.outbox.afor_case(case_id) if desk is not None else []
+        may_send_uwv = desk is not None and caller.role in UWV_SENDERS and summary.closed_on is None
         return pages.render(
             request,
             "case.html",
@@ -631,4 +636,7 @@ def add_dashboard(app: FastAPI) -> None:
             toets=toets,
             toets_steps=[(step, _(label)) for step, label in glossary.TOETS_STEPS.items()],
             papers=papers,
+            uwv_messages=uwv_messages,
+            may_send_uwv=may_send_uwv,
+            uwv_kinds=[(k, _(label)) for k, label in glossary.UWV_MESSAGES.items()],
         )

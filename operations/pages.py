@@ -77,6 +77,8 @@ env.filters["trajectory_status"] = _per_request(lambda s: _(glossary.SPOOR2_STAT
 env.filters["choice_label"] = _per_request(lambda v: _(glossary.choice_label(_key(v))))
 env.filters["expectation_context"] = _per_request(lambda context: expectation_context(str(context)))
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
+env.filters["uwv_message"] = _per_request(lambda k: _(glossary.UWV_MESSAGES.get(_key(k), _key(k))))
+env.filters["uwv_status"] = _per_request(lambda s: _(glossary.UWV_STATUSES.get(_key(s), _key(s))))
 env.filters["entry_text"] = describe
 env.filters["standing"] = standing_text
 

@@ -39,6 +39,7 @@ class What(StrEnum):
     CASES = "cases"  # a listing of cases (ids, employer, stage, dates): no case id of its own
     CODEC_DECODE = "codec_decode"
     AUDIT = "audit"
+    UWV = "uwv"  # a case's messages to UWV (service.uwv_outbox)
 
 
 class Outcome(StrEnum):

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, EmailStr, Field, HttpUrl, SecretStr, field_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.models import Role
+from domain.uwv import is_loonheffingennummer
 from service.codec import EncryptionKeyError, KeyRing
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -312,6 +313,40 @@ class Settings(BaseSettings):
         "enforce the task queue's (Temporal's time-skipping test server), or per mail relay",
     )
     graceful_shutdown_seconds: float = Field(default=10, ge=0)
+
+    # ---- Messages to UWV (issue 21, domain.uwv, service.uwv_outbox, service.uwv_channel).
+    uwv_channel: Literal["file"] = Field(
+        default="file", description="How messages reach UWV: a file drop (a connector carries the files on)"
+    )
+    uwv_outbox_dir: Path | None = Field(
+        default=None,
+        description="Where the file drop writes each message (<message id>.json); default data_dir/uwv/outbox",
+    )
+    uwv_answers_dir: Path | None = Field(
+        default=None,
+        description="Where the file drop reads UWV's answers (<message id>.json); default data_dir/uwv/answers",
+    )
+    uwv_loonheffingennummers: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON, employer id -> its loonheffingennummer, by which UWV knows the employer: {"E-acme": '
+        '"123456789L01"}; an employer without one gets no message to UWV (the refusal says so)',
+    )
+
+    @field_validator("uwv_loonheffingennummers")
+    @classmethod
+    def _loonheffingennummers(cls, v: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(employer for employer, number in v.items() if not is_loonheffingennummer(number))
+        if wrong:
+            raise ValueError(f"not of the form 123456789L01 for employer(s) {', '.join(wrong)}")
+        return v
+
+    @property
+    def uwv_outbox_path(self) -> Path:
+        return self.uwv_outbox_dir or self.data_dir / "uwv" / "outbox"
+
+    @property
+    def uwv_answers_path(self) -> Path:
+        return self.uwv_answers_dir or self.data_dir / "uwv" / "answers"
 
     document_store: Literal["local", "s3"] = Field(default="local", description="Where rendered documents are kept")
     documents_dir: Path | None = Field(default=None, description="The local store's folder; default data_dir/documents")

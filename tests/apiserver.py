@@ -21,6 +21,7 @@ from documents.store import store_from_settings
 from domain.models import Role
 from operations.app import create_app
 from operations.auth import Caller, TokenAuthenticator
+from operations.uwv import desk_from_settings
 from service.audit import AuditStore
 from service.db import open_database
 from service.reporting import open_store
@@ -47,6 +48,9 @@ CALLERS = {
 }
 
 
+# The employers' loonheffingennummers the API's outbox to UWV knows (E-other has none).
+UWV_NUMBERS = {"E-api": "123456789L01"}
+
 SESSION_QUEUE = f"tq-api-{uuid.uuid4().hex[:8]}"
 
 
@@ -69,6 +73,7 @@ class ApiServer:
     task_queue: str
     app: Any = None  # the FastAPI app, for its route table
     audit: Any = None  # its read audit (service.audit.AuditStore)
+    settings: Any = None  # its settings (the UWV file drop's folders)
 
     def headers(self, who: str = "operations", key: str | None = None) -> dict[str, str]:
         """Authorization for `who`, with an Idempotency-Key (a fresh one unless given)."""
@@ -85,7 +90,8 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("api"), documents_dir=tmp_path_factory.getbasetemp() / "documents"
     )
-    audit = AuditStore(open_database(settings.database))
+    database = open_database(settings.database)
+    audit = AuditStore(database)
     app = create_app(
         dev_env.client,
         TokenAuthenticator({tokens[w]: c for w, c in CALLERS.items()}),
@@ -93,6 +99,7 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
         document_store=store_from_settings(settings),
         audit=audit,
         reporting=open_store(settings.reporting_database),
+        uwv=desk_from_settings(settings.model_copy(update={"uwv_loonheffingennummers": UWV_NUMBERS}), database),
     )
     port = free_port()
     server = ServerWithoutSignals(
@@ -104,7 +111,13 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
             assert not served.done(), "the API server did not start"
             await asyncio.sleep(0.02)
         yield ApiServer(
-            url=f"http://127.0.0.1:{port}", tokens=tokens, env=dev_env, task_queue=queue, app=app, audit=audit
+            url=f"http://127.0.0.1:{port}",
+            tokens=tokens,
+            env=dev_env,
+            task_queue=queue,
+            app=app,
+            audit=audit,
+            settings=settings,
         )
         server.should_exit = True
         await served

@@ -116,6 +116,7 @@ FAST = frozenset(
         "test_glossary",
         "test_figures",
         "test_document_access",
+        "test_uwv_messages",
     }
 )
 

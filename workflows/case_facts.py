@@ -19,7 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.reporting import ReportingActivities
     from domain.case import CaseState
     from domain.facts import CaseFacts, derive
-    from workflows import patches
 
 WRITE_TIMEOUT = timedelta(minutes=1)
 # A store down longer than this is an outage that `spoorwerk figures rebuild` repairs; a run that continues as new

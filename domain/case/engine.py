@@ -16,6 +16,7 @@ from domain.case.actions.recovery import DECLARED as RECOVERY
 from domain.case.actions.recovery import Relapse, check_relapse
 from domain.case.actions.spoor2 import DECLARED as SPOOR2
 from domain.case.actions.steps import DECLARED as STEPS
+from domain.case.actions.uwv import DECLARED as UWV
 from domain.case.facts import reconcile
 from domain.case.opening import check_date
 from domain.case.stages import set_stage
@@ -101,7 +102,7 @@ def _after(state: CaseState, declared: Declared[CaseState], action: Any, entry: 
 
 
 LEDGER: Ledger[CaseState] = Ledger(
-    declarations=(*STEPS, *AD, *SPOOR2, *RECOVERY, *LOONSANCTIE, *ESCALATION, *ADMIN, *DOCUMENTS),
+    declarations=(*STEPS, *AD, *SPOOR2, *RECOVERY, *LOONSANCTIE, *ESCALATION, *ADMIN, *DOCUMENTS, *UWV),
     what="action",
     closed=_closed,
     gate=_gate,

@@ -22,6 +22,7 @@ from domain.rules import RuleSet
 from domain.spoor2.rules import Spoor2Rules
 from domain.spoor2.state import Spoor2Status
 from domain.stagnation import Expectation, StagnationRules, Watch
+from domain.uwv import UwvMessageRecord
 
 # The shape and behaviour of a case's state: `domain.migration.migrate` lifts every run's state to these at its
 # start (version 6: runs are bounded and migrate). Cases before version 5 revision 3 are no longer supported, so no
@@ -281,6 +282,9 @@ class CaseState(Recorded):
     people: People = Field(default_factory=People)
     documents: CaseDocuments = Field(default_factory=CaseDocuments)
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
+    uwv: list[UwvMessageRecord] = Field(
+        default_factory=list, description="The messages to UWV and where each stands (domain.uwv), without content"
+    )
     dossier: list[DossierEntry] = Field(default_factory=list)
     applied_actions: dict[str, int] = Field(default_factory=dict, description="action id -> dossier seq")
 

@@ -93,7 +93,7 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         spoor2_coach_id=state.spoor2.coach_id,
         spoor2_result=state.spoor2.result,
         assigned=state.people.assigned,
-        employee=state.people.employee,
+        employee=state.people.employee.without_bsn() if state.people.employee else None,
         loonsanctie=state.wage.loonsanctie,
         escalation_level=state.escalation.watch.level if state.escalation else None,
         escalation_reason=state.escalation.watch.reason if state.escalation else None,

@@ -295,3 +295,31 @@
     }
   });
 })();
+
+// The case page's messages to UWV: prepare one, or send a prepared one, through the API; the page then shows it.
+(function () {
+  const status = document.querySelector("[data-uwv-status]");
+  document.querySelectorAll("button[data-uwv-path]").forEach(function (button) {
+    const key = "uwv-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+    button.addEventListener("click", async function () {
+      button.disabled = true;
+      const kind = button.dataset.uwvMessageKind;
+      try {
+        const res = await fetch(button.dataset.uwvPath, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: {"Content-Type": "application/json", Accept: "application/json", "Idempotency-Key": key},
+          body: kind ? JSON.stringify({message: kind}) : null,
+        });
+        if (res.ok) { location.reload(); return; }
+        let data = null;
+        try { data = await res.json(); } catch (err) { /* not JSON */ }
+        if (status) status.textContent = (data && typeof data.detail === "string") ? data.detail : String(res.status);
+      } catch (err) {
+        if (status) status.textContent = err.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+  });
+})();

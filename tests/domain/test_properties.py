@@ -751,6 +751,11 @@ CASE_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "employee_details_corrected": ("casemanager", {"surname": "de Vries", "personnel_number": "4711"}),
     "bedrijfsarts_oordeel": ("bedrijfsarts", {"belastbaarheid_hours_per_day": 4}),
     "document_requested": ("werkgever", {"document": "reintegratieoverzicht"}),
+    "uwv_message_prepared": ("casemanager", {"message_id": "UWV-00000000000000000001", "message": "ziekmelding"}),
+    "uwv_message_sent": ("casemanager", {"message_id": "UWV-00000000000000000001", "reference": "file:UWV-1.json"}),
+    "uwv_ziekmelding_accepted": ("uwv", {"message_id": "UWV-00000000000000000001"}),
+    "uwv_hersteldmelding_accepted": ("uwv", {"message_id": "UWV-00000000000000000001"}),
+    "uwv_message_rejected": ("uwv", {"message_id": "UWV-00000000000000000001", "reason": "BSN onbekend"}),
 }
 TRAJECTORY_TEMPLATES: dict[str, tuple[str, dict[str, Any]]] = {
     "document_received": ("bedrijfsarts", {"document": "fml", "reference": "dms://fml"}),

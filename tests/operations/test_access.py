@@ -134,6 +134,7 @@ CASE_READS = {
     "/api/cases/{case_id}/state",
     "/api/cases/{case_id}/documents/{order_id}.{fmt}",
     "/api/cases/{case_id}/bundle",
+    "/api/cases/{case_id}/uwv",
     "/cases/{case_id}",
 }
 FULL_STATE_ROLES = {"operations", "casemanager", "bedrijfsarts"}
@@ -152,7 +153,10 @@ NO_CASE_DATA = {
     ("GET", "/api/actions"),
     ("GET", "/api/overview"),
 }
-OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit")}
+OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit"), ("POST", "/api/uwv/answers")}
+# Messages to UWV (operations.uwv): prepared and sent by the werkgever and the dossier's keepers, in scope.
+UWV_SENDS = {("POST", "/api/cases/{case_id}/uwv"), ("POST", "/api/cases/{case_id}/uwv/{message_id}/send")}
+UWV_SENDERS = {"operations", "casemanager", "werkgever"}
 # Bulk takeover (operations.import_routes, import_pages): operations and casemanagers only; an empty upload is a 422.
 IMPORTS = {("POST", "/api/imports"), ("GET", "/api/imports"), ("GET", "/api/imports/{import_id}"), ("GET", "/imports")}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}
@@ -256,6 +260,17 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                         assert r.status_code == 404 and "has no document" in r.text, (who, path, r.text)
                     else:
                         assert r.status_code == 200, (who, path, r.text)
+                elif (method, path) in UWV_SENDS:
+                    # The matrix case holds no BSN: a sender in scope is refused by the case (409), or finds no such
+                    # message (404, but not the absent case's answer).
+                    target = concrete.replace("{message_id}", "UWV-00000000000000000000")
+                    r = await api.http.post(target, json={"message": "ziekmelding"}, headers=headers)
+                    if not in_scope:
+                        assert r.status_code == 404 and "that you may see" in r.text, (who, path, r.text)
+                    elif role not in UWV_SENDERS:
+                        assert r.status_code == 403, (who, path, r.text)
+                    else:
+                        assert r.status_code in (404, 409) and "that you may see" not in r.text, (who, path, r.text)
                 elif (method, path) == ("GET", "/api/cases"):
                     found = await api.listed(who)
                     assert (case_id in found) == in_scope, (who, found)

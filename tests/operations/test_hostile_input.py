@@ -149,7 +149,9 @@ def per_field_payloads(adapter, kinds: tuple[str, ...], base: dict) -> list[tupl
     for kind in kinds:
         model = next(d for d in defs.values() if d.get("properties", {}).get("kind", {}).get("const") == kind)
         out.append((kind, {"kind": kind}, "action_id: Field required"))
-        out.append((kind, {**base, "kind": kind, "bsn": "123456782"}, "bsn: Extra inputs are not permitted"))
+        # A BSN is refused by every action but the one that keeps it in the employee's (encrypted) details.
+        extra = "sofinummer" if kind == "employee_details_corrected" else "bsn"
+        out.append((kind, {**base, "kind": kind, extra: "123456782"}, f"{extra}: Extra inputs are not permitted"))
         for field, prop in model["properties"].items():
             if field == "kind":
                 continue
@@ -439,6 +441,8 @@ def caller_for(path: str) -> str:
     roles = SPOOR2_ACTION_ROLES[kind] if "/spoor2/actions/" in path else ACTION_ROLES[kind]
     if kind == "document_received":
         return "casemanager"
+    if not roles & set(ROLE_CALLER):  # UWV's answers (domain.case.actions.uwv): no caller may; the body is judged first
+        return "operations"
     return next(
         ROLE_CALLER[r]
         for r in (
@@ -532,7 +536,8 @@ async def test_every_api_endpoint_answers_hostile_requests_with_a_4xx_naming_the
                         "case_id",
                     )
             # An import's body is the file itself, not JSON: its hostile uploads are in tests/operations/test_import.py.
-            if method == "post" and "application/json" in operation["requestBody"]["content"]:
+            # (A POST without a body, such as sending a message to UWV, has only its path to be hostile with.)
+            if method == "post" and "application/json" in operation.get("requestBody", {}).get("content", {}):
                 ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
                 valid_on = example(doc["components"]["schemas"][ref], doc["components"]["schemas"])
                 valid_on |= {"case_id": new_id("N"), "employer_id": "E-api"} if template == "/api/cases" else {}

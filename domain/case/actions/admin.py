@@ -66,6 +66,9 @@ class EmployeeDetailsCorrected(ActionBase):
     )
     given_names: str | None = Field(default=None, max_length=NAME_MAX_CHARS, description="Voornaam or initials")
     personnel_number: str | None = Field(default=None, max_length=32, description="Personeelsnummer at the employer")
+    bsn: str | None = Field(
+        default=None, max_length=16, description="Burgerservicenummer, for the messages to UWV (never in the dossier)"
+    )
     person_keys: list[PersonKey] = Field(
         default_factory=list,
         max_length=MAX_PERSON_KEYS,
@@ -74,7 +77,9 @@ class EmployeeDetailsCorrected(ActionBase):
 
     def employee(self) -> Employee:
         """The details as the case keeps them; ValueError when they do not validate."""
-        return Employee(surname=self.surname, given_names=self.given_names, personnel_number=self.personnel_number)
+        return Employee(
+            surname=self.surname, given_names=self.given_names, personnel_number=self.personnel_number, bsn=self.bsn
+        )
 
 
 def _check_correction(state: CaseState, action: FirstSickDayCorrected, today: date) -> None:
@@ -218,6 +223,7 @@ _EMPLOYEE_REFUSALS = {
     "surname": "surname: not a surname the case can keep (empty, or with control characters)",
     "given_names": "given_names: not a name the case can keep (control characters)",
     "personnel_number": "personnel_number: not a personnel number (letters, digits, . _ / -, at most 32)",
+    "bsn": "bsn: not a burgerservicenummer (nine digits passing the elfproef)",
 }
 
 

@@ -11,9 +11,11 @@ from domain.access import ADMIN, ALL_PARTIES
 from domain.case.deadlines import DeadlineView, current_view, deadlines, wachttijd_end
 from domain.case.stages import set_stage
 from domain.case.state import CaseState, Deviation, DoneStep
+from domain.case.uwv import open_message
 from domain.errors import ActionRefused
 from domain.ledger import ActionBase, Declared
 from domain.models import DeadlineStatus, OpaqueId, Role, Stage
+from domain.uwv import MessageKind
 
 # The steps of the re-integratieverslag that a rule set may hold apart.
 EINDEVALUATIE = "eindevaluatie"
@@ -164,6 +166,17 @@ def _check_wia(state: CaseState, action: WiaAanvraagFiled, today: date) -> None:
         )
 
 
+def _check_ziekmelding_uwv(state: CaseState, action: ZiekmeldingUwvSent, today: date) -> None:
+    # Made outside Spoorwerk while one is under way in its outbox, UWV would get the ziekmelding twice.
+    waiting = open_message(state, MessageKind.ZIEKMELDING)
+    if waiting is not None:
+        raise ActionRefused(
+            "ziekmelding_uwv_sent: the ziekmelding %(message_id)s to UWV is under way in the outbox; UWV's answer "
+            "completes the step",
+            message_id=waiting.message_id,
+        )
+
+
 def _check_deviation(state: CaseState, action: DeadlineDeviation, today: date) -> None:
     keys = state.ruleset.keys
     if action.deadline not in keys:
@@ -290,7 +303,9 @@ DECLARED: tuple[Declared[CaseState], ...] = (
         effect=_evaluatie,
         requires="plan_van_aanpak",
     ),
-    Declared(ZiekmeldingUwvSent, frozenset({Role.WERKGEVER, *ADMIN}), completes="ziekmelding_uwv"),
+    Declared(
+        ZiekmeldingUwvSent, frozenset({Role.WERKGEVER, *ADMIN}), _check_ziekmelding_uwv, completes="ziekmelding_uwv"
+    ),
     Declared(
         EerstejaarsevaluatieHeld,
         frozenset({Role.WERKGEVER, *ADMIN}),
