@@ -27,6 +27,7 @@ from service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SPOORWERK_QUEUE = "bench-spoorwerk"
 BASELINE_QUEUE = "bench-baseline"
+FLOOR_QUEUE = "bench-floor"
 
 
 def free_port() -> int:
@@ -102,9 +103,10 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         queue: str = SPOORWERK_QUEUE,
         baseline_queue: str = BASELINE_QUEUE,
+        floor_queue: str = FLOOR_QUEUE,
     ) -> None:
         self.target = target
-        self.queue, self.baseline_queue = queue, baseline_queue
+        self.queue, self.baseline_queue, self.floor_queue = queue, baseline_queue, floor_queue
         self.data_dir = data_dir
         self.metrics_port = free_port()
         self.unsandboxed = unsandboxed
@@ -131,6 +133,8 @@ class WorkerProcess:
             self.queue,
             "--baseline-queue",
             self.baseline_queue,
+            "--floor-queue",
+            self.floor_queue,
             "--metrics-port",
             str(self.metrics_port),
         ]

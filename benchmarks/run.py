@@ -44,7 +44,23 @@ from temporalio.client import Client  # noqa: E402
 from benchmarks import harness, timeskip  # noqa: E402
 from benchmarks.baseline import WORKFLOW_TYPE as BASELINE_TYPE  # noqa: E402
 from benchmarks.baseline import BaselineAnswer, BaselineCase, BaselineInput  # noqa: E402
-from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, Load, Stack, percentile, run_load  # noqa: E402
+from benchmarks.floor import (  # noqa: E402
+    FloorAnswer,
+    FloorCase,
+    FloorInput,
+    FloorScript,
+    command_kinds,
+    script_from_history,  # noqa: E402
+)
+from benchmarks.harness import (  # noqa: E402
+    BASELINE_QUEUE,
+    FLOOR_QUEUE,
+    SPOORWERK_QUEUE,
+    Load,
+    Stack,
+    percentile,
+    run_load,
+)
 from domain.case import CaseOpening  # noqa: E402
 from domain.models import Actor  # noqa: E402
 from domain.nl_time import local_date  # noqa: E402
@@ -141,8 +157,13 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+# A row's goal against the same-commands floor: Spoorwerk's domain code may cost at most 5% beyond the
+# commands a case issues (a rate at least 0.95x the floor's; a time or cost at most 1/0.95 of it).
+FLOOR_GOAL = 0.95
+
+
 class Results:
-    """Rows of the table (Spoorwerk, baseline, ratio, target) and the details behind them."""
+    """Rows of the table (Spoorwerk, bare baseline, same-commands floor, ratios, target) and the details."""
 
     def __init__(self, config: Config, quick: bool) -> None:
         self.rows: list[dict[str, Any]] = []
@@ -162,8 +183,15 @@ class Results:
         target: str = "",
         meets: bool | None = None,
         better: str = "higher",
+        floor: float | None = None,
     ) -> None:
         ratio = spoorwerk / baseline if baseline not in (None, 0) and spoorwerk == spoorwerk else None
+        floor_ratio = (
+            spoorwerk / floor if floor not in (None, 0) and floor == floor and spoorwerk == spoorwerk else None
+        )
+        meets_floor = None
+        if floor_ratio is not None:
+            meets_floor = floor_ratio >= FLOOR_GOAL if better == "higher" else floor_ratio <= 1 / FLOOR_GOAL
         self.rows.append(
             {
                 "metric": name,
@@ -171,13 +199,20 @@ class Results:
                 "spoorwerk": spoorwerk,
                 "baseline": baseline,
                 "ratio": ratio,
+                "floor": floor,
+                "floor_ratio": floor_ratio,
+                "meets_floor": meets_floor,
                 "better": better,
                 "target": target,
                 "meets": meets,
                 "part": self.part,
             }
         )
-        log(f"{name}: {fmt(spoorwerk)} {unit}" + (f" vs {fmt(baseline)} (x{ratio:.2f})" if ratio else ""))
+        log(
+            f"{name}: {fmt(spoorwerk)} {unit}"
+            + (f" vs {fmt(baseline)} (x{ratio:.2f})" if ratio else "")
+            + (f", floor {fmt(floor)} (x{floor_ratio:.2f})" if floor_ratio else "")
+        )
 
 
 def fmt(value: float | None) -> str:
@@ -193,13 +228,17 @@ def fmt(value: float | None) -> str:
 # ----------------------------------------------------------------------------- the dev server part
 
 
+QUEUES = {"spoorwerk": SPOORWERK_QUEUE, "baseline": BASELINE_QUEUE, "floor": FLOOR_QUEUE}
+
+
 class Fleet:
-    """Opens, acts on and queries cases of one kind on the dev server."""
+    """Opens, acts on and queries cases of one kind (spoorwerk, baseline, floor) on the dev server."""
 
     def __init__(self, kind: str, client: Client, prefix: str) -> None:
         self.kind = kind
-        self.queue = SPOORWERK_QUEUE if kind == "spoorwerk" else BASELINE_QUEUE
+        self.queue = QUEUES[kind]
         self.client = client
+        self.script: FloorScript | None = None  # the floor's: read from a case's history (benchmarks.floor)
         self.prefix = prefix
         self.ids: list[str] = []
         self.today = local_date(datetime.now(timezone.utc))
@@ -217,6 +256,14 @@ class Fleet:
                 opened_by=Actor(role="casemanager", id="cm-1"),
             )
             return lambda: cases.open_case(self.client, opening, task_queue=self.queue)
+        if self.kind == "floor":
+            assert self.script is not None
+            return lambda: self.client.start_workflow(
+                FloorCase.run,
+                FloorInput(case_id=case_id, script=self.script),
+                id=f"floor-{case_id}",
+                task_queue=self.queue,
+            )
         return lambda: self.client.start_workflow(
             BaselineCase.run,
             BaselineInput(case_id=case_id, wake_at=self.wake),
@@ -240,6 +287,11 @@ class Fleet:
         }
         if self.kind == "spoorwerk":
             return lambda: cases.act(self.client, case_id, payload)
+        if self.kind == "floor":
+            floor = self.client.get_workflow_handle(f"floor-{case_id}")
+            return lambda: floor.execute_update(
+                FloorCase.act, payload, id=payload["action_id"], result_type=FloorAnswer
+            )
         handle = self.client.get_workflow_handle(f"base-{case_id}")
         return lambda: handle.execute_update(
             BaselineCase.act, payload, id=payload["action_id"], result_type=BaselineAnswer
@@ -249,6 +301,9 @@ class Fleet:
         if self.kind == "spoorwerk":
             handle = cases.case_handle(self.client, case_id)
             return lambda: handle.query(SickLeaveCase.summary, self.today)
+        if self.kind == "floor":
+            floor = self.client.get_workflow_handle_for(FloorCase.run, f"floor-{case_id}")
+            return lambda: floor.query(FloorCase.summary)
         handle = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
         return lambda: handle.query(BaselineCase.summary)
 
@@ -264,11 +319,12 @@ class Fleet:
                 )
 
             return page
-        handle = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
+        wf: Any = FloorCase if self.kind == "floor" else BaselineCase
+        handle = self.client.get_workflow_handle_for(wf.run, f"{'floor' if self.kind == 'floor' else 'base'}-{case_id}")
 
         async def bare() -> None:
-            await handle.query(BaselineCase.summary)
-            await asyncio.gather(handle.query(BaselineCase.summary), handle.query(BaselineCase.summary))
+            await handle.query(wf.summary)
+            await asyncio.gather(handle.query(wf.summary), handle.query(wf.summary))
 
         return bare
 
@@ -342,14 +398,52 @@ async def alternate(
     return measured
 
 
+async def record_floor(fleets: dict[str, Fleet], stack: Stack, results: Results) -> dict[str, Any]:
+    """The floor's script from one case opened, consulted and given a probleemanalyse (as each case of the
+    benchmark is); then one floor workflow taken through the same, and both histories' commands compared."""
+    kinds = ["bedrijfsarts_oordeel", "probleemanalyse_recorded"]
+    case, floor = fleets["spoorwerk"], fleets["floor"]
+    await case.opener()()
+    template = case.ids.pop()  # not one of the measured cases
+    await stack.worker.settle(quiet=0.5)
+    for kind in kinds:
+        await case.action(template, kind)()
+    await stack.worker.settle(quiet=0.5)
+    case_wid = cases.case_handle(stack.client, template).id
+    floor.script = await script_from_history(stack.client, case_wid, template, kinds)
+    await floor.opener()()
+    check = floor.ids.pop()
+    await stack.worker.settle(quiet=0.5)  # as the measured ones: started and first task done before an update
+    for kind in kinds:
+        await floor.action(check, kind)()
+    await stack.worker.settle(quiet=0.5)
+    seen = {
+        "case": command_kinds(await stack.client.get_workflow_handle(case_wid).fetch_history()),
+        "floor": command_kinds(await stack.client.get_workflow_handle(f"floor-{check}").fetch_history()),
+    }
+    same = seen["case"] == seen["floor"]
+    if not same:
+        results.errors.append(f"floor: its commands are not the case's: {seen}")
+    log(f"floor: {len(seen['case'])} commands recorded from a case; the floor issued the same: {same}")
+    phases = {
+        p: [c.kind + (f" {c.patch_id}" if c.patch_id else "") for c in cmds] for p, cmds in floor.script.phases.items()
+    }
+    return {"same_commands": same, "commands": seen, "script": phases}
+
+
 async def dev_server_part(config: Config, work: Path, results: Results) -> None:
     log("dev server: starting the server and the worker process")
     stack = await Stack.start(work / "dev")
     async with stack:
         client = stack.client
         run = uuid.uuid4().hex[:6]
-        fleets = {"baseline": Fleet("baseline", client, f"B{run}"), "spoorwerk": Fleet("spoorwerk", client, f"C{run}")}
+        fleets = {
+            "baseline": Fleet("baseline", client, f"B{run}"),
+            "floor": Fleet("floor", client, f"F{run}"),
+            "spoorwerk": Fleet("spoorwerk", client, f"C{run}"),
+        }
         details: dict[str, Any] = {"server_pid_found": stack.server_pid is not None}
+        details["floor"] = await record_floor(fleets, stack, results)
 
         log("warm-up: 50 cases of each kind, one action each")
         for f in fleets.values():
@@ -370,7 +464,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             opens=True,
         )
         started = {k: f.ids[first[k] :] for k, f in fleets.items()}
-        s, b = starts["spoorwerk"], starts["baseline"]
+        s, b, fl = starts["spoorwerk"], starts["baseline"], starts["floor"]
         results.row(
             "case starts/s (started and first tasks done)",
             "1/s",
@@ -378,21 +472,30 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             b.calls / b.settled_seconds,
             target=">= 0.8x",
             meets=s.calls / s.settled_seconds >= 0.8 * b.calls / b.settled_seconds,
-        )
-        results.row("case starts/s (start call answered)", "1/s", s.calls / s.rpc_seconds, b.calls / b.rpc_seconds)
-        results.row(
-            "worker CPU per start", "ms", 1000 * s.worker_cpu / s.calls, 1000 * b.worker_cpu / b.calls, better="lower"
+            floor=fl.calls / fl.settled_seconds,
         )
         results.row(
-            "server CPU per start", "ms", 1000 * s.server_cpu / s.calls, 1000 * b.server_cpu / b.calls, better="lower"
+            "case starts/s (start call answered)",
+            "1/s",
+            s.calls / s.rpc_seconds,
+            b.calls / b.rpc_seconds,
+            floor=fl.calls / fl.rpc_seconds,
         )
+        for proc, attr in (("worker", "worker_cpu"), ("server", "server_cpu")):
+            results.row(
+                f"{proc} CPU per start",
+                "ms",
+                *(1000 * getattr(m, attr) / m.calls for m in (s, b)),
+                better="lower",
+                floor=1000 * getattr(fl, attr) / fl.calls,
+            )
         details["starts"] = {k: v.summary() for k, v in starts.items()}
 
         log(f"updates: a bedrijfsarts consultation per started case ({config.starts} per kind)")
         updates = await alternate(
             stack, fleets, {k: [f.action(i) for i in started[k]] for k, f in fleets.items()}, config, results.errors
         )
-        s, b = updates["spoorwerk"], updates["baseline"]
+        s, b, fl = updates["spoorwerk"], updates["baseline"], updates["floor"]
         results.row(
             "update round trips/s (consultation)",
             "1/s",
@@ -400,6 +503,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             b.calls / b.rpc_seconds,
             target=">= 0.8x",
             meets=s.calls / s.rpc_seconds >= 0.8 * b.calls / b.rpc_seconds,
+            floor=fl.calls / fl.rpc_seconds,
         )
         for q in (50, 95):
             results.row(
@@ -408,11 +512,26 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                 percentile(s.latencies, q) * 1000,
                 percentile(b.latencies, q) * 1000,
                 better="lower",
+                floor=percentile(fl.latencies, q) * 1000,
             )
         p99s, p99b = percentile(s.latencies, 99) * 1000, percentile(b.latencies, 99) * 1000
-        results.row("update p99", "ms", p99s, p99b, target="<= 1.25x", meets=p99s <= 1.25 * p99b, better="lower")
         results.row(
-            "worker CPU per update", "ms", 1000 * s.worker_cpu / s.calls, 1000 * b.worker_cpu / b.calls, better="lower"
+            "update p99",
+            "ms",
+            p99s,
+            p99b,
+            target="<= 1.25x",
+            meets=p99s <= 1.25 * p99b,
+            better="lower",
+            floor=percentile(fl.latencies, 99) * 1000,
+        )
+        results.row(
+            "worker CPU per update",
+            "ms",
+            1000 * s.worker_cpu / s.calls,
+            1000 * b.worker_cpu / b.calls,
+            better="lower",
+            floor=1000 * fl.worker_cpu / fl.calls,
         )
         details["updates"] = {k: v.summary() for k, v in updates.items()}
 
@@ -426,30 +545,30 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             config,
             results.errors,
         )
-        s, b = updates["spoorwerk"], updates["baseline"]
+        s, b, fl = updates["spoorwerk"], updates["baseline"], updates["floor"]
         results.row(
-            "update sending 2 reminders: round trips/s", "1/s", s.calls / s.rpc_seconds, b.calls / b.rpc_seconds
+            "update sending 2 reminders: round trips/s",
+            "1/s",
+            s.calls / s.rpc_seconds,
+            b.calls / b.rpc_seconds,
+            floor=fl.calls / fl.rpc_seconds,
         )
-        results.row(
-            "update sending 2 reminders: p50",
-            "ms",
-            percentile(s.latencies, 50) * 1000,
-            percentile(b.latencies, 50) * 1000,
-            better="lower",
-        )
-        results.row(
-            "update sending 2 reminders: p99",
-            "ms",
-            percentile(s.latencies, 99) * 1000,
-            percentile(b.latencies, 99) * 1000,
-            better="lower",
-        )
+        for q in (50, 99):
+            results.row(
+                f"update sending 2 reminders: p{q}",
+                "ms",
+                percentile(s.latencies, q) * 1000,
+                percentile(b.latencies, q) * 1000,
+                better="lower",
+                floor=percentile(fl.latencies, q) * 1000,
+            )
         results.row(
             "update sending 2 reminders: worker CPU",
             "ms",
             1000 * s.worker_cpu / s.calls,
             1000 * b.worker_cpu / b.calls,
             better="lower",
+            floor=1000 * fl.worker_cpu / fl.calls,
         )
         details["updates_with_reminders"] = {k: v.summary() for k, v in updates.items()}
 
@@ -482,6 +601,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                     percentile(m["spoorwerk"].latencies, q) * 1000,
                     percentile(m["baseline"].latencies, q) * 1000,
                     better="lower",
+                    floor=percentile(m["floor"].latencies, q) * 1000,
                 )
         details["queries"] = {k: v.summary() for k, v in queries.items()}
         details["case_pages"] = {k: v.summary() for k, v in pages.items()}
@@ -490,16 +610,17 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
         # Each kind's new cases go to a fresh worker process on queues of their own, so its memory is
         # that kind's alone (in one process, the second kind would reuse what the first freed).
         rss: dict[str, Any] = {}
-        for kind in ("baseline", "spoorwerk"):
+        for kind in ("baseline", "floor", "spoorwerk"):
             f = fleets[kind]
             mem = await harness.WorkerProcess(
                 harness.target_of(client),
                 work / f"mem-{kind}",
                 queue=f"{SPOORWERK_QUEUE}-mem",
                 baseline_queue=f"{BASELINE_QUEUE}-mem",
+                floor_queue=f"{FLOOR_QUEUE}-mem",
             ).start()
             try:
-                f.queue = mem.queue if kind == "spoorwerk" else mem.baseline_queue
+                f.queue = {"spoorwerk": mem.queue, "floor": mem.floor_queue, "baseline": mem.baseline_queue}[kind]
                 idle_worker = mem.rss_mib()
                 idle_server = harness.rss_mib(stack.server_pid) if stack.server_pid else float("nan")
                 more = max(0, config.open_cases - len(f.ids))
@@ -518,7 +639,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                 }
             finally:
                 await mem.stop()
-                f.queue = SPOORWERK_QUEUE if kind == "spoorwerk" else BASELINE_QUEUE
+                f.queue = QUEUES[kind]
             log(
                 f"  {kind}: {len(f.ids)} open; {load.count} in a fresh worker: {rss[kind]['worker_idle']:.0f} -> "
                 f"{rss[kind]['worker']:.0f} MiB; server {rss[kind]['server_before']:.0f} -> {rss[kind]['server']:.0f} MiB"
@@ -534,7 +655,12 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
         }
         for proc in ("worker", "server"):
             results.row(
-                f"{proc} RSS per 1,000 open cases", "MiB", per["spoorwerk"][proc], per["baseline"][proc], better="lower"
+                f"{proc} RSS per 1,000 open cases",
+                "MiB",
+                per["spoorwerk"][proc],
+                per["baseline"][proc],
+                better="lower",
+                floor=per["floor"][proc],
             )
         results.row(
             f"worker RSS holding {rss['spoorwerk']['cases']:,} open cases",
@@ -542,6 +668,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             rss["spoorwerk"]["worker"],
             rss["baseline"]["worker"],
             better="lower",
+            floor=rss["floor"]["worker"],
         )
         results.row(
             f"server RSS with {n:,} open cases of each kind", "MiB", rss["spoorwerk"]["server"], None, better="lower"
@@ -942,8 +1069,15 @@ def codec_part(results: Results) -> None:
 # ----------------------------------------------------------------------------- table, JSON, plot
 
 
+def floor_mark(r: dict[str, Any]) -> str:
+    """The row against its goal on the floor (FLOOR_GOAL), or nothing where the floor was not measured."""
+    if r.get("meets_floor") is None:
+        return ""
+    return "ok" if r["meets_floor"] else "below"
+
+
 def table(results: Results) -> str:
-    head = ("metric", "unit", "Spoorwerk", "baseline", "ratio", "target", "")
+    head = ("metric", "unit", "Spoorwerk", "baseline", "ratio", "target", "", "floor", "x floor", "goal 0.95")
     rows = [head]
     for r in results.rows:
         ok = "" if r["meets"] is None else ("ok" if r["meets"] else "MISSED")
@@ -956,12 +1090,17 @@ def table(results: Results) -> str:
                 f"{r['ratio']:.2f}x" if r["ratio"] is not None else "",
                 r["target"],
                 ok,
+                fmt(r.get("floor")),
+                f"{r['floor_ratio']:.2f}x" if r.get("floor_ratio") is not None else "",
+                floor_mark(r),
             )
         )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = []
     for n, row in enumerate(rows):
-        cells = [str(c).ljust(w) if i in (0, 1, 5, 6) else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            str(c).ljust(w) if i in (0, 1, 5, 6, 9) else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+        ]
         lines.append("  ".join(cells).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -970,14 +1109,20 @@ def table(results: Results) -> str:
 
 def markdown(results: Results) -> str:
     """The table as Markdown, for docs/performance.md."""
-    lines = ["| metric | unit | Spoorwerk | baseline | ratio | target |", "|---|---|--:|--:|--:|---|"]
+    lines = [
+        "| metric | unit | Spoorwerk | baseline | ratio | target | floor | × floor (goal 0.95) |",
+        "|---|---|--:|--:|--:|---|--:|--:|",
+    ]
     for r in results.rows:
         ok = "" if r["meets"] is None else (" ✔" if r["meets"] else " ✘ missed")
         ratio = f"{r['ratio']:.2f}×" if r["ratio"] is not None else ""
+        on_floor = f"{r['floor_ratio']:.2f}×" if r.get("floor_ratio") is not None else ""
+        if r.get("meets_floor") is not None:
+            on_floor += " ✔" if r["meets_floor"] else " ✘ below"
         lines.append(
             f"| {r['metric']} | {r['unit']} | {fmt(r['spoorwerk'])} | {fmt(r['baseline'])} | "
             f"{ratio} | "
-            f"{r['target']}{ok} |"
+            f"{r['target']}{ok} | {fmt(r.get('floor'))} | {on_floor} |"
         )
     return "\n".join(lines)
 
@@ -1029,18 +1174,36 @@ def plot(results: Results, path: Path) -> None:
     for r in ratios:
         good = r["ratio"] >= 1 if r["better"] == "higher" else r["ratio"] <= 1
         colors.append("#c0392b" if r["meets"] is False else ("#2e86c1" if good else "#e67e22"))
-    ax.barh(range(len(ratios)), values, color=colors)
+    ax.barh([i - 0.2 for i in range(len(ratios))], values, height=0.4, color=colors, label="x bare baseline")
+    # Beside each, the same row against the same-commands floor (grey; hatched where below its 0.95 goal).
+    labelled = False
+    for i, r in enumerate(ratios):
+        if r.get("floor_ratio") is not None:
+            ax.barh(
+                i + 0.2,
+                r["floor_ratio"],
+                height=0.4,
+                color="#95a5a6",
+                hatch="//" if r.get("meets_floor") is False else None,
+                label=None if labelled else "x same-commands floor",
+            )
+            labelled = True
+            ax.text(r["floor_ratio"], i + 0.2, f" {r['floor_ratio']:.2f}x floor", va="center", fontsize=6)
     ax.set_yticks(range(len(ratios)), names, fontsize=8)
     ax.invert_yaxis()
     ax.set_xscale("log")
     ax.axvline(1.0, color="black", linewidth=1)
+    ax.legend(loc="lower right", fontsize=7)
     for i, r in enumerate(ratios):
-        ax.text(r["ratio"], i, f" {r['ratio']:.2f}x", va="center", fontsize=7)
+        ax.text(r["ratio"], i - 0.2, f" {r['ratio']:.2f}x", va="center", fontsize=7)
         if r["target"] in (">= 0.8x",):
             ax.plot([0.8], [i], marker="|", color="green", markersize=14)
         if r["target"] in ("<= 1.25x",):
             ax.plot([1.25], [i], marker="|", color="green", markersize=14)
-    ax.set_xlabel("Spoorwerk / baseline (log scale; green marks: targets; red: target missed)")
+    ax.set_xlabel(
+        "Spoorwerk / baseline (log scale; green marks: targets; red: target missed); grey: Spoorwerk / same-commands "
+        "floor (hatched: below its 0.95 goal)"
+    )
     ax.set_title("Spoorwerk against bare Temporal, same server and worker")
     if storm:
         ax2 = axes[0][1]
