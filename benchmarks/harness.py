@@ -45,6 +45,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[rank]
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a process so far; NaN for none."""
+    if pid is None:
+        return float("nan")
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
+
+
 def rss_mib(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
