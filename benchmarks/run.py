@@ -792,7 +792,7 @@ async def two_workers_part(stack: Stack, work: Path, config: Config, results: Re
     """Two worker processes on one task queue against one: cases opened and consulted per second, in the order
     one, two, two, one (the drift of the shared machine hits both alike), with the server's CPU beside it."""
     queue = f"{SPOORWERK_QUEUE}-2w"
-    n = max(config.starts // 2, 40)
+    n = max(config.starts // 4, 40)
     log(f"two workers: {n} cases opened and consulted per chunk, one worker process against two on {queue}")
     target = harness.target_of(stack.client)
     options = {"queue": queue, "baseline_queue": f"{BASELINE_QUEUE}-2w", "floor_queue": f"{FLOOR_QUEUE}-2w"}
@@ -842,7 +842,7 @@ async def two_workers_part(stack: Stack, work: Path, config: Config, results: Re
 async def sandbox_part(stack: Stack, work: Path, config: Config, results: Results) -> dict[str, Any]:
     """The sandbox's share: the same cases on a sandboxed worker (as shipped: domain and pydantic already pass
     through) and on an unsandboxed one (UnsandboxedWorkflowRunner, for this measurement only), alternating."""
-    n = max(config.starts // 2, 40)
+    n = max(config.starts // 4, 40)
     log(f"sandbox: {n} cases opened and consulted per chunk, sandboxed against unsandboxed worker")
     target = harness.target_of(stack.client)
     workers, fleets = {}, {}
