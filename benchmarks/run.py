@@ -1351,7 +1351,7 @@ def plot(results: Results, path: Path) -> None:
     fig, axes = plt.subplots(
         1,
         2 if storm else 1,
-        figsize=(16 if storm else 10, 0.42 * len(ratios) + 2),
+        figsize=(20 if storm else 15, 0.42 * len(ratios) + 2),
         gridspec_kw={"width_ratios": [3, 2]} if storm else None,
         squeeze=False,
     )
