@@ -27,6 +27,7 @@ from service.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SPOORWERK_QUEUE = "bench-spoorwerk"
 BASELINE_QUEUE = "bench-baseline"
+FLOOR_QUEUE = "bench-floor"
 
 
 def free_port() -> int:
@@ -42,6 +43,14 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) of a process so far; NaN for none."""
+    if pid is None:
+        return float("nan")
+    t = psutil.Process(pid).cpu_times()
+    return t.user + t.system
 
 
 def rss_mib(pid: int) -> float:
@@ -102,9 +111,10 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         queue: str = SPOORWERK_QUEUE,
         baseline_queue: str = BASELINE_QUEUE,
+        floor_queue: str = FLOOR_QUEUE,
     ) -> None:
         self.target = target
-        self.queue, self.baseline_queue = queue, baseline_queue
+        self.queue, self.baseline_queue, self.floor_queue = queue, baseline_queue, floor_queue
         self.data_dir = data_dir
         self.metrics_port = free_port()
         self.unsandboxed = unsandboxed
@@ -131,6 +141,8 @@ class WorkerProcess:
             self.queue,
             "--baseline-queue",
             self.baseline_queue,
+            "--floor-queue",
+            self.floor_queue,
             "--metrics-port",
             str(self.metrics_port),
         ]

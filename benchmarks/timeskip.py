@@ -18,7 +18,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.baseline import BaselineCase, BaselineInput
-from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, WorkerProcess, run_load, target_of
+from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, WorkerProcess, run_load, server_pid, target_of
 from domain.case import CaseOpening
 from domain.models import Actor
 from domain.nl_time import local_date, start_of_day
@@ -370,6 +370,72 @@ async def save_history(env: WorkflowEnvironment, workflow_id: str, path: Path) -
 # ----------------------------------------------------------------------------- the midnight storm
 
 
+# A pause this long with no task or activity done ends the storm's busy window: what completes after it is a
+# straggler (the test server answers a call only after its RPC timed out), reported apart from the storm.
+STRAGGLER_GAP = 3.0
+
+
+@dataclass
+class Sampled:
+    """The busy window per second: tasks and activities done, CPU of worker and server (cores), notifications."""
+
+    seconds: list[float] = field(default_factory=list)  # since the clock was moved, at the sample's end
+    intervals: list[float] = field(default_factory=list)
+    tasks: list[float] = field(default_factory=list)
+    activities: list[float] = field(default_factory=list)
+    worker_cores: list[float] = field(default_factory=list)
+    server_cores: list[float] = field(default_factory=list)
+    machine_busy: list[float] = field(default_factory=list)  # share of all cores busy (other load included)
+
+
+async def sample(worker: WorkerProcess, server_pid: int | None, out: Sampled, t0: float, every: float = 0.5) -> None:
+    """Until cancelled: per `every` seconds, what the worker completed and what worker and server used (the window
+    ends within `every` of its last work; the peaks are per second over `every`)."""
+    import psutil
+
+    from benchmarks.harness import cpu_seconds
+
+    psutil.cpu_percent()
+    last_m = await worker.metrics()
+    last_w, last_s, last_t = cpu_seconds(worker.pid), cpu_seconds(server_pid), time.perf_counter()
+    while True:
+        await asyncio.sleep(every)
+        m = await worker.metrics()
+        w, s_, t = cpu_seconds(worker.pid), cpu_seconds(server_pid), time.perf_counter()
+        dt = t - last_t
+        out.seconds.append(t - t0)
+        out.intervals.append(dt)
+        out.tasks.append(
+            m.get("temporal_workflow_task_execution_latency_count[*]", 0)
+            - last_m.get("temporal_workflow_task_execution_latency_count[*]", 0)
+        )
+        out.activities.append(
+            m.get("temporal_activity_execution_latency_count[*]", 0)
+            - last_m.get("temporal_activity_execution_latency_count[*]", 0)
+        )
+        out.worker_cores.append((w - last_w) / dt)
+        out.server_cores.append((s_ - last_s) / dt)
+        out.machine_busy.append(psutil.cpu_percent() / 100)
+        last_m, last_w, last_s, last_t = m, w, s_, t
+
+
+def busy_window(s: Sampled, gap: float = STRAGGLER_GAP) -> tuple[float, int, float]:
+    """(end of the busy window in seconds, work items done after it, seconds the straggler tail lasted): the
+    window ends at the last second with work before the first pause of `gap` seconds with none."""
+    work = [t + a for t, a in zip(s.tasks, s.activities)]
+    busy = [i for i, w in enumerate(work) if w > 0]
+    if not busy:
+        return 0.0, 0, 0.0
+    end = busy[0]
+    for i in busy[1:]:
+        if s.seconds[i] - s.seconds[end] > gap:
+            break
+        end = i
+    tail = [i for i in busy if i > end]
+    after = int(sum(work[i] for i in tail))
+    return s.seconds[end], after, (s.seconds[tail[-1]] - s.seconds[end]) if tail else 0.0
+
+
 @dataclass
 class Storm:
     cases: int
@@ -382,6 +448,15 @@ class Storm:
     notifications_per_second: list[int]
     kinds: dict[str, int]
     errors: list[str]
+    # The busy window (STRAGGLER_GAP): until the work was done, and what completed after it, apart
+    busy_seconds: float = float("nan")
+    straggler_items: int = 0
+    straggler_seconds: float = 0.0
+    peak_tasks_per_second: float = float("nan")
+    peak_worker_cores: float = float("nan")
+    peak_server_cores: float = float("nan")
+    mean_machine_busy: float = float("nan")  # the whole machine, the other helpers' load included
+    per_second: dict[str, list[float]] = field(default_factory=dict)
 
 
 def storm_opening(today: date) -> tuple[date, datetime]:
@@ -435,14 +510,35 @@ async def midnight_storm(
         m0 = await worker.metrics()
         wall0 = datetime.now(timezone.utc)
         t0 = time.perf_counter()
+        sampled = Sampled()
+        sampler = asyncio.ensure_future(sample(worker, server_pid("temporal-test"), sampled, t0))
         # The server skips to the boundary at once; it holds its clock while tasks are outstanding.
         await Clock(env, stuck=120.0).to(instant + timedelta(minutes=30))
-        last = await worker.settle(quiet=2.0)
+        last = await worker.settle(quiet=2.0 + STRAGGLER_GAP)
+        sampler.cancel()
         m1 = await worker.metrics()
         rows = [json.loads(line) for line in log.read_text("utf-8").splitlines()[before:]] if log.exists() else []
         per_second = Counter(int((datetime.fromisoformat(r["sent_at"]) - wall0).total_seconds()) for r in rows)
         seconds = [per_second.get(s, 0) for s in range(max(per_second, default=-1) + 1)]
+        busy, straggling, tail = busy_window(sampled)
+        in_window = [i for i, at in enumerate(sampled.seconds) if at <= busy]
         return Storm(
+            busy_seconds=busy,
+            straggler_items=straggling,
+            straggler_seconds=tail,
+            peak_tasks_per_second=max(
+                (n / dt for n, dt in zip(sampled.tasks, sampled.intervals)), default=float("nan")
+            ),
+            peak_worker_cores=max(sampled.worker_cores, default=float("nan")),
+            peak_server_cores=max(sampled.server_cores, default=float("nan")),
+            mean_machine_busy=sum(sampled.machine_busy[i] for i in in_window) / max(len(in_window), 1),
+            per_second={
+                "tasks": sampled.tasks,
+                "activities": sampled.activities,
+                "worker_cores": sampled.worker_cores,
+                "server_cores": sampled.server_cores,
+                "machine_busy": sampled.machine_busy,
+            },
             cases=load.count,
             open_seconds=open_seconds,
             storm_instant=instant.isoformat(),

@@ -1,7 +1,7 @@
-"""The benchmark's worker process: Spoorwerk's worker (`worker.build_worker`) and the baseline's.
+"""The benchmark's worker process: Spoorwerk's worker (`worker.build_worker`), the baseline's and the floor's.
 
-Both run in this one process with the same options (the baseline's are copied from Spoorwerk's
-worker config), the same data converter, codec and sandbox, each on its own task queue. The SDK's
+All three run in this one process with the same options (the baseline's and the same-commands floor's
+are copied from Spoorwerk's worker config; the floor's has Spoorwerk's activities too), the same data converter, codec and sandbox, each on its own task queue. The SDK's
 Prometheus metrics tell the benchmark when the worker has caught up. Settings come from the
 environment (SPOORWERK_*), so tuning experiments need no code change.
 """
@@ -20,6 +20,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import worker as spoorwerker
 from benchmarks.baseline import BaselineCase
+from benchmarks.floor import FloorCase
 from service.logging import configure_logging
 from service.settings import Settings
 from service.temporal import data_converter, key_ring
@@ -46,11 +47,13 @@ async def serve(args: argparse.Namespace) -> None:
         "activity_executor": None,
     }
     baseline = Worker(**baseline_config)
+    # The same-commands floor runs Spoorwerk's activities (its notifications go over the same channels).
+    floor = Worker(**{**config, "task_queue": args.floor_queue, "workflows": [FloorCase]})
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with spoorwerk, baseline:
+    async with spoorwerk, baseline, floor:
         print("ready", flush=True)
         await stop.wait()
 
@@ -61,6 +64,7 @@ def main() -> None:
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--queue", required=True, help="Spoorwerk's task queue")
     parser.add_argument("--baseline-queue", required=True)
+    parser.add_argument("--floor-queue", required=True, help="the same-commands floor's task queue")
     parser.add_argument("--metrics-port", type=int, required=True)
     parser.add_argument("--unsandboxed", action="store_true")
     args = parser.parse_args()

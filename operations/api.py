@@ -548,6 +548,8 @@ def create_api(
     # The installation's key for finding people (operations.people); None: the process settings' key, at first use.
     app.state.search_key = search_key
     app.state.uwv = uwv
+    # The overview's counts, per caller's scope, reused for a few seconds (cases.CountsCache): one fetch serves them all.
+    app.state.case_counts = cases.CountsCache(client)
     caller = caller_dependency(authenticator)
     # Every read of a case goes through this one check, recorded in the read audit (None: not recorded).
     readable = app.state.readable_case = CaseAccess(audit)
@@ -632,8 +634,9 @@ def create_api(
 
     @api.get("/overview", response_model=cases.CaseCounts)
     async def overview(who: Authed) -> cases.CaseCounts:
-        """Running cases counted, overdue, per stage and per escalation level (within the caller's scope)."""
-        return await cases.case_counts(client, **caller_scope(who))
+        """Running cases counted, overdue, per stage and per escalation level (within the caller's scope), as of at
+        most a few seconds ago."""
+        return await app.state.case_counts.get(**caller_scope(who))
 
     def listing_filters(
         who: Authed,

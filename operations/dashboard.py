@@ -299,8 +299,8 @@ def step_label(key: str | None) -> str:
     return found or key.replace("_", " ")
 
 
-async def _counts(client: Client, scope: dict[str, Any]) -> dict[str, Any]:
-    counts = await cases.case_counts(client, **scope)
+async def _counts(counted: cases.CountsCache, scope: dict[str, Any]) -> dict[str, Any]:
+    counts = await counted.get(**scope)
     return {
         "running": counts.running,
         "overdue": counts.overdue,
@@ -394,7 +394,7 @@ def add_dashboard(app: FastAPI) -> None:
             try:
                 page, counts = await asyncio.gather(
                     _page(client, filters, shown.q, page_token, api.app_search_key(request.app)),
-                    _counts(client, count_scope),
+                    _counts(request.app.state.case_counts, count_scope),
                 )
             except ValueError as err:
                 errors.append(str(err))

@@ -1,0 +1,62 @@
+"""The same-commands floor's input, its script and its answers (see `benchmarks.floor`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey, SearchAttributeUpdate
+
+
+class FloorCommand(BaseModel):
+    """One command a case issued in one workflow task, as its history recorded it."""
+
+    kind: Literal["marker", "upsert", "activity", "timer", "cancel_timer"]
+    patch_id: str = ""
+    deprecated: bool = False
+    attributes: dict[str, Any] = {}  # search attribute name -> JSON value (None: unset)
+    activity: str = ""
+    args_json: str = ""  # the activity's arguments as JSON, the template case's id in them
+    start_to_close_s: float = 0.0
+    schedule_to_close_s: float = 0.0
+    retry: dict[str, Any] = {}
+    seconds: float = 0.0  # a timer's duration
+
+
+class FloorScript(BaseModel):
+    """A case's commands per trigger: `start`, and the `act` update per action kind."""
+
+    template_id: str  # the recorded case's id: each floor workflow puts its own in its place
+    phases: dict[str, list[FloorCommand]]
+
+
+class FloorInput(BaseModel):
+    case_id: str
+    script: FloorScript
+
+
+class FloorAnswer(BaseModel):
+    action_id: str
+    applied: bool
+    count: int
+
+
+def attribute_updates(attributes: dict[str, Any]) -> list[SearchAttributeUpdate]:
+    """The recorded upsert as the SDK takes it. Made here, outside the sandbox: a datetime made in it is the
+    sandbox's own class, which the SDK's search-attribute encoder does not take."""
+    from workflows import search_attributes as sa
+
+    keys: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in sa.ALL}
+    updates: list[SearchAttributeUpdate] = []
+    for name, value in attributes.items():
+        key = keys.get(name)
+        if key is None:
+            continue
+        if value is None:
+            updates.append(key.value_unset())
+        elif key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
+            updates.append(key.value_set(datetime.fromisoformat(value.replace("Z", "+00:00"))))
+        else:
+            updates.append(key.value_set(value))
+    return updates
