@@ -208,15 +208,23 @@ def role_label(role: str) -> str:
     return ROLES.get(str(role), _fallback(str(role)))
 
 
+# The case's dossier holds a copy of each trajectory entry under "spoor2:<kind>": the same thing, the same name.
+TRAJECTORY_PREFIX = "spoor2:"
+
+
+def _entry_kind(kind: str) -> tuple[Category, str] | None:
+    return ENTRY_KINDS.get(kind) or ENTRY_KINDS.get(kind.removeprefix(TRAJECTORY_PREFIX))
+
+
 def entry_label(kind: str) -> str:
-    """The msgid of a dossier entry kind's name."""
-    found = ENTRY_KINDS.get(kind)
+    """The msgid of a dossier entry kind's name (a trajectory entry's copy in the case's dossier included)."""
+    found = _entry_kind(kind)
     return found[1] if found else _fallback(kind)
 
 
 def entry_category(kind: str) -> Category:
     """The group a dossier entry kind belongs to (unknown kinds: the case's own)."""
-    found = ENTRY_KINDS.get(kind)
+    found = _entry_kind(kind)
     return found[0] if found else Category.CASE
 
 

@@ -32,6 +32,14 @@ def test_every_entry_kind_has_a_label_and_a_category() -> None:
     assert not missing, f"add these to domain/glossary.py ENTRY_KINDS: {missing}"
 
 
+def test_a_trajectory_entry_in_the_case_dossier_has_its_own_name() -> None:
+    # The case's dossier holds the trajectory's entries as "spoor2:<kind>"; a person reads their names, not the key.
+    for kind in SPOOR2_ACTION_KINDS:
+        assert glossary.entry_label(f"spoor2:{kind}") == glossary.entry_label(kind) != kind.replace("_", " ")
+        assert glossary.entry_category(f"spoor2:{kind}") is glossary.entry_category(kind)
+    assert glossary.entry_label("spoor2:intake_late") == glossary.entry_label("intake_late")
+
+
 def test_every_stage_role_and_outcome_has_a_label() -> None:
     assert {s.value for s in Stage} <= set(glossary.STAGES)
     assert {r.value for r in Role} <= set(glossary.ROLES)
