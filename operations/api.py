@@ -876,9 +876,12 @@ def _employee_name(summary: CaseSummary) -> str | None:
 
 
 def api_action_kinds() -> list[tuple[str, str, frozenset[Role], str]]:
+    """The actions a person records through the action routes (the dashboard's picker, GET /api/actions). The
+    outbox's own kinds are recorded by the UWV routes with their message (operations.uwv), so they are not offered."""
     return [
         (k, "case", r & API_ROLES, "/api/cases/{{case_id}}/actions/{kind}")
         for k, r in case_actions.ACTION_ROLES.items()
+        if k not in OUTBOX_KINDS
     ] + [
         (k, "spoor2", r & API_ROLES, "/api/cases/{{case_id}}/spoor2/actions/{kind}")
         for k, r in spoor2_actions.SPOOR2_ACTION_ROLES.items()

@@ -638,5 +638,7 @@ def add_dashboard(app: FastAPI) -> None:
             papers=papers,
             uwv_messages=uwv_messages,
             may_send_uwv=may_send_uwv,
-            uwv_kinds=[(k, _(label)) for k, label in glossary.UWV_MESSAGES.items()],
+            # Only the messages the case can make today: a ziekmelding from week 42 until its step is done, a
+            # hersteldmelding after UWV has the ziekmelding and the employee recovered (domain.case.uwv.preparable).
+            uwv_kinds=[(k, _(label)) for k, label in glossary.UWV_MESSAGES.items() if k in summary.uwv_preparable],
         )

@@ -9,12 +9,15 @@ from pydantic import BaseModel, Field
 from domain.case.deadlines import DeadlineView, deadlines, next_deadline, wachttijd_end
 from domain.case.state import CaseState, Loonsanctie, Spoor2Result
 from domain.case.toets import toets
+from domain.case.uwv import preparable
 from domain.case.watch import expectation
 from domain.dossier_check import PreflightRules, Toets
+from domain.errors import ActionRefused
 from domain.models import DeadlineStatus, Outcome, Role, Stage
 from domain.people import Employee
 from domain.spoor2.state import Spoor2Status
 from domain.stagnation import Expectation
+from domain.uwv import MessageKind
 
 
 class CaseSummary(BaseModel):
@@ -50,6 +53,9 @@ class CaseSummary(BaseModel):
     escalation_reason: str | None = None
     stalled_since: date | None = None
     expected: Expectation | None = Field(default=None, description="The activity the case expects next, by when")
+    uwv_preparable: list[MessageKind] = Field(
+        default_factory=list, description="The messages to UWV the case can make today (domain.case.uwv.preparable)"
+    )
 
 
 def _leave_label(state: CaseState) -> str | None:
@@ -99,7 +105,19 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         escalation_reason=state.escalation.watch.reason if state.escalation else None,
         stalled_since=state.escalation.watch.since if state.escalation else None,
         expected=expectation(state),
+        uwv_preparable=[] if state.closed else _uwv_preparable(state, as_of),
     )
+
+
+def _uwv_preparable(state: CaseState, today: date) -> list[MessageKind]:
+    found = []
+    for kind in MessageKind:
+        try:
+            preparable(state, kind, today)
+        except ActionRefused:
+            continue
+        found.append(kind)
+    return found
 
 
 def poortwachtertoets(state: CaseState, today: date, rules: PreflightRules | None = None) -> Toets | None:

@@ -73,6 +73,11 @@ async def send(api: Api, case_id: str, message_id: str, *, who: str = "werkgever
 
 async def test_an_accepted_ziekmelding_completes_the_step(api, uwv):
     case_id = await open_in_week_42(api)
+    # The case page offers what the case can make today: in week 42, the ziekmelding; no hersteldmelding yet.
+    async with httpx.AsyncClient(base_url=api.server.url, timeout=30) as page:
+        await page.post("/login", data={"token": api.server.tokens["casemanager"], "next": "/"})
+        shown = (await page.get(f"/cases/{case_id}")).text
+    assert 'data-uwv-message-kind="ziekmelding"' in shown and 'data-uwv-message-kind="hersteldmelding"' not in shown
     prepared = await prepare(api, case_id, "ziekmelding", key="zm-1")
     assert prepared.status_code == 201, prepared.text
     message_id = prepared.json()["message_id"]
@@ -123,6 +128,8 @@ async def test_an_accepted_ziekmelding_completes_the_step(api, uwv):
         await page.post("/login", data={"token": api.server.tokens["werkgever"], "next": "/"})
         shown = (await page.get(f"/cases/{case_id}")).text
     assert "UWV-berichten" in shown and message_id in shown and "geaccepteerd" in shown
+    # UWV has it: nothing more to make until the employee recovers.
+    assert "data-uwv-message-kind" not in shown and "Er hoeft nu geen bericht naar UWV." in shown
 
 
 async def test_a_rejected_hersteldmelding_shows_uwvs_reason(api, uwv):
@@ -152,6 +159,7 @@ async def test_a_rejected_hersteldmelding_shows_uwvs_reason(api, uwv):
         await page.post("/login", data={"token": api.server.tokens["casemanager"], "next": "/"})
         shown = (await page.get(f"/cases/{case_id}")).text
     assert "afgewezen" in shown and reason in shown
+    assert 'data-uwv-message-kind="hersteldmelding"' in shown and 'data-uwv-message-kind="ziekmelding"' not in shown
     # Corrected, it may be made again.
     assert (await prepare(api, case_id, "hersteldmelding", who="casemanager")).status_code == 201
 
