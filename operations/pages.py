@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from documents.dossier_text import describe, standing_text
 from domain import glossary
-from service import i18n
+from service import i18n, texts
 from service.i18n import _
 
 HERE = Path(__file__).parent
@@ -79,6 +79,10 @@ env.filters["expectation_context"] = _per_request(lambda context: expectation_co
 # A dossier entry's sentence: one filter, so that the documents' own wording can replace it in one place.
 env.filters["uwv_message"] = _per_request(lambda k: _(glossary.UWV_MESSAGES.get(_key(k), _key(k))))
 env.filters["uwv_status"] = _per_request(lambda s: _(glossary.UWV_STATUSES.get(_key(s), _key(s))))
+env.filters["expected_what"] = _per_request(
+    # A trajectory's expectation carries its words as a message with parameters (phase, days): `what` is English.
+    lambda e: texts.render(e.what_text) if e.what_text is not None else _(e.what)
+)
 env.filters["entry_text"] = describe
 env.filters["standing"] = standing_text
 

@@ -200,3 +200,26 @@ def test_every_trajectory_status_has_a_label():
     from domain.spoor2 import Spoor2Status
 
     assert {s.value for s in Spoor2Status} <= set(glossary.SPOOR2_STATUSES)
+
+
+def test_the_expected_activity_of_a_trajectory_is_said_in_the_readers_language():
+    # A phase's expectation carries its numbers as parameters; the case page showed its English `what` before.
+    from datetime import date
+
+    from domain.messages import text
+    from domain.stagnation import Expectation
+    from operations import pages
+    from service import i18n
+
+    msgid = "a conversation with the coach or other activity (phase %(phase)s: every %(days)s days)"
+    expected = Expectation(
+        what="a conversation with the coach or other activity (phase 1: every 7 days)",
+        what_text=text(msgid, phase=1, days=7),
+        by=date(2026, 12, 11),
+        context="spoor2:fase1",
+    )
+    show = pages.env.filters["expected_what"]
+    with i18n.using("nl"):
+        assert show(None, expected) == "een gesprek met de coach of een andere activiteit (fase 1: elke 7 dagen)"
+    with i18n.using("en"):
+        assert show(None, expected) == expected.what
