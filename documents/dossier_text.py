@@ -21,6 +21,7 @@ from domain.observations import Observation, ObservationState
 from domain.spoor2 import TrajectoryState
 from service import i18n
 from service.i18n import ngettext
+from service.rulebook import load_spoor2_rules
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -140,7 +141,9 @@ def _document(trajectory: TrajectoryState | None, key: Any) -> str:
     if key is None:
         return "–"
     key = str(key)
-    rule = trajectory.rules.document_rule(key) if trajectory is not None else None
+    # Without the trajectory at hand (the case's dossier page), the shipped rules name the same documents.
+    rules = trajectory.rules if trajectory is not None else load_spoor2_rules()
+    rule = rules.document_rule(key)
     return rule.label if rule is not None else key.replace("_", " ")
 
 

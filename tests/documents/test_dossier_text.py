@@ -80,6 +80,9 @@ def test_labels_come_from_the_glossary_in_the_readers_language():
         assert describe(stage) == "Stage of the case: Spoor 1 → Closed"
     assert describe(entry("case_closed", outcome="nieuw_werk")) == "Zaak gesloten: nieuw werk bij een andere werkgever"
     assert describe(entry("spoor2:activity_recorded", activity="job_offer")) == "Spoor 2: Baanaanbod"
+    # A trajectory's document in the case's dossier, with no trajectory at hand: named as the rules name it.
+    received = entry("spoor2:document_received", document="ad_rapport", reference="dms://ad/1")
+    assert describe(received) == "Spoor 2: Document ontvangen: AD-rapport eerste ziektejaar (dms://ad/1)"
 
 
 def test_counts_use_the_plural_they_need():
