@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel
+from temporalio import workflow
 
 from domain.documents import DossierRules, parse_dossier_rules
 from domain.rules import Rulebook, RuleSet, RulesRef, content_hash, holidays_hash, parse_rulebook
@@ -54,9 +55,14 @@ def _holidays(calendar: str, first_year: int) -> tuple[list[date], str]:
 
 
 def _compute_holidays(calendar: str, first_year: int, years: int) -> list[date]:
-    import holidays  # only where cases are opened, and once per year and calendar in a worker
+    # Where cases are opened, and in a worker once per year and calendar: at its start (`preload`), or as a workflow
+    # task decodes a continued run's holidays by reference of a year it has not computed. There the sandbox would
+    # refuse the package's reads of the locale and the clock, which do not change what it computes for given years;
+    # the hash the reference carries is the check on that.
+    with workflow.unsafe.imports_passed_through(), workflow.unsafe.sandbox_unrestricted():
+        import holidays
 
-    return sorted(holidays.country_holidays(calendar, years=range(first_year, first_year + years)))
+        return sorted(holidays.country_holidays(calendar, years=range(first_year, first_year + years)))
 
 
 @lru_cache(maxsize=4)
