@@ -136,20 +136,27 @@ class Notifications:
         return [c.name for c in self.channels]
 
     @activity.defn(name="notify")
-    def notify(self, notification: Notification) -> DeliveryReport:
+    def notify(self, notification: Notification | NoticeRef) -> DeliveryReport:
         """Deliver over every channel not finished on an earlier attempt.
 
         A permanent failure is reported, not raised: the workflow records it and the case goes on.
         A transient one leaves the other channels to go ahead, then fails this attempt so Temporal
         retries the activity, with only the unfinished channels left.
+
+        A trajectory on the patch `trajectory-notice-refs` sends a reference (domain.notices.NoticeRef), made
+        again here as `notify_batch` makes the case's; a run on the old path sends the whole notification.
         """
         info = activity.info()
-        report = _progress(notification.notification_id, info.heartbeat_details)
+        ref = notification if isinstance(notification, NoticeRef) else None
+        languages = {ref.id: ref.lang} if ref is not None and ref.lang else None
+        note = ref.notification() if ref is not None else notification
+        assert isinstance(note, Notification)
+        report = _progress(note.notification_id, info.heartbeat_details)
         transient = self._deliver(
-            [(notification, report)], info, lambda: activity.heartbeat(report.model_dump(mode="json"))
+            [(note, report)], info, lambda: activity.heartbeat(report.model_dump(mode="json")), languages
         )
         if transient:
-            raise ApplicationError("; ".join(transient[notification.notification_id]), type="NotificationNotDelivered")
+            raise ApplicationError("; ".join(transient[note.notification_id]), type="NotificationNotDelivered")
         return report
 
     @activity.defn(name="notify_batch")

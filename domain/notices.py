@@ -1,4 +1,5 @@
-"""Notifications by reference (issue 22): what a case hands its `notify_batch` activity, which renders the text.
+"""Notifications by reference (issue 22): what a case hands its `notify_batch` activity (and a spoor 2 trajectory
+its `notify`), which renders the text.
 
 A `Notification` carries what its recipient reads twice, each time as whole sentences: the English `subject` and
 `body`, and the same as msgids with their parameters (`subject_text`, `body_text`). In a two-year case's history
@@ -88,6 +89,11 @@ TEMPLATES: dict[str, tuple[str, str | None]] = {
         "show UWV. Repair them while there is time (record the step, or a deviation with its reason):\n%(lines)s",
     ),
     "preflight.line": ("- %(question)s %(label)s: %(detail)s", None),
+    # A spoor 2 trajectory's own notices (domain.spoor2.time: a trajectory without the stagnation watch).
+    "spoor2.subject": ("Case %(case)s: spoor 2 needs attention", None),
+    "spoor2.body": ("Spoor 2 trajectory of case %(case)s: %(what)s.", None),
+    "spoor2.intake_late": ("Intake not held in time (due by %(day)s)", None),
+    "spoor2.phase_time_up": ("The time of the phase has passed (%(day)s) and the phase is not completed", None),
 }
 _KEYS = {template: key for key, template in TEMPLATES.items()}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from domain.errors import ActionRefused
 
@@ -139,10 +139,17 @@ def content_hash(rules: BaseModel) -> str:
     return hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:32]
 
 
+def holidays_hash(days: list[date]) -> str:
+    """The hash of a case's public holidays, as `content_hash` is of its rules."""
+    return hashlib.sha256(",".join(d.isoformat() for d in days).encode()).hexdigest()[:32]
+
+
 class RulesRef(BaseModel):
-    """The rules a new case opens with, by reference: the rule set's id, and the content hash of it and of each of
-    the other rules (spoor 2, the stagnation watch, the dossier; None: the case has none). The worker takes them from
-    the rules shipped with its code; the hashes prove that those are the rules the case was opened with."""
+    """The rules a new case opens with, or a continued run's state carries, by reference: the rule set's id, and the
+    content hash of it and of each of the other rules (spoor 2, the stagnation watch, the dossier; None: the case has
+    none). The worker takes them from the rules shipped with its code; the hashes prove that those are the rules the
+    case was opened with. A continued run's public holidays too, where they are the rule set's calendar's for the
+    case's years (`holidays_from`: the first of them; None: they go by value)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -151,6 +158,13 @@ class RulesRef(BaseModel):
     spoor2_hash: str | None = None
     stagnation_hash: str | None = None
     dossier_hash: str | None = None
+    holidays_from: int | None = None
+    holidays_hash: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # What it does not name is left out, not sent as null: it travels in every continued run's input.
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 def parse_rulebook(text: str) -> Rulebook:

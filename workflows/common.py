@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ActionRefused
     from domain.models import Actor, DossierEntry, Notification, Role
     from domain.notices import NoticeRef
+    from domain.rules import RulesRef
     from service import rulebook
     from workflows import patches
     from workflows.payloads import CallerScope, CaseInput
@@ -251,9 +252,12 @@ class Notifier:
         self._tasks: list[asyncio.Task[Any]] = []
         self._on_failure = on_failure
 
-    def send(self, note: Notification) -> None:
+    def send(self, note: Notification, *, by_reference: bool = False) -> None:
+        """Send one notification as a `notify` activity; `by_reference` (the trajectory's patch
+        `trajectory-notice-refs`): as a reference (domain.notices), the activity renders the text."""
+        item: Notification | NoticeRef = notices.reference(note) if by_reference else note
         self._track(
-            workflow.start_activity_method(Notifications.notify, note, summary=note.kind, **_NOTIFY_OPTIONS),
+            workflow.start_activity_method(Notifications.notify, item, summary=note.kind, **_NOTIFY_OPTIONS),
             lambda done: self._delivered(note, done),
         )
 
@@ -385,6 +389,29 @@ def opening_rules(input: CaseInput) -> tuple[Any, Any, Any, Any]:
     if input.rules is not None:
         return rulebook.resolve(input.rules)
     return input.ruleset, input.spoor2_rules, input.stagnation_rules, input.dossier_rules
+
+
+def carried_rules(state: CaseState) -> RulesRef | None:
+    """The reference to the rules (and holidays) a continued run's state carries, for its continue-as-new input,
+    when they are the rules shipped with this code (`CaseInput` then leaves them out of the state's JSON, and the
+    next run resolves them as a new case's are); None when they are not: the state carries them by value."""
+    return rulebook.shipped_ref(
+        state.ruleset,
+        spoor2=state.spoor2.rules,
+        stagnation=state.escalation.rules if state.escalation is not None else None,
+        dossier=state.documents.rules,
+        holidays=state.holidays,
+    )
+
+
+def trajectory_rules(state: CaseState) -> RulesRef | None:
+    """The reference to the rules a case's trajectory starts with (its spoor 2 rules, and the watch of its stagnation
+    rules), when they are shipped with this code; None: they go by value."""
+    ref = carried_rules(state)
+    if ref is None or ref.spoor2_hash is None:
+        return None
+    # The trajectory needs neither the dossier rules nor the holidays: not asked of the worker that runs it.
+    return ref.model_copy(update={"dossier_hash": None, "holidays_from": None, "holidays_hash": None})
 
 
 class RunBound:

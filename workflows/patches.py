@@ -88,6 +88,12 @@ MORNING_SPREAD = Patch(
 NOTICE_REFS = Patch(
     "notice-refs", "release 7: a case sends its notices to notify_batch as references, not as text", release=7
 )
+# Spoor2Trajectory, when a run first sends a notice of its own: as a reference; the activity renders its text
+TRAJECTORY_NOTICE_REFS = Patch(
+    "trajectory-notice-refs",
+    "release 7: a spoor 2 trajectory sends its own notices to notify as references, not as text",
+    release=7,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -107,6 +113,7 @@ ALL = (
     CASE_FACTS,
     MORNING_SPREAD,
     NOTICE_REFS,
+    TRAJECTORY_NOTICE_REFS,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

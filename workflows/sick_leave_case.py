@@ -41,10 +41,12 @@ with workflow.unsafe.imports_passed_through():
         PatchGate,
         RunBound,
         WakeTimer,
+        carried_rules,
         case_scope,
         opening_rules,
         refused,
         signal_arg,
+        trajectory_rules,
     )
     from workflows.ids import trajectory_workflow_id
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput, TrajectoryScope
@@ -172,6 +174,7 @@ class SickLeaveCase(ActionUpdates):
                 workflow.continue_as_new(
                     CaseInput(
                         state=state,
+                        rules=carried_rules(state),  # by reference where shipped: 1 KB of JSON, not 8
                         continue_as_new_after_events=self._cap,
                         run_bound_days=input.run_bound_days,
                         trajectory_scope=self._scope_told,
@@ -247,6 +250,7 @@ class SickLeaveCase(ActionUpdates):
                 started_by=state.spoor2.started_by or rules.SYSTEM,
                 rules=state.spoor2.rules,
                 watch=state.escalation.rules.spoor2 if state.escalation else None,
+                rules_ref=trajectory_rules(state),  # its JSON then leaves out the two above
                 continue_as_new_after_events=self._cap,
                 run_bound_days=self._bound.days if self._bound != RUN_BOUND else None,
                 scope=scope,

@@ -74,7 +74,8 @@ class Spoor2Trajectory(ActionUpdates):
                     )
                 for flag in rules.tick(state, today=today, now=workflow.now()):
                     if state.watch is None:  # with the watch (version 3) the case notifies, on its contacts
-                        self._notifier.send(rules.notification(state.case_id, flag))
+                        note = rules.notification(state.case_id, flag)
+                        self._notifier.send(note, by_reference=self._notices_by_reference())
                 await self._report(parent)
                 if state.ended:
                     break
@@ -107,6 +108,11 @@ class Spoor2Trajectory(ActionUpdates):
 
     def _today(self) -> date:
         return local_date(workflow.now())
+
+    def _notices_by_reference(self) -> bool:
+        """Whether this run sends its notices as references (issue 22), asked when it first sends, as the case asks
+        `notice-refs`: a run that replays without the patch's marker sends whole notifications until its next run."""
+        return self._patches.taken(patches.TRAJECTORY_NOTICE_REFS)
 
     async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
         """Send the case every record entry it has not seen, with the trajectory's status."""

@@ -486,3 +486,56 @@ def test_a_notice_by_reference_is_a_fraction_of_the_whole_notification() -> None
     whole = sum(len(pydantic_core.to_json(n)) for n in made)
     referenced = sum(len(pydantic_core.to_json(notices.reference(n))) for n in made)
     assert referenced < whole / 3
+
+
+def test_a_trajectorys_notice_by_reference_reaches_every_channel_in_the_same_words(tmp_path, smtp, webhook) -> None:
+    """A trajectory on the patch `trajectory-notice-refs` hands `notify` a reference: every channel receives the same
+    words as from the whole notification, in Dutch and in English, for each of its flags."""
+    import pydantic_core
+    from pydantic import TypeAdapter
+
+    from domain import notices
+    from domain.notices import NoticeRef
+    from domain.spoor2.time import Flag, notification
+
+    made = [
+        notification("C-traj", Flag(kind="intake_late", summary="Intake not held in time", due=date(2026, 3, 9))),
+        notification("C-traj", Flag(kind="phase_time_up", summary="Phase 1's time is up", due=date(2026, 6, 1))),
+        notification("C-traj", Flag(kind="search_widened", summary="The search widened", due=date(2026, 9, 1))),
+    ]
+    one = TypeAdapter(Notification | NoticeRef)
+    for language in ("nl", "en"):
+        received = {}
+        for shape in ("whole", "reference"):
+            smtp.inbox.messages.clear()
+            webhook.requests.clear()
+            settings = settings_for(
+                tmp_path / language / shape,
+                ["log", "email", "webhook"],
+                smtp,
+                webhook,
+                language=language,
+                notify_default_recipients={role.value: HR for role in Role},
+            )
+            notifications = Notifications.from_settings(settings)
+            for made_note in made:
+                item = notices.reference(made_note) if shape == "reference" else made_note
+                # As it reaches the activity: through the payload converter's JSON, into the activity's own type.
+                sent = one.validate_json(pydantic_core.to_json(item))
+                assert isinstance(sent, NoticeRef if shape == "reference" else Notification)
+                report = ActivityEnvironment().run(notifications.notify, sent)
+                assert report.delivered == ["log", "email", "webhook"]
+            received[shape] = (
+                [(m["Message-ID"], m["To"], m["Subject"], m.get_content()) for _, m in smtp.inbox.messages],
+                [r["body"] for r in webhook.requests],
+                [
+                    {k: v for k, v in r.items() if k != "sent_at"}
+                    for r in NotificationLog(settings.notification_log_path).read()
+                ],
+            )
+        assert received["reference"] == received["whole"]
+        assert len(received["whole"][0]) == len(made)
+    log = NotificationLog(tmp_path / "nl" / "reference" / "data" / "notifications.jsonl").read()
+    assert "spoor 2" in log[0]["subject"] and "2026" in log[0]["body"]
+    whole = sum(len(pydantic_core.to_json(n)) for n in made)
+    assert sum(len(pydantic_core.to_json(notices.reference(n))) for n in made) < whole / 2

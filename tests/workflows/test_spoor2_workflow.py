@@ -371,3 +371,44 @@ async def test_case_and_trajectory_continue_as_new_without_losing_or_repeating_a
         "spoor2_continued_as_new_trajectory_first_run", driver.trajectory_id, trajectory_run
     )
     await driver.save_history("spoor2_continued_as_new_case_first_run", run_id=case_run)
+
+
+async def test_a_trajectory_without_the_watch_sends_its_own_notice_as_a_reference(driver):
+    """A trajectory that notifies itself (one whose case has no stagnation watch) hands `notify` a reference on this
+    release (patch `trajectory-notice-refs`): the case manager still reads the whole notice."""
+    import json
+    import uuid
+
+    from domain.models import Actor, Role
+    from service.rulebook import load_spoor2_rules
+    from workflows import patches
+    from workflows.payloads import TrajectoryInput
+    from workflows.spoor2_trajectory import Spoor2Trajectory
+
+    driver.case_id = f"C{uuid.uuid4().hex[:10]}"
+    start = TrajectoryInput(
+        case_id=driver.case_id,
+        parent_workflow_id=f"no-case-{driver.case_id}",  # its reports go nowhere: what is sent is what counts here
+        started_on=await driver.today(),
+        started_by=Actor(role=Role.WERKGEVER),
+        rules=load_spoor2_rules(),
+        release=patches.RELEASE,
+    )
+    handle = await driver.client.start_workflow(
+        Spoor2Trajectory.run, start, id=driver.trajectory_id, task_queue=driver.task_queue
+    )
+    await driver.documents()
+    await driver.advance(days=9)
+    [sent] = await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "spoor2_intake_late"])
+    assert sent["recipient_role"] == "casemanager" and driver.case_id in sent["subject"] and sent["body"]
+    codec = driver.client.data_converter.payload_codec
+    scheduled = [
+        e.activity_task_scheduled_event_attributes
+        for e in (await handle.fetch_history()).events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    [notify] = [s for s in scheduled if s.activity_type.name == "notify"]
+    [payload] = await codec.decode(notify.input.payloads)
+    item = json.loads(payload.data)
+    assert item["kind"] == "spoor2_intake_late" and item["subject"] == {"t": "spoor2.subject"}
+    assert "notification_id" not in item and "body_text" not in item

@@ -40,7 +40,7 @@ from service.settings import Settings
 from tests.paths import TESTS
 from workflows import patches
 from workflows.ids import case_workflow_id
-from workflows.payloads import CaseInput, CaseResult
+from workflows.payloads import CaseInput, CaseResult, TrajectoryInput
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
 from workflows.spoor2_trajectory import Spoor2Trajectory
@@ -356,6 +356,16 @@ async def test_a_quiet_case_continues_as_new_at_the_run_bound_with_its_state_mig
     # Retried across the runs, the action applies once; the next one applies.
     assert (await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever", action_id="zm-1")).applied is False
     assert (await driver.act("probleemanalyse_recorded")).applied
+    # The next run's input named the shipped rules and holidays; the worker put them back, the same (issue 22).
+    carried = await _continued_input(driver, driver.handle.id, first_run)
+    assert carried["rules"]["ruleset_id"] == state.ruleset.id
+    assert not {"ruleset", "holidays"} & set(carried["state"]) and "rules" not in carried["state"]["escalation"]
+    ruleset = load_rulebook().for_first_sick_day(first)
+    assert state.ruleset == ruleset and state.holidays == working_day_holidays(ruleset, first)
+    assert state.escalation is not None and state.escalation.rules == load_stagnation_rules()
+    by_reference, by_value = _sizes(carried, state)
+    assert by_reference * 3 < by_value
+    print(f"continue-as-new input, spoor 1: {by_reference} bytes by reference, {by_value} by value")
     await driver.save_history("run_bound_first_run", run_id=first_run)
     await driver.save_history("run_bound_next_run")
     # Release 7 on, a run carries its release instead of writing markers (the names above hold release 6's runs).
@@ -379,6 +389,26 @@ async def test_a_spoor2_trajectory_continues_as_new_at_the_run_bound_and_the_cas
     assert len(entries) == 1
     record = await driver.trajectory_record()
     assert [e.seq for e in record] == list(range(1, len(record) + 1))
+    # The case's and the trajectory's inputs named their rules: none of them went by value (issue 22).
+    case_carried = await _continued_input(driver, driver.handle.id, case_first_run)
+    assert "ruleset" not in case_carried["state"] and "rules" not in case_carried["state"]["spoor2"]
+    by_reference, by_value = _sizes(case_carried, await driver.state())
+    print(f"continue-as-new input, spoor 2 case: {by_reference} bytes by reference, {by_value} by value")
+    first_history = await driver.client.get_workflow_handle(driver.trajectory_id, run_id=first_run).fetch_history()
+    started = first_history.events[0].workflow_execution_started_event_attributes
+    for what, sent in (("start", await _raw(driver, started.input)), ("continue-as-new", None)):
+        sent = sent or await _continued_input(driver, driver.trajectory_id, first_run)
+        assert sent["rules_ref"]["spoor2_hash"] and not {"rules", "watch"} & set(sent)
+        if sent.get("state"):
+            assert not {"rules", "watch"} & set(sent["state"])
+        as_sent = TrajectoryInput.model_validate(sent)
+        assert as_sent.rules == load_spoor2_rules() and as_sent.watch == load_stagnation_rules().spoor2
+        by_value_size = len(as_sent.model_copy(update={"rules_ref": None}).model_dump_json())
+        print(
+            f"trajectory {what} input: {len(json.dumps(sent, separators=(',', ':')))} bytes by reference, "
+            f"{by_value_size} by value"
+        )
+    assert (await driver.trajectory_state()).rules == load_spoor2_rules()
     await driver.save_workflow_history("run_bound_trajectory_first_run", driver.trajectory_id, run_id=first_run)
     release = f"release{patches.RELEASE}"
     await driver.save_workflow_history(
@@ -414,6 +444,27 @@ async def test_a_case_started_by_a_newer_release_waits_for_a_worker_of_that_rele
 
 
 # ------------------------------------------------------------------ rules by reference
+
+
+async def _raw(driver, payloads) -> dict:
+    """A run's input as JSON, as it was sent: decrypted, not decoded into its model (which resolves references)."""
+    codec = driver.client.data_converter.payload_codec
+    [payload] = await codec.decode(payloads.payloads)
+    return json.loads(payload.data)
+
+
+async def _continued_input(driver, workflow_id: str, run_id: str) -> dict:
+    """What the run `run_id` continued as new with, as JSON."""
+    history = await driver.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    ended = history.events[-1]
+    assert ended.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    return await _raw(driver, ended.workflow_execution_continued_as_new_event_attributes.input)
+
+
+def _sizes(carried: dict, state) -> tuple[int, int]:
+    """The bytes of a continued case's input as sent, and as the same input would be with its rules by value."""
+    by_value = CaseInput.model_validate(carried).model_copy(update={"rules": None})
+    return len(json.dumps(carried, separators=(",", ":"))), len(by_value.model_dump_json())
 
 
 async def test_a_new_case_names_its_rules_and_the_worker_takes_them_from_its_code(driver):
@@ -473,5 +524,36 @@ async def test_a_case_whose_rules_were_edited_in_place_fails_its_task_and_record
         await asyncio.sleep(0.1)
     error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
     assert f"rule set {ruleset.id} of this code" in str(error) and content_hash(edited) in str(error)
+    assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_continued_run_whose_rules_were_edited_in_place_fails_its_task_and_records_nothing(driver):
+    """A continued run's rules by reference are checked as a new case's are: when the worker's differ, the run's
+    first workflow task fails (retried until the rules are back), and nothing is recorded."""
+    await driver.open(await driver.today())
+    state = await driver.state()
+    edited = state.ruleset.model_copy(update={"four_week_rule_days": state.ruleset.four_week_rule_days + 1})
+    case_id = f"C{uuid.uuid4().hex[:10]}"
+    carried = CaseInput(
+        state=state.model_copy(update={"case_id": case_id}),
+        rules=RulesRef(ruleset_id=state.ruleset.id, ruleset_hash=content_hash(edited)),
+        release=patches.RELEASE,
+    )
+    assert "ruleset" not in json.loads(carried.model_dump_json())["state"]
+    handle = await driver.client.start_workflow(
+        SickLeaveCase.run, carried, id=case_workflow_id(case_id), task_queue=driver.task_queue
+    )
+    failed: list = []
+    while not failed:
+        history = await handle.fetch_history()
+        failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED]
+        await asyncio.sleep(0.1)
+    error = await driver.client.data_converter.decode_failure(failed[0].workflow_task_failed_event_attributes.failure)
+    said = [str(error)]
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+        said.append(str(error))
+    assert any(f"rule set {state.ruleset.id} of this code" in line for line in said), said
     assert not any(e.event_type in _COMMAND_EVENTS for e in history.events)
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
