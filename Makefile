@@ -45,7 +45,7 @@ demo: $(VENV)/.installed-run
 # The suite on two processes (pytest-xdist), each with its own dev server, API server, ports and tmp folders; a module
 # stays in one process, the slowest start first (tests/conftest.py: SLOWEST, SPLIT). TEST_WORKERS=0 runs it in one.
 TEST_WORKERS ?= 2
-XDIST = -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## Install what the tests need, check the code, and run them all (MEASURED).
 test: lint

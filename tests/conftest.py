@@ -117,37 +117,48 @@ FAST = frozenset(
 )
 
 
-# `make test` runs the suite on two processes (pytest-xdist: `-n 2 --dist loadgroup --no-loadscope-reorder`), each with
+# `make test` runs the suite on two processes (pytest-xdist: `-n 2 --dist loadfile --no-loadscope-reorder`), each with
 # its own dev server, API server, ports (tests/loopback.free_port) and tmp folders. A module runs in one process, in
-# order, as a unit (its tests share module fixtures, and some build on the test before, as the crash recovery's do);
-# the modules named in SPLIT are independent tests that may go to either process one by one. Units start longest
-# first, so that the last to finish is a short one: SLOWEST, the modules that take longer than ~15 s (measured
-# serially with --durations), from the longest down; the others follow in their usual order.
+# order, as a unit (its tests share module fixtures, and some build on the test before, as the figures' browser test on
+# the employment data the first test put in, or the crash recovery's on the faults before); the modules named in SPLIT
+# hold independent tests that go to either process one by one (the scheduler below). Units start longest first, so
+# that the last to finish is a short one: SLOWEST, the modules that take longer than ~15 s (measured with
+# --durations), from the longest down; the others follow in their usual order.
 SLOWEST = (
     "tests/workflows/test_crash_recovery.py",
+    "tests/operations/test_api_fuzz.py",
     "tests/operations/test_morning_walk.py",
     "tests/workflows/test_upgrade.py",
-    "tests/operations/test_api_fuzz.py",
     "tests/operations/test_import.py",
 )
-# Tests of these modules are scheduled one by one (each on its own, the module's fixtures set up in each process that
-# runs one): their tests are long and build on nothing a test before them did.
+# Tests of these modules are scheduled one by one (the module's fixtures set up in each process that runs one): they
+# are long and build on nothing a test before them did.
 SPLIT = frozenset({"tests/operations/test_api_fuzz.py"})
 
 
-def _module_path(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def _module_path(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile`, but the tests of the SPLIT modules one by one. (pytest-xdist's `loadgroup` does not group
+    under pytest 9, whose node ids it can no longer rename.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if _module_path(nodeid) in SPLIT else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
         if module is not None and module.__name__.rsplit(".", 1)[-1] in FAST:
             item.add_marker(pytest.mark.fast)
-        path = _module_path(item)
-        if path not in SPLIT:
-            item.add_marker(pytest.mark.xdist_group(path))
     rank = {path: n for n, path in enumerate(SLOWEST)}
     # A stable sort: the slowest modules first, each module's tests in their own order.
-    items.sort(key=lambda item: rank.get(_module_path(item), len(rank)))
+    items.sort(key=lambda item: rank.get(_module_path(item.nodeid), len(rank)))
