@@ -122,14 +122,23 @@ FAST = frozenset(
 # order, as a unit (its tests share module fixtures, and some build on the test before, as the figures' browser test on
 # the employment data the first test put in, or the crash recovery's on the faults before); the modules named in SPLIT
 # hold independent tests that go to either process one by one (the scheduler below). Units start longest first, so
-# that the last to finish is a short one: SLOWEST, the modules that take longer than ~15 s (measured with
-# --durations), from the longest down; the others follow in their usual order.
+# that the last to finish is a short one: SLOWEST, the modules that took longest (pytest --durations under
+# xdist, load 10-20), from the longest down; the others follow in their usual order.
 SLOWEST = (
-    "tests/workflows/test_crash_recovery.py",
-    "tests/operations/test_api_fuzz.py",
-    "tests/operations/test_morning_walk.py",
-    "tests/workflows/test_upgrade.py",
+    "tests/operations/test_cli_operations.py",  # a command-line process per step: a third of a worker's time
+    "tests/operations/test_hostile_input.py",
     "tests/operations/test_import.py",
+    "tests/operations/test_api_fuzz.py",
+    "tests/domain/test_properties.py",
+    "tests/operations/test_access.py",
+    "tests/test_worker_run.py",
+    "tests/workflows/test_crash_recovery.py",
+    "tests/operations/test_signin.py",
+    "tests/operations/test_dashboard_browser.py",
+    "tests/workflows/test_upgrade.py",
+    "tests/operations/test_worklist.py",
+    "tests/service/test_observability.py",
+    "tests/operations/test_morning_walk.py",
 )
 # Tests of these modules are scheduled one by one (the module's fixtures set up in each process that runs one): they
 # are long and build on nothing a test before them did.
