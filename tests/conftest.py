@@ -149,6 +149,7 @@ def _module_path(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: without xdist (-p no:xdist) it is never called
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """`--dist loadfile`, but the tests of the SPLIT modules one by one. (pytest-xdist's `loadgroup` does not group
     under pytest 9, whose node ids it can no longer rename.)"""
