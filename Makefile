@@ -42,9 +42,14 @@ run: $(VENV)/.installed-run
 demo: $(VENV)/.installed-run
 	$(VENV)/bin/spoorwerk demo
 
-## Install what the tests need, check the code, and run them all.
+# The suite on two processes (pytest-xdist), each with its own dev server, API server, ports and tmp folders; a module
+# stays in one process, the slowest start first (tests/conftest.py: SLOWEST, SPLIT). TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## Install what the tests need, check the code, and run them all (579 tests in about 8 minutes on two cores).
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 ## ruff's checks ([tool.ruff] in pyproject.toml): mistakes such as unused or shadowed names, late-bound loop
 ## variables, blocking calls in async code, import order; the layout `ruff format` writes (run it to fix);
@@ -56,7 +61,7 @@ lint: $(VENV)/.installed-test
 
 ## The edit-test loop: the domain rules, whole cases on the time-skipping server and the replay of the
 ## recorded histories (the modules tests/conftest.py names FAST); no dev server, browser, database or
-## provider process.
+## provider process. In one process: its tests are busy on the CPU, and two processes were no faster (about 3 minutes).
 test-fast: $(VENV)/.installed-test
 	$(PY) -m pytest -m fast -q
 

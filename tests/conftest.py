@@ -121,8 +121,58 @@ FAST = frozenset(
 )
 
 
+# `make test` runs the suite on two processes (pytest-xdist: `-n 2 --dist loadfile --no-loadscope-reorder`), each with
+# its own dev server, API server, ports (tests/loopback.free_port) and tmp folders. A module runs in one process, in
+# order, as a unit (its tests share module fixtures, and some build on the test before, as the figures' browser test on
+# the employment data the first test put in, or the crash recovery's on the faults before); the modules named in SPLIT
+# hold independent tests that go to either process one by one (the scheduler below). Units start longest first, so
+# that the last to finish is a short one: SLOWEST, the modules that took longest (pytest --durations under
+# xdist, load 10-20), from the longest down; the others follow in their usual order.
+SLOWEST = (
+    "tests/operations/test_cli_operations.py",  # a command-line process per step: a third of a worker's time
+    "tests/operations/test_hostile_input.py",
+    "tests/operations/test_import.py",
+    "tests/operations/test_api_fuzz.py",
+    "tests/domain/test_properties.py",
+    "tests/operations/test_access.py",
+    "tests/test_worker_run.py",
+    "tests/workflows/test_crash_recovery.py",
+    "tests/operations/test_signin.py",
+    "tests/operations/test_dashboard_browser.py",
+    "tests/workflows/test_upgrade.py",
+    "tests/operations/test_worklist.py",
+    "tests/service/test_observability.py",
+    "tests/operations/test_morning_walk.py",
+)
+# Tests of these modules are scheduled one by one (the module's fixtures set up in each process that runs one): they
+# are long and build on nothing a test before them did.
+SPLIT = frozenset({"tests/operations/test_api_fuzz.py"})
+
+
+def _module_path(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: without xdist (-p no:xdist) it is never called
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadfile`, but the tests of the SPLIT modules one by one. (pytest-xdist's `loadgroup` does not group
+    under pytest 9, whose node ids it can no longer rename.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Scheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid if _module_path(nodeid) in SPLIT else super()._split_scope(nodeid)
+
+    return Scheduling(config, log)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = getattr(item, "module", None)
         if module is not None and module.__name__.rsplit(".", 1)[-1] in FAST:
             item.add_marker(pytest.mark.fast)
+    rank = {path: n for n, path in enumerate(SLOWEST)}
+    # A stable sort: the slowest modules first, each module's tests in their own order.
+    items.sort(key=lambda item: rank.get(_module_path(item.nodeid), len(rank)))

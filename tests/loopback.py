@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import os
 import socket
 import ssl
 import threading
@@ -28,10 +29,25 @@ WEBHOOK_SECRET = "shared-webhook-secret"
 HR = ["hr@acme.example", "verzuim@acme.example"]
 
 
+# Ports this process handed out: never twice, even if the kernel offers one again before its server took it.
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port free now. Under pytest-xdist each worker takes its own share of the ports (by the port's
+    number, modulo the number of workers), so two workers never get the same one between asking and binding."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, … under xdist; unset without it
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        # Linux hands bind() odd ports first: share them out by the port's half, not its parity.
+        if (port >> 1) % count == index and port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+    raise RuntimeError("no free loopback port of this worker's share")
 
 
 # ------------------------------------------------------------------ an SMTP server with STARTTLS and AUTH
