@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from domain.case.deadlines import DeadlineView, deadlines, next_deadline, wachttijd_end
 from domain.case.state import CaseState, Loonsanctie, Spoor2Result
@@ -56,6 +57,11 @@ class CaseSummary(BaseModel):
     uwv_preparable: list[MessageKind] = Field(
         default_factory=list, description="The messages to UWV the case can make today (domain.case.uwv.preparable)"
     )
+
+    @field_serializer("employee")
+    def _employee_without_bsn(self, employee: Employee | None) -> dict[str, Any] | None:
+        # The BSN is for the messages to UWV only: a summary does not even name the field.
+        return None if employee is None else employee.model_dump(mode="json", exclude={"bsn"})
 
 
 def _leave_label(state: CaseState) -> str | None:
