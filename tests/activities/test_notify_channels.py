@@ -458,12 +458,7 @@ def test_notices_by_reference_reach_every_channel_in_the_same_words(tmp_path, sm
             sent = shapes.validate_json(pydantic_core.to_json(items))
             reports = ActivityEnvironment().run(Notifications.from_settings(settings).notify_batch, sent)
             assert [r for r in reports if r.delivered != ["log", "email", "webhook"]] == []
-            log = NotificationLog(settings.notification_log_path).read()
-            received[shape] = (
-                [(m["Message-ID"], m["To"], m["Subject"], m.get_content()) for _, m in smtp.inbox.messages],
-                [r["body"] for r in webhook.requests],
-                [{k: v for k, v in r.items() if k != "sent_at"} for r in log],
-            )
+            received[shape] = _what_the_channels_got(smtp, webhook, settings)
         assert received["reference"] == received["whole"]
         mails = received["whole"][0]
         assert len(mails) == len(made) + len(recorded)
@@ -525,17 +520,22 @@ def test_a_trajectorys_notice_by_reference_reaches_every_channel_in_the_same_wor
                 assert isinstance(sent, NoticeRef if shape == "reference" else Notification)
                 report = ActivityEnvironment().run(notifications.notify, sent)
                 assert report.delivered == ["log", "email", "webhook"]
-            received[shape] = (
-                [(m["Message-ID"], m["To"], m["Subject"], m.get_content()) for _, m in smtp.inbox.messages],
-                [r["body"] for r in webhook.requests],
-                [
-                    {k: v for k, v in r.items() if k != "sent_at"}
-                    for r in NotificationLog(settings.notification_log_path).read()
-                ],
-            )
+            received[shape] = _what_the_channels_got(smtp, webhook, settings)
         assert received["reference"] == received["whole"]
         assert len(received["whole"][0]) == len(made)
     log = NotificationLog(tmp_path / "nl" / "reference" / "data" / "notifications.jsonl").read()
     assert "spoor 2" in log[0]["subject"] and "2026" in log[0]["body"]
     whole = sum(len(pydantic_core.to_json(n)) for n in made)
     assert sum(len(pydantic_core.to_json(notices.reference(n))) for n in made) < whole / 2
+
+
+def _what_the_channels_got(smtp: Any, webhook: Any, settings: Settings) -> tuple[list, list, list]:
+    """The mails, webhook bodies and log lines (without their send time) the channels received."""
+    return (
+        [(m["Message-ID"], m["To"], m["Subject"], m.get_content()) for _, m in smtp.inbox.messages],
+        [r["body"] for r in webhook.requests],
+        [
+            {k: v for k, v in r.items() if k != "sent_at"}
+            for r in NotificationLog(settings.notification_log_path).read()
+        ],
+    )
