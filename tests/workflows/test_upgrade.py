@@ -44,7 +44,7 @@ RELEASE_5 = "4eaf628"
 # Run by the old release's Python (PYTHONPATH its folder): opens three cases in different stages through its own
 # client code and prints, as one JSON line, each case's state and the trajectory's record as it answers them.
 OPEN_ON_OLD_CODE = r"""
-import asyncio, json, sys
+import asyncio, json, os, sys
 from datetime import date, timedelta
 
 from domain.case import CaseOpening
@@ -111,6 +111,10 @@ async def main(today: date, prefix: str) -> None:
 
 
 asyncio.run(main(date.fromisoformat(sys.argv[1]), sys.argv[2]))
+# Its answer is printed: leave without the interpreter's finalization, where the old SDK's native threads now and
+# then abort ("PyGILState_Release: thread state must be current"), failing a run that did everything it should.
+sys.stdout.flush()
+os._exit(0)
 """
 
 
