@@ -51,7 +51,8 @@ async def wait_exit(proc: subprocess.Popen, seconds: float) -> int | None:
     return proc.poll()
 
 
-def _tail(path: Path, chars: int = 3000) -> str:
+def tail(path: Path, chars: int = 3000) -> str:
+    """The end of a process's log, for a failure's message."""
     return path.read_text("utf-8", errors="replace")[-chars:] if path.exists() else ""
 
 
@@ -112,7 +113,7 @@ class DevServer:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
-                raise AssertionError(f"dev server exited with {self.proc.returncode}: {_tail(self.log)}")
+                raise AssertionError(f"dev server exited with {self.proc.returncode}: {tail(self.log)}")
             try:
                 client = await connect(client_settings)
                 await client.count_workflows(f"{sa.CASE_STAGE.name} = 'spoor1'")
@@ -120,7 +121,7 @@ class DevServer:
             except Exception as err:  # refused while it starts: try again
                 last = err
                 await asyncio.sleep(0.1)
-        raise AssertionError(f"dev server not ready in {seconds} s ({last!r}): {_tail(self.log)}")
+        raise AssertionError(f"dev server not ready in {seconds} s ({last!r}): {tail(self.log)}")
 
     async def stop(self, sig: int = signal.SIGTERM, seconds: float = 30) -> int | None:
         """Signal the server and wait until it is gone (SIGKILL if it lingers); its exit code."""
@@ -172,7 +173,7 @@ class WorkerProcess:
             if proc.poll() is not None:
                 break
             await asyncio.sleep(0.05)
-        raise AssertionError(f"worker did not start: {_tail(self.out)}\n{_tail(self.err)}")
+        raise AssertionError(f"worker did not start: {tail(self.out)}\n{tail(self.err)}")
 
     def records(self) -> list[dict]:
         """The JSON log records it wrote, over all its starts."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateRPCTimeoutOrCancelledError
@@ -36,7 +36,8 @@ from operations import cases
 from operations import spoor2 as trajectories
 from tests.driver import DEFAULT_ROLE, DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
 from tests.paths import TESTS
-from tests.processes import DevServer, Processes, WorkerProcess, encryption_keys, settings_from, worker_env
+from tests.processes import DevServer, Processes, WorkerProcess, encryption_keys, settings_from, tail, worker_env
+from workflows.ids import case_workflow_id, trajectory_workflow_id
 from workflows.sick_leave_case import SickLeaveCase
 
 pytestmark = pytest.mark.devserver
@@ -270,6 +271,8 @@ class RetryingClient:
     completed: int = 0
     failed_calls: int = 0
     progress: asyncio.Event = field(default_factory=asyncio.Event)
+    # What the processes and workflows looked like, for a failure's message (`Cluster.diagnose`).
+    diagnose: Callable[[list[str]], Awaitable[str]] | None = None
 
     async def send(self, item: Sent) -> Any:
         self.sent.append(item)
@@ -298,15 +301,21 @@ class RetryingClient:
         )
         await cases.open_case(self.client, opening, task_queue=task_queue, request_key=f"open-{plan.case_id}")
 
-    async def wait_for_trajectory(self, case_id: str, seconds: float = 90) -> None:
+    async def wait_for_trajectory(self, case_id: str, seconds: float = 300) -> None:
+        # As patient as `send` (MAX_ATTEMPTS): both faults may strike while it waits, and on two loaded
+        # cores each took the server, the worker and a timed-out workflow task well over half a minute.
         deadline = time.monotonic() + seconds
+        last: Exception | None = None
         while time.monotonic() < deadline:
             try:
                 await trajectories.view(self.client, case_id, rpc_timeout=timedelta(seconds=CALL_TIMEOUT))
                 return
-            except (trajectories.NoTrajectory, RPCError):
+            except (trajectories.NoTrajectory, RPCError) as err:
+                last = err
                 await asyncio.sleep(0.2)
-        raise AssertionError(f"case {case_id}: its trajectory did not start")
+        ids = [case_workflow_id(case_id), trajectory_workflow_id(case_id)]
+        seen = await self.diagnose(ids) if self.diagnose else ""
+        raise AssertionError(f"case {case_id}: its trajectory did not start (last: {last!r})\n{seen}")
 
     async def run(self, plan: Plan) -> None:
         for batch in plan.batches:
@@ -430,6 +439,29 @@ class Cluster:
     def notification_log(self) -> list[dict]:
         return NotificationLog(self.data_dir / "notifications.jsonl").read()
 
+    async def diagnose(self, workflow_ids: list[str]) -> str:
+        """The workflows' status and last events, and whether the processes live, with their logs' tails."""
+        alive = {
+            name: p.proc is not None and p.proc.poll() is None
+            for name, p in (("worker", self.worker), ("server", self.server))
+        }
+        lines = [f"alive: {alive}"]
+        for workflow_id in workflow_ids:
+            handle = self.client.get_workflow_handle(workflow_id)
+            try:
+                described = await handle.describe(rpc_timeout=timedelta(seconds=10))
+                events = [e async for e in handle.fetch_history_events(rpc_timeout=timedelta(seconds=10))]
+                lines.append(
+                    f"{workflow_id}: {described.status}, {len(events)} events, last: "
+                    + ", ".join(f"{e.event_id} {e.WhichOneof('attributes')}" for e in events[-8:])
+                )
+                lines.append(f"  pending: {described.raw_description.pending_workflow_task}".replace("\n", " "))
+            except Exception as err:  # noqa: BLE001 (a diagnosis reports what it could not read)
+                lines.append(f"{workflow_id}: not described ({err!r})")
+        lines.append("worker stderr: " + tail(self.worker.err, 2500))
+        lines.append("server log: " + tail(self.server.log, 1500))
+        return "\n".join(lines)
+
 
 @pytest.fixture(scope="module")
 async def cluster(tmp_path_factory) -> AsyncIterator[Cluster]:
@@ -511,7 +543,7 @@ def mixed_plans(prefix: str, spoor1: int, ad: int, spoor2: int) -> list[Plan]:
 async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothing(cluster, in_flight):
     began = time.monotonic()
     client = cluster.client
-    sender = RetryingClient(client)
+    sender = RetryingClient(client, diagnose=cluster.diagnose)
     plans = mixed_plans("K", spoor1=8, ad=6, spoor2=6)
     await asyncio.gather(*(sender.open(plan, cluster.task_queue) for plan in plans))
     accepted_by_first: list[Sent] = []
@@ -575,7 +607,7 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
 async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     began = time.monotonic()
     client = cluster.client  # one client throughout, as the API keeps one: it must find the server again
-    sender = RetryingClient(client)
+    sender = RetryingClient(client, diagnose=cluster.diagnose)
     plans = mixed_plans("S", spoor1=6, ad=4, spoor2=4)
     await asyncio.gather(*(sender.open(plan, cluster.task_queue) for plan in plans))
     earlier = list(cluster.opened)  # the cases of the tests before, with their actions
