@@ -129,20 +129,23 @@ FAST = frozenset(
 # that the last to finish is a short one: SLOWEST, the modules that took longest (pytest --durations under
 # xdist, load 10-20), from the longest down; the others follow in their usual order.
 SLOWEST = (
-    "tests/operations/test_cli_operations.py",  # a command-line process per step: a third of a worker's time
-    "tests/operations/test_hostile_input.py",
+    "tests/operations/test_api_fuzz.py",  # split: its three long tests go one by one
     "tests/operations/test_import.py",
-    "tests/operations/test_api_fuzz.py",
-    "tests/domain/test_properties.py",
-    "tests/operations/test_access.py",
-    "tests/test_worker_run.py",
     "tests/workflows/test_crash_recovery.py",
+    "tests/operations/test_access.py",
+    "tests/operations/test_hostile_input.py",
+    "tests/domain/test_properties.py",
+    "tests/operations/test_cli_operations.py",
     "tests/operations/test_signin.py",
     "tests/operations/test_dashboard_browser.py",
+    "tests/operations/test_morning_walk.py",
+    "tests/operations/test_exports.py",
+    "tests/test_worker_run.py",
+    "tests/workflows/test_two_workers.py",
+    "tests/operations/test_api.py",
     "tests/workflows/test_upgrade.py",
     "tests/operations/test_worklist.py",
     "tests/service/test_observability.py",
-    "tests/operations/test_morning_walk.py",
 )
 # Tests of these modules are scheduled one by one (the module's fixtures set up in each process that runs one): they
 # are long and build on nothing a test before them did.

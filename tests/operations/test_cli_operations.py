@@ -1,7 +1,8 @@
-"""`spoorwerk cases|case|act|ack|open`, end to end: the real command as a subprocess, against the API
-served on loopback (a worker and the Temporal dev server behind it), and once directly against Temporal.
+"""`spoorwerk cases|case|act|ack|open`, end to end: the real command in a process of its own, against the API
+served on loopback (a worker and the Temporal dev server behind it), and directly against Temporal.
 
-The API server runs in this test's event loop, so each command runs as an asyncio subprocess.
+The API server runs in this test's event loop, so a command must not block it: each runs in a child of a fork server
+that imported the command line once (tests/cli_forkserver.py), and one test starts `python -m operations.cli` whole.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from domain.nl_time import local_date
 from operations.cli import _parse_fields
 from tests.apiserver import eventually
+from tests.cli_forkserver import commands
 from tests.loopback import free_port
 from tests.paths import ROOT
 
@@ -67,7 +69,8 @@ def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env | extra
 
 
-async def run(*args: str, env: dict[str, str]) -> Done:
+async def run_process(*args: str, env: dict[str, str]) -> Done:
+    """`python -m operations.cli *args` as a process of its own, imports and all."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -81,6 +84,11 @@ async def run(*args: str, env: dict[str, str]) -> Done:
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode is not None  # communicate() waited for the exit
     return Done(proc.returncode, out.decode(), err.decode())
+
+
+async def run(*args: str, env: dict[str, str]) -> Done:
+    """`spoorwerk *args` with `env` as its environment, in a process forked for it."""
+    return Done(*await commands(REPO).run(list(args), env))
 
 
 @pytest.fixture
@@ -366,13 +374,14 @@ def test_field_values_are_json_when_they_parse():
 
 
 async def test_unreachable_api_or_temporal_exits_3(tmp_path):
+    # As a process of its own (the others are forked): the module's entry point, and `--direct`'s exit without teardown.
     url = f"http://127.0.0.1:{free_port()}"
-    done = await run("cases", "--api", url, "--token", "t", env=base_env(tmp_path))
+    done = await run_process("cases", "--api", url, "--token", "t", env=base_env(tmp_path))
     assert done.rc == 3 and done.out == ""
     assert f"spoorwerk: de Spoorwerk-API op {url} is niet bereikbaar" in done.err and "Traceback" not in done.err
 
     address = f"127.0.0.1:{free_port()}"
-    direct = await run("case", "C1", "--direct", env=base_env(tmp_path, TEMPORAL_ADDRESS=address))
+    direct = await run_process("case", "C1", "--direct", env=base_env(tmp_path, TEMPORAL_ADDRESS=address))
     assert direct.rc == 3 and f"spoorwerk: Temporal op {address}" in direct.err and "is niet bereikbaar" in direct.err
     assert "Traceback" not in direct.err
 
