@@ -74,7 +74,7 @@ test-thorough: $(VENV)/.installed-test
 ## Spoorwerk against a bare Temporal workflow on the same server and worker (not part of `make test`):
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.
 ## Under 30 minutes on 2 cores;
-## `make bench-quick` takes about 2. Scale with BENCH_ARGS="--starts 500 --storm 2000" (see --help).
+## `make bench-quick` a few minutes (about 8 on 2 loaded cores). Scale with BENCH_ARGS="--starts 500 --storm 2000" (see --help).
 bench: $(VENV)/.installed-bench
 	$(PY) -m benchmarks.run --profile $(BENCH_ARGS)
 

@@ -114,7 +114,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Config, argparse.Namespac
         "--quick",
         action="store_true",
         default=env_default("quick", False),
-        help="small numbers, ~2 minutes (BENCH_QUICK=1)",
+        help="small numbers, a few minutes (BENCH_QUICK=1)",
     )
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
