@@ -13,11 +13,13 @@ the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers d
 
 from __future__ import annotations
 
+import fcntl
 import json
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import structlog
@@ -43,35 +45,45 @@ from service.texts import render
 
 
 class NotificationLog:
-    """A notification channel that appends each notification once to a JSON-lines file."""
+    """A notification channel that appends each notification once to a JSON-lines file.
+
+    Once also across worker processes sharing the file (replicas on one host, one data folder): each append takes
+    the file's lock and first reads what was appended since this process last looked, so a retry on another worker
+    of a batch this one wrote before it died finds the lines there."""
 
     name = "log"
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        self._sent: set[str] | None = None
+        self._sent: set[str] = set()
+        self._offset = 0  # how far this process has read the file
 
-    def _load_sent(self) -> set[str]:
-        if self._sent is None:
-            self._sent = set()
-            if self.path.exists():
-                for line in self.path.read_text("utf-8").splitlines():
-                    if line.strip():
-                        self._sent.add(json.loads(line)["notification_id"])
-        return self._sent
+    def _catch_up(self, log: BinaryIO) -> None:
+        log.seek(self._offset)
+        data = log.read()
+        complete = data.rfind(b"\n") + 1  # a line still being written is read the next time
+        for line in data[:complete].splitlines():
+            try:
+                self._sent.add(json.loads(line)["notification_id"])
+            except (ValueError, KeyError, TypeError):  # a damaged line (a disk that filled up) holds no notification
+                continue
+        self._offset += complete
 
     def append(self, notification: Notification) -> bool:
         """Write the notification; False when the log had it already."""
         with self._lock:
-            sent = self._load_sent()
-            if notification.notification_id in sent:
-                return False
             private_file(self.path)  # what was sent to whom about which case: the service's user only
-            record = {"sent_at": datetime.now(timezone.utc).isoformat(), **public_fields(notification)}
-            with self.path.open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-            sent.add(notification.notification_id)
+            with self.path.open("a+b") as log:
+                fcntl.flock(log, fcntl.LOCK_EX)  # released when the file closes
+                self._catch_up(log)
+                if notification.notification_id in self._sent:
+                    return False
+                record = {"sent_at": datetime.now(timezone.utc).isoformat(), **public_fields(notification)}
+                log.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                log.flush()
+                self._sent.add(notification.notification_id)
+                self._offset = log.tell()
         return True
 
     def deliver(self, notification: Notification) -> None:

@@ -1183,9 +1183,9 @@ def codec_part(results: Results) -> None:
 
     from domain.case import open_case as build_case
     from domain.case import tick
+    from operations.cases import start_input
     from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
     from service.temporal import data_converter
-    from workflows.payloads import CaseInput
 
     converter = data_converter(timeskip.test_keys())
     codec = converter.payload_codec
@@ -1194,9 +1194,7 @@ def codec_part(results: Results) -> None:
         case_id="Cbench", employer_id="E-1", first_sick_day=today, opened_by=Actor(role="casemanager")
     )
     ruleset = load_rulebook().for_first_sick_day(today)
-    start = CaseInput(
-        opening=opening, ruleset=ruleset, spoor2_rules=load_spoor2_rules(), stagnation_rules=load_stagnation_rules()
-    )
+    start = start_input(opening, ruleset)  # as `spoorwerk open` and the API start a case: the rules by reference
     state = build_case(
         opening,
         ruleset,

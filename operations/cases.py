@@ -40,7 +40,7 @@ from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Actor, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
 from domain.people import PERSON_KEY_PATTERN
-from domain.rules import Rulebook
+from domain.rules import Rulebook, RuleSet
 from domain.spoor2 import Spoor2Action
 from service import medical_seal, refusals
 from service.rulebook import (
@@ -102,6 +102,22 @@ class InvalidInput(ActionRejected):
     """The request itself is malformed (a field missing or of the wrong form), before any rule is asked."""
 
 
+def start_input(opening: CaseOpening, ruleset: RuleSet, *, documents: bool = True) -> CaseInput:
+    """A new case's workflow input: the shipped rules by reference (the worker has them too: 1.4 KB of JSON, not
+    8.6), any others by value; `documents` False leaves the dossier rules out (no documents, no pre-flight)."""
+    spoor2, stagnation = load_spoor2_rules(), load_stagnation_rules()
+    dossier = load_dossier_rules() if documents else None
+    ref = shipped_ref(ruleset, spoor2=spoor2, stagnation=stagnation, dossier=dossier)
+    case_input = CaseInput(opening=opening, holidays=working_day_holidays(ruleset, opening.first_sick_day))
+    if ref is not None:
+        case_input.rules = ref
+    else:
+        case_input.ruleset, case_input.spoor2_rules = ruleset, spoor2
+        case_input.stagnation_rules, case_input.dossier_rules = stagnation, dossier
+    case_input.release = patches.RELEASE
+    return case_input
+
+
 async def open_case(
     client: Client,
     opening: CaseOpening,
@@ -144,17 +160,7 @@ async def open_case(
         raise ActionRejected.of(err) from None
     except ValueError as err:
         raise ActionRejected(str(err)) from None
-    spoor2, stagnation = load_spoor2_rules(), load_stagnation_rules()
-    dossier = load_dossier_rules() if documents else None
-    # The shipped rules go by reference (the worker has them too: 1.4 KB of JSON, not 8.6), any others by value.
-    ref = shipped_ref(ruleset, spoor2=spoor2, stagnation=stagnation, dossier=dossier)
-    case_input = CaseInput(opening=opening, holidays=working_day_holidays(ruleset, opening.first_sick_day))
-    if ref is not None:
-        case_input.rules = ref
-    else:
-        case_input.ruleset, case_input.spoor2_rules = ruleset, spoor2
-        case_input.stagnation_rules, case_input.dossier_rules = stagnation, dossier
-    case_input.release = patches.RELEASE
+    case_input = start_input(opening, ruleset, documents=documents)
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     case_input.run_bound_days = run_bound_days

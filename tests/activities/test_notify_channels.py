@@ -5,10 +5,13 @@ activity retries."""
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date, timedelta
 from email.utils import getaddresses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -244,6 +247,42 @@ def test_the_log_writes_a_notification_once(tmp_path) -> None:
     assert NotificationLog(tmp_path / "n.jsonl").append(n) is False  # a fresh process reads what is there
     [record] = log.read()
     assert record["notification_id"] == n.notification_id and "recipients" not in record
+
+
+def test_the_log_writes_a_notification_once_across_workers_sharing_it(tmp_path) -> None:
+    """Two worker processes on one data folder: a batch the first wrote before it died is retried on the second,
+    which had read the log before those lines were written. It must find them there, not write them again."""
+    path = tmp_path / "n.jsonl"
+    first, second = NotificationLog(path), NotificationLog(path)
+    earlier, retried = note(), note()
+    assert second.append(earlier) is True  # the second worker has read the log (and written to it)
+    assert first.append(retried) is True  # the first writes a notice of its batch, then dies
+    assert second.append(retried) is False  # the retry on the second
+    assert first.append(earlier) is False
+    assert [r["notification_id"] for r in first.read()] == [earlier.notification_id, retried.notification_id]
+
+
+def _append_all(path: str, own: str, ids: list[str], together: Any) -> int:
+    log = NotificationLog(Path(path))
+    log.append(note(notification_id=own))  # each process has read the log before the race
+    together.wait()
+    return sum(log.append(note(notification_id=i)) for i in ids)
+
+
+def test_processes_appending_the_same_notices_at_once_write_each_once(tmp_path) -> None:
+    """The log's file lock: four processes, each having read the log, race over the same 40 notifications and
+    write each one line between them."""
+    ids = [f"n-race-{i}" for i in range(40)]
+    spawn = multiprocessing.get_context("spawn")
+    with spawn.Manager() as manager, ProcessPoolExecutor(4, mp_context=spawn) as pool:
+        together = manager.Barrier(4)
+        orders = [ids, ids[::-1], ids, ids[::-1]]
+        path = str(tmp_path / "n.jsonl")
+        written = list(pool.map(_append_all, [path] * 4, [f"own-{n}" for n in range(4)], orders, [together] * 4))
+    assert sum(written) == len(ids)
+    assert Counter(r["notification_id"] for r in NotificationLog(tmp_path / "n.jsonl").read()) == Counter(
+        ids + [f"own-{n}" for n in range(4)]
+    )
 
 
 # ------------------------------------------------------------------ signatures
