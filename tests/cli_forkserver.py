@@ -2,7 +2,8 @@
 
 Run as `python -m tests.cli_forkserver`: it imports the command line once, then forks a child per request, as
 `python -m operations.cli` would run (its own process, environment, working folder, stdout and stderr, exit code),
-at a twentieth of the start-up (the imports take over a second of CPU per command, seconds on loaded cores).
+without the imports, which take over a second of CPU per command (seconds on loaded cores): the command-line
+tests' module took 18 s instead of 57 on an idle machine.
 It reads one JSON request a line on stdin, `{"id", "argv", "env", "cwd"}`, and writes one JSON answer a line on
 stdout, `{"id", "rc", "out", "err"}`, as each child ends: requests may overlap. One thread only, so a fork copies no
 lock another thread held.

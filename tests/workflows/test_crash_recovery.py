@@ -262,6 +262,14 @@ def spoor2_plan(case_id: str) -> Plan:
 
 
 @dataclass
+class OnRecord:
+    """The answer a retry took from the record: the action was applied (by its first call)."""
+
+    entry: Any
+    applied: bool = True
+
+
+@dataclass
 class RetryingClient:
     """What a client of Spoorwerk does: send each action, and on a failed or timed-out call send
     it again with the same action id. Counts what it took."""
@@ -273,11 +281,37 @@ class RetryingClient:
     progress: asyncio.Event = field(default_factory=asyncio.Event)
     # What the processes and workflows looked like, for a failure's message (`Cluster.diagnose`).
     diagnose: Callable[[list[str]], Awaitable[str]] | None = None
+    # Across server restarts, look for the action on record before sending it again. The dev server (Temporal
+    # 1.32) can take a retried update whose first call it completed just before it stopped for a new one, and
+    # then fails every task of that workflow ("invalid state transition ... update.Acceptance state=Completed"):
+    # seen on a trajectory in CI, docs/durability.md. A retry that finds its entry takes it as the answer.
+    record_first: bool = False
+    found_on_record: int = 0
+
+    async def on_record(self, item: Sent) -> Any:
+        """The action's entry when its case (or trajectory) has it on record; None when not, or not answered."""
+        try:
+            if item.spoor2:
+                entries: list[Any] = await asyncio.wait_for(
+                    trajectories.record(self.client, item.case_id), CALL_TIMEOUT
+                )
+            else:
+                handle = cases.case_handle(self.client, item.case_id)
+                entries = await asyncio.wait_for(handle.query(SickLeaveCase.dossier), CALL_TIMEOUT)
+        except (asyncio.TimeoutError, RPCError):
+            return None
+        return next((e for e in entries if e.action_id == item.action_id), None)
 
     async def send(self, item: Sent) -> Any:
         self.sent.append(item)
         while True:
             item.attempts += 1
+            if self.record_first and item.attempts > 1 and (entry := await self.on_record(item)) is not None:
+                item.result = OnRecord(entry)
+                self.found_on_record += 1
+                self.completed += 1
+                self.progress.set()
+                return item.result
             call = (trajectories.act if item.spoor2 else cases.act)(self.client, item.case_id, item.payload)
             try:
                 item.result = await asyncio.wait_for(call, CALL_TIMEOUT)
@@ -456,6 +490,13 @@ class Cluster:
                     + ", ".join(f"{e.event_id} {e.WhichOneof('attributes')}" for e in events[-8:])
                 )
                 lines.append(f"  pending: {described.raw_description.pending_workflow_task}".replace("\n", " "))
+                failed = [
+                    e.workflow_task_failed_event_attributes
+                    for e in events
+                    if e.HasField("workflow_task_failed_event_attributes")
+                ]
+                if failed:
+                    lines.append(f"  last task failure: {failed[-1].cause}: {failed[-1].failure.message}")
             except Exception as err:  # noqa: BLE001 (a diagnosis reports what it could not read)
                 lines.append(f"{workflow_id}: not described ({err!r})")
         lines.append("worker stderr: " + tail(self.worker.err, 2500))
@@ -607,7 +648,7 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
 async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     began = time.monotonic()
     client = cluster.client  # one client throughout, as the API keeps one: it must find the server again
-    sender = RetryingClient(client, diagnose=cluster.diagnose)
+    sender = RetryingClient(client, diagnose=cluster.diagnose, record_first=True)
     plans = mixed_plans("S", spoor1=6, ad=4, spoor2=4)
     await asyncio.gather(*(sender.open(plan, cluster.task_queue) for plan in plans))
     earlier = list(cluster.opened)  # the cases of the tests before, with their actions
@@ -676,6 +717,7 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
             "server_restarts": len(stops),
             "failed_calls": sender.failed_calls,
             "actions_resent": sender.resent,
+            "retries_answered_from_the_record": sender.found_on_record,
             "duplicates": 0,
             "lost": 0,
             "stops": stops,
