@@ -14,7 +14,7 @@ from typing import Any, AsyncIterator
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import WorkflowHandle
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.notify import NotificationLog
@@ -346,6 +346,8 @@ async def _patient(query: Any, tries: int = 3) -> Any:
         try:
             return await query()
         except RPCError as err:
-            if "Timeout expired" not in str(err) or attempt == tries - 1:
+            # The server says it either way: "Timeout expired", or DEADLINE_EXCEEDED "query deadline exceeded".
+            timed_out = err.status is RPCStatusCode.DEADLINE_EXCEEDED or "Timeout expired" in str(err)
+            if not timed_out or attempt == tries - 1:
                 raise
     raise AssertionError("unreachable")
