@@ -4,7 +4,7 @@ The bare baseline (`benchmarks.baseline`) waits on a timer and takes updates; a 
 markers, upserts its search attributes and sends notifications. This workflow replays a script read from
 a real case's history (`script_from_history`): per trigger (the start, an `act` update of a kind) the
 same markers, search-attribute upserts, `notify_batch` activities (the same notifications, under its own
-case id) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the
+case id), local activities (`write_case_facts`, with facts of the same size) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the
 floor is as fast as a case can be while it issues these commands, whatever the case decides.
 """
 
@@ -84,6 +84,17 @@ class FloorCase:
                     retry_policy=retry,
                 )
             )
+        elif c.kind == "local_activity":
+            args = json.loads(c.args_json.replace(self._input.script.template_id, self._input.case_id))
+            self._tasks = [t for t in self._tasks if not t.done()]
+            self._tasks.append(
+                workflow.start_local_activity(
+                    c.activity,
+                    args=args,
+                    start_to_close_timeout=timedelta(seconds=c.start_to_close_s),
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+            )
         elif c.kind == "cancel_timer":
             if self._timer is not None:
                 self._timer.cancel()
@@ -105,11 +116,18 @@ class FloorCase:
         return BaselineSummary(case_id=self._input.case_id, actions=self._actions, fired=0, next_wake=None)
 
 
-async def script_from_history(client: Any, workflow_id: str, template_id: str, update_kinds: list[str]) -> FloorScript:
+async def script_from_history(
+    client: Any,
+    workflow_id: str,
+    template_id: str,
+    update_kinds: list[str],
+    local_args: dict[str, str] | None = None,
+) -> FloorScript:
     """A case's commands per trigger, read from its history: the first workflow task's are `start`, the
     task that accepted the n-th `act` update's are `act:<update_kinds[n]>` (the updates given in the order
     they were sent). Commands of other tasks (an activity's completion) are not triggers of their own here:
-    they are listed under `other` (a case issues none there)."""
+    they are listed under `other` (a case issues none there). A local activity's marker becomes that local
+    activity, with the arguments `local_args` gives for its type (JSON; the history does not hold them)."""
     from temporalio.api.enums.v1 import EventType as E
     from temporalio.converter import default
 
@@ -130,6 +148,17 @@ async def script_from_history(client: Any, workflow_id: str, template_id: str, u
             phases.setdefault(phase, [])
         elif t == E.EVENT_TYPE_MARKER_RECORDED:
             details = event.marker_recorded_event_attributes.details
+            if "patch-data" not in details and "data" in details:  # a local activity's result
+                name = json.loads(details["data"].payloads[0].data)["activity_type"]
+                phases[phase].append(
+                    FloorCommand(
+                        kind="local_activity",
+                        activity=name,
+                        args_json=(local_args or {}).get(name, "[]"),
+                        start_to_close_s=5.0,
+                    )
+                )
+                continue
             data = json_converter.from_payload(details["patch-data"].payloads[0]) if "patch-data" in details else {}
             phases[phase].append(
                 FloorCommand(kind="marker", patch_id=data.get("id", ""), deprecated=bool(data.get("deprecated")))

@@ -12,12 +12,14 @@ from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKe
 class FloorCommand(BaseModel):
     """One command a case issued in one workflow task, as its history recorded it."""
 
-    kind: Literal["marker", "upsert", "activity", "timer", "cancel_timer"]
+    kind: Literal["marker", "upsert", "activity", "local_activity", "timer", "cancel_timer"]
     patch_id: str = ""
     deprecated: bool = False
     attributes: dict[str, Any] = {}  # search attribute name -> JSON value (None: unset)
     activity: str = ""
-    args_json: str = ""  # the activity's arguments as JSON, the template case's id in them
+    # The activity's arguments as JSON, the template case's id in them. A local activity's are not in the history:
+    # the script is given them (`script_from_history`'s `local_args`).
+    args_json: str = ""
     start_to_close_s: float = 0.0
     schedule_to_close_s: float = 0.0
     retry: dict[str, Any] = {}

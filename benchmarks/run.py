@@ -63,6 +63,7 @@ from benchmarks.harness import (  # noqa: E402
     run_load,
 )
 from domain.case import CaseOpening  # noqa: E402
+from domain.facts import derive  # noqa: E402
 from domain.models import Actor  # noqa: E402
 from domain.nl_time import local_date  # noqa: E402
 from operations import cases  # noqa: E402
@@ -404,7 +405,11 @@ async def record_floor(fleets: dict[str, Fleet], stack: Stack, results: Results)
         await case.action(template, kind)()
     await stack.worker.settle(quiet=0.5)
     case_wid = cases.case_handle(stack.client, template).id
-    floor.script = await script_from_history(stack.client, case_wid, template, kinds)
+    # The facts the case wrote (by local activity, whose input its history does not hold): the floor writes the same.
+    state = await cases.case_handle(stack.client, template).query(SickLeaveCase.state)
+    facts = derive(state, local_date(datetime.now(timezone.utc)))
+    local_args = {"write_case_facts": json.dumps([facts.model_dump(mode="json")])}
+    floor.script = await script_from_history(stack.client, case_wid, template, kinds, local_args)
     await floor.opener()()
     check = floor.ids.pop()
     await stack.worker.settle(quiet=0.5)  # as the measured ones: started and first task done before an update

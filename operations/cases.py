@@ -397,7 +397,10 @@ async def execute_action(
     attempts = 5
     for attempt in range(1, attempts + 1):
         try:
-            result = await handle.execute_update(update, args=args, id=action.action_id, result_type=result_type)
+            found = await _answered(handle, action.action_id, result_type)
+            result = found or await handle.execute_update(
+                update, args=args, id=action.action_id, result_type=result_type
+            )
             break
         except WorkflowUpdateFailedError as err:
             reason = refusal_reason(err)
@@ -431,6 +434,22 @@ async def execute_action(
     if refusal is not None:
         raise ActionRejected.of(refusal)
     return result
+
+
+async def _answered(handle: WorkflowHandle, action_id: str, result_type: type) -> Any | None:
+    """The answer the run gave an update of this id, from the server's record (no workflow task); None when the run
+    has none (the usual case: a first request, or one its validator refused, which is never recorded).
+
+    Asked before every send, because a caller may send an Idempotency-Key again at any time: the dev server (Temporal
+    1.32) took a retry of an update it had completed just before a restart for a new one, and then failed every task
+    of that workflow (docs/durability.md). A retry that finds its answer here is not sent again."""
+    try:
+        answer: Any = await handle.get_update_handle(action_id, result_type=result_type).result()
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the latest run (or no such workflow)
+            return None
+        raise
+    return answer
 
 
 class RoleRefused(ActionRejected):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 7
+RELEASE = 8
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,13 @@ TRAJECTORY_NOTICE_REFS = Patch(
     "release 7: a spoor 2 trajectory sends its own notices to notify as references, not as text",
     release=7,
 )
+# SickLeaveCase, when it first writes its facts: by local activity, the activity with the long retry when that one
+# failed (issue 22: no activity task and no workflow task more per write)
+CASE_FACTS_LOCAL = Patch(
+    "case-facts-local",
+    "release 8: a case writes its facts by local activity, by the activity with the long retry when that fails",
+    release=8,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -114,6 +121,7 @@ ALL = (
     MORNING_SPREAD,
     NOTICE_REFS,
     TRAJECTORY_NOTICE_REFS,
+    CASE_FACTS_LOCAL,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -126,6 +126,7 @@ class SickLeaveCase(ActionUpdates):
             self._counted if input.reopen_with is None else 0,
             wake=self._wake,
             taken=lambda: self._patches.taken(patches.CASE_FACTS),
+            local=lambda: self._patches.taken(patches.CASE_FACTS_LOCAL),
         )
 
     # ----------------------------------------------------------------- main loop

@@ -7,8 +7,16 @@ import json
 import subprocess
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from temporalio.client import (
+    Client,
+    Interceptor,
+    OutboundInterceptor,
+    StartWorkflowUpdateInput,
+    WorkflowUpdateHandle,
+)
 
 from domain.case import CaseOpening
 from domain.models import Actor
@@ -137,6 +145,20 @@ async def test_list_running_cases_by_search_attributes(dev_env, tmp_path):
         assert cli_list(dev_env, query) == [f"case-{ids['spoor1']}"]
 
 
+class SentUpdates(Interceptor):
+    """Notes the id of every update the client sends to a workflow."""
+
+    ids: list[str] = []
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        class Counting(OutboundInterceptor):
+            async def start_workflow_update(self, input: StartWorkflowUpdateInput) -> WorkflowUpdateHandle[Any]:
+                SentUpdates.ids.append(input.update_id or "")
+                return await super().start_workflow_update(input)
+
+        return Counting(next)
+
+
 async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
     client = dev_env.client
     queue = f"tq-{uuid.uuid4().hex[:8]}"
@@ -166,8 +188,20 @@ async def test_actions_and_refusals_on_the_dev_server(dev_env, tmp_path):
             "on": today.isoformat(),
         }
         first = await cases.act(client, case_id, pa)
-        again = await cases.act(client, case_id, pa)
-        assert first.applied and again.entry == first.entry
+        # A retry is answered from the server's record of the update: it is not sent again (docs/durability.md:
+        # a retry sent across a server restart could wedge the case).
+        counting = Client(**{**client.config(), "interceptors": [SentUpdates()]})
+        again = await cases.act(counting, case_id, pa)
+        assert first.applied and again == first
+        assert SentUpdates.ids == []
+        # A refused action was never recorded: sent again, the case judges it again.
+        with pytest.raises(cases.ActionRejected, match="evaluatie_held: the plan van aanpak must be on record first"):
+            await cases.act(
+                counting,
+                case_id,
+                {"kind": "evaluatie_held", "action_id": "e1", "actor": {"role": "werkgever"}, "on": today.isoformat()},
+            )
+        assert SentUpdates.ids == ["e1"]
         summary = await cases.summary(client, case_id)
         assert summary.stage.value == "spoor1" and summary.illness_week == 2
         await cases.act(

@@ -3,8 +3,11 @@ the figures, a retried write or a replay counts nothing twice, and the store hol
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy import select
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
@@ -15,7 +18,9 @@ from domain.figures import PeriodKind
 from domain.models import Outcome
 from service import reporting
 from service.reporting_tables import events, spells
+from service.settings import Settings
 from tests.domain.test_case_rules import new_case
+from tests.driver import CaseDriver
 from tests.workflows.test_case_workflow import VIEWS, wait_for
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
@@ -90,11 +95,60 @@ async def test_a_case_writes_its_facts_to_the_store_as_its_dossier_grows(driver,
     assert _rows(store, case_id) == (live_spells, live_events)
     assert reporting.event_counts(store, [case_id]) == {case_id: len(live_events)}
     # One write per wake at most, and only when the facts changed: far fewer than the case's workflow tasks.
-    writes = [
-        e for e in history.events if e.activity_task_scheduled_event_attributes.activity_type.name == "write_case_facts"
-    ]
+    # The worker writes them itself (a local activity, release 8): no activity task and no workflow task more.
+    writes = local_writes(history)
     tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
     assert 5 <= len(writes) < len(tasks) / 2
+    assert durable_writes(history) == []
+
+
+def local_writes(history: WorkflowHistory) -> list[dict]:
+    """The local activities `write_case_facts` a history records (their markers), each as the SDK describes it."""
+    found = []
+    for event in history.events:
+        if event.marker_recorded_event_attributes.marker_name == "core_local_activity":
+            [data] = event.marker_recorded_event_attributes.details["data"].payloads
+            described = json.loads(data.data)
+            if described["activity_type"] == "write_case_facts":
+                failure = event.marker_recorded_event_attributes.failure
+                found.append({**described, "failed": failure.message if failure.message else None})
+    return found
+
+
+def durable_writes(history: WorkflowHistory) -> list[Any]:
+    """The activities `write_case_facts` (with the long retry) a history schedules."""
+    return [
+        e for e in history.events if e.activity_task_scheduled_event_attributes.activity_type.name == "write_case_facts"
+    ]
+
+
+async def test_a_store_that_fails_the_local_write_gets_the_facts_by_the_activity_with_the_long_retry(ts_env, tmp_path):
+    # A store that cannot be opened (a file is where its folder should be): as a database that is down.
+    folder = tmp_path / "store"
+    folder.write_text("in the way")
+    settings = Settings(
+        data_dir=tmp_path / "data", reporting_database_url=SecretStr(f"sqlite:///{folder / 'facts.db'}")
+    )
+    async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
+        first = await driver.today()
+        await driver.open(first, employer_id="E-down")
+        case_id = driver.case_id
+        assert case_id is not None
+        await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
+        history = await driver.opened.fetch_history()
+        # The one short local attempt failed, and the activity with the long retry took over at once.
+        assert [w["failed"] is not None for w in local_writes(history)][:1] == [True]
+        assert len(durable_writes(history)) == 1
+        # The store comes back: the retry writes the case's facts, and the case took its actions meanwhile.
+        folder.unlink()
+        await driver.env.sleep(timedelta(minutes=30))
+        store = reporting.open_store(settings.reporting_database)
+        _spells, written = await wait_for(lambda: len(_rows(store, case_id)[1]) == 2 and _rows(store, case_id))
+        assert [e["kind"] for e in written] == ["opened", "step_done"]
+        # Once the store writes again, so does the worker itself.
+        await driver.act("probleemanalyse_recorded", role="bedrijfsarts")
+        history = await driver.opened.fetch_history()
+        assert local_writes(history)[-1]["failed"] is None
 
 
 def test_a_worker_without_a_store_keeps_nothing_and_the_write_still_succeeds():

@@ -261,13 +261,17 @@ async def test_an_action_that_leaves_the_next_wake_where_it_was_keeps_its_timer(
     assert types.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in types
     # What one wake sends goes as one activity: the two opening reminders are one notify_batch; the case's facts
-    # are written once, at the opening (an oordeel is no fact of the figures: no write for it).
+    # are written once, at the opening, by the worker itself (a local activity: a marker, no activity task), and an
+    # oordeel is no fact of the figures: no write for it.
     scheduled = [
         e.activity_task_scheduled_event_attributes.activity_type.name
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
     ]
-    assert scheduled == ["notify_batch", "write_case_facts"]
+    assert scheduled == ["notify_batch"]
+    assert [m.marker_name for m in (e.marker_recorded_event_attributes for e in history.events) if m.marker_name] == [
+        "core_local_activity"
+    ]
     await wait_for(lambda: len(driver.notifications()) == 2)
 
     # The kept timer still wakes the case: a week on, it has recorded the ziekmelding bij de arbodienst overdue.

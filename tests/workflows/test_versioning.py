@@ -283,8 +283,12 @@ def _first_task_commands(history: WorkflowHistory) -> list[str]:
         if event.event_type not in _COMMAND_EVENTS:
             break
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
-            data = event.marker_recorded_event_attributes.details["patch-data"].payloads[0].data
-            found.append(f"marker {json.loads(data)['id']}")
+            marker = event.marker_recorded_event_attributes
+            if "patch-data" in marker.details:
+                found.append(f"marker {json.loads(marker.details['patch-data'].payloads[0].data)['id']}")
+            else:  # a local activity's result
+                activity = json.loads(marker.details["data"].payloads[0].data)["activity_type"]
+                found.append(f"local activity {activity}")
         elif event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
             keys = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
             found.append("upsert " + ",".join(sorted(keys)))
