@@ -224,8 +224,25 @@ async def act(
             raise CaseNotFound.of(_no_case(case_id, scope))  # a closed case out of scope is as absent as any
         return closed_refusal(sent.action.kind, closed.outcome, closed.on)
 
+    async def on_record() -> ActionResult | None:
+        state = await handle.query(SickLeaveCase.state)
+        entry = next((e for e in state.dossier if e.action_id == sent.action.action_id), None)
+        if entry is None:
+            return None
+        if scope is not None and not _admits(state, sent.action, scope):
+            raise CaseNotFound.of(_no_case(case_id, scope))
+        assigned = list(state.people.assigned.get(Role.BEDRIJFSARTS, []))
+        return ActionResult(
+            action_id=sent.action.action_id, applied=True, stage=state.stage, entry=entry, bedrijfsarts_ids=assigned
+        )
+
+    def send() -> Awaitable[ActionResult]:
+        return execute_action(
+            client, handle, SickLeaveCase.act, sent, ActionResult, closed_reason, scope=scope, on_record=on_record
+        )
+
     try:
-        return await execute_action(client, handle, SickLeaveCase.act, sent, ActionResult, closed_reason, scope=scope)
+        return await send()
     except CaseNotFound:
         raise
     except ActionRejected:
@@ -233,7 +250,7 @@ async def act(
             raise
     day = today or local_date(datetime.now(timezone.utc))
     reopened = await _reopen(client, handle, sent, day, scope)
-    result = await execute_action(client, handle, SickLeaveCase.act, sent, ActionResult, closed_reason, scope=scope)
+    result = await send()
     # The new run applied the relapse as it reopened; the update is answered from its dossier.
     return result.model_copy(update={"applied": True}) if reopened else result
 
@@ -388,19 +405,82 @@ async def execute_action(
     closed_reason: Callable[[], Awaitable[ActionRefused]],
     *,
     scope: CallerScope | None = None,
+    on_record: Callable[[], Awaitable[Any | None]] | None = None,
 ) -> Any:
     """Send an action as an update whose id is the action id, with the caller's scope where an edge gives one;
-    refusals become ActionRejected (RoleRefused, CaseNotFound where the case says which)."""
+    refusals become ActionRejected (RoleRefused, CaseNotFound where the case says which).
+
+    `on_record` answers from the workflow's own record (None: not on it). It is asked first when this process sent the
+    same action before and never learnt how that ended (`UNSETTLED`), instead of sending it again: the dev server
+    (Temporal 1.32) took such a retry across its restart for a new update after it had completed the first, and
+    failed every task of the workflow from then on (docs/durability.md)."""
+    action = sent.action
+    key = (handle.id, action.action_id)
+    if on_record is not None and UNSETTLED.settle(key):
+        try:
+            found = await on_record()
+        except BaseException:
+            UNSETTLED.add(key)  # still not known: the next retry asks again
+            raise
+        if found is not None:
+            return _checked(found, action)
+    try:
+        return _checked(await _send(client, handle, update, sent, result_type, closed_reason, scope), action)
+    except (ActionRejected, InvalidInput, CaseBusy):
+        raise  # the workflow answered, or nothing was recorded: nothing is left unknown
+    except BaseException:
+        UNSETTLED.add(key)  # a timeout, a restart, a cancelled request: applied or not, this process cannot tell
+        raise
+
+
+def _checked(result: Any, action: Any) -> Any:
+    # Within one run the server answers a known update id from its own record, without asking the
+    # workflow's validator: the same rule again, so another caller's id answers nothing of its entry.
+    refusal = retry_refusal(result.entry, action)
+    if refusal is not None:
+        raise ActionRejected.of(refusal)
+    return result
+
+
+class Unsettled:
+    """The actions (workflow id, action id) this process sent and never learnt the end of, oldest first: a retry of
+    one looks at the workflow's record before it is sent again. Bounded, so a flood of failures cannot fill memory;
+    an action forgotten is sent again as before."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._size = size
+        self._keys: dict[tuple[str, str], None] = {}
+
+    def add(self, key: tuple[str, str]) -> None:
+        self._keys.pop(key, None)
+        self._keys[key] = None
+        while len(self._keys) > self._size:
+            del self._keys[next(iter(self._keys))]
+
+    def settle(self, key: tuple[str, str]) -> bool:
+        """Whether `key` was unsettled (and is no longer)."""
+        return self._keys.pop(key, 0) is None
+
+
+UNSETTLED = Unsettled()
+
+
+async def _send(
+    client: Client,
+    handle: WorkflowHandle,
+    update: Any,
+    sent: Submitted,
+    result_type: type,
+    closed_reason: Callable[[], Awaitable[ActionRefused]],
+    scope: CallerScope | None,
+) -> Any:
     action = sent.action
     # Without a scope the update has the one argument every worker takes.
     args = [sent.payload, scope] if scope is not None else [sent.payload]
     attempts = 5
     for attempt in range(1, attempts + 1):
         try:
-            found = await _answered(handle, action.action_id, result_type)
-            result = found or await handle.execute_update(
-                update, args=args, id=action.action_id, result_type=result_type
-            )
+            result = await handle.execute_update(update, args=args, id=action.action_id, result_type=result_type)
             break
         except WorkflowUpdateFailedError as err:
             reason = refusal_reason(err)
@@ -428,28 +508,7 @@ async def execute_action(
                 await asyncio.sleep(0.1 * attempt)
                 continue
             raise ActionRejected.of(await closed_reason()) from None
-    # Within one run the server answers a known update id from its own record, without asking the
-    # workflow's validator: the same rule again, so another caller's id answers nothing of its entry.
-    refusal = retry_refusal(result.entry, action)
-    if refusal is not None:
-        raise ActionRejected.of(refusal)
     return result
-
-
-async def _answered(handle: WorkflowHandle, action_id: str, result_type: type) -> Any | None:
-    """The answer the run gave an update of this id, from the server's record (no workflow task); None when the run
-    has none (the usual case: a first request, or one its validator refused, which is never recorded).
-
-    Asked before every send, because a caller may send an Idempotency-Key again at any time: the dev server (Temporal
-    1.32) took a retry of an update it had completed just before a restart for a new one, and then failed every task
-    of that workflow (docs/durability.md). A retry that finds its answer here is not sent again."""
-    try:
-        answer: Any = await handle.get_update_handle(action_id, result_type=result_type).result()
-    except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND:  # no such update in the latest run (or no such workflow)
-            return None
-        raise
-    return answer
 
 
 class RoleRefused(ActionRejected):

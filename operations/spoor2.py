@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -69,20 +70,41 @@ async def act(
             ended_on=closed.on,
         )
 
+    async def on_record() -> TrajectoryActionResult | None:
+        entry = next((e for e in await record(client, case_id) if e.action_id == sent.action.action_id), None)
+        if entry is None:
+            return None
+        assigned = await judge_scope(client, case_id, sent.action, scope) if scope is not None else None
+        status = (await view(client, case_id)).status
+        return TrajectoryActionResult(
+            action_id=sent.action.action_id, applied=True, status=status, entry=entry, bedrijfsarts_ids=assigned
+        )
+
     handle = trajectory_handle(client, case_id)
+
+    def send(scope: CallerScope | None) -> Awaitable[TrajectoryActionResult]:
+        return execute_action(
+            client,
+            handle,
+            Spoor2Trajectory.act,
+            sent,
+            TrajectoryActionResult,
+            closed_reason,
+            scope=scope,
+            on_record=on_record,
+        )
+
     if scope is not None:
         try:
-            return await execute_action(
-                client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason, scope=scope
-            )
+            return await send(scope)
         except ScopeUnknown:
             pass
         assigned = await judge_scope(client, case_id, sent.action, scope)
-        result = await execute_action(client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason)
+        result = await send(None)
         return (
             result if result.bedrijfsarts_ids is not None else result.model_copy(update={"bedrijfsarts_ids": assigned})
         )
-    return await execute_action(client, handle, Spoor2Trajectory.act, sent, TrajectoryActionResult, closed_reason)
+    return await send(None)
 
 
 async def view(
