@@ -21,8 +21,16 @@ def private_dir(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """`path` as a file of the service's user only, in a private folder; made empty if missing, never truncated."""
+    """`path` as a file of the service's user only, in a private folder; made empty if missing, never truncated.
+
+    An existing file is not opened: closing any descriptor of a file drops every POSIX lock this process holds on it,
+    and SQLite keeps its database locks that way. A store opened a second time in one process (the worker's engine
+    and the API's, `make run`) then lost its locks, another process's reader took itself for the last one and
+    deleted the WAL, and the writes that followed went to a deleted file."""
     private_dir(path.parent)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except FileExistsError:
+        pass
     os.chmod(path, PRIVATE_FILE)
     return path

@@ -123,3 +123,28 @@ def test_the_activity_a_case_will_call_writes_its_facts_once_however_often_it_is
     for _ in range(3):
         assert writer.write_case_facts(facts) == len(facts.spells) + len(facts.events)
     assert reporting.event_counts(writer.engine(), ["C1"]) == {"C1": len(facts.events)}
+
+
+def test_a_second_store_in_the_same_process_loses_no_write_of_the_first(tmp_path):
+    """The worker writes the facts and the API reads the figures in one process (`make run`), each with its own
+    engine on the same SQLite file, while another process reads it too (`spoorwerk figures`, a backup). Opening the
+    second engine must not drop the first one's locks: SQLite's locks are per process and a `close()` of any other
+    descriptor of the file drops them all, after which another process's reader takes itself for the last one,
+    checkpoints and deletes the WAL, and every later write of the first engine goes to a deleted file."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    worker = reporting.open_store(url)
+    reporting.write_case(worker, derive(_case("C1"), date(2026, 3, 2)))
+    api = reporting.open_store(url)  # the API's engine, opened as the first figures page is asked for
+    assert reporting.event_counts(api, ["C1"])["C1"] > 0
+    # Another process opens the store and leaves.
+    reader = f"import sqlite3; sqlite3.connect({str(tmp_path / 'reporting.db')!r}).execute('select count(*) from report_cases').fetchall()"
+    subprocess.run([sys.executable, "-c", reader], check=True)
+    reporting.write_case(worker, derive(_case("C2"), date(2026, 3, 2)))
+    # What the first engine wrote after that is in the store for everyone who reads it.
+    with sqlite3.connect(tmp_path / "reporting.db") as conn:
+        assert conn.execute("select count(*) from report_cases where case_id = 'C2'").fetchone() == (1,)
+    assert reporting.event_counts(reporting.open_store(url), ["C2"])["C2"] > 0
