@@ -4,8 +4,9 @@ The bare baseline (`benchmarks.baseline`) waits on a timer and takes updates; a 
 markers, upserts its search attributes and sends notifications. This workflow replays a script read from
 a real case's history (`script_from_history`): per trigger (the start, an `act` update of a kind) the
 same markers, search-attribute upserts, `notify_batch` activities (the same notifications, under its own
-case id), local activities (`write_case_facts`, with facts of the same size) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the
-floor is as fast as a case can be while it issues these commands, whatever the case decides.
+case id), local activities (`write_case_facts`, with facts of the same case) and timers, in the recorded
+order. What Spoorwerk costs beyond it is its domain code: the floor is as fast as a case can be while it
+issues these commands, whatever the case decides.
 """
 
 from __future__ import annotations
@@ -64,37 +65,10 @@ class FloorCase:
                 workflow.patched(c.patch_id)
         elif c.kind == "upsert":
             workflow.upsert_search_attributes(attribute_updates(c.attributes))
-        elif c.kind == "activity":
-            args = json.loads(c.args_json.replace(self._input.script.template_id, self._input.case_id))
-            retry = RetryPolicy(
-                initial_interval=timedelta(seconds=c.retry.get("initial", 1.0)),
-                backoff_coefficient=c.retry.get("backoff", 2.0),
-                maximum_interval=timedelta(seconds=c.retry["maximum"]) if c.retry.get("maximum") else None,
-                maximum_attempts=c.retry.get("attempts", 0),
-            )
-            self._tasks = [t for t in self._tasks if not t.done()]
-            self._tasks.append(
-                workflow.start_activity(
-                    c.activity,
-                    args=args,
-                    start_to_close_timeout=timedelta(seconds=c.start_to_close_s),
-                    schedule_to_close_timeout=timedelta(seconds=c.schedule_to_close_s)
-                    if c.schedule_to_close_s
-                    else None,
-                    retry_policy=retry,
-                )
-            )
-        elif c.kind == "local_activity":
+        elif c.kind in ("activity", "local_activity"):
             args = json.loads(c.args_json.replace(self._input.script.template_id, self._input.case_id))
             self._tasks = [t for t in self._tasks if not t.done()]
-            self._tasks.append(
-                workflow.start_local_activity(
-                    c.activity,
-                    args=args,
-                    start_to_close_timeout=timedelta(seconds=c.start_to_close_s),
-                    retry_policy=RetryPolicy(maximum_attempts=1),
-                )
-            )
+            self._tasks.append(_start(c, args))
         elif c.kind == "cancel_timer":
             if self._timer is not None:
                 self._timer.cancel()
@@ -114,6 +88,28 @@ class FloorCase:
     @workflow.query
     def summary(self) -> BaselineSummary:
         return BaselineSummary(case_id=self._input.case_id, actions=self._actions, fired=0, next_wake=None)
+
+
+def _start(c: FloorCommand, args: list[Any]) -> asyncio.Task[Any]:
+    """The recorded activity started again: a local one with its one attempt, else with its recorded retry."""
+    timeout = timedelta(seconds=c.start_to_close_s)
+    if c.kind == "local_activity":
+        return workflow.start_local_activity(
+            c.activity, args=args, start_to_close_timeout=timeout, retry_policy=RetryPolicy(maximum_attempts=1)
+        )
+    retry = RetryPolicy(
+        initial_interval=timedelta(seconds=c.retry.get("initial", 1.0)),
+        backoff_coefficient=c.retry.get("backoff", 2.0),
+        maximum_interval=timedelta(seconds=c.retry["maximum"]) if c.retry.get("maximum") else None,
+        maximum_attempts=c.retry.get("attempts", 0),
+    )
+    return workflow.start_activity(
+        c.activity,
+        args=args,
+        start_to_close_timeout=timeout,
+        schedule_to_close_timeout=timedelta(seconds=c.schedule_to_close_s) if c.schedule_to_close_s else None,
+        retry_policy=retry,
+    )
 
 
 async def script_from_history(
