@@ -75,6 +75,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         activities=[
             notifications.notify,
             notifications.notify_batch,
+            notifications.notify_local,
             documents.render_document,
             imports.import_chunk,
             reporting.write_case_facts,

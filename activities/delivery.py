@@ -39,6 +39,15 @@ class DeliveryReport(BaseModel):
         return set(self.delivered) | {f.channel for f in self.failed}
 
 
+class LocalDelivery(BaseModel):
+    """The `notify_local` activity's result: a report per notification over the worker's local channels, and whether
+    anything is left for the `notify_batch` activity with the long retry (a channel that is not local, or a local one
+    that failed and may work later)."""
+
+    reports: list[DeliveryReport]
+    rest: bool
+
+
 class DeliveryError(Exception):
     """A channel could not deliver. `reason` names the channel and the cause, fit for the dossier."""
 
@@ -56,7 +65,10 @@ class TransientFailure(DeliveryError):
 
 
 class Channel(Protocol):
-    """One way of delivering a notification. `deliver` returns when delivered, else raises a DeliveryError."""
+    """One way of delivering a notification. `deliver` returns when delivered, else raises a DeliveryError.
+
+    A channel with a true `local` attribute is fast and on this machine (the notification log): a case delivers over
+    it by local activity, in the workflow task that made the notification, not by an activity of its own."""
 
     name: str
 

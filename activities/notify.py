@@ -5,7 +5,9 @@ webhook. What the recipient reads is rendered here, in SPOORWERK_LANGUAGE (Dutch
 msgids the domain puts on the notification (`subject_text`, `body_text`); a notification without them
 (recorded before they existed) goes as it was written. A case hands `notify_batch` references
 (domain.notices.NoticeRef: kind, case, step, due date, recipients, templates and the few parameters they do not
-give), and the notice is made again here from them. Each channel delivers a notification at most once across the activity's retries: progress
+give), and the notice is made again here from them. From release 9 (patch `notices-local`) a case first hands them to
+`notify_local`, a local activity that delivers over the local channels (the log) inside the case's workflow task;
+`notify_batch` takes what is left. Each channel delivers a notification at most once across the activity's retries: progress
 is kept in the activity's heartbeat details, which Temporal hands to the next attempt, on any worker.
 A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
 the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers drop that repeat.
@@ -30,6 +32,7 @@ from activities.delivery import (
     Channel,
     ChannelFailure,
     DeliveryReport,
+    LocalDelivery,
     PermanentFailure,
     TransientFailure,
     public_fields,
@@ -52,6 +55,7 @@ class NotificationLog:
     of a batch this one wrote before it died finds the lines there."""
 
     name = "log"
+    local = True  # an append to a file in the data folder: delivered by local activity (activities.delivery.Channel)
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -172,7 +176,9 @@ class Notifications:
         return report
 
     @activity.defn(name="notify_batch")
-    def notify_batch(self, notifications: list[Notification | NoticeRef]) -> list[DeliveryReport]:
+    def notify_batch(
+        self, notifications: list[Notification | NoticeRef], done: list[DeliveryReport] | None = None
+    ) -> list[DeliveryReport]:
         """`notify` for the notifications one wake of a case sends (one report each, in order).
 
         One activity for them all rather than one each: the case's history, its workflow tasks and
@@ -183,11 +189,13 @@ class Notifications:
         A case on the patch `notice-refs` sends references (domain.notices.NoticeRef): the notice is made again
         here from its kind, case, step, dates and templates, and rendered as before; a run on the old path still
         sends whole notifications, and both are taken, also side by side in one batch.
+
+        `done`: what `notify_local` finished before this activity was scheduled (patch `notices-local`): those
+        channels are not tried again, and their reports are part of the result.
         """
         info = activity.info()
-        notes = [n.notification() if isinstance(n, NoticeRef) else n for n in notifications]
-        languages = {n.id: n.lang for n in notifications if isinstance(n, NoticeRef) and n.lang}
-        reports = _batch_progress(notes, info.heartbeat_details)
+        notes, languages = _made(notifications)
+        reports = _batch_progress(notes, info.heartbeat_details, done)
         pairs = list(zip(notes, reports))
         transient = self._deliver(
             pairs, info, lambda: activity.heartbeat([r.model_dump(mode="json") for r in reports]), languages
@@ -201,15 +209,34 @@ class Notifications:
             )
         return reports
 
+    @activity.defn(name="notify_local")
+    def notify_local(self, notifications: list[Notification | NoticeRef]) -> LocalDelivery:
+        """`notify_batch` over the local channels only (the notification log), run by the case's worker as a local
+        activity inside the workflow task that made the notifications (patch `notices-local`, issue 22): no activity
+        task, no workflow task more. One attempt, no retry of its own: a local channel that fails transiently, and
+        every channel that is not local, is left to `notify_batch` (`rest`), which the case schedules at once with
+        these reports, so no channel delivers twice and the long retry and its give-up stay as they were.
+        A worker that dies after this delivered but before its workflow task completed runs it again on replay: the
+        log finds the notification there and does not write it twice."""
+        info = activity.info()
+        notes, languages = _made(notifications)
+        reports = [DeliveryReport(notification_id=n.notification_id) for n in notes]
+        local = [c for c in self.channels if getattr(c, "local", False)]
+        transient = self._deliver(list(zip(notes, reports)), info, lambda: None, languages, channels=local)
+        return LocalDelivery(reports=reports, rest=bool(transient) or len(local) < len(self.channels))
+
     def _deliver(
         self,
         pairs: list[tuple[Notification, DeliveryReport]],
         info: activity.Info,
         heartbeat: Callable[[], None],
         languages: dict[str, str] | None = None,
+        *,
+        channels: Sequence[Channel] | None = None,
     ) -> dict[str, list[str]]:
-        """Each notification over each channel its report has not finished; the transient failures left, by id.
-        `languages`: a notification's own language by id (a reference may name one); else the worker's."""
+        """Each notification over each channel (`channels`, else all) its report has not finished; the transient
+        failures left, by id. `languages`: a notification's own language by id (a reference may name one); else the
+        worker's."""
         transient: dict[str, list[str]] = {}
         languages = languages or {}
         written = {
@@ -219,7 +246,7 @@ class Notifications:
         steps = [
             (written[note.notification_id], report, channel)
             for note, report in pairs
-            for channel in self.channels
+            for channel in (self.channels if channels is None else channels)
             if channel.name not in report.finished
         ]
         for i, (notification, report, channel) in enumerate(steps):
@@ -296,9 +323,18 @@ def _progress(notification_id: str, details: Sequence[object]) -> DeliveryReport
     return DeliveryReport(notification_id=notification_id)
 
 
-def _batch_progress(notifications: list[Notification], details: Sequence[object]) -> list[DeliveryReport]:
-    """Each notification's report so far, from the last heartbeat of an earlier attempt of the batch."""
-    done: dict[str, DeliveryReport] = {}
+def _made(notifications: list[Notification | NoticeRef]) -> tuple[list[Notification], dict[str, str]]:
+    """The notifications made again from their references (a whole one as it is), and the languages they name."""
+    notes = [n.notification() if isinstance(n, NoticeRef) else n for n in notifications]
+    return notes, {n.id: n.lang for n in notifications if isinstance(n, NoticeRef) and n.lang}
+
+
+def _batch_progress(
+    notifications: list[Notification], details: Sequence[object], before: list[DeliveryReport] | None = None
+) -> list[DeliveryReport]:
+    """Each notification's report so far: from the last heartbeat of an earlier attempt of the batch, else from what
+    the case says was done before it (`notify_local`'s reports)."""
+    done: dict[str, DeliveryReport] = {r.notification_id: r.model_copy(deep=True) for r in before or []}
     if details and isinstance(details[-1], list):
         for item in details[-1]:
             try:

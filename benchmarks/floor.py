@@ -3,9 +3,9 @@
 The bare baseline (`benchmarks.baseline`) waits on a timer and takes updates; a case also records patch
 markers, upserts its search attributes and sends notifications. This workflow replays a script read from
 a real case's history (`script_from_history`): per trigger (the start, an `act` update of a kind) the
-same markers, search-attribute upserts, `notify_batch` activities (the same notifications, under its own
-case id), local activities (`write_case_facts`, with facts of the same case) and timers, in the recorded
-order. What Spoorwerk costs beyond it is its domain code: the floor is as fast as a case can be while it
+same markers, search-attribute upserts, activities (the same arguments, under its own case id), local
+activities (`notify_local`, `write_case_facts`: the arguments the case gave them, which `local_activity_args`
+finds by replaying its history) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the floor is as fast as a case can be while it
 issues these commands, whatever the case decides.
 """
 
@@ -112,18 +112,65 @@ def _start(c: FloorCommand, args: list[Any]) -> asyncio.Task[Any]:
     )
 
 
+async def local_activity_args(history: Any, workflows: list[type], data_converter: Any) -> dict[str, dict[int, str]]:
+    """The arguments (JSON) a case gave its local activities, by type and the activity's sequence number: its
+    history holds their results, not their inputs, so the history is replayed and each call is seen as it is made."""
+    from pydantic_core import to_jsonable_python
+    from temporalio.worker import (
+        Interceptor,
+        Replayer,
+        StartLocalActivityInput,
+        UnsandboxedWorkflowRunner,
+        WorkflowInboundInterceptor,
+        WorkflowInterceptorClassInput,
+        WorkflowOutboundInterceptor,
+    )
+
+    calls: dict[str, list[str]] = {}
+
+    class Outbound(WorkflowOutboundInterceptor):
+        def start_local_activity(self, input: StartLocalActivityInput) -> Any:
+            calls.setdefault(input.activity, []).append(json.dumps(to_jsonable_python(list(input.args))))
+            return super().start_local_activity(input)
+
+    class Inbound(WorkflowInboundInterceptor):
+        def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+            super().init(Outbound(outbound))
+
+    class Seen(Interceptor):
+        def workflow_interceptor_class(self, input: WorkflowInterceptorClassInput) -> type[WorkflowInboundInterceptor]:
+            return Inbound
+
+    replayed = await Replayer(
+        workflows=workflows,
+        interceptors=[Seen()],
+        data_converter=data_converter,
+        workflow_runner=UnsandboxedWorkflowRunner(),  # the calls are seen in this interpreter, not a sandbox's copy
+    ).replay_workflow(history)
+    if replayed.replay_failure is not None:
+        raise replayed.replay_failure
+    # The n-th call of a type is the local activity of that type with the n-th lowest sequence number.
+    seqs: dict[str, list[int]] = {}
+    for event in history.events:
+        details = event.marker_recorded_event_attributes.details
+        if "data" in details and "patch-data" not in details:
+            described = json.loads(details["data"].payloads[0].data)
+            seqs.setdefault(described["activity_type"], []).append(described["seq"])
+    return {name: dict(zip(sorted(seqs.get(name, [])), made)) for name, made in calls.items()}
+
+
 async def script_from_history(
     client: Any,
     workflow_id: str,
     template_id: str,
     update_kinds: list[str],
-    local_args: dict[str, str] | None = None,
+    local_args: dict[str, dict[int, str]] | None = None,
 ) -> FloorScript:
     """A case's commands per trigger, read from its history: the first workflow task's are `start`, the
     task that accepted the n-th `act` update's are `act:<update_kinds[n]>` (the updates given in the order
     they were sent). Commands of other tasks (an activity's completion) are not triggers of their own here:
     they are listed under `other` (a case issues none there). A local activity's marker becomes that local
-    activity, with the arguments `local_args` gives for its type (JSON; the history does not hold them)."""
+    activity, with the arguments `local_args` gives for its type and sequence number (`local_activity_args`)."""
     from temporalio.api.enums.v1 import EventType as E
     from temporalio.converter import default
 
@@ -145,12 +192,13 @@ async def script_from_history(
         elif t == E.EVENT_TYPE_MARKER_RECORDED:
             details = event.marker_recorded_event_attributes.details
             if "patch-data" not in details and "data" in details:  # a local activity's result
-                name = json.loads(details["data"].payloads[0].data)["activity_type"]
+                described = json.loads(details["data"].payloads[0].data)
+                name = described["activity_type"]
                 phases[phase].append(
                     FloorCommand(
                         kind="local_activity",
                         activity=name,
-                        args_json=(local_args or {}).get(name, "[]"),
+                        args_json=(local_args or {}).get(name, {}).get(described["seq"], "[]"),
                         start_to_close_s=5.0,
                     )
                 )

@@ -18,7 +18,7 @@ class FloorCommand(BaseModel):
     attributes: dict[str, Any] = {}  # search attribute name -> JSON value (None: unset)
     activity: str = ""
     # The activity's arguments as JSON, the template case's id in them. A local activity's are not in the history:
-    # the script is given them (`script_from_history`'s `local_args`).
+    # they are found by replaying it (`benchmarks.floor.local_activity_args`).
     args_json: str = ""
     start_to_close_s: float = 0.0
     schedule_to_close_s: float = 0.0

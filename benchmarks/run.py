@@ -50,7 +50,8 @@ from benchmarks.floor import (  # noqa: E402
     FloorInput,
     FloorScript,
     command_kinds,
-    script_from_history,  # noqa: E402
+    local_activity_args,
+    script_from_history,
 )
 from benchmarks.harness import (  # noqa: E402
     BASELINE_QUEUE,
@@ -63,11 +64,11 @@ from benchmarks.harness import (  # noqa: E402
     run_load,
 )
 from domain.case import CaseOpening  # noqa: E402
-from domain.facts import derive  # noqa: E402
 from domain.models import Actor  # noqa: E402
 from domain.nl_time import local_date  # noqa: E402
 from operations import cases  # noqa: E402
 from workflows.sick_leave_case import SickLeaveCase  # noqa: E402
+from workflows.spoor2_trajectory import Spoor2Trajectory  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -271,7 +272,7 @@ class Fleet:
 
         `bedrijfsarts_oordeel` (a consultation: recorded, nothing sent) is the typical action;
         `probleemanalyse_recorded` also brings the plan van aanpak within its reminder lead, so the
-        case sends two reminders (one `notify_batch` activity) as it answers.
+        case sends two reminders (one `notify_local` local activity on the embedded default) as it answers.
         """
         payload = {
             "kind": kind,
@@ -405,10 +406,10 @@ async def record_floor(fleets: dict[str, Fleet], stack: Stack, results: Results)
         await case.action(template, kind)()
     await stack.worker.settle(quiet=0.5)
     case_wid = cases.case_handle(stack.client, template).id
-    # The facts the case wrote (by local activity, whose input its history does not hold): the floor writes the same.
-    state = await cases.case_handle(stack.client, template).query(SickLeaveCase.state)
-    facts = derive(state, local_date(datetime.now(timezone.utc)))
-    local_args = {"write_case_facts": json.dumps([facts.model_dump(mode="json")])}
+    # What the case gave its local activities (its notices, its facts), which its history does not hold: the floor
+    # gives them the same.
+    history = await stack.client.get_workflow_handle(case_wid).fetch_history()
+    local_args = await local_activity_args(history, [SickLeaveCase, Spoor2Trajectory], stack.client.data_converter)
     floor.script = await script_from_history(stack.client, case_wid, template, kinds, local_args)
     await floor.opener()()
     check = floor.ids.pop()

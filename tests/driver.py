@@ -338,6 +338,29 @@ class CaseDriver:
         return NotificationLog(self.settings.notification_log_path).read()
 
 
+def local_activities(history: Any, activity_type: str) -> list[dict]:
+    """The local activities of a type a history records (their markers), each as the SDK describes it, with `failed`:
+    the failure's message, None when it succeeded."""
+    found = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name == "core_local_activity":
+            described = json.loads(marker.details["data"].payloads[0].data)
+            if described["activity_type"] == activity_type:
+                found.append({**described, "failed": marker.failure.message or None})
+    return found
+
+
+def activities_scheduled(history: Any, activity_type: str | None = None) -> list[Any]:
+    """The activities a history schedules (of a type, or all), as their scheduled events' attributes."""
+    return [
+        e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and activity_type in (None, e.activity_task_scheduled_event_attributes.activity_type.name)
+    ]
+
+
 async def _patient(query: Any, tries: int = 3) -> Any:
     """A query of a trajectory, asked again when it times out: on a loaded machine the time-skipping server now and
     then lets a query of a child whose parent continued as new time out once (sdk-java#1540's neighbourhood). A

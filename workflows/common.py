@@ -13,10 +13,10 @@ import pydantic_core
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.delivery import DeliveryReport
+    from activities.delivery import DeliveryReport, LocalDelivery
     from activities.notify import Notifications
     from domain import access, notices
     from domain.actions import admit
@@ -34,6 +34,9 @@ NOTIFY_TIMEOUT = timedelta(minutes=1)
 # helps nobody, and the case must not wait on it.
 NOTIFY_GIVE_UP = timedelta(days=3)
 NOTIFY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=5), maximum_interval=timedelta(hours=1))
+# One attempt of `notify_local`: an append to the notification log takes a millisecond; a local activity holds the
+# workflow task (and the answer to the action that made the notices) while it runs.
+LOCAL_NOTIFY_TIMEOUT = timedelta(seconds=5)
 _NOTIFY_OPTIONS: dict[str, Any] = {
     "start_to_close_timeout": NOTIFY_TIMEOUT,
     "schedule_to_close_timeout": NOTIFY_GIVE_UP,
@@ -241,6 +244,12 @@ def _given_up(last_failure: str) -> list[tuple[str, str]]:
     return [("all channels", f"gave up after {days} days: {last_failure}")]
 
 
+def _log_failure(done: asyncio.Task[Any]) -> None:
+    # `_local_first` handles the activities' failures; anything else is a bug, and the notices' ids say which.
+    if not done.cancelled() and done.exception() is not None:
+        workflow.logger.error("notices not sent", exc_info=done.exception())
+
+
 class Notifier:
     """Notifications run beside the workflow's loop, so a channel that is down does not stall it.
 
@@ -261,11 +270,15 @@ class Notifier:
             lambda done: self._delivered(note, done),
         )
 
-    def send_all(self, notes: list[Notification], *, by_reference: bool = False) -> None:
+    def send_all(self, notes: list[Notification], *, by_reference: bool = False, local: bool = False) -> None:
         """Send what one wake produced as one `notify_batch` activity (none for none); `by_reference` (the case's
-        patch `notice-refs`): as references (domain.notices), the activity renders the text."""
+        patch `notice-refs`): as references (domain.notices), the activity renders the text; `local` (patch
+        `notices-local`): first by the local activity `notify_local`, `notify_batch` only for what is left."""
         if notes:
             items: list[Notification | NoticeRef] = [notices.reference(n) for n in notes] if by_reference else [*notes]
+            if local:
+                self._track(asyncio.create_task(self._local_first(notes, items)), _log_failure)
+                return
             # No summary: it would be one more payload to encode and store per activity (the
             # activity's input shows what was sent).
             self._track(
@@ -273,8 +286,36 @@ class Notifier:
                 lambda done: self._batch_delivered(notes, done),
             )
 
+    async def _local_first(self, notes: list[Notification], items: list[Notification | NoticeRef]) -> None:
+        """Deliver over the worker's local channels in this workflow task, then, when anything is left (a channel
+        that is not local, a local one that failed), by `notify_batch` with the long retry, told what is done."""
+        first: LocalDelivery | None = None
+        try:
+            first = await workflow.execute_local_activity_method(
+                Notifications.notify_local,
+                items,
+                start_to_close_timeout=LOCAL_NOTIFY_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+            )
+        except ActivityError as err:
+            # The worker's channels could not be set to work (a bug, a timeout): all of it goes the long way.
+            workflow.logger.warning(
+                "notices not delivered locally", extra={"case_id": notes[0].case_id, "error": str(err.cause or err)}
+            )
+        if first is not None:
+            for note, report in zip(notes, first.reports):
+                self._failed(note, [(f.channel, f.reason) for f in report.failed])
+            if not first.rest:
+                return
+        batch = workflow.start_activity_method(
+            Notifications.notify_batch, args=[items, first.reports if first else None], **_NOTIFY_OPTIONS
+        )
+        await asyncio.gather(batch, return_exceptions=True)
+        self._batch_delivered(notes, batch, before=first.reports if first else None)
+
     def _track(self, handle: asyncio.Task[Any], on_done: Callable[[asyncio.Task[Any]], None]) -> None:
-        # Scheduled by the caller there and then, not in a task of its own: the order of commands must stay as recorded.
+        # An activity is scheduled by the caller there and then, not in a task of its own: the order of commands must
+        # stay as recorded. (The local path of `notices-local` is a task of its own; release 9 recorded it so.)
         self._tasks = [t for t in self._tasks if not t.done()]
         handle.add_done_callback(on_done)
         self._tasks.append(handle)
@@ -292,7 +333,13 @@ class Notifier:
             failures = [(f.channel, f.reason) for f in done.result().failed]
         self._failed(note, failures)
 
-    def _batch_delivered(self, notes: list[Notification], done: asyncio.Task[list[DeliveryReport]]) -> None:
+    def _batch_delivered(
+        self,
+        notes: list[Notification],
+        done: asyncio.Task[list[DeliveryReport]],
+        before: list[DeliveryReport] | None = None,
+    ) -> None:
+        """Record what the batch could not deliver; `before`: failures `notify_local` reported (recorded then)."""
         if done.cancelled():
             return
         err = done.exception()
@@ -309,8 +356,11 @@ class Notifier:
                 elif note.notification_id in left:
                     self._failed(note, _given_up(str(left[note.notification_id])))
             return
+        known = {(r.notification_id, f.channel) for r in before or [] for f in r.failed}
         for note, report in zip(notes, done.result()):
-            self._failed(note, [(f.channel, f.reason) for f in report.failed])
+            self._failed(
+                note, [(f.channel, f.reason) for f in report.failed if (note.notification_id, f.channel) not in known]
+            )
 
     def _failed(self, note: Notification, failures: list[tuple[str, str]]) -> None:
         if self._on_failure is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 8
+RELEASE = 9
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,14 @@ CASE_FACTS_LOCAL = Patch(
     "release 8: a case writes its facts by local activity, by the activity with the long retry when that fails",
     release=8,
 )
+# SickLeaveCase, when a wake first sends: its notices delivered over the local channels (the notification log) by
+# local activity, `notify_batch` with the long retry only for what is left (issue 22: no activity per wake on the
+# embedded default)
+NOTICES_LOCAL = Patch(
+    "notices-local",
+    "release 9: a case delivers its notices over the local channels by local activity, the activity takes the rest",
+    release=9,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -122,6 +130,7 @@ ALL = (
     NOTICE_REFS,
     TRAJECTORY_NOTICE_REFS,
     CASE_FACTS_LOCAL,
+    NOTICES_LOCAL,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

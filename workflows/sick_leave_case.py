@@ -149,7 +149,11 @@ class SickLeaveCase(ActionUpdates):
             self._changed = False
             today = self._today()
             notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
-            self._notifier.send_all(notes, by_reference=bool(notes) and self._notices_by_reference())
+            self._notifier.send_all(
+                notes,
+                by_reference=bool(notes) and self._notices_by_reference(),
+                local=bool(notes) and self._patches.taken(patches.NOTICES_LOCAL),
+            )
             self._counted = metrics.count_escalations(state.dossier, self._counted)
             if state.trajectory_due:
                 await self._start_trajectory()

@@ -240,6 +240,35 @@ def test_a_batch_reports_each_notification_and_retries_only_what_is_left(tmp_pat
     ]
 
 
+def test_the_local_activity_delivers_over_the_log_and_leaves_the_rest_to_the_batch(tmp_path, webhook) -> None:
+    """`notify_local` (patch `notices-local`) delivers over the log only, in the case's own workflow task; the webhook
+    is left to `notify_batch`, which is told what is done and sends every notification over each channel once."""
+    settings = settings_for(tmp_path, ["log", "webhook"], webhook=webhook)
+    notifications = Notifications.from_settings(settings)
+    log = NotificationLog(settings.notification_log_path)
+    first, second = note(recipient_role="bedrijfsarts"), note(recipient_role="werkgever")
+
+    local = ActivityEnvironment().run(notifications.notify_local, [first, second])
+    assert [(r.delivered, r.failed) for r in local.reports] == [(["log"], []), (["log"], [])]
+    assert local.rest  # the webhook is no local channel
+    assert len(log.read()) == 2 and webhook.requests == []
+
+    reports = ActivityEnvironment().run(notifications.notify_batch, [first, second], local.reports)
+    assert [r.delivered for r in reports] == [["log", "webhook"], ["log", "webhook"]]
+    assert len(log.read()) == 2
+    assert sorted(r["headers"]["Idempotency-Key"] for r in webhook.requests) == sorted(
+        [first.notification_id, second.notification_id]
+    )
+
+    # With only the log on, nothing is left; a log that cannot be written leaves its notices to the batch, unraised.
+    only_log = Notifications.from_settings(settings_for(tmp_path / "only", ["log"]))
+    assert ActivityEnvironment().run(only_log.notify_local, [note()]).rest is False
+    blocked = settings_for(tmp_path / "blocked", ["log"])
+    blocked.notification_log_path.mkdir(parents=True)  # a folder where the log should be: as a full disk
+    failed = ActivityEnvironment().run(Notifications.from_settings(blocked).notify_local, [note()])
+    assert failed.rest and failed.reports[0].delivered == [] and failed.reports[0].failed == []
+
+
 def test_the_log_writes_a_notification_once(tmp_path) -> None:
     log = NotificationLog(tmp_path / "n.jsonl")
     n = note(recipients=["piet@acme.example"]) if "recipients" in Notification.model_fields else note()

@@ -6,11 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from domain.models import Notification
 from domain.nl_time import start_of_day
-from domain.notices import NoticeRef
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
-from tests.driver import CaseDriver
+from tests.driver import CaseDriver, activities_scheduled, local_activities
 from tests.workflows.test_case_workflow import wait_for
 from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import SickLeaveCase
@@ -68,14 +66,10 @@ async def test_cases_take_their_reminders_at_their_own_minute_on_the_day_they_ar
 
     await wait_for(lambda: sent() == [EARLY] * 4 + [LATE] * 4)
 
-    # The case handed its notify activity references, not text (patch `notice-refs`): the words were made there.
+    # The worker delivered them itself (a local activity, patch `notices-local`): no activity to schedule, and what
+    # the case handed it is not in its history at all; the words were made there (patch `notice-refs`).
     history = await driver.client.get_workflow_handle(case_workflow_id(LATE)).fetch_history()
-    batches = [
-        e.activity_task_scheduled_event_attributes.input.payloads
-        for e in history.events
-        if e.activity_task_scheduled_event_attributes.activity_type.name == "notify_batch"
-    ]
-    assert len(batches) >= 3
-    for payloads in batches:
-        [items] = await driver.client.data_converter.decode(payloads, [list[Notification | NoticeRef]])
-        assert items and all(isinstance(item, NoticeRef) for item in items)
+    assert activities_scheduled(history, "notify_batch") == []
+    delivered = local_activities(history, "notify_local")
+    assert len(delivered) >= 3 and all(d["failed"] is None for d in delivered)
+    assert all(n["subject"] and n["body"] for n in driver.notifications())

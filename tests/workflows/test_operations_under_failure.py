@@ -26,7 +26,7 @@ from domain.models import Role
 from service.rulebook import load_stagnation_rules
 from service.settings import Settings
 from tests.domain.test_spoor2_rules import START, act, new_trajectory, to_go
-from tests.driver import CaseDriver
+from tests.driver import CaseDriver, activities_scheduled, local_activities
 from tests.loopback import settings_for
 from tests.workflows.test_case_workflow import wait_for
 from worker import build_worker
@@ -144,6 +144,41 @@ async def test_channels_down_for_a_day_deliver_each_notification_once_when_back(
             f"{sum(tried.values())} (per notification {sorted(tried.values())}); delivered once each on "
             f"3 channels; duplicates: 0"
         )
+
+
+async def test_a_log_that_fails_the_local_delivery_gets_the_notices_by_the_activity_with_the_long_retry(
+    ts_env, tmp_path
+):
+    """On the embedded default the log is written by local activity in the case's workflow task (patch
+    `notices-local`); a log that cannot be written then is left to `notify_batch`, which retries until it can."""
+    settings = settings_for(tmp_path, ["log"])
+    async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
+        first, due_on = await open_case_before_the_probleemanalyse_reminder(driver)
+        before = len(logged(driver))
+        assert before > 0
+        history = await driver.opened.fetch_history()
+        assert activities_scheduled(history) == [] and local_activities(history, "notify_local")
+
+        # 05:00 a folder is where the log should be (as a full disk); 06:00 the reminder falls due.
+        settings.notification_log_path.rename(tmp_path / "log-aside")
+        settings.notification_log_path.mkdir()
+        await driver.advance_to(due_on, hour=9)
+        history = await driver.opened.fetch_history()
+        [batch] = activities_scheduled(history, "notify_batch")
+        [refs, done] = await driver.client.data_converter.decode(batch.input.payloads)
+        assert [r["delivered"] for r in done] == [[]] * len(refs) == [[]] * 2  # the local attempt finished nothing
+
+        # The disk is freed at noon: the retry delivers each reminder once, and the case recorded no failure.
+        settings.notification_log_path.rmdir()
+        (tmp_path / "log-aside").rename(settings.notification_log_path)
+        await driver.advance_to(due_on, hour=14)
+        await wait_for(lambda: len(logged(driver)) == before + 2)
+        assert set(Counter(n["notification_id"] for n in logged(driver)).values()) == {1}
+        dossier = await driver.dossier()
+        assert [e.details["key"] for e in dossier if e.kind == "reminder_sent" and e.on == due_on] == [
+            "probleemanalyse"
+        ]
+        assert not [e for e in dossier if e.kind == "notification_failed"]
 
 
 async def test_a_channel_down_longer_than_the_give_up_time_is_recorded_and_the_case_goes_on(

@@ -326,7 +326,10 @@ async def test_a_case_this_release_opens_writes_no_patch_markers_in_its_first_ta
     this = await first_task(patches.RELEASE)
     patch_commands = [c for c in older if c.startswith("marker ") or c == "upsert TemporalChangeVersion"]
     assert len(patch_commands) == 2 * len([c for c in older if c.startswith("marker ")]) > 0
-    assert this == [c for c in older if c not in patch_commands]
+    rest = [c for c in older if c not in patch_commands]
+    # Two local activities run side by side in the task (the notices, the facts): their markers come as they end.
+    assert sorted(this) == sorted(rest)
+    assert [c for c in this if not c.startswith("local ")] == [c for c in rest if not c.startswith("local ")]
     assert not any(c.startswith("marker ") or "TemporalChangeVersion" in c for c in this)
     print(f"first task commands: release None {len(older)} ({older}); release {patches.RELEASE} {len(this)} ({this})")
 
