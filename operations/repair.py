@@ -17,23 +17,27 @@ from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowTaskFai
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
+_RETRYING = frozenset({EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED})
 STUCK_CAUSE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
 
 
-async def stuck_on_an_action_twice(client: Client, workflow_id: str) -> int | None:
-    """The id of the failed workflow task that holds the running workflow up, when it failed on an action's acceptance
-    sent twice (the fault above); None when the workflow is not stuck so."""
+async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = frozenset({STUCK_CAUSE})) -> int | None:
+    """The event id of the failed workflow task that holds the running workflow up, when it failed for one of `causes`
+    (by default the fault above); None when the workflow is not stuck so."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    last = history.events[-1] if history.events else None
-    if last is None or last.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+    for event in reversed(history.events):
+        if event.event_type in _RETRYING:  # the failed task's next attempt, scheduled or running
+            continue
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            return event.event_id if event.workflow_task_failed_event_attributes.cause in causes else None
         return None
-    return last.event_id if last.workflow_task_failed_event_attributes.cause == STUCK_CAUSE else None
+    return None
 
 
-async def free(client: Client, workflow_id: str) -> str | None:
-    """Reset a workflow stuck on an action's acceptance sent twice to its failed task; the new run's id, or None when
-    it was not stuck so (then nothing is done)."""
-    failed = await stuck_on_an_action_twice(client, workflow_id)
+async def free(client: Client, workflow_id: str, causes: frozenset[int] = frozenset({STUCK_CAUSE})) -> str | None:
+    """Reset a workflow stuck on a failed task (by default: an action's acceptance sent twice) to that task; the new
+    run's id, or None when it was not stuck so (then nothing is done)."""
+    failed = await stuck_task(client, workflow_id, causes)
     if failed is None:
         return None
     run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id

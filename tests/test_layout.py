@@ -101,6 +101,47 @@ def test_the_domain_does_no_io_and_knows_no_temporal():
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+# What makes code that must replay the same differ from one run to the next: a clock, chance, the environment, files,
+# sleeping. Workflow code takes time from `workflow.now()` and its chance from `workflow.random()`.
+_NONDETERMINISTIC = {
+    ("datetime", "now"),
+    ("datetime", "utcnow"),
+    ("datetime", "today"),
+    ("date", "today"),
+    ("time", "time"),
+    ("time", "monotonic"),
+    ("time", "perf_counter"),
+    ("time", "sleep"),
+    ("asyncio", "sleep"),
+    ("os", "getenv"),
+    ("os", "environ"),
+    ("uuid", "uuid1"),
+    ("uuid", "uuid4"),
+}
+
+
+def test_workflow_and_domain_code_reads_no_clock_chance_environment_or_files():
+    """workflows/ and domain/ run inside workflow tasks and are replayed: the sandbox passes them through
+    (workflows/sandbox.py), so its runtime checks do not guard them; this one does, before they run."""
+    for folder in ("workflows", "domain"):
+        for path in (ROOT / folder).rglob("*.py"):
+            tree = ast.parse(path.read_text("utf-8"))
+            bad = sorted(
+                f"{node.value.id}.{node.attr} (line {node.lineno})"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in _NONDETERMINISTIC
+            )
+            bad += [
+                f"open() (line {node.lineno})"
+                for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open"
+            ]
+            bad += sorted(f"import {name}" for name in _imports(path) if name.split(".")[0] in ("random", "secrets"))
+            assert not bad, f"{path.relative_to(ROOT)}: {bad}"
+
+
 def test_the_tests_mirror_the_packages():
     """A test lives in the folder of the package it tests, so a newcomer finds it in one guess."""
     tests = ROOT / "tests"
