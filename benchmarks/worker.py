@@ -16,7 +16,7 @@ import sys
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import SandboxedWorkflowRunner, UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import worker as spoorwerker
 from benchmarks.baseline import BaselineCase
@@ -39,12 +39,6 @@ async def serve(args: argparse.Namespace) -> None:
         spoorwerker.WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
     spoorwerk = spoorwerker.build_worker(client, settings, task_queue=args.queue)
     config = spoorwerk.config()
-    if not args.unsandboxed:
-        # The baseline's and the floor's workflow modules pass through the sandbox as Spoorwerk's do
-        # (workflows/sandbox.py): the same cost per new workflow instance on every side.
-        config["workflow_runner"] = SandboxedWorkflowRunner(
-            restrictions=spoorwerker.WORKFLOW_RUNNER.restrictions.with_passthrough_modules("benchmarks")
-        )
     baseline_config = {
         **config,
         "task_queue": args.baseline_queue,

@@ -8,13 +8,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 # pydantic's EmailStr imports email_validator (and idna) on first use, which may be inside a
 # workflow: they are pure, so they pass through rather than being re-imported in every sandbox.
-# The workflow modules themselves pass through too (issue 22): the sandbox re-ran `workflows.sick_leave_case` for every
-# new workflow instance (each start, continue-as-new and cache miss), its class, decorators and type hints included,
-# about 7 ms of a start's 25 ms of worker CPU (docs/performance.md). What the sandbox checked in them while it ran
-# them, a clock or chance read outside `workflow`, tests/test_layout.py checks in their source (as for domain/, which
-# always passed through); they keep no state of their own at module level but constants.
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "workflows")
+    restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
 )
 
 
