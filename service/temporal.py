@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Mapping
+from typing import Any
 
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
+from temporalio.service import RPCError, RPCStatusCode
 
 from service import metrics, tracing
 from service.codec import EncryptionCodec, EncryptionKeyError, KeyRing, SealedOnlyPayloadConverter
@@ -86,8 +89,34 @@ async def connect(settings: Settings) -> Client:
         data_converter=data_converter(key_ring(settings)),
         # Its workers take these too: one /metrics endpoint, one trace per case action.
         runtime=metrics.runtime(settings),
-        interceptors=tracing.interceptors(),
+        interceptors=[PatientQueries(), *tracing.interceptors()],
     )
+
+
+# A query meets "Workflow Task in failed state" (FAILED_PRECONDITION) while the case's last workflow task failed and
+# its next attempt has not run yet: after a worker's restart, or a task that timed out on a starved machine. The
+# next attempt is seconds away, so a query is asked again a few times (about 3 s in all), as an action is sent again
+# (operations.cases); what is still failing after that is the caller's 503.
+QUERY_ATTEMPTS = 5
+
+
+class PatientQueries(Interceptor):
+    """Every query of the client asked again on FAILED_PRECONDITION, with a short backoff."""
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        return _PatientQueries(next)
+
+
+class _PatientQueries(OutboundInterceptor):
+    async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+        for attempt in range(1, QUERY_ATTEMPTS + 1):
+            try:
+                return await super().query_workflow(input)
+            except RPCError as err:
+                if err.status is not RPCStatusCode.FAILED_PRECONDITION or attempt == QUERY_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:

@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from service.codec import KeyRing
 from service.devserver import installed_executable, temporal_cli
-from service.temporal import data_converter, ensure_search_attributes
+from service.temporal import PatientQueries, data_converter, ensure_search_attributes
 from tests.driver import CaseDriver
 from workflows import search_attributes as sa
 
@@ -72,6 +72,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """The real Temporal dev server (in-memory SQLite), with Spoorwerk's search attributes."""
     env = await WorkflowEnvironment.start_local(
         data_converter=DATA_CONVERTER,
+        interceptors=[PatientQueries()],  # as the API's own client (service.temporal.connect)
         search_attributes=sa.ALL,
         dev_server_existing_path=temporal_cli(),
         dev_server_log_level="error",

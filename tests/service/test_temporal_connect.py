@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from service.settings import Settings
 from service.temporal import connect_config
 
@@ -62,3 +64,49 @@ def test_the_embedded_dev_server_takes_nothing_of_a_clusters_profile(tmp_path: P
     embedded = Settings.model_construct(temporal_address=None)
     found = connect_config(embedded, env={"TEMPORAL_CONFIG_FILE": str(config), "TEMPORAL_PROFILE": "cloud"})
     assert found == {"target_host": "127.0.0.1:7233", "namespace": "default", "tls": False}
+
+
+async def test_a_query_is_asked_again_while_the_case_s_workflow_task_is_failing(monkeypatch) -> None:
+    """`PatientQueries`: FAILED_PRECONDITION ("Workflow Task in failed state") is asked again, other errors are not."""
+    import asyncio as _asyncio
+
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from service import temporal
+
+    monkeypatch.setattr(_asyncio, "sleep", _no_wait)
+    answers: list[Any] = [
+        RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b""),
+        RPCError("Workflow Task in failed state.", RPCStatusCode.FAILED_PRECONDITION, b""),
+        "the dossier",
+    ]
+
+    class Next:
+        calls = 0
+
+        async def query_workflow(self, input: Any) -> Any:
+            Next.calls += 1
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    patient = temporal.PatientQueries().intercept_client(Next())  # type: ignore[arg-type]
+    assert await patient.query_workflow(None) == "the dossier"  # type: ignore[arg-type]
+    assert Next.calls == 3
+
+    # Still failing after every attempt: the caller's error. Another status: at once.
+    answers[:] = [RPCError("failing", RPCStatusCode.FAILED_PRECONDITION, b"")] * temporal.QUERY_ATTEMPTS
+    Next.calls = 0
+    with pytest.raises(RPCError):
+        await patient.query_workflow(None)  # type: ignore[arg-type]
+    assert Next.calls == temporal.QUERY_ATTEMPTS
+    answers[:] = [RPCError("no such workflow", RPCStatusCode.NOT_FOUND, b"")]
+    Next.calls = 0
+    with pytest.raises(RPCError):
+        await patient.query_workflow(None)  # type: ignore[arg-type]
+    assert Next.calls == 1
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
