@@ -14,7 +14,9 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from unittest import mock
 
 from temporalio.client import Client
@@ -247,3 +249,27 @@ def settings_from(env: dict[str, str]) -> Settings:
     """The settings a process with this environment reads: a client that matches the worker."""
     with mock.patch.dict(os.environ, env, clear=True):
         return Settings()
+
+
+async def delete_workflows(client: Any, workflow_ids: list[str]) -> None:
+    """Delete workflows (a running one is terminated first), so that no later test of the session meets a case whose
+    worker has gone: a query of it would wait for an answer nobody gives."""
+    from temporalio.api.common.v1 import WorkflowExecution
+    from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    for workflow_id in workflow_ids:
+        request = DeleteWorkflowExecutionRequest(
+            namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+        # The dev server, busy with the other process's tests, has cancelled a delete ("operation was canceled").
+        for attempt in range(5):
+            try:
+                await client.workflow_service.delete_workflow_execution(request, timeout=timedelta(seconds=10))
+                break
+            except RPCError as err:
+                if err.status is RPCStatusCode.NOT_FOUND:  # the cancelled attempt had deleted it after all
+                    break
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(1 + attempt)

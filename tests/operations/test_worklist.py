@@ -15,8 +15,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest, DescribeWorkflowExecutionRequest
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 
 from domain.case import CaseOpening
 from domain.models import Actor
@@ -26,6 +25,7 @@ from operations.api import app_search_key
 from tests.apiserver import eventually
 from tests.operations.test_api import Api, new_id, today
 from tests.paths import ROOT
+from tests.processes import delete_workflows
 
 SURNAME, NUMBER = "Jänsen-Ünal", "P-40721"
 
@@ -437,19 +437,4 @@ async def test_the_overview_shows_at_once_when_the_cases_worker_is_down(api, api
         assert "Stranded" not in page.text  # no answer, so no name: nothing is made up
         assert "Levend" in page.text  # not queued behind the cases that do not answer
     finally:  # deleted (a running one is terminated first): no later test of the session meets a case nobody runs
-        client = api_server.env.client
-        for case_id in stranded:
-            request = DeleteWorkflowExecutionRequest(
-                namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=f"case-{case_id}")
-            )
-            # The dev server, busy with the other process's tests, has cancelled a delete ("operation was canceled").
-            for attempt in range(5):
-                try:
-                    await client.workflow_service.delete_workflow_execution(request, timeout=timedelta(seconds=10))
-                    break
-                except RPCError as err:
-                    if err.status is RPCStatusCode.NOT_FOUND:  # the cancelled attempt had deleted it after all
-                        break
-                    if attempt == 4:
-                        raise
-                    await asyncio.sleep(1 + attempt)
+        await delete_workflows(api_server.env.client, [f"case-{case_id}" for case_id in stranded])

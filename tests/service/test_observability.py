@@ -45,7 +45,15 @@ from operations import cases
 from service import tracing
 from tests.conftest import DATA_CONVERTER
 from tests.loopback import free_port
-from tests.processes import ROOT, Processes, WorkerProcess, encryption_keys, settings_from, worker_env
+from tests.processes import (
+    ROOT,
+    Processes,
+    WorkerProcess,
+    delete_workflows,
+    encryption_keys,
+    settings_from,
+    worker_env,
+)
 from workflows.sick_leave_case import SickLeaveCase
 
 pytestmark = pytest.mark.devserver
@@ -333,6 +341,9 @@ async def observed(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncItera
         )
         await run_cases(observed, queue)
         yield observed
+        # Its worker goes with the module: the cases it served would stay on the session's dev server with nobody to
+        # answer for them, and a later module that lists every case (the operations role) would wait on each.
+        await delete_workflows(client, [w.id async for w in client.list_workflows(f"TaskQueue = '{queue}'")])
     finally:
         processes.close()
         if provider is not None:
