@@ -302,16 +302,15 @@ class Notifier:
             workflow.logger.warning(
                 "notices not delivered locally", extra={"case_id": notes[0].case_id, "error": str(err.cause or err)}
             )
+        done = first.reports if first is not None else None
         if first is not None:
             for note, report in zip(notes, first.reports):
                 self._failed(note, [(f.channel, f.reason) for f in report.failed])
             if not first.rest:
                 return
-        batch = workflow.start_activity_method(
-            Notifications.notify_batch, args=[items, first.reports if first else None], **_NOTIFY_OPTIONS
-        )
+        batch = workflow.start_activity_method(Notifications.notify_batch, args=[items, done], **_NOTIFY_OPTIONS)
         await asyncio.gather(batch, return_exceptions=True)
-        self._batch_delivered(notes, batch, before=first.reports if first else None)
+        self._batch_delivered(notes, batch, before=done)
 
     def _track(self, handle: asyncio.Task[Any], on_done: Callable[[asyncio.Task[Any]], None]) -> None:
         # An activity is scheduled by the caller there and then, not in a task of its own: the order of commands must
