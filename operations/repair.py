@@ -1,16 +1,29 @@
 """Freeing a case (or trajectory) that a known SDK fault has stuck after a server restart (docs/durability.md).
 
-When the Temporal server stops between recording a workflow task that accepted and completed an action (an update) and
-answering the worker, the worker can send that action's acceptance once more with a later task; the server refuses
-it (`BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE`, "received *update.Acceptance message while in state Completed") and
-every retry of that task the same way (temporalio/sdk-rust#888, open upstream). The action is on record; only the
-stuck task is wrong. A reset to that failed task starts a new run from the same history, which the worker replays
-afresh: every action and dossier entry is kept, nothing is applied twice, and the case goes on.
+Two faults of the SDK's core, both open upstream and both seen in the crash test after the server stopped while a
+workflow task was in flight, hold a workflow up: every retry of its workflow task fails the same way, and every query
+answers "Workflow Task in failed state".
+
+- **An acceptance sent twice** (temporalio/sdk-rust#888): the worker sends an action's (update's) acceptance once more
+  with a later task; the server refuses it (`BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE`, "received *update.Acceptance
+  message while in state Completed"). The action is on record; only the stuck task is wrong. A reset to that failed
+  task starts a new run from the same history, which the worker replays afresh.
+- **A history its own code cannot replay** (`NON_DETERMINISTIC_ERROR`): actions that reached the server while a task
+  was waiting for a worker that had lost its connection were handed to the workflow after the wake that task was for,
+  and recorded so; a replay from the start hands them over before it, and the workflow's commands come in another
+  order than recorded ("Update machine does not handle this event: HistoryEvent(id: 10, TimerStarted)"). A reset to
+  the last task before the event the replay disagrees with drops that task's commands; the server takes the actions
+  and signals recorded after it again (each action carries its id, so none is applied twice), and the run goes on
+  from there. The same reset frees a case that a code change made unreplayable, once the code is right again.
+
+Every action and dossier entry is kept, nothing is applied twice, and the case goes on.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowTaskFailedCause
@@ -18,38 +31,77 @@ from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
 _RETRYING = frozenset({EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED})
-STUCK_CAUSE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
+ACCEPTED_TWICE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
+UNREPLAYABLE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
+SDK_FAULTS = frozenset({ACCEPTED_TWICE, UNREPLAYABLE})
+# How the SDK's core names the first recorded event its replay disagrees with.
+_DISAGREES_AT = re.compile(r"HistoryEvent\(id: (\d+)")
 
 
-async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = frozenset({STUCK_CAUSE})) -> int | None:
-    """The event id of the failed workflow task that holds the running workflow up, when it failed for one of `causes`
-    (by default the fault above); None when the workflow is not stuck so."""
+@dataclass(frozen=True)
+class Stuck:
+    """A workflow held up by a failing workflow task, and the reset that frees it."""
+
+    failed_event_id: int  # the failed task's event
+    cause: int  # WorkflowTaskFailedCause
+    reset_to: int  # the workflow task (its completed or failed event) the reset goes back to
+    reapply: bool  # whether the actions and signals recorded after `reset_to` are taken again
+    reason: str  # for the reset's record
+
+
+async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> Stuck | None:
+    """How the running workflow is held up, when its last workflow task failed for one of `causes` (by default the
+    two faults above) and can be reset; None when it is not stuck so."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     for event in reversed(history.events):
         if event.event_type in _RETRYING:  # the failed task's next attempt, scheduled or running
             continue
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            return event.event_id if event.workflow_task_failed_event_attributes.cause in causes else None
-        return None
+        if event.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            return None
+        failed = event.workflow_task_failed_event_attributes
+        if failed.cause not in causes:
+            return None
+        if failed.cause != UNREPLAYABLE:
+            reason = (
+                "freed: an action's acceptance sent twice after a server restart (temporalio/sdk-rust#888)"
+                if failed.cause == ACCEPTED_TWICE
+                else f"freed: a workflow task that kept failing (cause {failed.cause})"
+            )
+            return Stuck(event.event_id, failed.cause, reset_to=event.event_id, reapply=False, reason=reason)
+        found = _DISAGREES_AT.search(failed.failure.message)
+        disagrees_at = int(found.group(1)) if found else event.event_id
+        before = [
+            e.event_id
+            for e in history.events
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < disagrees_at
+        ]
+        if not before:  # a first task that does not replay has nothing before it to go back to
+            return None
+        reason = f"freed: the history did not replay at event {disagrees_at}; reset to the task before it"
+        return Stuck(event.event_id, failed.cause, reset_to=before[-1], reapply=True, reason=reason)
     return None
 
 
-async def free(client: Client, workflow_id: str, causes: frozenset[int] = frozenset({STUCK_CAUSE})) -> str | None:
-    """Reset a workflow stuck on a failed task (by default: an action's acceptance sent twice) to that task; the new
-    run's id, or None when it was not stuck so (then nothing is done)."""
-    failed = await stuck_task(client, workflow_id, causes)
-    if failed is None:
+async def free(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> str | None:
+    """Reset a workflow held up by a failed task (by default: one of the two faults above) as `stuck_task` says; the
+    new run's id, or None when it was not stuck so (then nothing is done)."""
+    stuck = await stuck_task(client, workflow_id, causes)
+    if stuck is None:
         return None
     run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
     response = await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(
             namespace=client.namespace,
             workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
-            reason="freed: an action's acceptance sent twice after a server restart (temporalio/sdk-rust#888)",
-            workflow_task_finish_event_id=failed,
+            reason=stuck.reason,
+            workflow_task_finish_event_id=stuck.reset_to,
             request_id=str(uuid.uuid4()),
-            # Nothing came after the failed task; what the history holds is kept as it is.
-            reset_reapply_type=ResetReapplyType.RESET_REAPPLY_TYPE_NONE,
+            # After a failed task nothing was recorded; after an earlier task, actions and signals may have been.
+            reset_reapply_type=(
+                ResetReapplyType.RESET_REAPPLY_TYPE_ALL_ELIGIBLE
+                if stuck.reapply
+                else ResetReapplyType.RESET_REAPPLY_TYPE_NONE
+            ),
         )
     )
     return response.run_id

@@ -1,8 +1,10 @@
-"""operations.repair on the real dev server: a workflow held up by a failing workflow task is reset to that task, and
-goes on with every action it had taken, none of them twice.
+"""operations.repair on the real dev server: a workflow held up by a failing workflow task is reset, and goes on with
+every action it had taken, none of them twice.
 
-The fault it is for (an action's acceptance sent twice after a server restart, temporalio/sdk-rust#888) cannot be
-caused at will; a task that fails for another cause, lifted before the reset, takes the same way through it."""
+The first fault it is for (an action's acceptance sent twice after a server restart, temporalio/sdk-rust#888) cannot be
+caused at will; a task that fails for another cause, lifted before the reset, takes the same way through it. The second
+(a history that no longer replays) is caused by a code change between two workers, which answers an action with another
+command than the one recorded."""
 
 from __future__ import annotations
 
@@ -73,3 +75,85 @@ async def test_a_workflow_held_up_by_a_failed_task_is_reset_to_it_and_goes_on(de
             e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
         ]
         assert len(completed) == 3
+
+
+DRIFT = {"on": False}  # the code change: on, the loop answers an action with another command than it recorded
+
+
+@workflow.defn(sandboxed=False)
+class Drifting:
+    """Answers each action with a command of its loop, in the same workflow task: a timer, or (drifted) a memo."""
+
+    def __init__(self) -> None:
+        self.applied: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        self.answered = 0
+        while self.answered < 3:
+            await workflow.wait_condition(lambda: len(self.applied) > self.answered)
+            self.answered = len(self.applied)
+            if DRIFT["on"]:
+                workflow.upsert_memo({"answered": self.answered})
+            else:
+                self._timer = asyncio.create_task(workflow.sleep(3600))  # kept: a timer that is never awaited
+        return self.applied
+
+    @workflow.update
+    def act(self, action_id: str) -> int:
+        if action_id not in self.applied:  # an action id is applied once (as the cases do)
+            self.applied.append(action_id)
+        return self.applied.index(action_id) + 1
+
+
+async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disagreement_and_keeps_its_actions(
+    dev_env,
+) -> None:
+    client, queue = dev_env.client, f"repair-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"drift-{uuid.uuid4().hex[:8]}"
+    DRIFT["on"] = False
+    async with Worker(client, task_queue=queue, workflows=[Drifting]):
+        handle = await client.start_workflow(Drifting.run, id=workflow_id, task_queue=queue)
+        assert await handle.execute_update(Drifting.act, "first", id="first") == 1
+        assert await handle.execute_update(Drifting.act, "second", id="second") == 2
+        recorded = await handle.fetch_history()
+    timers = [e.event_id for e in recorded.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    assert len(timers) == 2
+
+    DRIFT["on"] = True
+    try:
+        # A new worker replays the history from its start to take the next action, and cannot.
+        async with Worker(client, task_queue=queue, workflows=[Drifting]):
+            third = asyncio.create_task(handle.execute_update(Drifting.act, "third", id="third"))
+            stuck = None
+            for _ in range(200):
+                if (stuck := await repair.stuck_task(client, workflow_id)) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert stuck is not None and stuck.cause == repair.UNREPLAYABLE
+            # Back to the task that recorded the first action, before its timer: the event the replay disagrees with.
+            completed = [
+                e.event_id
+                for e in recorded.events
+                if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < timers[0]
+            ]
+            assert (stuck.reset_to, stuck.reapply) == (completed[-1], True)
+            assert f"event {timers[0]}" in stuck.reason
+
+            new_run = await repair.free(client, workflow_id)
+            assert new_run is not None
+            third.cancel()
+            fresh = client.get_workflow_handle(workflow_id)
+            # The actions recorded after the reset point are taken again by the new run, each once; a retry of the
+            # action that was waiting gets its answer, and the run ends with the three.
+            assert await fresh.execute_update(Drifting.act, "third", id="third") == 3
+            assert await fresh.result() == ["first", "second", "third"]
+            history = await fresh.fetch_history()
+    finally:
+        DRIFT["on"] = False
+    completed_updates = [
+        e.workflow_execution_update_completed_event_attributes.meta.update_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+    ]
+    assert sorted(completed_updates) == ["first", "second", "third"]
