@@ -399,6 +399,9 @@ def _parser() -> argparse.ArgumentParser:
     from operations.uwv_cli import add_uwv_parser
 
     add_uwv_parser(sub, conn)
+    from operations.repair_cli import add_repair_parser
+
+    add_repair_parser(sub, _opaque_id)
     return parser
 
 

@@ -47,6 +47,7 @@ class Stuck:
     reset_to: int  # the workflow task (its completed or failed event) the reset goes back to
     reapply: bool  # whether the actions and signals recorded after `reset_to` are taken again
     reason: str  # for the reset's record
+    disagrees_at: int | None = None  # the first recorded event a replay disagrees with (a history that does not replay)
 
 
 async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> Stuck | None:
@@ -78,7 +79,9 @@ async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = 
         if not before:  # a first task that does not replay has nothing before it to go back to
             return None
         reason = f"freed: the history did not replay at event {disagrees_at}; reset to the task before it"
-        return Stuck(event.event_id, failed.cause, reset_to=before[-1], reapply=True, reason=reason)
+        return Stuck(
+            event.event_id, failed.cause, reset_to=before[-1], reapply=True, reason=reason, disagrees_at=disagrees_at
+        )
     return None
 
 

@@ -17,6 +17,8 @@ from temporalio.client import WorkflowUpdateStage
 from temporalio.worker import Worker
 
 from operations import repair
+from tests.operations.test_cli_operations import base_env, run
+from workflows.ids import case_workflow_id
 
 BROKEN = {"on": False}  # the fault, on and off from the test: a workflow task fails while it is on
 UNHANDLED = frozenset({WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_WORKFLOW_WORKER_UNHANDLED_FAILURE})
@@ -107,10 +109,12 @@ class Drifting:
 
 
 async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disagreement_and_keeps_its_actions(
-    dev_env,
+    dev_env, tmp_path
 ) -> None:
     client, queue = dev_env.client, f"repair-{uuid.uuid4().hex[:8]}"
-    workflow_id = f"drift-{uuid.uuid4().hex[:8]}"
+    case_id = f"Cdrift{uuid.uuid4().hex[:8]}"
+    workflow_id = case_workflow_id(case_id)  # as a case's, so `spoorwerk repair CASE` finds it
+    env = base_env(tmp_path, TEMPORAL_ADDRESS=client.service_client.config.target_host)
     DRIFT["on"] = False
     async with Worker(client, task_queue=queue, workflows=[Drifting]):
         handle = await client.start_workflow(Drifting.run, id=workflow_id, task_queue=queue)
@@ -140,8 +144,19 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
             assert (stuck.reset_to, stuck.reapply) == (completed[-1], True)
             assert f"event {timers[0]}" in stuck.reason
 
-            new_run = await repair.free(client, workflow_id)
-            assert new_run is not None
+            # The operator's command: first only a look, then the reset (in Dutch, the default).
+            old_run = (await handle.describe()).run_id
+            looked = await run("repair", case_id, "--check", env=env)
+            assert looked.rc == 0, looked.err
+            assert f"zaak {workflow_id}: loopt vast sinds gebeurtenis {stuck.failed_event_id}" in looked.out
+            assert f"speelt niet opnieuw af bij gebeurtenis {timers[0]}" in looked.out
+            assert f"terug naar gebeurtenis {stuck.reset_to}" in looked.out
+            assert "spoor 2-traject" not in looked.out  # it has none: nothing said of it
+            assert (await handle.describe()).run_id == old_run
+            freed = await run("repair", case_id, env=env)
+            assert freed.rc == 0, freed.err
+            new_run = (await client.get_workflow_handle(workflow_id).describe()).run_id
+            assert new_run != old_run and f"vrijgemaakt, nieuwe run {new_run}" in freed.out
             third.cancel()
             fresh = client.get_workflow_handle(workflow_id)
             # The actions recorded after the reset point are taken again by the new run, each once; a retry of the
@@ -157,3 +172,7 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
     ]
     assert sorted(completed_updates) == ["first", "second", "third"]
+    again = await run("repair", case_id, env=env)
+    assert (again.rc, again.out.strip()) == (0, f"zaak {workflow_id}: loopt niet vast")
+    missing = await run("repair", "Cnobody", env=env)
+    assert missing.rc == 1 and "geen zaak 'Cnobody'" in missing.err, missing.err

@@ -287,11 +287,11 @@ class RetryingClient:
     # seen on a trajectory in CI, docs/durability.md. A retry that finds its entry takes it as the answer.
     record_first: bool = False
     found_on_record: int = 0
-    # Workflows the SDK fault of operations/repair.py stuck after a restart, freed as the operator would.
+    # Workflows the SDK faults of operations/repair.py held up after a restart, freed as the operator would.
     freed: list[str] = field(default_factory=list)
 
     async def free_if_stuck(self, case_id: str, err: BaseException) -> None:
-        """What an operator does on a case whose answer is "Workflow Task in failed state": `spoorwerk repair`."""
+        """What an operator does on a case whose answer is "Workflow Task in failed state": `spoorwerk repair CASE`."""
         if "Workflow Task in failed state" not in str(err):
             return
         for workflow_id in (case_workflow_id(case_id), trajectory_workflow_id(case_id)):
