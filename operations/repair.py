@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowTaskFailedCause
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
@@ -40,19 +41,25 @@ _DISAGREES_AT = re.compile(r"HistoryEvent\(id: (\d+)")
 
 @dataclass(frozen=True)
 class Stuck:
-    """A workflow held up by a failing workflow task, and the reset that frees it."""
+    """A workflow held up by a failing workflow task, and the reset that would free it."""
 
     failed_event_id: int  # the failed task's event
     cause: int  # WorkflowTaskFailedCause
-    reset_to: int  # the workflow task (its completed or failed event) the reset goes back to
+    message: str  # the failure's first line
+    reset_to: int | None  # the workflow task (its completed or failed event) a reset goes back to; None: none can
     reapply: bool  # whether the actions and signals recorded after `reset_to` are taken again
     reason: str  # for the reset's record
     disagrees_at: int | None = None  # the first recorded event a replay disagrees with (a history that does not replay)
 
+    @property
+    def cause_name(self) -> str:
+        return WorkflowTaskFailedCause.Name(WorkflowTaskFailedCause.ValueType(self.cause)).removeprefix(
+            "WORKFLOW_TASK_FAILED_CAUSE_"
+        )
 
-async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> Stuck | None:
-    """How the running workflow is held up, when its last workflow task failed for one of `causes` (by default the
-    two faults above) and can be reset; None when it is not stuck so."""
+
+async def stuck_task(client: Client, workflow_id: str) -> Stuck | None:
+    """How the running workflow is held up, when its last workflow task failed (for any cause); None when not."""
     history = await client.get_workflow_handle(workflow_id).fetch_history()
     for event in reversed(history.events):
         if event.event_type in _RETRYING:  # the failed task's next attempt, scheduled or running
@@ -60,15 +67,14 @@ async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = 
         if event.event_type != EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             return None
         failed = event.workflow_task_failed_event_attributes
-        if failed.cause not in causes:
-            return None
+        message = await _message(client, failed.failure)
         if failed.cause != UNREPLAYABLE:
             reason = (
                 "freed: an action's acceptance sent twice after a server restart (temporalio/sdk-rust#888)"
                 if failed.cause == ACCEPTED_TWICE
                 else f"freed: a workflow task that kept failing (cause {failed.cause})"
             )
-            return Stuck(event.event_id, failed.cause, reset_to=event.event_id, reapply=False, reason=reason)
+            return Stuck(event.event_id, failed.cause, message, reset_to=event.event_id, reapply=False, reason=reason)
         found = _DISAGREES_AT.search(failed.failure.message)
         disagrees_at = int(found.group(1)) if found else event.event_id
         before = [
@@ -76,20 +82,47 @@ async def stuck_task(client: Client, workflow_id: str, causes: frozenset[int] = 
             for e in history.events
             if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < disagrees_at
         ]
-        if not before:  # a first task that does not replay has nothing before it to go back to
-            return None
         reason = f"freed: the history did not replay at event {disagrees_at}; reset to the task before it"
         return Stuck(
-            event.event_id, failed.cause, reset_to=before[-1], reapply=True, reason=reason, disagrees_at=disagrees_at
+            event.event_id,
+            failed.cause,
+            message,
+            # A first task that does not replay has nothing before it to go back to.
+            reset_to=before[-1] if before else None,
+            reapply=True,
+            reason=reason,
+            disagrees_at=disagrees_at,
         )
     return None
 
 
+async def _message(client: Client, failure: Failure) -> str:
+    """The failure's first line, decrypted (the worker encrypts its failures' messages: "Encoded failure")."""
+    copy = Failure()
+    copy.CopyFrom(failure)
+    try:
+        text = str(await client.data_converter.decode_failure(copy)) or failure.message
+    except Exception:  # noqa: BLE001 (a key this client lacks: the message as recorded)
+        text = failure.message
+    return text.splitlines()[0] if text else ""
+
+
+async def held_up(client: Client) -> list[str]:
+    """The ids of the running cases and trajectories the server reports held up by failing workflow tasks (its
+    `TemporalReportedProblems`, set after two failed tasks in a row when the server is configured to: the embedded
+    server and deploy/compose are)."""
+    query = (
+        "TemporalReportedProblems IS NOT NULL AND ExecutionStatus = 'Running' "
+        "AND WorkflowType IN ('SickLeaveCase', 'Spoor2Trajectory')"
+    )
+    return sorted({w.id async for w in client.list_workflows(query)})
+
+
 async def free(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> str | None:
-    """Reset a workflow held up by a failed task (by default: one of the two faults above) as `stuck_task` says; the
-    new run's id, or None when it was not stuck so (then nothing is done)."""
-    stuck = await stuck_task(client, workflow_id, causes)
-    if stuck is None:
+    """Reset a workflow held up by a failed task for one of `causes` (by default the two faults above) as `stuck_task`
+    says; the new run's id, or None when it was not held up so (then nothing is done)."""
+    stuck = await stuck_task(client, workflow_id)
+    if stuck is None or stuck.cause not in causes or stuck.reset_to is None:
         return None
     run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
     response = await client.workflow_service.reset_workflow_execution(

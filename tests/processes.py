@@ -21,7 +21,7 @@ from unittest import mock
 
 from temporalio.client import Client
 
-from service.devserver import temporal_cli
+from service.devserver import REPORTED_PROBLEMS_FLAGS, temporal_cli
 from service.settings import Settings
 from service.temporal import connect
 from tests.loopback import free_port
@@ -96,6 +96,7 @@ class DevServer:
             "synchronous=normal",
             "--log-level",
             "error",
+            *REPORTED_PROBLEMS_FLAGS,
             *sa.cli_flags(),
         ]
 

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 
 from operations import repair
 from tests.operations.test_cli_operations import base_env, run
+from tests.processes import delete_workflows
 from workflows.ids import case_workflow_id
 
 BROKEN = {"on": False}  # the fault, on and off from the test: a workflow task fails while it is on
@@ -53,11 +54,13 @@ async def test_a_workflow_held_up_by_a_failed_task_is_reset_to_it_and_goes_on(de
         try:
             held = asyncio.create_task(handle.execute_update(Held.act, "second"))
             for _ in range(200):
-                if await repair.stuck_task(client, handle.id, UNHANDLED) is not None:
+                if await repair.stuck_task(client, handle.id) is not None:
                     break
                 await asyncio.sleep(0.05)
-            assert await repair.stuck_task(client, handle.id, UNHANDLED) is not None
-            # Only the fault this module is for is freed by default.
+            stuck = await repair.stuck_task(client, handle.id)
+            assert stuck is not None and stuck.cause_name == "WORKFLOW_WORKER_UNHANDLED_FAILURE"
+            assert "the workflow task fails" in stuck.message
+            # Only the faults this module is for are freed by default.
             assert await repair.free(client, handle.id) is None
         finally:
             BROKEN["on"] = False
@@ -82,7 +85,7 @@ async def test_a_workflow_held_up_by_a_failed_task_is_reset_to_it_and_goes_on(de
 DRIFT = {"on": False}  # the code change: on, the loop answers an action with another command than it recorded
 
 
-@workflow.defn(sandboxed=False)
+@workflow.defn(name="SickLeaveCase", sandboxed=False)  # a case's type: `spoorwerk repair` lists it when held up
 class Drifting:
     """Answers each action with a command of its loop, in the same workflow task: a timer, or (drifted) a memo."""
 
@@ -144,6 +147,15 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
             assert (stuck.reset_to, stuck.reapply) == (completed[-1], True)
             assert f"event {timers[0]}" in stuck.reason
 
+            # The server reports it held up after two failed tasks: the command without a case finds it.
+            for _ in range(300):
+                if workflow_id in await repair.held_up(client):
+                    break
+                await asyncio.sleep(0.1)
+            everything = await run("repair", "--check", env=env)
+            assert everything.rc == 0, everything.err
+            assert f"zaak {workflow_id}: loopt vast sinds gebeurtenis" in everything.out
+
             # The operator's command: first only a look, then the reset (in Dutch, the default).
             old_run = (await handle.describe()).run_id
             looked = await run("repair", case_id, "--check", env=env)
@@ -176,3 +188,4 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
     assert (again.rc, again.out.strip()) == (0, f"zaak {workflow_id}: loopt niet vast")
     missing = await run("repair", "Cnobody", env=env)
     assert missing.rc == 1 and "geen zaak 'Cnobody'" in missing.err, missing.err
+    await delete_workflows(client, [workflow_id])  # a case's type: no listing of cases after this one meets it
