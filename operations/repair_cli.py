@@ -12,17 +12,17 @@ Temporal refused, 2 bad input, 3 Temporal cannot be reached.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
 from service.i18n import _
 
-EXIT_REFUSED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
 
 
-def add_repair_parser(sub: Any, opaque_id: Any) -> None:
-    """Register `spoorwerk repair` (`opaque_id`: the case id's argument type of the other commands)."""
+def add_repair_parser(sub: Any, opaque_id: Any, run: Any) -> None:
+    """Register `spoorwerk repair` (`opaque_id`: the case id's argument type of the other commands; `run`: theirs
+    to run a command against Temporal, its refusals and outages turned into exit codes)."""
     rep = sub.add_parser(
         "repair",
         help=_("free a case that a known Temporal fault holds up (it answers 'Workflow Task in failed state')"),
@@ -42,34 +42,22 @@ def add_repair_parser(sub: Any, opaque_id: Any) -> None:
         help=_("the case (and its trajectory); without it: every case and trajectory the server reports held up"),
     )
     rep.add_argument("--check", action="store_true", help=_("only say whether it is held up; change nothing"))
-    rep.set_defaults(func=repair_command, direct=True)  # direct: main() skips the bridge's teardown
+    # Always straight to Temporal, as operations: a held-up case answers no query, so the API cannot help.
+    rep.set_defaults(
+        func=lambda args: run(args, lambda backend: _repair(args, backend)), direct=True, actor_id="cli-operations"
+    )
 
 
 def _say(message: str) -> None:
     print(_("spoorwerk: error: %(problem)s", problem=message), file=sys.stderr)
 
 
-def repair_command(args: argparse.Namespace) -> int:
-    from operations.cli import BadInput, DirectBackend, Unreachable
-
-    try:
-        return asyncio.run(_repair(args, DirectBackend))
-    except BadInput as err:
-        _say(str(err))
-        return EXIT_BAD_INPUT
-    except Unreachable as err:
-        print(f"spoorwerk: {err}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-
-
-async def _repair(args: argparse.Namespace, backend_type: Any) -> int:
+async def _repair(args: argparse.Namespace, backend: Any) -> int:
     from temporalio.service import RPCError, RPCStatusCode
 
     from operations import repair
     from workflows.ids import case_workflow_id, trajectory_workflow_id
 
-    backend = backend_type("cli-operations")
-    await backend.connect()
     client = backend.client
     try:
         if args.case_id is None:
