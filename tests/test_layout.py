@@ -121,8 +121,9 @@ _NONDETERMINISTIC = {
 
 
 def test_workflow_and_domain_code_reads_no_clock_chance_environment_or_files():
-    """workflows/ and domain/ run inside workflow tasks and are replayed. The sandbox passes domain/ through
-    (`imports_passed_through`), so its runtime checks do not guard it; this one does, in the source, for both."""
+    """workflows/ and domain/ run inside workflow tasks and are replayed. The sandbox passes both through (domain/ by
+    `imports_passed_through`, workflows/ by `workflows.sandbox.WORKFLOW_RUNNER`), so its runtime checks guard neither;
+    this one does, in the source."""
     for folder in ("workflows", "domain"):
         for path in (ROOT / folder).rglob("*.py"):
             tree = ast.parse(path.read_text("utf-8"))

@@ -180,7 +180,15 @@ async def test_an_action_whose_answer_was_lost_is_answered_from_the_record_when_
         "on": str(today),
     }
     call = asyncio.create_task(cases.act(client, case_id, pa))
-    await asyncio.sleep(2.0)
+    # Given up on once the server holds it (a workflow task waits for a worker), not before: on a loaded machine the
+    # call can take longer than any fixed wait to arrive.
+    handle = cases.case_handle(client, case_id)
+    for _ in range(300):
+        if (await handle.describe()).raw_description.HasField("pending_workflow_task"):
+            break
+        await asyncio.sleep(0.1)
+    assert (await handle.describe()).raw_description.HasField("pending_workflow_task")
+    await asyncio.sleep(0.2)
     call.cancel()
     with pytest.raises((asyncio.CancelledError, WorkflowUpdateRPCTimeoutOrCancelledError)):
         await call
