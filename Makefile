@@ -47,7 +47,7 @@ demo: $(VENV)/.installed-run
 TEST_WORKERS ?= 2
 XDIST = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-## Install what the tests need, check the code, and run them all (660 tests in about 8 minutes on two cores).
+## Install what the tests need, check the code, and run them all (661 tests in about 6 to 8 minutes on two cores).
 test: lint
 	$(PY) -m pytest $(XDIST)
 
