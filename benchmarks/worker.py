@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ import sys
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 import worker as spoorwerker
 from benchmarks.baseline import BaselineCase
@@ -39,6 +41,13 @@ async def serve(args: argparse.Namespace) -> None:
         spoorwerker.WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
     spoorwerk = spoorwerker.build_worker(client, settings, task_queue=args.queue)
     config = spoorwerk.config()
+    runner = config["workflow_runner"]
+    if isinstance(runner, SandboxedWorkflowRunner):
+        # The same sandbox policy as Spoorwerk's: its workflow modules pass through (workflows.sandbox), so the
+        # baseline's and the floor's do too; otherwise each of their instances re-imports its module and the ratios
+        # would flatter Spoorwerk.
+        runner = dataclasses.replace(runner, restrictions=runner.restrictions.with_passthrough_modules("benchmarks"))
+        config = {**config, "workflow_runner": runner}
     baseline_config = {
         **config,
         "task_queue": args.baseline_queue,

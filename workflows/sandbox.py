@@ -4,6 +4,7 @@ import builtins
 import functools
 from typing import Any
 
+from temporalio.worker import WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions, _runner
 
 # pydantic's EmailStr imports email_validator (and idna) on first use, which may be inside a
@@ -12,7 +13,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 # start's worker CPU and most of a cached case's memory. They keep no state between runs (their one module-level
 # table, `payloads._SHARED_RULES`, holds rule sets by content), and what the sandbox checked at run time for them, no
 # clock, chance, environment or file, tests/test_layout.py checks in their source.
-WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+WORKFLOW_RUNNER: WorkflowRunner = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "workflows")
 )
 
