@@ -13,7 +13,7 @@ from typing import Any, AsyncIterator
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -324,18 +324,22 @@ class CaseDriver:
         path = HISTORIES / f"v{CURRENT_VERSION}" / f"{name}.json"
         if path.exists():
             return
-        history = await self.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        # Sealed with this session's throwaway key: keep the test case's (fictional) payloads in clear,
-        # so any later session replays them.
-        codec = self.client.data_converter.payload_codec
-        assert codec is not None  # tests always seal payloads (tests/conftest.py)
-        for event in history.events:
-            await decode_message(event, codec)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(history.to_json(), "utf-8")
+        await save_clear_history(self.client, workflow_id, path, run_id)
 
     def notifications(self) -> list[dict]:
         return NotificationLog(self.settings.notification_log_path).read()
+
+
+async def save_clear_history(client: Client, workflow_id: str, path: Path, run_id: str | None = None) -> None:
+    """Write a workflow's history to `path` with its payloads in clear, so any later session replays it: they were
+    sealed with a test session's throwaway key, around a test case's fictional data."""
+    history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    codec = client.data_converter.payload_codec
+    assert codec is not None  # tests always seal payloads (tests/conftest.py)
+    for event in history.events:
+        await decode_message(event, codec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(history.to_json(), "utf-8")
 
 
 def local_activities(history: Any, activity_type: str) -> list[dict]:

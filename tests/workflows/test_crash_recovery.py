@@ -34,7 +34,7 @@ from domain.models import Actor, Stage
 from domain.nl_time import local_date
 from operations import cases, repair
 from operations import spoor2 as trajectories
-from tests.driver import DEFAULT_ROLE, DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL
+from tests.driver import DEFAULT_ROLE, DOCUMENT_ROLES, GROUNDS, ZOEKPROFIEL, save_clear_history
 from tests.paths import TESTS
 from tests.processes import DevServer, Processes, WorkerProcess, encryption_keys, settings_from, tail, worker_env
 from workflows.ids import case_workflow_id, trajectory_workflow_id
@@ -296,8 +296,13 @@ class RetryingClient:
             return
         for workflow_id in (case_workflow_id(case_id), trajectory_workflow_id(case_id)):
             try:
+                stuck = await repair.stuck_task(self.client, workflow_id)
+                if stuck is None or stuck.cause not in repair.SDK_FAULTS:
+                    continue
+                if stuck.cause == repair.UNREPLAYABLE:  # kept for whoever looks into the SDK's fault next
+                    await save_clear_history(self.client, workflow_id, ARTIFACTS / f"unreplayable-{workflow_id}.json")
                 if await repair.free(self.client, workflow_id) is not None:
-                    self.freed.append(workflow_id)
+                    self.freed.append(f"{workflow_id}: {stuck.cause_name}")
             except RPCError:  # no trajectory, or the server still away: the next failure tries again
                 continue
 
