@@ -401,7 +401,7 @@ def _parser() -> argparse.ArgumentParser:
     add_uwv_parser(sub, conn)
     from operations.repair_cli import add_repair_parser
 
-    add_repair_parser(sub, _opaque_id, _run)
+    add_repair_parser(sub, _opaque_id, _run, DEFAULT_ACTOR_ID)
     return parser
 
 

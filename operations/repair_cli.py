@@ -6,7 +6,7 @@
 
 Straight to Temporal with the service's settings (TEMPORAL_ADDRESS, the encryption keys), as `--direct`: a case that is
 held up answers no query, so the API cannot help. Exit 0 done (also when nothing was held up), 1 no such case or
-Temporal refused, 2 bad input, 3 Temporal cannot be reached.
+Temporal refused, 2 bad command-line input or configuration, 3 Temporal cannot be reached.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from service.i18n import _
 EXIT_REFUSED, EXIT_UNREACHABLE = 1, 3
 
 
-def add_repair_parser(sub: Any, opaque_id: Any, run: Any) -> None:
+def add_repair_parser(sub: Any, opaque_id: Any, run: Any, actor_id: str) -> None:
     """Register `spoorwerk repair` (`opaque_id`: the case id's argument type of the other commands; `run`: theirs
-    to run a command against Temporal, its refusals and outages turned into exit codes)."""
+    to run a command against Temporal, its refusals and outages turned into exit codes; `actor_id`: the operations id
+    it connects as)."""
     rep = sub.add_parser(
         "repair",
         help=_("free a case that a known Temporal fault holds up (it answers 'Workflow Task in failed state')"),
@@ -44,7 +45,7 @@ def add_repair_parser(sub: Any, opaque_id: Any, run: Any) -> None:
     rep.add_argument("--check", action="store_true", help=_("only say whether it is held up; change nothing"))
     # Always straight to Temporal, as operations: a held-up case answers no query, so the API cannot help.
     rep.set_defaults(
-        func=lambda args: run(args, lambda backend: _repair(args, backend)), direct=True, actor_id="cli-operations"
+        func=lambda args: run(args, lambda backend: _repair(args, backend)), direct=True, actor_id=actor_id
     )
 
 
