@@ -31,6 +31,8 @@ from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.client import Client
 
+from operations import cases
+
 _RETRYING = frozenset({EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED})
 ACCEPTED_TWICE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_BAD_UPDATE_WORKFLOW_EXECUTION_MESSAGE
 UNREPLAYABLE = WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_NON_DETERMINISTIC_ERROR
@@ -107,15 +109,19 @@ async def _message(client: Client, failure: Failure) -> str:
     return text.splitlines()[0] if text else ""
 
 
-async def held_up(client: Client) -> list[str]:
-    """The ids of the running cases and trajectories the server reports held up by failing workflow tasks (its
-    `TemporalReportedProblems`, set after two failed tasks in a row when the server is configured to: the embedded
-    server and deploy/compose are)."""
+CASE_TYPE = cases.WORKFLOW_TYPE
+TRAJECTORY_TYPE = "Spoor2Trajectory"  # the name in workflows/spoor2_trajectory.py's @workflow.defn
+
+
+async def held_up(client: Client) -> list[tuple[str, str]]:
+    """(workflow id, workflow type) of each running case and trajectory the server reports held up by failing workflow
+    tasks (its `TemporalReportedProblems`, set after two failed tasks in a row when the server is configured to: the
+    embedded server and deploy/compose are)."""
     query = (
         "TemporalReportedProblems IS NOT NULL AND ExecutionStatus = 'Running' "
-        "AND WorkflowType IN ('SickLeaveCase', 'Spoor2Trajectory')"
+        f"AND WorkflowType IN ('{CASE_TYPE}', '{TRAJECTORY_TYPE}')"
     )
-    return sorted({w.id async for w in client.list_workflows(query)})
+    return sorted({(w.id, w.workflow_type) async for w in client.list_workflows(query)})
 
 
 async def free(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FAULTS) -> str | None:

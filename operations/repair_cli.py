@@ -62,19 +62,22 @@ async def _repair(args: argparse.Namespace, backend: Any) -> int:
     client = backend.client
     try:
         if args.case_id is None:
-            workflow_ids = await repair.held_up(client)
-            if not workflow_ids:
+            found = await repair.held_up(client)
+            if not found:
                 print(_("no case or trajectory is held up"))
         else:
-            workflow_ids = [case_workflow_id(args.case_id), trajectory_workflow_id(args.case_id)]
-        for workflow_id in workflow_ids:
-            label = _("spoor 2 trajectory") if workflow_id.endswith("-spoor2") else _("case")
+            found = [
+                (case_workflow_id(args.case_id), repair.CASE_TYPE),
+                (trajectory_workflow_id(args.case_id), repair.TRAJECTORY_TYPE),
+            ]
+        for workflow_id, workflow_type in found:
+            label = _("spoor 2 trajectory") if workflow_type == repair.TRAJECTORY_TYPE else _("case")
             try:
                 stuck = await repair.stuck_task(client, workflow_id)
             except RPCError as err:
                 if err.status is not RPCStatusCode.NOT_FOUND:
                     raise
-                if workflow_id == workflow_ids[0] and args.case_id is not None:
+                if workflow_type == repair.CASE_TYPE and args.case_id is not None:
                     _say(_("case_id: no case %(case)s", case=repr(args.case_id)))
                     return EXIT_REFUSED
                 continue  # no trajectory: nothing to free

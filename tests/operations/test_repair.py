@@ -149,7 +149,7 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
 
             # The server reports it held up after two failed tasks: the command without a case finds it.
             for _ in range(300):
-                if workflow_id in await repair.held_up(client):
+                if (workflow_id, "SickLeaveCase") in await repair.held_up(client):
                     break
                 await asyncio.sleep(0.1)
             everything = await run("repair", "--check", env=env)
