@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import AsyncIterator
 
+import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
 from temporalio.client import WorkflowUpdateStage
@@ -111,11 +113,21 @@ class Drifting:
         return self.applied.index(action_id) + 1
 
 
+@pytest.fixture
+async def drifting_case(dev_env) -> AsyncIterator[str]:
+    """A case id for `Drifting`, deleted afterwards whatever happened: it has a case's type, and no listing of cases in
+    a later test may meet it without a worker."""
+    case_id = f"Cdrift{uuid.uuid4().hex[:8]}"
+    yield case_id
+    DRIFT["on"] = False
+    await delete_workflows(dev_env.client, [case_workflow_id(case_id)])
+
+
 async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disagreement_and_keeps_its_actions(
-    dev_env, tmp_path
+    dev_env, drifting_case, tmp_path
 ) -> None:
     client, queue = dev_env.client, f"repair-{uuid.uuid4().hex[:8]}"
-    case_id = f"Cdrift{uuid.uuid4().hex[:8]}"
+    case_id = drifting_case
     workflow_id = case_workflow_id(case_id)  # as a case's, so `spoorwerk repair CASE` finds it
     env = base_env(tmp_path, TEMPORAL_ADDRESS=client.service_client.config.target_host)
     DRIFT["on"] = False
@@ -188,4 +200,3 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
     assert (again.rc, again.out.strip()) == (0, f"zaak {workflow_id}: loopt niet vast")
     missing = await run("repair", "Cnobody", env=env)
     assert missing.rc == 1 and "geen zaak 'Cnobody'" in missing.err, missing.err
-    await delete_workflows(client, [workflow_id])  # a case's type: no listing of cases after this one meets it
