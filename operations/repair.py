@@ -54,6 +54,11 @@ class Stuck:
     disagrees_at: int | None = None  # the first recorded event a replay disagrees with (a history that does not replay)
 
     @property
+    def known_fault(self) -> bool:
+        """Whether `free` resets it by default: one of the two faults above, with a task to go back to."""
+        return self.cause in SDK_FAULTS and self.reset_to is not None
+
+    @property
     def cause_name(self) -> str:
         return WorkflowTaskFailedCause.Name(WorkflowTaskFailedCause.ValueType(self.cause)).removeprefix(
             "WORKFLOW_TASK_FAILED_CAUSE_"
@@ -130,6 +135,13 @@ async def free(client: Client, workflow_id: str, causes: frozenset[int] = SDK_FA
     stuck = await stuck_task(client, workflow_id)
     if stuck is None or stuck.cause not in causes or stuck.reset_to is None:
         return None
+    return await reset(client, workflow_id, stuck)
+
+
+async def reset(client: Client, workflow_id: str, stuck: Stuck) -> str:
+    """Reset the workflow as `stuck` (from `stuck_task`) says; the new run's id."""
+    if stuck.reset_to is None:
+        raise ValueError(f"{workflow_id}: no earlier workflow task to go back to")
     run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
     response = await client.workflow_service.reset_workflow_execution(
         ResetWorkflowExecutionRequest(

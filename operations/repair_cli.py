@@ -82,10 +82,10 @@ async def _repair(args: argparse.Namespace, backend: Any) -> int:
                     return EXIT_REFUSED
                 continue  # no trajectory: nothing to free
             print(_describe(stuck, label, workflow_id))
-            if stuck is None or args.check or stuck.cause not in repair.SDK_FAULTS or stuck.reset_to is None:
+            if stuck is None or args.check or not stuck.known_fault:
                 continue
-            run_id = await repair.free(client, workflow_id)
-            print(_("%(what)s %(id)s: freed, new run %(run)s", what=label, id=workflow_id, run=run_id or "-"))
+            run_id = await repair.reset(client, workflow_id, stuck)
+            print(_("%(what)s %(id)s: freed, new run %(run)s", what=label, id=workflow_id, run=run_id))
     except RPCError as err:
         if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             print(

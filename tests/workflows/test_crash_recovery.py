@@ -297,12 +297,12 @@ class RetryingClient:
         for workflow_id in (case_workflow_id(case_id), trajectory_workflow_id(case_id)):
             try:
                 stuck = await repair.stuck_task(self.client, workflow_id)
-                if stuck is None or stuck.cause not in repair.SDK_FAULTS:
+                if stuck is None or not stuck.known_fault:
                     continue
                 if stuck.cause == repair.UNREPLAYABLE:  # kept for whoever looks into the SDK's fault next
                     await save_clear_history(self.client, workflow_id, ARTIFACTS / f"unreplayable-{workflow_id}.json")
-                if await repair.free(self.client, workflow_id) is not None:
-                    self.freed.append(f"{workflow_id}: {stuck.cause_name}")
+                await repair.reset(self.client, workflow_id, stuck)
+                self.freed.append(f"{workflow_id}: {stuck.cause_name}")
             except RPCError:  # no trajectory, or the server still away: the next failure tries again
                 continue
 
