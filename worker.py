@@ -24,10 +24,12 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
 from temporalio.client import Client
+from temporalio.plugin import SimplePlugin
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.documents import DocumentActivities
+from activities.held_notices import LogConfirmer
 from activities.imports import ImportActivities
 from activities.notify import Notifications, describe_channels
 from activities.reporting import ReportingActivities
@@ -66,6 +68,11 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     store = store_from_settings(settings)
     documents, imports = DocumentActivities(client, store), ImportActivities(client, store)
     reporting = ReportingActivities(settings.reporting_database)  # opened at its first write
+    plugins = []
+    if (log := notifications.log) is not None:
+        # Beside the worker: writes the log lines `notify_local` held once their workflow task is recorded.
+        confirmer = LogConfirmer(log.held, log.write, client)
+        plugins.append(SimplePlugin("spoorwerk.notification-log", run_context=confirmer.beside))
     # An unset limit (None) is the SDK's own default.
     return Worker(
         client,
@@ -90,6 +97,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
         # Enforced by the server for the whole task queue, so it holds with any number of workers.
         max_task_queue_activities_per_second=settings.max_activities_per_second or None,
         max_activities_per_second=settings.max_worker_activities_per_second or None,
+        plugins=plugins,
     )
 
 

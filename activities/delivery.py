@@ -68,7 +68,9 @@ class Channel(Protocol):
     """One way of delivering a notification. `deliver` returns when delivered, else raises a DeliveryError.
 
     A channel with a true `local` attribute is fast and on this machine (the notification log): a case delivers over
-    it by local activity, in the workflow task that made the notification, not by an activity of its own."""
+    it by local activity, in the workflow task that made the notification, not by an activity of its own; its
+    `deliver` then also takes that task (activities.held_notices.Task) and holds the notification until the task
+    is recorded."""
 
     name: str
 

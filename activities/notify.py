@@ -7,9 +7,10 @@ msgids the domain puts on the notification (`subject_text`, `body_text`); a noti
 (domain.notices.NoticeRef: kind, case, step, due date, recipients, templates and the few parameters they do not
 give), and the notice is made again here from them. From release 9 (patch `notices-local`) a case first hands them to
 `notify_local`, a local activity that delivers over the local channels (the log) inside the case's workflow task;
-`notify_batch` takes what is left. Each channel delivers a notification at most once across the activity's retries: progress
-is kept in the activity's heartbeat details, which Temporal hands to the next attempt, on any worker.
-A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
+`notify_batch` takes what is left. The log's lines from `notify_local` are held until the history records the task
+that made them (activities.held_notices: a task that runs again may make other notices). Each channel delivers a
+notification at most once across the activity's retries: progress is kept in the activity's heartbeat details, which
+Temporal hands to the next attempt, on any worker. A delivery that succeeds just before the worker dies, before its heartbeat is recorded, is sent again;
 the e-mail's stable Message-ID and the webhook's Idempotency-Key let receivers drop that repeat.
 """
 
@@ -37,6 +38,7 @@ from activities.delivery import (
     TransientFailure,
     public_fields,
 )
+from activities.held_notices import HeldNotices, Task
 from activities.mail import EmailChannel
 from activities.webhook import WebhookChannel
 from domain.models import Notification
@@ -59,6 +61,7 @@ class NotificationLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.held = HeldNotices(path)  # `notify_local`'s lines, until their workflow task is recorded
         self._lock = threading.Lock()
         self._sent: set[str] = set()
         self._offset = 0  # how far this process has read the file
@@ -76,23 +79,31 @@ class NotificationLog:
 
     def append(self, notification: Notification) -> bool:
         """Write the notification; False when the log had it already."""
+        return self.write(notification.notification_id, public_fields(notification))
+
+    def write(self, notification_id: str, fields: dict) -> bool:
+        """Write a notification's line (its public fields); False when the log had it already."""
         with self._lock:
             private_file(self.path)  # what was sent to whom about which case: the service's user only
             with self.path.open("a+b") as log:
                 fcntl.flock(log, fcntl.LOCK_EX)  # released when the file closes
                 self._catch_up(log)
-                if notification.notification_id in self._sent:
+                if notification_id in self._sent:
                     return False
-                record = {"sent_at": datetime.now(timezone.utc).isoformat(), **public_fields(notification)}
+                record = {"sent_at": datetime.now(timezone.utc).isoformat(), **fields}
                 log.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
                 log.flush()
-                self._sent.add(notification.notification_id)
+                self._sent.add(notification_id)
                 self._offset = log.tell()
         return True
 
-    def deliver(self, notification: Notification) -> None:
+    def deliver(self, notification: Notification, task: Task | None = None) -> None:
+        """Write the notification; given the workflow `task` of a local activity, hold it until that task is recorded."""
         try:
-            self.append(notification)
+            if task is None:
+                self.append(notification)
+            else:
+                self.held.hold(task, public_fields(notification))
         except OSError as err:  # a full or read-only disk may recover
             raise TransientFailure(f"log: cannot write ({type(err).__name__})") from None
 
@@ -210,20 +221,29 @@ class Notifications:
         return reports
 
     @activity.defn(name="notify_local")
-    def notify_local(self, notifications: list[Notification | NoticeRef]) -> LocalDelivery:
+    def notify_local(self, notifications: list[Notification | NoticeRef], task: int | None = None) -> LocalDelivery:
         """`notify_batch` over the local channels only (the notification log), run by the case's worker as a local
         activity inside the workflow task that made the notifications (patch `notices-local`, issue 22): no activity
         task, no workflow task more. One attempt, no retry of its own: a local channel that fails transiently, and
         every channel that is not local, is left to `notify_batch` (`rest`), which the case schedules at once with
         these reports, so no channel delivers twice and the long retry and its give-up stay as they were.
-        A worker that dies after this delivered but before its workflow task completed runs it again on replay: the
-        log finds the notification there and does not write it twice."""
+
+        `task`: the history length the workflow task saw (its started event). The log's lines are then held until the
+        history records that task with this activity's marker (activities.held_notices); a worker that dies before
+        then leaves them to be confirmed, or dropped when the task ran again and made other notices. Without it (a
+        caller outside a workflow) the log is written at once."""
         info = activity.info()
         notes, languages = _made(notifications)
         reports = [DeliveryReport(notification_id=n.notification_id) for n in notes]
         local = [c for c in self.channels if getattr(c, "local", False)]
-        transient = self._deliver(list(zip(notes, reports)), info, lambda: None, languages, channels=local)
+        held = Task(info.workflow_id or "", info.workflow_run_id or "", task) if task is not None else None
+        transient = self._deliver(list(zip(notes, reports)), info, lambda: None, languages, channels=local, task=held)
         return LocalDelivery(reports=reports, rest=bool(transient) or len(local) < len(self.channels))
+
+    @property
+    def log(self) -> NotificationLog | None:
+        """The notification log channel, when it is on."""
+        return next((c for c in self.channels if isinstance(c, NotificationLog)), None)
 
     def _deliver(
         self,
@@ -233,10 +253,11 @@ class Notifications:
         languages: dict[str, str] | None = None,
         *,
         channels: Sequence[Channel] | None = None,
+        task: Task | None = None,
     ) -> dict[str, list[str]]:
         """Each notification over each channel (`channels`, else all) its report has not finished; the transient
         failures left, by id. `languages`: a notification's own language by id (a reference may name one); else the
-        worker's."""
+        worker's. `task`: the workflow task of a local activity, handed to the (local) channels."""
         transient: dict[str, list[str]] = {}
         languages = languages or {}
         written = {
@@ -254,7 +275,7 @@ class Notifications:
             with structlog.contextvars.bound_contextvars(
                 case_id=notification.case_id, workflow_id=info.workflow_id, run_id=info.workflow_run_id
             ):
-                outcome, reason = self._try(notification, report, channel, info)
+                outcome, reason = self._try(notification, report, channel, info, task)
                 if outcome == "retry":
                     transient.setdefault(notification.notification_id, []).append(reason or channel.name)
                 elif transient or i < len(steps) - 1:
@@ -269,11 +290,19 @@ class Notifications:
         return transient
 
     def _try(
-        self, notification: Notification, report: DeliveryReport, channel: Channel, info: activity.Info
+        self,
+        notification: Notification,
+        report: DeliveryReport,
+        channel: Channel,
+        info: activity.Info,
+        task: Task | None = None,
     ) -> tuple[str, str | None]:
         """One channel's attempt at one notification: its outcome (delivered, failed, retry) and the reason."""
         try:
-            channel.deliver(notification)
+            if task is not None:
+                channel.deliver(notification, task)  # type: ignore[call-arg]  # a local channel (delivery.Channel)
+            else:
+                channel.deliver(notification)
         except PermanentFailure as err:
             report.failed.append(ChannelFailure(channel=channel.name, reason=err.reason))
             return "failed", err.reason

@@ -67,6 +67,9 @@ class FloorCase:
             workflow.upsert_search_attributes(attribute_updates(c.attributes))
         elif c.kind in ("activity", "local_activity"):
             args = json.loads(c.args_json.replace(self._input.script.template_id, self._input.case_id))
+            if c.activity == "notify_local" and len(args) > 1:
+                # The task the log's lines are held for (activities.held_notices) is this run's, not the template's.
+                args[1] = workflow.info().get_current_history_length()
             self._tasks = [t for t in self._tasks if not t.done()]
             self._tasks.append(_start(c, args))
         elif c.kind == "cancel_timer":

@@ -515,6 +515,12 @@ async def midnight_storm(
         # The server skips to the boundary at once; it holds its clock while tasks are outstanding.
         await Clock(env, stuck=120.0).to(instant + timedelta(minutes=30))
         last = await worker.settle(quiet=2.0 + STRAGGLER_GAP)
+        # The log's lines wait beside it until their task is on record (activities.held_notices): count them written.
+        held = log.with_name(log.name + ".held")
+        for _ in range(2400):
+            if not held.exists() or not held.read_text("utf-8").strip():
+                break
+            await asyncio.sleep(0.05)
         sampler.cancel()
         m1 = await worker.metrics()
         rows = [json.loads(line) for line in log.read_text("utf-8").splitlines()[before:]] if log.exists() else []

@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.held_notices import LogConfirmer
 from activities.notify import NotificationLog
 from domain.case import CURRENT_VERSION, CaseOpening, CaseState, CaseSummary, DeadlineView, DossierLine
 from domain.models import Actor
@@ -327,7 +328,14 @@ class CaseDriver:
         await save_clear_history(self.client, workflow_id, path, run_id)
 
     def notifications(self) -> list[dict]:
+        """The notification log as it is now (lines held for a workflow task still on their way: not yet)."""
         return NotificationLog(self.settings.notification_log_path).read()
+
+    async def sent(self) -> list[dict]:
+        """The notification log once every line held for a workflow task has been written or dropped."""
+        log = NotificationLog(self.settings.notification_log_path)
+        assert await LogConfirmer(log.held, log.write, self.client).settle(seconds=10) == 0, "held notices left"
+        return log.read()
 
 
 async def save_clear_history(client: Client, workflow_id: str, path: Path, run_id: str | None = None) -> None:

@@ -293,7 +293,9 @@ class Notifier:
         try:
             first = await workflow.execute_local_activity_method(
                 Notifications.notify_local,
-                items,
+                # The task that makes them: the log holds them until the history records it (activities.held_notices).
+                # An argument is no command: histories of release 9 replay as they were.
+                args=[items, workflow.info().get_current_history_length()],
                 start_to_close_timeout=LOCAL_NOTIFY_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
             )

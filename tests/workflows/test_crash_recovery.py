@@ -594,7 +594,11 @@ async def in_flight(cluster: Cluster) -> InFlight:
         await asyncio.sleep(0.05)
     assert cluster.webhook.held.is_set(), "the reminder did not reach the webhook"
     notification_id = cluster.webhook.received_by_case(case_id)[0]["notification_id"]
-    assert [n["notification_id"] for n in cluster.notification_log()].count(notification_id) == 1
+
+    async def logged_once() -> None:  # the log's line waits for the history to record its task: milliseconds
+        assert [n["notification_id"] for n in cluster.notification_log()].count(notification_id) == 1
+
+    await eventually(logged_once, seconds=10, every=0.05)
     return InFlight(case_id, notification_id, time.monotonic())
 
 

@@ -20,6 +20,7 @@ from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSki
 from temporalio.testing import WorkflowEnvironment
 
 from activities.mail import message_id
+from activities.notify import NotificationLog
 from domain import spoor2
 from domain import stagnation as st
 from domain.models import Role
@@ -154,14 +155,16 @@ async def test_a_log_that_fails_the_local_delivery_gets_the_notices_by_the_activ
     settings = settings_for(tmp_path, ["log"])
     async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
         first, due_on = await open_case_before_the_probleemanalyse_reminder(driver)
-        before = len(logged(driver))
+        before = len(await driver.sent())
         assert before > 0
         history = await driver.opened.fetch_history()
         assert activities_scheduled(history) == [] and local_activities(history, "notify_local")
 
-        # 05:00 a folder is where the log should be (as a full disk); 06:00 the reminder falls due.
-        settings.notification_log_path.rename(tmp_path / "log-aside")
-        settings.notification_log_path.mkdir()
+        # 05:00 folders are where the log and its held lines should be (as a full disk); 06:00 the reminder falls due.
+        log = NotificationLog(settings.notification_log_path)
+        for path in (log.path, log.held.path):
+            path.rename(path.with_name(path.name + ".aside"))
+            path.mkdir()
         await driver.advance_to(due_on, hour=9)
         history = await driver.opened.fetch_history()
         [batch] = activities_scheduled(history, "notify_batch")
@@ -169,8 +172,9 @@ async def test_a_log_that_fails_the_local_delivery_gets_the_notices_by_the_activ
         assert [r["delivered"] for r in done] == [[]] * len(refs) == [[]] * 2  # the local attempt finished nothing
 
         # The disk is freed at noon: the retry delivers each reminder once, and the case recorded no failure.
-        settings.notification_log_path.rmdir()
-        (tmp_path / "log-aside").rename(settings.notification_log_path)
+        for path in (log.path, log.held.path):
+            path.rmdir()
+            path.with_name(path.name + ".aside").rename(path)
         await driver.advance_to(due_on, hour=14)
         await wait_for(lambda: len(logged(driver)) == before + 2)
         assert set(Counter(n["notification_id"] for n in logged(driver)).values()) == {1}

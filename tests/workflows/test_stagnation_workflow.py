@@ -102,7 +102,7 @@ async def test_non_cooperation_asks_the_employer_for_measures_in_their_order(dri
     assert raised[-1].details["level"] == 3 and "deskundigenoordeel" in raised[-1].summary
     level3 = await wait_for(lambda: notes(driver, "escalation_raised"))
     assert {n["recipient_role"] for n in level3} == {"werkgever", "casemanager", "werknemer"}
-    assert not any("appointments" in n["body"] for n in driver.notifications())  # free-text notes stay in the dossier
+    assert not any("appointments" in n["body"] for n in await driver.sent())  # free-text notes stay in the dossier
 
     # Measures are recorded in order; skipping one is refused and changes nothing.
     with pytest.raises(ActionRejected, match="measures are taken in their order; the next is aanspreken"):
