@@ -163,8 +163,6 @@ class HeldNotices:
             private_file(spare)
             with spare.open("w", encoding="utf-8") as out:
                 out.writelines(h.line() + "\n" for h in left)
-                out.flush()
-                os.fsync(out.fileno())
             os.replace(spare, self.path)
 
 
@@ -251,8 +249,9 @@ class LogConfirmer:
             await asyncio.sleep(0.02)  # a history to look at again: there is nothing to wait on but time
 
     async def confirm(self, *, eager: bool = False) -> int:
-        """One look at the held entries that are due (`eager`: all): write, drop or keep each; the number kept."""
-        held = self.held.read()
+        """One look at the held entries that are due (`eager`: all): write, drop or keep each; the number kept.
+        The files are read and written in a thread: the worker's event loop also carries its workflow tasks."""
+        held = await asyncio.to_thread(self.held.read)
         now = datetime.now(timezone.utc)
         runs: dict[tuple[str, str], list[Held]] = {}
         for entry in held:
@@ -268,12 +267,24 @@ class LogConfirmer:
                 else max(e.held_at for e in entries) <= now - timedelta(seconds=LOOK_AFTER)
             )
         }
-        done: set[tuple[str, str, int, str]] = set()
+        if not due:
+            return len(held)
         records = await self._records(due)
+        done = await asyncio.to_thread(self._settle, due, records, now)
         for run, entries in due.items():
-            record = records[run]
+            if any(e.key() not in done for e in entries):  # its task still running: look again, less often
+                pause = min(self._next_look.get(run, (now, LOOK_AFTER))[1] * 2, MAX_PAUSE)
+                self._next_look[run] = (now + timedelta(seconds=pause), pause)
+        return len(held) - len(done)
+
+    def _settle(
+        self, due: dict[tuple[str, str], list[Held]], records: dict[tuple[str, str], RunRecord], now: datetime
+    ) -> set[tuple[str, str, int, str]]:
+        """Write or drop each due entry by its run's record, and take those out of the held file; their keys."""
+        done: set[tuple[str, str, int, str]] = set()
+        for run, entries in due.items():
             for entry in entries:
-                verdict = _verdict(entry, record, now)
+                verdict = _verdict(entry, records[run], now)
                 if verdict == "write":
                     try:
                         self._write(entry.notification_id, entry.record)
@@ -291,11 +302,8 @@ class LogConfirmer:
                     )
                 if verdict != "keep":
                     done.add(entry.key())
-            if any(e.key() not in done for e in entries):  # its task still running: look again, less often
-                pause = min(self._next_look.get(run, (now, LOOK_AFTER))[1] * 2, MAX_PAUSE)
-                self._next_look[run] = (now + timedelta(seconds=pause), pause)
         self.held.settle(done)
-        return len(held) - len(done)
+        return done
 
     def _cannot_write(self, err: OSError) -> None:
         now = datetime.now(timezone.utc)
