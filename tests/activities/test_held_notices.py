@@ -122,12 +122,13 @@ async def test_a_line_waits_while_its_task_is_not_recorded_and_another_worker_wr
         await handle.result()
     assert log.read() == [] and [h.notification_id for h in log.held.read()] == [f"{handle.id}-casemanager"]
 
-    # A line for a task the run has not reached yet stays held; the recorded one is written, once.
+    # A line for a task the run never reached is dropped once the run has ended; the recorded one is written when the
+    # log can take it, and once.
     ahead = Task(handle.id, handle.result_run_id or "", 10_000)
     log.held.hold(ahead, notice(handle.id, "werknemer").model_dump(mode="json"))
     later = LogConfirmer(log.held, log.write, ts_env.client)
     log.path.mkdir()  # a log that cannot be written (a full disk): its line stays held
-    assert await later.confirm(eager=True) == 1  # (the run has ended: what it did not record, it never will)
+    assert await later.confirm(eager=True) == 1  # the run has ended: what it did not record, it never will
     assert [h.notification_id for h in log.held.read()] == [f"{handle.id}-casemanager"]
     log.path.rmdir()
     assert await later.confirm(eager=True) == 0

@@ -595,7 +595,7 @@ async def in_flight(cluster: Cluster) -> InFlight:
     assert cluster.webhook.held.is_set(), "the reminder did not reach the webhook"
     notification_id = cluster.webhook.received_by_case(case_id)[0]["notification_id"]
 
-    async def logged_once() -> None:  # the log's line waits for the history to record its task: milliseconds
+    async def logged_once() -> None:  # the log's line waits until its task's history has been read
         assert [n["notification_id"] for n in cluster.notification_log()].count(notification_id) == 1
 
     await eventually(logged_once, seconds=10, every=0.05)
