@@ -112,7 +112,7 @@ class Held:
 
 
 class HeldNotices:
-    """The held entries beside a log: appended by `notify_local`, settled by `LogConfirmer`, under one file lock."""
+    """The held entries beside a log: appended by `notify_local`, removed by `LogConfirmer`, under one file lock."""
 
     def __init__(self, log_path: Path) -> None:
         self.path = log_path.with_name(log_path.name + ".held")
@@ -152,7 +152,7 @@ class HeldNotices:
                 continue
         return held
 
-    def settle(self, done: set[tuple[str, str, int, str]]) -> None:
+    def remove(self, done: set[tuple[str, str, int, str]]) -> None:
         """Take the entries `done` (confirmed or dropped) out; those held meanwhile stay."""
         if not done:
             return
@@ -270,14 +270,14 @@ class LogConfirmer:
         if not due:
             return len(held)
         records = await self._records(due)
-        done = await asyncio.to_thread(self._settle, due, records, now)
+        done = await asyncio.to_thread(self._apply, due, records, now)
         for run, entries in due.items():
             if any(e.key() not in done for e in entries):  # its task still running: look again, less often
                 pause = min(self._next_look.get(run, (now, LOOK_AFTER))[1] * 2, MAX_PAUSE)
                 self._next_look[run] = (now + timedelta(seconds=pause), pause)
         return len(held) - len(done)
 
-    def _settle(
+    def _apply(
         self, due: dict[tuple[str, str], list[Held]], records: dict[tuple[str, str], RunRecord], now: datetime
     ) -> set[tuple[str, str, int, str]]:
         """Write or drop each due entry by its run's record, and take those out of the held file; their keys."""
@@ -302,7 +302,7 @@ class LogConfirmer:
                     )
                 if verdict != "keep":
                     done.add(entry.key())
-        self.held.settle(done)
+        self.held.remove(done)
         return done
 
     def _cannot_write(self, err: OSError) -> None:
