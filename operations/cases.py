@@ -24,8 +24,6 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
 )
 from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
@@ -35,7 +33,6 @@ from temporalio.service import RPCError, RPCStatusCode
 from domain import access
 from domain.actions import Action, action_kind, action_models, admit, parse_action, validation_refusal
 from domain.case import CaseOpening, CaseState, CaseSummary, check_reopen, closed_refusal
-from domain.case import open_case as check_opening
 from domain.errors import ActionRefused
 from domain.models import OPAQUE_ID_PATTERN, Actor, Role, Stage, retry_refusal
 from domain.nl_time import local_date, start_of_day
@@ -53,7 +50,7 @@ from service.rulebook import (
 )
 from workflows import patches
 from workflows import search_attributes as sa
-from workflows.common import SCOPE_UNKNOWN, CaseScope, case_scope
+from workflows.common import SCOPE_UNKNOWN, CaseScope, case_scope, opened_state
 from workflows.ids import case_workflow_id
 from workflows.payloads import ActionResult, CallerScope, CaseInput, CaseResult
 from workflows.sick_leave_case import SickLeaveCase
@@ -152,15 +149,18 @@ async def open_case(
                     limit=MAX_CONTACTS_PER_ROLE,
                 )
             )
+    today = today or local_date(now)
     try:
         ruleset = rulebook.for_first_sick_day(opening.first_sick_day)
-        # Check here too, so the caller gets the reason at once instead of a failed workflow.
-        check_opening(opening, ruleset, today=today or local_date(now), now=now)
+        case_input = start_input(opening, ruleset, documents=documents)
+        # The case as its workflow will open it: the caller hears a refusal's reason at once instead of a failed
+        # workflow, and the workflow starts with the search attributes it would set, so a first wake that changes
+        # none of them upserts nothing (patch `start-attributes`).
+        opened = opened_state(case_input, today=today, now=now)
     except ActionRefused as err:
         raise ActionRejected.of(err) from None
     except ValueError as err:
         raise ActionRejected(str(err)) from None
-    case_input = start_input(opening, ruleset, documents=documents)
     if continue_as_new_after_events is not None:
         case_input.continue_as_new_after_events = continue_as_new_after_events
     case_input.run_bound_days = run_bound_days
@@ -173,13 +173,7 @@ async def open_case(
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
             memo={"request_key": request_key} if request_key else None,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(sa.CASE_STAGE, (opening.stage or Stage.ZIEKMELDING).value),
-                    SearchAttributePair(sa.EMPLOYER_ID, opening.employer_id),
-                    SearchAttributePair(sa.FIRST_SICK_DAY, start_of_day(opening.first_sick_day)),
-                ]
-            ),
+            search_attributes=sa.typed(sa.values(opened, today)),
         )
     except WorkflowAlreadyStartedError:
         handle = case_handle(client, opening.case_id)

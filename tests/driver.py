@@ -129,6 +129,8 @@ class CaseDriver:
         run_bound_days = fields.pop("run_bound_days", LIFELONG_RUN_DAYS)
         # Rendering documents costs a second a piece: only the tests about documents ask for them.
         documents = fields.pop("documents", False)
+        # The day the caller took as today (the workflow takes its own from its clock).
+        opened_on = fields.pop("opened_on", None) or await self.today()
         opening = CaseOpening(
             case_id=self.case_id,
             employer_id=fields.pop("employer_id", "E-acme"),
@@ -140,7 +142,7 @@ class CaseDriver:
             self.client,
             opening,
             task_queue=self.task_queue,
-            today=await self.today(),
+            today=opened_on,
             continue_as_new_after_events=cap,
             documents=documents,
             run_bound_days=run_bound_days,

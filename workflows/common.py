@@ -20,8 +20,9 @@ with workflow.unsafe.imports_passed_through():
     from activities.notify import Notifications
     from domain import access, notices
     from domain.actions import admit
-    from domain.case import CaseState
+    from domain.case import CaseState, open_case
     from domain.errors import ActionRefused
+    from domain.migration import migrate
     from domain.models import Actor, DossierEntry, Notification, Role
     from domain.notices import NoticeRef
     from domain.rules import RulesRef
@@ -440,6 +441,26 @@ def opening_rules(input: CaseInput) -> tuple[Any, Any, Any, Any]:
     if input.rules is not None:
         return rulebook.resolve(input.rules)
     return input.ruleset, input.spoor2_rules, input.stagnation_rules, input.dossier_rules
+
+
+def opened_state(input: CaseInput, *, today: date, now: datetime) -> CaseState:
+    """A new case's state as its first run opens it, at the current version: the workflow's, and what
+    operations.cases.open_case starts the workflow's search attributes from. Refuses an opening its rules do not take
+    (ActionRefused); rules edited in place raise `RulesChanged` (opening_rules)."""
+    ruleset, spoor2_rules, stagnation_rules, dossier_rules = opening_rules(input)
+    if input.opening is None or ruleset is None:
+        raise ActionRefused("input: a new case needs `opening` and `ruleset` (or `rules`)")
+    opened = open_case(
+        input.opening,
+        ruleset,
+        today=today,
+        now=now,
+        spoor2_rules=spoor2_rules,
+        stagnation_rules=stagnation_rules,
+        dossier_rules=dossier_rules,
+        holidays=input.holidays,
+    )
+    return migrate(opened, today)
 
 
 def carried_rules(state: CaseState) -> RulesRef | None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 9
+RELEASE = 10
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,14 @@ NOTICES_LOCAL = Patch(
     "release 9: a case delivers its notices over the local channels by local activity, the activity takes the rest",
     release=9,
 )
+# SickLeaveCase, when a run begins: it knows the search attributes it started with (a new case's, set by
+# operations.cases.open_case from the state it opens with; a continued run's, the last run's) and upserts only what
+# differs (issue 22: a start whose first wake changes none of them issues no upsert)
+START_ATTRIBUTES = Patch(
+    "start-attributes",
+    "release 10: a run starts with its search attributes and upserts only what its wakes change",
+    release=10,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -131,6 +139,7 @@ ALL = (
     TRAJECTORY_NOTICE_REFS,
     CASE_FACTS_LOCAL,
     NOTICES_LOCAL,
+    START_ATTRIBUTES,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -1,6 +1,15 @@
-"""The typed search attributes operations filter on. None of them holds personal data."""
+"""The typed search attributes operations filter on, and a case's values of them. None of them holds personal data."""
 
-from temporalio.common import SearchAttributeKey
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from domain import access
+from domain.case import CaseState, summarize
+from domain.nl_time import start_of_day
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
 NEXT_DEADLINE = SearchAttributeKey.for_datetime("NextDeadline")
@@ -38,6 +47,46 @@ VERSION_4 = (*VERSION_3, COACH_ID)
 REVISION_2 = (ASSIGNED,)
 REVISION_3 = (*REVISION_2, NEXT_STEP, PERSON_KEYS)
 ALL = (*VERSION_4, *REVISION_3)
+
+
+def values(state: CaseState, today: date) -> dict[str, Any]:
+    """Each attribute's value for the case as of `today`, by name (None: unset)."""
+    summary = summarize(state, today)
+    upcoming = summary.next_deadline
+    due = upcoming.due if upcoming is not None else None
+    coach = state.spoor2.coach_id if state.spoor2_running else None
+    return {
+        CASE_STAGE.name: state.stage.value,
+        EMPLOYER_ID.name: state.employer_id,
+        FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
+        NEXT_DEADLINE.name: start_of_day(due) if due else None,
+        OVERDUE.name: bool(summary.overdue),
+        SPOOR2_PHASE.name: state.spoor2.phase if state.spoor2_running else None,
+        ESCALATION_LEVEL.name: state.escalation.watch.level if state.escalation is not None else None,
+        COACH_ID.name: coach,
+        ASSIGNED.name: access.attribute_values(
+            state.people.assigned, trajectory_coach=coach, spoor2_running=state.spoor2_running
+        ),
+        NEXT_STEP.name: upcoming.key if upcoming is not None and due else None,
+        PERSON_KEYS.name: list(state.people.person_keys) or None,
+    }
+
+
+def typed(named: dict[str, Any]) -> TypedSearchAttributes:
+    """The attributes of `values` that are set, as a workflow starts with them."""
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(key, named[key.name]) for key in ALL if named.get(key.name) is not None
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+def named(attributes: TypedSearchAttributes) -> dict[str, Any]:
+    """Each of ALL by name as `attributes` hold it (None: not there), in the form `values` gives."""
+    found: dict[str, Any] = {}
+    for key in ALL:
+        value = attributes.get(key)
+        found[key.name] = list(value) if isinstance(value, (list, tuple)) else value
+    return found
 
 
 def cli_flags() -> list[str]:

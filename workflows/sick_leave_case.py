@@ -18,7 +18,6 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.documents import DocumentActivities
-    from domain import access
     from domain import case as rules
     from domain.actions import parse_action
     from domain.case import CaseState, CaseSummary, DeadlineView, DossierLine, documents_due
@@ -27,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import ActionRefused
     from domain.migration import RUN_BOUND, UnsupportedState, migrate
     from domain.models import Notification, Role
-    from domain.nl_time import local_date, start_of_day
+    from domain.nl_time import local_date
     from domain.spoor2 import CaseClosed, TrajectoryUpdate
     from service import metrics
     from workflows import patches
@@ -43,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         WakeTimer,
         carried_rules,
         case_scope,
-        opening_rules,
+        opened_state,
         refused,
         signal_arg,
         trajectory_rules,
@@ -84,36 +83,25 @@ class SickLeaveCase(ActionUpdates):
             except ActionRefused as err:
                 self._state, self._opening_refused = None, str(err)
         if input.state is None:
-            # By reference (release 7 on), checked against this code's rules; fails the task when they differ.
-            ruleset, spoor2_rules, stagnation_rules, dossier_rules = opening_rules(input)
-            if input.opening is None or ruleset is None:
-                self._opening_refused = "input: a new case needs `opening` and `ruleset` (or `rules`)"
-            else:
+            if input.opening is not None and (input.rules is not None or input.ruleset is not None):
                 # A new case opens at the current version; the markers stay until release 5's runs have gone.
                 for patch in patches.OPENING:
                     self._patches.taken(patch)
-                try:
-                    self._state = migrate(
-                        rules.open_case(
-                            input.opening,
-                            ruleset,
-                            today=self._today(),
-                            now=workflow.now(),
-                            spoor2_rules=spoor2_rules,
-                            stagnation_rules=stagnation_rules,
-                            dossier_rules=dossier_rules,
-                            holidays=input.holidays,
-                        ),
-                        self._today(),
-                    )
-                except ActionRefused as err:
-                    self._opening_refused = str(err)
+            try:
+                self._state = opened_state(input, today=self._today(), now=workflow.now())
+            except ActionRefused as err:
+                self._opening_refused = str(err)
         self._changed = False
         self._trajectory_to_end = False
         # The scope this case last told its trajectory (carried across continue-as-new): it tells it again on a change.
         self._scope_told: TrajectoryScope | None = input.trajectory_scope
+        # What the run's search attributes are, as far as it knows: its upserts send only what differs.
         self._search_attributes: dict[str, Any] = {}
-        if input.state is None:
+        if self._patches.taken(patches.START_ATTRIBUTES):
+            # A new case starts with its attributes (operations.cases.open_case), a continued run with the last run's:
+            # a start whose first wake changes none of them upserts nothing.
+            self._search_attributes = sa.named(workflow.info().typed_search_attributes)
+        elif input.state is None:
             # A new case starts without Spoor2Phase, CoachId, NextStep or PersonKeys: nothing to unset.
             for key in (sa.SPOOR2_PHASE, sa.COACH_ID, sa.NEXT_STEP, sa.PERSON_KEYS):
                 self._search_attributes[key.name] = None
@@ -333,25 +321,7 @@ class SickLeaveCase(ActionUpdates):
     def _upsert_search_attributes(self, today) -> None:
         state = self._state
         assert state is not None
-        summary = rules.summarize(state, today)
-        upcoming = summary.next_deadline
-        wanted: dict[str, Any] = {
-            sa.CASE_STAGE.name: state.stage.value,
-            sa.EMPLOYER_ID.name: state.employer_id,
-            sa.FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
-            sa.NEXT_DEADLINE.name: start_of_day(upcoming.due) if upcoming and upcoming.due else None,
-            sa.OVERDUE.name: bool(summary.overdue),
-            sa.SPOOR2_PHASE.name: state.spoor2.phase if state.spoor2_running else None,
-            sa.ESCALATION_LEVEL.name: state.escalation.watch.level if state.escalation is not None else None,
-            sa.COACH_ID.name: state.spoor2.coach_id if state.spoor2_running else None,
-            sa.ASSIGNED.name: access.attribute_values(
-                state.people.assigned,
-                trajectory_coach=state.spoor2.coach_id if state.spoor2_running else None,
-                spoor2_running=state.spoor2_running,
-            ),
-            sa.NEXT_STEP.name: upcoming.key if upcoming and upcoming.due else None,
-            sa.PERSON_KEYS.name: list(state.people.person_keys) or None,
-        }
+        wanted = sa.values(state, today)
         updates: list[SearchAttributeUpdate] = []
         key: SearchAttributeKey[Any]
         for key in sa.ALL:

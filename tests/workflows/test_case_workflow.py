@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Mapping
 from datetime import date, timedelta, timezone
 
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 
 from domain.models import DeadlineStatus, Outcome, Stage
@@ -285,7 +286,8 @@ async def test_a_wake_computes_the_deadlines_once(driver, monkeypatch):
     compute = DEADLINES.compute
 
     def counted(state, today):
-        computed.append(today)
+        if workflow.in_workflow():  # not operations.cases.open_case's, which starts the case with its attributes
+            computed.append(today)
         return compute(state, today)
 
     monkeypatch.setattr(DEADLINES, "compute", counted)

@@ -334,6 +334,38 @@ async def test_a_case_this_release_opens_writes_no_patch_markers_in_its_first_ta
     print(f"first task commands: release None {len(older)} ({older}); release {patches.RELEASE} {len(this)} ({this})")
 
 
+async def test_a_case_starts_with_its_search_attributes_and_upserts_only_what_its_first_wake_changes(driver):
+    """Patch `start-attributes`: the listing has a new case's stage, next step and deadline from its start on, and its
+    first task upserts none of them; one whose first task runs on a later day than its start upserts just what that
+    day changed."""
+    today = await driver.today()
+
+    async def opened(first_sick_day, **fields) -> tuple[dict, list[str], dict]:
+        await driver.open(first_sick_day, **fields)
+        await driver.summary()  # answered once the first task is done
+        history = await driver.opened.fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+        at_start = {name: json.loads(payload.data) for name, payload in started.items()}
+        return at_start, _first_task_commands(history), await driver.search_attributes()
+
+    at_start, commands, shown = await opened(today)
+    assert not [c for c in commands if c.startswith("upsert")], commands
+    assert at_start == shown
+    assert (shown["CaseStage"], shown["NextStep"], shown["Overdue"]) == ("ziekmelding", "ziekmelding_arbodienst", False)
+    due = (await driver.deadlines())["ziekmelding_arbodienst"].due
+    assert shown["NextDeadline"].startswith((due - timedelta(days=1)).isoformat())  # midnight in Amsterdam, in UTC
+    assert shown["EmployerId"] == "E-acme" and "casemanager:-" in shown["Assigned"]
+
+    # Opened a second before midnight on the day its ziekmelding fell due, its first task run past midnight: overdue.
+    yesterday = today - timedelta(days=1)
+    at_start, commands, shown = await opened(yesterday - timedelta(days=6), opened_on=yesterday)
+    assert (await driver.deadlines())["ziekmelding_arbodienst"].due == yesterday
+    changed = sorted(name for name in shown if at_start.get(name) != shown[name])
+    assert [c for c in commands if c.startswith("upsert")] == ["upsert " + ",".join(changed)], (commands, changed)
+    assert (at_start["Overdue"], shown["Overdue"]) == (False, True)
+    assert "CaseStage" not in changed and "Assigned" not in changed and "FirstSickDay" not in changed
+
+
 # ------------------------------------------------------------------ bounded runs
 
 
