@@ -8,7 +8,7 @@ from typing import Any
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from domain import access
-from domain.case import CaseState, summarize
+from domain.case import CaseState, due_and_overdue
 from domain.nl_time import start_of_day
 
 CASE_STAGE = SearchAttributeKey.for_keyword("CaseStage")
@@ -51,8 +51,7 @@ ALL = (*VERSION_4, *REVISION_3)
 
 def values(state: CaseState, today: date) -> dict[str, Any]:
     """Each attribute's value for the case as of `today`, by name (None: unset)."""
-    summary = summarize(state, today)
-    upcoming = summary.next_deadline
+    upcoming, overdue = due_and_overdue(state, today)
     due = upcoming.due if upcoming is not None else None
     coach = state.spoor2.coach_id if state.spoor2_running else None
     return {
@@ -60,7 +59,7 @@ def values(state: CaseState, today: date) -> dict[str, Any]:
         EMPLOYER_ID.name: state.employer_id,
         FIRST_SICK_DAY.name: start_of_day(state.first_sick_day),
         NEXT_DEADLINE.name: start_of_day(due) if due else None,
-        OVERDUE.name: bool(summary.overdue),
+        OVERDUE.name: bool(overdue),
         SPOOR2_PHASE.name: state.spoor2.phase if state.spoor2_running else None,
         ESCALATION_LEVEL.name: state.escalation.watch.level if state.escalation is not None else None,
         COACH_ID.name: coach,

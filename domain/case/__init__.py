@@ -62,7 +62,7 @@ from domain.case.state import (
     WagePayment,
     nest_legacy,
 )
-from domain.case.summary import CaseSummary, poortwachtertoets, summarize
+from domain.case.summary import CaseSummary, due_and_overdue, poortwachtertoets, summarize
 from domain.case.time import awaiting_wia_aanvraag, next_wake, tick
 from domain.case.toets import toets
 from domain.case.watch import expectation, notice, notification_failed, remindable, watch_tick
@@ -129,6 +129,7 @@ __all__ = [
     "apply_trajectory_update",
     "CaseSummary",
     "summarize",
+    "due_and_overdue",
     "poortwachtertoets",
     "documents_due",
     "next_progress_report",

@@ -73,10 +73,23 @@ def _leave_label(state: CaseState) -> str | None:
     return rule.label if rule is not None else leave.paused_for
 
 
+def due_and_overdue(state: CaseState, today: date) -> tuple[DeadlineView | None, list[str]]:
+    """The next step due and the marks of the overdue ones as of `today`, as `summarize` gives them: what a wake's
+    search attributes need of the summary, without the rest of it."""
+    if state.closed:  # nothing is due on a closed case any more; its deadlines stay visible in `deadlines`
+        return None, []
+    views = deadlines(state, _as_of(state, today))
+    return next_deadline(views), [v.mark for v in views if v.status is DeadlineStatus.OVERDUE]
+
+
+def _as_of(state: CaseState, today: date) -> date:
+    return min(today, state.closed_on) if state.closed_on else today
+
+
 def summarize(state: CaseState, today: date) -> CaseSummary:
     """The case at a glance as of `today`."""
-    as_of = min(today, state.closed_on) if state.closed_on else today
-    views = deadlines(state, as_of)
+    as_of = _as_of(state, today)
+    upcoming, overdue = due_and_overdue(state, today)
     day = state.clock.day_of_date(as_of)
     recovered = state.recovered_on
     return CaseSummary(
@@ -95,9 +108,8 @@ def summarize(state: CaseState, today: date) -> CaseSummary:
         closes_on_without_relapse=(
             recovered + timedelta(days=state.ruleset.four_week_rule_days) if recovered and not state.closed else None
         ),
-        # Nothing is due on a closed case any more; its deadlines stay visible in `deadlines`.
-        next_deadline=None if state.closed else next_deadline(views),
-        overdue=[] if state.closed else [v.mark for v in views if v.status is DeadlineStatus.OVERDUE],
+        next_deadline=upcoming,
+        overdue=overdue,
         wachttijd_ends=wachttijd_end(state),
         spoor2_running=state.spoor2_running,
         spoor2_status=state.spoor2.status,
