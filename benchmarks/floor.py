@@ -21,12 +21,27 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from benchmarks.baseline_models import BaselineSummary
-    from benchmarks.floor_models import FloorAnswer, FloorCommand, FloorInput, FloorScript, attribute_updates
+    from benchmarks.floor_models import (
+        FloorAnswer,
+        FloorCommand,
+        FloorInput,
+        FloorScript,
+        attribute_updates,
+        start_attributes,
+    )
     from workflows import search_attributes as sa
 
 WORKFLOW_TYPE = "FloorCase"
 KEYS = {key.name: key for key in sa.ALL}
-__all__ = ["WORKFLOW_TYPE", "FloorAnswer", "FloorCase", "FloorInput", "FloorScript", "script_from_history"]
+__all__ = [
+    "WORKFLOW_TYPE",
+    "FloorAnswer",
+    "FloorCase",
+    "FloorInput",
+    "FloorScript",
+    "script_from_history",
+    "start_attributes",
+]
 
 
 @workflow.defn(name=WORKFLOW_TYPE)
@@ -179,6 +194,8 @@ async def script_from_history(
 
     json_converter = default().payload_converter
     history = await client.get_workflow_handle(workflow_id).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.search_attributes.indexed_fields
+    start_attributes = {name: json_converter.from_payload(p) for name, p in started.items() if p.data}
     phases: dict[str, list[FloorCommand]] = {}
     phase: str | None = None
     updates = iter(update_kinds)
@@ -246,7 +263,7 @@ async def script_from_history(
             phases[phase].append(FloorCommand(kind="timer", seconds=seconds))
         elif t == E.EVENT_TYPE_TIMER_CANCELED:
             phases[phase].append(FloorCommand(kind="cancel_timer"))
-    return FloorScript(template_id=template_id, phases=phases)
+    return FloorScript(template_id=template_id, phases=phases, start_attributes=start_attributes)
 
 
 def command_kinds(history: Any) -> list[str]:

@@ -6,7 +6,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
-from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeIndexedValueType,
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
 
 class FloorCommand(BaseModel):
@@ -31,6 +37,8 @@ class FloorScript(BaseModel):
 
     template_id: str  # the recorded case's id: each floor workflow puts its own in its place
     phases: dict[str, list[FloorCommand]]
+    # The search attributes the case started with (release 10 on: all it has when it opens), as JSON values
+    start_attributes: dict[str, Any] = {}
 
 
 class FloorInput(BaseModel):
@@ -47,18 +55,26 @@ class FloorAnswer(BaseModel):
 def attribute_updates(attributes: dict[str, Any]) -> list[SearchAttributeUpdate]:
     """The recorded upsert as the SDK takes it. Made here, outside the sandbox: a datetime made in it is the
     sandbox's own class, which the SDK's search-attribute encoder does not take."""
+    return [key.value_unset() if value is None else key.value_set(value) for key, value in _typed(attributes)]
+
+
+def start_attributes(attributes: dict[str, Any]) -> TypedSearchAttributes:
+    """The search attributes a case started with, to start a floor workflow with the same."""
+    return TypedSearchAttributes(
+        [SearchAttributePair(key, value) for key, value in _typed(attributes) if value is not None]
+    )
+
+
+def _typed(attributes: dict[str, Any]) -> list[tuple[SearchAttributeKey[Any], Any]]:
     from workflows import search_attributes as sa
 
     keys: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in sa.ALL}
-    updates: list[SearchAttributeUpdate] = []
+    typed: list[tuple[SearchAttributeKey[Any], Any]] = []
     for name, value in attributes.items():
         key = keys.get(name)
         if key is None:
             continue
-        if value is None:
-            updates.append(key.value_unset())
-        elif key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
-            updates.append(key.value_set(datetime.fromisoformat(value.replace("Z", "+00:00"))))
-        else:
-            updates.append(key.value_set(value))
-    return updates
+        if value is not None and key.indexed_value_type is SearchAttributeIndexedValueType.DATETIME:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        typed.append((key, value))
+    return typed

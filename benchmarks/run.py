@@ -52,6 +52,7 @@ from benchmarks.floor import (  # noqa: E402
     command_kinds,
     local_activity_args,
     script_from_history,
+    start_attributes,
 )
 from benchmarks.harness import (  # noqa: E402
     BASELINE_QUEUE,
@@ -259,6 +260,8 @@ class Fleet:
                 FloorInput(case_id=case_id, script=self.script),
                 id=f"floor-{case_id}",
                 task_queue=self.queue,
+                # As a case starts (release 10 on: with its search attributes, so its first task upserts none)
+                search_attributes=start_attributes(self.script.start_attributes),
             )
         return lambda: self.client.start_workflow(
             BaselineCase.run,
