@@ -71,10 +71,10 @@ def values(state: CaseState, today: date) -> dict[str, Any]:
     }
 
 
-def typed(named: dict[str, Any]) -> TypedSearchAttributes:
+def typed(by_name: dict[str, Any]) -> TypedSearchAttributes:
     """The attributes of `values` that are set, as a workflow starts with them."""
     pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(key, named[key.name]) for key in ALL if named.get(key.name) is not None
+        SearchAttributePair(key, by_name[key.name]) for key in ALL if by_name.get(key.name) is not None
     ]
     return TypedSearchAttributes(pairs)
 
