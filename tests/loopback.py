@@ -11,6 +11,7 @@ import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +49,25 @@ def free_port() -> int:
             _HANDED_OUT.add(port)
             return port
     raise RuntimeError("no free loopback port of this worker's share")
+
+
+def wait_until_free(*ports: int, timeout: float = 30.0) -> None:
+    """Until each port can be bound again: a stopped server's children (the dev server a worker started) may hold
+    theirs a moment after it exited, and a server started on the same ports then fails with "address already in use"."""
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            with socket.socket() as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no hold
+                try:
+                    s.bind(("127.0.0.1", port))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise AssertionError(
+                            f"port {port} still held {timeout:.0f} s after its server stopped"
+                        ) from None
+            time.sleep(0.1)
 
 
 # ------------------------------------------------------------------ an SMTP server with STARTTLS and AUTH

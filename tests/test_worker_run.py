@@ -22,7 +22,7 @@ from operations import cases
 from service.codec import KeyRing
 from service.settings import Settings
 from service.temporal import data_converter
-from tests.loopback import free_port
+from tests.loopback import free_port, wait_until_free
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.devserver
@@ -117,6 +117,7 @@ async def test_worker_runs_embedded_server_and_keeps_cases_across_restarts(tmp_p
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in made if p.stat().st_mode & 0o077} == {}
 
     # A new run on the same data folder still has the case and its dossier (and the same key).
+    wait_until_free(port, ui_port)
     proc = start_worker(tmp_path, port, ui_port)
     try:
         client = await Client.connect(f"127.0.0.1:{port}", data_converter=converter)

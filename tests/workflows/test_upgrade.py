@@ -32,7 +32,7 @@ from operations import cases
 from operations import spoor2 as trajectories
 from service.codec import KeyRing
 from service.temporal import data_converter
-from tests.loopback import free_port
+from tests.loopback import free_port, wait_until_free
 from tests.paths import ROOT
 from tests.processes import Processes, WorkerProcess, worker_env
 from workflows import patches
@@ -298,6 +298,7 @@ async def test_make_run_keeps_its_running_cases_across_an_upgrade_of_the_code(re
         before = open_on_old_code(release_5, client_env, today, prefix)
     finally:
         assert stop_embedded(old) == 0
+    wait_until_free(port, ui_port)
 
     new = start_embedded(ROOT, data, port, ui_port, tmp_path / "new.log")
     try:
