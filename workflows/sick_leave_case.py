@@ -83,14 +83,15 @@ class SickLeaveCase(ActionUpdates):
             except ActionRefused as err:
                 self._state, self._opening_refused = None, str(err)
         if input.state is None:
-            if input.opening is not None and (input.rules is not None or input.ruleset is not None):
-                # A new case opens at the current version; the markers stay until release 5's runs have gone.
-                for patch in patches.OPENING:
-                    self._patches.taken(patch)
             try:
                 self._state = opened_state(input, today=self._today(), now=workflow.now())
             except ActionRefused as err:
                 self._opening_refused = str(err)
+            else:
+                # A new case opens at the current version; the (deprecated) markers stay until release 5's runs have
+                # gone. Opening issues no command, so taking them after it keeps the recorded order.
+                for patch in patches.OPENING:
+                    self._patches.taken(patch)
         self._changed = False
         self._trajectory_to_end = False
         # The scope this case last told its trajectory (carried across continue-as-new): it tells it again on a change.
