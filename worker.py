@@ -31,6 +31,7 @@ from temporalio.worker import Worker
 from activities.documents import DocumentActivities
 from activities.held_notices import LogConfirmer
 from activities.imports import ImportActivities
+from activities.local_work import LocalWorkActivities
 from activities.notify import Notifications, describe_channels
 from activities.reporting import ReportingActivities
 from documents.store import store_from_settings
@@ -68,6 +69,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
     store = store_from_settings(settings)
     documents, imports = DocumentActivities(client, store), ImportActivities(client, store)
     reporting = ReportingActivities(settings.reporting_database)  # opened at its first write
+    local_work = LocalWorkActivities(notifications, reporting)
     plugins = []
     if (log := notifications.log) is not None:
         # Beside the worker: writes the log lines `notify_local` held once their workflow task is recorded.
@@ -86,6 +88,7 @@ def build_worker(client: Client, settings: Settings, *, task_queue: str | None =
             documents.render_document,
             imports.import_chunk,
             reporting.write_case_facts,
+            local_work.local_work,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=settings.max_concurrent_activities or 16),
         max_cached_workflows=settings.max_cached_workflows,

@@ -1,4 +1,5 @@
-"""What every notification channel shares: how it fails, what it reports, what it may send."""
+"""What every notification channel shares: how it fails, what it reports, what it may send; and what a case's wake
+hands the worker's local channels and store in one local activity (activities.local_work)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from domain.facts import CaseFacts
 from domain.models import Notification
+from domain.notices import NoticeRef
 
 # Anything shaped like an e-mail address, bare or in angle brackets, as servers echo them back.
 _ADDRESS = re.compile(r"<?[^\s<>@\"',;:]+@[^\s<>@\"',;]+>?")
@@ -46,6 +49,24 @@ class LocalDelivery(BaseModel):
 
     reports: list[DeliveryReport]
     rest: bool
+
+
+class LocalWork(BaseModel):
+    """One wake's local work: its notices (with the workflow task that made them, for the held log lines), its
+    facts, or both."""
+
+    notices: list[Notification | NoticeRef] = []
+    task: int | None = None  # the history length the workflow task saw (activities.held_notices)
+    facts: CaseFacts | None = None
+
+
+class LocalWorkDone(BaseModel):
+    """What each part of a `local_work` did: a part not asked is None; a part that failed names why."""
+
+    delivery: LocalDelivery | None = None
+    notices_failed: str | None = None
+    facts_written: int | None = None
+    facts_failed: str | None = None
 
 
 class DeliveryError(Exception):

@@ -34,7 +34,7 @@ from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryReverse
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.delivery import LocalDelivery
+from activities.delivery import LocalDelivery, LocalWorkDone
 from service.files import private_file
 
 log = structlog.get_logger("spoorwerk.notifications")
@@ -380,14 +380,20 @@ class LogConfirmer:
         return [e async for e in handle.fetch_history_events() if e.event_id >= since]
 
     async def _delivered(self, event: HistoryEvent) -> set[str]:
-        """The notifications a `notify_local` marker says went to the log."""
+        """The notifications a `notify_local` marker (or a `local_work` one, release 11) says went to the log."""
         marker = event.marker_recorded_event_attributes
         if marker.marker_name != MARKER or marker.HasField("failure") or "result" not in marker.details:
             return set()
-        if json.loads(marker.details["data"].payloads[0].data).get("activity_type") != "notify_local":
+        kind = json.loads(marker.details["data"].payloads[0].data).get("activity_type")
+        if kind not in _DELIVERING:
             return set()
-        [result] = await self._client.data_converter.decode(marker.details["result"].payloads, [LocalDelivery])
-        return {r.notification_id for r in result.reports if "log" in r.delivered}
+        [result] = await self._client.data_converter.decode(marker.details["result"].payloads, [_DELIVERING[kind]])
+        delivery = result.delivery if isinstance(result, LocalWorkDone) else result
+        return {r.notification_id for r in delivery.reports if "log" in r.delivered} if delivery is not None else set()
+
+
+# The local activities whose result reports deliveries to the log, and the type of that result.
+_DELIVERING: dict[str, type] = {"notify_local": LocalDelivery, "local_work": LocalWorkDone}
 
 
 def _verdict(entry: Held, record: RunRecord, now: datetime) -> str:

@@ -4,8 +4,8 @@ The bare baseline (`benchmarks.baseline`) waits on a timer and takes updates; a 
 markers, upserts its search attributes and sends notifications. This workflow replays a script read from
 a real case's history (`script_from_history`): per trigger (the start, an `act` update of a kind) the
 same markers, search-attribute upserts, activities (the same arguments, under its own case id), local
-activities (`notify_local`, `write_case_facts`: the arguments the case gave them, which `local_activity_args`
-finds by replaying its history) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the floor is as fast as a case can be while it
+activities (`local_work`, or `notify_local` and `write_case_facts` before release 11: the arguments the case gave
+them, which `local_activity_args` finds by replaying its history) and timers, in the recorded order. What Spoorwerk costs beyond it is its domain code: the floor is as fast as a case can be while it
 issues these commands, whatever the case decides.
 """
 
@@ -82,9 +82,11 @@ class FloorCase:
             workflow.upsert_search_attributes(attribute_updates(c.attributes))
         elif c.kind in ("activity", "local_activity"):
             args = json.loads(c.args_json.replace(self._input.script.template_id, self._input.case_id))
+            # The task the log's lines are held for (activities.held_notices) is this run's, not the template's.
             if c.activity == "notify_local" and len(args) > 1:
-                # The task the log's lines are held for (activities.held_notices) is this run's, not the template's.
                 args[1] = workflow.info().get_current_history_length()
+            elif c.activity == "local_work" and args and args[0].get("task") is not None:
+                args[0]["task"] = workflow.info().get_current_history_length()
             self._tasks = [t for t in self._tasks if not t.done()]
             self._tasks.append(_start(c, args))
         elif c.kind == "cancel_timer":

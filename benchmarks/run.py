@@ -275,7 +275,8 @@ class Fleet:
 
         `bedrijfsarts_oordeel` (a consultation: recorded, nothing sent) is the typical action;
         `probleemanalyse_recorded` also brings the plan van aanpak within its reminder lead, so the
-        case sends two reminders (one `notify_local` local activity on the embedded default) as it answers.
+        case sends two reminders as it answers (on the embedded default: the notices and the facts the action changed in
+        one `local_work` local activity, release 11).
         """
         payload = {
             "kind": kind,

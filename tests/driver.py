@@ -17,6 +17,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from activities.delivery import LocalWorkDone
 from activities.held_notices import LogConfirmer
 from activities.notify import NotificationLog
 from domain.case import CURRENT_VERSION, CaseOpening, CaseState, CaseSummary, DeadlineView, DossierLine
@@ -362,6 +363,24 @@ def local_activities(history: Any, activity_type: str) -> list[dict]:
             described = json.loads(marker.details["data"].payloads[0].data)
             if described["activity_type"] == activity_type:
                 found.append({**described, "failed": marker.failure.message or None})
+    return found
+
+
+async def local_work_done(client: Client, history: Any) -> list[LocalWorkDone | None]:
+    """What each `local_work` local activity a history records reported (release 11): each part's outcome; None for
+    one that failed as a whole (its marker's failure)."""
+    found: list[LocalWorkDone | None] = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name != "core_local_activity":
+            continue
+        if json.loads(marker.details["data"].payloads[0].data)["activity_type"] != "local_work":
+            continue
+        if marker.HasField("failure"):
+            found.append(None)
+        else:
+            [done] = await client.data_converter.decode(marker.details["result"].payloads, [LocalWorkDone])
+            found.append(done)
     return found
 
 

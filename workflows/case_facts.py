@@ -9,7 +9,9 @@ Release 8 on, the write is a local activity (patch `case-facts-local`, issue 22)
 the facts itself in the same workflow task, with no activity task and no further workflow task to take its result,
 which had made a start and every action that changed the facts one round trip through the server dearer. It gets
 one short attempt (`LOCAL_WRITE_TIMEOUT`): a store that fails it is written by the activity with the long retry
-instead, at once, so a local activity never holds a workflow task (and the answer to an action) for long.
+instead, at once, so a local activity never holds a workflow task (and the answer to an action) for long. Release 11 on
+(patch `local-work`), that local write is the facts' part of the wake's one local activity, beside its notices
+(workflows.local_work).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.reporting import ReportingActivities
     from domain.case import CaseState
     from domain.facts import CaseFacts, derive
+    from workflows.local_work import LocalWorkBatch
 
 WRITE_TIMEOUT = timedelta(minutes=1)
 # A store down longer than this is an outage that `spoorwerk figures rebuild` repairs; a run that continues as new
@@ -41,20 +44,27 @@ class CaseFactsWriter:
     write per wake, and one at a time, so an older write retried late never overwrites a newer one.
 
     Behind the live patch `case-facts`: a run that replays without its marker writes from its next run on. `local`
-    asks the patch `case-facts-local` (release 8): a write by local activity, the activity when that one failed.
+    asks the patch `case-facts-local` (release 8): a write by local activity, the activity when that one failed;
+    `local_work`, the patch `local-work` (release 11): that local write as the facts' part of the wake's `local_work`.
     """
 
     def __init__(
-        self, dossier_length: int, wake: Callable[[], None], taken: Callable[[], bool], local: Callable[[], bool]
+        self,
+        dossier_length: int,
+        wake: Callable[[], None],
+        taken: Callable[[], bool],
+        local: Callable[[], bool],
+        local_work: Callable[[], LocalWorkBatch | None] = lambda: None,
     ) -> None:
         # A continued run's dossier was written by the run before (it flushes before it continues as new).
         self._seen = dossier_length
         self._wake = wake  # wakes the loop when a write ends with the dossier grown meanwhile
         self._taken = taken  # the `case-facts` patch, through the run's release gate (workflows.common.PatchGate)
         self._local = local  # the `case-facts-local` patch, the same way
+        self._local_work = local_work  # the wake's batch when the run takes the patch `local-work` (release 11)
         self._durable_next = False  # the last local write failed: the next goes by the activity with the long retry
         self._written: CaseFacts | None = None
-        self._running: asyncio.Task[int] | None = None
+        self._running: asyncio.Future[int] | None = None
         self._pending = False  # the dossier grew while a write ran: the loop writes again when it is done
 
     def write(self, state: CaseState, today: date) -> None:
@@ -72,8 +82,11 @@ class CaseFactsWriter:
         self._seen, self._written, self._pending = seen, facts, False
         local = not self._durable_next and self._local()
         self._durable_next = False
-        task: asyncio.Task[int]
-        if local:
+        task: asyncio.Future[int]
+        batch = self._local_work() if local else None
+        if batch is not None:
+            task = batch.facts(facts)
+        elif local:
             task = workflow.start_local_activity_method(
                 ReportingActivities.write_case_facts,
                 facts,
@@ -91,7 +104,7 @@ class CaseFactsWriter:
         task.add_done_callback(lambda done: self._done(done, state.case_id, local))
         self._running = task
 
-    def _done(self, done: asyncio.Task[int], case_id: str, local: bool) -> None:
+    def _done(self, done: asyncio.Future[int], case_id: str, local: bool) -> None:
         if done.cancelled():
             return
         if done.exception() is not None:

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.rules import RulesRef
     from service import rulebook
     from workflows import patches
+    from workflows.local_work import LocalPartFailed, LocalWorkBatch
     from workflows.payloads import CallerScope, CaseInput
 
 NOTIFY_TIMEOUT = timedelta(minutes=1)
@@ -258,9 +259,15 @@ class Notifier:
     failure the activity reports, or a channel given up on after `NOTIFY_GIVE_UP`.
     """
 
-    def __init__(self, on_failure: Callable[[Notification, str, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        on_failure: Callable[[Notification, str, str], None] | None = None,
+        local_work: Callable[[], LocalWorkBatch | None] | None = None,
+    ) -> None:
         self._tasks: list[asyncio.Task[Any]] = []
         self._on_failure = on_failure
+        # The case's wake batch when its run takes the patch `local-work` (asked when a wake first sends locally).
+        self._local_work = local_work or (lambda: None)
 
     def send(self, note: Notification, *, by_reference: bool = False) -> None:
         """Send one notification as a `notify` activity; `by_reference` (the trajectory's patch
@@ -274,11 +281,16 @@ class Notifier:
     def send_all(self, notes: list[Notification], *, by_reference: bool = False, local: bool = False) -> None:
         """Send what one wake produced as one `notify_batch` activity (none for none); `by_reference` (the case's
         patch `notice-refs`): as references (domain.notices), the activity renders the text; `local` (patch
-        `notices-local`): first by the local activity `notify_local`, `notify_batch` only for what is left."""
+        `notices-local`): first by the local activity `notify_local` (from patch `local-work` on: as the notices' part
+        of the wake's `local_work`), `notify_batch` only for what is left."""
         if notes:
             items: list[Notification | NoticeRef] = [notices.reference(n) for n in notes] if by_reference else [*notes]
             if local:
-                self._track(asyncio.create_task(self._local_first(notes, items)), _log_failure)
+                # The task that makes them: the log holds them until the history records it (activities.held_notices).
+                task = workflow.info().get_current_history_length()
+                batch = self._local_work()
+                first = batch.notices(items, task) if batch is not None else None
+                self._track(asyncio.create_task(self._local_first(notes, items, task, first)), _log_failure)
                 return
             # No summary: it would be one more payload to encode and store per activity (the
             # activity's input shows what was sent).
@@ -287,23 +299,33 @@ class Notifier:
                 lambda done: self._batch_delivered(notes, done),
             )
 
-    async def _local_first(self, notes: list[Notification], items: list[Notification | NoticeRef]) -> None:
-        """Deliver over the worker's local channels in this workflow task, then, when anything is left (a channel
-        that is not local, a local one that failed), by `notify_batch` with the long retry, told what is done."""
+    async def _local_first(
+        self,
+        notes: list[Notification],
+        items: list[Notification | NoticeRef],
+        task: int,
+        joint: asyncio.Future[LocalDelivery] | None,
+    ) -> None:
+        """Deliver over the worker's local channels in this workflow task (`joint`: as part of the wake's
+        `local_work`, else by `notify_local`), then, when anything is left (a channel that is not local, a local one
+        that failed), by `notify_batch` with the long retry, told what is done."""
         first: LocalDelivery | None = None
         try:
-            first = await workflow.execute_local_activity_method(
-                Notifications.notify_local,
-                # The task that makes them: the log holds them until the history records it (activities.held_notices).
-                # An argument is no command: histories of release 9 replay as they were.
-                args=[items, workflow.info().get_current_history_length()],
-                start_to_close_timeout=LOCAL_NOTIFY_TIMEOUT,
-                retry_policy=RetryPolicy(maximum_attempts=1),
-            )
-        except ActivityError as err:
+            if joint is not None:
+                first = await joint
+            else:
+                first = await workflow.execute_local_activity_method(
+                    Notifications.notify_local,
+                    # An argument is no command: histories of release 9 replay as they were.
+                    args=[items, task],
+                    start_to_close_timeout=LOCAL_NOTIFY_TIMEOUT,
+                    retry_policy=RetryPolicy(maximum_attempts=1),
+                )
+        except (ActivityError, LocalPartFailed) as err:
             # The worker's channels could not be set to work (a bug, a timeout): all of it goes the long way.
             workflow.logger.warning(
-                "notices not delivered locally", extra={"case_id": notes[0].case_id, "error": str(err.cause or err)}
+                "notices not delivered locally",
+                extra={"case_id": notes[0].case_id, "error": str(getattr(err, "cause", None) or err)},
             )
         done = first.reports if first is not None else None
         if first is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 10
+RELEASE = 11
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,13 @@ START_ATTRIBUTES = Patch(
     "release 10: a run starts with its search attributes and upserts only what its wakes change",
     release=10,
 )
+# SickLeaveCase, when a wake first hands its notices or its facts to the worker: both in one `local_work` local
+# activity (issue 22: one marker and one resolution of the workflow task per wake, not two)
+LOCAL_WORK = Patch(
+    "local-work",
+    "release 11: a wake delivers its notices and writes its facts in one local activity, each part with its fallback",
+    release=11,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -140,6 +147,7 @@ ALL = (
     CASE_FACTS_LOCAL,
     NOTICES_LOCAL,
     START_ATTRIBUTES,
+    LOCAL_WORK,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         trajectory_rules,
     )
     from workflows.ids import trajectory_workflow_id
+    from workflows.local_work import LocalWorkBatch
     from workflows.payloads import ActionResult, CaseInput, CaseResult, TrajectoryInput, TrajectoryScope
     from workflows.spoor2_trajectory import Spoor2Trajectory
 
@@ -106,7 +107,9 @@ class SickLeaveCase(ActionUpdates):
             # A new case starts without Spoor2Phase, CoachId, NextStep or PersonKeys: nothing to unset.
             for key in (sa.SPOOR2_PHASE, sa.COACH_ID, sa.NEXT_STEP, sa.PERSON_KEYS):
                 self._search_attributes[key.name] = None
-        self._notifier = Notifier(on_failure=self._notification_failed)
+        # What a wake hands the worker's channels and store, in one local activity (patch `local-work`).
+        self._local_work = LocalWorkBatch()
+        self._notifier = Notifier(on_failure=self._notification_failed, local_work=self._joint_local_work)
         self._rendering: dict[str, asyncio.Task[None]] = {}  # order id -> its running render (kept: no GC)
         # Dossier entries the escalation metric has seen: a continued run's were seen by the run before.
         self._counted = len(input.state.dossier) if input.state is not None else 0
@@ -116,6 +119,7 @@ class SickLeaveCase(ActionUpdates):
             wake=self._wake,
             taken=lambda: self._patches.taken(patches.CASE_FACTS),
             local=lambda: self._patches.taken(patches.CASE_FACTS_LOCAL),
+            local_work=self._joint_local_work,
         )
 
     # ----------------------------------------------------------------- main loop
@@ -137,20 +141,21 @@ class SickLeaveCase(ActionUpdates):
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
-            notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
-            self._notifier.send_all(
-                notes,
-                by_reference=bool(notes) and self._notices_by_reference(),
-                local=bool(notes) and self._patches.taken(patches.NOTICES_LOCAL),
-            )
-            self._counted = metrics.count_escalations(state.dossier, self._counted)
-            if state.trajectory_due:
-                await self._start_trajectory()
-            await self._tell_trajectory_scope()
-            if rules.end_trajectory_with_case(state, now=workflow.now()):
-                self._trajectory_to_end = True
-            self._upsert_search_attributes(today)
-            self._facts.write(state, today)
+            with self._local_work.gathering():  # the wake's notices and facts: one local activity
+                notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
+                self._notifier.send_all(
+                    notes,
+                    by_reference=bool(notes) and self._notices_by_reference(),
+                    local=bool(notes) and self._patches.taken(patches.NOTICES_LOCAL),
+                )
+                self._counted = metrics.count_escalations(state.dossier, self._counted)
+                if state.trajectory_due:
+                    await self._start_trajectory()
+                await self._tell_trajectory_scope()
+                if rules.end_trajectory_with_case(state, now=workflow.now()):
+                    self._trajectory_to_end = True
+                self._upsert_search_attributes(today)
+                self._facts.write(state, today)
             # Documents render beside the loop: the case takes actions and keeps its search attributes
             # current while a document is made (or its store is retried for half an hour).
             for order in documents_due(state, today):
@@ -192,6 +197,11 @@ class SickLeaveCase(ActionUpdates):
         marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
         answer for the rest of the run."""
         return self._patches.taken(patches.MORNING_SPREAD)
+
+    def _joint_local_work(self) -> LocalWorkBatch | None:
+        """The wake's batch when this run takes the patch `local-work`, asked when a wake first hands the worker its
+        notices or its facts: a run that replays without the marker keeps its two local activities until its next."""
+        return self._local_work if self._patches.taken(patches.LOCAL_WORK) else None
 
     def _notices_by_reference(self) -> bool:
         """Whether this run sends its notices as references (issue 22), asked when it first sends: a run that

@@ -17,8 +17,11 @@ from temporalio.plugin import SimplePlugin
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.delivery import LocalWork
 from activities.held_notices import STALE, Held, LogConfirmer, RunRecord, Task, _verdict
+from activities.local_work import LocalWorkActivities
 from activities.notify import Notifications
+from activities.reporting import ReportingActivities
 from domain.models import Notification
 from tests.activities.test_notify_channels import note
 from tests.driver import local_activities
@@ -37,15 +40,26 @@ def notice(workflow_id: str, role: str) -> Notification:
 @workflow.defn(sandboxed=False)
 class TaskRunsTwice:
     @workflow.run
-    async def run(self) -> list[str]:
+    async def run(self, joint: bool) -> list[str]:
+        """`joint`: by the wake's `local_work` (release 11), else by `notify_local`."""
         last = len(ATTEMPTS) == 1  # a replay after the last attempt makes what that attempt made
         role = ATTEMPTS[0] if last else ATTEMPTS.pop(0)
-        made = await workflow.execute_local_activity_method(
-            Notifications.notify_local,
-            args=[[notice(workflow.info().workflow_id, role)], workflow.info().get_current_history_length()],
-            start_to_close_timeout=timedelta(seconds=5),
-            retry_policy=RetryPolicy(maximum_attempts=1),
-        )
+        notices = [notice(workflow.info().workflow_id, role)]
+        task = workflow.info().get_current_history_length()
+        timeout, once = timedelta(seconds=5), RetryPolicy(maximum_attempts=1)
+        if joint:
+            done = await workflow.execute_local_activity_method(
+                LocalWorkActivities.local_work,
+                LocalWork(notices=notices, task=task),
+                start_to_close_timeout=timeout,
+                retry_policy=once,
+            )
+            assert done.delivery is not None
+            made = done.delivery
+        else:
+            made = await workflow.execute_local_activity_method(
+                Notifications.notify_local, args=[notices, task], start_to_close_timeout=timeout, retry_policy=once
+            )
         if not last:
             raise RuntimeError("this workflow task is not recorded")  # fails the task: it runs again
         return [r.notification_id for r in made.reports]
@@ -62,7 +76,12 @@ async def test_the_same_on_the_time_skipping_server_which_reads_histories_from_t
     assert await task_runs_twice(ts_env, tmp_path) is False
 
 
-async def task_runs_twice(ts_env: WorkflowEnvironment, tmp_path) -> bool:
+async def test_the_same_for_a_wake_that_hands_its_notices_over_with_its_facts(dev_env: WorkflowEnvironment, tmp_path):
+    """Release 11: the notices as the part of a `local_work` local activity; its marker confirms them the same way."""
+    assert await task_runs_twice(dev_env, tmp_path, joint=True) is True
+
+
+async def task_runs_twice(ts_env: WorkflowEnvironment, tmp_path, *, joint: bool = False) -> bool:
     """A task that holds a line and fails, run again making another notice; whether the history was read from its
     end."""
     settings = settings_for(tmp_path, ["log"])
@@ -76,12 +95,15 @@ async def task_runs_twice(ts_env: WorkflowEnvironment, tmp_path) -> bool:
         ts_env.client,
         task_queue=queue,
         workflows=[TaskRunsTwice],
-        activities=[notifications.notify_local],
+        activities=[
+            notifications.notify_local,
+            LocalWorkActivities(notifications, ReportingActivities(None)).local_work,
+        ],
         activity_executor=ThreadPoolExecutor(2),
         plugins=[SimplePlugin("held", run_context=confirmer.beside)],
     ):
         handle = await ts_env.client.start_workflow(
-            TaskRunsTwice.run, id=f"held-{uuid.uuid4().hex[:8]}", task_queue=queue
+            TaskRunsTwice.run, joint, id=f"held-{uuid.uuid4().hex[:8]}", task_queue=queue
         )
         assert await handle.result() == [f"{handle.id}-bedrijfsarts"]
         history = await handle.fetch_history()
@@ -89,7 +111,7 @@ async def task_runs_twice(ts_env: WorkflowEnvironment, tmp_path) -> bool:
 
     # Both attempts held a line; the history records the retry's local activity only, after the failed task.
     assert [e.event_type for e in history.events].count(EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED) == 1
-    assert len(local_activities(history, "notify_local")) == 1
+    assert len(local_activities(history, "local_work" if joint else "notify_local")) == 1
     assert [(n["notification_id"], n["recipient_role"]) for n in log.read()] == [
         (f"{handle.id}-bedrijfsarts", "bedrijfsarts")
     ]
@@ -117,7 +139,7 @@ async def test_a_line_waits_while_its_task_is_not_recorded_and_another_worker_wr
         activity_executor=ThreadPoolExecutor(2),
     ):
         handle = await ts_env.client.start_workflow(
-            TaskRunsTwice.run, id=f"held-{uuid.uuid4().hex[:8]}", task_queue=queue
+            TaskRunsTwice.run, False, id=f"held-{uuid.uuid4().hex[:8]}", task_queue=queue
         )
         await handle.result()
     assert log.read() == [] and [h.notification_id for h in log.held.read()] == [f"{handle.id}-casemanager"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
-from temporalio.client import WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from activities.reporting import ReportingActivities
@@ -19,7 +19,7 @@ from service import reporting
 from service.reporting_tables import events, spells
 from service.settings import Settings
 from tests.domain.test_case_rules import new_case
-from tests.driver import CaseDriver, activities_scheduled, local_activities
+from tests.driver import CaseDriver, activities_scheduled, local_work_done
 from tests.workflows.test_case_workflow import VIEWS, wait_for
 from workflows.sandbox import WORKFLOW_RUNNER
 from workflows.sick_leave_case import SickLeaveCase
@@ -95,15 +95,20 @@ async def test_a_case_writes_its_facts_to_the_store_as_its_dossier_grows(driver,
     assert reporting.event_counts(store, [case_id]) == {case_id: len(live_events)}
     # One write per wake at most, and only when the facts changed: fewer than the case's workflow tasks (few
     # themselves: no task is a write's or a notice's completion any more, both are local activities, releases 8, 9).
-    writes = local_writes(history)
+    writes = await local_writes(driver.client, history)
     tasks = [e for e in history.events if e.HasField("workflow_task_completed_event_attributes")]
     assert 5 <= len(writes) < len(tasks)
     assert durable_writes(history) == []
 
 
-def local_writes(history: WorkflowHistory) -> list[dict]:
-    """The local activities `write_case_facts` a history records."""
-    return local_activities(history, "write_case_facts")
+async def local_writes(client: Client, history: WorkflowHistory) -> list[str | None]:
+    """The facts the worker wrote itself, as a history records them: each local write's failure (None: written).
+    Release 11 writes them as the facts' part of a wake's `local_work` (a whole failed one counts as failed)."""
+    return [
+        "local work failed" if done is None else done.facts_failed
+        for done in await local_work_done(client, history)
+        if done is None or done.facts_written is not None or done.facts_failed is not None
+    ]
 
 
 def durable_writes(history: WorkflowHistory) -> list[Any]:
@@ -126,8 +131,13 @@ async def test_a_store_that_fails_the_local_write_gets_the_facts_by_the_activity
         await driver.act("ziekmelding_arbodienst_sent", first, role="werkgever")
         history = await driver.opened.fetch_history()
         # The one short local attempt failed, and the activity with the long retry took over at once.
-        assert [w["failed"] is not None for w in local_writes(history)][:1] == [True]
+        assert [failed is not None for failed in await local_writes(driver.client, history)][:1] == [True]
         assert len(durable_writes(history)) == 1
+        # The opening's reminders, in the same local activity (release 11), went to the log all the same.
+        [opening, *_] = await local_work_done(driver.client, history)
+        assert opening is not None and opening.facts_failed and opening.delivery is not None
+        assert [r.delivered for r in opening.delivery.reports] == [["log"], ["log"]]
+        assert activities_scheduled(history, "notify_batch") == []
         # The store comes back: the retry writes the case's facts, and the case took its actions meanwhile.
         folder.unlink()
         await driver.env.sleep(timedelta(minutes=30))
@@ -137,7 +147,7 @@ async def test_a_store_that_fails_the_local_write_gets_the_facts_by_the_activity
         # Once the store writes again, so does the worker itself.
         await driver.act("probleemanalyse_recorded", role="bedrijfsarts")
         history = await driver.opened.fetch_history()
-        assert local_writes(history)[-1]["failed"] is None
+        assert (await local_writes(driver.client, history))[-1] is None
 
 
 def test_a_worker_without_a_store_keeps_nothing_and_the_write_still_succeeds():

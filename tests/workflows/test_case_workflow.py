@@ -263,14 +263,14 @@ async def test_an_action_that_leaves_the_next_wake_where_it_was_keeps_its_timer(
     assert types.count(EventType.EVENT_TYPE_TIMER_STARTED) == 1
     assert EventType.EVENT_TYPE_TIMER_CANCELED not in types
     # No activity at all on the embedded default (release 9): the two opening reminders go to the notification log
-    # by one local activity, and the case's facts are written once, at the opening, by another (markers, no activity
-    # task, no workflow task more); an oordeel is no fact of the figures, and sends nothing: no write for it.
+    # and the case's facts to the store in the opening's one local activity (release 11; a marker, no activity task,
+    # no workflow task more); an oordeel is no fact of the figures, and sends nothing: no local work for it.
     assert activities_scheduled(history) == []
-    assert len(local_activities(history, "notify_local")) == 1
-    assert len(local_activities(history, "write_case_facts")) == 1
+    assert local_activities(history, "notify_local") == local_activities(history, "write_case_facts") == []
+    assert len(local_activities(history, "local_work")) == 1
     assert [m.marker_name for m in (e.marker_recorded_event_attributes for e in history.events) if m.marker_name] == [
         "core_local_activity"
-    ] * 2
+    ]
     await wait_for(lambda: len(driver.notifications()) == 2)
 
     # The kept timer still wakes the case: a week on, it has recorded the ziekmelding bij de arbodienst overdue.

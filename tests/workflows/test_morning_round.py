@@ -66,10 +66,11 @@ async def test_cases_take_their_reminders_at_their_own_minute_on_the_day_they_ar
 
     await wait_for(lambda: sent() == [EARLY] * 4 + [LATE] * 4)
 
-    # The worker delivered them itself (a local activity, patch `notices-local`): no activity to schedule, and what
-    # the case handed it is not in its history at all; the words were made there (patch `notice-refs`).
+    # The worker delivered them itself (a local activity, patch `notices-local`, with the facts from release 11 on):
+    # no activity to schedule, and what the case handed it is not in its history at all; the words were made there
+    # (patch `notice-refs`).
     history = await driver.client.get_workflow_handle(case_workflow_id(LATE)).fetch_history()
     assert activities_scheduled(history, "notify_batch") == []
-    delivered = local_activities(history, "notify_local")
+    delivered = local_activities(history, "local_work")
     assert len(delivered) >= 3 and all(d["failed"] is None for d in delivered)
     assert all(n["subject"] and n["body"] for n in driver.notifications())

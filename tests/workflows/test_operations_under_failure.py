@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.testing import WorkflowEnvironment
 
+from activities import notify
 from activities.mail import message_id
 from activities.notify import NotificationLog
 from domain import spoor2
@@ -27,7 +28,7 @@ from domain.models import Role
 from service.rulebook import load_stagnation_rules
 from service.settings import Settings
 from tests.domain.test_spoor2_rules import START, act, new_trajectory, to_go
-from tests.driver import CaseDriver, activities_scheduled, local_activities
+from tests.driver import CaseDriver, activities_scheduled, local_activities, local_work_done
 from tests.loopback import settings_for
 from tests.workflows.test_case_workflow import wait_for
 from worker import build_worker
@@ -158,7 +159,7 @@ async def test_a_log_that_fails_the_local_delivery_gets_the_notices_by_the_activ
         before = len(await driver.sent())
         assert before > 0
         history = await driver.opened.fetch_history()
-        assert activities_scheduled(history) == [] and local_activities(history, "notify_local")
+        assert activities_scheduled(history) == [] and local_activities(history, "local_work")
 
         # 05:00 folders are where the log and its held lines should be (as a full disk); 06:00 the reminder falls due.
         log = NotificationLog(settings.notification_log_path)
@@ -183,6 +184,41 @@ async def test_a_log_that_fails_the_local_delivery_gets_the_notices_by_the_activ
             "probleemanalyse"
         ]
         assert not [e for e in dossier if e.kind == "notification_failed"]
+
+
+async def test_notices_the_worker_cannot_make_go_the_long_way_while_the_facts_of_the_same_wake_are_written(
+    ts_env, tmp_path, monkeypatch
+):
+    """Release 11 hands a wake's notices and facts to the worker in one local activity (`local_work`): a part that
+    fails there goes its own long way, the other stands. Here the worker cannot make the opening's reminders (as
+    templates it lacks): `notify_batch` retries them until it can; the store has the opening's facts at once."""
+    settings = settings_for(tmp_path, ["log"])
+    async with CaseDriver.running(ts_env, tmp_path, settings) as driver:
+
+        def cannot_make(_notifications):
+            raise LookupError("template deadline_reminder missing")
+
+        monkeypatch.setattr(notify, "_made", cannot_make)
+        await driver.open(await driver.today(), contacts=CONTACTS)
+        for _ in range(200):  # the opening's first workflow task, recorded
+            history = await driver.opened.fetch_history()
+            if activities_scheduled(history, "notify_batch"):
+                break
+            await asyncio.sleep(0.05)
+        [opening] = await local_work_done(driver.client, history)
+        assert opening is not None and opening.delivery is None
+        assert "template deadline_reminder missing" in (opening.notices_failed or "")
+        assert opening.facts_written and opening.facts_failed is None
+        assert len(activities_scheduled(history, "notify_batch")) == 1
+        assert activities_scheduled(history, "write_case_facts") == []
+        assert logged(driver) == []
+
+        # The templates are back: the batch's retry delivers each reminder once, and the case records no failure.
+        monkeypatch.undo()
+        await driver.env.sleep(timedelta(hours=2))
+        await wait_for(lambda: len(logged(driver)) == 2)
+        assert set(Counter(n["notification_id"] for n in logged(driver)).values()) == {1}
+        assert not [e for e in await driver.dossier() if e.kind == "notification_failed"]
 
 
 async def test_a_channel_down_longer_than_the_give_up_time_is_recorded_and_the_case_goes_on(
