@@ -226,6 +226,8 @@ def fmt(value: float | None) -> str:
 
 
 QUEUES = {"spoorwerk": SPOORWERK_QUEUE, "baseline": BASELINE_QUEUE, "floor": FLOOR_QUEUE}
+# The action that makes a case send: a probleemanalyse brings the plan van aanpak within its reminder lead.
+REMINDING = "probleemanalyse_recorded"
 
 
 class Fleet:
@@ -401,7 +403,7 @@ async def alternate(
 async def record_floor(fleets: dict[str, Fleet], stack: Stack, results: Results) -> dict[str, Any]:
     """The floor's script from one case opened, consulted and given a probleemanalyse (as each case of the
     benchmark is); then one floor workflow taken through the same, and both histories' commands compared."""
-    kinds = ["bedrijfsarts_oordeel", "probleemanalyse_recorded"]
+    kinds = ["bedrijfsarts_oordeel", REMINDING]
     case, floor = fleets["spoorwerk"], fleets["floor"]
     await case.opener()()
     template = case.ids.pop()  # not one of the measured cases
@@ -545,7 +547,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
         updates = await alternate(
             stack,
             fleets,
-            {k: [f.action(i, "probleemanalyse_recorded") for i in started[k]] for k, f in fleets.items()},
+            {k: [f.action(i, REMINDING) for i in started[k]] for k, f in fleets.items()},
             config,
             results.errors,
         )
@@ -897,23 +899,30 @@ async def sandbox_part(stack: Stack, work: Path, config: Config, results: Result
 
 
 async def profile_part(stack: Stack, fleets: dict[str, Fleet], config: Config, results: Results) -> None:
-    """py-spy on the worker while it takes starts and then one update each, per kind (not timed)."""
+    """py-spy on the worker while it takes starts and then one consultation each, and apart from those one update
+    sending two reminders each, per kind (not timed)."""
     from benchmarks.profile import Sampler, top_functions
 
     out: dict[str, Any] = {}
     for kind, f in fleets.items():
-        log(f"profile: {config.profile_cases} starts and updates of {kind} under py-spy")
-        path = results.work / f"profile-{kind}.txt"  # the raw stacks stay behind; the JSON keeps the shares
         first = len(f.ids)
-        with Sampler(stack.worker.pid, path) as sampler:
-            await run_load([f.opener() for _ in range(config.profile_cases)], config.concurrency)
-            await stack.worker.settle(quiet=0.5)
-            await run_load([f.action(i) for i in f.ids[first:]], config.concurrency)
-            await stack.worker.settle(quiet=0.5)
-        out[kind] = {"shares": sampler.shares(), "top": top_functions(path, 30)}
-        for name, share in out[kind]["shares"].items():
-            if name != "samples" and share >= 0.005:
-                log(f"  {share:6.1%}  {name}")
+        for part in ("starts and consultations", "updates sending 2 reminders"):
+            log(f"profile: {config.profile_cases} {part} of {kind} under py-spy")
+            # The raw stacks stay behind; the JSON keeps the shares.
+            path = results.work / f"profile-{kind}-{'reminders' if 'reminders' in part else 'starts'}.txt"
+            with Sampler(stack.worker.pid, path) as sampler:
+                if "reminders" in part:
+                    await run_load([f.action(i, REMINDING) for i in f.ids[first:]], config.concurrency)
+                else:
+                    await run_load([f.opener() for _ in range(config.profile_cases)], config.concurrency)
+                    await stack.worker.settle(quiet=0.5)
+                    await run_load([f.action(i) for i in f.ids[first:]], config.concurrency)
+                await stack.worker.settle(quiet=0.5)
+            key = kind if "reminders" not in part else f"{kind} (reminders)"
+            out[key] = {"shares": sampler.shares(), "top": top_functions(path, 30)}
+            for name, share in out[key]["shares"].items():
+                if name != "samples" and share >= 0.005:
+                    log(f"  {share:6.1%}  {name}")
     results.details["profile"] = out
 
 
