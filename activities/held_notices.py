@@ -119,6 +119,9 @@ class HeldNotices:
         self._lock_path = log_path.with_name(log_path.name + ".held.lock")
         self._thread_lock = threading.Lock()
         self.on_hold: Callable[[], None] = lambda: None
+        # Each line parsed once: the confirmer reads the file at every look, twice, and a morning's wake (or a flood of
+        # new cases) holds thousands of lines at once; parsing them all each time made its cost grow with the square.
+        self._parsed: dict[str, Held] = {}
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -140,29 +143,39 @@ class HeldNotices:
 
     def read(self) -> list[Held]:
         """Every entry held, oldest first; a damaged line (a disk that filled up mid-write) is skipped."""
+        return [entry for _line, entry in self._lines()]
+
+    def _lines(self) -> list[tuple[str, Held]]:
+        """Each held line with its entry; a line seen before is not parsed again."""
         try:
             text = self.path.read_text("utf-8")
         except FileNotFoundError:
             return []
-        held = []
+        known, parsed = self._parsed, {}
+        found = []
         for line in text.splitlines():
-            try:
-                held.append(Held.parse(line))
-            except (ValueError, KeyError, TypeError):
-                continue
-        return held
+            entry = known.get(line)
+            if entry is None:
+                try:
+                    entry = Held.parse(line)
+                except (ValueError, KeyError, TypeError):
+                    continue
+            parsed[line] = entry
+            found.append((line, entry))
+        self._parsed = parsed  # the lines still held: what was removed is forgotten
+        return found
 
     def remove(self, done: set[tuple[str, str, int, str]]) -> None:
-        """Take the entries `done` (confirmed or dropped) out; those held meanwhile stay."""
+        """Take the entries `done` (confirmed or dropped) out; those held meanwhile stay, as they were written."""
         if not done:
             return
         with self._locked():
-            left = [h for h in self.read() if h.key() not in done]
+            left = [line for line, entry in self._lines() if entry.key() not in done]
             # A new file moved over the old one: a crash mid-write leaves the old file whole, not half of it.
             spare = self.path.with_name(self.path.name + ".new")
             private_file(spare)
             with spare.open("w", encoding="utf-8") as out:
-                out.writelines(h.line() + "\n" for h in left)
+                out.writelines(line + "\n" for line in left)
             os.replace(spare, self.path)
 
 

@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.delivery import LocalWork
-from activities.held_notices import STALE, Held, LogConfirmer, RunRecord, Task, _verdict
+from activities.held_notices import STALE, Held, HeldNotices, LogConfirmer, RunRecord, Task, _verdict
 from activities.local_work import LocalWorkActivities
 from activities.notify import Notifications
 from activities.reporting import ReportingActivities
@@ -177,3 +177,23 @@ def test_the_local_activity_holds_the_line_when_told_its_task(tmp_path):
     made = ActivityEnvironment().run(notifications.notify_local, [note()], 12)
     assert made.reports[0].delivered == ["log"] and not made.rest
     assert log.read() == [] and [h.task.started for h in log.held.read()] == [12]
+
+
+def test_taking_entries_out_keeps_the_others_as_they_were_written(tmp_path) -> None:
+    """The confirmer takes out what it wrote or dropped; what another thread held meanwhile stays, line for line, and
+    another worker on the same folder reads the same (each line is parsed once per process, not at every look)."""
+    held = HeldNotices(tmp_path / "n.jsonl")
+    for started, nid in ((3, "n-a"), (5, "n-b")):
+        held.hold(Task("case-C1", "run-1", started), {"notification_id": nid, "case_id": "C1"})
+    with held.path.open("a", encoding="utf-8") as out:
+        out.write('{"workflow_id": "case-C1", "run\n')  # a disk that filled up mid-write
+    first = held.read()
+    assert [h.notification_id for h in first] == ["n-a", "n-b"]
+    held.hold(Task("case-C2", "run-9", 7), {"notification_id": "n-c", "case_id": "C2"})  # held meanwhile
+    kept = [line for line in held.path.read_text("utf-8").splitlines() if '"n-b"' in line or '"n-c"' in line]
+
+    held.remove({first[0].key()})
+
+    assert held.path.read_text("utf-8").splitlines() == kept
+    assert [h.notification_id for h in held.read()] == ["n-b", "n-c"]
+    assert [h.notification_id for h in HeldNotices(tmp_path / "n.jsonl").read()] == ["n-b", "n-c"]
