@@ -29,7 +29,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from operations import cases
 
@@ -83,24 +83,39 @@ async def stuck_task(client: Client, workflow_id: str) -> Stuck | None:
             )
             return Stuck(event.event_id, failed.cause, message, reset_to=event.event_id, reapply=False, reason=reason)
         found = _DISAGREES_AT.search(failed.failure.message)
-        disagrees_at = int(found.group(1)) if found else event.event_id
-        before = [
-            e.event_id
-            for e in history.events
-            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < disagrees_at
-        ]
-        reason = f"freed: the history did not replay at event {disagrees_at}; reset to the task before it"
-        return Stuck(
-            event.event_id,
-            failed.cause,
-            message,
-            # A first task that does not replay has nothing before it to go back to.
-            reset_to=before[-1] if before else None,
-            reapply=True,
-            reason=reason,
-            disagrees_at=disagrees_at,
-        )
+        return _unreplayable(history, event.event_id, message, int(found.group(1)) if found else event.event_id)
     return None
+
+
+async def unreplayable(client: Client, workflow_id: str, message: str) -> Stuck | None:
+    """The reset that frees a running workflow whose history a replay disagreed with, from the nondeterminism error a
+    query of it answered (a worker that no longer held it replayed it for the query); None when the message names no
+    event. The same fault as a failed task of cause UNREPLAYABLE, seen before any task failed."""
+    found = _DISAGREES_AT.search(message)
+    if found is None:
+        return None
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    return _unreplayable(history, history.events[-1].event_id, message.splitlines()[0], int(found.group(1)))
+
+
+def _unreplayable(history: WorkflowHistory, failed_event_id: int, message: str, disagrees_at: int) -> Stuck:
+    """Reset to the last completed workflow task before the event a replay disagrees with, taking again what came
+    after it."""
+    before = [
+        e.event_id
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < disagrees_at
+    ]
+    return Stuck(
+        failed_event_id,
+        UNREPLAYABLE,
+        message,
+        # A first task that does not replay has nothing before it to go back to.
+        reset_to=before[-1] if before else None,
+        reapply=True,
+        reason=f"freed: the history did not replay at event {disagrees_at}; reset to the task before it",
+        disagrees_at=disagrees_at,
+    )
 
 
 async def _message(client: Client, failure: Failure) -> str:

@@ -15,7 +15,7 @@ from typing import AsyncIterator
 import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import WorkflowUpdateStage
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateStage
 from temporalio.worker import Worker
 
 from operations import repair
@@ -106,6 +106,10 @@ class Drifting:
                 self._timer = asyncio.create_task(workflow.sleep(3600))  # kept: a timer that is never awaited
         return self.applied
 
+    @workflow.query
+    def count(self) -> int:
+        return len(self.applied)
+
     @workflow.update
     def act(self, action_id: str) -> int:
         if action_id not in self.applied:  # an action id is applied once (as the cases do)
@@ -143,6 +147,11 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
     try:
         # A new worker replays the history from its start to take the next action, and cannot.
         async with Worker(client, task_queue=queue, workflows=[Drifting]):
+            # A query replays it first: the same fault, seen before any task failed (a trajectory's view after a
+            # worker's restart, tests/workflows/test_crash_recovery.py), and the same reset from its answer.
+            with pytest.raises(WorkflowQueryFailedError) as queried:
+                await handle.query(Drifting.count)
+            by_query = await repair.unreplayable(client, workflow_id, str(queried.value))
             third = asyncio.create_task(handle.execute_update(Drifting.act, "third", id="third"))
             stuck = None
             for _ in range(200):
@@ -157,6 +166,7 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
                 if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and e.event_id < timers[0]
             ]
             assert (stuck.reset_to, stuck.reapply) == (completed[-1], True)
+            assert by_query is not None and (by_query.reset_to, by_query.disagrees_at) == (completed[-1], timers[0])
             assert f"event {timers[0]}" in stuck.reason
 
             # The server reports it held up after two failed tasks: the command without a case finds it.

@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from activities.notify import NotificationLog
@@ -306,6 +311,20 @@ class RetryingClient:
             except RPCError:  # no trajectory, or the server still away: the next failure tries again
                 continue
 
+    async def free_unreplayable(self, workflow_id: str, message: str) -> None:
+        """What an operator does when a view answers that the history does not replay: the same reset."""
+        if "Nondeterminism" not in message:
+            raise AssertionError(f"{workflow_id}: the view failed: {message}")
+        try:
+            stuck = await repair.unreplayable(self.client, workflow_id, message)
+            if stuck is None or stuck.reset_to is None:
+                return
+            await save_clear_history(self.client, workflow_id, ARTIFACTS / f"unreplayable-{workflow_id}.json")
+            await repair.reset(self.client, workflow_id, stuck)
+            self.freed.append(f"{workflow_id}: {stuck.cause_name} (seen by a query)")
+        except RPCError:  # the server still away: the next failure tries again
+            return
+
     async def on_record(self, item: Sent) -> Any:
         """The action's entry when its case (or trajectory) has it on record; None when not, or not answered."""
         try:
@@ -378,6 +397,12 @@ class RetryingClient:
             try:
                 await trajectories.view(self.client, case_id, rpc_timeout=timedelta(seconds=CALL_TIMEOUT))
                 return
+            except WorkflowQueryFailedError as err:
+                # The restarted worker replayed the trajectory for the view, and its history did not replay: the
+                # fault free_if_stuck frees, seen by a query before any workflow task failed.
+                last = err
+                await self.free_unreplayable(trajectory_workflow_id(case_id), str(err))
+                await asyncio.sleep(0.2)
             except (trajectories.NoTrajectory, RPCError) as err:
                 last = err
                 await self.free_if_stuck(case_id, err)
