@@ -36,12 +36,19 @@ class LocalWorkActivities:
             try:
                 done.delivery = self.notifications.notify_local(work.notices, work.task)
             except Exception as err:  # noqa: BLE001 - whatever it was, `notify_batch` delivers them the long way
-                log.warning("notices not delivered locally", error=str(err))
-                done.notices_failed = str(err) or type(err).__name__
+                done.notices_failed = _reason(err)
+                log.warning("notices not delivered locally", error=done.notices_failed)
         if work.facts is not None:
             try:
                 done.facts_written = self.reporting.write_case_facts(work.facts)
             except Exception as err:  # noqa: BLE001 - the activity with the long retry writes them
-                log.warning("case facts not written locally", case_id=work.facts.case.case_id, error=str(err))
-                done.facts_failed = str(err) or type(err).__name__
+                done.facts_failed = _reason(err)
+                log.warning("case facts not written locally", case_id=work.facts.case.case_id, error=done.facts_failed)
         return done
+
+
+def _reason(err: Exception) -> str:
+    """Why a part failed, for the case's log line: the error's first line only. A database error's next lines carry
+    its statement and parameters (the facts: dates, incapacity), which no log may hold."""
+    lines = str(err).splitlines()
+    return (lines[0][:200] if lines else "") or type(err).__name__

@@ -48,6 +48,7 @@ def test_a_store_that_fails_leaves_the_notices_delivered_and_says_why(tmp_path) 
 
     assert done.delivery is not None and done.delivery.reports[0].delivered == ["log"]
     assert done.facts_written is None and done.facts_failed
+    assert "\n" not in done.facts_failed and "parameters" not in done.facts_failed  # the first line only
     assert len(NotificationLog(settings.notification_log_path).read()) == 1
 
 
