@@ -21,15 +21,16 @@ Every action and dossier entry is kept, nothing is applied twice, and the case g
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
-from dataclasses import dataclass
+from datetime import timedelta
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType, ResetReapplyType, WorkflowTaskFailedCause
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHistory, WorkflowQueryFailedError
 
 from operations import cases
 
@@ -41,7 +42,7 @@ SDK_FAULTS = frozenset({ACCEPTED_TWICE, UNREPLAYABLE})
 _DISAGREES_AT = re.compile(r"HistoryEvent\(id: (\d+)")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Stuck:
     """A workflow held up by a failing workflow task, and the reset that would free it."""
 
@@ -52,6 +53,7 @@ class Stuck:
     reapply: bool  # whether the actions and signals recorded after `reset_to` are taken again
     reason: str  # for the reset's record
     disagrees_at: int | None = None  # the first recorded event a replay disagrees with (a history that does not replay)
+    task_failed: bool = True  # False: a query's replay found it before any workflow task failed
 
     @property
     def known_fault(self) -> bool:
@@ -95,7 +97,25 @@ async def unreplayable(client: Client, workflow_id: str, message: str) -> Stuck 
     if found is None:
         return None
     history = await client.get_workflow_handle(workflow_id).fetch_history()
-    return _unreplayable(history, history.events[-1].event_id, message.splitlines()[0], int(found.group(1)))
+    stuck = _unreplayable(history, history.events[-1].event_id, message.splitlines()[0], int(found.group(1)))
+    return dataclasses.replace(stuck, task_failed=False)
+
+
+async def replays(client: Client, workflow_id: str, wait_s: float = 10.0) -> Stuck | None:
+    """Whether a worker can replay the running workflow, asked by the SDK's own metadata query (no case data in its
+    answer): a worker that does not hold the workflow answers by replaying its history. The reset that frees it when
+    the replay disagrees; None when it answered. A worker that holds the workflow answers from memory: the fault then
+    shows at its next restart or eviction. `RPCError` when no worker answers within `wait_s` seconds."""
+    handle = client.get_workflow_handle(workflow_id)
+    if (await handle.describe()).status != WorkflowExecutionStatus.RUNNING:
+        return None  # a closed one takes no more actions: nothing to free
+    try:
+        await handle.query("__temporal_workflow_metadata", rpc_timeout=timedelta(seconds=wait_s))
+    except WorkflowQueryFailedError as err:
+        if "Nondeterminism" not in str(err):
+            return None
+        return await unreplayable(client, workflow_id, str(err))
+    return None
 
 
 def _unreplayable(history: WorkflowHistory, failed_event_id: int, message: str, disagrees_at: int) -> Stuck:

@@ -1,6 +1,6 @@
 """`spoorwerk repair [CASE]`: free a case (and its trajectory) that a known SDK fault holds up (operations.repair).
 
-    spoorwerk repair CASE            # reset what is held up; says what it found and did
+    spoorwerk repair CASE            # reset what is held up (or a history a worker cannot replay); says what it did
     spoorwerk repair CASE --check    # only say whether it is held up
     spoorwerk repair [--check]       # every case and trajectory the server reports held up
 
@@ -32,7 +32,8 @@ def add_repair_parser(sub: Any, opaque_id: Any, run: Any, actor_id: str) -> None
             "One whose workflow task keeps failing for one of two known faults of Temporal's SDK after a server "
             "restart (an action's acceptance sent twice; a history that does not replay) is reset: every action and "
             "dossier entry is kept and none is applied twice. One held up by another cause is named, not reset. "
-            "Talks to Temporal directly. docs/durability.md"
+            "A named case is also put to a worker, which replays a history it does not hold: one that does not "
+            "replay is found before any task fails. Talks to Temporal directly. docs/durability.md"
         ),
     )
     rep.add_argument(
@@ -81,6 +82,22 @@ async def _repair(args: argparse.Namespace, backend: Any) -> int:
                     _say(_("case_id: no case %(case)s", case=repr(args.case_id)))
                     return EXIT_REFUSED
                 continue  # no trajectory: nothing to free
+            if stuck is None and args.case_id is not None:
+                # No failed task yet; a history that does not replay shows when a worker replays it (a query).
+                try:
+                    stuck = await repair.replays(client, workflow_id)
+                except RPCError as err:
+                    # The server gives a query no worker takes up "CANCELLED: Timeout expired".
+                    if err.status not in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
+                        raise
+                    print(
+                        _(
+                            "%(what)s %(id)s: not held up; no worker answered, so whether its history replays was not checked",
+                            what=label,
+                            id=workflow_id,
+                        )
+                    )
+                    continue
             print(_describe(stuck, label, workflow_id))
             if stuck is None or args.check or not stuck.known_fault:
                 continue
@@ -118,6 +135,21 @@ def _describe(stuck: Any, label: str, workflow_id: str) -> str:
         fault = _("its history does not replay at event %(event)s", event=stuck.disagrees_at)
     else:
         fault = _("an action's acceptance sent twice")
+    if not stuck.task_failed:  # a worker's replay found it; its next task will fail
+        if stuck.reset_to is None:
+            return _(
+                "%(what)s %(id)s: %(fault)s (no task has failed yet); no earlier task to go back to, not reset",
+                what=label,
+                id=workflow_id,
+                fault=fault,
+            )
+        return _(
+            "%(what)s %(id)s: %(fault)s (no task has failed yet); reset to event %(to)s",
+            what=label,
+            id=workflow_id,
+            fault=fault,
+            to=stuck.reset_to,
+        )
     if stuck.reset_to is None:
         return _(
             "%(what)s %(id)s: held up since event %(failed)s (%(fault)s); no earlier task to go back to, not reset",

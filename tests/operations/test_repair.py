@@ -142,6 +142,11 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
         recorded = await handle.fetch_history()
     timers = [e.event_id for e in recorded.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
     assert len(timers) == 2
+    # No worker polls the queue now: the command says it could not ask one, and changes nothing.
+    unasked = await run("repair", case_id, env=env)
+    assert unasked.rc == 0, unasked.err
+    assert f"zaak {workflow_id}: loopt niet vast; geen worker antwoordde" in unasked.out
+    assert (await handle.describe()).run_id == recorded.run_id
 
     DRIFT["on"] = True
     try:
@@ -152,6 +157,13 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
             with pytest.raises(WorkflowQueryFailedError) as queried:
                 await handle.query(Drifting.count)
             by_query = await repair.unreplayable(client, workflow_id, str(queried.value))
+            # The operator's command finds it too, before any task failed: it puts the case to the worker.
+            early = await run("repair", case_id, "--check", env=env)
+            assert early.rc == 0, early.err
+            assert (
+                f"zaak {workflow_id}: haar geschiedenis speelt niet opnieuw af bij gebeurtenis {timers[0]}" in early.out
+            )
+            assert "(nog geen taak mislukt)" in early.out and "loopt niet vast" not in early.out
             third = asyncio.create_task(handle.execute_update(Drifting.act, "third", id="third"))
             stuck = None
             for _ in range(200):
@@ -167,6 +179,7 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
             ]
             assert (stuck.reset_to, stuck.reapply) == (completed[-1], True)
             assert by_query is not None and (by_query.reset_to, by_query.disagrees_at) == (completed[-1], timers[0])
+            assert f"terug naar gebeurtenis {completed[-1]}" in early.out
             assert f"event {timers[0]}" in stuck.reason
 
             # The server reports it held up after two failed tasks: the command without a case finds it.
