@@ -14,7 +14,7 @@ define pip_install
 	@echo "Installed ($(1))."
 endef
 
-.PHONY: run demo test test-fast test-thorough lint install clean bench bench-quick bench-profile translations
+.PHONY: run demo test test-fast test-thorough lint install clean bench bench-quick bench-profile lint-bench translations
 
 $(PY):
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Spoorwerk needs Python 3.11, found " + sys.version'
@@ -75,11 +75,15 @@ test-thorough: $(VENV)/.installed-test
 ## one table of ratios, also as JSON and a plot in benchmarks/results/, with py-spy's profile of the worker.
 ## Under 30 minutes on 2 cores;
 ## `make bench-quick` a few minutes (about 8 on 2 loaded cores). Scale with BENCH_ARGS="--starts 500 --storm 2000" (see --help).
-bench: $(VENV)/.installed-bench
+bench: lint-bench
 	$(PY) -m benchmarks.run --profile $(BENCH_ARGS)
 
-bench-quick: $(VENV)/.installed-bench
+bench-quick: lint-bench
 	$(PY) -m benchmarks.run --quick $(BENCH_ARGS)
+
+## mypy on the benchmark's own code (it needs the bench extras, so `make lint` leaves it out).
+lint-bench: $(VENV)/.installed-bench
+	$(VENV)/bin/mypy benchmarks
 
 ## Where the worker's time goes (py-spy), Spoorwerk against the baseline: the shares in benchmarks/results/bench-quick.json.
 bench-profile: $(VENV)/.installed-bench

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -150,6 +150,7 @@ class WorkerProcess:
             cmd.append("--unsandboxed")
         out = self.log.open("w")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=out, text=True)
+        assert self.proc.stdout is not None  # PIPE
         line = await asyncio.to_thread(self.proc.stdout.readline)
         if line.strip() != "ready":
             raise RuntimeError(f"the worker did not start: {self.log.read_text()[-2000:]}")

@@ -24,14 +24,14 @@ import tempfile
 import time
 import traceback
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]
 
-from service.codec import KeyRing
+from service.codec import EncryptionCodec, KeyRing
 
 # Payloads are sealed with a key made for this run only, as the test suite does.
 os.environ.setdefault("SPOORWERK_ENCRYPTION_KEYS", KeyRing.generate(f"bench-{os.urandom(3).hex()}").to_json())
@@ -40,13 +40,12 @@ os.environ.setdefault("SPOORWERK_ENCRYPTION_KEYS", KeyRing.generate(f"bench-{os.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
 
-from temporalio.client import Client  # noqa: E402
+from temporalio.client import Client, WorkflowExecutionCount  # noqa: E402
 
 from benchmarks import harness, timeskip  # noqa: E402
 from benchmarks.baseline import WORKFLOW_TYPE as BASELINE_TYPE  # noqa: E402
 from benchmarks.baseline import BaselineAnswer, BaselineCase, BaselineInput  # noqa: E402
 from benchmarks.floor import (  # noqa: E402
-    FloorAnswer,
     FloorCase,
     FloorInput,
     FloorScript,
@@ -170,6 +169,8 @@ class Results:
         self.config = config
         self.quick = quick
         self.part = ""
+        self.out = Path(".")  # where the results are written (main sets it)
+        self.work = Path(".")  # the run's scratch folder (main sets it)
 
     def row(
         self,
@@ -292,13 +293,9 @@ class Fleet:
             return lambda: cases.act(self.client, case_id, payload)
         if self.kind == "floor":
             floor = self.client.get_workflow_handle(f"floor-{case_id}")
-            return lambda: floor.execute_update(
-                FloorCase.act, payload, id=payload["action_id"], result_type=FloorAnswer
-            )
+            return lambda: floor.execute_update(FloorCase.act, payload, id=str(payload["action_id"]))
         handle = self.client.get_workflow_handle(f"base-{case_id}")
-        return lambda: handle.execute_update(
-            BaselineCase.act, payload, id=payload["action_id"], result_type=BaselineAnswer
-        )
+        return lambda: handle.execute_update(BaselineCase.act, payload, id=str(payload["action_id"]))
 
     def query(self, case_id: str) -> Any:
         if self.kind == "spoorwerk":
@@ -307,8 +304,8 @@ class Fleet:
         if self.kind == "floor":
             floor = self.client.get_workflow_handle_for(FloorCase.run, f"floor-{case_id}")
             return lambda: floor.query(FloorCase.summary)
-        handle = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
-        return lambda: handle.query(BaselineCase.summary)
+        bare = self.client.get_workflow_handle_for(BaselineCase.run, f"base-{case_id}")
+        return lambda: bare.query(BaselineCase.summary)
 
     def case_page(self, case_id: str) -> Any:
         """The dashboard's case page: the summary, then deadlines and dossier together (three queries)."""
@@ -339,7 +336,7 @@ class Measured:
     settled_seconds: float = 0.0
     worker_cpu: float = 0.0
     server_cpu: float = 0.0
-    latencies: list[float] | None = None
+    latencies: list[float] = field(default_factory=list)
     errors: int = 0
 
     def add(self, load: Load, settled: float, worker_cpu: float, server_cpu: float) -> None:
@@ -348,11 +345,11 @@ class Measured:
         self.settled_seconds += settled
         self.worker_cpu += worker_cpu
         self.server_cpu += server_cpu
-        self.latencies = (self.latencies or []) + load.latencies
+        self.latencies = self.latencies + load.latencies
         self.errors += len(load.errors)
 
     def summary(self) -> dict[str, Any]:
-        lat = self.latencies or []
+        lat = self.latencies
         return {
             "calls": self.calls,
             "errors": self.errors,
@@ -702,9 +699,9 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                 t = time.perf_counter()
                 out = await call()
                 timing[key].append(time.perf_counter() - t)
-                if key == "count_s":
+                if isinstance(out, cases.CaseCounts):
                     counted["spoorwerk"] = out.running
-                elif key == "count_b":
+                elif isinstance(out, WorkflowExecutionCount):
                     counted["baseline"] = out.count
         for name, s_key, b_key in (
             ("dashboard list (page of 50)", "list_s", "list_b"),
@@ -810,8 +807,13 @@ async def two_workers_part(stack: Stack, work: Path, config: Config, results: Re
     n = max(config.starts // 4, 40)
     log(f"two workers: {n} cases opened and consulted per chunk, one worker process against two on {queue}")
     target = harness.target_of(stack.client)
-    options = {"queue": queue, "baseline_queue": f"{BASELINE_QUEUE}-2w", "floor_queue": f"{FLOOR_QUEUE}-2w"}
-    first = await harness.WorkerProcess(target, work / "2w-a", **options).start()
+
+    def process(where: str) -> harness.WorkerProcess:
+        return harness.WorkerProcess(
+            target, work / where, queue=queue, baseline_queue=f"{BASELINE_QUEUE}-2w", floor_queue=f"{FLOOR_QUEUE}-2w"
+        )
+
+    first = await process("2w-a").start()
     second: harness.WorkerProcess | None = None
     fleet = Fleet("spoorwerk", stack.client, f"W{uuid.uuid4().hex[:5]}")
     fleet.queue = queue
@@ -819,7 +821,7 @@ async def two_workers_part(stack: Stack, work: Path, config: Config, results: Re
     try:
         for kind in ("one", "two", "two", "one"):
             if kind == "two" and second is None:
-                second = await harness.WorkerProcess(target, work / "2w-b", **options).start()
+                second = await process("2w-b").start()
             if kind == "one" and second is not None:
                 await second.stop()
                 second = None
@@ -1211,6 +1213,7 @@ def codec_part(results: Results) -> None:
 
     converter = data_converter(timeskip.test_keys())
     codec = converter.payload_codec
+    assert isinstance(codec, EncryptionCodec)
     today = local_date(datetime.now(timezone.utc))
     opening = CaseOpening(
         case_id="Cbench", employer_id="E-1", first_sick_day=today, opened_by=Actor(role="casemanager")

@@ -231,7 +231,7 @@ async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, docume
         except cases.ActionRejected as err:
             result.refused.append(f"day {day}: {kind}: {err}")
         except Exception as err:  # the test server's flaw (see Clock): this case is out of the run
-            failed[d.case_id] = f"day {day}: {kind}: {type(err).__name__}: {err}"
+            failed[d.opened.id] = f"day {day}: {kind}: {type(err).__name__}: {err}"
 
     clock = Clock(env, stuck=3.0 + 0.05 * n)
     failed: dict[str, str] = {}
@@ -239,7 +239,7 @@ async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, docume
         if DEBUG:
             print(f"{time.perf_counter() - start:7.2f} day {day} {target} {kind}", flush=True)
         await clock.to(start_of_day(day1 + timedelta(days=day - 1)) + timedelta(hours=10))
-        live = [d for d in drivers if d.case_id not in failed]
+        live = [d for d in drivers if d.opened.id not in failed]
         await asyncio.gather(*(step(d, target, kind, dict(fields)) for d in live))
         result.actions += len(live) * (5 if target == "docs" else 1)
     # To the end of the waiting time and a day on, then each result (one at a time: each
@@ -247,18 +247,18 @@ async def _drive(env: WorkflowEnvironment, settings: Settings, n: int, *, docume
     await clock.to(start_of_day(day1 + timedelta(weeks=WEEKS, days=1)))
     outcomes = []
     for d in drivers:
-        if d.case_id in failed:
+        if d.opened.id in failed:
             continue
         try:
             outcomes.append(await asyncio.wait_for(d.result(), 60))
         except Exception as err:
-            failed[d.case_id] = f"result: {type(err).__name__}: {err}"
+            failed[d.opened.id] = f"result: {type(err).__name__}: {err}"
     result.seconds = time.perf_counter() - start
     result.leaked_locks_released = clock.released
     result.stalled_seconds = clock.stalled
     result.failed = failed
     result.outcomes = Counter(str(o.outcome) for o in outcomes)
-    result.workflow_ids = [d.handle.id for d in drivers if d.case_id not in failed]
+    result.workflow_ids = [d.opened.id for d in drivers if d.opened.id not in failed]
     return result
 
 
@@ -391,7 +391,7 @@ class Sampled:
 async def sample(worker: WorkerProcess, server_pid: int | None, out: Sampled, t0: float, every: float = 0.5) -> None:
     """Until cancelled: per `every` seconds, what the worker completed and what worker and server used (the window
     ends within `every` of its last work; the peaks are per second over `every`)."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     from benchmarks.harness import cpu_seconds
 
