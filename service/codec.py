@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import secrets
@@ -37,8 +38,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from google.protobuf.message import Message
+from pydantic import TypeAdapter
 from temporalio.api.common.v1 import Payload
-from temporalio.contrib.pydantic import PydanticPayloadConverter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter, PydanticPayloadConverter
 from temporalio.converter import EncodingPayloadConverter, PayloadCodec
 
 ENCODING = b"binary/encrypted"
@@ -221,11 +223,20 @@ class _RefuseUnsealed(EncodingPayloadConverter):
         raise UnsealedPayloadError(payload.data.decode("utf-8", "replace"))
 
 
+# One cache of pydantic TypeAdapters for every converter in the process. The SDK makes a new payload converter for
+# each workflow activation and each command's serialization context, and each new one would start with an empty cache
+# of its own: a TypeAdapter built anew for most payloads a workflow reads (docs/performance.md).
+_TYPE_ADAPTERS = functools.lru_cache(maxsize=1024)(TypeAdapter)
+
+
 class SealedOnlyPayloadConverter(PydanticPayloadConverter):
     """Pydantic's payload converter, refusing the stand-ins of unencrypted payloads (see the module)."""
 
     def __init__(self) -> None:
         super().__init__()
+        for converter in self.converters.values():
+            if isinstance(converter, PydanticJSONPlainPayloadConverter):
+                converter._type_adapter = _TYPE_ADAPTERS
         self._set_converters(*self.converters.values(), _RefuseUnsealed())
 
 
