@@ -92,7 +92,8 @@ async def _repair(args: argparse.Namespace, backend: Any) -> int:
                         raise
                     print(
                         _(
-                            "%(what)s %(id)s: not held up; no worker answered, so whether its history replays was not checked",
+                            "%(what)s %(id)s: not held up; no worker answered, so whether its history replays was "
+                            "not checked",
                             what=label,
                             id=workflow_id,
                         )

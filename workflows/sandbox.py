@@ -16,10 +16,11 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 # clock, chance, environment or file, tests/test_layout.py checks in their source.
 #
 # Without the guarded builtins (`open`, `input`, `breakpoint`): to guard them the SDK swaps `builtins.isinstance` and
-# `issubclass` for a Python wrapper in the whole process for every activation, which every thread then pays for (with
-# `_Instance` below and service.codec's shared TypeAdapters, a sixth of a replayed event's CPU: docs/performance.md). The
-# source check that guards the passed-through modules (tests/test_layout.py) refuses those three calls instead; the
-# standard library's clock, chance and environment stay guarded at run time for what the workflow modules import.
+# `issubclass` for a Python wrapper in the whole process for every activation, which every thread then pays for
+# (with `_Instance` below and service.codec's shared TypeAdapters, about 15% of a replayed event's CPU:
+# docs/performance.md). The source check that guards the passed-through modules (tests/test_layout.py) refuses those
+# three calls instead; the standard library's clock, chance and environment stay guarded at run time for what the
+# workflow modules import.
 _RESTRICTIONS = SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna", "workflows")
 _RESTRICTIONS = dataclasses.replace(
     _RESTRICTIONS,
@@ -38,7 +39,8 @@ class _Instance(_runner._Instance):
     neither."""
 
     def get_serialization_context(self, command_info: Any) -> Any:
-        return self.globals_and_locals["__temporal_in_sandbox"].get_serialization_context(command_info)  # type: ignore[attr-defined]
+        in_sandbox: Any = self.globals_and_locals["__temporal_in_sandbox"]
+        return in_sandbox.get_serialization_context(command_info)
 
 
 class _Runner(SandboxedWorkflowRunner):
@@ -61,6 +63,7 @@ def _exec(source: Any, globals_: Any = None, locals_: Any = None) -> None:
 
 # The SDK's sandbox (temporalio 1.35) runs a fixed two-line string with `exec` on every activation
 # (and, but for `_Instance` above, on every payload it encodes or decodes), and so compiles it anew
-# each time: a sixth of the worker's CPU per update in the benchmark's profile (docs/performance.md). The module looks `exec` up in its globals, so this one, which compiles each
-# distinct string once, takes its place there; should the SDK stop calling `exec`, it is simply unused.
+# each time: a sixth of the worker's CPU per update in the benchmark's profile (docs/performance.md).
+# The module looks `exec` up in its globals, so this one, which compiles each distinct string once,
+# takes its place there; should the SDK stop calling `exec`, it is simply unused.
 _runner.exec = _exec  # type: ignore[attr-defined]  # a new global of the module: its `exec` is the builtin
