@@ -8,6 +8,7 @@ import email
 import email.policy
 import json
 import os
+import random
 import socket
 import ssl
 import threading
@@ -34,20 +35,44 @@ HR = ["hr@acme.example", "verzuim@acme.example"]
 _HANDED_OUT: set[int] = set()
 
 
+def _ephemeral_ports_start() -> int:
+    """Where the kernel's ephemeral ports begin: what it hands out to bind(0) and to outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+_FIRST_PORT = 10000
+_PORTS_END = _ephemeral_ports_start()
+_CHANCE = random.Random()
+
+
 def free_port() -> int:
-    """A loopback port free now. Under pytest-xdist each worker takes its own share of the ports (by the port's
-    number, modulo the number of workers), so two workers never get the same one between asking and binding."""
+    """A loopback port free now, taken below the kernel's ephemeral range: no bind(0) or outgoing connection of any
+    process can take it before its server binds it. (The dev server picks its internal ports by bind(0): one took
+    the HTTP port a test had handed it between its restarts, and the server died at start.) Under pytest-xdist each
+    worker takes its own share of the ports (by the port's number, modulo the number of workers), so two workers
+    never get the same one between asking and binding."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # gw0, gw1, … under xdist; unset without it
     count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     index = int(worker[2:]) if worker[2:].isdigit() else 0
     for _ in range(1000):
+        if _PORTS_END - _FIRST_PORT > 1000:
+            port = _CHANCE.randrange(_FIRST_PORT, _PORTS_END)
+        else:  # a kernel whose ephemeral range starts low: what bind(0) offers
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+        if (port >> 1) % count != index or port in _HANDED_OUT:
+            continue
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        # Linux hands bind() odd ports first: share them out by the port's half, not its parity.
-        if (port >> 1) % count == index and port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:  # taken
+                continue
+        _HANDED_OUT.add(port)
+        return port
     raise RuntimeError("no free loopback port of this worker's share")
 
 
