@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -23,17 +22,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from service.devserver import start_dev_server
 from service.settings import Settings
+from tests.loopback import free_port  # below the ephemeral range: the dev server's own bind(0) picks cannot take it
 
 ROOT = Path(__file__).resolve().parent.parent
 SPOORWERK_QUEUE = "bench-spoorwerk"
 BASELINE_QUEUE = "bench-baseline"
 FLOOR_QUEUE = "bench-floor"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def percentile(values: list[float], p: float) -> float:
