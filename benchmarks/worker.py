@@ -39,6 +39,7 @@ async def serve(args: argparse.Namespace) -> None:
     )
     if args.unsandboxed:  # a profiling experiment only: what the sandbox costs
         spoorwerker.WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
+    spoorwerker.warm_up(settings)  # as the service does before its worker polls (worker.serve)
     spoorwerk = spoorwerker.build_worker(client, settings, task_queue=args.queue)
     config = spoorwerk.config()
     runner = config["workflow_runner"]

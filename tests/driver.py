@@ -269,9 +269,10 @@ class CaseDriver:
             **fields,
         }
 
-    async def act(self, kind: str, on: date | None = None, **fields: Any) -> ActionResult:
+    async def act(self, kind: str, on: date | None = None, *, today: date | None = None, **fields: Any) -> ActionResult:
+        """An action on the case (`today`: the caller's day when it knows it, else the server clock's)."""
         assert self.case_id
-        today = await self.today()
+        today = today or await self.today()
         return await cases.act(self.client, self.case_id, self.payload(kind, on or today, **fields), today=today)
 
     async def refused(self, kind: str, on: date | None = None, **fields: Any) -> str:

@@ -1,4 +1,5 @@
-"""`python worker.py` — what `make run` starts — on its embedded dev server, data kept on disk."""
+"""`python worker.py` — what `make run` starts — on its embedded dev server, data kept on disk; and what it does at start
+(`warm_up`) so that its first case does not wait."""
 
 from __future__ import annotations
 
@@ -13,17 +14,23 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine
+from structlog.testing import capture_logs
 from temporalio.client import Client
 
 from domain.case import CaseOpening
 from domain.models import Actor
 from domain.nl_time import local_date
 from operations import cases
+from service import i18n
 from service.codec import KeyRing
+from service.reporting_tables import VERSION_TABLE
 from service.settings import Settings
 from service.temporal import data_converter
 from tests.loopback import free_port, wait_until_free
 from tests.paths import ROOT
+from worker import warm_up
 
 pytestmark = pytest.mark.devserver
 
@@ -241,3 +248,31 @@ def test_an_api_against_a_cluster_without_a_database_url_stops_with_the_setting_
     assert done.returncode == 2, done.stderr[-2000:]
     assert "SPOORWERK_DATABASE_URL is required when the API runs against TEMPORAL_ADDRESS" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_warm_up_migrates_the_reporting_store_and_reads_every_catalogue(tmp_path):
+    i18n.translations.cache_clear()
+    with capture_logs() as logs:
+        warm_up(Settings(data_dir=tmp_path))
+    # The store is at its newest revision before any case wrote to it: the first write only opens it.
+    engine = create_engine(f"sqlite:///{tmp_path / 'reporting.db'}")  # read as it is, not migrated
+    with engine.connect() as conn:
+        assert (
+            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision() is not None
+        )
+    engine.dispose()
+    assert i18n.translations.cache_info().currsize == len(i18n.LANGUAGES)
+    [done] = [line for line in logs if line["event"] == "warmed up"]
+    assert done["reporting_store"] == "migrated"
+
+
+def test_a_reporting_store_that_cannot_open_at_start_does_not_stop_the_start(tmp_path):
+    (tmp_path / "not-a-folder").write_text("")
+    unreachable = f"sqlite:///{tmp_path / 'not-a-folder' / 'reporting.db'}"
+    with capture_logs() as logs:
+        warm_up(Settings(data_dir=tmp_path, reporting_database_url=unreachable))
+    warned = [line for line in logs if line["log_level"] == "warning"]
+    assert [w["event"] for w in warned] == ["reporting store not opened at start; the first write tries again"]
+    assert "not-a-folder" not in str(warned)  # the error's kind only: a store URL may hold a password
+    [done] = [line for line in logs if line["event"] == "warmed up"]
+    assert done["reporting_store"] == "not opened"

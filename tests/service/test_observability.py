@@ -494,6 +494,12 @@ async def test_the_worker_role_reports_live_and_ready_while_it_polls(observed: O
         assert (live.status_code, live.json()) == (200, {"status": "ok"})
         assert (ready.status_code, ready.json()) == (200, {"status": "ready"})
         assert (await http.get(f"{observed.health_url}/api/me")).status_code == 404  # no API in the worker role
+    # Before it polled, it read its translations and migrated its reporting store (worker.warm_up): the first case's
+    # first write does not wait for them.
+    events = [r["event"] for r in observed.worker.records()]
+    assert events.index("warmed up") < events.index("worker started")
+    [warmed] = [r for r in observed.worker.records() if r["event"] == "warmed up"]
+    assert warmed["reporting_store"] == "migrated"
 
 
 async def test_the_api_role_serves_health_without_a_worker_and_is_unready_while_temporal_is_down(tmp_path):
