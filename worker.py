@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -68,17 +71,48 @@ def warm_up(settings: Settings) -> None:
     """Do now what the first case after a start would otherwise wait for: the translations and Babel's calendar data
     read, the rules and holidays loaded (the API's first opening), the reporting store migrated (Alembic's import is
     most of it). On the time-skipping server the first `local_work` of a fresh worker took 185 ms of CPU for these, the
-    next ones about 1 ms (docs/performance.md). Best effort: what fails here is done again at its first use."""
+    next ones about 1 ms (docs/performance.md). Best effort: what fails here is done again, and fails, at its first use."""
     started = time.perf_counter()
-    i18n.warm()
-    preload()
     store = "migrated"
+    try:
+        i18n.warm()
+        preload()
+    except Exception as err:  # noqa: BLE001 - the first message or case meets it again, where it is reported
+        log.warning("warm-up incomplete", error=type(err).__name__)
     try:
         open_store(settings.reporting_database).dispose()
     except Exception as err:  # noqa: BLE001 - a store that is away now is opened at the first write, as before
         store = "not opened"
+        # The error's kind only: its text may hold the store's URL, password included.
         log.warning("reporting store not opened at start; the first write tries again", error=type(err).__name__)
     log.info("warmed up", seconds=round(time.perf_counter() - started, 3), reporting_store=store)
+
+
+def _beside(work: Callable[[], object]) -> asyncio.Future[None]:
+    """`work` in a daemon thread, its end as a future: a service that stops (or fails to start) does not wait for it,
+    where `asyncio.to_thread` would hold the process until it ended (a store host that does not answer: minutes)."""
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+
+    def settle(err: BaseException | None) -> None:
+        if ended.done():
+            return
+        if err is not None:
+            ended.set_exception(err)
+        else:
+            ended.set_result(None)
+
+    def run() -> None:
+        err: BaseException | None = None
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the future
+            err = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, err)
+
+    threading.Thread(target=contextvars.copy_context().run, args=(run,), name="spoorwerk-warm-up", daemon=True).start()
+    return ended
 
 
 def build_worker(client: Client, settings: Settings, *, task_queue: str | None = None) -> Worker:
@@ -161,7 +195,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
     runs_worker = settings.role != "api"
     health = Health()
     # In a thread beside the server's start (the embedded one takes seconds), awaited before anything uses it.
-    warming = asyncio.create_task(asyncio.to_thread(warm_up, settings))
+    warming = _beside(functools.partial(warm_up, settings))
     async with AsyncExitStack() as stack:
         if runs_worker and settings.health_bind:  # first: /healthz answers while Temporal is looked for
             await stack.enter_async_context(serving(settings.health_bind, health.readiness))

@@ -24,8 +24,7 @@ class ReportingActivities:
         self._lock = threading.Lock()
 
     def engine(self) -> Engine:
-        """Opened (and migrated) at the first write, not when the worker starts: a worker that never writes a fact
-        does not touch the store."""
+        """Opened (and migrated, when `worker.warm_up` could not at start) at the first write."""
         assert self.url is not None  # write_case_facts asks only with a store
         with self._lock:
             if self._engine is None:

@@ -11,6 +11,7 @@ their keys, so a retried write or a replayed case never counts twice, and a fact
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -52,6 +53,11 @@ def open_store(url: str) -> Engine:
     return engine
 
 
+# One migration at a time in a process: Alembic keeps the running migration's context in a module global, and the
+# worker's warm-up (worker.warm_up, in a thread) may still be migrating when the API or the first write opens the store.
+_MIGRATING = threading.Lock()
+
+
 def upgrade(engine: Engine) -> None:
     """Run Alembic's migrations up to the newest (nothing when the store is there already)."""
     from alembic import command
@@ -59,7 +65,7 @@ def upgrade(engine: Engine) -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as conn:
+    with _MIGRATING, engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
 

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from structlog.testing import capture_logs
 from temporalio.client import Client
@@ -25,12 +28,13 @@ from domain.nl_time import local_date
 from operations import cases
 from service import i18n
 from service.codec import KeyRing
+from service.reporting import MIGRATIONS
 from service.reporting_tables import VERSION_TABLE
 from service.settings import Settings
 from service.temporal import data_converter
 from tests.loopback import free_port, wait_until_free
 from tests.paths import ROOT
-from worker import warm_up
+from worker import _beside, warm_up
 
 pytestmark = pytest.mark.devserver
 
@@ -257,10 +261,9 @@ def test_warm_up_migrates_the_reporting_store_and_reads_every_catalogue(tmp_path
     # The store is at its newest revision before any case wrote to it: the first write only opens it.
     engine = create_engine(f"sqlite:///{tmp_path / 'reporting.db'}")  # read as it is, not migrated
     with engine.connect() as conn:
-        assert (
-            MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision() is not None
-        )
+        revision = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
     engine.dispose()
+    assert revision == ScriptDirectory(str(MIGRATIONS)).get_current_head()
     assert i18n.translations.cache_info().currsize == len(i18n.LANGUAGES)
     [done] = [line for line in logs if line["event"] == "warmed up"]
     assert done["reporting_store"] == "migrated"
@@ -276,3 +279,24 @@ def test_a_reporting_store_that_cannot_open_at_start_does_not_stop_the_start(tmp
     assert "not-a-folder" not in str(warned)  # the error's kind only: a store URL may hold a password
     [done] = [line for line in logs if line["event"] == "warmed up"]
     assert done["reporting_store"] == "not opened"
+
+
+def test_a_service_that_stops_does_not_wait_for_its_warm_up():
+    """A store host that does not answer holds the warm-up for the network's timeout (minutes on Linux): the service's
+    stop (or a start that failed) must not wait for it; what the warm-up raises reaches whoever awaits it."""
+    release = threading.Event()
+
+    async def start_and_stop() -> None:
+        _beside(release.wait)  # hangs until released, like a connect to a host that does not answer
+        failing = _beside(lambda: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            await failing
+
+    runner = threading.Thread(target=asyncio.run, args=(start_and_stop(),), daemon=True)
+    runner.start()
+    runner.join(timeout=30)
+    try:
+        assert not runner.is_alive(), "asyncio.run waited for the warm-up's thread"
+        assert any(t.name == "spoorwerk-warm-up" and t.daemon for t in threading.enumerate())
+    finally:
+        release.set()

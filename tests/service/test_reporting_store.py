@@ -4,6 +4,7 @@ and replaced as a whole, and the figures read back as the formulas give them."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 
@@ -56,6 +57,31 @@ def test_the_store_migrates_itself_to_the_tables_the_code_declares(store):
     assert {"report_cases", "report_spells", "report_events", "report_employment"} <= set(
         inspect(store).get_table_names()
     )
+
+
+def test_opens_at_once_in_one_process_migrate_a_new_store_once(tmp_path):
+    """The worker's warm-up (worker.warm_up, in a thread) may still migrate while the API or the first write opens the
+    same store: Alembic keeps a migration's context in a module global, and two at once failed with "table
+    reporting_alembic_version already exists"."""
+    url = f"sqlite:///{tmp_path / 'reporting.db'}"
+    failed: list[Exception] = []
+
+    def open_once() -> None:
+        try:
+            reporting.open_store(url).dispose()
+        except Exception as err:  # noqa: BLE001 - collected for the assertion
+            failed.append(err)
+
+    threads = [threading.Thread(target=open_once) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failed == []
+    engine = reporting.open_store(url)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision() == "0001"
+    engine.dispose()
 
 
 def test_a_case_written_again_and_again_counts_once(store):
