@@ -222,7 +222,7 @@ async def serve(settings: Settings, authenticator: Authenticator | None) -> None
                 log.info("search attributes registered", added=added)
         except RPCError as err:  # e.g. Temporal Cloud: register them through its own tooling
             log.warning("could not check search attributes", error=str(err))
-        try:  # a store host that does not answer (a connect waits for the network's timeout) delays no start
+        try:  # a store host that does not answer (its connect waits for the network's timeout) delays this much at most
             await asyncio.wait_for(asyncio.shield(warming), WARM_UP_WAIT)
         except TimeoutError:
             log.warning("warm-up still running; the service starts without waiting for it")
