@@ -20,7 +20,9 @@ from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, Tele
 # matters out of them) and the run id. The JSON lines keep them for the log store.
 _CONSOLE_NOISE = ("temporal_workflow", "temporal_activity", "run_id")
 # Libraries that narrate their own steps at info (WeasyPrint: "Step 6 - Creating PDF" for every document).
-_CHATTY = ("weasyprint.progress", "fontTools")
+# Below WARNING they are plumbing, not news: WeasyPrint's steps, fontTools, and Alembic's plugin set-up at every opening
+# of the reporting store (its migration lines, "Running upgrade …", say what changed and stay).
+_CHATTY = ("weasyprint.progress", "fontTools", "alembic.runtime.plugins")
 
 
 def case_context(_logger: object, _method: str, event: EventDict) -> EventDict:

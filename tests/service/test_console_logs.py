@@ -12,7 +12,7 @@ import textwrap
 from tests.paths import ROOT
 
 # Lines as the service's parts write them: its own structlog logger, Temporal's workflow logger (context in
-# `extra`), uvicorn (with its colour-coded duplicate), WeasyPrint's progress chatter.
+# `extra`), uvicorn (with its colour-coded duplicate), WeasyPrint's progress chatter, Alembic's plugin set-up.
 SCRIPT = textwrap.dedent("""
     import logging, sys, structlog
     from service.logging import configure_logging
@@ -24,6 +24,7 @@ SCRIPT = textwrap.dedent("""
     logging.getLogger("uvicorn.error").info("Started server process [%d]", 7,
                                             extra={"color_message": "Started server process [\\x1b[36m%d\\x1b[0m]"})
     logging.getLogger("weasyprint.progress").info("Step 6 - Creating PDF")
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.schemas")
     print("done", file=sys.stderr, flush=True)
 """)
 
@@ -61,12 +62,12 @@ def _on_a_terminal(fmt: str) -> str:
 def test_on_a_terminal_every_line_is_readable_and_none_is_json():
     text = _on_a_terminal("auto")
     lines = [line for line in text.splitlines() if line.strip() and line.strip() != "done"]
-    assert len(lines) == 3, text  # WeasyPrint's progress is not among them
+    assert len(lines) == 3, text  # WeasyPrint's progress and Alembic's set-up are not among them
     assert not any(line.lstrip().startswith("{") for line in lines), text
     assert "worker started" in text and "action applied" in text and "Started server process [7]" in text
     # Temporal's context is lifted to the case id; its dict, the run id and uvicorn's duplicate are left out.
     assert "C42" in text
-    for noise in ("temporal_workflow", "run_id", "color_message", "Step 6"):
+    for noise in ("temporal_workflow", "run_id", "color_message", "Step 6", "setup plugin"):
         assert noise not in text, text
 
 
