@@ -74,11 +74,11 @@ def warm_up(settings: Settings) -> None:
     next ones about 1 ms (docs/performance.md). Best effort: what fails here is done again, and fails, at its first use."""
     started = time.perf_counter()
     store = "migrated"
-    try:
-        i18n.warm()
-        preload()
-    except Exception as err:  # noqa: BLE001 - the first message or case meets it again, where it is reported
-        log.warning("warm-up incomplete", error=type(err).__name__)
+    for step in (i18n.warm, preload):  # each on its own: one that fails leaves the other done
+        try:
+            step()
+        except Exception as err:  # noqa: BLE001 - the first message or case meets it again, where it is reported
+            log.warning("warm-up incomplete", step=step.__name__, error=type(err).__name__)
     try:
         open_store(settings.reporting_database).dispose()
     except Exception as err:  # noqa: BLE001 - a store that is away now is opened at the first write, as before
