@@ -17,9 +17,10 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, func, select
+from sqlalchemy import Engine, Table, bindparam, create_engine, delete, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.sql.elements import BindParameter
 
 from domain.facts import CaseFacts, CaseRow, Spell
 from domain.figures import Employment, Figures, PeriodKind, compute, periods_between
@@ -94,17 +95,31 @@ def write_case(engine: Engine, facts: CaseFacts, *, now: datetime | None = None)
         row["person_keys"] = " ".join(case.person_keys)
         row["written_at"] = now or datetime.now(timezone.utc)
         _upsert(conn, cases, [row])
-        spell_rows = [s.model_dump() for s in facts.spells]
-        conn.execute(
-            delete(spells).where(
-                spells.c.case_id == case.case_id, spells.c.start.not_in([s.start for s in facts.spells])
-            )
-        )
-        _upsert(conn, spells, spell_rows)
-        conn.execute(
-            delete(events).where(events.c.case_id == case.case_id, events.c.seq.not_in([e.seq for e in facts.events]))
-        )
-        _upsert(conn, events, [e.model_dump() for e in facts.events])
+        _replace(conn, spells, "start", case.case_id, [s.model_dump() for s in facts.spells])
+        _replace(conn, events, "seq", case.case_id, [e.model_dump() for e in facts.events])
+
+
+def _replace(conn: Connection, table: Table, key: str, case_id: str, rows: list[dict[str, Any]]) -> None:
+    """The case's rows in `table` made `rows`: those gone deleted, those new or changed written, the others left.
+
+    A wake writes the case's whole facts, and a two-year case has dozens of events of which one is new: reading them
+    costs less than writing them all again (and a delete with every kept key in its NOT IN compiled anew each time)."""
+    select_rows, delete_rows = _case_statements(table, key)
+    have = {r[key]: dict(r) for r in conn.execute(select_rows, {"case_id": case_id}).mappings()}
+    gone = have.keys() - {r[key] for r in rows}
+    if gone:
+        conn.execute(delete_rows, [{"case_id": case_id, "key": k} for k in gone])
+    _upsert(conn, table, [r for r in rows if have.get(r[key]) != r])
+
+
+@functools.cache
+def _case_statements(table: Table, key: str) -> tuple[Any, Any]:
+    """The select of a case's rows in `table` and the delete of one of them by `key`, built once."""
+    case_id: BindParameter[str] = bindparam("case_id")
+    return (
+        select(table).where(table.c.case_id == case_id),
+        delete(table).where(table.c.case_id == case_id, table.c[key] == bindparam("key")),
+    )
 
 
 def replace_employment(engine: Engine, employer_id: str, rows: Iterable[Employment]) -> int:

@@ -139,6 +139,37 @@ def test_employment_data_with_mistakes_is_refused_by_row_and_column_and_nothing_
     assert {(p.row, p.column) for p in missing.problems} == {(1, "personeelsnummer"), (1, "deeltijdfactor")}
 
 
+def test_a_case_written_again_holds_exactly_its_new_facts_and_no_other_case_is_touched(store):
+    """A wake writes only the rows that changed (service.reporting._replace): an event whose detail changed is
+    rewritten, one the case no longer holds is deleted, a new one added, and another case's rows stay as they were."""
+    other = derive(_case("C2"), date(2025, 4, 1))
+    facts = derive(_case("C1"), date(2025, 4, 1))
+    reporting.write_case(store, other, now=NOW)
+    reporting.write_case(store, facts, now=NOW)
+    first, *rest = facts.events
+    assert rest, "the case needs two events for this test"
+    changed = first.model_copy(update={"detail": "anders vastgelegd", "days_late": 3})
+    added = first.model_copy(update={"seq": 999, "kind": "step_done", "detail": "nieuw"})
+    later = facts.model_copy(update={"events": [changed, *rest[1:], added]})
+    reporting.write_case(store, later, now=NOW)
+
+    def rows(case_id: str) -> list[tuple]:
+        with store.connect() as conn:
+            found = conn.execute(
+                select(events.c.seq, events.c.kind, events.c.detail, events.c.days_late)
+                .where(events.c.case_id == case_id)
+                .order_by(events.c.seq)
+            ).all()
+        return [tuple(r) for r in found]
+
+    assert rows("C1") == sorted((e.seq, e.kind, e.detail, e.days_late) for e in later.events)
+    assert rest[0].seq not in [seq for seq, *_ in rows("C1")]
+    assert rows("C2") == sorted((e.seq, e.kind, e.detail, e.days_late) for e in other.events)
+    # Written once more as it is, nothing moves.
+    reporting.write_case(store, later, now=NOW)
+    assert rows("C1") == sorted((e.seq, e.kind, e.detail, e.days_late) for e in later.events)
+
+
 def test_the_activity_a_case_will_call_writes_its_facts_once_however_often_it_is_retried(tmp_path):
     from activities.reporting import ReportingActivities
 
