@@ -230,6 +230,10 @@ def fmt(value: float | None) -> str:
 QUEUES = {"spoorwerk": SPOORWERK_QUEUE, "baseline": BASELINE_QUEUE, "floor": FLOOR_QUEUE}
 # The action that makes a case send: a probleemanalyse brings the plan van aanpak within its reminder lead.
 REMINDING = "probleemanalyse_recorded"
+# Issue 22's goals for rows without a same-commands floor: the worker's memory per 1,000 cached cases, and the
+# midnight storm's busy window against as many bare timers.
+MEMORY_GOAL_MIB = 150
+STORM_GOAL = 3.0
 
 
 class Fleet:
@@ -667,6 +671,11 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                 per["baseline"][proc],
                 better="lower",
                 floor=per["floor"][proc],
+                **(
+                    {"target": f"<= {MEMORY_GOAL_MIB} MiB", "meets": per["spoorwerk"][proc] <= MEMORY_GOAL_MIB}
+                    if proc == "worker"
+                    else {}
+                ),
             )
         results.row(
             f"worker RSS holding {rss['spoorwerk']['cases']:,} open cases",
@@ -1143,6 +1152,8 @@ async def storm_part(config: Config, work: Path, results: Results) -> None:
             s.busy_seconds,
             b.busy_seconds,
             better="lower",
+            target=f"<= {STORM_GOAL:g}x",
+            meets=s.busy_seconds <= STORM_GOAL * b.busy_seconds,
         )
         # A straggler of the test server (a call it answers only after its RPC timed out) is not the storm's work.
         results.row(
