@@ -375,8 +375,8 @@ async def save_history(env: WorkflowEnvironment, workflow_id: str, path: Path) -
 # A pause this long with no task or activity done, and the worker idle all through it, ends the storm's busy window:
 # what completes after it is a straggler (the test server answers a call only after its RPC timed out), reported apart
 # from the storm. A pause in which the worker was busy is the storm's own work (a full garbage collection of a worker
-# holding 10,000 cases takes seconds): the 10,000-case run of 7 December 2026 counted 7,015 of its tasks as
-# stragglers after such a pause.
+# holding 5,000 cases took 0.9-1.8 s, longer with more): the 10,000-case run of 7 December 2026 counted 7,015 of its
+# tasks as stragglers after such a pause.
 STRAGGLER_GAP = 3.0
 IDLE_CORES = 0.25  # a worker below this share of a core is waiting, not working
 
