@@ -35,7 +35,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.delivery import LocalDelivery, LocalWorkDone
-from service.files import private_file
+from service.files import open_private, private_file
 
 log = structlog.get_logger("spoorwerk.notifications")
 
@@ -126,8 +126,7 @@ class HeldNotices:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         with self._thread_lock:
-            private_file(self._lock_path)
-            with self._lock_path.open("rb") as lock:
+            with os.fdopen(open_private(self._lock_path, os.O_RDONLY), "rb") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
                 yield
 
@@ -135,8 +134,7 @@ class HeldNotices:
         """Keep `record` until `task` is known recorded (raises OSError when the disk will not take it)."""
         entry = Held(task, datetime.now(timezone.utc), record)
         with self._locked():
-            private_file(self.path)
-            with self.path.open("a", encoding="utf-8") as out:
+            with os.fdopen(open_private(self.path, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8") as out:
                 out.write(entry.line() + "\n")
                 out.flush()
         self.on_hold()

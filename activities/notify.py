@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
@@ -44,7 +45,7 @@ from activities.webhook import WebhookChannel
 from domain.models import Notification
 from domain.notices import NoticeRef
 from service import i18n, metrics
-from service.files import private_file
+from service.files import open_private
 from service.settings import Settings
 from service.texts import render
 
@@ -84,8 +85,8 @@ class NotificationLog:
     def write(self, notification_id: str, fields: dict) -> bool:
         """Write a notification's line (its public fields); False when the log had it already."""
         with self._lock:
-            private_file(self.path)  # what was sent to whom about which case: the service's user only
-            with self.path.open("a+b") as log:
+            # What was sent to whom about which case: the service's user only.
+            with os.fdopen(open_private(self.path, os.O_RDWR | os.O_APPEND), "a+b") as log:
                 fcntl.flock(log, fcntl.LOCK_EX)  # released when the file closes
                 self._catch_up(log)
                 if notification_id in self._sent:

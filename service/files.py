@@ -20,6 +20,24 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+_MADE_PRIVATE: set[Path] = set()  # the files open_private has made private in this process
+
+
+def open_private(path: Path, flags: int) -> int:
+    """A descriptor of `path` opened with `flags` (`os.open`'s), for a file written often (the notification log and
+    its held lines): `private_file` the first time in this process, then a single call that makes the file private
+    by its mode when it is missing. Each of `private_file`'s four calls lets go of Python's lock, and a worker's
+    local activity that writes held lines waits to get it back from the workflow tasks each time."""
+    if path not in _MADE_PRIVATE:
+        private_file(path)
+        _MADE_PRIVATE.add(path)
+    try:
+        return os.open(path, flags | os.O_CREAT, PRIVATE_FILE)
+    except FileNotFoundError:  # its folder went since: made again, private
+        private_file(path)
+        return os.open(path, flags | os.O_CREAT, PRIVATE_FILE)
+
+
 def private_file(path: Path) -> Path:
     """`path` as a file of the service's user only, in a private folder; made empty if missing, never truncated.
 
