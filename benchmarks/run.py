@@ -664,6 +664,7 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
             for k, v in rss.items()
         }
         for proc in ("worker", "server"):
+            goal = proc == "worker"  # issue 22's goal is the worker's; the server's is reported
             results.row(
                 f"{proc} RSS per 1,000 open cases",
                 "MiB",
@@ -671,11 +672,8 @@ async def dev_server_part(config: Config, work: Path, results: Results) -> None:
                 per["baseline"][proc],
                 better="lower",
                 floor=per["floor"][proc],
-                **(
-                    {"target": f"<= {MEMORY_GOAL_MIB} MiB", "meets": per["spoorwerk"][proc] <= MEMORY_GOAL_MIB}
-                    if proc == "worker"
-                    else {}
-                ),
+                target=f"<= {MEMORY_GOAL_MIB} MiB" if goal else "",
+                meets=per["spoorwerk"][proc] <= MEMORY_GOAL_MIB if goal else None,
             )
         results.row(
             f"worker RSS holding {rss['spoorwerk']['cases']:,} open cases",
