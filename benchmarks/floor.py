@@ -70,9 +70,9 @@ class FloorCase:
 
     def _issue(self, phase: str) -> None:
         for command in self._input.script.phases.get(phase, []):
-            self._command(command)
+            self._command(command, phase)
 
-    def _command(self, c: FloorCommand) -> None:
+    def _command(self, c: FloorCommand, phase: str) -> None:
         if c.kind == "marker":
             if c.deprecated:
                 workflow.deprecate_patch(c.patch_id)
@@ -94,7 +94,9 @@ class FloorCase:
                 self._timer.cancel()
                 self._timer = None
         elif c.kind == "timer":
-            self._timer = asyncio.create_task(workflow.sleep(timedelta(seconds=c.seconds)))
+            wake_at = self._input.wake_at
+            seconds = (wake_at - workflow.now()).total_seconds() if wake_at and phase == "start" else c.seconds
+            self._timer = asyncio.create_task(workflow.sleep(timedelta(seconds=max(seconds, 1.0))))
 
     @workflow.update(name="act")
     def act(self, request: Any) -> FloorAnswer:
@@ -188,9 +190,10 @@ async def script_from_history(
 ) -> FloorScript:
     """A case's commands per trigger, read from its history: the first workflow task's are `start`, the
     task that accepted the n-th `act` update's are `act:<update_kinds[n]>` (the updates given in the order
-    they were sent). Commands of other tasks (an activity's completion) are not triggers of their own here:
-    they are listed under `other` (a case issues none there). A local activity's marker becomes that local
-    activity, with the arguments `local_args` gives for its type and sequence number (`local_activity_args`)."""
+    they were sent), the first task woken by the case's own timer `timer`. Commands of other tasks (an
+    activity's completion, a later wake) are not triggers of their own here: they are listed under `other`.
+    A local activity's marker becomes that local activity, with the arguments `local_args` gives for its type
+    and sequence number (`local_activity_args`)."""
     from temporalio.api.enums.v1 import EventType as E
     from temporalio.converter import default
 
@@ -201,10 +204,18 @@ async def script_from_history(
     phases: dict[str, list[FloorCommand]] = {}
     phase: str | None = None
     updates = iter(update_kinds)
+    woken_by_timer = False  # the task now running was scheduled by a fired timer
+    previous = None
     for event in history.events:
         t = event.event_type
+        if t == E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            woken_by_timer = previous == E.EVENT_TYPE_TIMER_FIRED
+        previous = t
         if t == E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
-            phase = "start" if "start" not in phases else "other"
+            if "start" not in phases:
+                phase = "start"
+            else:
+                phase = "timer" if woken_by_timer and "timer" not in phases else "other"
             phases.setdefault(phase, [])
         elif phase is None:
             continue

@@ -33,7 +33,8 @@ class FloorCommand(BaseModel):
 
 
 class FloorScript(BaseModel):
-    """A case's commands per trigger: `start`, and the `act` update per action kind."""
+    """A case's commands per trigger: `start`, the `act` update per action kind, and `timer` (its first wake by its
+    own timer: the midnight storm's)."""
 
     template_id: str  # the recorded case's id: each floor workflow puts its own in its place
     phases: dict[str, list[FloorCommand]]
@@ -44,6 +45,9 @@ class FloorScript(BaseModel):
 class FloorInput(BaseModel):
     case_id: str
     script: FloorScript
+    # The start's timer fires at this instant instead of after its recorded duration (the storm: every floor
+    # workflow wakes on the same midnight, as the cases do).
+    wake_at: datetime | None = None
 
 
 class FloorAnswer(BaseModel):

@@ -18,7 +18,17 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from benchmarks.baseline import BaselineCase, BaselineInput
-from benchmarks.harness import BASELINE_QUEUE, SPOORWERK_QUEUE, WorkerProcess, run_load, server_pid, target_of
+from benchmarks.floor import FloorCase, command_kinds, local_activity_args, script_from_history
+from benchmarks.floor_models import FloorInput, FloorScript, start_attributes
+from benchmarks.harness import (
+    BASELINE_QUEUE,
+    FLOOR_QUEUE,
+    SPOORWERK_QUEUE,
+    WorkerProcess,
+    run_load,
+    server_pid,
+    target_of,
+)
 from domain.case import CaseOpening
 from domain.models import Actor
 from domain.nl_time import local_date, start_of_day
@@ -28,6 +38,8 @@ from service.devserver import installed_executable
 from service.settings import Settings
 from service.temporal import data_converter, ensure_search_attributes
 from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver
+from workflows.sick_leave_case import SickLeaveCase
+from workflows.spoor2_trajectory import Spoor2Trajectory
 
 VIEWS = {"employer_view": "Return to own work, adapted hours", "employee_view": "Wants to try own work first"}
 WEEKS = 104
@@ -472,12 +484,82 @@ def storm_opening(today: date) -> tuple[date, datetime]:
     return today - timedelta(days=6), start_of_day(today + timedelta(days=1))
 
 
+async def _storm_morning(env: WorkflowEnvironment) -> tuple[date, date, datetime]:
+    """The server's clock moved to 08:00 tomorrow: that day, and a storm case's first sick day and midnight."""
+    now = await env.get_current_time()
+    await env.sleep(start_of_day(local_date(now) + timedelta(days=1)) + timedelta(hours=8) - now)
+    today = local_date(await env.get_current_time())
+    return today, *storm_opening(today)
+
+
+def _storm_case(first_sick_day: date) -> CaseOpening:
+    return CaseOpening(
+        case_id=f"S{uuid.uuid4().hex[:12]}",
+        employer_id="E-storm",
+        first_sick_day=first_sick_day,
+        opened_by=Actor(role="casemanager", id="cm-1"),
+    )
+
+
+async def storm_script(data_dir: Path) -> tuple[FloorScript, dict[str, list[str]]]:
+    """The commands one case of the storm issues, at its start and at its midnight wake, as the same-commands floor's
+    script (benchmarks.floor); with the command kinds of that case's history and of one floor workflow taken through
+    the same start and wake (equal when the floor issues what the case issues)."""
+    env = await time_skipping_env()
+    worker = await WorkerProcess(target_of(env.client), data_dir).start()
+    try:
+        client = env.client
+        today, first_sick_day, instant = await _storm_morning(env)
+        opening = _storm_case(first_sick_day)
+        await cases.open_case(client, opening, task_queue=SPOORWERK_QUEUE, today=today)
+        await worker.settle(quiet=0.5)
+        await Clock(env, stuck=60.0).to(instant + timedelta(minutes=30))
+        await worker.settle(quiet=0.5)
+        case_wid = cases.case_handle(client, opening.case_id).id
+        history = await client.get_workflow_handle(case_wid).fetch_history()
+        # What the case gave its local activity (its notices, its facts), which its history does not hold.
+        local_args = await local_activity_args(history, [SickLeaveCase, Spoor2Trajectory], client.data_converter)
+        script = await script_from_history(client, case_wid, opening.case_id, [], local_args)
+        if "timer" not in script.phases:
+            raise RuntimeError(f"the storm's case did not wake at {instant}: {command_kinds(history)}")
+        # One floor workflow through the same: opened now, woken at the next midnight.
+        floor_wid = f"storm-floor-check-{uuid.uuid4().hex[:8]}"
+        wake = instant + timedelta(days=1)
+        await client.start_workflow(
+            FloorCase.run,
+            FloorInput(case_id=f"F{uuid.uuid4().hex[:12]}", script=script, wake_at=wake),
+            id=floor_wid,
+            task_queue=FLOOR_QUEUE,
+            search_attributes=start_attributes(script.start_attributes),
+        )
+        await worker.settle(quiet=0.5)
+        await Clock(env, stuck=60.0).to(wake + timedelta(minutes=30))
+        await worker.settle(quiet=0.5)
+        seen = {
+            "case": command_kinds(history),
+            "floor": command_kinds(await client.get_workflow_handle(floor_wid).fetch_history()),
+        }
+        return script, seen
+    finally:
+        await worker.stop()
+        await env.shutdown()
+
+
 async def midnight_storm(
-    kind: str, n: int, data_dir: Path, *, concurrency: int = 20, activities_per_second: float | None = None
+    kind: str,
+    n: int,
+    data_dir: Path,
+    *,
+    concurrency: int = 20,
+    activities_per_second: float | None = None,
+    script: FloorScript | None = None,
 ) -> Storm:
-    """`n` open cases (or bare timers) whose next wake is the same midnight; the time until every fired
-    timer is handled, and the notifications per second the channel received (with the worker's
-    SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND at `activities_per_second`, when given)."""
+    """`n` open cases (bare timers; or floor workflows issuing a case's commands from `script`, storm_script) whose
+    next wake is the same midnight; the time until every fired timer is handled, and the notifications per second
+    the channel received (with the worker's SPOORWERK_MAX_WORKER_ACTIVITIES_PER_SECOND at `activities_per_second`,
+    when given)."""
+    if kind == "floor" and script is None:
+        raise ValueError("the floor's storm needs the script of a storm case (storm_script)")
     env = await time_skipping_env()
     # The worker's own cap: the time-skipping server does not enforce the task queue's.
     extra = (
@@ -486,10 +568,7 @@ async def midnight_storm(
     worker = await WorkerProcess(target_of(env.client), data_dir, env=extra).start()
     try:
         client = env.client
-        now = await env.get_current_time()
-        await env.sleep(start_of_day(local_date(now) + timedelta(days=1)) + timedelta(hours=8) - now)
-        today = local_date(await env.get_current_time())
-        first_sick_day, instant = storm_opening(today)
+        today, first_sick_day, instant = await _storm_morning(env)
 
         async def open_baseline() -> None:
             await client.start_workflow(
@@ -499,17 +578,23 @@ async def midnight_storm(
                 task_queue=BASELINE_QUEUE,
             )
 
-        async def open_case() -> None:
-            opening = CaseOpening(
-                case_id=f"S{uuid.uuid4().hex[:12]}",
-                employer_id="E-storm",
-                first_sick_day=first_sick_day,
-                opened_by=Actor(role="casemanager", id="cm-1"),
+        async def open_floor() -> None:
+            assert script is not None
+            await client.start_workflow(
+                FloorCase.run,
+                FloorInput(case_id=f"F{uuid.uuid4().hex[:12]}", script=script, wake_at=instant),
+                id=f"storm-{uuid.uuid4().hex[:12]}",
+                task_queue=FLOOR_QUEUE,
+                search_attributes=start_attributes(script.start_attributes),
             )
+
+        async def open_case() -> None:
+            opening = _storm_case(first_sick_day)
             await cases.open_case(client, opening, task_queue=SPOORWERK_QUEUE, today=today)
 
+        opener = {"baseline": open_baseline, "floor": open_floor}.get(kind, open_case)
         t = time.perf_counter()
-        load = await run_load([open_baseline if kind == "baseline" else open_case] * n, concurrency)
+        load = await run_load([opener] * n, concurrency)
         await worker.settle(cached=load.count)
         open_seconds = time.perf_counter() - t
         log = data_dir / "notifications.jsonl"
