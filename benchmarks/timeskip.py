@@ -501,6 +501,17 @@ def _storm_case(first_sick_day: date) -> CaseOpening:
     )
 
 
+async def _start_floor(client: Any, script: FloorScript, wake_at: datetime, workflow_id: str) -> None:
+    """A floor workflow issuing `script`, its first timer firing at `wake_at`, started as a case starts."""
+    await client.start_workflow(
+        FloorCase.run,
+        FloorInput(case_id=f"F{uuid.uuid4().hex[:12]}", script=script, wake_at=wake_at),
+        id=workflow_id,
+        task_queue=FLOOR_QUEUE,
+        search_attributes=start_attributes(script.start_attributes),
+    )
+
+
 async def storm_script(data_dir: Path) -> tuple[FloorScript, dict[str, list[str]]]:
     """The commands one case of the storm issues, at its start and at its midnight wake, as the same-commands floor's
     script (benchmarks.floor); with the command kinds of that case's history and of one floor workflow taken through
@@ -525,13 +536,7 @@ async def storm_script(data_dir: Path) -> tuple[FloorScript, dict[str, list[str]
         # One floor workflow through the same: opened now, woken at the next midnight.
         floor_wid = f"storm-floor-check-{uuid.uuid4().hex[:8]}"
         wake = instant + timedelta(days=1)
-        await client.start_workflow(
-            FloorCase.run,
-            FloorInput(case_id=f"F{uuid.uuid4().hex[:12]}", script=script, wake_at=wake),
-            id=floor_wid,
-            task_queue=FLOOR_QUEUE,
-            search_attributes=start_attributes(script.start_attributes),
-        )
+        await _start_floor(client, script, wake, floor_wid)
         await worker.settle(quiet=0.5)
         await Clock(env, stuck=60.0).to(wake + timedelta(minutes=30))
         await worker.settle(quiet=0.5)
@@ -580,13 +585,7 @@ async def midnight_storm(
 
         async def open_floor() -> None:
             assert script is not None
-            await client.start_workflow(
-                FloorCase.run,
-                FloorInput(case_id=f"F{uuid.uuid4().hex[:12]}", script=script, wake_at=instant),
-                id=f"storm-{uuid.uuid4().hex[:12]}",
-                task_queue=FLOOR_QUEUE,
-                search_attributes=start_attributes(script.start_attributes),
-            )
+            await _start_floor(client, script, instant, f"storm-{uuid.uuid4().hex[:12]}")
 
         async def open_case() -> None:
             opening = _storm_case(first_sick_day)
