@@ -52,6 +52,7 @@ class FloorCase:
         self._actions = 0
         self._changed = False
         self._timer: asyncio.Task[None] | None = None
+        self._wakes = 0  # by its own timer
         self._tasks: list[asyncio.Task[Any]] = []  # notifications in flight (kept: no GC)
 
     @workflow.run
@@ -63,7 +64,8 @@ class FloorCase:
             if self._timer is not None and self._timer.done():
                 # A wake: what the case issued at its timer (a script read from the dev server has none).
                 self._timer = None
-                self._issue("timer")
+                self._wakes += 1
+                self._issue("timer" if self._wakes == 1 else "morning" if self._wakes == 2 else "")
 
     def _awake(self) -> bool:
         return self._changed or (self._timer is not None and self._timer.done())
@@ -94,8 +96,8 @@ class FloorCase:
                 self._timer.cancel()
                 self._timer = None
         elif c.kind == "timer":
-            wake_at = self._input.wake_at
-            seconds = (wake_at - workflow.now()).total_seconds() if wake_at and phase == "start" else c.seconds
+            wake_at = {"start": self._input.wake_at, "timer": self._input.morning_at}.get(phase)
+            seconds = (wake_at - workflow.now()).total_seconds() if wake_at else c.seconds
             self._timer = asyncio.create_task(workflow.sleep(timedelta(seconds=max(seconds, 1.0))))
 
     @workflow.update(name="act")
@@ -190,7 +192,7 @@ async def script_from_history(
 ) -> FloorScript:
     """A case's commands per trigger, read from its history: the first workflow task's are `start`, the
     task that accepted the n-th `act` update's are `act:<update_kinds[n]>` (the updates given in the order
-    they were sent), the first task woken by the case's own timer `timer`. Commands of other tasks (an
+    they were sent), the first task woken by the case's own timer `timer`, the second `morning`. Commands of other tasks (an
     activity's completion, a later wake) are not triggers of their own here: they are listed under `other`.
     A local activity's marker becomes that local activity, with the arguments `local_args` gives for its type
     and sequence number (`local_activity_args`)."""
@@ -215,7 +217,8 @@ async def script_from_history(
             if "start" not in phases:
                 phase = "start"
             else:
-                phase = "timer" if woken_by_timer and "timer" not in phases else "other"
+                wake = next((p for p in ("timer", "morning") if p not in phases), None) if woken_by_timer else None
+                phase = wake or "other"
             phases.setdefault(phase, [])
         elif phase is None:
             continue

@@ -33,8 +33,8 @@ class FloorCommand(BaseModel):
 
 
 class FloorScript(BaseModel):
-    """A case's commands per trigger: `start`, the `act` update per action kind, and `timer` (its first wake by its
-    own timer: the midnight storm's)."""
+    """A case's commands per trigger: `start`, the `act` update per action kind, `timer` (its first wake by its
+    own timer: the midnight storm's) and `morning` (its second: the storm's morning round, release 12 on)."""
 
     template_id: str  # the recorded case's id: each floor workflow puts its own in its place
     phases: dict[str, list[FloorCommand]]
@@ -48,6 +48,9 @@ class FloorInput(BaseModel):
     # The start's timer fires at this instant instead of after its recorded duration (the storm: every floor
     # workflow wakes on the same midnight, as the cases do).
     wake_at: datetime | None = None
+    # The timer of its first wake fires at this instant (the storm: the floor workflow's own minute of the morning
+    # round, domain.stagnation.morning_minute of its id, as a case's), not after the template's duration.
+    morning_at: datetime | None = None
 
 
 class FloorAnswer(BaseModel):

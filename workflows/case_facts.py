@@ -67,9 +67,11 @@ class CaseFactsWriter:
         self._running: asyncio.Future[int] | None = None
         self._pending = False  # the dossier grew while a write ran: the loop writes again when it is done
 
-    def write(self, state: CaseState, today: date) -> None:
-        """Start a write of the case's facts as of `today` if its dossier has grown since the last one."""
-        if len(state.dossier) == self._seen:
+    def write(self, state: CaseState, today: date, *, now: bool = False) -> None:
+        """Start a write of the case's facts as of `today` if its dossier has grown since the last one; while the
+        night's notices wait for the morning round (`state.morning`, patch `morning-notices`) the write waits with
+        them, unless `now` (a run that closes or continues as new)."""
+        if len(state.dossier) == self._seen or (state.morning is not None and not now):
             return
         if self._running is not None and not self._running.done():
             self._pending = True
@@ -125,6 +127,6 @@ class CaseFactsWriter:
         """Before the run closes or continues as new: the last write done, and one more if the dossier grew."""
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)
-        self.write(state, today)
+        self.write(state, today, now=True)
         if self._running is not None:
             await asyncio.gather(self._running, return_exceptions=True)

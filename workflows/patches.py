@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 11
+RELEASE = 12
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,14 @@ LOCAL_WORK = Patch(
     "release 11: a wake delivers its notices and writes its facts in one local activity, each part with its fallback",
     release=11,
 )
+# SickLeaveCase, when a wake before the case's morning round first has the clock's work to hold: the notices the clock
+# raises in the night (a term passing at midnight) and the facts' write wait for the case's minute of the morning
+# round (issue 22: a flat morning; no local activity at midnight)
+MORNING_NOTICES = Patch(
+    "morning-notices",
+    "release 12: the notices the clock raises in the night, and their facts' write, wait for the case's morning round",
+    release=12,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -148,6 +156,7 @@ ALL = (
     NOTICES_LOCAL,
     START_ATTRIBUTES,
     LOCAL_WORK,
+    MORNING_NOTICES,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

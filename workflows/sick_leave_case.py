@@ -137,12 +137,18 @@ class SickLeaveCase(ActionUpdates):
             self._patches.taken(patch)
         alarm = WakeTimer()
         bound = RunBound(self._bound, self._patches)
+        opened_by_a_person = input.state is None or input.reopen_with is not None
         while True:
+            # The clock's work may wait for the morning round only at a wake by the clock alone: what a person (or a
+            # trajectory, or a document) did is told at once, with the clock's work that came with it.
+            by_clock = not (self._changed or opened_by_a_person)
+            opened_by_a_person = False
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
             self._changed = False
             today = self._today()
             with self._local_work.gathering():  # the wake's notices and facts: one local activity
-                notes = rules.tick(state, today=today, now=workflow.now(), in_order=True)
+                morning = self._morning_hold if by_clock else None
+                notes = rules.tick(state, today=today, now=workflow.now(), in_order=True, morning=morning)
                 self._notifier.send_all(
                     notes,
                     by_reference=bool(notes) and self._notices_by_reference(),
@@ -197,6 +203,12 @@ class SickLeaveCase(ActionUpdates):
         marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
         answer for the rest of the run."""
         return self._patches.taken(patches.MORNING_SPREAD)
+
+    def _morning_hold(self) -> bool | None:
+        """For the domain's tick, asked when the clock has work before the morning round: whether this run spreads its
+        morning round, or None when it sends the clock's notices at once (a run that replays without the marker of
+        the patch `morning-notices` sends them at once until its next run)."""
+        return self._morning_spread() if self._patches.taken(patches.MORNING_NOTICES) else None
 
     def _joint_local_work(self) -> LocalWorkBatch | None:
         """The wake's batch when this run takes the patch `local-work`, asked when a wake first hands the worker its

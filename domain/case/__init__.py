@@ -63,7 +63,7 @@ from domain.case.state import (
     nest_legacy,
 )
 from domain.case.summary import CaseSummary, due_and_overdue, poortwachtertoets, summarize
-from domain.case.time import awaiting_wia_aanvraag, next_wake, tick
+from domain.case.time import awaiting_wia_aanvraag, morning_of, next_wake, tick
 from domain.case.toets import toets
 from domain.case.watch import expectation, notice, notification_failed, remindable, watch_tick
 from domain.models import SYSTEM, DossierEntry
@@ -123,6 +123,7 @@ __all__ = [
     "tick",
     "awaiting_wia_aanvraag",
     "next_wake",
+    "morning_of",
     "TRAJECTORY_FLAGS",
     "trajectory_started",
     "end_trajectory_with_case",

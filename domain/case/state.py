@@ -7,7 +7,7 @@ were nested (one flat object, as the recorded histories carry it) still loads: `
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -248,6 +248,20 @@ class Kept:
     __hash__ = None  # type: ignore[assignment]  # mutable
 
 
+class MorningRound(BaseModel):
+    """The clock's work of the night waiting for the case's morning round (issue 22: a flat morning).
+
+    A wake before the case's minute of the morning round (a statutory term passing at midnight) records what it
+    observes at once, in the dossier and the search attributes; the notices it raises, and the write of the facts it
+    recorded, wait for `until`. Anything recorded on the case meanwhile (an action, a report of its trajectory) sends
+    them at once, so no notice arrives after a record it came before (domain.case.time.tick).
+    """
+
+    until: datetime
+    dossier_length: int = Field(description="The dossier's length when they began to wait: an entry since sends them")
+    notices: list[Notification] = Field(default_factory=list)
+
+
 class CaseState(Recorded):
     """Everything a case carries, also across continue-as-new."""
 
@@ -282,6 +296,7 @@ class CaseState(Recorded):
     people: People = Field(default_factory=People)
     documents: CaseDocuments = Field(default_factory=CaseDocuments)
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
+    morning: MorningRound | None = Field(default=None, description="The night's notices waiting for the morning round")
     uwv: list[UwvMessageRecord] = Field(
         default_factory=list, description="The messages to UWV and where each stands (domain.uwv), without content"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from domain import observations as obs
@@ -11,22 +12,43 @@ from domain.case.documents import next_progress_report
 from domain.case.facts import backfilling
 from domain.case.preflight import next_preflight, preflight
 from domain.case.stages import close_case, set_stage
-from domain.case.state import CaseState
+from domain.case.state import CaseState, MorningRound
 from domain.case.watch import expectation, notice, remindable, watch_tick
 from domain.messages import N_, text
 from domain.models import SYSTEM, DeadlineStatus, Notification, Outcome, Role, Stage
 from domain.nl_time import start_of_day
 
 
-def tick(state: CaseState, *, today: date, now: datetime, in_order: bool = False) -> list[Notification]:
+def tick(
+    state: CaseState,
+    *,
+    today: date,
+    now: datetime,
+    in_order: bool = False,
+    morning: Callable[[], bool | None] | None = None,
+) -> list[Notification]:
     """Apply the passing of time up to `today`: overdue marks, milestones, closing, reminders and the
     escalation ladder, the pre-flight. Idempotent. Returns the notifications to send.
 
     `in_order` (the workflow's patch `catch-up`): what a late wake (a worker down for days) takes at
     once is recorded in the order of its dates, and a ladder step a later one replaces notifies no one.
+    `morning` (the workflow's patch `morning-notices`), given at a wake by the clock alone (no action, signal or
+    opening) and asked only when the clock did something before the morning round could have begun: None when the run
+    sends the clock's notices at once; else whether its morning round is spread (patch `morning-spread`). The notices
+    the clock raises before the case's minute of the morning round then wait for it in `state.morning`
+    (MorningRound), as does the write of the facts they come with. Whatever waits goes at once at the first wake that
+    finds something recorded since it began to wait.
     """
     was_closed = state.closed
     first_new = len(state.dossier)
+    waiting, state.morning = state.morning, None
+    earlier: list[Notification] = []
+    until: datetime | None = None
+    if waiting is not None:
+        earlier = waiting.notices
+        if now < waiting.until and len(state.dossier) == waiting.dossier_length:
+            until = waiting.until  # still waiting: this wake's clock work waits with them
+        # else their morning came, or something was recorded since they were raised: they go now, first
     notes = _statutory_tick(state, today=today, now=now)
     if state.escalation is not None and not was_closed:
         notes += watch_tick(state, today=today, now=now, in_order=in_order)
@@ -34,9 +56,30 @@ def tick(state: CaseState, *, today: date, now: datetime, in_order: bool = False
         notes += preflight(state, today=today, now=now)
     if in_order:
         _in_date_order(state, first_new)
+    clock_worked = bool(notes) or len(state.dossier) > first_new
+    if waiting is None and clock_worked and morning is not None and now < _latest_morning(today):
+        spread = morning()
+        if spread is not None and now < morning_of(state.case_id, today, spread=spread):
+            until = morning_of(state.case_id, today, spread=spread)
+    notes = earlier + notes
+    if until is not None and not state.closed and not state.outbox:
+        state.morning = MorningRound(until=until, dossier_length=len(state.dossier), notices=notes)
+        notes = []
     notes += state.outbox
     state.outbox = []
     return notes
+
+
+def morning_of(case_id: str, day: date, *, spread: bool) -> datetime:
+    """The moment of the case's morning round on `day`: its own minute of the window when `spread` (the workflow's
+    patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp."""
+    minute = st.morning_minute(case_id) if spread else 0
+    return start_of_day(day) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
+
+
+def _latest_morning(day: date) -> datetime:
+    # Past this no case's morning round of `day` is still to come: the clock's work goes at once.
+    return start_of_day(day) + timedelta(hours=st.WATCH_HOUR, minutes=st.MORNING_WINDOW_MINUTES)
 
 
 def _in_date_order(state: CaseState, first_new: int) -> None:
@@ -208,7 +251,8 @@ def next_wake(state: CaseState, today: date, *, spread: bool = False) -> datetim
         if later:
             # Reminders and escalations go out in the morning, and apart from the statutory clock's
             # and the trajectory's midnight timers (which may change the same watch).
-            minute = st.morning_minute(state.case_id) if spread else 0
-            morning = start_of_day(min(later)) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
+            morning = morning_of(state.case_id, min(later), spread=spread)
             wake = morning if wake is None else min(wake, morning)
+    if state.morning is not None:  # the night's notices wait for the morning round
+        wake = state.morning.until if wake is None else min(wake, state.morning.until)
     return wake

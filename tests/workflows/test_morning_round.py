@@ -6,10 +6,15 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from domain.nl_time import start_of_day
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
-from tests.driver import CaseDriver, activities_scheduled, local_activities
+from service import reporting
+from service.reporting_tables import events
+from tests.driver import CaseDriver, activities_scheduled, local_activities, local_work_done
 from tests.workflows.test_case_workflow import wait_for
+from tests.workflows.test_spoor2_workflow import sa_value
 from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -74,3 +79,53 @@ async def test_cases_take_their_reminders_at_their_own_minute_on_the_day_they_ar
     delivered = local_activities(history, "local_work")
     assert len(delivered) >= 3 and all(d["failed"] is None for d in delivered)
     assert all(n["subject"] and n["body"] for n in driver.notifications())
+
+
+async def test_a_term_passing_at_midnight_is_on_record_at_once_and_told_in_the_cases_morning_round(driver):
+    """Patch `morning-notices` (release 12): the overdue mark and the ladder's first step are observed at midnight, in
+    the dossier and the search attributes; their notices and the facts' write wait for the case's minute (07:05)."""
+    today = await driver.today()
+    await driver.open(today - timedelta(days=6), case_id=EARLY)  # the ziekmelding to the arbodienst is due today
+    store = reporting.open_store(driver.settings.reporting_database)
+    await wait_for(lambda: _escalations(store) is not None)
+    assert _escalations(store) == 0
+    night = today + timedelta(days=1)
+    morning = start_of_day(night) + timedelta(hours=WATCH_HOUR, minutes=morning_minute(EARLY))
+    assert morning == start_of_day(night) + timedelta(hours=7, minutes=5)
+
+    await driver.env.sleep(start_of_day(night) + timedelta(minutes=30) - await driver.now())
+    overdue, raised = (
+        await driver.case_dossier_has("deadline_overdue"),
+        await driver.case_dossier_has("escalation_raised"),
+    )
+    assert overdue[0].recorded_at == raised[0].recorded_at
+    assert start_of_day(night) <= overdue[0].recorded_at < start_of_day(night) + timedelta(minutes=1)
+    await sa_value(driver, "EscalationLevel", 1)
+    assert (await driver.summary()).escalation_level == 1
+    assert [n["kind"] for n in await driver.sent()] == ["deadline_reminder"] * 2  # the opening's, nothing since
+    assert _escalations(store) == 0
+
+    # A minute before the case's own: still nothing told. Then both notices, and the facts with the escalation.
+    await driver.env.sleep(morning - timedelta(minutes=1) - await driver.now())
+    assert [n["kind"] for n in await driver.sent()] == ["deadline_reminder"] * 2
+    await driver.env.sleep(timedelta(minutes=2))
+    told = await wait_for(lambda: [n for n in driver.notifications() if n["kind"] != "deadline_reminder"] or None)
+    assert sorted((n["kind"], n["recipient_role"]) for n in told) == [
+        ("deadline_overdue", "casemanager"),
+        ("escalation_raised", "casemanager"),
+    ]
+    assert await wait_for(lambda: _escalations(store) or None) == 1
+
+    # Midnight's task ran no local activity: the notices and the write went with the morning's.
+    history = await driver.client.get_workflow_handle(case_workflow_id(EARLY)).fetch_history()
+    done = await local_work_done(driver.client, history)
+    assert len(done) == 2  # the opening's, the morning's
+    morning_work = done[-1]
+    assert morning_work is not None and morning_work.facts_written is not None
+
+
+def _escalations(store) -> int | None:
+    """The escalations of the case in the reporting store; None before the case is there at all."""
+    with store.connect() as conn:
+        kinds = [r.kind for r in conn.execute(select(events.c.kind).where(events.c.case_id == EARLY))]
+    return kinds.count("escalation") if kinds else None

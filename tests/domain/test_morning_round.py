@@ -1,0 +1,154 @@
+"""The night's notices wait for the case's morning round (patch `morning-notices`, issue 22: a flat morning)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from domain import case as rules
+from domain import stagnation as st
+from domain.actions import parse_action
+from domain.case import CaseOpening, morning_of
+from domain.models import Actor, Role
+from domain.nl_time import start_of_day
+from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
+
+FIRST = date(2026, 3, 2)  # a Monday: the ziekmelding to the arbodienst is due on the 7th sick day
+DUE = FIRST + timedelta(days=6)
+NIGHT = DUE + timedelta(days=1)  # the term passed: its overdue mark falls on this midnight
+MIDNIGHT = start_of_day(NIGHT)
+
+
+def watched_case():
+    opening = CaseOpening(
+        case_id="C-morning", employer_id="E1", first_sick_day=FIRST, opened_by=Actor(role=Role.CASEMANAGER)
+    )
+    opened_at = start_of_day(FIRST) + timedelta(hours=10)
+    state = rules.open_case(
+        opening,
+        load_rulebook().for_first_sick_day(FIRST),
+        today=FIRST,
+        now=opened_at,
+        spoor2_rules=load_spoor2_rules(),
+        stagnation_rules=load_stagnation_rules(),
+    )
+    rules.tick(state, today=FIRST, now=opened_at, in_order=True, morning=lambda: True)
+    return state
+
+
+def kinds(notes) -> list[str]:
+    return [n.kind for n in notes]
+
+
+def test_the_nights_notices_wait_for_the_cases_own_minute_of_the_morning():
+    state = watched_case()
+    asked: list[bool] = []
+
+    def morning() -> bool:
+        asked.append(True)
+        return True
+
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=morning)
+    # Observed at midnight, in the dossier and so in the search attributes and every view ...
+    assert [e.kind for e in state.dossier[-2:]] == ["deadline_overdue", "escalation_raised"]
+    assert state.overdue_marked == ["ziekmelding_arbodienst"]
+    # ... and told in the morning round, at the case's own minute of it.
+    assert notes == []
+    assert asked == [True]
+    until = MIDNIGHT + timedelta(hours=st.WATCH_HOUR, minutes=st.morning_minute(state.case_id))
+    assert morning_of(state.case_id, NIGHT, spread=True) == until
+    assert state.morning is not None and state.morning.until == until
+    assert kinds(state.morning.notices) == ["deadline_overdue", "escalation_raised"]
+    assert rules.next_wake(state, NIGHT, spread=True) == until
+
+    # A wake before then with nothing new (a continued run's first task) keeps them waiting.
+    assert rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(hours=3), in_order=True, morning=morning) == []
+    assert state.morning is not None
+
+    notes = rules.tick(state, today=NIGHT, now=until, in_order=True, morning=morning)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
+    assert notes[0].recipient_role is Role.CASEMANAGER and notes[0].due == DUE
+    assert state.morning is None
+    later = rules.next_wake(state, NIGHT, spread=True)
+    assert later is not None and later > until
+    # Asked once, when the clock first had work before the morning.
+    assert asked == [True]
+
+
+def test_unspread_the_morning_round_is_at_the_watch_hour():
+    state = watched_case()
+    assert rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: False) == []
+    assert state.morning is not None
+    assert state.morning.until == MIDNIGHT + timedelta(hours=st.WATCH_HOUR)
+
+
+@pytest.mark.parametrize("morning", [None, lambda: None], ids=["no-question", "run-without-the-patch"])
+def test_a_run_without_the_patch_sends_them_at_midnight(morning):
+    state = watched_case()
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=morning)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
+    assert state.morning is None
+
+
+def test_a_record_in_the_night_sends_what_waits_first_in_the_order_raised():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    night_work = len(state.dossier)
+    one_am = MIDNIGHT + timedelta(hours=1)
+    action = parse_action(
+        {
+            "action_id": "late-ziekmelding",
+            "kind": "ziekmelding_arbodienst_sent",
+            "on": NIGHT.isoformat(),
+            "actor": {"role": "werkgever"},
+        }
+    )
+    rules.apply(state, action, NIGHT, one_am)
+    assert len(state.dossier) > night_work
+    notes = rules.tick(state, today=NIGHT, now=one_am, in_order=True, morning=lambda: True)
+    # Nothing arrives after a record it came before: what waited goes now, ahead of what the record raised.
+    assert kinds(notes)[:2] == ["deadline_overdue", "escalation_raised"]
+    assert state.morning is None
+    # And what comes of the record in the same night is not held back either.
+    assert rules.tick(state, today=NIGHT, now=one_am + timedelta(minutes=5), in_order=True, morning=lambda: True) == []
+    assert state.morning is None
+
+
+def test_a_morning_missed_sends_them_at_the_next_wake_with_what_it_raises():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    # The worker was down through the morning round: the next wake, a night later, sends them at once.
+    later = NIGHT + timedelta(days=1)
+    notes = rules.tick(
+        state, today=later, now=start_of_day(later) + timedelta(hours=2), in_order=True, morning=lambda: True
+    )
+    assert kinds(notes)[:2] == ["deadline_overdue", "escalation_raised"]
+    assert state.morning is None
+
+
+def test_a_wake_after_the_morning_window_sends_at_once_without_asking():
+    state = watched_case()
+    asked: list[bool] = []
+
+    def morning() -> bool:
+        asked.append(True)
+        return True
+
+    late = MIDNIGHT + timedelta(hours=st.WATCH_HOUR, minutes=st.MORNING_WINDOW_MINUTES)
+    notes = rules.tick(state, today=NIGHT, now=late, in_order=True, morning=morning)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
+    assert asked == []  # a run asks the patch only when it could hold: no marker in a daytime wake's history
+
+
+def test_the_state_with_notices_waiting_survives_continue_as_new():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    carried = type(state).model_validate_json(state.model_dump_json())
+    # As JSON: a notice's text parameters (dates) come back as the activity receives them, as text.
+    assert carried.morning is not None and carried.morning.model_dump_json() == state.morning.model_dump_json()
+    until = state.morning.until
+    assert kinds(rules.tick(carried, today=NIGHT, now=until, in_order=True, morning=lambda: True)) == [
+        "deadline_overdue",
+        "escalation_raised",
+    ]
