@@ -253,8 +253,9 @@ class MorningRound(BaseModel):
 
     A wake before the case's minute of the morning round (a statutory term passing at midnight) records what it
     observes at once, in the dossier and the search attributes; the notices it raises, and the write of the facts it
-    recorded, wait for `until`. Anything recorded on the case meanwhile (an action, a report of its trajectory) sends
-    them at once, so no notice arrives after a record it came before (domain.case.time.tick).
+    recorded, wait for `until`. Anything recorded on the case meanwhile (an action, a report of its trajectory), or a
+    wake that is not the clock's alone, sends them at once, so no notice arrives after a record it came before; they
+    go to the role's contacts as they are then (domain.case.time.tick).
     """
 
     until: datetime

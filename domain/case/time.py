@@ -36,8 +36,9 @@ def tick(
     opening) and asked only when the clock did something before the morning round could have begun: None when the run
     sends the clock's notices at once; else whether its morning round is spread (patch `morning-spread`). The notices
     the clock raises before the case's minute of the morning round then wait for it in `state.morning`
-    (MorningRound), as does the write of the facts they come with. Whatever waits goes at once at the first wake that
-    finds something recorded since it began to wait.
+    (MorningRound), as does the write of the facts they come with. Whatever waits goes at its minute, or at once at the
+    first wake that is not the clock's alone or finds something recorded since it began to wait, to the role's
+    contacts as they are then.
     """
     was_closed = state.closed
     first_new = len(state.dossier)
@@ -45,10 +46,15 @@ def tick(
     earlier: list[Notification] = []
     until: datetime | None = None
     if waiting is not None:
-        earlier = waiting.notices
-        if now < waiting.until and len(state.dossier) == waiting.dossier_length:
-            until = waiting.until  # still waiting: this wake's clock work waits with them
-        # else their morning came, or something was recorded since they were raised: they go now, first
+        # To the role's contacts as they are now: an address changed in the night gets them, one removed does not.
+        earlier = [
+            n.model_copy(update={"recipients": state.people.contacts.get(n.recipient_role, [])})
+            for n in waiting.notices
+        ]
+        if morning is not None and now < waiting.until and len(state.dossier) == waiting.dossier_length:
+            until = waiting.until  # a wake by the clock alone, before their minute: its clock work waits with them
+        # else their minute came, something was recorded since they were raised, or the wake was not the clock's alone
+        # (an action, a signal): they go now, first
     notes = _statutory_tick(state, today=today, now=now)
     if state.escalation is not None and not was_closed:
         notes += watch_tick(state, today=today, now=now, in_order=in_order)
@@ -57,7 +63,9 @@ def tick(
     if in_order:
         _in_date_order(state, first_new)
     clock_worked = bool(notes) or len(state.dossier) > first_new
-    if waiting is None and clock_worked and morning is not None and now < _latest_morning(today):
+    # Asked only before the latest this case's morning round can be (its own minute; a run that does not spread has
+    # it at WATCH_HOUR, earlier): a wake after it holds nothing, and a run of an older release writes no marker for it.
+    if waiting is None and clock_worked and morning is not None and now < morning_of(state.case_id, today, spread=True):
         spread = morning()
         if spread is not None and now < morning_of(state.case_id, today, spread=spread):
             until = morning_of(state.case_id, today, spread=spread)
@@ -75,11 +83,6 @@ def morning_of(case_id: str, day: date, *, spread: bool) -> datetime:
     patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp."""
     minute = st.morning_minute(case_id) if spread else 0
     return start_of_day(day) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
-
-
-def _latest_morning(day: date) -> datetime:
-    # Past this no case's morning round of `day` is still to come: the clock's work goes at once.
-    return start_of_day(day) + timedelta(hours=st.WATCH_HOUR, minutes=st.MORNING_WINDOW_MINUTES)
 
 
 def _in_date_order(state: CaseState, first_new: int) -> None:

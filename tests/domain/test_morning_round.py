@@ -9,7 +9,7 @@ import pytest
 from domain import case as rules
 from domain import stagnation as st
 from domain.actions import parse_action
-from domain.case import CaseOpening, morning_of
+from domain.case import CaseOpening, morning_of, notice
 from domain.models import Actor, Role
 from domain.nl_time import start_of_day
 from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
@@ -110,9 +110,76 @@ def test_a_record_in_the_night_sends_what_waits_first_in_the_order_raised():
     # Nothing arrives after a record it came before: what waited goes now, ahead of what the record raised.
     assert kinds(notes)[:2] == ["deadline_overdue", "escalation_raised"]
     assert state.morning is None
-    # And what comes of the record in the same night is not held back either.
-    assert rules.tick(state, today=NIGHT, now=one_am + timedelta(minutes=5), in_order=True, morning=lambda: True) == []
+
+
+def _act(state, at, **payload):
+    payload = {"action_id": f"a{len(state.dossier)}", "on": NIGHT.isoformat(), **payload}
+    return rules.apply(state, parse_action(payload), NIGHT, at)
+
+
+def test_what_waits_goes_to_the_roles_contacts_as_they_are_when_it_goes():
+    state = watched_case()
+    _act(
+        state,
+        MIDNIGHT - timedelta(hours=8),
+        kind="contacts_updated",
+        actor={"role": "casemanager"},
+        recipient_role="casemanager",
+        addresses=["old@bureau.example"],
+    )
+    rules.tick(state, today=DUE, now=MIDNIGHT - timedelta(hours=8), in_order=True)
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    assert state.morning is not None
+    assert {tuple(n.recipients) for n in state.morning.notices} == {("old@bureau.example",)}
+    # At 06:30 the case manager's address changes: the notices go now, and not to the address just removed.
+    at = MIDNIGHT + timedelta(hours=6, minutes=30)
+    _act(
+        state,
+        at,
+        kind="contacts_updated",
+        actor={"role": "casemanager"},
+        recipient_role="casemanager",
+        addresses=["new@bureau.example"],
+    )
+    notes = rules.tick(state, today=NIGHT, now=at, in_order=True)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
+    assert {tuple(n.recipients) for n in notes} == {("new@bureau.example",)}
+
+
+def test_a_wake_that_is_not_the_clocks_alone_sends_what_waits_with_its_own_clock_work():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    # A signal in the night that records nothing (the workflow passes no `morning` at such a wake): they go now.
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(hours=3), in_order=True)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
     assert state.morning is None
+
+
+def test_notices_of_an_action_send_what_waits_ahead_of_them():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    action_notice = notice(state, Role.CASEMANAGER, key="k", kind="document_failed", subject="s", body="b")
+    state.outbox.append(action_notice)
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(hours=1), in_order=True, morning=lambda: True)
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised", "document_failed"]
+    assert state.morning is None and state.outbox == []
+
+
+def test_a_case_the_clock_closes_in_the_night_holds_nothing():
+    state = watched_case()
+    _act(
+        state,
+        MIDNIGHT - timedelta(hours=8),
+        kind="ziekmelding_arbodienst_sent",
+        actor={"role": "werkgever"},
+        on=FIRST.isoformat(),
+    )
+    _act(state, MIDNIGHT - timedelta(hours=8), kind="full_recovery", actor={"role": "casemanager"}, on=DUE.isoformat())
+    rules.tick(state, today=DUE, now=MIDNIGHT - timedelta(hours=8), in_order=True)
+    closes = DUE + timedelta(days=state.ruleset.four_week_rule_days)
+    rules.tick(state, today=closes, now=start_of_day(closes), in_order=True, morning=lambda: True)
+    assert state.closed
+    assert state.morning is None  # the run ends now: nothing may wait for a morning it will not see
 
 
 def test_a_morning_missed_sends_them_at_the_next_wake_with_what_it_raises():
@@ -127,7 +194,8 @@ def test_a_morning_missed_sends_them_at_the_next_wake_with_what_it_raises():
     assert state.morning is None
 
 
-def test_a_wake_after_the_morning_window_sends_at_once_without_asking():
+@pytest.mark.parametrize("late", [timedelta(0), timedelta(hours=3)], ids=["at-its-minute", "after-the-window"])
+def test_a_wake_from_the_cases_own_minute_on_sends_at_once_without_asking(late):
     state = watched_case()
     asked: list[bool] = []
 
@@ -135,10 +203,11 @@ def test_a_wake_after_the_morning_window_sends_at_once_without_asking():
         asked.append(True)
         return True
 
-    late = MIDNIGHT + timedelta(hours=st.WATCH_HOUR, minutes=st.MORNING_WINDOW_MINUTES)
-    notes = rules.tick(state, today=NIGHT, now=late, in_order=True, morning=morning)
+    at = morning_of(state.case_id, NIGHT, spread=True) + late
+    notes = rules.tick(state, today=NIGHT, now=at, in_order=True, morning=morning)
     assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
-    assert asked == []  # a run asks the patch only when it could hold: no marker in a daytime wake's history
+    # A run asks the patch only when it could hold: no marker in its morning round's history, nor a daytime wake's.
+    assert asked == []
 
 
 def test_the_state_with_notices_waiting_survives_continue_as_new():
