@@ -37,25 +37,31 @@ def watched_case():
     return state
 
 
+class Asking:
+    """A run that holds and spreads (tick's `morning`), counting how often tick asks it."""
+
+    def __init__(self) -> None:
+        self.times = 0
+
+    def __call__(self) -> bool:
+        self.times += 1
+        return True
+
+
 def kinds(notes) -> list[str]:
     return [n.kind for n in notes]
 
 
 def test_the_nights_notices_wait_for_the_cases_own_minute_of_the_morning():
     state = watched_case()
-    asked: list[bool] = []
-
-    def morning() -> bool:
-        asked.append(True)
-        return True
-
+    morning = Asking()
     notes = rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=morning)
     # Observed at midnight, in the dossier and so in the search attributes and every view ...
     assert [e.kind for e in state.dossier[-2:]] == ["deadline_overdue", "escalation_raised"]
     assert state.overdue_marked == ["ziekmelding_arbodienst"]
     # ... and told in the morning round, at the case's own minute of it.
     assert notes == []
-    assert asked == [True]
+    assert morning.times == 1
     until = MIDNIGHT + timedelta(hours=st.WATCH_HOUR, minutes=st.morning_minute(state.case_id))
     assert morning_of(state.case_id, NIGHT, spread=True) == until
     assert state.morning is not None and state.morning.until == until
@@ -73,7 +79,7 @@ def test_the_nights_notices_wait_for_the_cases_own_minute_of_the_morning():
     later = rules.next_wake(state, NIGHT, spread=True)
     assert later is not None and later > until
     # Asked once, when the clock first had work before the morning.
-    assert asked == [True]
+    assert morning.times == 1
 
 
 def test_unspread_the_morning_round_is_at_the_watch_hour():
@@ -197,17 +203,12 @@ def test_a_morning_missed_sends_them_at_the_next_wake_with_what_it_raises():
 @pytest.mark.parametrize("late", [timedelta(0), timedelta(hours=3)], ids=["at-its-minute", "after-the-window"])
 def test_a_wake_from_the_cases_own_minute_on_sends_at_once_without_asking(late):
     state = watched_case()
-    asked: list[bool] = []
-
-    def morning() -> bool:
-        asked.append(True)
-        return True
-
+    morning = Asking()
     at = morning_of(state.case_id, NIGHT, spread=True) + late
     notes = rules.tick(state, today=NIGHT, now=at, in_order=True, morning=morning)
     assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
     # A run asks the patch only when it could hold: no marker in its morning round's history, nor a daytime wake's.
-    assert asked == []
+    assert morning.times == 0
 
 
 def test_the_state_with_notices_waiting_survives_continue_as_new():
