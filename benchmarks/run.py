@@ -1148,6 +1148,13 @@ async def storm_part(config: Config, work: Path, results: Results) -> None:
                 f"  opened in {st.open_seconds:.0f} s; storm handled in {st.handled_seconds:.1f} s; "
                 f"{st.workflow_tasks:.0f} tasks, {st.activities:.0f} activities, {st.notifications} notifications"
             )
+            if st.morning is not None:
+                mo = st.morning
+                log(
+                    f"  morning round: {mo.notifications} notices over {len(mo.per_minute)} minutes, at most "
+                    f"{mo.peak_per_minute} in one; {mo.seconds:.0f} s, worker CPU {mo.worker_cpu_seconds:.1f} s; the "
+                    f"test server's clock stood still {mo.clock_stalled_seconds:.0f} s ({mo.clock_released} locks freed)"
+                )
         except Exception as err:
             results.errors.append(f"storm {kind}: {type(err).__name__}: {err}")
             log(traceback.format_exc())
