@@ -93,7 +93,8 @@ class SickLeaveCase(ActionUpdates):
                 # gone. Opening issues no command, so taking them after it keeps the recorded order.
                 for patch in patches.OPENING:
                     self._patches.taken(patch)
-        self._changed = False
+        self._changed = False  # something a person (an action), a trajectory's action or a document told the case
+        self._clock_news = False  # a report of the trajectory's own clock (its flags of the night)
         self._trajectory_to_end = False
         # The scope this case last told its trajectory (carried across continue-as-new): it tells it again on a change.
         self._scope_told: TrajectoryScope | None = input.trajectory_scope
@@ -144,7 +145,7 @@ class SickLeaveCase(ActionUpdates):
             by_clock = not (self._changed or opened_by_a_person)
             opened_by_a_person = False
             # Reset before anything awaits, so an action or signal arriving meanwhile still wakes the loop.
-            self._changed = False
+            self._changed = self._clock_news = False
             today = self._today()
             with self._local_work.gathering():  # the wake's notices and facts: one local activity
                 morning = self._morning_hold if by_clock else None
@@ -187,7 +188,7 @@ class SickLeaveCase(ActionUpdates):
                     )
                 )
             wake = rules.next_wake(state, today, spread=self._morning_spread())
-            await alarm.wait(lambda: self._changed, bound.earlier(wake))
+            await alarm.wait(lambda: self._changed or self._clock_news, bound.earlier(wake))
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
         await self._notifier.drain()
@@ -391,7 +392,11 @@ class SickLeaveCase(ActionUpdates):
         if update is None or state is None or state.closed:
             return
         if rules.apply_trajectory_update(state, update, now=workflow.now()):
-            self._changed = True
+            # A report of the trajectory's clock wakes the loop as the case's own timer does: a wake by the clock.
+            if update.by_clock:
+                self._clock_news = True
+            else:
+                self._changed = True
 
     # ----------------------------------------------------------------- queries
 

@@ -59,6 +59,9 @@ class Spoor2Trajectory(ActionUpdates):
         self._patches.taken(patches.WAKE_TIMER)
         alarm = WakeTimer()
         bound = RunBound(timedelta(days=input.run_bound_days) if input.run_bound_days else RUN_BOUND, self._patches)
+        # Whether this pass of the loop follows a wake by its timer alone: its report is then the clock's, and the
+        # case may hold the notices it raises for its morning round. A run's first pass follows its start.
+        by_clock = False
         try:
             while True:
                 # Reset before anything awaits, so an action arriving meanwhile still wakes the loop.
@@ -76,7 +79,7 @@ class Spoor2Trajectory(ActionUpdates):
                     if state.watch is None:  # with the watch (version 3) the case notifies, on its contacts
                         note = rules.notification(state.case_id, flag)
                         self._notifier.send(note, by_reference=self._notices_by_reference())
-                await self._report(parent)
+                await self._report(parent, by_clock=by_clock)
                 if state.ended:
                     break
                 info = workflow.info()
@@ -99,6 +102,7 @@ class Spoor2Trajectory(ActionUpdates):
                     )
                 wake = rules.next_wake_day(state)
                 await alarm.wait(lambda: self._changed, bound.earlier(None if wake is None else start_of_day(wake)))
+                by_clock = not self._changed
         except asyncio.CancelledError:
             # Cancelled by hand (the case signals `case_closed` instead): record it, then end.
             rules.end_because_case_closed(state, on=self._today(), now=workflow.now(), why="Trajectory cancelled")
@@ -114,12 +118,14 @@ class Spoor2Trajectory(ActionUpdates):
         `notice-refs`: a run that replays without the patch's marker sends whole notifications until its next run."""
         return self._patches.taken(patches.TRAJECTORY_NOTICE_REFS)
 
-    async def _report(self, parent: workflow.ExternalWorkflowHandle[Any]) -> None:
-        """Send the case every record entry it has not seen, with the trajectory's status."""
+    async def _report(self, parent: workflow.ExternalWorkflowHandle[Any], *, by_clock: bool = False) -> None:
+        """Send the case every record entry it has not seen, with the trajectory's status (`by_clock`: they are what
+        its timer's wake recorded, nothing a person did)."""
         state = self._state
         if self._reported >= len(state.record):
             return
-        update = rules.update_for_case(state, self._reported)
+        # An action or signal handled since the wake (while the report before was sent) makes it a person's.
+        update = rules.update_for_case(state, self._reported, by_clock=by_clock and not self._changed)
         try:
             await parent.signal("trajectory_update", update)
         except FailureError as err:

@@ -9,7 +9,7 @@ from domain.case.deadlines import wachttijd_end
 from domain.case.stages import close_case, set_stage
 from domain.case.state import CaseState, Spoor2Result
 from domain.case.watch import notice
-from domain.models import SYSTEM, DossierEntry, Outcome, Role, Stage
+from domain.models import SYSTEM, DossierEntry, Notification, Outcome, Role, Stage
 from domain.spoor2.state import Spoor2Outcome, Spoor2Status, TrajectoryUpdate
 from domain.spoor2.time import flag_body, flag_subject
 
@@ -77,7 +77,10 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
         )
         state.spoor2.entries_seen = e.seq
         if state.escalation is not None:
-            _watch_trajectory_entry(state, e, copy.seq)
+            _watch_trajectory_entry(state, e, copy.seq, state.clock_outbox if update.by_clock else state.outbox)
+    if update.by_clock and fresh and state.morning is not None:
+        # The trajectory's clock recorded them, not a person: what waits for the morning round waits on.
+        state.morning.dossier_length = len(state.dossier)
     state.spoor2.status, state.spoor2.phase = update.status, update.phase
     state.spoor2.coach_id = update.coach_id or state.spoor2.coach_id
     if state.escalation is not None:
@@ -120,13 +123,14 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
     return True
 
 
-def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int) -> None:
-    """A trajectory entry seen by the watch: a person's step is activity; a flag is for the case manager."""
+def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int, outbox: list[Notification]) -> None:
+    """A trajectory entry seen by the watch: a person's step is activity; a flag is for the case manager (in
+    `outbox`: the case's, or the one its tick may hold for the morning round when the trajectory's clock raised it)."""
     if e.actor.role is not Role.SYSTEEM:
         assert state.escalation is not None
         st.activity(state.escalation.watch, on=e.on, seq=seq)
     if e.kind in TRAJECTORY_FLAGS:
-        state.outbox.append(
+        outbox.append(
             notice(
                 state,
                 Role.CASEMANAGER,

@@ -297,6 +297,10 @@ class CaseState(Recorded):
     people: People = Field(default_factory=People)
     documents: CaseDocuments = Field(default_factory=CaseDocuments)
     outbox: list[Notification] = Field(default_factory=list, description="Notifications not yet handed to the channels")
+    clock_outbox: list[Notification] = Field(
+        default_factory=list,
+        description="Notices the trajectory's clock raised, for the case's next tick: they may wait for the morning round",
+    )
     morning: MorningRound | None = Field(default=None, description="The night's notices waiting for the morning round")
     uwv: list[UwvMessageRecord] = Field(
         default_factory=list, description="The messages to UWV and where each stands (domain.uwv), without content"

@@ -36,9 +36,10 @@ def tick(
     opening) and asked only when the clock did something before the morning round could have begun: None when the run
     sends the clock's notices at once; else whether its morning round is spread (patch `morning-spread`). The notices
     the clock raises before the case's minute of the morning round then wait for it in `state.morning`
-    (MorningRound), as does the write of the facts they come with. Whatever waits goes at its minute, or at once at the
-    first wake that is not the clock's alone or finds something recorded since it began to wait, to the role's
-    contacts as they are then.
+    (MorningRound), as does the write of the facts they come with; so do the notices of the trajectory's clock
+    (`clock_outbox`: its flags of the night, which reach the case by a report, not by its own timer). Whatever waits
+    goes at its minute, or at once at the first wake that is not the clock's alone or finds something recorded since
+    it began to wait (but by the trajectory's clock), to the role's contacts as they are then.
     """
     was_closed = state.closed
     first_new = len(state.dossier)
@@ -55,7 +56,9 @@ def tick(
             until = waiting.until  # a wake by the clock alone, before their minute: its clock work waits with them
         # else their minute came, something was recorded since they were raised, or the wake was not the clock's alone
         # (an action, a signal): they go now, first
-    notes = _statutory_tick(state, today=today, now=now)
+    # The trajectory's clock's notices (its flags of the night, release 13) are the clock's work too.
+    notes, state.clock_outbox = state.clock_outbox, []
+    notes += _statutory_tick(state, today=today, now=now)
     if state.escalation is not None and not was_closed:
         notes += watch_tick(state, today=today, now=now, in_order=in_order)
     if state.documents.rules is not None and not was_closed:

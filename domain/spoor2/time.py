@@ -163,8 +163,9 @@ def next_wake_day(state: TrajectoryState) -> date | None:
     return min(days) if days else None
 
 
-def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
-    """The trajectory's status and the record entries after the first `since`."""
+def update_for_case(state: TrajectoryState, since: int, *, by_clock: bool = False) -> TrajectoryUpdate:
+    """The trajectory's status and the record entries after the first `since`; `by_clock` when they are its clock's
+    alone (a wake by its timer, no action or signal since its last report)."""
     current = state.current_phase
     return TrajectoryUpdate(
         status=state.status,
@@ -174,4 +175,5 @@ def update_for_case(state: TrajectoryState, since: int) -> TrajectoryUpdate:
         events=state.record[since:],
         expectation=expectation(state),
         coach_id=state.coach_id,
+        by_clock=by_clock,
     )

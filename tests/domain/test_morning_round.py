@@ -10,8 +10,9 @@ from domain import case as rules
 from domain import stagnation as st
 from domain.actions import parse_action
 from domain.case import CaseOpening, morning_of, notice
-from domain.models import Actor, Role
+from domain.models import SYSTEM, Actor, DossierEntry, Role
 from domain.nl_time import start_of_day
+from domain.spoor2 import Spoor2Status, TrajectoryUpdate
 from service.rulebook import load_rulebook, load_spoor2_rules, load_stagnation_rules
 
 FIRST = date(2026, 3, 2)  # a Monday: the ziekmelding to the arbodienst is due on the 7th sick day
@@ -222,3 +223,67 @@ def test_the_state_with_notices_waiting_survives_continue_as_new():
         "deadline_overdue",
         "escalation_raised",
     ]
+
+
+def _trajectory_flag(state, *, by_clock: bool, on: date):
+    """The trajectory's report of phase 1's time passing (a flag for the case manager through the watch)."""
+    seq = state.spoor2.entries_seen + 1
+    flag = DossierEntry(
+        seq=seq,
+        recorded_at=start_of_day(on),
+        on=on,
+        actor=SYSTEM,
+        kind="phase_time_up",
+        summary="Phase 1's time is up",
+        details={"due": (on - timedelta(days=1)).isoformat()},
+    )
+    update = TrajectoryUpdate(
+        status=Spoor2Status.FASE, phase=1, outcome=None, ended_on=None, events=[flag], by_clock=by_clock
+    )
+    assert rules.apply_trajectory_update(state, update, now=start_of_day(on) + timedelta(seconds=5))
+
+
+def test_the_trajectorys_flag_of_the_night_waits_for_the_cases_morning_round():
+    """Release 13: the trajectory's clock raises its flag at its own midnight wake and reports it to the case; the
+    case records it at once and tells the case manager in its morning round, as its own clock's notices."""
+    state = watched_case()
+    rules.tick(state, today=DUE, now=start_of_day(DUE) - timedelta(hours=8), in_order=True)
+    assert rules.tick(state, today=DUE, now=start_of_day(DUE), in_order=True, morning=lambda: True) == []
+    assert state.morning is None  # the case's own clock has nothing on this night
+
+    _trajectory_flag(state, by_clock=True, on=DUE)
+    assert state.dossier[-1].kind == "spoor2:phase_time_up"  # on record at once
+    at = start_of_day(DUE) + timedelta(seconds=5)
+    morning = Asking()
+    assert rules.tick(state, today=DUE, now=at, in_order=True, morning=morning) == []
+    assert morning.times == 1
+    assert state.morning is not None and state.morning.until == morning_of(state.case_id, DUE, spread=True)
+    assert kinds(state.morning.notices) == ["spoor2_phase_time_up"]
+    notes = rules.tick(state, today=DUE, now=state.morning.until, in_order=True, morning=morning)
+    assert kinds(notes) == ["spoor2_phase_time_up"] and notes[0].recipient_role is Role.CASEMANAGER
+    assert state.clock_outbox == [] and state.morning is None
+
+
+def test_the_trajectorys_flag_joins_the_cases_own_notices_waiting_and_a_persons_report_sends_them():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    assert state.morning is not None
+    # The trajectory's clock records in the night: what waits waits on, with its flag.
+    _trajectory_flag(state, by_clock=True, on=NIGHT)
+    assert rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(seconds=5), in_order=True, morning=Asking()) == []
+    assert kinds(state.morning.notices) == ["deadline_overdue", "escalation_raised", "spoor2_phase_time_up"]
+    # A person's report of the trajectory (an action on it in the night) is a record: everything goes now. (The
+    # workflow passes no `morning` at such a wake either; this shows the record alone does it.)
+    _trajectory_flag(state, by_clock=False, on=NIGHT)
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(hours=1), in_order=True, morning=Asking())
+    assert kinds(notes) == ["deadline_overdue", "escalation_raised", "spoor2_phase_time_up", "spoor2_phase_time_up"]
+    assert state.morning is None and state.outbox == [] and state.clock_outbox == []
+
+
+def test_the_trajectorys_flag_at_a_wake_that_is_not_the_clocks_alone_goes_at_once():
+    state = watched_case()
+    _trajectory_flag(state, by_clock=True, on=DUE)
+    # An action in the same task as the report: the workflow passes no `morning`.
+    notes = rules.tick(state, today=DUE, now=start_of_day(DUE) + timedelta(seconds=5), in_order=True)
+    assert "spoor2_phase_time_up" in kinds(notes)
+    assert state.morning is None and state.clock_outbox == []

@@ -12,7 +12,7 @@ from domain.nl_time import start_of_day
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
 from service import reporting
 from service.reporting_tables import events
-from tests.driver import CaseDriver, activities_scheduled, local_activities, local_work_done
+from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver, activities_scheduled, local_activities, local_work_done
 from tests.workflows.test_case_workflow import wait_for
 from tests.workflows.test_spoor2_workflow import sa_value
 from workflows.ids import case_workflow_id
@@ -122,6 +122,33 @@ async def test_a_term_passing_at_midnight_is_on_record_at_once_and_told_in_the_c
     assert len(done) == 2  # the opening's, the morning's
     morning_work = done[-1]
     assert morning_work is not None and morning_work.facts_written is not None
+
+
+async def test_the_trajectorys_flag_of_the_night_is_on_record_at_once_and_told_in_the_cases_morning_round(driver):
+    """The trajectory's own clock raises its flag at midnight (phase 1's time is up) and reports it to the case: on
+    the case's record at once, told to the case manager at the case's minute (07:05), not in the night."""
+    await driver.reach_spoor2(case_id=EARLY)
+    await driver.to_haalbaarheidstoets(scope="whole")
+    await driver.act2("haalbaarheidstoets_decided", decision="go", grounds=GROUNDS, zoekprofiel=ZOEKPROFIEL)
+    await driver.act2("phase_started", phase=1)
+    ends = (await driver.trajectory()).phases[0].time_up_on
+    night = start_of_day(ends + timedelta(days=1))
+
+    async def told() -> list[dict]:
+        return [n for n in await driver.sent() if n["kind"] == "spoor2_phase_time_up"]
+
+    await driver.env.sleep(night + timedelta(minutes=30) - await driver.now())
+    flagged = await driver.case_dossier_has("spoor2:phase_time_up")
+    assert night <= flagged[0].recorded_at < night + timedelta(minutes=1)
+    assert await told() == []
+    morning = night + timedelta(hours=7, minutes=5)
+    await driver.env.sleep(morning - timedelta(minutes=1) - await driver.now())
+    assert await told() == []
+    await driver.env.sleep(timedelta(minutes=2))
+    await wait_for(lambda: [n for n in driver.notifications() if n["kind"] == "spoor2_phase_time_up"] or None)
+    assert [n["recipient_role"] for n in await told()] == ["casemanager"]
+    await driver.save_history("release12_trajectory_clock_flag_case")
+    await driver.save_workflow_history("release12_trajectory_clock_flag_trajectory", driver.trajectory_id)
 
 
 def _escalations(store) -> int | None:
