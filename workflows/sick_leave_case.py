@@ -177,6 +177,7 @@ class SickLeaveCase(ActionUpdates):
                 await self._notifier.drain()
                 self._counted = metrics.count_escalations(state.dossier, self._counted)
                 await self._facts.flush(state, self._today())
+                rules.hand_over(state)
                 workflow.continue_as_new(
                     CaseInput(
                         state=state,

@@ -124,8 +124,7 @@ class Spoor2Trajectory(ActionUpdates):
         state = self._state
         if self._reported >= len(state.record):
             return
-        # An action or signal handled since the wake (while the report before was sent) makes it a person's.
-        update = rules.update_for_case(state, self._reported, by_clock=by_clock and not self._changed)
+        update = rules.update_for_case(state, self._reported, by_clock=by_clock)
         try:
             await parent.signal("trajectory_update", update)
         except FailureError as err:

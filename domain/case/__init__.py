@@ -29,7 +29,13 @@ from domain.case.engine import (
 )
 from domain.case.facts import DossierLine, backfilling, dossier_lines, observations, reconcile, upgrade
 from domain.case.gaps import gaps
-from domain.case.link import TRAJECTORY_FLAGS, apply_trajectory_update, end_trajectory_with_case, trajectory_started
+from domain.case.link import (
+    TRAJECTORY_FLAGS,
+    apply_trajectory_update,
+    end_trajectory_with_case,
+    hand_over,
+    trajectory_started,
+)
 from domain.case.opening import CaseOpening, Interruption, PriorStep, check_date, open_case
 from domain.case.preflight import check_dates, next_preflight, preflight
 from domain.case.stages import close_case, set_stage
@@ -128,6 +134,7 @@ __all__ = [
     "trajectory_started",
     "end_trajectory_with_case",
     "apply_trajectory_update",
+    "hand_over",
     "CaseSummary",
     "summarize",
     "due_and_overdue",

@@ -64,6 +64,7 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
     )
     if not fresh and unchanged:
         return False
+    before = len(state.dossier)
     for e in fresh:
         copy = state.log(
             now=now,
@@ -78,8 +79,9 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
         state.spoor2.entries_seen = e.seq
         if state.escalation is not None:
             _watch_trajectory_entry(state, e, copy.seq, state.clock_outbox if update.by_clock else state.outbox)
-    if update.by_clock and fresh and state.morning is not None:
-        # The trajectory's clock recorded them, not a person: what waits for the morning round waits on.
+    if update.by_clock and state.morning is not None and state.morning.dossier_length == before:
+        # The trajectory's clock recorded them, not a person: what waits for the morning round waits on (unless a
+        # record came before them, which sends it).
         state.morning.dossier_length = len(state.dossier)
     state.spoor2.status, state.spoor2.phase = update.status, update.phase
     state.spoor2.coach_id = update.coach_id or state.spoor2.coach_id
@@ -121,6 +123,14 @@ def apply_trajectory_update(state: CaseState, update: TrajectoryUpdate, *, now: 
         )
         set_stage(state, Stage.WIA, on=on, now=now, actor=SYSTEM)
     return True
+
+
+def hand_over(state: CaseState) -> None:
+    """Before a run continues as new: the trajectory's clock's notices that no tick has taken yet (reported while the
+    run handed over) go into the next run to be sent at once, as a person's report's. A worker of older code in a
+    rolling update knows `outbox`, not `clock_outbox`."""
+    state.outbox += state.clock_outbox
+    state.clock_outbox = []
 
 
 def _watch_trajectory_entry(state: CaseState, e: DossierEntry, seq: int, outbox: list[Notification]) -> None:

@@ -56,7 +56,7 @@ def tick(
             until = waiting.until  # a wake by the clock alone, before their minute: its clock work waits with them
         # else their minute came, something was recorded since they were raised, or the wake was not the clock's alone
         # (an action, a signal): they go now, first
-    # The trajectory's clock's notices (its flags of the night, release 13) are the clock's work too.
+    # The trajectory's clock's notices (its flags of the night) are the clock's work too.
     notes, state.clock_outbox = state.clock_outbox, []
     notes += _statutory_tick(state, today=today, now=now)
     if state.escalation is not None and not was_closed:

@@ -218,6 +218,6 @@ class TrajectoryUpdate(BaseModel):
     events: list[TrajectoryEvent]
     expectation: Expectation | None = Field(default=None, description="What the trajectory expects next")
     coach_id: str | None = None
-    # Release 13: a report of the trajectory's own clock (a wake by its timer, no action or signal since its last),
-    # whose notices may wait with the case's for the case's morning round; absent in older reports: False.
+    # A report of the trajectory's own clock (a wake by its timer, no action or signal since its last), whose notices
+    # may wait with the case's for the case's morning round (release 12, no patch); absent in older reports: False.
     by_clock: bool = False

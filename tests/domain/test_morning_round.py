@@ -287,3 +287,27 @@ def test_the_trajectorys_flag_at_a_wake_that_is_not_the_clocks_alone_goes_at_onc
     notes = rules.tick(state, today=DUE, now=start_of_day(DUE) + timedelta(seconds=5), in_order=True)
     assert "spoor2_phase_time_up" in kinds(notes)
     assert state.morning is None and state.clock_outbox == []
+
+
+def test_a_record_before_the_trajectorys_clock_report_still_sends_what_waits():
+    state = watched_case()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    # A person records in the night (the wake it makes is not missed: a continued run's first pass may be the clock's)
+    _act(state, MIDNIGHT + timedelta(minutes=1), kind="ziekmelding_arbodienst_sent", actor={"role": "werkgever"})
+    _trajectory_flag(state, by_clock=True, on=NIGHT)
+    notes = rules.tick(state, today=NIGHT, now=MIDNIGHT + timedelta(minutes=2), in_order=True, morning=Asking())
+    assert kinds(notes)[:3] == ["deadline_overdue", "escalation_raised", "spoor2_phase_time_up"]
+    assert state.morning is None
+
+
+def test_the_trajectorys_clock_notices_a_run_hands_over_go_at_once_in_the_next():
+    state = watched_case()
+    rules.tick(state, today=DUE, now=start_of_day(DUE) - timedelta(hours=8), in_order=True)
+    _trajectory_flag(state, by_clock=True, on=DUE)  # reported after the run's last tick, as it continues as new
+    rules.hand_over(state)
+    assert state.clock_outbox == [] and kinds(state.outbox) == ["spoor2_phase_time_up"]
+    carried = type(state).model_validate_json(state.model_dump_json())
+    notes = rules.tick(
+        carried, today=DUE, now=start_of_day(DUE) + timedelta(minutes=1), in_order=True, morning=Asking()
+    )
+    assert kinds(notes) == ["spoor2_phase_time_up"] and carried.morning is None
