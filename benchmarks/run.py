@@ -1155,6 +1155,15 @@ async def storm_part(config: Config, work: Path, results: Results) -> None:
                     f"{mo.peak_per_minute} in one; {mo.seconds:.0f} s, worker CPU {mo.worker_cpu_seconds:.1f} s; the "
                     f"test server's clock stood still {mo.clock_stalled_seconds:.0f} s ({mo.clock_released} locks freed)"
                 )
+                log(
+                    f"  the notification log: lines per case {mo.lines_per_case} (lines: cases), "
+                    f"{mo.ids_twice} notification ids twice"
+                )
+                if mo.ids_twice or len(mo.lines_per_case) > 1:
+                    results.errors.append(
+                        f"storm {kind}: the notification log is not one same set per case: {mo.lines_per_case}, "
+                        f"{mo.ids_twice} ids twice"
+                    )
         except Exception as err:
             results.errors.append(f"storm {kind}: {type(err).__name__}: {err}")
             log(traceback.format_exc())

@@ -494,6 +494,12 @@ class MorningRound:
     # reported apart from the round's work
     clock_released: int = 0
     clock_stalled_seconds: float = 0.0
+    # The notification log once the round is done: how many cases have how many lines (every notice of the storm's
+    # cases, their openings' included), and how many notification ids it holds twice. The delivery counter above
+    # counts a channel's calls, and a call repeated after a retried task counts again while the log writes an id once:
+    # this is what arrived.
+    lines_per_case: dict[int, int] = field(default_factory=dict)
+    ids_twice: int = 0
 
     @property
     def peak_per_minute(self) -> int:
@@ -580,6 +586,14 @@ def _after_morning(midnight: datetime) -> datetime:
     return midnight + timedelta(hours=WATCH_HOUR, minutes=MORNING_WINDOW_MINUTES + 30)
 
 
+def _log_per_case(log: Path) -> tuple[dict[int, int], int]:
+    """The notification log's lines per case (lines -> cases with that many), and the ids it holds more than once."""
+    rows = [json.loads(line) for line in log.read_text("utf-8").splitlines()] if log.exists() else []
+    per_case = Counter(Counter(r["case_id"] for r in rows).values())
+    ids = Counter(r["notification_id"] for r in rows)
+    return dict(sorted(per_case.items())), sum(1 for n in ids.values() if n > 1)
+
+
 def _lines(log: Path) -> int:
     return len(log.read_text("utf-8").splitlines()) if log.exists() else 0
 
@@ -633,7 +647,10 @@ async def morning_round(env: WorkflowEnvironment, worker: WorkerProcess, log: Pa
         per_minute[first + MORNING_WINDOW_MINUTES + 30] = int(m1.get(SENT, 0.0) - seen)
     seconds, cpu = time.perf_counter() - t0, cpu_seconds(worker.pid) - cpu0
     await _held_written(log)  # the log's lines confirmed before the next storm's count
+    per_case, ids_twice = _log_per_case(log)
     return MorningRound(
+        lines_per_case=per_case,
+        ids_twice=ids_twice,
         seconds=seconds,
         worker_cpu_seconds=cpu,
         notifications=sum(per_minute.values()),
