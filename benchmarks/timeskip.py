@@ -497,7 +497,8 @@ class MorningRound:
     # The notification log once the round is done: how many cases have how many lines (every notice of the storm's
     # cases, their openings' included), and how many notification ids it holds twice. The delivery counter above
     # counts a channel's calls, and a call repeated after a retried task counts again while the log writes an id once:
-    # this is what arrived.
+    # this is what arrived. (The floor's local activities have no long way: a wake of its whose local activity failed
+    # loses its notices, which a case's would send by `notify_batch`.)
     lines_per_case: dict[int, int] = field(default_factory=dict)
     ids_twice: int = 0
 
