@@ -124,30 +124,28 @@ def _act(state, at, **payload):
     return rules.apply(state, parse_action(payload), NIGHT, at)
 
 
-def test_what_waits_goes_to_the_roles_contacts_as_they_are_when_it_goes():
-    state = watched_case()
-    _act(
-        state,
-        MIDNIGHT - timedelta(hours=8),
-        kind="contacts_updated",
-        actor={"role": "casemanager"},
-        recipient_role="casemanager",
-        addresses=["old@bureau.example"],
-    )
-    rules.tick(state, today=DUE, now=MIDNIGHT - timedelta(hours=8), in_order=True)
-    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
-    assert state.morning is not None
-    assert {tuple(n.recipients) for n in state.morning.notices} == {("old@bureau.example",)}
-    # At 06:30 the case manager's address changes: the notices go now, and not to the address just removed.
-    at = MIDNIGHT + timedelta(hours=6, minutes=30)
+def _case_manager_at(state, at, address: str) -> None:
+    """The case manager's e-mail address recorded (`contacts_updated`) at `at`."""
     _act(
         state,
         at,
         kind="contacts_updated",
         actor={"role": "casemanager"},
         recipient_role="casemanager",
-        addresses=["new@bureau.example"],
+        addresses=[address],
     )
+
+
+def test_what_waits_goes_to_the_roles_contacts_as_they_are_when_it_goes():
+    state = watched_case()
+    _case_manager_at(state, MIDNIGHT - timedelta(hours=8), "old@bureau.example")
+    rules.tick(state, today=DUE, now=MIDNIGHT - timedelta(hours=8), in_order=True)
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True)
+    assert state.morning is not None
+    assert {tuple(n.recipients) for n in state.morning.notices} == {("old@bureau.example",)}
+    # At 06:30 the case manager's address changes: the notices go now, and not to the address just removed.
+    at = MIDNIGHT + timedelta(hours=6, minutes=30)
+    _case_manager_at(state, at, "new@bureau.example")
     notes = rules.tick(state, today=NIGHT, now=at, in_order=True)
     assert kinds(notes) == ["deadline_overdue", "escalation_raised"]
     assert {tuple(n.recipients) for n in notes} == {("new@bureau.example",)}
