@@ -8,6 +8,7 @@ blocking call would stall the server it waits for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import uvicorn
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from documents.store import store_from_settings
@@ -80,6 +83,15 @@ class ApiServer:
         return {"Authorization": f"Bearer {self.tokens[who]}", "Idempotency-Key": key or f"k-{uuid.uuid4().hex[:16]}"}
 
 
+async def _end_orphans(client: Client, queue: str) -> None:
+    """Terminate the running workflows of earlier modules in this process that opened cases on a queue of their own:
+    their workers are gone, so the API rightly answers 503 for them, and a test that lists every case (the fuzzing)
+    would meet them there. The session's queue keeps its cases: each module's worker serves them."""
+    async for wf in client.list_workflows(f"ExecutionStatus='Running' AND TaskQueue!='{queue}'"):
+        with contextlib.suppress(RPCError):  # ended meanwhile (a trajectory with its case)
+            await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(reason="test module ended")
+
+
 # Per module: its worker and server stop with the module, so they do not compete with the
 # time-skipping tests that follow for this process's event loop.
 @pytest.fixture(scope="module")
@@ -105,6 +117,7 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     server = ServerWithoutSignals(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
     )
+    await _end_orphans(dev_env.client, queue)
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:
