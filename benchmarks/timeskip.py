@@ -534,7 +534,7 @@ async def _start_floor(client: Any, script: FloorScript, wake_at: datetime, work
     """A floor workflow issuing `script`, its first timer firing at `wake_at` and its next at its own minute of that
     day's morning round (as a case's: domain.case.time.morning_of), started as a case starts."""
     case_id = f"F{uuid.uuid4().hex[:12]}"
-    morning_at = morning_of(case_id, local_date(wake_at), spread=True)
+    morning_at = morning_of(case_id, local_date(wake_at), spread=True, wall_clock=lambda: True)
     await client.start_workflow(
         FloorCase.run,
         FloorInput(case_id=case_id, script=script, wake_at=wake_at, morning_at=morning_at),

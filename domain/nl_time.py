@@ -47,6 +47,22 @@ def start_of_day(day: date) -> datetime:
     return datetime.combine(day, time(0), timezone.utc) - offset
 
 
+def wall_clock(day: date, after: timedelta) -> datetime:
+    """The UTC instant at which clocks in Amsterdam show `after` past midnight on `day`.
+
+    Not `start_of_day(day) + after` on the two days a year the clocks change: from 03:00 on, that is an hour late in
+    March and an hour early in October. A time inside the hour the clocks skip or repeat (02:00-03:00) has no single
+    answer; none is asked for."""
+    shown = datetime.combine(day, time(0), timezone.utc) + after
+    at_night = shown - utc_offset(start_of_day(day))
+    return shown - utc_offset(at_night)
+
+
+def clocks_change(day: date) -> bool:
+    """Whether the clocks in Amsterdam change on `day` (the last Sundays of March and October)."""
+    return day.month in (3, 10) and day == _last_sunday(day.year, day.month)
+
+
 def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:
     """Monday to Friday, and not one of `holidays` (the case's public holidays, computed when it opened)."""
     return day.weekday() < 5 and day not in holidays

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 # The release this code is. It goes into the input of every run this code starts (a new case, a reopening, a
 # continue-as-new, a trajectory), so the run takes this release's patches and older without markers. Not the case
 # version (domain.case.CURRENT_VERSION): that moves only when the state's shape does.
-RELEASE = 12
+RELEASE = 13
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,13 @@ MORNING_NOTICES = Patch(
     "release 12: the notices the clock raises in the night, and their facts' write, wait for the case's morning round",
     release=12,
 )
+# SickLeaveCase, when a wake first asks for a morning round on a day the clocks change: the round from 06:00 by
+# Amsterdam's clocks (before: six hours after midnight, 07:00 in March and 05:00 in October on that Sunday)
+MORNING_WALL_CLOCK = Patch(
+    "morning-wall-clock",
+    "release 13: the morning round from 06:00 by Amsterdam's clocks on the days they change, too",
+    release=13,
+)
 
 ALL = (
     SPOOR2_TRAJECTORY,
@@ -157,6 +164,7 @@ ALL = (
     START_ATTRIBUTES,
     LOCAL_WORK,
     MORNING_NOTICES,
+    MORNING_WALL_CLOCK,
 )
 OPENING = (SPOOR2_TRAJECTORY, STAGNATION_WATCH, COACH_ATTRIBUTE, DOCUMENTS)
 RUN_START = (CATCH_UP, WAKE_TIMER, NOTIFY_BATCH, DOSSIER_TRUTH, ASSIGNMENTS, WORKLIST)

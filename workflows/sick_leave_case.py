@@ -149,7 +149,14 @@ class SickLeaveCase(ActionUpdates):
             today = self._today()
             with self._local_work.gathering():  # the wake's notices and facts: one local activity
                 morning = self._morning_hold if by_clock else None
-                notes = rules.tick(state, today=today, now=workflow.now(), in_order=True, morning=morning)
+                notes = rules.tick(
+                    state,
+                    today=today,
+                    now=workflow.now(),
+                    in_order=True,
+                    morning=morning,
+                    wall_clock=self._morning_wall_clock,
+                )
                 self._notifier.send_all(
                     notes,
                     by_reference=bool(notes) and self._notices_by_reference(),
@@ -188,7 +195,7 @@ class SickLeaveCase(ActionUpdates):
                         release=patches.RELEASE,
                     )
                 )
-            wake = rules.next_wake(state, today, spread=self._morning_spread())
+            wake = rules.next_wake(state, today, spread=self._morning_spread(), wall_clock=self._morning_wall_clock)
             await alarm.wait(lambda: self._changed or self._clock_news, bound.earlier(wake))
         await self._end_trajectory()
         await workflow.wait_condition(lambda: not self._rendering)
@@ -205,6 +212,11 @@ class SickLeaveCase(ActionUpdates):
         marker keeps 06:00 sharp, as it recorded, and spreads from its next run on. The SDK keeps a patch's first
         answer for the rest of the run."""
         return self._patches.taken(patches.MORNING_SPREAD)
+
+    def _morning_wall_clock(self) -> bool:
+        """Whether this run takes its morning round by Amsterdam's clocks, asked only on the days they change: a run
+        that replays without the marker of the patch `morning-wall-clock` keeps the hours from midnight it recorded."""
+        return self._patches.taken(patches.MORNING_WALL_CLOCK)
 
     def _morning_hold(self) -> bool | None:
         """For the domain's tick, asked when the clock has work before the morning round: whether this run spreads its

@@ -16,7 +16,8 @@ from domain.case.state import CaseState, MorningRound
 from domain.case.watch import expectation, notice, remindable, watch_tick
 from domain.messages import N_, text
 from domain.models import SYSTEM, DeadlineStatus, Notification, Outcome, Role, Stage
-from domain.nl_time import start_of_day
+from domain.nl_time import clocks_change, start_of_day
+from domain.nl_time import wall_clock as nl_wall_clock
 
 
 def tick(
@@ -26,6 +27,7 @@ def tick(
     now: datetime,
     in_order: bool = False,
     morning: Callable[[], bool | None] | None = None,
+    wall_clock: Callable[[], bool] | None = None,
 ) -> list[Notification]:
     """Apply the passing of time up to `today`: overdue marks, milestones, closing, reminders and the
     escalation ladder, the pre-flight. Idempotent. Returns the notifications to send.
@@ -39,7 +41,8 @@ def tick(
     (MorningRound), as does the write of the facts they come with; so do the notices of the trajectory's clock
     (`clock_outbox`: its flags of the night, which reach the case by a report, not by its own timer). Whatever waits
     goes at its minute, or at once at the first wake that is not the clock's alone or finds something recorded since
-    it began to wait (but by the trajectory's clock), to the role's contacts as they are then.
+    it began to wait (but by the trajectory's clock), to the role's contacts as they are then. `wall_clock`: see
+    `morning_of`.
     """
     was_closed = state.closed
     first_new = len(state.dossier)
@@ -68,10 +71,15 @@ def tick(
     clock_worked = bool(notes) or len(state.dossier) > first_new
     # Asked only before the latest this case's morning round can be (its own minute; a run that does not spread has
     # it at WATCH_HOUR, earlier): a wake after it holds nothing, and a run of an older release writes no marker for it.
-    if waiting is None and clock_worked and morning is not None and now < morning_of(state.case_id, today, spread=True):
+    if (
+        waiting is None
+        and clock_worked
+        and morning is not None
+        and now < morning_of(state.case_id, today, spread=True, wall_clock=wall_clock)
+    ):
         spread = morning()
-        if spread is not None and now < morning_of(state.case_id, today, spread=spread):
-            until = morning_of(state.case_id, today, spread=spread)
+        if spread is not None and now < (at := morning_of(state.case_id, today, spread=spread, wall_clock=wall_clock)):
+            until = at
     notes = earlier + notes
     if until is not None and not state.closed and not state.outbox:
         state.morning = MorningRound(until=until, dossier_length=len(state.dossier), notices=notes)
@@ -81,11 +89,17 @@ def tick(
     return notes
 
 
-def morning_of(case_id: str, day: date, *, spread: bool) -> datetime:
+def morning_of(case_id: str, day: date, *, spread: bool, wall_clock: Callable[[], bool] | None = None) -> datetime:
     """The moment of the case's morning round on `day`: its own minute of the window when `spread` (the workflow's
-    patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp."""
-    minute = st.morning_minute(case_id) if spread else 0
-    return start_of_day(day) + timedelta(hours=st.WATCH_HOUR, minutes=minute)
+    patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp.
+
+    By Amsterdam's clocks when `wall_clock` says so (the workflow's patch `morning-wall-clock`, asked only on the two
+    days a year the clocks change): before it, the round was counted in hours from midnight, so on those Sundays it
+    began at 07:00 in March and 05:00 in October."""
+    after = timedelta(hours=st.WATCH_HOUR, minutes=st.morning_minute(case_id) if spread else 0)
+    if wall_clock is not None and clocks_change(day) and wall_clock():
+        return nl_wall_clock(day, after)
+    return start_of_day(day) + after
 
 
 def _in_date_order(state: CaseState, first_new: int) -> None:
@@ -225,11 +239,13 @@ def _ended_without_wia(state: CaseState, view: DeadlineView, *, now: datetime) -
     ]
 
 
-def next_wake(state: CaseState, today: date, *, spread: bool = False) -> datetime | None:
+def next_wake(
+    state: CaseState, today: date, *, spread: bool = False, wall_clock: Callable[[], bool] | None = None
+) -> datetime | None:
     """The next instant at which time alone changes the case (a deadline, reminder or window).
 
     `spread` (the workflow's patch `morning-spread`): the morning round at the case's own minute of the window
-    (domain.stagnation.morning_minute), not at WATCH_HOUR sharp for every case."""
+    (domain.stagnation.morning_minute), not at WATCH_HOUR sharp for every case; `wall_clock`: see `morning_of`."""
     if state.closed:
         return None
     days: list[date] = []
@@ -257,7 +273,7 @@ def next_wake(state: CaseState, today: date, *, spread: bool = False) -> datetim
         if later:
             # Reminders and escalations go out in the morning, and apart from the statutory clock's
             # and the trajectory's midnight timers (which may change the same watch).
-            morning = morning_of(state.case_id, min(later), spread=spread)
+            morning = morning_of(state.case_id, min(later), spread=spread, wall_clock=wall_clock)
             wake = morning if wake is None else min(wake, morning)
     if state.morning is not None:  # the night's notices wait for the morning round
         wake = state.morning.until if wake is None else min(wake, state.morning.until)

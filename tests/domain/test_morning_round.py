@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -21,20 +22,20 @@ NIGHT = DUE + timedelta(days=1)  # the term passed: its overdue mark falls on th
 MIDNIGHT = start_of_day(NIGHT)
 
 
-def watched_case():
+def watched_case(first: date = FIRST):
     opening = CaseOpening(
-        case_id="C-morning", employer_id="E1", first_sick_day=FIRST, opened_by=Actor(role=Role.CASEMANAGER)
+        case_id="C-morning", employer_id="E1", first_sick_day=first, opened_by=Actor(role=Role.CASEMANAGER)
     )
-    opened_at = start_of_day(FIRST) + timedelta(hours=10)
+    opened_at = start_of_day(first) + timedelta(hours=10)
     state = rules.open_case(
         opening,
-        load_rulebook().for_first_sick_day(FIRST),
-        today=FIRST,
+        load_rulebook().for_first_sick_day(first),
+        today=first,
         now=opened_at,
         spoor2_rules=load_spoor2_rules(),
         stagnation_rules=load_stagnation_rules(),
     )
-    rules.tick(state, today=FIRST, now=opened_at, in_order=True, morning=lambda: True)
+    rules.tick(state, today=first, now=opened_at, in_order=True, morning=lambda: True)
     return state
 
 
@@ -88,6 +89,42 @@ def test_unspread_the_morning_round_is_at_the_watch_hour():
     assert rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: False) == []
     assert state.morning is not None
     assert state.morning.until == MIDNIGHT + timedelta(hours=st.WATCH_HOUR)
+
+
+@pytest.mark.parametrize(
+    ("night", "old_hour"), [(date(2027, 3, 28), 7), (date(2027, 10, 31), 5)], ids=["march", "october"]
+)
+def test_on_the_days_the_clocks_change_the_round_is_from_six_by_the_clock_where_the_run_says_so(night, old_hour):
+    minute = timedelta(minutes=st.morning_minute("C-morning"))
+    by_the_clock = datetime.combine(night, time(st.WATCH_HOUR), ZoneInfo("Europe/Amsterdam")) + minute
+    hours_from_midnight = datetime.combine(night, time(old_hour), ZoneInfo("Europe/Amsterdam")) + minute
+    assert start_of_day(night) + timedelta(hours=st.WATCH_HOUR) + minute == hours_from_midnight
+    for wall_clock, until in (
+        (Asking(), by_the_clock),
+        (lambda: False, hours_from_midnight),
+        (None, hours_from_midnight),
+    ):
+        state = watched_case(night - timedelta(days=7))
+        assert (
+            rules.tick(
+                state, today=night, now=start_of_day(night), in_order=True, morning=lambda: True, wall_clock=wall_clock
+            )
+            == []
+        )
+        assert state.morning is not None and state.morning.until == until
+        assert rules.next_wake(state, night, spread=True, wall_clock=wall_clock) == until
+        assert morning_of(state.case_id, night, spread=True, wall_clock=wall_clock) == until
+        assert rules.tick(state, today=night, now=until, in_order=True, morning=lambda: True, wall_clock=wall_clock)
+        assert state.morning is None
+
+
+def test_on_other_days_the_run_is_not_asked_whether_its_round_keeps_to_the_clock():
+    state = watched_case()
+    asked = Asking()
+    rules.tick(state, today=NIGHT, now=MIDNIGHT, in_order=True, morning=lambda: True, wall_clock=asked)
+    assert state.morning is not None and state.morning.until == morning_of(state.case_id, NIGHT, spread=True)
+    rules.next_wake(state, NIGHT, spread=True, wall_clock=asked)
+    assert asked.times == 0
 
 
 @pytest.mark.parametrize("morning", [None, lambda: None], ids=["no-question", "run-without-the-patch"])

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
+from domain.case import morning_of
 from domain.nl_time import start_of_day
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
 from service import reporting
@@ -122,6 +125,28 @@ async def test_a_term_passing_at_midnight_is_on_record_at_once_and_told_in_the_c
     assert len(done) == 2  # the opening's, the morning's
     morning_work = done[-1]
     assert morning_work is not None and morning_work.facts_written is not None
+
+
+@pytest.mark.parametrize("night", [date(2027, 3, 28), date(2027, 10, 31)], ids=["march", "october"])
+async def test_on_the_sundays_the_clocks_change_the_morning_round_keeps_to_amsterdams_clocks(driver, night):
+    """Patch `morning-wall-clock` (release 13): the round goes from 06:00 as the clocks in Amsterdam show it on the
+    days they change, too; counted as six hours from midnight it began at 07:00 in March and at 05:00 in October."""
+    await driver.advance_to(night - timedelta(days=1), hour=10)
+    await driver.open(night - timedelta(days=7), case_id=EARLY)  # the ziekmelding to the arbodienst is due today
+    morning = datetime.combine(night, time(7, 5), ZoneInfo("Europe/Amsterdam"))  # EARLY's minute: 06:00 + 65
+    assert morning_of(EARLY, night, spread=True, wall_clock=lambda: True) == morning
+    await driver.env.sleep(start_of_day(night) + timedelta(minutes=30) - await driver.now())
+    await driver.case_dossier_has("deadline_overdue")
+
+    def told() -> list[str]:
+        return sorted(n["kind"] for n in driver.notifications() if n["kind"] != "deadline_reminder")
+
+    await driver.env.sleep(morning - timedelta(minutes=1) - await driver.now())
+    assert [n["kind"] for n in await driver.sent()] == ["deadline_reminder"] * 2  # the opening's, nothing since
+    await driver.env.sleep(timedelta(minutes=2))
+    assert await wait_for(lambda: told() or None) == ["deadline_overdue", "escalation_raised"]
+    if night.month == 3:
+        await driver.save_history("release13_morning_wall_clock")
 
 
 async def test_the_trajectorys_flag_of_the_night_is_on_record_at_once_and_told_in_the_cases_morning_round(driver):
