@@ -31,7 +31,7 @@ from benchmarks.harness import (
 )
 from domain.case import CaseOpening, morning_of
 from domain.models import Actor
-from domain.nl_time import local_date, start_of_day
+from domain.nl_time import local_date, start_of_day, wall_clock
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR
 from operations import cases
 from service.codec import KeyRing
@@ -582,9 +582,15 @@ async def storm_script(data_dir: Path) -> tuple[FloorScript, dict[str, list[str]
         await env.shutdown()
 
 
+def _round_opens(midnight: datetime) -> datetime:
+    """The opening of the morning round of the day that begins at `midnight`: WATCH_HOUR by Amsterdam's clocks, as a
+    release-13 case takes it (domain.case.time.morning_of), also on the days they change."""
+    return wall_clock(local_date(midnight), timedelta(hours=WATCH_HOUR))
+
+
 def _after_morning(midnight: datetime) -> datetime:
     """Half an hour past the morning round of the day that begins at `midnight`."""
-    return midnight + timedelta(hours=WATCH_HOUR, minutes=MORNING_WINDOW_MINUTES + 30)
+    return _round_opens(midnight) + timedelta(minutes=MORNING_WINDOW_MINUTES + 30)
 
 
 def _log_per_case(log: Path) -> tuple[dict[int, int], int]:
@@ -622,7 +628,7 @@ async def morning_round(env: WorkflowEnvironment, worker: WorkerProcess, log: Pa
     # runs at the wall's pace, a minute a minute. Each minute's work is waited for (settle), so a lock released
     # early cannot push one minute's cases into the next; MORNING_STUCK bounds the wait per leaked lock.
     clock = Clock(env, stuck=MORNING_STUCK)
-    first = WATCH_HOUR * 60
+    first = int((_round_opens(midnight) - midnight).total_seconds()) // 60  # minutes since midnight
     await clock.to(midnight + timedelta(minutes=first - 1))
     await worker.settle(quiet=0.5)
     m0, cpu0, t0 = await worker.metrics(), cpu_seconds(worker.pid), time.perf_counter()

@@ -12,6 +12,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -83,11 +84,21 @@ class ApiServer:
         return {"Authorization": f"Bearer {self.tokens[who]}", "Idempotency-Key": key or f"k-{uuid.uuid4().hex[:16]}"}
 
 
-async def _end_orphans(client: Client, queue: str) -> None:
-    """Terminate the running workflows of earlier modules in this process that opened cases on a queue of their own:
-    their workers are gone, so the API rightly answers 503 for them, and a test that lists every case (the fuzzing)
-    would meet them there. The session's queue keeps its cases: each module's worker serves them."""
-    async for wf in client.list_workflows(f"ExecutionStatus='Running' AND TaskQueue!='{queue}'"):
+@pytest.fixture(scope="module", autouse=True)
+def module_started() -> datetime:
+    """When the module's first test began (the dev server's clock is the wall's)."""
+    return datetime.now(timezone.utc)
+
+
+async def _end_orphans(client: Client, queue: str, before: datetime) -> None:
+    """Terminate the running workflows of earlier modules in this process (started `before` this one) that opened
+    cases on a queue of their own: their workers are gone, so the API rightly answers 503 for them, and a test that
+    lists every case (the fuzzing) would meet them there. The session's queue keeps its cases: each module's worker
+    serves them; so does a queue of this module's own, whose worker still runs."""
+    started = before.isoformat().replace("+00:00", "Z")
+    async for wf in client.list_workflows(
+        f"ExecutionStatus='Running' AND TaskQueue!='{queue}' AND StartTime<'{started}'"
+    ):
         with contextlib.suppress(RPCError):  # ended meanwhile (a trajectory with its case)
             await client.get_workflow_handle(wf.id, run_id=wf.run_id).terminate(reason="test module ended")
 
@@ -95,7 +106,9 @@ async def _end_orphans(client: Client, queue: str) -> None:
 # Per module: its worker and server stop with the module, so they do not compete with the
 # time-skipping tests that follow for this process's event loop.
 @pytest.fixture(scope="module")
-async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIterator[ApiServer]:
+async def api_server(
+    dev_env: WorkflowEnvironment, tmp_path_factory, module_started: datetime
+) -> AsyncIterator[ApiServer]:
     tokens = {who: f"tok-{who}-{uuid.uuid4().hex}" for who in CALLERS}
     queue = SESSION_QUEUE  # every module's worker serves the cases the modules before it opened
     # One document folder for the session, like the queue: a later module's worker renders for earlier cases.
@@ -117,7 +130,7 @@ async def api_server(dev_env: WorkflowEnvironment, tmp_path_factory) -> AsyncIte
     server = ServerWithoutSignals(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
     )
-    await _end_orphans(dev_env.client, queue)
+    await _end_orphans(dev_env.client, queue, module_started)
     async with build_worker(dev_env.client, settings, task_queue=queue):
         served = asyncio.create_task(server.serve())
         while not server.started:

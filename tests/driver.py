@@ -385,6 +385,16 @@ async def local_work_done(client: Client, history: Any) -> list[LocalWorkDone | 
     return found
 
 
+def patch_markers(history: Any) -> list[str]:
+    """The ids of the patch markers a history records (`workflow.patched`), in order."""
+    found = []
+    for event in history.events:
+        marker = event.marker_recorded_event_attributes
+        if marker.marker_name == "core_patch":
+            found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
+    return found
+
+
 def activities_scheduled(history: Any, activity_type: str | None = None) -> list[Any]:
     """The activities a history schedules (of a type, or all), as their scheduled events' attributes."""
     return [

@@ -214,8 +214,9 @@ class SickLeaveCase(ActionUpdates):
         return self._patches.taken(patches.MORNING_SPREAD)
 
     def _morning_wall_clock(self) -> bool:
-        """Whether this run takes its morning round by Amsterdam's clocks, asked only on the days they change: a run
-        that replays without the marker of the patch `morning-wall-clock` keeps the hours from midnight it recorded."""
+        """Whether this run takes its morning round by Amsterdam's clocks, asked only for a round on a day they change
+        (at that day's wakes, or at an earlier wake whose next reminder or ladder step falls on it): a run that replays
+        without the marker of the patch `morning-wall-clock` keeps the hours from midnight it recorded."""
         return self._patches.taken(patches.MORNING_WALL_CLOCK)
 
     def _morning_hold(self) -> bool | None:

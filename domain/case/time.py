@@ -69,8 +69,10 @@ def tick(
     if in_order:
         _in_date_order(state, first_new)
     clock_worked = bool(notes) or len(state.dossier) > first_new
-    # Asked only before the latest this case's morning round can be (its own minute; a run that does not spread has
-    # it at WATCH_HOUR, earlier): a wake after it holds nothing, and a run of an older release writes no marker for it.
+    # `morning` is asked only before the latest this case's morning round can be (its own minute; a run that does not
+    # spread has it at WATCH_HOUR, earlier): a wake after it holds nothing, and a run of an older release writes no
+    # marker of `morning-notices` for it. Finding that moment asks `wall_clock` on a day the clocks change, at any wake
+    # by the clock with work to hold (a run of release 12 or older then writes the marker of `morning-wall-clock`).
     if (
         waiting is None
         and clock_worked
@@ -93,8 +95,8 @@ def morning_of(case_id: str, day: date, *, spread: bool, wall_clock: Callable[[]
     """The moment of the case's morning round on `day`: its own minute of the window when `spread` (the workflow's
     patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp.
 
-    By Amsterdam's clocks when `wall_clock` says so (the workflow's patch `morning-wall-clock`, asked only on the two
-    days a year the clocks change): before it, the round was counted in hours from midnight, so on those Sundays it
+    By Amsterdam's clocks when `wall_clock` says so (the workflow's patch `morning-wall-clock`, asked only when `day`
+    is one of the two days a year the clocks change; `next_wake` may ask it days before): before it, the round was counted in hours from midnight, so on those Sundays it
     began at 07:00 in March and 05:00 in October."""
     after = timedelta(hours=st.WATCH_HOUR, minutes=st.morning_minute(case_id) if spread else 0)
     if wall_clock is not None and clocks_change(day) and wall_clock():

@@ -118,6 +118,19 @@ def test_on_the_days_the_clocks_change_the_round_is_from_six_by_the_clock_where_
         assert state.morning is None
 
 
+@pytest.mark.parametrize("night", [date(2027, 3, 28), date(2027, 10, 31)], ids=["march", "october"])
+def test_a_reminder_due_on_such_a_sunday_is_woken_for_by_the_clock_days_ahead(night):
+    """The ziekmelding's 3-day reminder falls on the Sunday: the wake that opens the case on Thursday plans it."""
+    opened = night - timedelta(days=3)
+    state = watched_case(opened)
+    asked = Asking()
+    minute = timedelta(minutes=st.morning_minute(state.case_id))
+    at_six = datetime.combine(night, time(st.WATCH_HOUR), ZoneInfo("Europe/Amsterdam"))
+    assert rules.next_wake(state, opened, spread=True, wall_clock=asked) == at_six + minute
+    assert asked.times == 1
+    assert rules.next_wake(state, opened, spread=True) == start_of_day(night) + timedelta(hours=st.WATCH_HOUR) + minute
+
+
 def test_on_other_days_the_run_is_not_asked_whether_its_round_keeps_to_the_clock():
     state = watched_case()
     asked = Asking()

@@ -13,11 +13,21 @@ from sqlalchemy import select
 from domain.case import morning_of
 from domain.nl_time import start_of_day
 from domain.stagnation import MORNING_WINDOW_MINUTES, WATCH_HOUR, morning_minute
+from operations import cases
 from service import reporting
 from service.reporting_tables import events
-from tests.driver import GROUNDS, ZOEKPROFIEL, CaseDriver, activities_scheduled, local_activities, local_work_done
+from tests.driver import (
+    GROUNDS,
+    ZOEKPROFIEL,
+    CaseDriver,
+    activities_scheduled,
+    local_activities,
+    local_work_done,
+    patch_markers,
+)
 from tests.workflows.test_case_workflow import wait_for
 from tests.workflows.test_spoor2_workflow import sa_value
+from workflows import patches
 from workflows.ids import case_workflow_id
 from workflows.sick_leave_case import SickLeaveCase
 
@@ -127,10 +137,8 @@ async def test_a_term_passing_at_midnight_is_on_record_at_once_and_told_in_the_c
     assert morning_work is not None and morning_work.facts_written is not None
 
 
-@pytest.mark.parametrize("night", [date(2027, 3, 28), date(2027, 10, 31)], ids=["march", "october"])
-async def test_on_the_sundays_the_clocks_change_the_morning_round_keeps_to_amsterdams_clocks(driver, night):
-    """Patch `morning-wall-clock` (release 13): the round goes from 06:00 as the clocks in Amsterdam show it on the
-    days they change, too; counted as six hours from midnight it began at 07:00 in March and at 05:00 in October."""
+async def _round_on_a_sunday_the_clocks_change(driver: CaseDriver, night: date) -> None:
+    """A case whose ziekmelding term passes at midnight of `night`: its two notices at its minute (07:05) by the clock."""
     await driver.advance_to(night - timedelta(days=1), hour=10)
     await driver.open(night - timedelta(days=7), case_id=EARLY)  # the ziekmelding to the arbodienst is due today
     morning = datetime.combine(night, time(7, 5), ZoneInfo("Europe/Amsterdam"))  # EARLY's minute: 06:00 + 65
@@ -145,8 +153,31 @@ async def test_on_the_sundays_the_clocks_change_the_morning_round_keeps_to_amste
     assert [n["kind"] for n in await driver.sent()] == ["deadline_reminder"] * 2  # the opening's, nothing since
     await driver.env.sleep(timedelta(minutes=2))
     assert await wait_for(lambda: told() or None) == ["deadline_overdue", "escalation_raised"]
+
+
+SUNDAYS = pytest.mark.parametrize("night", [date(2027, 3, 28), date(2027, 10, 31)], ids=["march", "october"])
+
+
+@SUNDAYS
+async def test_on_the_sundays_the_clocks_change_the_morning_round_keeps_to_amsterdams_clocks(driver, night):
+    """Patch `morning-wall-clock` (release 13): the round goes from 06:00 as the clocks in Amsterdam show it on the
+    days they change, too; counted as six hours from midnight it began at 07:00 in March and at 05:00 in October."""
+    await _round_on_a_sunday_the_clocks_change(driver, night)
+    history = await driver.client.get_workflow_handle(case_workflow_id(EARLY)).fetch_history()
+    assert patch_markers(history) == []  # a run of release 13 asks no one
     if night.month == 3:
         await driver.save_history("release13_morning_wall_clock")
+
+
+@SUNDAYS
+async def test_a_run_begun_on_release_12_takes_the_clock_from_its_first_such_round(driver, night, monkeypatch):
+    """A run whose input says release 12, on this code: it asks the patch at the night's wake, writes its marker and
+    takes the round by the clock, as a run of release 13 does."""
+    made = cases.start_input
+    monkeypatch.setattr(cases, "start_input", lambda *a, **k: made(*a, **k).model_copy(update={"release": 12}))
+    await _round_on_a_sunday_the_clocks_change(driver, night)
+    history = await driver.client.get_workflow_handle(case_workflow_id(EARLY)).fetch_history()
+    assert patch_markers(history) == [patches.MORNING_WALL_CLOCK.id]
 
 
 async def test_the_trajectorys_flag_of_the_night_is_on_record_at_once_and_told_in_the_cases_morning_round(driver):
