@@ -171,8 +171,8 @@ async def test_on_the_sundays_the_clocks_change_the_morning_round_keeps_to_amste
 
 @SUNDAYS
 async def test_a_run_begun_on_release_12_takes_the_clock_from_its_first_such_round(driver, night, monkeypatch):
-    """A run whose input says release 12, on this code: it asks the patch at the night's wake, writes its marker and
-    takes the round by the clock, as a run of release 13 does."""
+    """A run whose input says release 12, on this code: it asks the patch for the Sunday's round, writes its marker
+    and takes the round by the clock, as a run of release 13 does."""
     made = cases.start_input
     monkeypatch.setattr(cases, "start_input", lambda *a, **k: made(*a, **k).model_copy(update={"release": 12}))
     await _round_on_a_sunday_the_clocks_change(driver, night)
