@@ -96,8 +96,8 @@ def morning_of(case_id: str, day: date, *, spread: bool, wall_clock: Callable[[]
     patch `morning-spread`, domain.stagnation.morning_minute), else WATCH_HOUR sharp.
 
     By Amsterdam's clocks when `wall_clock` says so (the workflow's patch `morning-wall-clock`, asked only when `day`
-    is one of the two days a year the clocks change; `next_wake` may ask it days before): before it, the round was counted in hours from midnight, so on those Sundays it
-    began at 07:00 in March and 05:00 in October."""
+    is one of the two days a year the clocks change; `next_wake` may ask it days before): before it, the round was
+    counted in hours from midnight, so on those Sundays it began at 07:00 in March and 05:00 in October."""
     after = timedelta(hours=st.WATCH_HOUR, minutes=st.morning_minute(case_id) if spread else 0)
     if wall_clock is not None and clocks_change(day) and wall_clock():
         return nl_wall_clock(day, after)
