@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.datastructures import Headers
@@ -40,7 +40,7 @@ from domain.models import OPAQUE_ID_PATTERN, ActionId, Role, Stage, without_medi
 from domain.nl_time import local_date
 from domain.people import NAME_MAX_CHARS, Employee
 from domain.spoor2 import TrajectoryView
-from operations import cases, people, worklist
+from operations import cases, pages, people, worklist
 from operations import spoor2 as trajectories
 from operations.audit import add_audit_routes
 from operations.auth import API_ROLES, COOKIE, Authenticator, Caller
@@ -190,6 +190,21 @@ class Language:
             chosen = SimpleCookie(headers.get("cookie", "")).get(i18n.LANGUAGE_COOKIE)
             i18n.set_language(i18n.negotiate(headers.get("accept-language"), chosen.value if chosen else None))
         await self.app(scope, receive, send)
+
+
+def _unavailable(request: Request, reason: ActionRefused) -> Response:
+    """503 with the reason: as JSON for the API, as the error page for a dashboard page (a person reads it)."""
+    said = refusals.said(reason)
+    if request.method == "GET" and not request.url.path.startswith(("/api/", "/codec/")):
+        return pages.render(
+            request,
+            "error.html",
+            503,
+            caller=getattr(request.state, "caller", None),
+            title=i18n.gettext("Not available right now"),
+            reason=said,
+        )
+    return JSONResponse({"detail": said}, status_code=503)
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -587,19 +602,33 @@ def create_api(
         return JSONResponse({"detail": exc.said()}, status_code=status)
 
     @app.exception_handler(RPCError)
-    async def _temporal(request: Request, exc: RPCError) -> JSONResponse:
+    async def _temporal(request: Request, exc: RPCError) -> Response:
         if exc.status is RPCStatusCode.NOT_FOUND:
             return JSONResponse({"detail": refusals.said(ActionRefused("case_id: no such case"))}, status_code=404)
         log.warning(
             "temporal call failed", status=exc.status.name, route=getattr(request.scope.get("route"), "path", "?")
         )
-        return JSONResponse(
-            {
-                "detail": refusals.said(
-                    ActionRefused("Temporal or the case's worker did not answer (%(status)s)", status=exc.status.name)
-                )
-            },
-            status_code=503,
+        return _unavailable(
+            request, ActionRefused("Temporal or the case's worker did not answer (%(status)s)", status=exc.status.name)
+        )
+
+    @app.exception_handler(WorkflowQueryFailedError)
+    async def _query_failed(request: Request, exc: WorkflowQueryFailedError) -> Response:
+        # The worker answered the query with an error. Its message is not shown: a query handler's error may quote
+        # the case. The SDK's own nondeterminism error is safe to name, and has a remedy (docs/durability.md).
+        replay = "Nondeterminism" in str(exc)
+        route = getattr(request.scope.get("route"), "path", "?")
+        log.error("case query failed", route=route, unreplayable=replay, error=str(exc)[:200] if replay else None)
+        case_id = request.path_params.get("case_id", "CASE")
+        return _unavailable(
+            request,
+            ActionRefused(
+                "The worker could not replay this case's history, so it cannot be shown or take actions now; nothing "
+                "recorded is lost. An administrator frees it with `spoorwerk repair %(case_id)s` (docs/durability.md).",
+                case_id=case_id,
+            )
+            if replay
+            else ActionRefused("The case's worker could not answer this question about the case; nothing was changed."),
         )
 
     @app.exception_handler(cases.CaseBusy)

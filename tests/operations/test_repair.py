@@ -9,16 +9,21 @@ command than the one recorded."""
 from __future__ import annotations
 
 import asyncio
+import html
 import uuid
 from typing import AsyncIterator
 
+import httpx
 import pytest
 from temporalio import workflow
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateStage
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateStage
 from temporalio.worker import Worker
 
+from domain.models import Role
 from operations import repair
+from operations.app import create_app
+from operations.auth import Caller, TokenAuthenticator
 from tests.operations.test_cli_operations import base_env, run
 from tests.processes import delete_workflows
 from workflows.ids import case_workflow_id
@@ -117,6 +122,21 @@ class Drifting:
         return self.applied.index(action_id) + 1
 
 
+async def what_a_person_sees_meanwhile(client: Client, case_id: str) -> None:
+    """The API and the case's page answer 503 with the remedy, in Dutch, instead of a bare server error."""
+    token = f"tok-{uuid.uuid4().hex}"
+    app = create_app(client, TokenAuthenticator({token: Caller(role=Role.OPERATIONS, id="ops-1")}), task_queue="unused")
+    remedy = f"Een beheerder herstelt haar met `spoorwerk repair {case_id}`"
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1:8080") as http:
+        api = await http.get(f"/api/cases/{case_id}", headers={"Authorization": f"Bearer {token}"})
+        assert api.status_code == 503 and remedy in api.json()["detail"], api.text
+        assert "niet opnieuw afspelen" in api.json()["detail"]
+        await http.post("/login", data={"token": token, "next": "/"})
+        page = await http.get(f"/cases/{case_id}")
+        assert page.status_code == 503 and page.headers["content-type"].startswith("text/html"), page.text[:300]
+        assert "Nu niet beschikbaar" in page.text and html.escape(remedy) in page.text
+
+
 @pytest.fixture
 async def drifting_case(dev_env) -> AsyncIterator[str]:
     """A case id for `Drifting`, deleted afterwards whatever happened: it has a case's type, and no listing of cases in
@@ -157,6 +177,7 @@ async def test_a_workflow_its_history_no_longer_replays_is_reset_before_the_disa
             with pytest.raises(WorkflowQueryFailedError) as queried:
                 await handle.query(Drifting.count)
             by_query = await repair.unreplayable(client, workflow_id, str(queried.value))
+            await what_a_person_sees_meanwhile(client, case_id)
             # The operator's command finds it too, before any task failed: it puts the case to the worker.
             early = await run("repair", case_id, "--check", env=env)
             assert early.rc == 0, early.err

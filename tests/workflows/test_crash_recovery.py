@@ -325,6 +325,19 @@ class RetryingClient:
         except RPCError:  # the server still away: the next failure tries again
             return
 
+    async def answered(self, workflow_id: str, ask: Callable[[], Awaitable[Any]], seconds: float = 120) -> Any:
+        """`ask()`'s answer, a query of the workflow; a query a worker answered by replaying into the SDK's fault
+        (the history does not replay) frees the workflow as an operator would, and is asked again."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                return await ask()
+            except WorkflowQueryFailedError as err:
+                if time.monotonic() > deadline:
+                    raise
+                await self.free_unreplayable(workflow_id, str(err))  # anything but that fault fails the test
+                await asyncio.sleep(0.5)
+
     async def on_record(self, item: Sent) -> Any:
         """The action's entry when its case (or trajectory) has it on record; None when not, or not answered."""
         try:
@@ -338,6 +351,10 @@ class RetryingClient:
         except (asyncio.TimeoutError, RPCError) as err:
             await self.free_if_stuck(item.case_id, err)
             return None
+        except WorkflowQueryFailedError as err:
+            workflow_id = (trajectory_workflow_id if item.spoor2 else case_workflow_id)(item.case_id)
+            await self.free_unreplayable(workflow_id, str(err))
+            return None
         return next((e for e in entries if e.action_id == item.action_id), None)
 
     async def dossier(self, case_id: str, seconds: float = 120) -> list[Any]:
@@ -348,10 +365,13 @@ class RetryingClient:
             try:
                 handle = cases.case_handle(self.client, case_id)
                 return await asyncio.wait_for(handle.query(SickLeaveCase.dossier), CALL_TIMEOUT * 2)
-            except (asyncio.TimeoutError, RPCError) as err:
+            except (asyncio.TimeoutError, RPCError, WorkflowQueryFailedError) as err:
                 if time.monotonic() > deadline:
                     raise
-                await self.free_if_stuck(case_id, err)
+                if isinstance(err, WorkflowQueryFailedError):
+                    await self.free_unreplayable(case_workflow_id(case_id), str(err))
+                else:
+                    await self.free_if_stuck(case_id, err)
                 await asyncio.sleep(0.5)
 
     async def send(self, item: Sent) -> Any:
@@ -469,9 +489,12 @@ async def eventually(check, seconds: float = 30.0, every: float = 0.2):
             await asyncio.sleep(every)
 
 
-async def check_case(client: Client, plan: Plan, sent: list[Sent]) -> dict[str, int]:
+async def check_case(sender: RetryingClient, plan: Plan, sent: list[Sent]) -> dict[str, int]:
     """Each action of the case exactly once where it belongs, no action recorded that was not sent,
-    the case running at the stage its actions lead to. Returns counts."""
+    the case running at the stage its actions lead to. Returns counts. A query that meets the SDK's
+    fault after a restart frees the workflow first, as an operator would (`RetryingClient.answered`)."""
+    client = sender.client
+    case_wf, trajectory_wf = case_workflow_id(plan.case_id), trajectory_workflow_id(plan.case_id)
     handle = cases.case_handle(client, plan.case_id)
     assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING, plan.case_id
     mine = [s for s in sent if s.case_id == plan.case_id]
@@ -479,7 +502,7 @@ async def check_case(client: Client, plan: Plan, sent: list[Sent]) -> dict[str, 
     on_trajectory = {s.action_id: s.kind for s in mine if s.spoor2}
 
     async def dossier_complete() -> list:
-        dossier = await handle.query(SickLeaveCase.dossier)
+        dossier = await sender.answered(case_wf, lambda: handle.query(SickLeaveCase.dossier))
         ids = Counter(e.action_id for e in dossier if e.action_id)
         # Every action id once: the case's own actions as themselves, the trajectory's as copies.
         assert {i: n for i, n in ids.items() if n != 1} == {}, f"{plan.case_id}: action ids recorded twice"
@@ -489,13 +512,13 @@ async def check_case(client: Client, plan: Plan, sent: list[Sent]) -> dict[str, 
         return dossier
 
     dossier = await eventually(dossier_complete)
-    summary = await cases.summary(client, plan.case_id)
+    summary = await sender.answered(case_wf, lambda: cases.summary(client, plan.case_id))
     assert summary.stage is plan.stage, f"{plan.case_id}: {summary.stage} != {plan.stage}"
     if plan.spoor2:
-        record = await trajectories.record(client, plan.case_id)
+        record = await sender.answered(trajectory_wf, lambda: trajectories.record(client, plan.case_id))
         ids = Counter(e.action_id for e in record if e.action_id)
         assert dict(ids) == dict.fromkeys(on_trajectory, 1), f"{plan.case_id}: trajectory record"
-        view = await trajectories.view(client, plan.case_id)
+        view = await sender.answered(trajectory_wf, lambda: trajectories.view(client, plan.case_id))
         assert view.current_phase == 1 and view.phases[0].conversations_held == 2
     return {"dossier": len(dossier)}
 
@@ -683,7 +706,7 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
 
     dossier_entries = 0
     for plan in plans:
-        dossier_entries += (await check_case(client, plan, sender.sent))["dossier"]
+        dossier_entries += (await check_case(sender, plan, sender.sent))["dossier"]
     assert len({s.action_id for s in sender.sent}) == len(sender.sent) == actions(plans) + 2 + len(plans)
     cluster.opened += [(plan, sender.sent) for plan in plans]
 
@@ -759,7 +782,7 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     await asyncio.gather(*(sender.send(item) for item in more))
     assert all(item.result.applied for item in more)
     for plan, sent in everything:
-        await check_case(client, plan, sent + more)
+        await check_case(sender, plan, sent + more)
     # The search attributes came through too: listings find every case at its stage.
     expected = Counter(plan.stage.value for plan, _ in everything)
 
