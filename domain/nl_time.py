@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import date, datetime, time, timedelta, timezone
+from functools import cache
 
 _CET = timedelta(hours=1)
 _CEST = timedelta(hours=2)
 
 
+@cache  # asked a dozen times per wake of a case, for the same two days a year
 def _last_sunday(year: int, month: int) -> date:
     # The 31st exists in both March and October, the only months we need.
     last = date(year, month, 31)
