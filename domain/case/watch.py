@@ -82,17 +82,16 @@ def watch_tick(state: CaseState, *, today: date, now: datetime, in_order: bool =
     notes: list[Notification] = []
     views = deadlines(state, today)
     leads = rules.reminders.lead_days
+    sent = set(watch.reminders_sent)  # once per wake: it grows with every step of two years
     for view in remindable(views):
         due = view.term
-        lead = st.reminder_due(leads, due, today, set(watch.reminders_sent), view.mark)
+        lead = st.reminder_due(leads, due, today, sent, view.mark)
         if lead is None:
             continue
         # The longer leads are spent too: a late reminder does not send the stale ones after it.
-        watch.reminders_sent += [
-            st.reminder_key(view.mark, due, n)
-            for n in leads
-            if n >= lead and st.reminder_key(view.mark, due, n) not in watch.reminders_sent
-        ]
+        spent = [st.reminder_key(view.mark, due, n) for n in leads if n >= lead]
+        watch.reminders_sent += [key for key in spent if key not in sent]
+        sent.update(spent)
         days = (due - today).days
         state.log(
             now=now,
