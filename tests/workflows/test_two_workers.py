@@ -109,7 +109,7 @@ async def test_two_workers_on_one_queue_one_killed_the_other_carries_every_case(
 
         dossier_entries = 0
         for plan in plans:
-            dossier_entries += (await check_case(client, plan, sender.sent))["dossier"]
+            dossier_entries += (await check_case(sender, plan, sender.sent))["dossier"]
         assert len({s.action_id for s in sender.sent}) == len(sender.sent) == actions(plans) + len(plans)
 
         # Both workers took the cases' tasks, and the cases the killed one held went on at the other.
