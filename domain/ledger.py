@@ -122,6 +122,7 @@ class Declared(Generic[S]):
     check: Callable[[S, Any, date], object] | None = None
     effect: Callable[[S, Any, datetime], str | None] | None = None
     completes: str | None = None  # the statutory step it completes (case)
+    holds: str | None = None  # the recurring statutory step one occurrence of which it records (case: an evaluatie)
     requires: str | None = None  # the step that must be on record first, and not after it in time (case)
     activity: bool = True  # recording it is re-integration activity: it ends a stall (case)
     # Accepted while the record is halted: the case while the employee has recovered, the trajectory while paused.

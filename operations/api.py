@@ -20,11 +20,13 @@ from typing import Annotated, Any, TypeVar
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Path, Query, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -47,7 +49,7 @@ from operations.auth import API_ROLES, COOKIE, Authenticator, Caller
 from operations.codec_server import add_codec_endpoint, codec_cors_headers
 from operations.documents import add_document_routes
 from operations.import_routes import add_import_routes
-from operations.signin import client_address, session_caller, signin_of
+from operations.signin import client_address, page_caller, session_caller, signin_of
 from operations.uwv import add_uwv_routes
 from service import i18n, refusals
 from service.audit import AuditStore, Channel, Outcome, What
@@ -192,10 +194,15 @@ class Language:
         await self.app(scope, receive, send)
 
 
+def _for_a_person(request: Request) -> bool:
+    """Whether the request is a page a person opened (the dashboard), not a call of the API or the codec."""
+    return request.method == "GET" and not request.url.path.startswith(("/api/", "/codec/"))
+
+
 def _unavailable(request: Request, reason: ActionRefused) -> Response:
     """503 with the reason: as JSON for the API, as the error page for a dashboard page (a person reads it)."""
     said = refusals.said(reason)
-    if request.method == "GET" and not request.url.path.startswith(("/api/", "/codec/")):
+    if _for_a_person(request):
         return pages.render(
             request,
             "error.html",
@@ -205,6 +212,20 @@ def _unavailable(request: Request, reason: ActionRefused) -> Response:
             reason=said,
         )
     return JSONResponse({"detail": said}, status_code=503)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """An address the dashboard does not have: the error page, not the API's JSON; the API keeps its JSON."""
+    if exc.status_code == 404 and _for_a_person(request):
+        return pages.render(
+            request,
+            "error.html",
+            404,
+            caller=getattr(request.state, "caller", None) or await page_caller(request),
+            title=i18n.gettext("Page not found"),
+            reason=i18n.gettext("There is no page at this address. Check the link, or start again from the overview."),
+        )
+    return await http_exception_handler(request, exc)
 
 
 def _validation_problem(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -576,6 +597,7 @@ def create_api(
     app.exception_handler(RequestValidationError)(
         _validation_problem
     )  # its typed form: add_exception_handler's is Exception
+    app.exception_handler(StarletteHTTPException)(_http_error)
     api = APIRouter(prefix="/api")
 
     @app.exception_handler(Problem)

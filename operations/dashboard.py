@@ -36,7 +36,7 @@ from documents import timeline
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
-from domain.case import COMPLETES, CaseSummary, DeadlineView, DossierLine
+from domain.case import DOES_STEP, CaseSummary, DeadlineView, DossierLine
 from domain.case.actions.uwv import SENDERS as UWV_SENDERS
 from domain.models import Stage
 from domain.spoor2 import TrajectoryView
@@ -608,7 +608,7 @@ def add_dashboard(app: FastAPI) -> None:
         due = [mark.split("#")[0] for mark in summary.overdue] + (
             [summary.next_deadline.key] if summary.next_deadline else []
         )
-        mine = {COMPLETES[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in COMPLETES}
+        mine = {DOES_STEP[k["kind"]]: k["kind"] for k in kinds if k["on"] == "case" and k["kind"] in DOES_STEP}
         preselect = next((mine[key] for key in due if key in mine), None)
         desk = getattr(request.app.state, "uwv", None)
         # The messages to UWV, read from the outbox under the scope check above; sent by the roles that may.

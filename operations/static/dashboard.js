@@ -73,10 +73,14 @@
   }
 
   // A refusal names its field by key ("on: ..."): the summary line says the field's label instead, as the form does.
+  // One about the action as a whole names its kind ("evaluatie_held: ..."): said as the action's name in the picker.
   function fieldLabel(root, name) {
     const el = root.querySelector('[data-error-for="' + name + '"]');
     const label = el && el.closest("label");
-    if (!label) return null;
+    if (!label) {
+      const option = root.querySelector('option[value="' + name + '"]');
+      return option ? option.textContent.trim() : null;
+    }
     const span = label.querySelector("span");
     const text = span ? span.textContent : (label.firstChild && label.firstChild.textContent);
     return text ? text.replace(/\*/g, "").trim() || null : null;

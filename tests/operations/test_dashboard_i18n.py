@@ -7,10 +7,12 @@ case page's dossier is newest first by its date, and neither the page nor its ac
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -223,3 +225,61 @@ def test_the_expected_activity_of_a_trajectory_is_said_in_the_readers_language()
         assert show(None, expected) == "een gesprek met de coach of een andere activiteit (fase 1: elke 7 dagen)"
     with i18n.using("en"):
         assert show(None, expected) == expected.what
+
+
+@contextlib.asynccontextmanager
+async def _signed_in(server, who: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser's session of `who` on the dashboard."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        assert (await http.post("/login", data={"token": server.tokens[who], "next": "/"})).status_code == 303
+        yield http
+
+
+def _chosen_action(page: str) -> str:
+    """The value of the action picker's selected option ("" for "kies een actie…")."""
+    picker = re.search(r'<select name="kind".*?</select>', page, flags=re.S)
+    assert picker is not None
+    chosen = re.findall(r'<option value="([^"]*)"[^>]*\bselected\b', picker.group())
+    assert len(chosen) == 1, chosen
+    return chosen[0]
+
+
+async def test_the_action_picker_chooses_only_the_callers_own_step_that_is_due(api_server):
+    """One click on "Vastleggen" must not record a step that is not due: the picker chooses the caller's action for the
+    step due first, an evaluatie included, and otherwise asks the person to choose."""
+    today = local_date(datetime.now(timezone.utc))
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        case_id = await _open_case(http, api_server, today)  # its next step: the plan van aanpak, the employer's
+    async with _signed_in(api_server, "werkgever") as werkgever, _signed_in(api_server, "bedrijfsarts") as bedrijfsarts:
+        assert _chosen_action((await werkgever.get(f"/cases/{case_id}")).text) == "plan_van_aanpak_agreed"
+        # The bedrijfsarts may not agree the plan: nothing chosen, not the first action of the list.
+        page = (await bedrijfsarts.get(f"/cases/{case_id}")).text
+        assert _chosen_action(page) == "" and "kies een actie…" in page
+        agreed = await werkgever.post(
+            f"/api/cases/{case_id}/actions/plan_van_aanpak_agreed",
+            json={
+                "on": today.isoformat(),
+                "casemanager_id": "cm-1",
+                "employer_view": "2 uur per dag",
+                "employee_view": "Eens",
+            },
+            headers={"Idempotency-Key": f"k-{uuid.uuid4().hex[:16]}"},
+        )
+        assert agreed.status_code == 200, agreed.text
+        # Next: the first evaluatie of the plan, which either of them records.
+        for http in (werkgever, bedrijfsarts):
+            assert _chosen_action((await http.get(f"/cases/{case_id}")).text) == "evaluatie_held"
+
+
+async def test_a_person_never_gets_a_bare_server_error_or_json_for_a_page(api_server):
+    async with _signed_in(api_server, "casemanager") as http:
+        unknown_order = await http.get("/", params={"sort": "zzz"})
+        assert unknown_order.status_code == 200
+        said = html.unescape(unknown_order.text)
+        assert "'zzz' is geen volgorde van de lijst" in said and "laatst geopend bovenaan" in said
+        for path in ("/nope", f"/cases/{uuid.uuid4().hex[:8]}/extra"):
+            missing = await http.get(path)
+            assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html"), path
+            assert "Pagina niet gevonden" in missing.text and "Uitloggen" in missing.text  # the header, signed in
+        api = await http.get("/api/nope")
+        assert api.status_code == 404 and api.json() == {"detail": "Not Found"}

@@ -302,6 +302,7 @@ DECLARED: tuple[Declared[CaseState], ...] = (
         frozenset({*ALL_PARTIES, Role.BEDRIJFSARTS}),
         effect=_evaluatie,
         requires="plan_van_aanpak",
+        holds="evaluatie",
     ),
     Declared(
         ZiekmeldingUwvSent, frozenset({Role.WERKGEVER, *ADMIN}), _check_ziekmelding_uwv, completes="ziekmelding_uwv"
