@@ -16,6 +16,7 @@ from domain.case.actions.recovery import DECLARED as RECOVERY
 from domain.case.actions.recovery import Relapse, check_relapse
 from domain.case.actions.spoor2 import DECLARED as SPOOR2
 from domain.case.actions.steps import DECLARED as STEPS
+from domain.case.actions.steps import one_evaluatie_a_day
 from domain.case.actions.uwv import DECLARED as UWV
 from domain.case.facts import reconcile
 from domain.case.opening import check_date
@@ -106,6 +107,7 @@ LEDGER: Ledger[CaseState] = Ledger(
     what="action",
     closed=_closed,
     gate=_gate,
+    validator_only=one_evaluatie_a_day,
     before=_before,
     after=_after,
 )

@@ -138,6 +138,30 @@ def test_evaluations_recur_six_weeks_after_the_last_one_held():
     assert v["evaluatie#1"].status is DeadlineStatus.DONE and v["evaluatie#2"].due == date(2025, 4, 21)
 
 
+def test_a_second_evaluatie_on_the_same_day_is_refused_by_the_validator_and_still_replays():
+    state = new_case()
+    act(state, "probleemanalyse_recorded", date(2025, 1, 27), role="bedrijfsarts")
+    act(state, "plan_van_aanpak_agreed", date(2025, 2, 3), casemanager_id="cm-1", employer_view="e", employee_view="w")
+    first = act(state, "evaluatie_held", date(2025, 3, 10), role="werkgever")
+
+    def again(on: date, action_id: str = "a-again", role: str = "casemanager"):
+        raw = {"kind": "evaluatie_held", "action_id": action_id, "actor": {"role": role}, "on": on.isoformat()}
+        return parse_action(raw)
+
+    # The form sent twice (a new action id, the same day): refused, naming the line on record.
+    with pytest.raises(ActionRefused) as refused:
+        rules.validate(state, again(date(2025, 3, 10)), date(2025, 3, 10))
+    said = str(refused.value)
+    assert said.startswith("evaluatie_held: an evaluatie on 2025-03-10 is on record already")
+    assert f"(dossier line {first.seq})" in said
+    # The same action retried is answered, not refused; another day is another evaluatie.
+    rules.validate(state, again(date(2025, 3, 10), first.action_id, "werkgever"), date(2025, 3, 10))
+    rules.validate(state, again(date(2025, 3, 11)), date(2025, 3, 11))
+    # A history that recorded two on one day before this rule replays as it was: the handler applies it.
+    rules.apply(state, again(date(2025, 3, 10)), date(2025, 3, 10), NOW)
+    assert [e.on for e in state.evaluations] == [date(2025, 3, 10)] * 2
+
+
 def test_loonsanctie_extends_the_end_and_a_repair_ends_it_six_weeks_after_acceptance():
     state = new_case()
     end = rules.wachttijd_end(state)

@@ -238,6 +238,23 @@ def _evaluatie(state: CaseState, action: EvaluatieHeld, now: datetime) -> str:
     return f"Evaluatie {[e.action_id for e in state.evaluations].index(action.action_id) + 1} held"
 
 
+def one_evaluatie_a_day(state: CaseState, action: Any) -> ActionRefused | None:
+    """A second evaluatie on a day that has one is refused: it is the same conversation recorded twice (a form sent
+    again), and counted twice it would make the toets read more evaluations than were held. Validator only: cases
+    that recorded two before this rule replay as they were."""
+    if action.kind != "evaluatie_held":
+        return None
+    same_day = next((e for e in state.evaluations if e.on == action.on and e.action_id != action.action_id), None)
+    if same_day is None:
+        return None
+    return ActionRefused(
+        "evaluatie_held: an evaluatie on %(on)s is on record already (dossier line %(line)s); one evaluatie a day "
+        "is counted",
+        on=action.on,
+        line=state.applied_actions.get(same_day.action_id, "?"),
+    )
+
+
 def _deviation(state: CaseState, action: DeadlineDeviation, now: datetime) -> str:
     """The deviation keeps the term it concerns and whether its reason came after that term."""
     view = deviation_view(state, action, action.on)
