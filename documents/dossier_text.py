@@ -170,6 +170,7 @@ def describe(
     seen: dict[int, Observation] | None = None,
     *,
     date_style: str = "medium",
+    standing: bool = True,
 ) -> str:
     """The sentence a person reads for one dossier or trajectory entry, in the current language.
 
@@ -177,8 +178,10 @@ def describe(
     leaves out; without them the sentence uses the entry alone. `seen`: the overdue observations as they
     stand now (domain.case.observations), so an observation a later record disproved says so (a
     domain.case.DossierLine brings its own). `date_style`
-    is Babel's ("short" writes 06-12-2026 in Dutch, as the documents do). A kind without a sentence of its
-    own reads as its glossary label; a kind the glossary does not know, as the summary it was stored with.
+    is Babel's ("short" writes 06-12-2026 in Dutch, as the documents do). `standing`: an overdue observation's
+    sentence ends with how it stands now; without, a page that shows the standing beside it says it once. A kind
+    without a sentence of its own reads as its glossary label; a kind the glossary does not know, as the summary it
+    was stored with.
     """
     kind, d = entry.kind, entry.details
 
@@ -215,8 +218,10 @@ def describe(
             step, due = _with_occurrence(_step(case, d.get("key")), d.get("occurrence")), on(d.get("due"))
             # A dossier line (domain.case.DossierLine) carries its own standing.
             now = (seen or {}).get(entry.seq) or getattr(entry, "observation", None)
-            if now is None:
+            if now is None or (not standing and now.state is not ObservationState.SUPERSEDED):
                 return _("Term passed: %(step)s was due by %(due)s and had not been done then", step=step, due=due)
+            if not standing:
+                return _("Superseded observation: %(step)s seemed not done after %(due)s", step=step, due=due)
             if now.state is ObservationState.SUPERSEDED:
                 return _(
                     "Superseded observation: %(step)s seemed not done after %(due)s; %(standing)s",

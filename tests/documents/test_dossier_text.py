@@ -70,6 +70,15 @@ def test_an_observation_says_how_it_stands_now():
     one_day = done.model_copy(update={"days_late": 1})
     with i18n.using("en"):
         assert describe(late, seen={7: one_day}).endswith("; done later on 3/10/26, 1 day late")
+    # The case page shows the standing beside the sentence: the sentence then leaves it out, said once.
+    assert (
+        describe(line, standing=False)
+        == "Termijn verstreken: Probleemanalyse was uiterlijk 6 mrt 2026 en was toen niet gedaan"
+    )
+    gone = done.model_copy(update={"state": ObservationState.SUPERSEDED, "superseded_by": 8})
+    stale = DossierLine.model_construct(**dict(late), observation=gone)
+    assert describe(stale).count("toen nog niet verstreken") == 1  # the documents' sentence, with its standing
+    assert describe(stale, standing=False) == "Vervallen waarneming: Probleemanalyse leek na 6 mrt 2026 niet gedaan"
 
 
 def test_labels_come_from_the_glossary_in_the_readers_language():

@@ -316,6 +316,7 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                     has_text=re.compile(r"plan v(an|\.) aanpak", re.IGNORECASE),
                 )
                 await expect(observed.locator(".standing-late")).to_contain_text("dagen te laat")
+                assert (await observed.inner_text()).count("te laat") == 1  # said once, beside the sentence
                 await page.screenshot(path=ARTIFACTS / "case_after.png", full_page=True)
                 await timeline.screenshot(path=ARTIFACTS / "timeline_after.png")
                 assert not errors, errors
