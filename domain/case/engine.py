@@ -117,9 +117,7 @@ ACTION_KINDS: tuple[str, ...] = LEDGER.kinds
 ACTION_ROLES = LEDGER.roles
 COMPLETES: dict[str, str] = {d.kind: d.completes for d in LEDGER.declarations if d.completes}
 # The statutory step each kind does: the one it completes, or the recurring one it holds an occurrence of.
-DOES_STEP: dict[str, str] = {
-    d.kind: step for d in LEDGER.declarations if (step := d.completes or d.holds) is not None
-}
+DOES_STEP: dict[str, str] = {d.kind: step for d in LEDGER.declarations if (step := d.completes or d.holds) is not None}
 REQUIRES: dict[str, str] = {d.kind: d.requires for d in LEDGER.declarations if d.requires}
 NOT_ACTIVITY_KINDS = frozenset(d.kind for d in LEDGER.declarations if not d.activity)
 _ADAPTER = LEDGER.adapter
