@@ -62,6 +62,12 @@ def validation_reason(error_type: str, message: str, context: Mapping[str, Any] 
     with the type's context filled in (the generic reason, with the English detail, for any other type)."""
     if i18n.language() == i18n.SOURCE_LANGUAGE:
         return message
+    if error_type == "value_error":  # a validator of ours (its text marked N_) or of a type pydantic takes in
+        inner = message.removeprefix("Value error, ")
+        if inner.startswith("value is not a valid email address"):
+            return _("not a valid e-mail address (it needs a name, an @ and a domain, as in naam@voorbeeld.nl)")
+        if (said := _(inner)) != inner:
+            return said
     known = VALIDATION_REASONS.get(error_type)
     values = {k: str(v) for k, v in (context or {}).items()}
     if "' or '" in values.get("expected", ""):  # pydantic lists the choices in English: "'a', 'b' or 'c'"

@@ -110,6 +110,20 @@ def test_a_pydantic_reason_is_said_by_its_type():
             refusals.validation_reason("something_new", "Value error, odd")
             == "Deze waarde is ongeldig (Value error, odd)"
         )
+        # A validator of ours says its own reason in Dutch; so does an e-mail address without its @.
+        assert (
+            refusals.validation_reason("value_error", "Value error, give hours_per_week or percentage")
+            == "vul het aantal uren per week of het percentage in"
+        )
+        email = "value is not a valid email address: An email address must have an @-sign."
+        assert refusals.validation_reason("value_error", f"Value error, {email}").startswith("geen geldig e-mailadres")
+        assert (
+            refusals.validation_reason("value_error", "Value error, odd")
+            == "Deze waarde is ongeldig (Value error, odd)"
+        )
+        # A refusal of an employee's details by its field, in Dutch.
+        said = refusals.said(ActionRefused("bsn: not a burgerservicenummer (nine digits passing the elfproef)"))
+        assert said == "bsn: geen burgerservicenummer (negen cijfers die de elfproef doorstaan)"
     with i18n.using("en"):
         assert refusals.validation_reason("missing", "Field required") == "Field required"
 

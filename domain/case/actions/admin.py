@@ -13,6 +13,7 @@ from domain.case.stages import close_case
 from domain.case.state import CaseState
 from domain.clock import SickPeriod
 from domain.errors import ActionRefused
+from domain.glossary import N_
 from domain.ledger import ActionBase, Declared
 from domain.models import OpaqueId, Outcome, Role
 from domain.people import MAX_PERSON_KEYS, NAME_MAX_CHARS, Employee, PersonKey
@@ -219,11 +220,11 @@ def _check_employee(state: CaseState, action: EmployeeDetailsCorrected, today: d
         raise ActionRefused(_EMPLOYEE_REFUSALS.get(field, _EMPLOYEE_REFUSALS["surname"])) from None
 
 
-_EMPLOYEE_REFUSALS = {
-    "surname": "surname: not a surname the case can keep (empty, or with control characters)",
-    "given_names": "given_names: not a name the case can keep (control characters)",
-    "personnel_number": "personnel_number: not a personnel number (letters, digits, . _ / -, at most 32)",
-    "bsn": "bsn: not a burgerservicenummer (nine digits passing the elfproef)",
+_EMPLOYEE_REFUSALS = {  # N_: collected for translation, said in the reader's language
+    "surname": N_("surname: not a surname the case can keep (empty, or with control characters)"),
+    "given_names": N_("given_names: not a name the case can keep (control characters)"),
+    "personnel_number": N_("personnel_number: not a personnel number (letters, digits, . _ / -, at most 32)"),
+    "bsn": N_("bsn: not a burgerservicenummer (nine digits passing the elfproef)"),
 }
 
 

@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from domain.access import ADMIN, ALL_PARTIES
 from domain.case.state import CaseState, PartialRecoveryRecord
 from domain.clock import SickPeriod
+from domain.glossary import N_
 from domain.errors import ActionRefused
 from domain.ledger import ActionBase, Declared
 from domain.models import Role
@@ -23,7 +24,7 @@ class PartialRecovery(ActionBase):
     @model_validator(mode="after")
     def _some_measure(self) -> PartialRecovery:
         if self.hours_per_week is None and self.percentage is None:
-            raise ValueError("give hours_per_week or percentage")
+            raise ValueError(N_("give hours_per_week or percentage"))  # said in the reader's language
         return self
 
 
