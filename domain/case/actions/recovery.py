@@ -10,8 +10,8 @@ from pydantic import Field, model_validator
 from domain.access import ADMIN, ALL_PARTIES
 from domain.case.state import CaseState, PartialRecoveryRecord
 from domain.clock import SickPeriod
-from domain.glossary import N_
 from domain.errors import ActionRefused
+from domain.glossary import N_
 from domain.ledger import ActionBase, Declared
 from domain.models import Role
 

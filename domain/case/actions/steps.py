@@ -251,7 +251,7 @@ def one_evaluatie_a_day(state: CaseState, action: Any) -> ActionRefused | None:
         "evaluatie_held: an evaluatie on %(on)s is on record already (dossier line %(line)s); one evaluatie a day "
         "is counted",
         on=action.on,
-        line=state.applied_actions.get(same_day.action_id, "?"),
+        line=state.applied_actions.get(same_day.action_id or "", "?"),  # a taken-over one has no action
     )
 
 
