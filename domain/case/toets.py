@@ -48,7 +48,10 @@ def toets(state: CaseState, today: date, rules: PreflightRules) -> Toets:
                 f"{watch.level}) en er is geen deskundigenoordeel van UWV gevraagd",
             )
         )
-    if not effort and not any(p.step is ToetsStep.INSPANNINGEN for p in points):
+    # "Every step on time" only while it is true: a missing part of the verslag (an open point of question 1) is a
+    # step not done on time too.
+    behind = any(g.kind in (GapKind.LATE, GapKind.VIEWS_MISSING, GapKind.MISSING) for g in found)
+    if not behind and not any(p.step is ToetsStep.INSPANNINGEN for p in points):
         points.append(
             ToetsPoint(
                 step=ToetsStep.INSPANNINGEN,

@@ -98,6 +98,20 @@ def test_a_missing_step_is_a_gap_and_a_late_ziekmelding_at_uwv_costs_a_fine_not_
     assert "plan_van_aanpak" not in found and "probleemanalyse" not in found
 
 
+def test_the_toets_says_every_step_was_on_time_only_when_none_is_missing_or_late():
+    state = new_case(prior_steps=[{"key": "ziekmelding_arbodienst", "done_on": FIRST}])
+    act(state, "probleemanalyse_recorded", week(5), role="bedrijfsarts")
+
+    def effort(today: date) -> list[tuple[dc.PointStatus, str]]:
+        found = rules.poortwachtertoets(state, today, PREFLIGHT)
+        assert found is not None
+        return [(p.status, p.label) for p in found.points if p.step is dc.ToetsStep.INSPANNINGEN]
+
+    assert effort(week(7)) == [(dc.PointStatus.OK, "Wettelijke stappen")]  # the plan is not due yet
+    # The plan van aanpak is overdue: an open point of the verslag (question 1), and no longer "every step on time".
+    assert (dc.PointStatus.OK, "Wettelijke stappen") not in effort(week(10))
+
+
 def test_a_plan_van_aanpak_taken_over_without_the_views_is_a_gap():
     state = new_case(
         stage="spoor1",
