@@ -96,7 +96,7 @@ def _field_spec(
 ) -> dict[str, Any]:
     """How the form asks for one field, read from the action's JSON schema: a date picker for a date, a choice for an
     enumeration, yes/no for a flag, a number with its bounds, a line or a text box for text, one line per item for a
-    list of texts; JSON only where the field is a structure of its own. Label, help and choices are glossary msgids
+    list of texts, a group of these for a structure of named parts; JSON only for any other structure. Label, help and choices are glossary msgids
     (domain.glossary.FIELDS, CHOICES), translated per request by `_translated`."""
     options = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
     base = options[0] if len(options) == 1 else prop
@@ -125,6 +125,11 @@ def _field_spec(
         }
     elif widget == "array" and base.get("items", {}).get("type") == "string":
         spec |= {"widget": "lines"}
+    elif widget == "object" and base.get("properties"):
+        # A structure of named parts (the haalbaarheidstoets's grounds): one input per part, not JSON to type.
+        inner = set(base.get("required", []))
+        parts = [_field_spec(f"{name}.{part}", p, part in inner, defs, kind) for part, p in base["properties"].items()]
+        spec |= {"widget": "group", "fields": parts}
     else:
         spec |= {"widget": "json"}
     return spec
@@ -133,6 +138,8 @@ def _field_spec(
 def _translated(spec: dict[str, Any]) -> dict[str, Any]:
     """A field's spec in the request's language: its label, help and each choice as [value, label]."""
     found = {**spec, "label": _(spec["label"]), "help": _(spec["help"]) if spec["help"] else ""}
+    if "fields" in spec:
+        found["fields"] = [_translated(part) for part in spec["fields"]]
     if "options" in spec:
         found["options"] = [[value, _(glossary.choice_label(value))] for value in spec["options"]]
     return found

@@ -76,19 +76,19 @@
   // One about the action as a whole names its kind ("evaluatie_held: ..."): said as the action's name in the picker.
   function fieldLabel(root, name) {
     const el = root.querySelector('[data-error-for="' + name + '"]');
-    const label = el && el.closest("label");
+    const label = el && el.closest("label, fieldset");
     if (!label) {
       const option = root.querySelector('option[value="' + name + '"]');
       return option ? option.textContent.trim() : null;
     }
-    const span = label.querySelector("span");
+    const span = label.querySelector("span, legend");
     const text = span ? span.textContent : (label.firstChild && label.firstChild.textContent);
     return text ? text.replace(/\*/g, "").trim() || null : null;
   }
 
   function labelled(root, text) {
     return text.replace(/(^|; )([a-z_]+)((?:\.[\w.]+)?): /g, function (m, pre, name, rest) {
-      return pre + (fieldLabel(root, name) || name + rest) + ": ";
+      return pre + (fieldLabel(root, name + rest) || fieldLabel(root, name) || name + rest) + ": ";
     });
   }
 
@@ -202,21 +202,38 @@
     return el;
   }
 
+  // A field with its label, help and error line; a group (a structure of named parts) as a fieldset of its parts.
+  function field(spec) {
+    const err = document.createElement("small");
+    err.className = "field-error";
+    err.dataset.errorFor = spec.name;
+    const help = document.createElement("small");
+    help.className = "muted";
+    help.textContent = spec.help || "";
+    if (spec.widget === "group") {
+      const set = document.createElement("fieldset");
+      set.className = "field group";
+      const legend = document.createElement("legend");
+      legend.textContent = spec.label + (spec.required ? " *" : "");
+      set.appendChild(legend);
+      if (spec.help) set.appendChild(help);
+      spec.fields.forEach(function (part) { set.appendChild(field(part)); });
+      set.appendChild(err);
+      return set;
+    }
+    const label = document.createElement("label");
+    label.className = "field " + spec.widget;
+    const name = document.createElement("span");
+    name.textContent = spec.label + (spec.required ? " *" : "");
+    label.append(name, control(spec));
+    if (spec.help) label.appendChild(help);
+    label.appendChild(err);
+    return label;
+  }
+
   function render() {
     inputs.replaceChildren();
-    (specs[select.value] || []).forEach(function (spec) {
-      const label = document.createElement("label");
-      label.className = "field " + spec.widget;
-      const name = document.createElement("span");
-      name.textContent = spec.label + (spec.required ? " *" : "");
-      label.append(name, control(spec));
-      if (spec.help) { const help = document.createElement("small"); help.className = "muted"; help.textContent = spec.help; label.appendChild(help); }
-      const err = document.createElement("small");
-      err.className = "field-error";
-      err.dataset.errorFor = spec.name;
-      label.appendChild(err);
-      inputs.appendChild(label);
-    });
+    (specs[select.value] || []).forEach(function (spec) { inputs.appendChild(field(spec)); });
     key = null;
   }
 
@@ -227,10 +244,19 @@
   }
 
   // The typed values of the filled-in fields: numbers as numbers, yes/no as true/false, lists one per line.
-  function values() {
+  function values(list) {
     const out = {};
     let ok = true;
-    (specs[select.value] || []).forEach(function (spec) {
+    (list || specs[select.value] || []).forEach(function (spec) {
+      if (spec.widget === "group") {
+        // Its parts under their own names ("grounds.skills" -> grounds.skills); left out when none is filled in.
+        const parts = values(spec.fields);
+        if (parts === null) { ok = false; return; }
+        const own = {};
+        Object.keys(parts).forEach(function (k) { own[k.slice(spec.name.length + 1)] = parts[k]; });
+        if (Object.keys(own).length) out[spec.name] = own;
+        return;
+      }
       const raw = form.elements["f-" + spec.name].value;
       if (raw.trim() === "") return;
       if (spec.widget === "number") out[spec.name] = Number(raw);
@@ -247,10 +273,14 @@
   function blame(data) {
     const detail = data && data.detail;
     if (Array.isArray(detail)) {
-      detail.forEach(function (d) { const loc = (d.loc || []).filter(function (p) { return p !== "body"; }); if (loc.length) error(String(loc[0]), d.msg); });
+      detail.forEach(function (d) {
+        const loc = (d.loc || []).filter(function (p) { return p !== "body"; });
+        // A part of a group ("grounds.skills") next to that part, else next to the field it belongs to.
+        if (loc.length) error(loc.join("."), d.msg) || error(String(loc[0]), d.msg);
+      });
     } else if (typeof detail === "string") {
-      const m = /^([a-z_]+)(?:\.[\w.]+)?: /.exec(detail);
-      if (m) error(m[1], detail.slice(m[0].length));
+      const m = /^([a-z_]+)((?:\.[\w.]+)?): /.exec(detail);
+      if (m) error(m[1] + m[2], detail.slice(m[0].length)) || error(m[1], detail.slice(m[0].length));
     }
   }
 

@@ -92,9 +92,10 @@ async def _seed(http: httpx.AsyncClient, server, employer: str, today: date) -> 
     return ids
 
 
-async def _seed_spoor2(http: httpx.AsyncClient, server, today: date) -> str:
-    """A case taken over in week 70, in phase 1 of spoor 2 for seven weeks now. Its employer is the one of the
-    `werkgever` token (only an employer approves the purchase of a phase)."""
+async def _seed_spoor2(http: httpx.AsyncClient, server, today: date, *, decided: bool = True) -> str:
+    """A case taken over in week 70, in phase 1 of spoor 2 for seven weeks now (not `decided`: its haalbaarheidstoets
+    still to decide, the purchase approved). Its employer is the one of the `werkgever` token (only an employer
+    approves the purchase of a phase)."""
     case_id = f"C-ui-spoor2-{uuid.uuid4().hex[:6]}"
     first = today - timedelta(weeks=70)
 
@@ -157,6 +158,8 @@ async def _seed_spoor2(http: httpx.AsyncClient, server, today: date) -> str:
     await post(f"{s2}/intake_held", {"on": day(62), "coach_id": "coach-1"}, "reintegratiecoach")
     await post(f"{s2}/proposal_sent", {"on": day(60)}, "reintegratiecoach")
     await post(f"{s2}/purchase_approved", {"on": day(58), "scope": "phase", "phase": 1}, "werkgever")
+    if not decided:
+        return case_id
     grounds = {
         k: f"{k.replace('_', ' ')}: enough to go"
         for k in ("belastbaarheid", "skills", "coping", "circumstances", "labour_market")
@@ -389,6 +392,62 @@ async def test_dashboard_in_a_browser(api_server, tmp_path):
                 assert urlpath(page.url) == "/login"
             finally:
                 await browser.close()
+
+
+async def test_a_coach_records_the_haalbaarheidstoets_with_a_field_per_ground_not_json(api_server):
+    if not CHROMIUM.exists():
+        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium")
+    from playwright.async_api import async_playwright, expect
+
+    today = local_date(datetime.now(timezone.utc))
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        case_id = await _seed_spoor2(http, api_server, today, decided=False)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            coach = await browser.new_context(viewport={"width": 1280, "height": 900}, locale=LOCALE)
+            page = await coach.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda err: errors.append(str(err)))
+            await _login(page, api_server, "reintegratiecoach", f"/cases/{case_id}")
+            form = page.locator("#action-form")
+            await form.locator("select[name=kind]").select_option("haalbaarheidstoets_decided")
+            grounds = form.locator("fieldset.group", has_text="Onderbouwing")
+            await expect(grounds.locator("legend")).to_have_text("Onderbouwing *")
+            await expect(grounds.locator("textarea")).to_have_count(5)
+            await expect(form.locator("textarea[placeholder=JSON]")).to_have_count(0)
+            await form.locator("select[name=f-decision]").select_option("go")
+            for part, text in (
+                ("belastbaarheid", "4 uur per dag, zittend werk"),
+                ("skills", "Administratief, 12 jaar ervaring"),
+                ("coping", "Gemotiveerd"),
+                ("circumstances", "Geen belemmeringen"),
+            ):
+                await grounds.locator(f"textarea[name='f-grounds.{part}']").fill(text)
+            await form.locator("input[name='f-coach_match.sector']").fill("zorg")
+            # One ground left empty: the browser asks for it before anything is sent.
+            await form.locator("button[type=submit]").click()
+            labour_market = grounds.locator("textarea[name='f-grounds.labour_market']")
+            assert await labour_market.evaluate("el => el.validity.valueMissing")
+            await expect(form.locator("[data-result]")).to_be_empty()
+            # Too short a reason: refused by the service, said next to that ground by its Dutch name.
+            await labour_market.fill("ok")
+            await form.locator("button[type=submit]").click()
+            await expect(form.locator("[data-result]")).to_contain_text("Geweigerd (422)")
+            await expect(form.locator("[data-result]")).to_contain_text("Arbeidsmarkt")
+            await expect(form.locator("[data-error-for='grounds.labour_market']")).not_to_be_empty()
+            await page.screenshot(path=ARTIFACTS / "haalbaarheidstoets_form.png", full_page=True)
+            await labour_market.fill("Vraag naar administratief werk")
+            await form.locator("textarea[name=f-zoekprofiel]").fill("Administratief werk, 20 uur per week")
+            await form.locator("button[type=submit]").click()
+            await expect(form.locator("[data-result]")).to_contain_text("Vastgelegd")
+            assert not errors, errors
+        finally:
+            await browser.close()
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        view = (await http.get(f"/api/cases/{case_id}/spoor2", headers=api_server.headers())).json()
+    assert view["haalbaarheid"]["decision"] == "go", view
+    assert view["haalbaarheid"]["grounds"]["skills"] == "Administratief, 12 jaar ervaring"
 
 
 async def test_dashboard_login_and_scope_without_a_browser(api_server):
