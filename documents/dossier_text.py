@@ -147,6 +147,11 @@ def _document(trajectory: TrajectoryState | None, key: Any) -> str:
     return rule.label if rule is not None else key.replace("_", " ")
 
 
+def trajectory_document(key: Any) -> str:
+    """A spoor 2 document's name as the shipped rules give it ("fml": "Functionele Mogelijkhedenlijst (FML)")."""
+    return _document(None, key)
+
+
 def _service(trajectory: TrajectoryState | None, request_id: Any) -> str:
     for s in trajectory.services if trajectory is not None else []:
         if s.request_id == request_id:

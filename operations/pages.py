@@ -15,10 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jinja2
+from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from documents.dossier_text import describe, standing_text
+from documents.dossier_text import describe, standing_text, trajectory_document
 from domain import glossary
 from service import i18n, texts
 from service.i18n import _
@@ -114,7 +115,13 @@ def _detail_value(value: Any, key: str, step_names: dict[str, str]) -> str:
     day as a date, yes/no; the rest as `_detail` writes it."""
     if isinstance(value, bool):
         return _(glossary.choice_label(str(value).lower()))
+    if isinstance(value, float):  # 4.0 as 4, 4.5 as 4,5 in Dutch
+        return format_decimal(value, format="0.##", locale=i18n.language())
     if isinstance(value, str):
+        if key == "document":  # one the case makes (glossary), else one a trajectory receives (its rules)
+            return (
+                _(glossary.DOCUMENT_TITLES[value]) if value in glossary.DOCUMENT_TITLES else trajectory_document(value)
+            )
         if key in ("key", "deadline", "measure") and value in step_names:
             return step_names[value]
         if key in ("stage", "from", "to") and value in glossary.STAGES:

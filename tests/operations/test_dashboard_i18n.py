@@ -21,6 +21,8 @@ import pytest
 from domain import glossary
 from domain.nl_time import local_date
 from operations.dashboard import _action_fields
+from operations.pages import _detail_value
+from service import i18n
 from service.i18n import LANGUAGE_COOKIE
 from service.rulebook import load_rulebook
 
@@ -283,3 +285,10 @@ async def test_a_person_never_gets_a_bare_server_error_or_json_for_a_page(api_se
             assert "Pagina niet gevonden" in missing.text and "Uitloggen" in missing.text  # the header, signed in
         api = await http.get("/api/nope")
         assert api.status_code == 404 and api.json() == {"detail": "Not Found"}
+
+
+def test_a_dossier_detail_is_written_as_a_person_reads_it():
+    with i18n.using("nl"):
+        assert [_detail_value(v, "belastbaarheid_hours_per_day", {}) for v in (4.0, 4.5)] == ["4", "4,5"]
+        assert _detail_value("fml", "document", {}) == "Functionele Mogelijkhedenlijst (FML)"
+        assert _detail_value("intakeverslag", "document", {}) == "Intakeverslag tweede spoor"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import EmailStr, Field, ValidationError
 
@@ -40,11 +40,18 @@ class ContactsUpdated(ActionBase):
     addresses: list[EmailStr] = Field(max_length=10)
 
 
+# The schema (the API's documentation, the dashboard's choice) offers the roles a case assigns, not every role; the
+# check (domain.access) refuses the others.
+_ASSIGNABLE: dict[str, Any] = {"enum": sorted(r.value for r in access.ASSIGNABLE)}
+
+
 class PersonAssigned(ActionBase):
     """Someone takes up the case in a role (domain.access); with `replaces`, a hand-over from the one named."""
 
     kind: Literal["person_assigned"]
-    role: Role = Field(description="casemanager, bedrijfsarts, arbeidsdeskundige or reintegratiecoach")
+    role: Role = Field(
+        description="casemanager, bedrijfsarts, arbeidsdeskundige or reintegratiecoach", json_schema_extra=_ASSIGNABLE
+    )
     person_id: OpaqueId = Field(description="The person's opaque id, as their sign-in gives it")
     replaces: OpaqueId | None = Field(default=None, description="The person handing the case over (hand-over)")
 
@@ -53,7 +60,7 @@ class PersonUnassigned(ActionBase):
     """Someone no longer works on the case in a role; with nobody left in it, the role's pool sees the case again."""
 
     kind: Literal["person_unassigned"]
-    role: Role
+    role: Role = Field(json_schema_extra=_ASSIGNABLE)
     person_id: OpaqueId
 
 
