@@ -119,10 +119,16 @@
       });
       if (prior.length) body.prior_steps = prior;
       const lines = function (text) { return text.split("\n").map(function (l) { return l.trim(); }).filter(Boolean); };
-      const held = lines(f.evaluations_held.value);
+      // A date typed as a person in the Netherlands writes it (2-4-2026, 02-04-2026, 2/4/2026) goes as ISO; anything
+      // else as typed, for the service to refuse by its field.
+      const iso = function (text) {
+        const m = /^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$/.exec(text);
+        return m ? m[3] + "-" + m[2].padStart(2, "0") + "-" + m[1].padStart(2, "0") : text;
+      };
+      const held = lines(f.evaluations_held.value).map(iso);
       if (held.length) body.evaluations_held = held;
       const gaps = lines(f.interruptions.value).map(function (l) {
-        const d = l.split(/[\s,]+/);
+        const d = l.split(/[\s,]+/).map(iso);
         return {recovered_on: d[0], relapsed_on: d[1]};
       });
       if (gaps.length) body.interruptions = gaps;

@@ -549,12 +549,22 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             await page.screenshot(path=ARTIFACTS / "open_refused.png", full_page=True)
             await form.locator("input[name=done-probleemanalyse]").fill((first + timedelta(days=30)).isoformat())
             await form.locator("input[name=undone-plan_van_aanpak]").check()
+            # A week back at work, typed as a Dutch casemanager writes dates (2-3-2026, 02-03-2026).
+            recovered, relapsed = first + timedelta(days=20), first + timedelta(days=27)
+            typed = f"{recovered.day}-{recovered.month}-{recovered.year} {relapsed:%d-%m-%Y}"
+            await form.locator("textarea[name=interruptions]").fill(typed)
             await form.locator("button[type=submit]").click()
             await page.wait_for_url(lambda url: "/cases/C" in url)
             await expect(page.locator("section.summary")).to_contain_text("casemanager cm-1")
             await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("gedaan")
             await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("te laat")
             await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
+            # The week off is off the clock, as if given as ISO dates through the API.
+            async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+                opened = await http.get(
+                    f"/api/cases/{urlpath(page.url).rsplit('/', 1)[-1]}", headers=api_server.headers()
+                )
+            assert opened.json()["illness_day"] == (today - first).days + 1 - 7, opened.json()
             # On a phone (390 px) the pages fit its width: wide tables scroll inside their card.
             phone = await (
                 await browser.new_context(
