@@ -36,9 +36,9 @@ from documents import timeline
 from domain import actions as case_actions
 from domain import glossary
 from domain import spoor2 as spoor2_actions
-from domain.case import DOES_STEP, CaseSummary, DeadlineView, DossierLine
+from domain.case import COMPLETES, DOES_STEP, WHILE_RECOVERED_KINDS, CaseSummary, DeadlineView, DossierLine
 from domain.case.actions.uwv import SENDERS as UWV_SENDERS
-from domain.models import Stage
+from domain.models import DeadlineStatus, Stage
 from domain.spoor2 import TrajectoryView
 from operations import api, cases, pages, people, worklist
 from operations import spoor2 as trajectories
@@ -590,7 +590,18 @@ def add_dashboard(app: FastAPI) -> None:
         # The versions the caller may read, newest first, linked to the API's downloads (the session cookie opens them).
         papers = [document_view(case_id, ref) for ref in reversed(rendered) if may_read(caller, ref, treating(summary))]
         dossier = api.redact_dossier(dossier, caller, summary)
-        # The picker lists actions by their glossary name, in the reader's language and alphabetical order.
+        # The picker lists actions by their glossary name, in the reader's language and alphabetical order; not those
+        # the case would refuse whatever is filled in: a step already on record, or, while the employee has recovered,
+        # anything but what may be recorded then (a relapse, an assignment, …).
+        done = {d.key for d in deadlines if d.status is DeadlineStatus.DONE and d.occurrence is None}
+
+        def offered(kind: str, on: str) -> bool:
+            if on != "case":
+                return view is not None
+            if summary.recovered_on is not None and kind not in WHILE_RECOVERED_KINDS:
+                return False
+            return COMPLETES.get(kind) not in done
+
         kinds: list[dict[str, Any]] = sorted(
             (
                 {
@@ -601,7 +612,7 @@ def add_dashboard(app: FastAPI) -> None:
                     "fields": fields.get((on, kind), []),
                 }
                 for kind, on, roles, path in api.api_action_kinds()
-                if caller.role in roles and (on == "case" or view is not None)
+                if caller.role in roles and offered(kind, on)
             ),
             key=lambda k: k["label"].lower(),
         )

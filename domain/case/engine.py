@@ -120,6 +120,7 @@ COMPLETES: dict[str, str] = {d.kind: d.completes for d in LEDGER.declarations if
 DOES_STEP: dict[str, str] = {d.kind: step for d in LEDGER.declarations if (step := d.completes or d.holds) is not None}
 REQUIRES: dict[str, str] = {d.kind: d.requires for d in LEDGER.declarations if d.requires}
 NOT_ACTIVITY_KINDS = frozenset(d.kind for d in LEDGER.declarations if not d.activity)
+WHILE_RECOVERED_KINDS = frozenset(d.kind for d in LEDGER.declarations if d.while_halted)
 _ADAPTER = LEDGER.adapter
 parse_action = LEDGER.parse
 

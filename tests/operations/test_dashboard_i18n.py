@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from domain import glossary
+from domain.case import WHILE_RECOVERED_KINDS
 from domain.nl_time import local_date
 from operations.dashboard import _action_fields
 from operations.pages import _detail_value
@@ -268,9 +269,23 @@ async def test_the_action_picker_chooses_only_the_callers_own_step_that_is_due(a
             headers={"Idempotency-Key": f"k-{uuid.uuid4().hex[:16]}"},
         )
         assert agreed.status_code == 200, agreed.text
-        # Next: the first evaluatie of the plan, which either of them records.
+        # Next: the first evaluatie of the plan, which either of them records. The plan, on record, is not offered again.
         for http in (werkgever, bedrijfsarts):
-            assert _chosen_action((await http.get(f"/cases/{case_id}")).text) == "evaluatie_held"
+            page = (await http.get(f"/cases/{case_id}")).text
+            assert _chosen_action(page) == "evaluatie_held"
+            assert 'value="plan_van_aanpak_agreed"' not in page
+        # Recovered: only what a recovered case takes (a relapse, …), nothing chosen.
+        recovered = await werkgever.post(
+            f"/api/cases/{case_id}/actions/full_recovery",
+            json={"on": today.isoformat()},
+            headers={"Idempotency-Key": f"k-{uuid.uuid4().hex[:16]}"},
+        )
+        assert recovered.status_code == 200, recovered.text
+        page = (await werkgever.get(f"/cases/{case_id}")).text
+        offered = re.findall(r'<option value="([a-z_0-9]+)" data-path=', page)
+        assert "relapse" in offered and set(offered) <= WHILE_RECOVERED_KINDS, offered
+        assert _chosen_action(page) == ""
+        assert "wacht: de werknemer is hersteld op" in _visible(page)  # the open steps say why they wait
 
 
 async def test_a_person_never_gets_a_bare_server_error_or_json_for_a_page(api_server):
