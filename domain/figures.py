@@ -54,11 +54,19 @@ class Period(BaseModel):
 
     kind: PeriodKind
     start: date
-    end: date = Field(description="The first day after the period")
+    end: date = Field(description="The first day after the period (after today, for one still running)")
+    full_end: date | None = Field(default=None, description="A running period's own end; None when it has ended")
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days
+
+    def so_far(self, as_of: date) -> Period:
+        """The period up to and including `as_of` when it is still running then: no day after today is counted (a
+        running case's length, its sick days, the employment days); itself when it has ended."""
+        if self.end <= as_of + timedelta(days=1) or as_of < self.start:
+            return self
+        return self.model_copy(update={"end": as_of + timedelta(days=1), "full_end": self.end})
 
     @property
     def label(self) -> str:
@@ -79,12 +87,15 @@ def period_of(kind: PeriodKind, day: date) -> Period:
     return Period(kind=kind, start=date(day.year, first, 1), end=date(year, month, 1))
 
 
-def periods_between(kind: PeriodKind, first: date, last: date) -> list[Period]:
-    """The periods from the one holding `first` up to the one holding `last`."""
+def periods_between(kind: PeriodKind, first: date, last: date, as_of: date | None = None) -> list[Period]:
+    """The periods from the one holding `first` up to the one holding `last`; with `as_of` (today), one still running
+    counts its days so far (`Period.so_far`), and one not begun yet is left out."""
     found = [period_of(kind, first)]
     while found[-1].end <= last:
         found.append(period_of(kind, found[-1].end))
-    return found
+    if as_of is None:
+        return found
+    return [p.so_far(as_of) for p in found if p.start <= as_of]
 
 
 class Employment(BaseModel):
@@ -117,6 +128,7 @@ class Figures(BaseModel):
     average_headcount: float
     duration_classes: dict[str, int]
     cases_without_employment: int = Field(description="Cases whose employee is not in the employment data: factor 1")
+    running: bool = Field(default=False, description="The period has not ended: the figures count its days up to `end`")
 
 
 def overlap(start: date, end: date | None, period: Period) -> int:
@@ -190,6 +202,8 @@ def compute(
                     if low <= length <= high:
                         classes[label] += 1
     headcount = employed / period.days
+    # A running period's reports so far, raised to a year's over the days counted (a whole quarter's: × 4).
+    per_year = PER_YEAR[period.kind] * ((period.full_end - period.start).days / period.days if period.full_end else 1)
     return Figures(
         employer_id=employer_id,
         period=period.label,
@@ -197,13 +211,14 @@ def compute(
         end=period.end - timedelta(days=1),
         verzuimpercentage=round(sick_weighted / weighted * 100, 2) if weighted else None,
         verzuimpercentage_cbs=round(sick_days / employed * 100, 2) if employed else None,
-        meldingsfrequentie=round(reports / headcount * PER_YEAR[period.kind], 2) if headcount else None,
+        meldingsfrequentie=round(reports / headcount * per_year, 2) if headcount else None,
         gemiddelde_verzuimduur=round(sum(ended) / len(ended), 1) if ended else None,
         sick_reports=reports,
         cases_ended=len(ended),
         average_headcount=round(headcount, 2),
         duration_classes=classes,
         cases_without_employment=unmatched,
+        running=period.full_end is not None,
     )
 
 

@@ -148,7 +148,8 @@ def _direct_csv(args: argparse.Namespace) -> int:
     last = args.last or local_date(datetime.now(timezone.utc))
     first = args.first or date(last.year - 1, 1, 1)
     employers = [args.employer] if args.employer else employer_ids(engine)
-    sys.stdout.write(figures_csv(figures_for(engine, employers, PeriodKind(args.period), first, last)))
+    today = local_date(datetime.now(timezone.utc))
+    sys.stdout.write(figures_csv(figures_for(engine, employers, PeriodKind(args.period), first, last, today)))
     return 0
 
 

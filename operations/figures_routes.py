@@ -103,7 +103,10 @@ async def resolve_scope(
 
 
 async def figures_in(engine: Engine, scope: Scope) -> list[Figures]:
-    return await asyncio.to_thread(reporting.figures_for, engine, scope.employers, scope.kind, scope.first, scope.last)
+    today = local_date(datetime.now(timezone.utc))  # no day after today counts (a running period's days so far)
+    return await asyncio.to_thread(
+        reporting.figures_for, engine, scope.employers, scope.kind, scope.first, scope.last, today
+    )
 
 
 CSV_COLUMNS = (

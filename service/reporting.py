@@ -176,11 +176,14 @@ def event_counts(engine: Engine, case_ids: Sequence[str]) -> dict[str, int]:
         return {case_id: count for case_id, count in rows}
 
 
-def figures_for(engine: Engine, employers: Iterable[str], kind: PeriodKind, first: date, last: date) -> list[Figures]:
-    """The figures of each employer for every period from the one holding `first` to the one holding `last`."""
+def figures_for(
+    engine: Engine, employers: Iterable[str], kind: PeriodKind, first: date, last: date, as_of: date | None = None
+) -> list[Figures]:
+    """The figures of each employer for every period from the one holding `first` to the one holding `last`; with
+    `as_of` (today), a period still running counts its days so far."""
     found: list[Figures] = []
     for employer_id in employers:
         cases_of = employer_cases(engine, employer_id)
         staff = employer_employment(engine, employer_id)
-        found.extend(compute(employer_id, p, cases_of, staff) for p in periods_between(kind, first, last))
+        found.extend(compute(employer_id, p, cases_of, staff) for p in periods_between(kind, first, last, as_of))
     return found

@@ -69,6 +69,38 @@ def test_a_month_with_part_timers_partial_incapacity_and_a_case_crossing_its_bor
     assert (f.period, f.start, f.end) == ("2025-03", date(2025, 3, 1), date(2025, 3, 31))
 
 
+def test_a_running_month_counts_its_days_up_to_today_and_no_day_after():
+    # Today is 26 March: March runs up to and including it (26 days); no later day counts.
+    f = compute("E1", MARCH.so_far(date(2025, 3, 26)), [C1, C2], STAFF)
+    assert f.running and (f.period, f.start, f.end) == ("2025-03", date(2025, 3, 1), date(2025, 3, 26))
+    # Employment days × factor: 26 × 1 + 26 × 0.5 + 10 (17..26) × 0.8 = 47. Sick: C1 10 × 0.5 = 5; C2 24–26 March
+    # 3 × 1 = 3; together 8. Vernet: 8 / 47 × 100 = 17.02.
+    assert f.verzuimpercentage == 17.02
+    # CBS: sick days 10 + 3 = 13; employment days 26 + 26 + 10 = 62: 13 / 62 × 100 = 20.97.
+    assert f.verzuimpercentage_cbs == 20.97
+    # One report; headcount 62 / 26 = 2.38; per year over the days counted: 1 / 2.38 × 12 × 31 / 26 = 6.0.
+    assert (f.sick_reports, f.average_headcount, f.meldingsfrequentie) == (1, 2.38, 6.0)
+    # C2 has lasted 3 days so far (24–26 March), not 8 up to the month's end.
+    assert f.duration_classes == {"1-14": 1, "15-91": 1, "92-365": 0, "366-730": 0}
+    # A month that has ended is itself; one not begun is not listed.
+    assert MARCH.so_far(date(2025, 4, 2)) == MARCH and not compute("E1", MARCH, [C1], STAFF).running
+    assert [
+        p.label for p in periods_between(PeriodKind.MONTH, date(2025, 2, 1), date(2025, 5, 1), date(2025, 3, 26))
+    ] == [
+        "2025-02",
+        "2025-03",
+    ]
+
+
+def test_a_long_running_case_counts_its_length_up_to_today():
+    # Sick since 20 December 2024, still sick. Today, 10 December 2025, it has lasted 356 days (20 Dec .. 10 Dec):
+    # 92–365. Up to the month's end it would have said 377 days, 366–730: a class it has not reached.
+    long = (case("C3", "k1"), [spell("C3", date(2024, 12, 20), None)])
+    december = period_of(PeriodKind.MONTH, date(2025, 12, 1))
+    so_far = compute("E1", december.so_far(date(2025, 12, 10)), [long], STAFF).duration_classes
+    assert (so_far["92-365"], so_far["366-730"]) == (1, 0)
+
+
 def test_a_quarter_counts_its_reports_four_times_to_compare_with_a_year():
     f = compute("E1", Q1, [C1], STAFF[:2])
     # 90 days; weighted employment 90 × 1 + 90 × 0.5 = 135; C1's 19 sick days × 0.5 = 9.5: 9.5 / 135 × 100 = 7.04.
