@@ -594,6 +594,7 @@ def add_dashboard(app: FastAPI) -> None:
         # the case would refuse whatever is filled in: a step already on record, or, while the employee has recovered,
         # anything but what may be recorded then (a relapse, an assignment, …).
         done = {d.key for d in deadlines if d.status is DeadlineStatus.DONE and d.occurrence is None}
+        open_due = {d.key: d.due for d in deadlines if d.status is DeadlineStatus.OPEN and d.occurrence is None}
 
         def offered(kind: str, on: str) -> bool:
             if on != "case":
@@ -610,6 +611,8 @@ def add_dashboard(app: FastAPI) -> None:
                     "path": path.format(kind=kind).replace("{case_id}", case_id),
                     "label": _(glossary.entry_label(kind)),
                     "fields": fields.get((on, kind), []),
+                    # The open step it completes, by when: the form asks before recording it far ahead of that day.
+                    "due": open_due.get(COMPLETES.get(kind, "")) if on == "case" else None,
                 }
                 for kind, on, roles, path in api.api_action_kinds()
                 if caller.role in roles and offered(kind, on)

@@ -161,6 +161,10 @@ def _script_strings() -> dict[str, str]:
         "notSent": _("Not sent: %(reason)s. Sending again is safe."),
         "invalidField": _("Not sent: a field is not filled in correctly."),
         "invalidJson": _("not valid JSON: %(reason)s"),
+        "early": _(
+            "%(action)s is due by %(due)s, %(days)s days after the date you gave. Recorded now, it changes the case "
+            "(its stage, its documents). Record it anyway?"
+        ),
         "yes": _("yes"),
         "no": _("no"),
         "choose": _("choose…"),

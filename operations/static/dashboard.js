@@ -168,6 +168,7 @@
   const result = form.querySelector("[data-result]");
   const button = form.querySelector("button[type=submit]");
   const specs = JSON.parse(form.dataset.specs || "{}");
+  const EARLY_DAYS = 56;  // eight weeks before its term: asked before recording
   // One key per intended action: a resend after a network error or a 5xx reuses it, so it applies once.
   let key = null;
 
@@ -300,6 +301,14 @@
     const extra = values();
     if (extra === null) { show("error", t("invalidField")); return; }
     const option = select.selectedOptions[0];
+    // A statutory step recorded long before it is due changes the case (its stage, its documents) and is seldom
+    // meant: asked once more. Early can be right (a vervroegde IVA-aanvraag, a ziekmelding when the contract ends).
+    if (option.dataset.due && day.value) {
+      const early = (Date.parse(option.dataset.due) - Date.parse(day.value)) / 86400000;
+      if (early > EARLY_DAYS && !window.confirm(t("early", {action: option.textContent, due: option.dataset.dueShown, days: Math.round(early)}))) {
+        return;
+      }
+    }
     key = key || uuid();
     button.disabled = true;
     show("busy", t("recording", {action: option.textContent}));

@@ -559,6 +559,24 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
             await expect(page.locator("tr[data-key='probleemanalyse'] .badge.st-done")).to_have_text("gedaan")
             await expect(page.locator("tr[data-key='plan_van_aanpak'] .badge")).to_have_text("te laat")
             await page.screenshot(path=ARTIFACTS / "open_taken_over.png", full_page=True)
+            # The 42nd-week ziekmelding in week 11: the form asks first, and nothing is recorded when declined.
+            asked: list[str] = []
+
+            async def decline(dialog) -> None:
+                asked.append(dialog.message)
+                await dialog.dismiss()
+
+            page.once("dialog", decline)
+            act = page.locator("#action-form")
+            await act.locator("select[name=kind]").select_option("ziekmelding_uwv_sent")
+            await act.locator("button[type=submit]").click()
+            for _ in range(50):
+                if asked:
+                    break
+                await asyncio.sleep(0.1)
+            assert "Ziekmelding bij UWV" in asked[0] and "Toch vastleggen?" in asked[0], asked
+            await expect(act.locator("[data-result]")).to_be_empty()
+            await expect(page.locator("tr[data-key='ziekmelding_uwv'] .badge.st-done")).to_have_count(0)
             # The week off is off the clock, as if given as ISO dates through the API.
             async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
                 opened = await http.get(
