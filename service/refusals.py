@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from babel.numbers import format_decimal
+
 from domain.errors import ActionRefused, render
 from service import i18n
 from service.i18n import N_, _
@@ -69,7 +71,7 @@ def validation_reason(error_type: str, message: str, context: Mapping[str, Any] 
         if (said := _(inner)) != inner:
             return said
     known = VALIDATION_REASONS.get(error_type)
-    values = {k: str(v) for k, v in (context or {}).items()}
+    values = {k: _number(v) for k, v in (context or {}).items()}
     if "' or '" in values.get("expected", ""):  # pydantic lists the choices in English: "'a', 'b' or 'c'"
         choices, _or, last = values["expected"].rpartition(" or ")
         values["expected"] = _("%(choices)s or %(last)s", choices=choices, last=last)
@@ -79,6 +81,13 @@ def validation_reason(error_type: str, message: str, context: Mapping[str, Any] 
         except KeyError:  # a context pydantic names otherwise: say the generic reason rather than fail
             pass
     return _(GENERIC_REASON, reason=message)
+
+
+def _number(value: Any) -> str:
+    """A bound as the reader writes it (0.0 as 0, 0.5 as 0,5 in Dutch); anything else as text."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_decimal(value, format="0.##", locale=i18n.language())
+    return str(value)
 
 
 def _day(iso: str) -> str:

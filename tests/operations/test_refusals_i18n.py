@@ -110,6 +110,10 @@ def test_a_pydantic_reason_is_said_by_its_type():
             refusals.validation_reason("something_new", "Value error, odd")
             == "Deze waarde is ongeldig (Value error, odd)"
         )
+        # A bound as the reader writes numbers: 0, not 0.0.
+        assert refusals.validation_reason("greater_than", "Input should be greater than 0", {"gt": 0.0}) == (
+            "Moet groter zijn dan 0"
+        )
         # A validator of ours says its own reason in Dutch; so does an e-mail address without its @.
         assert (
             refusals.validation_reason("value_error", "Value error, give hours_per_week or percentage")

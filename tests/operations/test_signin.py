@@ -294,7 +294,7 @@ async def test_claims_that_map_to_no_api_role_are_refused_without_a_session(prov
     werkgever_without_employer = provider.user({"groups": ["spoorwerk-werkgever"]})
     async with serving(dev_env, settings, database=sqlite(tmp_path)) as app:
         for sub, says in (
-            (nobody, "geen rol waarmee je Spoorwerk mag gebruiken"),
+            (nobody, "geen rol waarmee u Spoorwerk mag gebruiken"),
             (two_roles, "meer dan één Spoorwerk-rol"),
             (werkgever_without_employer, "precies één werkgever-id"),
         ):
