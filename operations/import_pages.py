@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from domain import glossary
 from domain.models import Role
 from operations import imports, pages
+from operations.import_mapping import MAPPINGS_DIR
 from operations.import_routes import IMPORTERS
 from operations.signin import page_caller
 from service import i18n
@@ -21,7 +22,22 @@ from service.i18n import _
 log = structlog.get_logger("spoorwerk.dashboard")
 
 
+EXAMPLE = MAPPINGS_DIR / "generic-example.csv"
+
+
 def add_import_pages(app: FastAPI) -> None:
+    @app.get("/imports/voorbeeld.csv", include_in_schema=False)
+    async def example_file(request: Request) -> Response:
+        """The shipped mapping's example export: the columns an import reads, with three made-up cases."""
+        caller = await page_caller(request)
+        if caller is None:
+            return pages.to_login(request)
+        return Response(
+            EXAMPLE.read_bytes(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="spoorwerk-import-voorbeeld.csv"'},
+        )
+
     @app.get("/imports", include_in_schema=False)
     async def imports_page(request: Request) -> Response:
         caller = await page_caller(request)

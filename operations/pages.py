@@ -165,6 +165,12 @@ def _script_strings() -> dict[str, str]:
             "%(action)s is due by %(due)s, %(days)s days after the date you gave. Recorded now, it changes the case "
             "(its stage, its documents). Record it anyway?"
         ),
+        "importChecked": _(
+            "Checked: %(rows)s rows, %(valid)s to open, %(refused)s refused (below). Nothing has been opened yet."
+        ),
+        "importStarted": _(
+            "Importing: %(valid)s of %(rows)s rows are being opened; %(refused)s refused (below). The list shows how far."
+        ),
         "yes": _("yes"),
         "no": _("no"),
         "choose": _("choose…"),

@@ -160,6 +160,49 @@
     });
   }
 
+  // Importing an export (/imports): checked first (a dry run), then imported; the problems by row and column.
+  const importing = document.getElementById("import-form");
+  if (importing) {
+    const said = importing.querySelector("[data-result]");
+    const table = importing.querySelector("[data-problems]");
+    importing.addEventListener("submit", async function (ev) {
+      ev.preventDefault();
+      const file = importing.elements.file.files[0];
+      const check = !ev.submitter || ev.submitter.name === "check";
+      const xlsx = /\.xlsx$/i.test(file.name);
+      const query = new URLSearchParams({filename: file.name, dry_run: check ? "true" : "false"});
+      said.textContent = t("busy");
+      said.className = "result busy";
+      table.hidden = true;
+      try {
+        const res = await fetch("/api/imports?" + query, {method: "POST", credentials: "same-origin", body: file,
+          headers: {Accept: "application/json", "Content-Type": xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv"}});
+        let data = null;
+        try { data = await res.json(); } catch (err) { /* not JSON */ }
+        if (res.status === 401) { location.assign("/login?next=/imports"); return; }
+        if (!res.ok) {
+          said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: reason(data, res)});
+          said.className = "result error";
+          return;
+        }
+        const rows = table.querySelector("tbody");
+        rows.replaceChildren();
+        (data.problems || []).forEach(function (p) {
+          const tr = document.createElement("tr");
+          [p.row, p.column, p.message].forEach(function (v) { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
+          rows.appendChild(tr);
+        });
+        table.hidden = !(data.problems || []).length;
+        said.textContent = t(check ? "importChecked" : "importStarted", {rows: data.rows, valid: data.valid, refused: data.refused_rows});
+        said.className = "result " + (data.refused_rows ? "error" : "ok");
+        if (!check) await refresh();
+      } catch (err) {
+        said.textContent = t("notSent", {reason: err.message});
+        said.className = "result error";
+      }
+    });
+  }
+
   const form = document.getElementById("action-form");
   if (!form) return;
   const select = form.elements.kind;

@@ -569,3 +569,44 @@ async def test_the_command_imports_directly_against_temporal(api, dev_env, tmp_p
     )
     assert f"{50 - len(wrong)} geopend, 0 eerder geopend" in run.stdout, run.stdout + run.stderr
     await eventually(lambda: running_cases(dev_env.client, boss), lambda n: n == 50 - len(wrong))
+
+
+async def test_a_casemanager_checks_and_imports_an_export_from_the_imports_page(api, tmp_path):
+    """No command line: the file is chosen on the page, checked (problems by row and column, nothing opened), then
+    imported, and the list shows the import."""
+    from playwright.async_api import async_playwright, expect
+
+    from tests.operations.test_dashboard_browser import CHROMIUM, LAUNCH_ARGS, LOCALE
+
+    if not CHROMIUM.exists():
+        pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium")
+    server, _http = api
+    rows, wrong = generated(9, "E-api", errors_every=8)  # row 9 (the 8th case) has a mistake
+    assert len(wrong) == 1
+    export = tmp_path / "verzuim-export.csv"
+    export.write_bytes(as_csv(rows))
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
+        try:
+            page = await (await browser.new_context(locale=LOCALE)).new_page()
+            await page.goto(server.url + "/login?next=/imports")
+            await page.fill("#token", server.tokens["casemanager"])
+            await page.click("form[action='/login'] button[type=submit]")
+            await page.wait_for_url(server.url + "/imports")
+            form = page.locator("#import-form")
+            await expect(page.locator("a[href='/imports/voorbeeld.csv']")).to_have_text("Voorbeeldbestand (CSV)")
+            await form.locator("input[name=file]").set_input_files(str(export))
+            await form.locator("button[name=check]").click()
+            result = form.locator("[data-result]")
+            await expect(result).to_contain_text("Gecontroleerd: 9 rijen, 8 te openen, 1 geweigerd")
+            ((row, column),) = wrong
+            problem = form.locator("[data-problems] tbody tr")
+            await expect(problem).to_have_count(1)
+            await expect(problem.locator("td").nth(0)).to_have_text(str(row))
+            await expect(problem.locator("td").nth(1)).to_have_text(column)
+            await page.screenshot(path=ROOT / "tests" / "artifacts" / "import_checked.png", full_page=True)
+            await form.locator("button[name=import]").click()
+            await expect(result).to_contain_text("Bezig met importeren: 8 van 9 rijen")
+            await expect(page.locator("#imports tbody tr[data-import]")).not_to_have_count(0)
+        finally:
+            await browser.close()
