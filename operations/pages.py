@@ -171,6 +171,8 @@ def _script_strings() -> dict[str, str]:
         "importStarted": _(
             "Importing: %(valid)s of %(rows)s rows are being opened; %(refused)s refused (below). The list shows how far."
         ),
+        "employmentStored": _("Stored: %(rows)s employments. The figures are counted again with them."),
+        "employmentRefused": _("Nothing stored: the file has problems (below). Correct them and send it again."),
         "yes": _("yes"),
         "no": _("no"),
         "choose": _("choose…"),

@@ -160,48 +160,77 @@
     });
   }
 
-  // Importing an export (/imports): checked first (a dry run), then imported; the problems by row and column.
-  const importing = document.getElementById("import-form");
-  if (importing) {
-    const said = importing.querySelector("[data-result]");
-    const table = importing.querySelector("[data-problems]");
-    importing.addEventListener("submit", async function (ev) {
+  // A file sent to the API from a page (an export on /imports, an employer's staff on /cijfers): the answer's counts
+  // in a line, its problems by row and column in a table below.
+  function uploads(el, request, done) {
+    const said = el.querySelector("[data-result]");
+    const table = el.querySelector("[data-problems]");
+    el.addEventListener("submit", async function (ev) {
       ev.preventDefault();
-      const file = importing.elements.file.files[0];
-      const check = !ev.submitter || ev.submitter.name === "check";
+      const file = el.elements.file.files[0];
       const xlsx = /\.xlsx$/i.test(file.name);
-      const query = new URLSearchParams({filename: file.name, dry_run: check ? "true" : "false"});
+      const asked = request(file, ev.submitter);
       said.textContent = t("busy");
       said.className = "result busy";
       table.hidden = true;
       try {
-        const res = await fetch("/api/imports?" + query, {method: "POST", credentials: "same-origin", body: file,
+        const res = await fetch(asked.url, {method: asked.method, credentials: "same-origin", body: file,
           headers: {Accept: "application/json", "Content-Type": xlsx ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv"}});
         let data = null;
         try { data = await res.json(); } catch (err) { /* not JSON */ }
-        if (res.status === 401) { location.assign("/login?next=/imports"); return; }
-        if (!res.ok) {
-          said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: reason(data, res)});
-          said.className = "result error";
-          return;
-        }
+        if (res.status === 401) { location.assign("/login?next=" + encodeURIComponent(location.pathname)); return; }
+        const problems = (data && Array.isArray(data.problems)) ? data.problems : [];
         const rows = table.querySelector("tbody");
         rows.replaceChildren();
-        (data.problems || []).forEach(function (p) {
+        problems.forEach(function (p) {
           const tr = document.createElement("tr");
           [p.row, p.column, p.message].forEach(function (v) { const td = document.createElement("td"); td.textContent = String(v); tr.appendChild(td); });
           rows.appendChild(tr);
         });
-        table.hidden = !(data.problems || []).length;
-        said.textContent = t(check ? "importChecked" : "importStarted", {rows: data.rows, valid: data.valid, refused: data.refused_rows});
-        said.className = "result " + (data.refused_rows ? "error" : "ok");
-        if (!check) await refresh();
+        table.hidden = !problems.length;
+        if (!res.ok && !problems.length) {
+          said.textContent = t(res.status < 500 ? "refused" : "failed", {status: res.status, reason: reason(data, res)});
+          said.className = "result error";
+          return;
+        }
+        await done(res, data, said, asked);
       } catch (err) {
         said.textContent = t("notSent", {reason: err.message});
         said.className = "result error";
       }
     });
   }
+
+  // Importing an export (/imports): checked first (a dry run), then imported.
+  const importing = document.getElementById("import-form");
+  if (importing) {
+    uploads(importing, function (file, submitter) {
+      const check = !submitter || submitter.name === "check";
+      const query = new URLSearchParams({filename: file.name, dry_run: check ? "true" : "false"});
+      return {url: "/api/imports?" + query, method: "POST", check: check};
+    }, async function (res, data, said, asked) {
+      said.textContent = t(asked.check ? "importChecked" : "importStarted", {rows: data.rows, valid: data.valid, refused: data.refused_rows});
+      said.className = "result " + (data.refused_rows ? "error" : "ok");
+      if (!asked.check) await refresh();
+    });
+  }
+
+  // An employer's staff (/cijfers): replaced as a whole, or nothing stored while a row is wrong.
+  document.querySelectorAll("form[data-employment]").forEach(function (el) {
+    uploads(el, function (file) {
+      const query = new URLSearchParams({filename: file.name});
+      return {url: "/api/figures/employment/" + encodeURIComponent(el.dataset.employment) + "?" + query, method: "PUT"};
+    }, async function (res, data, said) {
+      if (!res.ok) {
+        said.textContent = t("employmentRefused");
+        said.className = "result error";
+        return;
+      }
+      said.textContent = t("employmentStored", {rows: data.rows});
+      said.className = "result ok";
+      setTimeout(function () { location.reload(); }, 1500);
+    });
+  });
 
   const form = document.getElementById("action-form");
   if (!form) return;

@@ -92,6 +92,27 @@ async def test_figures_within_scope_as_json_and_csv_and_employment_data_refused_
         assert rows["E-other"][4] == ""  # no employment data: no percentage rather than a made-up one
 
 
+async def _send_staff_on_the_page(page, section, expect) -> None:
+    """The employer sends its staff on the page: a wrong row is named and nothing is stored; the right file is."""
+    staff = section.locator("details.employment")
+    await staff.locator("summary").click()
+    form = staff.locator("form[data-employment='E-api']")
+    wrong = STAFF + b"1003;2021-02-30;;0,8\r\n"
+    await form.locator("input[name=file]").set_input_files(
+        {"name": "personeel.csv", "mimeType": "text/csv", "buffer": wrong}
+    )
+    await form.locator("button[type=submit]").click()
+    await expect(form.locator("[data-result]")).to_contain_text("Niets bewaard: het bestand heeft problemen")
+    await expect(form.locator("[data-problems] tbody tr td").nth(0)).to_have_text("4")
+    await expect(form.locator("[data-problems] tbody tr td").nth(1)).to_have_text("in_dienst")
+    await form.locator("input[name=file]").set_input_files(
+        {"name": "personeel.csv", "mimeType": "text/csv", "buffer": STAFF}
+    )
+    async with page.expect_navigation():  # stored, the page shows the figures counted with it
+        await form.locator("button[type=submit]").click()
+        await expect(form.locator("[data-result]")).to_contain_text("Bewaard: 2 dienstverbanden")
+
+
 async def test_the_cijfers_page_in_a_dutch_browser(api_server):
     if not CHROMIUM.exists():
         pytest.skip("the browser test needs Debian's Chromium at /usr/bin/chromium (.ci/run installs it)")
@@ -140,6 +161,8 @@ async def test_the_cijfers_page_in_a_dutch_browser(api_server):
                     await expect(bar).to_have_attribute("data-value", "15.56")
                     await expect(section.locator("tr[data-period='2025-Q1']")).to_contain_text("15,56")
                 await expect(page.locator("a[href^='/api/figures.csv']")).to_have_text("Downloaden als CSV")
+                if who == "werkgever" and size["width"] == 1366:
+                    await _send_staff_on_the_page(page, section, expect)
                 name = f"{who}-{size['width']}"
                 await page.screenshot(path=SHOTS / f"{name}.png", full_page=True)
                 overflow = await page.evaluate(
