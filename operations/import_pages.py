@@ -32,6 +32,8 @@ def add_import_pages(app: FastAPI) -> None:
         caller = await page_caller(request)
         if caller is None:
             return pages.to_login(request)
+        if caller.role not in IMPORTERS:  # the page that offers it is theirs only
+            return Response(status_code=403)
         return Response(
             EXAMPLE.read_bytes(),
             media_type="text/csv; charset=utf-8",

@@ -44,6 +44,8 @@ def _ephemeral_ports_start() -> int:
 
 
 _FIRST_PORT = 10000
+# Ports a browser will not open (Chromium and Firefox: net::ERR_UNSAFE_PORT); the only one at or above _FIRST_PORT.
+_BROWSERS_REFUSE = frozenset({10080})
 _PORTS_END = _ephemeral_ports_start()
 _CHANCE = random.Random()
 
@@ -64,7 +66,7 @@ def free_port() -> int:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
-        if (port >> 1) % count != index or port in _HANDED_OUT:
+        if (port >> 1) % count != index or port in _HANDED_OUT or port in _BROWSERS_REFUSE:
             continue
         with socket.socket() as s:
             try:

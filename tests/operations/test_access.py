@@ -158,7 +158,13 @@ OPERATIONS_ONLY = {("POST", "/codec/decode"), ("GET", "/api/audit"), ("POST", "/
 UWV_SENDS = {("POST", "/api/cases/{case_id}/uwv"), ("POST", "/api/cases/{case_id}/uwv/{message_id}/send")}
 UWV_SENDERS = {"operations", "casemanager", "werkgever"}
 # Bulk takeover (operations.import_routes, import_pages): operations and casemanagers only; an empty upload is a 422.
-IMPORTS = {("POST", "/api/imports"), ("GET", "/api/imports"), ("GET", "/api/imports/{import_id}"), ("GET", "/imports")}
+IMPORTS = {
+    ("POST", "/api/imports"),
+    ("GET", "/api/imports"),
+    ("GET", "/api/imports/{import_id}"),
+    ("GET", "/imports"),
+    ("GET", "/imports/voorbeeld.csv"),
+}
 OPENERS = {"operations", "casemanager", "werkgever", "other_casemanager", "other_werkgever", "regional_casemanager"}
 # Verzuim figures (operations.figures_routes, figures_pages; domain.figures_access): operations, werkgevers and
 # casemanagers, each for the employers of its scope; the medical and re-integration roles see none.
@@ -298,7 +304,7 @@ async def test_every_role_against_every_route_in_and_out_of_scope(api, api_serve
                     r = await api.http.post(path, json=body, headers=headers)
                     assert r.status_code == (409 if who in OPENERS else 403), (who, r.text)  # 409: a future day
                 elif (method, path) in IMPORTS:
-                    client = pages[who] if path == "/imports" else api.http
+                    client = api.http if path.startswith("/api/") else pages[who]
                     target = path.replace("{import_id}", "import-0000000000000000")
                     r = await client.request(method, target, headers=headers if path.startswith("/api/") else {})
                     allowed = role in ("operations", "casemanager")

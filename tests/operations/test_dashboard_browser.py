@@ -606,6 +606,12 @@ async def test_a_casemanager_opens_and_takes_over_a_case_with_a_form(api_server)
                 wide = await phone.evaluate("""() => [...document.querySelectorAll('body *')]
                     .filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)""")
                 assert await phone.evaluate("document.scrollingElement.scrollWidth") <= 390, (path, wide[:6])
+            # A tablet and a small laptop: the overview's table scrolls by itself, the page keeps the window's width.
+            for width in (768, 1024):
+                await phone.set_viewport_size({"width": width, "height": 800})
+                await phone.goto(api_server.url + "/")
+                page_width = await phone.evaluate("document.scrollingElement.scrollWidth")
+                assert page_width <= width, (width, page_width)
         finally:
             await browser.close()
     # A coach opens no cases: no button, and the page says so.

@@ -160,6 +160,17 @@ def payload(kind: str, *, role: str | None = None, coach: str = "coach-1", **fie
     }
 
 
+_EVALUATED: Counter[str] = Counter()
+
+
+def evaluatie(case_id: str) -> dict[str, Any]:
+    """An evaluatie of the case's plan van aanpak on a day none of its others was held (a second on one day is
+    refused: domain.case.actions.steps.one_evaluatie_a_day): today, then a day earlier each time."""
+    back = _EVALUATED[case_id]
+    _EVALUATED[case_id] += 1
+    return payload("evaluatie_held", on=(today() - timedelta(days=back)).isoformat())
+
+
 def taken_over(weeks_sick: int, done_days: dict[str, int]) -> dict[str, Any]:
     """Opening fields of a case taken over in spoor 1 at `weeks_sick`, its earlier steps done."""
     first = today() - timedelta(weeks=weeks_sick)
@@ -182,9 +193,9 @@ def spoor1_plan(case_id: str) -> Plan:
         case_id,
         Stage.SPOOR1,
         [
-            [c("evaluatie_held") for _ in range(3)],
+            [Sent(case_id, evaluatie(case_id)) for _ in range(3)],
             [c("partial_recovery", hours_per_week=16)],
-            [c("evaluatie_held") for _ in range(2)],
+            [Sent(case_id, evaluatie(case_id)) for _ in range(2)],
         ],
         taken_over(10, SPOOR1_DONE),
     )
@@ -197,7 +208,7 @@ def ad_plan(case_id: str) -> Plan:
         case_id,
         Stage.AD_ONDERZOEK,
         [
-            [c("evaluatie_held") for _ in range(2)],
+            [Sent(case_id, evaluatie(case_id)) for _ in range(2)],
             [c("ad_onderzoek_started", role="arbeidsdeskundige")],
             [c("ad_gesprek_held", party="werkgever"), c("ad_gesprek_held", party="werknemer")],
             [
@@ -682,7 +693,7 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
             accepted_by_first.extend(s for s in sender.sent if s.result is not None)
         await cluster.kill_worker()
         # The first action to a case the dead worker held, sent once the new worker runs.
-        probe = Sent(plans[0].case_id, payload("evaluatie_held"))
+        probe = Sent(plans[0].case_id, evaluatie(plans[0].case_id))
         sent_at = time.monotonic()
         await sender.send(probe)
         kills.append(
@@ -697,7 +708,7 @@ async def test_worker_killed_while_actions_are_in_flight_loses_and_doubles_nothi
     assert len(kills) == 2
 
     # Every case goes on: one more action each, answered by the third worker.
-    more = [Sent(p.case_id, payload("evaluatie_held")) for p in plans]
+    more = [Sent(p.case_id, evaluatie(p.case_id)) for p in plans]
     await asyncio.gather(*(sender.send(item) for item in more))
     assert all(item.result.applied for item in more)
     # Answers the client never saw, sent again after the kills: the first answer again, applied once.
@@ -778,7 +789,7 @@ async def test_cases_survive_server_stop_and_kill_on_the_same_database(cluster):
     # Every case is there, this test's and the earlier ones', running: it answers queries, holds
     # every action once, and takes a new one.
     everything = [(plan, sender.sent) for plan in plans] + earlier
-    more = [Sent(plan.case_id, payload("evaluatie_held")) for plan, _ in everything]
+    more = [Sent(plan.case_id, evaluatie(plan.case_id)) for plan, _ in everything]
     await asyncio.gather(*(sender.send(item) for item in more))
     assert all(item.result.applied for item in more)
     for plan, sent in everything:

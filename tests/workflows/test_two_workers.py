@@ -25,6 +25,7 @@ from tests.workflows.test_crash_recovery import (
     actions,
     ad_plan,
     check_case,
+    evaluatie,
     eventually,
     payload,
     run_plans,
@@ -103,7 +104,7 @@ async def test_two_workers_on_one_queue_one_killed_the_other_carries_every_case(
         await run_plans(sender, plans, [(0.4, kill_one)])
         assert killed_at and first.proc.poll() is not None and second.proc.poll() is None
         # Every case takes one more action, now with one worker only.
-        more = [Sent(p.case_id, payload("evaluatie_held")) for p in plans]
+        more = [Sent(p.case_id, evaluatie(p.case_id)) for p in plans]
         await asyncio.gather(*(sender.send(item) for item in more))
         assert all(item.result.applied for item in more)
 
