@@ -103,7 +103,7 @@ def is_theirs(item: WorkItem, role: Role) -> bool:
         return True
     if item.escalation_level and role in ACTION_ROLES["escalation_acknowledged"]:
         return True
-    steps = ({item.step} | {mark.split("#")[0] for mark in item.overdue_steps}) - {None}
+    steps = {item.step} | {mark.split("#")[0] for mark in item.overdue_steps}
     return any(DOES_STEP.get(kind) in steps and role in roles for kind, roles in ACTION_ROLES.items())
 
 

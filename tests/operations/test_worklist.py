@@ -443,28 +443,3 @@ async def test_the_overview_shows_at_once_when_the_cases_worker_is_down(api, api
         assert "Levend" in page.text  # not queued behind the cases that do not answer
     finally:  # deleted (a running one is terminated first): no later test of the session meets a case nobody runs
         await delete_workflows(api_server.env.client, [f"case-{case_id}" for case_id in stranded])
-
-
-def test_whose_work_an_item_is_follows_the_roles_that_record_its_steps():
-    from domain.models import Role
-    from operations.worklist import Reason, WorkItem, is_theirs
-
-    def item(step: str | None, overdue: tuple[str, ...] = (), level: int = 0) -> WorkItem:
-        return WorkItem(
-            case_id="C1",
-            employer_id="E1",
-            stage="spoor1",
-            step=step,
-            due=None,
-            overdue=bool(overdue),
-            escalation_level=level,
-            reasons=[Reason.DUE],
-            overdue_steps=list(overdue),
-        )
-
-    assert is_theirs(item("probleemanalyse"), Role.BEDRIJFSARTS) and not is_theirs(
-        item("probleemanalyse"), Role.WERKGEVER
-    )
-    assert is_theirs(item("ziekmelding_uwv", ("evaluatie#2",)), Role.BEDRIJFSARTS)  # an overdue evaluatie is theirs too
-    assert not is_theirs(item(None), Role.BEDRIJFSARTS)  # no step named: nobody's but an overseer's
-    assert is_theirs(item(None), Role.CASEMANAGER) and is_theirs(item(None, level=2), Role.OPERATIONS)
