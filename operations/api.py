@@ -786,7 +786,7 @@ def create_api(
             if page_token:
                 raise Problem(422, "page_token: not a token this service handed out") from None
             raise
-        return with_details(page, await case_details(client, who, [i.case_id for i in page.items]), who.role)
+        return with_details(page, await case_details(client, who, [i.case_id for i in page.items]))
 
     @api.post("/cases", response_model=Opened, status_code=201)
     async def open_case(body: OpenCase, who: Authed, key: IdempotencyKey) -> Opened | JSONResponse:
@@ -908,10 +908,9 @@ def app_search_key(app: FastAPI) -> bytes:
     return app.state.search_key if app.state.search_key is not None else people.process_key()
 
 
-def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary], role: Role) -> worklist.WorkPage:
-    """The work list of a caller in `role`, with what is read from each case in scope: the employee's name and the
-    overdue steps; then only the items whose work is the role's (worklist.is_theirs). An item whose case did not pass
-    the scope check (or did not answer) keeps only what visibility said."""
+def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary]) -> worklist.WorkPage:
+    """The work list with what is read from each case in scope: the employee's name and the overdue steps. An item
+    whose case did not pass the scope check (or did not answer) keeps only what visibility said."""
     items = [
         i.model_copy(
             update={"employee": _employee_name(details[i.case_id]), "overdue_steps": list(details[i.case_id].overdue)}
@@ -920,7 +919,7 @@ def with_details(page: worklist.WorkPage, details: dict[str, CaseSummary], role:
         else i
         for i in page.items
     ]
-    return page.model_copy(update={"items": [i for i in items if worklist.is_theirs(i, role)]})
+    return page.model_copy(update={"items": items})
 
 
 def _employee_name(summary: CaseSummary) -> str | None:

@@ -468,8 +468,7 @@ def add_dashboard(app: FastAPI) -> None:
             page = await worklist.page_worklist(
                 client, today=today, scope=api.caller_scope(caller), sort=sort, page_token=page_token
             )
-            details = await api.case_details(client, caller, [i.case_id for i in page.items])
-            page = api.with_details(page, details, caller.role)
+            page = api.with_details(page, await api.case_details(client, caller, [i.case_id for i in page.items]))
         except ValueError as err:
             errors.append(str(err))
         except RPCError as err:
@@ -504,7 +503,6 @@ def add_dashboard(app: FastAPI) -> None:
             errors=errors,
             next_link=next_link,
             first_page=page_token is None,
-            overseer=caller.role in worklist.OVERSEERS,
         )
 
     @app.get("/cases/new", include_in_schema=False)

@@ -23,8 +23,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from domain.case import ACTION_ROLES, DOES_STEP
-from domain.models import Role
 from operations import cases
 
 HORIZON_DAYS = 14
@@ -89,22 +87,6 @@ def _item(listing: cases.CaseListing, until: date, today: date) -> WorkItem:
         escalation_level=listing.escalation_level,
         reasons=reasons,
     )
-
-
-# Who oversees every case's work, whoever records its steps: the casemanager and operations see the whole list.
-OVERSEERS = frozenset({Role.CASEMANAGER, Role.OPERATIONS})
-
-
-def is_theirs(item: WorkItem, role: Role) -> bool:
-    """Whether the item's work is the role's: a step due or overdue that the role records (domain.case.DOES_STEP,
-    the action's roles), or an escalation it may acknowledge. An overseer's, always. `overdue_steps` must be read
-    already (operations.api.with_details): a step the visibility store does not name is judged from them."""
-    if role in OVERSEERS:
-        return True
-    if item.escalation_level and role in ACTION_ROLES["escalation_acknowledged"]:
-        return True
-    steps = {item.step} | {mark.split("#")[0] for mark in item.overdue_steps}
-    return any(DOES_STEP.get(kind) in steps and role in roles for kind, roles in ACTION_ROLES.items())
 
 
 def sorted_items(items: list[WorkItem], sort: Sort) -> list[WorkItem]:
