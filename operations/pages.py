@@ -171,6 +171,7 @@ def _script_strings() -> dict[str, str]:
         "importStarted": _(
             "Importing: %(valid)s of %(rows)s rows are being opened; %(refused)s refused (below). The list shows how far."
         ),
+        "importNothing": _("Nothing imported: none of the %(rows)s rows can be opened (below)."),
         "employmentStored": _("Stored: %(rows)s employments. The figures are counted again with them."),
         "employmentRefused": _("Nothing stored: the file has problems (below). Correct them and send it again."),
         "yes": _("yes"),

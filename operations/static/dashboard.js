@@ -209,7 +209,8 @@
       const query = new URLSearchParams({filename: file.name, dry_run: check ? "true" : "false"});
       return {url: "/api/imports?" + query, method: "POST", check: check};
     }, async function (res, data, said, asked) {
-      said.textContent = t(asked.check ? "importChecked" : "importStarted", {rows: data.rows, valid: data.valid, refused: data.refused_rows});
+      const none = !asked.check && !data.import_id;  // no valid row: nothing started
+      said.textContent = t(asked.check ? "importChecked" : none ? "importNothing" : "importStarted", {rows: data.rows, valid: data.valid, refused: data.refused_rows});
       said.className = "result " + (data.refused_rows ? "error" : "ok");
       if (!asked.check) await refresh();
     });

@@ -307,3 +307,29 @@ def test_a_dossier_detail_is_written_as_a_person_reads_it():
         assert [_detail_value(v, "belastbaarheid_hours_per_day", {}) for v in (4.0, 4.5)] == ["4", "4,5"]
         assert _detail_value("fml", "document", {}) == "Functionele Mogelijkhedenlijst (FML)"
         assert _detail_value("intakeverslag", "document", {}) == "Intakeverslag tweede spoor"
+
+
+async def test_the_toets_does_not_call_efforts_unjudged_while_the_plan_is_overdue(api_server):
+    """Only the plan van aanpak is behind: its point is question 1's, and question 3 says so, not "nothing to judge"."""
+    today = local_date(datetime.now(timezone.utc))
+    first = today - timedelta(weeks=10)
+    case_id = f"C-toets-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
+        opened = await http.post(
+            "/api/cases",
+            headers=api_server.headers(),
+            json={
+                "case_id": case_id,
+                "employer_id": "E-api",
+                "first_sick_day": first.isoformat(),
+                "prior_steps": [
+                    {"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=1)).isoformat()},
+                    {"key": "probleemanalyse", "done_on": (first + timedelta(days=30)).isoformat()},
+                ],
+            },
+        )
+        assert opened.status_code == 201, opened.text
+    async with _signed_in(api_server, "operations") as http:
+        text = _visible((await http.get(f"/cases/{case_id}")).text)
+    efforts = text.split("3. Zijn de re-integratie-inspanningen voldoende?")[1].split("4. ")[0]
+    assert "Niet elke stap is op tijd gedaan: zie vraag 1" in efforts and "Elke stap die tot nu" not in efforts

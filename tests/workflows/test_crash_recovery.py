@@ -160,6 +160,10 @@ def payload(kind: str, *, role: str | None = None, coach: str = "coach-1", **fie
     }
 
 
+# The SDK's fault after a restart (docs/durability.md): the commands of a wake and of an action in another order on
+# replay than recorded live; the update machine meets the wake's command, or a case's upsert finds no command.
+KNOWN_REPLAY_FAULTS = ("Update machine does not handle this event", "No command scheduled for event")
+
 _EVALUATED: Counter[str] = Counter()
 
 
@@ -323,8 +327,10 @@ class RetryingClient:
                 continue
 
     async def free_unreplayable(self, workflow_id: str, message: str) -> None:
-        """What an operator does when a view answers that the history does not replay: the same reset."""
-        if "Nondeterminism" not in message:
+        """What an operator does when a view answers that the history does not replay: the same reset. Only the SDK
+        fault docs/durability.md names (an action handed over before a wake on replay, after it live); any other
+        replay failure, which a regression of Spoorwerk's own would cause, fails the test."""
+        if "Nondeterminism" not in message or not any(known in message for known in KNOWN_REPLAY_FAULTS):
             raise AssertionError(f"{workflow_id}: the view failed: {message}")
         try:
             stuck = await repair.unreplayable(self.client, workflow_id, message)

@@ -241,7 +241,8 @@ def _evaluatie(state: CaseState, action: EvaluatieHeld, now: datetime) -> str:
 def one_evaluatie_a_day(state: CaseState, action: Any) -> ActionRefused | None:
     """A second evaluatie on a day that has one is refused: it is the same conversation recorded twice (a form sent
     again), and counted twice it would make the toets read more evaluations than were held. Validator only: cases
-    that recorded two before this rule replay as they were."""
+    that recorded two before this rule replay as they were. So it is best-effort for two sends that reach the case in
+    one workflow task (all are validated before the first applies); the form's Idempotency-Key covers a resend."""
     if action.kind != "evaluatie_held":
         return None
     same_day = next((e for e in state.evaluations if e.on == action.on and e.action_id != action.action_id), None)
