@@ -26,6 +26,7 @@ from operations.pages import _detail_value
 from service import i18n
 from service.i18n import LANGUAGE_COOKIE
 from service.rulebook import load_rulebook
+from tests.operations.test_api import Api
 
 pytestmark = pytest.mark.devserver
 
@@ -314,19 +315,12 @@ async def test_the_toets_does_not_call_efforts_unjudged_while_the_plan_is_overdu
     today = local_date(datetime.now(timezone.utc))
     first = today - timedelta(weeks=10)
     case_id = f"C-toets-{uuid.uuid4().hex[:6]}"
+    done = {"ziekmelding_arbodienst": 1, "probleemanalyse": 30}
     async with httpx.AsyncClient(base_url=api_server.url, timeout=30) as http:
-        opened = await http.post(
-            "/api/cases",
-            headers=api_server.headers(),
-            json={
-                "case_id": case_id,
-                "employer_id": "E-api",
-                "first_sick_day": first.isoformat(),
-                "prior_steps": [
-                    {"key": "ziekmelding_arbodienst", "done_on": (first + timedelta(days=1)).isoformat()},
-                    {"key": "probleemanalyse", "done_on": (first + timedelta(days=30)).isoformat()},
-                ],
-            },
+        opened = await Api(api_server, http).open(
+            case_id,
+            first_sick_day=first.isoformat(),
+            prior_steps=[{"key": k, "done_on": (first + timedelta(days=d)).isoformat()} for k, d in done.items()],
         )
         assert opened.status_code == 201, opened.text
     async with _signed_in(api_server, "operations") as http:
