@@ -12,8 +12,6 @@ import re
 from datetime import date
 from typing import Any
 
-from babel.numbers import format_decimal
-
 from domain import glossary
 from domain.case import CaseState, deadlines, wachttijd_end
 from domain.models import Actor, DossierEntry
@@ -77,7 +75,7 @@ def hours(h: float | None) -> str:
     """Hours with at most one decimal, in the reader's notation (4,5 in Dutch); '–' for none."""
     if h is None:
         return "–"
-    return format_decimal(h, format="0.#", locale=i18n.language())
+    return i18n.format_number(h, "0.#")
 
 
 def label(msgid: str) -> str:

@@ -7,7 +7,6 @@ Scope and numbers come from the same functions as the API (operations.figures_ro
 from datetime import date
 from urllib.parse import urlencode
 
-from babel.numbers import format_decimal
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from markupsafe import Markup
@@ -32,7 +31,7 @@ class _Refused(Exception):
 
 def number(value: float | None) -> str:
     """A figure as the page's language writes it (15,56 in Dutch); a dash for none."""
-    return "–" if value is None else format_decimal(value, format="#,##0.##", locale=i18n.language())
+    return "–" if value is None else i18n.format_number(value, "#,##0.##")
 
 
 def _charts(found: list[Figures]) -> list[Markup]:

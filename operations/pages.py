@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jinja2
-from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -116,7 +115,7 @@ def _detail_value(value: Any, key: str, step_names: dict[str, str]) -> str:
     if isinstance(value, bool):
         return _(glossary.choice_label(str(value).lower()))
     if isinstance(value, float):  # 4.0 as 4, 4.5 as 4,5 in Dutch
-        return format_decimal(value, format="0.##", locale=i18n.language())
+        return i18n.format_number(value)
     if isinstance(value, str):
         if key == "document":  # one the case makes (glossary), else one a trajectory receives (its rules)
             return (

@@ -22,6 +22,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -109,6 +110,11 @@ def negotiate(accept_language: str | None, preferred: str | None = None) -> str:
     wanted.sort(key=lambda w: -w[0])
     found = Locale.negotiate([tag.replace("-", "_") for _w, tag in wanted], list(LANGUAGES), sep="_")
     return str(found.language) if found else DEFAULT_LANGUAGE
+
+
+def format_number(value: float, pattern: str = "0.##") -> str:
+    """A number as people write it in the current language: 4,5 in Dutch, 4.5 in English; 4.0 as 4."""
+    return format_decimal(value, format=pattern, locale=language())
 
 
 def format_day(value: date | datetime | None, style: str = "medium") -> str:

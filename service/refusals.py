@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from babel.numbers import format_decimal
-
 from domain.errors import ActionRefused, render
 from service import i18n
 from service.i18n import N_, _
@@ -86,7 +84,7 @@ def validation_reason(error_type: str, message: str, context: Mapping[str, Any] 
 def _number(value: Any) -> str:
     """A bound as the reader writes it (0.0 as 0, 0.5 as 0,5 in Dutch); anything else as text."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_decimal(value, format="0.##", locale=i18n.language())
+        return i18n.format_number(value)
     return str(value)
 
 
